@@ -1,0 +1,101 @@
+"""Core API routes that are not plain CRUD: recycle bin, attachments upload/download, object types."""
+
+from __future__ import annotations
+
+from django.contrib.contenttypes.models import ContentType
+from django.http import FileResponse, HttpRequest, HttpResponse
+from ninja import File, Form, Router
+from ninja.files import UploadedFile
+
+from guanxi.api.crud import json_response, require_token_scope, serialize
+from guanxi.core import services
+from guanxi.core.attachments import attachment_add, attachment_delete
+from guanxi.core.choices import Action
+from guanxi.core.errors import FieldErrors, NotFound
+from guanxi.core.models import Attachment
+from guanxi.core.pagination import paginate, parse_limit
+from guanxi.core.permissions import hidden_fields
+from guanxi.core.registry import Resource, resource_at, resource_for, resources
+
+router = Router(tags=["core"])
+
+
+def _soft_delete_resource(object_type: str) -> Resource:
+    for resource in resources():
+        if resource.object_type == object_type and resource.soft_delete and not resource.read_only:
+            return resource
+    raise FieldErrors({"object_type": ["This type has no recycle bin."]})
+
+
+@router.get("/object-types", summary="Record types, with the content_type ids that notes, shares and files use")
+def object_types(request: HttpRequest) -> HttpResponse:
+    items = []
+    for resource in resources():
+        ct = ContentType.objects.get_for_model(resource.model, for_concrete_model=False)
+        items.append({"content_type": ct.pk, "object_type": resource.object_type, "path": resource.path,
+                      "label": resource.label})
+    return json_response({"items": items, "next_cursor": None})
+
+
+@router.get("/recycle-bin", summary="Records in the recycle bin of one type (object_type=app.model)")
+def recycle_bin(request: HttpRequest, object_type: str, cursor: str | None = None, limit: int | None = None):
+    resource = _soft_delete_resource(object_type)
+    require_token_scope(request, resource.object_type, Action.DELETE)
+    qs = resource.model.all_objects.filter(deleted_at__isnull=False).restrict(request.user, Action.DELETE)  # type: ignore[attr-defined]
+    page = paginate(qs, "-id", cursor, parse_limit(limit))
+    hidden = hidden_fields(request.user, resource.model)
+    items = [
+        {**serialize(o, resource, hidden), "deleted_at": o.deleted_at.isoformat(), "deleted_by": o.deleted_by_id}
+        for o in page.items
+    ]
+    return json_response({"items": items, "next_cursor": page.next_cursor})
+
+
+@router.post("/recycle-bin/{object_type}/{id}/restore", summary="Restore a record from the recycle bin")
+def recycle_restore(request: HttpRequest, object_type: str, id: int):
+    resource = _soft_delete_resource(object_type)
+    require_token_scope(request, resource.object_type, Action.DELETE)
+    obj = services.record_restore(model=resource.model, pk=id, user=request.user)
+    return json_response(serialize(obj, resource, hidden_fields(request.user, resource.model)))
+
+
+@router.delete("/recycle-bin/{object_type}/{id}", summary="Purge a record from the recycle bin for good")
+def recycle_purge(request: HttpRequest, object_type: str, id: int):
+    resource = _soft_delete_resource(object_type)
+    require_token_scope(request, resource.object_type, Action.DELETE)
+    services.record_purge(model=resource.model, pk=id, user=request.user)
+    return HttpResponse(status=204)
+
+
+def attachment_routes(router: Router, resource: Resource) -> None:
+    """Uploads and downloads, added to the attachments resource router."""
+
+    @router.post("", summary="Upload a file to a record (multipart: content_type, object_id, file)")
+    def attachment_upload(
+        request: HttpRequest, content_type: int = Form(...), object_id: int = Form(...), file: UploadedFile = File(...)
+    ):
+        require_token_scope(request, "core.attachment", Action.ADD)
+        attachment = attachment_add(user=request.user, content_type_id=content_type, object_id=object_id, upload=file)
+        return json_response(serialize(attachment, resource, set()), status=201)
+
+
+    @router.get("/{id}/download", summary="Download an attachment")
+    def attachment_download(request: HttpRequest, id: int):
+        require_token_scope(request, "core.attachment", Action.VIEW)
+        attachment = Attachment.objects.restrict(request.user, Action.VIEW).filter(pk=id).first()
+        if attachment is None:
+            raise NotFound()
+        response = FileResponse(attachment.file.open("rb"), as_attachment=True, filename=attachment.name)
+        response["Content-Type"] = attachment.mime_type
+        response["X-Content-Type-Options"] = "nosniff"
+        return response
+
+
+    @router.delete("/{id}", summary="Remove an attachment")
+    def attachment_remove(request: HttpRequest, id: int):
+        require_token_scope(request, "core.attachment", Action.DELETE)
+        attachment_delete(user=request.user, pk=id)
+        return HttpResponse(status=204)
+
+
+__all__ = ["router", "resource_for", "attachment_routes"]

@@ -1,0 +1,90 @@
+"""The change log: services call ``changelog_record`` explicitly on every write path."""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import uuid
+from typing import Any
+
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from django.db.models.fields.files import FieldFile
+
+from guanxi.core import context
+from guanxi.core.choices import ChangeAction
+from guanxi.core.models import ChangeLogEntry
+
+# Bookkeeping fields that change on every write; the diff would be noise.
+NOISE_FIELDS = {"updated_at", "version", "last_login"}
+SECRET_FIELDS = {"password", "key_hash"}
+MASK = "••••••"
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime.datetime | datetime.date | datetime.time):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal | uuid.UUID):
+        return str(value)
+    if isinstance(value, FieldFile):
+        return value.name or None
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return value
+
+
+def snapshot(obj: models.Model) -> dict[str, Any]:
+    """The record's stored values, JSON-ready; foreign keys by id, secrets masked."""
+    data: dict[str, Any] = {}
+    for field in obj._meta.concrete_fields:
+        if field.name in NOISE_FIELDS:
+            continue
+        value = getattr(obj, field.attname)
+        data[field.name] = MASK if field.name in SECRET_FIELDS and value else _plain(value)
+    tags = getattr(obj, "_tag_names", None)
+    if tags is not None:
+        data["tags"] = sorted(tags)
+    return data
+
+
+def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
+    """``{field: [before, after]}`` for each field whose value differs; custom fields by key."""
+    changes: dict[str, list[Any]] = {}
+    for key in sorted(set(before) | set(after)):
+        old, new = before.get(key), after.get(key)
+        if key == "custom_fields" and isinstance(old or {}, dict) and isinstance(new or {}, dict):
+            for cf in sorted(set(old or {}) | set(new or {})):
+                if (old or {}).get(cf) != (new or {}).get(cf):
+                    changes[f"cf.{cf}"] = [(old or {}).get(cf), (new or {}).get(cf)]
+        elif old != new:
+            changes[key] = [old, new]
+    return changes
+
+
+def changelog_record(
+    *,
+    actor: Any,
+    obj: models.Model,
+    action: str,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> ChangeLogEntry | None:
+    """Write one change-log row. An update that changed nothing writes nothing."""
+    changes = diff(before or {}, after or {})
+    if action == ChangeAction.UPDATE and not changes:
+        return None
+    ctx = context.current()
+    is_user = actor is not None and getattr(actor, "is_authenticated", False)
+    return ChangeLogEntry.objects.create(
+        actor=actor if is_user else None,
+        actor_repr=str(actor) if is_user else "",
+        source=ctx.source,
+        request_id=ctx.request_id,
+        action=action,
+        content_type=ContentType.objects.get_for_model(obj, for_concrete_model=False),
+        object_id=obj.pk,
+        object_repr=str(obj)[:200],
+        changes=changes,
+    )

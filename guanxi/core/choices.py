@@ -1,0 +1,73 @@
+"""Choices shared across apps. Each carries a label (translated) and, where shown as a badge, a colour."""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Action(models.TextChoices):
+    VIEW = "view", _("View")
+    ADD = "add", _("Add")
+    CHANGE = "change", _("Change")
+    DELETE = "delete", _("Delete")
+    EXPORT = "export", _("Export")
+    IMPORT = "import", _("Import")
+    ASSIGN = "assign", _("Assign")
+
+
+class Scope(models.TextChoices):
+    NONE = "none", _("None")
+    OWN = "own", _("Own records")
+    TEAM = "team", _("Team's records")
+    SUBORDINATES = "subordinates", _("Own and subordinates' records")
+    ALL = "all", _("All records")
+
+
+# Wider scopes come later: used to pick the widest when several rules apply.
+SCOPE_RANK = {Scope.NONE: 0, Scope.OWN: 1, Scope.TEAM: 2, Scope.SUBORDINATES: 3, Scope.ALL: 4}
+
+
+class FieldAccess(models.TextChoices):
+    HIDDEN = "hidden", _("Hidden")
+    READ_ONLY = "readonly", _("Read-only")
+
+
+class ChangeSource(models.TextChoices):
+    UI = "ui", _("Web UI")
+    API = "api", _("API")
+    IMPORT = "import", _("Import")
+    JOB = "job", _("Background job")
+    SYSTEM = "system", _("System")
+
+
+class ChangeAction(models.TextChoices):
+    CREATE = "create", _("Created")
+    UPDATE = "update", _("Updated")
+    DELETE = "delete", _("Moved to recycle bin")
+    RESTORE = "restore", _("Restored")
+    PURGE = "purge", _("Purged")
+
+    @classmethod
+    def colour(cls, value: str) -> str:
+        return {
+            "create": "green",
+            "update": "blue",
+            "delete": "orange",
+            "restore": "teal",
+            "purge": "red",
+        }.get(value, "secondary")
+
+
+class CustomFieldType(models.TextChoices):
+    TEXT = "text", _("Text")
+    NUMBER = "number", _("Integer")
+    DECIMAL = "decimal", _("Decimal")
+    DATE = "date", _("Date")
+    CHOICE = "choice", _("Choice")
+    MULTI_CHOICE = "multichoice", _("Multiple choice")
+    BOOLEAN = "boolean", _("Yes / no")
+    USER = "user", _("User")
+
+
+class ShareAccess(models.TextChoices):
+    VIEW = "view", _("Can view")
+    CHANGE = "change", _("Can view and change")

@@ -1,0 +1,146 @@
+"""One filter definition per model, shared by the API list endpoints and the UI list pages.
+
+A ``FilterSet`` declares what may be searched, filtered and sorted. Anything else is refused with
+a 400 naming the parameter, and so is a field the user's role hides.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+
+from guanxi.core.errors import FieldErrors
+from guanxi.core.permissions import hidden_fields
+
+# Query parameters that are not filters.
+RESERVED = {"cursor", "limit", "ordering", "search", "updated_since", "columns", "view", "format", "page"}
+LOOKUPS = {"exact", "iexact", "icontains", "in", "gt", "gte", "lt", "lte", "isnull", "startswith"}
+
+
+class FilterSet:
+    """Declare ``model``, ``search_fields``, ``filters`` ({field: lookups}) and ``ordering_fields``.
+
+    Ordering fields must be non-null (keyset pagination compares values); the primary key breaks ties.
+    """
+
+    model: ClassVar[type[models.Model]]
+    search_fields: ClassVar[tuple[str, ...]] = ()
+    filters: ClassVar[dict[str, tuple[str, ...]]] = {}
+    ordering_fields: ClassVar[tuple[str, ...]] = ("id",)
+    default_ordering: ClassVar[str] = "-id"
+
+    def __init__(self, params: Mapping[str, Any], user: Any, *, strict: bool = True):
+        self.params = params
+        self.user = user
+        self.strict = strict
+        self.hidden = hidden_fields(user, self.model)
+
+    # --- helpers ---------------------------------------------------------------------------------
+    def _field(self, name: str) -> models.Field:
+        try:
+            return self.model._meta.get_field(name)  # type: ignore[return-value]
+        except FieldDoesNotExist:
+            raise FieldErrors({name: [_("Unknown field.")]}) from None
+
+    def _coerce(self, param: str, field: models.Field, lookup: str, raw: str) -> Any:
+        if lookup == "isnull":
+            if raw.lower() in {"true", "1"}:
+                return True
+            if raw.lower() in {"false", "0"}:
+                return False
+            raise FieldErrors({param: [_("Use true or false.")]})
+        if lookup == "in":
+            return [self._coerce(param, field, "exact", part) for part in raw.split(",") if part != ""]
+        if lookup in {"icontains", "iexact", "startswith"}:
+            return raw
+        target = field.target_field if field.is_relation else field  # type: ignore[attr-defined]
+        try:
+            if isinstance(target, models.DateTimeField):
+                value = parse_datetime(raw)
+                if value is None:
+                    value = datetime.datetime.combine(datetime.date.fromisoformat(raw), datetime.time.min)
+                return value
+            return target.to_python(raw)
+        except (ValidationError, ValueError):
+            raise FieldErrors({param: [_("“%(value)s” is not a valid value here.") % {"value": raw[:50]}]}) from None
+
+    # --- the three parts ------------------------------------------------------------------------
+    def ordering(self) -> str:
+        ordering = str(self.params.get("ordering") or self.default_ordering)
+        name = ordering.lstrip("-")
+        if name == "pk":
+            name = "id"
+        if name not in self.ordering_fields or name in self.hidden:
+            raise FieldErrors(
+                {"ordering": [_("You cannot sort by “%(field)s”. Allowed: %(allowed)s.") % {
+                    "field": name[:50],
+                    "allowed": ", ".join(f for f in self.ordering_fields if f not in self.hidden),
+                }]}
+            )
+        return ("-" if ordering.startswith("-") else "") + name
+
+    def search(self, qs: models.QuerySet) -> models.QuerySet:
+        term = str(self.params.get("search") or "").strip()
+        if not term or not self.search_fields:
+            return qs
+        q = Q()
+        for name in self.search_fields:
+            if name.split("__")[0] not in self.hidden:
+                q |= Q(**{f"{name}__icontains": term})
+        return qs.filter(q)
+
+    def filter(self, qs: models.QuerySet) -> models.QuerySet:
+        from guanxi.core.custom_fields import definitions_for
+
+        custom = None
+        for param in self.params:
+            if param in RESERVED or param.startswith("_"):
+                continue
+            values = self.params.getlist(param) if hasattr(self.params, "getlist") else [self.params[param]]
+            raw = str(values[-1]) if values else ""
+            if raw == "" and not self.strict:
+                continue
+            name, _sep, lookup = param.partition("__")
+            lookup = lookup or "exact"
+            if name.startswith("cf_"):
+                if custom is None:
+                    custom = {d.key: d for d in definitions_for(self.model) if d.filterable}
+                key = name[3:]
+                if key not in custom or lookup not in {"exact", "icontains", "gte", "lte", "isnull"}:
+                    if self.strict:
+                        raise FieldErrors({param: [_("Unknown or unfilterable custom field.")]})
+                    continue
+                if lookup == "isnull":
+                    qs = qs.filter(**{f"custom_fields__{key}__isnull": self._coerce(param, models.Field(), "isnull", raw)})
+                else:
+                    qs = qs.filter(**{f"custom_fields__{key}__{lookup}": raw})
+                continue
+            allowed = self.filters.get(name)
+            if allowed is None or lookup not in allowed or lookup not in LOOKUPS or name in self.hidden:
+                if self.strict:
+                    raise FieldErrors({param: [_("You cannot filter by “%(param)s”.") % {"param": param[:50]}]})
+                continue
+            field = self._field(name)
+            value = self._coerce(param, field, lookup, raw)
+            qs = qs.filter(**{f"{name}__{lookup}": value})
+        since = self.params.get("updated_since")
+        if since:
+            if not hasattr(self.model, "updated_at"):
+                raise FieldErrors({"updated_since": [_("This list has no update time.")]})
+            parsed = parse_datetime(str(since))
+            if parsed is None:
+                raise FieldErrors({"updated_since": [_("Use an ISO 8601 time, e.g. 2026-01-31T08:00:00Z.")]})
+            qs = qs.filter(updated_at__gte=parsed)
+        return qs
+
+    def apply(self, qs: models.QuerySet) -> tuple[models.QuerySet, str]:
+        """Return the filtered queryset and the validated ordering (applied by the paginator)."""
+        ordering = self.ordering()
+        return self.search(self.filter(qs)), ordering

@@ -1,0 +1,408 @@
+"""Base models for every CRM record, built from small feature mixins, and the shared core tables.
+
+A record model is declared as ``class Account(GuanxiModel)`` and gets: 64-bit id, timestamps,
+created_by, owner + team, a ``version`` bumped on every write, soft delete, tags, custom fields and
+``objects.restrict(user, action)``. Records that are not owned by a person (tags, custom field
+definitions) take only the mixins they need.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from guanxi.core.choices import ChangeAction, ChangeSource, CustomFieldType, Scope
+
+if TYPE_CHECKING:
+    from guanxi.identity.models import User
+
+
+class RestrictedQuerySet(models.QuerySet):
+    """A queryset that knows how to narrow itself to what a user may do."""
+
+    def restrict(self, user: Any, action: str = "view") -> RestrictedQuerySet:
+        from guanxi.core.permissions import restrict_queryset
+
+        return restrict_queryset(self, user, action)
+
+
+class LiveManager(models.Manager.from_queryset(RestrictedQuerySet)):  # type: ignore[misc]
+    """Default manager: hides soft-deleted rows so no list, search or report sees them by accident."""
+
+    def get_queryset(self) -> RestrictedQuerySet:
+        qs = super().get_queryset()
+        if issubclass(self.model, SoftDeleteMixin):
+            qs = qs.filter(deleted_at__isnull=True)
+        return qs
+
+
+RestrictedManager = models.Manager.from_queryset(RestrictedQuerySet)
+
+
+class PermissionScopeMixin(models.Model):
+    """How a permission scope (own/team/subordinates/all) reads as a filter on this model.
+
+    The default suits shared dictionaries (tags, custom field definitions): any scope but "none"
+    means every row. Owned records and identity models override it.
+    """
+
+    #: Explicit sharing of single records applies to this model.
+    shareable: ClassVar[bool] = False
+
+    class Meta:
+        abstract = True
+
+    @classmethod
+    def scope_filter(cls, user: User, scope: str) -> Q | None:
+        return None if scope == Scope.NONE else Q()
+
+    @classmethod
+    def object_type_key(cls) -> str:
+        """The name permissions, tokens and custom fields use for this model: ``app.model``."""
+        return f"{cls._meta.app_label}.{cls._meta.model_name}"
+
+
+class TimestampMixin(models.Model):
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True, db_index=True)
+
+    class Meta:
+        abstract = True
+
+
+class CreatedByMixin(models.Model):
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
+
+    class Meta:
+        abstract = True
+
+
+class VersionMixin(models.Model):
+    """Optimistic concurrency: services bump ``version``; API clients send it back in If-Match."""
+
+    version = models.PositiveIntegerField(_("version"), default=1, editable=False)
+
+    class Meta:
+        abstract = True
+
+
+class SoftDeleteMixin(models.Model):
+    """Deletes move a record to the recycle bin; purge removes it for good."""
+
+    deleted_at = models.DateTimeField(_("deleted at"), null=True, blank=True, editable=False, db_index=True)
+    deleted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("deleted by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
+
+    class Meta:
+        abstract = True
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+
+class OwnedMixin(models.Model):
+    """A record that belongs to a person and a team; the scopes own/team/subordinates read these."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("owner"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    team = models.ForeignKey(
+        "identity.Team",
+        verbose_name=_("team"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    shareable: ClassVar[bool] = True
+
+    class Meta:
+        abstract = True
+
+    @classmethod
+    def scope_filter(cls, user: User, scope: str) -> Q | None:
+        from guanxi.identity.selectors import user_subordinate_ids, user_team_ids
+
+        if scope == Scope.ALL:
+            return Q()
+        if scope == Scope.OWN:
+            return Q(owner_id=user.pk)
+        if scope == Scope.TEAM:
+            return Q(owner_id=user.pk) | Q(team_id__in=user_team_ids(user))
+        if scope == Scope.SUBORDINATES:
+            return Q(owner_id=user.pk) | Q(owner_id__in=user_subordinate_ids(user))
+        return None
+
+
+class CustomFieldsMixin(models.Model):
+    """Values of user-defined fields, keyed by the definition's key; validated by core.custom_fields."""
+
+    custom_fields = models.JSONField(_("custom fields"), default=dict, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class GuanxiModel(
+    OwnedMixin,  # first, so its scope_filter and shareable win over PermissionScopeMixin's
+    PermissionScopeMixin,
+    TimestampMixin,
+    CreatedByMixin,
+    VersionMixin,
+    SoftDeleteMixin,
+    CustomFieldsMixin,
+):
+    """The base of every owned CRM record (accounts, contacts, leads, deals, tickets, ...)."""
+
+    objects = LiveManager()
+    all_objects = RestrictedManager()
+
+    class Meta:
+        abstract = True
+        base_manager_name = "all_objects"
+
+
+# --- change log -----------------------------------------------------------------------------------
+
+
+class ChangeLogEntry(models.Model):
+    """One write to one record: who, when, through which channel, and each field before/after."""
+
+    time = models.DateTimeField(_("time"), auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("actor"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    actor_repr = models.CharField(_("actor"), max_length=200, blank=True)
+    source = models.CharField(_("source"), max_length=10, choices=ChangeSource.choices)
+    request_id = models.CharField(_("request id"), max_length=64, blank=True, db_index=True)
+    action = models.CharField(_("action"), max_length=10, choices=ChangeAction.choices)
+    content_type = models.ForeignKey(ContentType, verbose_name=_("object type"), on_delete=models.PROTECT)
+    object_id = models.BigIntegerField(_("object id"))
+    object_repr = models.CharField(_("object"), max_length=200)
+    changes = models.JSONField(_("changes"), default=dict)
+
+    objects = RestrictedManager()
+
+    class Meta:
+        verbose_name = _("change log entry")
+        verbose_name_plural = _("change log")
+        ordering = ("-id",)
+        indexes = [models.Index(fields=("content_type", "object_id", "-id"), name="changelog_object_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} {self.object_repr}"
+
+    @classmethod
+    def scope_filter(cls, user: User, scope: str) -> Q | None:
+        if scope == Scope.NONE:
+            return None
+        if scope == Scope.ALL:
+            return Q()
+        return Q(actor_id=user.pk)
+
+
+# --- tags -----------------------------------------------------------------------------------------
+
+
+class Tag(PermissionScopeMixin, TimestampMixin, CreatedByMixin, VersionMixin):
+    """A label that can be put on any record; one shared vocabulary."""
+
+    name = models.CharField(_("name"), max_length=60, unique=True)
+    colour = models.CharField(_("colour"), max_length=20, default="blue")
+    description = models.CharField(_("description"), max_length=200, blank=True)
+
+    objects = RestrictedManager()
+
+    class Meta:
+        verbose_name = _("tag")
+        verbose_name_plural = _("tags")
+        ordering = ("name",)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TaggedItem(models.Model):
+    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="items")
+    content_type = models.ForeignKey(ContentType, on_delete=models.CASCADE)
+    object_id = models.BigIntegerField()
+    content_object = GenericForeignKey("content_type", "object_id")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=("content_type", "object_id", "tag"), name="taggeditem_unique")
+        ]
+        indexes = [models.Index(fields=("tag", "content_type"), name="taggeditem_tag_idx")]
+
+
+# --- custom fields --------------------------------------------------------------------------------
+
+
+class CustomFieldDefinition(PermissionScopeMixin, TimestampMixin, CreatedByMixin, VersionMixin):
+    """A field an administrator adds to a record type; values live in the record's ``custom_fields``."""
+
+    object_type = models.CharField(_("object type"), max_length=100)
+    key = models.SlugField(_("key"), max_length=50, help_text=_("Letters, digits and underscores."))
+    label_en = models.CharField(_("label (English)"), max_length=100)
+    label_zh = models.CharField(_("label (Chinese)"), max_length=100)
+    field_type = models.CharField(_("type"), max_length=20, choices=CustomFieldType.choices)
+    choices = models.JSONField(_("choices"), default=list, blank=True)
+    required = models.BooleanField(_("required"), default=False)
+    filterable = models.BooleanField(_("filterable"), default=True)
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+
+    objects = RestrictedManager()
+
+    class Meta:
+        verbose_name = _("custom field")
+        verbose_name_plural = _("custom fields")
+        ordering = ("object_type", "position", "key")
+        constraints = [
+            models.UniqueConstraint(fields=("object_type", "key"), name="customfield_unique_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.object_type}.{self.key}"
+
+    @property
+    def label(self) -> str:
+        from django.utils.translation import get_language
+
+        return self.label_zh if (get_language() or "").startswith("zh") else self.label_en
+
+
+# --- attachments ----------------------------------------------------------------------------------
+
+
+def attachment_path(instance: Attachment, filename: str) -> str:
+    return f"attachments/{instance.content_type_id}/{instance.object_id}/{filename}"
+
+
+class Attachment(PermissionScopeMixin, TimestampMixin, CreatedByMixin):
+    """A file on a record. Who may see it follows who may see the record it hangs on."""
+
+    content_type = models.ForeignKey(ContentType, on_delete=models.CASCADE)
+    object_id = models.BigIntegerField()
+    content_object = GenericForeignKey("content_type", "object_id")
+    follows_parent: ClassVar[bool] = True
+    file = models.FileField(_("file"), upload_to=attachment_path, max_length=300)
+    name = models.CharField(_("name"), max_length=200)
+    size = models.PositiveBigIntegerField(_("size"))
+    mime_type = models.CharField(_("type"), max_length=100)
+
+    objects = RestrictedManager()
+
+    class Meta:
+        verbose_name = _("attachment")
+        verbose_name_plural = _("attachments")
+        ordering = ("-id",)
+        indexes = [models.Index(fields=("content_type", "object_id"), name="attachment_object_idx")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+# --- timeline -------------------------------------------------------------------------------------
+
+
+class TimelineEntry(PermissionScopeMixin, models.Model):
+    """A user-facing event on a customer's history (note, field change, email, order, ticket...).
+
+    Modules add entries through ``core.timeline.timeline_add``; the change log is the audit trail,
+    the timeline is the story a salesperson reads.
+    """
+
+    content_type = models.ForeignKey(ContentType, on_delete=models.CASCADE)
+    object_id = models.BigIntegerField()
+    subject = GenericForeignKey("content_type", "object_id")
+    follows_parent: ClassVar[bool] = True
+    kind = models.CharField(_("kind"), max_length=30)
+    at = models.DateTimeField(_("time"), db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    summary = models.CharField(_("summary"), max_length=300)
+    body = models.TextField(_("details"), blank=True)
+    data = models.JSONField(default=dict, blank=True)
+
+    objects = RestrictedManager()
+
+    class Meta:
+        verbose_name = _("timeline entry")
+        verbose_name_plural = _("timeline")
+        ordering = ("-at", "-id")
+        indexes = [models.Index(fields=("content_type", "object_id", "-at"), name="timeline_subject_idx")]
+
+    def __str__(self) -> str:
+        return self.summary
+
+
+class Note(GuanxiModel):
+    """A free-text note on a record's timeline; notes are records too (owned, audited, restorable)."""
+
+    content_type = models.ForeignKey(ContentType, on_delete=models.CASCADE, related_name="+")
+    object_id = models.BigIntegerField()
+    subject = GenericForeignKey("content_type", "object_id")
+    follows_parent: ClassVar[bool] = True
+    body = models.TextField(_("note"))
+
+    class Meta:
+        verbose_name = _("note")
+        verbose_name_plural = _("notes")
+        ordering = ("-id",)
+        indexes = [models.Index(fields=("content_type", "object_id"), name="note_subject_idx")]
+
+    def __str__(self) -> str:
+        return self.body[:60]
+
+
+class SavedView(TimestampMixin, models.Model):
+    """A list's filters, sort and columns saved by a user, optionally shared with everyone."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_views")
+    object_type = models.CharField(max_length=100)
+    name = models.CharField(_("name"), max_length=100)
+    query = models.CharField(_("query"), max_length=2000, blank=True)
+    columns = models.JSONField(default=list, blank=True)
+    shared = models.BooleanField(_("shared with everyone"), default=False)
+
+    class Meta:
+        verbose_name = _("saved view")
+        verbose_name_plural = _("saved views")
+        ordering = ("name",)
+
+    def __str__(self) -> str:
+        return self.name

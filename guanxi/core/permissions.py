@@ -1,0 +1,172 @@
+"""The one permission path: ``restrict(user, action)`` and the field rules.
+
+Policy, per role and object type (``app.model``): each action has a scope (none / own / team /
+subordinates / all); field rules hide or freeze fields. Superusers may do everything. A record can
+also be shared with a user or a team. API tokens carry scopes that narrow what their user may do.
+Everything that shows or changes records (API, UI, search, export, reports, bulk actions) starts
+from ``Model.objects.restrict(user, action)``; services re-check inside their transaction.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from django.db.models import Q
+
+from guanxi.core.choices import SCOPE_RANK, Action, FieldAccess, Scope
+
+_CACHE_ATTR = "_guanxi_permissions"
+
+
+def object_type_of(model: type[models.Model]) -> str:
+    return f"{model._meta.app_label}.{model._meta.model_name}"
+
+
+def token_allows(scopes: list[str], object_type: str, action: str) -> bool:
+    """Token scopes are ``<object_type>:<action>``; ``*`` may stand for either part."""
+    wanted = {f"{object_type}:{action}", f"{object_type}:*", f"*:{action}", "*:*"}
+    return not wanted.isdisjoint(scopes)
+
+
+def _policy(user: Any) -> dict[str, Any]:
+    """Load the user's role rules once per user object (one request, one job)."""
+    cached = getattr(user, _CACHE_ATTR, None)
+    if cached is not None:
+        return cached
+    from guanxi.identity.models import FieldRule, RolePermission
+
+    scopes: dict[tuple[str, str], str] = {}
+    fields: dict[str, dict[str, str]] = {}
+    if user.role_id:
+        for object_type, action, scope in RolePermission.objects.filter(role_id=user.role_id).values_list(
+            "object_type", "action", "scope"
+        ):
+            scopes[(object_type, action)] = scope
+        for object_type, field, access in FieldRule.objects.filter(role_id=user.role_id).values_list(
+            "object_type", "field", "access"
+        ):
+            fields.setdefault(object_type, {})[field] = access
+    cached = {"scopes": scopes, "fields": fields}
+    setattr(user, _CACHE_ATTR, cached)
+    return cached
+
+
+def forget(user: Any) -> None:
+    """Drop the cached policy (after the user's role or its rules change)."""
+    if hasattr(user, _CACHE_ATTR):
+        delattr(user, _CACHE_ATTR)
+
+
+def scope_for(user: Any, object_type: str, action: str) -> str:
+    if user is None or not user.is_authenticated or not user.is_active:
+        return Scope.NONE
+    token_scopes = getattr(user, "token_scopes", None)
+    if token_scopes is not None and not token_allows(token_scopes, object_type, action):
+        return Scope.NONE
+    if user.is_superuser:
+        return Scope.ALL
+    scopes = _policy(user)["scopes"]
+    scope = scopes.get((object_type, action))
+    if scope is None and is_record_type(object_type):
+        scope = scopes.get(("*", action))
+    return scope or Scope.NONE
+
+
+def is_record_type(object_type: str) -> bool:
+    """CRM records (GuanxiModel) take a role's ``*`` rules; identity and admin models never do."""
+    from django.apps import apps
+
+    from guanxi.core.models import GuanxiModel
+
+    try:
+        model = apps.get_model(object_type)
+    except (LookupError, ValueError):
+        return False
+    return issubclass(model, GuanxiModel)
+
+
+def can(user: Any, model: type[models.Model] | str, action: str) -> bool:
+    """May the user do ``action`` on at least some records of this type? (menus, buttons, 403s)."""
+    object_type = model if isinstance(model, str) else object_type_of(model)
+    return scope_for(user, object_type, action) != Scope.NONE
+
+
+def widest_scope(*scopes: str) -> str:
+    return max(scopes, key=lambda s: SCOPE_RANK[Scope(s)])
+
+
+def _share_q(model: type[models.Model], user: Any, action: str) -> Q | None:
+    if not getattr(model, "shareable", False) or action not in (Action.VIEW, Action.CHANGE):
+        return None
+    token_scopes = getattr(user, "token_scopes", None)
+    if token_scopes is not None and not token_allows(token_scopes, object_type_of(model), action):
+        return None
+    from guanxi.identity.models import Share
+    from guanxi.identity.selectors import user_team_ids
+
+    access = ["view", "change"] if action == Action.VIEW else ["change"]
+    shares = Share.objects.filter(
+        content_type=ContentType.objects.get_for_model(model, for_concrete_model=False), access__in=access
+    ).filter(Q(user_id=user.pk) | Q(team_id__in=user_team_ids(user)))
+    return Q(pk__in=shares.values("object_id"))
+
+
+def _parent_q(model: type[models.Model], user: Any, action: str) -> Q | None:
+    """For rows that hang on another record (notes, attachments, timeline): follow the parent."""
+    from guanxi.core.registry import registered_models
+
+    parent_action = Action.VIEW if action == Action.VIEW else Action.CHANGE
+    q: Q | None = None
+    for parent in registered_models():
+        if parent is model or getattr(parent, "follows_parent", False):
+            continue
+        ct = ContentType.objects.get_for_model(parent, for_concrete_model=False)
+        visible = parent._default_manager.restrict(user, parent_action)  # type: ignore[attr-defined]
+        if not visible.query.is_empty():
+            part = Q(content_type_id=ct.pk, object_id__in=visible.values("pk"))
+            q = part if q is None else q | part
+    return q
+
+
+def restrict_queryset(qs: models.QuerySet, user: Any, action: str) -> models.QuerySet:
+    """Narrow ``qs`` to the rows ``user`` may ``action``. The only way records reach a user."""
+    if action not in Action.values:
+        raise ValueError(f"unknown action {action!r}")
+    model = qs.model
+    if user is None or not user.is_authenticated or not user.is_active:
+        return qs.none()
+    if getattr(model, "follows_parent", False):
+        token_scopes = getattr(user, "token_scopes", None)
+        if token_scopes is not None and not token_allows(token_scopes, object_type_of(model), action):
+            return qs.none()
+        parent = _parent_q(model, user, action)
+        return qs.filter(parent) if parent is not None else qs.none()
+
+    scope = scope_for(user, object_type_of(model), action)
+    q = model.scope_filter(user, scope)  # type: ignore[attr-defined]
+    share = _share_q(model, user, action)
+    if q is None and share is None:
+        return qs.none()
+    if q is not None and not q:  # Q() == all rows
+        return qs
+    combined = q if share is None else share if q is None else q | share
+    return qs.filter(combined)
+
+
+def field_rules(user: Any, model: type[models.Model] | str) -> dict[str, str]:
+    """Field name -> "hidden" or "readonly" for this user on this object type."""
+    if user is None or not user.is_authenticated or user.is_superuser:
+        return {}
+    object_type = model if isinstance(model, str) else object_type_of(model)
+    return dict(_policy(user)["fields"].get(object_type, {}))
+
+
+def hidden_fields(user: Any, model: type[models.Model] | str) -> set[str]:
+    return {f for f, access in field_rules(user, model).items() if access == FieldAccess.HIDDEN}
+
+
+def frozen_fields(user: Any, model: type[models.Model] | str) -> set[str]:
+    """Fields the user may not write: read-only and hidden ones."""
+    return set(field_rules(user, model))

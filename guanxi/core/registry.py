@@ -1,0 +1,86 @@
+"""The resources Guanxi exposes: one entry per model configures its API routes and its UI pages.
+
+Modules register in their ``AppConfig.ready``; the generic CRUD router, the generic views, the
+permission-matrix tests and (later) search and merge all read this one list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import models
+
+from guanxi.core.filters import FilterSet
+
+
+@dataclass
+class Resource:
+    model: type[models.Model]
+    path: str  # kebab-case plural under /api/v1/ and the UI
+    filterset: type[FilterSet]
+    fields: tuple[str, ...]  # what reads return (id and version are added)
+    write_fields: tuple[str, ...] = ()  # what create/update accept
+    required_fields: tuple[str, ...] = ()  # required on create
+    list_columns: tuple[str, ...] = ()  # default UI columns
+    nav_group: str = ""
+    icon: str = ""
+    taggable: bool = False
+    custom_fields: bool = False
+    api: bool = True
+    ui: bool = True
+    read_only: bool = False
+    # Service overrides: (model, user, data, ...) like core.services.record_*
+    create: Callable[..., Any] | None = None
+    update: Callable[..., Any] | None = None
+    delete: Callable[..., Any] | None = None
+    # Extra API operations on the same router (actions like /{id}/revoke, uploads...).
+    routes: Callable[[Any, Resource], None] | None = None
+    select_related: tuple[str, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def object_type(self) -> str:
+        return f"{self.model._meta.app_label}.{self.model._meta.model_name}"
+
+    @property
+    def label(self) -> str:
+        return str(self.model._meta.verbose_name)
+
+    @property
+    def label_plural(self) -> str:
+        return str(self.model._meta.verbose_name_plural)
+
+    @property
+    def soft_delete(self) -> bool:
+        return hasattr(self.model, "deleted_at")
+
+
+_resources: dict[str, Resource] = {}
+
+
+def register(resource: Resource) -> Resource:
+    if resource.path in _resources and _resources[resource.path].model is not resource.model:
+        raise ValueError(f"resource path {resource.path!r} registered twice")
+    _resources[resource.path] = resource
+    return resource
+
+
+def resources() -> list[Resource]:
+    return list(_resources.values())
+
+
+def resource_at(path: str) -> Resource:
+    return _resources[path]
+
+
+def resource_for(model: type[models.Model]) -> Resource | None:
+    for resource in _resources.values():
+        if resource.model is model:
+            return resource
+    return None
+
+
+def registered_models() -> list[type[models.Model]]:
+    return [r.model for r in _resources.values()]

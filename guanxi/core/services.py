@@ -1,0 +1,248 @@
+"""Generic write services for records: create, update, delete to the recycle bin, restore, purge.
+
+Module services (``team_create``, ``account_merge``...) build on these. Each runs in one
+transaction, re-checks the user's permission on the row it writes inside that transaction, and
+writes the change log explicitly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, TypeVar
+
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from guanxi.core.audit import changelog_record, snapshot
+from guanxi.core.choices import Action, ChangeAction, Scope
+from guanxi.core.custom_fields import clean_custom_fields
+from guanxi.core.errors import FieldErrors, NotFound, PermissionDenied, PreconditionFailed
+from guanxi.core.models import Attachment, Note, OwnedMixin, Tag, TaggedItem, TimelineEntry
+from guanxi.core.permissions import frozen_fields, object_type_of, scope_for
+
+M = TypeVar("M", bound=models.Model)
+
+
+def _check_frozen(user: Any, model: type[models.Model], data: dict[str, Any]) -> None:
+    frozen = frozen_fields(user, model) & set(data)
+    if frozen:
+        raise FieldErrors({f: [_("You may not change this field.")] for f in sorted(frozen)})
+
+
+def _validate(obj: models.Model, exclude: Iterable[str] = ()) -> None:
+    try:
+        obj.full_clean(exclude=list(exclude))
+    except ValidationError as exc:
+        raise FieldErrors(exc.message_dict) from None
+
+
+def _tag_names(obj: models.Model) -> list[str]:
+    ct = ContentType.objects.get_for_model(obj, for_concrete_model=False)
+    return list(
+        Tag.objects.filter(items__content_type=ct, items__object_id=obj.pk)
+        .order_by("name")
+        .values_list("name", flat=True)
+    )
+
+
+def tags_set(obj: models.Model, names: Iterable[str]) -> None:
+    """Replace the record's tags; unknown names are created (the vocabulary is shared)."""
+    names = sorted({n.strip() for n in names if n and n.strip()})
+    too_long = [n for n in names if len(n) > 60]
+    if too_long:
+        raise FieldErrors({"tags": [_("A tag has at most 60 characters.")]})
+    ct = ContentType.objects.get_for_model(obj, for_concrete_model=False)
+    tags = []
+    for name in names:
+        tag, _created = Tag.objects.get_or_create(name=name)
+        tags.append(tag)
+    TaggedItem.objects.filter(content_type=ct, object_id=obj.pk).exclude(tag__in=tags).delete()
+    existing = set(
+        TaggedItem.objects.filter(content_type=ct, object_id=obj.pk).values_list("tag_id", flat=True)
+    )
+    TaggedItem.objects.bulk_create(
+        [TaggedItem(tag=t, content_type=ct, object_id=obj.pk) for t in tags if t.pk not in existing]
+    )
+    obj._tag_names = names  # type: ignore[attr-defined]
+
+
+def _default_ownership(obj: models.Model, user: Any) -> None:
+    if not isinstance(obj, OwnedMixin):
+        return
+    if obj.owner_id is None:
+        obj.owner_id = user.pk
+    if obj.team_id is None:
+        obj.team_id = getattr(user, "team_id", None)
+
+
+def _ownership_changed(model: type[models.Model], data: dict[str, Any], before: dict[str, Any]) -> bool:
+    if not issubclass(model, OwnedMixin):
+        return False
+    for name in ("owner", "team", "owner_id", "team_id"):
+        if name in data:
+            before_value = before.get(name.removesuffix("_id"))
+            new = data[name]
+            new_id = new.pk if isinstance(new, models.Model) else new
+            if new_id != before_value:
+                return True
+    return False
+
+
+def _assign_allowed(user: Any, model: type[models.Model]) -> bool:
+    return scope_for(user, object_type_of(model), Action.ASSIGN) != Scope.NONE
+
+
+def _lock(model: type[M], pk: Any, user: Any, action: str, *, deleted: bool = False) -> M:
+    """Fetch the row for writing, through restrict, inside the caller's transaction.
+
+    Not visible at all -> 404 (never leak existence); visible but not ``action`` -> 403.
+    """
+    manager = model.all_objects if hasattr(model, "all_objects") else model._default_manager  # type: ignore[attr-defined]
+    base = manager.all()
+    if hasattr(model, "deleted_at"):
+        base = base.filter(deleted_at__isnull=not deleted)
+    obj = base.restrict(user, action).select_for_update().filter(pk=pk).first()
+    if obj is None:
+        if action != Action.VIEW and base.restrict(user, Action.VIEW).filter(pk=pk).exists():
+            raise PermissionDenied()
+        raise NotFound()
+    return obj
+
+
+def _check_version(obj: models.Model, expected_version: int | None) -> None:
+    if expected_version is not None and getattr(obj, "version", None) != expected_version:
+        raise PreconditionFailed()
+
+
+def _bump(obj: models.Model) -> None:
+    if hasattr(obj, "version"):
+        obj.version = (obj.version or 0) + 1  # type: ignore[attr-defined]
+
+
+@transaction.atomic
+def record_create(
+    *,
+    model: type[M],
+    user: Any,
+    data: dict[str, Any],
+    tags: Iterable[str] | None = None,
+    custom_fields: dict[str, Any] | None = None,
+) -> M:
+    """Create a record owned by ``user`` (unless the data assigns it), audited as "create"."""
+    if scope_for(user, object_type_of(model), Action.ADD) == Scope.NONE:
+        raise PermissionDenied()
+    _check_frozen(user, model, data)
+    assigned = _ownership_changed(model, data, {"owner": user.pk, "team": getattr(user, "team_id", None)})
+    if assigned and not _assign_allowed(user, model):
+        raise FieldErrors({"owner": [_("You may not assign records to other people or teams.")]})
+    obj = model(**data)
+    if hasattr(obj, "created_by_id"):
+        obj.created_by_id = user.pk  # type: ignore[attr-defined]
+    _default_ownership(obj, user)
+    if hasattr(obj, "custom_fields"):
+        obj.custom_fields = clean_custom_fields(model, custom_fields)  # type: ignore[attr-defined]
+    _validate(obj)
+    obj.save()
+    if tags is not None:
+        tags_set(obj, tags)
+    elif hasattr(obj, "custom_fields"):
+        obj._tag_names = []  # type: ignore[attr-defined]
+    if not assigned and not model._default_manager.restrict(user, Action.ADD).filter(pk=obj.pk).exists():  # type: ignore[attr-defined]
+        raise PermissionDenied(_("You may not create a record outside your scope."))
+    changelog_record(actor=user, obj=obj, action=ChangeAction.CREATE, after=snapshot(obj))
+    return obj
+
+
+@transaction.atomic
+def record_update(
+    *,
+    model: type[M],
+    pk: Any,
+    user: Any,
+    data: dict[str, Any],
+    expected_version: int | None = None,
+    tags: Iterable[str] | None = None,
+    custom_fields: dict[str, Any] | None = None,
+) -> M:
+    """Change fields of a record the user may change; 412 when ``expected_version`` is stale."""
+    _check_frozen(user, model, data)
+    obj = _lock(model, pk, user, Action.CHANGE)
+    _check_version(obj, expected_version)
+    if tags is not None or hasattr(obj, "custom_fields"):
+        obj._tag_names = _tag_names(obj)  # type: ignore[attr-defined]
+    before = snapshot(obj)
+    assigned = _ownership_changed(model, data, before)
+    if assigned:
+        if not model._default_manager.restrict(user, Action.ASSIGN).filter(pk=obj.pk).exists():  # type: ignore[attr-defined]
+            raise FieldErrors({"owner": [_("You may not assign this record to other people or teams.")]})
+    for name, value in data.items():
+        setattr(obj, name, value)
+    if custom_fields is not None:
+        obj.custom_fields = clean_custom_fields(model, custom_fields, obj.custom_fields)  # type: ignore[attr-defined]
+    _validate(obj)
+    _bump(obj)
+    obj.save()
+    if tags is not None:
+        tags_set(obj, tags)
+    if not assigned and not model._default_manager.restrict(user, Action.CHANGE).filter(pk=obj.pk).exists():  # type: ignore[attr-defined]
+        raise PermissionDenied(_("This change would move the record outside what you may change."))
+    changelog_record(actor=user, obj=obj, action=ChangeAction.UPDATE, before=before, after=snapshot(obj))
+    return obj
+
+
+@transaction.atomic
+def record_delete(*, model: type[M], pk: Any, user: Any, expected_version: int | None = None) -> M:
+    """Move a record to the recycle bin (or delete it, for models without one), audited."""
+    obj = _lock(model, pk, user, Action.DELETE)
+    _check_version(obj, expected_version)
+    before = snapshot(obj)
+    if hasattr(obj, "deleted_at"):
+        obj.deleted_at = timezone.now()
+        obj.deleted_by_id = user.pk  # type: ignore[attr-defined]
+        _bump(obj)
+        obj.save(update_fields=["deleted_at", "deleted_by", "version", "updated_at"])
+        changelog_record(actor=user, obj=obj, action=ChangeAction.DELETE, before=before, after=snapshot(obj))
+    else:
+        changelog_record(actor=user, obj=obj, action=ChangeAction.PURGE, before=before)
+        _remove_dependents(obj)
+        obj.delete()
+    return obj
+
+
+@transaction.atomic
+def record_restore(*, model: type[M], pk: Any, user: Any) -> M:
+    """Bring a record back from the recycle bin."""
+    obj = _lock(model, pk, user, Action.DELETE, deleted=True)
+    before = snapshot(obj)
+    obj.deleted_at = None  # type: ignore[attr-defined]
+    obj.deleted_by = None  # type: ignore[attr-defined]
+    _bump(obj)
+    obj.save(update_fields=["deleted_at", "deleted_by", "version", "updated_at"])
+    changelog_record(actor=user, obj=obj, action=ChangeAction.RESTORE, before=before, after=snapshot(obj))
+    return obj
+
+
+def _remove_dependents(obj: models.Model) -> None:
+    """Rows that point at the record generically have no FK cascade; remove them explicitly."""
+    from guanxi.identity.models import Share
+
+    ct = ContentType.objects.get_for_model(obj, for_concrete_model=False)
+    for dependent in (TaggedItem, Attachment, TimelineEntry, Note, Share):
+        manager = getattr(dependent, "all_objects", dependent._default_manager)
+        rows = manager.filter(content_type=ct, object_id=obj.pk)
+        if dependent is Attachment:
+            for attachment in rows:
+                attachment.file.delete(save=False)
+        rows.delete()
+
+
+@transaction.atomic
+def record_purge(*, model: type[M], pk: Any, user: Any) -> None:
+    """Remove a record from the recycle bin for good; the change log keeps its last values."""
+    obj = _lock(model, pk, user, Action.DELETE, deleted=True)
+    changelog_record(actor=user, obj=obj, action=ChangeAction.PURGE, before=snapshot(obj))
+    _remove_dependents(obj)
+    obj.delete()

@@ -1,0 +1,79 @@
+"""The user-facing history of a record. Modules call ``timeline_add``; notes are written here too."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.contenttypes.models import ContentType
+from django.db import models, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from guanxi.core import services
+from guanxi.core.choices import Action
+from guanxi.core.errors import FieldErrors, NotFound, PermissionDenied
+from guanxi.core.models import Note, TimelineEntry
+
+
+def timeline_add(
+    *,
+    subject: models.Model,
+    kind: str,
+    summary: str,
+    actor: Any = None,
+    body: str = "",
+    data: dict[str, Any] | None = None,
+    at: Any = None,
+) -> TimelineEntry:
+    """Append an entry to ``subject``'s timeline (called by services inside their transaction)."""
+    return TimelineEntry.objects.create(
+        content_type=ContentType.objects.get_for_model(subject, for_concrete_model=False),
+        object_id=subject.pk,
+        kind=kind,
+        summary=summary[:300],
+        body=body,
+        data=data or {},
+        actor=actor if getattr(actor, "is_authenticated", False) else None,
+        at=at or timezone.now(),
+    )
+
+
+def subject_for_write(user: Any, content_type_id: Any, object_id: Any) -> models.Model:
+    """The record a note or attachment goes on; the user must be allowed to change it."""
+    from guanxi.core.registry import registered_models
+
+    ct = ContentType.objects.filter(pk=content_type_id).first()
+    model = ct.model_class() if ct else None
+    if model is None or model not in registered_models() or getattr(model, "follows_parent", False):
+        raise FieldErrors({"content_type": [_("Notes and files cannot be added to this type of record.")]})
+    manager = model._default_manager
+    subject = manager.restrict(user, Action.CHANGE).filter(pk=object_id).first()  # type: ignore[attr-defined]
+    if subject is None:
+        if manager.restrict(user, Action.VIEW).filter(pk=object_id).exists():  # type: ignore[attr-defined]
+            raise PermissionDenied()
+        raise NotFound()
+    return subject
+
+
+@transaction.atomic
+def note_create(*, model: type[Note] = Note, user: Any, data: dict[str, Any], **_: Any) -> Note:
+    """Add a note to a record the user may change; it shows on the record's timeline."""
+    body = (data.get("body") or "").strip()
+    if not body:
+        raise FieldErrors({"body": [_("Write something in the note.")]})
+    subject = subject_for_write(user, data.get("content_type_id"), data.get("object_id"))
+    note = services.record_create(
+        model=Note,
+        user=user,
+        data={"content_type_id": data["content_type_id"], "object_id": subject.pk, "body": body},
+    )
+    timeline_add(subject=subject, kind="note", summary=body[:120], body=body, actor=user, data={"note_id": note.pk})
+    return note
+
+
+def note_update(
+    *, model: type[Note] = Note, pk: Any, user: Any, data: dict[str, Any], expected_version: int | None = None, **_: Any
+) -> Note:
+    if {"content_type_id", "object_id"} & set(data):
+        raise FieldErrors({"object_id": [_("A note cannot move to another record.")]})
+    return services.record_update(model=Note, pk=pk, user=user, data=data, expected_version=expected_version)
