@@ -28,8 +28,9 @@ class TokenAuth(HttpBearer):
         if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 60:
             ApiToken.objects.filter(pk=row.pk).update(last_used_at=now)
         user = row.user
-        user.token_scopes = list(row.scopes)
-        user.api_token_id = row.pk
+        # The token's scopes travel on the user object so restrict() can cap what it allows.
+        user.token_scopes = list(row.scopes)  # type: ignore[attr-defined]
+        user.api_token_id = row.pk  # type: ignore[attr-defined]
         request.user = user
         return user
 

@@ -21,7 +21,7 @@ from pydantic import ConfigDict, create_model
 
 from guanxi.core import services
 from guanxi.core.choices import Action
-from guanxi.core.errors import FieldErrors, NotFound, PermissionDenied, PreconditionFailed
+from guanxi.core.errors import FieldErrors, NotFound, PermissionDenied
 from guanxi.core.filters import FilterSet
 from guanxi.core.models import Tag, TaggedItem
 from guanxi.core.pagination import paginate, parse_limit
@@ -60,7 +60,7 @@ def serialize(obj: models.Model, resource: Resource, hidden: set[str], tags: lis
         if name in hidden:
             continue
         field = obj._meta.get_field(name)
-        if field.is_relation and field.many_to_one:  # type: ignore[union-attr]
+        if field.is_relation and field.many_to_one:
             related = getattr(obj, name)
             data[name] = plain(related) if related is not None else None
         elif isinstance(field, models.FileField):
@@ -125,13 +125,13 @@ def input_schema(resource: Resource, *, name: str) -> type:
     """A pydantic model of the writable fields; unknown keys are refused (a typo must not pass)."""
     definitions: dict[str, Any] = {}
     for field_name in resource.write_fields:
-        field = resource.model._meta.get_field(field_name)
-        definitions[field_name] = (_python_type(field) | None, None)  # type: ignore[operator]
+        field: Any = resource.model._meta.get_field(field_name)
+        definitions[field_name] = (_python_type(field) | None, None)
     if resource.taggable:
         definitions["tags"] = (list[str] | None, None)
     if resource.custom_fields:
         definitions["custom_fields"] = (dict[str, Any] | None, None)
-    return create_model(name, __config__=ConfigDict(extra="forbid"), **definitions)  # type: ignore[call-overload]
+    return create_model(name, __config__=ConfigDict(extra="forbid"), **definitions)
 
 
 def to_model_data(resource: Resource, payload: dict[str, Any]) -> dict[str, Any]:
@@ -142,7 +142,7 @@ def to_model_data(resource: Resource, payload: dict[str, Any]) -> dict[str, Any]
         if name in ("tags", "custom_fields"):
             continue
         field = resource.model._meta.get_field(name)
-        if field.is_relation and field.many_to_one:  # type: ignore[union-attr]
+        if field.is_relation and field.many_to_one:
             if value is None:
                 data[f"{name}_id"] = None
                 continue
@@ -182,7 +182,12 @@ def list_parameters(filterset: type[FilterSet]) -> list[dict[str, Any]]:
             "schema": {"type": "string", "enum": [p + f for f in filterset.ordering_fields for p in ("", "-")]},
             "required": False,
         },
-        {"in": "query", "name": "updated_since", "schema": {"type": "string", "format": "date-time"}, "required": False},
+        {
+            "in": "query",
+            "name": "updated_since",
+            "schema": {"type": "string", "format": "date-time"},
+            "required": False,
+        },
     ]
     if filterset.search_fields:
         params.append({"in": "query", "name": "search", "schema": {"type": "string"}, "required": False})
@@ -256,7 +261,10 @@ def build_router(resource: Resource) -> Router:
         return detail_response(request, resource, obj)
 
     router.add_api_operation(
-        "/{id}", ["GET"], _get, summary=f"Read one of {resource.path}",
+        "/{id}",
+        ["GET"],
+        _get,
+        summary=f"Read one of {resource.path}",
         operation_id=f"{resource.path.replace('-', '_')}_read",
     )
 
@@ -291,7 +299,11 @@ def _add_write_routes(router: Router, resource: Resource) -> None:
 
     _create.__annotations__["payload"] = CreateSchema
     router.add_api_operation(
-        "", ["POST"], _create, response={201: dict}, summary=f"Create one of {resource.path}",
+        "",
+        ["POST"],
+        _create,
+        response={201: dict},
+        summary=f"Create one of {resource.path}",
         operation_id=f"{resource.path.replace('-', '_')}_create",
     )
 
@@ -314,7 +326,10 @@ def _add_write_routes(router: Router, resource: Resource) -> None:
 
     _update.__annotations__["payload"] = UpdateSchema
     router.add_api_operation(
-        "/{id}", ["PATCH", "PUT"], _update, summary=f"Change one of {resource.path} (send If-Match)",
+        "/{id}",
+        ["PATCH", "PUT"],
+        _update,
+        summary=f"Change one of {resource.path} (send If-Match)",
         operation_id=f"{resource.path.replace('-', '_')}_update",
     )
 
@@ -324,7 +339,10 @@ def _add_write_routes(router: Router, resource: Resource) -> None:
         return HttpResponse(status=204)
 
     router.add_api_operation(
-        "/{id}", ["DELETE"], _delete, response={204: None},
+        "/{id}",
+        ["DELETE"],
+        _delete,
+        response={204: None},
         summary=f"Delete one of {resource.path} (to the recycle bin where it has one)",
         operation_id=f"{resource.path.replace('-', '_')}_delete",
     )

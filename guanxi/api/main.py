@@ -34,7 +34,10 @@ def _validation_error(request: HttpRequest, exc: ValidationError) -> HttpRespons
 @api.exception_handler(AuthenticationError)
 def _auth_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
     return problem(
-        request, 401, "unauthenticated", "Sign in or send an API token",
+        request,
+        401,
+        "unauthenticated",
+        "Sign in or send an API token",
         headers={"WWW-Authenticate": 'Bearer realm="guanxi"'},
     )
 

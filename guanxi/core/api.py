@@ -15,7 +15,7 @@ from guanxi.core.errors import FieldErrors, NotFound
 from guanxi.core.models import Attachment
 from guanxi.core.pagination import paginate, parse_limit
 from guanxi.core.permissions import hidden_fields
-from guanxi.core.registry import Resource, resource_at, resource_for, resources
+from guanxi.core.registry import Resource, resource_for, resources
 
 router = Router(tags=["core"])
 
@@ -32,8 +32,9 @@ def object_types(request: HttpRequest) -> HttpResponse:
     items = []
     for resource in resources():
         ct = ContentType.objects.get_for_model(resource.model, for_concrete_model=False)
-        items.append({"content_type": ct.pk, "object_type": resource.object_type, "path": resource.path,
-                      "label": resource.label})
+        items.append(
+            {"content_type": ct.pk, "object_type": resource.object_type, "path": resource.path, "label": resource.label}
+        )
     return json_response({"items": items, "next_cursor": None})
 
 
@@ -78,7 +79,6 @@ def attachment_routes(router: Router, resource: Resource) -> None:
         attachment = attachment_add(user=request.user, content_type_id=content_type, object_id=object_id, upload=file)
         return json_response(serialize(attachment, resource, set()), status=201)
 
-
     @router.get("/{id}/download", summary="Download an attachment")
     def attachment_download(request: HttpRequest, id: int):
         require_token_scope(request, "core.attachment", Action.VIEW)
@@ -89,7 +89,6 @@ def attachment_routes(router: Router, resource: Resource) -> None:
         response["Content-Type"] = attachment.mime_type
         response["X-Content-Type-Options"] = "nosniff"
         return response
-
 
     @router.delete("/{id}", summary="Remove an attachment")
     def attachment_remove(request: HttpRequest, id: int):

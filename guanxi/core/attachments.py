@@ -23,11 +23,23 @@ def _check_file(upload: UploadedFile) -> tuple[str, str]:
     suffix = Path(name).suffix.lower()
     allowed = [s.lower() for s in settings.GUANXI_ATTACHMENT_TYPES]
     if suffix not in allowed:
-        raise FieldErrors({"file": [_("Files of type %(suffix)s are not allowed. Allowed: %(allowed)s.") % {
-            "suffix": suffix or "(none)", "allowed": " ".join(allowed)}]})
+        raise FieldErrors(
+            {
+                "file": [
+                    _("Files of type %(suffix)s are not allowed. Allowed: %(allowed)s.")
+                    % {"suffix": suffix or "(none)", "allowed": " ".join(allowed)}
+                ]
+            }
+        )
     if upload.size is None or upload.size > settings.GUANXI_ATTACHMENT_MAX_BYTES:
-        raise FieldErrors({"file": [_("The file is larger than %(mb)s MB.") % {
-            "mb": settings.GUANXI_ATTACHMENT_MAX_BYTES // (1024 * 1024)}]})
+        raise FieldErrors(
+            {
+                "file": [
+                    _("The file is larger than %(mb)s MB.")
+                    % {"mb": settings.GUANXI_ATTACHMENT_MAX_BYTES // (1024 * 1024)}
+                ]
+            }
+        )
     if upload.size == 0:
         raise FieldErrors({"file": [_("The file is empty.")]})
     mime = mimetypes.guess_type(name)[0] or "application/octet-stream"

@@ -17,7 +17,8 @@ class WriteContext:
     request_id: str = ""
 
 
-_current: ContextVar[WriteContext] = ContextVar("guanxi_write_context", default=WriteContext())
+_DEFAULT = WriteContext()
+_current: ContextVar[WriteContext] = ContextVar("guanxi_write_context", default=_DEFAULT)
 
 
 def current() -> WriteContext:

@@ -134,15 +134,17 @@ def _check_definition(data: dict[str, Any], *, creating: bool) -> None:
     if data.get("field_type") in _CHOICE_TYPES or (not creating and "choices" in data):
         choices = data.get("choices")
         if data.get("field_type") in _CHOICE_TYPES and (not isinstance(choices, list) or not choices):
-            errors["choices"] = [_("List the choices, e.g. [\"Gold\", \"Silver\"].")]
-        elif choices is not None and (not isinstance(choices, list) or not all(isinstance(c, str) and c for c in choices)):
+            errors["choices"] = [_('List the choices, e.g. ["Gold", "Silver"].')]
+        elif choices is not None and (
+            not isinstance(choices, list) or not all(isinstance(c, str) and c for c in choices)
+        ):
             errors["choices"] = [_("Choices must be a list of non-empty texts.")]
     if errors:
         raise FieldErrors(errors)
 
 
 def custom_field_create(
-    *, model: type[CustomFieldDefinition] = CustomFieldDefinition, user: Any, data: dict[str, Any], **_: Any
+    *, model: type[CustomFieldDefinition] = CustomFieldDefinition, user: Any, data: dict[str, Any], **_ignored: Any
 ) -> CustomFieldDefinition:
     """Define a new field on a record type."""
     from guanxi.core.services import record_create
@@ -160,18 +162,20 @@ def custom_field_update(
     user: Any,
     data: dict[str, Any],
     expected_version: int | None = None,
-    **_: Any,
+    **_ignored: Any,
 ) -> CustomFieldDefinition:
     """Change labels, choices and flags; the type, key and record type stay (stored values depend on them)."""
     from guanxi.core.services import record_update
 
     fixed = {"object_type", "key", "field_type"} & set(data)
-    current = CustomFieldDefinition.objects.filter(pk=pk).values("object_type", "key", "field_type").first()
+    current: dict[str, Any] | None = (
+        CustomFieldDefinition.objects.filter(pk=pk).values("object_type", "key", "field_type").first()  # type: ignore[assignment]
+    )
     if current:
         changed = [f for f in fixed if data[f] != current[f]]
         if changed:
-            raise FieldErrors({f: [_("This cannot change once the field exists; add a new field instead.")] for f in changed})
+            raise FieldErrors(
+                {f: [_("This cannot change once the field exists; add a new field instead.")] for f in changed}
+            )
         _check_definition({**current, **data}, creating=False)
-    return record_update(
-        model=CustomFieldDefinition, pk=pk, user=user, data=data, expected_version=expected_version
-    )
+    return record_update(model=CustomFieldDefinition, pk=pk, user=user, data=data, expected_version=expected_version)

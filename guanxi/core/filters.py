@@ -79,10 +79,15 @@ class FilterSet:
             name = "id"
         if name not in self.ordering_fields or name in self.hidden:
             raise FieldErrors(
-                {"ordering": [_("You cannot sort by “%(field)s”. Allowed: %(allowed)s.") % {
-                    "field": name[:50],
-                    "allowed": ", ".join(f for f in self.ordering_fields if f not in self.hidden),
-                }]}
+                {
+                    "ordering": [
+                        _("You cannot sort by “%(field)s”. Allowed: %(allowed)s.")
+                        % {
+                            "field": name[:50],
+                            "allowed": ", ".join(f for f in self.ordering_fields if f not in self.hidden),
+                        }
+                    ]
+                }
             )
         return ("-" if ordering.startswith("-") else "") + name
 
@@ -118,7 +123,9 @@ class FilterSet:
                         raise FieldErrors({param: [_("Unknown or unfilterable custom field.")]})
                     continue
                 if lookup == "isnull":
-                    qs = qs.filter(**{f"custom_fields__{key}__isnull": self._coerce(param, models.Field(), "isnull", raw)})
+                    qs = qs.filter(
+                        **{f"custom_fields__{key}__isnull": self._coerce(param, models.Field(), "isnull", raw)}
+                    )
                 else:
                     qs = qs.filter(**{f"custom_fields__{key}__{lookup}": raw})
                 continue

@@ -29,7 +29,7 @@ class RestrictedQuerySet(models.QuerySet):
     def restrict(self, user: Any, action: str = "view") -> RestrictedQuerySet:
         from guanxi.core.permissions import restrict_queryset
 
-        return restrict_queryset(self, user, action)
+        return restrict_queryset(self, user, action)  # type: ignore[return-value]
 
 
 class LiveManager(models.Manager.from_queryset(RestrictedQuerySet)):  # type: ignore[misc]
@@ -54,6 +54,8 @@ class PermissionScopeMixin(models.Model):
 
     #: Explicit sharing of single records applies to this model.
     shareable: ClassVar[bool] = False
+    #: Notes, files and timeline entries can hang on records of this model.
+    has_timeline: ClassVar[bool] = False
 
     class Meta:
         abstract = True
@@ -143,6 +145,7 @@ class OwnedMixin(models.Model):
     )
 
     shareable: ClassVar[bool] = True
+    has_timeline: ClassVar[bool] = True
 
     class Meta:
         abstract = True
@@ -216,6 +219,9 @@ class ChangeLogEntry(models.Model):
 
     objects = RestrictedManager()
 
+    #: Besides the entries a user made (role scope), they see the history of every record they may view.
+    also_follows_parent: ClassVar[bool] = True
+
     class Meta:
         verbose_name = _("change log entry")
         verbose_name_plural = _("change log")
@@ -262,10 +268,11 @@ class TaggedItem(models.Model):
     content_object = GenericForeignKey("content_type", "object_id")
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=("content_type", "object_id", "tag"), name="taggeditem_unique")
-        ]
+        constraints = [models.UniqueConstraint(fields=("content_type", "object_id", "tag"), name="taggeditem_unique")]
         indexes = [models.Index(fields=("tag", "content_type"), name="taggeditem_tag_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.tag_id}→{self.content_type_id}#{self.object_id}"
 
 
 # --- custom fields --------------------------------------------------------------------------------
@@ -290,9 +297,7 @@ class CustomFieldDefinition(PermissionScopeMixin, TimestampMixin, CreatedByMixin
         verbose_name = _("custom field")
         verbose_name_plural = _("custom fields")
         ordering = ("object_type", "position", "key")
-        constraints = [
-            models.UniqueConstraint(fields=("object_type", "key"), name="customfield_unique_key")
-        ]
+        constraints = [models.UniqueConstraint(fields=("object_type", "key"), name="customfield_unique_key")]
 
     def __str__(self) -> str:
         return f"{self.object_type}.{self.key}"

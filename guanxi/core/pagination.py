@@ -55,7 +55,9 @@ def _decode(cursor: str, ordering: str) -> tuple[Any, Any]:
             raise ValueError
         return data.get("v"), int(data["id"])
     except (ValueError, TypeError, binascii.Error, json.JSONDecodeError, UnicodeDecodeError):
-        raise FieldErrors({"cursor": [_("This cursor is invalid or belongs to another sort order; start again without it.")]}) from None
+        raise FieldErrors(
+            {"cursor": [_("This cursor is invalid or belongs to another sort order; start again without it.")]}
+        ) from None
 
 
 def paginate(qs: models.QuerySet, ordering: str, cursor: str | None = None, limit: int = DEFAULT_LIMIT) -> Page:
@@ -69,7 +71,7 @@ def paginate(qs: models.QuerySet, ordering: str, cursor: str | None = None, limi
         else:
             field = qs.model._meta.get_field(name)
             try:
-                value = field.to_python(value)  # type: ignore[union-attr]
+                value = field.to_python(value)
             except ValidationError:
                 raise FieldErrors({"cursor": [_("This cursor is invalid; start again without it.")]}) from None
             if descending:

@@ -122,6 +122,8 @@ def _parent_q(model: type[models.Model], user: Any, action: str) -> Q | None:
     for parent in registered_models():
         if parent is model or getattr(parent, "follows_parent", False):
             continue
+        if not getattr(parent, "has_timeline", False) and not getattr(model, "also_follows_parent", False):
+            continue
         ct = ContentType.objects.get_for_model(parent, for_concrete_model=False)
         visible = parent._default_manager.restrict(user, parent_action)  # type: ignore[attr-defined]
         if not visible.query.is_empty():
@@ -145,13 +147,15 @@ def restrict_queryset(qs: models.QuerySet, user: Any, action: str) -> models.Que
         return qs.filter(parent) if parent is not None else qs.none()
 
     scope = scope_for(user, object_type_of(model), action)
-    q = model.scope_filter(user, scope)  # type: ignore[attr-defined]
-    share = _share_q(model, user, action)
-    if q is None and share is None:
-        return qs.none()
-    if q is not None and not q:  # Q() == all rows
+    q = model.scope_filter(user, scope)
+    if q is not None and not q:  # Q() == every row
         return qs
-    combined = q if share is None else share if q is None else q | share
+    extra = _share_q(model, user, action)
+    if getattr(model, "also_follows_parent", False) and action == Action.VIEW:
+        extra = _parent_q(model, user, action)
+    if q is None and extra is None:
+        return qs.none()
+    combined = q if extra is None else extra if q is None else q | extra
     return qs.filter(combined)
 
 

@@ -60,9 +60,7 @@ def tags_set(obj: models.Model, names: Iterable[str]) -> None:
         tag, _created = Tag.objects.get_or_create(name=name)
         tags.append(tag)
     TaggedItem.objects.filter(content_type=ct, object_id=obj.pk).exclude(tag__in=tags).delete()
-    existing = set(
-        TaggedItem.objects.filter(content_type=ct, object_id=obj.pk).values_list("tag_id", flat=True)
-    )
+    existing = set(TaggedItem.objects.filter(content_type=ct, object_id=obj.pk).values_list("tag_id", flat=True))
     TaggedItem.objects.bulk_create(
         [TaggedItem(tag=t, content_type=ct, object_id=obj.pk) for t in tags if t.pk not in existing]
     )
@@ -101,7 +99,7 @@ def _lock(model: type[M], pk: Any, user: Any, action: str, *, deleted: bool = Fa
     Not visible at all -> 404 (never leak existence); visible but not ``action`` -> 403.
     """
     manager = model.all_objects if hasattr(model, "all_objects") else model._default_manager  # type: ignore[attr-defined]
-    base = manager.all()
+    base: Any = manager.all()
     if hasattr(model, "deleted_at"):
         base = base.filter(deleted_at__isnull=not deleted)
     obj = base.restrict(user, action).select_for_update().filter(pk=pk).first()
@@ -119,7 +117,7 @@ def _check_version(obj: models.Model, expected_version: int | None) -> None:
 
 def _bump(obj: models.Model) -> None:
     if hasattr(obj, "version"):
-        obj.version = (obj.version or 0) + 1  # type: ignore[attr-defined]
+        obj.version = (obj.version or 0) + 1
 
 
 @transaction.atomic
@@ -140,10 +138,10 @@ def record_create(
         raise FieldErrors({"owner": [_("You may not assign records to other people or teams.")]})
     obj = model(**data)
     if hasattr(obj, "created_by_id"):
-        obj.created_by_id = user.pk  # type: ignore[attr-defined]
+        obj.created_by_id = user.pk
     _default_ownership(obj, user)
     if hasattr(obj, "custom_fields"):
-        obj.custom_fields = clean_custom_fields(model, custom_fields)  # type: ignore[attr-defined]
+        obj.custom_fields = clean_custom_fields(model, custom_fields)
     _validate(obj)
     obj.save()
     if tags is not None:
@@ -175,9 +173,8 @@ def record_update(
         obj._tag_names = _tag_names(obj)  # type: ignore[attr-defined]
     before = snapshot(obj)
     assigned = _ownership_changed(model, data, before)
-    if assigned:
-        if not model._default_manager.restrict(user, Action.ASSIGN).filter(pk=obj.pk).exists():  # type: ignore[attr-defined]
-            raise FieldErrors({"owner": [_("You may not assign this record to other people or teams.")]})
+    if assigned and not model._default_manager.restrict(user, Action.ASSIGN).filter(pk=obj.pk).exists():  # type: ignore[attr-defined]
+        raise FieldErrors({"owner": [_("You may not assign this record to other people or teams.")]})
     for name, value in data.items():
         setattr(obj, name, value)
     if custom_fields is not None:
@@ -230,7 +227,8 @@ def _remove_dependents(obj: models.Model) -> None:
     from guanxi.identity.models import Share
 
     ct = ContentType.objects.get_for_model(obj, for_concrete_model=False)
-    for dependent in (TaggedItem, Attachment, TimelineEntry, Note, Share):
+    dependents: tuple[Any, ...] = (TaggedItem, Attachment, TimelineEntry, Note, Share)
+    for dependent in dependents:
         manager = getattr(dependent, "all_objects", dependent._default_manager)
         rows = manager.filter(content_type=ct, object_id=obj.pk)
         if dependent is Attachment:

@@ -44,7 +44,7 @@ def subject_for_write(user: Any, content_type_id: Any, object_id: Any) -> models
 
     ct = ContentType.objects.filter(pk=content_type_id).first()
     model = ct.model_class() if ct else None
-    if model is None or model not in registered_models() or getattr(model, "follows_parent", False):
+    if model is None or model not in registered_models() or not getattr(model, "has_timeline", False):
         raise FieldErrors({"content_type": [_("Notes and files cannot be added to this type of record.")]})
     manager = model._default_manager
     subject = manager.restrict(user, Action.CHANGE).filter(pk=object_id).first()  # type: ignore[attr-defined]
@@ -56,7 +56,7 @@ def subject_for_write(user: Any, content_type_id: Any, object_id: Any) -> models
 
 
 @transaction.atomic
-def note_create(*, model: type[Note] = Note, user: Any, data: dict[str, Any], **_: Any) -> Note:
+def note_create(*, model: type[Note] = Note, user: Any, data: dict[str, Any], **_ignored: Any) -> Note:
     """Add a note to a record the user may change; it shows on the record's timeline."""
     body = (data.get("body") or "").strip()
     if not body:
@@ -72,7 +72,7 @@ def note_create(*, model: type[Note] = Note, user: Any, data: dict[str, Any], **
 
 
 def note_update(
-    *, model: type[Note] = Note, pk: Any, user: Any, data: dict[str, Any], expected_version: int | None = None, **_: Any
+    *, model: type[Note] = Note, pk: Any, user: Any, data: dict[str, Any], expected_version: int | None = None, **_ignored: Any
 ) -> Note:
     if {"content_type_id", "object_id"} & set(data):
         raise FieldErrors({"object_id": [_("A note cannot move to another record.")]})

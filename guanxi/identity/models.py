@@ -124,9 +124,7 @@ class RolePermission(models.Model):
     class Meta:
         verbose_name = _("role permission")
         verbose_name_plural = _("role permissions")
-        constraints = [
-            models.UniqueConstraint(fields=("role", "object_type", "action"), name="rolepermission_unique")
-        ]
+        constraints = [models.UniqueConstraint(fields=("role", "object_type", "action"), name="rolepermission_unique")]
 
     def __str__(self) -> str:
         return f"{self.role}: {self.object_type} {self.action} {self.scope}"

@@ -42,7 +42,7 @@ def _guard_privileged(actor: Any, data: dict[str, Any]) -> None:
 
 
 def user_create(
-    *, model: type[User] = User, user: Any, data: dict[str, Any], password: str | None = None, **_: Any
+    *, model: type[User] = User, user: Any, data: dict[str, Any], password: str | None = None, **_ignored: Any
 ) -> User:
     """Add a user. Without a password they get an unusable one and sign in after a password reset."""
     data = dict(data)
@@ -62,7 +62,7 @@ def user_create(
 
 
 def user_update(
-    *, model: type[User] = User, pk: Any, user: Any, data: dict[str, Any], expected_version: int | None = None, **_: Any
+    *, model: type[User] = User, pk: Any, user: Any, data: dict[str, Any], expected_version: int | None = None, **_ignored: Any
 ) -> User:
     """Change a user's profile; role/team/active/admin need the right to manage all users."""
     if "email" in data and data["email"]:
@@ -72,9 +72,7 @@ def user_update(
     _guard_privileged(user, data)
     if str(pk) == str(user.pk) and data.get("is_active") is False:
         raise FieldErrors({"is_active": [_("You cannot deactivate yourself.")]})
-    updated = core_services.record_update(
-        model=User, pk=pk, user=user, data=data, expected_version=expected_version
-    )
+    updated = core_services.record_update(model=User, pk=pk, user=user, data=data, expected_version=expected_version)
     forget(updated)
     return updated
 
@@ -117,7 +115,7 @@ def _would_cycle(role_pk: Any, parent_id: Any) -> bool:
 
 
 def role_update(
-    *, model: type[Role] = Role, pk: Any, user: Any, data: dict[str, Any], expected_version: int | None = None, **_: Any
+    *, model: type[Role] = Role, pk: Any, user: Any, data: dict[str, Any], expected_version: int | None = None, **_ignored: Any
 ) -> Role:
     """Change a role; a role may not report to itself or to a role below it."""
     if data.get("parent_id") is not None and _would_cycle(pk, data["parent_id"]):
@@ -190,7 +188,7 @@ def role_permissions_set(
 
 
 @transaction.atomic
-def share_create(*, model: type[Share] = Share, user: Any, data: dict[str, Any], **_: Any) -> Share:
+def share_create(*, model: type[Share] = Share, user: Any, data: dict[str, Any], **_ignored: Any) -> Share:
     """Share one record with a user or team; you must be allowed to change that record."""
     from guanxi.core.registry import registered_models
 
@@ -198,7 +196,7 @@ def share_create(*, model: type[Share] = Share, user: Any, data: dict[str, Any],
     object_id = data.get("object_id")
     if (data.get("user_id") is None) == (data.get("team_id") is None):
         raise FieldErrors({"user": [_("Share with either one user or one team.")]})
-    ct = ContentType.objects.filter(pk=content_type_id).first()
+    ct = ContentType.objects.filter(pk=content_type_id).first() if content_type_id is not None else None
     target_model = ct.model_class() if ct else None
     if target_model is None or target_model not in registered_models() or not getattr(target_model, "shareable", False):
         raise FieldErrors({"content_type": [_("Records of this type cannot be shared.")]})
@@ -218,7 +216,7 @@ def share_create(*, model: type[Share] = Share, user: Any, data: dict[str, Any],
 
 
 @transaction.atomic
-def share_delete(*, model: type[Share] = Share, pk: Any, user: Any, **_: Any) -> None:
+def share_delete(*, model: type[Share] = Share, pk: Any, user: Any, **_ignored: Any) -> None:
     share = Share.objects.restrict(user, Action.DELETE).filter(pk=pk).first()
     if share is None:
         raise NotFound()
