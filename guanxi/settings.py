@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.admin",
+    "ninja",  # serves the vendored Swagger UI for /api/v1/docs (no CDN)
     "django_htmx",
     "django_otp",
     "django_otp.plugins.otp_totp",
@@ -50,6 +51,7 @@ INSTALLED_APPS = [
     "csp",
     "guanxi.core",
     "guanxi.identity",
+    "guanxi.customers",
     "guanxi.api",
 ]
 if TESTING:
@@ -66,6 +68,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    "guanxi.identity.twofactor.TwoFactorMiddleware",
     "guanxi.identity.middleware.UserPreferencesMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -124,6 +127,14 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- cache, sessions, tasks -------------------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
+if REDIS_URL and TESTING and os.environ.get("PYTEST_XDIST_WORKER", "").startswith("gw"):
+    # Parallel test workers share one Redis server: each takes its own database (counting down from
+    # the one in the URL), because cache.clear() flushes a whole database, not a key prefix.
+    from urllib.parse import urlsplit
+
+    _redis = urlsplit(REDIS_URL)
+    _redis_db = (int(_redis.path.strip("/") or 0) - int(os.environ["PYTEST_XDIST_WORKER"][2:])) % 16
+    REDIS_URL = _redis._replace(path=f"/{_redis_db}").geturl()
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -167,6 +178,13 @@ OTP_TOTP_ISSUER = "Guanxi"
 GUANXI_REQUIRE_2FA = env_bool("GUANXI_REQUIRE_2FA")
 GUANXI_LOGIN_MAX_FAILURES = int(os.environ.get("GUANXI_LOGIN_MAX_FAILURES", "5"))
 GUANXI_LOGIN_LOCKOUT_SECONDS = int(os.environ.get("GUANXI_LOGIN_LOCKOUT_SECONDS", "900"))
+# Failures allowed from one client address; raise it when a whole office signs in through one NAT address.
+GUANXI_LOGIN_MAX_FAILURES_PER_IP = int(
+    os.environ.get("GUANXI_LOGIN_MAX_FAILURES_PER_IP", str(GUANXI_LOGIN_MAX_FAILURES))
+)
+# Reverse proxies in front of Guanxi: the client address for login throttling is then read from
+# X-Forwarded-For. Leave 0 when clients connect directly (the header could be forged).
+GUANXI_PROXY_HOPS = int(os.environ.get("GUANXI_PROXY_HOPS", "0"))
 
 # Sessions end after this much inactivity (every request pushes the expiry forward).
 SESSION_COOKIE_AGE = int(os.environ.get("GUANXI_SESSION_TIMEOUT", str(8 * 3600)))
@@ -213,6 +231,8 @@ USE_TZ = True
 # --- static and media -------------------------------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
+# WhiteNoise warns on every start while the directory is missing (before the first collectstatic).
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = Path(os.environ.get("GUANXI_MEDIA_ROOT", DATA_DIR / "media"))
 MEDIA_URL = "/media/"
@@ -254,5 +274,10 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("GUANXI_LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        # Django's own handlers (console in DEBUG, mail to ADMINS) would print each message twice:
+        # everything goes to the root handler instead, where the process manager collects it.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.db.backends": {"level": "WARNING"},
+    },
 }

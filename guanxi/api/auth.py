@@ -38,6 +38,14 @@ class TokenAuth(HttpBearer):
 class CsrfSessionAuth(SessionAuth):
     """Session auth for the UI's own calls; CSRF is checked on unsafe methods."""
 
+    def _get_key(self, request: HttpRequest) -> str | None:
+        # No signed-in session, nothing to protect: the caller gets 401 (sign in / send a token),
+        # not a misleading CSRF 403 (e.g. an API client whose bearer token expired).
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            return None
+        return super()._get_key(request)
+
     def authenticate(self, request: HttpRequest, key: str | None) -> Any:
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated and user.is_active:

@@ -25,7 +25,7 @@ from guanxi.core.errors import FieldErrors, NotFound, PermissionDenied
 from guanxi.core.filters import FilterSet
 from guanxi.core.models import Tag, TaggedItem
 from guanxi.core.pagination import paginate, parse_limit
-from guanxi.core.permissions import can, hidden_fields, object_type_of, token_allows
+from guanxi.core.permissions import hidden_fields, object_type_of, token_allows
 from guanxi.core.registry import Resource
 
 JSON = "application/json"
@@ -54,7 +54,16 @@ def tag_names_for(model: type[models.Model], pks: Iterable[Any]) -> dict[Any, li
     return out
 
 
-def serialize(obj: models.Model, resource: Resource, hidden: set[str], tags: list[str] | None = None) -> dict:
+def serialize(
+    obj: models.Model,
+    resource: Resource,
+    hidden: set[str],
+    tags: list[str] | None = None,
+    *,
+    extra: dict[str, Any] | None = None,
+) -> dict:
+    """One record as JSON: the resource's fields (minus hidden ones), version, custom fields, tags and
+    ``extra`` (what ``Resource.serialize_extra`` computed for this record)."""
     data: dict[str, Any] = {"id": obj.pk}
     for name in resource.fields:
         if name in hidden:
@@ -73,7 +82,17 @@ def serialize(obj: models.Model, resource: Resource, hidden: set[str], tags: lis
         data["custom_fields"] = dict(getattr(obj, "custom_fields", {}) or {})
     if resource.taggable:
         data["tags"] = tags or []
+    for key, value in (extra or {}).items():
+        if key not in hidden:
+            data[key] = value
     return data
+
+
+def extras_for(resource: Resource, objs: list[models.Model], user: Any) -> dict[Any, dict[str, Any]]:
+    """``Resource.serialize_extra`` for a page of records (one call, so one query, per page)."""
+    if resource.serialize_extra is None or not objs:
+        return {}
+    return resource.serialize_extra(objs, user)
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> HttpResponse:
@@ -131,6 +150,8 @@ def input_schema(resource: Resource, *, name: str) -> type:
         definitions["tags"] = (list[str] | None, None)
     if resource.custom_fields:
         definitions["custom_fields"] = (dict[str, Any] | None, None)
+    for extra_name, (extra_type, default) in resource.extra_input.items():
+        definitions[extra_name] = (extra_type | None, default)
     return create_model(name, __config__=ConfigDict(extra="forbid"), **definitions)
 
 
@@ -139,7 +160,7 @@ def to_model_data(resource: Resource, payload: dict[str, Any]) -> dict[str, Any]
     data: dict[str, Any] = {}
     errors: dict[str, list[str]] = {}
     for name, value in payload.items():
-        if name in ("tags", "custom_fields"):
+        if name in ("tags", "custom_fields") or name in resource.extra_input:
             continue
         field = resource.model._meta.get_field(name)
         if field.is_relation and field.many_to_one:
@@ -207,17 +228,18 @@ def list_parameters(filterset: type[FilterSet]) -> list[dict[str, Any]]:
 def list_records(request: HttpRequest, resource: Resource) -> HttpResponse:
     user = request.user
     require_token_scope(request, resource.object_type, Action.VIEW)
-    if not can(user, resource.model, Action.VIEW) and not getattr(resource.model, "shareable", False):
+    qs = resource.model._default_manager.restrict(user, Action.VIEW)  # type: ignore[attr-defined]
+    if qs.query.is_empty():  # no row of this type at all: not by role, share, parent record or ownership
         raise PermissionDenied()
     filterset = resource.filterset(request.GET, user)
-    qs = resource.model._default_manager.restrict(user, Action.VIEW)  # type: ignore[attr-defined]
     if resource.select_related:
         qs = qs.select_related(*resource.select_related)
     qs, ordering = filterset.apply(qs)
     page = paginate(qs, ordering, request.GET.get("cursor"), parse_limit(request.GET.get("limit")))
     hidden = hidden_fields(user, resource.model)
     tags = tag_names_for(resource.model, [o.pk for o in page.items]) if resource.taggable else {}
-    items = [serialize(o, resource, hidden, tags.get(o.pk)) for o in page.items]
+    extra = extras_for(resource, page.items, user)
+    items = [serialize(o, resource, hidden, tags.get(o.pk), extra=extra.get(o.pk)) for o in page.items]
     return json_response({"items": items, "next_cursor": page.next_cursor})
 
 
@@ -233,13 +255,18 @@ def get_visible(request: HttpRequest, resource: Resource, pk: int) -> models.Mod
 
 def detail_response(request: HttpRequest, resource: Resource, obj: models.Model, status: int = 200) -> HttpResponse:
     tags = tag_names_for(resource.model, [obj.pk]).get(obj.pk) if resource.taggable else None
-    data = serialize(obj, resource, hidden_fields(request.user, resource.model), tags)
+    extra = extras_for(resource, [obj], request.user).get(obj.pk)
+    data = serialize(obj, resource, hidden_fields(request.user, resource.model), tags, extra=extra)
     return json_response(data, status=status, headers={"ETag": etag(obj)})
 
 
 def build_router(resource: Resource) -> Router:
     """Routes for one resource: list, create, read, update (PATCH/PUT), delete."""
     router = Router(tags=[resource.path])
+    # The resource's own operations first: a fixed path such as "/recompute" must be matched
+    # before "/{id}" takes it for an id. Same-path operations (e.g. DELETE "/{id}") merge either way.
+    if resource.routes is not None:
+        resource.routes(router, resource)
 
     def _list(request: HttpRequest) -> HttpResponse:
         return list_records(request, resource)
@@ -270,8 +297,6 @@ def build_router(resource: Resource) -> Router:
 
     if not resource.read_only:
         _add_write_routes(router, resource)
-    if resource.routes is not None:
-        resource.routes(router, resource)
     return router
 
 
@@ -354,6 +379,9 @@ def _extras(resource: Resource, raw: dict[str, Any]) -> dict[str, Any]:
         extras["tags"] = raw["tags"] or []
     if resource.custom_fields and "custom_fields" in raw:
         extras["custom_fields"] = raw["custom_fields"] or {}
+    for name in resource.extra_input:
+        if name in raw:  # only what the client sent: a PATCH without it leaves it alone
+            extras[name] = raw[name]
     return extras
 
 
@@ -365,4 +393,4 @@ def get_visible_after_write(request: HttpRequest, resource: Resource, obj: model
     return qs.filter(pk=obj.pk).first() or obj
 
 
-__all__ = ["build_router", "serialize", "json_response", "object_type_of", "Tag"]
+__all__ = ["build_router", "serialize", "extras_for", "json_response", "object_type_of", "Tag"]

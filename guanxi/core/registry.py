@@ -37,6 +37,12 @@ class Resource:
     delete: Callable[..., Any] | None = None
     # Extra API operations on the same router (actions like /{id}/revoke, uploads...).
     routes: Callable[[Any, Resource], None] | None = None
+    # Extra API input that is not a model field: name -> (type, default). Keys the client sends are
+    # passed to the create/update service as keyword arguments (e.g. a contact's ``emails`` list).
+    extra_input: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    # Extra output for a page of records, computed in one query: (objs, user) -> {pk: {key: value}}.
+    # Keys the user's field rules hide are dropped.
+    serialize_extra: Callable[[list[Any], Any], dict[Any, dict[str, Any]]] | None = None
     select_related: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -216,6 +216,7 @@ def record_restore(*, model: type[M], pk: Any, user: Any) -> M:
     before = snapshot(obj)
     obj.deleted_at = None  # type: ignore[attr-defined]
     obj.deleted_by = None  # type: ignore[attr-defined]
+    _validate(obj)  # e.g. a live record has taken its unique name meanwhile: 400, not an IntegrityError
     _bump(obj)
     obj.save(update_fields=["deleted_at", "deleted_by", "version", "updated_at"])
     changelog_record(actor=user, obj=obj, action=ChangeAction.RESTORE, before=before, after=snapshot(obj))

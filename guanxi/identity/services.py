@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
@@ -47,6 +48,7 @@ def user_create(
     """Add a user. Without a password they get an unusable one and sign in after a password reset."""
     data = dict(data)
     data["email"] = (data.get("email") or "").strip().lower()
+    data.setdefault("password", make_password(None))  # unusable until set below; full_clean needs a value
     if data["email"] and User.objects.filter(email__iexact=data["email"]).exists():
         raise FieldErrors({"email": [_("A user with this email already exists.")]})
     _guard_privileged(user, {k: v for k, v in data.items() if k not in ("team_id", "role_id") or v is not None})

@@ -1,0 +1,198 @@
+"""``POST /<path>/bulk/``: delete, edit a field, add or remove tags on the selected records.
+
+Every record is fetched again through ``restrict`` for the action, and all writes of one bulk action
+run in one transaction: either every selected record changes, or none does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.db import models, transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from guanxi.api.crud import tag_names_for
+from guanxi.core import services
+from guanxi.core.choices import Action
+from guanxi.core.errors import FieldErrors, GuanxiError, PreconditionFailed
+from guanxi.core.forms import RecordForm, parse_tags, record_form_class
+from guanxi.core.views.base import ResourceView, delete_verb, has_custom_delete_verb, resource_url, safe_next
+from guanxi.core.views.lists import bulk_actions
+
+#: Most records one bulk action touches (each is a service call with its own audit row).
+MAX_BULK = 500
+APPLY = "_apply"
+
+
+class BulkActionView(ResourceView):
+    """Bulk actions from the list's selection bar."""
+
+    template_suffix = "bulk"
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        action = request.POST.get("action", "")
+        allowed = dict(bulk_actions(self.resource, request.user))
+        back = safe_next(request, resource_url(self.resource, "list") or "/")
+        if action not in allowed:
+            messages.error(request, _("Pick a bulk action."))
+            return redirect(back)
+        permission = Action.DELETE if action == "delete" else Action.CHANGE
+        pks = [pk for pk in request.POST.getlist("pk") if pk.isdigit()][:MAX_BULK]
+        objects = list(
+            self.model._default_manager.restrict(request.user, permission).filter(pk__in=pks)  # type: ignore[attr-defined]
+        )
+        if not objects:
+            messages.error(request, _("Select at least one record you may change."))
+            return redirect(back)
+        skipped = len(set(pks)) - len(objects)
+        if skipped:
+            messages.warning(
+                request,
+                ngettext(
+                    "%(count)d selected record cannot be changed by you and was left out.",
+                    "%(count)d selected records cannot be changed by you and were left out.",
+                    skipped,
+                )
+                % {"count": skipped},
+            )
+        handler = getattr(self, f"do_{action}")
+        return handler(objects, back)
+
+    def context(self, objects: list[models.Model], action: str, back: str, **extra: Any) -> dict[str, Any]:
+        return {
+            **self.base_context(),
+            "objects": objects,
+            "action": action,
+            "next": back,
+            "verb": delete_verb(self.resource.path),
+            **extra,
+        }
+
+    def done(self, count: int, back: str) -> HttpResponse:
+        messages.success(
+            self.request,
+            ngettext("%(count)d record was updated.", "%(count)d records were updated.", count) % {"count": count},
+        )
+        return redirect(back)
+
+    def failed(self, exc: GuanxiError, back: str) -> HttpResponse:
+        if isinstance(exc, PreconditionFailed):
+            text = _("A selected record was changed by someone else meanwhile; nothing was changed. Try again.")
+        else:
+            parts = [f"{k}: {m}" for k, ms in exc.errors.items() for m in ms]
+            text = _("Nothing was changed: %(reason)s") % {"reason": " ".join(parts) or exc.detail}
+        messages.error(self.request, text)
+        return redirect(back)
+
+    # --- actions ---------------------------------------------------------------------------------
+    def do_delete(self, objects: list[models.Model], back: str) -> HttpResponse:
+        if self.request.POST.get("confirm") != "yes":
+            return render(self.request, self.template_names("bulk_delete"), self.context(objects, "delete", back))
+        delete = self.resource.delete or services.record_delete
+        try:
+            with transaction.atomic():
+                for obj in objects:
+                    delete(model=self.model, pk=obj.pk, user=self.request.user)
+        except GuanxiError as exc:
+            return self.failed(exc, back)
+        if has_custom_delete_verb(self.resource.path):
+            text = ngettext("%(verb)s: %(count)d record done.", "%(verb)s: %(count)d records done.", len(objects))
+            messages.success(self.request, text % {"verb": delete_verb(self.resource.path), "count": len(objects)})
+            return redirect(back)
+        if self.resource.soft_delete:
+            text = ngettext(
+                "%(count)d record was moved to the recycle bin.",
+                "%(count)d records were moved to the recycle bin.",
+                len(objects),
+            )
+        else:
+            text = ngettext("%(count)d record was deleted.", "%(count)d records were deleted.", len(objects))
+        messages.success(self.request, text % {"count": len(objects)})
+        return redirect(back)
+
+    def edit_form(self, data: Any = None) -> RecordForm:
+        """All writable fields, none required; only those ticked under "change" are applied."""
+        fields = [f for f in self.resource.write_fields if not data or f in data.getlist(APPLY)]
+        form_class = record_form_class(self.resource, self.request.user, fields=fields)
+        form = form_class(data, resource=self.resource, user=self.request.user)
+        for name in ("tags", "version"):
+            form.fields.pop(name, None)
+        for name in [n for n in form.fields if n.startswith("cf_")]:
+            form.fields.pop(name)
+        for name, form_field in form.fields.items():
+            if data is None:
+                form_field.required = False
+            form_field.apply_name = name  # type: ignore[attr-defined]
+        return form
+
+    def do_edit(self, objects: list[models.Model], back: str) -> HttpResponse:
+        post = self.request.POST
+        if post.get("step") != "apply" or not post.getlist(APPLY):
+            form = self.edit_form()
+            if post.get("step") == "apply":
+                form.add_error(None, _("Tick “change” next to the field you want to set."))
+            return render(
+                self.request, self.template_names("bulk_edit"), self.context(objects, "edit", back, form=form)
+            )
+        form = self.edit_form(post)
+        if form.is_valid():
+            data = {}
+            for name in form.fields:
+                if form.fields[name].disabled:
+                    continue
+                value = form.cleaned_data.get(name)
+                db_field = self.model._meta.get_field(name)
+                if isinstance(db_field, models.ForeignKey):
+                    data[db_field.attname] = value.pk if value is not None else None
+                elif value is None and isinstance(db_field, models.CharField | models.TextField):
+                    data[name] = ""
+                else:
+                    data[name] = value
+            update = self.resource.update or services.record_update
+            try:
+                with transaction.atomic():
+                    for obj in objects:
+                        update(model=self.model, pk=obj.pk, user=self.request.user, data=data)
+            except FieldErrors as exc:
+                form.add_service_errors(exc.errors)
+            except GuanxiError as exc:
+                return self.failed(exc, back)
+            else:
+                return self.done(len(objects), back)
+        return render(
+            self.request,
+            self.template_names("bulk_edit"),
+            self.context(objects, "edit", back, form=form, applied=post.getlist(APPLY)),
+            status=400,
+        )
+
+    def _retag(self, objects: list[models.Model], back: str, *, add: bool) -> HttpResponse:
+        names = parse_tags(self.request.POST.get("tags", ""))
+        if not names:
+            messages.error(self.request, _("Type the tags to add or remove, separated by commas."))
+            return redirect(back)
+        current = tag_names_for(self.model, [o.pk for o in objects])
+        update = self.resource.update or services.record_update
+        changed = 0
+        try:
+            with transaction.atomic():
+                for obj in objects:
+                    before = set(current.get(obj.pk, []))
+                    after = before | set(names) if add else before - set(names)
+                    if after != before:
+                        update(model=self.model, pk=obj.pk, user=self.request.user, data={}, tags=sorted(after))
+                        changed += 1
+        except GuanxiError as exc:
+            return self.failed(exc, back)
+        return self.done(changed, back)
+
+    def do_add_tags(self, objects: list[models.Model], back: str) -> HttpResponse:
+        return self._retag(objects, back, add=True)
+
+    def do_remove_tags(self, objects: list[models.Model], back: str) -> HttpResponse:
+        return self._retag(objects, back, add=False)

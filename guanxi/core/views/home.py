@@ -1,0 +1,86 @@
+"""The home page (a small dashboard) and the language switch."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views import View
+from django.views.decorators.http import require_POST
+from django.views.i18n import set_language as django_set_language
+
+from guanxi.core.choices import Action
+from guanxi.core.errors import GuanxiError
+from guanxi.core.models import ChangeLogEntry
+from guanxi.core.permissions import can
+from guanxi.core.views.base import GuanxiViewMixin, record_url_by_type, resource_url, ui_resources
+
+logger = logging.getLogger(__name__)
+RECENT_CHANGES = 10
+
+
+def greeting(now: Any) -> str:
+    hour = timezone.localtime(now).hour
+    if hour < 12:
+        return _("Good morning")
+    if hour < 18:
+        return _("Good afternoon")
+    return _("Good evening")
+
+
+class HomeView(GuanxiViewMixin, View):
+    """Greeting, how many records of each kind the user can see, and the latest changes they may see."""
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        user = request.user
+        counts = []
+        for resource in ui_resources():
+            if resource.read_only or not can(user, resource.model, Action.VIEW):
+                continue
+            counts.append(
+                {
+                    "resource": resource,
+                    "count": resource.model._default_manager.restrict(user, Action.VIEW).count(),  # type: ignore[attr-defined]
+                    "url": resource_url(resource, "list"),
+                }
+            )
+        # Business records first, the settings dictionaries (users, teams, tags...) after them.
+        counts.sort(key=lambda c: c["resource"].nav_group == "settings")
+        changes = [
+            {"entry": entry, "url": record_url_by_type(entry.content_type, entry.object_id)}
+            for entry in ChangeLogEntry.objects.restrict(user, Action.VIEW)
+            .select_related("content_type", "actor")
+            .order_by("-id")[:RECENT_CHANGES]
+        ]
+        return render(
+            request,
+            "home.html",
+            {"greeting": greeting(timezone.now()), "counts": counts, "changes": changes},
+        )
+
+
+@require_POST
+def set_language(request: HttpRequest) -> HttpResponse:
+    """Django's ``set_language`` (cookie + redirect), and the signed-in user's saved preference too."""
+    language = request.POST.get("language", "")
+    user = request.user
+    if (
+        user.is_authenticated
+        and language in dict(settings.LANGUAGES)
+        and getattr(user, "language", language) != language
+    ):
+        # The self-service path: anyone may set their own language, whatever their role says about
+        # managing users (identity.services.user_update needs "change users").
+        from guanxi.identity.account import account_update
+
+        try:
+            account_update(user=user, data={"language": language})
+        except GuanxiError as exc:
+            # The cookie still switches the language; only the saved preference could not change.
+            logger.info("language preference of user %s not saved: %s", user.pk, exc.detail)
+    return django_set_language(request)

@@ -1,0 +1,334 @@
+"""The generic list page: search, filters, sort, keyset paging, columns, saved views, bulk selection.
+
+Filters and sort come from the resource's one ``FilterSet`` (the API uses the same), read with
+``strict=False`` so an empty input means "any". A wrong value shows a message, never a 500.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied
+from django.db import models
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import render
+from django.utils.cache import patch_vary_headers
+from django.utils.translation import gettext as _
+
+from guanxi.api.crud import tag_names_for
+from guanxi.core.choices import Action
+from guanxi.core.custom_fields import definitions_for
+from guanxi.core.errors import FieldErrors
+from guanxi.core.forms import MAX_SELECT_OPTIONS, related_queryset
+from guanxi.core.models import SavedView
+from guanxi.core.pagination import DEFAULT_LIMIT, paginate, parse_limit
+from guanxi.core.permissions import can, hidden_fields
+from guanxi.core.registry import Resource
+from guanxi.core.views import display
+from guanxi.core.views.base import ResourceView, delete_verb, resource_url
+
+#: How many columns a list shows when neither the resource nor the user chose.
+DEFAULT_COLUMN_COUNT = 6
+RESULTS_ID = "list-results"
+
+
+@dataclass
+class FilterControl:
+    """One input of the filter bar; ``kind`` picks the widget (text, number, date, select)."""
+
+    param: str
+    label: str
+    kind: str
+    value: str = ""
+    options: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _query(params: QueryDict, **changes: Any) -> str:
+    """``params`` as a query string with some keys changed (``None`` removes a key)."""
+    query = params.copy()
+    for key, value in changes.items():
+        if value is None:
+            query.pop(key, None)
+        else:
+            query[key] = value
+    encoded = query.urlencode()
+    return f"?{encoded}" if encoded else "?"
+
+
+def bulk_actions(resource: Resource, user: Any) -> list[tuple[str, str]]:
+    """The bulk actions this user may start on this list (each record is checked again on submit)."""
+    if resource.read_only:
+        return []
+    actions = []
+    if can(user, resource.model, Action.CHANGE):
+        if resource.soft_delete and resource.write_fields:
+            actions.append(("edit", _("Edit a field")))
+        if resource.taggable:
+            actions += [("add_tags", _("Add tags")), ("remove_tags", _("Remove tags"))]
+    if can(user, resource.model, Action.DELETE):
+        actions.append(("delete", delete_verb(resource.path)))
+    return actions
+
+
+def filter_controls(resource: Resource, user: Any, params: QueryDict, definitions: list[Any]) -> list[FilterControl]:
+    """Inputs for the filters the ``FilterSet`` declares (one query per foreign-key select)."""
+    model = resource.model
+    hidden = hidden_fields(user, model)
+    controls: list[FilterControl] = []
+    for name, lookups in resource.filterset.filters.items():
+        db_field = display.model_field(model, name)
+        if name in hidden or db_field is None:
+            continue
+        label = display.field_label(model, name)
+        if db_field.many_to_one:
+            if "exact" in lookups:
+                options = _relation_options(db_field, user)
+                if options is None:
+                    controls.append(FilterControl(name, label, "number", params.get(name, "")))
+                else:
+                    controls.append(FilterControl(name, label, "select", params.get(name, ""), options))
+            elif "isnull" in lookups:
+                param = f"{name}__isnull"
+                options = [("true", _("Empty")), ("false", _("Not empty"))]
+                controls.append(FilterControl(param, label, "select", params.get(param, ""), options))
+        elif isinstance(db_field, models.BooleanField) and "exact" in lookups:
+            options = [("true", _("Yes")), ("false", _("No"))]
+            controls.append(FilterControl(name, label, "select", params.get(name, ""), options))
+        elif getattr(db_field, "choices", None) and "exact" in lookups:
+            options = [(str(v), str(lbl)) for v, lbl in db_field.choices]  # type: ignore[union-attr]
+            controls.append(FilterControl(name, label, "select", params.get(name, ""), options))
+        elif isinstance(db_field, models.DateField | models.DateTimeField):
+            for lookup, suffix in (("gte", _("from")), ("lte", _("to"))):
+                if lookup in lookups:
+                    param = f"{name}__{lookup}"
+                    controls.append(FilterControl(param, f"{label} {suffix}", "date", params.get(param, "")))
+        elif isinstance(db_field, models.IntegerField | models.DecimalField | models.FloatField):
+            if "exact" in lookups and not {"gte", "lte"} & set(lookups):
+                controls.append(FilterControl(name, label, "number", params.get(name, "")))
+            for lookup, suffix in (("gte", "≥"), ("lte", "≤")):
+                if lookup in lookups:
+                    param = f"{name}__{lookup}"
+                    controls.append(FilterControl(param, f"{label} {suffix}", "number", params.get(param, "")))
+        elif "icontains" in lookups:
+            param = f"{name}__icontains"
+            controls.append(FilterControl(param, label, "text", params.get(param, "")))
+        elif "exact" in lookups:
+            controls.append(FilterControl(name, label, "text", params.get(name, "")))
+    for definition in definitions:
+        if not definition.filterable:
+            continue
+        if definition.field_type == "choice":
+            param = f"cf_{definition.key}"
+            options = [(str(c), str(c)) for c in definition.choices]
+            controls.append(FilterControl(param, definition.label, "select", params.get(param, ""), options))
+        elif definition.field_type in ("text", "multichoice"):
+            param = f"cf_{definition.key}__icontains"
+            controls.append(FilterControl(param, definition.label, "text", params.get(param, "")))
+    return controls
+
+
+def _relation_options(db_field: models.Field, user: Any) -> list[tuple[str, str]] | None:
+    qs = related_queryset(db_field, user)
+    if db_field.related_model is ContentType:
+        return [(str(ct.pk), display.content_type_label(ct)) for ct in qs]
+    rows = list(qs[: MAX_SELECT_OPTIONS + 1])
+    if len(rows) > MAX_SELECT_OPTIONS:
+        return None
+    return [(str(row.pk), str(row)) for row in rows]
+
+
+def _saved_query(params: QueryDict) -> str:
+    """What "save this view" stores: filters, search and sort (not the page, nor the columns)."""
+    query = params.copy()
+    for key in ("cursor", "view", "columns"):
+        query.pop(key, None)
+    return query.urlencode()
+
+
+class ObjectListView(ResourceView):
+    """``GET /<area>/<path>/``: the records the user may see, one keyset page at a time."""
+
+    template_suffix = "list"
+    partial_template = "generic/partials/list_results.html"
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        resource = self.resource
+        user = request.user
+        if not can(user, resource.model, Action.VIEW) and not getattr(resource.model, "shareable", False):
+            raise PermissionDenied()
+        saved_views = list(
+            SavedView.objects.filter(object_type=resource.object_type)
+            .filter(Q(user_id=user.pk) | Q(shared=True))
+            .select_related("user")
+        )
+        active_view = next((v for v in saved_views if str(v.pk) == request.GET.get("view")), None)
+        params = self.effective_params(request.GET, active_view)
+        hidden = hidden_fields(user, resource.model)
+        definitions = definitions_for(resource.model) if resource.custom_fields else []
+        columns_available = display.available_columns(resource, hidden, definitions)
+        columns = self.chosen_columns(params, active_view, columns_available)
+
+        errors: list[str] = []
+        page, ordering = self.fetch_page(params, columns, errors)
+        # Links keep the request's own parameters (and the saved view), less any that were refused.
+        link_params = request.GET.copy()
+        for key in list(link_params):
+            if key != "view" and key not in params:
+                link_params.pop(key)
+        context = {
+            **self.base_context(),
+            "params": params,
+            "view_query": _saved_query(params),
+            "columns": columns,
+            "columns_available": columns_available,
+            "column_names": [c.name for c in columns],
+            "rows": self.rows(page.items, columns),
+            "ordering": ordering,
+            "headers": self.headers(link_params, columns, ordering),
+            "next_url": _query(link_params, cursor=page.next_cursor) if page.next_cursor else None,
+            "first_url": _query(link_params, cursor=None) if params.get("cursor") else None,
+            "filter_errors": errors,
+            "filters": filter_controls(resource, user, params, definitions),
+            "search_enabled": bool(resource.filterset.search_fields),
+            "search": params.get("search", ""),
+            "saved_views": saved_views,
+            "active_view": active_view,
+            "bulk_actions": bulk_actions(resource, user),
+            "bulk_url": resource_url(resource, "bulk"),
+            "results_id": RESULTS_ID,
+            "list_path": request.path,
+            "has_filters": any(k not in ("columns", "view", "cursor", "limit") and v for k, v in params.items()),
+        }
+        htmx = getattr(request, "htmx", None)  # django_htmx's HtmxDetails
+        if htmx and htmx.target == RESULTS_ID and not htmx.history_restore_request:
+            response = render(request, self.partial_template, context)
+            # The address bar shows the list as a link someone can share: no empty filter inputs.
+            clean = QueryDict(mutable=True)
+            for key, values in link_params.lists():
+                kept = [v for v in values if v != ""]
+                if kept:
+                    clean.setlist(key, kept)
+            response["HX-Push-Url"] = f"{request.path}?{clean.urlencode()}" if clean else request.path
+        else:
+            response = render(request, self.template_names(), context)
+        patch_vary_headers(response, ["HX-Request", "HX-Target"])
+        return response
+
+    # --- parts -----------------------------------------------------------------------------------
+    @staticmethod
+    def effective_params(get: QueryDict, active_view: SavedView | None) -> QueryDict:
+        """The saved view's query, overridden by whatever the request says (paging, sort, filters)."""
+        params = QueryDict(active_view.query, mutable=True) if active_view else QueryDict(mutable=True)
+        for key in get:
+            if key != "view":
+                params.setlist(key, get.getlist(key))
+        if "columns" in params:
+            names = [n for value in params.getlist("columns") for n in value.split(",") if n]
+            params.setlist("columns", [",".join(names)])
+        return params
+
+    def chosen_columns(
+        self, params: QueryDict, active_view: SavedView | None, available: list[display.Column]
+    ) -> list[display.Column]:
+        """``columns`` from the query, else the saved view's, else the resource's default columns."""
+        by_name = {c.name: c for c in available}
+        requested = [n for n in (params.get("columns") or "").split(",") if n]
+        if not requested and active_view is not None:
+            requested = [str(n) for n in active_view.columns]
+        if not requested:
+            requested = list(self.resource.list_columns)
+        chosen = [by_name[n] for n in requested if n in by_name]
+        return chosen or available[:DEFAULT_COLUMN_COUNT]
+
+    def base_queryset(self, columns: list[display.Column]) -> models.QuerySet:
+        resource = self.resource
+        qs = resource.model._default_manager.restrict(self.request.user, Action.VIEW)  # type: ignore[attr-defined]
+        related = {*resource.select_related, *(c.name for c in columns if c.is_relation)}
+        return qs.select_related(*sorted(related)) if related else qs
+
+    def fetch_page(self, params: QueryDict, columns: list[display.Column], errors: list[str]) -> tuple[Any, str]:
+        """Filter, sort and page; a bad parameter is dropped with a message and the page shown without it."""
+        resource = self.resource
+        base = self.base_queryset(columns)
+        for _attempt in range(4):
+            try:
+                filterset = resource.filterset(params, self.request.user, strict=False)
+                qs, ordering = filterset.apply(base)
+                limit = parse_limit(params.get("limit"), DEFAULT_LIMIT)
+                return paginate(qs, ordering, params.get("cursor") or None, limit), ordering
+            except FieldErrors as exc:
+                dropped = False
+                for key, messages_ in exc.errors.items():
+                    errors.extend(f"{self.param_label(key)}: {m}" for m in messages_)
+                    if key in params:
+                        params.pop(key)
+                        dropped = True
+                if not dropped:  # the error names no single parameter: start from no filters at all
+                    for key in list(params):
+                        if key not in ("columns",):
+                            params.pop(key)
+        from guanxi.core.pagination import Page
+
+        return Page(items=[], next_cursor=None), resource.filterset.default_ordering
+
+    def param_label(self, param: str) -> str:
+        name = param.split("__")[0]
+        if name == "ordering":
+            return _("Sort")
+        if name == "cursor":
+            return _("Page")
+        if name == "limit":
+            return _("Rows per page")
+        if name.startswith("cf_"):
+            return name[3:]
+        return display.field_label(self.model, name)
+
+    def rows(self, items: list[models.Model], columns: list[display.Column]) -> list[dict[str, Any]]:
+        resource = self.resource
+        tags: dict[Any, list[str]] = {}
+        if any(c.kind == "tags" for c in columns):
+            tags = tag_names_for(resource.model, [o.pk for o in items])
+        users: dict[Any, Any] = {}
+        user_keys = [
+            c.definition.key for c in columns if c.definition is not None and c.definition.field_type == "user"
+        ]
+        if user_keys:
+            ids = {(getattr(o, "custom_fields", None) or {}).get(k) for o in items for k in user_keys}
+            users = display.users_by_id({i for i in ids if i is not None})
+        rows = []
+        for obj in items:
+            cells: list[Any] = []
+            for index, column in enumerate(columns):
+                if column.kind == "tags":
+                    cells.append(display.tag_badges(tags.get(obj.pk)))
+                elif column.kind == "cf":
+                    value = (getattr(obj, "custom_fields", None) or {}).get(column.name[3:])
+                    cells.append(display.custom_value(column.definition, value, users))
+                else:
+                    # The first cell links to the record, so it must not hold a link of its own.
+                    cells.append(display.field_value(obj, column.name, link=index > 0))
+            if cells and cells[0] is display.EMPTY:
+                cells[0] = str(obj)
+            rows.append({"pk": obj.pk, "obj": obj, "url": resource_url(resource, "detail", obj.pk), "cells": cells})
+        return rows
+
+    @staticmethod
+    def headers(params: QueryDict, columns: list[display.Column], ordering: str) -> list[dict[str, Any]]:
+        """Column headers; sortable ones link to the same list sorted by them (again: the other way)."""
+        current = ordering.lstrip("-")
+        descending = ordering.startswith("-")
+        headers = []
+        for column in columns:
+            header: dict[str, Any] = {"column": column, "url": None, "direction": ""}
+            if column.sortable:
+                if column.name == current:
+                    target = column.name if descending else f"-{column.name}"
+                    header["direction"] = "desc" if descending else "asc"
+                else:
+                    target = column.name
+                header["url"] = _query(params, ordering=target, cursor=None)
+            headers.append(header)
+        return headers

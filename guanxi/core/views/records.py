@@ -1,0 +1,326 @@
+"""The generic pages of one record: detail (with its panels), add / edit, and delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied
+from django.db import models
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+
+from guanxi.api.crud import tag_names_for
+from guanxi.core import services
+from guanxi.core.choices import Action
+from guanxi.core.custom_fields import definitions_for
+from guanxi.core.errors import FieldErrors, PreconditionFailed
+from guanxi.core.errors import PermissionDenied as ServicePermissionDenied
+from guanxi.core.forms import RecordForm, record_form_class
+from guanxi.core.models import Attachment, ChangeLogEntry, Note, TimelineEntry
+from guanxi.core.permissions import can, hidden_fields
+from guanxi.core.views import display
+from guanxi.core.views.base import ResourceView, delete_verb, may, resource_url, visible_or_404
+
+PANEL_LIMIT = 50
+
+
+def stale_message() -> str:
+    return _(
+        "Someone else changed this record while you were editing it, so your changes were not saved. "
+        "Open the record again to see the current values, then make your change once more."
+    )
+
+
+def change_panel(
+    entries: list[ChangeLogEntry], hidden: set[str], model: type[models.Model] | None, labels: dict[str, str]
+) -> list[dict[str, Any]]:
+    """Change-log entries as ``field: before → after`` rows, without the fields the user may not see.
+
+    Foreign keys are stored as ids; they are shown by name (one query per related model), times in
+    the user's zone, custom fields by their label.
+    """
+    related: dict[type[models.Model], set[Any]] = {}
+    for entry in entries:
+        for name, pair in (entry.changes or {}).items():
+            db_field = display.model_field(model, name) if model else None
+            if db_field is not None and db_field.many_to_one and isinstance(pair, list):
+                related.setdefault(db_field.related_model, set()).update(v for v in pair if isinstance(v, int))  # type: ignore[arg-type]
+    names = {
+        (related_model, obj.pk): str(obj)
+        for related_model, ids in related.items()
+        for obj in related_model._default_manager.filter(pk__in=ids)
+    }
+
+    def show(name: str, value: Any) -> Any:
+        db_field = display.model_field(model, name) if model else None
+        if value is not None and db_field is not None:
+            if isinstance(db_field, models.ForeignKey):
+                return names.get((db_field.related_model, value), f"#{value}")
+            if isinstance(db_field, models.Field) and db_field.choices:
+                return str(dict(db_field.flatchoices).get(value, value))
+            if isinstance(db_field, models.DateTimeField) and isinstance(value, str):
+                parsed = parse_datetime(value)
+                return display.format_datetime(parsed) if parsed else value
+        return display.plain_value(value, truncate=120)
+
+    panel = []
+    for entry in entries:
+        rows = []
+        for name, pair in sorted((entry.changes or {}).items()):
+            base = name.split(".", 1)[0]
+            if name == "id" or base in hidden or (name.startswith("cf.") and "custom_fields" in hidden):
+                continue
+            before, after = ([*pair, None, None][:2]) if isinstance(pair, list) else (None, pair)
+            if before in (None, "", [], {}) and after in (None, "", [], {}):
+                continue  # a new record's empty fields say nothing
+            if name.startswith("cf."):
+                label = labels.get(name[3:], name[3:])
+            else:
+                label = display.field_label(model, name) if model else name
+            rows.append({"field": label, "before": show(name, before), "after": show(name, after)})
+        panel.append({"entry": entry, "rows": rows})
+    return panel
+
+
+class ObjectDetailView(ResourceView):
+    """``GET /<path>/<id>/``: fields, tags, custom fields, and the timeline, files, shares, history."""
+
+    template_suffix = "detail"
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        obj = visible_or_404(self.model, request.user, pk, select_related=self.resource.select_related)
+        return render(request, self.template_names(), self.get_context(obj))
+
+    def get_context(self, obj: models.Model) -> dict[str, Any]:
+        resource = self.resource
+        user = self.request.user
+        hidden = hidden_fields(user, resource.model)
+        ct = ContentType.objects.get_for_model(resource.model, for_concrete_model=False)
+        can_change = not resource.read_only and may(user, obj, Action.CHANGE)
+        can_delete = not resource.read_only and may(user, obj, Action.DELETE)
+        model = resource.model
+        context: dict[str, Any] = {
+            **self.base_context(),
+            "object": obj,
+            "content_type": ct,
+            "fields": [
+                {
+                    "name": name,
+                    "label": display.field_label(model, name),
+                    "value": display.field_value(obj, name, truncate=None),
+                }
+                for name in resource.fields
+                if name not in hidden
+            ],
+            "can_change": can_change,
+            "can_delete": can_delete,
+            "delete_verb": delete_verb(resource.path),
+            "edit_url": resource_url(resource, "edit", obj.pk) if can_change else None,
+            "delete_url": resource_url(resource, "delete", obj.pk) if can_delete else None,
+            "has_timeline": getattr(model, "has_timeline", False),
+            "shareable": getattr(model, "shareable", False),
+        }
+        if resource.taggable:
+            context["tags"] = tag_names_for(model, [obj.pk]).get(obj.pk, [])
+        if resource.custom_fields and "custom_fields" not in hidden:
+            context["custom_fields"] = self.custom_field_rows(obj)
+        if context["has_timeline"]:
+            context["timeline"] = self.timeline(obj, ct)
+            context["attachments"] = list(
+                Attachment.objects.restrict(user, Action.VIEW)
+                .filter(content_type=ct, object_id=obj.pk)
+                .select_related("created_by")[:PANEL_LIMIT]
+            )
+        if context["shareable"]:
+            context.update(self.share_context(obj, ct, can_change))
+        entries = list(
+            ChangeLogEntry.objects.restrict(user, Action.VIEW)
+            .filter(content_type=ct, object_id=obj.pk)
+            .select_related("actor")
+            .order_by("-id")[:PANEL_LIMIT]
+        )
+        labels = {d.key: d.label for d in definitions_for(model)} if resource.custom_fields else {}
+        context["changes"] = change_panel(entries, hidden, model, labels)
+        return context
+
+    def custom_field_rows(self, obj: models.Model) -> list[dict[str, Any]]:
+        values = dict(getattr(obj, "custom_fields", None) or {})
+        definitions = definitions_for(self.model)
+        users = display.users_by_id({values.get(d.key) for d in definitions if d.field_type == "user"} - {None})
+        rows = [
+            {"label": d.label, "value": display.custom_value(d, values.pop(d.key, None), users)} for d in definitions
+        ]
+        # Values whose definition was removed stay visible under their key rather than vanish.
+        rows += [{"label": key, "value": display.plain_value(value)} for key, value in sorted(values.items())]
+        return rows
+
+    def timeline(self, obj: models.Model, ct: ContentType) -> list[dict[str, Any]]:
+        """Timeline entries and the live notes of the record, newest first."""
+        user = self.request.user
+        entries = [
+            {"at": e.at, "kind": e.kind, "actor": e.actor, "summary": e.summary, "body": e.body, "note": None}
+            for e in TimelineEntry.objects.restrict(user, Action.VIEW)
+            .filter(content_type=ct, object_id=obj.pk)
+            .exclude(kind="note")  # notes are listed from Note, so edits and deletes show
+            .select_related("actor")[:PANEL_LIMIT]
+        ]
+        entries += [
+            {"at": n.created_at, "kind": "note", "actor": n.owner, "summary": "", "body": n.body, "note": n}
+            for n in Note.objects.restrict(user, Action.VIEW)
+            .filter(content_type=ct, object_id=obj.pk)
+            .select_related("owner")[:PANEL_LIMIT]
+        ]
+        entries.sort(key=lambda e: e["at"], reverse=True)
+        return entries[:PANEL_LIMIT]
+
+    def share_context(self, obj: models.Model, ct: ContentType, can_change: bool) -> dict[str, Any]:
+        from guanxi.identity.forms_admin import ShareForm
+        from guanxi.identity.models import Share
+
+        shares = list(
+            Share.objects.restrict(self.request.user, Action.VIEW)
+            .filter(content_type=ct, object_id=obj.pk)
+            .select_related("user", "team")
+        )
+        return {"shares": shares, "share_form": ShareForm() if can_change else None}
+
+
+class ObjectEditView(ResourceView):
+    """``/<path>/add/`` and ``/<path>/<id>/edit/``: the generic record form, saved by the resource's service."""
+
+    template_suffix = "edit"
+
+    def get_object(self, pk: int | None) -> models.Model | None:
+        if pk is None:
+            if self.resource.read_only or not can(self.request.user, self.model, Action.ADD):
+                raise PermissionDenied()
+            return None
+        obj = visible_or_404(self.model, self.request.user, pk, select_related=self.resource.select_related)
+        if self.resource.read_only or not may(self.request.user, obj, Action.CHANGE):
+            raise PermissionDenied()
+        return obj
+
+    def get_form_class(self) -> type[RecordForm]:
+        return record_form_class(self.resource, self.request.user)
+
+    def get_form(self, obj: models.Model | None, data: Any = None, files: Any = None) -> RecordForm:
+        tags = tag_names_for(self.model, [obj.pk]).get(obj.pk, []) if obj is not None and self.resource.taggable else []
+        return self.get_form_class()(
+            data, files, instance=obj, resource=self.resource, user=self.request.user, tags=tags
+        )
+
+    def get(self, request: HttpRequest, pk: int | None = None) -> HttpResponse:
+        obj = self.get_object(pk)
+        return self.render_form(obj, self.get_form(obj))
+
+    def post(self, request: HttpRequest, pk: int | None = None) -> HttpResponse:
+        obj = self.get_object(pk)
+        form = self.get_form(obj, request.POST, request.FILES)
+        status = 400
+        if form.is_valid():
+            if obj is not None and not form.has_changes():
+                messages.info(request, _("Nothing was changed."))
+                return redirect(resource_url(self.resource, "detail", obj.pk) or "home")
+            try:
+                saved = self.save(form, obj)
+            except FieldErrors as exc:
+                form.add_service_errors(exc.errors)
+            except PreconditionFailed:
+                form.add_error(None, stale_message())
+                status = 409
+            except ServicePermissionDenied as exc:
+                form.add_error(None, exc.detail)
+                status = 403
+            else:
+                return self.saved(saved, created=obj is None)
+        return self.render_form(obj, form, status=status)
+
+    def save(self, form: RecordForm, obj: models.Model | None) -> models.Model:
+        """Call the resource's create/update service with the form's changed values."""
+        resource = self.resource
+        user = self.request.user
+        if obj is None:
+            create = resource.create or services.record_create
+            return create(model=resource.model, user=user, data=form.service_data(), **form.service_extras())
+        update = resource.update or services.record_update
+        return update(
+            model=resource.model,
+            pk=obj.pk,
+            user=user,
+            data=form.service_data(),
+            expected_version=form.cleaned_data.get("version"),
+            **form.service_extras(),
+        )
+
+    def saved(self, obj: models.Model, *, created: bool) -> HttpResponse:
+        label = self.resource.label
+        if created:
+            messages.success(self.request, _("Created %(type)s “%(name)s”.") % {"type": label, "name": obj})
+        else:
+            messages.success(self.request, _("Saved %(type)s “%(name)s”.") % {"type": label, "name": obj})
+        visible = self.model._default_manager.restrict(self.request.user, Action.VIEW).filter(pk=obj.pk).exists()  # type: ignore[attr-defined]
+        target = resource_url(self.resource, "detail", obj.pk) if visible else None
+        return redirect(target or resource_url(self.resource, "list") or "home")
+
+    def render_form(self, obj: models.Model | None, form: RecordForm, status: int = 200) -> HttpResponse:
+        context = {
+            **self.base_context(),
+            "object": obj,
+            "form": form,
+            "is_add": obj is None,
+            "cancel_url": resource_url(self.resource, "detail", obj.pk) if obj else resource_url(self.resource, "list"),
+            "action_url": self.request.path,
+        }
+        return render(self.request, self.template_names(), context, status=status)
+
+
+class ObjectDeleteView(ResourceView):
+    """``/<path>/<id>/delete/``: confirm, then the resource's delete service (recycle bin where there is one)."""
+
+    template_suffix = "delete"
+
+    def get_object(self, pk: int) -> models.Model:
+        obj = visible_or_404(self.model, self.request.user, pk, select_related=self.resource.select_related)
+        if self.resource.read_only or not may(self.request.user, obj, Action.DELETE):
+            raise PermissionDenied()
+        return obj
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        obj = self.get_object(pk)
+        return render(request, self.template_names(), self.context(obj))
+
+    def context(self, obj: models.Model, error: str = "") -> dict[str, Any]:
+        return {
+            **self.base_context(),
+            "object": obj,
+            "verb": delete_verb(self.resource.path),
+            "soft_delete": self.resource.soft_delete,
+            "cancel_url": resource_url(self.resource, "detail", obj.pk),
+            "error": error,
+        }
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        obj = self.get_object(pk)
+        delete = self.resource.delete or services.record_delete
+        version = request.POST.get("version")
+        try:
+            delete(
+                model=self.model,
+                pk=obj.pk,
+                user=request.user,
+                expected_version=int(version) if version and version.isdigit() else None,
+            )
+        except PreconditionFailed:
+            return render(request, self.template_names(), self.context(obj, stale_message()), status=409)
+        except FieldErrors as exc:
+            text = " ".join(m for ms in exc.errors.values() for m in ms) or exc.detail
+            return render(request, self.template_names(), self.context(obj, text), status=400)
+        if self.resource.soft_delete:
+            messages.success(request, _("“%(name)s” was moved to the recycle bin.") % {"name": obj})
+        else:
+            messages.success(request, _("“%(name)s” was deleted.") % {"name": obj})
+        return redirect(resource_url(self.resource, "list") or "home")

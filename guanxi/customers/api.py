@@ -1,0 +1,195 @@
+"""Customer API beyond plain CRUD: contact input shapes, account links, linked contacts, fit, recompute.
+
+The CRUD routes come from ``guanxi.api.crud.build_router``; the hooks here add to the same routers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from ninja import Router, Schema
+from pydantic import ConfigDict
+
+from guanxi.api.crud import (
+    extras_for,
+    get_visible,
+    json_response,
+    plain,
+    require_token_scope,
+    serialize,
+    tag_names_for,
+)
+from guanxi.core.choices import Action
+from guanxi.core.errors import FieldErrors, PermissionDenied
+from guanxi.core.pagination import paginate, parse_limit
+from guanxi.core.permissions import can, hidden_fields
+from guanxi.core.registry import Resource, resource_at
+from guanxi.customers import classification, services
+from guanxi.customers.models import Account, AccountContact, Contact, CustomerProfile
+
+# --- input shapes -----------------------------------------------------------------------------------
+
+
+class ContactPointIn(Schema):
+    """An email or phone with its label; a plain text is accepted too (``"13800138000"``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    value: str
+    label: str = ""
+    is_primary: bool = False
+    extension: str = ""  # phones only; "021 6123 4567 转 123" in ``value`` works as well
+
+
+class AccountLinkIn(Schema):
+    """A contact's place at an account."""
+
+    model_config = ConfigDict(extra="forbid")
+    account: int
+    role: str = ""
+    is_primary: bool = False
+
+
+CONTACT_EXTRA_INPUT: dict[str, tuple[Any, Any]] = {
+    "emails": (list[str | ContactPointIn], None),
+    "phones": (list[str | ContactPointIn], None),
+    "accounts": (list[AccountLinkIn], None),
+}
+
+
+# --- extra output -----------------------------------------------------------------------------------
+
+
+def link_json(link: AccountContact) -> dict[str, Any]:
+    return {"account": plain(link.account), "role": link.role, "is_primary": link.is_primary}
+
+
+def contact_accounts(contacts: list[Any], user: Any) -> dict[Any, dict[str, Any]]:
+    """The accounts of a page of contacts, in one query; only accounts the user may see are listed."""
+    out: dict[Any, dict[str, Any]] = {c.pk: {"accounts": []} for c in contacts}
+    links = (
+        AccountContact.objects.filter(
+            contact_id__in=list(out), account__in=Account.objects.restrict(user, Action.VIEW).values("pk")
+        )
+        .select_related("account")
+        .order_by("-is_primary", "id")
+    )
+    for link in links:
+        out[link.contact_id]["accounts"].append(link_json(link))
+    return out
+
+
+# --- routes -----------------------------------------------------------------------------------------
+
+
+def _queue_recompute(request: HttpRequest, resource: Resource, *, tiers: bool) -> HttpResponse:
+    require_token_scope(request, resource.object_type, Action.CHANGE)
+    if not can(request.user, resource.model, Action.CHANGE):
+        raise PermissionDenied()
+    with transaction.atomic():
+        services._classify_after_commit(None, tiers=tiers, fit=not tiers)
+    return json_response({"status": "queued"}, status=202)
+
+
+def account_routes(router: Router, resource: Resource) -> None:
+    @router.get(
+        "/{id}/contacts",
+        operation_id="accounts_contacts",
+        summary="Contacts at an account (those you may see), with their role",
+    )
+    def account_contacts(request: HttpRequest, id: int) -> HttpResponse:
+        require_token_scope(request, resource.object_type, Action.VIEW)
+        account: Account = get_visible(request, resource, id)  # type: ignore[assignment]
+        contacts_resource = resource_at("contacts")
+        user = request.user
+        qs = (
+            Contact.objects.restrict(user, Action.VIEW)
+            .filter(account_links__account=account)
+            .select_related(*contacts_resource.select_related)
+        )
+        page = paginate(qs, "display_name", request.GET.get("cursor"), parse_limit(request.GET.get("limit")))
+        roles = {
+            link.contact_id: link
+            for link in AccountContact.objects.filter(account=account, contact_id__in=[c.pk for c in page.items])
+        }
+        hidden = hidden_fields(user, Contact)
+        extra = extras_for(contacts_resource, page.items, user)
+        tags = tag_names_for(Contact, [c.pk for c in page.items])
+        items = []
+        for contact in page.items:
+            data = serialize(contact, contacts_resource, hidden, tags.get(contact.pk), extra=extra.get(contact.pk))
+            data["role"] = roles[contact.pk].role
+            data["is_primary"] = roles[contact.pk].is_primary
+            items.append(data)
+        return json_response({"items": items, "next_cursor": page.next_cursor})
+
+    @router.get(
+        "/{id}/fit",
+        operation_id="accounts_fit",
+        summary="How well an account fits an ideal customer profile, criterion by criterion",
+    )
+    def account_fit(request: HttpRequest, id: int, profile: int | None = None) -> HttpResponse:
+        require_token_scope(request, resource.object_type, Action.VIEW)
+        account: Account = get_visible(request, resource, id)  # type: ignore[assignment]
+        if profile is not None:
+            chosen = CustomerProfile.objects.restrict(request.user, Action.VIEW).filter(pk=profile).first()
+            if chosen is None:
+                raise FieldErrors({"profile": [f"No ideal customer profile with id {profile}."]})
+            score, explanation = classification.account_fit_score(account, chosen)
+            best: Any = chosen
+        else:
+            score, best, explanation = classification.best_fit(account, classification.active_profiles())  # type: ignore[assignment]
+        return json_response({"profile": plain(best) if best else None, "score": score, "explanation": explanation})
+
+
+def contact_routes(router: Router, resource: Resource) -> None:
+    @router.post(
+        "/{id}/accounts",
+        response={201: dict},
+        operation_id="contacts_link_account",
+        summary="Link a contact to an account (or change the link)",
+    )
+    def link_account(request: HttpRequest, id: int, payload: AccountLinkIn) -> HttpResponse:
+        require_token_scope(request, resource.object_type, Action.CHANGE)
+        link = services.contact_link_account(
+            contact_id=id,
+            account_id=payload.account,
+            user=request.user,
+            role=payload.role,
+            is_primary=payload.is_primary,
+        )
+        return json_response(link_json(link), status=201)
+
+    @router.delete(
+        "/{id}/accounts/{account_id}",
+        response={204: None},
+        operation_id="contacts_unlink_account",
+        summary="Unlink a contact from an account",
+    )
+    def unlink_account(request: HttpRequest, id: int, account_id: int) -> HttpResponse:
+        require_token_scope(request, resource.object_type, Action.CHANGE)
+        services.contact_unlink_account(contact_id=id, account_id=account_id, user=request.user)
+        return HttpResponse(status=204)
+
+
+def tier_rule_routes(router: Router, resource: Resource) -> None:
+    @router.post(
+        "/recompute",
+        response={202: dict},
+        operation_id="tier_rules_recompute",
+        summary="Recompute every account's tier in the background",
+    )
+    def recompute(request: HttpRequest) -> HttpResponse:
+        return _queue_recompute(request, resource, tiers=True)
+
+
+def customer_profile_routes(router: Router, resource: Resource) -> None:
+    @router.post(
+        "/recompute",
+        response={202: dict},
+        operation_id="customer_profiles_recompute",
+        summary="Recompute every account's fit score in the background",
+    )
+    def recompute(request: HttpRequest) -> HttpResponse:
+        return _queue_recompute(request, resource, tiers=False)

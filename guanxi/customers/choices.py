@@ -1,0 +1,155 @@
+"""Choices of the customer records. Each has a translated label and, where shown as a badge, a colour.
+
+Colours are Tabler colour names (``blue``, ``green``, ``orange``...); ``secondary`` is the fallback.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class ColouredChoices(models.TextChoices):
+    """Text choices with a badge colour per value (declare ``__colours__ = {value: colour}``)."""
+
+    __colours__: dict[str, str] = {}  # a dunder name, so not an enum member
+
+    @classmethod
+    def colour(cls, value: Any) -> str:
+        return cls.__colours__.get(str(value), "secondary")
+
+
+class LifecycleStage(ColouredChoices):
+    PROSPECT = "prospect", _("Prospect")
+    CUSTOMER = "customer", _("Customer")
+    PARTNER = "partner", _("Partner")
+    CHURNED = "churned", _("Churned")
+
+    __colours__ = {"prospect": "azure", "customer": "green", "partner": "purple", "churned": "secondary"}
+
+
+class SizeBand(ColouredChoices):
+    """Company size by head count; the bounds are in ``SIZE_BOUNDS``."""
+
+    MICRO = "micro", _("1–9 employees")
+    SMALL = "small", _("10–49 employees")
+    MEDIUM = "medium", _("50–199 employees")
+    LARGE = "large", _("200–999 employees")
+    XLARGE = "xlarge", _("1,000–4,999 employees")
+    ENTERPRISE = "enterprise", _("5,000+ employees")
+
+    __colours__ = {
+        "micro": "secondary",
+        "small": "cyan",
+        "medium": "blue",
+        "large": "indigo",
+        "xlarge": "purple",
+        "enterprise": "pink",
+    }
+
+
+# (band, lowest head count); a count falls in the last band whose lower bound it reaches.
+SIZE_BOUNDS: tuple[tuple[str, int], ...] = (
+    (SizeBand.MICRO, 1),
+    (SizeBand.SMALL, 10),
+    (SizeBand.MEDIUM, 50),
+    (SizeBand.LARGE, 200),
+    (SizeBand.XLARGE, 1000),
+    (SizeBand.ENTERPRISE, 5000),
+)
+
+
+def size_band_for(employees: int | None) -> str:
+    """The size band of a head count ("" when unknown)."""
+    if not employees or employees < 1:
+        return ""
+    band = ""
+    for value, lowest in SIZE_BOUNDS:
+        if employees >= lowest:
+            band = value
+    return band
+
+
+class Tier(ColouredChoices):
+    A = "A", _("Tier A")
+    B = "B", _("Tier B")
+    C = "C", _("Tier C")
+    D = "D", _("Tier D")
+
+    __colours__ = {"A": "red", "B": "orange", "C": "yellow", "D": "secondary"}
+
+
+class Industry(ColouredChoices):
+    """A short, common list (close to the GB/T 4754 sections, split where CRM users expect it)."""
+
+    AGRICULTURE = "agriculture", _("Agriculture, forestry and fishing")
+    MINING = "mining", _("Mining")
+    MANUFACTURING = "manufacturing", _("Manufacturing")
+    AUTOMOTIVE = "automotive", _("Automotive")
+    ELECTRONICS = "electronics", _("Electronics and semiconductors")
+    CHEMICALS = "chemicals", _("Chemicals and materials")
+    PHARMA = "pharma", _("Pharmaceuticals and biotech")
+    ENERGY = "energy", _("Energy and utilities")
+    CONSTRUCTION = "construction", _("Construction")
+    REAL_ESTATE = "real_estate", _("Real estate")
+    RETAIL = "retail", _("Retail")
+    WHOLESALE = "wholesale", _("Wholesale and trade")
+    ECOMMERCE = "ecommerce", _("E-commerce")
+    LOGISTICS = "logistics", _("Transport and logistics")
+    HOSPITALITY = "hospitality", _("Hotels and catering")
+    INTERNET = "internet", _("Internet")
+    SOFTWARE = "software", _("Software and IT services")
+    TELECOM = "telecom", _("Telecommunications")
+    FINANCE = "finance", _("Banking and finance")
+    INSURANCE = "insurance", _("Insurance")
+    PROFESSIONAL_SERVICES = "professional_services", _("Business and professional services")
+    EDUCATION = "education", _("Education")
+    HEALTHCARE = "healthcare", _("Healthcare")
+    MEDIA = "media", _("Media, culture and entertainment")
+    GOVERNMENT = "government", _("Government and public sector")
+    NONPROFIT = "nonprofit", _("Non-profit")
+    OTHER = "other", _("Other")
+
+
+class AccountSource(ColouredChoices):
+    """Where the account came from (leads carry their own, richer source later)."""
+
+    WEBSITE = "website", _("Website")
+    REFERRAL = "referral", _("Referral")
+    TRADE_SHOW = "trade_show", _("Trade show")
+    ADVERTISING = "advertising", _("Advertising")
+    COLD_CALL = "cold_call", _("Cold call")
+    SOCIAL = "social", _("Social media")
+    PARTNER = "partner", _("Partner")
+    IMPORT = "import", _("Import")
+    OTHER = "other", _("Other")
+
+
+class ContactPointKind(models.TextChoices):
+    EMAIL = "email", _("Email")
+    PHONE = "phone", _("Phone")
+
+
+class ContactPointLabel(models.TextChoices):
+    WORK = "work", _("Work")
+    MOBILE = "mobile", _("Mobile")
+    HOME = "home", _("Home")
+    PERSONAL = "personal", _("Personal")
+    FAX = "fax", _("Fax")
+    OTHER = "other", _("Other")
+
+
+class TimelineKind:
+    """``TimelineEntry.kind`` values written by the customer services."""
+
+    CREATED = "created"
+    LIFECYCLE_STAGE = "lifecycle_stage"
+    OWNER = "owner"
+    TIER = "tier"
+    PARENT = "parent"
+    CONTACT_LINKED = "contact_linked"
+    CONTACT_UNLINKED = "contact_unlinked"
+    ACCOUNT_LINKED = "account_linked"
+    ACCOUNT_UNLINKED = "account_unlinked"

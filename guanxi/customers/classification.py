@@ -1,0 +1,294 @@
+"""Tier rules and ideal-customer-profile fit: checking criteria and evaluating them against an account.
+
+Tier rules and profiles share one criteria vocabulary. ``clean_criteria`` validates what an
+administrator sends; ``evaluate`` says, criterion by criterion, whether an account meets it and why.
+Pure functions over already-loaded rows: the recompute jobs call them for thousands of accounts.
+"""
+
+from __future__ import annotations
+
+import decimal
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+from guanxi.core.errors import FieldErrors
+from guanxi.customers.choices import Industry, LifecycleStage, SizeBand, Tier
+from guanxi.customers.models import Account, CustomerProfile, TierRule
+
+# Criterion name -> the account attribute it reads (regions read region, province and city).
+LIST_CRITERIA: dict[str, tuple[str, Any]] = {
+    "industries": ("industry", Industry),
+    "sizes": ("size", SizeBand),
+    "lifecycle_stages": ("lifecycle_stage", LifecycleStage),
+    "regions": ("region", None),
+}
+REVENUE_KEYS = ("min_annual_revenue", "max_annual_revenue")
+# Names used in explanations and profile weights.
+CRITERIA = ("industries", "sizes", "lifecycle_stages", "regions", "annual_revenue")
+
+
+def _labels() -> dict[str, str]:
+    return {
+        "industries": _("Industry"),
+        "sizes": _("Company size"),
+        "lifecycle_stages": _("Lifecycle stage"),
+        "regions": _("Region"),
+        "annual_revenue": _("Annual revenue"),
+    }
+
+
+def clean_criteria(raw: Any, *, field: str) -> dict[str, Any]:
+    """Validate criteria JSON; errors name the key, e.g. ``conditions.sizes``. Returns a tidy copy."""
+    if raw in (None, ""):
+        return {}
+    if not isinstance(raw, dict):
+        raise FieldErrors({field: [_('Send an object, e.g. {"sizes": ["large"], "min_annual_revenue": 1000000}.')]})
+    errors: dict[str, list[str]] = {}
+    clean: dict[str, Any] = {}
+    for key, value in raw.items():
+        where = f"{field}.{key}"
+        if key in LIST_CRITERIA:
+            _attr, choices = LIST_CRITERIA[key]
+            if value in (None, []):
+                continue
+            if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+                errors[where] = [_("Send a list of values.")]
+                continue
+            values = [v.strip() for v in value]
+            if choices is not None:
+                bad = [v for v in values if v not in choices.values]
+                if bad:
+                    errors[where] = [
+                        _("Unknown value %(bad)s; use: %(allowed)s.")
+                        % {"bad": ", ".join(bad[:3]), "allowed": ", ".join(choices.values)}
+                    ]
+                    continue
+            clean[key] = sorted(set(values), key=values.index)
+        elif key in REVENUE_KEYS:
+            if value in (None, ""):
+                continue
+            try:
+                amount = decimal.Decimal(str(value))
+            except decimal.InvalidOperation:
+                errors[where] = [_("Send an amount, e.g. 1000000.")]
+                continue
+            if not amount.is_finite() or amount < 0:
+                errors[where] = [_("Send an amount of 0 or more.")]
+                continue
+            clean[key] = str(amount)
+        else:
+            errors[where] = [
+                _("Unknown criterion; use: %(allowed)s.") % {"allowed": ", ".join([*LIST_CRITERIA, *REVENUE_KEYS])}
+            ]
+    both = not errors and {"min_annual_revenue", "max_annual_revenue"} <= set(clean)
+    if both and decimal.Decimal(clean["min_annual_revenue"]) > decimal.Decimal(clean["max_annual_revenue"]):
+        errors[f"{field}.max_annual_revenue"] = [_("The maximum is below the minimum.")]
+    if errors:
+        raise FieldErrors(errors)
+    return clean
+
+
+def clean_weights(raw: Any, criteria: dict[str, Any], *, field: str = "weights") -> dict[str, int]:
+    """Points per criterion (whole numbers 0–100); criteria without a weight count 1."""
+    if raw in (None, ""):
+        return {}
+    if not isinstance(raw, dict):
+        raise FieldErrors({field: [_('Send an object, e.g. {"industries": 30, "sizes": 20}.')]})
+    errors: dict[str, list[str]] = {}
+    clean: dict[str, int] = {}
+    for key, value in raw.items():
+        if key not in CRITERIA:
+            errors[f"{field}.{key}"] = [_("Unknown criterion; use: %(allowed)s.") % {"allowed": ", ".join(CRITERIA)}]
+        elif isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100:
+            errors[f"{field}.{key}"] = [_("Use a whole number from 0 to 100.")]
+        else:
+            clean[key] = value
+    if errors:
+        raise FieldErrors(errors)
+    return clean
+
+
+@dataclass(frozen=True)
+class CriterionResult:
+    criterion: str
+    matched: bool
+    expected: Any
+    actual: Any
+    detail: str
+
+    def as_dict(self, weight: int | None = None) -> dict[str, Any]:
+        data = {
+            "criterion": self.criterion,
+            "label": _labels()[self.criterion],
+            "matched": self.matched,
+            "expected": self.expected,
+            "actual": self.actual,
+            "detail": self.detail,
+        }
+        if weight is not None:
+            data["weight"] = weight
+            data["points"] = weight if self.matched else 0
+        return data
+
+
+def _money(value: Any) -> str:
+    return f"{decimal.Decimal(value):,.0f}"
+
+
+def _choice_label(choices: Any, value: str) -> str:
+    if choices is None:
+        return value
+    try:
+        return str(choices(value).label)
+    except ValueError:
+        return value
+
+
+def evaluate(criteria: dict[str, Any], account: Account) -> list[CriterionResult]:
+    """Each criterion present in ``criteria``, checked against ``account``, with a sentence saying why."""
+    results: list[CriterionResult] = []
+    for key in ("industries", "sizes", "lifecycle_stages", "regions"):
+        wanted = criteria.get(key)
+        if not wanted:
+            continue
+        attr, choices = LIST_CRITERIA[key]
+        label = _labels()[key]
+        wanted_text = ", ".join(_choice_label(choices, w) for w in wanted)
+        if key == "regions":
+            places = [p for p in (account.region, account.province, account.city) if p]
+            hit = next((p for p in places if p in wanted), None)
+            actual: Any = places
+            if hit:
+                detail = _("%(label)s %(value)s is one of: %(wanted)s.") % {
+                    "label": label,
+                    "value": hit,
+                    "wanted": wanted_text,
+                }
+            elif places:
+                detail = _("%(label)s %(value)s is not one of: %(wanted)s.") % {
+                    "label": label,
+                    "value": " / ".join(places),
+                    "wanted": wanted_text,
+                }
+            else:
+                detail = _("%(label)s is not recorded (wanted: %(wanted)s).") % {"label": label, "wanted": wanted_text}
+            results.append(CriterionResult(key, hit is not None, wanted, actual, detail))
+            continue
+        value = getattr(account, attr) or ""
+        matched = value in wanted
+        if not value:
+            detail = _("%(label)s is not recorded (wanted: %(wanted)s).") % {"label": label, "wanted": wanted_text}
+        elif matched:
+            detail = _("%(label)s %(value)s is one of: %(wanted)s.") % {
+                "label": label,
+                "value": _choice_label(choices, value),
+                "wanted": wanted_text,
+            }
+        else:
+            detail = _("%(label)s %(value)s is not one of: %(wanted)s.") % {
+                "label": label,
+                "value": _choice_label(choices, value),
+                "wanted": wanted_text,
+            }
+        results.append(CriterionResult(key, matched, wanted, value, detail))
+    low, high = criteria.get("min_annual_revenue"), criteria.get("max_annual_revenue")
+    if low is not None or high is not None:
+        revenue = decimal.Decimal(account.annual_revenue or 0)
+        label = _labels()["annual_revenue"]
+        if low is not None and high is not None:
+            wanted_text = _("%(low)s to %(high)s") % {"low": _money(low), "high": _money(high)}
+        elif low is not None:
+            wanted_text = _("at least %(low)s") % {"low": _money(low)}
+        else:
+            wanted_text = _("at most %(high)s") % {"high": _money(high)}
+        expected = {"min": low, "max": high}
+        if revenue <= 0:
+            # 0 means "not known"; an unknown revenue meets no revenue criterion.
+            results.append(
+                CriterionResult(
+                    "annual_revenue",
+                    False,
+                    expected,
+                    None,
+                    _("%(label)s is not recorded (wanted: %(wanted)s).") % {"label": label, "wanted": wanted_text},
+                )
+            )
+        else:
+            matched = (low is None or revenue >= decimal.Decimal(low)) and (
+                high is None or revenue <= decimal.Decimal(high)
+            )
+            template = (
+                _("%(label)s %(value)s %(currency)s is within %(wanted)s.")
+                if matched
+                else _("%(label)s %(value)s %(currency)s is outside %(wanted)s.")
+            )
+            detail = template % {
+                "label": label,
+                "value": _money(revenue),
+                "currency": account.currency,
+                "wanted": wanted_text,
+            }
+            results.append(CriterionResult("annual_revenue", matched, expected, str(revenue), detail))
+    return results
+
+
+# --- tiers ----------------------------------------------------------------------------------------
+
+
+def tier_for(account: Account, rules: Sequence[TierRule]) -> tuple[str, str]:
+    """(tier, reason) from the first matching rule of ``rules`` (already in order); ("", reason) if none."""
+    for rule in rules:
+        results = evaluate(rule.conditions or {}, account)
+        if all(r.matched for r in results):
+            reasons = "; ".join(r.detail for r in results) or _("the rule has no conditions")
+            text = _("Rule “%(rule)s” → %(tier)s: %(reasons)s") % {
+                "rule": rule.name,
+                "tier": Tier(rule.tier).label,
+                "reasons": reasons,
+            }
+            return rule.tier, text[:300]
+    return "", _("No tier rule matches.") if rules else ""
+
+
+def active_tier_rules() -> list[TierRule]:
+    return list(TierRule.objects.filter(is_active=True).order_by("position", "id"))
+
+
+# --- fit ------------------------------------------------------------------------------------------
+
+
+def account_fit_score(account: Account, profile: CustomerProfile) -> tuple[int, list[dict[str, Any]]]:
+    """How well ``account`` fits ``profile``: 0–100 and one explanation item per criterion.
+
+    The score is the share of weighted points the account earns: each criterion the profile sets is
+    worth its weight (default 1), earned in full when met. A profile without criteria scores 0.
+    """
+    results = evaluate(profile.criteria or {}, account)
+    weights = profile.weights or {}
+    explanation = [r.as_dict(int(weights.get(r.criterion, 1))) for r in results]
+    total = sum(item["weight"] for item in explanation)
+    if total <= 0:
+        return 0, explanation
+    earned = sum(item["points"] for item in explanation)
+    return round(100 * earned / total), explanation
+
+
+def best_fit(
+    account: Account, profiles: Iterable[CustomerProfile]
+) -> tuple[int | None, CustomerProfile | None, list[dict[str, Any]]]:
+    """The best score over ``profiles`` (ties go to the first); (None, None, []) without profiles."""
+    best: tuple[int | None, CustomerProfile | None, list[dict[str, Any]]] = (None, None, [])
+    for profile in profiles:
+        if not profile.criteria:
+            continue
+        score, explanation = account_fit_score(account, profile)
+        if best[0] is None or score > best[0]:
+            best = (score, profile, explanation)
+    return best
+
+
+def active_profiles() -> list[CustomerProfile]:
+    return list(CustomerProfile.objects.filter(is_active=True).order_by("name", "id"))

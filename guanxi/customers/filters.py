@@ -1,0 +1,173 @@
+"""Search, filters and sort orders of the customer lists, shared by the API and the list pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+from django.db.models import Exists, OuterRef, Q
+from django.utils.translation import gettext as _
+
+from guanxi.core.errors import FieldErrors
+from guanxi.core.filters import FilterSet
+from guanxi.customers.models import Account, AccountContact, Contact, ContactPoint, CustomerProfile, TierRule
+from guanxi.customers.normalize import normalize_email, normalize_phone, prefix_upper_bound
+
+OWNERSHIP_FILTERS: dict[str, tuple[str, ...]] = {
+    "owner": ("exact", "in", "isnull"),
+    "team": ("exact", "in", "isnull"),
+    "created_at": ("gte", "lte"),
+    "updated_at": ("gte", "lte"),
+}
+PLACE_FILTERS: dict[str, tuple[str, ...]] = {
+    "country": ("exact", "in"),
+    "province": ("exact", "in"),
+    "city": ("exact", "in", "icontains"),
+    "district": ("exact", "icontains"),
+}
+
+
+class AccountFilterSet(FilterSet):
+    model = Account
+    search_fields = ("name", "legal_name", "website")
+    filters = {
+        **OWNERSHIP_FILTERS,
+        **PLACE_FILTERS,
+        "name": ("exact", "icontains", "startswith"),
+        "industry": ("exact", "in"),
+        "size": ("exact", "in"),
+        "lifecycle_stage": ("exact", "in"),
+        "source": ("exact", "in"),
+        "tier": ("exact", "in"),
+        "tier_locked": ("exact",),
+        "region": ("exact", "in"),
+        "parent": ("exact", "in", "isnull"),
+        "annual_revenue": ("gte", "lte"),
+        "employee_count": ("gte", "lte", "isnull"),
+        "fit_score": ("gte", "lte", "isnull"),
+        "fit_profile": ("exact", "isnull"),
+    }
+    ordering_fields = ("id", "name", "created_at", "updated_at", "annual_revenue")
+    default_ordering = "-updated_at"
+
+
+class _CustomFiltersMixin(FilterSet):
+    """Filters that are not a lookup on one of the model's own columns.
+
+    They are declared in ``filters`` too (the allow-list and the OpenAPI parameters read it) and
+    applied by ``custom_filter``; the base class handles the rest.
+    """
+
+    custom_filters: frozenset[str] = frozenset()
+    #: The model field whose field rule also governs a custom filter (hiding ``emails`` hides ``email=``).
+    governed_by: dict[str, str] = {}
+
+    def custom_filter(self, qs: models.QuerySet, name: str, lookup: str, raw: str) -> models.QuerySet:
+        raise NotImplementedError
+
+    def filter(self, qs: models.QuerySet) -> models.QuerySet:
+        mine: list[tuple[str, str, str]] = []
+        # A mutable copy without our parameters, for the base class (QueryDict from requests, dict in code).
+        rest: Any = self.params.copy() if hasattr(self.params, "getlist") else dict(self.params)  # type: ignore[attr-defined]
+        for param in list(self.params):
+            name, _sep, lookup = param.partition("__")
+            if name in self.custom_filters:
+                values = self.params.getlist(param) if hasattr(self.params, "getlist") else [self.params[param]]
+                raw = str(values[-1]) if values else ""
+                del rest[param]
+                if raw == "" and not self.strict:
+                    continue
+                lookup = lookup or "exact"
+                if lookup not in self.filters.get(name, ()) or self.governed_by.get(name, name) in self.hidden:
+                    if self.strict:
+                        raise FieldErrors({param: [_("You cannot filter by “%(param)s”.") % {"param": param[:50]}]})
+                    continue
+                mine.append((name, lookup, raw))
+        original, self.params = self.params, rest
+        try:
+            qs = super().filter(qs)
+        finally:
+            self.params = original
+        for name, lookup, raw in mine:
+            qs = self.custom_filter(qs, name, lookup, raw)
+        return qs
+
+
+def _ids(param: str, raw: str) -> list[int]:
+    try:
+        return [int(part) for part in raw.split(",") if part.strip()]
+    except ValueError:
+        raise FieldErrors({param: [_("Use account ids, e.g. 12 or 12,15.")]}) from None
+
+
+class ContactFilterSet(_CustomFiltersMixin):
+    model = Contact
+    search_fields = ("display_name", "title", "department")
+    custom_filters = frozenset({"account", "email", "phone"})
+    governed_by = {"account": "accounts", "email": "emails", "phone": "phones"}
+    filters = {
+        **OWNERSHIP_FILTERS,
+        **PLACE_FILTERS,
+        "display_name": ("exact", "icontains", "startswith"),
+        "title": ("exact", "icontains"),
+        "department": ("exact", "icontains"),
+        "wechat_id": ("exact",),
+        "email_consent": ("exact",),
+        "sms_consent": ("exact",),
+        "phone_consent": ("exact",),
+        "birthday": ("gte", "lte", "isnull"),
+        # Custom: contacts linked to an account; by an email; by a phone number or its last digits.
+        "account": ("exact", "in", "isnull"),
+        "email": ("exact",),
+        "phone": ("exact", "endswith"),
+    }
+    ordering_fields = ("id", "display_name", "created_at", "updated_at")
+    default_ordering = "-updated_at"
+
+    def custom_filter(self, qs: models.QuerySet, name: str, lookup: str, raw: str) -> models.QuerySet:
+        # Exists() rather than a join: a contact at two of the accounts asked for is listed once.
+        if name == "account":
+            links = AccountContact.objects.filter(contact=OuterRef("pk"))
+            if lookup == "isnull":
+                linked = Exists(links)
+                return qs.filter(~linked) if raw.lower() in {"true", "1"} else qs.filter(linked)
+            ids = _ids(f"account__{lookup}" if lookup != "exact" else "account", raw)
+            return qs.filter(Exists(links.filter(account_id__in=ids)))
+        points = ContactPoint.objects.filter(contact=OuterRef("pk"))
+        if name == "email":
+            try:
+                value = normalize_email(raw)
+            except ValueError as exc:
+                raise FieldErrors({"email": [str(exc)]}) from None
+            return qs.filter(Exists(points.filter(kind="email", value=value)))
+        if lookup == "endswith":
+            digits = "".join(ch for ch in raw if ch.isdigit())
+            if len(digits) < 4:
+                raise FieldErrors({"phone__endswith": [_("Give at least the last 4 digits.")]})
+            prefix = digits[::-1]
+            match = Q(digits_reversed__gte=prefix)
+            upper = prefix_upper_bound(prefix)
+            if upper is not None:
+                match &= Q(digits_reversed__lt=upper)
+            return qs.filter(Exists(points.filter(match, kind="phone")))
+        try:
+            value = normalize_phone(raw).e164
+        except ValueError as exc:
+            raise FieldErrors({"phone": [str(exc)]}) from None
+        return qs.filter(Exists(points.filter(kind="phone", value=value)))
+
+
+class TierRuleFilterSet(FilterSet):
+    model = TierRule
+    search_fields = ("name", "description")
+    filters = {"tier": ("exact", "in"), "is_active": ("exact",)}
+    ordering_fields = ("id", "position", "name", "created_at", "updated_at")
+    default_ordering = "position"
+
+
+class CustomerProfileFilterSet(FilterSet):
+    model = CustomerProfile
+    search_fields = ("name", "description")
+    filters = {"is_active": ("exact",)}
+    ordering_fields = ("id", "name", "created_at", "updated_at")
+    default_ordering = "name"

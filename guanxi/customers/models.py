@@ -1,0 +1,282 @@
+"""Customer records: accounts (companies), contacts (people), how they link, and how accounts are classified.
+
+Writes go through ``guanxi.customers.services``; these classes hold structure, not business rules.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
+
+from guanxi.core.models import (
+    CreatedByMixin,
+    GuanxiModel,
+    PermissionScopeMixin,
+    RestrictedManager,
+    TimestampMixin,
+    VersionMixin,
+)
+from guanxi.customers.choices import (
+    AccountSource,
+    ContactPointKind,
+    ContactPointLabel,
+    Industry,
+    LifecycleStage,
+    SizeBand,
+    Tier,
+)
+
+LIVE = Q(deleted_at__isnull=True)
+
+
+class AddressMixin(models.Model):
+    """A postal address; in China the province is checked and the city and district are free text."""
+
+    country = models.CharField(_("country"), max_length=2, default="CN", blank=True, help_text=_("e.g. CN, US"))
+    province = models.CharField(_("province / state"), max_length=50, blank=True)
+    city = models.CharField(_("city"), max_length=50, blank=True)
+    district = models.CharField(_("district"), max_length=50, blank=True)
+    street = models.CharField(_("street address"), max_length=200, blank=True)
+    postal_code = models.CharField(_("postal code"), max_length=20, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class Account(AddressMixin, GuanxiModel):
+    """A customer organisation (客户/企业), or a person buying as one; may belong to a parent group."""
+
+    name = models.CharField(_("name"), max_length=200)
+    legal_name = models.CharField(_("legal name"), max_length=200, blank=True, help_text=_("As registered"))
+    industry = models.CharField(_("industry"), max_length=30, choices=Industry.choices, blank=True)
+    size = models.CharField(_("size"), max_length=20, choices=SizeBand.choices, blank=True)
+    employee_count = models.PositiveIntegerField(_("employees"), null=True, blank=True)
+    # Not null so lists can sort by it (keyset pagination compares values); 0 means "not known".
+    annual_revenue = models.DecimalField(
+        _("annual revenue"), max_digits=18, decimal_places=2, default=0, validators=[MinValueValidator(0)]
+    )
+    currency = models.CharField(_("currency"), max_length=3, default="CNY")
+    website = models.CharField(_("website"), max_length=200, blank=True)
+    region = models.CharField(_("region / territory"), max_length=100, blank=True, help_text=_("e.g. 华东"))
+    parent = models.ForeignKey(
+        "self",
+        verbose_name=_("parent account"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="children",
+    )
+    lifecycle_stage = models.CharField(
+        _("lifecycle stage"), max_length=20, choices=LifecycleStage.choices, default=LifecycleStage.PROSPECT
+    )
+    source = models.CharField(_("source"), max_length=20, choices=AccountSource.choices, blank=True)
+    tier = models.CharField(_("tier"), max_length=1, choices=Tier.choices, blank=True)
+    tier_locked = models.BooleanField(
+        _("tier set by hand"), default=False, help_text=_("Tier rules leave a hand-set tier alone.")
+    )
+    tier_reason = models.CharField(_("why this tier"), max_length=300, blank=True)
+    fit_score = models.PositiveSmallIntegerField(
+        _("fit score"), null=True, blank=True, validators=[MinValueValidator(0), MaxValueValidator(100)]
+    )
+    fit_profile = models.ForeignKey(
+        "customers.CustomerProfile",
+        verbose_name=_("best-fitting profile"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    fit_explanation = models.JSONField(_("fit explanation"), default=list, blank=True)
+    description = models.TextField(_("description"), blank=True)
+
+    class Meta(GuanxiModel.Meta):
+        verbose_name = _("account")
+        verbose_name_plural = _("accounts")
+        ordering = ("name", "id")
+        indexes = [
+            # List pages: live rows, filtered by one of these, sorted by update time or name.
+            models.Index(fields=("name", "id"), condition=LIVE, name="account_live_name_idx"),
+            models.Index(fields=("owner", "updated_at"), condition=LIVE, name="account_owner_upd_idx"),
+            models.Index(fields=("team", "updated_at"), condition=LIVE, name="account_team_upd_idx"),
+            models.Index(fields=("lifecycle_stage", "updated_at"), condition=LIVE, name="account_stage_upd_idx"),
+            models.Index(fields=("tier", "updated_at"), condition=LIVE, name="account_tier_upd_idx"),
+            models.Index(fields=("industry", "updated_at"), condition=LIVE, name="account_industry_upd_idx"),
+            models.Index(fields=("annual_revenue", "id"), condition=LIVE, name="account_revenue_idx"),
+            models.Index(fields=("country", "province", "city"), condition=LIVE, name="account_place_idx"),
+            models.Index(fields=("region",), condition=LIVE, name="account_region_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=~Q(parent=F("id")), name="account_not_own_parent"),
+            models.CheckConstraint(condition=Q(annual_revenue__gte=0), name="account_revenue_not_negative"),
+            models.CheckConstraint(
+                condition=Q(fit_score__isnull=True) | Q(fit_score__lte=100), name="account_fit_score_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Contact(AddressMixin, GuanxiModel):
+    """A person (联系人), usually at one or more accounts.
+
+    ``emails`` and ``phones`` hold the normalised contact points as JSON lists (what reads, the
+    change log and field rules see); ``ContactPoint`` rows mirror them for indexed lookups.
+    """
+
+    family_name = models.CharField(_("family name"), max_length=100, blank=True)
+    given_name = models.CharField(_("given name"), max_length=100, blank=True)
+    # Denormalised for sorting and search; the services recompute it from the two parts.
+    display_name = models.CharField(_("name"), max_length=200, editable=False)
+    title = models.CharField(_("job title"), max_length=100, blank=True)
+    department = models.CharField(_("department"), max_length=100, blank=True)
+    emails = models.JSONField(_("emails"), default=list, blank=True)
+    phones = models.JSONField(_("phones"), default=list, blank=True)
+    wechat_id = models.CharField(_("WeChat ID"), max_length=64, blank=True)
+    birthday = models.DateField(_("birthday"), null=True, blank=True)
+    accounts = models.ManyToManyField(
+        Account, through="AccountContact", related_name="contacts", verbose_name=_("accounts"), blank=True
+    )
+    email_consent = models.BooleanField(_("agrees to email"), default=False)
+    email_consent_source = models.CharField(_("email consent source"), max_length=100, blank=True)
+    email_consent_at = models.DateTimeField(_("email consent changed at"), null=True, blank=True)
+    sms_consent = models.BooleanField(_("agrees to SMS"), default=False)
+    sms_consent_source = models.CharField(_("SMS consent source"), max_length=100, blank=True)
+    sms_consent_at = models.DateTimeField(_("SMS consent changed at"), null=True, blank=True)
+    phone_consent = models.BooleanField(_("agrees to calls"), default=False)
+    phone_consent_source = models.CharField(_("call consent source"), max_length=100, blank=True)
+    phone_consent_at = models.DateTimeField(_("call consent changed at"), null=True, blank=True)
+    description = models.TextField(_("description"), blank=True)
+
+    CONSENT_CHANNELS: ClassVar[tuple[str, ...]] = ("email", "sms", "phone")
+
+    class Meta(GuanxiModel.Meta):
+        verbose_name = _("contact")
+        verbose_name_plural = _("contacts")
+        ordering = ("display_name", "id")
+        indexes = [
+            models.Index(fields=("display_name", "id"), condition=LIVE, name="contact_live_name_idx"),
+            models.Index(fields=("owner", "updated_at"), condition=LIVE, name="contact_owner_upd_idx"),
+            models.Index(fields=("team", "updated_at"), condition=LIVE, name="contact_team_upd_idx"),
+            models.Index(fields=("country", "province", "city"), condition=LIVE, name="contact_place_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+
+class ContactPoint(models.Model):
+    """One email or phone of a contact, normalised, indexed for exact and "ends with" lookups.
+
+    Rewritten by the contact services whenever the contact's ``emails``/``phones`` change.
+    """
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="points")
+    kind = models.CharField(_("kind"), max_length=10, choices=ContactPointKind.choices)
+    value = models.CharField(_("value"), max_length=254, help_text=_("lower-case email or E.164 phone"))
+    extension = models.CharField(_("extension"), max_length=8, blank=True)
+    label = models.CharField(_("label"), max_length=10, choices=ContactPointLabel.choices, blank=True)
+    is_primary = models.BooleanField(_("primary"), default=False)
+    position = models.PositiveSmallIntegerField(default=0)
+    # Phone digits last-first: "ends with 8000" is the prefix "0008", served by a plain b-tree.
+    digits_reversed = models.CharField(max_length=20, blank=True)
+
+    class Meta:
+        verbose_name = _("contact point")
+        verbose_name_plural = _("contact points")
+        ordering = ("contact", "kind", "position")
+        indexes = [
+            models.Index(fields=("kind", "value"), name="contactpoint_value_idx"),
+            models.Index(fields=("digits_reversed",), condition=Q(kind="phone"), name="contactpoint_suffix_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=("contact", "kind", "value"), name="contactpoint_unique_value"),
+            models.UniqueConstraint(
+                fields=("contact", "kind"), condition=Q(is_primary=True), name="contactpoint_one_primary"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class AccountContact(TimestampMixin, models.Model):
+    """A contact at an account, in a role (采购经理, CTO...); at most one primary account per contact."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="contact_links")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="account_links")
+    role = models.CharField(_("role"), max_length=100, blank=True)
+    is_primary = models.BooleanField(_("primary account"), default=False)
+
+    class Meta:
+        verbose_name = _("account contact")
+        verbose_name_plural = _("account contacts")
+        ordering = ("-is_primary", "id")
+        constraints = [
+            models.UniqueConstraint(fields=("account", "contact"), name="accountcontact_unique_pair"),
+            models.UniqueConstraint(
+                fields=("contact",), condition=Q(is_primary=True), name="accountcontact_one_primary"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contact_id}@{self.account_id}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"account": self.account_id, "role": self.role, "is_primary": self.is_primary}
+
+
+# --- classification -------------------------------------------------------------------------------
+
+
+class TierRule(PermissionScopeMixin, TimestampMixin, CreatedByMixin, VersionMixin):
+    """One rule of the tier ladder: the first active rule (by position) whose conditions all hold wins.
+
+    ``conditions`` (all optional): ``min_annual_revenue``, ``max_annual_revenue``, ``sizes``,
+    ``lifecycle_stages``, ``industries``, ``regions``. A rule without conditions matches every account.
+    """
+
+    name = models.CharField(_("name"), max_length=100)
+    tier = models.CharField(_("tier"), max_length=1, choices=Tier.choices)
+    position = models.PositiveSmallIntegerField(_("position"), default=0, help_text=_("Lower runs first."))
+    is_active = models.BooleanField(_("active"), default=True)
+    conditions = models.JSONField(_("conditions"), default=dict, blank=True)
+    description = models.CharField(_("description"), max_length=300, blank=True)
+
+    objects = RestrictedManager()
+
+    class Meta:
+        verbose_name = _("tier rule")
+        verbose_name_plural = _("tier rules")
+        ordering = ("position", "id")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CustomerProfile(PermissionScopeMixin, TimestampMixin, CreatedByMixin, VersionMixin):
+    """An ideal customer profile (理想客户画像): the criteria a good-fit account meets, and their weights.
+
+    ``criteria`` takes the keys of ``TierRule.conditions``; ``weights`` maps a criterion
+    (``industries``, ``sizes``, ``regions``, ``annual_revenue``, ``lifecycle_stages``) to points.
+    """
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    description = models.TextField(_("description"), blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+    criteria = models.JSONField(_("criteria"), default=dict, blank=True)
+    weights = models.JSONField(_("weights"), default=dict, blank=True)
+
+    objects = RestrictedManager()
+
+    class Meta:
+        verbose_name = _("ideal customer profile")
+        verbose_name_plural = _("ideal customer profiles")
+        ordering = ("name",)
+
+    def __str__(self) -> str:
+        return self.name

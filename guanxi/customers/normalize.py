@@ -1,0 +1,236 @@
+"""Normalising what people type about customers: phones, emails, names, websites, places.
+
+Everything here is pure (no database) and cached where imports repeat values, so a 100,000-row
+import pays the phonenumbers / email-validator price once per distinct value. Errors are
+``ValueError`` with a message that says what to type instead; services attach the field name.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+from typing import NamedTuple
+from urllib.parse import urlsplit, urlunsplit
+
+import phonenumbers
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+from django.utils.translation import gettext as _
+from email_validator import EmailNotValidError, validate_email
+
+DEFAULT_REGION = "CN"
+
+# --- phones ---------------------------------------------------------------------------------------
+
+# Mainland mobile prefixes that phonenumbers accepts in full (checked against its metadata in the
+# tests); any other number takes the slow, validating path.
+_CN_MOBILE = r"1(?:3\d|4[57]|5[0-35-9]|6[2567]|7[0-35-8]|8\d|9[0-35-9])\d{8}"
+_CN_MOBILE_RE = re.compile(_CN_MOBILE)
+_CN_MOBILE_E164_RE = re.compile(r"\+86" + _CN_MOBILE)
+# Separators people put inside numbers: spaces, dashes, dots, brackets, slashes.
+_PHONE_NOISE_RE = re.compile(r"[\s\-.()/\[\]\u00a0\u3000]+")
+# "转 123", "分机 123", "ext. 123", "x123", "#123" at the end of a number.
+_EXTENSION_RE = re.compile(r"^(?P<main>.*?)\s*(?:转|分机|ext\.?|extension|x|#)\s*(?P<ext>\d{1,8})$", re.IGNORECASE)
+
+
+class Phone(NamedTuple):
+    e164: str
+    extension: str = ""
+
+
+def _phone_error(raw: str) -> ValueError:
+    return ValueError(_("“%(value)s” is not a valid phone number; use e.g. +86 138 0013 8000.") % {"value": raw[:40]})
+
+
+@lru_cache(maxsize=65536)
+def normalize_phone(raw: str, region: str = DEFAULT_REGION) -> Phone:
+    """``raw`` as E.164 (plus any extension), read as a number of ``region`` when it has no ``+``.
+
+    Full-width digits and the usual separators are accepted (``１３８-0013 8000``); "转 123" is an
+    extension. Raises ValueError when phonenumbers says the number cannot exist.
+    """
+    text = unicodedata.normalize("NFKC", raw or "").strip()
+    if not text:
+        raise _phone_error(raw or "")
+    main, extension = text, ""
+    match = _EXTENSION_RE.match(text)
+    if match and match.group("main"):
+        main, extension = match.group("main"), match.group("ext")
+    compact = _PHONE_NOISE_RE.sub("", main)
+    if compact.startswith("00"):
+        compact = "+" + compact[2:]
+    # Fast paths: the two shapes most Chinese data arrives in, fully checked by the pattern.
+    if _CN_MOBILE_E164_RE.fullmatch(compact):
+        return Phone(compact, extension)
+    if (region or DEFAULT_REGION).upper() == "CN" and _CN_MOBILE_RE.fullmatch(compact):
+        return Phone("+86" + compact, extension)
+    try:
+        number = phonenumbers.parse(compact, (region or DEFAULT_REGION).upper())
+    except phonenumbers.NumberParseException:
+        raise _phone_error(raw) from None
+    if not phonenumbers.is_valid_number(number):
+        raise _phone_error(raw)
+    return Phone(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), extension)
+
+
+def phone_digits_reversed(e164: str) -> str:
+    """Digits of an E.164 number, last first: "ends with 8000" becomes an indexable prefix match."""
+    return "".join(ch for ch in reversed(e164) if ch.isdigit())
+
+
+def prefix_upper_bound(prefix: str) -> str | None:
+    """The smallest digit string of the same length after every string starting with ``prefix``.
+
+    ``value >= prefix AND value < bound`` is a prefix match that a plain b-tree index serves on
+    SQLite and PostgreSQL alike (LIKE needs special operator classes or collations for that).
+    """
+    digits = list(prefix)
+    for i in range(len(digits) - 1, -1, -1):
+        if digits[i] != "9":
+            digits[i] = str(int(digits[i]) + 1)
+            return "".join(digits[: i + 1])
+    return None
+
+
+# --- emails ---------------------------------------------------------------------------------------
+
+_SPECIAL_USE_TLDS = {"arpa", "invalid", "local", "localhost", "onion", "test"}
+_ATOM = r"[a-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_EMAIL_FAST_RE = re.compile(rf"(?P<local>{_ATOM}(?:\.{_ATOM})*)@(?P<domain>(?:{_LABEL}\.)+(?P<tld>[a-z]{{2,63}}))")
+
+
+@lru_cache(maxsize=65536)
+def normalize_email(raw: str) -> str:
+    """A checked, lower-case email address. Full-width input (＠, ．) is folded first.
+
+    Plain ASCII addresses are checked by a strict pattern; anything else (internationalised
+    addresses, quoted local parts, odd cases) goes through email-validator without DNS lookups.
+    """
+    text = unicodedata.normalize("NFKC", raw or "").strip().lower()
+    if text.startswith("mailto:"):
+        text = text[7:]
+    match = _EMAIL_FAST_RE.fullmatch(text)
+    if match and len(text) <= 254 and len(match.group("local")) <= 64 and match.group("tld") not in _SPECIAL_USE_TLDS:
+        return text
+    try:
+        result = validate_email(text, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ValueError(
+            _("“%(value)s” is not a valid email address (%(reason)s); use e.g. li.lei@example.com.")
+            % {"value": (raw or "")[:60], "reason": str(exc).rstrip(".")}
+        ) from None
+    return result.normalized.lower()
+
+
+# --- names ----------------------------------------------------------------------------------------
+
+# Han (with extensions and compatibility forms), kana and hangul: scripts whose names read
+# family name first, without a space.
+_EAST_ASIAN_RE = re.compile(
+    "[\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u1100-\u11ff\uac00-\ud7af\U00020000-\U0003134f]"
+)
+
+
+def has_east_asian_script(text: str) -> bool:
+    return bool(_EAST_ASIAN_RE.search(text or ""))
+
+
+def person_display_name(family_name: str, given_name: str) -> str:
+    """张 + 三 -> "张三"; Smith + John -> "John Smith"; one part alone stands alone."""
+    family = " ".join((family_name or "").split())
+    given = " ".join((given_name or "").split())
+    if has_east_asian_script(family) or has_east_asian_script(given):
+        return f"{family}{given}"
+    return " ".join(part for part in (given, family) if part)
+
+
+# --- websites -------------------------------------------------------------------------------------
+
+_url_validator = URLValidator(schemes=["http", "https"])
+
+
+def normalize_website(raw: str) -> str:
+    """``www.Example.com/about`` -> ``https://www.example.com/about``; empty stays empty."""
+    text = unicodedata.normalize("NFKC", raw or "").strip()
+    if not text:
+        return ""
+    if "://" not in text:
+        text = "https://" + text
+    parts = urlsplit(text)
+    text = urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path, parts.query, parts.fragment))
+    try:
+        _url_validator(text)
+    except ValidationError:
+        raise ValueError(
+            _("“%(value)s” is not a web address; use e.g. www.example.com.") % {"value": raw[:60]}
+        ) from None
+    if len(text) > 200:
+        raise ValueError(_("Use at most 200 characters."))
+    return text.rstrip("/") if parts.path in ("", "/") and not parts.query else text
+
+
+# --- places ---------------------------------------------------------------------------------------
+
+# Provincial-level divisions of China: full name, short name, pinyin, and the region (大区) that
+# sales territories usually follow.
+CN_PROVINCES: tuple[tuple[str, str, str, str], ...] = (
+    ("北京市", "北京", "beijing", "华北"),
+    ("天津市", "天津", "tianjin", "华北"),
+    ("河北省", "河北", "hebei", "华北"),
+    ("山西省", "山西", "shanxi", "华北"),
+    ("内蒙古自治区", "内蒙古", "neimenggu", "华北"),
+    ("辽宁省", "辽宁", "liaoning", "东北"),
+    ("吉林省", "吉林", "jilin", "东北"),
+    ("黑龙江省", "黑龙江", "heilongjiang", "东北"),
+    ("上海市", "上海", "shanghai", "华东"),
+    ("江苏省", "江苏", "jiangsu", "华东"),
+    ("浙江省", "浙江", "zhejiang", "华东"),
+    ("安徽省", "安徽", "anhui", "华东"),
+    ("福建省", "福建", "fujian", "华东"),
+    ("江西省", "江西", "jiangxi", "华东"),
+    ("山东省", "山东", "shandong", "华东"),
+    ("河南省", "河南", "henan", "华中"),
+    ("湖北省", "湖北", "hubei", "华中"),
+    ("湖南省", "湖南", "hunan", "华中"),
+    ("广东省", "广东", "guangdong", "华南"),
+    ("广西壮族自治区", "广西", "guangxi", "华南"),
+    ("海南省", "海南", "hainan", "华南"),
+    ("重庆市", "重庆", "chongqing", "西南"),
+    ("四川省", "四川", "sichuan", "西南"),
+    ("贵州省", "贵州", "guizhou", "西南"),
+    ("云南省", "云南", "yunnan", "西南"),
+    ("西藏自治区", "西藏", "xizang", "西南"),
+    ("陕西省", "陕西", "shaanxi", "西北"),
+    ("甘肃省", "甘肃", "gansu", "西北"),
+    ("青海省", "青海", "qinghai", "西北"),
+    ("宁夏回族自治区", "宁夏", "ningxia", "西北"),
+    ("新疆维吾尔自治区", "新疆", "xinjiang", "西北"),
+    ("香港特别行政区", "香港", "hong kong", "港澳台"),
+    ("澳门特别行政区", "澳门", "macau", "港澳台"),
+    ("台湾省", "台湾", "taiwan", "港澳台"),
+)
+_PROVINCE_LOOKUP: dict[str, tuple[str, str]] = {}
+for _full, _short, _pinyin, _region in CN_PROVINCES:
+    for _alias in (_full, _short, _pinyin, _pinyin.replace(" ", "")):
+        _PROVINCE_LOOKUP[_alias] = (_full, _region)
+_PROVINCE_LOOKUP.update({"tibet": ("西藏自治区", "西南"), "inner mongolia": ("内蒙古自治区", "华北")})
+
+
+def normalize_cn_province(raw: str) -> tuple[str, str]:
+    """(full name, region) of a Chinese province given as 广东, 广东省 or Guangdong."""
+    text = unicodedata.normalize("NFKC", raw or "").strip()
+    key = text.lower().removesuffix(" province").strip()
+    found = _PROVINCE_LOOKUP.get(key) or _PROVINCE_LOOKUP.get(text)
+    if found is None:
+        raise ValueError(_("“%(value)s” is not a province of China; use e.g. 广东省.") % {"value": text[:40]})
+    return found
+
+
+def normalize_country(raw: str) -> str:
+    """An ISO 3166 alpha-2 code, upper-case (``cn`` -> ``CN``); empty stays empty."""
+    text = (raw or "").strip().upper()
+    if text and text not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValueError(_("Use a two-letter country code such as CN, US or DE."))
+    return text

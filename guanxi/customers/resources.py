@@ -1,0 +1,130 @@
+"""Resource registrations of accounts, contacts, tier rules and ideal customer profiles."""
+
+from guanxi.core.registry import Resource, register
+from guanxi.customers import services
+from guanxi.customers.filters import AccountFilterSet, ContactFilterSet, CustomerProfileFilterSet, TierRuleFilterSet
+from guanxi.customers.models import Account, Contact, CustomerProfile, TierRule
+
+ADDRESS_FIELDS = ("country", "province", "city", "district", "street", "postal_code")
+CONSENT_FIELDS = tuple(
+    f"{channel}_consent{suffix}" for channel in Contact.CONSENT_CHANNELS for suffix in ("", "_source", "_at")
+)
+OWNERSHIP = ("owner", "team")
+STAMPS = ("created_by", "created_at", "updated_at")
+
+
+def register_customers() -> None:
+    from guanxi.customers.api import (
+        CONTACT_EXTRA_INPUT,
+        account_routes,
+        contact_accounts,
+        contact_routes,
+        customer_profile_routes,
+        tier_rule_routes,
+    )
+
+    account_writable = (
+        "name",
+        "legal_name",
+        "industry",
+        "size",
+        "employee_count",
+        "annual_revenue",
+        "currency",
+        "website",
+        "region",
+        *ADDRESS_FIELDS,
+        "parent",
+        "lifecycle_stage",
+        "source",
+        "tier",
+        "tier_locked",
+        "description",
+        *OWNERSHIP,
+    )
+    register(
+        Resource(
+            model=Account,
+            path="accounts",
+            filterset=AccountFilterSet,
+            fields=(*account_writable, "tier_reason", "fit_score", "fit_profile", "fit_explanation", *STAMPS),
+            write_fields=account_writable,
+            required_fields=("name",),
+            list_columns=("name", "industry", "lifecycle_stage", "tier", "region", "owner", "updated_at"),
+            select_related=("owner", "team", "parent", "fit_profile", "created_by"),
+            taggable=True,
+            custom_fields=True,
+            create=services.account_create,
+            update=services.account_update,
+            routes=account_routes,
+            nav_group="customers",
+            icon="building",
+        )
+    )
+    contact_writable = (
+        "family_name",
+        "given_name",
+        "title",
+        "department",
+        "wechat_id",
+        "birthday",
+        *ADDRESS_FIELDS,
+        *CONSENT_FIELDS,
+        "description",
+        *OWNERSHIP,
+    )
+    register(
+        Resource(
+            model=Contact,
+            path="contacts",
+            filterset=ContactFilterSet,
+            fields=("display_name", *contact_writable[:4], "emails", "phones", *contact_writable[4:], *STAMPS),
+            write_fields=contact_writable,
+            required_fields=(),  # a family or a given name: checked by the service
+            list_columns=("display_name", "title", "department", "emails", "phones", "owner", "updated_at"),
+            select_related=("owner", "team", "created_by"),
+            taggable=True,
+            custom_fields=True,
+            create=services.contact_create,
+            update=services.contact_update,
+            extra_input=CONTACT_EXTRA_INPUT,
+            serialize_extra=contact_accounts,
+            routes=contact_routes,
+            nav_group="customers",
+            icon="address-book",
+        )
+    )
+    register(
+        Resource(
+            model=TierRule,
+            path="tier-rules",
+            filterset=TierRuleFilterSet,
+            fields=("name", "tier", "position", "is_active", "conditions", "description", "created_at", "updated_at"),
+            write_fields=("name", "tier", "position", "is_active", "conditions", "description"),
+            required_fields=("name", "tier"),
+            list_columns=("position", "name", "tier", "is_active", "description"),
+            create=services.tier_rule_create,
+            update=services.tier_rule_update,
+            delete=services.tier_rule_delete,
+            routes=tier_rule_routes,
+            nav_group="settings",
+            icon="stairs",
+        )
+    )
+    register(
+        Resource(
+            model=CustomerProfile,
+            path="customer-profiles",
+            filterset=CustomerProfileFilterSet,
+            fields=("name", "description", "is_active", "criteria", "weights", "created_at", "updated_at"),
+            write_fields=("name", "description", "is_active", "criteria", "weights"),
+            required_fields=("name",),
+            list_columns=("name", "is_active", "description"),
+            create=services.customer_profile_create,
+            update=services.customer_profile_update,
+            delete=services.customer_profile_delete,
+            routes=customer_profile_routes,
+            nav_group="settings",
+            icon="target",
+        )
+    )

@@ -1,0 +1,244 @@
+"""Identity screens beyond the generic pages: role permission matrix, user form, API tokens, shares.
+
+Users, teams and roles otherwise use the generic list/detail/edit views; the classes here replace
+single pages through ``register_view`` and add their own URLs in ``ui_urlpatterns``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied
+from django.db import models
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import path, reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views import View
+
+from guanxi.core.choices import Action
+from guanxi.core.errors import FieldErrors, PreconditionFailed
+from guanxi.core.forms import RecordForm
+from guanxi.core.registry import resource_at
+from guanxi.core.views.base import (
+    GuanxiViewMixin,
+    ResourceView,
+    may,
+    record_url_by_type,
+    register_delete_verb,
+    register_view,
+    resource_url,
+    safe_next,
+    visible_or_404,
+)
+from guanxi.core.views.records import ObjectDeleteView, ObjectDetailView, ObjectEditView, stale_message
+from guanxi.identity import services
+from guanxi.identity.forms_admin import RolePermissionsForm, ShareForm, TokenCreateForm
+from guanxi.identity.models import ApiToken, Role, Share
+
+register_delete_verb("users", gettext_lazy("Deactivate"))
+
+
+# --- users -----------------------------------------------------------------------------------------
+
+
+@register_view("users", "add")
+@register_view("users", "edit")
+class UserEditView(ObjectEditView):
+    """The generic form, plus an optional password when adding someone (see forms_admin tweaks)."""
+
+    def save(self, form: RecordForm, obj: models.Model | None) -> models.Model:
+        if obj is None:
+            return services.user_create(
+                user=self.request.user,
+                data=form.service_data(),
+                password=form.cleaned_data.get("password") or None,
+            )
+        return super().save(form, obj)
+
+
+@register_view("users", "delete")
+class UserDeleteView(ObjectDeleteView):
+    """Users are deactivated, never deleted: their records and history point at them."""
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        obj = self.get_object(pk)
+        try:
+            services.user_deactivate(pk=obj.pk, user=request.user)
+        except FieldErrors as exc:
+            text = " ".join(m for ms in exc.errors.values() for m in ms) or exc.detail
+            return render(request, self.template_names(), self.context(obj, text), status=400)
+        messages.success(request, _("“%(name)s” was deactivated and can no longer sign in.") % {"name": obj})
+        return redirect(resource_url(self.resource, "detail", obj.pk) or "home")
+
+
+# --- roles -----------------------------------------------------------------------------------------
+
+
+@register_view("roles", "detail")
+class RoleDetailView(ObjectDetailView):
+    """The role's fields and its permission matrix (object type x action -> scope) with field rules."""
+
+    def get_context(self, obj: models.Model, form: RolePermissionsForm | None = None) -> dict[str, Any]:
+        context = super().get_context(obj)
+        assert isinstance(obj, Role)
+        context["permissions_form"] = form or RolePermissionsForm(role=obj)
+        context["permissions_editable"] = context["can_change"]
+        context["permissions_url"] = reverse("ui:roles-permissions", args=[obj.pk])
+        context["actions"] = [(a.value, a.label) for a in Action]
+        return context
+
+
+class RolePermissionsView(GuanxiViewMixin, View):
+    """``POST /settings/roles/<id>/permissions/``: replace the role's rules (version-checked)."""
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        resource = resource_at("roles")
+        role = visible_or_404(Role, request.user, pk, select_related=resource.select_related)
+        if not may(request.user, role, Action.CHANGE):
+            raise PermissionDenied()
+        form = RolePermissionsForm(request.POST, role=role)
+        status = 400
+        if form.is_valid():
+            try:
+                services.role_permissions_set(
+                    role_id=role.pk,
+                    user=request.user,
+                    permissions=form.permissions(),
+                    field_rules=form.field_rules(),
+                    expected_version=form.cleaned_data.get("version"),
+                )
+            except PreconditionFailed:
+                form.add_error(None, stale_message())
+                status = 409
+            except FieldErrors as exc:
+                for key, msgs in exc.errors.items():
+                    for msg in msgs:
+                        form.add_error(None, f"{key}: {msg}")
+            else:
+                messages.success(request, _("Saved the permissions of “%(name)s”.") % {"name": role})
+                return redirect(resource_url(resource, "detail", role.pk) or "home")
+        view = RoleDetailView(resource=resource)
+        view.setup(request, pk=pk)
+        return render(request, view.template_names(), view.get_context(role, form), status=status)
+
+
+# --- API tokens ------------------------------------------------------------------------------------
+
+
+@register_view("tokens", "list")
+class TokenListView(ResourceView):
+    """``/settings/tokens/``: the user's tokens (all, for an admin), a create form, revoke buttons."""
+
+    def tokens(self) -> list[ApiToken]:
+        return list(
+            ApiToken.objects.restrict(self.request.user, Action.VIEW).select_related("user").order_by("-id")[:200]
+        )
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return self.render_page(TokenCreateForm())
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        form = TokenCreateForm(request.POST)
+        if form.is_valid():
+            try:
+                token, key = services.token_create(
+                    user=request.user,
+                    name=form.cleaned_data["name"],
+                    scopes=form.cleaned_data["scopes"],
+                    expires_at=form.cleaned_data.get("expires_at"),
+                )
+            except FieldErrors as exc:
+                for name, msgs in exc.errors.items():
+                    for msg in msgs:
+                        form.add_error(name if name in form.fields else None, msg)
+            else:
+                # The key exists only in this response: it is not stored, and the page is not cached.
+                response = self.render_page(TokenCreateForm(), new_token=token, new_key=key)
+                response["Cache-Control"] = "no-store"
+                return response
+        return self.render_page(form, status=400)
+
+    def render_page(self, form: TokenCreateForm, status: int = 200, **extra: Any) -> HttpResponse:
+        context = {
+            **self.base_context(),
+            "tokens": self.tokens(),
+            "form": form,
+            "create_url": self.request.path,
+            **extra,
+        }
+        return render(self.request, "identity/token_list.html", context, status=status)
+
+
+class TokenRevokeView(GuanxiViewMixin, View):
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        token = services.token_revoke(pk=pk, user=request.user)
+        messages.success(request, _("Revoked the token “%(name)s”.") % {"name": token.name})
+        return redirect(safe_next(request, resource_url(resource_at("tokens"), "list") or "home"))
+
+
+# --- shares ----------------------------------------------------------------------------------------
+
+
+class ShareAddView(GuanxiViewMixin, View):
+    """``POST /records/<ct>/<id>/shares/`` from a record's page: share it with a user or a team."""
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, content_type_id: int, object_id: int) -> HttpResponse:
+        ct = ContentType.objects.filter(pk=content_type_id).first()
+        if ct is None:
+            raise Http404()
+        back = safe_next(request, record_url_by_type(ct, object_id) or "/")
+        form = ShareForm(request.POST)
+        if not form.is_valid():
+            for text in (str(m) for msgs in form.errors.values() for m in msgs):
+                messages.error(request, text)
+            return redirect(back)
+        user = form.cleaned_data.get("user")
+        team = form.cleaned_data.get("team")
+        try:
+            services.share_create(
+                user=request.user,
+                data={
+                    "content_type_id": ct.pk,
+                    "object_id": object_id,
+                    "user_id": user.pk if user else None,
+                    "team_id": team.pk if team else None,
+                    "access": form.cleaned_data["access"],
+                },
+            )
+        except FieldErrors as exc:
+            for text in (m for msgs in exc.errors.values() for m in msgs):
+                messages.error(request, text)
+        else:
+            messages.success(request, _("Shared with %(who)s.") % {"who": user or team})
+        return redirect(back)
+
+
+class ShareRemoveView(GuanxiViewMixin, View):
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        share = Share.objects.restrict(request.user, Action.VIEW).select_related("content_type").filter(pk=pk).first()
+        if share is None:
+            raise Http404()
+        back = safe_next(request, record_url_by_type(share.content_type, share.object_id) or "/")
+        services.share_delete(pk=pk, user=request.user)
+        messages.success(request, _("The share was removed."))
+        return redirect(back)
+
+
+ui_urlpatterns = [
+    path("settings/roles/<int:pk>/permissions/", RolePermissionsView.as_view(), name="roles-permissions"),
+    path("settings/tokens/<int:pk>/revoke/", TokenRevokeView.as_view(), name="tokens-revoke"),
+    path("records/<int:content_type_id>/<int:object_id>/shares/", ShareAddView.as_view(), name="share-add"),
+    path("settings/shares/<int:pk>/remove/", ShareRemoveView.as_view(), name="share-remove"),
+]

@@ -1,0 +1,115 @@
+/* Guanxi's small behaviours, as plain JavaScript (CSP: no inline scripts, no eval).
+ * Everything uses event delegation on document, so rows swapped in by htmx need no set-up. */
+(function () {
+  "use strict";
+
+  document.documentElement.classList.add("gx-js");
+
+  /* Forms with data-confirm="question" ask before they submit (purge, revoke, remove...). */
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (form instanceof HTMLFormElement && form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
+      event.preventDefault();
+      event.stopImmediatePropagation();
+    }
+  }, true);
+
+  /* The search box filters as you type (htmx "input" trigger); its "change" on blur would send the
+   * same request again and race a sort or page click, so the filter form does not hear it. */
+  document.addEventListener("change", function (event) {
+    if (event.target.matches && event.target.matches("#filter-form input[type=search]")) {
+      event.stopPropagation();
+    }
+  }, true);
+
+  /* --- list selection and the bulk action bar ------------------------------------------------ */
+  function rowBoxes() {
+    return Array.prototype.slice.call(document.querySelectorAll('input[type=checkbox][name=pk][form="bulk-form"]'));
+  }
+
+  function updateBulkBar() {
+    var bar = document.querySelector("[data-bulk-bar]");
+    if (!bar) { return; }
+    var boxes = rowBoxes();
+    var count = boxes.filter(function (box) { return box.checked; }).length;
+    var label = bar.querySelector("[data-bulk-count]");
+    if (label) {
+      label.textContent = count ? label.dataset.templateSome.replace("%(count)s", count) : label.dataset.templateNone;
+    }
+    var submit = bar.querySelector("[data-bulk-submit]");
+    if (submit) { submit.disabled = count === 0; }
+    var all = document.querySelector("[data-select-all]");
+    if (all) {
+      all.checked = boxes.length > 0 && count === boxes.length;
+      all.indeterminate = count > 0 && count < boxes.length;
+    }
+  }
+
+  function updateBulkTags() {
+    var select = document.querySelector("[data-bulk-action]");
+    var tags = document.querySelector("[data-bulk-tags]");
+    if (!select || !tags) { return; }
+    tags.classList.toggle("d-none", !/tags$/.test(select.value));
+  }
+
+  document.addEventListener("change", function (event) {
+    var target = event.target;
+    if (target.matches && target.matches("[data-select-all]")) {
+      rowBoxes().forEach(function (box) { box.checked = target.checked; });
+      updateBulkBar();
+    } else if (target.matches && target.matches('input[name=pk][form="bulk-form"]')) {
+      updateBulkBar();
+    } else if (target.matches && target.matches("[data-bulk-action]")) {
+      updateBulkTags();
+    }
+  });
+
+  /* --- bulk edit: editing a field ticks its "change" box ------------------------------------- */
+  function tickApply(event) {
+    var form = event.target.closest && event.target.closest("#bulk-edit-form");
+    if (!form || event.target.name === "_apply") { return; }
+    var row = event.target.closest(".row");
+    var box = row && row.querySelector("input[name=_apply]");
+    if (box && !box.disabled) { box.checked = true; }
+  }
+  document.addEventListener("input", tickApply);
+  document.addEventListener("change", tickApply);
+
+  /* --- copy a value (the new API key) ------------------------------------------------------- */
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-copy-target]");
+    if (!button) { return; }
+    var field = document.querySelector(button.dataset.copyTarget);
+    if (!field) { return; }
+    field.select();
+    var done = function () { button.textContent = button.dataset.copiedText || button.textContent; };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(field.value).then(done);
+    } else {
+      document.execCommand("copy");
+      done();
+    }
+  });
+
+  /* --- the column chooser sends one comma-separated "columns" value ------------------------- */
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!(form instanceof HTMLFormElement) || !form.hasAttribute("data-columns-form")) { return; }
+    var boxes = Array.prototype.slice.call(form.querySelectorAll("input[type=checkbox][name=columns]"));
+    var chosen = boxes.filter(function (box) { return box.checked; }).map(function (box) { return box.value; });
+    boxes.forEach(function (box) { box.disabled = true; });
+    var hidden = document.createElement("input");
+    hidden.type = "hidden";
+    hidden.name = "columns";
+    hidden.value = chosen.join(",");
+    form.appendChild(hidden);
+  });
+
+  function init() {
+    updateBulkBar();
+    updateBulkTags();
+  }
+
+  document.addEventListener("DOMContentLoaded", init);
+  document.addEventListener("htmx:afterSettle", init);
+})();

@@ -1,0 +1,330 @@
+"""Shared fixtures: API clients (session, CSRF-enforcing session, bearer token), the ``principals`` of
+the permission tests, and a snapshot of every table to prove a refused write changed nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import json as jsonlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.test import Client
+
+from tests.factories import (
+    AdminFactory,
+    RoleFactory,
+    TeamFactory,
+    UserFactory,
+    grant,
+    make_token,
+)
+
+API = "/api/v1"
+
+
+# --- database settings --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(request: pytest.FixtureRequest) -> None:
+    """On SQLite, test in a file database instead of pytest-django's in-memory one.
+
+    Tests with ``transaction=True`` run requests in real threads, each with its own connection; a
+    shared-cache in-memory database answers "table is locked" instead of waiting, so concurrency
+    would not be tested the way production (a WAL file) behaves.
+    """
+    db = settings.DATABASES["default"]
+    if db["ENGINE"] == "django.db.backends.sqlite3":
+        worker = getattr(request.config, "workerinput", {}).get("workerid", "main")
+        Path(settings.DATA_DIR).mkdir(parents=True, exist_ok=True)
+        db.setdefault("TEST", {})["NAME"] = str(Path(settings.DATA_DIR) / f"test_guanxi_{worker}.sqlite3")
+    else:
+        request.getfixturevalue("django_db_modify_db_settings_parallel_suffix")
+
+
+@pytest.fixture(autouse=True)
+def _media_root(settings: Any, tmp_path: Path) -> None:
+    """Uploaded files go to a per-test directory."""
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+
+
+# --- API clients ------------------------------------------------------------------------------------
+
+
+class Api:
+    """A thin wrapper over Django's test client: JSON in and out, paths relative to /api/v1."""
+
+    def __init__(self, client: Client, name: str = "", user: Any = None, headers: dict[str, str] | None = None):
+        self.client = client
+        self.name = name
+        self.user = user
+        self.headers = dict(headers or {})
+
+    def __repr__(self) -> str:
+        return f"<Api {self.name}>"
+
+    @staticmethod
+    def url(path: str) -> str:
+        if path.startswith("/api/"):
+            return path
+        return f"{API}/{path.lstrip('/')}"
+
+    def _headers(self, headers: dict[str, str] | None) -> dict[str, str]:
+        return {**self.headers, **(headers or {})}
+
+    def get(self, path: str, params: dict[str, Any] | None = None, headers: dict[str, str] | None = None) -> Any:
+        return self.client.get(self.url(path), params or {}, headers=self._headers(headers))
+
+    def _send(self, method: str, path: str, json: Any, headers: dict[str, str] | None) -> Any:
+        call = getattr(self.client, method)
+        if json is None:
+            return call(self.url(path), headers=self._headers(headers))
+        return call(
+            self.url(path), jsonlib.dumps(json), content_type="application/json", headers=self._headers(headers)
+        )
+
+    def post(self, path: str, json: Any = None, headers: dict[str, str] | None = None) -> Any:
+        return self._send("post", path, json, headers)
+
+    def patch(self, path: str, json: Any = None, headers: dict[str, str] | None = None) -> Any:
+        return self._send("patch", path, json, headers)
+
+    def put(self, path: str, json: Any = None, headers: dict[str, str] | None = None) -> Any:
+        return self._send("put", path, json, headers)
+
+    def delete(self, path: str, headers: dict[str, str] | None = None) -> Any:
+        return self.client.delete(self.url(path), headers=self._headers(headers))
+
+    def upload(self, path: str, data: dict[str, Any], headers: dict[str, str] | None = None) -> Any:
+        """A multipart POST (file uploads)."""
+        return self.client.post(self.url(path), data, headers=self._headers(headers))
+
+    def request(self, method: str, path: str, json: Any = None, headers: dict[str, str] | None = None) -> Any:
+        method = method.lower()
+        if method == "get":
+            return self.get(path, headers=headers)
+        if method == "delete":
+            return self.delete(path, headers=headers)
+        return self._send(method, path, json, headers)
+
+
+def session_api(user: Any, *, enforce_csrf: bool = False, name: str = "") -> Api:
+    client = Client(enforce_csrf_checks=enforce_csrf)
+    if user is not None:
+        client.force_login(user)
+    return Api(client, name or getattr(user, "email", "anonymous"), user)
+
+
+def token_api(key: str, user: Any = None, name: str = "token") -> Api:
+    return Api(Client(), name, user, headers={"Authorization": f"Bearer {key}"})
+
+
+@pytest.fixture
+def anon_api() -> Api:
+    return Api(Client(), "anonymous")
+
+
+@pytest.fixture
+def admin_user(db: None) -> Any:
+    return AdminFactory(email="root@example.com", display_name="Root")
+
+
+@pytest.fixture
+def admin_api(admin_user: Any) -> Api:
+    return session_api(admin_user, name="admin")
+
+
+@pytest.fixture
+def api_for() -> Callable[..., Api]:
+    """``api_for(user)`` -> session client; ``api_for(user, csrf=True)`` enforces CSRF like a browser."""
+
+    def make(user: Any, *, csrf: bool = False) -> Api:
+        return session_api(user, enforce_csrf=csrf)
+
+    return make
+
+
+@pytest.fixture
+def token_api_for(db: None) -> Callable[..., Api]:
+    """``token_api_for(user, ["*:*"])`` -> a bearer-token client for a new token of ``user``."""
+
+    def make(user: Any, scopes: list[str], **extra: Any) -> Api:
+        _token, key = make_token(user, scopes, **extra)
+        return token_api(key, user, name=f"token {scopes}")
+
+    return make
+
+
+# --- principals ---------------------------------------------------------------------------------------
+
+PRINCIPALS = (
+    "anonymous",
+    "owner",  # a rep (role Rep: scope own on * and testapp.gadget), team A
+    "colleague",  # same team A, role Team rep (scope team)
+    "other",  # a rep of team B
+    "manager",  # role Manager, parent of Rep (scope subordinates), team M
+    "norole",  # signed in, no role and no team: may do nothing but what is shared with them
+    "admin",  # superuser, session
+    "admin_token",  # the admin's bearer token with every scope (*:*)
+    "token_noscope",  # the admin's bearer token whose scopes cover none of the routes
+)
+
+
+@dataclass
+class Principals:
+    """The organisation of the permission tests: teams, roles, users and tokens, and a client per principal."""
+
+    teams: dict[str, Any]
+    roles: dict[str, Any]
+    users: dict[str, Any]
+    tokens: dict[str, Any] = field(default_factory=dict)
+    keys: dict[str, str] = field(default_factory=dict)
+    _clients: dict[str, Api] = field(default_factory=dict)
+
+    names = PRINCIPALS
+
+    def user(self, name: str) -> Any:
+        """The person behind a principal (tokens act as the admin); None for anonymous."""
+        if name in ("admin_token", "token_noscope"):
+            return self.users["admin"]
+        return self.users.get(name)
+
+    def client(self, name: str) -> Api:
+        if name not in self._clients:
+            if name == "anonymous":
+                self._clients[name] = Api(Client(), "anonymous")
+            elif name in self.keys:
+                self._clients[name] = token_api(self.keys[name], self.user(name), name=name)
+            else:
+                self._clients[name] = session_api(self.users[name], name=name)
+        return self._clients[name]
+
+    def csrf_client(self, name: str) -> Api:
+        return session_api(self.users[name], enforce_csrf=True, name=f"{name} (csrf)")
+
+
+def build_principals() -> Principals:
+    team_a = TeamFactory(name="Team A")
+    team_b = TeamFactory(name="Team B")
+    team_m = TeamFactory(name="Team M")
+
+    manager_role = RoleFactory(name="Manager")
+    rep = RoleFactory(name="Rep", parent=manager_role)
+    team_rep = RoleFactory(name="Team rep")
+
+    for object_type in ("*", "testapp.gadget"):
+        grant(rep, object_type, scope="own")
+        grant(team_rep, object_type, scope="team")
+        grant(manager_role, object_type, ("view", "change"), scope="subordinates")
+        grant(manager_role, object_type, ("add", "delete"), scope="own")
+    grant(rep, "identity.user", "view", "own")
+    grant(rep, "identity.team", "view", "own")
+    grant(rep, "core.tag", ("view", "add"), "own")
+    grant(rep, "core.customfielddefinition", "view", "own")
+    grant(team_rep, "identity.user", "view", "team")
+    grant(team_rep, "identity.team", "view", "team")
+    grant(team_rep, "identity.role", "view", "own")
+    grant(team_rep, "core.changelogentry", "view", "own")
+    grant(manager_role, "identity.user", "view", "subordinates")
+    grant(manager_role, "identity.role", "view", "subordinates")
+
+    users = {
+        "owner": UserFactory(email="owner@example.com", display_name="王芳 Owner", team=team_a, role=rep),
+        "colleague": UserFactory(email="colleague@example.com", display_name="李雷 Colleague", team=team_a, role=team_rep),
+        "other": UserFactory(email="other@example.com", display_name="赵强 Other", team=team_b, role=rep),
+        "manager": UserFactory(email="manager@example.com", display_name="陈经理 Manager", team=team_m, role=manager_role),
+        "norole": UserFactory(email="norole@example.com", display_name="No Role"),
+        "admin": AdminFactory(email="admin@example.com", display_name="管理员 Admin"),
+    }
+    p = Principals(
+        teams={"A": team_a, "B": team_b, "M": team_m},
+        roles={"rep": rep, "team_rep": team_rep, "manager": manager_role},
+        users=users,
+    )
+    for name, scopes in (("admin_token", ["*:*"]), ("token_noscope", ["sales.lead:view"])):
+        token, key = make_token(users["admin"], scopes, name=name)
+        p.tokens[name] = token
+        p.keys[name] = key
+    return p
+
+
+@pytest.fixture
+def principals(db: None) -> Principals:
+    return build_principals()
+
+
+# --- database snapshots ---------------------------------------------------------------------------
+
+# Columns that change on reads (session expiry, token and login bookkeeping): not a write by the request.
+VOLATILE_TABLES = {"django_session"}
+VOLATILE_COLUMNS = {"identity_apitoken": {"last_used_at"}, "identity_user": {"last_login"}}
+
+
+@dataclass
+class DbSnapshot:
+    """Every table's row count and a hash of all its rows (sorted), with the rows kept for the diff."""
+
+    tables: dict[str, tuple[int, str]]
+    rows: dict[str, list[str]]
+
+    def changed_tables(self, other: DbSnapshot) -> list[str]:
+        names = set(self.tables) | set(other.tables)
+        return sorted(n for n in names if self.tables.get(n) != other.tables.get(n))
+
+    def describe_diff(self, other: DbSnapshot, limit: int = 5) -> str:
+        lines = []
+        for table in self.changed_tables(other):
+            before, after = set(self.rows.get(table, [])), set(other.rows.get(table, []))
+            lines.append(
+                f"{table}: {self.tables.get(table, (0,))[0]} -> {other.tables.get(table, (0,))[0]} rows; "
+                f"removed {sorted(before - after)[:limit]}; added {sorted(after - before)[:limit]}"
+            )
+        return "\n".join(lines)
+
+
+def db_snapshot() -> DbSnapshot:
+    tables: dict[str, tuple[int, str]] = {}
+    rows: dict[str, list[str]] = {}
+    qn = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        for table in sorted(connection.introspection.table_names(cursor)):
+            if table in VOLATILE_TABLES:
+                continue
+            cursor.execute(f"SELECT * FROM {qn(table)}")  # noqa: S608 - table names come from introspection
+            columns = [d[0] for d in cursor.description]
+            skip = VOLATILE_COLUMNS.get(table, set())
+            keep = [i for i, c in enumerate(columns) if c not in skip]
+            table_rows = sorted(repr(tuple(row[i] for i in keep)) for row in cursor.fetchall())
+            rows[table] = table_rows
+            tables[table] = (len(table_rows), hashlib.sha256("\n".join(table_rows).encode()).hexdigest())
+    return DbSnapshot(tables, rows)
+
+
+def assert_db_unchanged(before: DbSnapshot, context: str = "") -> None:
+    after = db_snapshot()
+    changed = before.changed_tables(after)
+    assert not changed, f"{context}: tables changed:\n{before.describe_diff(after)}"
+
+
+@pytest.fixture
+def snapshot() -> Callable[[], DbSnapshot]:
+    return db_snapshot
+
+
+@pytest.fixture
+def unchanged() -> Iterator[Callable[..., Any]]:
+    """``with unchanged("why"): client.post(...)`` fails if any table changed inside the block."""
+    from contextlib import contextmanager
+
+    @contextmanager
+    def guard(context: str = "") -> Iterator[None]:
+        before = db_snapshot()
+        yield
+        assert_db_unchanged(before, context)
+
+    yield guard

@@ -1,0 +1,253 @@
+"""Contacts through the API: names, emails and phones, account links, filters, field rules, query counts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from guanxi.core.models import ChangeLogEntry, TimelineEntry
+from guanxi.customers.models import Account, AccountContact, Contact, ContactPoint
+from guanxi.identity.models import FieldRule, User
+from tests.customers.conftest import Api
+
+pytestmark = pytest.mark.django_db
+
+
+def _errors(response: Any) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for error in response.json_body.get("errors", []):
+        out.setdefault(error["field"], []).append(error["detail"])
+    return out
+
+
+def test_contact_crud_with_emails_and_phones(admin_api: Api, make_account: Callable[..., Account]) -> None:
+    account = make_account(name="杭州示例网络")
+    created = admin_api.post(
+        "contacts",
+        {
+            "family_name": "张",
+            "given_name": "三",
+            "title": "采购经理",
+            "emails": ["Zhang.San@Example.com", {"value": "zs@home.example.cn", "label": "personal"}],
+            "phones": [
+                {"value": "138 0013 8000", "label": "mobile"},
+                {"value": "0571-8888 6666 转 802", "label": "work", "is_primary": True},
+            ],
+            "accounts": [{"account": account.pk, "role": "采购经理"}],
+            "email_consent": True,
+        },
+    )
+    assert created.status_code == 201, created.json_body
+    body = created.json_body
+    assert body["display_name"] == "张三"
+    assert body["emails"] == [
+        {"value": "zhang.san@example.com", "label": "", "is_primary": True},
+        {"value": "zs@home.example.cn", "label": "personal", "is_primary": False},
+    ]
+    assert body["phones"] == [
+        {"value": "+865718888666" + "6", "extension": "802", "label": "work", "is_primary": True},
+        {"value": "+8613800138000", "extension": "", "label": "mobile", "is_primary": False},
+    ]
+    assert body["accounts"] == [
+        {"account": {"id": account.pk, "display": "杭州示例网络"}, "role": "采购经理", "is_primary": True}
+    ]
+    assert body["email_consent"] is True
+    assert body["email_consent_source"] == "api" and body["email_consent_at"]
+    pk = body["id"]
+    assert set(ContactPoint.objects.filter(contact_id=pk).values_list("kind", "value")) == {
+        ("email", "zhang.san@example.com"),
+        ("email", "zs@home.example.cn"),
+        ("phone", "+8657188886666"),
+        ("phone", "+8613800138000"),
+    }
+
+    western = admin_api.post("contacts", {"family_name": "Smith", "given_name": "John", "phones": ["+1 415 555 2671"]})
+    assert western.json_body["display_name"] == "John Smith"
+    assert western.json_body["phones"][0]["value"] == "+14155552671"
+
+    # A PATCH without the lists leaves them alone.
+    renamed = admin_api.patch(f"contacts/{pk}", {"given_name": "三丰"})
+    assert renamed.json_body["display_name"] == "张三丰"
+    assert len(renamed.json_body["emails"]) == 2
+    assert len(renamed.json_body["accounts"]) == 1
+
+
+def test_bad_points_name_the_field_and_index(admin_api: Api) -> None:
+    response = admin_api.post(
+        "contacts",
+        {"family_name": "李", "emails": ["ok@example.com", "not-an-email"], "phones": ["13800138000", "123"]},
+    )
+    assert response.status_code == 400
+    errors = _errors(response)
+    assert errors["phones.1"] == ["“123” is not a valid phone number; use e.g. +86 138 0013 8000."]
+    assert errors["emails.1"][0].startswith("“not-an-email” is not a valid email address")
+    assert "phones.0" not in errors and "emails.0" not in errors
+    response = admin_api.post("contacts", {"title": "CEO", "phones": [{"value": "13800138000", "label": "pager"}]})
+    errors = _errors(response)
+    assert "family_name" in errors and "phones.0.label" in errors
+    assert not Contact.objects.exists()
+
+
+def test_change_log_shows_contact_points_as_lists(admin_api: Api, make_contact: Callable[..., Contact]) -> None:
+    contact = make_contact(emails=["a@example.com"], phones=["13800138000"])
+    response = admin_api.patch(
+        f"contacts/{contact.pk}",
+        {"emails": ["b@example.com", "a@example.com"], "phones": []},
+        **{"If-Match": '"v1"'},
+    )
+    assert response.status_code == 200, response.json_body
+    entry = ChangeLogEntry.objects.filter(object_id=contact.pk, action="update").latest("id")
+    assert entry.changes["emails"] == [
+        [{"value": "a@example.com", "label": "", "is_primary": True}],
+        [
+            {"value": "b@example.com", "label": "", "is_primary": True},
+            {"value": "a@example.com", "label": "", "is_primary": False},
+        ],
+    ]
+    assert entry.changes["phones"] == [
+        [{"value": "+8613800138000", "extension": "", "label": "", "is_primary": True}],
+        [],
+    ]
+    assert list(ContactPoint.objects.filter(contact=contact).values_list("value", "is_primary")) == [
+        ("b@example.com", True),
+        ("a@example.com", False),
+    ]
+
+
+def test_links_and_unlinks(
+    admin_api: Api, make_account: Callable[..., Account], make_contact: Callable[..., Contact]
+) -> None:
+    first, second = make_account(name="甲公司"), make_account(name="乙公司")
+    contact = make_contact(accounts=[{"account": first.pk, "role": "CTO"}])
+    linked = admin_api.post(
+        f"contacts/{contact.pk}/accounts", {"account": second.pk, "role": "顾问", "is_primary": True}
+    )
+    assert linked.status_code == 201
+    assert linked.json_body == {"account": {"id": second.pk, "display": "乙公司"}, "role": "顾问", "is_primary": True}
+    assert AccountContact.objects.get(contact=contact, account=first).is_primary is False
+    at_account = admin_api.get(f"accounts/{second.pk}/contacts").json_body["items"]
+    assert [(c["display_name"], c["role"]) for c in at_account] == [("张三", "顾问")]
+    assert admin_api.delete(f"contacts/{contact.pk}/accounts/{first.pk}").status_code == 204
+    assert admin_api.delete(f"contacts/{contact.pk}/accounts/{first.pk}").status_code == 404
+    entry = ChangeLogEntry.objects.filter(object_id=contact.pk, content_type__model="contact").latest("id")
+    assert entry.changes["accounts"][1] == [{"account": second.pk, "role": "顾问", "is_primary": True}]
+    assert TimelineEntry.objects.filter(object_id=first.pk, kind="contact_unlinked").exists()
+    assert TimelineEntry.objects.filter(object_id=contact.pk, kind="account_linked").count() == 2
+
+
+def test_replacing_links_keeps_accounts_the_user_cannot_see(
+    rep: User,
+    other_rep: User,
+    make_account: Callable[..., Account],
+    make_contact: Callable[..., Contact],
+    api_for: Callable[[User], Api],
+) -> None:
+    mine, theirs, mine_too = (
+        make_account(by=rep, name="我的"),
+        make_account(by=other_rep, name="别人的"),
+        make_account(by=rep, name="我的2"),
+    )
+    contact = make_contact(by=rep, accounts=[{"account": mine.pk}])
+    AccountContact.objects.create(contact=contact, account=theirs, role="董事")
+    api = api_for(rep)
+    shown = api.get(f"contacts/{contact.pk}").json_body
+    assert [a["account"]["id"] for a in shown["accounts"]] == [mine.pk]  # the other account stays out of sight
+    response = api.patch(f"contacts/{contact.pk}", {"accounts": [{"account": mine_too.pk}]})
+    assert response.status_code == 200
+    assert set(AccountContact.objects.filter(contact=contact).values_list("account_id", flat=True)) == {
+        mine_too.pk,
+        theirs.pk,
+    }
+    response = api.patch(f"contacts/{contact.pk}", {"accounts": [{"account": theirs.pk}]})
+    assert _errors(response) == {"accounts.0.account": [f"No account with id {theirs.pk}."]}
+
+
+def test_contact_filters(
+    admin_api: Api, make_account: Callable[..., Account], make_contact: Callable[..., Contact]
+) -> None:
+    acme, other = make_account(name="Acme"), make_account(name="Other")
+    zhang = make_contact(emails=["zs@example.com"], phones=["13800138000"], accounts=[{"account": acme.pk}])
+    li = make_contact(
+        family_name="李",
+        given_name="四",
+        phones=["13912348000"],
+        accounts=[{"account": acme.pk}, {"account": other.pk}],
+    )
+    wang = make_contact(family_name="王", given_name="五")
+
+    def ids(query: str) -> set[int]:
+        response = admin_api.get(f"contacts?{query}")
+        assert response.status_code == 200, response.json_body
+        return {c["id"] for c in response.json_body["items"]}
+
+    assert ids(f"account={acme.pk}") == {zhang.pk, li.pk}
+    assert ids(f"account__in={acme.pk},{other.pk}") == {zhang.pk, li.pk}  # li once, not twice
+    assert ids("account__isnull=true") == {wang.pk}
+    assert ids("email=ZS@Example.com") == {zhang.pk}
+    assert ids("phone=138 0013 8000") == {zhang.pk}
+    assert ids("phone__endswith=8000") == {zhang.pk, li.pk}
+    assert ids("phone__endswith=48000") == {li.pk}
+    assert ids("search=张三") == {zhang.pk}
+    assert admin_api.get("contacts?phone__endswith=12").status_code == 400
+    assert admin_api.get("contacts?accounts=1").status_code == 400  # not an allowed filter name
+
+
+def test_hidden_emails_are_hidden_and_frozen(
+    rep: User, make_contact: Callable[..., Contact], api_for: Callable[[User], Api]
+) -> None:
+    contact = make_contact(by=rep, emails=["secret@example.com"])
+    FieldRule.objects.create(role=rep.role, object_type="customers.contact", field="emails", access="hidden")
+    api = api_for(rep)
+    shown = api.get(f"contacts/{contact.pk}").json_body
+    assert "emails" not in shown and "phones" in shown
+    assert api.get("contacts?email=secret@example.com").status_code == 400
+    response = api.patch(f"contacts/{contact.pk}", {"emails": ["other@example.com"]})
+    assert response.status_code == 400 and "emails" in _errors(response)
+
+
+def test_rep_restrict_on_contacts(
+    rep: User, other_rep: User, make_contact: Callable[..., Contact], api_for: Callable[[User], Api]
+) -> None:
+    theirs = make_contact(by=other_rep)
+    api = api_for(rep)
+    assert api.get(f"contacts/{theirs.pk}").status_code == 404
+    assert api.post(f"contacts/{theirs.pk}/accounts", {"account": 1}).status_code == 404
+    assert api.get("contacts").json_body["items"] == []
+
+
+@pytest.mark.parametrize("as_rep", [False, True])
+def test_contact_list_query_count_does_not_grow(
+    as_rep: bool,
+    admin: User,
+    rep: User,
+    make_account: Callable[..., Account],
+    make_contact: Callable[..., Contact],
+    api_for: Callable[[User], Api],
+) -> None:
+    user = rep if as_rep else admin
+    api = api_for(user)
+    account = make_account(by=user)
+
+    def count(n: int) -> int:
+        for i in range(Contact.objects.count(), n):
+            make_contact(
+                by=user,
+                given_name=f"{i}",
+                emails=[f"p{i}@example.com"],
+                phones=["13800138000"],
+                accounts=[{"account": account.pk}],
+            )
+        total = 0
+        for path in ("contacts?limit=200", f"accounts/{account.pk}/contacts?limit=200"):
+            with CaptureQueriesContext(connection) as queries:
+                response = api.get(path)
+            assert len(response.json_body["items"]) == n
+            assert all(c["accounts"] for c in response.json_body["items"])
+            total += len(queries)
+        return total
+
+    assert count(5) == count(30)

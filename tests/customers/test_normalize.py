@@ -1,0 +1,159 @@
+"""Normalising names, phones, emails, websites and places (pure functions, no database)."""
+
+from __future__ import annotations
+
+import phonenumbers
+import pytest
+from email_validator import EmailNotValidError, validate_email
+
+from guanxi.customers.choices import size_band_for
+from guanxi.customers.normalize import (
+    normalize_cn_province,
+    normalize_country,
+    normalize_email,
+    normalize_phone,
+    normalize_website,
+    person_display_name,
+    phone_digits_reversed,
+    prefix_upper_bound,
+)
+
+
+@pytest.mark.parametrize(
+    ("family", "given", "expected"),
+    [
+        ("张", "三", "张三"),
+        (" 欧阳 ", " 娜娜", "欧阳娜娜"),
+        ("Smith", "John", "John Smith"),
+        ("van  der Berg", "Anna  Maria", "Anna Maria van der Berg"),
+        ("王", "David", "王David"),  # either part in Han script: family first, no space
+        ("山田", "太郎", "山田太郎"),
+        ("김", "민준", "김민준"),
+        ("", "三", "三"),
+        ("Smith", "", "Smith"),
+        ("𠮷野", "家", "𠮷野家"),  # a character outside the basic plane
+    ],
+)
+def test_display_name_order(family: str, given: str, expected: str) -> None:
+    assert person_display_name(family, given) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "region", "expected", "extension"),
+    [
+        ("13800138000", "CN", "+8613800138000", ""),
+        ("138 0013 8000", "CN", "+8613800138000", ""),
+        ("138-0013-8000", "CN", "+8613800138000", ""),
+        ("１３８００１３８０００", "CN", "+8613800138000", ""),  # full-width digits from a Chinese IME
+        ("+86 138 0013 8000", "CN", "+8613800138000", ""),
+        ("0086 13800138000", "CN", "+8613800138000", ""),
+        ("+8613800138000", "US", "+8613800138000", ""),
+        ("+1 415 555 2671", "CN", "+14155552671", ""),
+        ("(415) 555-2671", "US", "+14155552671", ""),
+        ("010-1234 5678", "CN", "+861012345678", ""),
+        ("021 6123 4567 转 123", "CN", "+862161234567", "123"),
+        ("021-61234567 ext. 88", "CN", "+862161234567", "88"),
+        ("400 812 3123", "CN", "+864008123123", ""),
+    ],
+)
+def test_phone_normalisation(raw: str, region: str, expected: str, extension: str) -> None:
+    phone = normalize_phone(raw, region)
+    assert phone.e164 == expected
+    assert phone.extension == extension
+
+
+@pytest.mark.parametrize("raw", ["123", "", "   ", "+1 555 0100", "14012345678", "abc", "+86 138 0013 800"])
+def test_bad_phone_says_what_to_type(raw: str) -> None:
+    with pytest.raises(ValueError, match=r"is not a valid phone number; use e\.g\. \+86 138 0013 8000"):
+        normalize_phone(raw, "CN")
+
+
+def test_mobile_fast_path_agrees_with_phonenumbers() -> None:
+    """Every 3-digit mainland prefix: the pattern accepts a number only if phonenumbers does."""
+    for prefix in range(130, 200):
+        for tail in ("00138000", "99999999"):
+            number = f"{prefix}{tail}"
+            library_ok = phonenumbers.is_valid_number(phonenumbers.parse(number, "CN"))
+            try:
+                ours = normalize_phone(number, "CN").e164
+            except ValueError:
+                ours = None
+            if library_ok:
+                assert ours == f"+86{number}", number
+            else:
+                assert ours is None, number
+
+
+def test_digits_reversed_and_prefix_bound() -> None:
+    assert phone_digits_reversed("+8613800138000") == "0008310083168"
+    assert prefix_upper_bound("0008") == "0009"
+    assert prefix_upper_bound("1299") == "13"
+    assert prefix_upper_bound("999") is None
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("Li.Lei@Example.COM", "li.lei@example.com"),
+        ("  han_meimei+crm@mail.example.cn ", "han_meimei+crm@mail.example.cn"),
+        ("li.lei＠example．com", "li.lei@example.com"),  # full-width @ and dot
+        ("mailto:a@example.org", "a@example.org"),
+        ("用户@例子.中国", "用户@例子.中国"),
+    ],
+)
+def test_email_normalisation(raw: str, expected: str) -> None:
+    assert normalize_email(raw) == expected
+
+
+@pytest.mark.parametrize(
+    "raw", ["", "li.lei", "a..b@example.com", "a@localhost", "x@foo.test", "@example.com", "a@-x.com"]
+)
+def test_bad_email_says_what_to_type(raw: str) -> None:
+    with pytest.raises(ValueError, match=r"is not a valid email address .*use e\.g\. li\.lei@example\.com"):
+        normalize_email(raw)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["a@b.co", "x.y@sub.example.com", "a-b@x-y.org", "t@a.local", "t@b.onion", "a.@x.com", "A@B.CN", "x@y.internal"],
+)
+def test_email_fast_path_agrees_with_email_validator(raw: str) -> None:
+    try:
+        library = validate_email(raw, check_deliverability=False).normalized.lower()
+    except EmailNotValidError:
+        library = None
+    try:
+        ours = normalize_email(raw)
+    except ValueError:
+        ours = None
+    assert ours == library
+
+
+def test_website_and_places() -> None:
+    assert normalize_website("www.Example.com") == "https://www.example.com"
+    assert normalize_website("http://example.com/about?x=1") == "http://example.com/about?x=1"
+    assert normalize_website("") == ""
+    with pytest.raises(ValueError, match="is not a web address"):
+        normalize_website("not a site")
+    assert normalize_cn_province("广东") == ("广东省", "华南")
+    assert normalize_cn_province("Guangdong Province") == ("广东省", "华南")
+    assert normalize_cn_province("内蒙古自治区") == ("内蒙古自治区", "华北")
+    with pytest.raises(ValueError, match="is not a province of China"):
+        normalize_cn_province("广东省深圳市")
+    assert normalize_country("cn") == "CN"
+    with pytest.raises(ValueError):
+        normalize_country("XX")
+
+
+def test_size_bands() -> None:
+    assert [size_band_for(n) for n in (None, 0, 1, 9, 10, 199, 200, 4999, 5000)] == [
+        "",
+        "",
+        "micro",
+        "micro",
+        "small",
+        "medium",
+        "large",
+        "xlarge",
+        "enterprise",
+    ]

@@ -1,0 +1,8 @@
+"""Settings for pytest: the normal settings with GUANXI_TESTING on (adds tests.testapp, fast hashing,
+in-process tasks). pytest-django imports this before any conftest runs, so a bare `pytest` works."""
+
+import os
+
+os.environ.setdefault("GUANXI_TESTING", "1")
+
+from guanxi.settings import *  # noqa: E402,F403

@@ -1,0 +1,98 @@
+"""Production settings: `check --deploy` is silent, and `guanxi serve --production` refuses unsafe ones.
+
+These run Django in a subprocess because the settings module reads the environment once, at import.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+QUIET = "System check identified no issues (0 silenced)."
+
+
+def run(args: list[str], tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        # A fresh SQLite database in tmp_path: the test database of the suite is not for these processes.
+        if not k.startswith(("GUANXI_", "DJANGO_")) and k not in {"SECRET_KEY", "REDIS_URL", "DATABASE_URL"}
+    }
+    base["GUANXI_DATA_DIR"] = str(tmp_path)
+    return subprocess.run(  # noqa: S603
+        [sys.executable, *args],
+        cwd=REPO,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def production_env(**extra: str) -> dict[str, str]:
+    return {
+        "GUANXI_PRODUCTION": "1",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "GUANXI_ALLOWED_HOSTS": "crm.example.com",
+        **extra,
+    }
+
+
+def test_check_deploy_is_silent_in_production(tmp_path: Path) -> None:
+    result = run(["manage.py", "check", "--deploy"], tmp_path, **production_env())
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == QUIET, result.stdout
+    assert "WARNING" not in result.stderr and "security.W" not in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"GUANXI_DEBUG": "1"}, "guanxi.E001"),
+        ({"SECRET_KEY": "short"}, "guanxi.E002"),
+        ({"GUANXI_ALLOWED_HOSTS": "*"}, "guanxi.E003"),
+    ],
+)
+def test_guanxi_check_refuses_unsafe_production_settings(tmp_path: Path, env: dict[str, str], expected: str) -> None:
+    result = run(["-m", "guanxi.cli", "check"], tmp_path, **production_env(**env))
+    assert result.returncode != 0
+    assert expected in result.stderr
+
+
+def test_unsafe_checks_are_silent_outside_production(tmp_path: Path) -> None:
+    result = run(["-m", "guanxi.cli", "check"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == QUIET
+
+
+def test_serve_production_refuses_default_secret(tmp_path: Path) -> None:
+    env = production_env()
+    del env["SECRET_KEY"]
+    result = run(["-m", "guanxi.cli", "serve", "--production", "--check-only"], tmp_path, **env)
+    assert result.returncode != 0
+    assert "Refusing to start in production mode" in result.stderr
+    assert "SECRET_KEY is the built-in development key" in result.stderr
+    assert not (tmp_path / "static" / "staticfiles.json").exists()  # refused before collectstatic
+
+
+def test_serve_production_refuses_debug(tmp_path: Path) -> None:
+    result = run(
+        ["-m", "guanxi.cli", "serve", "--production", "--check-only"], tmp_path, **production_env(GUANXI_DEBUG="1")
+    )
+    assert result.returncode != 0
+    assert "DEBUG is on in production mode" in result.stderr
+
+
+def test_serve_production_starts_with_safe_settings(tmp_path: Path) -> None:
+    """The full start-up path short of gunicorn: checks, migrations notice, collectstatic (manifest)."""
+    result = run(["-m", "guanxi.cli", "serve", "--production", "--check-only"], tmp_path, **production_env())
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert "Start-up checks passed." in result.stdout
+    assert (tmp_path / "static" / "staticfiles.json").exists()
