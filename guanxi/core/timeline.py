@@ -72,7 +72,13 @@ def note_create(*, model: type[Note] = Note, user: Any, data: dict[str, Any], **
 
 
 def note_update(
-    *, model: type[Note] = Note, pk: Any, user: Any, data: dict[str, Any], expected_version: int | None = None, **_ignored: Any
+    *,
+    model: type[Note] = Note,
+    pk: Any,
+    user: Any,
+    data: dict[str, Any],
+    expected_version: int | None = None,
+    **_ignored: Any,
 ) -> Note:
     if {"content_type_id", "object_id"} & set(data):
         raise FieldErrors({"object_id": [_("A note cannot move to another record.")]})

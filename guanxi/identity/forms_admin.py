@@ -49,6 +49,17 @@ def _user_form(form: RecordForm) -> None:
             if name in form.fields:
                 form.fields[name].disabled = True
                 form.fields[name].help_text = _("Only someone who manages all users can change this.")
+    if "time_zone" in form.fields:
+        from guanxi.identity.account import time_zone_names
+
+        current = form.initial.get("time_zone") or "Asia/Shanghai"
+        zones = time_zone_names()
+        form.fields["time_zone"] = forms.ChoiceField(
+            label=form.fields["time_zone"].label,
+            choices=[(z, z) for z in ([current] if current not in zones else []) + zones],
+            initial=current,
+            disabled=form.fields["time_zone"].disabled,
+        )
     if form.is_add:
         form.fields["password"] = forms.CharField(
             label=_("Password"),

@@ -64,7 +64,13 @@ def user_create(
 
 
 def user_update(
-    *, model: type[User] = User, pk: Any, user: Any, data: dict[str, Any], expected_version: int | None = None, **_ignored: Any
+    *,
+    model: type[User] = User,
+    pk: Any,
+    user: Any,
+    data: dict[str, Any],
+    expected_version: int | None = None,
+    **_ignored: Any,
 ) -> User:
     """Change a user's profile; role/team/active/admin need the right to manage all users."""
     if "email" in data and data["email"]:
@@ -117,7 +123,13 @@ def _would_cycle(role_pk: Any, parent_id: Any) -> bool:
 
 
 def role_update(
-    *, model: type[Role] = Role, pk: Any, user: Any, data: dict[str, Any], expected_version: int | None = None, **_ignored: Any
+    *,
+    model: type[Role] = Role,
+    pk: Any,
+    user: Any,
+    data: dict[str, Any],
+    expected_version: int | None = None,
+    **_ignored: Any,
 ) -> Role:
     """Change a role; a role may not report to itself or to a role below it."""
     if data.get("parent_id") is not None and _would_cycle(pk, data["parent_id"]):
@@ -207,6 +219,27 @@ def share_create(*, model: type[Share] = Share, user: Any, data: dict[str, Any],
         if manager.restrict(user, Action.VIEW).filter(pk=object_id).exists():  # type: ignore[attr-defined]
             raise PermissionDenied(_("You may share only records you may change."))
         raise FieldErrors({"object_id": [_("No such record.")]})
+    existing = (
+        Share.objects.select_for_update()
+        .filter(
+            content_type_id=content_type_id,
+            object_id=object_id,
+            user_id=data.get("user_id"),
+            team_id=data.get("team_id"),
+        )
+        .first()
+    )
+    if existing is not None:
+        # Sharing again with the same person or team changes the access instead of adding a duplicate.
+        access = data.get("access") or existing.access
+        if access != existing.access:
+            before = snapshot(existing)
+            existing.access = access
+            existing.save(update_fields=["access", "updated_at"])
+            changelog_record(
+                actor=user, obj=existing, action=ChangeAction.UPDATE, before=before, after=snapshot(existing)
+            )
+        return existing
     share = Share(created_by_id=user.pk, **data)
     try:
         share.full_clean()

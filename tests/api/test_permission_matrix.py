@@ -518,33 +518,96 @@ MATRIX: dict[tuple[str, str], Callable[[Check], None]] = {
     ("GET", "/api/v1/object-types"): _object_types,
 }
 
-# Routes deliberately outside the matrix, each with the reason. Empty today: every route has a policy.
-EXEMPT: dict[tuple[str, str], str] = {}
+# Routes deliberately outside the matrix, each with the reason.
+_CUSTOMERS_PENDING = (
+    "customers module: written in parallel and not yet committed when the matrix was made; its permission "
+    "tests are in tests/customers. Replace with matrix rows (tests/customers/platform_policies.py MATRIX)."
+)
+EXEMPT: dict[tuple[str, str], str] = {
+    route: _CUSTOMERS_PENDING
+    for route in [
+        ("GET", "/api/v1/accounts"),
+        ("POST", "/api/v1/accounts"),
+        ("GET", "/api/v1/accounts/{id}"),
+        ("PATCH", "/api/v1/accounts/{id}"),
+        ("PUT", "/api/v1/accounts/{id}"),
+        ("DELETE", "/api/v1/accounts/{id}"),
+        ("GET", "/api/v1/accounts/{id}/contacts"),
+        ("GET", "/api/v1/accounts/{id}/fit"),
+        ("GET", "/api/v1/contacts"),
+        ("POST", "/api/v1/contacts"),
+        ("GET", "/api/v1/contacts/{id}"),
+        ("PATCH", "/api/v1/contacts/{id}"),
+        ("PUT", "/api/v1/contacts/{id}"),
+        ("DELETE", "/api/v1/contacts/{id}"),
+        ("POST", "/api/v1/contacts/{id}/accounts"),
+        ("DELETE", "/api/v1/contacts/{id}/accounts/{account_id}"),
+        ("GET", "/api/v1/customer-profiles"),
+        ("POST", "/api/v1/customer-profiles"),
+        ("GET", "/api/v1/customer-profiles/{id}"),
+        ("PATCH", "/api/v1/customer-profiles/{id}"),
+        ("PUT", "/api/v1/customer-profiles/{id}"),
+        ("DELETE", "/api/v1/customer-profiles/{id}"),
+        ("POST", "/api/v1/customer-profiles/recompute"),
+        ("GET", "/api/v1/tier-rules"),
+        ("POST", "/api/v1/tier-rules"),
+        ("GET", "/api/v1/tier-rules/{id}"),
+        ("PATCH", "/api/v1/tier-rules/{id}"),
+        ("PUT", "/api/v1/tier-rules/{id}"),
+        ("DELETE", "/api/v1/tier-rules/{id}"),
+        ("POST", "/api/v1/tier-rules/recompute"),
+    ]
+}
+
+
+def contributed(name: str) -> dict[Any, Any]:
+    """Rows other test packages add without editing this file: ``tests/<package>/platform_policies.py``
+    may define ``MATRIX`` (route -> check(Check)), ``MATRIX_EXEMPT``, ``CHANGELOG_CASES`` and
+    ``CHANGELOG_EXEMPT`` (route -> reason)."""
+    import importlib
+    from pathlib import Path
+
+    found: dict[Any, Any] = {}
+    for module_file in sorted(Path(__file__).resolve().parent.parent.glob("*/platform_policies.py")):
+        module = importlib.import_module(f"tests.{module_file.parent.name}.platform_policies")
+        found.update(getattr(module, name, {}))
+    return found
+
+
+def full_matrix() -> dict[tuple[str, str], Callable[[Check], None]]:
+    return {**contributed("MATRIX"), **MATRIX}
+
+
+def all_exemptions() -> dict[tuple[str, str], str]:
+    matrix = full_matrix()
+    return {r: why for r, why in {**EXEMPT, **contributed("MATRIX_EXEMPT")}.items() if r not in matrix}
 
 
 def test_every_route_has_a_policy() -> None:
     routes = api_routes()
-    missing = sorted(routes - set(MATRIX) - set(EXEMPT))
+    matrix, exempt = full_matrix(), all_exemptions()
+    missing = sorted(routes - set(matrix) - set(exempt))
     assert not missing, f"API routes without a permission policy in the matrix: {missing}"
-    stale = sorted((set(MATRIX) | set(EXEMPT)) - routes)
-    assert not stale, f"matrix rows for routes that no longer exist: {stale}"
+    stale = sorted((set(matrix) | set(exempt)) - routes)
+    assert not stale, f"matrix rows or exemptions for routes that no longer exist: {stale}"
+    assert all(len(reason) > 20 for reason in exempt.values()), "every exemption says why"
 
 
 def test_matrix_covers_every_registered_resource() -> None:
     from guanxi.core.registry import resources
 
-    paths = {path for _method, path in MATRIX}
+    covered = {path for _method, path in full_matrix()} | {path for _method, path in all_exemptions()}
     for resource in resources():
         if resource.api:
-            assert f"/api/v1/{resource.path}" in paths, resource.path
+            assert f"/api/v1/{resource.path}" in covered, resource.path
 
 
 @pytest.mark.parametrize("who", PRINCIPALS)
-@pytest.mark.parametrize("route", sorted(MATRIX), ids=lambda r: f"{r[0]} {r[1].removeprefix('/api/v1/')}")
+@pytest.mark.parametrize("route", sorted(full_matrix()), ids=lambda r: f"{r[0]} {r[1].removeprefix('/api/v1/')}")
 def test_permission_matrix(route: tuple[str, str], who: str, principals: Any) -> None:
     w = build_world(principals)
     check = Check(w, who)
-    MATRIX[route](check)
+    full_matrix()[route](check)
     check.done()
 
 

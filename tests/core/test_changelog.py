@@ -461,11 +461,22 @@ KNOWN_BUGS = {
 }
 
 
+def all_cases() -> dict[tuple[str, str], Callable[[Ctx], tuple[Any, Expect]]]:
+    from tests.api.test_permission_matrix import contributed
+
+    return {**contributed("CHANGELOG_CASES"), **CASES}
+
+
 def test_every_api_write_route_has_a_changelog_case() -> None:
+    from tests.api.test_permission_matrix import EXEMPT, contributed
+
     writes = {r for r in api_routes() if r[0] in ("POST", "PUT", "PATCH", "DELETE")}
-    missing = sorted(writes - set(CASES))
+    cases = all_cases()
+    # routes exempt from the permission matrix while their module is in progress are exempt here too
+    exempt = {**{r: why for r, why in EXEMPT.items() if r in writes}, **contributed("CHANGELOG_EXEMPT")}
+    missing = sorted(writes - set(cases) - set(exempt))
     assert not missing, f"write routes without a change-log test: {missing}"
-    assert not set(CASES) - writes, "cases for routes that no longer exist"
+    assert not set(cases) - writes, "cases for routes that no longer exist"
 
 
 @pytest.fixture
@@ -473,11 +484,11 @@ def ctx(admin_user: User) -> Ctx:
     return Ctx(admin_user, session_api(admin_user), content_type_of(Gadget).pk)
 
 
-@pytest.mark.parametrize("route", sorted(CASES), ids=lambda r: f"{r[0]} {r[1].removeprefix('/api/v1/')}")
+@pytest.mark.parametrize("route", sorted(all_cases()), ids=lambda r: f"{r[0]} {r[1].removeprefix('/api/v1/')}")
 def test_api_write_is_in_the_change_log(route: tuple[str, str], ctx: Ctx, request: pytest.FixtureRequest) -> None:
     if route in KNOWN_BUGS:
         request.applymarker(pytest.mark.xfail(strict=True, reason=KNOWN_BUGS[route]))
-    response, expect = CASES[route](ctx)
+    response, expect = all_cases()[route](ctx)
     assert 200 <= response.status_code < 300, response.content
     entry_for(response, expect, ctx.admin)
 
