@@ -4,6 +4,7 @@ the permission tests, and a snapshot of every table to prove a refused write cha
 from __future__ import annotations
 
 import hashlib
+import os
 import json as jsonlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -42,7 +43,9 @@ def django_db_modify_db_settings(request: pytest.FixtureRequest) -> None:
     if db["ENGINE"] == "django.db.backends.sqlite3":
         worker = getattr(request.config, "workerinput", {}).get("workerid", "main")
         Path(settings.DATA_DIR).mkdir(parents=True, exist_ok=True)
-        db.setdefault("TEST", {})["NAME"] = str(Path(settings.DATA_DIR) / f"test_guanxi_{worker}.sqlite3")
+        # one file per run: two runs sharing GUANXI_DATA_DIR must not share (and clobber) a database
+        name = f"test_guanxi_{worker}_{os.getpid()}.sqlite3"
+        db.setdefault("TEST", {})["NAME"] = str(Path(settings.DATA_DIR) / name)
     else:
         request.getfixturevalue("django_db_modify_db_settings_parallel_suffix")
 

@@ -7,12 +7,15 @@ a 400 naming the parameter, and so is a field the user's role hides.
 from __future__ import annotations
 
 import datetime
+import decimal
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import models
-from django.db.models import Q
+from django.db.models import DecimalField, Q
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
@@ -122,12 +125,7 @@ class FilterSet:
                     if self.strict:
                         raise FieldErrors({param: [_("Unknown or unfilterable custom field.")]})
                     continue
-                if lookup == "isnull":
-                    qs = qs.filter(
-                        **{f"custom_fields__{key}__isnull": self._coerce(param, models.Field(), "isnull", raw)}
-                    )
-                else:
-                    qs = qs.filter(**{f"custom_fields__{key}__{lookup}": raw})
+                qs = self._filter_custom(qs, param, custom[key], lookup, raw)
                 continue
             allowed = self.filters.get(name)
             if allowed is None or lookup not in allowed or lookup not in LOOKUPS or name in self.hidden:
@@ -146,6 +144,31 @@ class FilterSet:
                 raise FieldErrors({"updated_since": [_("Use an ISO 8601 time, e.g. 2026-01-31T08:00:00Z.")]})
             qs = qs.filter(updated_at__gte=parsed)
         return qs
+
+    def _filter_custom(self, qs: models.QuerySet, param: str, definition: Any, lookup: str, raw: str) -> models.QuerySet:
+        """Filter on a custom field's JSON value, compared as its declared type (numbers numerically)."""
+        from guanxi.core.choices import CustomFieldType
+        from guanxi.core.custom_fields import coerce_value
+
+        key = definition.key
+        if lookup == "isnull":
+            return qs.filter(**{f"custom_fields__{key}__isnull": self._coerce(param, models.Field(), "isnull", raw)})
+        if lookup == "icontains":
+            return qs.filter(**{f"custom_fields__{key}__icontains": raw})
+        try:
+            value = coerce_value(definition, raw)
+        except ValueError as exc:
+            raise FieldErrors({param: [str(exc)]}) from None
+        if definition.field_type in (CustomFieldType.NUMBER, CustomFieldType.DECIMAL):
+            # Decimals are stored as text to keep their precision; compare both kinds as numbers.
+            alias = f"_cf_{key}"
+            qs = qs.annotate(
+                **{alias: Cast(KeyTextTransform(key, "custom_fields"), DecimalField(max_digits=30, decimal_places=10))}
+            )
+            return qs.filter(**{f"{alias}__{lookup}": decimal.Decimal(str(value))})
+        if definition.field_type == CustomFieldType.MULTI_CHOICE:
+            return qs.filter(**{f"custom_fields__{key}__icontains": f'"{value[0]}"'}) if value else qs
+        return qs.filter(**{f"custom_fields__{key}__{lookup}": value})
 
     def apply(self, qs: models.QuerySet) -> tuple[models.QuerySet, str]:
         """Return the filtered queryset and the validated ordering (applied by the paginator)."""

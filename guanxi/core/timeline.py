@@ -80,6 +80,9 @@ def note_update(
     expected_version: int | None = None,
     **_ignored: Any,
 ) -> Note:
-    if {"content_type_id", "object_id"} & set(data):
+    current = Note.objects.filter(pk=pk).values("content_type_id", "object_id").first() or {}
+    moved = [f for f in ("content_type_id", "object_id") if f in data and data[f] != current.get(f)]
+    if moved:
         raise FieldErrors({"object_id": [_("A note cannot move to another record.")]})
+    data = {k: v for k, v in data.items() if k not in ("content_type_id", "object_id")}
     return services.record_update(model=Note, pk=pk, user=user, data=data, expected_version=expected_version)

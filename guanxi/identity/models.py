@@ -292,6 +292,7 @@ class ApiToken(PermissionScopeMixin, TimestampMixin):
         # Everyone manages their own tokens; a role scope of "all" lets an admin see and revoke others'.
         if scope == Scope.ALL:
             return Q()
-        if getattr(user, "token_scopes", None) is not None and scope == Scope.NONE:
-            return None  # a token may not mint tokens unless it carries that scope
+        token_scopes = getattr(user, "token_scopes", None)
+        if token_scopes is not None and not any(s.startswith(("identity.apitoken:", "*:")) for s in token_scopes):
+            return None  # a token reaches tokens only when it carries a token scope
         return Q(user_id=user.pk)

@@ -109,7 +109,6 @@ def test_missing_row_and_invisible_row_answer_the_same(principals: Any) -> None:
     assert {k: v for k, v in a.json().items() if k not in strip} == {k: v for k, v in b.json().items() if k not in strip}
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: an unknown /api/v1/... path answers Django's HTML 404, not problem+json")
 def test_unknown_api_path_is_a_problem_document(admin_api: Api) -> None:
     assert_problem(admin_api.get("no-such-resource"), 404)
 

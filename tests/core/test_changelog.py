@@ -455,10 +455,7 @@ CASES: dict[tuple[str, str], Callable[[Ctx], tuple[Any, Expect]]] = {
     ("DELETE", "/api/v1/notes/{id}"): c_note_delete,
 }
 
-KNOWN_BUGS = {
-    ("PUT", "/api/v1/notes/{id}"): "BUG: PUT /notes/{id} requires content_type and object_id, but note_update "
-    "(guanxi/core/timeline.py) refuses them even when unchanged, so a PUT can never succeed",
-}
+KNOWN_BUGS: dict[tuple[str, str], str] = {}
 
 
 def all_cases() -> dict[tuple[str, str], Callable[[Ctx], tuple[Any, Expect]]]:
