@@ -4,8 +4,8 @@ the permission tests, and a snapshot of every table to prove a refused write cha
 from __future__ import annotations
 
 import hashlib
-import os
 import json as jsonlib
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -238,9 +238,13 @@ def build_principals() -> Principals:
 
     users = {
         "owner": UserFactory(email="owner@example.com", display_name="王芳 Owner", team=team_a, role=rep),
-        "colleague": UserFactory(email="colleague@example.com", display_name="李雷 Colleague", team=team_a, role=team_rep),
+        "colleague": UserFactory(
+            email="colleague@example.com", display_name="李雷 Colleague", team=team_a, role=team_rep
+        ),
         "other": UserFactory(email="other@example.com", display_name="赵强 Other", team=team_b, role=rep),
-        "manager": UserFactory(email="manager@example.com", display_name="陈经理 Manager", team=team_m, role=manager_role),
+        "manager": UserFactory(
+            email="manager@example.com", display_name="陈经理 Manager", team=team_m, role=manager_role
+        ),
         "norole": UserFactory(email="norole@example.com", display_name="No Role"),
         "admin": AdminFactory(email="admin@example.com", display_name="管理员 Admin"),
     }

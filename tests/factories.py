@@ -120,7 +120,9 @@ def field_rule(role: Role, object_type: str, field: str, access: str) -> FieldRu
 
 
 def share(obj: models.Model, *, user: User | None = None, team: Team | None = None, access: str = "view") -> Share:
-    return Share.objects.create(content_type=content_type_of(obj), object_id=obj.pk, user=user, team=team, access=access)
+    return Share.objects.create(
+        content_type=content_type_of(obj), object_id=obj.pk, user=user, team=team, access=access
+    )
 
 
 def make_token(user: User, scopes: list[str], name: str = "test token", **extra: Any) -> tuple[ApiToken, str]:
@@ -146,7 +148,9 @@ def tag(obj: models.Model, *names: str) -> None:
         TaggedItem.objects.get_or_create(tag=TagFactory(name=name), content_type=ct, object_id=obj.pk)
 
 
-def attach(obj: models.Model, *, name: str = "quote.txt", content: bytes = b"hello", by: User | None = None) -> Attachment:
+def attach(
+    obj: models.Model, *, name: str = "quote.txt", content: bytes = b"hello", by: User | None = None
+) -> Attachment:
     attachment = Attachment(
         content_type=content_type_of(obj),
         object_id=obj.pk,
@@ -175,7 +179,12 @@ def timeline_entry(obj: models.Model, *, actor: User | None = None, summary: str
     from django.utils import timezone
 
     return TimelineEntry.objects.create(
-        content_type=content_type_of(obj), object_id=obj.pk, kind="call", summary=summary, actor=actor, at=timezone.now()
+        content_type=content_type_of(obj),
+        object_id=obj.pk,
+        kind="call",
+        summary=summary,
+        actor=actor,
+        at=timezone.now(),
     )
 
 

@@ -88,3 +88,25 @@ def changelog_record(
         object_repr=str(obj)[:200],
         changes=changes,
     )
+
+
+def visible_changes(entries: list[ChangeLogEntry], user: Any) -> dict[int, dict[str, Any]]:
+    """Each entry's field diff without the fields the user's role hides on the changed record's type.
+
+    The history of a record must not reveal what its current view hides (e.g. a hidden price).
+    """
+    from guanxi.core.permissions import hidden_fields
+
+    hidden_by_type: dict[int, set[str]] = {}
+    out: dict[int, dict[str, Any]] = {}
+    for entry in entries:
+        if entry.content_type_id not in hidden_by_type:
+            model = ContentType.objects.get_for_id(entry.content_type_id).model_class()
+            hidden_by_type[entry.content_type_id] = hidden_fields(user, model) if model else set()
+        hidden = hidden_by_type[entry.content_type_id]
+        out[entry.pk] = {
+            name: pair
+            for name, pair in (entry.changes or {}).items()
+            if name.split(".", 1)[0] not in hidden and not (name.startswith("cf.") and "custom_fields" in hidden)
+        }
+    return out

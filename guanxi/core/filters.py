@@ -145,7 +145,9 @@ class FilterSet:
             qs = qs.filter(updated_at__gte=parsed)
         return qs
 
-    def _filter_custom(self, qs: models.QuerySet, param: str, definition: Any, lookup: str, raw: str) -> models.QuerySet:
+    def _filter_custom(
+        self, qs: models.QuerySet, param: str, definition: Any, lookup: str, raw: str
+    ) -> models.QuerySet:
         """Filter on a custom field's JSON value, compared as its declared type (numbers numerically)."""
         from guanxi.core.choices import CustomFieldType
         from guanxi.core.custom_fields import coerce_value

@@ -1,5 +1,8 @@
 """Filters and resource registrations of the core models (tags, custom fields, change log...)."""
 
+from typing import Any
+
+from guanxi.core.audit import visible_changes
 from guanxi.core.custom_fields import custom_field_create, custom_field_update
 from guanxi.core.filters import FilterSet
 from guanxi.core.models import Attachment, ChangeLogEntry, CustomFieldDefinition, Note, Tag, TimelineEntry
@@ -58,6 +61,11 @@ class NoteFilterSet(FilterSet):
     search_fields = ("body",)
     filters = {"content_type": ("exact",), "object_id": ("exact",), "owner": ("exact",)}
     ordering_fields = ("id", "created_at")
+
+
+def _changelog_extra(entries: list[ChangeLogEntry], user: Any) -> dict[Any, dict[str, Any]]:
+    changes = visible_changes(entries, user)
+    return {entry.pk: {"changes": changes[entry.pk]} for entry in entries}
 
 
 def register_core() -> None:
@@ -126,11 +134,11 @@ def register_core() -> None:
                 "content_type",
                 "object_id",
                 "object_repr",
-                "changes",
-            ),
+            ),  # "changes" comes from _changelog_extra, redacted for each reader
             list_columns=("time", "actor_repr", "action", "content_type", "object_repr", "source"),
             select_related=("actor", "content_type"),
             read_only=True,
+            serialize_extra=_changelog_extra,
             nav_group="settings",
         )
     )

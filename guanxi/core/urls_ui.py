@@ -19,6 +19,7 @@ from django.utils.module_loading import module_has_submodule
 from django.views import View
 
 from guanxi.core.registry import Resource
+from guanxi.core.views import changelog  # noqa: F401 - registers the change-log entry page
 from guanxi.core.views.base import ui_prefix, ui_resources, view_class_for
 from guanxi.core.views.bulk import BulkActionView
 from guanxi.core.views.lists import ObjectListView

@@ -88,7 +88,7 @@ def _queue_recompute(request: HttpRequest, resource: Resource, *, tiers: bool) -
     if not can(request.user, resource.model, Action.CHANGE):
         raise PermissionDenied()
     with transaction.atomic():
-        services._classify_after_commit(None, tiers=tiers, fit=not tiers)
+        services.classify_after_commit(None, tiers=tiers, fit=not tiers)
     return json_response({"status": "queued"}, status=202)
 
 

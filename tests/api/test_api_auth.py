@@ -190,7 +190,9 @@ class TestMinting:
         minted = response.json()
         assert minted["scopes"] == ["testapp.gadget:view"]
         assert token_api(minted["key"]).get("gadgets").status_code == 200
-        assert token_api(minted["key"]).post("tokens", {"name": "x", "scopes": ["testapp.gadget:view"]}).status_code == 403
+        assert (
+            token_api(minted["key"]).post("tokens", {"name": "x", "scopes": ["testapp.gadget:view"]}).status_code == 403
+        )
 
     def test_a_token_without_the_token_scope_cannot_mint(self, admin_user: Any) -> None:
         _t, key = make_token(admin_user, ["*:view"])

@@ -173,7 +173,9 @@ def test_role_permissions_honour_if_match(admin_api: Api) -> None:
 
 def test_version_increments_on_every_write(admin_api: Api, gadget: Gadget) -> None:
     for expected in (2, 3, 4):
-        response = admin_api.patch(f"gadgets/{gadget.pk}", {"name": f"n{expected}"}, headers={"If-Match": f'"v{expected - 1}"'})
+        response = admin_api.patch(
+            f"gadgets/{gadget.pk}", {"name": f"n{expected}"}, headers={"If-Match": f'"v{expected - 1}"'}
+        )
         assert response.json()["version"] == expected
     assert admin_api.delete(f"gadgets/{gadget.pk}", headers={"If-Match": '"v4"'}).status_code == 204
     restored = admin_api.post(f"recycle-bin/testapp.gadget/{gadget.pk}/restore")

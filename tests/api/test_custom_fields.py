@@ -63,7 +63,9 @@ INVALID = [
 
 
 @pytest.mark.parametrize("key, value, stored", VALID)
-def test_valid_values_are_stored_normalised(admin_api: Api, fields: dict[str, Any], key: str, value: Any, stored: Any) -> None:
+def test_valid_values_are_stored_normalised(
+    admin_api: Api, fields: dict[str, Any], key: str, value: Any, stored: Any
+) -> None:
     response = admin_api.post("gadgets", {"name": "x", "custom_fields": {key: value}})
     assert response.status_code == 201, response.content
     assert response.json()["custom_fields"] == {key: stored}
@@ -131,7 +133,9 @@ class TestFilter:
     @pytest.fixture
     def rows(self, admin_user: Any, fields: dict[str, Any]) -> dict[str, Any]:
         return {
-            "gold": GadgetFactory(owner=admin_user, custom_fields={"tier": "Gold", "note": "Beijing office", "vip": True}),
+            "gold": GadgetFactory(
+                owner=admin_user, custom_fields={"tier": "Gold", "note": "Beijing office", "vip": True}
+            ),
             "silver": GadgetFactory(owner=admin_user, custom_fields={"tier": "Silver", "note": "上海", "vip": False}),
             "none": GadgetFactory(owner=admin_user, custom_fields={}),
         }
@@ -180,8 +184,14 @@ class TestFilter:
 
 class TestDefinitions:
     def body(self, **extra: Any) -> dict[str, Any]:
-        return {"object_type": "testapp.gadget", "key": "region", "label_en": "Region", "label_zh": "地区",
-                "field_type": "text", **extra}
+        return {
+            "object_type": "testapp.gadget",
+            "key": "region",
+            "label_en": "Region",
+            "label_zh": "地区",
+            "field_type": "text",
+            **extra,
+        }
 
     def test_create_and_read(self, admin_api: Api) -> None:
         response = admin_api.post("custom-fields", self.body())

@@ -6,9 +6,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Api, db_snapshot, session_api
+from tests.conftest import Api, db_snapshot, session_api, token_api
 from tests.factories import GadgetFactory, field_rule, make_token
-from tests.conftest import token_api
 
 
 def error_fields(response: Any) -> set[str]:
@@ -66,7 +65,8 @@ class TestHidden:
         response = rep_api.get("gadgets", {"ordering": ordering})
         assert response.status_code == 400
         assert error_fields(response) == {"ordering"}
-        assert "price" not in response.json()["errors"][0]["detail"].split("Allowed:")[-1]
+        # the refused name is echoed once; the list of allowed fields does not offer it
+        assert response.json()["errors"][0]["detail"].count("price") == 1
 
     @pytest.mark.parametrize("param", ["price", "price__gte", "price__lte"])
     def test_filtering_by_it_is_refused(self, hidden_price: None, rep_api: Api, gadget: Any, param: str) -> None:
@@ -93,16 +93,16 @@ class TestHidden:
         restored = rep_api.post(f"recycle-bin/testapp.gadget/{gadget.pk}/restore")
         assert restored.status_code == 200 and "price" not in restored.json()
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="BUG: /change-log serialises `changes` unfiltered, so a hidden field's values are readable in the "
-        "history of a record the user may view (guanxi/core/resources.py change-log resource + crud.serialize)",
-    )
     def test_the_change_log_does_not_reveal_it(self, hidden_price: None, rep: Any, admin_api: Api, gadget: Any) -> None:
         assert admin_api.patch(f"gadgets/{gadget.pk}", {"price": "12.00"}).status_code == 200
-        entries = session_api(rep).get("change-log", {"object_id": gadget.pk}).json()["items"]
+        api = session_api(rep)
+        entries = api.get("change-log", {"object_id": gadget.pk}).json()["items"]
         assert entries, "the rep sees the history of their own gadget"
         assert all("price" not in e["changes"] for e in entries)
+        for entry in entries:
+            detail = api.get(f"change-log/{entry['id']}")
+            assert detail.status_code == 200 and "price" not in detail.json()["changes"]
+            assert "99.00" not in detail.content.decode() and "12.00" not in detail.content.decode()
 
 
 class TestReadOnly:

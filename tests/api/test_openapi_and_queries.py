@@ -42,7 +42,9 @@ class TestOpenApi:
         assert documented == api_routes()
 
     def test_list_operations_document_their_parameters(self, admin_api: Api) -> None:
-        params = {p["name"]: p for p in admin_api.get("openapi.json").json()["paths"]["/api/v1/gadgets"]["get"]["parameters"]}
+        params = {
+            p["name"]: p for p in admin_api.get("openapi.json").json()["paths"]["/api/v1/gadgets"]["get"]["parameters"]
+        }
         assert {"limit", "cursor", "ordering", "updated_since", "search", "status__in", "price__gte"} <= set(params)
         assert set(params["ordering"]["schema"]["enum"]) >= {"name", "-name", "created_at", "-created_at"}
 

@@ -23,7 +23,8 @@ BASE = timezone.now().replace(microsecond=0) - datetime.timedelta(days=10)
 def gadgets(admin_user: Any) -> list[Gadget]:
     """120 gadgets with repeated names, prices and creation times, so ties need the id tie-break."""
     rows = [
-        GadgetFactory(owner=admin_user, name=f"Gadget {i % 37:02d}", price=str(i % 11), status="new") for i in range(120)
+        GadgetFactory(owner=admin_user, name=f"Gadget {i % 37:02d}", price=str(i % 11), status="new")
+        for i in range(120)
     ]
     for i, g in enumerate(rows):
         Gadget.objects.filter(pk=g.pk).update(

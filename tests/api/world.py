@@ -188,7 +188,9 @@ DELETED_VIEW: dict[str, Any] = {
 
 def parent_table(gadget_table: dict[str, Any], children: dict[str, str]) -> dict[str, Any]:
     """Rows that hang on a gadget (notes, files, timeline, shares) follow the gadget."""
-    return {who: {child for child, parent in children.items() if parent in gadgets} for who, gadgets in gadget_table.items()}
+    return {
+        who: {child for child, parent in children.items() if parent in gadgets} for who, gadgets in gadget_table.items()
+    }
 
 
 ATTACHMENT_PARENTS = {"a_owner": "g_owner", "a_other": "g_other", "a_sv": "g_sv"}

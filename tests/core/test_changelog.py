@@ -24,9 +24,9 @@ from guanxi.identity.models import ApiToken, Role, Share, Team, User
 from tests.api.test_permission_matrix import api_routes
 from tests.conftest import Api, session_api
 from tests.factories import (
+    PASSWORD,
     CustomFieldFactory,
     GadgetFactory,
-    PASSWORD,
     RoleFactory,
     TagFactory,
     TeamFactory,
@@ -68,9 +68,7 @@ def entry_for(response: Any, expect: Expect, actor: User) -> ChangeLogEntry:
     request_id = response["X-Request-ID"]
     assert request_id, "every response carries X-Request-ID"
     ct = ContentType.objects.get_for_model(expect.model, for_concrete_model=False)
-    entries = list(
-        ChangeLogEntry.objects.filter(request_id=request_id, content_type=ct, object_id=expect.object_id)
-    )
+    entries = list(ChangeLogEntry.objects.filter(request_id=request_id, content_type=ct, object_id=expect.object_id))
     assert len(entries) == 1, [(e.action, e.changes) for e in entries]
     entry = entries[0]
     assert entry.action == expect.action
@@ -126,20 +124,28 @@ def c_gadget_patch(ctx: Ctx) -> tuple[Any, Expect]:
     g = gadget(ctx)
     tag(g, "old")
     r = ctx.api.patch(f"gadgets/{g.pk}", {"name": "After", "tags": ["new"]})
-    return r, Expect(Gadget, g.pk, "update", {"name": ["Before", "After"], "tags": [["old"], ["new"]]}, {"name", "tags"})
+    return r, Expect(
+        Gadget, g.pk, "update", {"name": ["Before", "After"], "tags": [["old"], ["new"]]}, {"name", "tags"}
+    )
 
 
 def c_gadget_put(ctx: Ctx) -> tuple[Any, Expect]:
     g = gadget(ctx)
     r = ctx.api.put(f"gadgets/{g.pk}", {"name": "After", "price": "6.00", "status": "new"})
-    return r, Expect(Gadget, g.pk, "update", {"name": ["Before", "After"], "price": ["5.00", "6.00"]}, {"name", "price"})
+    return r, Expect(
+        Gadget, g.pk, "update", {"name": ["Before", "After"], "price": ["5.00", "6.00"]}, {"name", "price"}
+    )
 
 
 def c_gadget_delete(ctx: Ctx) -> tuple[Any, Expect]:
     g = gadget(ctx)
     r = ctx.api.delete(f"gadgets/{g.pk}")
     return r, Expect(
-        Gadget, g.pk, "delete", {"deleted_at": [None, ANY], "deleted_by": [None, ctx.admin.pk]}, {"deleted_at", "deleted_by"}
+        Gadget,
+        g.pk,
+        "delete",
+        {"deleted_at": [None, ANY], "deleted_by": [None, ctx.admin.pk]},
+        {"deleted_at", "deleted_by"},
     )
 
 
@@ -147,7 +153,11 @@ def c_restore(ctx: Ctx) -> tuple[Any, Expect]:
     g = deleted_gadget(ctx)
     r = ctx.api.post(f"recycle-bin/testapp.gadget/{g.pk}/restore")
     return r, Expect(
-        Gadget, g.pk, "restore", {"deleted_at": [ANY, None], "deleted_by": [ctx.admin.pk, None]}, {"deleted_at", "deleted_by"}
+        Gadget,
+        g.pk,
+        "restore",
+        {"deleted_at": [ANY, None], "deleted_by": [ctx.admin.pk, None]},
+        {"deleted_at", "deleted_by"},
     )
 
 
@@ -348,7 +358,9 @@ def c_cf_create(ctx: Ctx) -> tuple[Any, Expect]:
         "custom-fields",
         {"object_type": "testapp.gadget", "key": "tier", "label_en": "Tier", "label_zh": "等级", "field_type": "text"},
     )
-    return r, Expect(CustomFieldDefinition, r.json()["id"], "create", {"key": [None, "tier"], "field_type": [None, "text"]})
+    return r, Expect(
+        CustomFieldDefinition, r.json()["id"], "create", {"key": [None, "tier"], "field_type": [None, "text"]}
+    )
 
 
 def c_cf_patch(ctx: Ctx) -> tuple[Any, Expect]:
@@ -376,7 +388,10 @@ def c_attachment_upload(ctx: Ctx) -> tuple[Any, Expect]:
     r = ctx.api.upload("attachments", {"content_type": ctx.gadget_ct, "object_id": g.pk, "file": upload})
     assert TimelineEntry.objects.filter(object_id=g.pk, kind="attachment").exists()
     return r, Expect(
-        Attachment, r.json()["id"], "create", {"name": [None, "合同.pdf"], "size": [None, 17], "object_id": [None, g.pk]}
+        Attachment,
+        r.json()["id"],
+        "create",
+        {"name": [None, "合同.pdf"], "size": [None, 17], "object_id": [None, g.pk]},
     )
 
 
@@ -626,7 +641,9 @@ class TestGenericServices:
 
 class TestIdentityServices:
     def test_user_create_and_set_password(self, admin: User) -> None:
-        user = identity_services.user_create(user=admin, data={"email": "a@b.cn", "display_name": "A"}, password=PASSWORD)
+        user = identity_services.user_create(
+            user=admin, data={"email": "a@b.cn", "display_name": "A"}, password=PASSWORD
+        )
         assert user.check_password(PASSWORD)
         assert_system(only_entry(object_id=user.pk, content_type=content_type_of(User)), admin, "create")
         identity_services.user_set_password(target=user, user=admin, password=NEW_PASSWORD)
@@ -680,7 +697,9 @@ class TestCoreServices:
         from guanxi.core.timeline import note_create
 
         g = GadgetFactory(owner=admin)
-        n = note_create(user=admin, data={"content_type_id": content_type_of(Gadget).pk, "object_id": g.pk, "body": "x"})
+        n = note_create(
+            user=admin, data={"content_type_id": content_type_of(Gadget).pk, "object_id": g.pk, "body": "x"}
+        )
         assert_system(only_entry(object_id=n.pk, content_type=content_type_of(Note)), admin, "create")
 
     def test_attachment_add_and_delete(self, admin: User) -> None:

@@ -75,7 +75,9 @@ class TestCreate:
         assert g.owner_id == other.pk
 
     def test_naming_yourself_is_not_assigning(self, rep: User) -> None:
-        g = services.record_create(model=Gadget, user=rep, data={"name": "x", "owner_id": rep.pk, "team_id": rep.team_id})
+        g = services.record_create(
+            model=Gadget, user=rep, data={"name": "x", "owner_id": rep.pk, "team_id": rep.team_id}
+        )
         assert g.owner_id == rep.pk
 
     def test_frozen_fields_are_refused_in_services_too(self, rep: User) -> None:

@@ -7,11 +7,12 @@ app would store); permissions are granted by writing role rules directly.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import pytest
 from django.test import Client
+from django.utils import translation
 
 from guanxi.customers import services
 from guanxi.customers.models import Account, Contact
@@ -58,6 +59,14 @@ class Api:
 
     def delete(self, path: str, **headers: str) -> Any:
         return self._call("delete", path, **headers)
+
+
+@pytest.fixture(autouse=True)
+def english(settings: Any) -> Iterator[None]:
+    """Messages are asserted in English, whatever the install's language and its catalogue say."""
+    settings.LANGUAGE_CODE = "en"
+    with translation.override("en"):
+        yield
 
 
 @pytest.fixture

@@ -1,0 +1,48 @@
+"""Writes on accounts, contacts, their links, tier rules and ideal customer profiles.
+
+The API and the UI call these; they wrap ``core.services.record_*`` (permission re-checks inside the
+transaction, version, change log) and add the customer rules: normalised contact points, the
+Chinese/Western name order, parent cycles, hand-set tiers, timeline entries, and the background
+recomputation of tiers and fit scores after a relevant change.
+
+- ``accounts``: account_create, account_update
+- ``contacts``: contact_create, contact_update, contact_link_account, contact_unlink_account
+- ``recompute``: account_tier_recompute, account_fit_recompute (run by ``guanxi.customers.tasks``)
+- ``rules``: tier rules and ideal customer profiles
+"""
+
+from guanxi.customers.services.accounts import account_create, account_update
+from guanxi.customers.services.common import classify_after_commit
+from guanxi.customers.services.contacts import (
+    contact_create,
+    contact_link_account,
+    contact_unlink_account,
+    contact_update,
+)
+from guanxi.customers.services.recompute import account_fit_recompute, account_tier_recompute
+from guanxi.customers.services.rules import (
+    customer_profile_create,
+    customer_profile_delete,
+    customer_profile_update,
+    tier_rule_create,
+    tier_rule_delete,
+    tier_rule_update,
+)
+
+__all__ = [
+    "account_create",
+    "account_update",
+    "account_fit_recompute",
+    "account_tier_recompute",
+    "classify_after_commit",
+    "contact_create",
+    "contact_link_account",
+    "contact_unlink_account",
+    "contact_update",
+    "customer_profile_create",
+    "customer_profile_delete",
+    "customer_profile_update",
+    "tier_rule_create",
+    "tier_rule_delete",
+    "tier_rule_update",
+]

@@ -1,0 +1,192 @@
+"""Writes on accounts: create and update, the parent hierarchy, hand-set tiers, timeline entries."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from guanxi.core import services as core_services
+from guanxi.core.choices import Action
+from guanxi.core.errors import FieldErrors
+from guanxi.core.timeline import timeline_add
+from guanxi.customers.choices import LifecycleStage, Tier, TimelineKind, size_band_for
+from guanxi.customers.models import Account
+from guanxi.customers.normalize import normalize_website
+from guanxi.customers.services.common import (
+    CLASSIFYING_FIELDS,
+    MAX_HIERARCHY_DEPTH,
+    classify_after_commit,
+    clean_place,
+    raise_if,
+    strip_texts,
+    user_names,
+)
+
+
+def _prepare_account_data(data: dict[str, Any], *, current: Account | None, user: Any) -> dict[str, Any]:
+    data = dict(data)
+    errors: dict[str, list[str]] = {}
+    strip_texts(data, "name", "legal_name", "region")
+    if "name" in data and not data["name"]:
+        errors["name"] = [_("Give the account a name.")]
+    if "website" in data:
+        try:
+            data["website"] = normalize_website(data["website"] or "")
+        except ValueError as exc:
+            errors["website"] = [str(exc)]
+    if "currency" in data:
+        currency = (data["currency"] or "").strip().upper()
+        if len(currency) != 3 or not currency.isalpha():
+            errors["currency"] = [_("Use a three-letter currency code such as CNY or USD.")]
+        data["currency"] = currency
+    region = clean_place(data, current, errors)
+    if region and "region" not in data and not (current and current.region):
+        data["region"] = region  # territories usually follow the 大区 of the province
+    if data.get("employee_count") is not None and "size" not in data:
+        data["size"] = size_band_for(data["employee_count"])
+    if data.get("annual_revenue") is not None and data["annual_revenue"] < 0:
+        errors["annual_revenue"] = [_("Use 0 (not known) or more.")]
+    tier_changed = "tier" in data and data["tier"] != (current.tier if current else "")
+    if tier_changed and "tier_locked" not in data:
+        # A tier set by hand sticks until someone unlocks it; clearing the tier hands it back to the rules.
+        data["tier_locked"] = bool(data["tier"])
+    if data.get("tier_locked") and (tier_changed or not (current and current.tier_locked)):
+        data["tier_reason"] = _("Set by hand by %(user)s.") % {"user": str(user)}
+    elif data.get("tier_locked") is False and current and current.tier_locked:
+        data["tier_reason"] = ""
+    raise_if(errors)
+    return data
+
+
+def _check_parent(user: Any, account_pk: Any, parent_id: Any) -> None:
+    """The parent must be an account the user can see, and not the account or one below it."""
+    if parent_id is None:
+        return
+    if not Account.objects.restrict(user, Action.VIEW).filter(pk=parent_id).exists():
+        raise FieldErrors({"parent": [_("No account with id %(id)s.") % {"id": parent_id}]})
+    if account_pk is not None and str(parent_id) == str(account_pk):
+        raise FieldErrors({"parent": [_("An account cannot be its own parent.")]})
+    current, depth = parent_id, 0
+    while current is not None:
+        if account_pk is not None and str(current) == str(account_pk):
+            raise FieldErrors({"parent": [_("This parent is already below this account; that would make a loop.")]})
+        depth += 1
+        if depth > MAX_HIERARCHY_DEPTH:
+            raise FieldErrors(
+                {"parent": [_("Account groups are at most %(depth)s levels deep.") % {"depth": MAX_HIERARCHY_DEPTH}]}
+            )
+        # Locking each ancestor makes two crossing moves (A under B, B under A) wait for each other.
+        current = Account.all_objects.select_for_update().filter(pk=current).values_list("parent_id", flat=True).first()
+
+
+def account_create(
+    *,
+    model: type[Account] = Account,
+    user: Any,
+    data: dict[str, Any],
+    tags: Iterable[str] | None = None,
+    custom_fields: dict[str, Any] | None = None,
+) -> Account:
+    """Add an account; its tier and fit score follow from the rules and profiles once committed."""
+    data = _prepare_account_data(data, current=None, user=user)
+    with transaction.atomic():
+        _check_parent(user, None, data.get("parent_id"))
+        account = core_services.record_create(
+            model=Account, user=user, data=data, tags=tags, custom_fields=custom_fields
+        )
+        timeline_add(subject=account, kind=TimelineKind.CREATED, summary=_("Account created"), actor=user)
+        classify_after_commit([account.pk], tiers=not account.tier_locked)
+    return account
+
+
+def account_update(
+    *,
+    model: type[Account] = Account,
+    pk: Any,
+    user: Any,
+    data: dict[str, Any],
+    expected_version: int | None = None,
+    tags: Iterable[str] | None = None,
+    custom_fields: dict[str, Any] | None = None,
+) -> Account:
+    """Change an account: refuses parent loops, locks a hand-set tier, puts notable changes on the timeline."""
+    with transaction.atomic():
+        current = core_services._lock(Account, pk, user, Action.CHANGE)
+        core_services._check_version(current, expected_version)
+        data = _prepare_account_data(data, current=current, user=user)
+        if "parent_id" in data and data["parent_id"] != current.parent_id:
+            _check_parent(user, current.pk, data["parent_id"])
+        before = {name: getattr(current, name) for name in (*CLASSIFYING_FIELDS, "owner_id", "parent_id", "tier")}
+        before_locked = current.tier_locked
+        account = core_services.record_update(
+            model=Account,
+            pk=pk,
+            user=user,
+            data=data,
+            expected_version=expected_version,
+            tags=tags,
+            custom_fields=custom_fields,
+        )
+        _account_timeline(account, before, user)
+        reclassify = any(before[name] != getattr(account, name) for name in CLASSIFYING_FIELDS)
+        if reclassify or (before_locked and not account.tier_locked):
+            classify_after_commit([account.pk], tiers=not account.tier_locked)
+    return account
+
+
+def _account_timeline(account: Account, before: dict[str, Any], user: Any) -> None:
+    if before["lifecycle_stage"] != account.lifecycle_stage:
+        timeline_add(
+            subject=account,
+            kind=TimelineKind.LIFECYCLE_STAGE,
+            summary=_("Lifecycle stage: %(old)s → %(new)s")
+            % {
+                "old": LifecycleStage(before["lifecycle_stage"]).label,
+                "new": LifecycleStage(account.lifecycle_stage).label,
+            },
+            actor=user,
+            data={"from": before["lifecycle_stage"], "to": account.lifecycle_stage},
+        )
+    if before["owner_id"] != account.owner_id:
+        names = user_names(before["owner_id"], account.owner_id)
+        timeline_add(
+            subject=account,
+            kind=TimelineKind.OWNER,
+            summary=_("Owner: %(old)s → %(new)s") % {"old": names[before["owner_id"]], "new": names[account.owner_id]},
+            actor=user,
+            data={"from": before["owner_id"], "to": account.owner_id},
+        )
+    if before["parent_id"] != account.parent_id:
+        parents: dict[Any, str] = dict(
+            Account.all_objects.filter(pk__in=[p for p in (before["parent_id"], account.parent_id) if p]).values_list(
+                "pk", "name"
+            )
+        )
+        timeline_add(
+            subject=account,
+            kind=TimelineKind.PARENT,
+            summary=_("Parent account: %(old)s → %(new)s")
+            % {"old": parents.get(before["parent_id"], "—"), "new": parents.get(account.parent_id, "—")},
+            actor=user,
+            data={"from": before["parent_id"], "to": account.parent_id},
+        )
+    if before["tier"] != account.tier:
+        timeline_add(
+            subject=account,
+            kind=TimelineKind.TIER,
+            summary=tier_change_summary(before["tier"], account.tier),
+            body=account.tier_reason,
+            actor=user,
+            data={"from": before["tier"], "to": account.tier, "by_hand": account.tier_locked},
+        )
+
+
+def _tier_label(tier: str) -> str:
+    return str(Tier(tier).label) if tier else _("no tier")
+
+
+def tier_change_summary(old: str, new: str) -> str:
+    return _("Tier: %(old)s → %(new)s") % {"old": _tier_label(old), "new": _tier_label(new)}

@@ -1,0 +1,143 @@
+"""Recomputing derived account data in bulk: tiers from the tier rules, fit scores from the profiles.
+
+Run from the background tasks in ``guanxi.customers.tasks`` (write context "job"); safe to run twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
+from django.db import transaction
+from django.utils import timezone, translation
+
+from guanxi.core import context
+from guanxi.core.audit import diff
+from guanxi.core.choices import ChangeAction
+from guanxi.core.models import ChangeLogEntry, TimelineEntry
+from guanxi.customers import classification
+from guanxi.customers.choices import TimelineKind
+from guanxi.customers.models import Account
+from guanxi.customers.services.accounts import tier_change_summary
+from guanxi.customers.services.common import BATCH_SIZE
+
+
+def _id_batches(account_ids: Iterable[int] | None, size: int) -> Iterator[list[int]]:
+    if account_ids is not None:
+        ids = sorted({int(i) for i in account_ids})
+        for start in range(0, len(ids), size):
+            yield ids[start : start + size]
+        return
+    last = 0
+    while True:
+        ids = list(Account.objects.filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)[:size])
+        if not ids:
+            return
+        yield ids
+        last = ids[-1]
+
+
+def _write_job_changes(rows: list[tuple[Account, dict[str, Any], dict[str, Any]]], fields: list[str]) -> None:
+    """Save the recomputed fields of many accounts and log each change, in bulk."""
+    if not rows:
+        return
+    now = timezone.now()
+    for account, _before, _after in rows:
+        account.version += 1
+        account.updated_at = now
+    Account.all_objects.bulk_update([r[0] for r in rows], [*fields, "version", "updated_at"])
+    ctx = context.current()
+    ct = ContentType.objects.get_for_model(Account, for_concrete_model=False)
+    ChangeLogEntry.objects.bulk_create(
+        [
+            ChangeLogEntry(
+                actor=None,
+                actor_repr="",
+                source=ctx.source,
+                request_id=ctx.request_id,
+                action=ChangeAction.UPDATE,
+                content_type=ct,
+                object_id=account.pk,
+                object_repr=str(account)[:200],
+                changes=diff(before, after),
+            )
+            for account, before, after in rows
+        ]
+    )
+
+
+def account_tier_recompute(*, account_ids: Iterable[int] | None = None, batch_size: int = BATCH_SIZE) -> dict[str, int]:
+    """Apply the active tier rules to accounts (all live ones when ``account_ids`` is None).
+
+    Hand-set tiers (``tier_locked``) are left alone (counted as "locked"). Each changed account gets a change-log entry
+    (source from the write context: "job" in the task) and, when the tier itself moved, a timeline
+    entry. Batches are locked and written one transaction at a time.
+    """
+    rules = classification.active_tier_rules()
+    checked = changed = locked = 0
+    # Stored reasons are in the install's language, whatever request happened to trigger the job.
+    with translation.override(settings.LANGUAGE_CODE):
+        for ids in _id_batches(account_ids, batch_size):
+            with transaction.atomic():
+                accounts = list(Account.objects.select_for_update().filter(pk__in=ids))
+                rows = []
+                timeline: list[TimelineEntry] = []
+                for account in accounts:
+                    checked += 1
+                    if account.tier_locked:
+                        locked += 1
+                        continue
+                    tier, reason = classification.tier_for(account, rules)
+                    if (tier, reason) == (account.tier, account.tier_reason):
+                        continue
+                    before = {"tier": account.tier, "tier_reason": account.tier_reason}
+                    if tier != account.tier:
+                        timeline.append(
+                            TimelineEntry(
+                                content_type=ContentType.objects.get_for_model(Account, for_concrete_model=False),
+                                object_id=account.pk,
+                                kind=TimelineKind.TIER,
+                                summary=tier_change_summary(account.tier, tier),
+                                body=reason,
+                                data={"from": account.tier, "to": tier, "by_hand": False},
+                                at=timezone.now(),
+                            )
+                        )
+                    account.tier, account.tier_reason = tier, reason
+                    rows.append((account, before, {"tier": tier, "tier_reason": reason}))
+                _write_job_changes(rows, ["tier", "tier_reason"])
+                TimelineEntry.objects.bulk_create(timeline)
+                changed += len(rows)
+    return {"checked": checked, "changed": changed, "locked": locked}
+
+
+def account_fit_recompute(*, account_ids: Iterable[int] | None = None, batch_size: int = BATCH_SIZE) -> dict[str, int]:
+    """Score accounts against every active ideal customer profile and keep the best fit.
+
+    The change log records score and profile changes (the explanation is derived and stays out of it).
+    """
+    profiles = classification.active_profiles()
+    checked = changed = 0
+    with translation.override(settings.LANGUAGE_CODE):
+        for ids in _id_batches(account_ids, batch_size):
+            with transaction.atomic():
+                accounts = list(Account.objects.select_for_update().filter(pk__in=ids))
+                rows = []
+                for account in accounts:
+                    checked += 1
+                    score, profile, explanation = classification.best_fit(account, profiles)
+                    profile_id = profile.pk if profile else None
+                    if (score, profile_id, explanation) == (
+                        account.fit_score,
+                        account.fit_profile_id,
+                        account.fit_explanation,
+                    ):
+                        continue
+                    before = {"fit_score": account.fit_score, "fit_profile": account.fit_profile_id}
+                    account.fit_score, account.fit_profile_id, account.fit_explanation = score, profile_id, explanation
+                    rows.append((account, before, {"fit_score": score, "fit_profile": profile_id}))
+                _write_job_changes(rows, ["fit_score", "fit_profile", "fit_explanation"])
+                changed += len(rows)
+    return {"checked": checked, "changed": changed}

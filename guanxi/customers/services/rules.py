@@ -1,0 +1,115 @@
+"""Writes on tier rules and ideal customer profiles; each change queues a recomputation after commit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from guanxi.core import services as core_services
+from guanxi.core.choices import Action
+from guanxi.core.errors import FieldErrors
+from guanxi.customers import classification
+from guanxi.customers.models import CustomerProfile, TierRule
+from guanxi.customers.services.common import classify_after_commit, raise_if, strip_texts
+
+
+def _prepare_setting(data: dict[str, Any], *, json_field: str, creating: bool) -> dict[str, Any]:
+    data = dict(data)
+    errors: dict[str, list[str]] = {}
+    strip_texts(data, "name")
+    if (creating or "name" in data) and not data.get("name"):
+        errors["name"] = [_("Give it a name.")]
+    raise_if(errors)
+    if json_field in data:
+        data[json_field] = classification.clean_criteria(data[json_field], field=json_field)
+    return data
+
+
+def tier_rule_create(*, model: type[TierRule] = TierRule, user: Any, data: dict[str, Any]) -> TierRule:
+    """Add a tier rule; every account's tier is recomputed after commit."""
+    data = _prepare_setting(data, json_field="conditions", creating=True)
+    with transaction.atomic():
+        rule = core_services.record_create(model=TierRule, user=user, data=data)
+        classify_after_commit(None, fit=False)
+    return rule
+
+
+def tier_rule_update(
+    *, model: type[TierRule] = TierRule, pk: Any, user: Any, data: dict[str, Any], expected_version: int | None = None
+) -> TierRule:
+    """Change a tier rule; every account's tier is recomputed after commit."""
+    data = _prepare_setting(data, json_field="conditions", creating=False)
+    with transaction.atomic():
+        rule = core_services.record_update(
+            model=TierRule, pk=pk, user=user, data=data, expected_version=expected_version
+        )
+        classify_after_commit(None, fit=False)
+    return rule
+
+
+def tier_rule_delete(
+    *, model: type[TierRule] = TierRule, pk: Any, user: Any, expected_version: int | None = None
+) -> TierRule:
+    """Delete a tier rule (the change log keeps it); tiers are recomputed after commit."""
+    with transaction.atomic():
+        rule = core_services.record_delete(model=TierRule, pk=pk, user=user, expected_version=expected_version)
+        classify_after_commit(None, fit=False)
+    return rule
+
+
+def _prepare_profile(data: dict[str, Any], *, current: CustomerProfile | None) -> dict[str, Any]:
+    data = _prepare_setting(data, json_field="criteria", creating=current is None)
+    if "name" in data:
+        clash = CustomerProfile.objects.filter(name__iexact=data["name"])
+        if current is not None:
+            clash = clash.exclude(pk=current.pk)
+        if clash.exists():
+            raise FieldErrors({"name": [_("A profile with this name already exists.")]})
+    if "weights" in data:
+        criteria = data.get("criteria", current.criteria if current else {})
+        data["weights"] = classification.clean_weights(data["weights"], criteria)
+    return data
+
+
+def customer_profile_create(
+    *, model: type[CustomerProfile] = CustomerProfile, user: Any, data: dict[str, Any]
+) -> CustomerProfile:
+    """Add an ideal customer profile; fit scores are recomputed after commit."""
+    data = _prepare_profile(data, current=None)
+    with transaction.atomic():
+        profile = core_services.record_create(model=CustomerProfile, user=user, data=data)
+        classify_after_commit(None, tiers=False)
+    return profile
+
+
+def customer_profile_update(
+    *,
+    model: type[CustomerProfile] = CustomerProfile,
+    pk: Any,
+    user: Any,
+    data: dict[str, Any],
+    expected_version: int | None = None,
+) -> CustomerProfile:
+    """Change an ideal customer profile; fit scores are recomputed after commit."""
+    with transaction.atomic():
+        current = core_services._lock(CustomerProfile, pk, user, Action.CHANGE)
+        data = _prepare_profile(data, current=current)
+        profile = core_services.record_update(
+            model=CustomerProfile, pk=pk, user=user, data=data, expected_version=expected_version
+        )
+        classify_after_commit(None, tiers=False)
+    return profile
+
+
+def customer_profile_delete(
+    *, model: type[CustomerProfile] = CustomerProfile, pk: Any, user: Any, expected_version: int | None = None
+) -> CustomerProfile:
+    """Delete an ideal customer profile; fit scores are recomputed after commit."""
+    with transaction.atomic():
+        profile = core_services.record_delete(
+            model=CustomerProfile, pk=pk, user=user, expected_version=expected_version
+        )
+        classify_after_commit(None, tiers=False)
+    return profile
