@@ -6,3 +6,6 @@ import os
 os.environ.setdefault("GUANXI_TESTING", "1")
 
 from guanxi.settings import *  # noqa: E402,F403
+
+# Tests assert the English source messages; tests of the Chinese UI ask for zh-hans explicitly.
+LANGUAGE_CODE = "en"
