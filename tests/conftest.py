@@ -39,6 +39,7 @@ def django_db_modify_db_settings(request: pytest.FixtureRequest) -> None:
     shared-cache in-memory database answers "table is locked" instead of waiting, so concurrency
     would not be tested the way production (a WAL file) behaves.
     """
+    Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)  # whitenoise warns on every client otherwise
     db = settings.DATABASES["default"]
     if db["ENGINE"] == "django.db.backends.sqlite3":
         worker = getattr(request.config, "workerinput", {}).get("workerid", "main")

@@ -43,6 +43,7 @@ PEOPLE = ("owner", "colleague", "other", "manager", "norole")
 class World:
     p: Principals
     objs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    gadget_ct: int = 0  # the content type id of gadgets (notes, files and shares name it)
 
     def add(self, kind: str, key: str, obj: Any) -> Any:
         self.objs.setdefault(kind, {})[key] = obj
@@ -131,19 +132,12 @@ def build_world(p: Principals) -> World:
         w.add("team", name, team)
     for name, role in p.roles.items():
         w.add("role", name, role)
-    w.gadget_ct = content_type_of(g["g_owner"]).pk  # type: ignore[attr-defined]
+    w.gadget_ct = content_type_of(g["g_owner"]).pk
     return w
 
 
 ALL = "ALL"  # every row of the kind (admins)
 DENIED = None  # the list answers 403: the principal may see no row of this type at all
-
-
-def expand(w: World, kind: str, table: dict[str, Any], who: str) -> set[str] | None:
-    value = table[who] if who not in ADMINS else table.get(who, ALL)
-    if value == ALL:
-        return set(w.keys(kind))
-    return None if value is None else set(value)
 
 
 # --- the policy ---------------------------------------------------------------------------------------

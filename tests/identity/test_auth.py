@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from django.contrib.auth import SESSION_KEY
 from django.contrib.contenttypes.models import ContentType
-from django.core import mail
+from django.core import mail, signing
 from django.test import Client
 from django.urls import reverse
 from django_otp import DEVICE_ID_SESSION_KEY
@@ -192,9 +192,13 @@ def test_the_pending_sign_in_expires(client: Client, totp_user: Any, monkeypatch
 def test_the_pending_user_id_cannot_be_forged(client: Client, totp_user: Any, user: Any) -> None:
     sign_in(client, totp_user.email)
     session = client.session
-    session[twofactor.PENDING_SESSION_KEY] = session[twofactor.PENDING_SESSION_KEY].replace(
-        str(totp_user.pk), str(user.pk), 1
+    # Someone who can write the session but does not know the secret key names another user.
+    forged = signing.dumps(
+        {"uid": user.pk, "hash": user.get_session_auth_hash(), "next": ""},
+        key="not-the-server-secret",
+        salt=twofactor.PENDING_SALT,
     )
+    session[twofactor.PENDING_SESSION_KEY] = forged
     session.save()
     response = client.post(reverse("login-2fa"), {"otp_token": "123456"})
     assert response.status_code == 302 and signed_in_user_id(client) is None

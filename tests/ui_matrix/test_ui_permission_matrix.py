@@ -282,7 +282,7 @@ def _record_post(name: str, data: Callable[[], dict[str, Any]]) -> Callable[[UiC
         c.each(
             "gadget",
             "POST",
-            lambda k: url(name, c.w.gadget_ct, c.w.pk("gadget", k)),  # type: ignore[attr-defined]
+            lambda k: url(name, c.w.gadget_ct, c.w.pk("gadget", k)),
             W.GADGET_VIEW,
             W.GADGET_CHANGE,
             302,
@@ -302,7 +302,7 @@ def _share_add(c: UiCheck) -> None:
         c.request(
             f"share {key}",
             "POST",
-            url("share-add", c.w.gadget_ct, c.w.pk("gadget", key)),  # type: ignore[attr-defined]
+            url("share-add", c.w.gadget_ct, c.w.pk("gadget", key)),
             expected,
             {"user": c.w.pk("user", "norole"), "access": "view"},
             writes=False if denied else None,
