@@ -245,3 +245,35 @@ def record_purge(*, model: type[M], pk: Any, user: Any) -> None:
     changelog_record(actor=user, obj=obj, action=ChangeAction.PURGE, before=snapshot(obj))
     _remove_dependents(obj)
     obj.delete()
+
+
+def recycle_bin_purge_expired(*, days: int | None = None, now: Any = None) -> dict[str, int]:
+    """Purge records that have been in the recycle bin longer than ``days`` (default from settings).
+
+    Runs as the system (a scheduled job), one record per transaction so a failure keeps the rest;
+    each purge is in the change log with the record's last values.
+    """
+    from datetime import timedelta
+
+    from django.conf import settings
+
+    from guanxi.core.registry import resources
+
+    days = settings.GUANXI_RECYCLE_BIN_DAYS if days is None else days
+    cutoff = (now or timezone.now()) - timedelta(days=days)
+    purged: dict[str, int] = {}
+    for resource in resources():
+        model = resource.model
+        if not resource.soft_delete or resource.read_only:
+            continue
+        manager: Any = getattr(model, "all_objects", model._default_manager)
+        for pk in manager.filter(deleted_at__lt=cutoff).values_list("pk", flat=True).iterator():
+            with transaction.atomic():
+                obj = manager.select_for_update().filter(pk=pk, deleted_at__lt=cutoff).first()
+                if obj is None:
+                    continue  # restored meanwhile
+                changelog_record(actor=None, obj=obj, action=ChangeAction.PURGE, before=snapshot(obj))
+                _remove_dependents(obj)
+                obj.delete()
+            purged[resource.object_type] = purged.get(resource.object_type, 0) + 1
+    return purged

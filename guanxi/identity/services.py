@@ -219,16 +219,13 @@ def share_create(*, model: type[Share] = Share, user: Any, data: dict[str, Any],
         if manager.restrict(user, Action.VIEW).filter(pk=object_id).exists():  # type: ignore[attr-defined]
             raise PermissionDenied(_("You may share only records you may change."))
         raise FieldErrors({"object_id": [_("No such record.")]})
-    existing = (
-        Share.objects.select_for_update()
-        .filter(
-            content_type_id=content_type_id,
-            object_id=object_id,
-            user_id=data.get("user_id"),
-            team_id=data.get("team_id"),
-        )
-        .first()
-    )
+    same_target: dict[str, Any] = {
+        "content_type_id": content_type_id,
+        "object_id": object_id,
+        "user_id": data.get("user_id"),
+        "team_id": data.get("team_id"),
+    }
+    existing = Share.objects.select_for_update().filter(**same_target).first()
     if existing is not None:
         # Sharing again with the same person or team changes the access instead of adding a duplicate.
         access = data.get("access") or existing.access
