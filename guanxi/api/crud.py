@@ -25,7 +25,7 @@ from guanxi.core.errors import FieldErrors, NotFound, PermissionDenied
 from guanxi.core.filters import FilterSet
 from guanxi.core.models import Tag, TaggedItem
 from guanxi.core.pagination import paginate, parse_limit
-from guanxi.core.permissions import hidden_fields, object_type_of, token_allows
+from guanxi.core.permissions import hidden_fields, may_reach, object_type_of, token_allows
 from guanxi.core.registry import Resource
 
 JSON = "application/json"
@@ -228,9 +228,9 @@ def list_parameters(filterset: type[FilterSet]) -> list[dict[str, Any]]:
 def list_records(request: HttpRequest, resource: Resource) -> HttpResponse:
     user = request.user
     require_token_scope(request, resource.object_type, Action.VIEW)
-    qs = resource.model._default_manager.restrict(user, Action.VIEW)  # type: ignore[attr-defined]
-    if qs.query.is_empty():  # no row of this type at all: not by role, share, parent record or ownership
+    if not may_reach(user, resource.model, Action.VIEW):
         raise PermissionDenied()
+    qs = resource.model._default_manager.restrict(user, Action.VIEW)  # type: ignore[attr-defined]
     filterset = resource.filterset(request.GET, user)
     if resource.select_related:
         qs = qs.select_related(*resource.select_related)

@@ -35,11 +35,12 @@ def _policy(user: Any) -> dict[str, Any]:
     cached = getattr(user, _CACHE_ATTR, None)
     if cached is not None:
         return cached
-    from guanxi.identity.models import FieldRule, RolePermission
+    from guanxi.identity.models import FieldRule, Role, RolePermission
 
     scopes: dict[tuple[str, str], str] = {}
     fields: dict[str, dict[str, str]] = {}
-    if user.role_id:
+    # A role in the recycle bin grants nothing (deleting one is refused while held; this is the backstop).
+    if user.role_id and Role.objects.filter(pk=user.role_id).exists():
         for object_type, action, scope in RolePermission.objects.filter(role_id=user.role_id).values_list(
             "object_type", "action", "scope"
         ):
@@ -174,3 +175,11 @@ def hidden_fields(user: Any, model: type[models.Model] | str) -> set[str]:
 def frozen_fields(user: Any, model: type[models.Model] | str) -> set[str]:
     """Fields the user may not write: read-only and hidden ones."""
     return set(field_rules(user, model))
+
+
+def may_reach(user: Any, model: type[models.Model], action: str) -> bool:
+    """Could ``action`` apply to any row of this type: by role, share, parent record or ownership?
+
+    Lists answer 403 and bulk actions hide only when this is false (no query is run).
+    """
+    return not model._default_manager.restrict(user, action).query.is_empty()  # type: ignore[attr-defined]

@@ -61,6 +61,7 @@ def register_identity() -> None:
             list_columns=("name", "manager", "territory"),
             select_related=("manager",),
             create=services.team_create,
+            delete=services.team_delete,
             nav_group="settings",
             icon="users",
         )
@@ -77,6 +78,7 @@ def register_identity() -> None:
             select_related=("parent",),
             create=services.role_create,
             update=services.role_update,
+            delete=services.role_delete,
             routes=role_routes,
             nav_group="settings",
             icon="shield",

@@ -325,3 +325,37 @@ def role_create(*, model: type[Role] = Role, user: Any, data: dict[str, Any], **
     if Role.objects.filter(name__iexact=(data.get("name") or "").strip()).exists():
         raise FieldErrors({"name": [_("A role with this name already exists.")]})
     return core_services.record_create(model=Role, user=user, data=data, **kwargs)
+
+
+@transaction.atomic
+def role_delete(*, model: type[Role] = Role, pk: Any, user: Any, expected_version: int | None = None) -> Role:
+    """Move a role to the recycle bin, unless people still hold it or roles report to it.
+
+    A binned role must grant nothing; refusing while it is in use keeps users from silently losing
+    (or, through a restore, regaining) their rights.
+    """
+    core_services._lock(Role, pk, user, Action.DELETE)  # 404/403 before any business rule
+    holders = User.objects.filter(role_id=pk, is_active=True).count()
+    children = Role.objects.filter(parent_id=pk).count()
+    if holders or children:
+        raise FieldErrors(
+            {
+                "role": [
+                    _("%(users)s user(s) hold this role and %(roles)s role(s) report to it; move them first.")
+                    % {"users": holders, "roles": children}
+                ]
+            }
+        )
+    return core_services.record_delete(model=Role, pk=pk, user=user, expected_version=expected_version)
+
+
+@transaction.atomic
+def team_delete(*, model: type[Team] = Team, pk: Any, user: Any, expected_version: int | None = None) -> Team:
+    """Move a team to the recycle bin, unless it still has active members."""
+    core_services._lock(Team, pk, user, Action.DELETE)  # 404/403 before any business rule
+    members = User.objects.filter(team_id=pk, is_active=True).count()
+    if members:
+        raise FieldErrors(
+            {"team": [_("%(count)s active user(s) belong to this team; move them first.") % {"count": members}]}
+        )
+    return core_services.record_delete(model=Team, pk=pk, user=user, expected_version=expected_version)

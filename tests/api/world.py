@@ -24,7 +24,9 @@ from tests.conftest import Principals
 from tests.factories import (
     CustomFieldFactory,
     GadgetFactory,
+    RoleFactory,
     TagFactory,
+    TeamFactory,
     attach,
     changelog_entry,
     content_type_of,
@@ -132,6 +134,9 @@ def build_world(p: Principals) -> World:
         w.add("team", name, team)
     for name, role in p.roles.items():
         w.add("role", name, role)
+    # Nobody belongs to these, so they may be moved to the recycle bin (held ones are refused: 400).
+    w.add("team", "spare", TeamFactory(name="Spare team"))
+    w.add("role", "spare", RoleFactory(name="Spare role"))
     w.gadget_ct = content_type_of(g["g_owner"]).pk
     return w
 

@@ -411,12 +411,6 @@ def test_restrict_matches_the_reference_model(data: st.DataObject, users: list[d
         transaction.set_rollback(True)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a role moved to the recycle bin still grants its rules to the users who hold it "
-    "(permissions._policy reads RolePermission by role_id without looking at the role's deleted_at), while "
-    "role_descendant_ids (live roles only) silently drops it from managers' subordinates",
-)
 def test_a_role_in_the_recycle_bin_grants_nothing() -> None:
     from tests.conftest import session_api
 

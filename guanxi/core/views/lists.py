@@ -25,7 +25,7 @@ from guanxi.core.errors import FieldErrors
 from guanxi.core.forms import MAX_SELECT_OPTIONS, related_queryset
 from guanxi.core.models import SavedView
 from guanxi.core.pagination import DEFAULT_LIMIT, paginate, parse_limit
-from guanxi.core.permissions import can, hidden_fields
+from guanxi.core.permissions import hidden_fields, may_reach
 from guanxi.core.registry import Resource
 from guanxi.core.views import display
 from guanxi.core.views.base import ResourceView, delete_verb, resource_url
@@ -63,12 +63,12 @@ def bulk_actions(resource: Resource, user: Any) -> list[tuple[str, str]]:
     if resource.read_only:
         return []
     actions = []
-    if can(user, resource.model, Action.CHANGE):
+    if may_reach(user, resource.model, Action.CHANGE):
         if resource.soft_delete and resource.write_fields:
             actions.append(("edit", _("Edit a field")))
         if resource.taggable:
             actions += [("add_tags", _("Add tags")), ("remove_tags", _("Remove tags"))]
-    if can(user, resource.model, Action.DELETE):
+    if may_reach(user, resource.model, Action.DELETE):
         actions.append(("delete", delete_verb(resource.path)))
     return actions
 
@@ -157,7 +157,7 @@ class ObjectListView(ResourceView):
     def get(self, request: HttpRequest) -> HttpResponse:
         resource = self.resource
         user = request.user
-        if not can(user, resource.model, Action.VIEW) and not getattr(resource.model, "shareable", False):
+        if not may_reach(user, resource.model, Action.VIEW):
             raise PermissionDenied()
         saved_views = list(
             SavedView.objects.filter(object_type=resource.object_type)

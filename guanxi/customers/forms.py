@@ -1,0 +1,309 @@
+"""Forms of the customer pages: the contact form with its emails, phones and account links.
+
+The generic record form builds inputs from ``Resource.write_fields``; a contact's emails, phones and
+account links are not among them (the API takes them as ``Resource.extra_input``). ``ContactForm``
+adds them to the generic form and hands them to ``contact_create`` / ``contact_update`` in the shapes
+those services take, and puts the services' item errors (``phones.1``, ``accounts.0.role``) back on
+the input they came from. The contact add/edit views (``guanxi/customers/views.py``) use it; the
+bulk edit page keeps the plain generic form (these inputs are not model fields it could apply).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import phonenumbers
+from django import forms
+from django.utils.translation import gettext as _
+
+from guanxi.core.choices import Action
+from guanxi.core.forms import MAX_SELECT_OPTIONS, RecordForm, record_form_class, style_widget
+from guanxi.core.permissions import frozen_fields, hidden_fields
+from guanxi.core.registry import Resource
+from guanxi.customers.models import Account, AccountContact, Contact
+from guanxi.customers.normalize import DEFAULT_REGION, normalize_email, normalize_phone
+
+#: The field rule that governs a contact's account links (as in the API and the services).
+LINKS_RULE = "accounts"
+POINT_FIELDS = ("emails", "phones")
+NEW_ROLE = "new_accounts_role"
+_ITEM_ERROR = re.compile(r"^(?P<field>emails|phones|accounts)\.(?P<index>\d+)(?:\.(?P<part>\w+))?$")
+
+
+# --- emails and phones as lines ----------------------------------------------------------------------
+
+
+def phone_text(point: dict[str, Any]) -> str:
+    """A stored phone as people read it: ``+86 138 0013 8000``, ``+86 21 6123 4567 ext. 802``."""
+    value = str(point.get("value") or "")
+    try:
+        text = phonenumbers.format_number(phonenumbers.parse(value, None), phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    except phonenumbers.NumberParseException:
+        text = value
+    extension = point.get("extension") or ""
+    return f"{text} ext. {extension}" if extension else text
+
+
+def point_text(kind: str, point: dict[str, Any]) -> str:
+    return phone_text(point) if kind == "phones" else str(point.get("value") or "")
+
+
+def point_key(kind: str, text: str, region: str) -> tuple[str, str] | None:
+    """What a typed line normalises to, to recognise a stored entry (None: the service will say why)."""
+    try:
+        if kind == "emails":
+            return normalize_email(text), ""
+        phone = normalize_phone(text, region)
+    except ValueError:
+        return None
+    return phone.e164, phone.extension
+
+
+class PointLinesField(forms.CharField):
+    """Emails or phones, one per line; the first line is the main one."""
+
+    def __init__(self, *, kind: str, **kwargs: Any):
+        self.kind = kind
+        kwargs.setdefault("widget", forms.Textarea(attrs={"rows": 2, "autocomplete": "off"}))
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, list):
+            return "\n".join(point_text(self.kind, p) if isinstance(p, dict) else str(p) for p in value)
+        return value
+
+    def to_python(self, value: Any) -> list[str]:  # type: ignore[override]
+        if isinstance(value, list):
+            return [point_text(self.kind, p) if isinstance(p, dict) else str(p) for p in value]
+        text = super().to_python(value) or ""
+        return [line.strip() for line in text.splitlines() if line.strip()]
+
+    def has_changed(self, initial: Any, data: Any) -> bool:
+        if self.disabled:
+            return False
+        return self.to_python(initial or []) != self.to_python(data)
+
+
+class AccountIdsField(forms.CharField):
+    """Account ids typed as ``12, 15``: used instead of a select when there are too many accounts to list."""
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, list | tuple):
+            return ", ".join(str(v) for v in value)
+        return value
+
+    def to_python(self, value: Any) -> list[str]:  # type: ignore[override]
+        if isinstance(value, list | tuple):
+            return [str(v) for v in value]
+        parts = [p.strip() for p in re.split(r"[\s,，;；]+", super().to_python(value) or "") if p.strip()]
+        if not all(p.isdigit() for p in parts):
+            raise forms.ValidationError(_("Use account ids separated by commas, e.g. 12, 15."))
+        return list(dict.fromkeys(parts))
+
+    def has_changed(self, initial: Any, data: Any) -> bool:
+        try:
+            return sorted(self.to_python(initial or [])) != sorted(self.to_python(data))
+        except forms.ValidationError:
+            return True
+
+
+# --- the contact form --------------------------------------------------------------------------------
+
+
+class ContactFormMixin:
+    """Emails, phones and account links on the generic contact form (see the module docstring)."""
+
+    fields: dict[str, forms.Field]
+    initial: dict[str, Any]
+    instance: Contact
+    user: Any
+    is_add: bool
+    extra_inputs: set[str]
+    cleaned_data: dict[str, Any]
+    changed_data: list[str]
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)  # type: ignore[call-arg]
+        hidden = hidden_fields(self.user, Contact)
+        frozen = frozen_fields(self.user, Contact)
+        added: dict[str, forms.Field] = {}
+        region = (self.instance.country or DEFAULT_REGION) if not self.is_add else DEFAULT_REGION
+        self.region = region
+        for kind in POINT_FIELDS:
+            if kind in hidden:
+                continue
+            if kind == "emails":
+                field = PointLinesField(
+                    kind=kind,
+                    label=_("Emails"),
+                    required=False,
+                    help_text=_("One per line; the first is the main one."),
+                )
+            else:
+                field = PointLinesField(
+                    kind=kind,
+                    label=_("Phones"),
+                    required=False,
+                    help_text=_(
+                        "One per line, e.g. 138 0013 8000 or 021-6123 4567 ext. 802; the first is the main one."
+                    ),
+                )
+            self.initial[kind] = list(getattr(self.instance, kind, None) or [])
+            self._freeze(field, kind in frozen)
+            added[kind] = field
+        #: The links the user may see now (links to other accounts are never shown nor touched).
+        self.links: list[AccountContact] = []
+        self.role_fields: dict[int, str] = {}  # account id -> name of its role input
+        if LINKS_RULE not in hidden:
+            added.update(self._link_fields(frozen=LINKS_RULE in frozen))
+        self.extra_inputs |= set(added)
+        for field in added.values():
+            style_widget(field)
+        self._place(added)
+
+    # --- building ------------------------------------------------------------------------------------
+    @staticmethod
+    def _freeze(field: forms.Field, frozen: bool) -> None:
+        if frozen:
+            field.disabled = True
+            field.help_text = _("You may not change this field.")
+
+    def _link_fields(self, *, frozen: bool) -> dict[str, forms.Field]:
+        visible = Account.objects.restrict(self.user, Action.VIEW)
+        if not self.is_add:
+            self.links = list(
+                AccountContact.objects.filter(contact=self.instance, account__in=visible.values("pk"))
+                .select_related("account")
+                .order_by("-is_primary", "id")
+            )
+        linked = {link.account_id for link in self.links}
+        options = list(visible.order_by("name", "id").values_list("pk", "name")[: MAX_SELECT_OPTIONS + 1])
+        fields: dict[str, forms.Field] = {}
+        label = _("Accounts")
+        if len(options) > MAX_SELECT_OPTIONS:
+            accounts: forms.Field = AccountIdsField(
+                label=label,
+                required=False,
+                help_text=_("Account ids separated by commas (there are too many accounts to list)."),
+            )
+        else:
+            missing = linked - {pk for pk, _name in options}
+            options += [(link.account_id, link.account.name) for link in self.links if link.account_id in missing]
+            accounts = forms.MultipleChoiceField(
+                label=label,
+                required=False,
+                choices=[(str(pk), name) for pk, name in options],
+                widget=forms.SelectMultiple(attrs={"size": min(8, max(3, len(options)))}),
+                help_text=_("The companies this person works at or for. Hold Ctrl (⌘ on a Mac) to pick several."),
+            )
+        self._freeze(accounts, frozen)
+        fields["accounts"] = accounts
+        self.initial["accounts"] = [str(link.account_id) for link in self.links]
+        for link in self.links:
+            name = f"role_{link.account_id}"
+            fields[name] = forms.CharField(
+                label=_("Role at %(account)s") % {"account": link.account.name},
+                required=False,
+                max_length=100,
+                help_text=_("Primary account") if link.is_primary else "",
+            )
+            self.initial[name] = link.role
+            self._freeze(fields[name], frozen)
+            self.role_fields[link.account_id] = name
+        fields[NEW_ROLE] = forms.CharField(
+            label=_("Role") if not self.links else _("Role at newly chosen accounts"),
+            required=False,
+            max_length=100,
+            help_text=_("e.g. 总经理, 采购经理, CTO"),
+        )
+        self._freeze(fields[NEW_ROLE], frozen)
+        return fields
+
+    def _place(self, added: dict[str, forms.Field]) -> None:
+        """The new inputs go after the department (or first, if the user may not see it)."""
+        order = list(self.fields)
+        anchor = next((n for n in ("department", "title", "given_name", "family_name") if n in order), None)
+        at = order.index(anchor) + 1 if anchor else 0
+        names = [n for n in order if n not in added]
+        names[at:at] = list(added)
+        self.fields = {name: self.fields.get(name) or added[name] for name in names}
+
+    # --- what the services take ----------------------------------------------------------------------
+    def _points(self, kind: str) -> list[dict[str, Any]]:
+        """The typed lines as service items; a line that is a stored entry keeps its label and extension."""
+        stored: dict[tuple[str, str], dict[str, Any]] = {}
+        for point in getattr(self.instance, kind, None) or []:
+            stored[(point["value"], point.get("extension", ""))] = point
+        items = []
+        for index, line in enumerate(self.cleaned_data.get(kind) or []):
+            key = point_key(kind, line, self.region)
+            base = stored.get(key) if key else None
+            item = {k: v for k, v in base.items() if k != "is_primary"} if base else {"value": line}
+            item["is_primary"] = index == 0
+            items.append(item)
+        return items
+
+    def _link_items(self) -> list[dict[str, Any]]:
+        chosen = [int(pk) for pk in self.cleaned_data.get("accounts") or []]
+        current = {link.account_id: link for link in self.links}
+        new_role = self.cleaned_data.get(NEW_ROLE) or ""
+        items = [
+            {
+                "account": link.account_id,
+                "role": self.cleaned_data.get(self.role_fields[link.account_id], link.role) or "",
+                "is_primary": link.is_primary,
+            }
+            for link in self.links
+            if link.account_id in chosen
+        ]
+        items += [{"account": pk, "role": new_role, "is_primary": False} for pk in chosen if pk not in current]
+        return items
+
+    def contact_extras(self) -> dict[str, Any]:
+        """``emails``, ``phones`` and ``accounts`` for the service: on add, what was given; on edit, what changed."""
+        extras: dict[str, Any] = {}
+        for kind in POINT_FIELDS:
+            field = self.fields.get(kind)
+            if field is not None and not field.disabled and (self.is_add or kind in self.changed_data):
+                extras[kind] = self._points(kind)
+        field = self.fields.get("accounts")
+        if field is not None and not field.disabled:
+            items = self._link_items()
+            before = [{"account": ln.account_id, "role": ln.role, "is_primary": ln.is_primary} for ln in self.links]
+            if (self.is_add and items) or (not self.is_add and items != before):
+                extras["accounts"] = items
+        self._sent_links = extras.get("accounts", [])
+        return extras
+
+    # --- errors --------------------------------------------------------------------------------------
+    def add_service_errors(self, errors: dict[str, list[str]]) -> None:
+        """``phones.1`` goes under the phones with the line number; ``accounts.0.role`` under that role."""
+        rest: dict[str, list[str]] = {}
+        for key, messages_ in errors.items():
+            match = _ITEM_ERROR.match(key)
+            target = key if key in POINT_FIELDS or key == "accounts" else None
+            prefix = ""
+            if match:
+                field, index = match.group("field"), int(match.group("index"))
+                target = field
+                if field == "accounts":
+                    sent = getattr(self, "_sent_links", [])
+                    account = sent[index]["account"] if index < len(sent) else None
+                    if match.group("part") == "role":
+                        target = self.role_fields.get(account, NEW_ROLE) if account is not None else NEW_ROLE
+                else:
+                    prefix = _("Line %(number)s: ") % {"number": index + 1}
+            if target in self.fields and not self.fields[target].disabled:
+                for message in messages_:
+                    self.add_error(target, prefix + message)  # type: ignore[attr-defined]
+            else:
+                rest[key] = messages_
+        if rest:
+            super().add_service_errors(rest)  # type: ignore[misc]
+
+
+def contact_form_class(resource: Resource, user: Any) -> type[RecordForm]:
+    """The generic contact form of this user (field rules applied) with the contact inputs added."""
+    base = record_form_class(resource, user)
+    return type("ContactForm", (ContactFormMixin, base), {"__module__": __name__})  # type: ignore[return-value]

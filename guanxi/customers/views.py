@@ -1,0 +1,237 @@
+"""Customer pages beyond the generic ones: the contact form with emails, phones and account links, and
+the panels that connect contacts and accounts on their detail pages.
+
+Each class replaces one generic page through ``register_view`` (found by ``guanxi.core.urls_ui``);
+reads start from ``restrict``, writes go through ``guanxi.customers.services``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
+from django.utils.translation import gettext as _
+
+from guanxi.core.choices import Action
+from guanxi.core.forms import RecordForm
+from guanxi.core.permissions import can, hidden_fields
+from guanxi.core.registry import resource_at
+from guanxi.core.views import display
+from guanxi.core.views.base import register_view, resource_url
+from guanxi.core.views.lists import ObjectListView
+from guanxi.core.views.records import PANEL_LIMIT, ObjectDetailView, ObjectEditView
+from guanxi.customers import services
+from guanxi.customers.choices import ContactPointLabel
+from guanxi.customers.forms import LINKS_RULE, contact_form_class, phone_text
+from guanxi.customers.models import Account, AccountContact, Contact
+
+# --- how emails and phones read -----------------------------------------------------------------------
+
+
+def tel_href(point: dict[str, Any]) -> str:
+    """``tel:`` with the E.164 number (RFC 3966), and the extension when there is one."""
+    extension = point.get("extension") or ""
+    return f"tel:{point['value']};ext={extension}" if extension else f"tel:{point['value']}"
+
+
+def _label(point: dict[str, Any]) -> str:
+    label = point.get("label") or ""
+    return str(ContactPointLabel(label).label) if label in ContactPointLabel.values else label
+
+
+def _point_rows(points: list[dict[str, Any]] | None, kind: str) -> SafeString:
+    if not points:
+        return display.EMPTY
+    rows = []
+    for point in points:
+        if kind == "emails":
+            href, text = f"mailto:{point['value']}", point["value"]
+        else:
+            href, text = tel_href(point), phone_text(point)
+        rows.append((href, text, _label(point)))
+    return format_html(
+        '<ul class="list-unstyled mb-0 gx-points" data-points="{}">{}</ul>',
+        kind,
+        format_html_join(
+            "",
+            '<li><a href="{}">{}</a> <span class="text-secondary small">{}</span></li>',
+            rows,
+        ),
+    )
+
+
+def email_links(points: list[dict[str, Any]] | None) -> SafeString:
+    return _point_rows(points, "emails")
+
+
+def phone_links(points: list[dict[str, Any]] | None) -> SafeString:
+    return _point_rows(points, "phones")
+
+
+def main_point(points: list[dict[str, Any]] | None, kind: str, *, link: bool = True) -> SafeString | str:
+    """The main email or phone (and how many more) for a list cell."""
+    if not points:
+        return display.EMPTY
+    point = points[0]
+    text = point["value"] if kind == "emails" else phone_text(point)
+    href = f"mailto:{point['value']}" if kind == "emails" else tel_href(point)
+    more = format_html(' <span class="text-secondary small">+{}</span>', len(points) - 1) if len(points) > 1 else ""
+    if not link:
+        return format_html("{}{}", text, more)
+    return format_html('<a href="{}">{}</a>{}', href, text, more)
+
+
+# --- contacts ----------------------------------------------------------------------------------------
+
+
+@register_view("contacts", "list")
+class ContactListView(ObjectListView):
+    """The generic list; emails and phones show the main one as a link instead of raw JSON."""
+
+    def rows(self, items: list[models.Model], columns: list[display.Column]) -> list[dict[str, Any]]:
+        rows = super().rows(items, columns)
+        point_columns = [
+            (i, c.name) for i, c in enumerate(columns) if c.kind == "field" and c.name in ("emails", "phones")
+        ]
+        for row in rows:
+            for index, name in point_columns:
+                row["cells"][index] = main_point(getattr(row["obj"], name), name, link=index > 0)
+        return rows
+
+
+@register_view("contacts", "add")
+@register_view("contacts", "edit")
+class ContactEditView(ObjectEditView):
+    """The generic form plus emails, phones and account links (``guanxi.customers.forms``).
+
+    ``/customers/contacts/add/?account=12`` starts with that account chosen (the account page links here).
+    """
+
+    def get_form_class(self) -> type[RecordForm]:
+        return contact_form_class(self.resource, self.request.user)
+
+    def get_form(self, obj: models.Model | None, data: Any = None, files: Any = None) -> RecordForm:
+        form = super().get_form(obj, data, files)
+        account = self.request.GET.get("account", "")
+        field = form.fields.get("accounts")
+        if obj is None and data is None and account.isdigit() and field is not None and _offers(field, account):
+            form.initial["accounts"] = [account]
+        return form
+
+    def save(self, form: RecordForm, obj: models.Model | None) -> models.Model:
+        extras = {**form.service_extras(), **form.contact_extras()}  # type: ignore[attr-defined]
+        user = self.request.user
+        if obj is None:
+            return services.contact_create(user=user, data=form.service_data(), **extras)
+        return services.contact_update(
+            pk=obj.pk,
+            user=user,
+            data=form.service_data(),
+            expected_version=form.cleaned_data.get("version"),
+            **extras,
+        )
+
+
+def _offers(field: Any, value: str) -> bool:
+    """Whether a select offers ``value`` (an id input, for very many accounts, takes any)."""
+    choices = getattr(field, "choices", None)
+    return choices is None or value in {str(v) for v, _label in choices}
+
+
+@register_view("contacts", "detail")
+class ContactDetailView(ObjectDetailView):
+    """Emails and phones as mailto/tel links; the accounts the contact is at (those the user may see)."""
+
+    def get_context(self, obj: models.Model) -> dict[str, Any]:
+        context = super().get_context(obj)
+        assert isinstance(obj, Contact)
+        user = self.request.user
+        for row in context["fields"]:
+            if row["name"] == "emails":
+                row["value"] = email_links(obj.emails)
+            elif row["name"] == "phones":
+                row["value"] = phone_links(obj.phones)
+        if LINKS_RULE not in hidden_fields(user, Contact):
+            links = (
+                AccountContact.objects.filter(
+                    contact=obj, account__in=Account.objects.restrict(user, Action.VIEW).values("pk")
+                )
+                .select_related("account")
+                .order_by("-is_primary", "account__name", "id")
+            )
+            accounts = resource_at("accounts")
+            context["contact_accounts"] = [
+                {
+                    "account": link.account,
+                    "url": resource_url(accounts, "detail", link.account_id),
+                    "role": link.role,
+                    "is_primary": link.is_primary,
+                }
+                for link in links
+            ]
+        return context
+
+
+# --- accounts ----------------------------------------------------------------------------------------
+
+
+def fit_explanation_list(items: list[dict[str, Any]] | None) -> SafeString:
+    """The stored fit explanation, criterion by criterion (met or not, and the points it earned)."""
+    if not items:
+        return display.EMPTY
+    rows = []
+    for item in items:
+        met = bool(item.get("matched"))
+        mark = format_html(
+            '<span class="badge bg-{}-lt me-1">{}</span>',
+            "green" if met else "secondary",
+            _("met") if met else _("not met"),
+        )
+        points = item.get("points")
+        weight = item.get("weight")
+        score = format_html(' <span class="text-secondary small">({}/{})</span>', points, weight) if weight else ""
+        rows.append((mark, item.get("detail") or item.get("criterion") or "", score))
+    return format_html('<ul class="list-unstyled mb-0">{}</ul>', format_html_join("", "<li>{}{}{}</li>", rows))
+
+
+@register_view("accounts", "detail")
+class AccountDetailView(ObjectDetailView):
+    """The account's fields (the fit explained line by line) and the contacts there the user may see."""
+
+    def get_context(self, obj: models.Model) -> dict[str, Any]:
+        context = super().get_context(obj)
+        assert isinstance(obj, Account)
+        user = self.request.user
+        for row in context["fields"]:
+            if row["name"] == "fit_explanation":
+                row["value"] = fit_explanation_list(obj.fit_explanation)
+        contacts = resource_at("contacts")
+        visible = Contact.objects.restrict(user, Action.VIEW)
+        if visible.query.is_empty():  # no contact at all, by role or by share: no panel
+            return context
+        hidden = hidden_fields(user, Contact)
+        # One query: the links of this account whose contact the user may see, with the contact.
+        links = list(
+            AccountContact.objects.filter(account=obj, contact__in=visible.values("pk"))
+            .select_related("contact")
+            .order_by("-is_primary", "contact__display_name", "id")[: PANEL_LIMIT + 1]
+        )
+        context["account_contacts"] = [
+            {
+                "contact": link.contact,
+                "url": resource_url(contacts, "detail", link.contact_id),
+                "role": link.role,
+                "is_primary": link.is_primary,
+                "email": None if "emails" in hidden else main_point(link.contact.emails, "emails"),
+                "phone": None if "phones" in hidden else main_point(link.contact.phones, "phones"),
+                "title": "" if "title" in hidden else link.contact.title,
+            }
+            for link in links[:PANEL_LIMIT]
+        ]
+        list_url = resource_url(contacts, "list")
+        context["account_contacts_more_url"] = f"{list_url}?account={obj.pk}" if len(links) > PANEL_LIMIT else None
+        add_url = resource_url(contacts, "add")
+        context["contact_add_url"] = f"{add_url}?account={obj.pk}" if can(user, Contact, Action.ADD) else None
+        return context
