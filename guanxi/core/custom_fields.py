@@ -168,6 +168,11 @@ def custom_field_update(
     from guanxi.core.services import record_update
 
     fixed = {"object_type", "key", "field_type"} & set(data)
+    if not CustomFieldDefinition.objects.restrict(user, "change").filter(pk=pk).exists():
+        # Let record_update answer 404/403 before any rule that would reveal the definition.
+        return record_update(
+            model=CustomFieldDefinition, pk=pk, user=user, data=data, expected_version=expected_version
+        )
     current: dict[str, Any] | None = (
         CustomFieldDefinition.objects.filter(pk=pk).values("object_type", "key", "field_type").first()  # type: ignore[assignment]
     )

@@ -194,7 +194,9 @@ def _rows(
         w = customers_world(c.w)
         for key in w.keys(kind):
             expected = c.status(key, kind, view, action, ok)
-            c.request(f"{kind} {key}", method, f"{path}/{w.pk(kind, key)}{suffix}", expected, body(w, key) if body else None)
+            c.request(
+                f"{kind} {key}", method, f"{path}/{w.pk(kind, key)}{suffix}", expected, body(w, key) if body else None
+            )
         if deleted:
             for key in w.keys(deleted):
                 expected = c.status(key, deleted, None, NOBODY, ok)
@@ -780,7 +782,7 @@ def contact_form(c: UiCheck, key: str) -> dict[str, Any]:
 
 
 def _new_account(c: UiCheck) -> dict[str, Any]:
-    return {"name": f"New by {c.who}", "currency": "CNY", "country": "CN", "lifecycle_stage": "prospect"}
+    return {"name": f"New by {c.who}", "annual_revenue": "0", "currency": "CNY", "lifecycle_stage": "prospect"}
 
 
 def _new_contact(c: UiCheck) -> dict[str, Any]:
