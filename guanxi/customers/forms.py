@@ -124,12 +124,12 @@ class ContactFormMixin:
     changed_data: list[str]
 
     def __init__(self, *args: Any, **kwargs: Any):
-        super().__init__(*args, **kwargs)  # type: ignore[call-arg]
+        super().__init__(*args, **kwargs)
         hidden = hidden_fields(self.user, Contact)
         frozen = frozen_fields(self.user, Contact)
         added: dict[str, forms.Field] = {}
-        region = (self.instance.country or DEFAULT_REGION) if not self.is_add else DEFAULT_REGION
-        self.region = region
+        #: Where typed numbers without a country code are read (as the service reads them).
+        self.region = self.instance.country or DEFAULT_REGION
         for kind in POINT_FIELDS:
             if kind in hidden:
                 continue
@@ -158,8 +158,8 @@ class ContactFormMixin:
         if LINKS_RULE not in hidden:
             added.update(self._link_fields(frozen=LINKS_RULE in frozen))
         self.extra_inputs |= set(added)
-        for field in added.values():
-            style_widget(field)
+        for added_field in added.values():
+            style_widget(added_field)
         self._place(added)
 
     # --- building ------------------------------------------------------------------------------------
@@ -306,4 +306,4 @@ class ContactFormMixin:
 def contact_form_class(resource: Resource, user: Any) -> type[RecordForm]:
     """The generic contact form of this user (field rules applied) with the contact inputs added."""
     base = record_form_class(resource, user)
-    return type("ContactForm", (ContactFormMixin, base), {"__module__": __name__})  # type: ignore[return-value]
+    return type("ContactForm", (ContactFormMixin, base), {"__module__": __name__})

@@ -24,7 +24,7 @@ from guanxi.core.views.lists import ObjectListView
 from guanxi.core.views.records import PANEL_LIMIT, ObjectDetailView, ObjectEditView
 from guanxi.customers import services
 from guanxi.customers.choices import ContactPointLabel
-from guanxi.customers.forms import LINKS_RULE, contact_form_class, phone_text
+from guanxi.customers.forms import LINKS_RULE, contact_form_class, phone_text, point_text
 from guanxi.customers.models import Account, AccountContact, Contact
 
 # --- how emails and phones read -----------------------------------------------------------------------
@@ -171,7 +171,57 @@ class ContactDetailView(ObjectDetailView):
                 }
                 for link in links
             ]
+        readable_list_changes(context.get("changes", []), user)
         return context
+
+
+def readable_list_changes(panel: list[dict[str, Any]], user: Any) -> None:
+    """History rows of ``emails``, ``phones`` and ``accounts`` as text instead of their stored JSON.
+
+    Account names are shown for the accounts the user may see (one query for the whole panel).
+    """
+    labels = {display.field_label(Contact, name): name for name in ("emails", "phones", "accounts")}
+    ids = {
+        item.get("account")
+        for part in panel
+        for value in (part["entry"].changes or {}).get("accounts", [])
+        if isinstance(value, list)
+        for item in value
+        if isinstance(item, dict)
+    }
+    names = (
+        dict(
+            Account.all_objects.restrict(user, Action.VIEW)
+            .filter(pk__in=[i for i in ids if isinstance(i, int)])
+            .values_list("pk", "name")
+        )
+        if ids
+        else {}
+    )
+
+    def text(name: str, value: Any) -> Any:
+        if not isinstance(value, list) or not value:
+            return display.EMPTY
+        parts = []
+        for item in value:
+            if not isinstance(item, dict):
+                parts.append(str(item))
+            elif name == "accounts":
+                who = names.get(item.get("account"), f"#{item.get('account')}")
+                parts.append(f"{who} ({item['role']})" if item.get("role") else str(who))
+            else:
+                shown = point_text(name, item)
+                label = _label(item)
+                parts.append(f"{shown} ({label})" if label else shown)
+        return "; ".join(parts)
+
+    for part in panel:
+        raw = part["entry"].changes or {}
+        for row in part["rows"]:
+            name = labels.get(row["field"])
+            pair = raw.get(name) if name else None
+            if name and isinstance(pair, list) and len(pair) == 2:
+                row["before"], row["after"] = text(name, pair[0]), text(name, pair[1])
 
 
 # --- accounts ----------------------------------------------------------------------------------------

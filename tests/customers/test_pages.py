@@ -1,0 +1,394 @@
+"""The customer pages: the contact form with emails, phones and account links, the panels that connect
+contacts and accounts, field rules on those inputs, and query counts that do not grow with the data."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from guanxi.core.registry import resource_at
+from guanxi.customers.forms import contact_form_class, phone_text
+from guanxi.customers.models import Account, AccountContact, Contact
+from guanxi.identity.models import Role, User
+from tests.factories import field_rule
+
+pytestmark = pytest.mark.django_db
+
+
+def url(name: str, *args: Any, query: str = "") -> str:
+    return reverse(f"ui:{name}", args=args) + (f"?{query}" if query else "")
+
+
+def client_for(user: User) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def html(response: Any) -> str:
+    return response.content.decode()
+
+
+def form_data(contact: Contact, **changes: Any) -> dict[str, Any]:
+    """The edit form of ``contact`` as the browser sends it back (links as the rep sees them), plus changes."""
+    contact.refresh_from_db()
+    data: dict[str, Any] = {
+        "family_name": contact.family_name,
+        "given_name": contact.given_name,
+        "title": contact.title,
+        "department": contact.department,
+        "country": contact.country,
+        "owner": contact.owner_id or "",
+        "team": contact.team_id or "",
+        "version": contact.version,
+        "tags": "",
+        "emails": "\n".join(p["value"] for p in contact.emails),
+        "phones": "\n".join(phone_text(p) for p in contact.phones),
+        "accounts": [str(link.account_id) for link in contact.account_links.all()],
+        "new_accounts_role": "",
+    }
+    for link in contact.account_links.all():
+        data[f"role_{link.account_id}"] = link.role
+    data.update(changes)
+    return data
+
+
+@pytest.fixture
+def rep_client(rep: User) -> Client:
+    return client_for(rep)
+
+
+# --- adding and editing -------------------------------------------------------------------------------------
+
+
+def test_add_contact_with_emails_phones_and_accounts(
+    rep: User, other_rep: User, rep_client: Client, make_account: Callable[..., Account]
+) -> None:
+    mine = make_account(name="杭州示例网络", by=rep)
+    theirs = make_account(name="广州别人的客户", by=other_rep)
+    page = html(rep_client.get(url("contacts-add", query=f"account={mine.pk}")))
+    assert 'name="emails"' in page and 'name="phones"' in page and 'name="new_accounts_role"' in page
+    assert re.search(rf'<option value="{mine.pk}" selected>杭州示例网络</option>', page)
+    assert "广州别人的客户" not in page  # only accounts the rep may see are offered
+
+    response = rep_client.post(
+        url("contacts-add"),
+        {
+            "family_name": "张",
+            "given_name": "三",
+            "country": "CN",
+            "emails": " Zhang.San@Example.com \n\nzs@home.example.net",
+            "phones": "138 0013 8000\n021-6123 4567 ext. 802",
+            "accounts": [str(mine.pk)],
+            "new_accounts_role": "采购经理",
+        },
+    )
+    contact = Contact.objects.get()
+    assert response.status_code == 302 and response["Location"] == url("contacts-detail", contact.pk)
+    assert [(p["value"], p["is_primary"]) for p in contact.emails] == [
+        ("zhang.san@example.com", True),
+        ("zs@home.example.net", False),
+    ]
+    assert [(p["value"], p["extension"], p["is_primary"]) for p in contact.phones] == [
+        ("+8613800138000", "", True),
+        ("+862161234567", "802", False),
+    ]
+    assert [(link.account_id, link.role, link.is_primary) for link in contact.account_links.all()] == [
+        (mine.pk, "采购经理", True)
+    ]
+    # An account the rep cannot see is not a choice.
+    response = rep_client.post(url("contacts-add"), {"family_name": "李", "accounts": [str(theirs.pk)]})
+    assert response.status_code == 400 and Contact.objects.count() == 1
+
+
+def test_errors_land_on_the_input_and_line(rep_client: Client) -> None:
+    response = rep_client.post(
+        url("contacts-add"),
+        {"family_name": "李", "emails": "ok@example.com\nnot-an-email", "phones": "13800138000\n123"},
+    )
+    assert response.status_code == 400 and not Contact.objects.exists()
+    page = html(response)
+    phones_error = re.search(r'id="id_phones_error">([^<]*)<', page)
+    emails_error = re.search(r'id="id_emails_error">([^<]*)<', page)
+    assert phones_error and phones_error.group(1).startswith("Line 2: “123” is not a valid phone number")
+    assert emails_error and emails_error.group(1).startswith("Line 2: “not-an-email” is not a valid email")
+    assert re.search(r'<textarea name="phones"[^>]*class="form-control is-invalid"', page)
+    assert "13800138000\n123" in page  # what was typed stays in the box
+
+
+def test_service_errors_map_to_their_inputs(
+    admin: User, make_account: Callable[..., Account], make_contact: Callable[..., Contact]
+) -> None:
+    first, second = make_account(name="甲公司"), make_account(name="乙公司")
+    contact = make_contact(accounts=[{"account": first.pk, "role": "CTO"}])
+    form_class = contact_form_class(resource_at("contacts"), admin)
+    data = form_data(contact, accounts=[str(first.pk), str(second.pk)], new_accounts_role="顾问")
+    form = form_class(data, instance=contact, resource=resource_at("contacts"), user=admin)
+    assert form.is_valid(), form.errors
+    assert form.contact_extras()["accounts"] == [  # type: ignore[attr-defined]
+        {"account": first.pk, "role": "CTO", "is_primary": True},
+        {"account": second.pk, "role": "顾问", "is_primary": False},
+    ]
+    form.add_service_errors(
+        {
+            "accounts.0.role": ["too long"],
+            "accounts.1.role": ["also too long"],
+            "accounts.1.account": ["No account with id 9."],
+            "phones.0.extension": ["Use up to 8 digits."],
+            "emails": ["Mark at most one as primary."],
+            "family_name": ["Give a name."],
+        }
+    )
+    assert form.errors[f"role_{first.pk}"] == ["too long"]
+    assert form.errors["new_accounts_role"] == ["also too long"]
+    assert form.errors["accounts"] == ["No account with id 9."]
+    assert form.errors["phones"] == ["Line 1: Use up to 8 digits."]
+    assert form.errors["emails"] == ["Mark at most one as primary."]
+    assert form.errors["family_name"] == ["Give a name."]
+
+
+def test_edit_keeps_labels_extensions_and_roles(
+    rep: User, rep_client: Client, make_account: Callable[..., Account], make_contact: Callable[..., Contact]
+) -> None:
+    group, plant = make_account(name="浦江集团", by=rep), make_account(name="浦江苏州工厂", by=rep)
+    contact = make_contact(
+        by=rep,
+        emails=[{"value": "chen@example.com", "label": "work"}],
+        phones=[{"value": "13800138000", "label": "mobile"}, {"value": "021 6123 4567 转 802", "label": "work"}],
+        accounts=[{"account": group.pk, "role": "总经理", "is_primary": True}, {"account": plant.pk, "role": "董事"}],
+    )
+    page = html(rep_client.get(url("contacts-edit", contact.pk)))
+    assert "+86 138 0013 8000\n+86 21 6123 4567 ext. 802</textarea>" in page
+    assert f'name="role_{plant.pk}" value="董事"' in page and "Role at 浦江苏州工厂" in page
+    version = contact.version
+
+    # Only the title changes: the lists are not sent again, nothing else moves.
+    response = rep_client.post(url("contacts-edit", contact.pk), form_data(contact, title="总经理"))
+    assert response.status_code == 302
+    contact.refresh_from_db()
+    assert contact.title == "总经理" and contact.version == version + 1
+    assert [p["label"] for p in contact.phones] == ["mobile", "work"]
+
+    # Lines swapped and a role changed: labels and extension follow their number, the first is the main one.
+    data = form_data(contact, phones="021-6123 4567 转 802\n138 0013 8000", **{f"role_{plant.pk}": "集团董事"})
+    assert rep_client.post(url("contacts-edit", contact.pk), data).status_code == 302
+    contact.refresh_from_db()
+    assert [(p["value"], p["extension"], p["label"], p["is_primary"]) for p in contact.phones] == [
+        ("+862161234567", "802", "work", True),
+        ("+8613800138000", "", "mobile", False),
+    ]
+    links = {link.account_id: (link.role, link.is_primary) for link in contact.account_links.all()}
+    assert links == {group.pk: ("总经理", True), plant.pk: ("集团董事", False)}
+
+    # Nothing changed at all: said so, nothing written.
+    response = rep_client.post(url("contacts-edit", contact.pk), form_data(contact), follow=True)
+    assert "Nothing was changed." in html(response)
+    assert Contact.objects.get(pk=contact.pk).version == contact.version
+
+
+def test_edit_leaves_links_the_user_cannot_see(
+    rep: User,
+    other_rep: User,
+    rep_client: Client,
+    make_account: Callable[..., Account],
+    make_contact: Callable[..., Contact],
+) -> None:
+    mine, theirs = make_account(name="我的客户", by=rep), make_account(name="别人的客户", by=other_rep)
+    contact = make_contact(by=rep, accounts=[{"account": mine.pk, "role": "CTO"}])
+    AccountContact.objects.create(contact=contact, account=theirs, role="顾问")
+    page = html(rep_client.get(url("contacts-edit", contact.pk)))
+    assert "别人的客户" not in page and f"role_{theirs.pk}" not in page
+
+    data = form_data(contact, accounts=[])
+    del data[f"role_{theirs.pk}"]
+    assert rep_client.post(url("contacts-edit", contact.pk), data).status_code == 302
+    assert [(link.account_id, link.role) for link in contact.account_links.all()] == [(theirs.pk, "顾问")]
+
+
+def test_field_rules_hide_and_freeze_the_contact_inputs(
+    rep: User,
+    sales_role: Role,
+    rep_client: Client,
+    make_account: Callable[..., Account],
+    make_contact: Callable[..., Contact],
+) -> None:
+    account = make_account(name="规则客户", by=rep)
+    contact = make_contact(
+        by=rep, emails=["secret@example.com"], phones=["13800138000"], accounts=[{"account": account.pk}]
+    )
+    field_rule(sales_role, "customers.contact", "emails", "hidden")
+    field_rule(sales_role, "customers.contact", "phones", "readonly")
+    field_rule(sales_role, "customers.contact", "accounts", "readonly")
+
+    page = html(rep_client.get(url("contacts-edit", contact.pk)))
+    assert 'name="emails"' not in page and "secret@example.com" not in page
+    assert re.search(r'<textarea name="phones"[^>]*disabled', page)
+    assert re.search(r'<select name="accounts"[^>]*disabled', page)
+    detail = html(rep_client.get(url("contacts-detail", contact.pk)))
+    assert "secret@example.com" not in detail and "tel:+8613800138000" in detail
+
+    data = form_data(contact, title="CTO", phones="13900139000", accounts=[], new_accounts_role="x")
+    del data["emails"]
+    assert rep_client.post(url("contacts-edit", contact.pk), data).status_code == 302
+    contact.refresh_from_db()
+    assert contact.title == "CTO" and contact.phones[0]["value"] == "+8613800138000"
+    assert contact.emails[0]["value"] == "secret@example.com"
+    assert contact.account_links.count() == 1
+
+    field_rule(sales_role, "customers.contact", "accounts", "hidden")
+    page = html(rep_client.get(url("contacts-edit", contact.pk)))
+    assert 'name="accounts"' not in page
+    assert 'id="contact-accounts"' not in html(rep_client.get(url("contacts-detail", contact.pk)))
+
+
+def test_bulk_edit_of_contacts_keeps_the_plain_form(admin: User, make_contact: Callable[..., Contact]) -> None:
+    contacts = [make_contact(given_name=name) for name in ("一", "二")]
+    response = client_for(admin).post(url("contacts-bulk"), {"action": "edit", "pk": [str(c.pk) for c in contacts]})
+    assert response.status_code == 200
+    assert 'name="department"' in html(response) and 'name="emails"' not in html(response)
+
+
+# --- detail pages and lists --------------------------------------------------------------------------------
+
+
+def test_contact_detail_shows_reach_and_accounts(
+    rep: User,
+    other_rep: User,
+    rep_client: Client,
+    make_account: Callable[..., Account],
+    make_contact: Callable[..., Contact],
+) -> None:
+    mine, theirs = make_account(name="上海示例", by=rep), make_account(name="深圳别家", by=other_rep)
+    contact = make_contact(
+        by=rep,
+        emails=["li@example.com", {"value": "li@home.example.net", "label": "personal"}],
+        phones=[{"value": "021 6123 4567 转 802", "label": "work"}],
+        accounts=[{"account": mine.pk, "role": "采购经理"}],
+    )
+    AccountContact.objects.create(contact=contact, account=theirs, role="顾问")
+    page = html(rep_client.get(url("contacts-detail", contact.pk)))
+    assert '<a href="mailto:li@example.com">li@example.com</a>' in page
+    assert (
+        '<a href="mailto:li@home.example.net">li@home.example.net</a> <span class="text-secondary small">Personal'
+        in page
+    )
+    assert '<a href="tel:+862161234567;ext=802">+86 21 6123 4567 ext. 802</a>' in page
+    assert f'<a href="{url("accounts-detail", mine.pk)}" class="fw-medium">上海示例</a>' in page
+    assert "采购经理" in page and "Primary account" in page
+    assert "深圳别家" not in page and "顾问" not in page
+    # The history reads as text too, not as the stored JSON.
+    assert "li@example.com; li@home.example.net (Personal)" in page
+    assert "上海示例 (采购经理)" in page
+    assert "{&#x27;value&#x27;" not in page and "is_primary" not in page
+
+
+def test_account_detail_lists_the_contacts_the_user_may_see(
+    rep: User,
+    other_rep: User,
+    rep_client: Client,
+    make_account: Callable[..., Account],
+    make_contact: Callable[..., Contact],
+) -> None:
+    account = make_account(name="合肥示例", by=rep)
+    make_contact(
+        by=rep,
+        family_name="王",
+        given_name="五",
+        emails=["wang@example.com"],
+        phones=["13800138000", "13900139000"],
+        accounts=[{"account": account.pk, "role": "总经理"}],
+    )
+    hidden = make_contact(by=other_rep, family_name="赵", given_name="六")
+    AccountContact.objects.create(contact=hidden, account=account, role="财务")
+    page = html(rep_client.get(url("accounts-detail", account.pk)))
+    assert 'id="account-contacts"' in page and "王五" in page and "总经理" in page
+    assert '<a href="mailto:wang@example.com">' in page and '<a href="tel:+8613800138000">' in page
+    assert "赵六" not in page and "财务" not in page
+    assert f'href="{url("contacts-add", query=f"account={account.pk}")}"' in page
+
+
+def test_contact_list_shows_the_main_email_and_phone(admin: User, make_contact: Callable[..., Contact]) -> None:
+    make_contact(emails=["a@example.com", "b@example.com"], phones=["13800138000"])
+    page = html(client_for(admin).get(url("contacts-list")))
+    assert '<a href="mailto:a@example.com">a@example.com</a> <span class="text-secondary small">+1</span>' in page
+    assert '<a href="tel:+8613800138000">+86 138 0013 8000</a>' in page
+    assert "is_primary" not in page
+
+
+# --- query counts --------------------------------------------------------------------------------------------
+
+
+def _queries(client: Client, path: str) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(path)
+    assert response.status_code == 200
+    return len(captured)
+
+
+def test_pages_do_not_query_per_link(
+    rep: User, rep_client: Client, make_account: Callable[..., Account], make_contact: Callable[..., Contact]
+) -> None:
+    account = make_account(name="查询计数", by=rep)
+    others = [make_account(name=f"其他 {i}", by=rep) for i in range(6)]
+    contact = make_contact(by=rep, accounts=[{"account": account.pk, "role": "CTO"}])
+    for i in range(2):
+        make_contact(by=rep, given_name=f"{i}", phones=["13800138000"], accounts=[{"account": account.pk}])
+    pages = {
+        "account": url("accounts-detail", account.pk),
+        "contact": url("contacts-detail", contact.pk),
+        "edit": url("contacts-edit", contact.pk),
+        "list": url("contacts-list"),
+    }
+    before = {name: _queries(rep_client, path) for name, path in pages.items()}
+
+    for i in range(6):
+        make_contact(by=rep, given_name=f"多{i}", emails=[f"m{i}@example.com"], accounts=[{"account": account.pk}])
+    for other in others:
+        AccountContact.objects.create(contact=contact, account=other, role="顾问")
+    after = {name: _queries(rep_client, path) for name, path in pages.items()}
+    assert after == before
+    assert html(rep_client.get(pages["account"])).count("data-contact=") == 9
+    assert html(rep_client.get(pages["contact"])).count("data-account=") == 7
+
+
+def test_too_many_accounts_to_list_asks_for_ids(
+    rep: User, rep_client: Client, make_account: Callable[..., Account], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import guanxi.customers.forms
+
+    monkeypatch.setattr(guanxi.customers.forms, "MAX_SELECT_OPTIONS", 1)
+    first, second = make_account(name="一号", by=rep), make_account(name="二号", by=rep)
+    page = html(rep_client.get(url("contacts-add", query=f"account={second.pk}")))
+    assert (
+        re.search(rf'<input type="text" name="accounts" value="{second.pk}"', page)
+        and '<select name="accounts"' not in page
+    )
+    response = rep_client.post(
+        url("contacts-add"),
+        {"family_name": "周", "accounts": f"{first.pk}，{second.pk}", "new_accounts_role": "顾问", "country": "CN"},
+    )
+    assert response.status_code == 302
+    contact = Contact.objects.get()
+    assert sorted(contact.account_links.values_list("account_id", "role")) == [(first.pk, "顾问"), (second.pk, "顾问")]
+    response = rep_client.post(url("contacts-add"), {"family_name": "吴", "accounts": "一号"})
+    assert response.status_code == 400 and "Use account ids separated by commas" in html(response)
+
+
+def test_account_detail_explains_the_fit(admin: User, make_account: Callable[..., Account]) -> None:
+    from guanxi.customers import services
+    from guanxi.customers.models import CustomerProfile
+
+    account = make_account(name="宁波示例", employee_count=300, province="浙江")
+    CustomerProfile.objects.create(name="ICP", criteria={"sizes": ["large"], "industries": ["software"]})
+    services.account_fit_recompute(account_ids=[account.pk])
+    page = html(client_for(admin).get(url("accounts-detail", account.pk)))
+    assert '<span class="badge bg-green-lt me-1">met</span>Company size' in page
+    assert '<span class="badge bg-secondary-lt me-1">not met</span>Industry is not recorded' in page
+    assert "&quot;matched&quot;" not in page and "'matched'" not in page
