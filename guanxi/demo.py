@@ -139,9 +139,8 @@ _T = CustomFieldType
 CUSTOM_FIELDS = [
     ("customers.account", "credit_code", "统一社会信用代码", "Unified social credit code", _T.TEXT, []),
     ("customers.account", "annual_budget", "年采购预算（万元）", "Annual budget (10k CNY)", _T.DECIMAL, []),
-    ("customers.account", "account_grade", "客户等级", "Account grade", _T.CHOICE, ["A", "B", "C"]),
-    ("customers.contact", "wechat_id", "微信号", "WeChat ID", _T.TEXT, []),
-    ("customers.contact", "birthday", "生日", "Birthday", _T.DATE, []),
+    ("customers.account", "payment_terms", "付款条件", "Payment terms", _T.CHOICE, ["预付", "月结30天", "月结60天"]),
+    ("customers.contact", "hobby", "兴趣爱好", "Interests", _T.TEXT, []),
     ("sales.lead", "trade_show", "展会", "Trade show", _T.CHOICE, ["2026 上海工博会", "2026 广交会", "Hannover Messe"]),
     ("sales.opportunity", "competitor", "竞争对手", "Competitor", _T.TEXT, []),
     ("sales.opportunity", "tender_required", "需要招投标", "Tender required", _T.BOOLEAN, []),

@@ -325,7 +325,7 @@ class Attachment(PermissionScopeMixin, TimestampMixin, CreatedByMixin):
     follows_parent: ClassVar[bool] = True
     file = models.FileField(_("file"), upload_to=attachment_path, max_length=300)
     name = models.CharField(_("name"), max_length=200)
-    size = models.PositiveBigIntegerField(_("size"))
+    size = models.PositiveBigIntegerField(_("file size"))
     mime_type = models.CharField(_("type"), max_length=100)
 
     objects = RestrictedManager()

@@ -9,6 +9,7 @@ from typing import Any
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class ColouredChoices(models.TextChoices):
@@ -135,7 +136,7 @@ class ContactPointKind(models.TextChoices):
 class ContactPointLabel(models.TextChoices):
     WORK = "work", _("Work")
     MOBILE = "mobile", _("Mobile")
-    HOME = "home", _("Home")
+    HOME = "home", pgettext_lazy("phone or address label", "Home")
     PERSONAL = "personal", _("Personal")
     FAX = "fax", _("Fax")
     OTHER = "other", _("Other")

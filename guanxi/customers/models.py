@@ -11,6 +11,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from guanxi.core.models import (
     CreatedByMixin,
@@ -53,7 +54,7 @@ class Account(AddressMixin, GuanxiModel):
     name = models.CharField(_("name"), max_length=200)
     legal_name = models.CharField(_("legal name"), max_length=200, blank=True, help_text=_("As registered"))
     industry = models.CharField(_("industry"), max_length=30, choices=Industry.choices, blank=True)
-    size = models.CharField(_("size"), max_length=20, choices=SizeBand.choices, blank=True)
+    size = models.CharField(_("company size"), max_length=20, choices=SizeBand.choices, blank=True)
     employee_count = models.PositiveIntegerField(_("employees"), null=True, blank=True)
     # Not null so lists can sort by it (keyset pagination compares values); 0 means "not known".
     annual_revenue = models.DecimalField(
@@ -209,7 +210,7 @@ class AccountContact(TimestampMixin, models.Model):
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="contact_links")
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="account_links")
-    role = models.CharField(_("role"), max_length=100, blank=True)
+    role = models.CharField(pgettext_lazy("job at an account", "role"), max_length=100, blank=True)
     is_primary = models.BooleanField(_("primary account"), default=False)
 
     class Meta:

@@ -560,45 +560,7 @@ MATRIX: dict[tuple[str, str], Callable[[Check], None]] = {
 }
 
 # Routes deliberately outside the matrix, each with the reason.
-_CUSTOMERS_PENDING = (
-    "customers module: built in parallel with this matrix; its permission tests are in tests/customers "
-    "(owned by that module). Replace with matrix rows in tests/customers/platform_policies.py (MATRIX)."
-)
-EXEMPT: dict[tuple[str, str], str] = dict.fromkeys(
-    [
-        ("GET", "/api/v1/accounts"),
-        ("POST", "/api/v1/accounts"),
-        ("GET", "/api/v1/accounts/{id}"),
-        ("PATCH", "/api/v1/accounts/{id}"),
-        ("PUT", "/api/v1/accounts/{id}"),
-        ("DELETE", "/api/v1/accounts/{id}"),
-        ("GET", "/api/v1/accounts/{id}/contacts"),
-        ("GET", "/api/v1/accounts/{id}/fit"),
-        ("GET", "/api/v1/contacts"),
-        ("POST", "/api/v1/contacts"),
-        ("GET", "/api/v1/contacts/{id}"),
-        ("PATCH", "/api/v1/contacts/{id}"),
-        ("PUT", "/api/v1/contacts/{id}"),
-        ("DELETE", "/api/v1/contacts/{id}"),
-        ("POST", "/api/v1/contacts/{id}/accounts"),
-        ("DELETE", "/api/v1/contacts/{id}/accounts/{account_id}"),
-        ("GET", "/api/v1/customer-profiles"),
-        ("POST", "/api/v1/customer-profiles"),
-        ("GET", "/api/v1/customer-profiles/{id}"),
-        ("PATCH", "/api/v1/customer-profiles/{id}"),
-        ("PUT", "/api/v1/customer-profiles/{id}"),
-        ("DELETE", "/api/v1/customer-profiles/{id}"),
-        ("POST", "/api/v1/customer-profiles/recompute"),
-        ("GET", "/api/v1/tier-rules"),
-        ("POST", "/api/v1/tier-rules"),
-        ("GET", "/api/v1/tier-rules/{id}"),
-        ("PATCH", "/api/v1/tier-rules/{id}"),
-        ("PUT", "/api/v1/tier-rules/{id}"),
-        ("DELETE", "/api/v1/tier-rules/{id}"),
-        ("POST", "/api/v1/tier-rules/recompute"),
-    ],
-    _CUSTOMERS_PENDING,
-)
+EXEMPT: dict[tuple[str, str], str] = {}
 
 
 def contributed(name: str) -> dict[Any, Any]:

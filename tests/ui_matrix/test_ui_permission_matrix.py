@@ -470,7 +470,8 @@ UI_MATRIX: dict[str, Callable[[UiCheck], None]] = {
 }
 
 _CUSTOMERS_PENDING = (
-    "customers module: built in parallel with this matrix; its page tests are in tests/customers - add rows here"
+    "customer pages: their policy rows are UI_MATRIX in tests/customers/platform_policies.py, run for every "
+    "principal by tests/customers/test_ui_policies.py"
 )
 UI_EXEMPT: dict[str, str] = {
     f"{path}-{page}": _CUSTOMERS_PENDING
