@@ -33,7 +33,10 @@ from django.utils.text import capfirst
 LOCALE_DIR = Path(settings.BASE_DIR) / "locale"
 ZH_PO = LOCALE_DIR / "zh_Hans" / "LC_MESSAGES" / "django.po"
 EN_PO = LOCALE_DIR / "en" / "LC_MESSAGES" / "django.po"
-REFRESH = "run `make messages`, translate the new entries in guanxi/locale/zh_Hans/LC_MESSAGES/django.po, then `make messages` again"
+REFRESH = (
+    "run `make messages`, translate the new entries in guanxi/locale/zh_Hans/LC_MESSAGES/django.po, "
+    "then `make messages` again"
+)
 
 CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 # Python-format placeholders (%(name)s, %s, %d, %%), brace fields ({name}) and HTML tags.
@@ -304,7 +307,9 @@ def test_gettext_and_verbose_names_follow_the_active_language() -> None:
         ("en", ["Teams", "Settings", "Users", "Roles", "Recycle bin", "Sign out"], ["退出登录", "回收站"]),
     ],
 )
-def test_pages_are_rendered_in_the_language_of_the_cookie(language: str, expected: list[str], absent: list[str]) -> None:
+def test_pages_are_rendered_in_the_language_of_the_cookie(
+    language: str, expected: list[str], absent: list[str]
+) -> None:
     from tests.factories import AdminFactory
 
     # The saved preference is the other language: the cookie (the switch just used) wins.
