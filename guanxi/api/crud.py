@@ -16,6 +16,7 @@ from typing import Any
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
 from ninja import Router
 from pydantic import ConfigDict, create_model
 
@@ -190,7 +191,7 @@ def to_model_data(resource: Resource, payload: dict[str, Any]) -> dict[str, Any]
 def require_token_scope(request: HttpRequest, object_type: str, action: str) -> None:
     scopes = getattr(request.user, "token_scopes", None)
     if scopes is not None and not token_allows(scopes, object_type, action):
-        raise PermissionDenied(f"This API token lacks the scope {object_type}:{action}.")
+        raise PermissionDenied(_("This API token lacks the scope %(scope)s.") % {"scope": f"{object_type}:{action}"})
 
 
 def list_parameters(filterset: type[FilterSet]) -> list[dict[str, Any]]:

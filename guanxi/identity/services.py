@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from guanxi.core import services as core_services
 from guanxi.core.audit import changelog_record, snapshot
@@ -341,7 +342,7 @@ def role_delete(*, model: type[Role] = Role, pk: Any, user: Any, expected_versio
         raise FieldErrors(
             {
                 "role": [
-                    _("%(users)s user(s) hold this role and %(roles)s role(s) report to it; move them first.")
+                    _("Users holding this role: %(users)s; roles reporting to it: %(roles)s. Move them first.")
                     % {"users": holders, "roles": children}
                 ]
             }
@@ -356,6 +357,15 @@ def team_delete(*, model: type[Team] = Team, pk: Any, user: Any, expected_versio
     members = User.objects.filter(team_id=pk, is_active=True).count()
     if members:
         raise FieldErrors(
-            {"team": [_("%(count)s active user(s) belong to this team; move them first.") % {"count": members}]}
+            {
+                "team": [
+                    ngettext(
+                        "%(count)s active user belongs to this team; move them first.",
+                        "%(count)s active users belong to this team; move them first.",
+                        members,
+                    )
+                    % {"count": members}
+                ]
+            }
         )
     return core_services.record_delete(model=Team, pk=pk, user=user, expected_version=expected_version)
