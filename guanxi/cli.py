@@ -54,10 +54,7 @@ def main(argv: list[str] | None = None) -> None:
     import django
     from django.core.management import execute_from_command_line
 
-    django.setup()
-    # Registers the production checks even where the app config does not import them.
-    import guanxi.core.checks  # noqa: F401
-
+    django.setup()  # CoreConfig.ready registers the production system checks
     execute_from_command_line(["guanxi", *args])
 
 

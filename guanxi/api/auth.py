@@ -29,8 +29,8 @@ class TokenAuth(HttpBearer):
             ApiToken.objects.filter(pk=row.pk).update(last_used_at=now)
         user = row.user
         # The token's scopes travel on the user object so restrict() can cap what it allows.
-        user.token_scopes = list(row.scopes)  # type: ignore[attr-defined]
-        user.api_token_id = row.pk  # type: ignore[attr-defined]
+        user.token_scopes = list(row.scopes)
+        user.api_token_id = row.pk
         request.user = user
         return user
 

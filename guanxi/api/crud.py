@@ -26,7 +26,7 @@ from guanxi.core.errors import FieldErrors, NotFound, PermissionDenied
 from guanxi.core.filters import FilterSet
 from guanxi.core.models import Tag, TaggedItem
 from guanxi.core.pagination import paginate, parse_limit
-from guanxi.core.permissions import hidden_fields, may_reach, object_type_of, token_allows
+from guanxi.core.permissions import hidden_fields, may_reach, object_type_of, restricted, token_allows
 from guanxi.core.registry import Resource
 
 JSON = "application/json"
@@ -231,7 +231,7 @@ def list_records(request: HttpRequest, resource: Resource) -> HttpResponse:
     require_token_scope(request, resource.object_type, Action.VIEW)
     if not may_reach(user, resource.model, Action.VIEW):
         raise PermissionDenied()
-    qs = resource.model._default_manager.restrict(user, Action.VIEW)  # type: ignore[attr-defined]
+    qs = restricted(resource.model, user, Action.VIEW)
     filterset = resource.filterset(request.GET, user)
     if resource.select_related:
         qs = qs.select_related(*resource.select_related)
@@ -245,7 +245,7 @@ def list_records(request: HttpRequest, resource: Resource) -> HttpResponse:
 
 
 def get_visible(request: HttpRequest, resource: Resource, pk: int) -> models.Model:
-    qs = resource.model._default_manager.restrict(request.user, Action.VIEW)  # type: ignore[attr-defined]
+    qs = restricted(resource.model, request.user, Action.VIEW)
     if resource.select_related:
         qs = qs.select_related(*resource.select_related)
     obj = qs.filter(pk=pk).first()
@@ -388,7 +388,7 @@ def _extras(resource: Resource, raw: dict[str, Any]) -> dict[str, Any]:
 
 def get_visible_after_write(request: HttpRequest, resource: Resource, obj: models.Model) -> models.Model:
     """Re-read through restrict; a record assigned away may no longer be visible: answer what was written."""
-    qs = resource.model._default_manager.restrict(request.user, Action.VIEW)  # type: ignore[attr-defined]
+    qs = restricted(resource.model, request.user, Action.VIEW)
     if resource.select_related:
         qs = qs.select_related(*resource.select_related)
     return qs.filter(pk=obj.pk).first() or obj

@@ -126,7 +126,7 @@ def _parent_q(model: type[models.Model], user: Any, action: str) -> Q | None:
         if not getattr(parent, "has_timeline", False) and not getattr(model, "also_follows_parent", False):
             continue
         ct = ContentType.objects.get_for_model(parent, for_concrete_model=False)
-        visible = parent._default_manager.restrict(user, parent_action)  # type: ignore[attr-defined]
+        visible = restricted(parent, user, parent_action)
         if not visible.query.is_empty():
             part = Q(content_type_id=ct.pk, object_id__in=visible.values("pk"))
             q = part if q is None else q | part
@@ -182,4 +182,10 @@ def may_reach(user: Any, model: type[models.Model], action: str) -> bool:
 
     Lists answer 403 and bulk actions hide only when this is false (no query is run).
     """
-    return not model._default_manager.restrict(user, action).query.is_empty()  # type: ignore[attr-defined]
+    return not restricted(model, user, action).query.is_empty()
+
+
+def restricted(model: type[models.Model], user: Any, action: str = Action.VIEW) -> models.QuerySet:
+    """``model``'s live rows that ``user`` may ``action``: the typed spelling of
+    ``Model.objects.restrict(user, action)`` for code that holds a model class, not a manager."""
+    return restrict_queryset(model._default_manager.all(), user, action)

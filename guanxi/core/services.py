@@ -21,7 +21,7 @@ from guanxi.core.choices import Action, ChangeAction, Scope
 from guanxi.core.custom_fields import clean_custom_fields
 from guanxi.core.errors import FieldErrors, NotFound, PermissionDenied, PreconditionFailed
 from guanxi.core.models import Attachment, Note, OwnedMixin, Tag, TaggedItem, TimelineEntry
-from guanxi.core.permissions import frozen_fields, object_type_of, scope_for
+from guanxi.core.permissions import frozen_fields, object_type_of, restricted, scope_for
 
 M = TypeVar("M", bound=models.Model)
 
@@ -93,7 +93,7 @@ def _assign_allowed(user: Any, model: type[models.Model]) -> bool:
     return scope_for(user, object_type_of(model), Action.ASSIGN) != Scope.NONE
 
 
-def _lock(model: type[M], pk: Any, user: Any, action: str, *, deleted: bool = False) -> M:
+def record_lock(model: type[M], pk: Any, user: Any, action: str, *, deleted: bool = False) -> M:
     """Fetch the row for writing, through restrict, inside the caller's transaction.
 
     Not visible at all -> 404 (never leak existence); visible but not ``action`` -> 403.
@@ -110,7 +110,7 @@ def _lock(model: type[M], pk: Any, user: Any, action: str, *, deleted: bool = Fa
     return obj
 
 
-def _check_version(obj: models.Model, expected_version: int | None) -> None:
+def check_version(obj: models.Model, expected_version: int | None) -> None:
     if expected_version is not None and getattr(obj, "version", None) != expected_version:
         raise PreconditionFailed()
 
@@ -148,7 +148,7 @@ def record_create(
         tags_set(obj, tags)
     elif hasattr(obj, "custom_fields"):
         obj._tag_names = []  # type: ignore[attr-defined]
-    if not assigned and not model._default_manager.restrict(user, Action.ADD).filter(pk=obj.pk).exists():  # type: ignore[attr-defined]
+    if not assigned and not restricted(model, user, Action.ADD).filter(pk=obj.pk).exists():
         raise PermissionDenied(_("You may not create a record outside your scope."))
     changelog_record(actor=user, obj=obj, action=ChangeAction.CREATE, after=snapshot(obj))
     return obj
@@ -167,13 +167,13 @@ def record_update(
 ) -> M:
     """Change fields of a record the user may change; 412 when ``expected_version`` is stale."""
     _check_frozen(user, model, data)
-    obj = _lock(model, pk, user, Action.CHANGE)
-    _check_version(obj, expected_version)
+    obj = record_lock(model, pk, user, Action.CHANGE)
+    check_version(obj, expected_version)
     if tags is not None or hasattr(obj, "custom_fields"):
         obj._tag_names = _tag_names(obj)  # type: ignore[attr-defined]
     before = snapshot(obj)
     assigned = _ownership_changed(model, data, before)
-    if assigned and not model._default_manager.restrict(user, Action.ASSIGN).filter(pk=obj.pk).exists():  # type: ignore[attr-defined]
+    if assigned and not restricted(model, user, Action.ASSIGN).filter(pk=obj.pk).exists():
         raise FieldErrors({"owner": [_("You may not assign this record to other people or teams.")]})
     for name, value in data.items():
         setattr(obj, name, value)
@@ -184,7 +184,7 @@ def record_update(
     obj.save()
     if tags is not None:
         tags_set(obj, tags)
-    if not assigned and not model._default_manager.restrict(user, Action.CHANGE).filter(pk=obj.pk).exists():  # type: ignore[attr-defined]
+    if not assigned and not restricted(model, user, Action.CHANGE).filter(pk=obj.pk).exists():
         raise PermissionDenied(_("This change would move the record outside what you may change."))
     changelog_record(actor=user, obj=obj, action=ChangeAction.UPDATE, before=before, after=snapshot(obj))
     return obj
@@ -193,8 +193,8 @@ def record_update(
 @transaction.atomic
 def record_delete(*, model: type[M], pk: Any, user: Any, expected_version: int | None = None) -> M:
     """Move a record to the recycle bin (or delete it, for models without one), audited."""
-    obj = _lock(model, pk, user, Action.DELETE)
-    _check_version(obj, expected_version)
+    obj = record_lock(model, pk, user, Action.DELETE)
+    check_version(obj, expected_version)
     before = snapshot(obj)
     if hasattr(obj, "deleted_at"):
         obj.deleted_at = timezone.now()
@@ -212,7 +212,7 @@ def record_delete(*, model: type[M], pk: Any, user: Any, expected_version: int |
 @transaction.atomic
 def record_restore(*, model: type[M], pk: Any, user: Any) -> M:
     """Bring a record back from the recycle bin."""
-    obj = _lock(model, pk, user, Action.DELETE, deleted=True)
+    obj = record_lock(model, pk, user, Action.DELETE, deleted=True)
     before = snapshot(obj)
     obj.deleted_at = None  # type: ignore[attr-defined]
     obj.deleted_by = None  # type: ignore[attr-defined]
@@ -241,7 +241,7 @@ def _remove_dependents(obj: models.Model) -> None:
 @transaction.atomic
 def record_purge(*, model: type[M], pk: Any, user: Any) -> None:
     """Remove a record from the recycle bin for good; the change log keeps its last values."""
-    obj = _lock(model, pk, user, Action.DELETE, deleted=True)
+    obj = record_lock(model, pk, user, Action.DELETE, deleted=True)
     changelog_record(actor=user, obj=obj, action=ChangeAction.PURGE, before=snapshot(obj))
     _remove_dependents(obj)
     obj.delete()

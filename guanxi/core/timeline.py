@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 
 from guanxi.core import services
 from guanxi.core.choices import Action
-from guanxi.core.errors import FieldErrors, NotFound, PermissionDenied
+from guanxi.core.errors import FieldErrors
 from guanxi.core.models import Note, TimelineEntry
 
 
@@ -46,13 +46,7 @@ def subject_for_write(user: Any, content_type_id: Any, object_id: Any) -> models
     model = ct.model_class() if ct else None
     if model is None or model not in registered_models() or not getattr(model, "has_timeline", False):
         raise FieldErrors({"content_type": [_("Notes and files cannot be added to this type of record.")]})
-    manager = model._default_manager
-    subject = manager.restrict(user, Action.CHANGE).filter(pk=object_id).first()  # type: ignore[attr-defined]
-    if subject is None:
-        if manager.restrict(user, Action.VIEW).filter(pk=object_id).exists():  # type: ignore[attr-defined]
-            raise PermissionDenied()
-        raise NotFound()
-    return subject
+    return services.record_lock(model, object_id, user, Action.CHANGE)
 
 
 @transaction.atomic

@@ -187,6 +187,11 @@ class User(AbstractBaseUser, PermissionsMixin, PermissionScopeMixin, VersionMixi
 
     objects = UserManager()
 
+    # Set per request by the API's token auth (never stored): the token's scopes cap what restrict()
+    # allows this user; None means a signed-in session, capped only by the role.
+    token_scopes: list[str] | None = None
+    api_token_id: int | None = None
+
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
     REQUIRED_FIELDS = ["display_name"]

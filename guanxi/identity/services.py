@@ -8,7 +8,7 @@ from django.contrib.auth.hashers import make_password
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -17,7 +17,7 @@ from guanxi.core import services as core_services
 from guanxi.core.audit import changelog_record, snapshot
 from guanxi.core.choices import Action, ChangeAction, Scope
 from guanxi.core.errors import FieldErrors, NotFound, PermissionDenied
-from guanxi.core.permissions import forget, scope_for, token_allows
+from guanxi.core.permissions import forget, restricted, scope_for, token_allows
 from guanxi.identity.models import ApiToken, FieldRule, Role, RolePermission, Share, Team, User, hash_token
 
 # Fields of a user that decide what they may do: only someone with "change users: all" sets them.
@@ -159,8 +159,8 @@ def role_permissions_set(
     """Replace a role's permission rules (and field rules); audited as a change of the role."""
     from guanxi.core.choices import FieldAccess
 
-    role = core_services._lock(Role, role_id, user, Action.CHANGE)
-    core_services._check_version(role, expected_version)
+    role = core_services.record_lock(Role, role_id, user, Action.CHANGE)
+    core_services.check_version(role, expected_version)
     errors: dict[str, list[str]] = {}
     for index, rule in enumerate(permissions):
         if rule.get("action") not in Action.values:
@@ -215,9 +215,8 @@ def share_create(*, model: type[Share] = Share, user: Any, data: dict[str, Any],
     target_model = ct.model_class() if ct else None
     if target_model is None or target_model not in registered_models() or not getattr(target_model, "shareable", False):
         raise FieldErrors({"content_type": [_("Records of this type cannot be shared.")]})
-    manager: models.Manager = target_model._default_manager
-    if not manager.restrict(user, Action.CHANGE).filter(pk=object_id).exists():  # type: ignore[attr-defined]
-        if manager.restrict(user, Action.VIEW).filter(pk=object_id).exists():  # type: ignore[attr-defined]
+    if not restricted(target_model, user, Action.CHANGE).filter(pk=object_id).exists():
+        if restricted(target_model, user, Action.VIEW).filter(pk=object_id).exists():
             raise PermissionDenied(_("You may share only records you may change."))
         raise FieldErrors({"object_id": [_("No such record.")]})
     same_target: dict[str, Any] = {
@@ -335,7 +334,7 @@ def role_delete(*, model: type[Role] = Role, pk: Any, user: Any, expected_versio
     A binned role must grant nothing; refusing while it is in use keeps users from silently losing
     (or, through a restore, regaining) their rights.
     """
-    core_services._lock(Role, pk, user, Action.DELETE)  # 404/403 before any business rule
+    core_services.record_lock(Role, pk, user, Action.DELETE)  # 404/403 before any business rule
     holders = User.objects.filter(role_id=pk, is_active=True).count()
     children = Role.objects.filter(parent_id=pk).count()
     if holders or children:
@@ -353,7 +352,7 @@ def role_delete(*, model: type[Role] = Role, pk: Any, user: Any, expected_versio
 @transaction.atomic
 def team_delete(*, model: type[Team] = Team, pk: Any, user: Any, expected_version: int | None = None) -> Team:
     """Move a team to the recycle bin, unless it still has active members."""
-    core_services._lock(Team, pk, user, Action.DELETE)  # 404/403 before any business rule
+    core_services.record_lock(Team, pk, user, Action.DELETE)  # 404/403 before any business rule
     members = User.objects.filter(team_id=pk, is_active=True).count()
     if members:
         raise FieldErrors(

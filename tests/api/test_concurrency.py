@@ -54,13 +54,13 @@ def patch_in_threads(user: Any, url: str, bodies: dict[str, dict[str, Any]], hea
 @pytest.fixture
 def slow_writes(monkeypatch: pytest.MonkeyPatch) -> None:
     """Hold each update's transaction open a moment after it has locked the row, so the writers overlap."""
-    real = services._check_version
+    real = services.check_version
 
     def slow(obj: Any, expected_version: Any) -> None:
         time.sleep(0.3)
         real(obj, expected_version)
 
-    monkeypatch.setattr(services, "_check_version", slow)
+    monkeypatch.setattr(services, "check_version", slow)
 
 
 @pytest.mark.django_db(transaction=True)

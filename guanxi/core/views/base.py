@@ -17,6 +17,7 @@ from django.views import View
 from guanxi.core.choices import Action
 from guanxi.core.errors import GuanxiError, NotFound
 from guanxi.core.errors import PermissionDenied as ServicePermissionDenied
+from guanxi.core.permissions import restricted
 from guanxi.core.registry import Resource, resource_for, resources
 
 V = TypeVar("V", bound=type[View])
@@ -103,7 +104,7 @@ def safe_next(request: HttpRequest, fallback: str) -> str:
 
 def visible_or_404(model: type[models.Model], user: Any, pk: Any, *, select_related: tuple[str, ...] = ()) -> Any:
     """A record the user may view, or 404: a record they cannot see must not be told apart from none."""
-    qs = model._default_manager.restrict(user, Action.VIEW)  # type: ignore[attr-defined]
+    qs = restricted(model, user, Action.VIEW)
     if select_related:
         qs = qs.select_related(*select_related)
     obj = qs.filter(pk=pk).first()
@@ -114,8 +115,7 @@ def visible_or_404(model: type[models.Model], user: Any, pk: Any, *, select_rela
 
 def may(user: Any, obj: models.Model, action: str) -> bool:
     """May the user do ``action`` on this one record? (buttons; services re-check on write)."""
-    manager = type(obj)._default_manager
-    return manager.restrict(user, action).filter(pk=obj.pk).exists()  # type: ignore[attr-defined]
+    return restricted(type(obj), user, action).filter(pk=obj.pk).exists()
 
 
 class GuanxiViewMixin(LoginRequiredMixin):

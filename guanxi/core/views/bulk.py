@@ -20,6 +20,7 @@ from guanxi.core import services
 from guanxi.core.choices import Action
 from guanxi.core.errors import FieldErrors, GuanxiError, PreconditionFailed
 from guanxi.core.forms import RecordForm, parse_tags, record_form_class
+from guanxi.core.permissions import restricted
 from guanxi.core.views.base import ResourceView, delete_verb, has_custom_delete_verb, resource_url, safe_next
 from guanxi.core.views.lists import bulk_actions
 
@@ -43,9 +44,7 @@ class BulkActionView(ResourceView):
             return redirect(back)
         permission = Action.DELETE if action == "delete" else Action.CHANGE
         pks = [pk for pk in request.POST.getlist("pk") if pk.isdigit()][:MAX_BULK]
-        objects = list(
-            self.model._default_manager.restrict(request.user, permission).filter(pk__in=pks)  # type: ignore[attr-defined]
-        )
+        objects = list(restricted(self.model, request.user, permission).filter(pk__in=pks))
         if not objects:
             messages.error(request, _("Select at least one record you may change."))
             return redirect(back)

@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -17,7 +18,7 @@ from django.views.i18n import set_language as django_set_language
 from guanxi.core.choices import Action
 from guanxi.core.errors import GuanxiError
 from guanxi.core.models import ChangeLogEntry
-from guanxi.core.permissions import can
+from guanxi.core.permissions import can, restricted
 from guanxi.core.views.base import GuanxiViewMixin, record_url_by_type, resource_url, ui_resources
 
 logger = logging.getLogger(__name__)
@@ -33,22 +34,29 @@ def greeting(now: Any) -> str:
     return _("Good evening")
 
 
+HOME_COUNTS_SECONDS = 60
+
+
 class HomeView(GuanxiViewMixin, View):
     """Greeting, how many records of each kind the user can see, and the latest changes they may see."""
 
     def get(self, request: HttpRequest) -> HttpResponse:
         user = request.user
-        counts = []
+        counts: list[dict[str, Any]] = []
+        # Counting every record type on each visit would scan large tables on the most-opened page;
+        # the numbers are a greeting, so a minute-old figure per user is fine.
+        cached: dict[str, int] = cache.get(f"guanxi:home-counts:{user.pk}") or {}
+        fresh: dict[str, int] = {}
         for resource in ui_resources():
             if resource.read_only or not can(user, resource.model, Action.VIEW):
                 continue
-            counts.append(
-                {
-                    "resource": resource,
-                    "count": resource.model._default_manager.restrict(user, Action.VIEW).count(),  # type: ignore[attr-defined]
-                    "url": resource_url(resource, "list"),
-                }
-            )
+            count = cached.get(resource.path)
+            if count is None:
+                count = restricted(resource.model, user, Action.VIEW).count()
+            fresh[resource.path] = count
+            counts.append({"resource": resource, "count": count, "url": resource_url(resource, "list")})
+        if fresh != cached:
+            cache.set(f"guanxi:home-counts:{user.pk}", fresh, HOME_COUNTS_SECONDS)
         # Business records first, the settings dictionaries (users, teams, tags...) after them.
         counts.sort(key=lambda c: c["resource"].nav_group == "settings")
         changes = [

@@ -25,7 +25,7 @@ from guanxi.core.errors import FieldErrors
 from guanxi.core.forms import MAX_SELECT_OPTIONS, related_queryset
 from guanxi.core.models import SavedView
 from guanxi.core.pagination import DEFAULT_LIMIT, paginate, parse_limit
-from guanxi.core.permissions import hidden_fields, may_reach
+from guanxi.core.permissions import hidden_fields, may_reach, restricted
 from guanxi.core.registry import Resource
 from guanxi.core.views import display
 from guanxi.core.views.base import ResourceView, delete_verb, resource_url
@@ -245,7 +245,7 @@ class ObjectListView(ResourceView):
 
     def base_queryset(self, columns: list[display.Column]) -> models.QuerySet:
         resource = self.resource
-        qs = resource.model._default_manager.restrict(self.request.user, Action.VIEW)  # type: ignore[attr-defined]
+        qs = restricted(resource.model, self.request.user, Action.VIEW)
         related = {*resource.select_related, *(c.name for c in columns if c.is_relation)}
         return qs.select_related(*sorted(related)) if related else qs
 

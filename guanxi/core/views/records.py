@@ -21,7 +21,7 @@ from guanxi.core.errors import FieldErrors, PreconditionFailed
 from guanxi.core.errors import PermissionDenied as ServicePermissionDenied
 from guanxi.core.forms import RecordForm, record_form_class
 from guanxi.core.models import Attachment, ChangeLogEntry, Note, TimelineEntry
-from guanxi.core.permissions import can, hidden_fields
+from guanxi.core.permissions import can, hidden_fields, restricted
 from guanxi.core.views import display
 from guanxi.core.views.base import ResourceView, delete_verb, may, resource_url, visible_or_404
 
@@ -262,7 +262,7 @@ class ObjectEditView(ResourceView):
             messages.success(self.request, _("Created %(type)s “%(name)s”.") % {"type": label, "name": obj})
         else:
             messages.success(self.request, _("Saved %(type)s “%(name)s”.") % {"type": label, "name": obj})
-        visible = self.model._default_manager.restrict(self.request.user, Action.VIEW).filter(pk=obj.pk).exists()  # type: ignore[attr-defined]
+        visible = restricted(self.model, self.request.user, Action.VIEW).filter(pk=obj.pk).exists()
         target = resource_url(self.resource, "detail", obj.pk) if visible else None
         return redirect(target or resource_url(self.resource, "list") or "home")
 

@@ -114,8 +114,8 @@ def account_update(
 ) -> Account:
     """Change an account: refuses parent loops, locks a hand-set tier, puts notable changes on the timeline."""
     with transaction.atomic():
-        current = core_services._lock(Account, pk, user, Action.CHANGE)
-        core_services._check_version(current, expected_version)
+        current = core_services.record_lock(Account, pk, user, Action.CHANGE)
+        core_services.check_version(current, expected_version)
         data = _prepare_account_data(data, current=current, user=user)
         if "parent_id" in data and data["parent_id"] != current.parent_id:
             _check_parent(user, current.pk, data["parent_id"])

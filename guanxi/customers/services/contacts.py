@@ -325,8 +325,8 @@ def contact_update(
     (links to accounts the user cannot see stay); the change log shows the lists before and after."""
     _check_extra_frozen(user, accounts=accounts)
     with transaction.atomic():
-        current = core_services._lock(Contact, pk, user, Action.CHANGE)
-        core_services._check_version(current, expected_version)
+        current = core_services.record_lock(Contact, pk, user, Action.CHANGE)
+        core_services.check_version(current, expected_version)
         errors: dict[str, list[str]] = {}
         data = _prepare_contact_data(data, current=current, user=user, emails=emails, phones=phones, errors=errors)
         links = _clean_links(user, accounts, errors) if accounts is not None else None
@@ -364,7 +364,7 @@ def contact_link_account(
     """Link a contact (which the user may change) to an account (which the user may see), or update the link."""
     _check_extra_frozen(user, accounts=True)
     with transaction.atomic():
-        contact = core_services._lock(Contact, contact_id, user, Action.CHANGE)
+        contact = core_services.record_lock(Contact, contact_id, user, Action.CHANGE)
         errors: dict[str, list[str]] = {}
         links = _clean_links(user, [{"account": account_id, "role": role, "is_primary": is_primary}], errors)
         if errors:
@@ -377,7 +377,7 @@ def contact_unlink_account(*, contact_id: Any, account_id: Any, user: Any) -> No
     """Remove a contact's link to an account; 404 when there is no such link the user can see."""
     _check_extra_frozen(user, accounts=True)
     with transaction.atomic():
-        contact = core_services._lock(Contact, contact_id, user, Action.CHANGE)
+        contact = core_services.record_lock(Contact, contact_id, user, Action.CHANGE)
         link = AccountContact.objects.filter(
             contact=contact,
             account_id=account_id,

@@ -94,7 +94,7 @@ def customer_profile_update(
 ) -> CustomerProfile:
     """Change an ideal customer profile; fit scores are recomputed after commit."""
     with transaction.atomic():
-        current = core_services._lock(CustomerProfile, pk, user, Action.CHANGE)
+        current = core_services.record_lock(CustomerProfile, pk, user, Action.CHANGE)
         data = _prepare_profile(data, current=current)
         profile = core_services.record_update(
             model=CustomerProfile, pk=pk, user=user, data=data, expected_version=expected_version
