@@ -29,7 +29,7 @@ class RestrictedQuerySet(models.QuerySet):
     def restrict(self, user: Any, action: str = "view") -> RestrictedQuerySet:
         from guanxi.core.permissions import restrict_queryset
 
-        return restrict_queryset(self, user, action)  # type: ignore[return-value]
+        return restrict_queryset(self, user, action)
 
 
 class LiveManager(models.Manager.from_queryset(RestrictedQuerySet)):  # type: ignore[misc]

@@ -9,7 +9,7 @@ from ``Model.objects.restrict(user, action)``; services re-check inside their tr
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
@@ -18,6 +18,7 @@ from django.db.models import Q
 from guanxi.core.choices import SCOPE_RANK, Action, FieldAccess, Scope
 
 _CACHE_ATTR = "_guanxi_permissions"
+QS = TypeVar("QS", bound=models.QuerySet)
 
 
 def object_type_of(model: type[models.Model]) -> str:
@@ -133,7 +134,7 @@ def _parent_q(model: type[models.Model], user: Any, action: str) -> Q | None:
     return q
 
 
-def restrict_queryset(qs: models.QuerySet, user: Any, action: str) -> models.QuerySet:
+def restrict_queryset(qs: QS, user: Any, action: str) -> QS:
     """Narrow ``qs`` to the rows ``user`` may ``action``. The only way records reach a user."""
     if action not in Action.values:
         raise ValueError(f"unknown action {action!r}")
