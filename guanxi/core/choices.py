@@ -45,6 +45,8 @@ class ChangeAction(models.TextChoices):
     DELETE = "delete", _("Moved to recycle bin")
     RESTORE = "restore", _("Restored")
     PURGE = "purge", _("Purged")
+    MERGE = "merge", _("Merged")
+    UNMERGE = "unmerge", _("Merge undone")
 
     @classmethod
     def colour(cls, value: str) -> str:
@@ -54,6 +56,8 @@ class ChangeAction(models.TextChoices):
             "delete": "orange",
             "restore": "teal",
             "purge": "red",
+            "merge": "purple",
+            "unmerge": "teal",
         }.get(value, "secondary")
 
 
@@ -71,3 +75,17 @@ class CustomFieldType(models.TextChoices):
 class ShareAccess(models.TextChoices):
     VIEW = "view", _("Can view")
     CHANGE = "change", _("Can view and change")
+
+
+class JobStatus(models.TextChoices):
+    PENDING = "pending", _("Waiting")
+    RUNNING = "running", _("Running")
+    SUCCEEDED = "succeeded", _("Finished")
+    FAILED = "failed", _("Failed")
+    CANCELLED = "cancelled", _("Cancelled")
+
+    @classmethod
+    def colour(cls, value: str) -> str:
+        return {"pending": "secondary", "running": "blue", "succeeded": "green", "failed": "red"}.get(
+            value, "secondary"
+        )

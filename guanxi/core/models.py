@@ -17,7 +17,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from guanxi.core.choices import ChangeAction, ChangeSource, CustomFieldType, Scope
+from guanxi.core.choices import ChangeAction, ChangeSource, CustomFieldType, JobStatus, Scope
 
 if TYPE_CHECKING:
     from guanxi.identity.models import User
@@ -411,3 +411,61 @@ class SavedView(TimestampMixin, models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+# --- background jobs ------------------------------------------------------------------------------
+
+
+def job_file_path(instance: Job, filename: str) -> str:
+    return f"jobs/{instance.kind}/{instance.pk or 'new'}/{filename}"
+
+
+class Job(PermissionScopeMixin, TimestampMixin):
+    """A long piece of work a user started (import, export, recompute): its status, progress and files.
+
+    The task that runs it updates ``processed`` / ``total`` as it goes and keeps what it needs to
+    resume after a crash in ``checkpoint``; the UI and ``/api/v1/jobs`` read progress from here.
+    A job is seen by the user who started it (and superusers), whatever their role.
+    """
+
+    kind = models.CharField(_("kind"), max_length=30, db_index=True)  # "import", "export", ...
+    object_type = models.CharField(_("object type"), max_length=100, blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("started by"), on_delete=models.PROTECT, related_name="jobs"
+    )
+    status = models.CharField(_("status"), max_length=10, choices=JobStatus.choices, default=JobStatus.PENDING)
+    total = models.PositiveBigIntegerField(_("total"), null=True, blank=True)
+    processed = models.PositiveBigIntegerField(_("processed"), default=0)
+    params = models.JSONField(_("parameters"), default=dict, blank=True)
+    result = models.JSONField(_("result"), default=dict, blank=True)
+    checkpoint = models.JSONField(default=dict, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    input_file = models.FileField(_("input file"), upload_to=job_file_path, max_length=300, blank=True)
+    output_file = models.FileField(_("result file"), upload_to=job_file_path, max_length=300, blank=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    objects = RestrictedManager()
+
+    class Meta:
+        verbose_name = _("job")
+        verbose_name_plural = _("jobs")
+        ordering = ("-created_at", "-id")
+        indexes = [models.Index(fields=("user", "kind", "created_at"), name="job_user_kind_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.pk}"
+
+    @classmethod
+    def scope_filter(cls, user: User, scope: str) -> Q | None:
+        # Jobs are personal: a role grants nothing here, only having started the job does.
+        return Q() if user.is_superuser else Q(user_id=user.pk)
+
+    @property
+    def percent(self) -> int:
+        if self.status == JobStatus.SUCCEEDED:
+            return 100
+        if not self.total:
+            return 0
+        return min(100, int(self.processed * 100 / self.total))
