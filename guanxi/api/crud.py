@@ -268,6 +268,8 @@ def build_router(resource: Resource) -> Router:
     # before "/{id}" takes it for an id. Same-path operations (e.g. DELETE "/{id}") merge either way.
     if resource.routes is not None:
         resource.routes(router, resource)
+    if not resource.read_only:
+        _add_bulk_route(router, resource)  # "/bulk" before "/{id}" too
 
     def _list(request: HttpRequest) -> HttpResponse:
         return list_records(request, resource)
@@ -299,6 +301,56 @@ def build_router(resource: Resource) -> Router:
     if not resource.read_only:
         _add_write_routes(router, resource)
     return router
+
+
+def _add_bulk_route(router: Router, resource: Resource) -> None:
+    """``POST /<path>/bulk``: one action on many records (by ids or a list query); 202 + job when large."""
+    from ninja import Schema
+
+    from guanxi.core.bulk import bulk_resources, bulk_start_or_run, permission_of
+
+    if resource not in bulk_resources():
+        return
+
+    class BulkIn(Schema):
+        action: str
+        ids: list[int] | None = None
+        query: dict[str, Any] | None = None
+        data: dict[str, Any] | None = None
+        owner: int | None = None
+        tags: list[str] | None = None
+
+    BulkIn.__name__ = f"{resource.model.__name__}BulkIn"
+
+    def _bulk(request: HttpRequest, payload: BulkIn) -> HttpResponse:
+        from guanxi.core.api_jobs import job_json
+
+        require_token_scope(request, resource.object_type, permission_of(payload.action))
+        if payload.action == "owner":
+            require_token_scope(request, resource.object_type, Action.ASSIGN)
+        outcome = bulk_start_or_run(
+            resource=resource,
+            user=request.user,
+            action=payload.action,
+            ids=payload.ids,
+            query=payload.query,
+            data=payload.data,
+            owner=payload.owner,
+            tags=payload.tags,
+        )
+        if isinstance(outcome, dict):
+            return json_response(outcome)
+        return json_response(job_json(outcome), status=202, headers={"Location": f"/api/v1/jobs/{outcome.pk}"})
+
+    _bulk.__annotations__["payload"] = BulkIn
+    router.add_api_operation(
+        "/bulk",
+        ["POST"],
+        _bulk,
+        response={200: dict, 202: dict},
+        summary=f"One action on many {resource.path}: update, owner, tag_add, tag_remove, delete",
+        operation_id=f"{resource.path.replace('-', '_')}_bulk",
+    )
 
 
 def _add_write_routes(router: Router, resource: Resource) -> None:

@@ -56,12 +56,24 @@ def mount_routers() -> None:
     """Add each module's routers; called once from urls.py after apps are ready."""
     from guanxi.api.crud import build_router
     from guanxi.core.api import router as core_router
+    from guanxi.core.imports.api import router as imports_router
+    from guanxi.core.api_jobs import exports_router
+    from guanxi.core.api_jobs import router as jobs_router
     from guanxi.core.registry import resources
     from guanxi.identity.api import router as identity_router
 
     # Hand-written routes first so their fixed paths (e.g. /tokens/{id}/revoke) are matched.
     api.add_router("", identity_router)
     api.add_router("", core_router)
+    from guanxi.core.search.api import router as search_router
+
+    api.add_router("", search_router)
+    api.add_router("", imports_router)
+    from guanxi.customers.api_duplicates import router as duplicates_router
+
+    api.add_router("/duplicates", duplicates_router)
+    api.add_router("", jobs_router)
+    api.add_router("", exports_router)
     for resource in resources():
         if resource.api:
             api.add_router(f"/{resource.path}", build_router(resource))

@@ -8,7 +8,7 @@ class CoreConfig(AppConfig):
     verbose_name = _("Core")
 
     def ready(self) -> None:
-        from guanxi.core import checks  # noqa: F401 - registers the production system checks
+        from guanxi.core import bulk, checks, exports  # noqa: F401 - system checks; export and bulk job handlers
         from guanxi.core.resources import register_core
 
         register_core()

@@ -22,6 +22,7 @@ from guanxi.core.custom_fields import clean_custom_fields
 from guanxi.core.errors import FieldErrors, NotFound, PermissionDenied, PreconditionFailed
 from guanxi.core.models import Attachment, Note, OwnedMixin, Tag, TaggedItem, TimelineEntry
 from guanxi.core.permissions import frozen_fields, object_type_of, restricted, scope_for
+from guanxi.core.search import search_reindex, search_remove
 
 M = TypeVar("M", bound=models.Model)
 
@@ -151,6 +152,7 @@ def record_create(
     if not assigned and not restricted(model, user, Action.ADD).filter(pk=obj.pk).exists():
         raise PermissionDenied(_("You may not create a record outside your scope."))
     changelog_record(actor=user, obj=obj, action=ChangeAction.CREATE, after=snapshot(obj))
+    search_reindex(model, [obj.pk])
     return obj
 
 
@@ -186,7 +188,9 @@ def record_update(
         tags_set(obj, tags)
     if not assigned and not restricted(model, user, Action.CHANGE).filter(pk=obj.pk).exists():
         raise PermissionDenied(_("This change would move the record outside what you may change."))
-    changelog_record(actor=user, obj=obj, action=ChangeAction.UPDATE, before=before, after=snapshot(obj))
+    after = snapshot(obj)
+    changelog_record(actor=user, obj=obj, action=ChangeAction.UPDATE, before=before, after=after)
+    search_reindex(model, [obj.pk], changed={k for k in after if before.get(k) != after[k]})
     return obj
 
 
@@ -206,6 +210,7 @@ def record_delete(*, model: type[M], pk: Any, user: Any, expected_version: int |
         changelog_record(actor=user, obj=obj, action=ChangeAction.PURGE, before=before)
         _remove_dependents(obj)
         obj.delete()
+    search_remove(model, [pk])
     return obj
 
 
@@ -220,6 +225,7 @@ def record_restore(*, model: type[M], pk: Any, user: Any) -> M:
     _bump(obj)
     obj.save(update_fields=["deleted_at", "deleted_by", "version", "updated_at"])
     changelog_record(actor=user, obj=obj, action=ChangeAction.RESTORE, before=before, after=snapshot(obj))
+    search_reindex(model, [obj.pk])
     return obj
 
 
@@ -245,6 +251,7 @@ def record_purge(*, model: type[M], pk: Any, user: Any) -> None:
     changelog_record(actor=user, obj=obj, action=ChangeAction.PURGE, before=snapshot(obj))
     _remove_dependents(obj)
     obj.delete()
+    search_remove(model, [pk])
 
 
 def recycle_bin_purge_expired(*, days: int | None = None, now: Any = None) -> dict[str, int]:

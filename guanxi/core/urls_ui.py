@@ -19,9 +19,12 @@ from django.utils.module_loading import module_has_submodule
 from django.views import View
 
 from guanxi.core.registry import Resource
+from guanxi.core.search.views import SearchSuggestView, SearchView
 from guanxi.core.views import changelog  # noqa: F401 - registers the change-log entry page
 from guanxi.core.views.base import ui_prefix, ui_resources, view_class_for
 from guanxi.core.views.bulk import BulkActionView
+from guanxi.core.views.exports import ExportView
+from guanxi.core.views.jobs import JobDetailView, JobFileView, JobListView
 from guanxi.core.views.lists import ObjectListView
 from guanxi.core.views.panels import AttachmentAddView, AttachmentDeleteView, NoteAddView
 from guanxi.core.views.records import ObjectDeleteView, ObjectDetailView, ObjectEditView
@@ -83,5 +86,11 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("attachments/<int:pk>/delete/", AttachmentDeleteView.as_view(), name="attachment-delete"),
     path("saved-views/<slug:path>/", SavedViewSaveView.as_view(), name="saved-view-save"),
     path("saved-views/<int:pk>/delete/", SavedViewDeleteView.as_view(), name="saved-view-delete"),
+    path("search/", SearchView.as_view(), name="search"),
+    path("search/suggest/", SearchSuggestView.as_view(), name="search-suggest"),
+    path("jobs/", JobListView.as_view(), name="job-list"),
+    path("jobs/<int:pk>/", JobDetailView.as_view(), name="job-detail"),
+    path("jobs/<int:pk>/file/", JobFileView.as_view(), name="job-file"),
+    path("export/<slug:path>/", ExportView.as_view(), name="export"),
     *resource_patterns(),
 ]

@@ -9,6 +9,14 @@ class CustomersConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from guanxi.core.imports import runner  # noqa: F401 - registers the "import" job handler
+        from guanxi.customers.importers import register_importers
         from guanxi.customers.resources import register_customers
+        from guanxi.customers.services.merge import register_customer_movers
 
         register_customers()
+        from guanxi.core.search.customers import register_customer_search
+
+        register_customer_search()
+        register_importers()
+        register_customer_movers()

@@ -93,6 +93,11 @@ class Account(AddressMixin, GuanxiModel):
     )
     fit_explanation = models.JSONField(_("fit explanation"), default=list, blank=True)
     description = models.TextField(_("description"), blank=True)
+    # The record's id in another system (ERP, old CRM, a spreadsheet); imports upsert by it.
+    external_id = models.CharField(_("external ID"), max_length=100, blank=True, default="")
+    # Blocking key of duplicate detection (guanxi.customers.duplicates): the pinyin of the name
+    # without company suffixes; records that may be the same company share it.
+    dup_key = models.CharField(max_length=100, blank=True, default="", db_default="", editable=False)
 
     class Meta(GuanxiModel.Meta):
         verbose_name = _("account")
@@ -109,8 +114,12 @@ class Account(AddressMixin, GuanxiModel):
             models.Index(fields=("annual_revenue", "id"), condition=LIVE, name="account_revenue_idx"),
             models.Index(fields=("country", "province", "city"), condition=LIVE, name="account_place_idx"),
             models.Index(fields=("region",), condition=LIVE, name="account_region_idx"),
+            models.Index(fields=("dup_key",), condition=LIVE, name="account_dup_key_idx"),
         ]
         constraints = [
+            models.UniqueConstraint(
+                fields=("external_id",), condition=LIVE & ~Q(external_id=""), name="account_external_id_unique"
+            ),
             models.CheckConstraint(condition=~Q(parent=F("id")), name="account_not_own_parent"),
             models.CheckConstraint(condition=Q(annual_revenue__gte=0), name="account_revenue_not_negative"),
             models.CheckConstraint(
@@ -152,6 +161,10 @@ class Contact(AddressMixin, GuanxiModel):
     phone_consent_source = models.CharField(_("call consent source"), max_length=100, blank=True)
     phone_consent_at = models.DateTimeField(_("call consent changed at"), null=True, blank=True)
     description = models.TextField(_("description"), blank=True)
+    # The person's id in another system; imports upsert by it.
+    external_id = models.CharField(_("external ID"), max_length=100, blank=True, default="")
+    # Blocking key of duplicate detection: the letters of the name's pinyin, sorted (张三 = 張三 = San Zhang).
+    dup_key = models.CharField(max_length=100, blank=True, default="", db_default="", editable=False)
 
     CONSENT_CHANNELS: ClassVar[tuple[str, ...]] = ("email", "sms", "phone")
 
@@ -164,6 +177,12 @@ class Contact(AddressMixin, GuanxiModel):
             models.Index(fields=("owner", "updated_at"), condition=LIVE, name="contact_owner_upd_idx"),
             models.Index(fields=("team", "updated_at"), condition=LIVE, name="contact_team_upd_idx"),
             models.Index(fields=("country", "province", "city"), condition=LIVE, name="contact_place_idx"),
+            models.Index(fields=("dup_key",), condition=LIVE, name="contact_dup_key_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=("external_id",), condition=LIVE & ~Q(external_id=""), name="contact_external_id_unique"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -281,3 +300,120 @@ class CustomerProfile(PermissionScopeMixin, TimestampMixin, CreatedByMixin, Vers
 
     def __str__(self) -> str:
         return self.name
+
+
+# --- duplicates and merges ------------------------------------------------------------------------
+
+
+class DuplicateRecordType(models.TextChoices):
+    CONTACT = "contact", _("Contacts")
+    ACCOUNT = "account", _("Accounts")
+
+
+class DuplicateStatus(models.TextChoices):
+    OPEN = "open", _("To review")
+    DISMISSED = "dismissed", _("Not a duplicate")
+    MERGED = "merged", _("Merged")
+
+    @classmethod
+    def colour(cls, value: str) -> str:
+        return {"open": "orange", "dismissed": "secondary", "merged": "purple"}.get(value, "secondary")
+
+
+class DuplicateCandidate(models.Model):
+    """Two records that may be the same customer, found by ``guanxi.customers.duplicates``.
+
+    One row per pair (lower id first), whatever finds it again: "not a duplicate" stays dismissed.
+    ``reasons`` holds why, as data (``{"kind": "email", "value": ...}``) so it reads in any language.
+    Who may see a pair follows the two records: both must be visible.
+    """
+
+    record_type = models.CharField(_("type"), max_length=10, choices=DuplicateRecordType.choices)
+    low_id = models.BigIntegerField()
+    high_id = models.BigIntegerField()
+    score = models.PositiveSmallIntegerField(_("score"), validators=[MaxValueValidator(100)])
+    reasons = models.JSONField(_("reasons"), default=list, blank=True)
+    status = models.CharField(
+        _("status"), max_length=10, choices=DuplicateStatus.choices, default=DuplicateStatus.OPEN
+    )
+    created_at = models.DateTimeField(_("found at"), auto_now_add=True)
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        "identity.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    merge = models.ForeignKey(
+        "customers.Merge", null=True, blank=True, on_delete=models.SET_NULL, related_name="candidates"
+    )
+
+    class Meta:
+        verbose_name = _("possible duplicate")
+        verbose_name_plural = _("possible duplicates")
+        ordering = ("-id",)
+        constraints = [
+            models.UniqueConstraint(fields=("record_type", "low_id", "high_id"), name="duplicate_unique_pair"),
+            models.CheckConstraint(condition=Q(low_id__lt=F("high_id")), name="duplicate_low_first"),
+        ]
+        indexes = [
+            models.Index(fields=("record_type", "status", "-id"), name="duplicate_queue_idx"),
+            models.Index(fields=("record_type", "high_id"), name="duplicate_high_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.record_type} {self.low_id} ~ {self.high_id}"
+
+
+class MergeStatus(models.TextChoices):
+    DONE = "done", _("Merged")
+    UNDONE = "undone", _("Undone")
+
+
+class Merge(TimestampMixin):
+    """One merge of 2-3 records into a survivor, with what undo needs to put everything back.
+
+    ``survivor_before`` holds the survivor's values that the merge overwrote; ``journal`` what each
+    mover of ``guanxi.core.merge`` moved (by mover key). Seen by whoever may see the survivor.
+    """
+
+    record_type = models.CharField(_("type"), max_length=10, choices=DuplicateRecordType.choices)
+    survivor_id = models.BigIntegerField(_("kept record"))
+    loser_ids = models.JSONField(_("merged records"), default=list)
+    user = models.ForeignKey(
+        "identity.User", verbose_name=_("merged by"), null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    fields = models.JSONField(_("chosen values"), default=dict, blank=True)
+    survivor_before = models.JSONField(default=dict, blank=True)
+    survivor_version = models.PositiveIntegerField(default=0)
+    # Each record's version before the merge: undoing a later merge hands an earlier one its undo back.
+    versions_before = models.JSONField(default=dict, blank=True)
+    journal = models.JSONField(default=dict, blank=True)
+    status = models.CharField(_("status"), max_length=10, choices=MergeStatus.choices, default=MergeStatus.DONE)
+    undone_at = models.DateTimeField(_("undone at"), null=True, blank=True)
+    undone_by = models.ForeignKey(
+        "identity.User", verbose_name=_("undone by"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("merge")
+        verbose_name_plural = _("merges")
+        ordering = ("-id",)
+        indexes = [models.Index(fields=("record_type", "survivor_id"), name="merge_survivor_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.record_type} {self.loser_ids} → {self.survivor_id}"
+
+
+class MergedRecord(models.Model):
+    """A record taking part in a merge (the survivor or a merged one): "merged into" links and undo checks."""
+
+    merge = models.ForeignKey(Merge, on_delete=models.CASCADE, related_name="records")
+    record_type = models.CharField(max_length=10, choices=DuplicateRecordType.choices)
+    record_id = models.BigIntegerField()
+    is_survivor = models.BooleanField(default=False)
+
+    class Meta:
+        verbose_name = _("merged record")
+        verbose_name_plural = _("merged records")
+        indexes = [models.Index(fields=("record_type", "record_id"), name="mergedrecord_record_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.record_type}#{self.record_id} in merge {self.merge_id}"

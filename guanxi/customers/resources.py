@@ -40,6 +40,7 @@ def register_customers() -> None:
         "tier",
         "tier_locked",
         "description",
+        "external_id",
         *OWNERSHIP,
     )
     register(
@@ -71,6 +72,7 @@ def register_customers() -> None:
         *ADDRESS_FIELDS,
         *CONSENT_FIELDS,
         "description",
+        "external_id",
         *OWNERSHIP,
     )
     register(

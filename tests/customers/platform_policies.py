@@ -370,6 +370,8 @@ MATRIX: dict[tuple[str, str], Callable[[Check], None]] = {
     ("PUT", CP + "/{id}"): _rows("profile", CP, "PUT", None, NO_PEOPLE, 200, lambda w, k: {"name": f"Put {k}"}),
     ("DELETE", CP + "/{id}"): _rows("profile", CP, "DELETE", None, NO_PEOPLE, 204),
     ("POST", CP + "/recompute"): _recompute(f"{CP}/recompute"),
+    # global search: exactly the accounts and contacts the principal may view (tests/core/test_search_api.py)
+    ("GET", "/api/v1/search"): lambda c: __import__("tests.core.test_search_api", fromlist=["_"]).api_search_policy(c),
 }  # fmt: skip
 
 

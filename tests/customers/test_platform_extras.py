@@ -43,12 +43,6 @@ def test_recompute_routes_log_as_jobs(
     assert field in entry.changes
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (guanxi/customers/services/contacts.py): contact_create/contact_update with `accounts` log "
-    "two entries for one request (the create/update, then an 'update' of the links); every other write "
-    "route logs one entry per record and request (tests/core/test_changelog.py entry_for)",
-)
 @pytest.mark.parametrize("method", ["POST", "PATCH"])
 def test_contact_write_with_links_is_one_change_log_entry(
     method: str, admin_api: Api, make_account: Callable[..., Account], make_contact: Callable[..., Contact]

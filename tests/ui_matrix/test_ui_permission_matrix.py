@@ -464,10 +464,18 @@ UI_MATRIX: dict[str, Callable[[UiCheck], None]] = {
         W.ATTACHMENT_CHANGE,
         302,
     ),
+    # global search: results and suggestions show only what the principal may view (tests/core/test_search_api.py)
+    "search": lambda c: __import__("tests.core.test_search_api", fromlist=["_"]).ui_search_policy(c),
+    "search-suggest": lambda c: __import__("tests.core.test_search_api", fromlist=["_"]).ui_suggest_policy(c),
     # saved views are personal preferences, not records
     "saved-view-save": _saved_view_save,
     "saved-view-delete": _saved_view_delete,
 }
+
+# jobs, their files and exports: rows in tests/core/platform_policies.py
+from tests.core.platform_policies import UI_MATRIX as _JOBS_AND_EXPORTS  # noqa: E402
+
+UI_MATRIX.update(_JOBS_AND_EXPORTS)
 
 _CUSTOMERS_PENDING = (
     "customer pages: their policy rows are UI_MATRIX in tests/customers/platform_policies.py, run for every "

@@ -1,17 +1,59 @@
-"""Global search over every searchable record type (placeholder: the search part of issue 3 fills it in)."""
+"""Global search over every searchable record type, through one index with two engine backends.
+
+Interface (used by services, imports, the API and the UI):
+
+* ``search_reindex(model, pks) -> int`` and ``search_remove(model, pks) -> int``: keep the index
+  current, in bulk, inside the caller's transaction. The generic record services and the customer
+  services call them; imports call ``search_reindex`` once per batch.
+* ``search(user, q, *, types=None, limit=20) -> list[Hit]`` (``search_grouped`` for per-type lists):
+  only records ``restrict(user, "view")`` lets through, best match first.
+* ``register_search_type(key=, model=, build=, present=, guards=, depends_on=)`` with ``Document``
+  and ``Dependency``: how a module makes its records searchable (see ``registry``).
+
+SQLite uses FTS5, PostgreSQL a weighted tsvector with a GIN index (``backends``); the token rules
+(Han characters and pairs, pinyin, emails, phone suffixes) are shared (``text``).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from guanxi.core.search.engine import (
+    Hit,
+    clean_search_input,
+    index_size,
+    search,
+    search_grouped,
+    search_rebuild,
+    search_reindex,
+    search_remove,
+    searchable_types_for,
+)
+from guanxi.core.search.registry import (
+    Dependency,
+    Document,
+    SearchType,
+    register_search_type,
+    search_type,
+    search_type_for,
+    search_types,
+    unregister_search_type,
+)
 
-from django.db import models
-
-
-def search_reindex(model: type[models.Model], pks: Iterable[int]) -> int:
-    """(Re)build the index entries of these records; bulk-friendly. Returns how many were indexed."""
-    return 0
-
-
-def search_remove(model: type[models.Model], pks: Iterable[int]) -> int:
-    """Drop these records from the index."""
-    return 0
+__all__ = [
+    "Dependency",
+    "Document",
+    "Hit",
+    "SearchType",
+    "clean_search_input",
+    "index_size",
+    "register_search_type",
+    "search",
+    "search_grouped",
+    "search_rebuild",
+    "search_reindex",
+    "search_remove",
+    "search_type",
+    "search_type_for",
+    "search_types",
+    "searchable_types_for",
+    "unregister_search_type",
+]

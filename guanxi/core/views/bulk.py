@@ -42,6 +42,8 @@ class BulkActionView(ResourceView):
         if action not in allowed:
             messages.error(request, _("Pick a bulk action."))
             return redirect(back)
+        if request.POST.get("select_all") == "matching":
+            return self.do_matching(action, back)
         permission = Action.DELETE if action == "delete" else Action.CHANGE
         pks = [pk for pk in request.POST.getlist("pk") if pk.isdigit()][:MAX_BULK]
         objects = list(restricted(self.model, request.user, permission).filter(pk__in=pks))
@@ -195,3 +197,116 @@ class BulkActionView(ResourceView):
 
     def do_remove_tags(self, objects: list[models.Model], back: str) -> HttpResponse:
         return self._retag(objects, back, add=False)
+
+    # --- change owner, and "all N matching" (guanxi.core.bulk: re-checked per record, a job when large) ---
+    def owner_choices(self) -> list[tuple[int, str]]:
+        from guanxi.core.forms import MAX_SELECT_OPTIONS, related_queryset
+
+        users = related_queryset(self.model._meta.get_field("owner"), self.request.user)  # type: ignore[arg-type]
+        return [(u.pk, str(u)) for u in users.order_by("display_name")[:MAX_SELECT_OPTIONS]]
+
+    def bulk_confirm(self, action: str, back: str, **extra: Any) -> HttpResponse:
+        labels = dict(bulk_actions(self.resource, self.request.user))
+        context = {
+            **self.base_context(),
+            "action": action,
+            "action_label": labels.get(action, action),
+            "next": back,
+            "owners": self.owner_choices() if action == "owner" else [],
+            "tags_value": self.request.POST.get("tags", ""),
+            **extra,
+        }
+        return render(self.request, "core/bulk_confirm.html", context, status=extra.pop("status", 200))
+
+    def report(self, outcome: Any, back: str) -> HttpResponse:
+        from django.urls import reverse
+
+        from guanxi.core.models import Job
+
+        if isinstance(outcome, Job):
+            text = _("Many records: the action runs in the background. Its progress is shown here.")
+            messages.info(self.request, text)
+            return redirect(reverse("ui:job-detail", args=[outcome.pk]))
+        messages.success(
+            self.request,
+            _("Done: %(changed)s changed, %(unchanged)s already so, %(skipped)s skipped (you may not change them).")
+            % outcome,
+        )
+        return redirect(back)
+
+    def do_owner(self, objects: list[models.Model], back: str) -> HttpResponse:
+        from guanxi.core.bulk import bulk_start_or_run
+
+        owner = self.request.POST.get("owner", "")
+        if self.request.POST.get("confirm") != "yes" or not owner.isdigit():
+            return self.bulk_confirm("owner", back, objects=objects)
+        try:
+            outcome = bulk_start_or_run(
+                resource=self.resource,
+                user=self.request.user,
+                action="owner",
+                ids=[o.pk for o in objects],
+                owner=int(owner),
+            )
+        except GuanxiError as exc:
+            return self.failed(exc, back)
+        return self.report(outcome, back)
+
+    def do_matching(self, action: str, back: str) -> HttpResponse:
+        """The action on every record matching the list's query (across pages), after a confirmation with N."""
+        from guanxi.core.bulk import bulk_start_or_run, selection
+        from guanxi.core.views.exports import list_params
+
+        post = self.request.POST
+        query = post.get("query", "")
+        params, _columns = list_params(self.resource, self.request.user, query)
+        count = selection(self.resource, self.request.user, query=params, strict=False).count()
+        extra: dict[str, Any] = {"count": count, "query": query, "objects": []}
+        form = None
+        if action == "edit":
+            form = self.edit_form(post if post.get("step") == "apply" and post.getlist(APPLY) else None)
+            extra["form"] = form
+            extra["applied"] = post.getlist(APPLY)
+        if post.get("confirm") != "yes" or not count:
+            return self.bulk_confirm(action, back, **extra)
+        kwargs: dict[str, Any] = {}
+        if action in ("add_tags", "remove_tags"):
+            kwargs["tags"] = parse_tags(post.get("tags", ""))
+        elif action == "owner":
+            kwargs["owner"] = int(post["owner"]) if post.get("owner", "").isdigit() else None
+        elif action == "edit":
+            if form is None or not form.is_bound or not form.is_valid():
+                return self.bulk_confirm(action, back, status=400, **extra)
+            kwargs["data"] = self.form_payload(form)
+        service_action = {"edit": "update", "add_tags": "tag_add", "remove_tags": "tag_remove"}.get(action, action)
+        try:
+            outcome = bulk_start_or_run(
+                resource=self.resource,
+                user=self.request.user,
+                action=service_action,
+                query=params,
+                strict=False,
+                **kwargs,
+            )
+        except FieldErrors as exc:
+            if form is not None:
+                form.add_service_errors({k.removeprefix("data."): v for k, v in exc.errors.items()})
+                return self.bulk_confirm(action, back, status=400, **extra)
+            return self.failed(exc, back)
+        except GuanxiError as exc:
+            return self.failed(exc, back)
+        return self.report(outcome, back)
+
+    def form_payload(self, form: RecordForm) -> dict[str, Any]:
+        """The ticked fields as API input (relations by id, dates and decimals as text: a job stores them)."""
+        from guanxi.api.crud import plain
+
+        data: dict[str, Any] = {}
+        for name in form.fields:
+            if form.fields[name].disabled:
+                continue
+            value = form.cleaned_data.get(name)
+            if isinstance(value, models.Model):
+                value = value.pk
+            data[name] = plain(value)
+        return data

@@ -68,9 +68,17 @@ def bulk_actions(resource: Resource, user: Any) -> list[tuple[str, str]]:
             actions.append(("edit", _("Edit a field")))
         if resource.taggable:
             actions += [("add_tags", _("Add tags")), ("remove_tags", _("Remove tags"))]
+        if _may_assign(resource, user):
+            actions.append(("owner", _("Change owner")))
     if may_reach(user, resource.model, Action.DELETE):
         actions.append(("delete", delete_verb(resource.path)))
     return actions
+
+
+def _may_assign(resource: Resource, user: Any) -> bool:
+    from guanxi.core.models import OwnedMixin
+
+    return issubclass(resource.model, OwnedMixin) and may_reach(user, resource.model, Action.ASSIGN)
 
 
 def filter_controls(resource: Resource, user: Any, params: QueryDict, definitions: list[Any]) -> list[FilterControl]:
@@ -140,6 +148,15 @@ def _relation_options(db_field: models.Field, user: Any) -> list[tuple[str, str]
     return [(str(row.pk), str(row)) for row in rows]
 
 
+def export_url(resource: Resource, user: Any) -> str | None:
+    """Where the list's Export menu posts, for users who may export these records."""
+    from django.urls import reverse
+
+    from guanxi.core.views.exports import may_export
+
+    return reverse("ui:export", args=[resource.path]) if may_export(resource, user) else None
+
+
 def _saved_query(params: QueryDict) -> str:
     """What "save this view" stores: filters, search and sort (not the page, nor the columns)."""
     query = params.copy()
@@ -197,6 +214,7 @@ class ObjectListView(ResourceView):
             "saved_views": saved_views,
             "active_view": active_view,
             "bulk_actions": bulk_actions(resource, user),
+            "export_url": export_url(resource, user),
             "bulk_url": resource_url(resource, "bulk"),
             "results_id": RESULTS_ID,
             "list_path": request.path,

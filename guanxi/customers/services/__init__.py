@@ -9,6 +9,7 @@ recomputation of tiers and fit scores after a relevant change.
 - ``contacts``: contact_create, contact_update, contact_link_account, contact_unlink_account
 - ``recompute``: account_tier_recompute, account_fit_recompute (run by ``guanxi.customers.tasks``)
 - ``rules``: tier rules and ideal customer profiles
+- ``merge``: contact_merge, account_merge, merge_undo, duplicate_dismiss (movers of the customer tables)
 """
 
 from guanxi.customers.services.accounts import account_create, account_update
@@ -19,6 +20,7 @@ from guanxi.customers.services.contacts import (
     contact_unlink_account,
     contact_update,
 )
+from guanxi.customers.services.merge import account_merge, contact_merge, duplicate_dismiss, merge_undo
 from guanxi.customers.services.recompute import account_fit_recompute, account_tier_recompute
 from guanxi.customers.services.rules import (
     customer_profile_create,
@@ -33,6 +35,10 @@ __all__ = [
     "account_create",
     "account_update",
     "account_fit_recompute",
+    "account_merge",
+    "contact_merge",
+    "duplicate_dismiss",
+    "merge_undo",
     "account_tier_recompute",
     "classify_after_commit",
     "contact_create",

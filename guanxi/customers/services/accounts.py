@@ -13,6 +13,7 @@ from guanxi.core.choices import Action
 from guanxi.core.errors import FieldErrors
 from guanxi.core.timeline import timeline_add
 from guanxi.customers.choices import LifecycleStage, Tier, TimelineKind, size_band_for
+from guanxi.customers.duplicates import detect_after_commit
 from guanxi.customers.models import Account
 from guanxi.customers.normalize import normalize_website
 from guanxi.customers.services.common import (
@@ -99,6 +100,7 @@ def account_create(
         )
         timeline_add(subject=account, kind=TimelineKind.CREATED, summary=_("Account created"), actor=user)
         classify_after_commit([account.pk], tiers=not account.tier_locked)
+        detect_after_commit(Account, [account.pk])
     return account
 
 
@@ -131,6 +133,8 @@ def account_update(
             custom_fields=custom_fields,
         )
         _account_timeline(account, before, user)
+        if "name" in data:
+            detect_after_commit(Account, [account.pk])
         reclassify = any(before[name] != getattr(account, name) for name in CLASSIFYING_FIELDS)
         if reclassify or (before_locked and not account.tier_locked):
             classify_after_commit([account.pk], tiers=not account.tier_locked)

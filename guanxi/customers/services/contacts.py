@@ -6,18 +6,22 @@ import datetime
 from collections.abc import Iterable
 from typing import Any
 
+from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from guanxi.core import context
 from guanxi.core import services as core_services
-from guanxi.core.audit import changelog_record
+from guanxi.core.audit import changelog_record, diff
 from guanxi.core.choices import Action, ChangeAction
 from guanxi.core.errors import FieldErrors, NotFound
+from guanxi.core.models import ChangeLogEntry
 from guanxi.core.permissions import frozen_fields
+from guanxi.core.search import search_reindex
 from guanxi.core.timeline import timeline_add
 from guanxi.customers.choices import ContactPointKind, ContactPointLabel, TimelineKind
+from guanxi.customers.duplicates import detect_after_commit
 from guanxi.customers.models import Account, AccountContact, Contact, ContactPoint
 from guanxi.customers.normalize import (
     DEFAULT_REGION,
@@ -188,8 +192,20 @@ def _touch(contact: Contact) -> None:
     contact.save(update_fields=["version", "updated_at"])
 
 
-def _apply_links(user: Any, contact: Contact, links: list[dict[str, Any]], *, replace: bool) -> None:
+def _last_entry_id(contact: Contact) -> int:
+    """The newest change-log row of the contact (0: none): a write's own row is the one after it."""
+    ct = ContentType.objects.get_for_model(Contact, for_concrete_model=False)
+    last = ChangeLogEntry.objects.filter(content_type=ct, object_id=contact.pk).order_by("-id").values("id").first()
+    return last["id"] if last else 0
+
+
+def _apply_links(
+    user: Any, contact: Contact, links: list[dict[str, Any]], *, replace: bool, merge_after: int | None = None
+) -> None:
     """Create/update the given links; with ``replace``, drop links to other accounts the user can see.
+
+    ``merge_after``: the write that called this already logged the contact (its row comes after this
+    id); the link change joins that row, so one request is one change-log entry.
 
     Links to accounts the user cannot see are never touched: replacing "my" list must not
     silently unlink someone else's account.
@@ -232,9 +248,23 @@ def _apply_links(user: Any, contact: Contact, links: list[dict[str, Any]], *, re
     if before == after:
         return
     _touch(contact)
-    changelog_record(
-        actor=user, obj=contact, action=ChangeAction.UPDATE, before={"accounts": before}, after={"accounts": after}
+    search_reindex(Contact, [contact.pk])  # the contact's companies are part of its search document
+    ct = ContentType.objects.get_for_model(Contact, for_concrete_model=False)
+    entry = (
+        ChangeLogEntry.objects.filter(content_type=ct, object_id=contact.pk, id__gt=merge_after)
+        .order_by("-id")
+        .first()
+        if merge_after is not None
+        else None
     )
+    if entry is not None:
+        was = None if entry.action == ChangeAction.CREATE else before
+        entry.changes = {**entry.changes, **diff({"accounts": was}, {"accounts": after})}
+        entry.save(update_fields=["changes"])
+    else:
+        changelog_record(
+            actor=user, obj=contact, action=ChangeAction.UPDATE, before={"accounts": before}, after={"accounts": after}
+        )
     for account_id in added:
         role = wanted[account_id]["role"]
         _link_timeline(user, contact, account_id, names.get(account_id, "—"), role, linked=True)
@@ -304,7 +334,8 @@ def contact_create(
         _sync_points(contact)
         timeline_add(subject=contact, kind=TimelineKind.CREATED, summary=_("Contact created"), actor=user)
         if links:
-            _apply_links(user, contact, links, replace=False)
+            _apply_links(user, contact, links, replace=False, merge_after=0)
+        detect_after_commit(Contact, [contact.pk])
     return contact
 
 
@@ -332,6 +363,7 @@ def contact_update(
         links = _clean_links(user, accounts, errors) if accounts is not None else None
         raise_if(errors)
         before_owner = current.owner_id
+        log_marker = _last_entry_id(current) if links is not None else None
         points_before = (current.emails, current.phones)
         contact = core_services.record_update(
             model=Contact,
@@ -345,7 +377,9 @@ def contact_update(
         if (contact.emails, contact.phones) != points_before:
             _sync_points(contact)
         if links is not None:
-            _apply_links(user, contact, links, replace=True)
+            _apply_links(user, contact, links, replace=True, merge_after=log_marker)
+        if {"family_name", "given_name"} & set(data) or emails is not None or phones is not None or links:
+            detect_after_commit(Contact, [contact.pk])
         if before_owner != contact.owner_id:
             names = user_names(before_owner, contact.owner_id)
             timeline_add(
@@ -370,6 +404,7 @@ def contact_link_account(
         if errors:
             raise FieldErrors({key.replace("accounts.0.", ""): value for key, value in errors.items()})
         _apply_links(user, contact, links, replace=False)
+        detect_after_commit(Contact, [contact.pk])
         return AccountContact.objects.select_related("account").get(contact=contact, account_id=account_id)
 
 
@@ -388,6 +423,7 @@ def contact_unlink_account(*, contact_id: Any, account_id: Any, user: Any) -> No
         before = _link_rows(contact)
         link.delete()
         _touch(contact)
+        search_reindex(Contact, [contact.pk])
         changelog_record(
             actor=user,
             obj=contact,

@@ -1,0 +1,304 @@
+"""What the benchmarks run on: subprocesses, their memory, a keep-alive HTTP client and percentiles.
+
+Memory is read from /proc (VmRSS of a process and, through /proc/<pid>/task/*/children, of all
+its descendants), so psutil is not needed.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import math
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+# --- processes ----------------------------------------------------------------------------------------
+
+
+def descendants(pid: int) -> list[int]:
+    """``pid`` and every process below it (children of all its threads), depth first."""
+    out = [pid]
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children = (task / "children").read_text().split()
+        except OSError:
+            continue
+        for child in children:
+            out.extend(descendants(int(child)))
+    return out
+
+
+def rss_bytes(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def tree_rss(roots: Sequence[int]) -> int:
+    """Summed resident memory of ``roots`` and all their descendants."""
+    seen: set[int] = set()
+    for root in roots:
+        seen.update(descendants(root))
+    return sum(rss_bytes(pid) for pid in seen)
+
+
+class RssSampler(threading.Thread):
+    """Samples the summed RSS of some process trees every ``interval`` seconds; ``peak`` since ``reset``."""
+
+    def __init__(self, roots: Sequence[int], interval: float = 0.1):
+        super().__init__(daemon=True)
+        self.roots = list(roots)
+        self.interval = interval
+        self.peak = 0
+        self.peak_by_root: dict[int, int] = dict.fromkeys(self.roots, 0)
+        self.samples = 0
+        self._stop_event = threading.Event()
+
+    def reset(self) -> None:
+        self.peak = 0
+        self.peak_by_root = dict.fromkeys(self.roots, 0)
+        self.samples = 0
+
+    def run(self) -> None:
+        while not self._stop_event.is_set():
+            values = {root: tree_rss([root]) for root in self.roots}
+            self.peak = max(self.peak, sum(values.values()))
+            for root, value in values.items():
+                self.peak_by_root[root] = max(self.peak_by_root.get(root, 0), value)
+            self.samples += 1
+            self._stop_event.wait(self.interval)
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join(timeout=5)
+
+
+class Service:
+    """A long-running subprocess (web server, worker) with its output in a log file."""
+
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], log_path: Path, cwd: Path):
+        self.name = name
+        self.log_path = log_path
+        self._log = log_path.open("ab")
+        # Its own session, so a Ctrl+C of the benchmark reaches it only through stop().
+        self.proc = subprocess.Popen(  # noqa: S603
+            argv, env=env, cwd=cwd, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self, timeout: float = 20) -> None:
+        """SIGTERM the process we started (gunicorn and the worker stop their own children), then wait."""
+        if self.alive():
+            family = descendants(self.proc.pid)
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                for pid in reversed(family):
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+                self.proc.wait(timeout=5)
+        self._log.close()
+
+    def tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+def free_port(preferred: int) -> int:
+    for port in (preferred, 0):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return int(sock.getsockname()[1])
+    raise RuntimeError("no free port")
+
+
+def port_answers(host: str, port: int, timeout: float = 1.0) -> bool:
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError:
+        return False
+    return True
+
+
+# --- HTTP ---------------------------------------------------------------------------------------------
+
+
+class Client:
+    """Keep-alive HTTP/1.1 client at concurrency 1; reconnects (and counts it) when the server closes."""
+
+    def __init__(self, port: int, token: str | None = None, host: str = "127.0.0.1", timeout: float = 120):
+        self.host, self.port, self.timeout = host, port, timeout
+        self.headers = {"Accept": "application/json"}
+        if token:
+            self.headers["Authorization"] = f"Bearer {token}"
+        self.conn: http.client.HTTPConnection | None = None
+        self.reconnects = 0
+
+    def _connection(self) -> http.client.HTTPConnection:
+        if self.conn is None:
+            self.conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+        return self.conn
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+    def request(
+        self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, bytes]:
+        for attempt in (1, 2):
+            conn = self._connection()
+            try:
+                conn.request(method, path, body=body, headers={**self.headers, **(headers or {})})
+                response = conn.getresponse()
+                data = response.read()
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError, http.client.CannotSendRequest):
+                # The worker closed a kept-alive connection (e.g. gunicorn recycled it): retry once.
+                self.close()
+                self.reconnects += 1
+                if attempt == 2 or (body is not None and not isinstance(body, bytes | str)):
+                    raise
+                continue
+            if response.getheader("Connection", "").lower() == "close":
+                self.close()
+            return response.status, data
+        raise AssertionError("unreachable")
+
+    def get_json(self, path: str) -> tuple[int, Any]:
+        status, data = self.request("GET", path)
+        try:
+            return status, json.loads(data) if data else None
+        except ValueError:
+            return status, data.decode(errors="replace")[:500]
+
+    def upload(self, path: str, fields: dict[str, str], file_field: str, file_path: Path) -> tuple[int, Any]:
+        """POST multipart/form-data, streaming the file from disk."""
+        boundary = uuid.uuid4().hex
+        head = b"".join(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+            for name, value in fields.items()
+        )
+        head += (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{file_field}"; filename="{file_path.name}"\r\n'
+            "Content-Type: text/csv\r\n\r\n"
+        ).encode()
+        tail = f"\r\n--{boundary}--\r\n".encode()
+        size = len(head) + file_path.stat().st_size + len(tail)
+
+        def body() -> Iterator[bytes]:
+            yield head
+            with file_path.open("rb") as fh:
+                while chunk := fh.read(1 << 20):
+                    yield chunk
+            yield tail
+
+        self.close()  # a fresh connection: a streamed body cannot be retried
+        status, data = self.request(
+            "POST",
+            path,
+            body=body(),
+            headers={"Content-Type": f"multipart/form-data; boundary={boundary}", "Content-Length": str(size)},
+        )
+        try:
+            return status, json.loads(data)
+        except ValueError:
+            return status, data.decode(errors="replace")[:500]
+
+
+def wait_for_http(port: int, path: str, service: Service, timeout: float = 90) -> None:
+    """Until ``path`` answers at all (any status): the server has booted and loaded the app."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not service.alive():
+            raise RuntimeError(f"{service.name} exited:\n{service.tail()}")
+        if port_answers("127.0.0.1", port):
+            try:
+                Client(port, timeout=10).request("GET", path)
+                return
+            except OSError:
+                pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{service.name} did not answer on port {port} within {timeout:.0f} s:\n{service.tail()}")
+
+
+# --- statistics ---------------------------------------------------------------------------------------
+
+
+def percentile(values: Sequence[float], pct: float) -> float:
+    """Nearest-rank percentile (p99 of 500 samples is the 495th smallest)."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    rank = max(1, math.ceil(pct / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+class Timing:
+    """Latencies of one metric, in milliseconds, and what went wrong."""
+
+    def __init__(self) -> None:
+        self.ms: list[float] = []
+        self.errors: dict[int, int] = {}
+        self.empty = 0  # answers without any item (a search that found nothing)
+        self.example_error = ""
+
+    @property
+    def p50(self) -> float:
+        return percentile(self.ms, 50)
+
+    @property
+    def p99(self) -> float:
+        return percentile(self.ms, 99)
+
+
+def measure(
+    client: Client, paths: Sequence[str], requests: int, *, warmup: int = 20, count_items: bool = False
+) -> Timing:
+    """GET ``paths`` in turn (cycling), ``warmup`` untimed then ``requests`` timed, one at a time."""
+    timing = Timing()
+    for i in range(min(warmup, requests)):
+        client.request("GET", paths[i % len(paths)])
+    for i in range(requests):
+        path = paths[i % len(paths)]
+        started = time.perf_counter()
+        status, data = client.request("GET", path)
+        elapsed = (time.perf_counter() - started) * 1000
+        if status != 200:
+            timing.errors[status] = timing.errors.get(status, 0) + 1
+            timing.example_error = timing.example_error or f"{path} -> {status} {data[:300]!r}"
+            continue
+        timing.ms.append(elapsed)
+        if count_items:
+            try:
+                if not json.loads(data).get("items"):
+                    timing.empty += 1
+            except (ValueError, AttributeError):
+                timing.empty += 1
+    return timing

@@ -1,0 +1,572 @@
+"""Customer management at a million records, measured through HTTP (issue 3, deliverable 11).
+
+    make bench                                            # 1,000,000 contacts, 200,000 accounts
+    .venv/bin/python bench/customers.py --contacts 50000 --accounts 10000 --engine sqlite
+
+For each engine: a fresh database, ``guanxi migrate``, a bench administrator with an API token,
+``guanxi serve --workers 2`` and ``guanxi worker`` as subprocesses, then through HTTP with the token:
+
+* import: POST /api/v1/imports (accounts, then contacts; duplicate_policy=skip), polled to the end;
+  rows/s and the peak RSS of server + worker + all their children;
+* list: first page, a page ~1000 pages deep (by cursor), filtered by province and by owner,
+  sorted by name; search by name, pinyin initials, email and the last 4 phone digits; detail;
+* bare limits in the same run: raw SQLite executemany (PostgreSQL: COPY) of the same CSV rows
+  into a plain table, and a bare Django JSON endpoint (bench/_bare_app.py) for lists.
+
+Latencies come from one keep-alive client at concurrency 1 after a warm-up. The table and
+var/bench/results-<engine>.json give each figure with its bare limit, ratio and target.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import random
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+import urllib.parse
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+sys.path.insert(0, str(BENCH))
+
+import _generate  # noqa: E402
+import _harness  # noqa: E402
+import _limits  # noqa: E402
+
+OUT = ROOT / "var" / "bench"
+PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+PG_DB = "guanxi_bench"
+BENCH_EMAIL = "bench@example.com"
+
+TARGETS = {
+    "import_rate": 50_000,  # rows/s, at least
+    "peak_rss_mb": 500,  # at most
+    "list_p99_ms": 20,
+    "search_p99_ms": 40,
+    "detail_p99_ms": 20,
+    "deep_ratio": 1.5,  # deep page p99 at most this times the first page p99
+}
+
+TOKEN_SNIPPET = """
+import django
+django.setup()
+from guanxi.core.context import write_context
+from guanxi.identity.models import User
+from guanxi.identity.services import token_create
+user = User.objects.get(email=%r)
+with write_context("system"):
+    _, key = token_create(user=user, name="bench", scopes=["*:*"])
+print(user.pk, key)
+"""
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+# --- set-up ------------------------------------------------------------------------------------------
+
+
+def postgres_answers() -> bool:
+    return _harness.port_answers("127.0.0.1", 5432, timeout=2)
+
+
+def fresh_database(engine: str, workdir: Path) -> str:
+    """An empty database for ``engine``; returns its DATABASE_URL."""
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    workdir.mkdir(parents=True)
+    if engine == "sqlite":
+        return f"sqlite:///{workdir / 'guanxi.sqlite3'}"
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {PG_DB}")
+    parts = urllib.parse.urlsplit(PG_ADMIN_URL)
+    return urllib.parse.urlunsplit(parts._replace(path=f"/{PG_DB}"))
+
+
+def drop_database(engine: str, workdir: Path) -> None:
+    if engine == "postgres":
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+def guanxi_env(database_url: str, workdir: Path) -> dict[str, str]:
+    """The environment of the Guanxi processes: this database and data directory, no DEBUG, no Redis."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("GUANXI_", "DJANGO_", "PYTEST")) and k not in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY"}
+    }
+    env.update(
+        DATABASE_URL=database_url,
+        GUANXI_DATA_DIR=str(workdir),
+        GUANXI_DEBUG="0",
+        SECRET_KEY=secrets.token_urlsafe(40),
+        GUANXI_LOG_LEVEL="WARNING",
+        DJANGO_SETTINGS_MODULE="guanxi.settings",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def guanxi(*args: str) -> list[str]:
+    return [sys.executable, "-m", "guanxi.cli", *args]
+
+
+def run(argv: list[str], env: dict[str, str], what: str) -> str:
+    result = subprocess.run(argv, env=env, cwd=ROOT, capture_output=True, text=True, check=False)  # noqa: S603
+    if result.returncode != 0:
+        raise RuntimeError(f"{what} failed ({result.returncode}):\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}")
+    return result.stdout
+
+
+# --- the phases ----------------------------------------------------------------------------------------
+
+
+def route_exists(client: _harness.Client, path: str) -> bool:
+    status, _ = client.request("GET", path)
+    return status not in (404, 405)
+
+
+def run_import(client: _harness.Client, sampler: _harness.RssSampler, kind: str, path: Path, rows: int) -> dict:
+    sampler.reset()
+    started = time.perf_counter()
+    status, body = client.upload(
+        "/api/v1/imports", {"type": kind, "duplicate_policy": "skip", "start": "true"}, "file", path
+    )
+    if status != 201 or not isinstance(body, dict) or "id" not in body:
+        raise RuntimeError(f"POST /api/v1/imports ({kind}) answered {status}: {body}")
+    job_id = body["id"]
+    last_log = time.monotonic()
+    deadline = time.monotonic() + 600 + rows / 500
+    while True:
+        status, body = client.get_json(f"/api/v1/imports/{job_id}")
+        if status != 200:
+            raise RuntimeError(f"GET /api/v1/imports/{job_id} answered {status}: {body}")
+        if body.get("status") in ("succeeded", "failed", "cancelled"):
+            break
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"import {job_id} still {body.get('status')} after {deadline:.0f} s")
+        if time.monotonic() - last_log > 15:
+            log(f"  {kind}: {body.get('status')} {body.get('processed')}/{body.get('total')}")
+            last_log = time.monotonic()
+        time.sleep(0.25)
+    elapsed = time.perf_counter() - started
+    return {
+        "rows": rows,
+        "seconds": round(elapsed, 2),
+        "rows_per_s": rows / elapsed,
+        "status": body.get("status"),
+        "result": body.get("result"),
+        "processed": body.get("processed"),
+        "total": body.get("total"),
+        "error": body.get("error", ""),
+        "peak_rss_mb": sampler.peak / 2**20,
+        "peak_rss_mb_by_process_tree": {
+            name: peak / 2**20 for name, peak in zip(("server", "worker"), sampler.peak_by_root.values(), strict=True)
+        },
+        "rss_samples": sampler.samples,
+    }
+
+
+def walk_deep(client: _harness.Client, pages: int) -> tuple[str | None, int, list[int]]:
+    """Follow next_cursor ``pages`` pages into the default contact list; return that cursor and the ids seen."""
+    path = "/api/v1/contacts?limit=50"
+    cursor: str | None = None
+    ids: list[int] = []
+    depth = 0
+    for depth in range(1, pages + 1):
+        status, body = client.get_json(path + (f"&cursor={urllib.parse.quote(cursor)}" if cursor else ""))
+        if status != 200:
+            raise RuntimeError(f"list page {depth} answered {status}: {body}")
+        ids.extend(item["id"] for item in body["items"])
+        if not body.get("next_cursor"):
+            break
+        cursor = body["next_cursor"]
+    return cursor, depth, ids
+
+
+def latency_row(name: str, timing: _harness.Timing, target: float | None, limit: float | None, **extra: Any) -> dict:
+    row = {
+        "metric": name,
+        "unit": "ms",
+        "p50": timing.p50,
+        "value": timing.p99,
+        "limit": limit,
+        "target": target,
+        "requests": len(timing.ms),
+        "errors": timing.errors,
+        **extra,
+    }
+    if timing.example_error:
+        row["example_error"] = timing.example_error
+    if timing.empty:
+        row["empty_answers"] = timing.empty
+    return row
+
+
+def not_available(name: str, why: str) -> dict:
+    return {"metric": name, "unit": "", "value": None, "note": why}
+
+
+def run_engine(engine: str, data: _generate.Dataset, args: argparse.Namespace) -> dict[str, Any]:
+    workdir = OUT / engine
+    rows: list[dict[str, Any]] = []
+    notes: list[str] = []
+    info: dict[str, Any] = {"engine": engine, "contacts": args.contacts, "accounts": args.accounts}
+    log(f"== {engine}: fresh database ==")
+    database_url = fresh_database(engine, workdir)
+    env = guanxi_env(database_url, workdir)
+    started = time.perf_counter()
+    run(guanxi("migrate", "--no-input", "--verbosity", "0"), env, "guanxi migrate")
+    info["migrate_seconds"] = round(time.perf_counter() - started, 1)
+    password = secrets.token_urlsafe(16)
+    run(
+        guanxi("createuser", "--email", BENCH_EMAIL, "--name", "Bench", "--password", password, "--admin", "--no-input"),
+        env,
+        "guanxi createuser",
+    )
+    owner_id, token = run([sys.executable, "-c", TOKEN_SNIPPET % BENCH_EMAIL], env, "token").split()
+
+    port = _harness.free_port(args.port)
+    bare_port = _harness.free_port(args.port + 1)
+    services: list[_harness.Service] = []
+    sampler: _harness.RssSampler | None = None
+    try:
+        server = _harness.Service(
+            "guanxi serve",
+            guanxi("serve", "--bind", f"127.0.0.1:{port}", "--workers", "2"),
+            env,
+            workdir / "server.log",
+            ROOT,
+        )
+        services.append(server)
+        worker = _harness.Service("guanxi worker", guanxi("worker"), env, workdir / "worker.log", ROOT)
+        services.append(worker)
+        _harness.wait_for_http(port, "/api/v1/contacts?limit=1", server)
+        sampler = _harness.RssSampler([server.pid, worker.pid])
+        sampler.start()
+        client = _harness.Client(port, token)
+        info["idle_rss_mb"] = {
+            "server": _harness.tree_rss([server.pid]) / 2**20,
+            "worker": _harness.tree_rss([worker.pid]) / 2**20,
+            "server_processes": len(_harness.descendants(server.pid)),
+        }
+
+        # --- import ------------------------------------------------------------------------------
+        imported = False
+        if route_exists(client, "/api/v1/imports"):
+            for kind, path, count in (
+                ("accounts", data.accounts_csv, args.accounts),
+                ("contacts", data.contacts_csv, args.contacts),
+            ):
+                log(f"importing {count:,} {kind} …")
+                result = run_import(client, sampler, kind, path, count)
+                info[f"import_{kind}"] = result
+                log(
+                    f"  {kind}: {result['status']} in {result['seconds']} s = {result['rows_per_s']:,.0f} rows/s, "
+                    f"peak RSS {result['peak_rss_mb']:.0f} MB, result {result['result']}"
+                )
+                if result["status"] != "succeeded":
+                    notes.append(f"import of {kind} ended {result['status']}: {result['error']}")
+            imported = info["import_contacts"]["status"] == "succeeded"
+        else:
+            notes.append("import: /api/v1/imports is not available yet (404/405)")
+            rows.append(not_available("import contacts (rows/s)", "not available"))
+            rows.append(not_available("peak RSS during import (MB)", "not available"))
+            loader = BENCH / "_loader_tmp.py"
+            if loader.exists():
+                log("loading the data with the temporary loader (not measured) …")
+                run(
+                    [sys.executable, str(loader), str(data.accounts_csv), str(data.contacts_csv), owner_id],
+                    env,
+                    "temporary loader",
+                )
+        log("bare import limit …")
+        if engine == "sqlite":
+            limit = _limits.sqlite_executemany(data.contacts_csv, workdir / "bare.sqlite3")
+            limit_name = "SQLite executemany"
+        else:
+            limit = _limits.postgres_copy(data.contacts_csv, database_url)
+            limit_name = "PostgreSQL COPY"
+        info["import_limit"] = {**limit, "how": limit_name}
+        log(f"  {limit_name}: {limit['rows_per_s']:,.0f} rows/s")
+        if "import_contacts" in info:
+            result = info["import_contacts"]
+            rows.append(
+                {
+                    "metric": "import contacts (rows/s)",
+                    "unit": "rows/s",
+                    "value": result["rows_per_s"],
+                    "limit": limit["rows_per_s"],
+                    "target": TARGETS["import_rate"],
+                    "higher_is_better": True,
+                    "ok": result["status"] == "succeeded",
+                }
+            )
+            rows.append(
+                {
+                    "metric": "import accounts (rows/s)",
+                    "unit": "rows/s",
+                    "value": info["import_accounts"]["rows_per_s"],
+                    "limit": None,
+                    "target": None,
+                    "higher_is_better": True,
+                    "ok": info["import_accounts"]["status"] == "succeeded",
+                }
+            )
+            rows.append(
+                {
+                    "metric": "peak RSS during import (MB)",
+                    "unit": "MB",
+                    "value": max(info["import_contacts"]["peak_rss_mb"], info["import_accounts"]["peak_rss_mb"]),
+                    "limit": None,
+                    "target": TARGETS["peak_rss_mb"],
+                }
+            )
+
+        # --- lists, search, detail ------------------------------------------------------------------
+        status, body = client.get_json("/api/v1/contacts?limit=1")
+        if status != 200 or not body.get("items"):
+            notes.append(f"lists: no contacts to measure ({status}); imported={imported}")
+        else:
+            rows.extend(measure_reads(client, data, args, env, bare_port, services, workdir, owner_id, notes, info))
+        info["client_reconnects"] = client.reconnects
+        info["peak_rss_mb_whole_run"] = None if sampler is None else sampler.peak / 2**20
+    finally:
+        if sampler is not None:
+            sampler.stop()
+        for service in reversed(services):
+            service.stop()
+        if not args.keep:
+            drop_database(engine, workdir)
+    problems = [s.name for s in services if "Traceback" in s.tail(2000)]
+    if problems:
+        notes.append(f"tracebacks in the logs of {', '.join(problems)} (see var/bench/{engine}/*.log with --keep)")
+    return {"info": info, "rows": rows, "notes": notes}
+
+
+def measure_reads(
+    client: _harness.Client,
+    data: _generate.Dataset,
+    args: argparse.Namespace,
+    env: dict[str, str],
+    bare_port: int,
+    services: list[_harness.Service],
+    workdir: Path,
+    owner_id: str,
+    notes: list[str],
+    info: dict[str, Any],
+) -> list[dict[str, Any]]:
+    n = args.requests
+    rng = random.Random(7)
+    rows: list[dict[str, Any]] = []
+
+    bare = _harness.Service(
+        "bare app",
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--chdir",
+            str(BENCH),
+            "_bare_app:application",
+            "--bind",
+            f"127.0.0.1:{bare_port}",
+            "--workers",
+            "2",
+            "--threads",
+            "4",
+            "--worker-class",
+            "gthread",
+        ],
+        {k: v for k, v in env.items() if k != "DJANGO_SETTINGS_MODULE"},
+        workdir / "bare.log",
+        ROOT,
+    )
+    services.append(bare)
+    _harness.wait_for_http(bare_port, "/contacts", bare)
+    bare_client = _harness.Client(bare_port)
+    log("bare list endpoint …")
+    bare_first = _harness.measure(bare_client, ["/contacts"], n)
+    bare_sorted = _harness.measure(bare_client, ["/contacts?ordering=display_name"], n)
+    bare_client.close()
+    bare.stop()
+    info["bare_list"] = {"p50": bare_first.p50, "p99": bare_first.p99, "errors": bare_first.errors}
+    info["bare_list_sorted"] = {"p50": bare_sorted.p50, "p99": bare_sorted.p99}
+
+    log("list: first page …")
+    first = _harness.measure(client, ["/api/v1/contacts?limit=50"], n)
+    rows.append(latency_row("list first page", first, TARGETS["list_p99_ms"], bare_first.p99))
+
+    pages = min(1000, max(2, args.contacts // 50 - 2))
+    log(f"list: walking {pages} pages deep …")
+    started = time.perf_counter()
+    cursor, depth, ids = walk_deep(client, pages)
+    info["deep_walk"] = {"pages": depth, "seconds": round(time.perf_counter() - started, 2)}
+    if cursor:
+        deep = _harness.measure(client, [f"/api/v1/contacts?limit=50&cursor={urllib.parse.quote(cursor)}"], n)
+        rows.append(
+            latency_row(
+                f"list deep page (page {depth})",
+                deep,
+                TARGETS["deep_ratio"] * first.p99,
+                bare_first.p99,
+                target_text=f"<= {TARGETS['deep_ratio']}x first",
+            )
+        )
+
+    provinces = [p for p in data.meta["provinces"] if p]
+    log("list: filtered, sorted …")
+    filtered = _harness.measure(
+        client, [f"/api/v1/contacts?limit=50&province={urllib.parse.quote(provinces[0])}"], n
+    )
+    rows.append(
+        latency_row(f"list filtered province={provinces[0]}", filtered, TARGETS["list_p99_ms"], bare_first.p99)
+    )
+    by_owner = _harness.measure(client, [f"/api/v1/contacts?limit=50&owner={owner_id}"], n)
+    rows.append(latency_row("list filtered owner", by_owner, TARGETS["list_p99_ms"], bare_first.p99))
+    by_name = _harness.measure(client, ["/api/v1/contacts?limit=50&ordering=display_name"], n)
+    rows.append(latency_row("list sorted display_name", by_name, TARGETS["list_p99_ms"], bare_sorted.p99))
+
+    search = data.meta["search"]
+    if route_exists(client, "/api/v1/search?q=wang&types=contacts&limit=20"):
+        for kind, label in (("name", "name"), ("pinyin", "pinyin initials"), ("email", "email"), ("phone", "phone last 4")):
+            queries = [f"/api/v1/search?q={urllib.parse.quote(q)}&types=contacts&limit=20" for q in search[kind]]
+            log(f"search: {label} …")
+            timing = _harness.measure(client, queries, n, count_items=True)
+            rows.append(latency_row(f"search {label}", timing, TARGETS["search_p99_ms"], None))
+            if timing.empty:
+                notes.append(f"search {label}: {timing.empty} of {len(timing.ms)} answers found nothing")
+    else:
+        notes.append("search: /api/v1/search is not available yet (404/405)")
+        rows.append(not_available("search", "not available"))
+
+    log("detail …")
+    sample = [rng.choice(ids) for _ in range(n)]
+    detail = _harness.measure(client, [f"/api/v1/contacts/{pk}" for pk in sample], n)
+    rows.append(latency_row("detail", detail, TARGETS["detail_p99_ms"], None))
+    return rows
+
+
+# --- report ------------------------------------------------------------------------------------------
+
+
+def judge(row: dict[str, Any]) -> str:
+    if row.get("value") is None:
+        return row.get("note", "n/a")
+    if row.get("errors"):
+        return "FAIL (errors)"
+    if row.get("ok") is False:
+        return "FAIL"
+    target = row.get("target")
+    if target is None:
+        return "info"
+    if row.get("higher_is_better"):
+        return "PASS" if row["value"] >= target else "FAIL"
+    return "PASS" if row["value"] <= target else "FAIL"
+
+
+def fmt(value: Any, unit: str) -> str:
+    if value is None:
+        return "-"
+    if unit == "rows/s":
+        return f"{value:,.0f}/s"
+    if unit == "MB":
+        return f"{value:,.0f} MB"
+    return f"{value:.1f} ms"
+
+
+def report(engine: str, outcome: dict[str, Any], args: argparse.Namespace) -> None:
+    rows = outcome["rows"]
+    lines = [
+        f"Guanxi customers benchmark on {engine}: {args.contacts:,} contacts, {args.accounts:,} accounts, "
+        f"{args.requests} requests per latency (p99; keep-alive, concurrency 1)",
+        f"{'metric':<40} {'p50':>9} {'value':>12} {'bare limit':>12} {'ratio':>7} {'target':>16}  result",
+    ]
+    for row in rows:
+        unit = row.get("unit", "")
+        value, limit = row.get("value"), row.get("limit")
+        ratio = f"{value / limit:.2f}x" if value is not None and limit else "-"
+        if row.get("target_text"):
+            target = row["target_text"]
+        elif row.get("target") is None:
+            target = "-"
+        else:
+            target = (">= " if row.get("higher_is_better") else "<= ") + fmt(row["target"], unit)
+        row["ratio"] = value / limit if value is not None and limit else None
+        row["result"] = judge(row)
+        p50 = fmt(row.get("p50"), unit) if "p50" in row else ""
+        lines.append(
+            f"{row['metric'][:40]:<40} {p50:>9} {fmt(value, unit):>12} {fmt(limit, unit):>12} {ratio:>7} "
+            f"{target:>16}  {row['result']}"
+        )
+    info = outcome["info"]
+    if "import_limit" in info:
+        lines.append(f"import bare limit: {info['import_limit']['how']} of the same CSV into a plain table")
+    if "bare_list" in info:
+        lines.append("list bare limit: bench/_bare_app.py (Django, one SQL query, no auth), same gunicorn settings")
+    for note in outcome["notes"]:
+        lines.append(f"note: {note}")
+    print("\n" + "\n".join(lines) + "\n", flush=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--contacts", type=int, default=1_000_000)
+    parser.add_argument("--accounts", type=int, default=200_000)
+    parser.add_argument("--engine", choices=["sqlite", "postgres", "both"], default=None)
+    parser.add_argument("--requests", type=int, default=500, help="timed requests per latency metric")
+    parser.add_argument("--keep", action="store_true", help="keep the databases and logs under var/bench/")
+    parser.add_argument("--port", type=int, default=8765, help="port of guanxi serve (the bare app takes the next)")
+    args = parser.parse_args()
+    if args.engine is None:
+        args.engine = "both" if postgres_answers() else "sqlite"
+    engines = ["sqlite", "postgres"] if args.engine == "both" else [args.engine]
+    if "postgres" in engines and not postgres_answers():
+        parser.error("PostgreSQL does not answer on 127.0.0.1:5432")
+    OUT.mkdir(parents=True, exist_ok=True)
+    data = _generate.dataset(args.contacts, args.accounts, root=OUT, log=log)
+    failed = False
+    for engine in engines:
+        started = time.perf_counter()
+        try:
+            outcome = run_engine(engine, data, args)
+        except Exception as exc:  # one engine failing must not hide the other's figures
+            log(f"{engine}: the benchmark failed: {exc}")
+            failed = True
+            continue
+        report(engine, outcome, args)
+        document = {
+            "engine": engine,
+            "when": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+            "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+            "args": vars(args),
+            "data": {"directory": str(data.directory), **{k: v for k, v in data.meta.items() if k != "search"}},
+            "targets": TARGETS,
+            "seconds": round(time.perf_counter() - started, 1),
+            **outcome,
+        }
+        path = OUT / f"results-{engine}.json"
+        path.write_text(json.dumps(document, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
+        log(f"{engine}: results in {path.relative_to(ROOT)} ({document['seconds']} s)")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

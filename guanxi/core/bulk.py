@@ -1,0 +1,333 @@
+"""Bulk actions on many records: edit fields, change owner, add or remove tags, delete to the recycle bin.
+
+Used by ``POST /api/v1/<resource>/bulk`` and the list pages' bulk bar. Records are chosen by id or by
+a list query (the resource's ``FilterSet``: "all N matching"). Inside the transaction every record
+is checked again through ``restrict`` for the action (owner changes also need "assign"); a record
+the user may not touch is skipped and reported, never half-written. Each change goes through the
+resource's own service (customer rules, timeline and change log apply), so a bulk edit is exactly N
+single edits.
+
+Up to ``SYNC_LIMIT`` records run in the request, all or nothing. More run as a ``bulk`` job in
+chunks of ``CHUNK`` (one transaction each, with a checkpoint, so a resumed job skips done chunks);
+there a record the service refuses is reported and the others go on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import models, transaction
+from django.utils.translation import gettext as _
+from pydantic import ValidationError as PydanticValidationError
+
+from guanxi.core import services
+from guanxi.core.choices import Action
+from guanxi.core.errors import FieldErrors, GuanxiError, PermissionDenied
+from guanxi.core.jobs import JobRun, job_handler, job_start
+from guanxi.core.models import Job, OwnedMixin
+from guanxi.core.permissions import may_reach, restrict_queryset, restricted
+from guanxi.core.registry import Resource, resources
+
+ACTIONS = ("update", "owner", "tag_add", "tag_remove", "delete")
+#: Most records one request changes itself; more become a job.
+SYNC_LIMIT = 500
+#: Records per transaction in a job.
+CHUNK = 200
+#: At most this many skipped ids and errors are listed in a result (the counts are always complete).
+MAX_LISTED = 100
+
+
+def permission_of(action: str) -> str:
+    return Action.DELETE if action == "delete" else Action.CHANGE
+
+
+def bulk_resources() -> list[Resource]:
+    """Resources with bulk actions: writable CRM records (owned, with a recycle bin)."""
+    return [r for r in resources() if not r.read_only and issubclass(r.model, OwnedMixin)]
+
+
+def bulk_resource(path: str) -> Resource:
+    for resource in bulk_resources():
+        if resource.path == path:
+            return resource
+    raise FieldErrors({"type": [_("This list has no bulk actions.")]})
+
+
+@dataclass
+class BulkPlan:
+    """A checked bulk request: what to do to each record."""
+
+    resource: Resource
+    action: str
+    data: dict[str, Any] = field(default_factory=dict)  # model attributes (update, owner)
+    custom_fields: dict[str, Any] | None = None
+    tags: list[str] = field(default_factory=list)
+    raw: dict[str, Any] = field(default_factory=dict)  # what the client sent: a job re-checks it
+
+
+def bulk_plan(
+    *,
+    resource: Resource,
+    user: Any,
+    action: str,
+    data: Mapping[str, Any] | None = None,
+    owner: Any = None,
+    tags: Iterable[str] | None = None,
+) -> BulkPlan:
+    """Validate the action and its input once, before any record is touched (errors name the field)."""
+    from guanxi.api.crud import input_schema, to_model_data
+
+    if action not in ACTIONS:
+        raise FieldErrors({"action": [_("Use one of: %(actions)s.") % {"actions": ", ".join(ACTIONS)}]})
+    if resource.read_only or (action == "delete" and resource.delete is None and not resource.soft_delete):
+        raise FieldErrors({"action": [_("This list does not allow this action.")]})
+    raw: dict[str, Any] = {"action": action}
+    plan = BulkPlan(resource=resource, action=action, raw=raw)
+    if action == "update":
+        payload = dict(data or {})
+        if not payload:
+            raise FieldErrors({"data": [_("Give at least one field to set.")]})
+        not_allowed = sorted(k for k in payload if k not in resource.write_fields and k != "custom_fields")
+        if "custom_fields" in payload and not resource.custom_fields:
+            not_allowed.append("custom_fields")
+        if not_allowed:
+            raise FieldErrors({f"data.{k}": [_("This field cannot be set in bulk.")] for k in not_allowed})
+        schema = input_schema(resource, name=f"{resource.model.__name__}Bulk")
+        try:
+            checked = schema(**payload).model_dump(exclude_unset=True)
+        except PydanticValidationError as exc:
+            errors: dict[str, list[str]] = {}
+            for error in exc.errors():
+                key = ".".join(str(p) for p in ("data", *error.get("loc", ())))
+                errors.setdefault(key, []).append(str(error.get("msg", "")))
+            raise FieldErrors(errors) from None
+        plan.custom_fields = checked.pop("custom_fields", None)
+        try:
+            plan.data = to_model_data(resource, checked)
+        except FieldErrors as exc:
+            raise FieldErrors({f"data.{k}": v for k, v in exc.errors.items()}) from None
+        raw["data"] = payload
+    elif action == "owner":
+        from guanxi.identity.models import User
+
+        if not isinstance(owner, int) or isinstance(owner, bool):
+            raise FieldErrors({"owner": [_("Give the new owner's user id.")]})
+        if not User.objects.filter(pk=owner, is_active=True).exists():
+            raise FieldErrors({"owner": [_("No active user with id %(id)s.") % {"id": owner}]})
+        plan.data = {"owner_id": owner}
+        raw["owner"] = owner
+    elif action in ("tag_add", "tag_remove"):
+        if not resource.taggable:
+            raise FieldErrors({"action": [_("These records have no tags.")]})
+        names = sorted({str(n).strip() for n in (tags or []) if str(n).strip()})
+        if not names:
+            raise FieldErrors({"tags": [_("Give at least one tag.")]})
+        if any(len(n) > 60 for n in names):
+            raise FieldErrors({"tags": [_("A tag has at most 60 characters.")]})
+        plan.tags = names
+        raw["tags"] = names
+    return plan
+
+
+def check_may_bulk(user: Any, plan: BulkPlan) -> None:
+    model = plan.resource.model
+    if not may_reach(user, model, permission_of(plan.action)):
+        raise PermissionDenied()
+    if plan.action == "owner" and not may_reach(user, model, Action.ASSIGN):
+        raise PermissionDenied(_("You may not assign records to other people."))
+
+
+def selection(
+    resource: Resource, user: Any, *, ids: Iterable[Any] | None = None, query: Any = None, strict: bool = True
+) -> models.QuerySet:
+    """The records the user chose and may see: by id, or every record matching a list query."""
+    qs = restricted(resource.model, user, Action.VIEW)
+    if ids is not None:
+        clean = []
+        for value in ids:
+            try:
+                clean.append(int(value))
+            except (TypeError, ValueError):
+                raise FieldErrors({"ids": [_("Give record ids (whole numbers).")]}) from None
+        return qs.filter(pk__in=clean)
+    from guanxi.core.exports import query_dict
+
+    try:
+        qs, _ordering = resource.filterset(query_dict(query), user, strict=strict).apply(qs)
+    except FieldErrors as exc:
+        raise FieldErrors({f"query.{k}": v for k, v in exc.errors.items()}) from None
+    return qs
+
+
+def allowed(plan: BulkPlan, user: Any) -> models.QuerySet:
+    """The records the user may do this action to (owner changes: change and assign)."""
+    qs = restricted(plan.resource.model, user, permission_of(plan.action))
+    if plan.action == "owner":
+        qs = restrict_queryset(qs, user, Action.ASSIGN)
+    return qs
+
+
+def _new_result() -> dict[str, Any]:
+    return {"selected": 0, "changed": 0, "unchanged": 0, "skipped": 0, "failed": 0, "skipped_ids": [], "errors": []}
+
+
+def _merge(total: dict[str, Any], part: dict[str, Any]) -> dict[str, Any]:
+    for key in ("selected", "changed", "unchanged", "skipped", "failed"):
+        total[key] = total.get(key, 0) + part.get(key, 0)
+    for key in ("skipped_ids", "errors"):
+        total[key] = (list(total.get(key, [])) + list(part.get(key, [])))[:MAX_LISTED]
+    return total
+
+
+def _apply_one(plan: BulkPlan, user: Any, pk: Any, current_tags: dict[Any, list[str]]) -> bool:
+    """Do the action to one record through the resource's service; False when nothing needed changing."""
+    resource = plan.resource
+    model = resource.model
+    if plan.action == "delete":
+        delete = resource.delete or services.record_delete
+        delete(model=model, pk=pk, user=user)
+        return True
+    update = resource.update or services.record_update
+    if plan.action in ("tag_add", "tag_remove"):
+        before = set(current_tags.get(pk, []))
+        after = before | set(plan.tags) if plan.action == "tag_add" else before - set(plan.tags)
+        if after == before:
+            return False
+        update(model=model, pk=pk, user=user, data={}, tags=sorted(after))
+        return True
+    kwargs: dict[str, Any] = {}
+    if plan.custom_fields is not None:
+        kwargs["custom_fields"] = plan.custom_fields
+    update(model=model, pk=pk, user=user, data=dict(plan.data), **kwargs)
+    return True
+
+
+def bulk_apply_ids(plan: BulkPlan, user: Any, ids: list[Any], *, all_or_nothing: bool) -> dict[str, Any]:
+    """Apply ``plan`` to the given (visible) record ids in one transaction.
+
+    ``all_or_nothing``: the first refusal by a service undoes the whole batch and is raised (naming
+    the record); otherwise each record has its own savepoint and refusals are counted and listed.
+    """
+    from guanxi.api.crud import tag_names_for
+
+    result = _new_result()
+    result["selected"] = len(ids)
+    model = plan.resource.model
+    with transaction.atomic():
+        permitted = set(allowed(plan, user).filter(pk__in=ids).values_list("pk", flat=True))
+        skipped = [pk for pk in ids if pk not in permitted]
+        result["skipped"] = len(skipped)
+        result["skipped_ids"] = skipped[:MAX_LISTED]
+        todo = [pk for pk in ids if pk in permitted]
+        tags = tag_names_for(model, todo) if plan.action in ("tag_add", "tag_remove") and todo else {}
+        owners = (
+            dict(model._default_manager.filter(pk__in=todo).values_list("pk", "owner_id"))
+            if plan.action == "owner" and todo
+            else {}
+        )
+        for pk in todo:
+            if plan.action == "owner" and owners.get(pk) == plan.data["owner_id"]:
+                result["unchanged"] += 1
+                continue
+            if all_or_nothing:
+                try:
+                    changed = _apply_one(plan, user, pk, tags)
+                except GuanxiError as exc:
+                    # Name the record: the whole batch is undone because of this one.
+                    errors = {f"records.{pk}.{k}": v for k, v in exc.errors.items()} or {f"records.{pk}": [exc.detail]}
+                    raise FieldErrors(errors, detail=exc.detail) from None
+            else:
+                try:
+                    with transaction.atomic():
+                        changed = _apply_one(plan, user, pk, tags)
+                except GuanxiError as exc:
+                    result["failed"] += 1
+                    if len(result["errors"]) < MAX_LISTED:
+                        result["errors"].append({"id": pk, "errors": exc.errors or {"": [exc.detail]}})
+                    continue
+            result["changed" if changed else "unchanged"] += 1
+    return result
+
+
+def bulk_start_or_run(
+    *,
+    resource: Resource,
+    user: Any,
+    action: str,
+    ids: Iterable[Any] | None = None,
+    query: Any = None,
+    data: Mapping[str, Any] | None = None,
+    owner: Any = None,
+    tags: Iterable[str] | None = None,
+    strict: bool = True,
+) -> dict[str, Any] | Job:
+    """Check the request, then apply it now (up to ``SYNC_LIMIT`` records) or queue a ``bulk`` job."""
+    if (ids is None) == (query is None):
+        raise FieldErrors({"ids": [_("Send either ids or a query.")]})
+    plan = bulk_plan(resource=resource, user=user, action=action, data=data, owner=owner, tags=tags)
+    check_may_bulk(user, plan)
+    chosen = selection(resource, user, ids=ids, query=query, strict=strict)
+    requested = list(dict.fromkeys(int(i) for i in ids)) if ids is not None else None
+    if requested is not None and len(requested) <= SYNC_LIMIT:
+        visible = set(chosen.values_list("pk", flat=True))
+        result = bulk_apply_ids(plan, user, [pk for pk in requested if pk in visible], all_or_nothing=True)
+        invisible = [pk for pk in requested if pk not in visible]
+        result["selected"] += len(invisible)
+        result["skipped"] += len(invisible)
+        result["skipped_ids"] = (result["skipped_ids"] + invisible)[:MAX_LISTED]
+        return {"action": action, **result}
+    if requested is None:
+        pks = list(chosen.order_by("pk").values_list("pk", flat=True)[: SYNC_LIMIT + 1])
+        if len(pks) <= SYNC_LIMIT:
+            return {"action": action, **bulk_apply_ids(plan, user, pks, all_or_nothing=True)}
+    from guanxi.core.exports import query_dict, query_json
+
+    params: dict[str, Any] = {"type": resource.path, **plan.raw}
+    if requested is not None:
+        params["ids"] = requested
+    else:
+        params["query"] = query_json(query_dict(query))
+    return job_start(kind="bulk", user=user, object_type=resource.object_type, params=params)
+
+
+@job_handler("bulk")
+def bulk_job(run: JobRun) -> dict[str, Any]:
+    """A large bulk action, chunk by chunk; the checkpoint is the last record id done."""
+    job = run.job
+    params = job.params or {}
+    user = job.user
+    resource = bulk_resource(str(params.get("type", "")))
+    plan = bulk_plan(
+        resource=resource,
+        user=user,
+        action=str(params.get("action", "")),
+        data=params.get("data"),
+        owner=params.get("owner"),
+        tags=params.get("tags"),
+    )
+    check_may_bulk(user, plan)
+    ids = params.get("ids")
+    chosen = selection(resource, user, ids=ids, query=None if ids is not None else params.get("query"), strict=False)
+    last = int((job.checkpoint or {}).get("last", 0))
+    result = {**_new_result(), **{k: v for k, v in (job.result or {}).items() if k in _new_result()}}
+    total = chosen.count()
+    requested = len(set(ids)) if ids is not None else total
+    run.progress(int(result.get("selected", 0)), requested)
+    while True:
+        pks = list(chosen.filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)[:CHUNK])
+        if not pks:
+            break
+        with transaction.atomic():
+            part = bulk_apply_ids(plan, user, pks, all_or_nothing=False)
+            result = _merge(result, part)
+            last = pks[-1]
+            run.checkpoint({"last": last}, processed=result["selected"], **result)
+    if ids is not None:
+        # Ids the user could not (or no longer) see count as skipped too.
+        missing = requested - result["selected"]
+        if missing > 0:
+            result["selected"] += missing
+            result["skipped"] += missing
+    return {"action": plan.action, **result}

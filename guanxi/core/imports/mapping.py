@@ -1,0 +1,93 @@
+"""Which column feeds which field: automatic matching of Chinese and English headers, and checks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+from guanxi.core.errors import FieldErrors
+from guanxi.core.imports.specs import ImportSpec, header_key
+
+
+def unique_headers(header: list[str]) -> list[str]:
+    """Headers as keys: blanks get a column name, repeats a number ("电话", "电话 (2)")."""
+    out: list[str] = []
+    seen: dict[str, int] = {}
+    for index, raw in enumerate(header):
+        name = " ".join((raw or "").split()) or _("Column %(n)s") % {"n": index + 1}
+        count = seen.get(name, 0) + 1
+        seen[name] = count
+        out.append(name if count == 1 else f"{name} ({count})")
+    return out
+
+
+def auto_map(spec: ImportSpec, headers: list[str]) -> dict[str, str]:
+    """``{header: field}`` for every header; "" for a column no field matches (it is ignored).
+
+    The first column that matches a field gets it; a later one with the same meaning is left
+    unmapped so nothing is imported twice.
+    """
+    aliases = spec.alias_map()
+    taken: set[str] = set()
+    mapping: dict[str, str] = {}
+    for header in headers:
+        target = aliases.get(header_key(header), "")
+        if target and target not in taken:
+            taken.add(target)
+            mapping[header] = target
+        else:
+            mapping[header] = ""
+    return mapping
+
+
+def check_mapping(spec: ImportSpec, headers: list[str], mapping: Any) -> dict[str, int]:
+    """Validate a ``{header: field}`` mapping; returns ``{field: column index}``.
+
+    Refuses (400, naming the culprit) an unknown header or field, a field fed by two columns, and a
+    mapping without the fields the type needs. Headers not in the mapping are ignored.
+    """
+    if not isinstance(mapping, dict):
+        raise FieldErrors({"mapping": [_('Send an object like {"姓名": "name", "手机": "mobile"}.')]})
+    errors: dict[str, list[str]] = {}
+    columns: dict[str, int] = {}
+    index_of = {header: index for index, header in enumerate(headers)}
+    names = {f.name for f in spec.fields}
+    for header, target in mapping.items():
+        if header not in index_of:
+            errors[f"mapping.{header}"] = [_("The file has no column “%(header)s”.") % {"header": header}]
+            continue
+        if target in (None, ""):
+            continue
+        if not isinstance(target, str) or target not in names:
+            errors[f"mapping.{header}"] = [
+                _("Unknown field “%(field)s”; use one of: %(fields)s.")
+                % {"field": target, "fields": ", ".join(sorted(names))}
+            ]
+            continue
+        if target in columns:
+            errors[f"mapping.{header}"] = [
+                _("The field “%(field)s” is already fed by the column “%(other)s”; map each field once.")
+                % {"field": target, "other": headers[columns[target]]}
+            ]
+            continue
+        columns[target] = index_of[header]
+    for spec_field in spec.fields:
+        if spec_field.required and spec_field.name not in columns:
+            errors.setdefault(f"mapping.{spec_field.name}", []).append(
+                _("Map a column to the required field “%(field)s”.") % {"field": spec_field.label}
+            )
+    for group in spec.required_any:
+        if not any(name in columns for name in group):
+            labels = " / ".join(str(spec.field(name).label) for name in group if spec.field(name))  # type: ignore[union-attr]
+            errors.setdefault(f"mapping.{group[0]}", []).append(
+                _("Map a column to at least one of: %(fields)s.") % {"fields": labels}
+            )
+    if errors:
+        raise FieldErrors(errors)
+    return columns
+
+
+def mapping_from_columns(headers: list[str], columns: dict[str, int]) -> dict[str, str]:
+    by_index = {index: name for name, index in columns.items()}
+    return {header: by_index.get(index, "") for index, header in enumerate(headers)}

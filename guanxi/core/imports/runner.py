@@ -1,0 +1,249 @@
+"""The import job: stream the file, validate chunks (on every core), write batch by batch.
+
+Each batch is one transaction holding the records, their change log, the search index entries and
+the job's checkpoint (rows consumed, counters, the error file's length). A crash loses at most the
+batch in flight: resuming truncates the error file to the checkpointed length, skips the rows
+already consumed, and goes on. Nothing half-written stays, nothing is written twice.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import multiprocessing
+import os
+import time
+from collections import deque
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils import translation
+from django.utils.translation import gettext as _
+
+from guanxi.core.errors import FieldErrors, PermissionDenied
+from guanxi.core.imports.reading import FileFormat, is_blank, iter_rows
+from guanxi.core.imports.specs import BatchResult, ImportSpec, Prepared, PrepareContext, import_spec
+from guanxi.core.jobs import JobRun, job_handler
+from guanxi.core.models import Job
+
+logger = logging.getLogger(__name__)
+
+COUNTERS = ("created", "updated", "skipped", "failed")
+
+
+def batch_size() -> int:
+    """Rows per transaction (and per checkpoint)."""
+    return int(getattr(settings, "GUANXI_IMPORT_BATCH_SIZE", 0) or os.environ.get("GUANXI_IMPORT_BATCH_SIZE") or 5000)
+
+
+def worker_count(total: int | None) -> int:
+    """Processes that validate chunks beside the writer: none for small files (forking costs more)."""
+    configured = os.environ.get("GUANXI_IMPORT_PROCESSES")
+    if configured is not None:
+        return max(0, int(configured))
+    threshold = int(os.environ.get("GUANXI_IMPORT_PARALLEL_MIN", "20000"))
+    if total is None or total < threshold:
+        return 0
+    return max(1, min(4, (os.cpu_count() or 1)))
+
+
+def file_format(job: Job) -> FileFormat:
+    data = job.params.get("format") or {}
+    return FileFormat(data.get("kind", "csv"), data.get("encoding", ""), data.get("delimiter", ","))
+
+
+def prepare_context(spec: ImportSpec, job: Job) -> PrepareContext:
+    headers = job.params["headers"]
+    index = {h: i for i, h in enumerate(headers)}
+    columns = {f: index[h] for h, f in job.params["mapping"].items() if f and h in index}
+    return PrepareContext(columns=columns, headers=headers)
+
+
+# --- the error file ----------------------------------------------------------------------------------------
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: str) -> str:
+    """A cell Excel will not run as a formula (OWASP CSV injection): a leading apostrophe."""
+    return "'" + value if value and value.startswith(FORMULA_START) else value
+
+
+def error_file_name(job: Job) -> str:
+    return f"jobs/import/{job.pk}/errors.csv"
+
+
+class ErrorFile:
+    """Bad rows as CSV in UTF-8 with a BOM (Excel then shows Chinese): row, column, value, reason,
+    and the row's original cells. Opened for append at the checkpointed length."""
+
+    def __init__(self, job: Job, length: int):
+        self.name = error_file_name(job)
+        self.path = Path(default_storage.path(self.name))
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        exists = self.path.exists()
+        self.handle: IO[str] = self.path.open("a+", encoding="utf-8", newline="")
+        self.handle.truncate(length if exists else 0)
+        self.handle.seek(0, os.SEEK_END)
+        self.writer = csv.writer(self.handle)
+        if length == 0:
+            self.handle.write("\ufeff")
+            headers = job.params.get("headers", [])
+            self.writer.writerow([_("Row"), _("Column"), _("Value"), _("Reason"), *headers])
+
+    def write(self, result: BatchResult, cells_by_line: dict[int, list[str]]) -> None:
+        for line, error in sorted(result.errors, key=lambda item: item[0]):
+            cells = [safe_cell(c) for c in cells_by_line.get(line, [])]
+            self.writer.writerow([line, error.column, safe_cell(error.value), error.reason, *cells])
+
+    def commit_length(self) -> int:
+        self.handle.flush()
+        os.fsync(self.handle.fileno())
+        return self.handle.tell()
+
+    def close(self) -> None:
+        self.handle.close()
+
+
+# --- reading and preparing ---------------------------------------------------------------------------------
+
+
+def _numbered_rows(job: Job, skip: int) -> Iterator[tuple[int, list[str]]]:
+    """Data rows with their spreadsheet row numbers, blanks dropped; the first ``skip`` data rows
+    (blank or not, counted after the header) are passed over."""
+    header_seen = False
+    seen = 0
+    for number, row in enumerate(iter_rows(job.input_file.path, file_format(job)), start=1):
+        if not header_seen:
+            if not is_blank(row):
+                header_seen = True
+            continue
+        seen += 1
+        if seen <= skip or is_blank(row):
+            continue
+        yield number, row
+
+
+def _chunks(rows: Iterator[tuple[int, list[str]]], size: int) -> Iterator[list[tuple[int, list[str]]]]:
+    chunk: list[tuple[int, list[str]]] = []
+    for item in rows:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _prepare_in_worker(type_name: str, ctx: PrepareContext, language: str, chunk: list[Any]) -> list[Prepared]:
+    spec = import_spec(type_name)
+    assert spec is not None
+    with translation.override(language):
+        return spec.prepare(chunk, ctx)
+
+
+def _prepared(
+    spec: ImportSpec, ctx: PrepareContext, language: str, chunks: Iterator[list[Any]], processes: int
+) -> Iterator[tuple[list[Any], list[Prepared]]]:
+    """Each chunk with its prepared rows, in order. With ``processes``, a bounded number of chunks
+    are validated ahead in a process pool while this process writes (never the whole file)."""
+    if processes <= 0:
+        for chunk in chunks:
+            yield chunk, spec.prepare(chunk, ctx)
+        return
+    # fork: the workers inherit the loaded apps and translations; they never touch the database.
+    pool = multiprocessing.get_context("fork").Pool(processes)
+    try:
+        pending: deque[tuple[list[Any], Any]] = deque()
+        for chunk in chunks:
+            pending.append((chunk, pool.apply_async(_prepare_in_worker, (spec.type, ctx, language, chunk))))
+            if len(pending) > processes + 1:
+                head, job = pending.popleft()
+                yield head, job.get()
+        while pending:
+            head, job = pending.popleft()
+            yield head, job.get()
+    finally:
+        pool.terminate()
+        pool.join()
+
+
+# --- the job -------------------------------------------------------------------------------------------------
+
+
+@job_handler("import")
+def run_import(run: JobRun) -> dict[str, Any]:
+    """Run or resume one import job (see the module docstring)."""
+    from guanxi.core.permissions import can
+    from guanxi.core.search import search_reindex
+    from guanxi.customers.duplicates import duplicates_detect
+
+    job = run.job
+    spec = import_spec(job.params.get("type", ""))
+    if spec is None:
+        raise FieldErrors({"type": ["unknown import type"]})
+    user = job.user
+    if not can(user, spec.model, "import"):
+        raise PermissionDenied()
+    language = job.params.get("language") or settings.LANGUAGE_CODE
+    state = dict(job.checkpoint or {})
+    consumed = int(state.get("rows", 0))
+    counts = {key: int(state.get(key, 0)) for key in COUNTERS}
+    processed = int(state.get("processed", 0))
+    ctx = prepare_context(spec, job)
+    writer = spec.writer(user, job.params.get("duplicate_policy", "skip"), ctx, job)
+    size = batch_size()
+    pause = float(os.environ.get("GUANXI_IMPORT_PAUSE", "0") or 0)  # tests: time to kill a worker mid-import
+    with translation.override(language):
+        errors = ErrorFile(job, int(state.get("error_bytes", 0)))
+        if not job.output_file:
+            job.output_file.name = errors.name
+            Job.objects.filter(pk=job.pk).update(output_file=errors.name)
+        try:
+            rows = _numbered_rows(job, consumed)
+            stream = _prepared(spec, ctx, language, _chunks(rows, size), worker_count(job.total))
+            for chunk, prepared in stream:
+                last_line = chunk[-1][0]
+                with transaction.atomic():
+                    result = writer.write(prepared)
+                    for model, pks in result.written.items():
+                        search_reindex(model, pks)
+                    bad_lines = {line for line, _error in result.errors}
+                    errors.write(result, {line: cells for line, cells in chunk if line in bad_lines})
+                    error_bytes = errors.commit_length()
+                    counts["created"] += result.created
+                    counts["updated"] += result.updated
+                    counts["skipped"] += result.skipped
+                    counts["failed"] += len(bad_lines)
+                    processed += len(chunk)
+                    # Data rows consumed: up to this chunk's last row (blank rows included).
+                    consumed = _consumed_through(job, last_line)
+                    run.checkpoint(
+                        {"rows": consumed, "processed": processed, "error_bytes": error_bytes, **counts},
+                        processed=processed,
+                        **counts,
+                    )
+                    if spec.on_batch is not None:
+                        spec.on_batch(result)
+                for model, pks in result.written.items():
+                    duplicates_detect(model, pks)
+                if pause:
+                    time.sleep(pause)
+        finally:
+            errors.close()
+    if not counts["failed"]:
+        default_storage.delete(errors.name)
+        Job.objects.filter(pk=job.pk).update(output_file="")
+        job.output_file.name = ""
+    run.progress(processed, total=max(job.total or 0, processed), **counts)
+    return counts
+
+
+def _consumed_through(job: Job, line: int) -> int:
+    """Data rows up to spreadsheet row ``line``: the header's row number is remembered per job."""
+    header_line = job.params.get("header_line", 1)
+    return line - header_line

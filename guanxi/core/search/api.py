@@ -1,0 +1,39 @@
+"""``GET /api/v1/search``: one search box over every searchable type, through ``restrict``."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
+from ninja import Router
+
+from guanxi.api.crud import json_response
+from guanxi.core.errors import PermissionDenied
+from guanxi.core.search.engine import search
+
+router = Router(tags=["search"])
+
+
+@router.get(
+    "/search",
+    summary="Search accounts, contacts and every other searchable type",
+    description=(
+        "`q` (1-100 characters): a name (张三, also by pinyin `zhangsan` or initials `zs`), an email, a phone "
+        "(also its last digits), or a company. `types`: comma-separated, default all (`contacts,accounts`...). "
+        "`limit`: 1-50, default 20. Only records the caller may view are returned, best match first."
+    ),
+)
+def search_route(
+    request: HttpRequest, q: str | None = None, types: str | None = None, limit: str | None = None
+) -> HttpResponse:
+    hits = search(request.user, q or "", types=types, limit=limit if limit is not None else 20)
+    if not hits and not _reachable(request, q or "", types):
+        raise PermissionDenied(_("You may not see any record of these types."))
+    return json_response({"items": [hit.as_dict() for hit in hits]})
+
+
+def _reachable(request: HttpRequest, q: str, types: str | None) -> bool:
+    from guanxi.core.permissions import restricted
+    from guanxi.core.search.engine import clean_search_input
+
+    _text, chosen, _limit = clean_search_input(q, types, 1)
+    return any(not restricted(t.model, request.user, "view").query.is_empty() for t in chosen)

@@ -1,0 +1,91 @@
+"""Search on SQLite: an FTS5 table whose rowid is the document id (content type << 40 | record id).
+
+Columns are filtered with FTS5 column filters (``{k n} : (...)``); candidates come newest first by
+rowid, which FTS5 walks in order, so ``LIMIT`` stops early however common a term is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db import connection
+
+from guanxi.core.search.backends import COLUMNS, Row, chunks
+from guanxi.core.search.text import Alternative, Query
+
+TABLE = "core_search_fts"
+# SQLite allows 32766 parameters a statement since 3.32; stay well below.
+_CHUNK = 900
+
+# The table is created by guanxi/core/migrations/0005_search.py.
+
+
+def write(rows: list[Row], remove_ids: Iterable[int]) -> None:
+    """Drop the documents ``remove_ids`` and insert ``rows`` (the caller includes rewritten ids in both)."""
+    with connection.cursor() as cursor:
+        ids = list(remove_ids)
+        for part in chunks(ids, _CHUNK):
+            marks = ",".join(["%s"] * len(part))
+            cursor.execute(f"DELETE FROM {TABLE} WHERE rowid IN ({marks})", part)  # noqa: S608 - marks only
+        if rows:
+            cursor.executemany(f"INSERT INTO {TABLE} (rowid, k, n, e, p, o) VALUES (%s, %s, %s, %s, %s, %s)", rows)  # noqa: S608
+
+
+def remove(ids: Iterable[int]) -> None:
+    write([], ids)
+
+
+def remove_range(lo: int, hi: int) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {TABLE} WHERE rowid BETWEEN %s AND %s", [lo, hi])  # noqa: S608
+        return int(cursor.rowcount or 0)
+
+
+def count(lo: int, hi: int) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM {TABLE} WHERE rowid BETWEEN %s AND %s", [lo, hi])  # noqa: S608
+        return int(cursor.fetchone()[0])
+
+
+def _quote(token: str) -> str:
+    return '"' + token.replace('"', '""') + '"'
+
+
+def _term(alternatives: tuple[Alternative, ...], exact: bool) -> str:
+    parts = [_quote(alt.token) + ("*" if alt.prefix and not exact else "") for alt in alternatives]
+    return parts[0] if len(parts) == 1 else "(" + " OR ".join(parts) + ")"
+
+
+def match_expression(query: Query, columns: tuple[str, ...], mode: str) -> str | None:
+    """The FTS5 expression of one tier in the allowed columns (None: the tier has nothing to ask).
+
+    ``key``: the whole query is one token of the keys, emails or phones; ``exact``: every term is a
+    whole token; ``prefix``: terms may be the start of a token.
+    """
+    if mode == "key":
+        key_columns = [c for c in ("k", "e", "p") if c in columns]
+        if not query.compact or not key_columns:
+            return None
+        return "{" + " ".join(key_columns) + "} : " + _quote(query.compact)
+    body = " AND ".join(_term(term, mode == "exact") for term in query.terms)
+    return "{" + " ".join(columns) + "} : (" + body + ")"
+
+
+def candidates(query: Query, columns: tuple[str, ...], mode: str, lo: int, hi: int, limit: int) -> list[Row]:
+    """Matching documents with ids in [lo, hi], highest id first, at most ``limit``."""
+    expression = match_expression(query, columns, mode)
+    if expression is None or limit <= 0:
+        return []
+    sql = (
+        f"SELECT rowid, {', '.join(COLUMNS)} FROM {TABLE} "  # noqa: S608 - fixed names
+        f"WHERE {TABLE} MATCH %s AND rowid BETWEEN %s AND %s ORDER BY rowid DESC LIMIT %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [expression, lo, hi, limit])
+        return [tuple(row) for row in cursor.fetchall()]
+
+
+def optimize() -> None:
+    """Merge the FTS5 segments after a rebuild (smaller, faster reads)."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {TABLE} ({TABLE}) VALUES ('optimize')")  # noqa: S608

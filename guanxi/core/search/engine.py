@@ -1,0 +1,303 @@
+"""Keeping the index current, and answering a search through ``restrict``.
+
+Document ids are ``content type id << 40 | record id``: no mapping table, and each type is one id
+range, searched on its own. A search walks each type's matches newest first in bounded batches,
+in three tiers — the whole query equals a name, email or phone (``key``); every word matches a
+whole token (``exact``); words match as prefixes (``prefix``) — and keeps only the candidates
+``restrict(user, "view")`` lets through, until it has ``limit`` hits or has looked at
+``MAX_SCAN`` candidates. However common a prefix and however narrow the user's scope, no search
+loads more than that many ids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.contenttypes.models import ContentType
+from django.db import models, transaction
+from django.utils.translation import gettext as _
+
+from guanxi.core.errors import FieldErrors
+from guanxi.core.permissions import hidden_fields, restricted
+from guanxi.core.search.backends import COLUMNS, Row, backend
+from guanxi.core.search.registry import SearchType, search_type_for, search_types
+from guanxi.core.search.registry import search_type as get_search_type
+from guanxi.core.search.text import Query, parse_query
+
+SHIFT = 40
+MASK = (1 << SHIFT) - 1
+#: Records indexed per build call (one import batch is 5,000).
+BUILD_CHUNK = 5000
+MAX_QUERY = 100
+MAX_LIMIT = 50
+FIRST_BATCH = 40
+MAX_BATCH = 2000
+#: Candidates one type may look at in one search, whatever the user's scope lets through.
+MAX_SCAN = 12000
+MODES = ("key", "exact", "prefix")
+
+
+def _content_type_id(model: type[models.Model]) -> int:
+    return ContentType.objects.get_for_model(model, for_concrete_model=False).pk
+
+
+def id_range(model: type[models.Model]) -> tuple[int, int]:
+    """The document ids of one type: [content type << 40, next content type << 40)."""
+    low = _content_type_id(model) << SHIFT
+    return low, low | MASK
+
+
+def _unique_ints(pks: Iterable[Any]) -> list[int]:
+    return list(dict.fromkeys(int(pk) for pk in pks if pk is not None))
+
+
+# --- writing ------------------------------------------------------------------------------------------
+
+
+def _reindex(search_type: SearchType, pks: list[int]) -> int:
+    base = _content_type_id(search_type.model) << SHIFT
+    engine = backend()
+    written = 0
+    for start in range(0, len(pks), BUILD_CHUNK):
+        chunk = pks[start : start + BUILD_CHUNK]
+        documents = search_type.build(chunk)
+        rows: list[Row] = [(base | int(pk), *document.columns()) for pk, document in documents.items()]
+        engine.write(rows, [base | pk for pk in chunk])
+        written += len(rows)
+    return written
+
+
+def _cascade(model: type[models.Model], pks: list[int], changed: set[str] | None) -> None:
+    """Rebuild the documents of other types that hold values of these records."""
+    for search_type in search_types():
+        for dependency in search_type.depends_on:
+            if dependency.model is not model:
+                continue
+            if changed is not None and not (changed & dependency.fields):
+                continue
+            affected = _unique_ints(dependency.affected(pks))
+            if affected:
+                _reindex(search_type, affected)
+
+
+def search_reindex(
+    model: type[models.Model], pks: Iterable[Any], *, changed: Iterable[str] | None = None, cascade: bool = True
+) -> int:
+    """(Re)build the index entries of these records in bulk; records not live (binned, gone) leave it.
+
+    Returns how many were indexed. ``changed``: the fields that changed (documents of other types
+    that hold this record's values are rebuilt only when one of theirs did; None = rebuild them).
+    Runs in the caller's transaction, so the index never disagrees with what was committed.
+    """
+    ids = _unique_ints(pks)
+    search_type = search_type_for(model)
+    if not ids:
+        return 0
+    with transaction.atomic():
+        written = _reindex(search_type, ids) if search_type is not None else 0
+        if cascade:
+            _cascade(model, ids, set(changed) if changed is not None else None)
+    return written
+
+
+def search_remove(model: type[models.Model], pks: Iterable[Any]) -> int:
+    """Drop these records from the index (and rebuild documents that held their values)."""
+    ids = _unique_ints(pks)
+    if not ids:
+        return 0
+    search_type = search_type_for(model)
+    with transaction.atomic():
+        if search_type is not None:
+            base = _content_type_id(model) << SHIFT
+            backend().remove([base | pk for pk in ids])
+        _cascade(model, ids, None)
+    return len(ids) if search_type is not None else 0
+
+
+def search_rebuild(key: str, *, batch: int = BUILD_CHUNK, progress: Any = None) -> int:
+    """Rebuild one type from scratch: clear its range, index every live record in batches."""
+    search_type = get_search_type(key)
+    if search_type is None:
+        raise ValueError(f"unknown search type {key!r}")
+    model = search_type.model
+    low, high = id_range(model)
+    engine = backend()
+    with transaction.atomic():
+        engine.remove_range(low, high)
+    manager: Any = getattr(model, "all_objects", model._default_manager)
+    live = manager.all()
+    if hasattr(model, "deleted_at"):
+        live = live.filter(deleted_at__isnull=True)
+    total, last = 0, 0
+    while True:
+        ids = list(live.filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)[:batch])
+        if not ids:
+            break
+        with transaction.atomic():
+            total += _reindex(search_type, ids)
+        last = ids[-1]
+        if progress is not None:
+            progress(total)
+    engine.optimize()
+    return total
+
+
+def index_size(key: str) -> int:
+    search_type = get_search_type(key)
+    if search_type is None:
+        return 0
+    return backend().count(*id_range(search_type.model))
+
+
+# --- searching ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Hit:
+    """One record found: what the results list shows, and how well it matched (0 is best)."""
+
+    type: str
+    id: int
+    title: str
+    subtitle: str
+    url: str | None
+    rank: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"type": self.type, "id": self.id, "title": self.title, "subtitle": self.subtitle, "url": self.url}
+
+
+_COLUMN_WEIGHT = {"k": 0, "n": 0, "e": 1, "p": 1, "o": 3}
+
+
+def rank(query: Query, row: Row, columns: tuple[str, ...]) -> int:
+    """0: the query is a whole name, email or phone; 1: it starts a name; 2..6: how its words matched
+    (whole tokens before prefixes, the record's own values before related ones)."""
+    tokens = {name: value.split() for name, value in zip(COLUMNS, row[1:], strict=True) if name in columns}
+    compact = query.compact
+    if compact and any(compact in tokens.get(name, ()) for name in ("k", "e", "p")):
+        return 0
+    if compact and not query.phone and any(token.startswith(compact) for token in tokens.get("k", ())):
+        return 1
+    worst = 0
+    for term in query.terms:
+        best = 9
+        for alternative in term:
+            for name, values in tokens.items():
+                weight = _COLUMN_WEIGHT[name]
+                if alternative.token in values:
+                    best = min(best, weight)
+                elif alternative.prefix and any(v.startswith(alternative.token) for v in values):
+                    best = min(best, weight + 1)
+        worst = max(worst, best)
+    return 2 + min(worst, 4)
+
+
+def _hits_of_type(search_type: SearchType, user: Any, query: Query, limit: int) -> list[Hit] | None:
+    """Up to ``limit`` hits of one type, best first; None when the user may see no record of it."""
+    visible = restricted(search_type.model, user, "view")
+    if visible.query.is_empty():
+        return None
+    hidden = search_type.hidden_columns(hidden_fields(user, search_type.model))
+    columns = tuple(c for c in COLUMNS if c not in hidden)
+    low, high = id_range(search_type.model)
+    engine = backend()
+    found: dict[int, int] = {}  # record id -> rank
+    seen: set[int] = set()
+    scanned = 0
+    modes = [m for m in MODES if m != "prefix" or query.has_prefix]
+    for mode in modes:
+        top, size = high, max(FIRST_BATCH, limit * 2)
+        while scanned < MAX_SCAN:
+            rows = engine.candidates(query, columns, mode, low, top, min(size, MAX_SCAN - scanned))
+            scanned += len(rows)
+            fresh = [row for row in rows if row[0] not in seen]
+            seen.update(row[0] for row in fresh)
+            if fresh:
+                allowed = set(visible.filter(pk__in=[row[0] & MASK for row in fresh]).values_list("pk", flat=True))
+                for row in fresh:
+                    pk = row[0] & MASK
+                    if pk in allowed:
+                        found[pk] = rank(query, row, columns)
+            if len(rows) < size or len(found) >= limit:
+                break
+            top, size = rows[-1][0] - 1, min(size * 4, MAX_BATCH)
+        if len(found) >= limit or scanned >= MAX_SCAN:
+            break
+    best = sorted(found, key=lambda pk: (found[pk], -pk))[:limit]
+    if not best:
+        return []
+    objects = {obj.pk: obj for obj in visible.filter(pk__in=best)}
+    shown = [objects[pk] for pk in best if pk in objects]
+    texts = search_type.present(shown, user) if search_type.present else {o.pk: (str(o), "") for o in shown}
+    return [
+        Hit(search_type.key, obj.pk, *texts.get(obj.pk, (str(obj), "")), url=_detail_url(obj), rank=found[obj.pk])
+        for obj in shown
+    ]
+
+
+def _detail_url(obj: models.Model) -> str | None:
+    from guanxi.core.views.base import record_url
+
+    return record_url(obj)
+
+
+def clean_search_input(q: Any, types: Any = None, limit: Any = 20) -> tuple[str, list[SearchType], int]:
+    """Check what a client sent; FieldErrors name the parameter (the API answers 400 with them)."""
+    errors: dict[str, list[str]] = {}
+    text = q.strip() if isinstance(q, str) else ""
+    if not text or len(text) > MAX_QUERY:
+        errors["q"] = [_("Type 1 to %(max)s characters to search for.") % {"max": MAX_QUERY}]
+    chosen = search_types()
+    if types not in (None, "", []):
+        keys = [t.strip() for t in types.split(",")] if isinstance(types, str) else [str(t) for t in types]
+        keys = [k for k in keys if k]
+        unknown = [k for k in keys if get_search_type(k) is None]
+        if unknown or not keys:
+            errors["types"] = [
+                _("Unknown type %(types)s; use any of: %(known)s.")
+                % {"types": ", ".join(unknown) or "—", "known": ", ".join(t.key for t in search_types())}
+            ]
+        else:
+            wanted = set(keys)
+            chosen = [t for t in chosen if t.key in wanted]
+    try:
+        number = int(limit) if limit not in (None, "") else 20
+    except (TypeError, ValueError):
+        number = 0
+    if not 1 <= number <= MAX_LIMIT:
+        errors["limit"] = [_("Use a whole number between 1 and %(max)s.") % {"max": MAX_LIMIT}]
+    if errors:
+        raise FieldErrors(errors)
+    return text, chosen, number
+
+
+def search_grouped(
+    user: Any, q: str, *, types: Any = None, limit: int | str = 20
+) -> list[tuple[SearchType, list[Hit]]]:
+    """Hits per type (the types the user may see at all, in registration order), each best first."""
+    text, chosen, limit = clean_search_input(q, types, limit)
+    query = parse_query(text)
+    out: list[tuple[SearchType, list[Hit]]] = []
+    for search_type_ in chosen:
+        hits = _hits_of_type(search_type_, user, query, limit) if query.terms else []
+        if hits is not None and (query.terms or not restricted(search_type_.model, user, "view").query.is_empty()):
+            out.append((search_type_, hits))
+    return out
+
+
+def search(user: Any, q: str, *, types: Any = None, limit: int | str = 20) -> list[Hit]:
+    """Records of the given types (default: every searchable type) that match ``q`` and that ``user``
+    may see, best first: whole-name/email/phone matches, then name starts, then word matches."""
+    groups = search_grouped(user, q, types=types, limit=limit)
+    order = {search_type_.key: index for index, (search_type_, _hits) in enumerate(groups)}
+    hits = [hit for _type, group in groups for hit in group]
+    hits.sort(key=lambda hit: (hit.rank, order[hit.type], -hit.id))
+    return hits[: clean_search_input(q, types, limit)[2]]
+
+
+def searchable_types_for(user: Any) -> list[SearchType]:
+    """The types whose records the user may see at all (the results page's filter)."""
+    return [t for t in search_types() if not restricted(t.model, user, "view").query.is_empty()]

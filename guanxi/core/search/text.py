@@ -1,0 +1,277 @@
+"""Turning record values and what people type into index tokens: Han characters, pinyin, emails, phones.
+
+The same token rules serve both engines, so a query means the same on SQLite and PostgreSQL:
+
+* Han text: every character and every pair of neighbours ("北京字节" -> 北 京 字 节 北京 京字 字节). A
+  query of Han text must contain all its pairs, so "字节" finds "北京字节跳动" without a phrase index.
+* Pinyin of Han names: each syllable, the whole reading and the initials (张三 -> zhang san zhangsan zs).
+  Readings come from a per-character cache (pypinyin costs ~30 µs a call; a name is a few dict
+  lookups here), with the two-character phrases of pypinyin to settle polyphones (重庆 -> chongqing)
+  and the usual readings of surnames (曾 -> zeng, 单 -> shan).
+* Latin text: lower-case words of letters and digits.
+* Emails: the address, its local part and domain, and their words.
+* Phones: E.164 digits, the national number, and "x" + the digits last-first, so "ends with 8000" is
+  the prefix "x0008".
+
+Tokens only hold ``[a-z0-9._@+-]`` and Han characters: they never need escaping in FTS5 or tsquery
+beyond quoting.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from functools import cache, lru_cache
+
+_HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
+_HAN_RUN_RE = re.compile(f"[{_HAN}]+")
+_HAN_CHAR_RE = re.compile(f"[{_HAN}]")
+# Han runs, and runs of latin letters/digits, in the order they appear.
+_WORD_RE = re.compile(f"[{_HAN}]+|[a-z0-9]+")
+_EMAIL_CHARS_RE = re.compile(r"[^a-z0-9._@+\-]")
+_PHONE_QUERY_RE = re.compile(r"\+?[\d\s\-().]+")
+
+#: Longest whole-name key and pinyin kept (longer names still match by their words and pairs).
+MAX_KEY = 40
+#: Han characters of a name whose pinyin is indexed (company names can be long).
+MAX_PINYIN_CHARS = 24
+
+# Readings of polyphonic characters when they are a family name.
+_SURNAME_READINGS = {
+    "曾": "zeng", "单": "shan", "解": "xie", "仇": "qiu", "区": "ou", "查": "zha", "朴": "piao", "翟": "zhai",
+    "覃": "qin", "盖": "ge", "缪": "miao", "乐": "yue", "召": "shao", "繁": "po", "种": "chong", "冼": "xian",
+    "秘": "bi", "尉": "yu", "万": "wan", "隗": "wei", "长": "chang", "重": "chong", "厍": "she", "句": "gou",
+    "俞": "yu", "沈": "shen", "贾": "jia", "柏": "bai", "藏": "zang", "宿": "su", "员": "yun",
+}  # fmt: skip
+
+
+def _plain_reading(marked: str) -> str:
+    """ "zhāng" -> "zhang", "lǚ" -> "lv" (the keyboard spelling of ü)."""
+    text = marked.replace("ü", "v").replace("ǖ", "v").replace("ǘ", "v").replace("ǚ", "v").replace("ǜ", "v")
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if "a" <= ch <= "z")
+
+
+@cache
+def _char_readings(ch: str) -> tuple[str, ...]:
+    """Every plain reading of one Han character, the most common first ("" when it has none)."""
+    from pypinyin.pinyin_dict import pinyin_dict
+
+    marked = pinyin_dict.get(ord(ch))
+    if not marked:
+        return ("",)
+    out: list[str] = []
+    for reading in marked.split(","):
+        plain = _plain_reading(reading)
+        if plain and plain not in out:
+            out.append(plain)
+    return tuple(out) or ("",)
+
+
+@cache
+def _phrase_reading(pair: str) -> tuple[str, str] | None:
+    from pypinyin.phrases_dict import phrases_dict
+
+    found = phrases_dict.get(pair)
+    if not found or len(found) != 2:
+        return None
+    return _plain_reading(found[0][0]), _plain_reading(found[1][0])
+
+
+def syllables(run: str, *, surname: bool = False) -> list[str]:
+    """The pinyin of a run of Han characters, one syllable a character (cached per character)."""
+    out: list[str] = []
+    for i, ch in enumerate(run):
+        readings = _char_readings(ch)
+        reading = readings[0]
+        if len(readings) > 1:
+            if i == 0 and surname and ch in _SURNAME_READINGS:
+                reading = _SURNAME_READINGS[ch]
+            else:
+                # A polyphone: let a two-character phrase it starts or ends decide.
+                phrase = _phrase_reading(run[i : i + 2]) if i + 1 < len(run) else None
+                if phrase is not None and phrase[0]:
+                    reading = phrase[0]
+                elif i > 0 and (phrase := _phrase_reading(run[i - 1 : i + 1])) is not None and phrase[1]:
+                    reading = phrase[1]
+        out.append(reading)
+    return out
+
+
+def fold(text: str) -> str:
+    """Full-width to half-width, lower case, trimmed."""
+    return unicodedata.normalize("NFKC", text or "").lower().strip()
+
+
+def _han_tokens(run: str, out: list[str]) -> None:
+    out.extend(run)
+    out.extend(run[i : i + 2] for i in range(len(run) - 1))
+
+
+@lru_cache(maxsize=262144)
+def name_tokens(text: str, *, person: bool = False, inner: bool = False) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(keys, words) of a name. Keys are whole-name forms (the name without spaces, its pinyin, its
+    initials) that rank a search first when they equal it; words are everything else.
+
+    ``person``: the first Han character is a family name (its surname reading wins).
+    ``inner``: also the pinyin (and initials) from each later character on, so 上海阿克米贸易 is
+    found by "akemi" and "akm" too (company names start with a place more often than not).
+    """
+    folded = fold(text)
+    keys: list[str] = []
+    words: list[str] = []
+    parts = _WORD_RE.findall(folded)
+    if not parts:
+        return (), ()
+    compact = "".join(parts)[:MAX_KEY]
+    keys.append(compact)
+    han = "".join(_HAN_RUN_RE.findall(folded))[:MAX_PINYIN_CHARS]
+    if han:
+        spelled = syllables(han, surname=person)
+        full = "".join(spelled)[:MAX_KEY]
+        if full:
+            keys.append(full)
+            initials = "".join(s[0] for s in spelled if s)
+            if len(initials) > 1:
+                keys.append(initials)
+        if person:
+            words.extend(s for s in spelled if s)
+        elif inner:
+            for start in range(1, len(spelled) - 1):
+                rest = spelled[start:]
+                words.append("".join(rest)[:MAX_KEY])
+                words.append("".join(s[0] for s in rest if s))
+    for part in parts:
+        if _HAN_CHAR_RE.match(part):
+            _han_tokens(part, words)
+        else:
+            words.append(part)
+    if person and not han and len(parts) > 1:
+        keys.append("".join(reversed(parts))[:MAX_KEY])  # "John Smith" also as "smithjohn"
+    return tuple(dict.fromkeys(keys)), tuple(dict.fromkeys(w for w in words if w not in keys))
+
+
+def person_tokens(family: str, given: str, display: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Keys and words of a person's name: the display name, plus each part on its own."""
+    keys, words = name_tokens(display, person=True)
+    extra: list[str] = []
+    for part, is_family in ((family, True), (given, False)):
+        part_keys, part_words = name_tokens(part, person=is_family)
+        extra.extend(part_keys)
+        extra.extend(part_words)
+    key_set = set(keys)
+    return keys, tuple(dict.fromkeys([*words, *(t for t in extra if t not in key_set)]))
+
+
+def email_tokens(address: str) -> list[str]:
+    """The address, its local part and domain, and the words of both."""
+    address = _EMAIL_CHARS_RE.sub("", fold(address))
+    if not address:
+        return []
+    out = [address]
+    local, _at, domain = address.partition("@")
+    for part in (local, domain):
+        if part and part != address:
+            out.append(part)
+    out.extend(re.findall(r"[a-z0-9]+", address))
+    return out
+
+
+def phone_tokens(e164: str) -> list[str]:
+    """E.164 digits, the national number (for +86: the 11 digits people type), and the reversed digits."""
+    digits = "".join(ch for ch in e164 or "" if ch.isdigit())
+    if not digits:
+        return []
+    out = [digits]
+    national = _national(digits)
+    if national != digits:
+        out.append(national)
+    out.append("x" + digits[::-1])
+    return out
+
+
+@lru_cache(maxsize=1)
+def _country_codes() -> frozenset[str]:
+    import phonenumbers
+
+    return frozenset(str(code) for code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE)
+
+
+def _national(digits: str) -> str:
+    """The digits after the country code (country codes are prefix-free: one of 1-3 digits matches)."""
+    if digits.startswith("86"):
+        return digits[2:]
+    codes = _country_codes()
+    for size in (1, 2, 3):
+        if digits[:size] in codes:
+            return digits[size:]
+    return digits
+
+
+def website_tokens(url: str) -> list[str]:
+    """A website's host without "www." (and its words): acme.com finds Acme."""
+    host = fold(url).split("://", 1)[-1].split("/", 1)[0].removeprefix("www.")
+    host = _EMAIL_CHARS_RE.sub("", host)
+    return [host, *re.findall(r"[a-z0-9]+", host)] if host else []
+
+
+def join(tokens: list[str] | tuple[str, ...]) -> str:
+    """Tokens as one column value: unique, space-separated, none empty."""
+    return " ".join(dict.fromkeys(t for t in tokens if t))
+
+
+# --- queries ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Alternative:
+    token: str
+    prefix: bool
+
+
+@dataclass
+class Query:
+    """What someone typed, as terms that must all match; each term matches any of its alternatives."""
+
+    text: str
+    compact: str  # the query without spaces or separators, compared with whole-name keys
+    terms: list[tuple[Alternative, ...]] = field(default_factory=list)
+    phone: bool = False
+
+    @property
+    def has_prefix(self) -> bool:
+        return any(alt.prefix for term in self.terms for alt in term)
+
+
+MAX_TERMS = 8
+
+
+def parse_query(raw: str) -> Query:
+    """Split a search text into terms (see the module docstring for the token rules)."""
+    text = fold(raw)[:200]
+    if _PHONE_QUERY_RE.fullmatch(text) and sum(ch.isdigit() for ch in text) >= 3:
+        digits = "".join(ch for ch in text if ch.isdigit())
+        alternatives = [Alternative(digits, True)]
+        if digits.startswith("0") and len(digits.lstrip("0")) >= 3:
+            alternatives.append(Alternative(digits.lstrip("0"), True))  # a trunk prefix: 010 1234 5678
+        alternatives.append(Alternative("x" + digits[::-1], True))
+        return Query(text, digits, [tuple(alternatives)], phone=True)
+    terms: list[tuple[Alternative, ...]] = []
+    for chunk in text.split():
+        if "@" in chunk:
+            token = _EMAIL_CHARS_RE.sub("", chunk)
+            if token.strip("@"):
+                terms.append((Alternative(token.strip("@") if token.startswith("@") else token, True),))
+            continue
+        for part in _WORD_RE.findall(chunk):
+            if _HAN_CHAR_RE.match(part):
+                if len(part) == 1:
+                    terms.append((Alternative(part, False),))
+                else:
+                    terms.extend((Alternative(part[i : i + 2], False),) for i in range(len(part) - 1))
+            else:
+                terms.append((Alternative(part, len(part) > 1),))
+    unique = list(dict.fromkeys(terms))[:MAX_TERMS]
+    compact = "".join(_WORD_RE.findall(text)) if "@" not in text else text.replace(" ", "")
+    return Query(text, compact[:MAX_KEY], unique)

@@ -1,0 +1,70 @@
+"""The search pages: results grouped by type (``/search/``) and the top bar's live suggestions
+(``/search/suggest/``, an htmx partial). Both read through ``guanxi.core.search.search*``, which
+applies ``restrict``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views import View
+
+from guanxi.core.errors import FieldErrors
+from guanxi.core.search.engine import MAX_LIMIT, MAX_QUERY, search, search_grouped, searchable_types_for
+from guanxi.core.search.registry import search_types
+from guanxi.core.views.base import GuanxiViewMixin
+
+PER_TYPE = 20
+SUGGESTIONS = 8
+
+
+def _errors(exc: FieldErrors) -> list[str]:
+    return [message for messages in exc.errors.values() for message in messages]
+
+
+class SearchView(GuanxiViewMixin, View):
+    """Everything the user may see that matches, one card per type; ``type=`` narrows to one type."""
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        q = (request.GET.get("q") or "").strip()
+        types = searchable_types_for(request.user)
+        chosen = request.GET.get("type") or ""
+        if chosen not in {t.key for t in types}:
+            chosen = ""
+        context: dict[str, Any] = {"q": q, "types": types, "chosen": chosen, "groups": [], "errors": []}
+        if q:
+            try:
+                context["groups"] = search_grouped(
+                    request.user, q, types=chosen or None, limit=MAX_LIMIT if chosen else PER_TYPE
+                )
+            except FieldErrors as exc:
+                context["errors"] = _errors(exc)
+        context["total"] = sum(len(hits) for _type, hits in context["groups"])
+        context["per_type"] = PER_TYPE
+        context["max_query"] = MAX_QUERY
+        return render(request, "search/results.html", context)
+
+
+class SearchSuggestView(GuanxiViewMixin, View):
+    """The top bar's dropdown: the best few hits of every type, and a link to all results."""
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        q = (request.GET.get("q") or "").strip()
+        hits: list[Any] = []
+        errors: list[str] = []
+        if q:
+            try:
+                hits = search(request.user, q, limit=SUGGESTIONS)
+            except FieldErrors as exc:
+                errors = _errors(exc)
+        # Grouped by type (in the order of each type's best hit), each with its label.
+        labels = {t.key: t.label_plural for t in search_types()}
+        first: dict[str, int] = {}
+        for index, hit in enumerate(hits):
+            first.setdefault(hit.type, index)
+        hits.sort(key=lambda hit: first[hit.type])
+        rows = [(hit, labels.get(hit.type, hit.type)) for hit in hits]
+        response = render(request, "search/suggestions.html", {"q": q, "hits": rows, "errors": errors})
+        response["Cache-Control"] = "no-store"
+        return response

@@ -1,0 +1,203 @@
+"""``/api/v1/duplicates``: the review queue of possible duplicates, dismissing a pair, merging, undoing a merge.
+
+A pair is listed only when the user may see both records; a merge needs "change" on the survivor and
+"delete" on the others (``guanxi.customers.services.merge``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
+from ninja import Router, Schema
+from pydantic import ConfigDict
+
+from guanxi.api.crud import json_response, plain, require_token_scope
+from guanxi.core.choices import Action
+from guanxi.core.errors import FieldErrors, PermissionDenied
+from guanxi.core.pagination import paginate, parse_limit
+from guanxi.core.permissions import hidden_fields, may_reach, object_type_of, restricted, token_allows
+from guanxi.customers.duplicates import reason_text
+from guanxi.customers.models import Account, Contact, DuplicateCandidate, DuplicateStatus, Merge
+from guanxi.customers.services import merge as merge_services
+
+router = Router(tags=["duplicates"])
+
+TYPES = {"contacts": "contact", "accounts": "account"}
+ORDERINGS = ("-id", "id", "-score", "score")
+
+
+def record_type_param(value: str | None) -> str:
+    if value not in TYPES:
+        raise FieldErrors({"type": [_('Use "contacts" or "accounts".')]})
+    return TYPES[value]
+
+
+def candidates_visible(user: Any, record_type: str) -> QuerySet[DuplicateCandidate]:
+    """Pairs whose two records the user may both see (records in the recycle bin are never listed)."""
+    model = merge_services.model_for(record_type)
+    visible = restricted(model, user, Action.VIEW).values("pk")
+    return DuplicateCandidate.objects.filter(record_type=record_type, low_id__in=visible, high_id__in=visible)
+
+
+def record_summaries(model: type[Any], ids: list[int], user: Any) -> dict[int, dict[str, Any]]:
+    """What the queue shows of each record, in one query, without the fields the user's role hides."""
+    hidden = hidden_fields(user, model)
+    out: dict[int, dict[str, Any]] = {}
+    for obj in restricted(model, user, Action.VIEW).filter(pk__in=ids):
+        if model is Contact:
+            data = {
+                "id": obj.pk,
+                "display": obj.display_name,
+                "title": "" if "title" in hidden else obj.title,
+                "email": None if "emails" in hidden or not obj.emails else obj.emails[0]["value"],
+                "phone": None if "phones" in hidden or not obj.phones else obj.phones[0]["value"],
+            }
+        else:
+            data = {
+                "id": obj.pk,
+                "display": obj.name,
+                "city": "" if "city" in hidden else obj.city,
+                "website": "" if "website" in hidden else obj.website,
+            }
+        out[obj.pk] = data
+    return out
+
+
+def account_names(candidates: list[DuplicateCandidate], user: Any) -> dict[int, str]:
+    """Names of the companies the reasons mention, for those the user may see (one query)."""
+    ids = {r.get("account") for c in candidates for r in c.reasons or [] if isinstance(r, dict) and r.get("account")}
+    if not ids:
+        return {}
+    return dict(restricted(Account, user, Action.VIEW).filter(pk__in=ids).values_list("pk", "name"))
+
+
+def candidate_json(
+    candidate: DuplicateCandidate, records: dict[int, dict[str, Any]], companies: dict[int, str]
+) -> dict[str, Any]:
+    reasons = [r for r in candidate.reasons or [] if isinstance(r, dict)]
+    return {
+        "id": candidate.pk,
+        "type": "contacts" if candidate.record_type == "contact" else "accounts",
+        "records": [records.get(candidate.low_id), records.get(candidate.high_id)],
+        "score": candidate.score,
+        "reasons": [{**r, "text": reason_text(r, companies)} for r in reasons],
+        "status": candidate.status,
+        "created_at": plain(candidate.created_at),
+        "resolved_at": plain(candidate.resolved_at),
+        "merge": candidate.merge_id,
+    }
+
+
+def candidates_page_json(candidates: list[DuplicateCandidate], record_type: str, user: Any) -> list[dict[str, Any]]:
+    model = merge_services.model_for(record_type)
+    ids = sorted({pk for c in candidates for pk in (c.low_id, c.high_id)})
+    records = record_summaries(model, ids, user) if ids else {}
+    companies = account_names(candidates, user)
+    return [candidate_json(c, records, companies) for c in candidates]
+
+
+def merge_json(merge: Merge, user: Any) -> dict[str, Any]:
+    model = merge_services.model_for(merge.record_type)
+    names = dict(model.all_objects.filter(pk__in=[merge.survivor_id, *merge.loser_ids]).values_list(  # type: ignore[attr-defined]
+        "pk", "display_name" if model is Contact else "name"
+    ))
+    problem = merge_services.merge_undo_problem(merge)
+    return {
+        "id": merge.pk,
+        "type": "contacts" if merge.record_type == "contact" else "accounts",
+        "survivor": {"id": merge.survivor_id, "display": names.get(merge.survivor_id, f"#{merge.survivor_id}")},
+        "others": [{"id": pk, "display": names.get(pk, f"#{pk}")} for pk in merge.loser_ids],
+        "fields": merge.fields,
+        "status": merge.status,
+        "created_at": plain(merge.created_at),
+        "user": merge.user_id,
+        "undone_at": plain(merge.undone_at),
+        "undone_by": merge.undone_by_id,
+        "can_undo": problem is None,
+        "undo_problem": problem,
+    }
+
+
+class MergeIn(Schema):
+    """Which record survives, which merge into it, and per field the record whose value wins."""
+
+    model_config = ConfigDict(extra="forbid")
+    type: str
+    survivor: int
+    others: list[int]
+    fields: dict[str, int] = {}
+
+
+@router.get("", summary="Possible duplicates waiting for review (pairs whose two records you may see)")
+def duplicates_list(
+    request: HttpRequest,
+    type: str = "contacts",
+    status: str = DuplicateStatus.OPEN,
+    record: int | None = None,
+    ordering: str = "-id",
+    cursor: str | None = None,
+    limit: int | None = None,
+) -> HttpResponse:
+    record_type = record_type_param(type)
+    model = merge_services.model_for(record_type)
+    require_token_scope(request, object_type_of(model), Action.VIEW)
+    if not may_reach(request.user, model, Action.VIEW):
+        raise PermissionDenied()
+    if status not in DuplicateStatus.values:
+        raise FieldErrors({"status": [_("Use one of: %(values)s.") % {"values": ", ".join(DuplicateStatus.values)}]})
+    if ordering not in ORDERINGS:
+        raise FieldErrors({"ordering": [_("Use one of: %(values)s.") % {"values": ", ".join(ORDERINGS)}]})
+    qs = candidates_visible(request.user, record_type).filter(status=status)
+    if record is not None:
+        qs = qs.filter(low_id=record) | qs.filter(high_id=record)
+    page = paginate(qs, ordering, cursor, parse_limit(limit))
+    return json_response(
+        {"items": candidates_page_json(page.items, record_type, request.user), "next_cursor": page.next_cursor}
+    )
+
+
+@router.post("/merge", response={201: dict}, summary="Merge one or two records into a survivor, choosing each field")
+def duplicates_merge(request: HttpRequest, payload: MergeIn) -> HttpResponse:
+    record_type = record_type_param(payload.type)
+    model = merge_services.model_for(record_type)
+    require_token_scope(request, object_type_of(model), Action.CHANGE)
+    require_token_scope(request, object_type_of(model), Action.DELETE)
+    service = merge_services.contact_merge if model is Contact else merge_services.account_merge
+    merge = service(survivor=payload.survivor, others=payload.others, user=request.user, fields=payload.fields)
+    return json_response(merge_json(merge, request.user), status=201)
+
+
+def require_any_scope(request: HttpRequest, action: str) -> None:
+    """Before the record type is known: the token must allow ``action`` on contacts or accounts."""
+    scopes = getattr(request.user, "token_scopes", None)
+    if scopes is not None and not any(token_allows(scopes, f"customers.{t}", action) for t in TYPES.values()):
+        raise PermissionDenied(_("This API token lacks the scope %(scope)s.") % {"scope": f"customers.contact:{action}"})
+
+
+@router.get("/merges/{id}", summary="One merge: what was merged into what, and whether it can be undone")
+def duplicates_merge_detail(request: HttpRequest, id: int) -> HttpResponse:
+    require_any_scope(request, Action.VIEW)
+    merge = merge_services.merge_visible(request.user, id)
+    require_token_scope(request, f"customers.{merge.record_type}", Action.VIEW)
+    return json_response(merge_json(merge, request.user))
+
+
+@router.post("/merges/{id}/undo", summary="Undo a merge: earlier values, moved rows back, merged records restored")
+def duplicates_merge_undo(request: HttpRequest, id: int) -> HttpResponse:
+    require_any_scope(request, Action.CHANGE)
+    merge = merge_services.merge_visible(request.user, id)
+    require_token_scope(request, f"customers.{merge.record_type}", Action.CHANGE)
+    merge = merge_services.merge_undo(merge_id=id, user=request.user)
+    return json_response(merge_json(merge, request.user))
+
+
+@router.post("/{id}/dismiss", summary='Mark a pair "not a duplicate"; finding it again will not reopen it')
+def duplicates_dismiss(request: HttpRequest, id: int) -> HttpResponse:
+    require_any_scope(request, Action.CHANGE)
+    candidate = merge_services.candidate_visible(request.user, id)
+    require_token_scope(request, f"customers.{candidate.record_type}", Action.CHANGE)
+    candidate = merge_services.duplicate_dismiss(candidate_id=id, user=request.user)
+    return json_response(candidates_page_json([candidate], candidate.record_type, request.user)[0])

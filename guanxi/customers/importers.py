@@ -1,0 +1,981 @@
+"""Importing contacts and accounts: the fields a column can feed, row validation, and the bulk writers.
+
+``prepare_*`` are pure (no database): they run in worker processes on chunks of rows and return
+clean values or the reasons a row is refused. The writers run in the import job, one batch per
+transaction, and write what the contact and account services would: the records, contact points,
+account links, tags, and one change-log row per created or updated record (source "import").
+
+Decisions:
+
+* Duplicates are matched by external ID, then (contacts) email, then phone, or (accounts) exact
+  name, among live records. An external ID always means the same record: with the "create" policy
+  a row whose external ID exists updates that record, so a re-run never adds anything.
+* A contact's "company" links it to the visible account of that exact name (or the one with the
+  given account external ID). A company name that matches no account creates the account, owned by
+  the importing user, if they may add accounts; otherwise the row is refused.
+* No timeline entry per record: the import job is the summary (who, when, which file, the counts
+  and the error file) and each record's change log says it came from the import. Adding a
+  timeline row per record would double the rows written for no new information.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+import unicodedata
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+from typing import Any
+
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.utils.translation import pgettext_lazy
+
+from guanxi.core.choices import Action, ChangeAction
+from guanxi.core.imports.bulk import (
+    TAG_SPLIT_RE,
+    ChangeLogRows,
+    Owners,
+    TableRows,
+    TagWriter,
+    allocate_ids,
+    dumps,
+    may_add,
+    update_rows,
+)
+from guanxi.core.imports.specs import (
+    BatchResult,
+    ImportField,
+    ImportSpec,
+    Prepared,
+    PrepareContext,
+    RowError,
+    import_spec_register,
+)
+from guanxi.core.permissions import restricted
+from guanxi.customers.choices import AccountSource, ContactPointKind, Industry, LifecycleStage, SizeBand, size_band_for
+from guanxi.customers.models import Account, AccountContact, Contact, ContactPoint
+from guanxi.customers.normalize import (
+    DEFAULT_REGION,
+    has_east_asian_script,
+    normalize_cn_province,
+    normalize_country,
+    normalize_email,
+    normalize_phone,
+    normalize_website,
+    person_display_name,
+    phone_digits_reversed,
+)
+
+POLICIES = ("skip", "update", "create")
+LOOKUP_CHUNK = 2000
+MAX_POINTS = 20
+
+# --- fields -------------------------------------------------------------------------------------------
+
+_ADDRESS_FIELDS = (
+    ImportField("country", gettext_lazy("country"), ("国家", "国家地区", "国别", "country code")),
+    ImportField("province", gettext_lazy("province / state"), ("省份", "省", "省直辖市", "所在省份", "province", "state")),
+    ImportField("city", gettext_lazy("city"), ("城市", "市", "所在城市", "city", "town")),
+    ImportField("district", gettext_lazy("district"), ("区县", "区", "县区", "县", "district", "county")),
+    ImportField(
+        "street", gettext_lazy("street address"), ("地址", "详细地址", "街道地址", "通讯地址", "address", "street")
+    ),
+    ImportField("postal_code", gettext_lazy("postal code"), ("邮编", "邮政编码", "zip", "zip code", "postcode")),
+)
+_COMMON_TAIL = (
+    ImportField("owner", gettext_lazy("owner"), ("负责人", "所有者", "归属人", "销售", "销售代表", "owner email")),
+    ImportField("tags", gettext_lazy("tags"), ("标签", "tag", "labels")),
+    ImportField("description", gettext_lazy("description"), ("备注", "描述", "说明", "notes", "note", "remarks")),
+)
+
+CONTACT_FIELDS: tuple[ImportField, ...] = (
+    ImportField("external_id", gettext_lazy("external ID"), ("外部编号", "外部id", "编号", "联系人编号", "id", "ext id")),
+    ImportField("name", gettext_lazy("full name"), ("姓名", "名字", "联系人", "联系人姓名", "name", "contact name"), writes="family_name"),
+    ImportField("family_name", gettext_lazy("family name"), ("姓", "姓氏", "last name", "surname", "lastname")),
+    ImportField("given_name", gettext_lazy("given name"), ("名", "first name", "firstname")),
+    ImportField("title", gettext_lazy("job title"), ("职位", "职务", "头衔", "岗位", "title", "position")),
+    ImportField("department", gettext_lazy("department"), ("部门", "dept")),
+    ImportField("email", gettext_lazy("email"), ("邮箱", "电子邮件", "电子邮箱", "邮件", "e-mail", "mail", "emails"), writes="emails"),
+    ImportField("mobile", gettext_lazy("mobile"), ("手机", "手机号", "手机号码", "移动电话", "mobile phone", "cell"), writes="phones"),
+    ImportField(
+        "phone",
+        gettext_lazy("phone"),
+        ("电话", "座机", "办公电话", "固定电话", "联系电话", "telephone", "tel", "phones"),
+        writes="phones",
+    ),
+    ImportField("wechat_id", gettext_lazy("WeChat ID"), ("微信", "微信号", "wechat", "weixin")),
+    ImportField("birthday", gettext_lazy("birthday"), ("生日", "出生日期", "date of birth", "dob", "birth date")),
+    *_ADDRESS_FIELDS,
+    ImportField(
+        "company", gettext_lazy("company"), ("公司", "公司名称", "单位", "企业", "客户", "客户名称", "account"), writes="accounts"
+    ),
+    ImportField(
+        "account_external_id",
+        gettext_lazy("account external ID"),
+        ("公司编号", "客户编号", "企业编号", "company id", "account id"),
+        writes="accounts",
+    ),
+    *_COMMON_TAIL,
+)
+
+ACCOUNT_FIELDS: tuple[ImportField, ...] = (
+    ImportField("external_id", gettext_lazy("external ID"), ("外部编号", "外部id", "编号", "客户编号", "id", "ext id")),
+    ImportField(
+        "name",
+        gettext_lazy("name"),
+        ("公司", "公司名称", "客户名称", "企业名称", "名称", "客户", "企业", "company", "company name", "account name"),
+        required=True,
+    ),
+    ImportField("legal_name", gettext_lazy("legal name"), ("工商注册名称", "法定名称", "注册名称", "全称")),
+    ImportField("industry", gettext_lazy("industry"), ("行业", "所属行业")),
+    ImportField("size", gettext_lazy("company size"), ("规模", "公司规模", "企业规模", "size")),
+    ImportField("employee_count", gettext_lazy("employees"), ("员工数", "员工人数", "人数", "employee count")),
+    ImportField("annual_revenue", gettext_lazy("annual revenue"), ("年营业额", "年收入", "营收", "年营收", "revenue")),
+    ImportField("currency", gettext_lazy("currency"), ("币种", "货币")),
+    ImportField("website", gettext_lazy("website"), ("网站", "网址", "官网", "web", "url", "homepage")),
+    ImportField("region", gettext_lazy("region / territory"), ("区域", "大区", "销售区域", "region", "territory")),
+    *_ADDRESS_FIELDS,
+    ImportField("lifecycle_stage", gettext_lazy("lifecycle stage"), ("阶段", "生命周期阶段", "客户阶段", "stage")),
+    ImportField("source", gettext_lazy("source"), ("来源", "客户来源", "source")),
+    *_COMMON_TAIL,
+)
+
+MAX_LENGTHS = {
+    "external_id": 100,
+    "family_name": 100,
+    "given_name": 100,
+    "title": 100,
+    "department": 100,
+    "wechat_id": 64,
+    "province": 50,
+    "city": 50,
+    "district": 50,
+    "street": 200,
+    "postal_code": 20,
+    "company": 200,
+    "account_external_id": 100,
+    "name": 200,
+    "legal_name": 200,
+    "region": 100,
+    "owner": 254,
+}
+_TEXT_CONTACT = ("title", "department", "wechat_id", "city", "district", "postal_code")
+_TEXT_ACCOUNT = ("legal_name", "region", "city", "district", "postal_code")
+
+# --- cell helpers -------------------------------------------------------------------------------------
+
+_EMAIL_SPLIT_RE = re.compile(r"[;,，；\s]+")
+_PHONE_SPLIT_RE = re.compile(r"[;,，；/、]+")
+_DATE_RE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:[ T].*)?")
+_COMPACT_DATE_RE = re.compile(r"(\d{4})(\d{2})(\d{2})")
+COMPOUND_SURNAMES = frozenset(
+    "欧阳 司马 诸葛 上官 东方 皇甫 尉迟 公孙 慕容 长孙 宇文 司徒 夏侯 轩辕 令狐 钟离 端木 独孤 南宫 西门 万俟 闻人 澹台 公冶 呼延".split()
+)
+
+
+def _clean(text: str) -> str:
+    return " ".join(text.split()) if text else ""
+
+
+def split_name(full: str) -> tuple[str, str]:
+    """(family, given) of a full name: 张三 -> (张, 三), 欧阳娜娜 -> (欧阳, 娜娜), John Smith -> (Smith, John)."""
+    full = _clean(full)
+    if not full:
+        return "", ""
+    if has_east_asian_script(full) and " " not in full:
+        if len(full) >= 3 and full[:2] in COMPOUND_SURNAMES:
+            return full[:2], full[2:]
+        return full[:1], full[1:]
+    if "," in full:
+        family, _sep, given = full.partition(",")
+        return family.strip(), given.strip()
+    parts = full.rsplit(" ", 1)
+    if len(parts) == 1:
+        return "", parts[0]
+    return parts[1], parts[0]
+
+
+@lru_cache(maxsize=4096)
+def parse_date(text: str) -> datetime.date:
+    """2024-03-05, 2024/3/5, 2024.03.05, 2024年3月5日, 20240305 (a time part is ignored)."""
+    match = _DATE_RE.fullmatch(text) or _COMPACT_DATE_RE.fullmatch(text)
+    if match:
+        try:
+            return datetime.date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
+        except ValueError:
+            pass
+    raise ValueError(_("“%(value)s” is not a date; use e.g. 1990-05-20.") % {"value": text[:40]})
+
+
+# What people commonly write in a spreadsheet besides the labels themselves.
+_CHOICE_SYNONYMS: dict[str, dict[str, str]] = {
+    "lifecycle_stage": {
+        "客户": "customer", "已成交": "customer", "成交": "customer", "潜在": "prospect", "意向客户": "prospect",
+        "合作伙伴": "partner", "渠道": "partner", "流失": "churned", "流失客户": "churned", "lead": "prospect",
+    },
+    "industry": {"软件": "software", "it": "software", "互联网/it": "internet", "金融": "finance", "教育培训": "education"},
+}  # fmt: skip
+
+
+@lru_cache(maxsize=256)
+def _choice_lookup(kind: str) -> dict[str, str]:
+    """Value, English and Chinese labels of a choice class, folded, -> value."""
+    from django.utils import translation
+
+    classes: dict[str, Any] = {
+        "industry": Industry,
+        "size": SizeBand,
+        "lifecycle_stage": LifecycleStage,
+        "source": AccountSource,
+    }
+    out: dict[str, str] = dict(_CHOICE_SYNONYMS.get(kind, {}))
+    for value, label in classes[kind].choices:
+        out[str(value).lower()] = value
+        for language in ("en", "zh-hans"):
+            with translation.override(language):
+                out[str(label).strip().lower()] = value
+    return out
+
+
+def _choice(kind: str, text: str) -> str:
+    found = _choice_lookup(kind).get(text.strip().lower())
+    if found is None:
+        raise ValueError(_("“%(value)s” is not one of the choices.") % {"value": text[:40]})
+    return found
+
+
+_MONEY_RE = re.compile(r"[\s,，¥￥$]|元|人民币|rmb|cny", re.IGNORECASE)
+
+
+def parse_amount(text: str) -> Decimal:
+    """1,200,000 / ¥1200000 / 120万 / 1.2亿 -> Decimal; refuses negatives."""
+    raw = unicodedata.normalize("NFKC", text)
+    cleaned = _MONEY_RE.sub("", raw)
+    factor = Decimal(1)
+    if cleaned.endswith("万"):
+        cleaned, factor = cleaned[:-1], Decimal(10_000)
+    elif cleaned.endswith("亿"):
+        cleaned, factor = cleaned[:-1], Decimal(100_000_000)
+    try:
+        value = (Decimal(cleaned) * factor).quantize(Decimal("0.01"))
+    except (InvalidOperation, ValueError):
+        raise ValueError(_("“%(value)s” is not an amount; use e.g. 1200000.") % {"value": text[:40]}) from None
+    if value < 0 or value >= Decimal(10) ** 16:
+        raise ValueError(_("Use an amount from 0 to 9,999,999,999,999,999."))
+    return value
+
+
+class _Row:
+    """Reads one row's mapped cells and collects its errors."""
+
+    __slots__ = ("cells", "ctx", "errors", "values")
+
+    def __init__(self, cells: list[str], ctx: PrepareContext):
+        self.cells = cells
+        self.ctx = ctx
+        self.errors: list[RowError] = []
+        self.values: dict[str, Any] = {}
+
+    def get(self, name: str) -> str:
+        index = self.ctx.columns.get(name)
+        if index is None or index >= len(self.cells):
+            return ""
+        return self.cells[index].strip()
+
+    def fail(self, name: str, value: str, reason: str) -> None:
+        self.errors.append(RowError(self.ctx.header_of(name), value, reason))
+
+    def text(self, name: str, value: str | None = None) -> str:
+        """A plain text, spaces folded, length checked. Formula-looking text stays text."""
+        value = _clean(self.get(name) if value is None else value)
+        limit = MAX_LENGTHS.get(name)
+        if limit and len(value) > limit:
+            self.fail(name, value, _("Too long: use at most %(n)s characters.") % {"n": limit})
+            return ""
+        return value
+
+    def place(self) -> str:
+        """Country and (in China) province, like the services' ``clean_place``; returns the region."""
+        country_raw = self.get("country")
+        country = DEFAULT_REGION
+        if country_raw:
+            try:
+                country = normalize_country(country_raw) or DEFAULT_REGION
+            except ValueError as exc:
+                self.fail("country", country_raw, str(exc))
+        self.values["country"] = country
+        province = self.get("province")
+        if province and country == "CN":
+            try:
+                self.values["province"], region = normalize_cn_province(province)
+                return region
+            except ValueError as exc:
+                self.fail("province", province, str(exc))
+        elif province:
+            self.values["province"] = self.text("province", province)
+        street = self.get("street")
+        if street:
+            self.values["street"] = self.text("street", street)
+        return ""
+
+    def owner_and_tags(self) -> None:
+        owner = self.get("owner")
+        if owner:
+            self.values["owner"] = unicodedata.normalize("NFKC", owner).strip().lower() if "@" in owner else owner
+        tags_raw = self.get("tags")
+        if tags_raw:
+            tags = [t.strip() for t in TAG_SPLIT_RE.split(tags_raw) if t.strip()]
+            too_long = [t for t in tags if len(t) > 60]
+            if too_long:
+                self.fail("tags", tags_raw, _("A tag has at most 60 characters."))
+            else:
+                self.values["tags"] = list(dict.fromkeys(tags))
+        description = self.get("description")
+        if description:
+            self.values["description"] = description
+        external = self.get("external_id")
+        if external:
+            self.values["external_id"] = self.text("external_id", external)
+
+
+# --- contacts -----------------------------------------------------------------------------------------
+
+
+def _contact_points(row: _Row, region: str) -> None:
+    emails: list[dict[str, Any]] = []
+    raw = row.get("email")
+    if raw:
+        seen: set[str] = set()
+        for part in _EMAIL_SPLIT_RE.split(raw):
+            if not part:
+                continue
+            try:
+                value = normalize_email(part)
+            except ValueError as exc:
+                row.fail("email", raw, str(exc))
+                break
+            if value not in seen:
+                seen.add(value)
+                emails.append({"value": value, "label": "", "is_primary": not emails})
+    phones: list[dict[str, Any]] = []
+    seen_phones: set[tuple[str, str]] = set()
+    for name, label in (("mobile", "mobile"), ("phone", "work")):
+        raw = row.get(name)
+        if not raw:
+            continue
+        for part in _PHONE_SPLIT_RE.split(raw):
+            part = part.strip()
+            if not part:
+                continue
+            try:
+                phone = normalize_phone(part, region)
+            except ValueError as exc:
+                row.fail(name, raw, str(exc))
+                break
+            key = (phone.e164, phone.extension)
+            if key not in seen_phones:
+                seen_phones.add(key)
+                phones.append(
+                    {"value": phone.e164, "extension": phone.extension, "label": label, "is_primary": not phones}
+                )
+    if len(emails) > MAX_POINTS or len(phones) > MAX_POINTS:
+        row.fail("email" if len(emails) > MAX_POINTS else "phone", "", _("At most %(n)s entries.") % {"n": MAX_POINTS})
+    if emails:
+        row.values["emails"] = emails
+    if phones:
+        row.values["phones"] = phones
+
+
+def prepare_contacts(rows: list[tuple[int, list[str]]], ctx: PrepareContext) -> list[Prepared]:
+    """Validate and normalise contact rows (pure: runs in worker processes)."""
+    out: list[Prepared] = []
+    today = datetime.date.today()
+    for line, cells in rows:
+        row = _Row(cells, ctx)
+        values = row.values
+        family = row.text("family_name")
+        given = row.text("given_name")
+        if not family and not given:
+            full = row.get("name")
+            if len(full) > 200:
+                row.fail("name", full, _("Too long: use at most %(n)s characters.") % {"n": 200})
+            else:
+                family, given = split_name(full)
+                if len(family) > 100 or len(given) > 100:
+                    row.fail("name", full, _("Too long: use at most %(n)s characters.") % {"n": 100})
+        if not family and not given:
+            if not row.errors:
+                column = "name" if "name" in ctx.columns else ("family_name" if "family_name" in ctx.columns else "given_name")
+                row.fail(column, "", _("Give a family name, a given name or both."))
+        else:
+            values["family_name"], values["given_name"] = family, given
+            values["display_name"] = person_display_name(family, given)
+        for name in _TEXT_CONTACT:
+            raw = row.get(name)
+            if raw:
+                values[name] = row.text(name, raw)
+        region = row.place()  # noqa: F841 - contacts keep no region
+        _contact_points(row, values.get("country") or DEFAULT_REGION)
+        birthday = row.get("birthday")
+        if birthday:
+            try:
+                day = parse_date(birthday)
+                if day > today:
+                    row.fail("birthday", birthday, _("A birthday cannot be in the future."))
+                elif day.year < 1900:
+                    row.fail("birthday", birthday, _("Use a year from 1900 on."))
+                else:
+                    values["birthday"] = day.isoformat()
+            except ValueError as exc:
+                row.fail("birthday", birthday, str(exc))
+        company = row.get("company")
+        if company:
+            values["company"] = row.text("company", company)
+        account_ext = row.get("account_external_id")
+        if account_ext:
+            values["account_external_id"] = row.text("account_external_id", account_ext)
+        row.owner_and_tags()
+        out.append(Prepared(line, values, row.errors))
+    return out
+
+
+def prepare_accounts(rows: list[tuple[int, list[str]]], ctx: PrepareContext) -> list[Prepared]:
+    """Validate and normalise account rows (pure: runs in worker processes)."""
+    out: list[Prepared] = []
+    for line, cells in rows:
+        row = _Row(cells, ctx)
+        values = row.values
+        name = row.get("name")
+        if not name:
+            row.fail("name", "", _("Give the account a name."))
+        else:
+            values["name"] = row.text("name", name)
+        for field in _TEXT_ACCOUNT:
+            raw = row.get(field)
+            if raw:
+                values[field] = row.text(field, raw)
+        for field in ("industry", "size", "lifecycle_stage", "source"):
+            raw = row.get(field)
+            if raw:
+                try:
+                    values[field] = _choice(field, raw)
+                except ValueError as exc:
+                    row.fail(field, raw, str(exc))
+        raw = row.get("employee_count")
+        if raw:
+            cleaned = raw.replace(",", "").replace("人", "").strip()
+            if cleaned.isdigit() and int(cleaned) < 2**31:
+                values["employee_count"] = int(cleaned)
+                values.setdefault("size", size_band_for(int(cleaned)))
+            else:
+                row.fail("employee_count", raw, _("Use a whole number of people, e.g. 120."))
+        raw = row.get("annual_revenue")
+        if raw:
+            try:
+                values["annual_revenue"] = str(parse_amount(raw))
+            except ValueError as exc:
+                row.fail("annual_revenue", raw, str(exc))
+        raw = row.get("currency")
+        if raw:
+            currency = raw.strip().upper()
+            if len(currency) != 3 or not currency.isalpha():
+                row.fail("currency", raw, _("Use a three-letter currency code such as CNY or USD."))
+            else:
+                values["currency"] = currency
+        raw = row.get("website")
+        if raw:
+            try:
+                values["website"] = normalize_website(raw)
+            except ValueError as exc:
+                row.fail("website", raw, str(exc))
+        region = row.place()
+        if region and not values.get("region"):
+            values["region"] = region
+        row.owner_and_tags()
+        out.append(Prepared(line, values, row.errors))
+    return out
+
+
+# --- writers ------------------------------------------------------------------------------------------
+
+_CONTACT_COLUMNS = (
+    "family_name", "given_name", "display_name", "title", "department", "wechat_id", "birthday", "country",
+    "province", "city", "district", "street", "postal_code", "description", "external_id", "emails", "phones",
+)  # fmt: skip
+_ACCOUNT_COLUMNS = (
+    "name", "legal_name", "industry", "size", "employee_count", "annual_revenue", "currency", "website", "region",
+    "country", "province", "city", "district", "street", "postal_code", "lifecycle_stage", "source", "description",
+    "external_id",
+)  # fmt: skip
+
+
+def _chunks(items: list[Any], size: int = LOOKUP_CHUNK) -> list[list[Any]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+class _Writer:
+    """What the contact and account writers share: owners, matching, permissions, change log, tags."""
+
+    model: type[Any] = Contact
+    columns: tuple[str, ...] = ()
+
+    def __init__(self, user: Any, policy: str, ctx: PrepareContext, job: Any = None):
+        if policy not in POLICIES:
+            raise ValueError(policy)
+        self.user = user
+        self.policy = policy
+        self.ctx = ctx
+        self.job = job
+        self.owners = Owners(user, self.model)
+        self.tags = TagWriter(user)
+
+    # subclasses
+    def match_keys(self, values: dict[str, Any]) -> list[tuple[str, str]]:
+        raise NotImplementedError
+
+    def lookup(self, kind: str, keys: list[str]) -> dict[str, int]:
+        raise NotImplementedError
+
+    def before_write(self, rows: list[Prepared], result: BatchResult) -> list[Prepared]:
+        return rows
+
+    def create(self, rows: list[Prepared], result: BatchResult, now: Any, log: ChangeLogRows) -> None:
+        raise NotImplementedError
+
+    def update(self, merged: dict[int, list[Prepared]], result: BatchResult, now: Any, log: ChangeLogRows) -> None:
+        raise NotImplementedError
+
+    # the batch
+    def _refuse(self, result: BatchResult, row: Prepared, field: str, value: str, reason: str) -> None:
+        result.errors.append((row.line, RowError(self.ctx.header_of(field), value, reason)))
+
+    def _owners(self, rows: list[Prepared], result: BatchResult) -> list[Prepared]:
+        self.owners.resolve(row.values["owner"] for row in rows if row.values.get("owner"))
+        kept = []
+        for row in rows:
+            key = row.values.get("owner")
+            if key:
+                found = self.owners.get(key)
+                if found is None:
+                    self._refuse(result, row, "owner", key, _("No active user with this email or name."))
+                    continue
+                if found[0] != self.user.pk and not self.owners.may_assign:
+                    self._refuse(result, row, "owner", key, _("You may not assign records to other people."))
+                    continue
+                row.values["owner_id"], row.values["team_id"] = found
+            kept.append(row)
+        return kept
+
+    def write(self, rows: list[Prepared]) -> BatchResult:
+        result = BatchResult()
+        good = []
+        for row in rows:
+            if row.errors:
+                result.errors.extend((row.line, error) for error in row.errors)
+            else:
+                good.append(row)
+        good = self._owners(good, result)
+        good = self.before_write(good, result)
+        # Matches in the database, one query per kind of key.
+        wanted: dict[str, set[str]] = {}
+        for row in good:
+            for kind, key in self.match_keys(row.values):
+                wanted.setdefault(kind, set()).add(key)
+        found = {kind: self.lookup(kind, sorted(keys)) for kind, keys in wanted.items()}
+        creates: list[Prepared] = []
+        local: dict[tuple[str, str], int] = {}  # key -> index in creates
+        updates: dict[int, list[Prepared]] = {}
+        for row in good:
+            target: tuple[str, int] | None = None
+            by_external = False
+            for kind, key in self.match_keys(row.values):
+                if self.policy == "create" and kind != "external_id":
+                    continue
+                if (kind, key) in local:
+                    target = ("local", local[(kind, key)])
+                elif key in found.get(kind, {}):
+                    target = ("db", found[kind][key])
+                if target is not None:
+                    by_external = kind == "external_id"
+                    break
+            if target is None:
+                for kind, key in self.match_keys(row.values):
+                    local.setdefault((kind, key), len(creates))
+                creates.append(row)
+                continue
+            if self.policy == "skip" or (self.policy == "create" and not by_external):
+                result.skipped += 1
+                continue
+            if target[0] == "local":
+                _merge_into(creates[target[1]].values, row.values)
+                result.updated += 1
+            else:
+                updates.setdefault(target[1], []).append(row)
+        now = timezone.now()
+        log = ChangeLogRows(self.user, now)
+        if creates:
+            if not may_add(self.user, self.model):
+                for row in creates:
+                    self._refuse(result, row, "", "", _("You may not add records of this type."))
+            else:
+                self.create(creates, result, now, log)
+        if updates:
+            self.update(updates, result, now, log)
+        log.flush()
+        return result
+
+    def changeable(self, pks: list[int]) -> set[int]:
+        allowed: set[int] = set()
+        for chunk in _chunks(pks):
+            allowed.update(restricted(self.model, self.user, Action.CHANGE).filter(pk__in=chunk).values_list("pk", flat=True))
+        return allowed
+
+    def base_values(self, row: Prepared, table: TableRows, pk: int) -> dict[str, Any]:
+        values = {"id": pk, "created_by_id": self.user.pk}
+        values["owner_id"] = row.values.get("owner_id", self.user.pk)
+        values["team_id"] = row.values.get("team_id", getattr(self.user, "team_id", None)) if "owner_id" in row.values else getattr(self.user, "team_id", None)
+        for name in self.columns:
+            if name in row.values:
+                values[name] = table.prep(name, row.values[name]) if name in ("emails", "phones") else row.values[name]
+        return values
+
+
+def _merge_into(target: dict[str, Any], extra: dict[str, Any]) -> None:
+    """A later row about the same new record fills in what it adds (lists are joined)."""
+    for name, value in extra.items():
+        if name in ("emails", "phones"):
+            have = {p["value"] for p in target.get(name, [])}
+            target[name] = [*target.get(name, []), *({**p, "is_primary": False} for p in value if p["value"] not in have)]
+            if target[name] and not any(p["is_primary"] for p in target[name]):
+                target[name][0]["is_primary"] = True
+        elif name == "tags":
+            target[name] = list(dict.fromkeys([*target.get(name, []), *value]))
+        elif value not in (None, ""):
+            target[name] = value
+
+
+def _field_name(attname: str) -> str:
+    return attname.removesuffix("_id") if attname in ("owner_id", "team_id") else attname
+
+
+class ContactWriter(_Writer):
+    model = Contact
+    columns = _CONTACT_COLUMNS
+
+    def __init__(self, user: Any, policy: str, ctx: PrepareContext, job: Any = None):
+        super().__init__(user, policy, ctx, job)
+        self.account_ids: dict[tuple[str, str], int | None] = {}
+        self.may_add_accounts = may_add(user, Account)
+
+    def match_keys(self, values: dict[str, Any]) -> list[tuple[str, str]]:
+        keys = []
+        if values.get("external_id"):
+            keys.append(("external_id", values["external_id"]))
+        keys += [("email", p["value"]) for p in values.get("emails", ())]
+        keys += [("phone", p["value"]) for p in values.get("phones", ())]
+        return keys
+
+    def lookup(self, kind: str, keys: list[str]) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for chunk in _chunks(keys):
+            if kind == "external_id":
+                rows = Contact.all_objects.filter(deleted_at__isnull=True, external_id__in=chunk).exclude(external_id="")
+                out.update(rows.values_list("external_id", "pk"))
+            else:
+                points = ContactPoint.objects.filter(kind=kind, value__in=chunk, contact__deleted_at__isnull=True)
+                for value, contact_id in points.order_by("-contact_id").values_list("value", "contact_id"):
+                    out[value] = contact_id  # the oldest contact wins
+        return out
+
+    def before_write(self, rows: list[Prepared], result: BatchResult) -> list[Prepared]:
+        """Find (or create) the accounts the rows name; refuse rows whose account cannot be found."""
+        by_ext = {r.values["account_external_id"] for r in rows if r.values.get("account_external_id")}
+        by_name = {r.values["company"] for r in rows if r.values.get("company") and not r.values.get("account_external_id")}
+        visible = restricted(Account, self.user, Action.VIEW)
+        for kind, keys in (("external_id", by_ext), ("name", by_name)):
+            missing = [k for k in keys if (kind, k) not in self.account_ids]
+            for chunk in _chunks(missing):
+                rows_found = visible.filter(**{f"{kind}__in": chunk}).order_by("-id").values_list(kind, "pk")
+                for key, pk in rows_found:
+                    self.account_ids[(kind, key)] = pk
+        kept: list[Prepared] = []
+        new_names: list[str] = []
+        for row in rows:
+            ext = row.values.get("account_external_id")
+            if ext:
+                if self.account_ids.get(("external_id", ext)) is None:
+                    self._refuse(result, row, "account_external_id", ext, _("No account with this external ID."))
+                    continue
+            elif row.values.get("company") and ("name", row.values["company"]) not in self.account_ids:
+                if not self.may_add_accounts:
+                    self._refuse(result, row, "company", row.values["company"], _("No account with this name."))
+                    continue
+                self.account_ids[("name", row.values["company"])] = None
+                new_names.append(row.values["company"])
+            kept.append(row)
+        if new_names:
+            self._create_accounts(new_names, result)
+        return kept
+
+    def _create_accounts(self, names: list[str], result: BatchResult) -> None:
+        now = timezone.now()
+        table = TableRows(Account, now)
+        log = ChangeLogRows(self.user, now)
+        pks = allocate_ids(Account, len(names))
+        rows = []
+        for pk, name in zip(pks, names, strict=True):
+            values = {"id": pk, "name": name, "owner_id": self.user.pk, "team_id": getattr(self.user, "team_id", None), "created_by_id": self.user.pk}
+            rows.append(table.row(values))
+            self.account_ids[("name", name)] = pk
+            log.add(Account, pk, name, ChangeAction.CREATE, {"name": [None, name], "owner": [None, self.user.pk]})
+        table.insert(rows)
+        log.flush()
+        result.touch(Account, pks)
+
+    def _account_of(self, values: dict[str, Any]) -> int | None:
+        if values.get("account_external_id"):
+            return self.account_ids.get(("external_id", values["account_external_id"]))
+        if values.get("company"):
+            return self.account_ids.get(("name", values["company"]))
+        return None
+
+    def create(self, rows: list[Prepared], result: BatchResult, now: Any, log: ChangeLogRows) -> None:
+        table = TableRows(Contact, now)
+        pks = allocate_ids(Contact, len(rows))
+        records, points, links = [], [], []
+        tags: dict[int, list[str]] = {}
+        link_table = TableRows(AccountContact, now, with_pk=False)
+        point_table = TableRows(ContactPoint, now, with_pk=False)
+        for pk, row in zip(pks, rows, strict=True):
+            values = self.base_values(row, table, pk)
+            records.append(table.row(values))
+            changes = {_field_name(k): [None, row.values.get(k, v)] for k, v in values.items() if k not in ("id", "created_by_id", "team_id") and v not in (None, "")}
+            for position, p in enumerate(row.values.get("emails", ())):
+                points.append(point_table.row({"contact_id": pk, "kind": ContactPointKind.EMAIL, "value": p["value"], "label": p["label"], "is_primary": p["is_primary"], "position": position}))
+            for position, p in enumerate(row.values.get("phones", ())):
+                points.append(point_table.row({"contact_id": pk, "kind": ContactPointKind.PHONE, "value": p["value"], "extension": p["extension"], "label": p["label"], "is_primary": p["is_primary"], "position": position, "digits_reversed": phone_digits_reversed(p["value"])}))
+            account_id = self._account_of(row.values)
+            if account_id is not None:
+                links.append(link_table.row({"account_id": account_id, "contact_id": pk, "role": "", "is_primary": True}))
+                changes["accounts"] = [None, [{"account": account_id, "role": "", "is_primary": True}]]
+            if row.values.get("tags"):
+                tags[pk] = row.values["tags"]
+                changes["tags"] = [None, sorted(row.values["tags"])]
+            log.add(Contact, pk, values.get("display_name", ""), ChangeAction.CREATE, changes)
+        table.insert(records)
+        point_table.insert(_unique_points(points, point_table))
+        link_table.insert(links)
+        self.tags.link(Contact, tags, existing=False)
+        result.created += len(rows)
+        result.touch(Contact, pks)
+
+    def update(self, merged: dict[int, list[Prepared]], result: BatchResult, now: Any, log: ChangeLogRows) -> None:
+        allowed = self.changeable(list(merged))
+        table = TableRows(Contact, now)
+        attnames = [*self.columns, "owner_id", "team_id"]
+        current = {}
+        for chunk in _chunks([pk for pk in merged if pk in allowed]):
+            for row in Contact.all_objects.filter(pk__in=chunk).values("id", "version", *attnames):
+                current[row["id"]] = row
+        updates, point_rows, links, rewrite = [], [], [], []
+        tags: dict[int, list[str]] = {}
+        link_table = TableRows(AccountContact, now, with_pk=False)
+        point_table = TableRows(ContactPoint, now, with_pk=False)
+        have_links = set()
+        account_pks = {self._account_of(r.values) for rows in merged.values() for r in rows} - {None}
+        primary = set()
+        if account_pks:
+            for account_id, contact_id, is_primary in AccountContact.objects.filter(contact_id__in=list(current)).values_list("account_id", "contact_id", "is_primary"):
+                have_links.add((account_id, contact_id))
+                if is_primary:
+                    primary.add(contact_id)
+        for pk, rows in merged.items():
+            if pk not in allowed:
+                for row in rows:
+                    self._refuse(result, row, "", "", _("This row matches a contact you may not change."))
+                continue
+            before = current[pk]
+            after = dict(before)
+            wanted: dict[str, Any] = {}
+            for row in rows:
+                _merge_into(wanted, row.values)
+            for name in attnames:
+                if name in ("emails", "phones"):
+                    if wanted.get(name):
+                        have = {p["value"] for p in before[name] or []}
+                        extra = [{**p, "is_primary": False} for p in wanted[name] if p["value"] not in have]
+                        if extra:
+                            after[name] = [*(before[name] or []), *extra]
+                            if not any(p.get("is_primary") for p in after[name]):
+                                after[name][0]["is_primary"] = True
+                elif wanted.get(name) not in (None, ""):
+                    after[name] = wanted[name]
+            if "birthday" in after and isinstance(after["birthday"], datetime.date):
+                after["birthday"] = after["birthday"].isoformat()
+            if isinstance(before.get("birthday"), datetime.date):
+                before = {**before, "birthday": before["birthday"].isoformat()}
+            if "family_name" in wanted or "given_name" in wanted:
+                after["display_name"] = person_display_name(after["family_name"], after["given_name"])
+            changes = {_field_name(n): [before[n], after[n]] for n in attnames if before[n] != after[n]}
+            account_id = self._account_of(wanted)
+            if account_id is not None and (account_id, pk) not in have_links:
+                is_primary = pk not in primary
+                links.append(link_table.row({"account_id": account_id, "contact_id": pk, "role": "", "is_primary": is_primary}))
+                changes["accounts"] = [None, [{"account": account_id, "role": "", "is_primary": is_primary}]]
+            if wanted.get("tags"):
+                tags[pk] = wanted["tags"]
+            if not changes and not wanted.get("tags"):
+                result.skipped += len(rows)
+                continue
+            if changes:
+                values = [table.prep(n, after[n]) if n in ("emails", "phones") else after[n] for n in attnames]
+                updates.append((*values, before["version"] + 1, table.now_db, pk))
+                if "emails" in changes or "phones" in changes:
+                    rewrite.append(pk)
+                    for kind, name in ((ContactPointKind.EMAIL, "emails"), (ContactPointKind.PHONE, "phones")):
+                        for position, p in enumerate(after[name] or []):
+                            point_rows.append(point_table.row({"contact_id": pk, "kind": kind, "value": p["value"], "extension": p.get("extension", ""), "label": p.get("label", ""), "is_primary": p.get("is_primary", False), "position": position, "digits_reversed": phone_digits_reversed(p["value"]) if kind == ContactPointKind.PHONE else ""}))
+                log.add(Contact, pk, after["display_name"], ChangeAction.UPDATE, changes)
+            result.updated += len(rows)
+            result.touch(Contact, [pk])
+        update_rows(Contact, [*(_column(Contact, n) for n in attnames), "version", "updated_at"], updates)
+        for chunk in _chunks(rewrite):
+            ContactPoint.objects.filter(contact_id__in=chunk).delete()
+        point_table.insert(_unique_points(point_rows, point_table))
+        link_table.insert(links)
+        self.tags.link(Contact, tags, existing=True)
+
+
+def _column(model: type[Any], attname: str) -> str:
+    return next(f.column for f in model._meta.concrete_fields if f.attname == attname)
+
+
+def _unique_points(rows: list[tuple[Any, ...]], table: TableRows) -> list[tuple[Any, ...]]:
+    """One lookup row per (contact, kind, value), as ``_sync_points`` keeps (extensions may differ)."""
+    i_contact, i_kind, i_value = (table.attnames.index(n) for n in ("contact_id", "kind", "value"))
+    seen: set[tuple[Any, Any, Any]] = set()
+    out = []
+    for row in rows:
+        key = (row[i_contact], row[i_kind], row[i_value])
+        if key not in seen:
+            seen.add(key)
+            out.append(row)
+    return out
+
+
+class AccountWriter(_Writer):
+    model = Account
+    columns = _ACCOUNT_COLUMNS
+
+    def match_keys(self, values: dict[str, Any]) -> list[tuple[str, str]]:
+        keys = []
+        if values.get("external_id"):
+            keys.append(("external_id", values["external_id"]))
+        if values.get("name"):
+            keys.append(("name", values["name"]))
+        return keys
+
+    def lookup(self, kind: str, keys: list[str]) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for chunk in _chunks(keys):
+            rows = Account.all_objects.filter(deleted_at__isnull=True, **{f"{kind}__in": chunk})
+            if kind == "external_id":
+                rows = rows.exclude(external_id="")
+            for key, pk in rows.order_by("-id").values_list(kind, "pk"):
+                out[key] = pk
+        return out
+
+    def create(self, rows: list[Prepared], result: BatchResult, now: Any, log: ChangeLogRows) -> None:
+        table = TableRows(Account, now)
+        pks = allocate_ids(Account, len(rows))
+        records = []
+        tags: dict[int, list[str]] = {}
+        for pk, row in zip(pks, rows, strict=True):
+            values = self.base_values(row, table, pk)
+            records.append(table.row(values))
+            changes = {_field_name(k): [None, v] for k, v in values.items() if k not in ("id", "created_by_id", "team_id") and v not in (None, "")}
+            if row.values.get("tags"):
+                tags[pk] = row.values["tags"]
+                changes["tags"] = [None, sorted(row.values["tags"])]
+            log.add(Account, pk, values["name"], ChangeAction.CREATE, changes)
+        table.insert(records)
+        self.tags.link(Account, tags, existing=False)
+        result.created += len(rows)
+        result.touch(Account, pks)
+
+    def update(self, merged: dict[int, list[Prepared]], result: BatchResult, now: Any, log: ChangeLogRows) -> None:
+        allowed = self.changeable(list(merged))
+        table = TableRows(Account, now)
+        attnames = [*self.columns, "owner_id", "team_id"]
+        current = {}
+        for chunk in _chunks([pk for pk in merged if pk in allowed]):
+            for row in Account.all_objects.filter(pk__in=chunk).values("id", "version", *attnames):
+                row["annual_revenue"] = str(row["annual_revenue"])
+                current[row["id"]] = row
+        updates = []
+        tags: dict[int, list[str]] = {}
+        for pk, rows in merged.items():
+            if pk not in allowed:
+                for row in rows:
+                    self._refuse(result, row, "", "", _("This row matches an account you may not change."))
+                continue
+            before = current[pk]
+            wanted: dict[str, Any] = {}
+            for row in rows:
+                _merge_into(wanted, row.values)
+            after = {**before, **{n: wanted[n] for n in attnames if wanted.get(n) not in (None, "")}}
+            changes = {_field_name(n): [before[n], after[n]] for n in attnames if before[n] != after[n]}
+            if wanted.get("tags"):
+                tags[pk] = wanted["tags"]
+            if not changes and not wanted.get("tags"):
+                result.skipped += len(rows)
+                continue
+            if changes:
+                updates.append((*(after[n] for n in attnames), before["version"] + 1, table.now_db, pk))
+                log.add(Account, pk, after["name"], ChangeAction.UPDATE, changes)
+            result.updated += len(rows)
+            result.touch(Account, [pk])
+        update_rows(Account, [*(_column(Account, n) for n in attnames), "version", "updated_at"], updates)
+        self.tags.link(Account, tags, existing=True)
+
+
+def after_batch(result: BatchResult) -> None:
+    """Accounts written by a batch get their tier and fit recomputed once it commits."""
+    from guanxi.customers.services.common import classify_after_commit
+
+    pks = result.written.get(Account)
+    if pks:
+        classify_after_commit(list(pks))
+
+
+def register_importers() -> None:
+    import_spec_register(
+        ImportSpec(
+            type="contacts",
+            model=Contact,
+            fields=CONTACT_FIELDS,
+            required_any=(("name", "family_name", "given_name"),),
+            prepare=prepare_contacts,
+            writer=ContactWriter,
+            label=pgettext_lazy("import type", "Contacts"),
+            on_batch=after_batch,
+        )
+    )
+    import_spec_register(
+        ImportSpec(
+            type="accounts",
+            model=Account,
+            fields=ACCOUNT_FIELDS,
+            required_any=(),
+            prepare=prepare_accounts,
+            writer=AccountWriter,
+            label=pgettext_lazy("import type", "Accounts"),
+            on_batch=after_batch,
+        )
+    )
+
+
+__all__ = ["register_importers", "prepare_contacts", "prepare_accounts", "ContactWriter", "AccountWriter", "Q"]

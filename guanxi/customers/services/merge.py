@@ -1,0 +1,795 @@
+"""Merging 2-3 contacts or accounts into one, undoing a merge, and dismissing a possible duplicate.
+
+A merge keeps one record (the survivor), takes each field's value from the record the user chose
+(blank fields are filled from the others by default; emails, phones and tags are unioned), moves every
+row that pointed at the merged records to the survivor through the movers of ``guanxi.core.merge``,
+and sends the merged records to the recycle bin. Everything is in one transaction, in the change log
+(action "merge") and on the survivor's timeline, and can be undone while nothing has built on it.
+
+Permissions: "change" on the survivor, "delete" on each merged record, all visible; otherwise 404 /
+403 before anything is written.
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+from collections.abc import Iterable
+from typing import Any
+
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from guanxi.core import services as core_services
+from guanxi.core.audit import changelog_record, snapshot
+from guanxi.core.choices import Action, ChangeAction
+from guanxi.core.errors import Conflict, FieldErrors, NotFound, PermissionDenied
+from guanxi.core.merge import (
+    MergeContext,
+    Mover,
+    fk_mover,
+    merge_move_all,
+    merge_undo_all,
+    register_mover,
+    row_data,
+    row_restore,
+)
+from guanxi.core.models import Tag
+from guanxi.core.permissions import frozen_fields, restricted
+from guanxi.core.timeline import timeline_add
+from guanxi.customers.models import (
+    Account,
+    AccountContact,
+    Contact,
+    ContactPoint,
+    DuplicateCandidate,
+    DuplicateStatus,
+    Merge,
+    MergedRecord,
+    MergeStatus,
+)
+from guanxi.customers.normalize import person_display_name
+
+MERGE_KIND = "merged"
+UNMERGE_KIND = "merge_undone"
+MAX_OTHERS = 2
+
+ADDRESS = ("country", "province", "city", "district", "street", "postal_code")
+
+# A choice the user makes per "field" may set several columns that belong together.
+CONTACT_FIELDS: dict[str, tuple[str, ...]] = {
+    "family_name": ("family_name",),
+    "given_name": ("given_name",),
+    "title": ("title",),
+    "department": ("department",),
+    "wechat_id": ("wechat_id",),
+    "birthday": ("birthday",),
+    "address": ADDRESS,
+    **{
+        f"{channel}_consent": (f"{channel}_consent", f"{channel}_consent_source", f"{channel}_consent_at")
+        for channel in Contact.CONSENT_CHANNELS
+    },
+    "description": ("description",),
+    "owner": ("owner_id",),
+    "team": ("team_id",),
+}
+ACCOUNT_FIELDS: dict[str, tuple[str, ...]] = {
+    "name": ("name",),
+    "legal_name": ("legal_name",),
+    "industry": ("industry",),
+    "size": ("size",),
+    "employee_count": ("employee_count",),
+    "annual_revenue": ("annual_revenue", "currency"),
+    "website": ("website",),
+    "region": ("region",),
+    "address": ADDRESS,
+    "parent": ("parent_id",),
+    "lifecycle_stage": ("lifecycle_stage",),
+    "source": ("source",),
+    "tier": ("tier", "tier_locked", "tier_reason"),
+    "description": ("description",),
+    "owner": ("owner_id",),
+    "team": ("team_id",),
+}
+# Groups whose survivor value always counts as given (a flag, a stage, an owner): never filled in.
+_ALWAYS_SET = {"email_consent", "sms_consent", "phone_consent", "lifecycle_stage", "owner", "team"}
+
+
+def merge_fields(model: type[models.Model]) -> dict[str, tuple[str, ...]]:
+    """The choices a merge of ``model`` records offers: name -> the columns it sets."""
+    fields = dict(CONTACT_FIELDS if model is Contact else ACCOUNT_FIELDS)
+    if any(f.name == "external_id" for f in model._meta.concrete_fields):
+        fields["external_id"] = ("external_id",)
+    return fields
+
+
+def model_for(record_type: str) -> type[Account] | type[Contact]:
+    if record_type == "contact":
+        return Contact
+    if record_type == "account":
+        return Account
+    raise FieldErrors({"type": [_('Use "contacts" or "accounts".')]})
+
+
+def record_type_of(model: type[models.Model]) -> str:
+    return "contact" if model is Contact else "account"
+
+
+def _blank(value: Any) -> bool:
+    return value in (None, "", [], {}) or (isinstance(value, decimal.Decimal) and value == 0)
+
+
+def _group_blank(obj: models.Model, name: str, columns: tuple[str, ...]) -> bool:
+    if name == "address":
+        return all(_blank(getattr(obj, c)) for c in ADDRESS if c != "country")
+    return _blank(getattr(obj, columns[0]))
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, datetime.datetime | datetime.date):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    return value
+
+
+def _frozen_group(frozen: set[str], columns: tuple[str, ...]) -> bool:
+    return any(c.removesuffix("_id") in frozen for c in columns)
+
+
+def merge_plan(
+    model: type[models.Model],
+    survivor: models.Model,
+    others: list[models.Model],
+    chosen: dict[str, Any] | None,
+    user: Any,
+) -> tuple[dict[str, int], dict[str, Any]]:
+    """Which record each field comes from, and the survivor's new column values.
+
+    Not chosen: the survivor's value, or (when the survivor's is blank) the first other record's.
+    Custom fields are chosen as ``cf.<key>``. Raises FieldErrors naming ``fields.<name>``.
+    """
+    groups = merge_fields(model)
+    records = {int(survivor.pk): survivor, **{int(o.pk): o for o in others}}
+    frozen = frozen_fields(user, model)
+    errors: dict[str, list[str]] = {}
+    sources: dict[str, int] = {}
+    chosen = dict(chosen or {})
+    cf_keys = sorted({k for obj in records.values() for k in (getattr(obj, "custom_fields", None) or {})})
+    for name, source in chosen.items():
+        known = name in groups or (name.startswith("cf.") and name[3:] in cf_keys)
+        if not known:
+            errors[f"fields.{name}"] = [_("This field cannot be chosen in a merge.")]
+            continue
+        try:
+            source_id = int(source)
+        except (TypeError, ValueError):
+            source_id = -1
+        if source_id not in records:
+            errors[f"fields.{name}"] = [_("Choose one of the records being merged (%(ids)s).") % {
+                "ids": ", ".join(str(pk) for pk in records)
+            }]
+            continue
+        columns = groups.get(name, ("custom_fields",))
+        if source_id != survivor.pk and _frozen_group(frozen, columns):
+            errors[f"fields.{name}"] = [_("You may not change this field.")]
+            continue
+        sources[name] = source_id
+    if errors:
+        raise FieldErrors(errors)
+    values: dict[str, Any] = {}
+    for name, columns in groups.items():
+        if name not in sources:
+            sources[name] = int(survivor.pk)
+            if name not in _ALWAYS_SET and not _frozen_group(frozen, columns) and _group_blank(survivor, name, columns):
+                filled = next((o for o in others if not _group_blank(o, name, columns)), None)
+                if filled is not None:
+                    sources[name] = int(filled.pk)
+        source = records[sources[name]]
+        for column in columns:
+            if getattr(source, column) != getattr(survivor, column):
+                values[column] = getattr(source, column)
+    if cf_keys and "custom_fields" not in frozen:
+        merged_cf = dict(getattr(survivor, "custom_fields", None) or {})
+        for key in cf_keys:
+            name = f"cf.{key}"
+            if name not in sources:
+                sources[name] = int(survivor.pk)
+                if _blank(merged_cf.get(key)):
+                    filled = next((o for o in others if not _blank((o.custom_fields or {}).get(key))), None)  # type: ignore[attr-defined]
+                    if filled is not None:
+                        sources[name] = int(filled.pk)
+            value = (records[sources[name]].custom_fields or {}).get(key)  # type: ignore[attr-defined]
+            if value is None:
+                merged_cf.pop(key, None)
+            else:
+                merged_cf[key] = value
+        if merged_cf != (survivor.custom_fields or {}):  # type: ignore[attr-defined]
+            values["custom_fields"] = merged_cf
+    if model is Contact:
+        _plan_contact(survivor, others, values)  # type: ignore[arg-type]
+    else:
+        _plan_account(survivor, others, values)  # type: ignore[arg-type]
+    return sources, values
+
+
+def _union_points(lists: Iterable[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Emails or phones of several records, the survivor's first (its primary stays primary), no repeats."""
+    out: list[dict[str, Any]] = []
+    seen: set[tuple[str, str]] = set()
+    for items in lists:
+        for item in items or []:
+            key = (item.get("value", ""), item.get("extension", ""))
+            if key in seen:
+                continue
+            seen.add(key)
+            out.append({**item, "is_primary": not out})
+    return out
+
+
+def _plan_contact(survivor: Contact, others: list[Contact], values: dict[str, Any]) -> None:
+    family = values.get("family_name", survivor.family_name)
+    given = values.get("given_name", survivor.given_name)
+    display = person_display_name(family, given)
+    if display != survivor.display_name:
+        values["display_name"] = display
+    for name in ("emails", "phones"):
+        merged = _union_points([getattr(survivor, name), *(getattr(o, name) for o in others)])
+        if merged != getattr(survivor, name):
+            values[name] = merged
+
+
+def _plan_account(survivor: Account, others: list[Account], values: dict[str, Any]) -> None:
+    merged_ids = {survivor.pk, *(o.pk for o in others)}
+    if values.get("parent_id", survivor.parent_id) in merged_ids:
+        # The chosen parent is one of the merged accounts: take that account's own parent instead.
+        parent_of = {o.pk: o.parent_id for o in [survivor, *others]}
+        parent = parent_of.get(values.get("parent_id", survivor.parent_id))
+        values["parent_id"] = None if parent in merged_ids else parent
+
+
+def _tag_names(obj: models.Model) -> list[str]:
+    ct = ContentType.objects.get_for_model(obj, for_concrete_model=False)
+    return sorted(Tag.objects.filter(items__content_type=ct, items__object_id=obj.pk).values_list("name", flat=True))
+
+
+def _check_others(survivor_id: Any, other_ids: Any) -> list[int]:
+    try:
+        others = [int(pk) for pk in other_ids or []]
+    except (TypeError, ValueError):
+        raise FieldErrors({"others": [_("Send the ids of the records to merge into the survivor.")]}) from None
+    if not 1 <= len(others) <= MAX_OTHERS:
+        raise FieldErrors({"others": [_("Merge one or two records into the survivor.")]})
+    if len(set(others)) != len(others) or int(survivor_id) in others:
+        raise FieldErrors({"others": [_("Each record may appear once, and not the survivor.")]})
+    return others
+
+
+def _lock_all(model: type[models.Model], survivor_id: Any, others: list[int], user: Any) -> tuple[Any, list[Any]]:
+    """Survivor: change; others: delete. 404 for what the user cannot see, 403 for what they may not do."""
+    survivor = core_services.record_lock(model, survivor_id, user, Action.CHANGE)
+    return survivor, [core_services.record_lock(model, pk, user, Action.DELETE) for pk in others]
+
+
+def _validate(obj: models.Model) -> None:
+    try:
+        obj.full_clean(validate_unique=False, validate_constraints=False)
+    except ValidationError as exc:
+        raise FieldErrors(exc.message_dict) from None
+
+
+def _record_merge(
+    *, model: type[Account] | type[Contact], survivor_id: Any, others: Any, user: Any, fields: dict[str, Any] | None
+) -> Merge:
+    other_ids = _check_others(survivor_id, others)
+    with transaction.atomic():
+        survivor, losers = _lock_all(model, survivor_id, other_ids, user)
+        sources, values = merge_plan(model, survivor, losers, fields, user)
+        if model is Account and "parent_id" in values:
+            from guanxi.customers.services.accounts import _check_parent
+
+            _check_parent(user, survivor.pk, values["parent_id"])
+        ownership = {"owner_id", "team_id"} & set(values)
+        if ownership and not restricted(model, user, Action.ASSIGN).filter(pk=survivor.pk).exists():
+            raise FieldErrors({"fields.owner": [_("You may not assign this record to other people or teams.")]})
+
+        survivor._tag_names = _tag_names(survivor)
+        before = snapshot(survivor)
+        record_type = record_type_of(model)
+        merge = Merge.objects.create(
+            record_type=record_type,
+            survivor_id=survivor.pk,
+            loser_ids=[o.pk for o in losers],
+            user=user,
+            fields=dict(sources),
+            versions_before={str(o.pk): o.version for o in [survivor, *losers]},
+        )
+        MergedRecord.objects.bulk_create(
+            [MergedRecord(merge=merge, record_type=record_type, record_id=survivor.pk, is_survivor=True)]
+            + [MergedRecord(merge=merge, record_type=record_type, record_id=o.pk) for o in losers]
+        )
+        # The merged records go to the recycle bin first: values unique among live records
+        # (an external id) may then move to the survivor.
+        now = timezone.now()
+        for loser in losers:
+            loser._before = snapshot(loser)
+            loser.deleted_at = now
+            loser.deleted_by_id = user.pk
+            loser.version += 1
+            loser.save(update_fields=["deleted_at", "deleted_by", "version", "updated_at"])
+        ctx = MergeContext(model=model, survivor=survivor, losers=losers, user=user, merge_id=merge.pk)
+        journal = merge_move_all(ctx)
+
+        survivor_before = {column: _json(getattr(survivor, column)) for column in values}
+        for column, value in values.items():
+            setattr(survivor, column, value)
+        _validate(survivor)
+        survivor.version += 1
+        survivor.save()
+        if model is Contact:
+            _sync_survivor_points(survivor)
+        if not restricted(model, user, Action.CHANGE).filter(pk=survivor.pk).exists() and not ownership:
+            raise PermissionDenied(_("This merge would move the record outside what you may change."))
+
+        survivor._tag_names = _tag_names(survivor)
+        loser_names = ", ".join(f"{o} (#{o.pk})" for o in losers)
+        changelog_record(
+            actor=user,
+            obj=survivor,
+            action=ChangeAction.MERGE,
+            before={**before, "merged": None},
+            after={**snapshot(survivor), "merged": [o.pk for o in losers]},
+        )
+        for loser in losers:
+            changelog_record(
+                actor=user,
+                obj=loser,
+                action=ChangeAction.MERGE,
+                before={**loser._before, "merged_into": None},
+                after={**snapshot(loser), "merged_into": survivor.pk},
+            )
+            timeline_add(
+                subject=loser,
+                kind=MERGE_KIND,
+                summary=_("Merged into %(record)s") % {"record": f"{survivor} (#{survivor.pk})"},
+                actor=user,
+                data={"merge_id": merge.pk, "survivor": survivor.pk},
+            )
+        timeline_add(
+            subject=survivor,
+            kind=MERGE_KIND,
+            summary=_("Merged with %(records)s") % {"records": loser_names},
+            actor=user,
+            data={"merge_id": merge.pk, "merged": [o.pk for o in losers]},
+        )
+        merge.journal = journal
+        merge.survivor_before = survivor_before
+        merge.survivor_version = survivor.version
+        merge.save(update_fields=["journal", "survivor_before", "survivor_version", "updated_at"])
+        _after_commit(model, reindex=[survivor.pk], remove=[o.pk for o in losers])
+    return merge
+
+
+def _sync_survivor_points(contact: Contact) -> None:
+    """Lookup rows mirror the (unioned) lists: primary and order follow them; moved rows keep their ids."""
+    order = {("email", p["value"]): i for i, p in enumerate(contact.emails or [])}
+    order |= {("phone", p["value"]): i for i, p in enumerate(contact.phones or [])}
+    primary = {("email", p["value"]) for p in contact.emails or [] if p.get("is_primary")}
+    primary |= {("phone", p["value"]) for p in contact.phones or [] if p.get("is_primary")}
+    rows = list(ContactPoint.objects.filter(contact=contact))
+    changed = []
+    for row in rows:
+        key = (row.kind, row.value)
+        want_primary, want_position = key in primary, order.get(key, row.position)
+        if (row.is_primary, row.position) != (want_primary, want_position):
+            row.is_primary, row.position = want_primary, want_position
+            changed.append(row)
+    # Clear primaries first: the one-primary constraint must hold after every statement.
+    ContactPoint.objects.filter(pk__in=[r.pk for r in changed if not r.is_primary]).update(is_primary=False)
+    ContactPoint.objects.bulk_update(changed, ["is_primary", "position"])
+
+
+def _after_commit(model: type[models.Model], *, reindex: list[int], remove: list[int] = ()) -> None:  # type: ignore[assignment]
+    from guanxi.core.search import search_reindex, search_remove
+    from guanxi.customers.services.common import classify_after_commit
+
+    def index() -> None:
+        if remove:
+            search_remove(model, list(remove))
+        search_reindex(model, list(reindex))
+
+    transaction.on_commit(index, robust=True)
+    if model is Account:
+        classify_after_commit(list(reindex))
+
+
+def contact_merge(*, survivor: Any, others: Any, user: Any, fields: dict[str, Any] | None = None) -> Merge:
+    """Merge one or two contacts into ``survivor``; ``fields`` maps a field to the id whose value wins."""
+    return _record_merge(model=Contact, survivor_id=survivor, others=others, user=user, fields=fields)
+
+
+def account_merge(*, survivor: Any, others: Any, user: Any, fields: dict[str, Any] | None = None) -> Merge:
+    """Merge one or two accounts into ``survivor``; ``fields`` maps a field to the id whose value wins."""
+    return _record_merge(model=Account, survivor_id=survivor, others=others, user=user, fields=fields)
+
+
+def merge_visible(user: Any, merge_id: Any) -> Merge:
+    """The merge, if the user may see its survivor (live or in the recycle bin); else NotFound."""
+    merge = Merge.objects.filter(pk=merge_id).first()
+    if merge is None:
+        raise NotFound()
+    model = model_for(merge.record_type)
+    if not model.all_objects.filter(pk=merge.survivor_id).restrict(user, Action.VIEW).exists():  # type: ignore[attr-defined]
+        raise NotFound()
+    return merge
+
+
+def merge_undo_problem(merge: Merge) -> str | None:
+    """Why this merge cannot be undone safely now (None: it can)."""
+    if merge.status == MergeStatus.UNDONE:
+        return _("This merge has already been undone.")
+    model = model_for(merge.record_type)
+    survivor = model.all_objects.filter(pk=merge.survivor_id).first()  # type: ignore[attr-defined]
+    if survivor is None:
+        return _("The kept record was purged, so this merge can no longer be undone.")
+    if survivor.deleted_at is not None:
+        return _("The kept record is in the recycle bin; restore it first, then undo the merge.")
+    present = set(model.all_objects.filter(pk__in=merge.loser_ids).values_list("pk", flat=True))  # type: ignore[attr-defined]
+    purged = [str(pk) for pk in merge.loser_ids if pk not in present]
+    if purged:
+        return _("Merged record %(ids)s was purged from the recycle bin, so this merge can no longer be undone.") % {
+            "ids": ", ".join(f"#{pk}" for pk in purged)
+        }
+    later = (
+        MergedRecord.objects.filter(
+            record_type=merge.record_type,
+            record_id__in=[merge.survivor_id, *merge.loser_ids],
+            merge__id__gt=merge.pk,
+            merge__status=MergeStatus.DONE,
+        )
+        .values_list("merge_id", flat=True)
+        .first()
+    )
+    if later is not None:
+        return _("A later merge (#%(id)s) involves these records; undo that one first.") % {"id": later}
+    if survivor.version != merge.survivor_version:
+        return _(
+            "%(record)s was changed after the merge; undoing it now would lose those changes."
+        ) % {"record": str(survivor)}
+    return None
+
+
+def merge_undo(*, merge_id: Any, user: Any) -> Merge:
+    """Undo a merge: the survivor's earlier values, every moved row back, the merged records restored.
+
+    Refused (409, with the reason) when it cannot be done safely; 403 without "change" on the
+    survivor and "delete" on the merged records.
+    """
+    with transaction.atomic():
+        merge = merge_visible(user, merge_id)
+        merge = Merge.objects.select_for_update().get(pk=merge.pk)
+        model = model_for(merge.record_type)
+        survivor = core_services.record_lock(model, merge.survivor_id, user, Action.CHANGE) if (
+            model.objects.filter(pk=merge.survivor_id).exists()
+        ) else None
+        problem = merge_undo_problem(merge)
+        if problem:
+            raise Conflict(problem)
+        assert survivor is not None
+        losers = []
+        for pk in merge.loser_ids:
+            loser = model.all_objects.filter(pk=pk).restrict(user, Action.DELETE).select_for_update().first()  # type: ignore[attr-defined]
+            if loser is None:
+                raise PermissionDenied()
+            losers.append(loser)
+        survivor._tag_names = _tag_names(survivor)
+        before = snapshot(survivor)
+        ctx = MergeContext(model=model, survivor=survivor, losers=losers, user=user, merge_id=merge.pk)
+        merge_undo_all(ctx, merge.journal or {})
+        columns = {f.attname: f for f in model._meta.concrete_fields}
+        for column, value in (merge.survivor_before or {}).items():
+            field = columns[column]
+            setattr(survivor, column, None if value is None else field.to_python(value))
+        survivor.version += 1
+        survivor.save()
+        if model is Contact:
+            for record in (survivor, *losers):
+                _sync_survivor_points(record)
+        survivor._tag_names = _tag_names(survivor)
+        changelog_record(
+            actor=user,
+            obj=survivor,
+            action=ChangeAction.UNMERGE,
+            before={**before, "merged": merge.loser_ids},
+            after={**snapshot(survivor), "merged": None},
+        )
+        for loser in losers:
+            loser_before = snapshot(loser)
+            if loser.deleted_at is not None:
+                loser.deleted_at = None
+                loser.deleted_by = None
+            loser.version += 1
+            loser.save(update_fields=["deleted_at", "deleted_by", "version", "updated_at"])
+            changelog_record(
+                actor=user,
+                obj=loser,
+                action=ChangeAction.UNMERGE,
+                before={**loser_before, "merged_into": merge.survivor_id},
+                after={**snapshot(loser), "merged_into": None},
+            )
+            timeline_add(
+                subject=loser,
+                kind=UNMERGE_KIND,
+                summary=_("Merge into %(record)s undone") % {"record": f"{survivor} (#{survivor.pk})"},
+                actor=user,
+                data={"merge_id": merge.pk},
+            )
+        timeline_add(
+            subject=survivor,
+            kind=UNMERGE_KIND,
+            summary=_("Merge with %(records)s undone") % {"records": ", ".join(f"{o} (#{o.pk})" for o in losers)},
+            actor=user,
+            data={"merge_id": merge.pk},
+        )
+        # An earlier merge into one of these records could be undone before this one; it still can.
+        for record in (survivor, *losers):
+            version = (merge.versions_before or {}).get(str(record.pk))
+            if version is not None:
+                Merge.objects.filter(
+                    record_type=merge.record_type, survivor_id=record.pk, status=MergeStatus.DONE, survivor_version=version
+                ).exclude(pk=merge.pk).update(survivor_version=record.version)
+        merge.status = MergeStatus.UNDONE
+        merge.undone_at = timezone.now()
+        merge.undone_by = user
+        merge.save(update_fields=["status", "undone_at", "undone_by", "updated_at"])
+        _after_commit(model, reindex=[survivor.pk, *(o.pk for o in losers)])
+    return merge
+
+
+# --- possible duplicates ---------------------------------------------------------------------------------
+
+
+def candidate_visible(user: Any, candidate_id: Any) -> DuplicateCandidate:
+    """A pair the user may see: both records visible to them; else NotFound."""
+    candidate = DuplicateCandidate.objects.filter(pk=candidate_id).first()
+    if candidate is None:
+        raise NotFound()
+    model = model_for(candidate.record_type)
+    ids = [candidate.low_id, candidate.high_id]
+    if restricted(model, user, Action.VIEW).filter(pk__in=ids).count() != 2:
+        raise NotFound()
+    return candidate
+
+
+def duplicate_dismiss(*, candidate_id: Any, user: Any) -> DuplicateCandidate:
+    """Mark a pair "not a duplicate" (needs "change" on both records); detection never reopens it."""
+    with transaction.atomic():
+        candidate = candidate_visible(user, candidate_id)
+        candidate = DuplicateCandidate.objects.select_for_update().get(pk=candidate.pk)
+        model = model_for(candidate.record_type)
+        ids = [candidate.low_id, candidate.high_id]
+        if restricted(model, user, Action.CHANGE).filter(pk__in=ids).count() != 2:
+            raise PermissionDenied()
+        if candidate.status != DuplicateStatus.OPEN:
+            raise Conflict(_("This pair is no longer waiting for review."))
+        before = {"status": candidate.status, "resolved_by": None}
+        candidate.status = DuplicateStatus.DISMISSED
+        candidate.resolved_at = timezone.now()
+        candidate.resolved_by = user
+        candidate.save(update_fields=["status", "resolved_at", "resolved_by"])
+        changelog_record(
+            actor=user,
+            obj=candidate,
+            action=ChangeAction.UPDATE,
+            before=before,
+            after={"status": candidate.status, "resolved_by": user.pk},
+        )
+    return candidate
+
+
+# --- movers of the customer tables -----------------------------------------------------------------------
+
+
+def _move_points(ctx: MergeContext) -> Any:
+    """A merged contact's emails and phones move to the survivor (not primary there); twins are dropped."""
+    if ctx.model is not Contact:
+        return None
+    taken = set(ContactPoint.objects.filter(contact_id=ctx.survivor.pk).values_list("kind", "value"))
+    moved: dict[str, list[int]] = {}
+    dropped: list[dict[str, Any]] = []
+    primary: list[int] = []
+    for loser in ctx.loser_ids:
+        ids = []
+        for row in ContactPoint.objects.filter(contact_id=loser).order_by("kind", "position", "id"):
+            if (row.kind, row.value) in taken:
+                dropped.append(row_data(row))
+                row.delete()
+                continue
+            taken.add((row.kind, row.value))
+            ids.append(row.pk)
+            if row.is_primary:
+                primary.append(row.pk)
+        if ids:
+            ContactPoint.objects.filter(pk__in=ids).update(is_primary=False, contact_id=ctx.survivor.pk)
+            moved[str(loser)] = ids
+    if not moved and not dropped:
+        return None
+    return {"moved": moved, "dropped": dropped, "primary": primary}
+
+
+def _unmove_points(ctx: MergeContext, journal: Any) -> None:
+    for loser, ids in (journal.get("moved") or {}).items():
+        ContactPoint.objects.filter(pk__in=ids).update(contact_id=int(loser), is_primary=False)
+    ContactPoint.objects.filter(pk__in=journal.get("primary") or []).update(is_primary=True)
+    row_restore(ContactPoint, journal.get("dropped") or [])
+
+
+def _move_links_of_contact(ctx: MergeContext) -> Any:
+    """A merged contact's account links move to the survivor; a link the survivor has already is dropped.
+
+    The survivor keeps its primary account; a moved link stops being primary if the survivor has one.
+    """
+    if ctx.model is not Contact:
+        return None
+    survivor = ctx.survivor.pk
+    links = {link.account_id: link for link in AccountContact.objects.filter(contact_id=survivor)}
+    has_primary = any(link.is_primary for link in links.values())
+    moved: dict[str, list[int]] = {}
+    dropped: list[dict[str, Any]] = []
+    unflagged: list[int] = []
+    for loser in ctx.loser_ids:
+        ids = []
+        for link in AccountContact.objects.filter(contact_id=loser).order_by("-is_primary", "id"):
+            if link.account_id in links:
+                dropped.append(row_data(link))
+                link.delete()
+                continue
+            if link.is_primary and has_primary:
+                unflagged.append(link.pk)
+            has_primary = has_primary or link.is_primary
+            links[link.account_id] = link
+            ids.append(link.pk)
+        if ids:
+            AccountContact.objects.filter(pk__in=[i for i in ids if i in unflagged]).update(is_primary=False)
+            AccountContact.objects.filter(pk__in=ids).update(contact_id=survivor)
+            moved[str(loser)] = ids
+    if not moved and not dropped:
+        return None
+    return {"moved": moved, "dropped": dropped, "unflagged": unflagged}
+
+
+def _unmove_links_of_contact(ctx: MergeContext, journal: Any) -> None:
+    for loser, ids in (journal.get("moved") or {}).items():
+        AccountContact.objects.filter(pk__in=ids).update(contact_id=int(loser))
+    AccountContact.objects.filter(pk__in=journal.get("unflagged") or []).update(is_primary=True)
+    row_restore(AccountContact, journal.get("dropped") or [])
+
+
+def _move_links_of_account(ctx: MergeContext) -> Any:
+    """Contacts at a merged account move to the survivor; a contact at both keeps the survivor's link
+    (made primary if the dropped one was the contact's primary)."""
+    if ctx.model is not Account:
+        return None
+    survivor = ctx.survivor.pk
+    links = {link.contact_id: link for link in AccountContact.objects.filter(account_id=survivor)}
+    moved: dict[str, list[int]] = {}
+    dropped: list[dict[str, Any]] = []
+    flagged: list[int] = []
+    for loser in ctx.loser_ids:
+        ids = []
+        for link in AccountContact.objects.filter(account_id=loser).order_by("id"):
+            twin = links.get(link.contact_id)
+            if twin is None:
+                links[link.contact_id] = link
+                ids.append(link.pk)
+                continue
+            dropped.append(row_data(link))
+            link.delete()
+            if link.is_primary and not twin.is_primary:
+                twin.is_primary = True
+                AccountContact.objects.filter(pk=twin.pk).update(is_primary=True)
+                flagged.append(twin.pk)
+        if ids:
+            AccountContact.objects.filter(pk__in=ids).update(account_id=survivor)
+            moved[str(loser)] = ids
+    if not moved and not dropped:
+        return None
+    return {"moved": moved, "dropped": dropped, "flagged": flagged}
+
+
+def _unmove_links_of_account(ctx: MergeContext, journal: Any) -> None:
+    for loser, ids in (journal.get("moved") or {}).items():
+        AccountContact.objects.filter(pk__in=ids).update(account_id=int(loser))
+    AccountContact.objects.filter(pk__in=journal.get("flagged") or []).update(is_primary=False)
+    row_restore(AccountContact, journal.get("dropped") or [])
+
+
+def _move_candidates(ctx: MergeContext) -> Any:
+    """Pairs inside the merge are settled ("merged"); a merged record's other pairs become the survivor's."""
+    record_type = record_type_of(ctx.model)
+    survivor = int(ctx.survivor.pk)
+    merged = {survivor, *ctx.loser_ids}
+    rows = list(
+        DuplicateCandidate.objects.filter(record_type=record_type, low_id__in=merged)
+        | DuplicateCandidate.objects.filter(record_type=record_type, high_id__in=merged)
+    )
+    settled: list[dict[str, Any]] = []
+    moved: list[dict[str, Any]] = []
+    dropped: list[dict[str, Any]] = []
+    existing = {(r.low_id, r.high_id) for r in rows}
+    now = timezone.now()
+    for row in rows:
+        if row.low_id in merged and row.high_id in merged:
+            settled.append({"id": row.pk, "status": row.status, "merge": row.merge_id})
+            DuplicateCandidate.objects.filter(pk=row.pk).update(
+                status=DuplicateStatus.MERGED, merge_id=ctx.merge_id, resolved_at=now, resolved_by=ctx.user
+            )
+            continue
+        if row.low_id != survivor and row.high_id != survivor and (row.low_id in merged or row.high_id in merged):
+            other = row.high_id if row.low_id in merged else row.low_id
+            low, high = min(survivor, other), max(survivor, other)
+            if (low, high) in existing or DuplicateCandidate.objects.filter(
+                record_type=record_type, low_id=low, high_id=high
+            ).exists():
+                dropped.append(row_data(row))
+                row.delete()
+            else:
+                moved.append({"id": row.pk, "low": row.low_id, "high": row.high_id})
+                DuplicateCandidate.objects.filter(pk=row.pk).update(low_id=low, high_id=high)
+                existing.add((low, high))
+    if not settled and not moved and not dropped:
+        return None
+    return {"settled": settled, "moved": moved, "dropped": dropped}
+
+
+def _unmove_candidates(ctx: MergeContext, journal: Any) -> None:
+    for item in journal.get("settled") or []:
+        DuplicateCandidate.objects.filter(pk=item["id"]).update(
+            status=item["status"], merge_id=item["merge"], resolved_at=None, resolved_by=None
+        )
+    for item in journal.get("moved") or []:
+        DuplicateCandidate.objects.filter(pk=item["id"]).update(low_id=item["low"], high_id=item["high"])
+    row_restore(DuplicateCandidate, journal.get("dropped") or [])
+
+
+def register_customer_movers() -> None:
+    """The customer tables that point at contacts and accounts (called from the app's ``ready``)."""
+    register_mover(
+        Mover(
+            key="customers.contactpoint",
+            move=_move_points,
+            undo=_unmove_points,
+            applies_to=lambda m: m is Contact,
+            count=lambda m, pks: ContactPoint.objects.filter(contact_id__in=pks).count(),
+        )
+    )
+    register_mover(
+        Mover(
+            key="customers.accountcontact.contact",
+            move=_move_links_of_contact,
+            undo=_unmove_links_of_contact,
+            applies_to=lambda m: m is Contact,
+            count=lambda m, pks: AccountContact.objects.filter(contact_id__in=pks).count(),
+        )
+    )
+    register_mover(
+        Mover(
+            key="customers.accountcontact.account",
+            move=_move_links_of_account,
+            undo=_unmove_links_of_account,
+            applies_to=lambda m: m is Account,
+            count=lambda m, pks: AccountContact.objects.filter(account_id__in=pks).count(),
+        )
+    )
+    register_mover(fk_mover(Account, "parent", key="customers.account.parent", exclude_merged=True))
+    register_mover(
+        Mover(
+            key="customers.duplicatecandidate",
+            move=_move_candidates,
+            undo=_unmove_candidates,
+            applies_to=lambda m: m in (Account, Contact),
+        )
+    )

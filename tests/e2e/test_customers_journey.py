@@ -1,0 +1,125 @@
+"""Browser journey of the customer lists, in the 中文 UI: add an account and a contact (with a phone,
+an email, linked to the account) through the forms, find both in their lists, export the contacts list
+(CSV and Excel) and read the downloaded files."""
+
+from __future__ import annotations
+
+import csv
+import io
+import secrets
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import Account, LiveServer
+from tests.e2e.flows import either, list_row, path_of, sign_in, switch_language
+
+pytestmark = pytest.mark.e2e
+
+ACCOUNT_NAME = "杭州西湖数据科技有限公司"
+FAMILY, GIVEN = "欧阳", "小明"
+EMAIL = "ouyang.xm@example.com"
+PHONE_TYPED, PHONE_E164 = "138 0013 8000", "+8613800138000"
+ROLE = "采购经理"
+
+_SEED = """
+from django_otp.plugins.otp_totp.models import TOTPDevice
+from guanxi.identity.models import User
+user = User.objects.create_superuser({email!r}, {password!r}, display_name={name!r}, language="en")
+TOTPDevice.objects.create(user=user, name="e2e authenticator", key={key!r}, confirmed=True)
+"""
+
+
+@pytest.fixture(scope="module")
+def seller(guanxi_server: LiveServer) -> Account:
+    """Its own superuser, so its two-factor codes do not wait for another journey's."""
+    account = Account("e2e-customers@example.com", "E2e-Passw0rd-客户", "E2E 客户", secrets.token_hex(20))
+    guanxi_server.shell(
+        _SEED.format(email=account.email, password=account.password, name=account.display_name, key=account.totp_key)
+    )
+    return account
+
+
+def save(page: Page) -> None:
+    page.get_by_role("button", name=either("Create", "Save", "创建", "保存", "新建")).click()
+
+
+def add_button(page: Page) -> Any:
+    return page.locator("#add-button")
+
+
+def download(page: Page, fmt: str, tmp_path: Path) -> bytes:
+    form = page.locator("#export-form")
+    if not form.is_visible():  # the menu stays open after a download
+        page.locator("#export-toggle").click()
+    expect(form).to_be_visible()
+    form.locator(f"input[name=format][value={fmt}]").check()
+    with page.expect_download() as info:
+        page.locator("#export-submit").click()
+    target = tmp_path / info.value.suggested_filename
+    info.value.save_as(target)
+    return target.read_bytes()
+
+
+def test_customers_journey(page: Page, shot: Any, seller: Account, tmp_path: Path) -> None:
+    sign_in(page, seller, shot)
+    switch_language(page, "中文")
+    expect(page.locator("html")).to_have_attribute("lang", "zh-hans")
+
+    # --- an account, through its form -----------------------------------------------------------
+    page.goto("/customers/accounts/")
+    expect(page.locator("#page-title")).to_be_visible()
+    shot("accounts-list-empty")
+    add_button(page).click()
+    page.locator("#id_name").fill(ACCOUNT_NAME)
+    shot("account-form")
+    save(page)
+    expect(page.locator("#page-title")).to_have_text(ACCOUNT_NAME)
+    shot("account-saved")
+
+    # --- a contact with an email and a phone, linked to the account ------------------------------
+    page.goto("/customers/contacts/")
+    add_button(page).click()
+    page.locator("#id_family_name").fill(FAMILY)
+    page.locator("#id_given_name").fill(GIVEN)
+    page.locator("#id_emails").fill(EMAIL)
+    page.locator("#id_phones").fill(PHONE_TYPED)
+    page.locator("#id_accounts").select_option(label=ACCOUNT_NAME)
+    page.locator("#id_new_accounts_role").fill(ROLE)
+    shot("contact-form")
+    save(page)
+    expect(page.locator("#page-title")).to_contain_text(FAMILY + GIVEN)
+    expect(page.locator("#main")).to_contain_text(ACCOUNT_NAME)
+    shot("contact-saved")
+
+    # --- both in their lists ---------------------------------------------------------------------
+    page.goto("/customers/accounts/")
+    expect(list_row(page.locator("#list-table"), ACCOUNT_NAME)).to_have_count(1)
+    shot("accounts-list")
+    page.goto("/customers/contacts/")
+    row = list_row(page.locator("#list-table"), FAMILY + GIVEN)
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text(EMAIL)
+    shot("contacts-list")
+
+    # --- export the contacts list and read the files back ----------------------------------------
+    expect(page.locator("#export-toggle")).to_have_text(either("导出", "Export"))
+    content = download(page, "csv", tmp_path)
+    assert content.startswith(b"\xef\xbb\xbf"), "CSV in UTF-8 with a BOM (Excel opens Chinese correctly)"
+    rows = list(csv.reader(io.StringIO(content.decode("utf-8-sig"))))
+    assert len(rows) == 2, rows
+    header, values = rows
+    assert header[0] == "ID" and any(ord(ch) > 127 for ch in "".join(header[1:])), f"headers in Chinese: {header}"
+    text = " ".join(values)
+    assert FAMILY + GIVEN in text and EMAIL in text and PHONE_E164 in text, values
+    shot("exported-csv")
+    assert path_of(page).startswith("/customers/contacts/")
+
+    from python_calamine import CalamineWorkbook
+
+    book = CalamineWorkbook.from_filelike(io.BytesIO(download(page, "xlsx", tmp_path)))
+    sheet = book.get_sheet_by_index(0).to_python()
+    assert len(sheet) == 2 and FAMILY + GIVEN in [str(v) for v in sheet[1]], sheet
+    shot("exported-xlsx")
