@@ -4,7 +4,7 @@
 #   make test    dev install, whole suite on SQLite, then on PostgreSQL (+ Redis) when they answer
 #   make lint    ruff check, ruff format --check, mypy guanxi
 #   make e2e     browser journeys in Chromium (tests/e2e)
-#   make bench   benchmarks under bench/ (never part of the test suite)
+#   make bench   benchmarks under bench/ (never part of the test suite); BENCH_ARGS="--contacts 50000" for less
 #   make messages  update and compile the zh_Hans and en translation catalogues
 #   make clean   remove caches, build output and test databases (keeps .venv and var/ data)
 
@@ -27,6 +27,8 @@ TEST_PG_URL ?= $(if $(filter postgres%,$(DATABASE_URL)),$(DATABASE_URL),postgres
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 PYTEST_WORKERS ?= 2
 PYTEST_ARGS ?=
+# Options of every bench/*.py, e.g. BENCH_ARGS="--contacts 50000 --accounts 10000 --engine sqlite".
+BENCH_ARGS ?=
 # The suite runs with its own settings: never a caller's database, cache or production mode.
 TEST_ENV := env -u DATABASE_URL -u REDIS_URL -u GUANXI_PRODUCTION -u GUANXI_DEBUG -u GUANXI_REQUIRE_2FA \
 	-u DJANGO_SETTINGS_MODULE GUANXI_TESTING=1
@@ -126,7 +128,7 @@ bench: $(STAMP)
 	@found=0; for script in bench/*.py; do \
 		[ -e "$$script" ] || continue; \
 		case "$$(basename $$script)" in _*|conftest.py) continue;; esac; \
-		found=1; echo "== $$script =="; $(BIN)/python "$$script" || exit $$?; \
+		found=1; echo "== $$script =="; $(BIN)/python "$$script" $(BENCH_ARGS) || exit $$?; \
 	done; \
 	[ $$found -eq 1 ] || echo "No benchmarks yet: add scripts under bench/ and make bench runs each one."
 

@@ -132,8 +132,8 @@ _PINYIN = {s: p for s, _, p, _ in names.SURNAMES} | {s: p for s, _, p, _ in name
 
 
 def pinyin_initials(text: str) -> str:
-    """Initials of a name generated here (张三 -> zs, 欧阳娜娜 -> oynn); other characters are skipped."""
-    out = []
+    """Initials of a name generated here (张伟 -> zw, 欧阳娜娜 -> oynn); other characters are skipped."""
+    out: list[str] = []
     rest = text
     while rest:
         for size in (2, 1):
@@ -317,7 +317,9 @@ class _Generator:
             family = self.rng.choice(names.ENGLISH_FAMILY)
             return {"kind": "western", "family": family, "given": given, "local": f"{given}.{family}".lower()}
         surname = self.surnames.pick(rnd)
-        chars = [self.given_chars.pick(rnd)] if rnd() < 0.25 else [self.given_chars.pick(rnd), self.given_chars.pick(rnd)]
+        chars = (
+            [self.given_chars.pick(rnd)] if rnd() < 0.25 else [self.given_chars.pick(rnd), self.given_chars.pick(rnd)]
+        )
         given = "".join(c[0] for c in chars)
         family_py = surname[2].replace(" ", "")
         given_py = "".join(c[2] for c in chars)

@@ -6,6 +6,7 @@ its descendants), so psutil is not needed.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import math
@@ -44,6 +45,33 @@ def rss_bytes(pid: int) -> int:
     except OSError:
         pass
     return 0
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process so far."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_idle(roots: Sequence[int], *, window: float = 2.0, threshold: float = 0.1, timeout: float = 600) -> float:
+    """Wait until the process trees use less than ``threshold`` CPU seconds in ``window`` seconds
+    (follow-up tasks of a job have finished); return the seconds waited."""
+    started = time.monotonic()
+
+    def total() -> float:
+        return sum(cpu_seconds(pid) for root in roots for pid in descendants(root))
+
+    before = total()
+    while time.monotonic() - started < timeout:
+        time.sleep(window)
+        now = total()
+        if now - before < threshold:
+            break
+        before = now
+    return time.monotonic() - started
 
 
 def tree_rss(roots: Sequence[int]) -> int:
@@ -113,10 +141,8 @@ class Service:
                 self.proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 for pid in reversed(family):
-                    try:
+                    with contextlib.suppress(ProcessLookupError):
                         os.kill(pid, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
                 self.proc.wait(timeout=5)
         self._log.close()
 
@@ -179,7 +205,12 @@ class Client:
                 conn.request(method, path, body=body, headers={**self.headers, **(headers or {})})
                 response = conn.getresponse()
                 data = response.read()
-            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError, http.client.CannotSendRequest):
+            except (
+                http.client.RemoteDisconnected,
+                ConnectionResetError,
+                BrokenPipeError,
+                http.client.CannotSendRequest,
+            ):
                 # The worker closed a kept-alive connection (e.g. gunicorn recycled it): retry once.
                 self.close()
                 self.reconnects += 1
@@ -268,6 +299,7 @@ class Timing:
         self.errors: dict[int, int] = {}
         self.empty = 0  # answers without any item (a search that found nothing)
         self.example_error = ""
+        self.truncated = False  # stopped early: the time budget of the metric ran out
 
     @property
     def p50(self) -> float:
@@ -279,13 +311,27 @@ class Timing:
 
 
 def measure(
-    client: Client, paths: Sequence[str], requests: int, *, warmup: int = 20, count_items: bool = False
+    client: Client,
+    paths: Sequence[str],
+    requests: int,
+    *,
+    warmup: int = 20,
+    count_items: bool = False,
+    budget: float | None = None,
 ) -> Timing:
-    """GET ``paths`` in turn (cycling), ``warmup`` untimed then ``requests`` timed, one at a time."""
+    """GET ``paths`` in turn (cycling), ``warmup`` untimed then ``requests`` timed, one at a time.
+
+    With a ``budget`` (seconds, warm-up included) a slow endpoint stops early, after at least 20
+    timed requests, so one slow metric cannot stretch the whole run; the timing says so.
+    """
     timing = Timing()
+    started = time.monotonic()
     for i in range(min(warmup, requests)):
         client.request("GET", paths[i % len(paths)])
     for i in range(requests):
+        if budget is not None and i >= 20 and time.monotonic() - started > budget:
+            timing.truncated = True
+            break
         path = paths[i % len(paths)]
         started = time.perf_counter()
         status, data = client.request("GET", path)

@@ -42,8 +42,8 @@ def generate(path: Path, rows: int, seed: int = 1) -> None:
                 name = rng.choice(SURNAMES) + rng.choice(GIVEN) + (rng.choice(GIVEN) if rng.random() < 0.7 else "")
             else:
                 name = f"{rng.choice(EN_GIVEN)} {rng.choice(EN_FAMILY)}"
-            mobile = f"1{rng.choice('3589')}{rng.randrange(10**9):09d}"
-            phone = f"021-{rng.randrange(10**8):08d}" if rng.random() < 0.1 else ""
+            mobile = f"1{rng.choice(('38', '39', '50', '58', '86', '89'))}{rng.randrange(10**8):08d}"
+            phone = f"021-6{rng.randrange(10**7):07d}" if rng.random() < 0.1 else ""
             email = f"u{i}@{rng.choice(['example.com', 'qq.com', '163.com', 'corp.cn'])}"
             company = f"示例公司{rng.randrange(companies)}" if rng.random() < 0.2 else ""
             birthday = f"19{rng.randrange(50, 99)}-{rng.randrange(1, 13):02d}-{rng.randrange(1, 29):02d}"
@@ -103,7 +103,9 @@ def main() -> None:
     created = Contact.all_objects.count() - before
     print(f"engine {connection.vendor}; upload+detect+count {prepared:.1f}s; job {job.status} {job.error}")
     print(f"result {job.result}")
-    print(f"import: {args.rows} rows in {elapsed:.1f}s = {args.rows / elapsed:,.0f} rows/s ({created} contacts created)")
+    print(
+        f"import: {args.rows} rows in {elapsed:.1f}s = {args.rows / elapsed:,.0f} rows/s ({created} contacts created)"
+    )
     print(f"peak RSS: main {own:.0f} MB, largest worker {children:.0f} MB")
     if not args.keep and "GUANXI_DATA_DIR" not in os.environ.get("GX_KEEP", ""):
         import shutil

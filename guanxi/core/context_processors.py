@@ -38,7 +38,11 @@ class Group:
 
 
 NAVIGATION: list[Group] = [
-    Group("customers", _("Customers")),  # 客户
+    Group(
+        "customers",
+        _("Customers"),  # 客户
+        ["accounts", "contacts", Link(_("Duplicates"), "ui:duplicates-list", "customers.contact")],  # 重复客户
+    ),
     Group("sales", _("Sales")),  # 销售
     Group("activities", _("Activities")),  # 活动
     Group("marketing", _("Marketing")),  # 市场

@@ -150,7 +150,10 @@ def query_dict(query: Mapping[str, Any] | QueryDict | str | None) -> QueryDict:
         params = QueryDict(mutable=True)
         for key, value in (query or {}).items():
             values = value if isinstance(value, list | tuple) else [value]
-            params.setlist(str(key), ["true" if v is True else "false" if v is False else str(v) for v in values])
+            texts = ["true" if v is True else "false" if v is False else str(v) for v in values]
+            if str(key).endswith("__in") and len(texts) > 1:  # {"owner__in": [1, 2]} reads as "1,2"
+                texts = [",".join(texts)]
+            params.setlist(str(key), texts)
     for key in NOT_FILTERS:
         params.pop(key, None)
     return params
@@ -165,13 +168,9 @@ def export_queryset(
 ) -> tuple[models.QuerySet, str]:
     """The rows to export, filtered and sorted like the list; refused filters raise ``FieldErrors``."""
     model = resource.model
+    # No select_related: related records (owners, teams, parents) are few and read once, by id, into
+    # RowReader's cache; joining them into every row would build three extra objects per row.
     qs = restrict_queryset(restricted(model, user, Action.VIEW), user, Action.EXPORT)
-    related = {
-        *resource.select_related,
-        *(c.name for c in columns if c.db_field is not None and c.db_field.many_to_one),
-    }
-    if related:
-        qs = qs.select_related(*sorted(related))
     return resource.filterset(params, user, strict=strict).apply(qs)
 
 
@@ -200,12 +199,6 @@ def check_may_export(resource: Resource, user: Any) -> None:
 # --- reading values -------------------------------------------------------------------------------------
 
 
-def _format_datetime(value: datetime.datetime) -> str:
-    if timezone.is_aware(value):
-        value = timezone.localtime(value)
-    return value.strftime("%Y-%m-%d %H:%M:%S")
-
-
 def _json_text(value: Any) -> str:
     """Lists of contact points read as ``a@x.cn; b@y.cn``; other JSON as compact JSON."""
     if isinstance(value, list):
@@ -232,7 +225,11 @@ Cell = str | int | float | decimal.Decimal
 
 
 class RowReader:
-    """Turns a chunk of records into rows of cells; extra data of a chunk (tags, users) in one query each."""
+    """Turns a chunk of records into rows of cells. Per chunk, one query each for tags, users named by
+    custom fields, and related records not seen in an earlier chunk (their names are kept)."""
+
+    #: Related-record names kept between chunks (owners, teams, parents repeat across the list).
+    MAX_CACHED = 50_000
 
     def __init__(self, resource: Resource, columns: list[ExportColumn]):
         self.resource = resource
@@ -241,6 +238,24 @@ class RowReader:
         self.user_keys = [
             c.definition.key for c in columns if c.definition is not None and c.definition.field_type == "user"
         ]
+        self.relations = [
+            c for c in columns if c.db_field is not None and (c.db_field.many_to_one or c.db_field.one_to_one)
+        ]
+        self.names: dict[str, dict[Any, str]] = {c.name: {} for c in self.relations}
+        self.zone = timezone.get_current_timezone()
+
+    def _related_names(self, objs: list[models.Model]) -> None:
+        for column in self.relations:
+            db_field = column.db_field
+            assert db_field is not None
+            cache = self.names[column.name]
+            if len(cache) > self.MAX_CACHED:
+                cache.clear()
+            wanted = {getattr(o, db_field.attname) for o in objs} - set(cache) - {None}
+            if wanted:
+                related: Any = db_field.related_model
+                for other in related._base_manager.filter(pk__in=wanted):
+                    cache[other.pk] = str(other)
 
     def rows(self, objs: list[models.Model]) -> Iterator[list[Cell]]:
         from guanxi.api.crud import tag_names_for
@@ -252,46 +267,33 @@ class RowReader:
 
             ids = {(getattr(o, "custom_fields", None) or {}).get(k) for o in objs for k in self.user_keys}
             users = {u.pk: u for u in User.objects.filter(pk__in={i for i in ids if isinstance(i, int)})}
+        if objs:
+            self._related_names(objs)
         for obj in objs:
             yield [self.cell(obj, column, tags, users) for column in self.columns]
 
-    @staticmethod
-    def cell(obj: models.Model, column: ExportColumn, tags: dict[Any, list[str]], users: dict[Any, Any]) -> Cell:
+    def cell(self, obj: models.Model, column: ExportColumn, tags: dict[Any, list[str]], users: dict[Any, Any]) -> Cell:
         if column.kind == "id":
             return int(obj.pk)
         if column.kind == "tags":
             return escape_cell(", ".join(tags.get(obj.pk, [])))
         if column.kind == "cf":
-            value = (getattr(obj, "custom_fields", None) or {}).get(column.name[3:])
-            definition = column.definition
-            if value is None or value == "" or value == []:
-                return ""
-            if definition is not None and definition.field_type == "user":
-                user = users.get(value)
-                return escape_cell(str(user)) if user is not None else f"#{value}"
-            if definition is not None and definition.field_type == "boolean":
-                return _yes_no(value)
-            if isinstance(value, bool):
-                return _yes_no(value)
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                return value
-            if isinstance(value, list):
-                return escape_cell(", ".join(str(v) for v in value))
-            return escape_cell(str(value))
+            return self.custom_cell(obj, column, users)
         db_field = column.db_field
         assert db_field is not None
-        if db_field.many_to_one or db_field.one_to_one:
-            related = getattr(obj, column.name)
-            return escape_cell(str(related)) if related is not None else ""
         value = getattr(obj, db_field.attname)
+        if db_field.many_to_one or db_field.one_to_one:
+            return escape_cell(self.names[column.name].get(value, "")) if value is not None else ""
         if value is None or value == "":
             return ""
-        if getattr(db_field, "choices", None):
+        if db_field.choices:
             return escape_cell(str(getattr(obj, f"get_{column.name}_display")()))
         if isinstance(value, bool):
             return _yes_no(value)
         if isinstance(value, datetime.datetime):
-            return _format_datetime(value)
+            if timezone.is_aware(value):
+                value = value.astimezone(self.zone)
+            return value.strftime("%Y-%m-%d %H:%M:%S")
         if isinstance(value, datetime.date | datetime.time):
             return value.isoformat()
         if isinstance(value, decimal.Decimal | int | float):
@@ -300,6 +302,23 @@ class RowReader:
             return escape_cell(value.name or "")
         if isinstance(db_field, models.JSONField):
             return escape_cell(_json_text(value))
+        return escape_cell(str(value))
+
+    @staticmethod
+    def custom_cell(obj: models.Model, column: ExportColumn, users: dict[Any, Any]) -> Cell:
+        value = (getattr(obj, "custom_fields", None) or {}).get(column.name[3:])
+        definition = column.definition
+        if value is None or value == "" or value == []:
+            return ""
+        if definition is not None and definition.field_type == "user":
+            user = users.get(value)
+            return escape_cell(str(user)) if user is not None else f"#{value}"
+        if isinstance(value, bool) or (definition is not None and definition.field_type == "boolean"):
+            return _yes_no(value)
+        if isinstance(value, int | float):
+            return value
+        if isinstance(value, list):
+            return escape_cell(", ".join(str(v) for v in value))
         return escape_cell(str(value))
 
 

@@ -147,7 +147,9 @@ def row_restore(model: type[models.Model], rows: Iterable[dict[str, Any]]) -> No
         return
     model._base_manager.bulk_create(objs)
     # auto_now / auto_now_add stamped "now" on insert: put the saved times back.
-    stamps = [f for f in model._meta.concrete_fields if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)]
+    stamps = [
+        f for f in model._meta.concrete_fields if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)
+    ]
     for obj, data in zip(objs, rows_list, strict=True):
         values = {f.attname: f.to_python(data[f.attname]) for f in stamps if data.get(f.attname) is not None}
         if values:

@@ -101,9 +101,11 @@ def candidates_page_json(candidates: list[DuplicateCandidate], record_type: str,
 
 def merge_json(merge: Merge, user: Any) -> dict[str, Any]:
     model = merge_services.model_for(merge.record_type)
-    names = dict(model.all_objects.filter(pk__in=[merge.survivor_id, *merge.loser_ids]).values_list(  # type: ignore[attr-defined]
-        "pk", "display_name" if model is Contact else "name"
-    ))
+    names = dict(
+        model.all_objects.filter(pk__in=[merge.survivor_id, *merge.loser_ids]).values_list(  # type: ignore[attr-defined]
+            "pk", "display_name" if model is Contact else "name"
+        )
+    )
     problem = merge_services.merge_undo_problem(merge)
     return {
         "id": merge.pk,
@@ -174,7 +176,9 @@ def require_any_scope(request: HttpRequest, action: str) -> None:
     """Before the record type is known: the token must allow ``action`` on contacts or accounts."""
     scopes = getattr(request.user, "token_scopes", None)
     if scopes is not None and not any(token_allows(scopes, f"customers.{t}", action) for t in TYPES.values()):
-        raise PermissionDenied(_("This API token lacks the scope %(scope)s.") % {"scope": f"customers.contact:{action}"})
+        raise PermissionDenied(
+            _("This API token lacks the scope %(scope)s.") % {"scope": f"customers.contact:{action}"}
+        )
 
 
 @router.get("/merges/{id}", summary="One merge: what was merged into what, and whether it can be undone")

@@ -20,12 +20,11 @@ a pair someone marked "not a duplicate" is never reopened.
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
-from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from functools import lru_cache
-from itertools import combinations, islice
 from typing import Any
 
 from django.db import connection, models, transaction
@@ -202,6 +201,60 @@ class _Pairs:
             entry["reasons"].append(reason)
 
 
+# --- set-based SQL ------------------------------------------------------------------------------------------
+#
+# A batch of ids travels as ONE parameter (a JSON array on SQLite, an array on PostgreSQL) and the
+# joins run inside the database, so a 5,000-row batch costs a few statements that return only the
+# pairs, not 5,000-item IN lists and every row back to Python. Records in the recycle bin are
+# filtered on each joined row (``_live``); the ``dup_key`` indexes are plain, not partial, so that
+# filter need not be indexable.
+
+
+def _ids_sql() -> str:
+    """A table expression with one column ``id`` from the one id-list parameter."""
+    if connection.vendor == "postgresql":
+        return "SELECT unnest(%s::bigint[]) AS id"
+    return "SELECT CAST(value AS INTEGER) AS id FROM json_each(%s)"
+
+
+def _live(alias: str) -> str:
+    """``alias`` is not in the recycle bin. On SQLite the column is wrapped (``+``) so the planner never
+    walks the ``deleted_at`` index (every live row) instead of the batch's ids and the key index."""
+    return f"+{alias}.deleted_at IS NULL" if connection.vendor == "sqlite" else f"{alias}.deleted_at IS NULL"
+
+
+def _join() -> str:
+    """SQLite's CROSS JOIN keeps the written order: the batch first, then index lookups from it."""
+    return "CROSS JOIN" if connection.vendor == "sqlite" else "JOIN"
+
+
+def _keys_sql() -> str:
+    """A table expression with one column ``key`` from the one key-list parameter."""
+    if connection.vendor == "postgresql":
+        return "SELECT unnest(%s::text[]) AS key"
+    return "SELECT value AS key FROM json_each(%s)"
+
+
+def _keys_param(keys: Sequence[str]) -> Any:
+    return list(keys) if connection.vendor == "postgresql" else json.dumps(list(keys), ensure_ascii=False)
+
+
+def _ids_param(ids: Sequence[int]) -> Any:
+    return list(ids) if connection.vendor == "postgresql" else json.dumps(list(ids))
+
+
+def _table(model_name: str) -> str:
+    from django.apps import apps
+
+    return connection.ops.quote_name(apps.get_model("customers", model_name)._meta.db_table)
+
+
+def _fetch(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
 def _store_keys(model: type[models.Model], changed: list[tuple[str, int]]) -> None:
     """Write blocking keys that differ from the stored ones (one statement per chunk)."""
     if not changed:
@@ -211,143 +264,161 @@ def _store_keys(model: type[models.Model], changed: list[tuple[str, int]]) -> No
         if connection.vendor == "postgresql":
             for part in _chunks(changed):
                 cursor.execute(
-                    f"UPDATE {table} AS t SET dup_key = v.key FROM unnest(%s::text[], %s::bigint[]) AS v(key, id) "
+                    f"UPDATE {table} AS t SET dup_key = v.key FROM unnest(%s::text[], %s::bigint[]) AS v(key, id) "  # noqa: S608 - table names from model meta; values are parameters
                     "WHERE t.id = v.id",
-                    [[k for k, _ in part], [i for _, i in part]],
+                    [[k for k, _pk in part], [i for _key, i in part]],
                 )
         else:
-            cursor.executemany(f"UPDATE {table} SET dup_key = %s WHERE id = %s", changed)
+            cursor.executemany(f"UPDATE {table} SET dup_key = %s WHERE id = %s", changed)  # noqa: S608 - table names from model meta; values are parameters
+
+
+def _refresh_keys(model_name: str, ids: Sequence[int]) -> dict[int, str]:
+    """Compute the blocking keys of these records (live ones), store those that changed, return them all."""
+    from django.apps import apps
+
+    model = apps.get_model("customers", model_name)
+    table, join, live = _table(model_name), _join(), _live("t")
+    keys: dict[int, str] = {}
+    source = f"FROM ({_ids_sql()}) b {join} {table} t ON t.id = b.id WHERE {live}"
+    if model_name == "Contact":
+        sql = f"SELECT t.id, t.family_name, t.given_name, t.dup_key {source}"  # noqa: S608 - names from model meta
+        rows = _fetch(sql, [_ids_param(ids)])
+        for pk, family, given, _stored in rows:
+            keys[pk] = contact_dup_key(family, given)
+    else:
+        sql = f"SELECT t.id, t.name, t.dup_key {source}"  # noqa: S608 - names from model meta
+        rows = _fetch(sql, [_ids_param(ids)])
+        for pk, name, _stored in rows:
+            keys[pk] = account_dup_key(name)
+    stored_keys = {row[0]: row[-1] for row in rows}
+    _store_keys(model, [(key, pk) for pk, key in keys.items() if key != stored_keys[pk]])
+    return keys
+
+
+def _names(model_name: str, column: str, ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    table = _table(model_name)
+    sql = f"SELECT t.id, t.{column} FROM ({_ids_sql()}) b {_join()} {table} t ON t.id = b.id"  # noqa: S608 - see _table
+    rows = _fetch(sql, [_ids_param(sorted(ids))])
+    return dict(rows)
+
+
+def _detect_accounts(ids: list[int], pairs: _Pairs) -> None:
+    _refresh_keys("Account", ids)
+    account = _table("Account")
+    rows = _fetch(
+        f"""
+        SELECT x.a, x.o FROM (
+            SELECT m.id AS a, o.id AS o, ROW_NUMBER() OVER (PARTITION BY m.id ORDER BY o.id) AS n
+            FROM ({_ids_sql()}) b
+            {_join()} {account} m ON m.id = b.id AND {_live("m")} AND m.dup_key <> ''
+            {_join()} {account} o ON o.dup_key = m.dup_key AND {_live("o")} AND o.id <> m.id
+        ) x WHERE x.n <= %s
+        """,  # noqa: S608 - table names from model meta; values are parameters
+        [_ids_param(ids), BLOCK_LIMIT],
+    )
+    names = _names("Account", "name", {pk for row in rows for pk in row})
+    for a, b in rows:
+        score = name_similarity(names[a], names[b], company=True)
+        if score >= NAME_THRESHOLD:
+            pairs.add(a, b, score, {"kind": "company_name", "similarity": score})
+
+
+def _detect_contact_points(ids: list[int], pairs: _Pairs) -> None:
+    """Same email or phone: each point of the batch against the value index; shared lines skipped."""
+    point, contact = _table("ContactPoint"), _table("Contact")
+    rows = _fetch(
+        f"""
+        SELECT m.contact_id, o.contact_id, m.kind, m.value
+        FROM ({_ids_sql()}) b
+        {_join()} {point} m ON m.contact_id = b.id
+        {_join()} {point} o ON o.kind = m.kind AND o.value = m.value AND o.contact_id <> m.contact_id
+        {_join()} {contact} oc ON oc.id = o.contact_id AND {_live("oc")}
+        WHERE (SELECT COUNT(*) FROM {point} s WHERE s.kind = m.kind AND s.value = m.value) <= %s
+        """,  # noqa: S608 - table names from model meta; values are parameters
+        [_ids_param(ids), SHARED_POINT_LIMIT],
+    )
+    for a, b, kind, value in rows:
+        pairs.add(a, b, 100, {"kind": kind, "value": value})
+
+
+def _detect_contact_names(ids: list[int], pairs: _Pairs) -> None:
+    """Same name key at the same company: the same account, or accounts whose names block together."""
+    link, contact, account = _table("AccountContact"), _table("Contact"), _table("Account")
+    join = _join()
+    # The batch's links: contact, account, the contact's name key, the account's key.
+    mine = _fetch(
+        f"SELECT l.contact_id, l.account_id, c.dup_key, a.dup_key FROM ({_ids_sql()}) b "  # noqa: S608 - see _table
+        f"{join} {link} l ON l.contact_id = b.id "
+        f"{join} {contact} c ON c.id = l.contact_id AND {_live('c')} "
+        f"{join} {account} a ON a.id = l.account_id",
+        [_ids_param(ids)],
+    )
+    mine = [row for row in mine if row[2]]
+    if not mine:
+        return
+    unkeyed = sorted({aid for _cid, aid, _nk, ak in mine if not ak})
+    if unkeyed:  # accounts written without detection (a bulk load) get their keys now
+        keys = _refresh_keys("Account", unkeyed)
+        mine = [(cid, aid, nk, ak or keys.get(aid, "")) for cid, aid, nk, ak in mine]
+    # A company is an account key, or the account itself when its name gives no key.
+    company_of = {aid: (f"k:{ak}" if ak else f"a:{aid}") for _cid, aid, _nk, ak in mine}
+    company_keys = sorted({ak for _cid, _aid, _nk, ak in mine if ak})
+    if company_keys:
+        for aid, ak in _fetch(
+            f"SELECT s.id, s.dup_key FROM ({_keys_sql()}) k {join} {account} s ON s.dup_key = k.key "  # noqa: S608
+            f"WHERE {_live('s')}",
+            [_keys_param(company_keys)],
+        ):
+            company_of[aid] = f"k:{ak}"
+    wanted = {(company_of[aid], nk) for _cid, aid, nk, _ak in mine}
+    blocks: dict[tuple[str, str], dict[int, int]] = {}
+    for aid, cid, nk in _fetch(
+        f"SELECT o.account_id, o.contact_id, oc.dup_key FROM ({_ids_sql()}) b "  # noqa: S608 - see _table
+        f"{join} {link} o ON o.account_id = b.id "
+        f"{join} {contact} oc ON oc.id = o.contact_id AND {_live('oc')} AND oc.dup_key <> ''",
+        [_ids_param(sorted(company_of))],
+    ):
+        block = (company_of[aid], nk)
+        if block in wanted:
+            blocks.setdefault(block, {})[cid] = aid
+    batch = set(ids)
+    found = [
+        (a, b, members[a], members[b]) for members in blocks.values() for a, b in _block_pairs(list(members), batch)
+    ]
+    names = _names("Contact", "display_name", {pk for a, b, _x, _y in found for pk in (a, b)})
+    for a, b, account_a, account_b in found:
+        score = name_similarity(names[a], names[b])
+        if score >= NAME_THRESHOLD:
+            reason: dict[str, Any] = {"kind": "name", "similarity": score, "account": account_a}
+            if account_a != account_b:
+                reason["other_account"] = account_b
+            pairs.add(a, b, min(score, 95), reason)
 
 
 def _block_pairs(members: list[int], batch: set[int]) -> Iterator[tuple[int, int]]:
     """Pairs inside one block that involve the batch; each batch record meets at most BLOCK_LIMIT others."""
     members = sorted(set(members))
+    if len(members) < 2:
+        return
     if len(members) <= BLOCK_LIMIT + 1:
-        for a, b in combinations(members, 2):
-            if a in batch or b in batch:
-                yield a, b
+        for i, a in enumerate(members):
+            for b in members[i + 1 :]:
+                if a in batch or b in batch:
+                    yield a, b
         return
     for pk in members:
         if pk in batch:
-            for other in islice((m for m in members if m != pk), BLOCK_LIMIT):
+            others = [m for m in members if m != pk][:BLOCK_LIMIT]
+            for other in others:
                 yield pk, other
 
 
-def _detect_accounts(pks: list[int], pairs: _Pairs) -> None:
-    from guanxi.customers.models import Account
-
-    rows = list(Account.objects.filter(pk__in=pks).values_list("pk", "name", "dup_key"))
-    keys: dict[int, str] = {}
-    changed: list[tuple[str, int]] = []
-    for pk, name, stored in rows:
-        key = account_dup_key(name)
-        keys[pk] = key
-        if key != stored:
-            changed.append((key, pk))
-    _store_keys(Account, changed)
-    wanted = sorted({k for k in keys.values() if k})
-    if not wanted:
-        return
-    blocks: dict[str, list[tuple[int, str]]] = defaultdict(list)
-    for part in _chunks(wanted):
-        for pk, name, key in Account.objects.filter(dup_key__in=part).values_list("pk", "name", "dup_key"):
-            blocks[key].append((pk, name))
-    batch = set(keys)
-    for members in blocks.values():
-        names = dict(members)
-        for a, b in _block_pairs(list(names), batch):
-            score = name_similarity(names[a], names[b], company=True)
-            if score >= NAME_THRESHOLD:
-                pairs.add(a, b, score, {"kind": "company_name", "similarity": score})
-
-
-def _detect_contact_points(pks: list[int], pairs: _Pairs) -> None:
-    from guanxi.customers.models import ContactPoint
-
-    mine: set[tuple[str, str]] = set()
-    for part in _chunks(pks):
-        mine.update(ContactPoint.objects.filter(contact_id__in=part).values_list("kind", "value"))
-    by_kind: dict[str, list[str]] = defaultdict(list)
-    for kind, value in mine:
-        by_kind[kind].append(value)
-    batch = set(pks)
-    for kind, values in by_kind.items():
-        holders: dict[str, set[int]] = defaultdict(set)
-        for part in _chunks(sorted(values)):
-            for contact_id, value in ContactPoint.objects.filter(
-                kind=kind, value__in=part, contact__deleted_at__isnull=True
-            ).values_list("contact_id", "value"):
-                holders[value].add(contact_id)
-        for value, contacts in holders.items():
-            if len(contacts) < 2 or len(contacts) > SHARED_POINT_LIMIT:
-                continue
-            for a, b in combinations(sorted(contacts), 2):
-                if a in batch or b in batch:
-                    pairs.add(a, b, 100, {"kind": kind, "value": value})
-
-
-def _detect_contact_names(pks: list[int], keys: dict[int, str], pairs: _Pairs) -> None:
-    """Same name key at the same company (the same account, or accounts whose names block together)."""
-    from guanxi.customers.models import Account, AccountContact
-
-    links: list[tuple[int, int]] = []
-    for part in _chunks(pks):
-        links += AccountContact.objects.filter(contact_id__in=part).values_list("contact_id", "account_id")
-    if not links:
-        return
-    account_ids = sorted({account for _, account in links})
-    account_keys: dict[int, str] = {}
-    changed: list[tuple[str, int]] = []
-    for part in _chunks(account_ids):
-        for pk, name, stored in Account.objects.filter(pk__in=part).values_list("pk", "name", "dup_key"):
-            account_keys[pk] = account_dup_key(name)
-            if account_keys[pk] != stored:
-                changed.append((account_keys[pk], pk))
-    _store_keys(Account, changed)  # accounts written without detection (a bulk load) get theirs now
-    company_keys = sorted({k for k in account_keys.values() if k})
-    for part in _chunks(company_keys):
-        account_keys.update(Account.objects.filter(dup_key__in=part).values_list("pk", "dup_key"))
-    # A company is an account key, or the account itself when its key is not known.
-    company_of = {pk: (f"k:{key}" if key else f"a:{pk}") for pk, key in account_keys.items()}
-    name_keys = sorted({k for k in keys.values() if k})
-    if not name_keys:
-        return
-    blocks: dict[tuple[str, str], dict[int, tuple[str, int]]] = defaultdict(dict)
-    all_accounts = sorted(company_of)
-    for part in _chunks(all_accounts):
-        for contact_id, account_id, key, display in AccountContact.objects.filter(
-            account_id__in=part, contact__dup_key__in=name_keys, contact__deleted_at__isnull=True
-        ).values_list("contact_id", "account_id", "contact__dup_key", "contact__display_name"):
-            blocks[(company_of[account_id], key)][contact_id] = (display, account_id)
-    batch = set(pks)
-    for members in blocks.values():
-        for a, b in _block_pairs(list(members), batch):
-            (name_a, account_a), (name_b, account_b) = members[a], members[b]
-            score = name_similarity(name_a, name_b)
-            if score >= NAME_THRESHOLD:
-                reason = {"kind": "name", "similarity": score, "account": account_a}
-                if account_a != account_b:
-                    reason["other_account"] = account_b
-                pairs.add(a, b, min(score, 95), reason)
-
-
-def _detect_contacts(pks: list[int], pairs: _Pairs) -> None:
-    from guanxi.customers.models import Contact
-
-    keys: dict[int, str] = {}
-    changed: list[tuple[str, int]] = []
-    for part in _chunks(pks):
-        for pk, family, given, stored in Contact.objects.filter(pk__in=part).values_list(
-            "pk", "family_name", "given_name", "dup_key"
-        ):
-            key = contact_dup_key(family, given)
-            keys[pk] = key
-            if key != stored:
-                changed.append((key, pk))
-    _store_keys(Contact, changed)
-    live = sorted(keys)
-    _detect_contact_points(live, pairs)
-    _detect_contact_names(live, keys, pairs)
+def _detect_contacts(ids: list[int], pairs: _Pairs) -> None:
+    _refresh_keys("Contact", ids)
+    _detect_contact_points(ids, pairs)
+    _detect_contact_names(ids, pairs)
 
 
 def _queue(record_type: str, pairs: _Pairs) -> int:
@@ -358,9 +429,14 @@ def _queue(record_type: str, pairs: _Pairs) -> int:
         return 0
     found = sorted(pairs.found)
     known: set[tuple[int, int]] = set()
-    for part in _chunks(sorted({low for low, _ in found})):
+    table = _table("DuplicateCandidate")
+    for part in _chunks(sorted({low for low, _high in found})):
         known.update(
-            DuplicateCandidate.objects.filter(record_type=record_type, low_id__in=part).values_list("low_id", "high_id")
+            _fetch(
+                f"SELECT d.low_id, d.high_id FROM ({_ids_sql()}) b {_join()} {table} d ON d.low_id = b.id "  # noqa: S608 - table names from model meta; values are parameters
+                "WHERE d.record_type = %s",
+                [_ids_param(part), record_type],
+            )
         )
     new = [
         DuplicateCandidate(
@@ -381,8 +457,9 @@ def _queue(record_type: str, pairs: _Pairs) -> int:
 def duplicates_detect(model: type[models.Model], pks: Iterable[int]) -> int:
     """Look for duplicates of these records (bulk, with blocking) and queue candidate pairs for review.
 
-    Also (re)computes the records' blocking keys, so callers need not. Records in the recycle bin
-    are neither checked nor matched. Returns how many new candidate pairs were queued.
+    Also (re)computes the records' blocking keys, so callers need not (an import may set ``dup_key``
+    itself with ``contact_dup_key`` / ``account_dup_key`` and save the update). Records in the recycle
+    bin are neither checked nor matched. Returns how many new candidate pairs were queued.
     """
     record_type = _record_type(model)
     ids = sorted({int(pk) for pk in pks})
@@ -390,10 +467,11 @@ def duplicates_detect(model: type[models.Model], pks: Iterable[int]) -> int:
         return 0
     pairs = _Pairs()
     with transaction.atomic():
-        if record_type == "account":
-            _detect_accounts(ids, pairs)
-        else:
-            _detect_contacts(ids, pairs)
+        for part in _chunks(ids, CHUNK * 4):
+            if record_type == "account":
+                _detect_accounts(list(part), pairs)
+            else:
+                _detect_contacts(list(part), pairs)
         return _queue(record_type, pairs)
 
 

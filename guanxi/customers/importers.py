@@ -43,6 +43,7 @@ from guanxi.core.imports.bulk import (
     allocate_ids,
     dumps,
     may_add,
+    select_pairs,
     update_rows,
 )
 from guanxi.core.imports.specs import (
@@ -438,6 +439,15 @@ def prepare_contacts(rows: list[tuple[int, list[str]]], ctx: PrepareContext) -> 
         if account_ext:
             values["account_external_id"] = row.text("account_external_id", account_ext)
         row.owner_and_tags()
+        if not row.errors:
+            # JSON is built here, in the worker processes, not in the writing process.
+            if "emails" in values:
+                values["emails_json"] = dumps(values["emails"])
+            if "phones" in values:
+                values["phones_json"] = dumps(values["phones"])
+            values["changes_json"] = dumps(
+                {name: [None, values[name]] for name in _CONTACT_COLUMNS if values.get(name) not in (None, "")}
+            )
         out.append(Prepared(line, values, row.errors))
     return out
 
@@ -542,6 +552,9 @@ class _Writer:
     def before_write(self, rows: list[Prepared], result: BatchResult) -> list[Prepared]:
         return rows
 
+    def refresh(self, values: dict[str, Any]) -> None:
+        """Recompute what ``prepare`` derived from the values after two rows were merged."""
+
     def create(self, rows: list[Prepared], result: BatchResult, now: Any, log: ChangeLogRows) -> None:
         raise NotImplementedError
 
@@ -611,6 +624,7 @@ class _Writer:
                 continue
             if target[0] == "local":
                 _merge_into(creates[target[1]].values, row.values)
+                self.refresh(creates[target[1]].values)
                 result.updated += 1
             else:
                 updates.setdefault(target[1], []).append(row)
@@ -679,16 +693,31 @@ class ContactWriter(_Writer):
         return keys
 
     def lookup(self, kind: str, keys: list[str]) -> dict[str, int]:
+        contacts, points = Contact._meta.db_table, ContactPoint._meta.db_table
         out: dict[str, int] = {}
         for chunk in _chunks(keys):
             if kind == "external_id":
-                rows = Contact.all_objects.filter(deleted_at__isnull=True, external_id__in=chunk).exclude(external_id="")
-                out.update(rows.values_list("external_id", "pk"))
+                # The condition of the partial unique index, so that index serves the lookup.
+                sql = (
+                    f"SELECT external_id, id FROM {contacts} WHERE deleted_at IS NULL AND external_id <> '' "  # noqa: S608
+                    "AND external_id IN ({keys})"
+                )
+                out.update(select_pairs(sql, [], chunk))
             else:
-                points = ContactPoint.objects.filter(kind=kind, value__in=chunk, contact__deleted_at__isnull=True)
-                for value, contact_id in points.order_by("-contact_id").values_list("value", "contact_id"):
-                    out[value] = contact_id  # the oldest contact wins
+                sql = (
+                    f"SELECT p.value, p.contact_id FROM {points} p JOIN {contacts} c ON c.id = p.contact_id "  # noqa: S608
+                    "WHERE p.kind = %s AND p.value IN ({keys}) AND c.deleted_at IS NULL ORDER BY p.contact_id DESC"
+                )
+                out.update(select_pairs(sql, [kind], chunk))  # the oldest contact wins
         return out
+
+    def refresh(self, values: dict[str, Any]) -> None:
+        for name in ("emails", "phones"):
+            if name in values:
+                values[f"{name}_json"] = dumps(values[name])
+        values["changes_json"] = dumps(
+            {name: [None, values[name]] for name in _CONTACT_COLUMNS if values.get(name) not in (None, "")}
+        )
 
     def before_write(self, rows: list[Prepared], result: BatchResult) -> list[Prepared]:
         """Find (or create) the accounts the rows name; refuse rows whose account cannot be found."""
@@ -745,28 +774,63 @@ class ContactWriter(_Writer):
     def create(self, rows: list[Prepared], result: BatchResult, now: Any, log: ChangeLogRows) -> None:
         table = TableRows(Contact, now)
         pks = allocate_ids(Contact, len(rows))
-        records, points, links = [], [], []
-        tags: dict[int, list[str]] = {}
         link_table = TableRows(AccountContact, now, with_pk=False)
         point_table = TableRows(ContactPoint, now, with_pk=False)
+        # Rows are filled by position from templates of defaults: this loop runs a million times.
+        template = table.template()
+        template[table.index("created_by_id")] = self.user.pk
+        i_id, i_owner, i_team = (table.index(n) for n in ("id", "owner_id", "team_id"))
+        positions = [(name, table.index(name)) for name in self.columns if name not in ("emails", "phones")]
+        i_emails, i_phones = table.index("emails"), table.index("phones")
+        point_template = point_table.template()
+        p_contact, p_kind, p_value, p_ext, p_label, p_primary, p_position, p_digits = (
+            point_table.index(n)
+            for n in ("contact_id", "kind", "value", "extension", "label", "is_primary", "position", "digits_reversed")
+        )
+        default_team = getattr(self.user, "team_id", None)
+        records, points, links = [], [], []
+        seen_points: set[tuple[int, str, str]] = set()
+        tags: dict[int, list[str]] = {}
         for pk, row in zip(pks, rows, strict=True):
-            values = self.base_values(row, table, pk)
-            records.append(table.row(values))
-            changes = {_field_name(k): [None, row.values.get(k, v)] for k, v in values.items() if k not in ("id", "created_by_id", "team_id") and v not in (None, "")}
-            for position, p in enumerate(row.values.get("emails", ())):
-                points.append(point_table.row({"contact_id": pk, "kind": ContactPointKind.EMAIL, "value": p["value"], "label": p["label"], "is_primary": p["is_primary"], "position": position}))
-            for position, p in enumerate(row.values.get("phones", ())):
-                points.append(point_table.row({"contact_id": pk, "kind": ContactPointKind.PHONE, "value": p["value"], "extension": p["extension"], "label": p["label"], "is_primary": p["is_primary"], "position": position, "digits_reversed": phone_digits_reversed(p["value"])}))
-            account_id = self._account_of(row.values)
+            values = row.values
+            record = template.copy()
+            record[i_id] = pk
+            owner = values.get("owner_id", self.user.pk)
+            record[i_owner] = owner
+            record[i_team] = values.get("team_id") if "owner_id" in values else default_team
+            for name, index in positions:
+                if name in values:
+                    record[index] = values[name]
+            if "emails_json" in values:
+                record[i_emails] = values["emails_json"]
+            if "phones_json" in values:
+                record[i_phones] = values["phones_json"]
+            records.append(record)
+            extra = f'"owner": [null, {owner}]'
+            for kind, name in ((ContactPointKind.EMAIL, "emails"), (ContactPointKind.PHONE, "phones")):
+                for position, p in enumerate(values.get(name, ())):
+                    key = (pk, kind, p["value"])
+                    if key in seen_points:  # one lookup row per value (extensions may differ)
+                        continue
+                    seen_points.add(key)
+                    point = point_template.copy()
+                    point[p_contact], point[p_kind], point[p_value] = pk, kind, p["value"]
+                    point[p_label], point[p_primary], point[p_position] = p["label"], p["is_primary"], position
+                    if kind == ContactPointKind.PHONE:
+                        point[p_ext], point[p_digits] = p["extension"], _digits_reversed(p["value"])
+                    points.append(point)
+            account_id = self._account_of(values)
             if account_id is not None:
                 links.append(link_table.row({"account_id": account_id, "contact_id": pk, "role": "", "is_primary": True}))
-                changes["accounts"] = [None, [{"account": account_id, "role": "", "is_primary": True}]]
-            if row.values.get("tags"):
-                tags[pk] = row.values["tags"]
-                changes["tags"] = [None, sorted(row.values["tags"])]
+                extra += f', "accounts": [null, [{{"account": {account_id}, "role": "", "is_primary": true}}]]'
+            if values.get("tags"):
+                tags[pk] = values["tags"]
+                extra += ', "tags": [null, ' + dumps(sorted(values["tags"])) + "]"
+            head = values["changes_json"]
+            changes = "{" + extra + "}" if head == "{}" else head[:-1] + ", " + extra + "}"
             log.add(Contact, pk, values.get("display_name", ""), ChangeAction.CREATE, changes)
         table.insert(records)
-        point_table.insert(_unique_points(points, point_table))
+        point_table.insert(points)
         link_table.insert(links)
         self.tags.link(Contact, tags, existing=False)
         result.created += len(rows)
@@ -847,6 +911,11 @@ class ContactWriter(_Writer):
         point_table.insert(_unique_points(point_rows, point_table))
         link_table.insert(links)
         self.tags.link(Contact, tags, existing=True)
+
+
+def _digits_reversed(e164: str) -> str:
+    """``phone_digits_reversed`` for the E.164 numbers ``normalize_phone`` returns, by slicing."""
+    return e164[:0:-1] if e164.startswith("+") and e164[1:].isdigit() else phone_digits_reversed(e164)
 
 
 def _column(model: type[Any], attname: str) -> str:

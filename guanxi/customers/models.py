@@ -114,7 +114,7 @@ class Account(AddressMixin, GuanxiModel):
             models.Index(fields=("annual_revenue", "id"), condition=LIVE, name="account_revenue_idx"),
             models.Index(fields=("country", "province", "city"), condition=LIVE, name="account_place_idx"),
             models.Index(fields=("region",), condition=LIVE, name="account_region_idx"),
-            models.Index(fields=("dup_key",), condition=LIVE, name="account_dup_key_idx"),
+            models.Index(fields=("dup_key",), name="account_dup_key_idx"),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -177,7 +177,7 @@ class Contact(AddressMixin, GuanxiModel):
             models.Index(fields=("owner", "updated_at"), condition=LIVE, name="contact_owner_upd_idx"),
             models.Index(fields=("team", "updated_at"), condition=LIVE, name="contact_team_upd_idx"),
             models.Index(fields=("country", "province", "city"), condition=LIVE, name="contact_place_idx"),
-            models.Index(fields=("dup_key",), condition=LIVE, name="contact_dup_key_idx"),
+            models.Index(fields=("dup_key",), name="contact_dup_key_idx"),
         ]
         constraints = [
             models.UniqueConstraint(

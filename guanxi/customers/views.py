@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import models
+from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
@@ -26,6 +27,8 @@ from guanxi.customers import services
 from guanxi.customers.choices import ContactPointLabel
 from guanxi.customers.forms import LINKS_RULE, contact_form_class, phone_text, point_text
 from guanxi.customers.models import Account, AccountContact, Contact
+from guanxi.customers.views_duplicates import MergedRedirectMixin
+from guanxi.customers.views_duplicates import urlpatterns as duplicate_urlpatterns
 
 # --- how emails and phones read -----------------------------------------------------------------------
 
@@ -141,7 +144,7 @@ def _offers(field: Any, value: str) -> bool:
 
 
 @register_view("contacts", "detail")
-class ContactDetailView(ObjectDetailView):
+class ContactDetailView(MergedRedirectMixin, ObjectDetailView):
     """Emails and phones as mailto/tel links; the accounts the contact is at (those the user may see)."""
 
     def get_context(self, obj: models.Model) -> dict[str, Any]:
@@ -172,6 +175,7 @@ class ContactDetailView(ObjectDetailView):
                 for link in links
             ]
         readable_list_changes(context.get("changes", []), user)
+        context["find_duplicates_url"] = reverse("ui:duplicates-find", args=["contacts", obj.pk])
         return context
 
 
@@ -247,7 +251,7 @@ def fit_explanation_list(items: list[dict[str, Any]] | None) -> SafeString:
 
 
 @register_view("accounts", "detail")
-class AccountDetailView(ObjectDetailView):
+class AccountDetailView(MergedRedirectMixin, ObjectDetailView):
     """The account's fields (the fit explained line by line) and the contacts there the user may see."""
 
     def get_context(self, obj: models.Model) -> dict[str, Any]:
@@ -257,6 +261,7 @@ class AccountDetailView(ObjectDetailView):
         for row in context["fields"]:
             if row["name"] == "fit_explanation":
                 row["value"] = fit_explanation_list(obj.fit_explanation)
+        context["find_duplicates_url"] = reverse("ui:duplicates-find", args=["accounts", obj.pk])
         contacts = resource_at("contacts")
         visible = Contact.objects.restrict(user, Action.VIEW)
         if visible.query.is_empty():  # no contact at all, by role or by share: no panel
@@ -285,3 +290,7 @@ class AccountDetailView(ObjectDetailView):
         add_url = resource_url(contacts, "add")
         context["contact_add_url"] = f"{add_url}?account={obj.pk}" if can(user, Contact, Action.ADD) else None
         return context
+
+
+# The duplicates queue, merge and undo pages (guanxi.customers.views_duplicates).
+ui_urlpatterns = [*duplicate_urlpatterns]

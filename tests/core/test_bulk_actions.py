@@ -288,3 +288,40 @@ def test_saved_views_keep_filters_columns_and_sort(
     shared_html = client_for(rep).get(f"{list_url}?view={view.pk}").content.decode()
     assert "我的视图" in shared_html
     assert [int(pk) for pk in re.findall(r'<tr data-pk="(\d+)"', shared_html)] == shown
+
+
+def test_a_crashed_bulk_job_resumes_after_its_checkpoint(
+    admin: User, make_contact: Callable[..., Contact], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from guanxi.core.jobs import job_run
+
+    monkeypatch.setattr(bulk, "SYNC_LIMIT", 2)
+    monkeypatch.setattr(bulk, "CHUNK", 2)
+    contacts = [make_contact(given_name=str(i)) for i in range(5)]
+    real = bulk.bulk_apply_ids
+    calls = {"n": 0}
+
+    def crash_on_second_chunk(*args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("worker killed")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(bulk, "bulk_apply_ids", crash_on_second_chunk)
+    job = bulk.bulk_start_or_run(
+        resource=bulk.bulk_resource("contacts"),
+        user=admin,
+        action="update",
+        ids=[c.pk for c in contacts],
+        data={"department": "华北"},
+    )
+    assert isinstance(job, Job)
+    job_run(job.pk)
+    job.refresh_from_db()
+    assert job.status == "failed" and job.checkpoint == {"last": contacts[1].pk} and job.processed == 2
+    job_run(job.pk)  # the worker comes back: the job runs again from its checkpoint
+    job.refresh_from_db()
+    assert job.status == "succeeded" and (job.result["selected"], job.result["changed"]) == (5, 5)
+    for contact in contacts:
+        updates = ChangeLogEntry.objects.filter(object_id=contact.pk, content_type__model="contact", action="update")
+        assert updates.count() == 1, contact.pk  # nothing done twice

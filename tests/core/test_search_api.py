@@ -100,7 +100,7 @@ def test_api_query_count_is_bounded(admin: Any, people: dict[str, Any]) -> None:
     api.get("search", {"q": "zs"})  # sessions, content types warm
     with CaptureQueriesContext(connection) as ctx:
         assert api.get("search", {"q": "zhang"}).status_code == 200
-    assert len(ctx.captured_queries) <= 16, [q["sql"][:100] for q in ctx.captured_queries]
+    assert len(ctx.captured_queries) <= 16, "\n".join(q["sql"][:150] for q in ctx.captured_queries)
 
 
 # --- pages ------------------------------------------------------------------------------------------------

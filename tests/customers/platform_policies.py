@@ -843,3 +843,12 @@ UI_MATRIX: dict[str, Callable[[UiCheck], None]] = {
     **_settings_pages("tier-rules", "tierrule", lambda c: {"name": f"Rule by {c.who}", "tier": "B", "position": 50}),
     **_settings_pages("customer-profiles", "profile", lambda c: {"name": f"Profile by {c.who}", "is_active": "on"}),
 }
+
+
+# --- the duplicates part: queue, merge and undo (rows in tests/customers/policies_duplicates.py) -------------
+
+from tests.customers import policies_duplicates as _duplicates  # noqa: E402
+
+MATRIX.update(_duplicates.MATRIX)
+CHANGELOG_CASES.update(_duplicates.CHANGELOG_CASES)
+UI_MATRIX.update(_duplicates.UI_MATRIX)

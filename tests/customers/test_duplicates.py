@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from itertools import combinations_with_replacement
 from typing import Any
@@ -43,7 +44,12 @@ def pair(a: Any, b: Any) -> tuple[int, int]:
 
 @pytest.mark.parametrize(
     ("a", "b"),
-    [(("张", "三"), ("張", "三")), (("张", "三"), ("Zhang", "San")), (("Zhang", "San"), ("San", "Zhang")), (("李", "娜"), ("", "Li Na"))],
+    [
+        (("张", "三"), ("張", "三")),
+        (("张", "三"), ("Zhang", "San")),
+        (("Zhang", "San"), ("San", "Zhang")),
+        (("李", "娜"), ("", "Li Na")),
+    ],
 )
 def test_contact_keys_are_pinyin_aware(a: tuple[str, str], b: tuple[str, str]) -> None:
     assert contact_dup_key(*a) == contact_dup_key(*b) != ""
@@ -55,7 +61,14 @@ def test_contact_keys_tell_different_names_apart() -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["阿里巴巴", "阿里巴巴（中国）有限公司", "阿里巴巴集团股份有限公司", "Alibaba Group Holding Ltd.", "Alibaba Co., Ltd.", "ALIBABA Inc"],
+    [
+        "阿里巴巴",
+        "阿里巴巴（中国）有限公司",
+        "阿里巴巴集团股份有限公司",
+        "Alibaba Group Holding Ltd.",
+        "Alibaba Co., Ltd.",
+        "ALIBABA Inc",
+    ],
 )
 def test_company_suffixes_and_places_in_brackets_are_stripped(name: str) -> None:
     assert account_dup_key(name) == "alibaba"
@@ -201,7 +214,10 @@ def _bulk_contacts(n: int, *, start: int = 0, company: Account | None = None) ->
         ]
     )
     ContactPoint.objects.bulk_create(
-        [ContactPoint(contact=c, kind="email", value=f"p{start + i}@bulk.example", is_primary=True) for i, c in enumerate(contacts)]
+        [
+            ContactPoint(contact=c, kind="email", value=f"p{start + i}@bulk.example", is_primary=True)
+            for i, c in enumerate(contacts)
+        ]
     )
     if company is not None:
         AccountContact.objects.bulk_create([AccountContact(contact=c, account=company) for c in contacts])
@@ -258,21 +274,24 @@ def test_blocking_one_check_costs_the_same_whatever_the_table_size(make_account:
 
 
 def test_one_check_reads_only_its_block(make_account: Callable[..., Account]) -> None:
-    """The name query asks the index for one key: the rows it reads do not grow with the table."""
+    """Every statement of a one-record check starts from the record's id or its key: no table scan."""
     company = make_account(name="字节跳动")
     ids = _bulk_contacts(500, company=company)
     duplicates_detect(Contact, ids)
     with CaptureQueriesContext(connection) as ctx:
         duplicates_detect(Contact, [ids[0]])
-    name_queries = [q["sql"] for q in ctx.captured_queries if '"dup_key" IN' in q["sql"] and "accountcontact" in q["sql"]]
-    assert name_queries, [q["sql"] for q in ctx.captured_queries]
+    statements = [q["sql"] for q in ctx.captured_queries if q["sql"].lstrip().upper().startswith(("SELECT", "WITH"))]
+    assert statements
+    explain = "EXPLAIN QUERY PLAN" if connection.vendor == "sqlite" else "EXPLAIN"
     with connection.cursor() as cursor:
-        explain = "EXPLAIN QUERY PLAN" if connection.vendor == "sqlite" else "EXPLAIN"
-        key = Contact.objects.get(pk=ids[0]).dup_key
-        sql, params = Contact.objects.filter(dup_key__in=[key]).values("pk").query.sql_with_params()
-        cursor.execute(f"{explain} {sql}", params)
-        plan = " ".join(str(row) for row in cursor.fetchall())
-    assert "contact_dup_key_idx" in plan or "Index" in plan, plan
+        for sql in statements:
+            cursor.execute(f"{explain} {sql}")
+            plan = " ".join(str(row) for row in cursor.fetchall())
+            # SQLite: a full scan reads "SCAN <alias>"; only the id list and the CTEs may be scanned.
+            # (PostgreSQL may choose to scan tiny test tables, so only SQLite's plan is strict here.)
+            if connection.vendor == "sqlite":
+                scanned = {m.group(1) for m in re.finditer(r"'SCAN (\w+)", plan)}
+                assert scanned <= {"json_each", "mi", "co", "x"}, (sql, plan)
 
 
 # --- API ----------------------------------------------------------------------------------------------
@@ -302,7 +321,11 @@ def test_queue_query_count_does_not_grow_with_the_page(
     company = make_account(name="字节跳动")
     ids = []
     for i in range(30):
-        ids.append(make_contact(family_name="王", given_name=f"{i}", emails=[f"w{i}@x.com"], accounts=[{"account": company.pk}]).pk)
+        ids.append(
+            make_contact(
+                family_name="王", given_name=f"{i}", emails=[f"w{i}@x.com"], accounts=[{"account": company.pk}]
+            ).pk
+        )
         ids.append(make_contact(family_name="Wang", given_name=f"{i}", emails=[f"w{i}@x.com"]).pk)
     duplicates_detect(Contact, ids)
     assert DuplicateCandidate.objects.count() >= 30

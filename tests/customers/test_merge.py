@@ -90,7 +90,11 @@ def world(
         share(contact, user=rep, access="view" if i else "change")
     for low, high in ((a, b), (a, c), (b, c)):
         DuplicateCandidate.objects.create(
-            record_type="contact", low_id=low.pk, high_id=high.pk, score=100, reasons=[{"kind": "name", "similarity": 100}]
+            record_type="contact",
+            low_id=low.pk,
+            high_id=high.pk,
+            score=100,
+            reasons=[{"kind": "name", "similarity": 100}],
         )
     return {"a": a, "b": b, "c": c, "ali": ali, "other": other, "third": third}
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import Account, LiveServer
+from tests.e2e.conftest import PHONE, Account, LiveServer
 from tests.e2e.flows import either, list_row, path_of, sign_in, switch_language
 
 pytestmark = pytest.mark.e2e
@@ -63,7 +63,20 @@ def download(page: Page, fmt: str, tmp_path: Path) -> bytes:
     return target.read_bytes()
 
 
-def test_customers_journey(page: Page, shot: Any, seller: Account, tmp_path: Path) -> None:
+_JOB = """
+from guanxi.core.models import Job
+from guanxi.identity.models import User
+job = Job.objects.create(kind="import", user=User.objects.get(email={email!r}), object_type="customers.contact",
+                         status="running", total=10, processed=4, result={{"created": 3, "failed": 1}})
+print(job.pk)
+"""
+_FINISH = """
+from guanxi.core.models import Job
+Job.objects.filter(pk={pk}).update(status="succeeded", processed=10, result={{"created": 9, "failed": 1}})
+"""
+
+
+def test_customers_journey(page: Page, shot: Any, seller: Account, tmp_path: Path, guanxi_server: LiveServer) -> None:
     sign_in(page, seller, shot)
     switch_language(page, "中文")
     expect(page.locator("html")).to_have_attribute("lang", "zh-hans")
@@ -123,3 +136,40 @@ def test_customers_journey(page: Page, shot: Any, seller: Account, tmp_path: Pat
     sheet = book.get_sheet_by_index(0).to_python()
     assert len(sheet) == 2 and FAMILY + GIVEN in [str(v) for v in sheet[1]], sheet
     shot("exported-xlsx")
+
+    # --- bulk: every contact matching the list (all pages), add a tag, after a confirmation with N ----
+    page.goto("/customers/contacts/")
+    page.locator("[data-select-all]").check()
+    matching = page.locator("[data-bulk-matching-box]")
+    expect(matching).to_be_visible()
+    matching.check()
+    page.locator("[data-bulk-action]").select_option("add_tags")
+    page.locator("#bulk-tags").fill("重点客户")
+    page.locator("[data-bulk-submit]").click()
+    expect(page.locator("#bulk-matching-count")).to_contain_text("1")
+    shot("bulk-confirm")
+    page.locator("#bulk-confirm").click()
+    expect(page.locator("#main")).to_contain_text("1")
+    page.goto("/customers/contacts/?columns=display_name,tags")
+    expect(list_row(page.locator("#list-table"), FAMILY + GIVEN)).to_contain_text("重点客户")
+    shot("bulk-tagged")
+
+    # --- the jobs page (user menu) fits a phone screen --------------------------------------------
+    page.set_viewport_size(PHONE)
+    page.goto("/jobs/")
+    expect(page.locator("#page-title")).to_have_text(either("任务", "Jobs"))
+    widths = page.evaluate(
+        "() => ({scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth})"
+    )
+    assert widths["scroll"] <= PHONE["width"] + 1, f"the jobs page scrolls sideways on a phone: {widths}"
+    shot("jobs-phone")
+
+    # --- a running job's page polls until it has finished --------------------------------------------
+    pk = int(guanxi_server.shell(_JOB.format(email=seller.email)).strip().splitlines()[-1])
+    page.goto(f"/jobs/{pk}/")
+    expect(page.locator("#job-percent")).to_have_text("40%")
+    shot("job-running-phone")
+    guanxi_server.shell(_FINISH.format(pk=pk))
+    expect(page.locator("#job-percent")).to_have_text("100%", timeout=8000)
+    expect(page.locator("#job-result")).to_contain_text("9")
+    shot("job-finished-phone")

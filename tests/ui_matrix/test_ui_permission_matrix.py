@@ -485,6 +485,16 @@ UI_EXEMPT: dict[str, str] = {
     f"{path}-{page}": _CUSTOMERS_PENDING
     for path in ("accounts", "contacts", "tier-rules", "customer-profiles")
     for page in ("list", "detail", "add", "edit", "delete", "bulk")
+} | {
+    name: _CUSTOMERS_PENDING
+    for name in (
+        "duplicates-list",
+        "duplicates-merge",
+        "duplicates-dismiss",
+        "duplicates-find",
+        "merges-detail",
+        "merges-undo",
+    )
 }
 
 # Known differences between the HTML pages and the policy, each with its reason (none today).

@@ -7,8 +7,8 @@ Interface (used by services, imports, the API and the UI):
   services call them; imports call ``search_reindex`` once per batch.
 * ``search(user, q, *, types=None, limit=20) -> list[Hit]`` (``search_grouped`` for per-type lists):
   only records ``restrict(user, "view")`` lets through, best match first.
-* ``register_search_type(key=, model=, build=, present=, guards=, depends_on=)`` with ``Document``
-  and ``Dependency``: how a module makes its records searchable (see ``registry``).
+* ``register_search_type(key=, model=, build=, present=, guards=, depends_on=, via=)`` with ``Document``,
+  ``Dependency`` and ``Via``: how a module makes its records searchable (see ``registry``).
 
 SQLite uses FTS5, PostgreSQL a weighted tsvector with a GIN index (``backends``); the token rules
 (Han characters and pairs, pinyin, emails, phone suffixes) are shared (``text``).
@@ -31,6 +31,7 @@ from guanxi.core.search.registry import (
     Dependency,
     Document,
     SearchType,
+    Via,
     register_search_type,
     search_type,
     search_type_for,
@@ -43,6 +44,7 @@ __all__ = [
     "Document",
     "Hit",
     "SearchType",
+    "Via",
     "clean_search_input",
     "index_size",
     "register_search_type",

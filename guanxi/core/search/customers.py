@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from guanxi.core.choices import Action
 from guanxi.core.permissions import hidden_fields
-from guanxi.core.search.registry import Dependency, Document, register_search_type
+from guanxi.core.search.registry import Document, Via, register_search_type
 
 
 def account_documents(pks: list[int]) -> dict[int, Document]:
@@ -34,15 +34,13 @@ def account_documents(pks: list[int]) -> dict[int, Document]:
 
 
 def contact_documents(pks: list[int]) -> dict[int, Document]:
-    """Name (with pinyin), emails, phones and the names of the live accounts of the live contacts among ``pks``."""
-    from guanxi.customers.models import AccountContact, Contact
+    """Name (with pinyin), emails and phones of the live contacts among ``pks``, in one query.
 
-    companies: dict[int, list[str]] = {}
-    links = AccountContact.objects.filter(contact_id__in=pks, account__deleted_at__isnull=True).values_list(
-        "contact_id", "account__name"
-    )
-    for contact_id, name in links.iterator(chunk_size=5000):
-        companies.setdefault(contact_id, []).append(name)
+    Company names are not copied in: contacts are found through their accounts at query time
+    (``contacts_at_accounts``), so renaming an account rewrites nothing here.
+    """
+    from guanxi.customers.models import Contact
+
     rows = Contact.objects.filter(pk__in=pks).values_list(
         "pk", "family_name", "given_name", "display_name", "emails", "phones"
     )
@@ -53,16 +51,16 @@ def contact_documents(pks: list[int]) -> dict[int, Document]:
             document.add_email(point.get("value", "") if isinstance(point, dict) else str(point))
         for point in phones or ():
             document.add_phone(point.get("value", "") if isinstance(point, dict) else str(point))
-        for name in companies.get(pk, ()):
-            document.add_related_name(name)
         documents[pk] = document
     return documents
 
 
-def contacts_of_accounts(account_ids: list[int]) -> Iterable[int]:
+def contacts_at_accounts(account_ids: list[int], limit: int) -> Iterable[tuple[int, int]]:
+    """(account, contact) links of these accounts, newest contacts first, at most ``limit``."""
     from guanxi.customers.models import AccountContact
 
-    return AccountContact.objects.filter(account_id__in=account_ids).values_list("contact_id", flat=True)
+    links = AccountContact.objects.filter(account_id__in=account_ids).order_by("-contact_id")
+    return links.values_list("account_id", "contact_id")[:limit]
 
 
 def _place(account: Any) -> str:
@@ -131,6 +129,6 @@ def register_customer_search() -> None:
         build=contact_documents,
         present=contact_hits,
         label=_("contacts"),
-        guards={"email": "emails", "phone": "phones", "other": "accounts"},
-        depends_on=[Dependency(Account, frozenset({"name"}), contacts_of_accounts)],
+        guards={"email": "emails", "phone": "phones"},
+        via=[Via("accounts", contacts_at_accounts, guard="accounts")],
     )

@@ -195,16 +195,13 @@ def rank(query: Query, row: Row, columns: tuple[str, ...]) -> int:
     return 2 + min(worst, 4)
 
 
-def _hits_of_type(search_type: SearchType, user: Any, query: Query, limit: int) -> list[Hit] | None:
-    """Up to ``limit`` hits of one type, best first; None when the user may see no record of it."""
-    visible = restricted(search_type.model, user, "view")
-    if visible.query.is_empty():
-        return None
+def _matches(search_type: SearchType, user: Any, query: Query, limit: int, visible: Any) -> dict[int, int]:
+    """Record id -> rank of up to ``limit`` visible matches (more when a batch brings more), in tiers."""
     hidden = search_type.hidden_columns(hidden_fields(user, search_type.model))
     columns = tuple(c for c in COLUMNS if c not in hidden)
     low, high = id_range(search_type.model)
     engine = backend()
-    found: dict[int, int] = {}  # record id -> rank
+    found: dict[int, int] = {}
     seen: set[int] = set()
     scanned = 0
     modes = [m for m in MODES if m != "prefix" or query.has_prefix]
@@ -226,6 +223,48 @@ def _hits_of_type(search_type: SearchType, user: Any, query: Query, limit: int) 
             top, size = rows[-1][0] - 1, min(size * 4, MAX_BATCH)
         if len(found) >= limit or scanned >= MAX_SCAN:
             break
+    return found
+
+
+#: Related records (a contact's accounts) looked at when a type is searched through them.
+VIA_LIMIT = 50
+#: Rank of a record found through a related one: after every match on its own values.
+VIA_RANK = 6
+
+
+def _matches_via(search_type: SearchType, user: Any, query: Query, limit: int, visible: Any) -> dict[int, int]:
+    """Records found through related records the user may see (contacts through their accounts' names)."""
+    found: dict[int, int] = {}
+    hidden = hidden_fields(user, search_type.model)
+    for via in search_type.via:
+        other = get_search_type(via.key)
+        if other is None or (via.guard and via.guard in hidden):
+            continue
+        other_visible = restricted(other.model, user, "view")
+        if other_visible.query.is_empty():
+            continue
+        related = _matches(other, user, query, VIA_LIMIT, other_visible)
+        if not related:
+            continue
+        pairs = list(via.linked(list(related), MAX_BATCH))
+        allowed = set(visible.filter(pk__in=[own for _other, own in pairs]).values_list("pk", flat=True))
+        for other_pk, own in pairs:
+            if own in allowed:
+                found[own] = min(found.get(own, 99), VIA_RANK + min(related[other_pk], 1))
+        if len(found) >= limit:
+            break
+    return found
+
+
+def _hits_of_type(search_type: SearchType, user: Any, query: Query, limit: int) -> list[Hit] | None:
+    """Up to ``limit`` hits of one type, best first; None when the user may see no record of it."""
+    visible = restricted(search_type.model, user, "view")
+    if visible.query.is_empty():
+        return None
+    found = _matches(search_type, user, query, limit, visible)
+    if len(found) < limit and search_type.via:
+        for pk, via_rank in _matches_via(search_type, user, query, limit, visible).items():
+            found.setdefault(pk, via_rank)
     best = sorted(found, key=lambda pk: (found[pk], -pk))[:limit]
     if not best:
         return []

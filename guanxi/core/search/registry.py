@@ -8,8 +8,11 @@ A module registers a type once (in its ``AppConfig.ready``)::
         build=lead_documents,             # (pks) -> {pk: Document} for the live rows among pks
         present=lead_hits,                # (objs, user) -> {pk: (title, subtitle)}; optional
         guards={"email": "email"},        # document column -> field whose "hidden" rule drops it
-        depends_on=[Dependency(Account, {"name"}, leads_of_accounts)],
+        via=[Via("accounts", leads_of_accounts)],  # also found by the names of their accounts
     )
+
+``depends_on`` is for documents that copy values of other records (rebuilt when those change);
+``via`` finds records through related ones at query time, so nothing is copied.
 
 ``build`` gets a batch (up to thousands of ids, e.g. one import batch) and must answer in a few
 queries; ``Document`` turns values into tokens (with cached pinyin).
@@ -30,7 +33,11 @@ GUARDABLE = {"email": "e", "phone": "p", "other": "o"}
 
 
 class Document:
-    """The searchable values of one record, as tokens per column (see ``guanxi.core.search.text``)."""
+    """The searchable values of one record, as tokens per column (see ``guanxi.core.search.text``).
+
+    Each ``add_*`` appends a ready column string (names, companies and domains come from caches), so
+    building a batch costs a few microseconds a record.
+    """
 
     __slots__ = ("keys", "words", "emails", "phones", "other")
 
@@ -42,56 +49,63 @@ class Document:
         self.other: list[str] = []
 
     def add_name(self, value: str) -> Document:
-        """A record's name (an account, a product...): ranks first when the query equals it."""
+        """A record's name (an account, a product...): ranks first when the query equals it; its pinyin
+        is also indexed from the third character on (上海阿克米 is found by "akemi")."""
         if value:
-            keys, words = text.name_tokens(value, inner=True)
-            self.keys.extend(keys)
-            self.words.extend(words)
+            keys, words = text.name_columns(value, True)
+            self.keys.append(keys)
+            self.words.append(words)
         return self
 
     def add_person(self, family: str, given: str, display: str) -> Document:
         """A person's name: 张三 by 张三, zhangsan, zs, 张 and zhang; John Smith by john, smith, johnsmith."""
-        keys, words = text.person_tokens(family or "", given or "", display or "")
-        self.keys.extend(keys)
-        self.words.extend(words)
+        keys, words = text.person_columns(family or "", given or "", display or "")
+        self.keys.append(keys)
+        self.words.append(words)
         return self
 
     def add_words(self, value: str) -> Document:
         """Other text of the record itself (legal name, title...): found by its words, ranked after names."""
         if value:
-            keys, words = text.name_tokens(value)
-            self.words.extend(keys)
-            self.words.extend(words)
+            keys, words = text.name_columns(value)
+            self.words.append(keys)
+            self.words.append(words)
         return self
 
     def add_email(self, address: str) -> Document:
-        self.emails.extend(text.email_tokens(address))
+        self.emails.append(text.email_column(address))
         return self
 
     def add_website(self, url: str) -> Document:
-        self.emails.extend(text.website_tokens(url))
+        self.emails.append(" ".join(text.website_tokens(url)))
         return self
 
     def add_phone(self, e164: str) -> Document:
-        self.phones.extend(text.phone_tokens(e164))
+        self.phones.append(text.phone_column(e164))
         return self
 
     def add_related_name(self, value: str) -> Document:
         """The name of a related record (a contact's company): found, ranked after the record's own values."""
         if value:
-            keys, words = text.name_tokens(value)
-            self.other.extend(keys)
-            self.other.extend(words)
+            self.other.append(text.related_name_column(value))
         return self
 
     def columns(self) -> tuple[str, str, str, str, str]:
         return (
-            text.join(self.keys),
-            text.join(self.words),
-            text.join(self.emails),
-            text.join(self.phones),
-            text.join(self.other),
+            _column(self.keys),
+            _column(self.words),
+            _column(self.emails),
+            _column(self.phones),
+            _column(self.other),
         )
+
+
+def _column(parts: list[str]) -> str:
+    if not parts:
+        return ""
+    if len(parts) == 1:
+        return parts[0]
+    return " ".join(p for p in parts if p)
 
 
 @dataclass(frozen=True)
@@ -105,6 +119,18 @@ class Dependency:
     affected: Callable[[list[int]], Iterable[int]]
 
 
+@dataclass(frozen=True)
+class Via:
+    """Records of this type are also found through the hits of type ``key`` they are linked to (a
+    contact through its accounts' names), ranked after matches on their own values. ``linked(pks,
+    limit)`` gives up to ``limit`` pairs ``(other pk, own pk)``. Only related records the user may see
+    lead anywhere; ``guard``: a field whose "hidden" rule turns this off."""
+
+    key: str
+    linked: Callable[[list[int], int], Iterable[tuple[int, int]]]
+    guard: str = ""
+
+
 @dataclass
 class SearchType:
     key: str
@@ -114,6 +140,7 @@ class SearchType:
     label: Any = None
     guards: dict[str, str] = field(default_factory=dict)
     depends_on: list[Dependency] = field(default_factory=list)
+    via: list[Via] = field(default_factory=list)
 
     @property
     def label_plural(self) -> str:
@@ -136,6 +163,7 @@ def register_search_type(
     label: Any = None,
     guards: dict[str, str] | None = None,
     depends_on: Iterable[Dependency] = (),
+    via: Iterable[Via] = (),
 ) -> SearchType:
     """Make records of ``model`` searchable under ``key`` (see the module docstring)."""
     unknown = set(guards or {}) - set(GUARDABLE)
@@ -144,7 +172,7 @@ def register_search_type(
     for existing in _types.values():
         if existing.model is model and existing.key != key:
             raise ValueError(f"{model.__name__} is already searchable as {existing.key!r}")
-    search_type = SearchType(key, model, build, present, label, dict(guards or {}), list(depends_on))
+    search_type = SearchType(key, model, build, present, label, dict(guards or {}), list(depends_on), list(via))
     _types[key] = search_type
     return search_type
 

@@ -115,7 +115,7 @@ def name_tokens(text: str, *, person: bool = False, inner: bool = False) -> tupl
     initials) that rank a search first when they equal it; words are everything else.
 
     ``person``: the first Han character is a family name (its surname reading wins).
-    ``inner``: also the pinyin (and initials) from each later character on, so 上海阿克米贸易 is
+    ``inner``: also the pinyin (and initials) from the 2nd to 5th character on, so 上海阿克米贸易 is
     found by "akemi" and "akm" too (company names start with a place more often than not).
     """
     folded = fold(text)
@@ -138,13 +138,18 @@ def name_tokens(text: str, *, person: bool = False, inner: bool = False) -> tupl
         if person:
             words.extend(s for s in spelled if s)
         elif inner:
-            for start in range(1, len(spelled) - 1):
+            # After a place name of one to four characters (北京, 上海市, 黑龙江省...): the rest on its own.
+            for start in range(1, min(5, len(spelled) - 1)):
                 rest = spelled[start:]
                 words.append("".join(rest)[:MAX_KEY])
                 words.append("".join(s[0] for s in rest if s))
     for part in parts:
         if _HAN_CHAR_RE.match(part):
-            _han_tokens(part, words)
+            if person or len(part) <= 4:
+                _han_tokens(part, words)
+            else:  # a long company name: its pairs, and its first character alone
+                words.append(part[0])
+                words.extend(part[i : i + 2] for i in range(len(part) - 1))
         else:
             words.append(part)
     if person and not han and len(parts) > 1:
@@ -164,31 +169,80 @@ def person_tokens(family: str, given: str, display: str) -> tuple[tuple[str, ...
     return keys, tuple(dict.fromkeys([*words, *(t for t in extra if t not in key_set)]))
 
 
+# --- column strings, cached: an import of a million rows repeats names, companies and domains ---------
+
+
+@lru_cache(maxsize=262144)
+def person_columns(family: str, given: str, display: str) -> tuple[str, str]:
+    """(keys, words) of a person's name as column strings."""
+    keys, words = person_tokens(family, given, display)
+    return " ".join(keys), " ".join(words)
+
+
+@lru_cache(maxsize=262144)
+def name_columns(value: str, inner: bool = False) -> tuple[str, str]:
+    """(keys, words) of a record's name as column strings."""
+    keys, words = name_tokens(value, inner=inner)
+    return " ".join(keys), " ".join(words)
+
+
+@lru_cache(maxsize=262144)
+def related_name_column(value: str) -> str:
+    """Every token of a related record's name (keys and words) as one column string."""
+    keys, words = name_tokens(value)
+    return " ".join((*keys, *words))
+
+
+_WORDS_RE = re.compile(r"[a-z0-9]+")
+
+
+@lru_cache(maxsize=65536)
+def _domain_tokens(domain: str) -> str:
+    """The domain and its words but the last ("com" would match every address)."""
+    if not domain:
+        return ""
+    labels = domain.split(".")
+    words = _WORDS_RE.findall(".".join(labels[:-1])) if len(labels) > 1 else []
+    return " ".join(dict.fromkeys([domain, *words]))
+
+
+def email_column(address: str) -> str:
+    """The address, its local part and domain, and the words of both, as a column string."""
+    text = address.lower() if address.isascii() else fold(address)
+    text = _EMAIL_CHARS_RE.sub("", text)
+    if not text:
+        return ""
+    local, _at, domain = text.partition("@")
+    parts = [text]
+    if local and local != text:
+        parts.append(local)
+    local_words = _WORDS_RE.findall(local)
+    if local_words != [local]:
+        parts.extend(local_words)
+    parts.append(_domain_tokens(domain))
+    return " ".join(p for p in parts if p)
+
+
 def email_tokens(address: str) -> list[str]:
     """The address, its local part and domain, and the words of both."""
-    address = _EMAIL_CHARS_RE.sub("", fold(address))
-    if not address:
-        return []
-    out = [address]
-    local, _at, domain = address.partition("@")
-    for part in (local, domain):
-        if part and part != address:
-            out.append(part)
-    out.extend(re.findall(r"[a-z0-9]+", address))
-    return out
+    return email_column(address).split()
+
+
+def phone_column(e164: str) -> str:
+    """E.164 digits, the national number (for +86: the 11 digits people type), and the reversed digits."""
+    digits = e164[1:] if e164.startswith("+") else e164
+    if not digits.isdigit():
+        digits = "".join(ch for ch in e164 or "" if ch.isdigit())
+        if not digits:
+            return ""
+    national = _national(digits)
+    if national and national != digits:
+        return f"{digits} {national} x{digits[::-1]}"
+    return f"{digits} x{digits[::-1]}"
 
 
 def phone_tokens(e164: str) -> list[str]:
-    """E.164 digits, the national number (for +86: the 11 digits people type), and the reversed digits."""
-    digits = "".join(ch for ch in e164 or "" if ch.isdigit())
-    if not digits:
-        return []
-    out = [digits]
-    national = _national(digits)
-    if national != digits:
-        out.append(national)
-    out.append("x" + digits[::-1])
-    return out
+    return phone_column(e164).split()
 
 
 @lru_cache(maxsize=1)
@@ -245,6 +299,7 @@ class Query:
 
 
 MAX_TERMS = 8
+_DOTTED_RE = re.compile(r"[a-z0-9][a-z0-9_+\-]*(?:\.[a-z0-9_+\-]+)+")
 
 
 def parse_query(raw: str) -> Query:
@@ -259,7 +314,7 @@ def parse_query(raw: str) -> Query:
         return Query(text, digits, [tuple(alternatives)], phone=True)
     terms: list[tuple[Alternative, ...]] = []
     for chunk in text.split():
-        if "@" in chunk:
+        if "@" in chunk or _DOTTED_RE.fullmatch(chunk):  # an email, a domain, an address's local part
             token = _EMAIL_CHARS_RE.sub("", chunk)
             if token.strip("@"):
                 terms.append((Alternative(token.strip("@") if token.startswith("@") else token, True),))

@@ -76,11 +76,11 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='account',
-            index=models.Index(condition=models.Q(('deleted_at__isnull', True)), fields=['dup_key'], name='account_dup_key_idx'),
+            index=models.Index(fields=['dup_key'], name='account_dup_key_idx'),
         ),
         migrations.AddIndex(
             model_name='contact',
-            index=models.Index(condition=models.Q(('deleted_at__isnull', True)), fields=['dup_key'], name='contact_dup_key_idx'),
+            index=models.Index(fields=['dup_key'], name='contact_dup_key_idx'),
         ),
         migrations.AddField(
             model_name='duplicatecandidate',

@@ -169,9 +169,9 @@ def merge_plan(
         except (TypeError, ValueError):
             source_id = -1
         if source_id not in records:
-            errors[f"fields.{name}"] = [_("Choose one of the records being merged (%(ids)s).") % {
-                "ids": ", ".join(str(pk) for pk in records)
-            }]
+            errors[f"fields.{name}"] = [
+                _("Choose one of the records being merged (%(ids)s).") % {"ids": ", ".join(str(pk) for pk in records)}
+            ]
             continue
         columns = groups.get(name, ("custom_fields",))
         if source_id != survivor.pk and _frozen_group(frozen, columns):
@@ -456,9 +456,9 @@ def merge_undo_problem(merge: Merge) -> str | None:
     if later is not None:
         return _("A later merge (#%(id)s) involves these records; undo that one first.") % {"id": later}
     if survivor.version != merge.survivor_version:
-        return _(
-            "%(record)s was changed after the merge; undoing it now would lose those changes."
-        ) % {"record": str(survivor)}
+        return _("%(record)s was changed after the merge; undoing it now would lose those changes.") % {
+            "record": str(survivor)
+        }
     return None
 
 
@@ -472,9 +472,11 @@ def merge_undo(*, merge_id: Any, user: Any) -> Merge:
         merge = merge_visible(user, merge_id)
         merge = Merge.objects.select_for_update().get(pk=merge.pk)
         model = model_for(merge.record_type)
-        survivor = core_services.record_lock(model, merge.survivor_id, user, Action.CHANGE) if (
-            model.objects.filter(pk=merge.survivor_id).exists()
-        ) else None
+        survivor = (
+            core_services.record_lock(model, merge.survivor_id, user, Action.CHANGE)
+            if (model.objects.filter(pk=merge.survivor_id).exists())
+            else None
+        )
         problem = merge_undo_problem(merge)
         if problem:
             raise Conflict(problem)
@@ -539,7 +541,10 @@ def merge_undo(*, merge_id: Any, user: Any) -> Merge:
             version = (merge.versions_before or {}).get(str(record.pk))
             if version is not None:
                 Merge.objects.filter(
-                    record_type=merge.record_type, survivor_id=record.pk, status=MergeStatus.DONE, survivor_version=version
+                    record_type=merge.record_type,
+                    survivor_id=record.pk,
+                    status=MergeStatus.DONE,
+                    survivor_version=version,
                 ).exclude(pk=merge.pk).update(survivor_version=record.version)
         merge.status = MergeStatus.UNDONE
         merge.undone_at = timezone.now()
