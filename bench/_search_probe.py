@@ -315,6 +315,20 @@ def fill(contacts: int, rng: random.Random) -> None:
             print(f"contacts: {done:,} ({done / (time.perf_counter() - started):,.0f}/s)", flush=True)
 
 
+def recreate_index() -> None:
+    """Drop and create the index table with the DDL of the current migration (after changing it)."""
+    import importlib
+
+    from django.db import connection
+
+    migration = importlib.import_module("guanxi.core.migrations.0005_search")
+    drop = {"sqlite": migration.SQLITE_DROP, "postgresql": migration.POSTGRESQL_DROP}[connection.vendor]
+    create = {"sqlite": migration.SQLITE, "postgresql": migration.POSTGRESQL}[connection.vendor]
+    with connection.cursor() as cursor:
+        for statement in [*drop, *create]:
+            cursor.execute(statement)
+
+
 def index_all() -> None:
     from django.db import connection
 
@@ -322,8 +336,17 @@ def index_all() -> None:
     from guanxi.core.search.backends import backend
     from guanxi.customers.models import Account, Contact
 
+    from guanxi.core.search import search_type_for
+
     for model in (Account, Contact):
         ids = list(model.objects.order_by("pk").values_list("pk", flat=True))
+        build = search_type_for(model).build  # type: ignore[union-attr]
+        started = time.perf_counter()
+        for start in range(0, min(len(ids), 100_000), 5000):
+            [d.columns() for d in build(ids[start : start + 5000]).values()]
+        sample = min(len(ids), 100_000)
+        seconds = time.perf_counter() - started
+        print(f"  build only (read + tokens), {model._meta.model_name}: {sample / seconds:,.0f} rows/s", flush=True)
         started = time.perf_counter()
         for start in range(0, len(ids), 5000):
             search_reindex(model, ids[start : start + 5000], cascade=False)
@@ -428,6 +451,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--reuse", action="store_true", help="keep the data of an earlier run")
     parser.add_argument("--reindex", action="store_true", help="with --reuse: rebuild the index anyway")
+    parser.add_argument("--fill-only", action="store_true", help="fill the scratch database, index nothing")
     parser.add_argument("--pg-url", default="postgres://postgres@127.0.0.1:5432/guanxi_search_probe")
     args = parser.parse_args()
     ensure_database(args.engine, args.pg_url)
@@ -443,8 +467,11 @@ def main() -> None:
         if existing:
             sys.exit("the scratch database has data: run with --reuse, or delete it first")
         fill(args.contacts, rng)
+        if args.fill_only:
+            return
         index_all()
     elif args.reindex:
+        recreate_index()
         index_all()
     probe(args.runs, rng)
 

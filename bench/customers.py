@@ -69,6 +69,15 @@ print(user.pk, key)
 """
 
 
+ANALYZE_SNIPPET = """
+import django
+django.setup()
+from django.db import connection
+with connection.cursor() as cursor:
+    cursor.execute("ANALYZE")
+"""
+
+
 def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
@@ -161,6 +170,7 @@ def run_import(
     if status != 201 or not isinstance(body, dict) or "id" not in body:
         raise RuntimeError(f"POST /api/v1/imports ({kind}) answered {status}: {body}")
     job_id = body["id"]
+    upload_seconds = time.perf_counter() - started
     last_log = time.monotonic()
     deadline = time.monotonic() + timeout
     while True:
@@ -186,6 +196,7 @@ def run_import(
         "rows": rows,
         "seconds": round(elapsed, 2),
         "job_seconds": round(job_seconds, 2),
+        "upload_seconds": round(upload_seconds, 2),  # the POST, until it answered 201
         "worker_busy_after_job_s": round(max(0.0, elapsed - job_seconds), 2),
         "rows_per_s": (rows if done else body.get("processed") or 0) / elapsed,
         "status": body.get("status") if done else f"timed out ({body.get('status')})",
@@ -310,11 +321,24 @@ def run_engine(engine: str, data: _generate.Dataset, args: argparse.Namespace) -
                 )
                 if result["status"] != "succeeded":
                     notes.append(f"import of {kind} ended {result['status']}: {result['error']}")
+                counts = result.get("result") or {}
+                notes.append(
+                    f"import {kind}: {counts.get('created')} created, {counts.get('skipped')} skipped as duplicates "
+                    f"(the data holds {data.meta['duplicates'][kind]}), {counts.get('failed')} failed "
+                    f"(the data holds {data.meta.get('bad_rows', {}).get(kind, 0)} bad rows); "
+                    f"job {result['job_seconds']} s, worker busy {result['worker_busy_after_job_s']} s after it"
+                )
             imported = info["import_contacts"]["status"] == "succeeded"
         else:
             notes.append("import: /api/v1/imports is not available yet (404/405)")
             rows.append(not_available("import contacts (rows/s)", "not available"))
             rows.append(not_available("peak RSS during import (MB)", "not available"))
+        if args.analyze:
+            # Not what the product does: shows what fresh planner statistics would give the reads.
+            started = time.perf_counter()
+            run([sys.executable, "-c", ANALYZE_SNIPPET], env, "ANALYZE")
+            info["analyze_seconds"] = round(time.perf_counter() - started, 1)
+            notes.append(f"--analyze: ran ANALYZE after the import ({info['analyze_seconds']} s), before the reads")
         log("bare import limit …")
         if engine == "sqlite":
             limit = _limits.sqlite_executemany(data.contacts_csv, workdir / "bare.sqlite3")
@@ -371,11 +395,11 @@ def run_engine(engine: str, data: _generate.Dataset, args: argparse.Namespace) -
             sampler.stop()
         for service in reversed(services):
             service.stop()
+        problems = [s.name for s in services if "Traceback" in s.tail(5000)]
+        if problems:
+            notes.append(f"tracebacks in the logs of {', '.join(problems)} (var/bench/{engine}/*.log, kept by --keep)")
         if not args.keep:
             drop_database(engine, workdir)
-    problems = [s.name for s in services if "Traceback" in s.tail(2000)]
-    if problems:
-        notes.append(f"tracebacks in the logs of {', '.join(problems)} (see var/bench/{engine}/*.log with --keep)")
     return {"info": info, "rows": rows, "notes": notes}
 
 
@@ -450,7 +474,7 @@ def measure_reads(
         )
         rows.append(
             latency_row(
-                f"list deep page (page {depth})",
+                f"list deep page (page {depth + 1})",
                 deep,
                 TARGETS["deep_ratio"] * first.p99,
                 bare_first.p99,
@@ -570,6 +594,11 @@ def main() -> int:
     )
     parser.add_argument(
         "--import-timeout", type=float, default=1500, help="seconds at most per import (then its rate so far)"
+    )
+    parser.add_argument(
+        "--analyze",
+        action="store_true",
+        help="run ANALYZE after the import (the product does not): what fresh planner statistics give",
     )
     parser.add_argument("--keep", action="store_true", help="keep the databases and logs under var/bench/")
     parser.add_argument("--port", type=int, default=8765, help="port of guanxi serve (the bare app takes the next)")

@@ -56,9 +56,9 @@ def mount_routers() -> None:
     """Add each module's routers; called once from urls.py after apps are ready."""
     from guanxi.api.crud import build_router
     from guanxi.core.api import router as core_router
-    from guanxi.core.imports.api import router as imports_router
     from guanxi.core.api_jobs import exports_router
     from guanxi.core.api_jobs import router as jobs_router
+    from guanxi.core.imports.api import router as imports_router
     from guanxi.core.registry import resources
     from guanxi.identity.api import router as identity_router
 

@@ -21,6 +21,7 @@ from django.views import View
 from guanxi.core.registry import Resource
 from guanxi.core.search.views import SearchSuggestView, SearchView
 from guanxi.core.views import changelog  # noqa: F401 - registers the change-log entry page
+from guanxi.core.imports.views import ui_import_patterns
 from guanxi.core.views.base import ui_prefix, ui_resources, view_class_for
 from guanxi.core.views.bulk import BulkActionView
 from guanxi.core.views.exports import ExportView
@@ -74,6 +75,7 @@ _app_patterns = discover_app_views()
 
 urlpatterns: list[URLPattern | URLResolver] = [
     *_app_patterns,
+    *ui_import_patterns,
     path("settings/recycle-bin/", RecycleBinView.as_view(), name="recycle-bin"),
     path("settings/recycle-bin/<slug:path>/<int:pk>/restore/", RecycleRestoreView.as_view(), name="recycle-restore"),
     path("settings/recycle-bin/<slug:path>/<int:pk>/purge/", RecyclePurgeView.as_view(), name="recycle-purge"),

@@ -102,7 +102,7 @@ def candidates_page_json(candidates: list[DuplicateCandidate], record_type: str,
 def merge_json(merge: Merge, user: Any) -> dict[str, Any]:
     model = merge_services.model_for(merge.record_type)
     names = dict(
-        model.all_objects.filter(pk__in=[merge.survivor_id, *merge.loser_ids]).values_list(  # type: ignore[attr-defined]
+        model.all_objects.filter(pk__in=[merge.survivor_id, *merge.loser_ids]).values_list(
             "pk", "display_name" if model is Contact else "name"
         )
     )

@@ -30,8 +30,7 @@ from typing import Any
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
-from django.utils.translation import pgettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from guanxi.core.choices import Action, ChangeAction
 from guanxi.core.imports.bulk import (
@@ -50,8 +49,8 @@ from guanxi.core.imports.specs import (
     BatchResult,
     ImportField,
     ImportSpec,
-    Prepared,
     PrepareContext,
+    Prepared,
     RowError,
     import_spec_register,
 )
@@ -78,7 +77,9 @@ MAX_POINTS = 20
 
 _ADDRESS_FIELDS = (
     ImportField("country", gettext_lazy("country"), ("国家", "国家地区", "国别", "country code")),
-    ImportField("province", gettext_lazy("province / state"), ("省份", "省", "省直辖市", "所在省份", "province", "state")),
+    ImportField(
+        "province", gettext_lazy("province / state"), ("省份", "省", "省直辖市", "所在省份", "province", "state")
+    ),
     ImportField("city", gettext_lazy("city"), ("城市", "市", "所在城市", "city", "town")),
     ImportField("district", gettext_lazy("district"), ("区县", "区", "县区", "县", "district", "county")),
     ImportField(
@@ -93,14 +94,31 @@ _COMMON_TAIL = (
 )
 
 CONTACT_FIELDS: tuple[ImportField, ...] = (
-    ImportField("external_id", gettext_lazy("external ID"), ("外部编号", "外部id", "编号", "联系人编号", "id", "ext id")),
-    ImportField("name", gettext_lazy("full name"), ("姓名", "名字", "联系人", "联系人姓名", "name", "contact name"), writes="family_name"),
+    ImportField(
+        "external_id", gettext_lazy("external ID"), ("外部编号", "外部id", "编号", "联系人编号", "id", "ext id")
+    ),
+    ImportField(
+        "name",
+        gettext_lazy("full name"),
+        ("姓名", "名字", "联系人", "联系人姓名", "name", "contact name"),
+        writes="family_name",
+    ),
     ImportField("family_name", gettext_lazy("family name"), ("姓", "姓氏", "last name", "surname", "lastname")),
     ImportField("given_name", gettext_lazy("given name"), ("名", "first name", "firstname")),
     ImportField("title", gettext_lazy("job title"), ("职位", "职务", "头衔", "岗位", "title", "position")),
     ImportField("department", gettext_lazy("department"), ("部门", "dept")),
-    ImportField("email", gettext_lazy("email"), ("邮箱", "电子邮件", "电子邮箱", "邮件", "e-mail", "mail", "emails"), writes="emails"),
-    ImportField("mobile", gettext_lazy("mobile"), ("手机", "手机号", "手机号码", "移动电话", "mobile phone", "cell"), writes="phones"),
+    ImportField(
+        "email",
+        gettext_lazy("email"),
+        ("邮箱", "电子邮件", "电子邮箱", "邮件", "e-mail", "mail", "emails"),
+        writes="emails",
+    ),
+    ImportField(
+        "mobile",
+        gettext_lazy("mobile"),
+        ("手机", "手机号", "手机号码", "移动电话", "mobile phone", "cell"),
+        writes="phones",
+    ),
     ImportField(
         "phone",
         gettext_lazy("phone"),
@@ -111,7 +129,10 @@ CONTACT_FIELDS: tuple[ImportField, ...] = (
     ImportField("birthday", gettext_lazy("birthday"), ("生日", "出生日期", "date of birth", "dob", "birth date")),
     *_ADDRESS_FIELDS,
     ImportField(
-        "company", gettext_lazy("company"), ("公司", "公司名称", "单位", "企业", "客户", "客户名称", "account"), writes="accounts"
+        "company",
+        gettext_lazy("company"),
+        ("公司", "公司名称", "单位", "企业", "客户", "客户名称", "account"),
+        writes="accounts",
     ),
     ImportField(
         "account_external_id",
@@ -173,8 +194,9 @@ _PHONE_SPLIT_RE = re.compile(r"[;,，；/、]+")
 _DATE_RE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:[ T].*)?")
 _COMPACT_DATE_RE = re.compile(r"(\d{4})(\d{2})(\d{2})")
 COMPOUND_SURNAMES = frozenset(
-    "欧阳 司马 诸葛 上官 东方 皇甫 尉迟 公孙 慕容 长孙 宇文 司徒 夏侯 轩辕 令狐 钟离 端木 独孤 南宫 西门 万俟 闻人 澹台 公冶 呼延".split()
-)
+    ("欧阳", "司马", "诸葛", "上官", "东方", "皇甫", "尉迟", "公孙", "慕容", "长孙", "宇文", "司徒", "夏侯",
+     "轩辕", "令狐", "钟离", "端木", "独孤", "南宫", "西门", "万俟", "闻人", "澹台", "公冶", "呼延")
+)  # fmt: skip
 
 
 def _clean(text: str) -> str:
@@ -217,7 +239,9 @@ _CHOICE_SYNONYMS: dict[str, dict[str, str]] = {
         "客户": "customer", "已成交": "customer", "成交": "customer", "潜在": "prospect", "意向客户": "prospect",
         "合作伙伴": "partner", "渠道": "partner", "流失": "churned", "流失客户": "churned", "lead": "prospect",
     },
-    "industry": {"软件": "software", "it": "software", "互联网/it": "internet", "金融": "finance", "教育培训": "education"},
+    "industry": {
+        "软件": "software", "it": "software", "互联网/it": "internet", "金融": "finance", "教育培训": "education",
+    },
 }  # fmt: skip
 
 
@@ -409,7 +433,11 @@ def prepare_contacts(rows: list[tuple[int, list[str]]], ctx: PrepareContext) -> 
                     row.fail("name", full, _("Too long: use at most %(n)s characters.") % {"n": 100})
         if not family and not given:
             if not row.errors:
-                column = "name" if "name" in ctx.columns else ("family_name" if "family_name" in ctx.columns else "given_name")
+                column = (
+                    "name"
+                    if "name" in ctx.columns
+                    else ("family_name" if "family_name" in ctx.columns else "given_name")
+                )
                 row.fail(column, "", _("Give a family name, a given name or both."))
         else:
             values["family_name"], values["given_name"] = family, given
@@ -644,13 +672,19 @@ class _Writer:
     def changeable(self, pks: list[int]) -> set[int]:
         allowed: set[int] = set()
         for chunk in _chunks(pks):
-            allowed.update(restricted(self.model, self.user, Action.CHANGE).filter(pk__in=chunk).values_list("pk", flat=True))
+            allowed.update(
+                restricted(self.model, self.user, Action.CHANGE).filter(pk__in=chunk).values_list("pk", flat=True)
+            )
         return allowed
 
     def base_values(self, row: Prepared, table: TableRows, pk: int) -> dict[str, Any]:
         values = {"id": pk, "created_by_id": self.user.pk}
         values["owner_id"] = row.values.get("owner_id", self.user.pk)
-        values["team_id"] = row.values.get("team_id", getattr(self.user, "team_id", None)) if "owner_id" in row.values else getattr(self.user, "team_id", None)
+        values["team_id"] = (
+            row.values.get("team_id", getattr(self.user, "team_id", None))
+            if "owner_id" in row.values
+            else getattr(self.user, "team_id", None)
+        )
         for name in self.columns:
             if name in row.values:
                 values[name] = table.prep(name, row.values[name]) if name in ("emails", "phones") else row.values[name]
@@ -662,7 +696,10 @@ def _merge_into(target: dict[str, Any], extra: dict[str, Any]) -> None:
     for name, value in extra.items():
         if name in ("emails", "phones"):
             have = {p["value"] for p in target.get(name, [])}
-            target[name] = [*target.get(name, []), *({**p, "is_primary": False} for p in value if p["value"] not in have)]
+            target[name] = [
+                *target.get(name, []),
+                *({**p, "is_primary": False} for p in value if p["value"] not in have),
+            ]
             if target[name] and not any(p["is_primary"] for p in target[name]):
                 target[name][0]["is_primary"] = True
         elif name == "tags":
@@ -722,7 +759,9 @@ class ContactWriter(_Writer):
     def before_write(self, rows: list[Prepared], result: BatchResult) -> list[Prepared]:
         """Find (or create) the accounts the rows name; refuse rows whose account cannot be found."""
         by_ext = {r.values["account_external_id"] for r in rows if r.values.get("account_external_id")}
-        by_name = {r.values["company"] for r in rows if r.values.get("company") and not r.values.get("account_external_id")}
+        by_name = {
+            r.values["company"] for r in rows if r.values.get("company") and not r.values.get("account_external_id")
+        }
         visible = restricted(Account, self.user, Action.VIEW)
         for kind, keys in (("external_id", by_ext), ("name", by_name)):
             missing = [k for k in keys if (kind, k) not in self.account_ids]
@@ -756,7 +795,13 @@ class ContactWriter(_Writer):
         pks = allocate_ids(Account, len(names))
         rows = []
         for pk, name in zip(pks, names, strict=True):
-            values = {"id": pk, "name": name, "owner_id": self.user.pk, "team_id": getattr(self.user, "team_id", None), "created_by_id": self.user.pk}
+            values = {
+                "id": pk,
+                "name": name,
+                "owner_id": self.user.pk,
+                "team_id": getattr(self.user, "team_id", None),
+                "created_by_id": self.user.pk,
+            }
             rows.append(table.row(values))
             self.account_ids[("name", name)] = pk
             log.add(Account, pk, name, ChangeAction.CREATE, {"name": [None, name], "owner": [None, self.user.pk]})
@@ -821,7 +866,9 @@ class ContactWriter(_Writer):
                     points.append(point)
             account_id = self._account_of(values)
             if account_id is not None:
-                links.append(link_table.row({"account_id": account_id, "contact_id": pk, "role": "", "is_primary": True}))
+                links.append(
+                    link_table.row({"account_id": account_id, "contact_id": pk, "role": "", "is_primary": True})
+                )
                 extra += f', "accounts": [null, [{{"account": {account_id}, "role": "", "is_primary": true}}]]'
             if values.get("tags"):
                 tags[pk] = values["tags"]
@@ -852,8 +899,10 @@ class ContactWriter(_Writer):
         account_pks = {self._account_of(r.values) for rows in merged.values() for r in rows} - {None}
         primary = set()
         if account_pks:
-            for account_id, contact_id, is_primary in AccountContact.objects.filter(contact_id__in=list(current)).values_list("account_id", "contact_id", "is_primary"):
-                have_links.add((account_id, contact_id))
+            for linked_account, contact_id, is_primary in AccountContact.objects.filter(
+                contact_id__in=list(current)
+            ).values_list("account_id", "contact_id", "is_primary"):
+                have_links.add((linked_account, contact_id))
                 if is_primary:
                     primary.add(contact_id)
         for pk, rows in merged.items():
@@ -887,7 +936,9 @@ class ContactWriter(_Writer):
             account_id = self._account_of(wanted)
             if account_id is not None and (account_id, pk) not in have_links:
                 is_primary = pk not in primary
-                links.append(link_table.row({"account_id": account_id, "contact_id": pk, "role": "", "is_primary": is_primary}))
+                links.append(
+                    link_table.row({"account_id": account_id, "contact_id": pk, "role": "", "is_primary": is_primary})
+                )
                 changes["accounts"] = [None, [{"account": account_id, "role": "", "is_primary": is_primary}]]
             if wanted.get("tags"):
                 tags[pk] = wanted["tags"]
@@ -901,7 +952,22 @@ class ContactWriter(_Writer):
                     rewrite.append(pk)
                     for kind, name in ((ContactPointKind.EMAIL, "emails"), (ContactPointKind.PHONE, "phones")):
                         for position, p in enumerate(after[name] or []):
-                            point_rows.append(point_table.row({"contact_id": pk, "kind": kind, "value": p["value"], "extension": p.get("extension", ""), "label": p.get("label", ""), "is_primary": p.get("is_primary", False), "position": position, "digits_reversed": phone_digits_reversed(p["value"]) if kind == ContactPointKind.PHONE else ""}))
+                            point_rows.append(
+                                point_table.row(
+                                    {
+                                        "contact_id": pk,
+                                        "kind": kind,
+                                        "value": p["value"],
+                                        "extension": p.get("extension", ""),
+                                        "label": p.get("label", ""),
+                                        "is_primary": p.get("is_primary", False),
+                                        "position": position,
+                                        "digits_reversed": phone_digits_reversed(p["value"])
+                                        if kind == ContactPointKind.PHONE
+                                        else "",
+                                    }
+                                )
+                            )
                 log.add(Contact, pk, after["display_name"], ChangeAction.UPDATE, changes)
             result.updated += len(rows)
             result.touch(Contact, [pk])
@@ -965,7 +1031,11 @@ class AccountWriter(_Writer):
         for pk, row in zip(pks, rows, strict=True):
             values = self.base_values(row, table, pk)
             records.append(table.row(values))
-            changes = {_field_name(k): [None, v] for k, v in values.items() if k not in ("id", "created_by_id", "team_id") and v not in (None, "")}
+            changes = {
+                _field_name(k): [None, v]
+                for k, v in values.items()
+                if k not in ("id", "created_by_id", "team_id") and v not in (None, "")
+            }
             if row.values.get("tags"):
                 tags[pk] = row.values["tags"]
                 changes["tags"] = [None, sorted(row.values["tags"])]

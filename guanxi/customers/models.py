@@ -333,14 +333,10 @@ class DuplicateCandidate(models.Model):
     high_id = models.BigIntegerField()
     score = models.PositiveSmallIntegerField(_("score"), validators=[MaxValueValidator(100)])
     reasons = models.JSONField(_("reasons"), default=list, blank=True)
-    status = models.CharField(
-        _("status"), max_length=10, choices=DuplicateStatus.choices, default=DuplicateStatus.OPEN
-    )
+    status = models.CharField(_("status"), max_length=10, choices=DuplicateStatus.choices, default=DuplicateStatus.OPEN)
     created_at = models.DateTimeField(_("found at"), auto_now_add=True)
     resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
-    resolved_by = models.ForeignKey(
-        "identity.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    resolved_by = models.ForeignKey("identity.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     merge = models.ForeignKey(
         "customers.Merge", null=True, blank=True, on_delete=models.SET_NULL, related_name="candidates"
     )

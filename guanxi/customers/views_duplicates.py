@@ -27,7 +27,7 @@ from guanxi.core.views import display
 from guanxi.core.views.base import GuanxiViewMixin, resource_url, safe_next
 from guanxi.customers.api_duplicates import TYPES, account_names, candidates_visible
 from guanxi.customers.duplicates import duplicates_detect, reason_text
-from guanxi.customers.models import Contact, DuplicateCandidate, DuplicateStatus, Merge, MergedRecord, MergeStatus
+from guanxi.customers.models import Contact, DuplicateStatus, MergedRecord, MergeStatus
 from guanxi.customers.services import merge as merge_services
 
 PAGE_SIZE = 25
@@ -43,7 +43,7 @@ FIELD_LABELS: dict[str, Any] = {
 
 
 def _type(request: HttpRequest, source: Any = None) -> tuple[str, str, type[Any]]:
-    raw = (source or request.GET).get("type") or "contacts"
+    raw = (source or {}).get("type") or request.GET.get("type") or "contacts"
     if raw not in TYPES:
         raise Http404()
     record_type = TYPES[raw]
@@ -272,9 +272,10 @@ class MergeView(GuanxiViewMixin, View):
             context = self.context(request, type_param, model, objs, {"survivor": [_("Choose the record to keep.")]})
             return render(request, "customers/merge_form.html", context, status=400)
         survivor = int(survivor_raw)
+        posted: dict[str, Any] = request.POST.dict()
         fields = {
             key[2:]: value
-            for key, value in request.POST.items()
+            for key, value in posted.items()
             if key.startswith("f_") and value.isdigit() and int(value) != survivor
         }
         service = merge_services.contact_merge if model is Contact else merge_services.account_merge
@@ -295,7 +296,7 @@ class MergeDetailView(GuanxiViewMixin, View):
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         merge = merge_services.merge_visible(request.user, pk)
         model = merge_services.model_for(merge.record_type)
-        records = {o.pk: o for o in model.all_objects.filter(pk__in=[merge.survivor_id, *merge.loser_ids])}  # type: ignore[attr-defined]
+        records = {o.pk: o for o in model.all_objects.filter(pk__in=[merge.survivor_id, *merge.loser_ids])}
         survivor = records.get(merge.survivor_id)
         problem = merge_services.merge_undo_problem(merge)
         groups = merge_services.merge_fields(model)
@@ -360,12 +361,6 @@ class MergedRedirectMixin:
             return redirect(reverse("ui:merges-detail", args=[merge.pk]))
 
 
-def merge_links_for(obj: models.Model, user: Any) -> list[Merge]:
-    """Merges into this record that the user can still undo (shown on its page)."""
-    record_type = merge_services.record_type_of(type(obj))
-    return list(Merge.objects.filter(record_type=record_type, survivor_id=obj.pk, status=MergeStatus.DONE)[:5])
-
-
 urlpatterns = [
     path("customers/duplicates/", DuplicateListView.as_view(), name="duplicates-list"),
     path("customers/duplicates/merge/", MergeView.as_view(), name="duplicates-merge"),
@@ -375,4 +370,4 @@ urlpatterns = [
     path("customers/merges/<int:pk>/undo/", MergeUndoView.as_view(), name="merges-undo"),
 ]
 
-__all__ = ["DuplicateCandidate", "MergedRedirectMixin", "urlpatterns"]
+__all__ = ["MergedRedirectMixin", "urlpatterns"]

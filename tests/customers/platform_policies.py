@@ -852,3 +852,10 @@ from tests.customers import policies_duplicates as _duplicates  # noqa: E402
 MATRIX.update(_duplicates.MATRIX)
 CHANGELOG_CASES.update(_duplicates.CHANGELOG_CASES)
 UI_MATRIX.update(_duplicates.UI_MATRIX)
+
+
+# --- the import routes and pages (rows in tests/core/test_imports_policies.py) -----------------------------
+from tests.core import test_imports_policies as _imports  # noqa: E402
+
+MATRIX.update(_imports.MATRIX)
+CHANGELOG_EXEMPT.update(_imports.CHANGELOG_EXEMPT)

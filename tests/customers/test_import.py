@@ -22,7 +22,22 @@ from tests.factories import AdminFactory, RoleFactory, UserFactory, grant
 
 pytestmark = pytest.mark.django_db
 
-ZH_HEADER = ["外部编号", "姓名", "手机", "邮箱", "公司", "职位", "部门", "微信", "生日", "省份", "城市", "地址", "负责人", "标签"]
+ZH_HEADER = [
+    "外部编号",
+    "姓名",
+    "手机",
+    "邮箱",
+    "公司",
+    "职位",
+    "部门",
+    "微信",
+    "生日",
+    "省份",
+    "城市",
+    "地址",
+    "负责人",
+    "标签",
+]
 EN_HEADER = ["External ID", "Family name", "Given name", "Mobile", "Email", "Company", "Title", "Birthday", "Province"]
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂"
@@ -136,9 +151,7 @@ def test_ten_thousand_rows_with_five_percent_bad(client: Client, admin: Any, set
     assert Contact.objects.count() == good
     bad_ids = {f"C{line - 2:06d}" for line in bad}
     assert not Contact.objects.filter(external_id__in=bad_ids).exists()
-    assert set(Contact.objects.values_list("external_id", flat=True)) == {
-        f"C{i:06d}" for i in range(10_000)
-    } - bad_ids
+    assert set(Contact.objects.values_list("external_id", flat=True)) == {f"C{i:06d}" for i in range(10_000)} - bad_ids
     errors = read_errors(client, job_id)
     header, rows = errors[0], errors[1:]
     assert header[:4] == ["Row", "Column", "Value", "Reason"] and header[4:] == ZH_HEADER
@@ -165,7 +178,12 @@ def test_ten_thousand_rows_with_five_percent_bad(client: Client, admin: Any, set
 
 # --- files and headers -----------------------------------------------------------------------------
 
-SMALL = [ZH_HEADER, good_row(1), good_row(2), ["", "欧阳娜娜", "13800138000", "", "", "", "", "", "", "", "", "", "", ""]]
+SMALL = [
+    ZH_HEADER,
+    good_row(1),
+    good_row(2),
+    ["", "欧阳娜娜", "13800138000", "", "", "", "", "", "", "", "", "", "", ""],
+]
 
 
 def xlsx_bytes(rows: list[list[Any]]) -> bytes:
@@ -213,7 +231,10 @@ def test_encodings_and_excel(client: Client, name: str, content: bytes, encoding
 
 
 def test_english_headers_auto_match(client: Client) -> None:
-    rows = [EN_HEADER, ["E1", "Smith", "John", "+1 650 253 0000", "John@Example.com", "Acme Inc", "CTO", "1980/1/2", "Guangdong"]]
+    rows = [
+        EN_HEADER,
+        ["E1", "Smith", "John", "+1 650 253 0000", "John@Example.com", "Acme Inc", "CTO", "1980/1/2", "Guangdong"],
+    ]
     body = upload(client, csv_bytes(rows), start="true").json()
     assert body["mapping"] == {
         "External ID": "external_id",
@@ -241,7 +262,7 @@ def test_formula_looking_values_are_plain_text(client: Client) -> None:
 
 
 def test_error_file_escapes_formulas(client: Client) -> None:
-    rows = [["姓名", "邮箱"], ["张三", "=HYPERLINK(\"x\")"]]
+    rows = [["姓名", "邮箱"], ["张三", '=HYPERLINK("x")']]
     body = upload(client, csv_bytes(rows), start="true").json()
     errors = read_errors(client, body["id"])
     assert errors[1][2].startswith("'=") and errors[1][5].startswith("'=")
@@ -289,42 +310,70 @@ def test_external_id_rerun_adds_nothing(client: Client) -> None:
     content, _bad = mixed_file(300, bad_every=1000)
     first = upload(client, content, start="true").json()
     assert client.get(f"/api/v1/imports/{first['id']}").json()["result"]["created"] == 300
-    counts = (Contact.objects.count(), ContactPoint.objects.count(), AccountContact.objects.count(), Account.objects.count())
+    counts = (
+        Contact.objects.count(),
+        ContactPoint.objects.count(),
+        AccountContact.objects.count(),
+        Account.objects.count(),
+    )
     for policy in ("skip", "update", "create"):
         again = upload(client, content, start="true", duplicate_policy=policy).json()
         result = client.get(f"/api/v1/imports/{again['id']}").json()["result"]
         assert result["created"] == 0 and result["failed"] == 0, (policy, result)
-        after = (Contact.objects.count(), ContactPoint.objects.count(), AccountContact.objects.count(), Account.objects.count())
+        after = (
+            Contact.objects.count(),
+            ContactPoint.objects.count(),
+            AccountContact.objects.count(),
+            Account.objects.count(),
+        )
         assert after == counts, policy
 
 
 def test_policy_skip(client: Client) -> None:
     upload(client, _rows(["X1", "张三", "13800138000", "zs@example.com", "经理"]), start="true")
-    body = upload(client, _rows(
-        ["", "张三丰", "13800138000", "", "总监"],  # same phone
-        ["", "张三", "", "ZS@example.com", "总监"],  # same email
-        ["", "李四", "13900139000", "", ""],  # new
-    ), start="true").json()
-    assert client.get(f"/api/v1/imports/{body['id']}").json()["result"] == {"created": 1, "updated": 0, "skipped": 2, "failed": 0}
+    body = upload(
+        client,
+        _rows(
+            ["", "张三丰", "13800138000", "", "总监"],  # same phone
+            ["", "张三", "", "ZS@example.com", "总监"],  # same email
+            ["", "李四", "13900139000", "", ""],  # new
+        ),
+        start="true",
+    ).json()
+    assert client.get(f"/api/v1/imports/{body['id']}").json()["result"] == {
+        "created": 1,
+        "updated": 0,
+        "skipped": 2,
+        "failed": 0,
+    }
     assert Contact.objects.get(external_id="X1").title == "经理"
 
 
 def test_policy_update(client: Client) -> None:
     upload(client, _rows(["X1", "张三", "13800138000", "zs@example.com", "经理"]), start="true")
     x1 = Contact.objects.get(external_id="X1")
-    body = upload(client, _rows(
-        ["", "", "13800138000", "second@example.com", "总监"],  # by phone: adds the email, changes the title
-        ["X1", "", "", "", ""],  # by external id, nothing new: unchanged
-    ), mapping={"外部编号": "external_id", "姓名": "name", "手机": "mobile", "邮箱": "email", "职位": "title"},
-        start="false").json()
+    body = upload(
+        client,
+        _rows(
+            ["", "", "13800138000", "second@example.com", "总监"],  # by phone: adds the email, changes the title
+            ["X1", "", "", "", ""],  # by external id, nothing new: unchanged
+        ),
+        mapping={"外部编号": "external_id", "姓名": "name", "手机": "mobile", "邮箱": "email", "职位": "title"},
+        start="false",
+    ).json()
     # no name in either row: the name column is mapped but empty -> the rows are refused
     client.post(f"/api/v1/imports/{body['id']}/start", {"duplicate_policy": "update"}, content_type="application/json")
     result = client.get(f"/api/v1/imports/{body['id']}").json()["result"]
     assert result["failed"] == 2
-    body = upload(client, _rows(
-        ["", "张三", "13800138000", "second@example.com", "总监"],
-        ["X1", "张三", "", "", ""],
-    ), duplicate_policy="update", start="true").json()
+    body = upload(
+        client,
+        _rows(
+            ["", "张三", "13800138000", "second@example.com", "总监"],
+            ["X1", "张三", "", "", ""],
+        ),
+        duplicate_policy="update",
+        start="true",
+    ).json()
     result = client.get(f"/api/v1/imports/{body['id']}").json()["result"]
     # Both rows are about X1 (by phone, by external id): one update of the record, both rows counted.
     assert result == {"created": 0, "updated": 2, "skipped": 0, "failed": 0}
@@ -334,7 +383,9 @@ def test_policy_update(client: Client) -> None:
     assert x1.title == "总监" and x1.version == 2
     assert [e["value"] for e in x1.emails] == ["zs@example.com", "second@example.com"]
     assert set(ContactPoint.objects.filter(contact=x1).values_list("value", flat=True)) == {
-        "zs@example.com", "second@example.com", "+8613800138000"
+        "zs@example.com",
+        "second@example.com",
+        "+8613800138000",
     }
     log = ChangeLogEntry.objects.filter(object_id=x1.pk, action="update").get()
     assert log.source == "import" and log.changes["title"] == ["经理", "总监"]
@@ -343,20 +394,30 @@ def test_policy_update(client: Client) -> None:
 
 def test_policy_create(client: Client) -> None:
     upload(client, _rows(["X1", "张三", "13800138000", "zs@example.com", "经理"]), start="true")
-    body = upload(client, _rows(
-        ["", "张三", "13800138000", "zs@example.com", "经理"],  # same phone and email: created anyway
-        ["X1", "张三", "", "", "总监"],  # same external id: that record is updated (upsert)
-    ), duplicate_policy="create", start="true").json()
+    body = upload(
+        client,
+        _rows(
+            ["", "张三", "13800138000", "zs@example.com", "经理"],  # same phone and email: created anyway
+            ["X1", "张三", "", "", "总监"],  # same external id: that record is updated (upsert)
+        ),
+        duplicate_policy="create",
+        start="true",
+    ).json()
     result = client.get(f"/api/v1/imports/{body['id']}").json()["result"]
     assert result == {"created": 1, "updated": 1, "skipped": 0, "failed": 0}
     assert Contact.objects.count() == 2 and Contact.objects.get(external_id="X1").title == "总监"
 
 
 def test_duplicates_inside_one_file(client: Client) -> None:
-    body = upload(client, _rows(
-        ["", "张三", "13800138000", "", ""],
-        ["", "张三", "13800138000", "zs@example.com", "经理"],
-    ), duplicate_policy="update", start="true").json()
+    body = upload(
+        client,
+        _rows(
+            ["", "张三", "13800138000", "", ""],
+            ["", "张三", "13800138000", "zs@example.com", "经理"],
+        ),
+        duplicate_policy="update",
+        start="true",
+    ).json()
     assert client.get(f"/api/v1/imports/{body['id']}").json()["result"]["created"] == 1
     c = Contact.objects.get()
     assert c.title == "经理" and c.emails[0]["value"] == "zs@example.com"
@@ -365,7 +426,17 @@ def test_duplicates_inside_one_file(client: Client) -> None:
 def test_accounts_import(client: Client) -> None:
     rows = [
         ["客户编号", "公司名称", "行业", "员工数", "年营业额", "网站", "省份", "阶段", "标签"],
-        ["A1", "深圳示例科技有限公司", "软件与信息技术服务", "120", "1,200万", "www.example.com", "广东", "客户", "重点"],
+        [
+            "A1",
+            "深圳示例科技有限公司",
+            "软件与信息技术服务",
+            "120",
+            "1,200万",
+            "www.example.com",
+            "广东",
+            "客户",
+            "重点",
+        ],
         ["A2", "Acme", "software", "5", "100000", "acme.test", "", "prospect", ""],
         ["A3", "", "", "", "", "", "", "", ""],
         ["A4", "Bad", "钢铁", "many", "-5", "not a url", "火星", "x", ""],
@@ -375,11 +446,27 @@ def test_accounts_import(client: Client) -> None:
     result = client.get(f"/api/v1/imports/{body['id']}").json()["result"]
     assert result == {"created": 2, "updated": 0, "skipped": 0, "failed": 2}
     a1 = Account.objects.get(external_id="A1")
-    assert (a1.industry, a1.employee_count, a1.size, str(a1.annual_revenue)) == ("software", 120, "medium", "12000000.00")
-    assert (a1.website, a1.province, a1.region, a1.lifecycle_stage) == ("https://www.example.com", "广东省", "华南", "customer")
+    assert (a1.industry, a1.employee_count, a1.size, str(a1.annual_revenue)) == (
+        "software",
+        120,
+        "medium",
+        "12000000.00",
+    )
+    assert (a1.website, a1.province, a1.region, a1.lifecycle_stage) == (
+        "https://www.example.com",
+        "广东省",
+        "华南",
+        "customer",
+    )
     errors = read_errors(client, body["id"])
     assert {(int(r[0]), r[1]) for r in errors[1:]} == {
-        (4, "公司名称"), (5, "行业"), (5, "员工数"), (5, "年营业额"), (5, "网站"), (5, "省份"), (5, "阶段")
+        (4, "公司名称"),
+        (5, "行业"),
+        (5, "员工数"),
+        (5, "年营业额"),
+        (5, "网站"),
+        (5, "省份"),
+        (5, "阶段"),
     }
 
 
@@ -396,7 +483,11 @@ def test_refused_without_the_import_permission(django_capture_on_commit_callback
     assert response.status_code == 403 and not Job.objects.exists()
     grant(role, "customers.contact", "import", "own")
     with django_capture_on_commit_callbacks(execute=True):
-        response = upload(c, csv_bytes([*SMALL, ["", "王五", "", "", "", "", "", "", "", "", "", "", "importer@example.com", ""]]), start="true")
+        response = upload(
+            c,
+            csv_bytes([*SMALL, ["", "王五", "", "", "", "", "", "", "", "", "", "", "importer@example.com", ""]]),
+            start="true",
+        )
     assert response.status_code == 201
     job = Job.objects.get()
     # The rep may not assign records to someone else: that row is refused, the others are in.
@@ -440,9 +531,25 @@ def test_random_rows_never_crash_the_job(client: Client) -> None:
     """Whatever the cells hold, each row is imported or reported; the job never fails."""
     rng = random.Random(7)
     alphabet = "张三李四 ,;@.+-=()（）0123456789abcXYZ\t\"'"
-    rows = [ZH_HEADER] + [["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 15))) for _ in ZH_HEADER] for _ in range(300)]
+    rows = [ZH_HEADER] + [
+        ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 15))) for _ in ZH_HEADER] for _ in range(300)
+    ]
     body = upload(client, csv_bytes(rows), start="true").json()
     detail = client.get(f"/api/v1/imports/{body['id']}").json()
     assert detail["status"] == "succeeded", detail["error"]
     result = detail["result"]
     assert result["created"] + result["updated"] + result["skipped"] + result["failed"] == detail["processed"]
+
+
+def test_validation_in_worker_processes_gives_the_same_result(
+    client: Client, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The process pool (forked workers validate chunks while this process writes) changes nothing."""
+    settings.GUANXI_IMPORT_BATCH_SIZE = 300
+    monkeypatch.setenv("GUANXI_IMPORT_PROCESSES", "2")
+    content, bad = mixed_file(2000)
+    body = upload(client, content, start="true").json()
+    detail = client.get(f"/api/v1/imports/{body['id']}").json()
+    assert detail["result"] == {"created": 2000 - len(bad), "updated": 0, "skipped": 0, "failed": len(bad)}
+    assert {int(r[0]): r[1] for r in read_errors(client, body["id"])[1:]} == bad
+    assert Contact.objects.count() == 2000 - len(bad)

@@ -35,7 +35,9 @@ def database_url() -> str:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_killed_worker_resumes_without_partial_rows_or_duplicates(tmp_path: Path, django_capture_on_commit_callbacks: Any) -> None:
+def test_killed_worker_resumes_without_partial_rows_or_duplicates(
+    tmp_path: Path, django_capture_on_commit_callbacks: Any
+) -> None:
     admin = AdminFactory(email="importer@example.com", language="en")
     content, bad = mixed_file(6000)
     path = tmp_path / "contacts.csv"

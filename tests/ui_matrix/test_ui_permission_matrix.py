@@ -476,6 +476,10 @@ UI_MATRIX: dict[str, Callable[[UiCheck], None]] = {
 from tests.core.platform_policies import UI_MATRIX as _JOBS_AND_EXPORTS  # noqa: E402
 
 UI_MATRIX.update(_JOBS_AND_EXPORTS)
+# imports: rows in tests/core/test_imports_policies.py
+from tests.core.test_imports_policies import UI_MATRIX as _IMPORTS  # noqa: E402
+
+UI_MATRIX.update(_IMPORTS)
 
 _CUSTOMERS_PENDING = (
     "customer pages: their policy rows are UI_MATRIX in tests/customers/platform_policies.py, run for every "
@@ -485,17 +489,17 @@ UI_EXEMPT: dict[str, str] = {
     f"{path}-{page}": _CUSTOMERS_PENDING
     for path in ("accounts", "contacts", "tier-rules", "customer-profiles")
     for page in ("list", "detail", "add", "edit", "delete", "bulk")
-} | {
-    name: _CUSTOMERS_PENDING
-    for name in (
+} | dict.fromkeys(
+    (
         "duplicates-list",
         "duplicates-merge",
         "duplicates-dismiss",
         "duplicates-find",
         "merges-detail",
         "merges-undo",
-    )
-}
+    ),
+    _CUSTOMERS_PENDING,
+)
 
 # Known differences between the HTML pages and the policy, each with its reason (none today).
 UI_KNOWN_BUGS: dict[tuple[str, str], str] = {}

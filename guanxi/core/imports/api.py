@@ -79,6 +79,8 @@ def imports_create(
 )
 def imports_start(request: HttpRequest, id: int) -> HttpResponse:
     job = own_import(request, id)
+    if job.user_id != request.user.pk:
+        raise PermissionDenied(_("Only the person who uploaded the file may start this import."))
     body: Any = {}
     if request.body:
         try:
@@ -117,7 +119,7 @@ def imports_list(request: HttpRequest, cursor: str | None = None, limit: int | N
 
 
 @router.get("/imports/{id}/errors", operation_id="imports_errors", summary="The error file of an import (CSV)")
-def imports_errors(request: HttpRequest, id: int) -> HttpResponse:
+def imports_errors(request: HttpRequest, id: int) -> FileResponse:
     job = own_import(request, id)
     if not job.output_file:
         raise NotFound()

@@ -216,9 +216,7 @@ class Owners:
         wanted = {k for k in keys if k and k not in self.cache}
         if not wanted:
             return
-        rows = self._users.filter(is_active=True).filter(
-            models.Q(email__in=wanted) | models.Q(display_name__in=wanted)
-        )
+        rows = self._users.filter(is_active=True).filter(models.Q(email__in=wanted) | models.Q(display_name__in=wanted))
         found: dict[str, tuple[int, int | None]] = {}
         for pk, email, name, team_id in rows.values_list("pk", "email", "display_name", "team_id"):
             found[email.lower()] = (pk, team_id)

@@ -18,9 +18,7 @@ def _qn(name: str) -> str:
 def allocate_ids(table: str, count: int) -> list[int]:
     """``count`` ids from the table's identity sequence (safe beside concurrent inserts)."""
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)", [table, count]
-        )
+        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)", [table, count])
         return [row[0] for row in cursor.fetchall()]
 
 
@@ -28,10 +26,9 @@ def insert(table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) ->
     if not rows:
         return
     sql = "COPY {} ({}) FROM STDIN".format(_qn(table), ", ".join(_qn(c) for c in columns))
-    with connection.cursor() as cursor:
-        with cursor.cursor.copy(sql) as copy:  # type: ignore[attr-defined]
-            for row in rows:
-                copy.write_row(row)
+    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+        for row in rows:
+            copy.write_row(row)
 
 
 def update(table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:

@@ -37,7 +37,7 @@ def insert(table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) ->
     )
     # The raw sqlite3 cursor: Django's wrapper would rewrite "%s" placeholders row by row.
     connection.ensure_connection()
-    raw = connection.connection.cursor()  # type: ignore[union-attr]
+    raw = connection.connection.cursor()
     try:
         raw.executemany(sql, rows)
     finally:
@@ -51,7 +51,7 @@ def update(table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) ->
     sets = ", ".join(f"{_qn(c)} = ?" for c in columns)
     sql = f"UPDATE {_qn(table)} SET {sets} WHERE id = ?"  # noqa: S608 - names from metadata
     connection.ensure_connection()
-    raw = connection.connection.cursor()  # type: ignore[union-attr]
+    raw = connection.connection.cursor()
     try:
         raw.executemany(sql, rows)
     finally:

@@ -87,8 +87,10 @@ def detect_format(path: str | Path) -> FileFormat:
         raise FieldErrors({"file": [_("The file is empty.")]})
     if _is_xlsx(path, sample[:4]):
         return FileFormat("xlsx")
-    if path.suffix.lower() not in CSV_SUFFIXES and b"\x00" in sample[:4096] and not sample.startswith(
-        (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+    if (
+        path.suffix.lower() not in CSV_SUFFIXES
+        and b"\x00" in sample[:4096]
+        and not sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
     ):
         raise FieldErrors({"file": [_("Upload a CSV or an Excel (.xlsx) file.")]})
     encoding = detect_encoding(sample)
@@ -121,8 +123,12 @@ def _csv_rows(path: Path, fmt: FileFormat) -> Iterator[list[str]]:
             yield from csv.reader(handle, delimiter=fmt.delimiter)
         except UnicodeDecodeError as exc:
             raise FieldErrors(
-                {"file": [_("The file is not readable as %(encoding)s text: %(error)s") % {
-                    "encoding": fmt.encoding, "error": exc.reason}]}
+                {
+                    "file": [
+                        _("The file is not readable as %(encoding)s text: %(error)s")
+                        % {"encoding": fmt.encoding, "error": exc.reason}
+                    ]
+                }
             ) from None
         except csv.Error as exc:
             raise FieldErrors({"file": [_("The CSV file is malformed: %(error)s") % {"error": exc}]}) from None
@@ -154,9 +160,7 @@ def is_blank(row: list[str]) -> bool:
     return not any(cell.strip() for cell in row)
 
 
-def read_head(
-    path: str | Path, fmt: FileFormat, rows: int = 10
-) -> tuple[int, list[str], list[tuple[int, list[str]]]]:
+def read_head(path: str | Path, fmt: FileFormat, rows: int = 10) -> tuple[int, list[str], list[tuple[int, list[str]]]]:
     """The header's row number, the header, and the first ``rows`` non-blank data rows with their
     row numbers. The first non-blank row is the header."""
     iterator = iter_rows(path, fmt)

@@ -99,7 +99,7 @@ def import_create(
         with transaction.atomic():
             job = job_start(kind="import", user=user, object_type=object_type_of(spec.model), enqueue=False)
             job.input_file.save(file_name, upload, save=True)
-            saved = job.input_file.name
+            saved = job.input_file.name or ""
             path = job.input_file.path
             fmt = detect_format(path)
             header_line, header, _head = read_head(path, fmt, rows=0)
@@ -217,5 +217,6 @@ def import_as_json(job: Job, *, preview: bool = True) -> dict[str, Any]:
         "finished_at": job.finished_at.isoformat() if job.finished_at else None,
     }
     if preview:
-        data["preview"] = import_preview(job)
+        # Not while it runs: progress is polled, and reading the head of a big workbook is not free.
+        data["preview"] = [] if job.status == JobStatus.RUNNING else import_preview(job)
     return data

@@ -8,6 +8,7 @@ prepared rows into the database inside the batch's transaction.
 
 from __future__ import annotations
 
+import builtins
 import re
 import unicodedata
 from collections.abc import Callable, Iterable
@@ -90,7 +91,7 @@ class ImportSpec:
     """How rows become records of one type."""
 
     type: str  # the API's name: "contacts", "accounts"
-    model: type[models.Model]
+    model: builtins.type[models.Model]
     fields: tuple[ImportField, ...]
     #: Groups of fields of which at least one must be mapped, e.g. (("name", "family_name", "given_name"),).
     required_any: tuple[tuple[str, ...], ...]

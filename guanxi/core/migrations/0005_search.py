@@ -8,7 +8,8 @@ SQLITE = [
         k, n, e, p, o,
         tokenize = "unicode61 remove_diacritics 0 tokenchars '.@_+-'",
         prefix = '2 3',
-        detail = column
+        detail = column,
+        columnsize = 0
     )
     """
 ]

@@ -90,16 +90,21 @@ def contact_hits(contacts: list[Any], user: Any) -> dict[Any, tuple[str, str]]:
     hidden = hidden_fields(user, "customers.contact")
     company: dict[int, str] = {}
     if "accounts" not in hidden and contacts:
-        links = (
-            AccountContact.objects.filter(
-                contact_id__in=[c.pk for c in contacts],
-                account__in=Account.objects.restrict(user, Action.VIEW).values("pk"),
-            )
+        # The links of these few contacts, then which of their accounts the reader may see: two small
+        # queries (a subquery of every visible account would make the database read them all).
+        links = list(
+            AccountContact.objects.filter(contact_id__in=[c.pk for c in contacts])
             .order_by("-is_primary", "id")
-            .values_list("contact_id", "account__name")
+            .values_list("contact_id", "account_id")
         )
-        for contact_id, name in links:
-            company.setdefault(contact_id, name)
+        names = dict(
+            Account.objects.restrict(user, Action.VIEW)
+            .filter(pk__in={account_id for _contact, account_id in links})
+            .values_list("pk", "name")
+        )
+        for contact_id, account_id in links:
+            if account_id in names:
+                company.setdefault(contact_id, names[account_id])
     out = {}
     for contact in contacts:
         parts = [company.get(contact.pk, "")]

@@ -33,9 +33,9 @@ BUILD_CHUNK = 5000
 MAX_QUERY = 100
 MAX_LIMIT = 50
 FIRST_BATCH = 40
-MAX_BATCH = 2000
+MAX_BATCH = 5000
 #: Candidates one type may look at in one search, whatever the user's scope lets through.
-MAX_SCAN = 12000
+MAX_SCAN = 30000
 MODES = ("key", "exact", "prefix")
 
 
@@ -93,22 +93,27 @@ def search_reindex(
     """
     ids = _unique_ints(pks)
     search_type = search_type_for(model)
-    if not ids:
+    if not ids or (search_type is None and not (cascade and _has_dependents(model))):
         return 0
-    with transaction.atomic():
+    # No savepoint: inside a service's transaction this is part of it; alone, it is one transaction.
+    with transaction.atomic(savepoint=False):
         written = _reindex(search_type, ids) if search_type is not None else 0
         if cascade:
             _cascade(model, ids, set(changed) if changed is not None else None)
     return written
 
 
+def _has_dependents(model: type[models.Model]) -> bool:
+    return any(d.model is model for t in search_types() for d in t.depends_on)
+
+
 def search_remove(model: type[models.Model], pks: Iterable[Any]) -> int:
     """Drop these records from the index (and rebuild documents that held their values)."""
     ids = _unique_ints(pks)
-    if not ids:
-        return 0
     search_type = search_type_for(model)
-    with transaction.atomic():
+    if not ids or (search_type is None and not _has_dependents(model)):
+        return 0
+    with transaction.atomic(savepoint=False):
         if search_type is not None:
             base = _content_type_id(model) << SHIFT
             backend().remove([base | pk for pk in ids])
@@ -195,8 +200,15 @@ def rank(query: Query, row: Row, columns: tuple[str, ...]) -> int:
     return 2 + min(worst, 4)
 
 
-def _matches(search_type: SearchType, user: Any, query: Query, limit: int, visible: Any) -> dict[int, int]:
-    """Record id -> rank of up to ``limit`` visible matches (more when a batch brings more), in tiers."""
+def _matches(
+    search_type: SearchType, user: Any, query: Query, limit: int, visible: Any, memo: dict[Any, Any] | None = None
+) -> dict[int, int]:
+    """Record id -> rank of up to ``limit`` visible matches (more when a batch brings more), in tiers.
+
+    ``memo`` keeps the answer for the rest of one search (a type searched for itself and through another).
+    """
+    if memo is not None and (search_type.key, limit) in memo:
+        return memo[(search_type.key, limit)]
     hidden = search_type.hidden_columns(hidden_fields(user, search_type.model))
     columns = tuple(c for c in COLUMNS if c not in hidden)
     low, high = id_range(search_type.model)
@@ -208,31 +220,36 @@ def _matches(search_type: SearchType, user: Any, query: Query, limit: int, visib
     for mode in modes:
         top, size = high, max(FIRST_BATCH, limit * 2)
         while scanned < MAX_SCAN:
-            rows = engine.candidates(query, columns, mode, low, top, min(size, MAX_SCAN - scanned))
+            # The first batch comes with its texts; later (larger) ones are ids only, and only the
+            # visible few are read back: a narrow scope walks many candidates cheaply.
+            first = size <= max(FIRST_BATCH, limit * 2)
+            rows = engine.candidates(query, columns, mode, low, top, min(size, MAX_SCAN - scanned), texts=first)
             scanned += len(rows)
-            fresh = [row for row in rows if row[0] not in seen]
-            seen.update(row[0] for row in fresh)
+            fresh = [row[0] for row in rows if row[0] not in seen]
+            seen.update(fresh)
             if fresh:
-                allowed = set(visible.filter(pk__in=[row[0] & MASK for row in fresh]).values_list("pk", flat=True))
-                for row in fresh:
-                    pk = row[0] & MASK
-                    if pk in allowed:
-                        found[pk] = rank(query, row, columns)
+                allowed = set(visible.filter(pk__in=[doc & MASK for doc in fresh]).values_list("pk", flat=True))
+                keep = [doc for doc in fresh if doc & MASK in allowed]
+                texts = [row for row in rows if row[0] in set(keep)] if first else engine.documents(keep)
+                for row in texts:
+                    found[row[0] & MASK] = rank(query, row, columns)
             if len(rows) < size or len(found) >= limit:
                 break
-            top, size = rows[-1][0] - 1, min(size * 4, MAX_BATCH)
+            top, size = rows[-1][0] - 1, min(size * 8, MAX_BATCH)
         if len(found) >= limit or scanned >= MAX_SCAN:
             break
+    if memo is not None:
+        memo[(search_type.key, limit)] = found
     return found
 
 
-#: Related records (a contact's accounts) looked at when a type is searched through them.
-VIA_LIMIT = 50
 #: Rank of a record found through a related one: after every match on its own values.
 VIA_RANK = 6
 
 
-def _matches_via(search_type: SearchType, user: Any, query: Query, limit: int, visible: Any) -> dict[int, int]:
+def _matches_via(
+    search_type: SearchType, user: Any, query: Query, limit: int, visible: Any, memo: dict[Any, Any]
+) -> dict[int, int]:
     """Records found through related records the user may see (contacts through their accounts' names)."""
     found: dict[int, int] = {}
     hidden = hidden_fields(user, search_type.model)
@@ -243,7 +260,7 @@ def _matches_via(search_type: SearchType, user: Any, query: Query, limit: int, v
         other_visible = restricted(other.model, user, "view")
         if other_visible.query.is_empty():
             continue
-        related = _matches(other, user, query, VIA_LIMIT, other_visible)
+        related = _matches(other, user, query, limit, other_visible, memo)
         if not related:
             continue
         pairs = list(via.linked(list(related), MAX_BATCH))
@@ -256,14 +273,17 @@ def _matches_via(search_type: SearchType, user: Any, query: Query, limit: int, v
     return found
 
 
-def _hits_of_type(search_type: SearchType, user: Any, query: Query, limit: int) -> list[Hit] | None:
+def _hits_of_type(
+    search_type: SearchType, user: Any, query: Query, limit: int, memo: dict[Any, Any] | None = None
+) -> list[Hit] | None:
     """Up to ``limit`` hits of one type, best first; None when the user may see no record of it."""
     visible = restricted(search_type.model, user, "view")
     if visible.query.is_empty():
         return None
-    found = _matches(search_type, user, query, limit, visible)
+    memo = {} if memo is None else memo
+    found = _matches(search_type, user, query, limit, visible, memo)
     if len(found) < limit and search_type.via:
-        for pk, via_rank in _matches_via(search_type, user, query, limit, visible).items():
+        for pk, via_rank in _matches_via(search_type, user, query, limit, visible, memo).items():
             found.setdefault(pk, via_rank)
     best = sorted(found, key=lambda pk: (found[pk], -pk))[:limit]
     if not best:
@@ -320,8 +340,9 @@ def search_grouped(
     text, chosen, limit = clean_search_input(q, types, limit)
     query = parse_query(text)
     out: list[tuple[SearchType, list[Hit]]] = []
+    memo: dict[Any, Any] = {}
     for search_type_ in chosen:
-        hits = _hits_of_type(search_type_, user, query, limit) if query.terms else []
+        hits = _hits_of_type(search_type_, user, query, limit, memo) if query.terms else []
         if hits is not None and (query.terms or not restricted(search_type_.model, user, "view").query.is_empty()):
             out.append((search_type_, hits))
     return out

@@ -30,6 +30,7 @@ _HAN_CHAR_RE = re.compile(f"[{_HAN}]")
 # Han runs, and runs of latin letters/digits, in the order they appear.
 _WORD_RE = re.compile(f"[{_HAN}]+|[a-z0-9]+")
 _EMAIL_CHARS_RE = re.compile(r"[^a-z0-9._@+\-]")
+_EMAIL_CLEAN_RE = re.compile(r"[a-z0-9._@+\-]*")
 _PHONE_QUERY_RE = re.compile(r"\+?[\d\s\-().]+")
 
 #: Longest whole-name key and pinyin kept (longer names still match by their words and pairs).
@@ -194,6 +195,8 @@ def related_name_column(value: str) -> str:
 
 
 _WORDS_RE = re.compile(r"[a-z0-9]+")
+# An email's characters that separate words (the rest are [a-z0-9]).
+_SEPARATORS = str.maketrans("._+-", "    ")
 
 
 @lru_cache(maxsize=65536)
@@ -209,14 +212,15 @@ def _domain_tokens(domain: str) -> str:
 def email_column(address: str) -> str:
     """The address, its local part and domain, and the words of both, as a column string."""
     text = address.lower() if address.isascii() else fold(address)
-    text = _EMAIL_CHARS_RE.sub("", text)
+    if not _EMAIL_CLEAN_RE.fullmatch(text):
+        text = _EMAIL_CHARS_RE.sub("", text)
     if not text:
         return ""
     local, _at, domain = text.partition("@")
     parts = [text]
     if local and local != text:
         parts.append(local)
-    local_words = _WORDS_RE.findall(local)
+    local_words = local.translate(_SEPARATORS).split()
     if local_words != [local]:
         parts.extend(local_words)
     parts.append(_domain_tokens(domain))

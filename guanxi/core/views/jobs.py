@@ -17,7 +17,7 @@ from django.views import View
 
 from guanxi.core.api_jobs import job_file_name, job_file_response, visible_jobs
 from guanxi.core.choices import JobStatus
-from guanxi.core.errors import NotFound
+from guanxi.core.errors import FieldErrors, NotFound
 from guanxi.core.models import Job
 from guanxi.core.pagination import DEFAULT_LIMIT, paginate
 from guanxi.core.registry import resources
@@ -111,7 +111,7 @@ class JobListView(GuanxiViewMixin, View):
             qs = qs.filter(kind=kind)
         try:
             page = paginate(qs, "-id", request.GET.get("cursor") or None, DEFAULT_LIMIT)
-        except Exception:  # noqa: BLE001 - a broken cursor shows the first page
+        except FieldErrors:  # a broken cursor shows the first page
             page = paginate(qs, "-id", None, DEFAULT_LIMIT)
         rows = [{**job_context(job), "job": job} for job in page.items]
         next_url = f"?cursor={page.next_cursor}" + (f"&kind={kind}" if kind else "") if page.next_cursor else None

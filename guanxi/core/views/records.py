@@ -162,7 +162,15 @@ class ObjectDetailView(ResourceView):
         """Timeline entries and the live notes of the record, newest first."""
         user = self.request.user
         entries = [
-            {"at": e.at, "kind": e.kind, "actor": e.actor, "summary": e.summary, "body": e.body, "note": None}
+            {
+                "at": e.at,
+                "kind": e.kind,
+                "actor": e.actor,
+                "summary": e.summary,
+                "body": e.body,
+                "note": None,
+                "data": e.data,
+            }
             for e in TimelineEntry.objects.restrict(user, Action.VIEW)
             .filter(content_type=ct, object_id=obj.pk)
             .exclude(kind="note")  # notes are listed from Note, so edits and deletes show

@@ -250,13 +250,10 @@ def _apply_links(
     _touch(contact)
     search_reindex(Contact, [contact.pk])  # the contact's companies are part of its search document
     ct = ContentType.objects.get_for_model(Contact, for_concrete_model=False)
-    entry = (
-        ChangeLogEntry.objects.filter(content_type=ct, object_id=contact.pk, id__gt=merge_after)
-        .order_by("-id")
-        .first()
-        if merge_after is not None
-        else None
-    )
+    entry = None
+    if merge_after is not None:
+        entries = ChangeLogEntry.objects.filter(content_type=ct, object_id=contact.pk, id__gt=merge_after)
+        entry = entries.order_by("-id").first()
     if entry is not None:
         was = None if entry.action == ChangeAction.CREATE else before
         entry.changes = {**entry.changes, **diff({"accounts": was}, {"accounts": after})}

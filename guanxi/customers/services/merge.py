@@ -244,10 +244,11 @@ def _plan_contact(survivor: Contact, others: list[Contact], values: dict[str, An
 
 def _plan_account(survivor: Account, others: list[Account], values: dict[str, Any]) -> None:
     merged_ids = {survivor.pk, *(o.pk for o in others)}
-    if values.get("parent_id", survivor.parent_id) in merged_ids:
+    chosen = values.get("parent_id", survivor.parent_id)
+    if chosen is not None and chosen in merged_ids:
         # The chosen parent is one of the merged accounts: take that account's own parent instead.
         parent_of = {o.pk: o.parent_id for o in [survivor, *others]}
-        parent = parent_of.get(values.get("parent_id", survivor.parent_id))
+        parent = parent_of.get(chosen)
         values["parent_id"] = None if parent in merged_ids else parent
 
 
@@ -422,7 +423,7 @@ def merge_visible(user: Any, merge_id: Any) -> Merge:
     if merge is None:
         raise NotFound()
     model = model_for(merge.record_type)
-    if not model.all_objects.filter(pk=merge.survivor_id).restrict(user, Action.VIEW).exists():  # type: ignore[attr-defined]
+    if not model.all_objects.filter(pk=merge.survivor_id).restrict(user, Action.VIEW).exists():
         raise NotFound()
     return merge
 
@@ -432,12 +433,12 @@ def merge_undo_problem(merge: Merge) -> str | None:
     if merge.status == MergeStatus.UNDONE:
         return _("This merge has already been undone.")
     model = model_for(merge.record_type)
-    survivor = model.all_objects.filter(pk=merge.survivor_id).first()  # type: ignore[attr-defined]
+    survivor = model.all_objects.filter(pk=merge.survivor_id).first()
     if survivor is None:
         return _("The kept record was purged, so this merge can no longer be undone.")
     if survivor.deleted_at is not None:
         return _("The kept record is in the recycle bin; restore it first, then undo the merge.")
-    present = set(model.all_objects.filter(pk__in=merge.loser_ids).values_list("pk", flat=True))  # type: ignore[attr-defined]
+    present = set(model.all_objects.filter(pk__in=merge.loser_ids).values_list("pk", flat=True))
     purged = [str(pk) for pk in merge.loser_ids if pk not in present]
     if purged:
         return _("Merged record %(ids)s was purged from the recycle bin, so this merge can no longer be undone.") % {
@@ -483,11 +484,11 @@ def merge_undo(*, merge_id: Any, user: Any) -> Merge:
         assert survivor is not None
         losers = []
         for pk in merge.loser_ids:
-            loser = model.all_objects.filter(pk=pk).restrict(user, Action.DELETE).select_for_update().first()  # type: ignore[attr-defined]
+            loser = model.all_objects.filter(pk=pk).restrict(user, Action.DELETE).select_for_update().first()
             if loser is None:
                 raise PermissionDenied()
             losers.append(loser)
-        survivor._tag_names = _tag_names(survivor)
+        survivor._tag_names = _tag_names(survivor)  # type: ignore[union-attr]
         before = snapshot(survivor)
         ctx = MergeContext(model=model, survivor=survivor, losers=losers, user=user, merge_id=merge.pk)
         merge_undo_all(ctx, merge.journal or {})
@@ -500,7 +501,7 @@ def merge_undo(*, merge_id: Any, user: Any) -> Merge:
         if model is Contact:
             for record in (survivor, *losers):
                 _sync_survivor_points(record)
-        survivor._tag_names = _tag_names(survivor)
+        survivor._tag_names = _tag_names(survivor)  # type: ignore[union-attr]
         changelog_record(
             actor=user,
             obj=survivor,

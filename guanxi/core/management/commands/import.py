@@ -63,13 +63,19 @@ class Command(BaseCommand):
                 job = import_start(job=job, user=user, enqueue=options["background"])
             except GuanxiError as exc:
                 raise CommandError(self._error_text(exc)) from None
-            self.stdout.write(f"Import #{job.pk}: {job.total} rows, mapping {json.dumps(job.params['mapping'], ensure_ascii=False)}")
+            self.stdout.write(
+                f"Import #{job.pk}: {job.total} rows, mapping {json.dumps(job.params['mapping'], ensure_ascii=False)}"
+            )
             if options["background"]:
                 self.stdout.write("Queued; a worker runs it (guanxi worker).")
                 return
         job = job_run(job.pk)
         data = import_as_json(job, preview=False)
-        self.stdout.write(json.dumps({k: data[k] for k in ("id", "status", "total", "processed", "result", "error")}, ensure_ascii=False))
+        self.stdout.write(
+            json.dumps(
+                {k: data[k] for k in ("id", "status", "total", "processed", "result", "error")}, ensure_ascii=False
+            )
+        )
         if job.status != JobStatus.SUCCEEDED:
             raise CommandError(job.error or "The import failed.")
 
@@ -77,7 +83,11 @@ class Command(BaseCommand):
     def _user(email: str | None) -> Any:
         from guanxi.identity.models import User
 
-        user = User.objects.filter(email__iexact=email).first() if email else User.objects.filter(is_superuser=True).order_by("pk").first()
+        user = (
+            User.objects.filter(email__iexact=email).first()
+            if email
+            else User.objects.filter(is_superuser=True).order_by("pk").first()
+        )
         if user is None:
             raise CommandError(f"No user {email}." if email else "No superuser; give --user.")
         return user

@@ -97,8 +97,11 @@ def match_expression(query: Query, columns: tuple[str, ...], mode: str) -> str |
     return " & ".join(terms)
 
 
-def candidates(query: Query, columns: tuple[str, ...], mode: str, lo: int, hi: int, limit: int) -> list[Row]:
-    """Matching documents with ids in [lo, hi], highest id first, at most ``limit``."""
+def candidates(
+    query: Query, columns: tuple[str, ...], mode: str, lo: int, hi: int, limit: int, *, texts: bool = True
+) -> list[Row]:
+    """Matching documents with ids in [lo, hi], highest id first, at most ``limit``; ``texts=False``
+    reads the ids alone (the index only, no stored columns: long scans for narrow scopes)."""
     expression = match_expression(query, columns, mode)
     if expression is None or limit <= 0:
         return []
@@ -108,11 +111,23 @@ def candidates(query: Query, columns: tuple[str, ...], mode: str, lo: int, hi: i
         recheck = " AND position(%s in ' ' || k || ' ' || e || ' ' || p || ' ') > 0"
         params.append(f" {query.compact} ")
     sql = (
-        f"SELECT id, {', '.join(COLUMNS)} FROM {TABLE} "  # noqa: S608 - fixed names
+        f"SELECT id{', ' + ', '.join(COLUMNS) if texts else ''} FROM {TABLE} "  # noqa: S608 - fixed names
         f"WHERE tsv @@ %s::tsquery AND id BETWEEN %s AND %s{recheck} ORDER BY id DESC LIMIT %s"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, limit])
+        return [tuple(row) for row in cursor.fetchall()]
+
+
+def documents(ids: list[int]) -> list[Row]:
+    """The stored columns of these documents."""
+    if not ids:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id, {', '.join(COLUMNS)} FROM {TABLE} WHERE id IN ({', '.join(['%s'] * len(ids))})",  # noqa: S608
+            ids,
+        )
         return [tuple(row) for row in cursor.fetchall()]
 
 

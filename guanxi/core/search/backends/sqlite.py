@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db import connection
+from django.db import connection, transaction
 
 from guanxi.core.search.backends import COLUMNS, Row, chunks
 from guanxi.core.search.text import Alternative, Query
@@ -21,8 +21,12 @@ _CHUNK = 900
 
 
 def write(rows: list[Row], remove_ids: Iterable[int]) -> None:
-    """Drop the documents ``remove_ids`` and insert ``rows`` (the caller includes rewritten ids in both)."""
-    with connection.cursor() as cursor:
+    """Drop the documents ``remove_ids`` and insert ``rows`` (the caller includes rewritten ids in both).
+
+    In a savepoint: FTS5 keeps new terms in memory until a commit or savepoint boundary, and the
+    boundary here writes them out now, not during a later read in the same transaction.
+    """
+    with transaction.atomic(), connection.cursor() as cursor:
         ids = list(remove_ids)
         for part in chunks(ids, _CHUNK):
             marks = ",".join(["%s"] * len(part))
@@ -71,17 +75,32 @@ def match_expression(query: Query, columns: tuple[str, ...], mode: str) -> str |
     return "{" + " ".join(columns) + "} : (" + body + ")"
 
 
-def candidates(query: Query, columns: tuple[str, ...], mode: str, lo: int, hi: int, limit: int) -> list[Row]:
-    """Matching documents with ids in [lo, hi], highest id first, at most ``limit``."""
+def candidates(
+    query: Query, columns: tuple[str, ...], mode: str, lo: int, hi: int, limit: int, *, texts: bool = True
+) -> list[Row]:
+    """Matching documents with ids in [lo, hi], highest id first, at most ``limit``; ``texts=False``
+    reads the ids alone (the index only, no stored columns: long scans for narrow scopes)."""
     expression = match_expression(query, columns, mode)
     if expression is None or limit <= 0:
         return []
     sql = (
-        f"SELECT rowid, {', '.join(COLUMNS)} FROM {TABLE} "  # noqa: S608 - fixed names
+        f"SELECT rowid{', ' + ', '.join(COLUMNS) if texts else ''} FROM {TABLE} "  # noqa: S608 - fixed names
         f"WHERE {TABLE} MATCH %s AND rowid BETWEEN %s AND %s ORDER BY rowid DESC LIMIT %s"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [expression, lo, hi, limit])
+        return [tuple(row) for row in cursor.fetchall()]
+
+
+def documents(ids: list[int]) -> list[Row]:
+    """The stored columns of these documents."""
+    if not ids:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT rowid, {', '.join(COLUMNS)} FROM {TABLE} WHERE rowid IN ({', '.join(['%s'] * len(ids))})",  # noqa: S608
+            ids,
+        )
         return [tuple(row) for row in cursor.fetchall()]
 
 
