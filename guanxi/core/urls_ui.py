@@ -18,10 +18,10 @@ from django.urls import URLPattern, URLResolver, path
 from django.utils.module_loading import module_has_submodule
 from django.views import View
 
+from guanxi.core.imports.views import ui_import_patterns
 from guanxi.core.registry import Resource
 from guanxi.core.search.views import SearchSuggestView, SearchView
 from guanxi.core.views import changelog  # noqa: F401 - registers the change-log entry page
-from guanxi.core.imports.views import ui_import_patterns
 from guanxi.core.views.base import ui_prefix, ui_resources, view_class_for
 from guanxi.core.views.bulk import BulkActionView
 from guanxi.core.views.exports import ExportView

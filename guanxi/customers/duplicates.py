@@ -401,8 +401,9 @@ def _detect_contact_names(ids: list[int], pairs: _Pairs) -> None:
     for aid, cid, nk in _fetch(
         f"SELECT o.account_id, o.contact_id, oc.dup_key FROM ({_ids_sql()}) b "  # noqa: S608 - see _table
         f"{join} {link} o ON o.account_id = b.id "
-        f"{join} {contact} oc ON oc.id = o.contact_id AND {_live('oc')} AND oc.dup_key <> ''",
-        [_ids_param(sorted(company_of))],
+        f"{join} {contact} oc ON oc.id = o.contact_id AND {_live('oc')} "
+        f"WHERE oc.dup_key IN ({_keys_sql()})",
+        [_ids_param(sorted(company_of)), _keys_param(sorted({nk for _b, nk in wanted}))],
     ):
         block = (company_of[aid], nk)
         if block in wanted:

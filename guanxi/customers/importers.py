@@ -58,7 +58,9 @@ from guanxi.core.permissions import restricted
 from guanxi.customers.choices import AccountSource, ContactPointKind, Industry, LifecycleStage, SizeBand, size_band_for
 from guanxi.customers.models import Account, AccountContact, Contact, ContactPoint
 from guanxi.customers.normalize import (
+    _CN_MOBILE_RE,
     DEFAULT_REGION,
+    Phone,
     has_east_asian_script,
     normalize_cn_province,
     normalize_country,
@@ -396,7 +398,11 @@ def _contact_points(row: _Row, region: str) -> None:
             if not part:
                 continue
             try:
-                phone = normalize_phone(part, region)
+                # Most rows hold a bare mainland mobile: the pattern normalize_phone's fast path checks.
+                if region == "CN" and len(part) == 11 and _CN_MOBILE_RE.fullmatch(part):
+                    phone = Phone("+86" + part)
+                else:
+                    phone = normalize_phone(part, region)
             except ValueError as exc:
                 row.fail(name, raw, str(exc))
                 break

@@ -178,8 +178,7 @@ def _value_text(model: type[models.Model], obj: Any, name: str, columns: tuple[s
     if name.startswith("cf."):
         value = (getattr(obj, "custom_fields", None) or {}).get(name[3:])
         return display.plain_value(value) if value not in (None, "") else "—"
-    field_name = columns[0].removesuffix("_id") if columns[0].endswith("_id") else columns[0]
-    value = display.field_value(obj, field_name, truncate=80)
+    value = display.field_value(obj, _field_name(model, columns[0]), truncate=80)
     return value if value not in (None, "") else "—"
 
 
@@ -191,7 +190,15 @@ def _field_label(model: type[models.Model], name: str, columns: tuple[str, ...])
 
         labels = {d.key: d.label for d in definitions_for(model)}
         return labels.get(name[3:], name[3:])
-    return str(display.field_label(model, columns[0].removesuffix("_id")))
+    return str(display.field_label(model, _field_name(model, columns[0])))
+
+
+def _field_name(model: type[models.Model], column: str) -> str:
+    """The field a column belongs to (``owner_id`` → ``owner``; ``external_id`` stays)."""
+    for field in model._meta.concrete_fields:
+        if field.attname == column:
+            return field.name
+    return column
 
 
 class MergeView(GuanxiViewMixin, View):

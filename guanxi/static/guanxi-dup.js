@@ -20,6 +20,18 @@
     }
   });
 
+  /* Fields with the same value in every record are hidden (nothing to choose); this shows them. */
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-show-same]");
+    if (!button) {
+      return;
+    }
+    document.querySelectorAll(".gx-merge-same").forEach(function (row) {
+      row.classList.remove("d-none");
+    });
+    button.remove();
+  });
+
   document.addEventListener("change", function (event) {
     var select = event.target;
     if (select.matches && select.matches("select[data-autosubmit]") && select.form) {

@@ -103,4 +103,4 @@ def test_merge_form_on_a_phone(make_page: Any, shot: Any, accounts: dict[str, An
     assert width <= PHONE["width"], f"the merge form is {width}px wide on a {PHONE['width']}px screen"
     page.locator(f'[data-take-all="{ids["b"]}"]').click()
     expect(page.locator(f'input[name=survivor][value="{ids["b"]}"]')).to_be_checked()
-    shot("merge-form-phone")
+    shot("merge-form-phone", page)

@@ -35,7 +35,7 @@ MAX_LIMIT = 50
 FIRST_BATCH = 40
 MAX_BATCH = 5000
 #: Candidates one type may look at in one search, whatever the user's scope lets through.
-MAX_SCAN = 30000
+MAX_SCAN = 20000
 MODES = ("key", "exact", "prefix")
 
 
@@ -218,29 +218,57 @@ def _matches(
     scanned = 0
     modes = [m for m in MODES if m != "prefix" or query.has_prefix]
     for mode in modes:
-        top, size = high, max(FIRST_BATCH, limit * 2)
-        while scanned < MAX_SCAN:
-            # The first batch comes with its texts; later (larger) ones are ids only, and only the
-            # visible few are read back: a narrow scope walks many candidates cheaply.
-            first = size <= max(FIRST_BATCH, limit * 2)
-            rows = engine.candidates(query, columns, mode, low, top, min(size, MAX_SCAN - scanned), texts=first)
-            scanned += len(rows)
-            fresh = [row[0] for row in rows if row[0] not in seen]
-            seen.update(fresh)
-            if fresh:
-                allowed = set(visible.filter(pk__in=[doc & MASK for doc in fresh]).values_list("pk", flat=True))
-                keep = [doc for doc in fresh if doc & MASK in allowed]
-                texts = [row for row in rows if row[0] in set(keep)] if first else engine.documents(keep)
-                for row in texts:
-                    found[row[0] & MASK] = rank(query, row, columns)
-            if len(rows) < size or len(found) >= limit:
+        # First a small batch with its texts (enough when the user sees most records); then, for a
+        # narrow scope, one long walk of ids alone (the index only), checked through restrict in
+        # chunks until enough are visible; only the visible few are read back.
+        first_size = max(FIRST_BATCH, limit * 2)
+        rows = engine.candidates(query, columns, mode, low, high, first_size)
+        scanned += len(rows)
+        _admit(rows, seen, visible, found, query, columns)
+        if len(rows) < first_size or len(found) >= limit or scanned >= MAX_SCAN:
+            if len(found) >= limit or scanned >= MAX_SCAN:
                 break
-            top, size = rows[-1][0] - 1, min(size * 8, MAX_BATCH)
+            continue
+        ids = engine.candidates(query, columns, mode, low, rows[-1][0] - 1, MAX_SCAN - scanned, texts=False)
+        scanned += len(ids)
+        for start in range(0, len(ids), MAX_BATCH):
+            chunk = [row[0] for row in ids[start : start + MAX_BATCH]]
+            _admit_ids(chunk, seen, visible, found, query, columns, engine)
+            if len(found) >= limit:
+                break
+        if len(found) >= limit or scanned >= MAX_SCAN:
+            break
         if len(found) >= limit or scanned >= MAX_SCAN:
             break
     if memo is not None:
         memo[(search_type.key, limit)] = found
     return found
+
+
+def _admit(rows: list[Row], seen: set[int], visible: Any, found: dict[int, int], query: Query, columns: Any) -> None:
+    """Rank the rows (with texts) the user may see."""
+    fresh = [row for row in rows if row[0] not in seen]
+    if not fresh:
+        return
+    seen.update(row[0] for row in fresh)
+    allowed = set(visible.filter(pk__in=[row[0] & MASK for row in fresh]).values_list("pk", flat=True))
+    for row in fresh:
+        if row[0] & MASK in allowed:
+            found[row[0] & MASK] = rank(query, row, columns)
+
+
+def _admit_ids(
+    ids: list[int], seen: set[int], visible: Any, found: dict[int, int], query: Query, columns: Any, engine: Any
+) -> None:
+    """Like ``_admit`` for bare ids: the texts of the visible ones are read afterwards."""
+    fresh = [doc for doc in ids if doc not in seen]
+    if not fresh:
+        return
+    seen.update(fresh)
+    allowed = set(visible.filter(pk__in=engine.id_list([doc & MASK for doc in fresh])).values_list("pk", flat=True))
+    keep = sorted(doc for doc in fresh if doc & MASK in allowed)
+    for row in engine.documents(keep):
+        found[row[0] & MASK] = rank(query, row, columns)
 
 
 #: Rank of a record found through a related one: after every match on its own values.

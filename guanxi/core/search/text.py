@@ -331,6 +331,9 @@ def parse_query(raw: str) -> Query:
                     terms.extend((Alternative(part[i : i + 2], False),) for i in range(len(part) - 1))
             else:
                 terms.append((Alternative(part, len(part) > 1),))
+    # Only the last word is still being typed: earlier ones match whole tokens ("john sm" -> john, sm*),
+    # which keeps every prefix expansion (the costly part of a full-text query) to one.
+    terms = [tuple(Alternative(a.token, False) for a in term) for term in terms[:-1]] + terms[-1:]
     unique = list(dict.fromkeys(terms))[:MAX_TERMS]
     compact = "".join(_WORD_RE.findall(text)) if "@" not in text else text.replace(" ", "")
     return Query(text, compact[:MAX_KEY], unique)

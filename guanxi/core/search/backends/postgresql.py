@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db import connection
+from django.db.models.expressions import RawSQL
 
 from guanxi.core.search.backends import COLUMNS, Row
 from guanxi.core.search.text import Query
@@ -129,6 +130,11 @@ def documents(ids: list[int]) -> list[Row]:
             ids,
         )
         return [tuple(row) for row in cursor.fetchall()]
+
+
+def id_list(ids: list[int]) -> RawSQL:
+    """Thousands of ids as one array parameter, for ``pk__in`` (Django prepares each element of a list)."""
+    return RawSQL("SELECT unnest(%s::bigint[])", (ids,))  # noqa: S611 - fixed SQL, one parameter
 
 
 def optimize() -> None:
