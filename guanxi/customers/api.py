@@ -66,17 +66,27 @@ def link_json(link: AccountContact) -> dict[str, Any]:
 
 
 def contact_accounts(contacts: list[Any], user: Any) -> dict[Any, dict[str, Any]]:
-    """The accounts of a page of contacts, in one query; only accounts the user may see are listed."""
+    """The accounts of a page of contacts; only accounts the user may see are listed.
+
+    Two queries by primary key, whatever the size of the tables: the page's links with their
+    accounts, then which of those accounts ``restrict`` lets the user see.
+    """
     out: dict[Any, dict[str, Any]] = {c.pk: {"accounts": []} for c in contacts}
-    links = (
-        AccountContact.objects.filter(
-            contact_id__in=list(out), account__in=Account.objects.restrict(user, Action.VIEW).values("pk")
-        )
-        .select_related("account")
-        .order_by("-is_primary", "id")
+    if not out:
+        return out
+    links = list(
+        AccountContact.objects.filter(contact_id__in=list(out)).select_related("account").order_by("-is_primary", "id")
+    )
+    if not links:
+        return out
+    visible = set(
+        Account.objects.restrict(user, Action.VIEW)
+        .filter(pk__in={link.account_id for link in links})
+        .values_list("pk", flat=True)
     )
     for link in links:
-        out[link.contact_id]["accounts"].append(link_json(link))
+        if link.account_id in visible:
+            out[link.contact_id]["accounts"].append(link_json(link))
     return out
 
 

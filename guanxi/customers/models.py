@@ -105,12 +105,16 @@ class Account(AddressMixin, GuanxiModel):
         ordering = ("name", "id")
         indexes = [
             # List pages: live rows, filtered by one of these, sorted by update time or name.
+            # Each ends with the id: keyset pages compare (field, id) as a row value (guanxi.core.pagination).
             models.Index(fields=("name", "id"), condition=LIVE, name="account_live_name_idx"),
-            models.Index(fields=("owner", "updated_at"), condition=LIVE, name="account_owner_upd_idx"),
-            models.Index(fields=("team", "updated_at"), condition=LIVE, name="account_team_upd_idx"),
-            models.Index(fields=("lifecycle_stage", "updated_at"), condition=LIVE, name="account_stage_upd_idx"),
-            models.Index(fields=("tier", "updated_at"), condition=LIVE, name="account_tier_upd_idx"),
-            models.Index(fields=("industry", "updated_at"), condition=LIVE, name="account_industry_upd_idx"),
+            models.Index(fields=("updated_at", "id"), condition=LIVE, name="account_live_upd_idx"),
+            models.Index(fields=("created_at", "id"), condition=LIVE, name="account_live_created_idx"),
+            models.Index(fields=("owner", "updated_at", "id"), condition=LIVE, name="account_owner_upd_idx"),
+            models.Index(fields=("team", "updated_at", "id"), condition=LIVE, name="account_team_upd_idx"),
+            models.Index(fields=("lifecycle_stage", "updated_at", "id"), condition=LIVE, name="account_stage_upd_idx"),
+            models.Index(fields=("tier", "updated_at", "id"), condition=LIVE, name="account_tier_upd_idx"),
+            models.Index(fields=("industry", "updated_at", "id"), condition=LIVE, name="account_industry_upd_idx"),
+            models.Index(fields=("province", "updated_at", "id"), condition=LIVE, name="account_province_upd_idx"),
             models.Index(fields=("annual_revenue", "id"), condition=LIVE, name="account_revenue_idx"),
             models.Index(fields=("country", "province", "city"), condition=LIVE, name="account_place_idx"),
             models.Index(fields=("region",), condition=LIVE, name="account_region_idx"),
@@ -173,9 +177,14 @@ class Contact(AddressMixin, GuanxiModel):
         verbose_name_plural = _("contacts")
         ordering = ("display_name", "id")
         indexes = [
+            # List pages: live rows, by each allowed ordering and by the common filters, newest first;
+            # each ends with the id, the keyset tie-break (guanxi.core.pagination).
             models.Index(fields=("display_name", "id"), condition=LIVE, name="contact_live_name_idx"),
-            models.Index(fields=("owner", "updated_at"), condition=LIVE, name="contact_owner_upd_idx"),
-            models.Index(fields=("team", "updated_at"), condition=LIVE, name="contact_team_upd_idx"),
+            models.Index(fields=("updated_at", "id"), condition=LIVE, name="contact_live_upd_idx"),
+            models.Index(fields=("created_at", "id"), condition=LIVE, name="contact_live_created_idx"),
+            models.Index(fields=("owner", "updated_at", "id"), condition=LIVE, name="contact_owner_upd_idx"),
+            models.Index(fields=("team", "updated_at", "id"), condition=LIVE, name="contact_team_upd_idx"),
+            models.Index(fields=("province", "updated_at", "id"), condition=LIVE, name="contact_province_upd_idx"),
             models.Index(fields=("country", "province", "city"), condition=LIVE, name="contact_place_idx"),
             models.Index(fields=("dup_key",), name="contact_dup_key_idx"),
         ]

@@ -5,7 +5,8 @@ Parameterised throughout; table and column names come from the models' metadata,
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from django.db import connection
@@ -39,3 +40,9 @@ def update(table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) ->
     sql = f"UPDATE {_qn(table)} SET {sets} WHERE id = %s"  # noqa: S608 - names from metadata
     with connection.cursor() as cursor:
         cursor.executemany(sql, rows)
+
+
+@contextmanager
+def import_session() -> Iterator[None]:
+    """Nothing to set for an import on PostgreSQL (the SQLite module turns its memory map off)."""
+    yield

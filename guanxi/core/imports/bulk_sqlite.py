@@ -5,7 +5,8 @@ Parameterised SQL only; table and column names come from the models' metadata, n
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from django.db import connection
@@ -56,3 +57,20 @@ def update(table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) ->
         raw.executemany(sql, rows)
     finally:
         raw.close()
+
+
+@contextmanager
+def import_session() -> Iterator[None]:
+    """For the length of an import, read the database file through SQLite's page cache instead of
+    a memory map: a long import touches the whole file, and a mapped file counts in the worker's
+    memory (up to ``mmap_size``) although it holds nothing the import needs twice."""
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA mmap_size")
+        row = cursor.fetchone()
+        before = int(row[0]) if row else 0
+        cursor.execute("PRAGMA mmap_size=0")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA mmap_size={before:d}")

@@ -24,7 +24,9 @@ from django.db import transaction
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+from guanxi.core.db import analyze_tables
 from guanxi.core.errors import FieldErrors, PermissionDenied
+from guanxi.core.imports.bulk import engine
 from guanxi.core.imports.reading import FileFormat, is_blank, iter_rows
 from guanxi.core.imports.specs import BatchResult, ImportSpec, PrepareContext, Prepared, import_spec
 from guanxi.core.jobs import JobRun, job_handler
@@ -200,7 +202,7 @@ def run_import(run: JobRun) -> dict[str, Any]:
     writer = spec.writer(user, job.params.get("duplicate_policy", "skip"), ctx, job)
     size = batch_size()
     pause = float(os.environ.get("GUANXI_IMPORT_PAUSE", "0") or 0)  # tests: time to kill a worker mid-import
-    with translation.override(language):
+    with translation.override(language), engine().import_session():
         errors = ErrorFile(job, int(state.get("error_bytes", 0)))
         if not job.output_file:
             job.output_file.name = errors.name
@@ -246,6 +248,7 @@ def run_import(run: JobRun) -> dict[str, Any]:
         Job.objects.filter(pk=job.pk).update(output_file="")
         job.output_file.name = ""
     run.progress(processed, total=max(job.total or 0, processed), **counts)
+    analyze_tables(spec.model, rows=counts["created"] + counts["updated"])  # fresh planner statistics
     return counts
 
 

@@ -9,7 +9,6 @@ dictionary touches them. Batches are written with COPY.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from django.db import connection
 from django.db.models.expressions import RawSQL
@@ -98,25 +97,47 @@ def match_expression(query: Query, columns: tuple[str, ...], mode: str) -> str |
     return " & ".join(terms)
 
 
+#: Matches read through the GIN index before a query counts as common (see ``candidates``).
+RARE = 2000
+
+
 def candidates(
     query: Query, columns: tuple[str, ...], mode: str, lo: int, hi: int, limit: int, *, texts: bool = True
 ) -> list[Row]:
     """Matching documents with ids in [lo, hi], highest id first, at most ``limit``; ``texts=False``
-    reads the ids alone (the index only, no stored columns: long scans for narrow scopes)."""
+    reads the ids alone.
+
+    Two plans, because neither suits every query: a rare term is read through the GIN index (all its
+    matches, then the newest first), which the planner may skip for a walk down the primary key that
+    reads half the table when it misjudges a prefix; a common term is best read newest first down
+    the primary key, which stops after ``limit`` matches. The first query reads at most ``RARE``
+    matches through GIN; only when there are more does the second plan run.
+    """
     expression = match_expression(query, columns, mode)
     if expression is None or limit <= 0:
         return []
-    params: list[Any] = [expression, lo, hi]
-    recheck = ""
+    recheck, params = "", [expression, lo, hi]
     if mode == "key":
         recheck = " AND position(%s in ' ' || k || ' ' || e || ' ' || p || ' ') > 0"
         params.append(f" {query.compact} ")
-    sql = (
-        f"SELECT id{', ' + ', '.join(COLUMNS) if texts else ''} FROM {TABLE} "  # noqa: S608 - fixed names
-        f"WHERE tsv @@ %s::tsquery AND id BETWEEN %s AND %s{recheck} ORDER BY id DESC LIMIT %s"
+    selected = "id" + (", " + ", ".join(COLUMNS) if texts else "")
+    cap = max(RARE, limit + 1)
+    rare_sql = (
+        f"WITH m AS MATERIALIZED (SELECT id FROM {TABLE} WHERE tsv @@ %s::tsquery AND id BETWEEN %s AND %s"  # noqa: S608
+        f"{recheck} OFFSET 0 LIMIT %s) "
+        f"SELECT {selected}, (SELECT count(*) FROM m) FROM {TABLE} "
+        "WHERE id IN (SELECT id FROM m ORDER BY id DESC LIMIT %s) ORDER BY id DESC"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, limit])
+        cursor.execute(rare_sql, [*params, cap, limit])
+        rows = cursor.fetchall()
+        if not rows or rows[0][-1] < cap:
+            return [tuple(row[:-1]) for row in rows]
+        common_sql = (
+            f"SELECT {selected} FROM {TABLE} "  # noqa: S608 - fixed names
+            f"WHERE tsv @@ %s::tsquery AND id BETWEEN %s AND %s{recheck} ORDER BY id DESC LIMIT %s"
+        )
+        cursor.execute(common_sql, [*params, limit])
         return [tuple(row) for row in cursor.fetchall()]
 
 
