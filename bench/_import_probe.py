@@ -67,11 +67,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    parser.add_argument("--detect", action="store_true", help="also run the follow-up duplicate detection, timed")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="gx-import-probe-"))
     os.environ.setdefault("GUANXI_DATA_DIR", str(workdir))
     os.environ["GUANXI_MEDIA_ROOT"] = str(workdir / "media")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "guanxi.settings")
+    os.environ.setdefault("GUANXI_DEBUG", "0")  # as a production worker runs (DEBUG logs every query)
     sys.path.insert(0, str(ROOT))
     import django
 
@@ -110,6 +112,20 @@ def main() -> None:
         f"import: {args.rows} rows in {elapsed:.1f}s = {args.rows / elapsed:,.0f} rows/s ({created} contacts created)"
     )
     print(f"peak RSS: main {own:.0f} MB, largest worker {children:.0f} MB")
+    from guanxi.core.imports.bulk import last_timing
+
+    for stage, seconds in last_timing.items():
+        print(f"  {stage:<34} {seconds:7.1f}s  {seconds * 1e6 / args.rows:6.1f} µs/row")
+    if args.detect:
+        # The follow-up the import enqueues: the fuzzy duplicate detection over the ids it wrote.
+        from guanxi.customers.duplicates import duplicates_detect_ranges
+
+        detect = (job.checkpoint or {}).get("detect") or {}
+        started = time.perf_counter()
+        queued = duplicates_detect_ranges.call(detect)
+        took = time.perf_counter() - started
+        print(f"follow-up duplicate detection: {took:.1f}s = {args.rows / took:,.0f} rows/s, {queued} pairs queued")
+        print(f"peak RSS after detection: main {peak_rss_mb()[0]:.0f} MB")
     if not args.keep and "GUANXI_DATA_DIR" not in os.environ.get("GX_KEEP", ""):
         import shutil
 

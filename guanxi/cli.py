@@ -5,6 +5,7 @@
     guanxi migrate                                                      create/upgrade the database
     guanxi createuser [--email E --name N --password P --admin]         add a user
     guanxi demo                                                         fill in demo data (idempotent)
+    guanxi import FILE --type contacts|accounts [--policy skip]        import a CSV/XLSX file
     guanxi check --deploy, guanxi shell, ...                            any ``manage.py`` command
 
 ``serve``, ``worker``, ``createuser`` and ``demo`` are management commands of ``guanxi.core``, so
@@ -27,6 +28,8 @@ Usage: guanxi <command> [options]
   migrate      create or upgrade the database tables
   createuser   add a user (interactive, or --email --name --password [--admin])
   demo         fill the database with demo users, teams, roles and tags (safe to run twice)
+  import       import contacts or accounts from CSV (UTF-8 / GBK) or XLSX: guanxi import FILE --type contacts
+  search_reindex  rebuild the global search index
 
 Any other Django management command works too: guanxi check --deploy, guanxi shell, ...
 Run `guanxi <command> --help` for the options of a command, `guanxi help --commands` for all.

@@ -29,6 +29,7 @@ from typing import Any
 
 from django.db import connection, models, transaction
 from django.utils.translation import gettext as _
+from django_tasks import task
 from pypinyin import Style, lazy_pinyin
 from rapidfuzz import fuzz
 
@@ -498,6 +499,30 @@ def duplicates_detect(model: type[models.Model], pks: Iterable[int]) -> int:
             else:
                 _detect_contacts(list(part), pairs)
         return _queue(record_type, pairs)
+
+
+def detects(model: type[models.Model]) -> bool:
+    """Whether ``duplicates_detect`` looks at records of this model."""
+    try:
+        _record_type(model)
+    except ValueError:
+        return False
+    return True
+
+
+@task()
+def duplicates_detect_ranges(ranges: dict[str, list[list[int]]]) -> int:
+    """Duplicate detection over id ranges, ``{"customers.contact": [[first, last], ...]}``: the follow-up
+    of an import (the ids it wrote), ``CHUNK`` ids per transaction. Ids that are gone are passed over."""
+    from django.apps import apps
+
+    queued = 0
+    for label, spans in ranges.items():
+        model = apps.get_model(label)
+        for lo, hi in spans:
+            for start in range(int(lo), int(hi) + 1, CHUNK):
+                queued += duplicates_detect(model, range(start, min(int(hi), start + CHUNK - 1) + 1))
+    return queued
 
 
 def detect_after_commit(model: type[models.Model], pks: Iterable[int]) -> None:

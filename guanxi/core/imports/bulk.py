@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterable, Sequence
 from types import ModuleType
 from typing import Any
@@ -20,6 +21,15 @@ from guanxi.core import context
 from guanxi.core.choices import Action, ChangeAction, Scope
 from guanxi.core.models import ChangeLogEntry, Tag, TaggedItem
 from guanxi.core.permissions import object_type_of, scope_for
+
+
+#: Seconds per stage of the last import run in this process (the runner's stages, and the bulk
+#: inserts by table inside them); bench/_import_probe.py prints them.
+last_timing: dict[str, float] = {}
+
+
+def timed(stage: str, since: float) -> None:
+    last_timing[stage] = last_timing.get(stage, 0.0) + time.perf_counter() - since
 
 
 def engine() -> ModuleType:
@@ -88,7 +98,9 @@ class TableRows:
         return self.attnames.index(attname)
 
     def insert(self, rows: Sequence[Sequence[Any]]) -> None:
+        started = time.perf_counter()
         engine().insert(self.table, self.columns, rows)
+        timed(f"  insert {self.table}", started)
 
 
 def allocate_ids(model: type[models.Model], count: int) -> list[int]:

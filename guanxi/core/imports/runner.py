@@ -12,6 +12,8 @@ import csv
 import logging
 import multiprocessing
 import os
+import queue
+import threading
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -26,7 +28,7 @@ from django.utils.translation import gettext as _
 
 from guanxi.core.db import analyze_tables
 from guanxi.core.errors import FieldErrors, PermissionDenied
-from guanxi.core.imports.bulk import engine
+from guanxi.core.imports.bulk import engine, last_timing
 from guanxi.core.imports.reading import FileFormat, is_blank, iter_rows
 from guanxi.core.imports.specs import BatchResult, ImportSpec, PrepareContext, Prepared, import_spec
 from guanxi.core.jobs import JobRun, job_handler
@@ -156,8 +158,11 @@ def _prepared(
     """Each chunk with its prepared rows, in order. With ``processes``, a bounded number of chunks
     are validated ahead in a process pool while this process writes (never the whole file)."""
     if processes <= 0:
-        for chunk in chunks:
-            yield chunk, spec.prepare(chunk, ctx)
+        if pipeline_enabled():
+            yield from _prepared_ahead(spec, ctx, language, chunks)
+        else:
+            for chunk in chunks:
+                yield chunk, spec.prepare(chunk, ctx)
         return
     # fork: the workers inherit the loaded apps and translations; they never touch the database.
     pool = multiprocessing.get_context("fork").Pool(processes)
@@ -174,6 +179,62 @@ def _prepared(
     finally:
         pool.terminate()
         pool.join()
+
+
+def pipeline_enabled() -> bool:
+    """Read and validate the next chunk in a thread while this one is written (GUANXI_IMPORT_PIPELINE=0: off)."""
+    return os.environ.get("GUANXI_IMPORT_PIPELINE", "1") != "0"
+
+
+_DONE = object()
+
+
+def _prepared_ahead(
+    spec: ImportSpec, ctx: PrepareContext, language: str, chunks: Iterator[list[Any]], depth: int = 2
+) -> Iterator[tuple[list[Any], list[Prepared]]]:
+    """A producer thread reads and validates up to ``depth`` chunks ahead of the writer.
+
+    A pipeline, not a pool: no forking or pickling, and the database's C code releases the GIL
+    while it writes, so reading the file and validating overlap the writes. The thread never
+    touches the database. Errors (an unreadable file) reach the writer in order, as raised.
+    """
+    ahead: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for chunk in chunks:
+                item = (chunk, _prepare_in_worker(spec.type, ctx, language, chunk))
+                while not stop.is_set():
+                    try:
+                        ahead.put(item, timeout=0.5)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            ahead.put(_DONE)
+        except BaseException as exc:  # handed to the writer, raised there
+            ahead.put(exc)
+
+    thread = threading.Thread(target=produce, name="import-prepare", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = ahead.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock a producer waiting on a full queue
+            try:
+                ahead.get_nowait()
+            except queue.Empty:
+                pass
+            thread.join(timeout=0.1)
 
 
 # --- the job -------------------------------------------------------------------------------------------------
@@ -198,10 +259,13 @@ def run_import(run: JobRun) -> dict[str, Any]:
     consumed = int(state.get("rows", 0))
     counts = {key: int(state.get(key, 0)) for key in COUNTERS}
     processed = int(state.get("processed", 0))
+    detect: dict[str, list[list[int]]] = dict(state.get("detect") or {})
+    written, analyzed_at = 0, 1250  # rows written by this run; statistics at 5,000, 20,000, 80,000...
     ctx = prepare_context(spec, job)
     writer = spec.writer(user, job.params.get("duplicate_policy", "skip"), ctx, job)
     size = batch_size()
     pause = float(os.environ.get("GUANXI_IMPORT_PAUSE", "0") or 0)  # tests: time to kill a worker mid-import
+    last_timing.clear()
     with translation.override(language), engine().import_session():
         errors = ErrorFile(job, int(state.get("error_bytes", 0)))
         if not job.output_file:
@@ -210,12 +274,16 @@ def run_import(run: JobRun) -> dict[str, Any]:
         try:
             rows = _numbered_rows(job, consumed)
             stream = _prepared(spec, ctx, language, _chunks(rows, size), worker_count(job.total))
+            clock = time.perf_counter()
             for chunk, prepared in stream:
+                clock = _lap("read+validate (waited for)", clock)
                 last_line = chunk[-1][0]
                 with transaction.atomic():
                     result = writer.write(prepared)
+                    clock = _lap("write records", clock)
                     for model, pks in result.written.items():
                         search_reindex(model, pks)
+                    clock = _lap("search index", clock)
                     bad_lines = {line for line, _error in result.errors}
                     errors.write(result, {line: cells for line, cells in chunk if line in bad_lines})
                     error_bytes = errors.commit_length()
@@ -226,15 +294,31 @@ def run_import(run: JobRun) -> dict[str, Any]:
                     processed += len(chunk)
                     # Data rows consumed: up to this chunk's last row (blank rows included).
                     consumed = _consumed_through(job, last_line)
+                    inline = _defer_detection(detect, result.written)
                     run.checkpoint(
-                        {"rows": consumed, "processed": processed, "error_bytes": error_bytes, **counts},
+                        {
+                            "rows": consumed,
+                            "processed": processed,
+                            "error_bytes": error_bytes,
+                            "detect": detect,
+                            **counts,
+                        },
                         processed=processed,
                         **counts,
                     )
                     if spec.on_batch is not None:
                         spec.on_batch(result)
-                for model, pks in result.written.items():
+                clock = _lap("error file, checkpoint, commit", clock)
+                for model, pks in inline.items():
                     duplicates_detect(model, pks)
+                written += result.created + result.updated
+                if written >= analyzed_at * 4:
+                    # Planner statistics while the tables grow (first at one batch, then each time
+                    # they have grown fourfold): without them SQLite takes the ``deleted_at`` index
+                    # for the batch's lookups (every live row) and each batch gets slower.
+                    analyze_tables(spec.model, *result.written, rows=written)
+                    analyzed_at = written
+                clock = _lap("duplicates (inline)", clock)
                 if pause:
                     time.sleep(pause)
         except FieldErrors as exc:
@@ -248,8 +332,60 @@ def run_import(run: JobRun) -> dict[str, Any]:
         Job.objects.filter(pk=job.pk).update(output_file="")
         job.output_file.name = ""
     run.progress(processed, total=max(job.total or 0, processed), **counts)
+    if detect:
+        # The review queue's fuzzy detection runs after the import, as its own task over the
+        # written ids (ranges), so it never holds up the import (exact duplicates are the policy's).
+        from guanxi.customers.duplicates import duplicates_detect_ranges
+
+        duplicates_detect_ranges.enqueue(detect)
     analyze_tables(spec.model, rows=counts["created"] + counts["updated"])  # fresh planner statistics
     return counts
+
+
+#: Written ids are remembered as ranges for the follow-up duplicate detection; a batch whose ids
+#: scatter into more ranges than this (updates of old records) is checked at once instead.
+MAX_DEFERRED_RANGES = 200
+
+
+def _defer_detection(detect: dict[str, list[list[int]]], written: dict[Any, list[int]]) -> dict[Any, list[int]]:
+    """Add the batch's written ids, as [first, last] ranges, to ``detect`` (model label -> ranges);
+    returns what is to be checked now instead: models without detection are left out."""
+    from guanxi.customers.duplicates import detects
+
+    inline: dict[Any, list[int]] = {}
+    for model, pks in written.items():
+        if not pks or not detects(model):
+            continue
+        runs = _ranges(pks)
+        label = model._meta.label_lower
+        have = detect.setdefault(label, [])
+        if len(runs) > MAX_DEFERRED_RANGES or len(have) + len(runs) > 50 * MAX_DEFERRED_RANGES:
+            inline[model] = pks
+            if not have:
+                del detect[label]
+            continue
+        for lo, hi in runs:
+            if have and have[-1][1] + 1 == lo:
+                have[-1][1] = hi
+            else:
+                have.append([lo, hi])
+    return inline
+
+
+def _ranges(pks: list[int]) -> list[list[int]]:
+    out: list[list[int]] = []
+    for pk in sorted(set(pks)):
+        if out and out[-1][1] + 1 == pk:
+            out[-1][1] = pk
+        else:
+            out.append([pk, pk])
+    return out
+
+
+def _lap(stage: str, since: float) -> float:
+    now = time.perf_counter()
+    last_timing[stage] = last_timing.get(stage, 0.0) + now - since
+    return now
 
 
 def _consumed_through(job: Job, line: int) -> int:

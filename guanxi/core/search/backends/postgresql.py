@@ -9,6 +9,7 @@ dictionary touches them. Batches are written with COPY.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from django.db import connection
 from django.db.models.expressions import RawSQL
@@ -92,11 +93,17 @@ def match_expression(query: Query, columns: tuple[str, ...], mode: str) -> str |
     weights = _weights(columns)
     terms = []
     for term in query.terms:
-        alts = [_lexeme(alt.token, alt.prefix and mode == "prefix", weights) for alt in term]
+        # A GIN prefix search unions every lexeme that starts with the prefix (the parser already
+        # matches single letters whole); two-letter prefixes are allowed but are the slow case here.
+        alts = [
+            _lexeme(alt.token, alt.prefix and mode == "prefix" and len(alt.token) > MIN_PREFIX, weights) for alt in term
+        ]
         terms.append(alts[0] if len(alts) == 1 else "(" + " | ".join(alts) + ")")
     return " & ".join(terms)
 
 
+#: Shortest token matched as a prefix (see ``match_expression``) is one longer than this.
+MIN_PREFIX = 1
 #: Matches read through the GIN index before a query counts as common (see ``candidates``).
 RARE = 2000
 
@@ -116,11 +123,16 @@ def candidates(
     expression = match_expression(query, columns, mode)
     if expression is None or limit <= 0:
         return []
-    recheck, params = "", [expression, lo, hi]
+    recheck = ""
+    params: list[Any] = [expression, lo, hi]
     if mode == "key":
         recheck = " AND position(%s in ' ' || k || ' ' || e || ' ' || p || ' ') > 0"
         params.append(f" {query.compact} ")
     selected = "id" + (", " + ", ".join(COLUMNS) if texts else "")
+    common_sql = (
+        f"SELECT {selected} FROM {TABLE} "  # noqa: S608 - fixed names
+        f"WHERE tsv @@ %s::tsquery AND id BETWEEN %s AND %s{recheck} ORDER BY id DESC LIMIT %s"
+    )
     cap = max(RARE, limit + 1)
     rare_sql = (
         f"WITH m AS MATERIALIZED (SELECT id FROM {TABLE} WHERE tsv @@ %s::tsquery AND id BETWEEN %s AND %s"  # noqa: S608
@@ -133,10 +145,6 @@ def candidates(
         rows = cursor.fetchall()
         if not rows or rows[0][-1] < cap:
             return [tuple(row[:-1]) for row in rows]
-        common_sql = (
-            f"SELECT {selected} FROM {TABLE} "  # noqa: S608 - fixed names
-            f"WHERE tsv @@ %s::tsquery AND id BETWEEN %s AND %s{recheck} ORDER BY id DESC LIMIT %s"
-        )
         cursor.execute(common_sql, [*params, limit])
         return [tuple(row) for row in cursor.fetchall()]
 
