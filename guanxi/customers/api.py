@@ -75,7 +75,10 @@ def contact_accounts(contacts: list[Any], user: Any) -> dict[Any, dict[str, Any]
     if not out:
         return out
     links = list(
-        AccountContact.objects.filter(contact_id__in=list(out)).select_related("account").order_by("-is_primary", "id")
+        AccountContact.objects.filter(contact_id__in=list(out))
+        .select_related("account")
+        .only("contact", "account", "role", "is_primary", "account__name")  # what link_json shows
+        .order_by("-is_primary", "id")
     )
     if not links:
         return out

@@ -115,7 +115,7 @@ def pinyin_tokens(text: str, *, toned: bool = False) -> list[str]:
     return [convert(token) for token in _TOKEN_RE.findall(_fold(text))]
 
 
-@lru_cache(maxsize=262144)
+@lru_cache(maxsize=65536)  # names repeat less than characters; the pinyin is cached per character
 def contact_dup_key(family_name: str, given_name: str) -> str:
     """The contact's blocking key: the letters of its name's pinyin, sorted (张三 = "San Zhang")."""
     letters = "".join(pinyin_tokens(f"{family_name} {given_name}"))

@@ -22,7 +22,6 @@ from guanxi.core.choices import Action, ChangeAction, Scope
 from guanxi.core.models import ChangeLogEntry, Tag, TaggedItem
 from guanxi.core.permissions import object_type_of, scope_for
 
-
 #: Seconds per stage of the last import run in this process (the runner's stages, and the bulk
 #: inserts by table inside them); bench/_import_probe.py prints them.
 last_timing: dict[str, float] = {}

@@ -110,7 +110,12 @@ def _han_tokens(run: str, out: list[str]) -> None:
     out.extend(run[i : i + 2] for i in range(len(run) - 1))
 
 
-@lru_cache(maxsize=262144)
+#: Entries of the per-name caches below. A cached person name costs about 1.6 kB (tokens and column
+#: strings); 32k entries keep an import's worker within its memory budget (262k made 420 MB).
+NAME_CACHE = 32768
+
+
+@lru_cache(maxsize=NAME_CACHE)
 def name_tokens(text: str, *, person: bool = False, inner: bool = False) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(keys, words) of a name. Keys are whole-name forms (the name without spaces, its pinyin, its
     initials) that rank a search first when they equal it; words are everything else.
@@ -173,21 +178,21 @@ def person_tokens(family: str, given: str, display: str) -> tuple[tuple[str, ...
 # --- column strings, cached: an import of a million rows repeats names, companies and domains ---------
 
 
-@lru_cache(maxsize=262144)
+@lru_cache(maxsize=NAME_CACHE)
 def person_columns(family: str, given: str, display: str) -> tuple[str, str]:
     """(keys, words) of a person's name as column strings."""
     keys, words = person_tokens(family, given, display)
     return " ".join(keys), " ".join(words)
 
 
-@lru_cache(maxsize=262144)
+@lru_cache(maxsize=NAME_CACHE)
 def name_columns(value: str, inner: bool = False) -> tuple[str, str]:
     """(keys, words) of a record's name as column strings."""
     keys, words = name_tokens(value, inner=inner)
     return " ".join(keys), " ".join(words)
 
 
-@lru_cache(maxsize=262144)
+@lru_cache(maxsize=NAME_CACHE)
 def related_name_column(value: str) -> str:
     """Every token of a related record's name (keys and words) as one column string."""
     keys, words = name_tokens(value)
