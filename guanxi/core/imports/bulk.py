@@ -158,13 +158,10 @@ def create_changes(values: dict[str, Any]) -> dict[str, list[Any]]:
     return {name: [None, value] for name, value in values.items() if value not in (None, "", [], {})}
 
 
-_ct_cache: dict[type[models.Model], int] = {}
-
-
 def content_type_id(model: type[models.Model]) -> int:
-    if model not in _ct_cache:
-        _ct_cache[model] = ContentType.objects.get_for_model(model, for_concrete_model=False).pk
-    return _ct_cache[model]
+    # Django's own content-type cache: it is cleared when the table is flushed and refilled, which a
+    # module-level copy was not (a stale id broke the change-log foreign key after a flush).
+    return ContentType.objects.get_for_model(model, for_concrete_model=False).pk
 
 
 TAG_SPLIT_RE = re.compile(r"[,，;；、|]+")
