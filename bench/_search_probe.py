@@ -338,7 +338,9 @@ def index_all() -> None:
 
     for model in (Account, Contact):
         ids = list(model.objects.order_by("pk").values_list("pk", flat=True))
-        build = search_type_for(model).build  # type: ignore[union-attr]
+        search_type = search_type_for(model)
+        assert search_type is not None, f"{model.__name__} is not a registered search type"
+        build = search_type.build
         started = time.perf_counter()
         for start in range(0, min(len(ids), 100_000), 5000):
             [d.columns() for d in build(ids[start : start + 5000]).values()]

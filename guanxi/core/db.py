@@ -34,9 +34,9 @@ def related_tables(model: type[models.Model]) -> list[str]:
         if points_back and opts.db_table not in tables:
             tables.append(opts.db_table)
         if isinstance(field, ManyToManyField):
-            through = field.remote_field.through._meta  # type: ignore[union-attr]
-            if through.db_table not in tables:
-                tables.append(through.db_table)
+            through_table = field.m2m_db_table()
+            if through_table not in tables:
+                tables.append(through_table)
     return tables
 
 

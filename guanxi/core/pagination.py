@@ -62,7 +62,7 @@ def _decode(cursor: str, ordering: str) -> tuple[Any, Any]:
         ) from None
 
 
-class _RowCompare:
+class _RowCompare(BuiltinLookup):
     """``(a, b) < (x, y)`` as a row value on every engine (Django writes the OR form on SQLite).
 
     Both SQLite (3.15+) and PostgreSQL turn a row-value comparison into a range on an index over
@@ -71,7 +71,8 @@ class _RowCompare:
     """
 
     def as_sql(self, compiler: Any, connection: Any) -> Any:
-        return BuiltinLookup.as_sql(self, compiler, connection)  # type: ignore[arg-type]
+        # Skip TupleLookupMixin.as_sql, which writes the OR form on SQLite: the plain operator.
+        return BuiltinLookup.as_sql(self, compiler, connection)
 
 
 class _RowLessThan(_RowCompare, TupleLessThan):

@@ -40,9 +40,10 @@ def _validate(obj: models.Model, exclude: Iterable[str] = ()) -> None:
         raise FieldErrors(exc.message_dict) from None
 
 
-def _tag_names(obj: models.Model) -> list[str]:
+def tags_remember(obj: models.Model) -> None:
+    """Load the record's tag names onto it, so ``snapshot`` (and so the change log) includes them."""
     ct = ContentType.objects.get_for_model(obj, for_concrete_model=False)
-    return list(
+    obj._tag_names = list(  # type: ignore[attr-defined]
         Tag.objects.filter(items__content_type=ct, items__object_id=obj.pk)
         .order_by("name")
         .values_list("name", flat=True)
@@ -172,7 +173,7 @@ def record_update(
     obj = record_lock(model, pk, user, Action.CHANGE)
     check_version(obj, expected_version)
     if tags is not None or hasattr(obj, "custom_fields"):
-        obj._tag_names = _tag_names(obj)  # type: ignore[attr-defined]
+        tags_remember(obj)
     before = snapshot(obj)
     assigned = _ownership_changed(model, data, before)
     if assigned and not restricted(model, user, Action.ASSIGN).filter(pk=obj.pk).exists():

@@ -1,5 +1,5 @@
 """The import wizard pages: upload, mapping and preview, start, progress, result and error file, and the
-Import button on the lists. (The pages' permission matrix: tests/core/test_imports_policies.py.)"""
+Import button on the lists. (The pages' permission matrix: tests/core/imports_policies.py.)"""
 
 from __future__ import annotations
 

@@ -28,6 +28,8 @@ from django.utils import timezone
 
 from tests.api import world as W
 from tests.api.world import World
+from tests.core import imports_policies as _imports
+from tests.customers import policies_duplicates as _duplicates
 from tests.factories import share
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -847,15 +849,12 @@ UI_MATRIX: dict[str, Callable[[UiCheck], None]] = {
 
 # --- the duplicates part: queue, merge and undo (rows in tests/customers/policies_duplicates.py) -------------
 
-from tests.customers import policies_duplicates as _duplicates  # noqa: E402
-
 MATRIX.update(_duplicates.MATRIX)
 CHANGELOG_CASES.update(_duplicates.CHANGELOG_CASES)
 UI_MATRIX.update(_duplicates.UI_MATRIX)
 
 
-# --- the import routes and pages (rows in tests/core/test_imports_policies.py) -----------------------------
-from tests.core import test_imports_policies as _imports  # noqa: E402
+# --- the import routes and pages (rows in tests/core/imports_policies.py) ----------------------------------
 
 MATRIX.update(_imports.MATRIX)
 CHANGELOG_EXEMPT.update(_imports.CHANGELOG_EXEMPT)

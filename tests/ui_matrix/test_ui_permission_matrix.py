@@ -24,6 +24,8 @@ from guanxi.core.models import SavedView
 from tests.api import world as W
 from tests.api.world import World, build_world
 from tests.conftest import db_snapshot, session_api
+from tests.core.imports_policies import UI_MATRIX as _IMPORTS
+from tests.core.platform_policies import UI_MATRIX as _JOBS_AND_EXPORTS
 
 UI_PRINCIPALS = ("anonymous", "owner", "colleague", "other", "manager", "norole", "admin")
 ROW = re.compile(rb'data-pk="(\d+)"')
@@ -473,12 +475,8 @@ UI_MATRIX: dict[str, Callable[[UiCheck], None]] = {
 }
 
 # jobs, their files and exports: rows in tests/core/platform_policies.py
-from tests.core.platform_policies import UI_MATRIX as _JOBS_AND_EXPORTS  # noqa: E402
-
 UI_MATRIX.update(_JOBS_AND_EXPORTS)
-# imports: rows in tests/core/test_imports_policies.py
-from tests.core.test_imports_policies import UI_MATRIX as _IMPORTS  # noqa: E402
-
+# imports: rows in tests/core/imports_policies.py
 UI_MATRIX.update(_IMPORTS)
 
 _CUSTOMERS_PENDING = (

@@ -29,6 +29,7 @@ from django.utils.translation import gettext as _
 
 from guanxi.core.db import analyze_tables
 from guanxi.core.errors import FieldErrors, PermissionDenied
+from guanxi.core.exports import escape_cell
 from guanxi.core.imports.bulk import engine, last_timing
 from guanxi.core.imports.reading import FileFormat, is_blank, iter_rows
 from guanxi.core.imports.specs import BatchResult, ImportSpec, PrepareContext, Prepared, import_spec
@@ -72,14 +73,6 @@ def prepare_context(spec: ImportSpec, job: Job) -> PrepareContext:
 
 # --- the error file ----------------------------------------------------------------------------------------
 
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def safe_cell(value: str) -> str:
-    """A cell Excel will not run as a formula (OWASP CSV injection): a leading apostrophe."""
-    return "'" + value if value and value.startswith(FORMULA_START) else value
-
-
 def error_file_name(job: Job) -> str:
     return f"jobs/import/{job.pk}/errors.csv"
 
@@ -104,8 +97,8 @@ class ErrorFile:
 
     def write(self, result: BatchResult, cells_by_line: dict[int, list[str]]) -> None:
         for line, error in sorted(result.errors, key=lambda item: item[0]):
-            cells = [safe_cell(c) for c in cells_by_line.get(line, [])]
-            self.writer.writerow([line, error.column, safe_cell(error.value), error.reason, *cells])
+            cells = [escape_cell(c) for c in cells_by_line.get(line, [])]
+            self.writer.writerow([line, error.column, escape_cell(error.value), error.reason, *cells])
 
     def commit_length(self) -> int:
         self.handle.flush()

@@ -19,7 +19,7 @@ from guanxi.core.errors import Conflict, FieldErrors, PermissionDenied
 from guanxi.core.imports.mapping import auto_map, check_mapping, mapping_from_columns, unique_headers
 from guanxi.core.imports.reading import count_rows, detect_format, read_head
 from guanxi.core.imports.runner import file_format, prepare_context
-from guanxi.core.imports.specs import ImportSpec, import_spec, import_specs  # noqa: F401 - import_specs re-exported
+from guanxi.core.imports.specs import ImportSpec, import_spec, import_specs
 from guanxi.core.jobs import job_enqueue, job_is_stale, job_start
 from guanxi.core.models import Job
 from guanxi.core.permissions import can, frozen_fields, object_type_of

@@ -17,7 +17,6 @@ import decimal
 from collections.abc import Iterable
 from typing import Any
 
-from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils import timezone
@@ -37,7 +36,6 @@ from guanxi.core.merge import (
     row_data,
     row_restore,
 )
-from guanxi.core.models import Tag
 from guanxi.core.permissions import frozen_fields, restricted
 from guanxi.core.timeline import timeline_add
 from guanxi.customers.models import (
@@ -252,11 +250,6 @@ def _plan_account(survivor: Account, others: list[Account], values: dict[str, An
         values["parent_id"] = None if parent in merged_ids else parent
 
 
-def _tag_names(obj: models.Model) -> list[str]:
-    ct = ContentType.objects.get_for_model(obj, for_concrete_model=False)
-    return sorted(Tag.objects.filter(items__content_type=ct, items__object_id=obj.pk).values_list("name", flat=True))
-
-
 def _check_others(survivor_id: Any, other_ids: Any) -> list[int]:
     try:
         others = [int(pk) for pk in other_ids or []]
@@ -297,7 +290,7 @@ def _record_merge(
         if ownership and not restricted(model, user, Action.ASSIGN).filter(pk=survivor.pk).exists():
             raise FieldErrors({"fields.owner": [_("You may not assign this record to other people or teams.")]})
 
-        survivor._tag_names = _tag_names(survivor)
+        core_services.tags_remember(survivor)
         before = snapshot(survivor)
         record_type = record_type_of(model)
         merge = Merge.objects.create(
@@ -335,7 +328,7 @@ def _record_merge(
         if not restricted(model, user, Action.CHANGE).filter(pk=survivor.pk).exists() and not ownership:
             raise PermissionDenied(_("This merge would move the record outside what you may change."))
 
-        survivor._tag_names = _tag_names(survivor)
+        core_services.tags_remember(survivor)
         loser_names = ", ".join(f"{o} (#{o.pk})" for o in losers)
         changelog_record(
             actor=user,
@@ -488,7 +481,7 @@ def merge_undo(*, merge_id: Any, user: Any) -> Merge:
             if loser is None:
                 raise PermissionDenied()
             losers.append(loser)
-        survivor._tag_names = _tag_names(survivor)  # type: ignore[union-attr]
+        core_services.tags_remember(survivor)
         before = snapshot(survivor)
         ctx = MergeContext(model=model, survivor=survivor, losers=losers, user=user, merge_id=merge.pk)
         merge_undo_all(ctx, merge.journal or {})
@@ -501,7 +494,7 @@ def merge_undo(*, merge_id: Any, user: Any) -> Merge:
         if model is Contact:
             for record in (survivor, *losers):
                 _sync_survivor_points(record)
-        survivor._tag_names = _tag_names(survivor)  # type: ignore[union-attr]
+        core_services.tags_remember(survivor)
         changelog_record(
             actor=user,
             obj=survivor,
