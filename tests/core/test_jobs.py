@@ -100,7 +100,14 @@ def test_a_token_needs_the_job_scope() -> None:
 
 def test_job_page_polls_until_finished_and_labels_counters() -> None:
     me = UserFactory(language="en")
-    job = make_job(me, status="running", total=10, processed=4, result={"created": 3, "updated": 1, "custom_thing": 7})
+    job = make_job(
+        me,
+        kind="export",
+        status="running",
+        total=10,
+        processed=4,
+        result={"created": 3, "updated": 1, "custom_thing": 7},
+    )
     client = client_for(me)
     url = reverse("ui:job-detail", args=[job.pk])
     html = client.get(url).content.decode()
@@ -111,9 +118,19 @@ def test_job_page_polls_until_finished_and_labels_counters() -> None:
     Job.objects.filter(pk=job.pk).update(status="succeeded", processed=10)
     done = client.get(url, headers={"HX-Request": "true", "HX-Target": "job-status"}).content.decode()
     assert "hx-trigger" not in done and 'value="100"' in done
-    failed = make_job(me, status="failed", error="The file is not a CSV.")
+    failed = make_job(me, kind="export", status="failed", error="The file is not a CSV.")
     assert "The file is not a CSV." in client.get(reverse("ui:job-detail", args=[failed.pk])).content.decode()
     assert client_for(UserFactory()).get(url).status_code == 404
+
+
+def test_an_import_job_opens_its_import_page() -> None:
+    """The jobs list links every job to /jobs/<id>/; an import lives on its own page (mapping, start,
+    error file), so that address leads there instead of showing a second, partial page."""
+    me = UserFactory(language="en")
+    job = make_job(me, kind="import", params={"file_name": "c.csv"})
+    response = client_for(me).get(reverse("ui:job-detail", args=[job.pk]))
+    assert response.status_code == 302 and response["Location"] == reverse("ui:imports-detail", args=[job.pk])
+    assert client_for(UserFactory()).get(reverse("ui:job-detail", args=[job.pk])).status_code == 404
 
 
 def test_job_list_page_shows_your_jobs() -> None:

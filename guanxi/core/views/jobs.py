@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext_lazy as _
 from django.views import View
@@ -129,6 +129,9 @@ class JobDetailView(GuanxiViewMixin, View):
         job = visible_jobs(request.user).filter(pk=pk).first()
         if job is None:
             raise Http404()
+        if job.kind == "import":
+            # An import has its own page (mapping, start, error file): one page per import, not two.
+            return redirect("ui:imports-detail", pk=job.pk)
         context = job_context(job)
         htmx = getattr(request, "htmx", None)
         if htmx and htmx.target == STATUS_ID:
