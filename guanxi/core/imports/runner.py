@@ -73,6 +73,7 @@ def prepare_context(spec: ImportSpec, job: Job) -> PrepareContext:
 
 # --- the error file ----------------------------------------------------------------------------------------
 
+
 def error_file_name(job: Job) -> str:
     return f"jobs/import/{job.pk}/errors.csv"
 
