@@ -66,8 +66,8 @@ def download(page: Page, fmt: str, tmp_path: Path) -> bytes:
 _JOB = """
 from guanxi.core.models import Job
 from guanxi.identity.models import User
-job = Job.objects.create(kind="import", user=User.objects.get(email={email!r}), object_type="customers.contact",
-                         status="running", total=10, processed=4, result={{"created": 3, "failed": 1}})
+job = Job.objects.create(kind="export", user=User.objects.get(email={email!r}), object_type="customers.contact",
+                         status="running", total=10, processed=4, result={{"rows": 4}})
 print(job.pk)
 """
 _FINISH = """
