@@ -68,6 +68,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     parser.add_argument("--detect", action="store_true", help="also run the follow-up duplicate detection, timed")
+    parser.add_argument("--profile", type=int, default=0, help="print the N functions with the most own time")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="gx-import-probe-"))
     os.environ.setdefault("GUANXI_DATA_DIR", str(workdir))
@@ -105,9 +106,20 @@ def main() -> None:
         job = import_create(user=user, upload=File(handle, name="contacts.csv"), type_name="contacts")
     job = import_start(job=job, user=user, enqueue=False)
     prepared = time.perf_counter() - started
+    profiler = None
+    if args.profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
     started = time.perf_counter()
     job = job_run(job.pk)
     elapsed = time.perf_counter() - started
+    if profiler is not None:
+        import pstats
+
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(args.profile)
     own, children = peak_rss_mb()
     created = Contact.all_objects.count() - before
     print(f"engine {connection.vendor}; upload+detect+count {prepared:.1f}s; job {job.status} {job.error}")

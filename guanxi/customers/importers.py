@@ -58,6 +58,8 @@ from guanxi.core.imports.specs import (
     import_spec_register,
 )
 from guanxi.core.permissions import restricted
+from guanxi.core.search import Document
+from guanxi.core.search.customers import account_document, contact_document
 from guanxi.customers.choices import AccountSource, ContactPointKind, Industry, LifecycleStage, SizeBand, size_band_for
 from guanxi.customers.duplicates import account_dup_key, contact_dup_key
 from guanxi.customers.models import Account, AccountContact, Contact, ContactPoint
@@ -813,6 +815,7 @@ class ContactWriter(_Writer):
         log = ChangeLogRows(self.user, now)
         pks = allocate_ids(Account, len(names))
         rows = []
+        documents: dict[int, Document] = {}
         for pk, name in zip(pks, names, strict=True):
             values = {
                 "id": pk,
@@ -824,10 +827,12 @@ class ContactWriter(_Writer):
             }
             rows.append(table.row(values))
             self.account_ids[("name", name)] = pk
+            documents[pk] = account_document(name)
             log.add(Account, pk, name, ChangeAction.CREATE, {"name": [None, name], "owner": [None, self.user.pk]})
         table.insert(rows)
         log.flush()
         result.touch(Account, pks)
+        result.documents.setdefault(Account, {}).update(documents)
 
     def _account_of(self, values: dict[str, Any]) -> int | None:
         if values.get("account_external_id"):
@@ -854,6 +859,7 @@ class ContactWriter(_Writer):
         )
         default_team = getattr(self.user, "team_id", None)
         records, points, links = [], [], []
+        documents: dict[int, Document] = {}
         seen_points: set[tuple[int, str, str]] = set()
         tags: dict[int, list[str]] = {}
         for pk, row in zip(pks, rows, strict=True):
@@ -873,6 +879,13 @@ class ContactWriter(_Writer):
             # The blocking key the duplicate check would store (cached per name): no UPDATE later.
             record[i_dup] = contact_dup_key(values.get("family_name", ""), values.get("given_name", ""))
             records.append(record)
+            documents[pk] = contact_document(
+                values.get("family_name", ""),
+                values.get("given_name", ""),
+                values.get("display_name", ""),
+                values.get("emails"),
+                values.get("phones"),
+            )
             extra = f'"owner": [null, {owner}]'
             for kind, name in ((ContactPointKind.EMAIL, "emails"), (ContactPointKind.PHONE, "phones")):
                 for position, p in enumerate(values.get(name, ())):
@@ -904,6 +917,7 @@ class ContactWriter(_Writer):
         self.tags.link(Contact, tags, existing=False)
         result.created += len(rows)
         result.touch(Contact, pks)
+        result.documents.setdefault(Contact, {}).update(documents)
 
     def update(self, merged: dict[int, list[Prepared]], result: BatchResult, now: Any, log: ChangeLogRows) -> None:
         allowed = self.changeable(list(merged))
@@ -1049,10 +1063,12 @@ class AccountWriter(_Writer):
         table = TableRows(Account, now)
         pks = allocate_ids(Account, len(rows))
         records = []
+        documents: dict[int, Document] = {}
         tags: dict[int, list[str]] = {}
         for pk, row in zip(pks, rows, strict=True):
             values = self.base_values(row, table, pk)
             records.append(table.row({**values, "dup_key": account_dup_key(values.get("name") or "")}))
+            documents[pk] = account_document(values["name"], values.get("legal_name", ""), values.get("website", ""))
             changes = {
                 _field_name(k): [None, v]
                 for k, v in values.items()
@@ -1066,6 +1082,7 @@ class AccountWriter(_Writer):
         self.tags.link(Account, tags, existing=False)
         result.created += len(rows)
         result.touch(Account, pks)
+        result.documents.setdefault(Account, {}).update(documents)
 
     def update(self, merged: dict[int, list[Prepared]], result: BatchResult, now: Any, log: ChangeLogRows) -> None:
         allowed = self.changeable(list(merged))

@@ -240,7 +240,7 @@ def _prepared_ahead(
 def run_import(run: JobRun) -> dict[str, Any]:
     """Run or resume one import job (see the module docstring)."""
     from guanxi.core.permissions import can
-    from guanxi.core.search import search_reindex
+    from guanxi.core.search import search_index_new, search_reindex
     from guanxi.customers.duplicates import duplicates_detect
 
     job = run.job
@@ -278,7 +278,9 @@ def run_import(run: JobRun) -> dict[str, Any]:
                     result = writer.write(prepared)
                     clock = _lap("write records", clock)
                     for model, pks in result.written.items():
-                        search_reindex(model, pks)
+                        fresh = result.documents.get(model) or {}
+                        search_index_new(model, fresh)
+                        search_reindex(model, [pk for pk in pks if pk not in fresh])
                     clock = _lap("search index", clock)
                     bad_lines = {line for line, _error in result.errors}
                     errors.write(result, {line: cells for line, cells in chunk if line in bad_lines})

@@ -77,6 +77,8 @@ class BatchResult:
     skipped: int = 0
     errors: list[tuple[int, RowError]] = field(default_factory=list)  # (line, error)
     written: dict[type[models.Model], list[int]] = field(default_factory=dict)  # model -> pks created/updated
+    #: Search documents of created records, built from the rows written (no read-back): model -> {pk: doc}
+    documents: dict[type[models.Model], dict[int, Any]] = field(default_factory=dict)
 
     def touch(self, model: type[models.Model], pks: Iterable[int]) -> None:
         self.written.setdefault(model, []).extend(pks)

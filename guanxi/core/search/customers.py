@@ -32,15 +32,17 @@ def account_documents(pks: list[int]) -> dict[int, Document]:
     from guanxi.customers.models import Account
 
     rows = Account.objects.filter(pk__in=_ids(pks)).values_list("pk", "name", "legal_name", "website")
-    documents: dict[int, Document] = {}
-    for pk, name, legal_name, website in rows.iterator(chunk_size=5000):
-        document = Document().add_name(name)
-        if legal_name and legal_name != name:
-            document.add_words(legal_name)
-        if website:
-            document.add_website(website)
-        documents[pk] = document
-    return documents
+    return {pk: account_document(*values) for pk, *values in rows.iterator(chunk_size=5000)}
+
+
+def account_document(name: str, legal_name: str = "", website: str = "") -> Document:
+    """One account's document from its values (imports build it from the rows they write)."""
+    document = Document().add_name(name)
+    if legal_name and legal_name != name:
+        document.add_words(legal_name)
+    if website:
+        document.add_website(website)
+    return document
 
 
 def contact_documents(pks: list[int]) -> dict[int, Document]:
@@ -54,15 +56,17 @@ def contact_documents(pks: list[int]) -> dict[int, Document]:
     rows = Contact.objects.filter(pk__in=_ids(pks)).values_list(
         "pk", "family_name", "given_name", "display_name", "emails", "phones"
     )
-    documents: dict[int, Document] = {}
-    for pk, family, given, display, emails, phones in rows.iterator(chunk_size=5000):
-        document = Document().add_person(family, given, display)
-        for point in emails or ():
-            document.add_email(point.get("value", "") if isinstance(point, dict) else str(point))
-        for point in phones or ():
-            document.add_phone(point.get("value", "") if isinstance(point, dict) else str(point))
-        documents[pk] = document
-    return documents
+    return {pk: contact_document(*values) for pk, *values in rows.iterator(chunk_size=5000)}
+
+
+def contact_document(family: str, given: str, display: str, emails: Any, phones: Any) -> Document:
+    """One contact's document from its values; ``emails`` / ``phones`` as the contact stores them."""
+    document = Document().add_person(family, given, display)
+    for point in emails or ():
+        document.add_email(point.get("value", "") if isinstance(point, dict) else str(point))
+    for point in phones or ():
+        document.add_phone(point.get("value", "") if isinstance(point, dict) else str(point))
+    return document
 
 
 def contacts_at_accounts(account_ids: list[int], limit: int) -> Iterable[tuple[int, int]]:

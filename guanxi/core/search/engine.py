@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from guanxi.core.errors import FieldErrors
 from guanxi.core.permissions import hidden_fields, restricted
 from guanxi.core.search.backends import COLUMNS, Row, backend
-from guanxi.core.search.registry import SearchType, search_type_for, search_types
+from guanxi.core.search.registry import Document, SearchType, search_type_for, search_types
 from guanxi.core.search.registry import search_type as get_search_type
 from guanxi.core.search.text import Query, parse_query
 
@@ -101,6 +101,21 @@ def search_reindex(
         if cascade:
             _cascade(model, ids, set(changed) if changed is not None else None)
     return written
+
+
+def search_index_new(model: type[models.Model], documents: dict[int, Document]) -> int:
+    """Index records created in this transaction from documents their writer built (an import
+    batch): nothing to delete first and nothing to read back, unlike ``search_reindex``."""
+    search_type = search_type_for(model)
+    if not documents or search_type is None:
+        return 0
+    base = _content_type_id(model) << SHIFT
+    rows: list[Row] = [(base | int(pk), *document.columns()) for pk, document in documents.items()]
+    with transaction.atomic(savepoint=False):
+        backend().write(rows, [])
+        if _has_dependents(model):
+            _cascade(model, list(documents), None)
+    return len(rows)
 
 
 def _has_dependents(model: type[models.Model]) -> bool:
@@ -218,15 +233,27 @@ def _matches(
     scanned = 0
     modes = [m for m in MODES if m != "prefix" or query.has_prefix]
     for mode in modes:
-        # First a small batch with its texts (enough when the user sees most records); then, for a
-        # narrow scope, one long walk of ids alone (the index only), checked through restrict in
-        # chunks until enough are visible; only the visible few are read back.
+        # First a small batch with its texts (enough when the user sees most records); then, when the
+        # user sees few records (and the engine can), the matches among those; else one long walk of
+        # ids alone (the index only), checked through restrict in chunks until enough are visible;
+        # only the visible few are read back.
         first_size = max(FIRST_BATCH, limit * 2)
         rows = engine.candidates(query, columns, mode, low, high, first_size)
         scanned += len(rows)
         _admit(rows, seen, visible, found, query, columns)
         if len(rows) < first_size or len(found) >= limit or scanned >= MAX_SCAN:
             if len(found) >= limit or scanned >= MAX_SCAN:
+                break
+            continue
+        among = _narrow_scope(search_type, visible, engine, memo)
+        if among is not None:
+            # A narrow scope: ask for matches among the records the user may see, not the other way round.
+            below = [low | pk for pk in among if low | pk < rows[-1][0]]
+            for row in engine.candidates_among(query, columns, mode, below, limit + len(found)):
+                if row[0] not in seen:
+                    seen.add(row[0])
+                    found[row[0] & MASK] = rank(query, row, columns)
+            if len(found) >= limit:
                 break
             continue
         ids = engine.candidates(query, columns, mode, low, rows[-1][0] - 1, MAX_SCAN - scanned, texts=False)
@@ -243,6 +270,25 @@ def _matches(
     if memo is not None:
         memo[(search_type.key, limit)] = found
     return found
+
+
+#: Records of a type a user may see at most for a search to start from them (see ``_narrow_scope``).
+NARROW_SCOPE = 10000
+
+
+def _narrow_scope(search_type: SearchType, visible: Any, engine: Any, memo: dict[Any, Any] | None) -> list[int] | None:
+    """The ids of the records the user may see, when they are few and the engine can start from them
+    (PostgreSQL); None otherwise. Read once a search per type."""
+    if not hasattr(engine, "candidates_among"):
+        return None
+    key = ("narrow", search_type.key)
+    if memo is not None and key in memo:
+        return memo[key]
+    ids = list(visible.order_by().values_list("pk", flat=True)[: NARROW_SCOPE + 1])
+    among = ids if len(ids) <= NARROW_SCOPE else None
+    if memo is not None:
+        memo[key] = among
+    return among
 
 
 def _admit(rows: list[Row], seen: set[int], visible: Any, found: dict[int, int], query: Query, columns: Any) -> None:

@@ -8,6 +8,9 @@ dictionary touches them. Batches are written with COPY.
 
 from __future__ import annotations
 
+import bisect
+import math
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -106,6 +109,92 @@ def match_expression(query: Query, columns: tuple[str, ...], mode: str) -> str |
 MIN_PREFIX = 1
 #: Matches read through the GIN index before a query counts as common (see ``candidates``).
 RARE = 2000
+#: Share of the documents a query must be estimated to match to be read by a walk down the primary
+#: key first (see ``candidates``): below it, the GIN index; above it, expanding a short prefix in GIN
+#: (every lexeme of "zh*", and all their postings) costs far more than reading the newest rows.
+COMMON = 0.002
+#: Longest such walk, in rows (a few milliseconds); when it finds too few, the GIN plans run.
+MAX_WALK = 20000
+#: Seconds the lexeme statistics are kept before they are read again.
+STATS_TTL = 300.0
+
+
+class _LexemeStats:
+    """The planner's statistics of the ``tsv`` column (the most common lexemes and the share of
+    documents holding each), read once in a while: a cheap estimate of how common a query is."""
+
+    def __init__(self) -> None:
+        self.database: Any = None
+        self.read_at = -math.inf
+        self.lexemes: list[str] = []
+        self.freqs: list[float] = []
+        self.exact: dict[str, float] = {}
+        #: The planner's count of documents (``reltuples``).
+        self.rows = 0.0
+
+    def current(self) -> _LexemeStats:
+        database = connection.settings_dict.get("NAME")
+        if database != self.database or time.monotonic() - self.read_at > STATS_TTL:
+            self.load(database)
+        return self
+
+    def load(self, database: Any) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT c.reltuples, s.most_common_elems::text::text[], s.most_common_elem_freqs FROM pg_class c "
+                "LEFT JOIN pg_stats s ON s.schemaname = current_schema() AND s.tablename = c.relname "
+                "AND s.attname = 'tsv' WHERE c.oid = to_regclass(%s)",
+                [TABLE],
+            )
+            row = cursor.fetchone()
+        self.rows = max(float(row[0]), 0.0) if row else 0.0
+        pairs = sorted(zip(row[1], row[2], strict=False)) if row and row[1] and row[2] else []
+        self.lexemes = [lexeme for lexeme, _freq in pairs]
+        self.freqs = [freq for _lexeme, freq in pairs]
+        self.exact = dict(pairs)
+        self.database, self.read_at = database, time.monotonic()
+
+    def clear(self) -> None:
+        self.read_at = -math.inf
+
+    def share(self, token: str, prefix: bool) -> float:
+        """Estimated share of documents holding the token (or, as a prefix, any token it starts)."""
+        if not prefix:
+            return self.exact.get(token, 0.0)
+        start = bisect.bisect_left(self.lexemes, token)
+        end = bisect.bisect_left(self.lexemes, token + "\U0010ffff", start)
+        return sum(self.freqs[start:end])
+
+
+_stats = _LexemeStats()
+
+
+def estimated_share(query: Query, mode: str) -> float:
+    """The share of all documents this tier of the query is estimated to match (terms independent;
+    lexemes outside the statistics count as rare). Weights are left out: it only picks a plan."""
+    stats = _stats.current()
+    if not stats.lexemes:
+        return 0.0
+    if mode == "key":
+        return stats.share(query.compact, False) if query.compact else 0.0
+    share = 1.0
+    for term in query.terms:
+        share *= min(
+            1.0,
+            sum(stats.share(alt.token, alt.prefix and mode == "prefix" and len(alt.token) > MIN_PREFIX) for alt in term),
+        )
+    return share
+
+
+def _where(query: Query, columns: tuple[str, ...], mode: str) -> tuple[str, list[Any]] | None:
+    """The match condition (``tsv @@ ...`` and the key recheck) and its parameters."""
+    expression = match_expression(query, columns, mode)
+    if expression is None:
+        return None
+    if mode == "key":
+        recheck = " AND position(%s in ' ' || k || ' ' || e || ' ' || p || ' ') > 0"
+        return "tsv @@ %s::tsquery" + recheck, [expression, f" {query.compact} "]
+    return "tsv @@ %s::tsquery", [expression]
 
 
 def candidates(
@@ -114,38 +203,70 @@ def candidates(
     """Matching documents with ids in [lo, hi], highest id first, at most ``limit``; ``texts=False``
     reads the ids alone.
 
-    Two plans, because neither suits every query: a rare term is read through the GIN index (all its
+    Three plans, because none suits every query. A query the statistics call common (a short
+    prefix: "zh", "13") first walks the newest ``MAX_WALK`` rows at most down the primary key, which
+    stops after ``limit`` matches. Otherwise a rare term is read through the GIN index (all its
     matches, then the newest first), which the planner may skip for a walk down the primary key that
-    reads half the table when it misjudges a prefix; a common term is best read newest first down
-    the primary key, which stops after ``limit`` matches. The first query reads at most ``RARE``
-    matches through GIN; only when there are more does the second plan run.
+    reads half the table when it misjudges a prefix; and a common one that the statistics missed is
+    read newest first down the primary key. The GIN query reads at most ``RARE`` matches; only when
+    there are more does the unbounded walk run.
     """
-    expression = match_expression(query, columns, mode)
-    if expression is None or limit <= 0:
+    where = _where(query, columns, mode)
+    if where is None or limit <= 0:
         return []
-    recheck = ""
-    params: list[Any] = [expression, lo, hi]
-    if mode == "key":
-        recheck = " AND position(%s in ' ' || k || ' ' || e || ' ' || p || ' ') > 0"
-        params.append(f" {query.compact} ")
+    condition, match_params = where
     selected = "id" + (", " + ", ".join(COLUMNS) if texts else "")
-    common_sql = (
-        f"SELECT {selected} FROM {TABLE} "  # noqa: S608 - fixed names
-        f"WHERE tsv @@ %s::tsquery AND id BETWEEN %s AND %s{recheck} ORDER BY id DESC LIMIT %s"
-    )
-    cap = max(RARE, limit + 1)
-    rare_sql = (
-        f"WITH m AS MATERIALIZED (SELECT id FROM {TABLE} WHERE tsv @@ %s::tsquery AND id BETWEEN %s AND %s"  # noqa: S608
-        f"{recheck} OFFSET 0 LIMIT %s) "
-        f"SELECT {selected}, (SELECT count(*) FROM m) FROM {TABLE} "
-        "WHERE id IN (SELECT id FROM m ORDER BY id DESC LIMIT %s) ORDER BY id DESC"
-    )
+    share = estimated_share(query, mode)
+    window = math.ceil(limit / share * 3) + 100 if share >= COMMON else MAX_WALK + 1
     with connection.cursor() as cursor:
-        cursor.execute(rare_sql, [*params, cap, limit])
+        if window <= MAX_WALK:
+            cursor.execute(
+                f"SELECT {selected} FROM (SELECT id, {', '.join(COLUMNS)}, tsv FROM {TABLE} "  # noqa: S608
+                f"WHERE id BETWEEN %s AND %s ORDER BY id DESC LIMIT %s) newest "
+                f"WHERE {condition} ORDER BY id DESC LIMIT %s",
+                [lo, hi, window, *match_params, limit],
+            )
+            rows = cursor.fetchall()
+            if len(rows) >= limit:
+                return [tuple(row) for row in rows]
+        params: list[Any] = [*match_params[:1], lo, hi, *match_params[1:]]
+        cap = max(RARE, limit + 1)
+        cursor.execute(
+            f"WITH m AS MATERIALIZED (SELECT id FROM {TABLE} WHERE id BETWEEN %s AND %s AND {condition} "  # noqa: S608
+            f"OFFSET 0 LIMIT %s) "
+            f"SELECT {selected}, (SELECT count(*) FROM m) FROM {TABLE} "
+            "WHERE id IN (SELECT id FROM m ORDER BY id DESC LIMIT %s) ORDER BY id DESC",
+            [lo, hi, *match_params, cap, limit],
+        )
         rows = cursor.fetchall()
         if not rows or rows[0][-1] < cap:
             return [tuple(row[:-1]) for row in rows]
-        cursor.execute(common_sql, [*params, limit])
+        cursor.execute(
+            f"SELECT {selected} FROM {TABLE} "  # noqa: S608 - fixed names
+            f"WHERE id BETWEEN %s AND %s AND {condition} ORDER BY id DESC LIMIT %s",
+            [lo, hi, *match_params, limit],
+        )
+        return [tuple(row) for row in cursor.fetchall()]
+
+
+def candidates_among(query: Query, columns: tuple[str, ...], mode: str, ids: list[int], limit: int) -> list[Row]:
+    """Matching documents among ``ids`` (the few a narrow scope lets the user see), highest id first,
+    at most ``limit``.
+
+    Looked up one by one down the primary key when the query is common (where GIN would first
+    expand and merge its whole posting lists); otherwise the planner picks, knowing how many ids.
+    """
+    where = _where(query, columns, mode)
+    if where is None or limit <= 0 or not ids:
+        return []
+    condition, match_params = where
+    listed = f"SELECT id, {', '.join(COLUMNS)}, tsv FROM {TABLE} WHERE id = ANY(%s::bigint[])"  # noqa: S608
+    if estimated_share(query, mode) * _stats.current().rows > len(ids):
+        sql = f"WITH d AS MATERIALIZED ({listed}) SELECT id, {', '.join(COLUMNS)} FROM d WHERE {condition}"
+    else:
+        sql = f"SELECT id, {', '.join(COLUMNS)} FROM ({listed}) d WHERE {condition}"
+    with connection.cursor() as cursor:
+        cursor.execute(f"{sql} ORDER BY id DESC LIMIT %s", [ids, *match_params, limit])
         return [tuple(row) for row in cursor.fetchall()]
 
 
@@ -170,3 +291,4 @@ def optimize() -> None:
     """Refresh the planner's statistics after a rebuild (term frequencies decide index vs. scan)."""
     with connection.cursor() as cursor:
         cursor.execute(f"ANALYZE {TABLE}")  # noqa: S608
+    _stats.clear()
