@@ -38,12 +38,16 @@ def descendants(pid: int) -> list[int]:
 
 
 def rss_bytes(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
+    """The process's proportional set size (PSS): its private pages plus its share of pages shared
+    with others. Forked processes (web workers, the import's validating process) share most of
+    their parent's pages; summing their VmRSS would count those pages once per process."""
+    for path, key in ((f"/proc/{pid}/smaps_rollup", "Pss:"), (f"/proc/{pid}/status", "VmRSS:")):
+        try:
+            for line in Path(path).read_text().splitlines():
+                if line.startswith(key):
+                    return int(line.split()[1]) * 1024
+        except OSError:
+            continue
     return 0
 
 
@@ -75,7 +79,7 @@ def wait_idle(roots: Sequence[int], *, window: float = 2.0, threshold: float = 0
 
 
 def tree_rss(roots: Sequence[int]) -> int:
-    """Summed resident memory of ``roots`` and all their descendants."""
+    """Summed resident memory (PSS, see ``rss_bytes``) of ``roots`` and all their descendants."""
     seen: set[int] = set()
     for root in roots:
         seen.update(descendants(root))

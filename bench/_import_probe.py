@@ -57,6 +57,11 @@ def generate(path: Path, rows: int, seed: int = 1) -> None:
             writer.writerow(row)
 
 
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def peak_rss_mb() -> tuple[float, float]:
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
@@ -112,9 +117,9 @@ def main() -> None:
 
         profiler = cProfile.Profile()
         profiler.enable()
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), _cpu_seconds()
     job = job_run(job.pk)
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, _cpu_seconds() - cpu_started
     if profiler is not None:
         import pstats
 
@@ -127,6 +132,7 @@ def main() -> None:
     print(
         f"import: {args.rows} rows in {elapsed:.1f}s = {args.rows / elapsed:,.0f} rows/s ({created} contacts created)"
     )
+    print(f"CPU of this process: {cpu:.1f}s = {args.rows / cpu:,.0f} rows per CPU second (steady on a busy machine)")
     print(f"peak RSS: main {own:.0f} MB, largest worker {children:.0f} MB")
     from guanxi.core.imports.bulk import last_timing
 

@@ -7,7 +7,8 @@ For each engine: a fresh database, ``guanxi migrate``, a bench administrator wit
 ``guanxi serve --workers 2`` and ``guanxi worker`` as subprocesses, then through HTTP with the token:
 
 * import: POST /api/v1/imports (accounts, then contacts; duplicate_policy=skip), polled to the end;
-  rows/s and the peak RSS of server + worker + all their children;
+  rows/s and the peak memory (PSS) of the job worker with its children (the target), and of
+  server + worker together;
 * list: first page, a page ~1000 pages deep (by cursor), filtered by province and by owner,
   sorted by name; search by name, pinyin initials, email and the last 4 phone digits; detail;
 * bare limits in the same run: raw SQLite executemany (PostgreSQL: COPY) of the same CSV rows
@@ -377,13 +378,24 @@ def run_engine(engine: str, data: _generate.Dataset, args: argparse.Namespace) -
                     "ok": info["import_accounts"]["status"] == "succeeded",
                 }
             )
+            imports = (info["import_contacts"], info["import_accounts"])
             rows.append(
                 {
-                    "metric": "peak RSS during import (MB)",
+                    # The import's memory: the job worker and the process validating beside it.
+                    "metric": "peak RSS of the import worker (MB)",
                     "unit": "MB",
-                    "value": max(info["import_contacts"]["peak_rss_mb"], info["import_accounts"]["peak_rss_mb"]),
+                    "value": max(i["peak_rss_mb_by_process_tree"]["worker"] for i in imports),
                     "limit": None,
                     "target": TARGETS["peak_rss_mb"],
+                }
+            )
+            rows.append(
+                {
+                    "metric": "peak RSS, web server + worker (MB)",
+                    "unit": "MB",
+                    "value": max(i["peak_rss_mb"] for i in imports),
+                    "limit": None,
+                    "target": None,
                 }
             )
 

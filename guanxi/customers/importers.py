@@ -58,8 +58,8 @@ from guanxi.core.imports.specs import (
     import_spec_register,
 )
 from guanxi.core.permissions import restricted
-from guanxi.core.search import Document
 from guanxi.core.search.customers import account_document, contact_document
+from guanxi.core.search.registry import Columns
 from guanxi.customers.choices import AccountSource, ContactPointKind, Industry, LifecycleStage, SizeBand, size_band_for
 from guanxi.customers.duplicates import account_dup_key, contact_dup_key
 from guanxi.customers.models import Account, AccountContact, Contact, ContactPoint
@@ -485,11 +485,23 @@ def prepare_contacts(rows: list[tuple[int, list[str]]], ctx: PrepareContext) -> 
                 values["emails_json"] = dumps(values["emails"])
             if "phones" in values:
                 values["phones_json"] = dumps(values["phones"])
-            values["changes_json"] = dumps(
-                {name: [None, values[name]] for name in _CONTACT_COLUMNS if values.get(name) not in (None, "")}
-            )
+            _derive_contact(values)
         out.append(Prepared(line, values, row.errors))
     return out
+
+
+def _derive_contact(values: dict[str, Any]) -> None:
+    """What a new contact's row derives from its values, built where ``prepare`` runs (beside the
+    writing process when the import has a second core): the change log's JSON, the duplicate
+    blocking key and the search index columns."""
+    values["changes_json"] = dumps(
+        {name: [None, values[name]] for name in _CONTACT_COLUMNS if values.get(name) not in (None, "")}
+    )
+    family, given = values.get("family_name", ""), values.get("given_name", "")
+    values["dup_key"] = contact_dup_key(family, given)
+    values["search_columns"] = contact_document(
+        family, given, values.get("display_name", ""), values.get("emails"), values.get("phones")
+    ).columns()
 
 
 def prepare_accounts(rows: list[tuple[int, list[str]]], ctx: PrepareContext) -> list[Prepared]:
@@ -773,9 +785,7 @@ class ContactWriter(_Writer):
         for name in ("emails", "phones"):
             if name in values:
                 values[f"{name}_json"] = dumps(values[name])
-        values["changes_json"] = dumps(
-            {name: [None, values[name]] for name in _CONTACT_COLUMNS if values.get(name) not in (None, "")}
-        )
+        _derive_contact(values)
 
     def before_write(self, rows: list[Prepared], result: BatchResult) -> list[Prepared]:
         """Find (or create) the accounts the rows name; refuse rows whose account cannot be found."""
@@ -815,7 +825,7 @@ class ContactWriter(_Writer):
         log = ChangeLogRows(self.user, now)
         pks = allocate_ids(Account, len(names))
         rows = []
-        documents: dict[int, Document] = {}
+        documents: dict[int, Columns] = {}
         for pk, name in zip(pks, names, strict=True):
             values = {
                 "id": pk,
@@ -827,7 +837,7 @@ class ContactWriter(_Writer):
             }
             rows.append(table.row(values))
             self.account_ids[("name", name)] = pk
-            documents[pk] = account_document(name)
+            documents[pk] = account_document(name).columns()
             log.add(Account, pk, name, ChangeAction.CREATE, {"name": [None, name], "owner": [None, self.user.pk]})
         table.insert(rows)
         log.flush()
@@ -859,7 +869,7 @@ class ContactWriter(_Writer):
         )
         default_team = getattr(self.user, "team_id", None)
         records, points, links = [], [], []
-        documents: dict[int, Document] = {}
+        documents: dict[int, Columns] = {}
         seen_points: set[tuple[int, str, str]] = set()
         tags: dict[int, list[str]] = {}
         for pk, row in zip(pks, rows, strict=True):
@@ -876,16 +886,10 @@ class ContactWriter(_Writer):
                 record[i_emails] = values["emails_json"]
             if "phones_json" in values:
                 record[i_phones] = values["phones_json"]
-            # The blocking key the duplicate check would store (cached per name): no UPDATE later.
-            record[i_dup] = contact_dup_key(values.get("family_name", ""), values.get("given_name", ""))
+            # The blocking key the duplicate check would store: no UPDATE later.
+            record[i_dup] = values["dup_key"]
             records.append(record)
-            documents[pk] = contact_document(
-                values.get("family_name", ""),
-                values.get("given_name", ""),
-                values.get("display_name", ""),
-                values.get("emails"),
-                values.get("phones"),
-            )
+            documents[pk] = values["search_columns"]
             extra = f'"owner": [null, {owner}]'
             for kind, name in ((ContactPointKind.EMAIL, "emails"), (ContactPointKind.PHONE, "phones")):
                 for position, p in enumerate(values.get(name, ())):
@@ -1063,12 +1067,14 @@ class AccountWriter(_Writer):
         table = TableRows(Account, now)
         pks = allocate_ids(Account, len(rows))
         records = []
-        documents: dict[int, Document] = {}
+        documents: dict[int, Columns] = {}
         tags: dict[int, list[str]] = {}
         for pk, row in zip(pks, rows, strict=True):
             values = self.base_values(row, table, pk)
             records.append(table.row({**values, "dup_key": account_dup_key(values.get("name") or "")}))
-            documents[pk] = account_document(values["name"], values.get("legal_name", ""), values.get("website", ""))
+            documents[pk] = account_document(
+                values["name"], values.get("legal_name", ""), values.get("website", "")
+            ).columns()
             changes = {
                 _field_name(k): [None, v]
                 for k, v in values.items()

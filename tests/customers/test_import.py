@@ -553,3 +553,49 @@ def test_validation_in_worker_processes_gives_the_same_result(
     assert detail["result"] == {"created": 2000 - len(bad), "updated": 0, "skipped": 0, "failed": len(bad)}
     assert {int(r[0]): r[1] for r in read_errors(client, body["id"])[1:]} == bad
     assert Contact.objects.count() == 2000 - len(bad)
+
+
+@pytest.mark.parametrize("processes", ["0", "2"])
+def test_imported_records_are_indexed_as_a_rebuild_would_index_them(
+    client: Client, settings: Any, monkeypatch: pytest.MonkeyPatch, processes: str
+) -> None:
+    """The import writes search documents from the rows it writes (no read-back): they must equal the
+    documents ``search_rebuild`` builds from the database, also when two rows of the file fill in one
+    new contact and when accounts are created from a company column, and search must find them."""
+    from guanxi.core.search import search, search_rebuild
+    from guanxi.core.search.backends import backend
+    from guanxi.core.search.engine import id_range
+
+    settings.GUANXI_IMPORT_BATCH_SIZE = 40
+    monkeypatch.setenv("GUANXI_IMPORT_PROCESSES", processes)
+    rows = [good_row(i) for i in range(100)]
+    # A second row with the same external ID, in the same batch, adds a phone and an email to the first
+    # one's new contact (merged before it is written); one in a later batch updates it in the database.
+    rows.insert(4, ["C000003", rows[3][1], "13700000003", "second@example.com", *[""] * 10])
+    rows.append(["C000005", rows[5][1], "", "later@example.com", *[""] * 10])
+    rows.append(["", "欧阳娜娜", "+86 138 0013 8000", "", "全新公司", "", "", "", "", "", "", "", "", ""])
+    body = upload(client, csv_bytes([ZH_HEADER, *rows]), start="true", duplicate_policy="update").json()
+    detail = client.get(f"/api/v1/imports/{body['id']}").json()
+    assert detail["status"] == "succeeded" and detail["result"]["failed"] == 0, read_errors(client, body["id"])
+
+    def indexed(model: Any) -> dict[int, tuple[Any, ...]]:
+        lo, _hi = id_range(model)
+        found = backend().documents([lo | pk for pk in model.objects.values_list("pk", flat=True)])
+        return {row[0]: tuple(row[1:]) for row in found}
+
+    imported = {model: indexed(model) for model in (Contact, Account)}
+    assert len(imported[Contact]) == Contact.objects.count() == 101
+    assert len(imported[Account]) == Account.objects.count() == 51
+    search_rebuild("contacts")
+    search_rebuild("accounts")
+    assert imported == {model: indexed(model) for model in (Contact, Account)}
+
+    user = Job.objects.get(pk=body["id"]).user
+    names = [hit.title for hit in search(user, "oynn")]
+    assert "欧阳娜娜" in names
+    assert [hit.title for hit in search(user, "8000")] == ["欧阳娜娜"]
+    third = Contact.objects.get(external_id="C000003")
+    assert third.pk in {hit.id for hit in search(user, "second@example.com")}
+    assert third.pk in {hit.id for hit in search(user, "0003")}
+    fifth = Contact.objects.get(external_id="C000005")
+    assert [hit.id for hit in search(user, "later@example.com")] == [fifth.pk]

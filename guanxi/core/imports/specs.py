@@ -17,6 +17,8 @@ from typing import Any, NamedTuple, Protocol
 
 from django.db import models
 
+from guanxi.core.search.registry import Columns
+
 # Brackets with a note inside ("手机（必填）", "Email (work)") and separators are ignored in headers.
 _BRACKETS_RE = re.compile(r"[(（\[【].*?[)）\]】]")
 _NOISE_RE = re.compile(r"[\s_\-*:：/.,，、#＃]+")
@@ -77,8 +79,8 @@ class BatchResult:
     skipped: int = 0
     errors: list[tuple[int, RowError]] = field(default_factory=list)  # (line, error)
     written: dict[type[models.Model], list[int]] = field(default_factory=dict)  # model -> pks created/updated
-    #: Search documents of created records, built from the rows written (no read-back): model -> {pk: doc}
-    documents: dict[type[models.Model], dict[int, Any]] = field(default_factory=dict)
+    #: Search columns (``Document.columns()``) of created records, built from the rows written: no read-back
+    documents: dict[type[models.Model], dict[int, Columns]] = field(default_factory=dict)
 
     def touch(self, model: type[models.Model], pks: Iterable[int]) -> None:
         self.written.setdefault(model, []).extend(pks)

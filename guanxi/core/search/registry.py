@@ -32,6 +32,10 @@ from guanxi.core.search import text
 GUARDABLE = {"email": "e", "phone": "p", "other": "o"}
 
 
+#: A document as the index stores it: keys, words, emails, phones, other (see ``Document.columns``).
+Columns = tuple[str, str, str, str, str]
+
+
 class Document:
     """The searchable values of one record, as tokens per column (see ``guanxi.core.search.text``).
 
@@ -90,7 +94,7 @@ class Document:
             self.other.append(text.related_name_column(value))
         return self
 
-    def columns(self) -> tuple[str, str, str, str, str]:
+    def columns(self) -> Columns:
         return (
             _column(self.keys),
             _column(self.words),
