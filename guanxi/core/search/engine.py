@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from guanxi.core.errors import FieldErrors
 from guanxi.core.permissions import hidden_fields, restricted
 from guanxi.core.search.backends import COLUMNS, Row, backend
-from guanxi.core.search.registry import Document, SearchType, search_type_for, search_types
+from guanxi.core.search.registry import Columns, SearchType, search_type_for, search_types
 from guanxi.core.search.registry import search_type as get_search_type
 from guanxi.core.search.text import Query, parse_query
 
@@ -103,14 +103,14 @@ def search_reindex(
     return written
 
 
-def search_index_new(model: type[models.Model], documents: dict[int, Document]) -> int:
-    """Index records created in this transaction from documents their writer built (an import
-    batch): nothing to delete first and nothing to read back, unlike ``search_reindex``."""
+def search_index_new(model: type[models.Model], documents: dict[int, Columns]) -> int:
+    """Index records created in this transaction from their documents' ``columns()``, built by their
+    writer (an import batch): nothing to delete first and nothing to read back, unlike ``search_reindex``."""
     search_type = search_type_for(model)
     if not documents or search_type is None:
         return 0
     base = _content_type_id(model) << SHIFT
-    rows: list[Row] = [(base | int(pk), *document.columns()) for pk, document in documents.items()]
+    rows: list[Row] = [(base | int(pk), *columns) for pk, columns in documents.items()]
     with transaction.atomic(savepoint=False):
         backend().write(rows, [])
         if _has_dependents(model):
