@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
@@ -34,6 +35,39 @@ from guanxi.customers.choices import (
 LIVE = Q(deleted_at__isnull=True)
 
 
+class BigTableMixin(models.Model):
+    """The base mixins' time and recycle-bin fields without their single-column indexes, for tables
+    of a million rows. Lists read the partial ``(field, ..., id)`` indexes of live rows and the recycle
+    bin a partial index of binned rows (``binned_indexes``); every index costs each inserted row
+    (an import writes a million), and these four were never read. Listed first among the bases so
+    these definitions win."""
+
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    deleted_at = models.DateTimeField(_("deleted at"), null=True, blank=True, editable=False)
+    deleted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("deleted by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+        db_index=False,
+    )
+
+    class Meta:
+        abstract = True
+
+
+def binned_indexes(prefix: str) -> list[models.Index]:
+    """The recycle bin's order, and user deletion's SET NULL, over binned rows only (a few)."""
+    return [
+        models.Index(fields=("deleted_at", "id"), condition=Q(deleted_at__isnull=False), name=f"{prefix}_binned_idx"),
+        models.Index(fields=("deleted_by",), condition=Q(deleted_by__isnull=False), name=f"{prefix}_deleted_by_idx"),
+    ]
+
+
 class AddressMixin(models.Model):
     """A postal address; in China the province is checked and the city and district are free text."""
 
@@ -48,7 +82,7 @@ class AddressMixin(models.Model):
         abstract = True
 
 
-class Account(AddressMixin, GuanxiModel):
+class Account(BigTableMixin, AddressMixin, GuanxiModel):
     """A customer organisation (客户/企业), or a person buying as one; may belong to a parent group."""
 
     name = models.CharField(_("name"), max_length=200)
@@ -119,6 +153,7 @@ class Account(AddressMixin, GuanxiModel):
             models.Index(fields=("country", "province", "city"), condition=LIVE, name="account_place_idx"),
             models.Index(fields=("region",), condition=LIVE, name="account_region_idx"),
             models.Index(fields=("dup_key",), name="account_dup_key_idx"),
+            *binned_indexes("account"),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -135,7 +170,7 @@ class Account(AddressMixin, GuanxiModel):
         return self.name
 
 
-class Contact(AddressMixin, GuanxiModel):
+class Contact(BigTableMixin, AddressMixin, GuanxiModel):
     """A person (联系人), usually at one or more accounts.
 
     ``emails`` and ``phones`` hold the normalised contact points as JSON lists (what reads, the
@@ -187,6 +222,7 @@ class Contact(AddressMixin, GuanxiModel):
             models.Index(fields=("province", "updated_at", "id"), condition=LIVE, name="contact_province_upd_idx"),
             models.Index(fields=("country", "province", "city"), condition=LIVE, name="contact_place_idx"),
             models.Index(fields=("dup_key",), name="contact_dup_key_idx"),
+            *binned_indexes("contact"),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -204,7 +240,8 @@ class ContactPoint(models.Model):
     Rewritten by the contact services whenever the contact's ``emails``/``phones`` change.
     """
 
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="points")
+    # No index of its own: the unique (contact, kind, value) starts with it.
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="points", db_index=False)
     kind = models.CharField(_("kind"), max_length=10, choices=ContactPointKind.choices)
     value = models.CharField(_("value"), max_length=254, help_text=_("lower-case email or E.164 phone"))
     extension = models.CharField(_("extension"), max_length=8, blank=True)
@@ -236,7 +273,11 @@ class ContactPoint(models.Model):
 class AccountContact(TimestampMixin, models.Model):
     """A contact at an account, in a role (采购经理, CTO...); at most one primary account per contact."""
 
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="contact_links")
+    # Links are read by account or contact, never by time: no time indexes (see ``BigTableMixin``).
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    # No index of its own: the unique (account, contact) starts with it.
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="contact_links", db_index=False)
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="account_links")
     role = models.CharField(pgettext_lazy("job at an account", "role"), max_length=100, blank=True)
     is_primary = models.BooleanField(_("primary account"), default=False)
