@@ -6,7 +6,8 @@ in three tiers — the whole query equals a name, email or phone (``key``); ever
 whole token (``exact``); words match as prefixes (``prefix``) — and keeps only the candidates
 ``restrict(user, "view")`` lets through, until it has ``limit`` hits or has looked at
 ``MAX_SCAN`` candidates. However common a prefix and however narrow the user's scope, no search
-loads more than that many ids.
+loads more than that many ids. On PostgreSQL, a user who sees at most ``NARROW_SCOPE`` records of
+a type is searched the other way round: the matches among those records, in SQL.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import EmptyResultSet
 from django.db import models, transaction
+from django.db.models.sql.where import AND, OR, WhereNode
 from django.utils.translation import gettext as _
 
 from guanxi.core.errors import FieldErrors
@@ -232,28 +235,30 @@ def _matches(
     seen: set[int] = set()
     scanned = 0
     modes = [m for m in MODES if m != "prefix" or query.has_prefix]
+    among = _narrow_scope(search_type, visible, engine, memo)
     for mode in modes:
-        # First a small batch with its texts (enough when the user sees most records); then, when the
-        # user sees few records (and the engine can), the matches among those; else one long walk of
-        # ids alone (the index only), checked through restrict in chunks until enough are visible;
-        # only the visible few are read back.
+        # When the user sees few records (and the engine can), the matches among those. Otherwise
+        # first a small batch with its texts (enough when the user sees most records); then one long
+        # walk of ids alone (the index only), checked through restrict in chunks until enough are
+        # visible; only the visible few are read back.
         first_size = max(FIRST_BATCH, limit * 2)
+        if among is not None:  # a narrow scope: the matches among the records the user may see
+            # As many as the first batch of a user who sees everything, so they are ranked alike.
+            _admit_visible(
+                engine.candidates_among(query, columns, mode, low, high, among[:2], among[2], first_size + len(found)),
+                seen,
+                found,
+                query,
+                columns,
+            )
+            if len(found) >= limit:
+                break
+            continue
         rows = engine.candidates(query, columns, mode, low, high, first_size)
         scanned += len(rows)
         _admit(rows, seen, visible, found, query, columns)
         if len(rows) < first_size or len(found) >= limit or scanned >= MAX_SCAN:
             if len(found) >= limit or scanned >= MAX_SCAN:
-                break
-            continue
-        among = _narrow_scope(search_type, visible, engine, memo)
-        if among is not None:
-            # A narrow scope: ask for matches among the records the user may see, not the other way round.
-            below = [low | pk for pk in among if low | pk < rows[-1][0]]
-            for row in engine.candidates_among(query, columns, mode, below, limit + len(found)):
-                if row[0] not in seen:
-                    seen.add(row[0])
-                    found[row[0] & MASK] = rank(query, row, columns)
-            if len(found) >= limit:
                 break
             continue
         ids = engine.candidates(query, columns, mode, low, rows[-1][0] - 1, MAX_SCAN - scanned, texts=False)
@@ -276,19 +281,55 @@ def _matches(
 NARROW_SCOPE = 10000
 
 
-def _narrow_scope(search_type: SearchType, visible: Any, engine: Any, memo: dict[Any, Any] | None) -> list[int] | None:
-    """The ids of the records the user may see, when they are few and the engine can start from them
-    (PostgreSQL); None otherwise. Read once a search per type."""
+def _narrow_scope(
+    search_type: SearchType, visible: Any, engine: Any, memo: dict[Any, Any] | None
+) -> tuple[str, Any, int] | None:
+    """The SQL selecting the ids of the records the user may see (with its parameters, and how many),
+    when they are few and the engine can start from them (PostgreSQL); None otherwise. Counted once a
+    search per type."""
     if not hasattr(engine, "candidates_among"):
         return None
     key = ("narrow", search_type.key)
     if memo is not None and key in memo:
         return memo[key]
-    ids = list(visible.order_by().values_list("pk", flat=True)[: NARROW_SCOPE + 1])
-    among = ids if len(ids) <= NARROW_SCOPE else None
+    scope = None
+    try:
+        if visible.query.where != search_type.model._default_manager.all().query.where:  # not every live record
+            pks = _scope_pks(visible)
+            size = pks[: NARROW_SCOPE + 1].count()
+            scope = (*pks.query.sql_with_params(), size) if size <= NARROW_SCOPE else None
+    except EmptyResultSet:  # a part of the scope that matches nothing: the usual walk copes
+        scope = None
     if memo is not None:
-        memo[key] = among
-    return among
+        memo[key] = scope
+    return scope
+
+
+def _scope_pks(visible: Any) -> Any:
+    """``visible``'s ids; "live AND (own OR shared)" as the union of "live AND own" and "live AND
+    shared", so that each part is read through its index (one OR with a subquery is a full scan)."""
+    pks = visible.order_by().values_list("pk", flat=True)
+    where = visible.query.where
+    if where.connector != AND or where.negated:
+        return pks
+    ors = [c for c in where.children if isinstance(c, WhereNode) and c.connector == OR and not c.negated]
+    if len(ors) != 1:
+        return pks
+    rest = [c for c in where.children if c is not ors[0]]
+    parts = []
+    for child in ors[0].children:
+        part = visible.order_by()
+        part.query.where = WhereNode([*rest, child], AND)
+        parts.append(part.values_list("pk", flat=True))
+    return parts[0].union(*parts[1:])
+
+
+def _admit_visible(rows: list[Row], seen: set[int], found: dict[int, int], query: Query, columns: Any) -> None:
+    """Rank rows read from among the records the user may see (``_narrow_scope``)."""
+    for row in rows:
+        if row[0] not in seen:
+            seen.add(row[0])
+            found[row[0] & MASK] = rank(query, row, columns)
 
 
 def _admit(rows: list[Row], seen: set[int], visible: Any, found: dict[int, int], query: Query, columns: Any) -> None:

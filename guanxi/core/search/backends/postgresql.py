@@ -115,6 +115,9 @@ RARE = 2000
 COMMON = 0.002
 #: Longest such walk, in rows (a few milliseconds); when it finds too few, the GIN plans run.
 MAX_WALK = 20000
+#: A prefix this long at most is tried with a walk of ``SHORT_WALK`` rows first, whatever the statistics.
+SHORT_PREFIX = 2
+SHORT_WALK = 1000
 #: Seconds the lexeme statistics are kept before they are read again.
 STATS_TTL = 300.0
 
@@ -181,9 +184,18 @@ def estimated_share(query: Query, mode: str) -> float:
     for term in query.terms:
         share *= min(
             1.0,
-            sum(stats.share(alt.token, alt.prefix and mode == "prefix" and len(alt.token) > MIN_PREFIX) for alt in term),
+            sum(
+                stats.share(alt.token, alt.prefix and mode == "prefix" and len(alt.token) > MIN_PREFIX) for alt in term
+            ),
         )
     return share
+
+
+def _short_prefix(query: Query, mode: str) -> bool:
+    """Does the query end in a short prefix ("13", "zha"), which may start a great many rare lexemes?"""
+    return mode == "prefix" and any(
+        alt.prefix and MIN_PREFIX < len(alt.token) <= SHORT_PREFIX for term in query.terms for alt in term
+    )
 
 
 def _where(query: Query, columns: tuple[str, ...], mode: str) -> tuple[str, list[Any]] | None:
@@ -217,9 +229,14 @@ def candidates(
     condition, match_params = where
     selected = "id" + (", " + ", ".join(COLUMNS) if texts else "")
     share = estimated_share(query, mode)
-    window = math.ceil(limit / share * 3) + 100 if share >= COMMON else MAX_WALK + 1
+    if share >= COMMON:
+        window = math.ceil(limit / share * 3) + 100
+    elif _short_prefix(query, mode):
+        window = SHORT_WALK  # the statistics never see "13*" in a million phone numbers each unique
+    else:
+        window = MAX_WALK + 1
     with connection.cursor() as cursor:
-        if window <= MAX_WALK:
+        if limit <= window <= MAX_WALK:
             cursor.execute(
                 f"SELECT {selected} FROM (SELECT id, {', '.join(COLUMNS)}, tsv FROM {TABLE} "  # noqa: S608
                 f"WHERE id BETWEEN %s AND %s ORDER BY id DESC LIMIT %s) newest "
@@ -229,7 +246,6 @@ def candidates(
             rows = cursor.fetchall()
             if len(rows) >= limit:
                 return [tuple(row) for row in rows]
-        params: list[Any] = [*match_params[:1], lo, hi, *match_params[1:]]
         cap = max(RARE, limit + 1)
         cursor.execute(
             f"WITH m AS MATERIALIZED (SELECT id FROM {TABLE} WHERE id BETWEEN %s AND %s AND {condition} "  # noqa: S608
@@ -249,24 +265,46 @@ def candidates(
         return [tuple(row) for row in cursor.fetchall()]
 
 
-def candidates_among(query: Query, columns: tuple[str, ...], mode: str, ids: list[int], limit: int) -> list[Row]:
-    """Matching documents among ``ids`` (the few a narrow scope lets the user see), highest id first,
-    at most ``limit``.
+def candidates_among(
+    query: Query, columns: tuple[str, ...], mode: str, lo: int, hi: int, scope: tuple[str, Any], size: int, limit: int
+) -> list[Row]:
+    """Matching documents with ids in [lo, hi] among the records ``scope`` selects (SQL and parameters
+    of a query of record ids: the few a narrow scope lets the user see; ``size`` of them), highest id
+    first, at most ``limit``.
 
-    Looked up one by one down the primary key when the query is common (where GIN would first
-    expand and merge its whole posting lists); otherwise the planner picks, knowing how many ids.
+    The ids are gathered on the server (one array, an init plan). A query common enough, or a short
+    prefix, walks them newest first down the primary key and stops after ``limit`` matches (GIN would
+    first expand and merge whole posting lists); a rarer one is read through GIN, then kept if listed.
     """
     where = _where(query, columns, mode)
-    if where is None or limit <= 0 or not ids:
+    if where is None or limit <= 0:
         return []
     condition, match_params = where
-    listed = f"SELECT id, {', '.join(COLUMNS)}, tsv FROM {TABLE} WHERE id = ANY(%s::bigint[])"  # noqa: S608
-    if estimated_share(query, mode) * _stats.current().rows > len(ids):
-        sql = f"WITH d AS MATERIALIZED ({listed}) SELECT id, {', '.join(COLUMNS)} FROM d WHERE {condition}"
-    else:
-        sql = f"SELECT id, {', '.join(COLUMNS)} FROM ({listed}) d WHERE {condition}"
+    scope_sql, scope_params = scope
+    scoped = f"SELECT %s::bigint + v.pk FROM ({scope_sql}) v(pk)"  # noqa: S608 - SQL compiled by Django
+    # As an array, an index condition the walk takes in order; as a subquery, a hash join (an array
+    # from a sub-select is searched one element after another).
+    listed = f"id = ANY(ARRAY({scoped}))"
+    selected = ", ".join(COLUMNS)
+    share = estimated_share(query, mode)
+    # Rows the walk reads (until ``limit`` matches, at most the whole scope) against the matches GIN
+    # reads in the whole table (every type, every owner).
+    if _short_prefix(query, mode) or min(size, limit / max(share, 1e-9)) < share * _stats.current().rows:
+        sql = (
+            f"SELECT id, {selected} FROM (SELECT id, {selected}, tsv FROM {TABLE} "  # noqa: S608
+            f"WHERE {listed} AND id BETWEEN %s AND %s ORDER BY id DESC OFFSET 0) d "
+            f"WHERE {condition} ORDER BY id DESC LIMIT %s"
+        )
+        params = [lo, *scope_params, lo, hi, *match_params, limit]
+    else:  # the planner cannot know how many ids the array holds: keep it from probing them all
+        sql = (
+            f"WITH m AS MATERIALIZED (SELECT id FROM {TABLE} WHERE id BETWEEN %s AND %s AND {condition}) "  # noqa: S608
+            f"SELECT id, {selected} FROM {TABLE} WHERE id IN "
+            f"(SELECT id FROM m WHERE id IN ({scoped}) ORDER BY id DESC LIMIT %s) ORDER BY id DESC"
+        )
+        params = [lo, hi, *match_params, lo, *scope_params, limit]
     with connection.cursor() as cursor:
-        cursor.execute(f"{sql} ORDER BY id DESC LIMIT %s", [ids, *match_params, limit])
+        cursor.execute(sql, params)
         return [tuple(row) for row in cursor.fetchall()]
 
 

@@ -1,0 +1,191 @@
+"""The plans global search picks for common prefixes and narrow scopes: same answers, whichever runs.
+
+Scope tests run on both engines (SQLite keeps its one plan); plan tests need PostgreSQL's statistics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.db import connection
+
+from guanxi.core import services as core_services
+from guanxi.core.search import engine as search_engine
+from guanxi.core.search import search, search_reindex
+from guanxi.core.search.backends import backend
+from guanxi.core.search.engine import id_range
+from guanxi.core.search.text import parse_query
+from guanxi.customers.models import Contact
+from tests.factories import RoleFactory, UserFactory, field_rule, grant, share
+
+pytestmark = pytest.mark.django_db
+
+postgres_only = pytest.mark.skipif("connection.vendor != 'postgresql'")
+
+
+@pytest.fixture
+def rep_role() -> Any:
+    role = RoleFactory(name="Sales rep")
+    grant(role, "*", scope="own")
+    return role
+
+
+@pytest.fixture
+def rep(rep_role: Any) -> Any:
+    return UserFactory(email="rep@example.com", role=rep_role)
+
+
+@pytest.fixture
+def other_rep(rep_role: Any) -> Any:
+    return UserFactory(email="rep2@example.com", role=rep_role)
+
+
+def ids(hits: list[Any]) -> list[int]:
+    return [hit.id for hit in hits if hit.type == "contacts"]
+
+
+def many(owner: Any, count: int, family: str = "张", phone: str = "1380013") -> list[Contact]:
+    """``count`` contacts of one owner written in bulk (and indexed), the newest last."""
+    rows = [
+        Contact(
+            family_name=family,
+            given_name=f"{i}",
+            display_name=f"{family}{i}",
+            phones=[{"value": f"+86{phone}{i:04d}", "extension": "", "label": "mobile", "is_primary": True}],
+            owner=owner,
+        )
+        for i in range(count)
+    ]
+    created = Contact.objects.bulk_create(rows)
+    search_reindex(Contact, [c.pk for c in created])
+    return created
+
+
+# --- a narrow scope: matches among the records the user may see -------------------------------------------
+
+
+def test_a_rep_finds_own_shared_and_never_others_among_many(rep: Any, other_rep: Any) -> None:
+    mine = many(rep, 3)
+    others = many(other_rep, 300)
+    shared = others[5]
+    share(shared, user=rep, access="view")
+    found = ids(search(rep, "zhang", limit=50))
+    assert set(found) == {c.pk for c in mine} | {shared.pk}
+    assert set(ids(search(rep, "zh", limit=50))) == set(found)
+    assert set(ids(search(rep, "1380013", limit=50))) == set(found)
+
+
+def test_a_narrow_scope_never_shows_a_binned_record(rep: Any, other_rep: Any) -> None:
+    mine = many(rep, 2)
+    many(other_rep, 200)
+    core_services.record_delete(model=Contact, pk=mine[0].pk, user=rep)
+    assert ids(search(rep, "zhang")) == [mine[1].pk]
+    Contact.all_objects.filter(pk=mine[1].pk).update(deleted_at="2026-01-01T00:00:00Z")  # behind the index's back
+    assert ids(search(rep, "zhang")) == []
+
+
+def test_a_narrow_scope_leaves_hidden_fields_out(rep: Any, rep_role: Any, other_rep: Any) -> None:
+    mine = many(rep, 2)
+    many(other_rep, 200)
+    assert set(ids(search(rep, "1380013"))) == {c.pk for c in mine}
+    field_rule(rep_role, "customers.contact", "phones", "hidden")
+    rep = type(rep).objects.get(pk=rep.pk)  # the role's rules are cached on the user object
+    assert search(rep, "1380013") == []
+
+
+def test_a_wide_scope_walks_as_before(rep_role: Any, other_rep: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """More visible records than ``NARROW_SCOPE``: candidates are checked through restrict in batches."""
+    monkeypatch.setattr(search_engine, "NARROW_SCOPE", 2)
+    rep = UserFactory(email="rep3@example.com", role=rep_role)
+    mine = many(rep, 3)
+    many(other_rep, 300)
+    assert set(ids(search(rep, "zhang", limit=50))) == {c.pk for c in mine}
+
+
+@postgres_only
+def test_the_narrow_scope_is_read_once_a_search(rep: Any, other_rep: Any) -> None:
+    from django.test.utils import CaptureQueriesContext
+
+    many(rep, 2)
+    many(other_rep, 200)
+    rep = type(rep).objects.get(pk=rep.pk)
+    with CaptureQueriesContext(connection) as ctx:
+        assert len(search(rep, "zhang")) == 2
+    sqls = [q["sql"] for q in ctx.captured_queries]
+    assert (
+        len([sql for sql in sqls if sql.startswith("SELECT COUNT(*)")]) <= 2
+    )  # each type's scope, once for three tiers
+    assert len(sqls) <= 17, [sql[:120] for sql in sqls]
+
+
+# --- plans on PostgreSQL ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def analyzed(other_rep: Any) -> Iterator[list[Contact]]:
+    """Many contacts named 张 among a few others, with fresh statistics."""
+    created = many(other_rep, 400)
+    many(other_rep, 20, family="Smith", phone="1390013")
+    backend().optimize()
+    yield created
+    backend()._stats.clear()
+
+
+def _candidates(q: str, mode: str, limit: int) -> list[int]:
+    low, high = id_range(Contact)
+    return [row[0] for row in backend().candidates(parse_query(q), ("k", "n", "e", "p", "o"), mode, low, high, limit)]
+
+
+@postgres_only
+def test_statistics_call_a_short_prefix_common(analyzed: list[Contact]) -> None:
+    pg = backend()
+    assert pg.estimated_share(parse_query("zh"), "prefix") >= pg.COMMON
+    assert pg.estimated_share(parse_query("zhang"), "exact") >= pg.COMMON
+    assert pg.estimated_share(parse_query("qqqq"), "prefix") == 0.0
+
+
+@postgres_only
+@pytest.mark.parametrize(("q", "mode", "limit"), [("zh", "prefix", 40), ("zhang", "exact", 7), ("smith", "exact", 40)])
+def test_the_walk_and_the_index_agree(analyzed: list[Contact], q: str, mode: str, limit: int, monkeypatch: Any) -> None:
+    pg = backend()
+    walked = _candidates(q, mode, limit)
+    monkeypatch.setattr(pg, "COMMON", 2.0)  # never walk: the GIN plans alone
+    assert walked == _candidates(q, mode, limit)
+    assert walked == sorted(walked, reverse=True) and len(walked) == min(limit, 400 if q != "smith" else 20)
+
+
+@postgres_only
+def test_a_common_prefix_reads_no_gin_index(analyzed: list[Contact]) -> None:
+    low, high = id_range(Contact)
+    pg = backend()
+    expression = pg.match_expression(parse_query("zh"), ("k", "n"), "prefix")
+    window = 40 * 3
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"EXPLAIN SELECT id FROM (SELECT id, tsv FROM {pg.TABLE} WHERE id BETWEEN %s AND %s "  # noqa: S608
+            "ORDER BY id DESC LIMIT %s) newest WHERE tsv @@ %s::tsquery ORDER BY id DESC LIMIT 40",
+            [low, high, window, expression],
+        )
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "core_search_document_tsv" not in plan and "Index Scan Backward" in plan, plan
+
+
+@postgres_only
+@pytest.mark.parametrize("share", [0.0, 1.0])
+@pytest.mark.parametrize(("q", "mode"), [("zh", "prefix"), ("zhang", "exact")])
+def test_both_plans_among_a_scope_agree(
+    analyzed: list[Contact], share: float, q: str, mode: str, monkeypatch: Any
+) -> None:
+    """Walked newest first (a common query) or read through GIN (a rare one): the same rows."""
+    pg = backend()
+    low, high = id_range(Contact)
+    monkeypatch.setattr(pg, "estimated_share", lambda query, mode: share)
+    pks = [c.pk for c in analyzed[::50]]
+    scope = ("SELECT unnest(%s::bigint[])", [pks])
+    rows = pg.candidates_among(parse_query(q), ("k", "n"), mode, low, high, scope, len(pks), 5)
+    assert [row[0] for row in rows] == sorted((low | pk for pk in pks), reverse=True)[:5]
+    below = pg.candidates_among(parse_query(q), ("k", "n"), mode, low, rows[2][0] - 1, scope, len(pks), 5)
+    assert [row[0] for row in below] == sorted((low | pk for pk in pks), reverse=True)[3:8]
+    assert pg.candidates_among(parse_query("smith"), ("k", "n"), "exact", low, high, scope, len(pks), 5) == []
