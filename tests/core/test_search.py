@@ -40,23 +40,6 @@ def admin() -> Any:
     return AdminFactory(email="boss@example.com")
 
 
-@pytest.fixture
-def rep_role() -> Any:
-    role = RoleFactory(name="Sales rep")
-    grant(role, "*", scope="own")
-    return role
-
-
-@pytest.fixture
-def rep(rep_role: Any) -> Any:
-    return UserFactory(email="rep@example.com", role=rep_role)
-
-
-@pytest.fixture
-def other_rep(rep_role: Any) -> Any:
-    return UserFactory(email="rep2@example.com", role=rep_role)
-
-
 def contact(user: Any, family: str, given: str, **kwargs: Any) -> Contact:
     return services.contact_create(user=user, data={"family_name": family, "given_name": given}, **kwargs)
 

@@ -18,28 +18,11 @@ from guanxi.core.search.backends import backend
 from guanxi.core.search.engine import id_range
 from guanxi.core.search.text import parse_query
 from guanxi.customers.models import Contact
-from tests.factories import RoleFactory, UserFactory, field_rule, grant, share
+from tests.factories import UserFactory, field_rule, share
 
 pytestmark = pytest.mark.django_db
 
 postgres_only = pytest.mark.skipif("connection.vendor != 'postgresql'")
-
-
-@pytest.fixture
-def rep_role() -> Any:
-    role = RoleFactory(name="Sales rep")
-    grant(role, "*", scope="own")
-    return role
-
-
-@pytest.fixture
-def rep(rep_role: Any) -> Any:
-    return UserFactory(email="rep@example.com", role=rep_role)
-
-
-@pytest.fixture
-def other_rep(rep_role: Any) -> Any:
-    return UserFactory(email="rep2@example.com", role=rep_role)
 
 
 def ids(hits: list[Any]) -> list[int]:
