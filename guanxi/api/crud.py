@@ -10,7 +10,8 @@ from __future__ import annotations
 import datetime
 import decimal
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
@@ -25,7 +26,7 @@ from guanxi.core.choices import Action
 from guanxi.core.errors import FieldErrors, NotFound, PermissionDenied
 from guanxi.core.filters import FilterSet
 from guanxi.core.models import Tag, TaggedItem
-from guanxi.core.pagination import paginate, parse_limit
+from guanxi.core.pagination import Page, paginate, parse_limit
 from guanxi.core.permissions import hidden_fields, may_reach, object_type_of, restricted, token_allows
 from guanxi.core.registry import Resource
 
@@ -94,6 +95,197 @@ def extras_for(resource: Resource, objs: list[models.Model], user: Any) -> dict[
     if resource.serialize_extra is None or not objs:
         return {}
     return resource.serialize_extra(objs, user)
+
+
+# --- lists: rows as dicts ---------------------------------------------------------------------------
+#
+# A list page is read as ``.values()`` dicts, not model instances: no model ``__init__`` per row and
+# per joined user or team, and only the columns the response shows. A foreign key's ``display`` is
+# ``str()`` of the related record, built once per distinct record of the page from the few columns
+# its ``__str__`` reads (``DISPLAY_FIELDS``), joined into the same query. The output is what
+# ``serialize`` gives for the same record, key for key.
+
+#: The columns ``__str__`` reads, per model that list records point at (``app_label.model_name``).
+#: A record is rebuilt from them with only those fields loaded, then ``str()`` runs the model's own
+#: ``__str__``; tests/api/test_list_rows.py checks that it reads nothing else. A resource with a
+#: foreign key to a model not listed here is serialised from model instances (``serialize``).
+DISPLAY_FIELDS: dict[str, tuple[str, ...]] = {
+    "identity.user": ("display_name", "email"),
+    "identity.team": ("name",),
+    "identity.role": ("name",),
+    "customers.account": ("name",),
+    "customers.customerprofile": ("name",),
+    "contenttypes.contenttype": ("app_label", "model"),
+}
+
+_PLAIN, _TEMPORAL, _DECIMAL, _FILE, _RELATION = range(5)
+
+_EXTRAS_BY_PK: set[Callable[..., Any]] = set()
+
+
+def extra_by_pk(func: Callable[[list[Any], Any], dict[Any, dict[str, Any]]]) -> Callable[..., Any]:
+    """Mark a ``Resource.serialize_extra`` that reads nothing but ``obj.pk``: lists then hand it the
+    page's records without loading them as model instances."""
+    _EXTRAS_BY_PK.add(func)
+    return func
+
+
+@dataclass(frozen=True)
+class _Column:
+    name: str  # the key of the output and of the resource's field
+    attname: str  # the key in ``.values()`` (``owner_id`` for ``owner``)
+    kind: int
+    related: type[models.Model] | None = None
+    # Foreign keys: the related model's attnames (pk first, in field order) and their ``.values()`` keys.
+    display_attnames: tuple[str, ...] = ()
+    display_lookups: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RowPlan:
+    pk: str
+    columns: tuple[_Column, ...]
+    version: bool
+    custom_fields: bool
+
+
+_plans: dict[tuple[Any, ...], RowPlan | None] = {}
+
+
+def _relation_column(name: str, field: Any) -> _Column | None:
+    related = field.related_model
+    wanted = DISPLAY_FIELDS.get(related._meta.label_lower)
+    # ``{"id": related.pk, ...}``: the column holds the pk only when the key targets it.
+    if wanted is None or not field.many_to_one or field.target_field != related._meta.pk:
+        return None
+    fields = [f for f in related._meta.concrete_fields if f.primary_key or f.name in wanted]
+    if len(fields) != len(wanted) + 1 or not fields[0].primary_key:
+        return None
+    return _Column(
+        name,
+        field.attname,
+        _RELATION,
+        related,
+        tuple(f.attname for f in fields),
+        tuple(f"{name}__{f.attname}" for f in fields),
+    )
+
+
+def row_plan(resource: Resource) -> RowPlan | None:
+    """How to read the resource's fields from ``.values()``; None when ``serialize`` must do it."""
+    key = (resource.model, resource.fields, resource.custom_fields, resource.serialize_extra)
+    if key in _plans:
+        return _plans[key]
+    model = resource.model
+    concrete = {f.name for f in model._meta.concrete_fields}
+    columns: list[_Column | None] = []
+    supported = resource.serialize_extra is None or resource.serialize_extra in _EXTRAS_BY_PK
+    for name in resource.fields if supported else ():
+        field: Any = model._meta.get_field(name)
+        if name not in concrete:
+            columns.append(None)
+        elif field.is_relation:
+            columns.append(_relation_column(name, field))
+        elif isinstance(field, models.FileField):
+            columns.append(_Column(name, field.attname, _FILE))
+        elif isinstance(field, models.DateField | models.TimeField):  # DateTimeField is a DateField
+            columns.append(_Column(name, field.attname, _TEMPORAL))
+        elif isinstance(field, models.DecimalField):
+            columns.append(_Column(name, field.attname, _DECIMAL))
+        else:
+            columns.append(_Column(name, field.attname, _PLAIN))
+    has_version = hasattr(model, "version")
+    supported = (
+        supported
+        and None not in columns
+        and (not has_version or "version" in concrete)
+        and (not resource.custom_fields or "custom_fields" in concrete)
+    )
+    plan = None
+    if supported:
+        plan = RowPlan(model._meta.pk.attname, tuple(c for c in columns if c), has_version, resource.custom_fields)
+    _plans[key] = plan
+    return plan
+
+
+def page_rows(
+    resource: Resource, plan: RowPlan, qs: models.QuerySet, ordering: str, request: HttpRequest, hidden: set[str]
+) -> tuple[Page, list[dict[str, Any]]]:
+    """One keyset page of ``qs``: the page (its items hold the pk and the sort key only) and its rows
+    as ``.values()`` dicts in page order, with the columns the user may see.
+
+    Two queries, like ``paginate`` with joins: the page's ids from the table alone (an index on the
+    sort key answers it), then those rows by id with the joined display columns.
+    """
+    model = resource.model
+    sort_key = ordering.lstrip("-")
+    keys = {model._meta.pk.name} | ({sort_key} if sort_key != "id" else set())
+    page = paginate(qs.only(*keys), ordering, request.GET.get("cursor"), parse_limit(request.GET.get("limit")))
+    ids = [obj.pk for obj in page.items]
+    if not ids:
+        return page, []
+    names = [plan.pk]
+    for column in plan.columns:
+        if column.name not in hidden:
+            names.append(column.attname)
+            names.extend(column.display_lookups[1:])  # the pk is the column itself
+    if plan.version:
+        names.append("version")
+    if plan.custom_fields:
+        names.append("custom_fields")
+    loaded = {row[plan.pk]: row for row in model._base_manager.using(qs.db).filter(pk__in=ids).values(*names)}
+    return page, [loaded[pk] for pk in ids if pk in loaded]
+
+
+def serialize_rows(
+    resource: Resource,
+    plan: RowPlan,
+    rows: list[dict[str, Any]],
+    hidden: set[str],
+    tags: dict[Any, list[str]],
+    extra: dict[Any, dict[str, Any]],
+    *,
+    db: str = "default",
+) -> list[dict]:
+    """Rows read by ``page_rows`` as JSON: what ``serialize`` gives for each record, key for key."""
+    columns = [c for c in plan.columns if c.name not in hidden]
+    displays: dict[tuple[Any, Any], str] = {}  # (related model, pk) -> str(record), once per record
+    pk = plan.pk
+    taggable = resource.taggable
+    items = []
+    for row in rows:
+        data: dict[str, Any] = {"id": row[pk]}
+        for column in columns:
+            value = row[column.attname]
+            kind = column.kind
+            if kind == _PLAIN:
+                data[column.name] = value
+            elif value is None:
+                data[column.name] = None
+            elif kind == _RELATION:
+                display = displays.get((column.related, value))
+                if display is None:
+                    related: Any = column.related
+                    values = [value, *(row[lookup] for lookup in column.display_lookups[1:])]
+                    display = displays[(related, value)] = str(related.from_db(db, column.display_attnames, values))
+                data[column.name] = {"id": value, "display": display}
+            elif kind == _TEMPORAL:
+                data[column.name] = value.isoformat()
+            elif kind == _DECIMAL:
+                data[column.name] = str(value)
+            else:  # _FILE
+                data[column.name] = value or None
+        if plan.version:
+            data["version"] = row["version"]
+        if plan.custom_fields:
+            data["custom_fields"] = dict(row["custom_fields"] or {})
+        if taggable:
+            data["tags"] = tags.get(row[pk]) or []
+        for key, value in extra.get(row[pk], {}).items():
+            if key not in hidden:
+                data[key] = value
+        items.append(data)
+    return items
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> HttpResponse:
@@ -226,22 +418,41 @@ def list_parameters(filterset: type[FilterSet]) -> list[dict[str, Any]]:
     return params
 
 
+def list_page(
+    request: HttpRequest, resource: Resource, qs: models.QuerySet, ordering: str
+) -> tuple[list[dict], str | None]:
+    """One keyset page of ``qs`` (already restricted and filtered) as JSON items, and the next cursor.
+
+    Read as rows (``page_rows``/``serialize_rows``) when the resource allows it, else as model
+    instances through ``serialize``; both give the same items.
+    """
+    user = request.user
+    hidden = hidden_fields(user, resource.model)
+    plan = row_plan(resource)
+    if plan is not None:
+        page, rows = page_rows(resource, plan, qs, ordering, request, hidden)
+        ids = [row[plan.pk] for row in rows]
+        tags = tag_names_for(resource.model, ids) if resource.taggable and ids else {}
+        extra = extras_for(resource, page.items, user)
+        return serialize_rows(resource, plan, rows, hidden, tags, extra), page.next_cursor
+    if resource.select_related:
+        qs = qs.select_related(*resource.select_related)
+    page = paginate(qs, ordering, request.GET.get("cursor"), parse_limit(request.GET.get("limit")))
+    tags = tag_names_for(resource.model, [o.pk for o in page.items]) if resource.taggable else {}
+    extra = extras_for(resource, page.items, user)
+    items = [serialize(o, resource, hidden, tags.get(o.pk), extra=extra.get(o.pk)) for o in page.items]
+    return items, page.next_cursor
+
+
 def list_records(request: HttpRequest, resource: Resource) -> HttpResponse:
     user = request.user
     require_token_scope(request, resource.object_type, Action.VIEW)
     if not may_reach(user, resource.model, Action.VIEW):
         raise PermissionDenied()
     qs = restricted(resource.model, user, Action.VIEW)
-    filterset = resource.filterset(request.GET, user)
-    if resource.select_related:
-        qs = qs.select_related(*resource.select_related)
-    qs, ordering = filterset.apply(qs)
-    page = paginate(qs, ordering, request.GET.get("cursor"), parse_limit(request.GET.get("limit")))
-    hidden = hidden_fields(user, resource.model)
-    tags = tag_names_for(resource.model, [o.pk for o in page.items]) if resource.taggable else {}
-    extra = extras_for(resource, page.items, user)
-    items = [serialize(o, resource, hidden, tags.get(o.pk), extra=extra.get(o.pk)) for o in page.items]
-    return json_response({"items": items, "next_cursor": page.next_cursor})
+    qs, ordering = resource.filterset(request.GET, user).apply(qs)
+    items, next_cursor = list_page(request, resource, qs, ordering)
+    return json_response({"items": items, "next_cursor": next_cursor})
 
 
 def get_visible(request: HttpRequest, resource: Resource, pk: int) -> models.Model:

@@ -13,18 +13,16 @@ from ninja import Router, Schema
 from pydantic import ConfigDict
 
 from guanxi.api.crud import (
-    extras_for,
+    extra_by_pk,
     get_visible,
     json_response,
+    list_page,
     plain,
     require_token_scope,
-    serialize,
-    tag_names_for,
 )
 from guanxi.core.choices import Action
 from guanxi.core.errors import FieldErrors, PermissionDenied
-from guanxi.core.pagination import paginate, parse_limit
-from guanxi.core.permissions import can, hidden_fields
+from guanxi.core.permissions import can
 from guanxi.core.registry import Resource, resource_at
 from guanxi.customers import classification, services
 from guanxi.customers.models import Account, AccountContact, Contact, CustomerProfile
@@ -65,31 +63,34 @@ def link_json(link: AccountContact) -> dict[str, Any]:
     return {"account": plain(link.account), "role": link.role, "is_primary": link.is_primary}
 
 
+@extra_by_pk
 def contact_accounts(contacts: list[Any], user: Any) -> dict[Any, dict[str, Any]]:
     """The accounts of a page of contacts; only accounts the user may see are listed.
 
-    Two queries by primary key, whatever the size of the tables: the page's links with their
-    accounts, then which of those accounts ``restrict`` lets the user see.
+    Two queries by primary key, whatever the size of the tables: the page's links, then which of
+    those accounts ``restrict`` lets the user see, with their names. Plain rows, no model instances;
+    each link is what ``link_json`` gives (an account's display is its name, ``Account.__str__``).
     """
     out: dict[Any, dict[str, Any]] = {c.pk: {"accounts": []} for c in contacts}
     if not out:
         return out
     links = list(
         AccountContact.objects.filter(contact_id__in=list(out))
-        .select_related("account")
-        .only("contact", "account", "role", "is_primary", "account__name")  # what link_json shows
         .order_by("-is_primary", "id")
+        .values_list("contact_id", "account_id", "role", "is_primary")
     )
     if not links:
         return out
-    visible = set(
+    names = dict(
         Account.objects.restrict(user, Action.VIEW)
-        .filter(pk__in={link.account_id for link in links})
-        .values_list("pk", flat=True)
+        .filter(pk__in={account_id for _contact_id, account_id, _role, _primary in links})
+        .values_list("pk", "name")
     )
-    for link in links:
-        if link.account_id in visible:
-            out[link.contact_id]["accounts"].append(link_json(link))
+    for contact_id, account_id, role, is_primary in links:
+        if account_id in names:
+            out[contact_id]["accounts"].append(
+                {"account": {"id": account_id, "display": names[account_id]}, "role": role, "is_primary": is_primary}
+            )
     return out
 
 
@@ -116,26 +117,17 @@ def account_routes(router: Router, resource: Resource) -> None:
         account: Account = get_visible(request, resource, id)  # type: ignore[assignment]
         contacts_resource = resource_at("contacts")
         user = request.user
-        qs = (
-            Contact.objects.restrict(user, Action.VIEW)
-            .filter(account_links__account=account)
-            .select_related(*contacts_resource.select_related)
-        )
-        page = paginate(qs, "display_name", request.GET.get("cursor"), parse_limit(request.GET.get("limit")))
+        qs = Contact.objects.restrict(user, Action.VIEW).filter(account_links__account=account)
+        items, next_cursor = list_page(request, contacts_resource, qs, "display_name")
         roles = {
-            link.contact_id: link
-            for link in AccountContact.objects.filter(account=account, contact_id__in=[c.pk for c in page.items])
+            contact_id: (role, is_primary)
+            for contact_id, role, is_primary in AccountContact.objects.filter(
+                account=account, contact_id__in=[data["id"] for data in items]
+            ).values_list("contact_id", "role", "is_primary")
         }
-        hidden = hidden_fields(user, Contact)
-        extra = extras_for(contacts_resource, page.items, user)
-        tags = tag_names_for(Contact, [c.pk for c in page.items])
-        items = []
-        for contact in page.items:
-            data = serialize(contact, contacts_resource, hidden, tags.get(contact.pk), extra=extra.get(contact.pk))
-            data["role"] = roles[contact.pk].role
-            data["is_primary"] = roles[contact.pk].is_primary
-            items.append(data)
-        return json_response({"items": items, "next_cursor": page.next_cursor})
+        for data in items:
+            data["role"], data["is_primary"] = roles[data["id"]]
+        return json_response({"items": items, "next_cursor": next_cursor})
 
     @router.get(
         "/{id}/fit",
