@@ -25,6 +25,7 @@ from guanxi.core.choices import Action, CustomFieldType
 from guanxi.core.custom_fields import definitions_for
 from guanxi.core.models import CustomFieldDefinition, OwnedMixin
 from guanxi.core.permissions import can, frozen_fields, hidden_fields
+from guanxi.core.pickers import pick_widget
 from guanxi.core.registry import Resource, registered_models, resources
 
 #: Most options a select offers before a form asks for an id instead (big tables need a search box).
@@ -255,6 +256,10 @@ class RecordForm(forms.ModelForm):
             if isinstance(form_field, forms.ModelChoiceField) and isinstance(db_field, models.ForeignKey):
                 current = getattr(self.instance, db_field.attname, None)
                 form_field.queryset = related_queryset(db_field, user, current)
+                # Records (accounts...) are too many for a select: a picker searches them as you type.
+                picker = pick_widget(db_field, form_field.queryset)
+                if picker is not None:
+                    form_field.widget = picker
             if name in frozen:
                 form_field.disabled = True
                 form_field.help_text = _("You may not change this field.")

@@ -28,6 +28,7 @@ from guanxi.core.views.exports import ExportView
 from guanxi.core.views.jobs import JobDetailView, JobFileView, JobListView
 from guanxi.core.views.lists import ObjectListView
 from guanxi.core.views.panels import AttachmentAddView, AttachmentDeleteView, NoteAddView
+from guanxi.core.views.pick import PickView
 from guanxi.core.views.records import ObjectDeleteView, ObjectDetailView, ObjectEditView
 from guanxi.core.views.recycle_bin import RecycleBinView, RecyclePurgeView, RecycleRestoreView
 from guanxi.core.views.saved_views import SavedViewDeleteView, SavedViewSaveView
@@ -90,6 +91,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("saved-views/<int:pk>/delete/", SavedViewDeleteView.as_view(), name="saved-view-delete"),
     path("search/", SearchView.as_view(), name="search"),
     path("search/suggest/", SearchSuggestView.as_view(), name="search-suggest"),
+    path("pick/<slug:path>/", PickView.as_view(), name="pick"),
     path("jobs/", JobListView.as_view(), name="job-list"),
     path("jobs/<int:pk>/", JobDetailView.as_view(), name="job-detail"),
     path("jobs/<int:pk>/file/", JobFileView.as_view(), name="job-file"),

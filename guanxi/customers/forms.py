@@ -18,8 +18,9 @@ from django import forms
 from django.utils.translation import gettext as _
 
 from guanxi.core.choices import Action
-from guanxi.core.forms import MAX_SELECT_OPTIONS, RecordForm, record_form_class, style_widget
+from guanxi.core.forms import RecordForm, record_form_class, style_widget
 from guanxi.core.permissions import frozen_fields, hidden_fields
+from guanxi.core.pickers import RecordIdsField
 from guanxi.core.registry import Resource
 from guanxi.customers.models import Account, AccountContact, Contact
 from guanxi.customers.normalize import DEFAULT_REGION, normalize_email, normalize_phone
@@ -83,29 +84,6 @@ class PointLinesField(forms.CharField):
         if self.disabled:
             return False
         return self.to_python(initial or []) != self.to_python(data)
-
-
-class AccountIdsField(forms.CharField):
-    """Account ids typed as ``12, 15``: used instead of a select when there are too many accounts to list."""
-
-    def prepare_value(self, value: Any) -> Any:
-        if isinstance(value, list | tuple):
-            return ", ".join(str(v) for v in value)
-        return value
-
-    def to_python(self, value: Any) -> list[str]:  # type: ignore[override]
-        if isinstance(value, list | tuple):
-            return [str(v) for v in value]
-        parts = [p.strip() for p in re.split(r"[\s,，;；]+", super().to_python(value) or "") if p.strip()]
-        if not all(p.isdigit() for p in parts):
-            raise forms.ValidationError(_("Use account ids separated by commas, e.g. 12, 15."))
-        return list(dict.fromkeys(parts))
-
-    def has_changed(self, initial: Any, data: Any) -> bool:
-        try:
-            return sorted(self.to_python(initial or [])) != sorted(self.to_python(data))
-        except forms.ValidationError:
-            return True
 
 
 # --- the contact form --------------------------------------------------------------------------------
@@ -177,26 +155,14 @@ class ContactFormMixin:
                 .select_related("account")
                 .order_by("-is_primary", "id")
             )
-        linked = {link.account_id for link in self.links}
-        options = list(visible.order_by("name", "id").values_list("pk", "name")[: MAX_SELECT_OPTIONS + 1])
         fields: dict[str, forms.Field] = {}
-        label = _("Accounts")
-        if len(options) > MAX_SELECT_OPTIONS:
-            accounts: forms.Field = AccountIdsField(
-                label=label,
-                required=False,
-                help_text=_("Account ids separated by commas (there are too many accounts to list)."),
-            )
-        else:
-            missing = linked - {pk for pk, _name in options}
-            options += [(link.account_id, link.account.name) for link in self.links if link.account_id in missing]
-            accounts = forms.MultipleChoiceField(
-                label=label,
-                required=False,
-                choices=[(str(pk), name) for pk, name in options],
-                widget=forms.SelectMultiple(attrs={"size": min(8, max(3, len(options)))}),
-                help_text=_("The companies this person works at or for. Hold Ctrl (⌘ on a Mac) to pick several."),
-            )
+        accounts = RecordIdsField(
+            "accounts",
+            visible,
+            label=_("Accounts"),
+            required=False,
+            help_text=_("The companies this person works at or for: type a name or its pinyin and choose."),
+        )
         self._freeze(accounts, frozen)
         fields["accounts"] = accounts
         self.initial["accounts"] = [str(link.account_id) for link in self.links]

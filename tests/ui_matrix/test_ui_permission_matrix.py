@@ -469,6 +469,8 @@ UI_MATRIX: dict[str, Callable[[UiCheck], None]] = {
     # global search: results and suggestions show only what the principal may view (tests/core/test_search_api.py)
     "search": lambda c: __import__("tests.core.test_search_api", fromlist=["_"]).ui_search_policy(c),
     "search-suggest": lambda c: __import__("tests.core.test_search_api", fromlist=["_"]).ui_suggest_policy(c),
+    # record pickers offer only what the principal may view (tests/customers/test_pickers.py)
+    "pick": lambda c: __import__("tests.customers.test_pickers", fromlist=["_"]).ui_pick_policy(c),
     # saved views are personal preferences, not records
     "saved-view-save": _saved_view_save,
     "saved-view-delete": _saved_view_delete,

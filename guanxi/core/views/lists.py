@@ -26,6 +26,7 @@ from guanxi.core.forms import MAX_SELECT_OPTIONS, related_queryset
 from guanxi.core.models import SavedView
 from guanxi.core.pagination import DEFAULT_LIMIT, paginate, parse_limit
 from guanxi.core.permissions import hidden_fields, may_reach, restricted
+from guanxi.core.pickers import RecordPicker, pickable
 from guanxi.core.registry import Resource
 from guanxi.core.views import display
 from guanxi.core.views.base import ResourceView, delete_verb, resource_url
@@ -37,13 +38,15 @@ RESULTS_ID = "list-results"
 
 @dataclass
 class FilterControl:
-    """One input of the filter bar; ``kind`` picks the widget (text, number, date, select)."""
+    """One input of the filter bar; ``kind`` picks the widget (text, number, date, select, picker:
+    a record picker, rendered in ``html``)."""
 
     param: str
     label: str
     kind: str
     value: str = ""
     options: list[tuple[str, str]] = field(default_factory=list)
+    html: str = ""
 
 
 def _query(params: QueryDict, **changes: Any) -> str:
@@ -92,7 +95,13 @@ def filter_controls(resource: Resource, user: Any, params: QueryDict, definition
             continue
         label = display.field_label(model, name)
         if db_field.many_to_one:
-            if "exact" in lookups:
+            picked = pickable(db_field.related_model)
+            if "exact" in lookups and picked is not None:
+                # Records (accounts...) may be too many to list: chosen by typing, like in the forms.
+                widget = RecordPicker(picked.path, related_queryset(db_field, user))
+                html = widget.render(name, params.get(name, ""), {"id": f"filter-{name}"})
+                controls.append(FilterControl(name, label, "picker", params.get(name, ""), html=html))
+            elif "exact" in lookups:
                 options = _relation_options(db_field, user)
                 if options is None:
                     controls.append(FilterControl(name, label, "number", params.get(name, "")))

@@ -1,0 +1,181 @@
+"""Record pickers: choose an account (or any record) by typing, not from a select of every record.
+
+A select lists every option in the page: with 200,000 accounts a parent-account select would be
+megabytes of HTML and a query of the whole table on each edit. A picker renders only what is chosen
+(a label and a hidden input per record) and asks ``/pick/<path>/?q=`` for the best few matches as the
+user types: global search where the type is searchable (names, pinyin, initials, email, phone
+digits), else a name filter. Both go through ``restrict(user, "view")``; what a form finally accepts
+is still checked by the form field's restricted queryset or by the service.
+
+* ``RecordPicker(resource_path, queryset, multiple=False)``: the widget. ``queryset`` labels the
+  chosen ids (one query of a few rows).
+* ``RecordIdsField``: several records by id (a contact's accounts); the service checks each one.
+* ``pickable(model)``: the registered resource whose records a picker can offer, or None.
+* ``pick_options(resource, user, q)``: the matches the picker shows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django import forms
+from django.db import models
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext as _
+
+from guanxi.core.choices import Action
+from guanxi.core.models import GuanxiModel
+from guanxi.core.permissions import restricted
+from guanxi.core.registry import Resource, resource_for
+
+#: Matches the picker shows at most.
+PICK_LIMIT = 10
+#: Fields a record is named by, for types global search does not cover (first one the model has).
+NAME_FIELDS = ("name", "display_name", "title", "subject")
+
+
+@dataclass(frozen=True)
+class Option:
+    id: int
+    label: str
+    detail: str = ""
+
+
+def pickable(model: Any) -> Resource | None:
+    """The UI resource of ``model`` when it is a CRM record type (accounts, contacts...: many rows,
+    filtered by ``restrict``); people, teams, roles and content types keep their selects."""
+    if not (isinstance(model, type) and issubclass(model, GuanxiModel)):
+        return None
+    resource = resource_for(model)
+    return resource if resource is not None and resource.ui else None
+
+
+def name_field(model: type[models.Model]) -> str | None:
+    names = {f.name for f in model._meta.concrete_fields}
+    return next((n for n in NAME_FIELDS if n in names), None)
+
+
+def pick_options(resource: Resource, user: Any, q: str) -> list[Option]:
+    """The records ``q`` finds among those the user may see, best first; without ``q``, the most
+    recently changed (what a salesperson usually means)."""
+    from guanxi.core.search import search, search_type_for
+
+    model = resource.model
+    q = q.strip()[:100]
+    search_type = search_type_for(model)
+    if q and search_type is not None:
+        hits = search(user, q, types=[search_type.key], limit=PICK_LIMIT)
+        return [Option(hit.id, hit.title, hit.subtitle) for hit in hits]
+    qs = restricted(model, user, Action.VIEW)
+    field = name_field(model)
+    if q:
+        condition = models.Q(**{f"{field}__icontains": q}) if field else models.Q(pk=-1)
+        if q.lstrip("#").isdigit():
+            condition |= models.Q(pk=int(q.lstrip("#")))
+        qs = qs.filter(condition).order_by(*((field,) if field else ()), "pk")
+    elif any(f.name == "updated_at" for f in model._meta.concrete_fields):
+        qs = qs.order_by("-updated_at", "-pk")
+    else:
+        qs = qs.order_by("-pk")
+    return [Option(obj.pk, str(obj)) for obj in qs[:PICK_LIMIT]]
+
+
+class RecordPicker(forms.Widget):
+    """A search box with the chosen record(s) above it: hidden inputs carry the ids (see module doc)."""
+
+    template = "widgets/record_picker.html"
+
+    def __init__(
+        self,
+        resource_path: str,
+        queryset: models.QuerySet | None = None,
+        *,
+        multiple: bool = False,
+        attrs: dict[str, Any] | None = None,
+    ):
+        super().__init__(attrs)
+        self.resource_path = resource_path
+        self.queryset = queryset
+        self.multiple = multiple
+
+    @property
+    def is_hidden(self) -> bool:  # the label points at the search box, which is visible
+        return False
+
+    def value_from_datadict(self, data: Any, files: Any, name: str) -> Any:
+        if self.multiple:
+            return [v for v in data.getlist(name) if v] if hasattr(data, "getlist") else data.get(name)
+        return data.get(name)
+
+    def value_omitted_from_data(self, data: Any, files: Any, name: str) -> bool:
+        # An emptied multiple picker posts nothing under ``name``: that is a choice of none.
+        return False if self.multiple else name not in data
+
+    def ids(self, value: Any) -> list[int]:
+        values = value if isinstance(value, list | tuple) else [value]
+        ids = []
+        for v in values:
+            v = getattr(v, "pk", v)
+            if v not in (None, "") and str(v).isdigit():
+                ids.append(int(v))
+        return list(dict.fromkeys(ids))
+
+    def chosen(self, value: Any) -> list[Option]:
+        """The chosen records with their labels (one query); an id the user may not see keeps its number."""
+        ids = self.ids(value)
+        if not ids:
+            return []
+        labels: dict[int, str] = {}
+        if self.queryset is not None:
+            labels = {obj.pk: str(obj) for obj in self.queryset.filter(pk__in=ids)}
+        return [Option(pk, labels.get(pk, f"#{pk}")) for pk in ids]
+
+    def id_for_label(self, id_: str) -> str:
+        return id_
+
+    def render(self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None) -> SafeString:
+        attrs = self.build_attrs(self.attrs, attrs)
+        disabled = bool(attrs.pop("disabled", False))
+        context = {
+            "name": name,
+            "id": attrs.pop("id", f"id_{name}"),
+            "chosen": self.chosen(value),
+            "multiple": self.multiple,
+            "disabled": disabled,
+            "required": bool(attrs.pop("required", False)),
+            "invalid": "is-invalid" in str(attrs.get("class", "")),
+            "describedby": attrs.get("aria-describedby", ""),
+            "url": reverse("ui:pick", args=[self.resource_path]),
+            "placeholder": _("Type a name, pinyin, email or phone…"),
+        }
+        return mark_safe(render_to_string(self.template, context))  # noqa: S308 - a rendered template
+
+
+class RecordIdsField(forms.Field):
+    """Several records by id, chosen with a multiple ``RecordPicker``; the service checks each id."""
+
+    def __init__(self, resource_path: str, queryset: models.QuerySet | None = None, **kwargs: Any):
+        kwargs.setdefault("widget", RecordPicker(resource_path, queryset, multiple=True))
+        super().__init__(**kwargs)
+
+    def to_python(self, value: Any) -> list[str]:
+        values = value if isinstance(value, list | tuple) else ([value] if value else [])
+        parts = [str(v).strip() for v in values if str(v).strip()]
+        if not all(p.isdigit() for p in parts):
+            raise forms.ValidationError(_("Choose records from the list."), code="invalid")
+        return list(dict.fromkeys(parts))
+
+    def has_changed(self, initial: Any, data: Any) -> bool:
+        try:
+            return sorted(self.to_python(initial or [])) != sorted(self.to_python(data))
+        except forms.ValidationError:
+            return True
+
+
+def pick_widget(db_field: models.Field, queryset: models.QuerySet) -> RecordPicker | None:
+    """A picker for a foreign key to a record type (None: the related model keeps a select)."""
+    resource = pickable(db_field.related_model)
+    return RecordPicker(resource.path, queryset) if resource is not None else None

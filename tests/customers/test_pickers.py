@@ -1,0 +1,228 @@
+"""Record pickers: accounts are chosen by typing (name, pinyin, initials) instead of from a select of every
+account, in the record forms, the contact form and the list filters; the matches go through ``restrict``."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from guanxi.customers.models import Account, Contact
+from guanxi.identity.models import Role, User
+from tests.factories import field_rule
+
+pytestmark = pytest.mark.django_db
+
+
+def url(name: str, *args: Any, query: str = "") -> str:
+    return reverse(f"ui:{name}", args=args) + (f"?{query}" if query else "")
+
+
+def client_for(user: User) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def html(response: Any) -> str:
+    assert response.status_code in (200, 400), response.status_code
+    return response.content.decode()
+
+
+def option_ids(page: str) -> list[int]:
+    return [int(pk) for pk in re.findall(r'data-picker-option data-id="(\d+)"', page)]
+
+
+# --- the matches ---------------------------------------------------------------------------------------------
+
+
+def test_picker_finds_accounts_by_pinyin_and_initials_among_those_the_user_may_see(
+    rep: User, other_rep: User, make_account: Callable[..., Account]
+) -> None:
+    mine = make_account(name="上海阿克米科技", by=rep)
+    theirs = make_account(name="上海阿克米贸易", by=other_rep)
+    client = client_for(rep)
+    for q in ("上海", "shanghai", "shak", "akemi"):
+        page = html(client.get(url("pick", "accounts", query=f"q={q}")))
+        assert option_ids(page) == [mine.pk], q
+        assert "上海阿克米贸易" not in page
+    assert option_ids(html(client_for(other_rep).get(url("pick", "accounts", query="q=shanghai")))) == [theirs.pk]
+    page = html(client.get(url("pick", "accounts", query="q=nothing-like-it")))
+    assert option_ids(page) == [] and "Nothing matches “nothing-like-it”." in page
+
+
+def test_picker_without_a_query_offers_the_recently_changed_records(
+    rep: User, other_rep: User, make_account: Callable[..., Account]
+) -> None:
+    from guanxi.customers import services
+
+    first, second = make_account(name="甲公司", by=rep), make_account(name="乙公司", by=rep)
+    make_account(name="丙公司", by=other_rep)
+    services.account_update(user=rep, pk=first.pk, data={"website": "https://jia.example.com"})
+    assert option_ids(html(client_for(rep).get(url("pick", "accounts")))) == [first.pk, second.pk]
+
+
+def test_picker_answers_only_for_record_types(admin: User) -> None:
+    client = client_for(admin)
+    assert client.get(url("pick", "users")).status_code == 404
+    assert client.get(url("pick", "no-such-thing")).status_code == 404
+    anonymous = Client().get(url("pick", "accounts"))
+    assert anonymous.status_code == 302 and "/login" in anonymous["Location"]
+
+
+def edit_data(user: User, account: Account) -> dict[str, Any]:
+    """The account's edit form as the browser posts it back unchanged."""
+    from guanxi.core.forms import record_form_class
+    from guanxi.core.registry import resource_at
+
+    form = record_form_class(resource_at("accounts"), user)(
+        instance=account, user=user, resource=resource_at("accounts")
+    )
+    data = {}
+    for name, field in form.fields.items():
+        value = form[name].value()
+        if value is not None and not field.disabled:
+            data[name] = value
+    return data
+
+
+# --- the account form's parent -------------------------------------------------------------------------------
+
+
+def _page_queries(client: Client, path: str) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(path).status_code == 200
+    return len(queries)
+
+
+def test_account_form_offers_a_picker_not_every_account(admin: User, make_account: Callable[..., Account]) -> None:
+    parent = make_account(name="集团总部")
+    account = make_account(name="分公司", parent_id=parent.pk)
+    client = client_for(admin)
+    edit = url("accounts-edit", account.pk)
+    page = html(client.get(edit))
+    assert '<select name="parent"' not in page and "A record picker" not in page
+    assert re.search(
+        rf'data-picker-item data-id="{parent.pk}">\s*<span class="gx-picker-chip-label">集团总部</span>', page
+    )
+    assert f'<input type="hidden" name="parent" value="{parent.pk}">' in page
+
+    before = _page_queries(client, edit)
+    for i in range(30):
+        make_account(name=f"别的客户{i}")
+    assert _page_queries(client, edit) == before
+    page = html(client.get(edit))
+    assert "别的客户" not in page  # no option lists the other accounts
+
+
+def test_parent_chosen_in_the_picker_is_checked_against_what_the_user_may_see(
+    rep: User, other_rep: User, make_account: Callable[..., Account]
+) -> None:
+    mine, parent = make_account(name="我的客户", by=rep), make_account(name="我的集团", by=rep)
+    theirs = make_account(name="别人的集团", by=other_rep)
+    client = client_for(rep)
+    data = edit_data(rep, mine)
+    response = client.post(url("accounts-edit", mine.pk), {**data, "parent": theirs.pk})
+    assert response.status_code == 400 and "Select a valid choice." in html(response)
+    mine.refresh_from_db()
+    assert mine.parent_id is None
+
+    assert client.post(url("accounts-edit", mine.pk), {**data, "parent": parent.pk}).status_code == 302
+    mine.refresh_from_db()
+    assert mine.parent_id == parent.pk
+    # The emptied picker posts an empty value: the parent is removed.
+    data = edit_data(rep, mine)
+    assert client.post(url("accounts-edit", mine.pk), {**data, "parent": ""}).status_code == 302
+    mine.refresh_from_db()
+    assert mine.parent_id is None
+
+
+# --- the contact form's accounts ------------------------------------------------------------------------------
+
+
+def test_contact_form_links_accounts_chosen_in_the_picker(
+    rep: User, other_rep: User, make_account: Callable[..., Account]
+) -> None:
+    first, second = make_account(name="一号", by=rep), make_account(name="二号", by=rep)
+    theirs = make_account(name="三号", by=other_rep)
+    client = client_for(rep)
+    page = html(client.get(url("contacts-add", query=f"account={second.pk}")))
+    assert '<select name="accounts"' not in page and 'data-gx-picker data-name="accounts" data-multiple' in page
+    assert f'<input type="hidden" name="accounts" value="{second.pk}">' in page
+    assert "一号" not in page
+
+    response = client.post(
+        url("contacts-add"),
+        {
+            "family_name": "周",
+            "accounts": [str(first.pk), str(second.pk)],
+            "new_accounts_role": "顾问",
+            "country": "CN",
+        },
+    )
+    assert response.status_code == 302
+    contact = Contact.objects.get()
+    assert sorted(contact.account_links.values_list("account_id", "role")) == [(first.pk, "顾问"), (second.pk, "顾问")]
+
+    response = client.post(url("contacts-add"), {"family_name": "吴", "accounts": [str(theirs.pk)], "country": "CN"})
+    assert response.status_code == 400 and f"No account with id {theirs.pk}." in html(response)
+    response = client.post(url("contacts-add"), {"family_name": "吴", "accounts": ["一号"], "country": "CN"})
+    assert response.status_code == 400 and "Choose records from the list." in html(response)
+    assert Contact.objects.count() == 1
+
+
+def test_a_readonly_accounts_field_shows_the_accounts_without_a_picker(
+    rep: User, sales_role: Role, make_account: Callable[..., Account], make_contact: Callable[..., Contact]
+) -> None:
+    account = make_account(name="只读客户", by=rep)
+    contact = make_contact(by=rep, accounts=[{"account": account.pk}])
+    field_rule(sales_role, "customers.contact", "accounts", "readonly")
+    page = html(client_for(rep).get(url("contacts-edit", contact.pk)))
+    assert re.search(r'id="id_accounts" class="form-control-plaintext gx-picker-disabled" aria-disabled="true"', page)
+    assert "只读客户" in page and 'name="accounts"' not in page
+
+
+# --- list filters ---------------------------------------------------------------------------------------------
+
+
+def test_account_list_filters_by_a_parent_chosen_in_a_picker(admin: User, make_account: Callable[..., Account]) -> None:
+    group = make_account(name="华东集团")
+    child = make_account(name="华东分公司", parent_id=group.pk)
+    make_account(name="独立公司")
+    client = client_for(admin)
+    page = html(client.get(url("accounts-list", query=f"parent={group.pk}")))
+    assert 'data-gx-picker data-name="parent"' in page and '<select name="parent"' not in page
+    assert f'<input type="hidden" name="parent" value="{group.pk}">' in page
+    assert f'href="{url("accounts-detail", child.pk)}"' in page
+    assert "独立公司" not in page
+
+
+# --- the platform's UI permission matrix -----------------------------------------------------------------------
+
+
+def ui_pick_policy(c: Any) -> None:
+    """``/pick/<path>/``, with the world's query and without one: never a record the principal may not see
+    (ten matches at most, so only "nothing unseen" is checked, and that a query finds something seen)."""
+    from tests.core.test_search_api import WORLD_QUERIES, index_world
+    from tests.customers.platform_policies import ACCOUNT_VIEW, CONTACT_VIEW
+
+    w = index_world(c.w)
+    for path, kind, view in (("accounts", "account", ACCOUNT_VIEW), ("contacts", "contact", CONTACT_VIEW)):
+        want = c.rows_for(view, kind)
+        for query in (f"q={WORLD_QUERIES[path]}", ""):
+            response = c.request(
+                f"pick {path}", "GET", url("pick", path, query=query), 302 if c.who == "anonymous" else 200
+            )
+            if response.status_code != 200:
+                continue
+            got = {w.key_of(kind, pk) for pk in option_ids(response.content.decode())}
+            if not got <= want:
+                c.errors.append(f"pick {path}?{query}: offers {sorted(got - want)} the principal may not see")
+            if want and not got:
+                c.errors.append(f"pick {path}?{query}: offers nothing, though the principal sees {sorted(want)}")
