@@ -35,6 +35,7 @@ from guanxi.core.imports.reading import FileFormat, is_blank, iter_rows
 from guanxi.core.imports.specs import BatchResult, ImportSpec, PrepareContext, Prepared, import_spec
 from guanxi.core.jobs import JobRun, job_handler
 from guanxi.core.models import Job
+from guanxi.core.search import search_analyze
 
 logger = logging.getLogger(__name__)
 
@@ -343,6 +344,7 @@ def run_import(run: JobRun) -> dict[str, Any]:
 
         duplicates_detect_ranges.enqueue(detect)
     analyze_tables(spec.model, rows=counts["created"] + counts["updated"])  # fresh planner statistics
+    search_analyze(rows=counts["created"] + counts["updated"])  # and of the search index
     return counts
 
 

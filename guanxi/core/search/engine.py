@@ -22,6 +22,7 @@ from django.db import models, transaction
 from django.db.models.sql.where import AND, OR, WhereNode
 from django.utils.translation import gettext as _
 
+from guanxi.core.db import ANALYZE_MIN_ROWS
 from guanxi.core.errors import FieldErrors
 from guanxi.core.permissions import hidden_fields, restricted
 from guanxi.core.search.backends import COLUMNS, Row, backend
@@ -167,6 +168,14 @@ def search_rebuild(key: str, *, batch: int = BUILD_CHUNK, progress: Any = None) 
     return total
 
 
+def search_analyze(rows: int) -> None:
+    """After ``rows`` documents were written at once (an import): fresh planner statistics where the
+    engine plans by them (PostgreSQL; FTS5 keeps none)."""
+    engine = backend()
+    if rows >= ANALYZE_MIN_ROWS and hasattr(engine, "analyze"):
+        engine.analyze()
+
+
 def index_size(key: str) -> int:
     search_type = get_search_type(key)
     if search_type is None:
@@ -268,8 +277,6 @@ def _matches(
             _admit_ids(chunk, seen, visible, found, query, columns, engine)
             if len(found) >= limit:
                 break
-        if len(found) >= limit or scanned >= MAX_SCAN:
-            break
         if len(found) >= limit or scanned >= MAX_SCAN:
             break
     if memo is not None:

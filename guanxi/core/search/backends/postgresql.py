@@ -120,6 +120,11 @@ SHORT_PREFIX = 2
 SHORT_WALK = 1000
 #: Seconds the lexeme statistics are kept before they are read again.
 STATS_TTL = 300.0
+#: The type's id range where matches are read through GIN: ``id + 0`` keeps the planner from ANDing
+#: the GIN bitmap with a primary-key bitmap of the whole range (every contact: 17 ms at 300k
+#: documents, for a lookup GIN alone answers in 0.3 ms), which it does when it underestimates the
+#: range, as it does before the table's first ANALYZE. The range only tells the types apart here.
+GIN_RANGE = "id + 0 BETWEEN %s AND %s"
 
 
 class _LexemeStats:
@@ -248,7 +253,7 @@ def candidates(
                 return [tuple(row) for row in rows]
         cap = max(RARE, limit + 1)
         cursor.execute(
-            f"WITH m AS MATERIALIZED (SELECT id FROM {TABLE} WHERE id BETWEEN %s AND %s AND {condition} "  # noqa: S608
+            f"WITH m AS MATERIALIZED (SELECT id FROM {TABLE} WHERE {GIN_RANGE} AND {condition} "  # noqa: S608
             f"OFFSET 0 LIMIT %s) "
             f"SELECT {selected}, (SELECT count(*) FROM m) FROM {TABLE} "
             "WHERE id IN (SELECT id FROM m ORDER BY id DESC LIMIT %s) ORDER BY id DESC",
@@ -298,7 +303,7 @@ def candidates_among(
         params = [lo, *scope_params, lo, hi, *match_params, limit]
     else:  # the planner cannot know how many ids the array holds: keep it from probing them all
         sql = (
-            f"WITH m AS MATERIALIZED (SELECT id FROM {TABLE} WHERE id BETWEEN %s AND %s AND {condition}) "  # noqa: S608
+            f"WITH m AS MATERIALIZED (SELECT id FROM {TABLE} WHERE {GIN_RANGE} AND {condition}) "  # noqa: S608
             f"SELECT id, {selected} FROM {TABLE} WHERE id IN "
             f"(SELECT id FROM m WHERE id IN ({scoped}) ORDER BY id DESC LIMIT %s) ORDER BY id DESC"
         )
@@ -327,6 +332,12 @@ def id_list(ids: list[int]) -> RawSQL:
 
 def optimize() -> None:
     """Refresh the planner's statistics after a rebuild (term frequencies decide index vs. scan)."""
+    analyze()
+
+
+def analyze() -> None:
+    """Fresh planner statistics of the documents, after many were written (a rebuild, an import): the
+    lexeme frequencies ``candidates`` picks its plan by (``_LexemeStats``) come from them."""
     with connection.cursor() as cursor:
         cursor.execute(f"ANALYZE {TABLE}")  # noqa: S608
     _stats.clear()
