@@ -17,13 +17,13 @@ is still checked by the form field's restricted queryset or by the service.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.db import models
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils.safestring import SafeString, mark_safe
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 
 from guanxi.core.choices import Action
@@ -72,10 +72,9 @@ def pick_options(resource: Resource, user: Any, q: str) -> list[Option]:
     qs = restricted(model, user, Action.VIEW)
     field = name_field(model)
     if q:
-        condition = models.Q(**{f"{field}__icontains": q}) if field else models.Q(pk=-1)
-        if q.lstrip("#").isdigit():
-            condition |= models.Q(pk=int(q.lstrip("#")))
-        qs = qs.filter(condition).order_by(*((field,) if field else ()), "pk")
+        if field is None:
+            return []
+        qs = qs.filter(**{f"{field}__icontains": q}).order_by(field, "pk")
     elif any(f.name == "updated_at" for f in model._meta.concrete_fields):
         qs = qs.order_by("-updated_at", "-pk")
     else:
@@ -100,10 +99,6 @@ class RecordPicker(forms.Widget):
         self.resource_path = resource_path
         self.queryset = queryset
         self.multiple = multiple
-
-    @property
-    def is_hidden(self) -> bool:  # the label points at the search box, which is visible
-        return False
 
     def value_from_datadict(self, data: Any, files: Any, name: str) -> Any:
         if self.multiple:
@@ -133,9 +128,6 @@ class RecordPicker(forms.Widget):
             labels = {obj.pk: str(obj) for obj in self.queryset.filter(pk__in=ids)}
         return [Option(pk, labels.get(pk, f"#{pk}")) for pk in ids]
 
-    def id_for_label(self, id_: str) -> str:
-        return id_
-
     def render(self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None) -> SafeString:
         attrs = self.build_attrs(self.attrs, attrs)
         disabled = bool(attrs.pop("disabled", False))
@@ -145,13 +137,13 @@ class RecordPicker(forms.Widget):
             "chosen": self.chosen(value),
             "multiple": self.multiple,
             "disabled": disabled,
-            "required": bool(attrs.pop("required", False)),
             "invalid": "is-invalid" in str(attrs.get("class", "")),
             "describedby": attrs.get("aria-describedby", ""),
             "url": reverse("ui:pick", args=[self.resource_path]),
             "placeholder": _("Type a name, pinyin, email or phone…"),
         }
-        return mark_safe(render_to_string(self.template, context))  # noqa: S308 - a rendered template
+        # An autoescaped template's output is already a SafeString; the stubs only say str.
+        return cast(SafeString, render_to_string(self.template, context))
 
 
 class RecordIdsField(forms.Field):

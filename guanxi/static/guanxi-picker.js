@@ -1,7 +1,8 @@
 /* Record pickers (guanxi/core/pickers.py): htmx fills the list under the search box as the user
  * types; a click, or arrows and Enter, chooses a record: its chip with a hidden input is put above
  * the box (a single picker replaces its choice, a multiple one adds), × removes it. The hidden input
- * then fires "change", so a filter form reacts as to a select. Plain JavaScript, no inline code (CSP). */
+ * then fires "change", so a filter form reacts as to a select (the search box's own "change" is kept
+ * from the filter form by guanxi.js). Plain JavaScript, no inline code (CSP). */
 (function () {
   "use strict";
 
@@ -28,17 +29,7 @@
     var list = options(picker);
     if (!list.length) { return; }
     setOpen(picker, true);
-    var current = list.indexOf(menu(picker).querySelector(".active"));
-    list.forEach(function (item) { item.classList.remove("active"); item.removeAttribute("aria-selected"); });
-    var next = current + step;
-    if (next < 0) { next = list.length - 1; }
-    if (next >= list.length) { next = 0; }
-    var chosen = list[next];
-    chosen.classList.add("active");
-    chosen.setAttribute("aria-selected", "true");
-    if (!chosen.id) { chosen.id = box(picker).id + "_option_" + next; }
-    box(picker).setAttribute("aria-activedescendant", chosen.id);
-    chosen.scrollIntoView({ block: "nearest" });
+    window.gxMoveActive(list, box(picker), step);
   }
 
   function hidden(name, value) {
@@ -126,10 +117,4 @@
     var remove = event.target.closest("[data-picker-remove]");
     if (remove) { unchoose(picker, remove.closest("[data-picker-item]")); }
   });
-
-  /* What is typed in the search box is not a value of any form: keep its "change" from a form's htmx. */
-  document.addEventListener("change", function (event) {
-    var picker = pickerOf(event.target);
-    if (picker && event.target === box(picker)) { event.stopPropagation(); }
-  }, true);
 })();

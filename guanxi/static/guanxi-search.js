@@ -25,17 +25,7 @@
     var list = items(p.menu);
     if (!list.length) { return; }
     setOpen(p, true);
-    var current = list.indexOf(p.menu.querySelector(".active"));
-    list.forEach(function (item) { item.classList.remove("active"); item.removeAttribute("aria-selected"); });
-    var next = current + step;
-    if (next < 0) { next = list.length - 1; }
-    if (next >= list.length) { next = 0; }
-    var chosen = list[next];
-    chosen.classList.add("active");
-    chosen.setAttribute("aria-selected", "true");
-    if (!chosen.id) { chosen.id = "gx-search-option-" + next; }
-    p.input.setAttribute("aria-activedescendant", chosen.id);
-    chosen.scrollIntoView({ block: "nearest" });
+    window.gxMoveActive(list, p.input, step);
   }
 
   document.addEventListener("htmx:afterSwap", function (event) {

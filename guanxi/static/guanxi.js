@@ -22,6 +22,28 @@
     }
   }, true);
 
+  /* Arrow keys through a listbox under an input (the top bar's search, record pickers): the option
+   * ``step`` away from the active one (wrapping) becomes active and the input's active descendant.
+   * The callers open their list first. */
+  window.gxMoveActive = function (options, input, step) {
+    if (!options.length) { return; }
+    var current = -1;
+    options.forEach(function (item, index) {
+      if (item.classList.contains("active")) { current = index; }
+      item.classList.remove("active");
+      item.removeAttribute("aria-selected");
+    });
+    var next = current + step;
+    if (next < 0) { next = options.length - 1; }
+    if (next >= options.length) { next = 0; }
+    var chosen = options[next];
+    chosen.classList.add("active");
+    chosen.setAttribute("aria-selected", "true");
+    if (!chosen.id) { chosen.id = input.id + "-option-" + next; }
+    input.setAttribute("aria-activedescendant", chosen.id);
+    chosen.scrollIntoView({ block: "nearest" });
+  };
+
   /* --- list selection and the bulk action bar ------------------------------------------------ */
   function rowBoxes() {
     return Array.prototype.slice.call(document.querySelectorAll('input[type=checkbox][name=pk][form="bulk-form"]'));

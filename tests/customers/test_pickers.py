@@ -11,26 +11,17 @@ import pytest
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
-from django.urls import reverse
 
 from guanxi.customers.models import Account, Contact
 from guanxi.identity.models import Role, User
+from tests.customers.test_pages import client_for, url
 from tests.factories import field_rule
 
 pytestmark = pytest.mark.django_db
 
 
-def url(name: str, *args: Any, query: str = "") -> str:
-    return reverse(f"ui:{name}", args=args) + (f"?{query}" if query else "")
-
-
-def client_for(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
 def html(response: Any) -> str:
+    """The page, which must be one (a 404 or a sign-in redirect would pass "not in" checks)."""
     assert response.status_code in (200, 400), response.status_code
     return response.content.decode()
 
@@ -66,6 +57,19 @@ def test_picker_without_a_query_offers_the_recently_changed_records(
     make_account(name="丙公司", by=other_rep)
     services.account_update(user=rep, pk=first.pk, data={"website": "https://jia.example.com"})
     assert option_ids(html(client_for(rep).get(url("pick", "accounts")))) == [first.pk, second.pk]
+
+
+def test_types_outside_global_search_are_found_by_name(
+    rep: User, other_rep: User, make_account: Callable[..., Account], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import guanxi.core.search
+
+    mine = make_account(name="宁波港务", by=rep)
+    make_account(name="宁波别家", by=other_rep)
+    monkeypatch.setattr(guanxi.core.search, "search_type_for", lambda model: None)
+    client = client_for(rep)
+    assert option_ids(html(client.get(url("pick", "accounts", query="q=宁波")))) == [mine.pk]
+    assert option_ids(html(client.get(url("pick", "accounts", query="q=ningbo")))) == []
 
 
 def test_picker_answers_only_for_record_types(admin: User) -> None:

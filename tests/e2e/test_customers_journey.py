@@ -104,7 +104,9 @@ def test_customers_journey(page: Page, shot: Any, seller: Account, tmp_path: Pat
     option = page.locator("#id_accounts_options [data-picker-option]").filter(has_text=ACCOUNT_NAME)
     expect(option).to_be_visible()
     shot("contact-form-account-picker")
-    option.click()
+    page.locator("#id_accounts").press("ArrowDown")  # from the keyboard: the option becomes active
+    expect(page.locator("#id_accounts")).to_have_attribute("aria-activedescendant", "id_accounts-option-0")
+    page.locator("#id_accounts").press("Enter")
     expect(page.locator('[data-picker-chosen] input[name="accounts"]')).to_have_count(1)
     page.locator("#id_new_accounts_role").fill(ROLE)
     shot("contact-form")
