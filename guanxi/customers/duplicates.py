@@ -141,7 +141,7 @@ def strip_company(name: str) -> str:
     return " ".join(words)
 
 
-@lru_cache(maxsize=262144)
+@lru_cache(maxsize=32768)  # new accounts of an import are mostly new names: a bigger cache only holds memory
 def account_dup_key(name: str) -> str:
     """The account's blocking key: the pinyin of its stripped name (阿里巴巴（中国）有限公司 → alibaba)."""
     return "".join(pinyin_tokens(strip_company(name)))[:KEY_LENGTH]

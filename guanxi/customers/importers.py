@@ -740,6 +740,10 @@ def _field_name(attname: str) -> str:
     return attname.removesuffix("_id") if attname in ("owner_id", "team_id") else attname
 
 
+#: Account ids by name or external id an import remembers between batches.
+ACCOUNT_CACHE = 20000
+
+
 class ContactWriter(_Writer):
     model = Contact
     columns = _CONTACT_COLUMNS
@@ -789,6 +793,10 @@ class ContactWriter(_Writer):
 
     def before_write(self, rows: list[Prepared], result: BatchResult) -> list[Prepared]:
         """Find (or create) the accounts the rows name; refuse rows whose account cannot be found."""
+        if len(self.account_ids) > ACCOUNT_CACHE:
+            # Bounded: a file naming 200k companies would otherwise keep them all for the whole
+            # import (names already written are found again by the lookup below).
+            self.account_ids.clear()
         by_ext = {r.values["account_external_id"] for r in rows if r.values.get("account_external_id")}
         by_name = {
             r.values["company"] for r in rows if r.values.get("company") and not r.values.get("account_external_id")

@@ -139,3 +139,22 @@ def test_import_with_the_read_ahead_thread(client: Any, monkeypatch: pytest.Monk
     assert job.status == "succeeded", job.error
     assert job.result["created"] == 6 and job.result["failed"] == 1
     assert sorted(Contact.objects.values_list("external_id", flat=True)) == [f"D{i}" for i in range(7) if i != 3]
+
+
+def test_companies_beyond_the_account_cache_are_found_again_not_doubled(
+    client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from guanxi.customers import importers
+
+    monkeypatch.setattr(importers, "ACCOUNT_CACHE", 2)  # cleared before nearly every batch
+    monkeypatch.setenv("GUANXI_IMPORT_BATCH_SIZE", "2")
+    companies = ["甲公司", "乙公司", "丙公司", "丁公司"]
+    # Each company is named again after the cache was cleared; the second mention must link to
+    # the account the first one created.
+    rows = [[f"E{i}", f"吴{i}", f"1350000000{i}", "", companies[i % 4]] for i in range(10)]
+    job = _run(client, rows)
+    assert job.status == "succeeded", job.error
+    assert sorted(Account.objects.values_list("name", flat=True)) == sorted(companies)
+    for contact in Contact.objects.prefetch_related("accounts"):
+        index = int(contact.external_id[1:])
+        assert [a.name for a in contact.accounts.all()] == [companies[index % 4]]

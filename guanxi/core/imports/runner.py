@@ -332,6 +332,11 @@ def run_import(run: JobRun) -> dict[str, Any]:
             raise RuntimeError(messages) from None
         finally:
             errors.close()
+        # Fresh planner statistics, still inside the import session: a full ANALYZE reads every
+        # index, and through SQLite's memory map that whole read would count in this worker's
+        # memory (up to 256 MB; bench/_import_probe.py at 300k rows: peak RSS 521 -> 394 MB).
+        analyze_tables(spec.model, rows=counts["created"] + counts["updated"])
+        search_analyze(rows=counts["created"] + counts["updated"])  # and of the search index
     if not counts["failed"]:
         default_storage.delete(errors.name)
         Job.objects.filter(pk=job.pk).update(output_file="")
@@ -343,8 +348,6 @@ def run_import(run: JobRun) -> dict[str, Any]:
         from guanxi.customers.duplicates import duplicates_detect_ranges
 
         duplicates_detect_ranges.enqueue(detect)
-    analyze_tables(spec.model, rows=counts["created"] + counts["updated"])  # fresh planner statistics
-    search_analyze(rows=counts["created"] + counts["updated"])  # and of the search index
     return counts
 
 

@@ -111,8 +111,9 @@ def _han_tokens(run: str, out: list[str]) -> None:
 
 
 #: Entries of the per-name caches below. A cached person name costs about 1.6 kB (tokens and column
-#: strings); 32k entries keep an import's worker within its memory budget (262k made 420 MB).
-NAME_CACHE = 32768
+#: strings), in each of the import's processes; 8k entries (32k held 45 MB more in the validating
+#: process at 1M contacts and were no faster, bench/_import_probe.py) keep the worker within 500 MB.
+NAME_CACHE = 8192
 
 
 @lru_cache(maxsize=NAME_CACHE)
