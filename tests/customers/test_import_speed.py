@@ -158,3 +158,16 @@ def test_companies_beyond_the_account_cache_are_found_again_not_doubled(
     for contact in Contact.objects.prefetch_related("accounts"):
         index = int(contact.external_id[1:])
         assert [a.name for a in contact.accounts.all()] == [companies[index % 4]]
+
+
+def test_a_big_file_is_validated_beside_the_writer_on_both_engines(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Two cores: one validating process on SQLite and on PostgreSQL too (its writer mostly waits
+    # for the server); none for a small file, where forking costs more than it saves.
+    monkeypatch.delenv("GUANXI_IMPORT_PROCESSES", raising=False)
+    monkeypatch.delenv("GUANXI_IMPORT_PARALLEL_MIN", raising=False)
+    monkeypatch.setattr(runner.os, "cpu_count", lambda: 2)
+    assert runner.worker_count(1_000_000) == 1
+    assert runner.worker_count(500) == 0
+    assert runner.worker_count(None) == 0
+    monkeypatch.setattr(runner.os, "cpu_count", lambda: 8)
+    assert runner.worker_count(1_000_000) == 4

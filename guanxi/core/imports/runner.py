@@ -55,14 +55,13 @@ def worker_count(total: int | None) -> int:
     threshold = int(os.environ.get("GUANXI_IMPORT_PARALLEL_MIN", "20000"))
     if total is None or total < threshold:
         return 0
-    # One core writes (SQLite writes in this process; PostgreSQL needs one more for its server);
-    # the rest validate. ``prepare`` does all the pure work (validation, normalisation, the change
-    # log's JSON, duplicate keys, search columns), so one validating process halves the writer's
-    # CPU per row (bench/_import_probe.py: 226 -> 179 µs/row of the writing process at 100k rows).
-    from django.db import connection
-
-    busy = 2 if connection.vendor == "postgresql" else 1
-    return max(0, min(4, (os.cpu_count() or 1) - busy))
+    # One core writes; the rest validate. ``prepare`` does all the pure work (validation,
+    # normalisation, the change log's JSON, duplicate keys, search columns), so one validating
+    # process halves the writer's CPU per row (bench/_import_probe.py, 100k rows: SQLite 226 -> 179
+    # µs/row of the writing process). On PostgreSQL too, although its server needs a core: the
+    # writer waits for the server most of the time, and validation fills that wait (two cores,
+    # 100k rows: 1,932 -> 2,420 rows/s).
+    return max(0, min(4, (os.cpu_count() or 1) - 1))
 
 
 def file_format(job: Job) -> FileFormat:
