@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime
 import decimal
-import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +24,7 @@ from guanxi.core import services
 from guanxi.core.choices import Action
 from guanxi.core.errors import FieldErrors, NotFound, PermissionDenied
 from guanxi.core.filters import FilterSet
+from guanxi.core.jsontext import dumps_bytes
 from guanxi.core.models import Tag, TaggedItem
 from guanxi.core.pagination import Page, paginate, parse_limit
 from guanxi.core.permissions import hidden_fields, may_reach, object_type_of, restricted, token_allows
@@ -289,7 +289,7 @@ def serialize_rows(
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> HttpResponse:
-    response = HttpResponse(json.dumps(data, ensure_ascii=False, default=str), status=status, content_type=JSON)
+    response = HttpResponse(dumps_bytes(data), status=status, content_type=JSON)
     for key, value in (headers or {}).items():
         response[key] = value
     return response
