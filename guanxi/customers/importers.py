@@ -42,7 +42,6 @@ from guanxi.core.imports.bulk import (
     TableRows,
     TagWriter,
     allocate_ids,
-    dumps,
     may_add,
     select_pairs,
     timed,
@@ -57,6 +56,7 @@ from guanxi.core.imports.specs import (
     RowError,
     import_spec_register,
 )
+from guanxi.core.jsontext import dumps
 from guanxi.core.permissions import restricted
 from guanxi.core.search.customers import account_document, contact_document
 from guanxi.core.search.registry import Columns

@@ -171,9 +171,8 @@ def search_rebuild(key: str, *, batch: int = BUILD_CHUNK, progress: Any = None) 
 def search_analyze(rows: int) -> None:
     """After ``rows`` documents were written at once (an import): fresh planner statistics where the
     engine plans by them (PostgreSQL; FTS5 keeps none)."""
-    engine = backend()
-    if rows >= ANALYZE_MIN_ROWS and hasattr(engine, "analyze"):
-        engine.analyze()
+    if rows >= ANALYZE_MIN_ROWS:
+        backend().analyze()
 
 
 def index_size(key: str) -> int:

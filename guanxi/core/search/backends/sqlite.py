@@ -111,6 +111,11 @@ def id_list(ids: list[int]) -> RawSQL:
     return RawSQL("SELECT value FROM json_each(%s)", (json.dumps(ids),))  # noqa: S611 - fixed SQL, one parameter
 
 
+def analyze() -> None:
+    """Nothing after many documents were written: FTS5 plans without statistics (``optimize`` merges
+    segments, which an import would pay for at every run)."""
+
+
 def optimize() -> None:
     """Merge the FTS5 segments after a rebuild (smaller, faster reads)."""
     with connection.cursor() as cursor:
