@@ -2,8 +2,9 @@
 
 Which worker runs follows the ``TASKS`` setting: the database queue's ``db_worker``
 (django-tasks-db) by default, or an RQ worker (django-rq's ``rqworker`` with django-tasks-rq's
-job class) when ``REDIS_URL`` is set. Run several for more throughput (systemd template units,
-see docs/deploy.md); each one takes tasks from the shared queue.
+job class) when ``REDIS_URL`` is set. Either way each job (imports, exports, bulk actions) runs in
+a forked child process, so the memory it used is returned when it ends. Run several for more
+throughput (systemd template units, see docs/deploy.md); each one takes tasks from the shared queue.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
+
+from guanxi.core.jobs import fork_each_job
 
 DB_BACKEND = "django_tasks_db.DatabaseBackend"
 RQ_BACKEND = "django_tasks_rq.RQBackend"
@@ -52,6 +55,8 @@ class Command(BaseCommand):
                 verbosity=verbosity,
             )
         elif backend == DB_BACKEND:
+            # Like RQ's work horse: each job in a child, so its memory goes back when it ends.
+            fork_each_job()
             self.stdout.write(f"Guanxi worker: database queue ({', '.join(queues) or 'all queues'}).")
             worker_args = ["--queue-name", ",".join(queues) or "*"]
             # The autoreloader forks a child that a plain SIGTERM to this process would orphan.
