@@ -30,8 +30,9 @@ from typing import Any
 from django.db import connection, models, transaction
 from django.utils.translation import gettext as _
 from django_tasks import task
-from pypinyin import Style, lazy_pinyin
 from rapidfuzz import fuzz
+
+from guanxi.core.search import pinyin
 
 #: How many rows one IN (...) list carries (well below SQLite's variable limit).
 CHUNK = 5000
@@ -89,12 +90,14 @@ _LATIN_SUFFIXES = frozenset(
 
 @lru_cache(maxsize=65536)
 def _syllable(char: str) -> str:
-    return lazy_pinyin(char, errors="ignore")[0] if _CJK_RE.match(char) else char
+    readings = pinyin.char_readings(char) if _CJK_RE.match(char) else ()
+    return pinyin.plain(readings[0]) if readings else char
 
 
 @lru_cache(maxsize=65536)
 def _toned(char: str) -> str:
-    return lazy_pinyin(char, style=Style.TONE3, errors="ignore")[0] if _CJK_RE.match(char) else char
+    readings = pinyin.char_readings(char) if _CJK_RE.match(char) else ()
+    return pinyin.toned(readings[0]) if readings else char
 
 
 _ACCENTED_RE = re.compile(r"[\u00c0-\u024f\u1e00-\u1eff]")

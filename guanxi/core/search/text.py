@@ -5,9 +5,9 @@ The same token rules serve both engines, so a query means the same on SQLite and
 * Han text: every character and every pair of neighbours ("北京字节" -> 北 京 字 节 北京 京字 字节). A
   query of Han text must contain all its pairs, so "字节" finds "北京字节跳动" without a phrase index.
 * Pinyin of Han names: each syllable, the whole reading and the initials (张三 -> zhang san zhangsan zs).
-  Readings come from a per-character cache (pypinyin costs ~30 µs a call; a name is a few dict
-  lookups here), with the two-character phrases of pypinyin to settle polyphones (重庆 -> chongqing)
-  and the usual readings of surnames (曾 -> zeng, 单 -> shan).
+  Readings come from a per-character cache over pypinyin's tables (``pinyin.py``; pypinyin itself
+  costs ~30 µs a call, a name is a few dict lookups here), with its two-character phrases to settle
+  polyphones (重庆 -> chongqing) and the usual readings of surnames (曾 -> zeng, 单 -> shan).
 * Latin text: lower-case words of letters and digits.
 * Emails: the address, its local part and domain, and their words.
 * Phones: E.164 digits, the national number, and "x" + the digits last-first, so "ends with 8000" is
@@ -23,6 +23,8 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
+
+from guanxi.core.search import pinyin
 
 _HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
 _HAN_RUN_RE = re.compile(f"[{_HAN}]+")
@@ -47,24 +49,12 @@ _SURNAME_READINGS = {
 }  # fmt: skip
 
 
-def _plain_reading(marked: str) -> str:
-    """ "zhāng" -> "zhang", "lǚ" -> "lv" (the keyboard spelling of ü)."""
-    text = marked.replace("ü", "v").replace("ǖ", "v").replace("ǘ", "v").replace("ǚ", "v").replace("ǜ", "v")
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(ch for ch in decomposed if "a" <= ch <= "z")
-
-
 @cache
 def _char_readings(ch: str) -> tuple[str, ...]:
     """Every plain reading of one Han character, the most common first ("" when it has none)."""
-    from pypinyin.pinyin_dict import pinyin_dict
-
-    marked = pinyin_dict.get(ord(ch))
-    if not marked:
-        return ("",)
     out: list[str] = []
-    for reading in marked.split(","):
-        plain = _plain_reading(reading)
+    for reading in pinyin.char_readings(ch):
+        plain = pinyin.plain(reading)
         if plain and plain not in out:
             out.append(plain)
     return tuple(out) or ("",)
@@ -72,12 +62,8 @@ def _char_readings(ch: str) -> tuple[str, ...]:
 
 @cache
 def _phrase_reading(pair: str) -> tuple[str, str] | None:
-    from pypinyin.phrases_dict import phrases_dict
-
-    found = phrases_dict.get(pair)
-    if not found or len(found) != 2:
-        return None
-    return _plain_reading(found[0][0]), _plain_reading(found[1][0])
+    found = pinyin.pair_readings(pair)
+    return None if found is None else (pinyin.plain(found[0]), pinyin.plain(found[1]))
 
 
 def syllables(run: str, *, surname: bool = False) -> list[str]:
