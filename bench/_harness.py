@@ -52,12 +52,13 @@ def rss_bytes(pid: int) -> int:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of one process so far."""
+    """User + system CPU time of one process so far, with that of its children it has reaped: a
+    job's forked process that ends does not take its CPU time out of the tree's total."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
 def wait_idle(roots: Sequence[int], *, window: float = 2.0, threshold: float = 0.1, timeout: float = 600) -> float:

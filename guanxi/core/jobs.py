@@ -4,29 +4,24 @@ A module declares what a kind of job does with ``@job_handler("export")``; ``job
 row and enqueues ``job_run_task`` after the transaction commits. The task marks the row running,
 calls the handler with a ``JobRun`` (progress, checkpoint, heartbeat), and records the result or
 the error. Handlers must be safe to run twice: a crashed job is resumed by running it again, and
-it reads ``job.checkpoint`` to skip the work already committed.
-
-``guanxi worker`` on the database queue runs each job in a forked child (``fork_each_job``), as
-RQ's work horse does: a million-row import touches hundreds of megabytes of caches and allocator
-arenas, and a child gives them back when the job ends instead of leaving them with the long-lived
-worker for the next job to add to.
+it reads ``job.checkpoint`` to skip the work already committed. A job whose process dies (the
+worker's child, see ``guanxi.core.worker``) is marked failed, and so can be started again at once.
 """
 
 from __future__ import annotations
 
-import ctypes
 import logging
-import os
-import signal
-import sys
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from django.db import connection, connections, transaction
+from django.db import transaction
+from django.dispatch import receiver
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 from django_tasks import task
+from django_tasks.base import TaskResultStatus
+from django_tasks.signals import task_finished
 
 from guanxi.core.choices import JobStatus
 from guanxi.core.context import write_context
@@ -39,8 +34,6 @@ _handlers: dict[str, Handler] = {}
 
 #: A running job whose heartbeat is older than this is taken as crashed and may be resumed.
 STALE_AFTER = timedelta(minutes=2)
-
-_fork_jobs = False
 
 
 def job_handler(kind: str) -> Callable[[Handler], Handler]:
@@ -143,65 +136,26 @@ def job_run(job_id: int) -> Job:
     return job
 
 
-def fork_each_job() -> None:
-    """From now on ``job_run_task`` runs each job in a forked child of this process (POSIX only)."""
-    global _fork_jobs  # noqa: PLW0603 - one switch for the worker process, set once at its start
-    _fork_jobs = hasattr(os, "fork")
-
-
-def job_run_forked(job_id: int) -> Job:
-    """Run ``job_run(job_id)`` in a forked child and wait for it.
-
-    The child gets its own database connections (ours are closed before the fork, so no socket or
-    SQLite handle is shared) and dies with this process, so a killed worker leaves no job running
-    on unseen. A child that dies without finishing (killed, out of memory) fails the job; its
-    checkpoint stays, so starting it again resumes after the last committed batch.
-    """
-    if connection.in_atomic_block:
-        raise RuntimeError("a job cannot be forked inside a transaction: the child would not see it")
-    connections.close_all()
-    parent = os.getpid()
-    pid = os.fork()
-    if pid == 0:  # the child: run the job, then leave without running the parent's exit handlers
-        code = 1
-        try:
-            _die_with(parent)
-            job_run(job_id)
-            code = 0
-        finally:
-            connections.close_all()
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(code)
-    logger.info("job %s started in process %s", job_id, pid)
-    _, status = os.waitpid(pid, 0)
-    job = Job.objects.select_related("user").get(pk=job_id)
-    if os.waitstatus_to_exitcode(status) != 0 and job.status == JobStatus.RUNNING:
-        code = os.waitstatus_to_exitcode(status)
-        reason = signal.strsignal(-code) if code < 0 else f"exit status {code}"
-        logger.error("job %s (%s): its process ended without finishing (%s)", job.pk, job.kind, reason)
-        with translation.override(job.user.language if job.user else None):
-            job.error = gettext(
-                "The job's process ended before it finished (%(reason)s). Start it again to resume "
-                "after the last saved step."
-            ) % {"reason": reason}
-        job.status = JobStatus.FAILED
-        job.finished_at = timezone.now()
-        Job.objects.filter(pk=job.pk).update(status=job.status, error=job.error, finished_at=job.finished_at)
-    return job
-
-
-def _die_with(parent: int) -> None:
-    """Linux: the kernel sends this process SIGKILL when ``parent`` dies (prctl PR_SET_PDEATHSIG)."""
-    if not sys.platform.startswith("linux"):
-        return
-    pr_set_pdeathsig = 1
-    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
-    if os.getppid() != parent:  # the parent died before prctl took effect
-        os._exit(1)
-
-
 @task()
 def job_run_task(job_id: int) -> str:
-    """The queued form of ``job_run``; in a child process under ``fork_each_job``."""
-    return (job_run_forked(job_id) if _fork_jobs else job_run(job_id)).status
+    """The queued form of ``job_run``."""
+    return job_run(job_id).status
+
+
+@receiver(task_finished)
+def job_task_failed(sender: Any, task_result: Any, **kwargs: Any) -> None:
+    """``job_run`` records its own errors; a job task that failed outright had its process die
+    (killed, out of memory) while the job was running: say so on the job, which can be resumed."""
+    if task_result.task.func is not job_run_task.func or task_result.status != TaskResultStatus.FAILED:
+        return
+    job = Job.objects.select_related("user").filter(pk=task_result.args[0], status=JobStatus.RUNNING).first()
+    if job is None:
+        return
+    with translation.override(job.user.language if job.user else None):
+        job.error = gettext(
+            "The job's process ended before it finished (it was stopped, or ran out of memory). "
+            "Start it again to resume after the last saved step."
+        )
+    job.status = JobStatus.FAILED
+    job.finished_at = timezone.now()
+    Job.objects.filter(pk=job.pk).update(status=job.status, error=job.error, finished_at=job.finished_at)

@@ -1,6 +1,6 @@
-"""Each job runs in a forked child of the worker: what the job leaves in memory goes with the child,
-a child that dies fails its job (which can then be resumed), and a killed worker takes its child
-along instead of leaving a job running unseen."""
+"""Each task of the database queue runs in a forked child of the worker: what it leaves in memory
+goes with the child, a child that dies fails its task (and its job, which can then be resumed), and
+a killed worker takes its child along instead of leaving a job running unseen."""
 
 from __future__ import annotations
 
@@ -17,12 +17,12 @@ import pytest
 from django.conf import settings
 
 from guanxi.core.choices import JobStatus
-from guanxi.core.jobs import JobRun, job_handler, job_run_forked, job_start
 from guanxi.core.models import Job
+from guanxi.core.worker import ChildDied, run_in_child
 from guanxi.customers.models import Contact
 from tests.customers.test_import import mixed_file
 from tests.customers.test_import_resume import database_url
-from tests.factories import AdminFactory, UserFactory
+from tests.factories import AdminFactory
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -30,63 +30,39 @@ ROOT = Path(__file__).resolve().parents[2]
 LEFT_BEHIND: list[str] = []
 
 
-@job_handler("test-remember")
-def remember(run: JobRun) -> dict[str, Any]:
-    LEFT_BEHIND.extend(f"row {i}" for i in range(10_000))
-    run.checkpoint({"step": 1}, processed=1)
-    return {"pid": os.getpid(), "left_behind": len(LEFT_BEHIND)}
-
-
-@job_handler("test-killed")
-def killed(run: JobRun) -> dict[str, Any]:
-    run.checkpoint({"rows": 500}, processed=500)
-    os.kill(os.getpid(), signal.SIGKILL)
-    return {}
-
-
-@job_handler("test-raises")
-def raises(run: JobRun) -> dict[str, Any]:
-    raise ValueError("column 3 is not a date")
-
-
-def start(kind: str, language: str = "en") -> Job:
-    return job_start(kind=kind, user=UserFactory(language=language), enqueue=False)
-
-
 @pytest.mark.django_db(transaction=True)
-def test_a_forked_job_runs_in_a_child_and_leaves_nothing_in_the_worker() -> None:
-    job = job_run_forked(start("test-remember").pk)
-    assert job.status == JobStatus.SUCCEEDED
-    assert job.result["pid"] != os.getpid() and job.result["left_behind"] == 10_000
+def test_work_in_a_child_leaves_nothing_in_the_parent(tmp_path: Path) -> None:
+    out = tmp_path / "child"
+    user = AdminFactory()
+
+    def work() -> None:
+        LEFT_BEHIND.extend(f"row {i}" for i in range(10_000))
+        Job.objects.create(kind="import", user=user)  # through its own connection
+        out.write_text(f"{os.getpid()} {len(LEFT_BEHIND)}")
+
+    run_in_child(work, "test")
+    pid, held = map(int, out.read_text().split())
+    assert pid != os.getpid() and held == 10_000
     assert LEFT_BEHIND == [], "the child's memory went with it"
-    assert Job.objects.get(pk=job.pk).checkpoint == {"step": 1}, "the child wrote through its own connection"
+    assert Job.objects.count() == 1, "what the child committed is there"
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_child_that_dies_fails_its_job_and_keeps_the_checkpoint() -> None:
-    job = job_run_forked(start("test-killed").pk)
-    stored = Job.objects.get(pk=job.pk)
-    assert stored.status == JobStatus.FAILED and stored.finished_at is not None
-    assert "Killed" in stored.error and "Start it again" in stored.error
-    assert stored.checkpoint == {"rows": 500} and stored.processed == 500
-    chinese = job_run_forked(start("test-killed", language="zh-hans").pk)
-    assert chinese.status == JobStatus.FAILED and "请重新启动任务" in chinese.error, "in the user's language"
-
-
-@pytest.mark.django_db(transaction=True)
-def test_a_job_that_raises_in_the_child_fails_with_its_message() -> None:
-    job = job_run_forked(start("test-raises").pk)
-    assert job.status == JobStatus.FAILED and job.error == "column 3 is not a date"
+def test_a_child_that_dies_or_fails_is_reported() -> None:
+    with pytest.raises(ChildDied, match="Killed"):
+        run_in_child(lambda: os.kill(os.getpid(), signal.SIGKILL), "test")
+    with pytest.raises(ChildDied, match="exit status 1"):
+        run_in_child(lambda: 1 / 0, "test")  # type: ignore[func-returns-value]
 
 
 @pytest.mark.django_db
-def test_a_job_is_not_forked_inside_a_transaction() -> None:
+def test_no_fork_inside_a_transaction() -> None:
     with pytest.raises(RuntimeError, match="inside a transaction"):
-        job_run_forked(start("test-remember").pk)
+        run_in_child(lambda: None, "test")
 
 
 def _env(**extra: str) -> dict[str, str]:
-    # Without REDIS_URL the worker is the database queue's, which forks each job itself.
+    # Without REDIS_URL the worker is the database queue's (RQ forks each task itself).
     return {
         **{key: value for key, value in os.environ.items() if key != "REDIS_URL"},
         "DJANGO_SETTINGS_MODULE": "tests.settings",
@@ -114,41 +90,78 @@ def _queue_import(tmp_path: Path, rows: int, env: dict[str, str]) -> tuple[Any, 
     return Job.objects.get(kind="import"), bad
 
 
+def _child_of(job: Job, log: str) -> int | None:
+    """The process the worker forked for ``job``'s task, from the worker's log."""
+    found = re.search(r"task \S+ \(guanxi\.core\.jobs\.job_run_task\) runs in process (\d+)", log)
+    return int(found[1]) if found else None
+
+
+def _start_worker(env: dict[str, str], log: Path, *args: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(  # noqa: S603 - our own command
+        [sys.executable, "manage.py", "worker", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+
+
+def _wait_for_rows(job: Job, rows: int, worker: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while (job.checkpoint or {}).get("rows", 0) < rows:
+        assert time.monotonic() < deadline, f"the worker did not commit a batch in time: {log.read_text()}"
+        assert worker.poll() is None, log.read_text()
+        time.sleep(0.05)
+        job.refresh_from_db()
+
+
 @pytest.mark.django_db(transaction=True)
 def test_the_database_queue_worker_runs_a_queued_import_in_a_child(tmp_path: Path) -> None:
     env = _env()
     job, bad = _queue_import(tmp_path, 300, env)
     assert job.status == JobStatus.PENDING
-    worker = subprocess.Popen(  # noqa: S603 - our own command
-        [sys.executable, "manage.py", "worker", "--burst"], cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True
-    )
-    _, log = worker.communicate(timeout=120)
-    assert worker.returncode == 0, log
-    child = re.search(rf"job {job.pk} started in process (\d+)", log)
-    assert child and int(child[1]) != worker.pid, log
+    log = tmp_path / "worker.log"
+    worker = _start_worker(env, log, "--burst")
+    assert worker.wait(timeout=120) == 0, log.read_text()
+    child = _child_of(job, log.read_text())
+    assert child is not None and child != worker.pid, log.read_text()
     job.refresh_from_db()
     assert job.status == JobStatus.SUCCEEDED, job.error
     assert job.result["created"] == Contact.objects.count() == 300 - len(bad)
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_job_whose_process_is_killed_fails_and_the_worker_goes_on(tmp_path: Path) -> None:
+    env = _env(GUANXI_IMPORT_BATCH_SIZE="100", GUANXI_IMPORT_PAUSE="0.2")
+    job, _ = _queue_import(tmp_path, 3000, env)
+    log = tmp_path / "worker.log"
+    worker = _start_worker(env, log)
+    try:
+        _wait_for_rows(job, 300, worker, log)
+        child = _child_of(job, log.read_text())
+        assert child is not None
+        os.kill(child, signal.SIGKILL)  # as the kernel's out-of-memory killer would
+        deadline = time.monotonic() + 30
+        while job.status == JobStatus.RUNNING and time.monotonic() < deadline:
+            time.sleep(0.1)
+            job.refresh_from_db()
+        assert job.status == JobStatus.FAILED, log.read_text()
+        assert "ran out of memory" in job.error and "Start it again" in job.error
+        assert 300 <= job.checkpoint["rows"] < 3000, "resumable from its last batch"
+        assert worker.poll() is None, "the worker itself goes on"
+    finally:
+        worker.kill()
+        worker.wait()
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_killed_worker_takes_its_job_process_along(tmp_path: Path) -> None:
     env = _env(GUANXI_IMPORT_BATCH_SIZE="100", GUANXI_IMPORT_PAUSE="0.2")
     job, _ = _queue_import(tmp_path, 3000, env)
-    worker = subprocess.Popen(  # noqa: S603 - our own command
-        [sys.executable, "manage.py", "worker"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    log = tmp_path / "worker.log"
+    worker = _start_worker(env, log)
     try:
-        deadline = time.monotonic() + 60
-        while (job.checkpoint or {}).get("rows", 0) < 300:
-            assert time.monotonic() < deadline, "the worker did not commit a batch in time"
-            assert worker.poll() is None, worker.communicate()
-            time.sleep(0.05)
-            job.refresh_from_db()
+        _wait_for_rows(job, 300, worker, log)
     finally:
         worker.send_signal(signal.SIGKILL)
         worker.wait()

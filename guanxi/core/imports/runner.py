@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import gc
 import logging
 import multiprocessing
 import os
@@ -165,6 +166,9 @@ def _prepared(
                 yield chunk, spec.prepare(chunk, ctx)
         return
     # fork: the workers inherit the loaded apps and translations; they never touch the database.
+    # Frozen out of the garbage collector, the objects they inherit are not written to (and so not
+    # copied) by its passes (bench, 300k contacts: worker tree 528 -> 487 MB with the worker's own freeze).
+    gc.freeze()
     pool = multiprocessing.get_context("fork").Pool(processes)
     try:
         pending: deque[tuple[list[Any], Any]] = deque()
@@ -179,6 +183,7 @@ def _prepared(
     finally:
         pool.terminate()
         pool.join()
+        gc.unfreeze()
 
 
 def pipeline_enabled() -> bool:

@@ -2,20 +2,24 @@
 
 Which worker runs follows the ``TASKS`` setting: the database queue's ``db_worker``
 (django-tasks-db) by default, or an RQ worker (django-rq's ``rqworker`` with django-tasks-rq's
-job class) when ``REDIS_URL`` is set. Either way each job (imports, exports, bulk actions) runs in
-a forked child process, so the memory it used is returned when it ends. Run several for more
+job class) when ``REDIS_URL`` is set. Either way each task runs in a forked child process
+(``guanxi.core.worker``), so the memory a big import used is returned when it ends. Run several for more
 throughput (systemd template units, see docs/deploy.md); each one takes tasks from the shared queue.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
+from django.utils.autoreload import DJANGO_AUTORELOAD_ENV, run_with_reloader
+from django.utils.crypto import get_random_string
+from django_tasks.base import DEFAULT_TASK_BACKEND_ALIAS
 
-from guanxi.core.jobs import fork_each_job
+from guanxi.core.worker import ForkingWorker
 
 DB_BACKEND = "django_tasks_db.DatabaseBackend"
 RQ_BACKEND = "django_tasks_rq.RQBackend"
@@ -55,14 +59,28 @@ class Command(BaseCommand):
                 verbosity=verbosity,
             )
         elif backend == DB_BACKEND:
-            # Like RQ's work horse: each job in a child, so its memory goes back when it ends.
-            fork_each_job()
             self.stdout.write(f"Guanxi worker: database queue ({', '.join(queues) or 'all queues'}).")
-            worker_args = ["--queue-name", ",".join(queues) or "*"]
-            # The autoreloader forks a child that a plain SIGTERM to this process would orphan.
-            worker_args.append("--reload" if options["reload"] else "--no-reload")
-            if options["burst"]:
-                worker_args.append("--batch")
-            call_command("db_worker", *worker_args, verbosity=verbosity)
+            self._run_database_queue(queues, burst=options["burst"], reload=options["reload"])
         else:
             self.stdout.write(f"Tasks run in-process with {backend or 'no backend'}; there is nothing to work on.")
+
+    def _run_database_queue(self, queues: list[str], *, burst: bool, reload: bool) -> None:
+        """django-tasks-db's ``db_worker`` loop, with each task in a forked child (``ForkingWorker``)."""
+        worker = ForkingWorker(
+            queue_names=queues or ["*"],
+            interval=1,
+            batch=burst,
+            backend_name=DEFAULT_TASK_BACKEND_ALIAS,
+            startup_delay=not burst,
+            max_tasks=None,
+            worker_id=get_random_string(32),
+            excluded_queue_names=[],
+        )
+        if not reload:
+            worker.configure_signals()
+            worker.run()
+            return
+        # The autoreloader runs the worker in a child; only that child handles the signals.
+        if os.environ.get(DJANGO_AUTORELOAD_ENV) == "true":
+            worker.configure_signals()
+        run_with_reloader(worker.run)
