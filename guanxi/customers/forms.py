@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import phonenumbers
 from django import forms
 from django.utils.translation import gettext as _
 
@@ -23,7 +22,7 @@ from guanxi.core.permissions import frozen_fields, hidden_fields
 from guanxi.core.pickers import RecordIdsField
 from guanxi.core.registry import Resource
 from guanxi.customers.models import Account, AccountContact, Contact
-from guanxi.customers.normalize import DEFAULT_REGION, normalize_email, normalize_phone
+from guanxi.customers.normalize import DEFAULT_REGION, normalize_email, normalize_phone, phone_display
 
 #: The field rule that governs a contact's account links (as in the API and the services).
 LINKS_RULE = "accounts"
@@ -37,11 +36,7 @@ _ITEM_ERROR = re.compile(r"^(?P<field>emails|phones|accounts)\.(?P<index>\d+)(?:
 
 def phone_text(point: dict[str, Any]) -> str:
     """A stored phone as people read it: ``+86 138 0013 8000``, ``+86 21 6123 4567 ext. 802``."""
-    value = str(point.get("value") or "")
-    try:
-        text = phonenumbers.format_number(phonenumbers.parse(value, None), phonenumbers.PhoneNumberFormat.INTERNATIONAL)
-    except phonenumbers.NumberParseException:
-        text = value
+    text = phone_display(str(point.get("value") or ""))
     extension = point.get("extension") or ""
     return f"{text} ext. {extension}" if extension else text
 

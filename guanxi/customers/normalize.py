@@ -43,6 +43,18 @@ class Phone(NamedTuple):
     extension: str = ""
 
 
+def phone_display(e164: str) -> str:
+    """A stored number as people read it (``+86 138 0013 8000``): phonenumbers' international format,
+    written directly for mainland mobiles (a search result or list shows dozens; formatting through
+    phonenumbers costs ~50 µs each). ``e164`` that is not a number comes back as it is."""
+    if _CN_MOBILE_E164_RE.fullmatch(e164):
+        return f"+86 {e164[3:6]} {e164[6:10]} {e164[10:]}"
+    try:
+        return phonenumbers.format_number(phonenumbers.parse(e164, None), phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    except phonenumbers.NumberParseException:
+        return e164
+
+
 def _phone_error(raw: str) -> ValueError:
     return ValueError(_("“%(value)s” is not a valid phone number; use e.g. +86 138 0013 8000.") % {"value": raw[:40]})
 

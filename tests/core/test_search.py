@@ -320,12 +320,14 @@ def test_query_count_of_one_search_is_bounded(admin: Any, rep: Any) -> None:
     for i in range(60):
         links = [{"account": account.pk}] if i % 2 else []
         contact(admin if i % 2 else rep, "张", f"{i}号", phones=[f"1380013{i:04d}"], accounts=links)
-    for user in (admin, rep):
+    # The rep's candidates are checked through restrict, a query per batch; the administrator sees
+    # every live record, and the index holds live records only: no check, the hits are read once.
+    for user, most in ((admin, 9), (rep, 13)):
         user = type(user).objects.get(pk=user.pk)  # no cached policy
         with CaptureQueriesContext(connection) as ctx:
             hits = search(user, "zhang", limit=20)
         assert len(hits) == 20
-        assert len(ctx.captured_queries) <= 16, [q["sql"][:120] for q in ctx.captured_queries]
+        assert len(ctx.captured_queries) <= most, [q["sql"][:120] for q in ctx.captured_queries]
 
 
 # --- a type registered by another module -------------------------------------------------------------------

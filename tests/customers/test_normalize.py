@@ -15,6 +15,7 @@ from guanxi.customers.normalize import (
     normalize_website,
     person_display_name,
     phone_digits_reversed,
+    phone_display,
     prefix_upper_bound,
 )
 
@@ -82,6 +83,19 @@ def test_mobile_fast_path_agrees_with_phonenumbers() -> None:
                 assert ours == f"+86{number}", number
             else:
                 assert ours is None, number
+
+
+def test_phone_display_is_phonenumbers_international_format() -> None:
+    numbers = [f"+86{prefix}{tail}" for prefix in range(130, 200) for tail in ("00138000", "99999999")]
+    numbers += ["+862161234567", "+16502530000", "+85223456789", "+441632960961", "not a number"]
+    for number in numbers:
+        try:
+            expected = phonenumbers.format_number(
+                phonenumbers.parse(number, None), phonenumbers.PhoneNumberFormat.INTERNATIONAL
+            )
+        except phonenumbers.NumberParseException:
+            expected = number
+        assert phone_display(number) == expected, number
 
 
 def test_digits_reversed_and_prefix_bound() -> None:

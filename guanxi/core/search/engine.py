@@ -244,6 +244,10 @@ def _matches(
     scanned = 0
     modes = [m for m in MODES if m != "prefix" or query.has_prefix]
     among = _narrow_scope(search_type, visible, engine, memo)
+    # The index holds live records only (a record leaves it in the transaction that bins it), so a
+    # user who may see every live record needs no query to check candidates: ``_hits_of_type``
+    # reads the few it shows through ``visible`` anyway.
+    check = None if _sees_every_record(search_type, visible) else visible
     for mode in modes:
         # When the user sees few records (and the engine can), the matches among those. Otherwise
         # first a small batch with its texts (enough when the user sees most records); then one long
@@ -264,7 +268,7 @@ def _matches(
             continue
         rows = engine.candidates(query, columns, mode, low, high, first_size)
         scanned += len(rows)
-        _admit(rows, seen, visible, found, query, columns)
+        _admit(rows, seen, check, found, query, columns)
         if len(rows) < first_size or len(found) >= limit or scanned >= MAX_SCAN:
             if len(found) >= limit or scanned >= MAX_SCAN:
                 break
@@ -273,7 +277,7 @@ def _matches(
         scanned += len(ids)
         for start in range(0, len(ids), MAX_BATCH):
             chunk = [row[0] for row in ids[start : start + MAX_BATCH]]
-            _admit_ids(chunk, seen, visible, found, query, columns, engine)
+            _admit_ids(chunk, seen, check, found, query, columns, engine)
             if len(found) >= limit:
                 break
         if len(found) >= limit or scanned >= MAX_SCAN:
@@ -338,28 +342,40 @@ def _admit_visible(rows: list[Row], seen: set[int], found: dict[int, int], query
             found[row[0] & MASK] = rank(query, row, columns)
 
 
-def _admit(rows: list[Row], seen: set[int], visible: Any, found: dict[int, int], query: Query, columns: Any) -> None:
-    """Rank the rows (with texts) the user may see."""
+def _sees_every_record(search_type: SearchType, visible: Any) -> bool:
+    return bool(visible.query.where == search_type.model._default_manager.all().query.where)
+
+
+def _admit(
+    rows: list[Row], seen: set[int], visible: Any | None, found: dict[int, int], query: Query, columns: Any
+) -> None:
+    """Rank the rows (with texts) the user may see (``visible`` None: every one)."""
     fresh = [row for row in rows if row[0] not in seen]
     if not fresh:
         return
     seen.update(row[0] for row in fresh)
-    allowed = set(visible.filter(pk__in=[row[0] & MASK for row in fresh]).values_list("pk", flat=True))
+    allowed = None
+    if visible is not None:
+        allowed = set(visible.filter(pk__in=[row[0] & MASK for row in fresh]).values_list("pk", flat=True))
     for row in fresh:
-        if row[0] & MASK in allowed:
+        if allowed is None or row[0] & MASK in allowed:
             found[row[0] & MASK] = rank(query, row, columns)
 
 
 def _admit_ids(
-    ids: list[int], seen: set[int], visible: Any, found: dict[int, int], query: Query, columns: Any, engine: Any
+    ids: list[int], seen: set[int], visible: Any | None, found: dict[int, int], query: Query, columns: Any, engine: Any
 ) -> None:
     """Like ``_admit`` for bare ids: the texts of the visible ones are read afterwards."""
     fresh = [doc for doc in ids if doc not in seen]
     if not fresh:
         return
     seen.update(fresh)
-    allowed = set(visible.filter(pk__in=engine.id_list([doc & MASK for doc in fresh])).values_list("pk", flat=True))
-    keep = sorted(doc for doc in fresh if doc & MASK in allowed)
+    if visible is None:
+        keep = sorted(fresh)
+    else:
+        pks = engine.id_list([doc & MASK for doc in fresh])
+        allowed = set(visible.filter(pk__in=pks).values_list("pk", flat=True))
+        keep = sorted(doc for doc in fresh if doc & MASK in allowed)
     for row in engine.documents(keep):
         found[row[0] & MASK] = rank(query, row, columns)
 
