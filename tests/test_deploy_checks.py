@@ -96,3 +96,14 @@ def test_serve_production_starts_with_safe_settings(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr + result.stdout
     assert "Start-up checks passed." in result.stdout
     assert (tmp_path / "static" / "staticfiles.json").exists()
+
+
+def test_the_web_application_freezes_what_start_up_loaded(tmp_path: Path) -> None:
+    """A full garbage collection must not walk the whole application (a ~60 ms pause at p99)."""
+    code = (
+        "import gc, guanxi.wsgi; from guanxi.api.crud import list_records; "
+        "print(gc.get_freeze_count() > 50_000, any(o is list_records for o in gc.get_objects()))"
+    )
+    done = run(["-c", code], tmp_path, DJANGO_SETTINGS_MODULE="guanxi.settings")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "False"], "the views are loaded and frozen at start-up"
