@@ -15,6 +15,7 @@ import logging
 import multiprocessing
 import os
 import queue
+import signal
 import threading
 import time
 from collections import deque
@@ -146,6 +147,13 @@ def _chunks(rows: Iterator[tuple[int, list[str]]], size: int) -> Iterator[list[t
         yield chunk
 
 
+def _validator_signals() -> None:
+    """A validating process ends on the pool's SIGTERM and leaves Ctrl+C to the writer: it must not
+    keep the handlers it inherited (the task worker's graceful "finish the task first" one)."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _prepare_in_worker(type_name: str, ctx: PrepareContext, language: str, chunk: list[Any]) -> list[Prepared]:
     spec = import_spec(type_name)
     assert spec is not None
@@ -169,7 +177,7 @@ def _prepared(
     # Frozen out of the garbage collector, the objects they inherit are not written to (and so not
     # copied) by its passes (bench, 300k contacts: worker tree 528 -> 487 MB with the worker's own freeze).
     gc.freeze()
-    pool = multiprocessing.get_context("fork").Pool(processes)
+    pool = multiprocessing.get_context("fork").Pool(processes, initializer=_validator_signals)
     try:
         pending: deque[tuple[list[Any], Any]] = deque()
         for chunk in chunks:
