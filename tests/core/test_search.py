@@ -26,6 +26,8 @@ from guanxi.core.search import (
     search_remove,
     unregister_search_type,
 )
+from guanxi.core.search.backends import backend
+from guanxi.core.search.engine import id_range
 from guanxi.core.search.text import parse_query
 from guanxi.customers import services
 from guanxi.customers.models import Account, Contact
@@ -110,6 +112,26 @@ def test_the_hit_reads_like_a_result(admin: Any, zhang: Contact) -> None:
         "subtitle": "阿里巴巴网络技术有限公司 · +86 138 0013 8000",
         "url": f"/customers/contacts/{zhang.pk}/",
     }
+
+
+@pytest.mark.parametrize("q", ["8000", "zhang.san@acme-example.com", "zs", "张三"])
+def test_a_rare_term_is_one_index_lookup(
+    q: str, admin: Any, zhang: Contact, noise: list[Contact], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fewer matches than a batch in the broadest tier are every match: the narrower tiers (whole
+    keys, whole tokens) are not asked for again, and ``rank`` still puts the best first."""
+    engine, asked = backend(), []
+    lookup = engine.candidates
+
+    def counted(query: Any, columns: Any, mode: str, lo: int, *args: Any, **kwargs: Any) -> Any:
+        asked.append((lo, mode))
+        return lookup(query, columns, mode, lo, *args, **kwargs)
+
+    monkeypatch.setattr(engine, "candidates", counted)
+    hits = search(admin, q, types=["contacts"])
+    assert ids(hits)[0] == zhang.pk
+    low = id_range(Contact)[0]  # the contacts' own lookups; their accounts' names are searched after
+    assert [mode for lo, mode in asked if lo == low] == ["prefix" if q != "张三" else "exact"]
 
 
 def test_western_names_and_accounts(admin: Any, noise: list[Contact]) -> None:

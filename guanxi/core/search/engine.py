@@ -248,12 +248,22 @@ def _matches(
     # user who may see every live record needs no query to check candidates: ``_hits_of_type``
     # reads the few it shows through ``visible`` anyway.
     check = None if _sees_every_record(search_type, visible) else visible
+    first_size = max(FIRST_BATCH, limit * 2)
+    last_mode, broadest = modes[-1], None
+    if among is None and len(modes) > 1:
+        # The broadest tier first: when it has fewer matches than a batch, they are all the matches
+        # (a whole key is a whole token, a whole token is its own prefix) and ``rank`` orders them;
+        # the narrower tiers need no query. A rare term (a phone's last digits, an email) is then one
+        # index lookup instead of three. Otherwise its batch serves its own tier later on.
+        broadest = engine.candidates(query, columns, last_mode, low, high, first_size)
+        if len(broadest) < first_size:
+            _admit(broadest, seen, check, found, query, columns)
+            modes = []
     for mode in modes:
         # When the user sees few records (and the engine can), the matches among those. Otherwise
         # first a small batch with its texts (enough when the user sees most records); then one long
         # walk of ids alone (the index only), checked through restrict in chunks until enough are
         # visible; only the visible few are read back.
-        first_size = max(FIRST_BATCH, limit * 2)
         if among is not None:  # a narrow scope: the matches among the records the user may see
             # As many as the first batch of a user who sees everything, so they are ranked alike.
             _admit_visible(
@@ -266,7 +276,10 @@ def _matches(
             if len(found) >= limit:
                 break
             continue
-        rows = engine.candidates(query, columns, mode, low, high, first_size)
+        if mode == last_mode and broadest is not None:
+            rows = broadest
+        else:
+            rows = engine.candidates(query, columns, mode, low, high, first_size)
         scanned += len(rows)
         _admit(rows, seen, check, found, query, columns)
         if len(rows) < first_size or len(found) >= limit or scanned >= MAX_SCAN:
