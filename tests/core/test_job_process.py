@@ -51,8 +51,12 @@ def test_work_in_a_child_leaves_nothing_in_the_parent(tmp_path: Path) -> None:
 def test_a_child_that_dies_or_fails_is_reported() -> None:
     with pytest.raises(ChildDied, match="Killed"):
         run_in_child(lambda: os.kill(os.getpid(), signal.SIGKILL), "test")
+
+    def fails() -> None:
+        raise ValueError("the work itself failed")
+
     with pytest.raises(ChildDied, match="exit status 1"):
-        run_in_child(lambda: 1 / 0, "test")  # type: ignore[func-returns-value]
+        run_in_child(fails, "test")
 
 
 @pytest.mark.django_db
@@ -106,13 +110,21 @@ def _start_worker(env: dict[str, str], log: Path, *args: str) -> subprocess.Pope
     )
 
 
-def _wait_for_rows(job: Job, rows: int, worker: subprocess.Popen[bytes], log: Path) -> None:
+def _import_under_way(tmp_path: Path) -> tuple[Job, subprocess.Popen[bytes], Path]:
+    """A slow 3,000-row import (batches of 100) running in a worker that has committed 300 rows."""
+    env = _env(GUANXI_IMPORT_BATCH_SIZE="100", GUANXI_IMPORT_PAUSE="0.2")
+    job, _ = _queue_import(tmp_path, 3000, env)
+    log = tmp_path / "worker.log"
+    worker = _start_worker(env, log)
     deadline = time.monotonic() + 60
-    while (job.checkpoint or {}).get("rows", 0) < rows:
-        assert time.monotonic() < deadline, f"the worker did not commit a batch in time: {log.read_text()}"
-        assert worker.poll() is None, log.read_text()
+    while (job.checkpoint or {}).get("rows", 0) < 300:
+        if time.monotonic() > deadline or worker.poll() is not None:
+            worker.kill()
+            worker.wait()
+            pytest.fail(f"the worker did not commit a batch in time: {log.read_text()}")
         time.sleep(0.05)
         job.refresh_from_db()
+    return job, worker, log
 
 
 @pytest.mark.django_db(transaction=True)
@@ -134,12 +146,8 @@ def test_the_database_queue_worker_runs_a_queued_import_in_a_child(tmp_path: Pat
 
 @pytest.mark.django_db(transaction=True)
 def test_a_job_whose_process_is_killed_fails_and_the_worker_goes_on(tmp_path: Path) -> None:
-    env = _env(GUANXI_IMPORT_BATCH_SIZE="100", GUANXI_IMPORT_PAUSE="0.2")
-    job, _ = _queue_import(tmp_path, 3000, env)
-    log = tmp_path / "worker.log"
-    worker = _start_worker(env, log)
+    job, worker, log = _import_under_way(tmp_path)
     try:
-        _wait_for_rows(job, 300, worker, log)
         child = _child_of(job, log.read_text())
         assert child is not None
         os.kill(child, signal.SIGKILL)  # as the kernel's out-of-memory killer would
@@ -158,15 +166,9 @@ def test_a_job_whose_process_is_killed_fails_and_the_worker_goes_on(tmp_path: Pa
 
 @pytest.mark.django_db(transaction=True)
 def test_a_killed_worker_takes_its_job_process_along(tmp_path: Path) -> None:
-    env = _env(GUANXI_IMPORT_BATCH_SIZE="100", GUANXI_IMPORT_PAUSE="0.2")
-    job, _ = _queue_import(tmp_path, 3000, env)
-    log = tmp_path / "worker.log"
-    worker = _start_worker(env, log)
-    try:
-        _wait_for_rows(job, 300, worker, log)
-    finally:
-        worker.send_signal(signal.SIGKILL)
-        worker.wait()
+    job, worker, _log = _import_under_way(tmp_path)
+    worker.send_signal(signal.SIGKILL)
+    worker.wait()
     time.sleep(1.0)  # a batch in flight may still commit before the kernel's SIGKILL lands
     job.refresh_from_db()
     stopped_at = job.checkpoint["rows"]

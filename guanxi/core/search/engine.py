@@ -317,7 +317,7 @@ def _narrow_scope(
         return memo[key]
     scope = None
     try:
-        if visible.query.where != search_type.model._default_manager.all().query.where:  # not every live record
+        if not _sees_every_record(search_type, visible):
             pks = _scope_pks(visible)
             size = pks[: NARROW_SCOPE + 1].count()
             scope = (*pks.query.sql_with_params(), size) if size <= NARROW_SCOPE else None

@@ -62,9 +62,9 @@ def toned(marked: str) -> str:
     return "".join(ch for ch in base if ch not in _TONES and not unicodedata.combining(ch)) + tone
 
 
-@cache
 def char_readings(ch: str) -> tuple[str, ...]:
-    """Every reading of one character with tone marks, the most common first (empty: none known)."""
+    """Every reading of one character with tone marks, the most common first (empty: none known).
+    Not cached here: its callers cache what they derive from it (plain or toned syllables)."""
     marked = _char_table().get(str(ord(ch)))
     return tuple(marked.split(",")) if marked else ()
 
