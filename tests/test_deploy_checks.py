@@ -107,3 +107,25 @@ def test_the_web_application_freezes_what_start_up_loaded(tmp_path: Path) -> Non
     done = run(["-c", code], tmp_path, DJANGO_SETTINGS_MODULE="guanxi.settings")
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["True", "False"], "the views are loaded and frozen at start-up"
+
+
+def test_start_up_builds_what_first_requests_would(tmp_path: Path) -> None:
+    """``reverse`` tables of every language and the lazily imported modules are loaded by
+    ``guanxi.wsgi`` itself, so that no worker pays for them in its first requests."""
+    code = (
+        "import sys, guanxi.wsgi; from django.urls import get_resolver; "
+        "print(sorted(get_resolver()._reverse_dict), 'django.db.models.sql.compiler' in sys.modules)"
+    )
+    done = run(["-c", code], tmp_path, DJANGO_SETTINGS_MODULE="guanxi.settings")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "['en', 'zh-hans'] True"
+
+
+def test_serve_forks_workers_from_a_loaded_application() -> None:
+    """gunicorn's preload: a worker that replaces a recycled one starts warm (not with --reload,
+    which needs each worker to import the code itself)."""
+    from guanxi.core.management.commands.serve import Command
+
+    options = {"bind": "127.0.0.1:0", "workers": 2, "threads": 4, "timeout": 30, "reload": False}
+    assert "--preload" in Command()._gunicorn_argv(options)
+    assert "--preload" not in Command()._gunicorn_argv({**options, "reload": True})

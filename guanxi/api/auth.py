@@ -8,6 +8,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from ninja.security import HttpBearer, SessionAuth
 
+from guanxi.core.db import first_row
 from guanxi.identity.models import ApiToken, hash_token
 
 
@@ -16,7 +17,7 @@ class TokenAuth(HttpBearer):
 
     def authenticate(self, request: HttpRequest, token: str) -> Any:
         prefix = token[: ApiToken.PREFIX_LENGTH]
-        row = ApiToken.objects.select_related("user").filter(prefix=prefix).first()
+        row = first_row(ApiToken.objects.select_related("user").filter(prefix=prefix))
         if row is None or not row.is_usable or not row.user.is_active:
             return None
         # Constant-time comparison of the stored hash.

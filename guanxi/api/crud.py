@@ -22,6 +22,7 @@ from pydantic import ConfigDict, create_model
 
 from guanxi.core import services
 from guanxi.core.choices import Action
+from guanxi.core.db import first_row
 from guanxi.core.errors import FieldErrors, NotFound, PermissionDenied
 from guanxi.core.filters import FilterSet
 from guanxi.core.jsontext import dumps_bytes
@@ -224,6 +225,13 @@ def page_rows(
     ids = [obj.pk for obj in page.items]
     if not ids:
         return page, []
+    rows = model._base_manager.using(qs.db).filter(pk__in=ids).values(*row_names(plan, hidden))
+    loaded = {row[plan.pk]: row for row in rows}
+    return page, [loaded[pk] for pk in ids if pk in loaded]
+
+
+def row_names(plan: RowPlan, hidden: set[str]) -> list[str]:
+    """The ``.values()`` names of a row: the columns the user may see, with the joined display columns."""
     names = [plan.pk]
     for column in plan.columns:
         if column.name not in hidden:
@@ -233,8 +241,7 @@ def page_rows(
         names.append("version")
     if plan.custom_fields:
         names.append("custom_fields")
-    loaded = {row[plan.pk]: row for row in model._base_manager.using(qs.db).filter(pk__in=ids).values(*names)}
-    return page, [loaded[pk] for pk in ids if pk in loaded]
+    return names
 
 
 def serialize_rows(
@@ -459,10 +466,34 @@ def get_visible(request: HttpRequest, resource: Resource, pk: int) -> models.Mod
     qs = restricted(resource.model, request.user, Action.VIEW)
     if resource.select_related:
         qs = qs.select_related(*resource.select_related)
-    obj = qs.filter(pk=pk).first()
+    obj = first_row(qs.filter(pk=pk))
     if obj is None:
         raise NotFound()
     return obj
+
+
+def read_response(request: HttpRequest, resource: Resource, pk: int) -> HttpResponse:
+    """GET of one record: read as a row (one query through ``restrict``, the display columns joined),
+    like a list's rows; as a model instance through ``serialize`` when the resource needs that.
+    Both give the same JSON. Answers 304 when ``If-None-Match`` names the current version."""
+    plan = row_plan(resource)
+    if plan is None:
+        obj = get_visible(request, resource, pk)
+        if request.headers.get("If-None-Match") == etag(obj):
+            return HttpResponse(status=304, headers={"ETag": etag(obj)})
+        return detail_response(request, resource, obj)
+    user = request.user
+    hidden = hidden_fields(user, resource.model)
+    row = first_row(restricted(resource.model, user, Action.VIEW).filter(pk=pk).values(*row_names(plan, hidden)))
+    if row is None:
+        raise NotFound()
+    tag = f'"v{row["version"] if plan.version else 0}"'
+    if request.headers.get("If-None-Match") == tag:
+        return HttpResponse(status=304, headers={"ETag": tag})
+    tags = tag_names_for(resource.model, [pk]) if resource.taggable else {}
+    extra = extras_for(resource, [resource.model(pk=row[plan.pk])], user)
+    data = serialize_rows(resource, plan, [row], hidden, tags, extra)[0]
+    return json_response(data, headers={"ETag": tag})
 
 
 def detail_response(request: HttpRequest, resource: Resource, obj: models.Model, status: int = 200) -> HttpResponse:
@@ -496,10 +527,7 @@ def build_router(resource: Resource) -> Router:
 
     def _get(request: HttpRequest, id: int) -> HttpResponse:
         require_token_scope(request, resource.object_type, Action.VIEW)
-        obj = get_visible(request, resource, id)
-        if request.headers.get("If-None-Match") == etag(obj):
-            return HttpResponse(status=304, headers={"ETag": etag(obj)})
-        return detail_response(request, resource, obj)
+        return read_response(request, resource, id)
 
     router.add_api_operation(
         "/{id}",
@@ -654,7 +682,7 @@ def get_visible_after_write(request: HttpRequest, resource: Resource, obj: model
     qs = restricted(resource.model, request.user, Action.VIEW)
     if resource.select_related:
         qs = qs.select_related(*resource.select_related)
-    return qs.filter(pk=obj.pk).first() or obj
+    return first_row(qs.filter(pk=obj.pk)) or obj
 
 
 __all__ = ["build_router", "serialize", "extras_for", "json_response", "object_type_of", "Tag"]

@@ -1,4 +1,4 @@
-"""Database housekeeping that both engines need: planner statistics after bulk writes.
+"""Database helpers both engines need: planner statistics after bulk writes, one row by a unique key.
 
 Without statistics a planner guesses. After an import of many rows SQLite then takes the
 single-column ``deleted_at`` index for "live rows" and sorts every one of them, and PostgreSQL
@@ -10,6 +10,7 @@ On PostgreSQL, outside a transaction, ``VACUUM (ANALYZE)`` also sets the visibil
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from django.db import connections, models
 from django.db.models import ForeignKey, ManyToManyField
@@ -72,3 +73,10 @@ def analyze_tables(*model_classes: type[models.Model], rows: int | None = None, 
                 cursor.execute(f"VACUUM (ANALYZE) {', '.join(quote(t) for t in tables)}")
     except Exception:  # pragma: no cover - a locked or read-only database
         logger.exception("ANALYZE of %s failed", ", ".join(tables))
+
+
+def first_row(qs: models.QuerySet) -> Any:
+    """The one row of a query on a unique key, or None. Not ``first()``: that adds ORDER BY id, and
+    compiling the ordering is about a third of the cost of a simple query (~0.3 ms a request)."""
+    rows = list(qs.order_by()[:1])
+    return rows[0] if rows else None

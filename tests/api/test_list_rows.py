@@ -143,6 +143,57 @@ def test_hidden_fields_stay_hidden(world: dict[str, Any]) -> None:
     assert body["items"] == expected_items("contacts", rep, pks)
 
 
+@pytest.mark.parametrize("path", ["contacts", "accounts"])
+@pytest.mark.parametrize("who", ["admin", "rep"])
+def test_detail_is_what_serialize_gives(world: dict[str, Any], path: str, who: str) -> None:
+    """The detail endpoint reads a row too (``read_response``): the same JSON, ETag and 304."""
+    user = world[who]
+    api = session_api(user)
+    visible = [item["id"] for item in list_json(api, path)["items"]]
+    assert visible
+    for pk in visible:
+        response = api.get(f"{path}/{pk}")
+        assert response.status_code == 200, response.content
+        expected = expected_items(path, user, [pk])[0]
+        assert json.dumps(response.json(), ensure_ascii=False) == json.dumps(expected, ensure_ascii=False)
+        assert response.headers["ETag"] == f'"v{expected["version"]}"'
+        assert api.get(f"{path}/{pk}", headers={"If-None-Match": response.headers["ETag"]}).status_code == 304
+        assert api.get(f"{path}/{pk}", headers={"If-None-Match": '"v0"'}).status_code == 200
+
+
+def test_detail_respects_restrict_and_hidden_fields(world: dict[str, Any]) -> None:
+    rep = world["rep"]
+    model_pks = set(Contact.objects.values_list("pk", flat=True))
+    visible = {item["id"] for item in list_json(session_api(rep), "contacts")["items"]}
+    binned = world["accounts"][1].pk
+    api = session_api(rep)
+    for pk in model_pks - visible:
+        assert api.get(f"contacts/{pk}").status_code == 404
+    assert api.get(f"accounts/{binned}").status_code == 404
+    field_rule(world["role"], "customers.contact", "birthday", FieldAccess.HIDDEN)
+    field_rule(world["role"], "customers.contact", "owner", FieldAccess.HIDDEN)
+    rep = User.objects.get(pk=rep.pk)  # a fresh policy cache
+    pk = next(iter(visible))
+    body = session_api(rep).get(f"contacts/{pk}").json()
+    assert not {"birthday", "owner"} & set(body)
+    assert body == expected_items("contacts", rep, [pk])[0]
+
+
+@pytest.mark.parametrize("who", ["admin", "rep"])
+def test_detail_query_count(world: dict[str, Any], who: str) -> None:
+    """One query for the record with its display columns, one for tags, two for the account links."""
+    api = session_api(world[who])
+    pk = world["contacts"][1].pk
+    api.get(f"contacts/{pk}")  # warm the session and the content-type cache
+    with CaptureQueriesContext(connection) as ctx:
+        assert api.get(f"contacts/{pk}").status_code == 200
+    record = [q["sql"] for q in ctx.captured_queries if 'FROM "customers_contact"' in q["sql"]]
+    assert len(record) == 1 and '"identity_user"' in record[0], "the owner's display is joined"
+    selects = [q["sql"][:100] for q in ctx.captured_queries if q["sql"].startswith("SELECT")]
+    # and the session, its user and (for the rep) the role's grants and field rules, once each
+    assert len(selects) <= {"admin": 6, "rep": 10}[who], selects
+
+
 def test_account_contacts_route_matches_serialize(world: dict[str, Any]) -> None:
     admin = world["admin"]
     account = world["accounts"][0]
