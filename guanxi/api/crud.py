@@ -225,7 +225,8 @@ def page_rows(
     ids = [obj.pk for obj in page.items]
     if not ids:
         return page, []
-    rows = model._base_manager.using(qs.db).filter(pk__in=ids).values(*row_names(plan, hidden))
+    # No ORDER BY (the model's default ordering would sort rows that are put in page order below).
+    rows = model._base_manager.using(qs.db).filter(pk__in=ids).order_by().values(*row_names(plan, hidden))
     loaded = {row[plan.pk]: row for row in rows}
     return page, [loaded[pk] for pk in ids if pk in loaded]
 

@@ -646,8 +646,9 @@ class _Writer:
         good = self.before_write(good, result)
         # Matches in the database, one query per kind of key.
         wanted: dict[str, set[str]] = {}
-        for row in good:
-            for kind, key in self.match_keys(row.values):
+        keys_of = [self.match_keys(row.values) for row in good]  # once per row: it runs a million times
+        for keys in keys_of:
+            for kind, key in keys:
                 wanted.setdefault(kind, set()).add(key)
         found = {}
         for kind, keys in wanted.items():
@@ -657,10 +658,10 @@ class _Writer:
         creates: list[Prepared] = []
         local: dict[tuple[str, str], int] = {}  # key -> index in creates
         updates: dict[int, list[Prepared]] = {}
-        for row in good:
+        for row, keys in zip(good, keys_of, strict=True):
             target: tuple[str, int] | None = None
             by_external = False
-            for kind, key in self.match_keys(row.values):
+            for kind, key in keys:
                 if self.policy == "create" and kind != "external_id":
                     continue
                 if (kind, key) in local:
@@ -671,7 +672,7 @@ class _Writer:
                     by_external = kind == "external_id"
                     break
             if target is None:
-                for kind, key in self.match_keys(row.values):
+                for kind, key in keys:
                     local.setdefault((kind, key), len(creates))
                 creates.append(row)
                 continue
