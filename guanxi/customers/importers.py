@@ -647,8 +647,8 @@ class _Writer:
         # Matches in the database, one query per kind of key.
         wanted: dict[str, set[str]] = {}
         keys_of = [self.match_keys(row.values) for row in good]  # once per row: it runs a million times
-        for keys in keys_of:
-            for kind, key in keys:
+        for row_keys in keys_of:
+            for kind, key in row_keys:
                 wanted.setdefault(kind, set()).add(key)
         found = {}
         for kind, keys in wanted.items():
@@ -658,10 +658,10 @@ class _Writer:
         creates: list[Prepared] = []
         local: dict[tuple[str, str], int] = {}  # key -> index in creates
         updates: dict[int, list[Prepared]] = {}
-        for row, keys in zip(good, keys_of, strict=True):
+        for row, row_keys in zip(good, keys_of, strict=True):
             target: tuple[str, int] | None = None
             by_external = False
-            for kind, key in keys:
+            for kind, key in row_keys:
                 if self.policy == "create" and kind != "external_id":
                     continue
                 if (kind, key) in local:
@@ -672,7 +672,7 @@ class _Writer:
                     by_external = kind == "external_id"
                     break
             if target is None:
-                for kind, key in keys:
+                for kind, key in row_keys:
                     local.setdefault((kind, key), len(creates))
                 creates.append(row)
                 continue
