@@ -67,6 +67,12 @@ def postgres_copy(csv_path: Path, dsn: str) -> dict[str, float]:
     return {"rows": rows, "seconds": elapsed, "rows_per_s": rows / elapsed}
 
 
+#: The connection settings of an import on SQLite (``guanxi.core.imports.bulk_sqlite.IMPORT_PRAGMAS``,
+#: with its default page cache; tests/test_bench_generator.py keeps the two equal). The bench runs
+#: without Django, so it does not import them.
+IMPORT_PRAGMAS = (("mmap_size", 0), ("cache_size", -1024 * 64), ("wal_autocheckpoint", 16384))
+
+
 def sqlite_schema_floor(db_path: Path, rows: int = 50_000, batch: int = 5_000) -> dict[str, Any]:
     """Rows per second of the import's SQL alone, into the real tables at their real size.
 
@@ -79,9 +85,8 @@ def sqlite_schema_floor(db_path: Path, rows: int = 50_000, batch: int = 5_000) -
     """
     conn = sqlite3.connect(db_path, isolation_level=None)
     try:
-        conn.execute("PRAGMA mmap_size=0")
-        conn.execute("PRAGMA cache_size=-65536")  # the import's settings (bulk_sqlite.IMPORT_PRAGMAS)
-        conn.execute("PRAGMA wal_autocheckpoint=16384")
+        for name, value in IMPORT_PRAGMAS:
+            conn.execute(f"PRAGMA {name}={int(value):d}")
         top = conn.execute("SELECT MAX(id) FROM customers_contact").fetchone()[0]
         contact_type = conn.execute(
             "SELECT id FROM django_content_type WHERE app_label = 'customers' AND model = 'contact'"
@@ -89,25 +94,26 @@ def sqlite_schema_floor(db_path: Path, rows: int = 50_000, batch: int = 5_000) -
         ids = [row[0] for row in conn.execute("SELECT id FROM customers_contact ORDER BY id LIMIT ?", [rows])]
         shift = contact_type << 40
 
+        # Table names below are literals of this module; column names come from the schema itself.
         def columns(table: str) -> list[str]:
-            return [row[1] for row in conn.execute(f"PRAGMA table_info({table})")]  # noqa: S608 - fixed names
+            return [row[1] for row in conn.execute(f"PRAGMA table_info({table})")]  # noqa: S608 - see above
 
         contact = [c for c in columns("customers_contact") if c not in ("id", "external_id")]
         point = [c for c in columns("customers_contactpoint") if c not in ("id", "contact_id")]
         link = [c for c in columns("customers_accountcontact") if c not in ("id", "contact_id")]
         log = [c for c in columns("core_changelogentry") if c not in ("id", "object_id")]
         statements = [
-            f"INSERT INTO customers_contact (id, external_id, {', '.join(contact)}) "  # noqa: S608
+            f"INSERT INTO customers_contact (id, external_id, {', '.join(contact)}) "  # noqa: S608 - see above
             f"SELECT id + :top, '', {', '.join(contact)} FROM customers_contact WHERE id BETWEEN :lo AND :hi",
-            f"INSERT INTO customers_contactpoint (contact_id, {', '.join(point)}) "  # noqa: S608
+            f"INSERT INTO customers_contactpoint (contact_id, {', '.join(point)}) "  # noqa: S608 - see above
             f"SELECT contact_id + :top, {', '.join(point)} FROM customers_contactpoint "
             "WHERE contact_id BETWEEN :lo AND :hi",
-            f"INSERT INTO customers_accountcontact (contact_id, {', '.join(link)}) "  # noqa: S608
+            f"INSERT INTO customers_accountcontact (contact_id, {', '.join(link)}) "  # noqa: S608 - see above
             f"SELECT contact_id + :top, {', '.join(link)} FROM customers_accountcontact "
             "WHERE contact_id BETWEEN :lo AND :hi",
-            f"INSERT INTO core_changelogentry (object_id, {', '.join(log)}) "  # noqa: S608
+            f"INSERT INTO core_changelogentry (object_id, {', '.join(log)}) "  # noqa: S608 - see above
             f"SELECT object_id + :top, {', '.join(log)} FROM core_changelogentry "
-            f"WHERE content_type_id = {int(contact_type)} AND object_id BETWEEN :lo AND :hi",
+            "WHERE content_type_id = :ct AND object_id BETWEEN :lo AND :hi",
             "INSERT INTO core_search_fts (rowid, k, n, e, p, o) SELECT rowid + :top, k, n, e, p, o "
             "FROM core_search_fts WHERE rowid BETWEEN :shift + :lo AND :shift + :hi",
         ]
@@ -115,7 +121,7 @@ def sqlite_schema_floor(db_path: Path, rows: int = 50_000, batch: int = 5_000) -
         started = time.perf_counter()
         for start in range(0, len(ids), batch):
             part = ids[start : start + batch]
-            params = {"top": top, "lo": part[0], "hi": part[-1], "shift": shift}
+            params = {"top": top, "lo": part[0], "hi": part[-1], "shift": shift, "ct": contact_type}
             conn.execute("BEGIN IMMEDIATE")
             for i, sql in enumerate(statements):
                 t = time.perf_counter()
@@ -129,7 +135,7 @@ def sqlite_schema_floor(db_path: Path, rows: int = 50_000, batch: int = 5_000) -
         conn.execute("DELETE FROM core_search_fts WHERE rowid > ? AND rowid < ?", [shift + top, shift + (1 << 40)])
         conn.execute("DELETE FROM core_changelogentry WHERE content_type_id = ? AND object_id > ?", [contact_type, top])
         for table in ("customers_contactpoint", "customers_accountcontact"):
-            conn.execute(f"DELETE FROM {table} WHERE contact_id > ?", [top])  # noqa: S608 - fixed names
+            conn.execute(f"DELETE FROM {table} WHERE contact_id > ?", [top])  # noqa: S608 - see above
         conn.execute("DELETE FROM customers_contact WHERE id > ?", [top])
         conn.execute("COMMIT")
     finally:

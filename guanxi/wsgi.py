@@ -25,9 +25,8 @@ def warm_up() -> None:
     resolver = get_resolver()
     resolver.url_patterns  # noqa: B018 - the URLconf and the views and API behind it
     for code, _name in settings.LANGUAGES:
-        with translation.override(code):
+        with translation.override(code):  # activating a language loads its catalogs
             resolver.reverse_dict  # noqa: B018 - built per language
-            translation.gettext("Search")
     backend()  # the search module of the engine (no connection: the vendor is the backend's)
     import_string(settings.MESSAGE_STORAGE)
     import_string(settings.SESSION_SERIALIZER)

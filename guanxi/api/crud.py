@@ -488,11 +488,13 @@ def read_response(request: HttpRequest, resource: Resource, pk: int) -> HttpResp
     row = first_row(restricted(resource.model, user, Action.VIEW).filter(pk=pk).values(*row_names(plan, hidden)))
     if row is None:
         raise NotFound()
-    tag = f'"v{row["version"] if plan.version else 0}"'
+    # The record as far as ``etag`` and the by-pk extras read it (its pk and version).
+    record = resource.model(pk=row[plan.pk], **({"version": row["version"]} if plan.version else {}))
+    tag = etag(record)
     if request.headers.get("If-None-Match") == tag:
         return HttpResponse(status=304, headers={"ETag": tag})
-    tags = tag_names_for(resource.model, [pk]) if resource.taggable else {}
-    extra = extras_for(resource, [resource.model(pk=row[plan.pk])], user)
+    tags = tag_names_for(resource.model, [record.pk]) if resource.taggable else {}
+    extra = extras_for(resource, [record], user)
     data = serialize_rows(resource, plan, [row], hidden, tags, extra)[0]
     return json_response(data, headers={"ETag": tag})
 

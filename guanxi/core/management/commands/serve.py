@@ -151,8 +151,8 @@ class Command(BaseCommand):
         else:
             # Load the application once, in the arbiter, and fork the workers from it: a worker that
             # replaces a recycled one (--max-requests) starts with everything ``guanxi.wsgi`` warmed
-            # and frozen, instead of paying for it in its first requests (1M contacts: a first search
-            # in a fresh process 157 -> 26 ms), and the workers share those pages.
+            # and frozen, instead of paying for it in its first requests (1M contacts, in-process: a
+            # fresh process's first search 35 -> 26 ms, later ones 6-7 ms), and the workers share those pages.
             argv.append("--preload")
         if _gunicorn_has_setting("control_socket_disable"):
             # Gunicorn 25+ opens a control socket under $HOME: one path shared by every server on the
