@@ -22,12 +22,12 @@ from pydantic import ConfigDict, create_model
 
 from guanxi.core import services
 from guanxi.core.choices import Action
-from guanxi.core.db import first_row
+from guanxi.core.db import PkQuery, first_row
 from guanxi.core.errors import FieldErrors, NotFound, PermissionDenied
 from guanxi.core.filters import FilterSet
 from guanxi.core.jsontext import dumps_bytes
 from guanxi.core.models import Tag, TaggedItem
-from guanxi.core.pagination import Page, paginate, parse_limit
+from guanxi.core.pagination import Page, page_keys, paginate, parse_limit
 from guanxi.core.permissions import hidden_fields, may_reach, object_type_of, restricted, token_allows
 from guanxi.core.registry import Resource
 
@@ -48,13 +48,27 @@ def plain(value: Any) -> Any:
 
 
 def tag_names_for(model: type[models.Model], pks: Iterable[Any]) -> dict[Any, list[str]]:
-    """Tags of many records in one query (no N+1 on lists)."""
-    ct = ContentType.objects.get_for_model(model, for_concrete_model=False)
+    """Tags of many records in one query (no N+1 on lists), each record's by name."""
     out: dict[Any, list[str]] = {}
-    rows = TaggedItem.objects.filter(content_type=ct, object_id__in=list(pks)).values_list("object_id", "tag__name")
-    for object_id, name in rows.order_by("tag__name"):
+    for object_id, name in _tags_query(model).rows(list(pks)):
         out.setdefault(object_id, []).append(name)
     return out
+
+
+_tag_queries: dict[int, PkQuery] = {}
+
+
+def _tags_query(model: type[models.Model]) -> PkQuery:
+    # By content type id, asked each time from Django's cache: a flushed and refilled table (tests)
+    # gives the model a new id.
+    ct = ContentType.objects.get_for_model(model, for_concrete_model=False).pk
+    query = _tag_queries.get(ct)
+    if query is None:
+        items = TaggedItem.objects.filter(content_type_id=ct)
+        query = _tag_queries[ct] = PkQuery(
+            lambda ids: items.filter(object_id__in=ids).order_by("tag__name").values_list("object_id", "tag__name")
+        )
+    return query
 
 
 def serialize(
@@ -91,7 +105,7 @@ def serialize(
     return data
 
 
-def extras_for(resource: Resource, objs: list[models.Model], user: Any) -> dict[Any, dict[str, Any]]:
+def extras_for(resource: Resource, objs: list[Any], user: Any) -> dict[Any, dict[str, Any]]:
     """``Resource.serialize_extra`` for a page of records (one call, so one query, per page)."""
     if resource.serialize_extra is None or not objs:
         return {}
@@ -122,6 +136,13 @@ DISPLAY_FIELDS: dict[str, tuple[str, ...]] = {
 _PLAIN, _TEMPORAL, _DECIMAL, _FILE, _RELATION = range(5)
 
 _EXTRAS_BY_PK: set[Callable[..., Any]] = set()
+
+
+@dataclass(frozen=True, slots=True)
+class Key:
+    """A record as an ``extra_by_pk`` function sees it on a list: its primary key alone."""
+
+    pk: Any
 
 
 def extra_by_pk(func: Callable[[list[Any], Any], dict[Any, dict[str, Any]]]) -> Callable[..., Any]:
@@ -212,23 +233,36 @@ def row_plan(resource: Resource) -> RowPlan | None:
 def page_rows(
     resource: Resource, plan: RowPlan, qs: models.QuerySet, ordering: str, request: HttpRequest, hidden: set[str]
 ) -> tuple[Page, list[dict[str, Any]]]:
-    """One keyset page of ``qs``: the page (its items hold the pk and the sort key only) and its rows
-    as ``.values()`` dicts in page order, with the columns the user may see.
+    """One keyset page of ``qs``: the page (its items are the primary keys) and its rows as
+    ``.values()`` dicts in page order, with the columns the user may see.
 
     Two queries, like ``paginate`` with joins: the page's ids from the table alone (an index on the
-    sort key answers it), then those rows by id with the joined display columns.
+    sort key answers it), then those rows by id with the joined display columns (``PkQuery``).
     """
-    model = resource.model
-    sort_key = ordering.lstrip("-")
-    keys = {model._meta.pk.name} | ({sort_key} if sort_key != "id" else set())
-    page = paginate(qs.only(*keys), ordering, request.GET.get("cursor"), parse_limit(request.GET.get("limit")))
-    ids = [obj.pk for obj in page.items]
-    if not ids:
+    page = page_keys(qs, ordering, request.GET.get("cursor"), parse_limit(request.GET.get("limit")))
+    if not page.items:
         return page, []
-    # No ORDER BY (the model's default ordering would sort rows that are put in page order below).
-    rows = model._base_manager.using(qs.db).filter(pk__in=ids).order_by().values(*row_names(plan, hidden))
-    loaded = {row[plan.pk]: row for row in rows}
-    return page, [loaded[pk] for pk in ids if pk in loaded]
+    names = row_names(plan, hidden)
+    loaded = {
+        row[0]: dict(zip(names, row, strict=True)) for row in _rows_query(resource.model, names, qs.db).rows(page.items)
+    }
+    return page, [loaded[pk] for pk in page.items if pk in loaded]
+
+
+_row_queries: dict[tuple[Any, ...], PkQuery] = {}
+
+
+def _rows_query(model: type[models.Model], names: list[str], using: str) -> PkQuery:
+    """The read of a page's rows by id for these columns (compiled once per page size, see ``PkQuery``).
+    No ORDER BY: the model's default ordering would sort rows that are put in page order."""
+    key = (model, tuple(names), using)
+    query = _row_queries.get(key)
+    if query is None:
+        manager = model._base_manager.using(using)
+        query = _row_queries[key] = PkQuery(
+            lambda ids: manager.filter(pk__in=ids).order_by().values_list(*names), using
+        )
+    return query
 
 
 def row_names(plan: RowPlan, hidden: set[str]) -> list[str]:
@@ -441,7 +475,7 @@ def list_page(
         page, rows = page_rows(resource, plan, qs, ordering, request, hidden)
         ids = [row[plan.pk] for row in rows]
         tags = tag_names_for(resource.model, ids) if resource.taggable and ids else {}
-        extra = extras_for(resource, page.items, user)
+        extra = extras_for(resource, [Key(pk) for pk in ids], user)
         return serialize_rows(resource, plan, rows, hidden, tags, extra), page.next_cursor
     if resource.select_related:
         qs = qs.select_related(*resource.select_related)

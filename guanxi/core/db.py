@@ -9,9 +9,14 @@ On PostgreSQL, outside a transaction, ``VACUUM (ANALYZE)`` also sets the visibil
 
 from __future__ import annotations
 
+import datetime
+import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
+import orjson
+from django.conf import settings
 from django.db import connections, models
 from django.db.models import ForeignKey, ManyToManyField
 
@@ -80,3 +85,114 @@ def first_row(qs: models.QuerySet) -> Any:
     compiling the ordering is about a third of the cost of a simple query (~0.3 ms a request)."""
     rows = list(qs.order_by()[:1])
     return rows[0] if rows else None
+
+
+# --- reads by primary keys on hot paths -------------------------------------------------------------------
+
+
+class PkQuery:
+    """A read by a list of primary keys that runs on every list request (a page's rows, tags, links).
+
+    Building and compiling ``filter(pk__in=ids).values(...)`` costs more than running it: a page of 50
+    contacts took 3.3 ms through the ORM, 0.9 ms of it compiling, against 0.5 ms for the same SQL on
+    the bare driver (SQLite, 100k contacts). So the SQL is compiled once per number of ids, and each
+    call runs it with its own ids and puts the rows through Django's converters (with two faster
+    equivalents, ``_fast_converters``). The rows are what ``values_list()`` would give.
+
+    ``build(ids)`` returns the queryset. Its SQL is compiled twice, with the ids and with stand-ins:
+    the parameters that differ are the ids' places, everything else is fixed. A query whose text
+    changes with the ids (or whose ids do not show up one for one) is run through the ORM each time.
+    """
+
+    def __init__(self, build: Callable[[list[Any]], models.QuerySet], using: str = "default"):
+        self.build = build
+        self.using = using
+        self._compiled: dict[int, tuple[str, list[Any], list[int], list[tuple[int, list[Any], Any]]] | None] = {}
+
+    def _compile(self, ids: list[Any]) -> tuple[str, list[Any], list[int], list[tuple[int, list[Any], Any]]] | None:
+        stand_ins = [-1 - i for i in range(len(ids))]
+        first, second = (self.build(list(v)).query.get_compiler(self.using) for v in (ids, stand_ins))
+        sql, params = first.as_sql()
+        sql_again, params_again = second.as_sql()
+        places = [i for i, (a, b) in enumerate(zip(params, params_again, strict=True)) if a != b]
+        if sql != sql_again or [params_again[i] for i in places] != stand_ins:
+            return None
+        columns = [s[0] for s in first.select[: first.col_count]]
+        converters = [(i, _fast_converters(convs), expr) for i, (convs, expr) in first.get_converters(columns).items()]
+        return sql, list(params), places, converters
+
+    def rows(self, ids: list[Any]) -> list[tuple[Any, ...]]:
+        ids = list(dict.fromkeys(ids))  # as ``pk__in`` does: a repeated id is one parameter
+        if not ids:
+            return []
+        if len(ids) not in self._compiled:
+            self._compiled[len(ids)] = self._compile(ids)
+        compiled = self._compiled[len(ids)]
+        if compiled is None:
+            return list(self.build(ids))
+        sql, params, places, converters = compiled
+        params = list(params)
+        for place, pk in zip(places, ids, strict=True):
+            params[place] = pk
+        connection = connections[self.using]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            fetched = cursor.fetchall()
+        if not converters:
+            return [tuple(row) for row in fetched]
+        out = []
+        for row in fetched:
+            values = list(row)
+            for i, convs, expression in converters:
+                value = values[i]
+                for convert in convs:
+                    value = convert(value, expression, connection)
+                values[i] = value
+            out.append(tuple(values))
+        return out
+
+
+def _sqlite_datetime(value: Any, expression: Any, connection: Any) -> Any:
+    """``convert_datetimefield_value`` for a connection in UTC, without its layers: the driver has
+    parsed the text already (Django registers a converter for the "datetime" column type), so a
+    naive datetime becomes an aware one in UTC."""
+    if isinstance(value, datetime.datetime):
+        return value if value.tzinfo is not None else value.replace(tzinfo=datetime.UTC)
+    if value is None:
+        return value
+    return connection.ops.convert_datetimefield_value(value, expression, connection)
+
+
+def _json_text(value: Any, expression: Any, connection: Any) -> Any:
+    """``JSONField.from_db_value`` without a custom decoder, by orjson (the standard library for what
+    orjson refuses: NaN, integers beyond 64 bits; text that is not JSON stays text, as there)."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return orjson.loads(value)
+    except orjson.JSONDecodeError:
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+
+
+def _fast_converters(converters: list[Any]) -> list[Any]:
+    out = []
+    for convert in converters:
+        owner: Any = getattr(convert, "__self__", None)
+        function = getattr(convert, "__func__", None)
+        backend = getattr(owner, "connection", None)
+        if (
+            getattr(function, "__name__", "") == "convert_datetimefield_value"
+            and backend is not None
+            and backend.vendor == "sqlite"
+            and backend.timezone_name == "UTC"
+            and settings.USE_TZ
+        ):
+            out.append(_sqlite_datetime)
+        elif function is models.JSONField.from_db_value and getattr(owner, "decoder", None) is None:
+            out.append(_json_text)
+        else:
+            out.append(convert)
+    return out

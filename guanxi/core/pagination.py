@@ -101,13 +101,8 @@ def _load(qs: models.QuerySet, ids: list[Any]) -> dict[Any, Any]:
     return {row.pk: row for row in rows}
 
 
-def paginate(qs: models.QuerySet, ordering: str, cursor: str | None = None, limit: int = DEFAULT_LIMIT) -> Page:
-    """One page of ``qs`` sorted by ``ordering`` (one field, optional "-") with the id as tie-break.
-
-    With joins (``select_related``) or prefetches the page's ids are chosen first, by a query on the
-    table alone that an index on (field, id) answers, and then loaded by id: a join cannot tempt
-    the planner into sorting every row.
-    """
+def _ordered(qs: models.QuerySet, ordering: str, cursor: str | None) -> tuple[models.QuerySet, str]:
+    """``qs`` after the cursor, sorted by ``ordering`` with the id as tie-break, and the sort attribute."""
     descending = ordering.startswith("-")
     name = ordering.lstrip("-")
     if cursor:
@@ -120,21 +115,34 @@ def paginate(qs: models.QuerySet, ordering: str, cursor: str | None = None, limi
                 raise FieldErrors({"cursor": [_("This cursor is invalid; start again without it.")]}) from None
         qs = _after(qs, name, descending, value, pk)
     order = [ordering] if name == "id" else [ordering, "-pk" if descending else "pk"]
-    qs = qs.order_by(*order)
-    attr = "pk" if name == "id" else name
+    return qs.order_by(*order), "pk" if name == "id" else name
+
+
+def page_keys(qs: models.QuerySet, ordering: str, cursor: str | None = None, limit: int = DEFAULT_LIMIT) -> Page:
+    """One page of ``qs`` as its primary keys only (``Page.items``), by a query on the table alone that
+    an index on (field, id) answers. The caller loads the rows it needs by id."""
+    ordered, attr = _ordered(qs, ordering, cursor)
+    keys = list(ordered.values_list("pk", attr)[: limit + 1])
+    more = len(keys) > limit
+    keys = keys[:limit]
+    next_cursor = _encode(ordering, keys[-1][1], keys[-1][0]) if more and keys else None
+    return Page(items=[key[0] for key in keys], next_cursor=next_cursor)
+
+
+def paginate(qs: models.QuerySet, ordering: str, cursor: str | None = None, limit: int = DEFAULT_LIMIT) -> Page:
+    """One page of ``qs`` sorted by ``ordering`` (one field, optional "-") with the id as tie-break.
+
+    With joins (``select_related``) or prefetches the page's ids are chosen first (``page_keys``) and
+    then loaded by id: a join cannot tempt the planner into sorting every row.
+    """
     prefetch: tuple[Any, ...] = getattr(qs, "_prefetch_related_lookups", ())
-    two_step = bool(qs.query.select_related or prefetch) and not qs.query.annotations
-    if two_step:
-        keys = list(qs.values_list("pk", attr)[: limit + 1])
-        more = len(keys) > limit
-        keys = keys[:limit]
-        loaded = _load(qs, [k[0] for k in keys])
-        rows = [loaded[k[0]] for k in keys if k[0] in loaded]
-        last = keys[-1] if keys else None
-    else:
-        rows = list(qs[: limit + 1])
-        more = len(rows) > limit
-        rows = rows[:limit]
-        last = (rows[-1].pk, getattr(rows[-1], attr)) if rows else None
-    next_cursor = _encode(ordering, last[1], last[0]) if more and last else None
+    if (qs.query.select_related or prefetch) and not qs.query.annotations:
+        page = page_keys(qs, ordering, cursor, limit)
+        loaded = _load(qs, page.items)
+        return Page(items=[loaded[pk] for pk in page.items if pk in loaded], next_cursor=page.next_cursor)
+    ordered, attr = _ordered(qs, ordering, cursor)
+    rows = list(ordered[: limit + 1])
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = _encode(ordering, getattr(rows[-1], attr), rows[-1].pk) if more and rows else None
     return Page(items=rows, next_cursor=next_cursor)

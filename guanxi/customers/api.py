@@ -21,6 +21,7 @@ from guanxi.api.crud import (
     require_token_scope,
 )
 from guanxi.core.choices import Action
+from guanxi.core.db import PkQuery
 from guanxi.core.errors import FieldErrors, PermissionDenied
 from guanxi.core.permissions import can
 from guanxi.core.registry import Resource, resource_at
@@ -63,6 +64,15 @@ def link_json(link: AccountContact) -> dict[str, Any]:
     return {"account": plain(link.account), "role": link.role, "is_primary": link.is_primary}
 
 
+_PAGE_LINKS = PkQuery(
+    lambda ids: (
+        AccountContact.objects.filter(contact_id__in=ids)
+        .order_by("-is_primary", "id")
+        .values_list("contact_id", "account_id", "role", "is_primary")
+    )
+)
+
+
 @extra_by_pk
 def contact_accounts(contacts: list[Any], user: Any) -> dict[Any, dict[str, Any]]:
     """The accounts of a page of contacts; only accounts the user may see are listed.
@@ -74,11 +84,7 @@ def contact_accounts(contacts: list[Any], user: Any) -> dict[Any, dict[str, Any]
     out: dict[Any, dict[str, Any]] = {c.pk: {"accounts": []} for c in contacts}
     if not out:
         return out
-    links = list(
-        AccountContact.objects.filter(contact_id__in=list(out))
-        .order_by("-is_primary", "id")
-        .values_list("contact_id", "account_id", "role", "is_primary")
-    )
+    links = _PAGE_LINKS.rows(list(out))
     if not links:
         return out
     names = dict(
