@@ -355,3 +355,38 @@ def measure(
             except (ValueError, AttributeError):
                 timing.empty += 1
     return timing
+
+
+# --- the machine ---------------------------------------------------------------------------------------
+
+
+def cpu_times() -> tuple[int, int]:
+    """(stolen, total) CPU time in clock ticks since boot, from /proc/stat (Linux; zeros elsewhere).
+
+    "Steal" is time a virtual CPU was ready to run but the hypervisor ran something else: on a shared
+    host the same code then takes longer, and every latency here with it."""
+    try:
+        with open("/proc/stat", encoding="ascii") as handle:
+            fields = handle.readline().split()[1:]
+    except OSError:
+        return 0, 0
+    ticks = [int(f) for f in fields[:8]]
+    return (ticks[7] if len(ticks) > 7 else 0), sum(ticks)
+
+
+def stolen_share(before: tuple[int, int], after: tuple[int, int]) -> float | None:
+    total = after[1] - before[1]
+    return (after[0] - before[0]) / total if total > 0 else None
+
+
+def loop_ms(rounds: int = 3) -> float:
+    """Milliseconds of a fixed pure-Python loop (the best of ``rounds``): one core's speed, to compare
+    runs made on different days."""
+    best = math.inf
+    for _ in range(rounds):
+        started = time.perf_counter()
+        total = 0
+        for i in range(2_000_000):
+            total += i
+        best = min(best, time.perf_counter() - started)
+    return best * 1000

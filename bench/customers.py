@@ -622,6 +622,13 @@ def report(engine: str, outcome: dict[str, Any], args: argparse.Namespace) -> No
         )
     if "bare_list" in info:
         lines.append("list bare limit: bench/_bare_app.py (Django, one SQL query, no auth), same gunicorn settings")
+    machine = outcome.get("machine") or {}
+    if machine:
+        stolen = machine.get("stolen")
+        lines.append(
+            f"machine: {os.cpu_count()} CPUs; a fixed Python loop took {machine['loop_ms']:.0f} ms (one core's speed); "
+            + (f"the hypervisor took {stolen:.0%} of CPU time during this run (steal)" if stolen is not None else "")
+        )
     for note in outcome["notes"]:
         lines.append(f"note: {note}")
     print("\n" + "\n".join(lines) + "\n", flush=True)
@@ -663,12 +670,15 @@ def main() -> int:
     failed = False
     for engine in engines:
         started = time.perf_counter()
+        loop, ticks = _harness.loop_ms(), _harness.cpu_times()
         try:
             outcome = run_engine(engine, data, args)
         except Exception as exc:  # one engine failing must not hide the other's figures
             log(f"{engine}: the benchmark failed: {exc}")
             failed = True
             continue
+        # Figures from a busy shared host are slower for reasons outside the code: say how busy.
+        outcome["machine"] = {"loop_ms": loop, "stolen": _harness.stolen_share(ticks, _harness.cpu_times())}
         report(engine, outcome, args)
         document = {
             "engine": engine,

@@ -84,3 +84,21 @@ def test_the_floor_writes_every_table_then_leaves_the_database_as_it_was(tmp_pat
 
 def test_the_floor_writes_with_the_import_connection_settings() -> None:
     assert _limits().IMPORT_PRAGMAS == IMPORT_PRAGMAS
+
+
+def _harness() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bench_harness", BENCH / "_harness.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_report_says_how_busy_the_machine_was() -> None:
+    harness = _harness()
+    assert harness.stolen_share((10, 1000), (40, 1100)) == 0.3  # 30 of 100 ticks went elsewhere
+    assert harness.stolen_share((10, 1000), (10, 1000)) is None  # no time passed: no share
+    stolen, total = harness.cpu_times()
+    if Path("/proc/stat").exists():
+        assert 0 <= stolen <= total and total > 0
+    assert 0 < harness.loop_ms(rounds=1) < 60_000
