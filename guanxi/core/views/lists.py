@@ -16,6 +16,7 @@ from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
 from django.utils.cache import patch_vary_headers
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 
 from guanxi.api.crud import tag_names_for
@@ -174,6 +175,31 @@ def _saved_query(params: QueryDict) -> str:
     return query.urlencode()
 
 
+def rows_html(rows: list[dict[str, Any]], *, selectable: bool) -> None:
+    """Each row's cells as HTML (``row["html"]``): the first links to the record, and a checkbox for
+    bulk actions comes first when there are any. Built here, not in the template: a page holds
+    some 500 cells, and rendering them one template node at a time took about 10 ms (contacts, 50
+    rows). Every value goes through ``format_html``, which escapes what is not marked safe."""
+    select = _("Select")
+    for row in rows:
+        parts = []
+        if selectable:
+            parts.append(
+                format_html(
+                    '<td><input class="form-check-input m-0 align-middle" type="checkbox" name="pk" value="{}" '
+                    'form="bulk-form" aria-label="{} {}"></td>',
+                    row["pk"],
+                    select,
+                    row["obj"],
+                )
+            )
+        cells = row["cells"]
+        if cells:
+            parts.append(format_html('<td><a href="{}" class="fw-medium">{}</a></td>', row["url"], cells[0]))
+            parts.extend(format_html("<td>{}</td>", cell) for cell in cells[1:])
+        row["html"] = format_html_join("", "{}", ((part,) for part in parts))
+
+
 class ObjectListView(ResourceView):
     """``GET /<area>/<path>/``: the records the user may see, one keyset page at a time."""
 
@@ -199,6 +225,9 @@ class ObjectListView(ResourceView):
 
         errors: list[str] = []
         page, ordering = self.fetch_page(params, columns, errors)
+        actions = bulk_actions(resource, user)
+        rows = self.rows(page.items, columns)
+        rows_html(rows, selectable=bool(actions))
         # Links keep the request's own parameters (and the saved view), less any that were refused.
         link_params = request.GET.copy()
         for key in list(link_params):
@@ -211,7 +240,7 @@ class ObjectListView(ResourceView):
             "columns": columns,
             "columns_available": columns_available,
             "column_names": [c.name for c in columns],
-            "rows": self.rows(page.items, columns),
+            "rows": rows,
             "ordering": ordering,
             "headers": self.headers(link_params, columns, ordering),
             "next_url": _query(link_params, cursor=page.next_cursor) if page.next_cursor else None,
@@ -222,7 +251,7 @@ class ObjectListView(ResourceView):
             "search": params.get("search", ""),
             "saved_views": saved_views,
             "active_view": active_view,
-            "bulk_actions": bulk_actions(resource, user),
+            "bulk_actions": actions,
             "export_url": export_url(resource, user),
             "bulk_url": resource_url(resource, "bulk"),
             "results_id": RESULTS_ID,
