@@ -14,12 +14,17 @@ BENCH = Path(__file__).resolve().parent.parent / "bench"
 CONTACT_TYPE = 7
 
 
-def _limits() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_limits", BENCH / "_limits.py")
+def _bench_module(name: str) -> ModuleType:
+    """A module of bench/ (not a package: the bench runs its files as scripts)."""
+    spec = importlib.util.spec_from_file_location(f"bench{name}", BENCH / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def _limits() -> ModuleType:
+    return _bench_module("_limits")
 
 
 def _database(path: Path, contacts: int) -> None:
@@ -86,16 +91,8 @@ def test_the_floor_writes_with_the_import_connection_settings() -> None:
     assert _limits().IMPORT_PRAGMAS == IMPORT_PRAGMAS
 
 
-def _harness() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_harness", BENCH / "_harness.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_the_report_says_how_busy_the_machine_was() -> None:
-    harness = _harness()
+    harness = _bench_module("_harness")
     assert harness.stolen_share((10, 1000), (40, 1100)) == 0.3  # 30 of 100 ticks went elsewhere
     assert harness.stolen_share((10, 1000), (10, 1000)) is None  # no time passed: no share
     stolen, total = harness.cpu_times()
