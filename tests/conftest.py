@@ -8,12 +8,14 @@ import json as jsonlib
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from io import StringIO
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.conf import settings
-from django.db import connection
+from django.core.management import call_command
+from django.db import connection, transaction
 from django.test import Client
 
 from tests.factories import (
@@ -49,6 +51,19 @@ def django_db_modify_db_settings(request: pytest.FixtureRequest) -> None:
         db.setdefault("TEST", {})["NAME"] = str(Path(settings.DATA_DIR) / name)
     else:
         request.getfixturevalue("django_db_modify_db_settings_parallel_suffix")
+
+
+@pytest.fixture(scope="class")
+def demo_built(django_db_setup: Any, django_db_blocker: Any) -> Iterator[None]:
+    """``guanxi demo`` built once for a class of tests that read it, and rolled back after the last.
+
+    Each test still runs in its own transaction inside this one, so what a test writes is undone
+    as usual. The demo build is the slowest step in the suite (about 12 s on PostgreSQL), and the
+    tests that check its contents do not need one each."""
+    with django_db_blocker.unblock(), transaction.atomic():
+        call_command("demo", stdout=StringIO())
+        yield
+        transaction.set_rollback(True)
 
 
 @pytest.fixture(autouse=True)

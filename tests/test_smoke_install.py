@@ -42,34 +42,34 @@ def test_demo_is_idempotent(unchanged: Any) -> None:
 
 
 @pytest.mark.django_db
-def test_demo_organisation() -> None:
-    run_demo()
-    admin = User.objects.get(email=DEMO_ADMIN_EMAIL)
-    assert admin.is_superuser and admin.check_password(DEMO_PASSWORD)
+@pytest.mark.usefixtures("demo_built")
+class TestDemoOrganisation:
+    """The organisation the demo builds, read from one build (``demo_built`` in tests/conftest.py)."""
 
-    rep = User.objects.get(email="li.wei@demo.guanxi")
-    assert rep.check_password(DEMO_PASSWORD)
-    assert rep.role.parent.name == "销售经理" and rep.role.parent.parent.name == "销售总监"
-    assert Team.objects.get(name="华东销售部").manager.email == "wang.fang@demo.guanxi"
-    assert {u.display_name for u in User.objects.all()} >= {"王芳", "李伟", "陈静", "Emily Chen", "David Müller"}
+    def test_demo_organisation(self) -> None:
+        admin = User.objects.get(email=DEMO_ADMIN_EMAIL)
+        assert admin.is_superuser and admin.check_password(DEMO_PASSWORD)
 
-    # Every write went through the services: the change log names each row, from the "system" source.
-    entries = ChangeLogEntry.objects.filter(object_repr="李伟")
-    assert entries.exists() and set(entries.values_list("source", flat=True)) == {"system"}
+        rep = User.objects.get(email="li.wei@demo.guanxi")
+        assert rep.check_password(DEMO_PASSWORD)
+        assert rep.role.parent.name == "销售经理" and rep.role.parent.parent.name == "销售总监"
+        assert Team.objects.get(name="华东销售部").manager.email == "wang.fang@demo.guanxi"
+        assert {u.display_name for u in User.objects.all()} >= {"王芳", "李伟", "陈静", "Emily Chen", "David Müller"}
 
+        # Every write went through the services: the change log names each row, from the "system" source.
+        entries = ChangeLogEntry.objects.filter(object_repr="李伟")
+        assert entries.exists() and set(entries.values_list("source", flat=True)) == {"system"}
 
-@pytest.mark.django_db
-def test_demo_roles_scope_records() -> None:
-    """Reps see their own records, managers their team's, the director and support everyone's."""
-    run_demo()
-    users = {u.email.split("@")[0]: u for u in User.objects.all()}
-    gadget = Gadget.objects.create(name="上海电气 年度框架协议", owner=users["li.wei"], team=users["li.wei"].team)
+    def test_demo_roles_scope_records(self) -> None:
+        """Reps see their own records, managers their team's, the director and support everyone's."""
+        users = {u.email.split("@")[0]: u for u in User.objects.all()}
+        gadget = Gadget.objects.create(name="上海电气 年度框架协议", owner=users["li.wei"], team=users["li.wei"].team)
 
-    def sees(name: str) -> bool:
-        viewer = User.objects.get(pk=users[name].pk)  # fresh object: no cached policy
-        return Gadget.objects.restrict(viewer, Action.VIEW).filter(pk=gadget.pk).exists()
+        def sees(name: str) -> bool:
+            viewer = User.objects.get(pk=users[name].pk)  # fresh object: no cached policy
+            return Gadget.objects.restrict(viewer, Action.VIEW).filter(pk=gadget.pk).exists()
 
-    assert sees("li.wei") and not sees("chen.jing")  # a rep: own only
-    assert sees("wang.fang") and not sees("zhang.qiang")  # managers: their own team only
-    assert sees("zhao.lei") and sees("sun.mei")  # the director and support: everything
-    assert Team.objects.restrict(users["chen.jing"], Action.VIEW).count() == 4  # owners can be picked
+        assert sees("li.wei") and not sees("chen.jing")  # a rep: own only
+        assert sees("wang.fang") and not sees("zhang.qiang")  # managers: their own team only
+        assert sees("zhao.lei") and sees("sun.mei")  # the director and support: everything
+        assert Team.objects.restrict(users["chen.jing"], Action.VIEW).count() == 4  # owners can be picked

@@ -53,110 +53,107 @@ def test_customer_demo_fills_in_only_what_is_missing() -> None:
     assert Account.objects.count() == len(ACCOUNTS) and Contact.objects.count() == len(contact_plan())
 
 
-def test_demo_accounts() -> None:
-    run_demo()
-    accounts = list(Account.objects.select_related("owner", "team", "parent"))
-    assert len(accounts) == len(ACCOUNTS) >= 40
-    names = [a.name for a in accounts]
-    assert sum(has_east_asian_script(n) for n in names) >= 25 and sum(n.isascii() for n in names) >= 6
-    assert {"上海浦江精密机械有限公司", "深圳云帆科技有限公司", "Northwind Trading Pte Ltd"} <= set(names)
+@pytest.mark.usefixtures("demo_built")
+class TestDemoContents:
+    """What the demo holds, read from one build (``demo_built`` in tests/conftest.py)."""
 
-    # Groups: subsidiaries under their parent.
-    children = {a.name: a.parent.name for a in accounts if a.parent}
-    assert children["苏州浦江精密零部件有限公司"] == "上海浦江精密机械有限公司"
-    assert children["巴伐利亚工业技术（苏州）有限公司"] == "Bavaria Industrietechnik GmbH"
-    assert len(children) >= 5
+    def test_demo_accounts(self) -> None:
+        accounts = list(Account.objects.select_related("owner", "team", "parent"))
+        assert len(accounts) == len(ACCOUNTS) >= 40
+        names = [a.name for a in accounts]
+        assert sum(has_east_asian_script(n) for n in names) >= 25 and sum(n.isascii() for n in names) >= 6
+        assert {"上海浦江精密机械有限公司", "深圳云帆科技有限公司", "Northwind Trading Pte Ltd"} <= set(names)
 
-    # Spread over the demo sales people, each filed under their own team.
-    owners = Counter(a.owner.email.split("@")[0] for a in accounts)
-    assert len(owners) >= 9 and all(a.owner.email.endswith(f"@{DEMO_DOMAIN}") for a in accounts)
-    assert all(a.team_id == a.owner.team_id for a in accounts)
-    assert len({a.industry for a in accounts}) >= 10
-    assert {a.lifecycle_stage for a in accounts} == {"prospect", "customer", "partner", "churned"}
-    assert {a.region for a in accounts} >= {"华东", "华南", "华北", "东南亚", "欧洲"}
+        # Groups: subsidiaries under their parent.
+        children = {a.name: a.parent.name for a in accounts if a.parent}
+        assert children["苏州浦江精密零部件有限公司"] == "上海浦江精密机械有限公司"
+        assert children["巴伐利亚工业技术（苏州）有限公司"] == "Bavaria Industrietechnik GmbH"
+        assert len(children) >= 5
 
-    # Tiers and fit scores were computed during the load (no worker needed).
-    assert Counter(a.tier for a in accounts).keys() == {"A", "B", "C", "D"}
-    assert all(a.fit_score is not None and a.fit_explanation for a in accounts)
-    pujiang = next(a for a in accounts if a.name == "上海浦江精密机械有限公司")
-    assert (pujiang.tier, pujiang.fit_score, pujiang.region, pujiang.province) == ("A", 100, "华东", "上海市")
-    assert _check_character_ok(pujiang.custom_fields["credit_code"])
-    northwind = next(a for a in accounts if a.name == "Northwind Trading Pte Ltd")
-    assert northwind.tier == "A" and northwind.tier_locked  # set by hand, left alone by the rules
-    assert [r.name for r in TierRule.objects.order_by("position")] == [
-        "A 类：年营收 ≥ 1 亿",
-        "B 类：年营收 ≥ 1000 万",
-        "C 类：年营收 ≥ 100 万",
-        "D 类：其他",
-    ]
-    assert CustomerProfile.objects.get().criteria["regions"] == ["华东", "华南"]
+        # Spread over the demo sales people, each filed under their own team.
+        owners = Counter(a.owner.email.split("@")[0] for a in accounts)
+        assert len(owners) >= 9 and all(a.owner.email.endswith(f"@{DEMO_DOMAIN}") for a in accounts)
+        assert all(a.team_id == a.owner.team_id for a in accounts)
+        assert len({a.industry for a in accounts}) >= 10
+        assert {a.lifecycle_stage for a in accounts} == {"prospect", "customer", "partner", "churned"}
+        assert {a.region for a in accounts} >= {"华东", "华南", "华北", "东南亚", "欧洲"}
 
-    tagged = TaggedItem.objects.filter(content_type__model="account", object_id=pujiang.pk)
-    assert {t.tag.name for t in tagged.select_related("tag")} == {"重点客户", "华东", "VIP"}
-    assert Note.objects.filter(content_type__model="account", object_id=pujiang.pk).count() == 2
-    assert TimelineEntry.objects.filter(content_type__model="account", object_id=pujiang.pk, kind="note").exists()
+        # Tiers and fit scores were computed during the load (no worker needed).
+        assert Counter(a.tier for a in accounts).keys() == {"A", "B", "C", "D"}
+        assert all(a.fit_score is not None and a.fit_explanation for a in accounts)
+        pujiang = next(a for a in accounts if a.name == "上海浦江精密机械有限公司")
+        assert (pujiang.tier, pujiang.fit_score, pujiang.region, pujiang.province) == ("A", 100, "华东", "上海市")
+        assert _check_character_ok(pujiang.custom_fields["credit_code"])
+        northwind = next(a for a in accounts if a.name == "Northwind Trading Pte Ltd")
+        assert northwind.tier == "A" and northwind.tier_locked  # set by hand, left alone by the rules
+        assert [r.name for r in TierRule.objects.order_by("position")] == [
+            "A 类：年营收 ≥ 1 亿",
+            "B 类：年营收 ≥ 1000 万",
+            "C 类：年营收 ≥ 100 万",
+            "D 类：其他",
+        ]
+        assert CustomerProfile.objects.get().criteria["regions"] == ["华东", "华南"]
 
+        tagged = TaggedItem.objects.filter(content_type__model="account", object_id=pujiang.pk)
+        assert {t.tag.name for t in tagged.select_related("tag")} == {"重点客户", "华东", "VIP"}
+        assert Note.objects.filter(content_type__model="account", object_id=pujiang.pk).count() == 2
+        assert TimelineEntry.objects.filter(content_type__model="account", object_id=pujiang.pk, kind="note").exists()
 
-def test_demo_contacts() -> None:
-    run_demo()
-    contacts = list(Contact.objects.all())
-    assert len(contacts) == len(contact_plan()) >= 110
-    chinese = [c for c in contacts if has_east_asian_script(c.display_name)]
-    western = [c for c in contacts if c.display_name.isascii()]
-    assert len(chinese) >= 70 and len(western) >= 20
-    assert all(len(c.display_name) in (2, 3) for c in chinese)  # 张伟, 欧阳修: family name first, no space
+    def test_demo_contacts(self) -> None:
+        contacts = list(Contact.objects.all())
+        assert len(contacts) == len(contact_plan()) >= 110
+        chinese = [c for c in contacts if has_east_asian_script(c.display_name)]
+        western = [c for c in contacts if c.display_name.isascii()]
+        assert len(chinese) >= 70 and len(western) >= 20
+        assert all(len(c.display_name) in (2, 3) for c in chinese)  # 张伟, 欧阳修: family name first, no space
 
-    for contact in contacts:
-        assert contact.emails and contact.phones and contact.emails[0]["is_primary"]
-        assert all(
-            p["value"].endswith(".example.com") or p["value"].endswith("@mail.example.net") for p in contact.emails
-        )
-        for phone in contact.phones:
-            assert normalize_phone(phone["value"]).e164 == phone["value"]
-    phones = [p["value"] for c in contacts for p in c.phones]
-    assert any(p.startswith("+861") for p in phones)  # mainland mobiles
-    assert any(p.startswith("+8621") for p in phones)  # Shanghai landlines
-    assert any(p.startswith("+65") for p in phones) and any(p.startswith("+49") for p in phones)
-    assert any(p.get("extension") for c in contacts for p in c.phones)
-    assert ContactPoint.objects.filter(kind="email").count() == sum(len(c.emails) for c in contacts)
+        for contact in contacts:
+            assert contact.emails and contact.phones and contact.emails[0]["is_primary"]
+            assert all(
+                p["value"].endswith(".example.com") or p["value"].endswith("@mail.example.net") for p in contact.emails
+            )
+            for phone in contact.phones:
+                assert normalize_phone(phone["value"]).e164 == phone["value"]
+        phones = [p["value"] for c in contacts for p in c.phones]
+        assert any(p.startswith("+861") for p in phones)  # mainland mobiles
+        assert any(p.startswith("+8621") for p in phones)  # Shanghai landlines
+        assert any(p.startswith("+65") for p in phones) and any(p.startswith("+49") for p in phones)
+        assert any(p.get("extension") for c in contacts for p in c.phones)
+        assert ContactPoint.objects.filter(kind="email").count() == sum(len(c.emails) for c in contacts)
 
-    assert sum(bool(c.wechat_id) for c in chinese) >= len(chinese) // 2
-    assert 0 < sum(c.email_consent for c in contacts) < len(contacts)
-    assert all(c.email_consent_source and c.email_consent_at for c in contacts if c.email_consent)
-    assert any(c.birthday for c in contacts)
+        assert sum(bool(c.wechat_id) for c in chinese) >= len(chinese) // 2
+        assert 0 < sum(c.email_consent for c in contacts) < len(contacts)
+        assert all(c.email_consent_source and c.email_consent_at for c in contacts if c.email_consent)
+        assert any(c.birthday for c in contacts)
 
-    # Links with roles; the head of a group also sits at its subsidiaries.
-    links = list(AccountContact.objects.select_related("account", "contact"))
-    assert {link.role for link in links} >= {"总经理", "采购经理", "Managing Director", "集团董事"}
-    assert all(link.contact.account_links.filter(is_primary=True).count() == 1 for link in links)
-    per_contact = Counter(link.contact_id for link in links)
-    assert max(per_contact.values()) >= 2 and len(per_contact) == len(contacts)
-    # A contact belongs to the owner of their account.
-    for link in links:
-        if link.is_primary:
-            assert link.contact.owner_id == link.account.owner_id
+        # Links with roles; the head of a group also sits at its subsidiaries.
+        links = list(AccountContact.objects.select_related("account", "contact"))
+        assert {link.role for link in links} >= {"总经理", "采购经理", "Managing Director", "集团董事"}
+        assert all(link.contact.account_links.filter(is_primary=True).count() == 1 for link in links)
+        per_contact = Counter(link.contact_id for link in links)
+        assert max(per_contact.values()) >= 2 and len(per_contact) == len(contacts)
+        # A contact belongs to the owner of their account.
+        for link in links:
+            if link.is_primary:
+                assert link.contact.owner_id == link.account.owner_id
 
+    def test_demo_reps_see_their_own_customers(self) -> None:
+        li_wei = User.objects.get(email=f"li.wei@{DEMO_DOMAIN}")
+        wang_fang = User.objects.get(email=f"wang.fang@{DEMO_DOMAIN}")
+        mine = set(Account.objects.restrict(li_wei, Action.VIEW).values_list("owner_id", flat=True))
+        assert mine == {li_wei.pk}
+        team = Account.objects.restrict(wang_fang, Action.VIEW)
+        assert team.count() > Account.objects.filter(owner=wang_fang).count()
+        assert set(team.values_list("team_id", flat=True)) == {wang_fang.team_id}
+        assert Contact.objects.restrict(li_wei, Action.VIEW).exists()
 
-def test_demo_reps_see_their_own_customers() -> None:
-    run_demo()
-    li_wei = User.objects.get(email=f"li.wei@{DEMO_DOMAIN}")
-    wang_fang = User.objects.get(email=f"wang.fang@{DEMO_DOMAIN}")
-    mine = set(Account.objects.restrict(li_wei, Action.VIEW).values_list("owner_id", flat=True))
-    assert mine == {li_wei.pk}
-    team = Account.objects.restrict(wang_fang, Action.VIEW)
-    assert team.count() > Account.objects.filter(owner=wang_fang).count()
-    assert set(team.values_list("team_id", flat=True)) == {wang_fang.team_id}
-    assert Contact.objects.restrict(li_wei, Action.VIEW).exists()
-
-
-def test_demo_writes_go_through_the_services() -> None:
-    run_demo()
-    entries = ChangeLogEntry.objects.filter(content_type__app_label="customers")
-    assert set(entries.values_list("source", flat=True)) == {"system"}
-    pujiang = Account.objects.get(name="上海浦江精密机械有限公司")
-    assert entries.filter(object_id=pujiang.pk, content_type__model="account", action="create").exists()
-    # Recomputed tiers are logged too (no actor: the rules set them).
-    assert entries.filter(object_id=pujiang.pk, content_type__model="account", changes__has_key="tier").exists()
+    def test_demo_writes_go_through_the_services(self) -> None:
+        entries = ChangeLogEntry.objects.filter(content_type__app_label="customers")
+        assert set(entries.values_list("source", flat=True)) == {"system"}
+        pujiang = Account.objects.get(name="上海浦江精密机械有限公司")
+        assert entries.filter(object_id=pujiang.pk, content_type__model="account", action="create").exists()
+        # Recomputed tiers are logged too (no actor: the rules set them).
+        assert entries.filter(object_id=pujiang.pk, content_type__model="account", changes__has_key="tier").exists()
 
 
 def test_contact_plan_is_deterministic() -> None:
