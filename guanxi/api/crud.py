@@ -22,7 +22,7 @@ from pydantic import ConfigDict, create_model
 
 from guanxi.core import services
 from guanxi.core.choices import Action
-from guanxi.core.db import PkQuery, first_row
+from guanxi.core.db import PkQuery, first_row, pk_query
 from guanxi.core.errors import FieldErrors, NotFound, PermissionDenied
 from guanxi.core.filters import FilterSet
 from guanxi.core.jsontext import dumps_bytes
@@ -55,20 +55,15 @@ def tag_names_for(model: type[models.Model], pks: Iterable[Any]) -> dict[Any, li
     return out
 
 
-_tag_queries: dict[int, PkQuery] = {}
-
-
 def _tags_query(model: type[models.Model]) -> PkQuery:
     # By content type id, asked each time from Django's cache: a flushed and refilled table (tests)
     # gives the model a new id.
     ct = ContentType.objects.get_for_model(model, for_concrete_model=False).pk
-    query = _tag_queries.get(ct)
-    if query is None:
-        items = TaggedItem.objects.filter(content_type_id=ct)
-        query = _tag_queries[ct] = PkQuery(
-            lambda ids: items.filter(object_id__in=ids).order_by("tag__name").values_list("object_id", "tag__name")
-        )
-    return query
+    items = TaggedItem.objects.filter(content_type_id=ct)
+    return pk_query(
+        ("tags", ct),
+        lambda ids: items.filter(object_id__in=ids).order_by("tag__name").values_list("object_id", "tag__name"),
+    )
 
 
 def serialize(
@@ -249,20 +244,15 @@ def page_rows(
     return page, [loaded[pk] for pk in page.items if pk in loaded]
 
 
-_row_queries: dict[tuple[Any, ...], PkQuery] = {}
-
-
 def _rows_query(model: type[models.Model], names: list[str], using: str) -> PkQuery:
     """The read of a page's rows by id for these columns (compiled once per page size, see ``PkQuery``).
     No ORDER BY: the model's default ordering would sort rows that are put in page order."""
-    key = (model, tuple(names), using)
-    query = _row_queries.get(key)
-    if query is None:
-        manager = model._base_manager.using(using)
-        query = _row_queries[key] = PkQuery(
-            lambda ids: manager.filter(pk__in=ids).order_by().values_list(*names), using
-        )
-    return query
+    manager = model._base_manager.using(using)
+    return pk_query(
+        ("rows", model, tuple(names), using),
+        lambda ids: manager.filter(pk__in=ids).order_by().values_list(*names),
+        using,
+    )
 
 
 def row_names(plan: RowPlan, hidden: set[str]) -> list[str]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 import orjson
@@ -90,6 +90,10 @@ def first_row(qs: models.QuerySet) -> Any:
 # --- reads by primary keys on hot paths -------------------------------------------------------------------
 
 
+#: A compiled read: its SQL, its parameters, the ids' places among them, and the converters by column.
+_Compiled = tuple[str, list[Any], list[int], list[tuple[int, list[Any], Any]]]
+
+
 class PkQuery:
     """A read by a list of primary keys that runs on every list request (a page's rows, tags, links).
 
@@ -107,9 +111,9 @@ class PkQuery:
     def __init__(self, build: Callable[[list[Any]], models.QuerySet], using: str = "default"):
         self.build = build
         self.using = using
-        self._compiled: dict[int, tuple[str, list[Any], list[int], list[tuple[int, list[Any], Any]]] | None] = {}
+        self._compiled: dict[int, _Compiled | None] = {}
 
-    def _compile(self, ids: list[Any]) -> tuple[str, list[Any], list[int], list[tuple[int, list[Any], Any]]] | None:
+    def _compile(self, ids: list[Any]) -> _Compiled | None:
         stand_ins = [-1 - i for i in range(len(ids))]
         first, second = (self.build(list(v)).query.get_compiler(self.using) for v in (ids, stand_ins))
         sql, params = first.as_sql()
@@ -150,6 +154,18 @@ class PkQuery:
                 values[i] = value
             out.append(tuple(values))
         return out
+
+
+_pk_queries: dict[Hashable, PkQuery] = {}
+
+
+def pk_query(key: Hashable, build: Callable[[list[Any]], models.QuerySet], using: str = "default") -> PkQuery:
+    """The ``PkQuery`` kept under ``key`` (made from ``build`` the first time): one per shape of read,
+    so that each is compiled once per process. ``key`` names everything ``build`` depends on."""
+    query = _pk_queries.get(key)
+    if query is None:
+        query = _pk_queries[key] = PkQuery(build, using)
+    return query
 
 
 def _sqlite_datetime(value: Any, expression: Any, connection: Any) -> Any:

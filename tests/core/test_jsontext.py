@@ -13,14 +13,13 @@ from django.utils.translation import gettext_lazy
 from guanxi.core.jsontext import dumps, dumps_bytes
 
 
+@translation.override("en")  # not whatever language an earlier test in this process left active
 def test_chinese_stays_readable_and_types_without_json_form_are_strings() -> None:
     value = {"name": "张三", "revenue": Decimal("1200.50"), 3: "int key", "label": gettext_lazy("name")}
-    with translation.override("en"):  # whatever language an earlier test in this process left active
-        text = dumps(value)
+    text = dumps(value)
     assert "张三" in text and "\\u" not in text
     assert json.loads(text) == {"name": "张三", "revenue": "1200.50", "3": "int key", "label": "name"}
-    with translation.override("en"):
-        assert dumps_bytes(value) == text.encode()
+    assert dumps_bytes(value) == text.encode()
 
 
 def test_what_orjson_refuses_goes_the_long_way() -> None:

@@ -87,10 +87,10 @@ def _reverse(name: str, args: list[Any]) -> str | None:
 #: ``reverse`` costs about 40 µs, and a list page asks for a URL on every row (the record's own, its
 #: owner's, its team's: some 130 a page). A record's URL is reversed once with a stand-in id, and
 #: the id is put in its place. Kept per script prefix, URL configuration and language, as
-#: ``reverse``'s answer depends on them; a URL that does not show the id once, as it is, is
-#: reversed each time.
+#: ``reverse``'s answer depends on them. ``None``: no such page; ``()``: the URL does not show the
+#: id once as it is, so it is reversed each time.
 _STAND_IN = 987654321
-_pk_urls: dict[tuple[Any, ...], tuple[str, str] | None] = {}
+_pk_urls: dict[tuple[Any, ...], tuple[str, str] | tuple[()] | None] = {}
 
 
 def _pk_url(name: str, pk: int) -> str | None:
@@ -98,11 +98,14 @@ def _pk_url(name: str, pk: int) -> str | None:
     if key not in _pk_urls:
         url = _reverse(name, [_STAND_IN])
         head, found, tail = (url or "").partition(str(_STAND_IN))
-        if url is not None and (not found or str(_STAND_IN) in tail):
-            return _reverse(name, [pk])
-        _pk_urls[key] = (head, tail) if url is not None else None
+        _pk_urls[key] = None if url is None else (head, tail) if found and str(_STAND_IN) not in tail else ()
     parts = _pk_urls[key]
-    return f"{parts[0]}{pk}{parts[1]}" if parts is not None else None
+    if parts is None:
+        return None
+    if not parts:
+        return _reverse(name, [pk])
+    before, after = parts
+    return f"{before}{pk}{after}"
 
 
 def record_url(obj: models.Model | None) -> str | None:
