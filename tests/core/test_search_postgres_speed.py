@@ -281,17 +281,21 @@ def test_a_short_prefix_walks_first_whatever_the_statistics(analyzed: list[Conta
 
 @postgres_only
 def test_many_matches_the_statistics_missed_are_walked(analyzed: list[Contact], monkeypatch: Any) -> None:
-    """A longer query estimated rare whose GIN read reaches its cap: the newest rows are walked
-    (bounded), not left to a planner that would read and sort every match."""
+    """A longer prefix estimated rare whose GIN read reaches its cap: the newest rows are walked
+    (bounded), not left to a planner that would read and sort every match. Whole tokens are left to
+    the planner, whose statistics know them."""
     from django.test.utils import CaptureQueriesContext
 
     pg = backend()
     monkeypatch.setattr(pg, "estimated_share", lambda query, mode: 0.0)
     monkeypatch.setattr(pg, "RARE", 50)
     with CaptureQueriesContext(connection) as ctx:
-        walked = _candidates("zhang", "exact", 40)
+        walked = _candidates("zhan", "prefix", 40)
     sqls = [q["sql"] for q in ctx.captured_queries]
     assert len(sqls) == 2 and "MATERIALIZED" in sqls[0] and f"LIMIT {pg.MAX_WALK}) newest" in sqls[1], sqls
+    with CaptureQueriesContext(connection) as ctx:
+        assert len(_candidates("zhang", "exact", 40)) == 40
+    assert len(ctx.captured_queries) == 2 and "newest" not in ctx.captured_queries[1]["sql"]
     monkeypatch.setattr(pg, "COMMON", 2.0)
     monkeypatch.setattr(pg, "RARE", 100000)  # the GIN plan alone
-    assert walked == _candidates("zhang", "exact", 40)
+    assert walked == _candidates("zhan", "prefix", 40)
