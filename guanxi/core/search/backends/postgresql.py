@@ -1,8 +1,8 @@
 """Search on PostgreSQL: a table of documents with a weighted ``tsvector`` and a GIN index on it.
 
 Each column's tokens carry a weight (keys and words A, emails B, phones C, other D), so hidden
-fields are left out with tsquery weight labels (``'zh':*AC``). Each token of a key column (k, e, p)
-is also written once more as a key lexeme, ``k=zs``, with no weight (see ``KEY_COLUMNS``). The
+fields are left out with tsquery weight labels (``'zh':*AC``). Each whole-name key (column k) is
+also written once more as a key lexeme, ``k=zs``, with no weight (see ``key_lexeme``). The
 tsvector is written by the application as a literal (``'zs':1A 'com':2B,4 'k=zs'``): the tokens are
 already the lexemes, no parser or dictionary touches them. Batches are written with COPY.
 """
@@ -25,20 +25,28 @@ TABLE = "core_search_document"
 WEIGHTS = {"k": "A", "n": "A", "e": "B", "p": "C", "o": "D"}
 _POSITION = {"A": 1, "B": 2, "C": 3, "D": 4}
 
-#: Columns whose tokens are also written as key lexemes, ``<column>=<token>`` without a weight: the
-#: "key" tier (the query is a whole name, email or phone) reads them straight from the GIN index.
-#: Asking for the token with weights instead (``'yj':ABC``, then a check that the A match is a key,
-#: not a word of the name) made PostgreSQL fetch and recheck every document holding the token in any
-#: column: 13,160 for "yj" at a million contacts, of which 1,709 hold it as a key (26 ms). Tokens
-#: never contain "=" (``guanxi.core.search.text``), and a query never does, so a key lexeme can only
-#: match a key query; prefix queries are two characters or more ("k=" cannot be typed).
-KEY_COLUMNS = ("k", "e", "p")
-
 # The table is created by guanxi/core/migrations/0005_search.py; 0006 added the key lexemes.
 
 
-def key_lexeme(column: str, token: str) -> str:
-    return f"{column}={token}"
+def key_lexeme(token: str) -> str:
+    """A whole-name key as its own lexeme, without a weight: the "key" tier reads it straight from the
+    GIN index. Asking for the token with weights instead (``'yj':A``, then a check of the text that
+    the match is a key, not a word of the name) made PostgreSQL fetch and recheck every document
+    holding the token anywhere: 13,160 for "yj" at a million contacts, of which 1,709 hold it as a key
+    (26 ms). Tokens never contain "=" (``guanxi.core.search.text``), nor do queries, so a key lexeme
+    only matches a key query; a prefix query is two characters or more, and "k=" cannot be typed.
+
+    Emails and phones get none: their tokens are rare, so asking for them with weights rechecks
+    few documents, and key lexemes for them cost the import 35 µs a row (150k contacts).
+    """
+    return f"k={token}"
+
+
+def _may_be_contact_point(token: str) -> bool:
+    """Whether a whole email or phone token could equal this query: one with a digit or one of
+    ``._@+-`` in it. A query of letters or Han characters alone finds email words ("qq", "wang")
+    through the exact tier instead, which ``rank`` orders as before."""
+    return not token.isalpha()
 
 
 def _quote(lexeme: str) -> str:
@@ -47,15 +55,15 @@ def _quote(lexeme: str) -> str:
 
 def tsvector_literal(row: Row) -> str:
     """``'tok':1A,2B ... 'k=tok'``: every token with the weights of the columns it is in, then the
-    key lexemes of the key columns."""
+    whole-name keys as key lexemes."""
     weights: dict[str, set[str]] = {}
     keys: dict[str, None] = {}
     for column, text in zip(COLUMNS, row[1:], strict=True):
         weight = WEIGHTS[column]
         for token in text.split():
             weights.setdefault(token, set()).add(weight)
-            if column in KEY_COLUMNS:
-                keys[key_lexeme(column, token)] = None
+            if column == "k":
+                keys[key_lexeme(token)] = None
     parts = []
     for token, marks in weights.items():
         positions = ",".join(f"{_POSITION[w]}{w if w != 'D' else ''}" for w in sorted(marks))
@@ -107,14 +115,18 @@ def _weights(columns: Iterable[str]) -> str:
 def match_expression(query: Query, columns: tuple[str, ...], mode: str) -> str | None:
     """The tsquery of one tier, limited to the weights of the allowed columns (None: nothing to ask).
 
-    ``key``: the whole query is one token of the keys, emails or phones (their key lexemes);
-    ``exact``: every term is a whole token; ``prefix``: terms may be the start of a token.
+    ``key``: the whole query is a whole-name key (its key lexeme) or, when it may be one, a token of
+    the emails or phones; ``exact``: every term is a whole token; ``prefix``: terms may be the start
+    of a token.
     """
     if mode == "key":
-        key_columns = [c for c in KEY_COLUMNS if c in columns]
-        if not query.compact or not key_columns:
+        if not query.compact:
             return None
-        return " | ".join(_quote(key_lexeme(c, query.compact)) for c in key_columns)
+        parts = [_quote(key_lexeme(query.compact))] if "k" in columns else []
+        points = [c for c in ("e", "p") if c in columns]
+        if points and _may_be_contact_point(query.compact):
+            parts.append(_lexeme(query.compact, False, _weights(points)))
+        return " | ".join(parts) or None
     weights = _weights(columns)
     terms = []
     for term in query.terms:
@@ -209,7 +221,10 @@ def estimated_share(query: Query, mode: str) -> float:
     if not stats.lexemes:
         return 0.0
     if mode == "key":
-        return sum(stats.share(key_lexeme(c, query.compact), False) for c in KEY_COLUMNS) if query.compact else 0.0
+        if not query.compact:
+            return 0.0
+        points = stats.share(query.compact, False) if _may_be_contact_point(query.compact) else 0.0
+        return stats.share(key_lexeme(query.compact), False) + points
     share = 1.0
     for term in query.terms:
         share *= min(
