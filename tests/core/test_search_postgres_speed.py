@@ -301,3 +301,21 @@ def test_many_matches_the_statistics_missed_are_walked(analyzed: list[Contact], 
     monkeypatch.setattr(pg, "COMMON", 2.0)
     monkeypatch.setattr(pg, "RARE", 100000)  # the GIN plan alone
     assert walked == _candidates("zhan", "prefix", 40)
+
+
+@postgres_only
+def test_a_short_prefix_of_digits_walks_a_little_first(analyzed: list[Contact], monkeypatch: Any) -> None:
+    """Phone numbers are unique lexemes the statistics never hold: "1380" (or "8613", which starts
+    every +86 13x number) walks ``SHORT_WALK`` rows before any GIN read; a longer one does not."""
+    from django.test.utils import CaptureQueriesContext
+
+    pg = backend()
+    monkeypatch.setattr(pg, "estimated_share", lambda query, mode: 0.0)
+    with CaptureQueriesContext(connection) as ctx:
+        walked = _candidates("1380", "prefix", 40)
+    sqls = [q["sql"] for q in ctx.captured_queries]
+    assert len(sqls) == 1 and f"LIMIT {pg.SHORT_WALK}) newest" in sqls[0], sqls
+    assert walked == sorted((row.pk | id_range(Contact)[0] for row in analyzed), reverse=True)[:40]
+    with CaptureQueriesContext(connection) as ctx:
+        assert len(_candidates("13800", "prefix", 40)) == 40
+    assert "newest" not in ctx.captured_queries[0]["sql"]
