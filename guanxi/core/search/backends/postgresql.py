@@ -258,10 +258,6 @@ def _first_walk(query: Query, mode: str) -> int:
     return window
 
 
-def _short_prefix(query: Query, mode: str) -> bool:
-    return _first_walk(query, mode) > 0
-
-
 def _where(query: Query, columns: tuple[str, ...], mode: str) -> tuple[str, list[Any]] | None:
     """The match condition (``tsv @@ ...``) and its parameters."""
     expression = match_expression(query, columns, mode)
@@ -356,7 +352,7 @@ def candidates_among(
     share = estimated_share(query, mode)
     # Rows the walk reads (until ``limit`` matches, at most the whole scope) against the matches GIN
     # reads in the whole table (every type, every owner).
-    if _short_prefix(query, mode) or min(size, limit / max(share, 1e-9)) < share * _stats.current().rows:
+    if _first_walk(query, mode) or min(size, limit / max(share, 1e-9)) < share * _stats.current().rows:
         sql = (
             f"SELECT id, {selected} FROM (SELECT id, {selected}, tsv FROM {TABLE} "  # noqa: S608
             f"WHERE {listed} AND id BETWEEN %s AND %s ORDER BY id DESC OFFSET 0) d "
