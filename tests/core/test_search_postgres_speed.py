@@ -213,6 +213,26 @@ def test_search_analyze_refreshes_the_statistics_after_many_documents() -> None:
     assert _analyze_count() == before + 1
 
 
+def _vacuum_count() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute("SELECT vacuum_count FROM pg_stat_user_tables WHERE relname = %s", [backend().TABLE])
+        return int(cursor.fetchone()[0])
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_after_an_import_the_documents_are_vacuumed_as_well(rep: Any) -> None:
+    """An import's ``search_analyze`` runs outside a transaction: a ``VACUUM (ANALYZE)`` that also
+    empties GIN's pending list and marks the pages all-visible, so that the first searches after it
+    do not pay for that. Inside a transaction (a test, a caller's atomic block) it can only ANALYZE."""
+    many(rep, 20)
+    vacuums, analyzes = _vacuum_count(), _analyze_count()
+    search_analyze(rows=5000)
+    assert (_vacuum_count(), _analyze_count()) == (vacuums + 1, analyzes + 1)
+    assert ids(search(rep, "zhang", limit=50))
+
+
 # --- key lexemes ------------------------------------------------------------------------------------------
 
 
