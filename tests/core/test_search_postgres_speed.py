@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 
 from guanxi.core import services as core_services
@@ -18,7 +19,8 @@ from guanxi.core.search import search, search_analyze, search_reindex
 from guanxi.core.search.backends import backend
 from guanxi.core.search.engine import id_range
 from guanxi.core.search.text import parse_query
-from guanxi.customers.models import Contact
+from guanxi.customers.models import Account, Contact
+from guanxi.customers.services.accounts import account_create
 from tests.factories import UserFactory, field_rule, share
 
 pytestmark = pytest.mark.django_db
@@ -125,9 +127,11 @@ def _candidates(q: str, mode: str, limit: int) -> list[int]:
 @postgres_only
 def test_statistics_call_a_short_prefix_common(analyzed: list[Contact]) -> None:
     pg = backend()
-    assert pg.estimated_share(parse_query("zh"), "prefix") >= pg.COMMON
-    assert pg.estimated_share(parse_query("zhang"), "exact") >= pg.COMMON
-    assert pg.estimated_share(parse_query("qqqq"), "prefix") == 0.0
+    contacts, accounts = pg.namespace(id_range(Contact)[0]), pg.namespace(id_range(Account)[0])
+    assert pg.estimated_share(parse_query("zh"), "prefix", contacts) >= pg.COMMON
+    assert pg.estimated_share(parse_query("zhang"), "exact", contacts) >= pg.COMMON
+    assert pg.estimated_share(parse_query("qqqq"), "prefix", contacts) == 0.0
+    assert pg.estimated_share(parse_query("zhang"), "exact", accounts) == 0.0  # no account holds it
 
 
 @postgres_only
@@ -144,7 +148,7 @@ def test_the_walk_and_the_index_agree(analyzed: list[Contact], q: str, mode: str
 def test_a_common_prefix_reads_no_gin_index(analyzed: list[Contact]) -> None:
     low, high = id_range(Contact)
     pg = backend()
-    expression = pg.match_expression(parse_query("zh"), ("k", "n"), "prefix")
+    expression = pg.match_expression(parse_query("zh"), ("k", "n"), "prefix", pg.namespace(low))
     window = 40 * 3
     with connection.cursor() as cursor:
         cursor.execute(
@@ -165,7 +169,7 @@ def test_both_plans_among_a_scope_agree(
     """Walked newest first (a common query) or read through GIN (a rare one): the same rows."""
     pg = backend()
     low, high = id_range(Contact)
-    monkeypatch.setattr(pg, "estimated_share", lambda query, mode: share)
+    monkeypatch.setattr(pg, "estimated_share", lambda query, mode, space: share)
     pks = [c.pk for c in analyzed[::50]]
     scope = ("SELECT unnest(%s::bigint[])", [pks])
     rows = pg.candidates_among(parse_query(q), ("k", "n"), mode, low, high, scope, len(pks), 5)
@@ -193,7 +197,7 @@ def test_a_rare_term_is_read_through_gin_alone(rep: Any) -> None:
     many(rep, 50)
     low, high = id_range(Contact)
     pg = backend()
-    expression = pg.match_expression(parse_query("张7"), ("k", "n", "e", "p", "o"), "exact")
+    expression = pg.match_expression(parse_query("张7"), ("k", "n", "e", "p", "o"), "exact", pg.namespace(low))
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")
         cursor.execute(
@@ -248,40 +252,90 @@ def test_the_key_tier_reads_key_lexemes_only(other_rep: Any) -> None:
     search_reindex(Contact, [yang.pk, xiang.pk])
     low, high = id_range(Contact)
     pg = backend()
-    expression = pg.match_expression(parse_query("yj"), ("k", "n", "e", "p", "o"), "key")
-    assert expression == "'k=yj'"
+    space = pg.namespace(low)
+    assert space == f"{ContentType.objects.get_for_model(Contact).pk}/"
+    expression = pg.match_expression(parse_query("yj"), ("k", "n", "e", "p", "o"), "key", space)
+    assert expression == f"'{space}k=yj'"
     key_rows = backend().candidates(parse_query("yj"), ("k", "n", "e", "p", "o"), "key", low, high, 10)
     assert [row[0] for row in key_rows] == [low | yang.pk]
     prefix_rows = backend().candidates(parse_query("yj"), ("k", "n", "e", "p", "o"), "prefix", low, high, 10)
     assert {row[0] for row in prefix_rows} == {low | yang.pk, low | xiang.pk}
     # A column the user may not see is not asked for.
-    assert pg.match_expression(parse_query("yj"), ("n", "o"), "key") is None
+    assert pg.match_expression(parse_query("yj"), ("n", "o"), "key", space) is None
     everything = ("k", "n", "e", "p", "o")
-    assert pg.match_expression(parse_query("13900130000"), everything, "key") == "'k=13900130000' | '13900130000':BC"
-    assert pg.match_expression(parse_query("yj@x.cn"), ("n", "e", "o"), "key") == "'yj@x.cn':B"
-    assert pg.match_expression(parse_query("yj@x.cn"), ("n", "o"), "key") is None
+    expression = pg.match_expression(parse_query("13900130000"), everything, "key", space)
+    assert expression == f"'{space}k=13900130000' | '{space}13900130000':BC"
+    assert pg.match_expression(parse_query("yj@x.cn"), ("n", "e", "o"), "key", space) == f"'{space}yj@x.cn':B"
+    assert pg.match_expression(parse_query("yj@x.cn"), ("n", "o"), "key", space) is None
     phone = backend().candidates(parse_query("13900130000"), everything, "key", low, high, 10)
     assert [row[0] for row in phone] == [low | yang.pk]
 
 
 @postgres_only
-def test_the_migration_writes_the_key_lexemes_the_application_writes(other_rep: Any) -> None:
-    """0006 adds key lexemes to documents written before it, from their stored columns: the same
-    tsvector as writing them anew; reversing it leaves no key lexeme."""
+def test_a_search_of_one_type_reads_no_other_types_documents(rep: Any) -> None:
+    """Lexemes are namespaced by record type: the GIN read for contacts "syy" (宋洋洋) finds the
+    contacts' documents alone, not every 实业有限公司 account's ("syyxgs") to throw away after."""
+    for i in range(30):
+        account_create(user=rep, data={"name": f"测{i}实业有限公司"})
+    song = many(rep, 2, family="宋")
+    Contact.objects.filter(pk__in=[c.pk for c in song]).update(given_name="洋洋", display_name="宋洋洋")
+    search_reindex(Contact, [c.pk for c in song])
+    pg = backend()
+    low, high = id_range(Contact)
+    expression = pg.match_expression(parse_query("syy"), ("k", "n", "e", "p", "o"), "prefix", pg.namespace(low))
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(
+            f"EXPLAIN (ANALYZE, FORMAT JSON) SELECT id FROM {pg.TABLE} WHERE {pg.GIN_RANGE} AND tsv @@ %s::tsquery",  # noqa: S608
+            [low, high, expression],
+        )
+        plan = cursor.fetchone()[0][0]["Plan"]
+    assert plan["Node Type"] == "Bitmap Heap Scan" and plan["Actual Rows"] == 2, plan
+    assert plan["Plans"][0]["Node Type"] == "Bitmap Index Scan" and plan["Plans"][0]["Actual Rows"] == 2, plan
+    assert {row[0] for row in pg.candidates(parse_query("syy"), ("k", "n"), "prefix", low, high, 10)} == {
+        low | c.pk for c in song
+    }
+    accounts = id_range(Account)
+    assert len(pg.candidates(parse_query("syy"), ("k", "n"), "prefix", *accounts, 50)) == 30
+
+
+@postgres_only
+def test_the_migrations_write_the_lexemes_the_application_writes(other_rep: Any, rep: Any) -> None:
+    """0006 adds key lexemes to documents written before it, from their stored columns, and 0007 puts
+    every lexeme in its type's namespace: together the same tsvector as writing them anew, weights and
+    positions kept. Reversing 0007 leaves no namespace, and reversing 0006 no key lexeme."""
     import importlib
 
-    migration = importlib.import_module("guanxi.core.migrations.0006_search_key_lexemes")
+    keys = importlib.import_module("guanxi.core.migrations.0006_search_key_lexemes")
+    spaces = importlib.import_module("guanxi.core.migrations.0007_search_namespaces")
     many(other_rep, 3)
+    account = account_create(user=rep, data={"name": "金思医药有限公司"})
+
+    def documents() -> list[tuple[int, str]]:
+        cursor.execute("SELECT id, tsv::text FROM core_search_document ORDER BY id")
+        return cursor.fetchall()
+
+    def count(condition: str) -> int:
+        cursor.execute(f"SELECT count(*) FROM core_search_document, unnest(tsv) u WHERE {condition}")  # noqa: S608
+        return int(cursor.fetchone()[0])
+
     with connection.cursor() as cursor:
-        cursor.execute("SELECT id, tsv::text FROM core_search_document ORDER BY id")
-        written = cursor.fetchall()
-        cursor.execute(migration.REMOVE)
-        cursor.execute("SELECT count(*) FROM core_search_document, unnest(tsv) u WHERE left(u.lexeme, 2) = 'k='")
-        assert cursor.fetchone()[0] == 0
-        cursor.execute(migration.ADD)
-        cursor.execute("SELECT id, tsv::text FROM core_search_document ORDER BY id")
-        assert cursor.fetchall() == written
-    assert all("'k=zhang" in tsv for _id, tsv in written)
+        written = documents()
+        cursor.execute(spaces.REMOVE)
+        assert count("strpos(u.lexeme, '/') > 0") == 0
+        cursor.execute(keys.REMOVE)
+        assert count("left(u.lexeme, 2) = 'k='") == 0
+        cursor.execute(keys.ADD)
+        cursor.execute(spaces.ADD)
+        assert documents() == written
+    by_id = dict(written)
+    contacts, accounts = (backend().namespace(id_range(model)[0]) for model in (Contact, Account))
+    assert len(by_id) == 4 and contacts != accounts
+    for contact in Contact.objects.all():
+        tsv = by_id[id_range(Contact)[0] | contact.pk]
+        assert f"'{contacts}k=zhang" in tsv and f"'{contacts}zhang':1A" in tsv and "'zhang" not in tsv, tsv
+    tsv = by_id[id_range(Account)[0] | account.pk]
+    assert f"'{accounts}金思医药有限公司':1A" in tsv and f"'{accounts}k=jsyyyxgs'" in tsv, tsv
 
 
 @postgres_only
@@ -293,7 +347,7 @@ def test_a_short_prefix_walks_first_whatever_the_statistics(analyzed: list[Conta
 
     pg = backend()
     assert math.ceil(40 / (pg.COMMON * 1.05) * 3) > pg.MAX_WALK
-    monkeypatch.setattr(pg, "estimated_share", lambda query, mode: pg.COMMON * 1.05)
+    monkeypatch.setattr(pg, "estimated_share", lambda query, mode, space: pg.COMMON * 1.05)
     with CaptureQueriesContext(connection) as ctx:
         walked = _candidates("zh", "prefix", 40)
     assert len(ctx.captured_queries) == 1 and "MATERIALIZED" not in ctx.captured_queries[0]["sql"]
@@ -308,7 +362,7 @@ def test_many_matches_the_statistics_missed_are_walked(analyzed: list[Contact], 
     from django.test.utils import CaptureQueriesContext
 
     pg = backend()
-    monkeypatch.setattr(pg, "estimated_share", lambda query, mode: 0.0)
+    monkeypatch.setattr(pg, "estimated_share", lambda query, mode, space: 0.0)
     monkeypatch.setattr(pg, "RARE", 50)
     with CaptureQueriesContext(connection) as ctx:
         walked = _candidates("zhan", "prefix", 40)
@@ -329,7 +383,7 @@ def test_a_short_prefix_of_digits_walks_a_little_first(analyzed: list[Contact], 
     from django.test.utils import CaptureQueriesContext
 
     pg = backend()
-    monkeypatch.setattr(pg, "estimated_share", lambda query, mode: 0.0)
+    monkeypatch.setattr(pg, "estimated_share", lambda query, mode, space: 0.0)
     with CaptureQueriesContext(connection) as ctx:
         walked = _candidates("1380", "prefix", 40)
     sqls = [q["sql"] for q in ctx.captured_queries]

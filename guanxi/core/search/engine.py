@@ -25,13 +25,11 @@ from django.utils.translation import gettext as _
 from guanxi.core.db import ANALYZE_MIN_ROWS
 from guanxi.core.errors import FieldErrors
 from guanxi.core.permissions import hidden_fields, restricted
-from guanxi.core.search.backends import COLUMNS, Row, backend
+from guanxi.core.search.backends import COLUMNS, MASK, SHIFT, Row, backend
 from guanxi.core.search.registry import Columns, SearchType, search_type_for, search_types
 from guanxi.core.search.registry import search_type as get_search_type
 from guanxi.core.search.text import Query, parse_query
 
-SHIFT = 40
-MASK = (1 << SHIFT) - 1
 #: Records indexed per build call (one import batch is 5,000).
 BUILD_CHUNK = 5000
 MAX_QUERY = 100

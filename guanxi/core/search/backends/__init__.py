@@ -17,6 +17,10 @@ from django.db import connection
 #: The columns of a document, in storage order.
 COLUMNS = ("k", "n", "e", "p", "o")
 Row = tuple[int, str, str, str, str, str]
+#: A document id is its record type's number (the content type id) shifted left by ``SHIFT``, ORed
+#: with the record's primary key: each type's documents lie in one id range.
+SHIFT = 40
+MASK = (1 << SHIFT) - 1
 
 
 def backend() -> ModuleType:
