@@ -377,6 +377,31 @@ def test_many_matches_the_statistics_missed_are_walked(analyzed: list[Contact], 
 
 
 @postgres_only
+def test_a_term_the_statistics_give_many_matches_is_walked_before_any_gin_read(
+    analyzed: list[Contact], monkeypatch: Any
+) -> None:
+    """Too rare for a walk to be sure (below ``COMMON``) yet ``RARE`` matches or more by the statistics:
+    a GIN read would only count ``RARE`` of them, the oldest, before the planner read them all again.
+    The newest ``MAX_WALK`` rows are walked first; a term expected to match fewer still goes to GIN."""
+    from django.test.utils import CaptureQueriesContext
+
+    pg = backend()
+    share = pg.COMMON / 2
+    monkeypatch.setattr(pg, "estimated_share", lambda query, mode, space: share)
+    stats = pg._stats.current()
+    monkeypatch.setattr(stats, "rows", pg.RARE / share)  # RARE matches expected
+    with CaptureQueriesContext(connection) as ctx:
+        walked = _candidates("zhang", "exact", 40)
+    sqls = [q["sql"] for q in ctx.captured_queries]
+    assert len(sqls) == 1 and f"LIMIT {pg.MAX_WALK}) newest" in sqls[0], sqls
+    monkeypatch.setattr(stats, "rows", pg.RARE / share - 100)
+    with CaptureQueriesContext(connection) as ctx:
+        assert _candidates("zhang", "exact", 40) == walked
+    assert "MATERIALIZED" in ctx.captured_queries[0]["sql"] and "newest" not in ctx.captured_queries[0]["sql"]
+    assert walked == sorted((row.pk | id_range(Contact)[0] for row in analyzed), reverse=True)[:40]
+
+
+@postgres_only
 def test_a_short_prefix_of_digits_walks_a_little_first(analyzed: list[Contact], monkeypatch: Any) -> None:
     """Phone numbers are unique lexemes the statistics never hold: "1380" (or "8613", which starts
     every +86 13x number) walks ``SHORT_WALK`` rows before any GIN read; a longer one does not."""
