@@ -171,3 +171,15 @@ def test_a_big_file_is_validated_beside_the_writer_on_both_engines(monkeypatch: 
     assert runner.worker_count(None) == 0
     monkeypatch.setattr(runner.os, "cpu_count", lambda: 8)
     assert runner.worker_count(1_000_000) == 4
+
+
+def test_follow_up_detection_checks_a_part_of_ids_at_a_time(monkeypatch: Any) -> None:
+    """A large company's contacts are read once per part that links to it, so the follow-up checks
+    ``PART`` ids (20,000) per call and transaction, not 5,000 (at a million contacts on PostgreSQL,
+    200,000 contacts took 21 s instead of 33)."""
+    from guanxi.customers import duplicates
+
+    calls: list[tuple[type, int, int]] = []
+    monkeypatch.setattr(duplicates, "duplicates_detect", lambda model, ids: calls.append((model, ids[0], ids[-1])) or 1)
+    assert duplicates_detect_ranges.call({"customers.contact": [[1, 45_000]], "customers.account": [[7, 9]]}) == 4
+    assert calls == [(Contact, 1, 20_000), (Contact, 20_001, 40_000), (Contact, 40_001, 45_000), (Account, 7, 9)]
