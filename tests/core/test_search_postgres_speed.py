@@ -5,6 +5,7 @@ Scope tests run on both engines (SQLite keeps its one plan); plan tests need Pos
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterator
 from typing import Any
@@ -182,11 +183,30 @@ def test_both_plans_among_a_scope_agree(
 # --- plans that do not depend on fresh statistics ---------------------------------------------------------
 
 
-def _analyze_count() -> int:
+def _maintenance_counts() -> tuple[int, int]:
+    """How many times the search table was analysed, and vacuumed."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_stat_clear_snapshot()")
-        cursor.execute("SELECT analyze_count FROM pg_stat_user_tables WHERE relname = %s", [backend().TABLE])
-        return int(cursor.fetchone()[0])
+        cursor.execute(
+            "SELECT analyze_count, vacuum_count FROM pg_stat_user_tables WHERE relname = %s", [backend().TABLE]
+        )
+        analyses, vacuums = cursor.fetchone()
+        return int(analyses), int(vacuums)
+
+
+def _gin_read_plan(q: str, mode: str) -> dict[str, Any]:
+    """The plan, as run (EXPLAIN ANALYZE), of the GIN tier's read of contacts for ``q``, without
+    sequential scans."""
+    low, high = id_range(Contact)
+    pg = backend()
+    expression = pg.match_expression(parse_query(q), ("k", "n", "e", "p", "o"), mode, pg.namespace(low))
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(
+            f"EXPLAIN (ANALYZE, FORMAT JSON) SELECT id FROM {pg.TABLE} WHERE {pg.GIN_RANGE} AND tsv @@ %s::tsquery",  # noqa: S608
+            [low, high, expression],
+        )
+        return cursor.fetchone()[0][0]["Plan"]
 
 
 @postgres_only
@@ -195,33 +215,17 @@ def test_a_rare_term_is_read_through_gin_alone(rep: Any) -> None:
     ANDed with GIN's few matches (the planner did so before the table's first ANALYZE: 17 ms a lookup
     at 300k documents instead of 0.3)."""
     many(rep, 50)
-    low, high = id_range(Contact)
-    pg = backend()
-    expression = pg.match_expression(parse_query("张7"), ("k", "n", "e", "p", "o"), "exact", pg.namespace(low))
-    with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL enable_seqscan = off")
-        cursor.execute(
-            f"EXPLAIN SELECT id FROM {pg.TABLE} WHERE {pg.GIN_RANGE} AND tsv @@ %s::tsquery",  # noqa: S608
-            [low, high, expression],
-        )
-        plan = "\n".join(row[0] for row in cursor.fetchall())
+    plan = json.dumps(_gin_read_plan("张7", "exact"))
     assert "core_search_document_tsv" in plan and "pkey" not in plan, plan
 
 
 @postgres_only
 def test_search_analyze_refreshes_the_statistics_after_many_documents() -> None:
-    before = _analyze_count()
+    before, _vacuums = _maintenance_counts()
     search_analyze(rows=10)  # a handful of records: autovacuum's business
-    assert _analyze_count() == before
+    assert _maintenance_counts()[0] == before
     search_analyze(rows=5000)
-    assert _analyze_count() == before + 1
-
-
-def _vacuum_count() -> int:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_stat_clear_snapshot()")
-        cursor.execute("SELECT vacuum_count FROM pg_stat_user_tables WHERE relname = %s", [backend().TABLE])
-        return int(cursor.fetchone()[0])
+    assert _maintenance_counts()[0] == before + 1
 
 
 @postgres_only
@@ -231,9 +235,9 @@ def test_after_an_import_the_documents_are_vacuumed_as_well(rep: Any) -> None:
     empties GIN's pending list and marks the pages all-visible, so that the first searches after it
     do not pay for that. Inside a transaction (a test, a caller's atomic block) it can only ANALYZE."""
     many(rep, 20)
-    vacuums, analyzes = _vacuum_count(), _analyze_count()
+    analyses, vacuums = _maintenance_counts()
     search_analyze(rows=5000)
-    assert (_vacuum_count(), _analyze_count()) == (vacuums + 1, analyzes + 1)
+    assert _maintenance_counts() == (analyses + 1, vacuums + 1)
     assert ids(search(rep, "zhang", limit=50))
 
 
@@ -282,14 +286,7 @@ def test_a_search_of_one_type_reads_no_other_types_documents(rep: Any) -> None:
     search_reindex(Contact, [c.pk for c in song])
     pg = backend()
     low, high = id_range(Contact)
-    expression = pg.match_expression(parse_query("syy"), ("k", "n", "e", "p", "o"), "prefix", pg.namespace(low))
-    with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL enable_seqscan = off")
-        cursor.execute(
-            f"EXPLAIN (ANALYZE, FORMAT JSON) SELECT id FROM {pg.TABLE} WHERE {pg.GIN_RANGE} AND tsv @@ %s::tsquery",  # noqa: S608
-            [low, high, expression],
-        )
-        plan = cursor.fetchone()[0][0]["Plan"]
+    plan = _gin_read_plan("syy", "prefix")
     assert plan["Node Type"] == "Bitmap Heap Scan" and plan["Actual Rows"] == 2, plan
     assert plan["Plans"][0]["Node Type"] == "Bitmap Index Scan" and plan["Plans"][0]["Actual Rows"] == 2, plan
     assert {row[0] for row in pg.candidates(parse_query("syy"), ("k", "n"), "prefix", low, high, 10)} == {
