@@ -312,16 +312,16 @@ def test_the_migrations_write_the_lexemes_the_application_writes(other_rep: Any,
         cursor.execute("SELECT id, tsv::text FROM core_search_document ORDER BY id")
         return cursor.fetchall()
 
-    def count(condition: str) -> int:
-        cursor.execute(f"SELECT count(*) FROM core_search_document, unnest(tsv) u WHERE {condition}")  # noqa: S608
+    def count(sql: str) -> int:
+        cursor.execute(sql)
         return int(cursor.fetchone()[0])
 
     with connection.cursor() as cursor:
         written = documents()
         cursor.execute(spaces.REMOVE)
-        assert count("strpos(u.lexeme, '/') > 0") == 0
+        assert count("SELECT count(*) FROM core_search_document, unnest(tsv) u WHERE strpos(u.lexeme, '/') > 0") == 0
         cursor.execute(keys.REMOVE)
-        assert count("left(u.lexeme, 2) = 'k='") == 0
+        assert count("SELECT count(*) FROM core_search_document, unnest(tsv) u WHERE left(u.lexeme, 2) = 'k='") == 0
         cursor.execute(keys.ADD)
         cursor.execute(spaces.ADD)
         assert documents() == written
