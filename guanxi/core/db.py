@@ -57,6 +57,12 @@ def analyze_tables(*model_classes: type[models.Model], rows: int | None = None, 
     tables: list[str] = []
     for model in model_classes:
         tables += [t for t in related_tables(model) if t not in tables]
+    analyze_table_names(tables, using=using)
+
+
+def analyze_table_names(tables: list[str], using: str = "default") -> None:
+    """Refresh the planner statistics of these tables; on PostgreSQL outside a transaction, vacuum
+    them too. Errors are logged, never raised."""
     if not tables:
         return
     connection = connections[using]
@@ -74,7 +80,8 @@ def analyze_tables(*model_classes: type[models.Model], rows: int | None = None, 
             else:
                 # VACUUM also marks the new rows all-visible: the list's (field, id) indexes then
                 # answer a page by an index-only scan, which the planner prefers to a narrower
-                # single-column index plus an incremental sort.
+                # single-column index plus an incremental sort. It also empties a GIN index's
+                # pending list, which every read of that index scans in full (the search index).
                 cursor.execute(f"VACUUM (ANALYZE) {', '.join(quote(t) for t in tables)}")
     except Exception:  # pragma: no cover - a locked or read-only database
         logger.exception("ANALYZE of %s failed", ", ".join(tables))
