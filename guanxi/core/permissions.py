@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 
 from guanxi.core.choices import SCOPE_RANK, Action, FieldAccess, Scope
 
@@ -127,9 +127,8 @@ def _parent_q(model: type[models.Model], user: Any, action: str) -> Q | None:
         if not getattr(parent, "has_timeline", False) and not getattr(model, "also_follows_parent", False):
             continue
         ct = ContentType.objects.get_for_model(parent, for_concrete_model=False)
-        visible = restricted(parent, user, parent_action)
-        if not visible.query.is_empty():
-            part = Q(content_type_id=ct.pk, object_id__in=visible.values("pk"))
+        if may_reach(user, parent, parent_action):
+            part = Q(Q(content_type_id=ct.pk), visible_ref("object_id", parent, user, parent_action))
             q = part if q is None else q | part
     return q
 
@@ -184,6 +183,20 @@ def may_reach(user: Any, model: type[models.Model], action: str) -> bool:
     Lists answer 403 and bulk actions hide only when this is false (no query is run).
     """
     return not restricted(model, user, action).query.is_empty()
+
+
+def visible_ref(ref: str, model: type[models.Model], user: Any, action: str = Action.VIEW) -> Exists:
+    """A condition on other rows: the ``model`` record their ``ref`` column points at is one ``user``
+    may ``action`` (``AccountContact.objects.filter(visible_ref("contact_id", Contact, user))``).
+
+    Written as a correlated EXISTS rather than ``ref__in=restricted(...).values("pk")``: SQLite builds
+    an IN subquery in full before it reads a row, and for anyone who sees every live record that is
+    every id in the table (the panel of an account's contacts took 530 ms at a million contacts,
+    against 1 ms this way: one primary-key look-up per row it reads). PostgreSQL plans both the same
+    (a semi-join) when the condition stands alone; under an OR it reads the EXISTS row by row, where
+    it hashes every id of an IN.
+    """
+    return Exists(restricted(model, user, action).filter(pk=OuterRef(ref)))
 
 
 def restricted(model: type[models.Model], user: Any, action: str = Action.VIEW) -> models.QuerySet:

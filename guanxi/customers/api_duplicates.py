@@ -18,7 +18,7 @@ from guanxi.api.crud import json_response, plain, require_token_scope
 from guanxi.core.choices import Action
 from guanxi.core.errors import FieldErrors, PermissionDenied
 from guanxi.core.pagination import paginate, parse_limit
-from guanxi.core.permissions import hidden_fields, may_reach, object_type_of, restricted, token_allows
+from guanxi.core.permissions import hidden_fields, may_reach, object_type_of, restricted, token_allows, visible_ref
 from guanxi.customers.duplicates import reason_text
 from guanxi.customers.models import Account, Contact, DuplicateCandidate, DuplicateStatus, Merge
 from guanxi.customers.services import merge as merge_services
@@ -38,8 +38,9 @@ def record_type_param(value: str | None) -> str:
 def candidates_visible(user: Any, record_type: str) -> QuerySet[DuplicateCandidate]:
     """Pairs whose two records the user may both see (records in the recycle bin are never listed)."""
     model = merge_services.model_for(record_type)
-    visible = restricted(model, user, Action.VIEW).values("pk")
-    return DuplicateCandidate.objects.filter(record_type=record_type, low_id__in=visible, high_id__in=visible)
+    return DuplicateCandidate.objects.filter(
+        visible_ref("low_id", model, user), visible_ref("high_id", model, user), record_type=record_type
+    )
 
 
 def record_summaries(model: type[Any], ids: list[int], user: Any) -> dict[int, dict[str, Any]]:

@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 
 from guanxi.core.choices import Action
 from guanxi.core.forms import RecordForm, record_form_class, style_widget
-from guanxi.core.permissions import frozen_fields, hidden_fields
+from guanxi.core.permissions import frozen_fields, hidden_fields, visible_ref
 from guanxi.core.pickers import RecordIdsField
 from guanxi.core.registry import Resource
 from guanxi.customers.models import Account, AccountContact, Contact
@@ -146,7 +146,7 @@ class ContactFormMixin:
         visible = Account.objects.restrict(self.user, Action.VIEW)
         if not self.is_add:
             self.links = list(
-                AccountContact.objects.filter(contact=self.instance, account__in=visible.values("pk"))
+                AccountContact.objects.filter(visible_ref("account_id", Account, self.user), contact=self.instance)
                 .select_related("account")
                 .order_by("-is_primary", "id")
             )
