@@ -407,7 +407,11 @@ def run_engine(engine: str, data: _generate.Dataset, args: argparse.Namespace) -
         elif status != 200 or not body.get("items"):
             notes.append(f"lists: no contacts to measure ({status}); imported={imported}")
         else:
-            rows.extend(measure_reads(client, data, args, env, bare_port, services, workdir, owner_id, notes, info))
+            browser = _harness.browser_client(port, BENCH_EMAIL, password)
+            rows.extend(
+                measure_reads(client, browser, data, args, env, bare_port, services, workdir, owner_id, notes, info)
+            )
+            browser.close()
         if engine == "sqlite" and imported:
             # After the reads, which it must not disturb: the import's SQL alone into the real tables.
             log("import floor of the schema (the import's SQL alone) …")
@@ -441,6 +445,7 @@ def run_engine(engine: str, data: _generate.Dataset, args: argparse.Namespace) -
 
 def measure_reads(
     client: _harness.Client,
+    browser: _harness.Client,
     data: _generate.Dataset,
     args: argparse.Namespace,
     env: dict[str, str],
@@ -553,6 +558,37 @@ def measure_reads(
     sample = [rng.choice(ids) for _ in range(n)]
     detail = _harness.measure(client, [f"/api/v1/contacts/{pk}" for pk in sample], n, budget=budget)
     rows.append(latency_row("detail", detail, TARGETS["detail_p99_ms"], None))
+
+    # Lists narrowed to a few contacts: by an email, the last 4 digits of a phone, an account (one that
+    # has contacts, found through the details above).
+    accounts: list[int] = []
+    for pk in sample[:200]:
+        _status, body = client.get_json(f"/api/v1/contacts/{pk}")
+        accounts.extend(link["account"]["id"] for link in (body or {}).get("accounts", []))
+    for name, param, values in (
+        ("email", "email", search["email"]),
+        ("phone last 4", "phone__endswith", search["phone"]),
+        ("account", "account", sorted(set(accounts))),
+    ):
+        if not values:
+            continue
+        log(f"list: filtered by {name} …")
+        paths = [f"/api/v1/contacts?limit=50&{param}={urllib.parse.quote(str(v))}" for v in values]
+        timing = _harness.measure(client, paths, n, count_items=True, budget=budget)
+        rows.append(latency_row(f"list filtered {name}", timing, TARGETS["list_p99_ms"], bare_first.p99))
+        if timing.empty:
+            notes.append(f"list filtered {name}: {timing.empty} of {len(timing.ms)} answers found nothing")
+
+    # The same records as pages of the UI (HTML, signed in through the login form): what people open.
+    log("UI pages …")
+    for name, paths in (
+        ("contact list", ["/customers/contacts/"]),
+        ("contact", [f"/customers/contacts/{pk}/" for pk in sample]),
+        ("account", [f"/customers/accounts/{pk}/" for pk in sorted(set(accounts))]),
+    ):
+        if paths:
+            timing = _harness.measure(browser, paths, n, budget=budget)
+            rows.append(latency_row(f"page: {name} (HTML)", timing, None, None))
     return rows
 
 

@@ -98,6 +98,15 @@ def test_serve_production_starts_with_safe_settings(tmp_path: Path) -> None:
     assert (tmp_path / "static" / "staticfiles.json").exists()
 
 
+def test_serve_without_debug_collects_the_static_files_too(tmp_path: Path) -> None:
+    """Outside production with DEBUG off (what ``make bench`` serves) pages name files by the manifest
+    too: without collectstatic, every page answered 500 (no manifest entry for favicon.svg)."""
+    result = run(["-m", "guanxi.cli", "serve", "--check-only"], tmp_path, GUANXI_DEBUG="0")
+    assert result.returncode == 0, result.stderr + result.stdout
+    manifest = tmp_path / "static" / "staticfiles.json"
+    assert manifest.exists() and '"favicon.svg"' in manifest.read_text()
+
+
 def test_the_web_application_freezes_what_start_up_loaded(tmp_path: Path) -> None:
     """A full garbage collection must not walk the whole application (a ~60 ms pause at p99)."""
     code = (
