@@ -70,6 +70,7 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "guanxi.identity.twofactor.TwoFactorMiddleware",
     "guanxi.identity.middleware.UserPreferencesMiddleware",
+    "guanxi.identity.middleware.SessionRenewalMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -186,9 +187,9 @@ GUANXI_LOGIN_MAX_FAILURES_PER_IP = int(
 # X-Forwarded-For. Leave 0 when clients connect directly (the header could be forged).
 GUANXI_PROXY_HOPS = int(os.environ.get("GUANXI_PROXY_HOPS", "0"))
 
-# Sessions end after this much inactivity (every request pushes the expiry forward).
+# Sessions end after this much inactivity: guanxi.identity.middleware.SessionRenewalMiddleware pushes
+# the expiry forward every few minutes while the user is active (not on every request: a write).
 SESSION_COOKIE_AGE = int(os.environ.get("GUANXI_SESSION_TIMEOUT", str(8 * 3600)))
-SESSION_SAVE_EVERY_REQUEST = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"

@@ -8,7 +8,7 @@ class IdentityConfig(AppConfig):
     verbose_name = _("Users and permissions")
 
     def ready(self) -> None:
-        from guanxi.identity import twofactor  # noqa: F401 - connects the sign-in signal handler
+        from guanxi.identity import middleware, twofactor  # noqa: F401 - connect their sign-in signal handlers
         from guanxi.identity.resources import register_identity
 
         register_identity()

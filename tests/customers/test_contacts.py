@@ -7,12 +7,15 @@ from typing import Any
 
 import pytest
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
+from guanxi.core import filters
 from guanxi.core.models import ChangeLogEntry, TimelineEntry
 from guanxi.customers.models import Account, AccountContact, Contact, ContactPoint
 from guanxi.identity.models import FieldRule, User
 from tests.customers.conftest import Api
+from tests.factories import tag
 
 pytestmark = pytest.mark.django_db
 
@@ -166,9 +169,16 @@ def test_replacing_links_keeps_accounts_the_user_cannot_see(
     assert _errors(response) == {"accounts.0.account": [f"No account with id {theirs.pk}."]}
 
 
+@pytest.mark.parametrize("few", [2000, 1], ids=["ids first", "row by row"])
 def test_contact_filters(
-    admin_api: Api, make_account: Callable[..., Account], make_contact: Callable[..., Contact]
+    admin_api: Api,
+    make_account: Callable[..., Account],
+    make_contact: Callable[..., Contact],
+    monkeypatch: pytest.MonkeyPatch,
+    few: int,
 ) -> None:
+    """An account, email or phone matches through another table, read either way (``filters.through``)."""
+    monkeypatch.setattr(filters, "FEW", few)
     acme, other = make_account(name="Acme"), make_account(name="Other")
     zhang = make_contact(emails=["zs@example.com"], phones=["13800138000"], accounts=[{"account": acme.pk}])
     li = make_contact(
@@ -194,6 +204,51 @@ def test_contact_filters(
     assert ids("search=张三") == {zhang.pk}
     assert admin_api.get("contacts?phone__endswith=12").status_code == 400
     assert admin_api.get("contacts?accounts=1").status_code == 400  # not an allowed filter name
+
+
+@pytest.mark.parametrize("few", [2000, 1], ids=["ids first", "row by row"])
+def test_contacts_and_accounts_filtered_by_tag(
+    admin_api: Api,
+    make_account: Callable[..., Account],
+    make_contact: Callable[..., Contact],
+    monkeypatch: pytest.MonkeyPatch,
+    few: int,
+) -> None:
+    """Both ways of reading a tag (its few records' ids first, or every record checked in order when it
+    is on many) give the same records."""
+    monkeypatch.setattr(filters, "FEW", few)
+    zhang, li, wang = (make_contact(given_name=name) for name in ("三", "四", "五"))
+    tag(zhang, "重点客户", "VIP")
+    tag(li, "VIP")
+    acme, other = make_account(name="Acme"), make_account(name="Other")
+    tag(acme, "重点客户")
+
+    def ids(path: str) -> set[int]:
+        response = admin_api.get(path)
+        assert response.status_code == 200, response.json_body
+        return {item["id"] for item in response.json_body["items"]}
+
+    assert ids("contacts?tag=重点客户") == {zhang.pk}
+    assert ids("contacts?tag=VIP") == {zhang.pk, li.pk}
+    assert ids("contacts?tag__in=重点客户,VIP") == {zhang.pk, li.pk}  # zhang once, not twice
+    assert ids("contacts?tag=没有这个标签") == set()
+    assert ids("accounts?tag=重点客户") == {acme.pk}  # the tag on a contact is not the account's
+    assert ids("contacts?tag=VIP&ordering=display_name") == {zhang.pk, li.pk}
+    response = admin_api.get("contacts?tag=")
+    assert response.status_code == 400 and "tag" in _errors(response)
+    assert wang.pk and other.pk
+
+
+def test_the_list_page_filters_by_tag(admin: User, make_contact: Callable[..., Contact]) -> None:
+    zhang, li = make_contact(given_name="三"), make_contact(given_name="四")
+    tag(zhang, "重点客户")
+    tag(li, "普通")
+    client = Client()
+    client.force_login(admin)
+    page = client.get("/customers/contacts/").content.decode()
+    assert 'name="tag"' in page and "重点客户" in page  # a select of the tag names
+    page = client.get("/customers/contacts/", {"tag": "重点客户"}).content.decode()
+    assert f"/customers/contacts/{zhang.pk}/" in page and f"/customers/contacts/{li.pk}/" not in page
 
 
 def test_hidden_emails_are_hidden_and_frozen(

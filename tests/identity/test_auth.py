@@ -23,7 +23,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from guanxi.core.errors import FieldErrors
 from guanxi.core.models import ChangeLogEntry
-from guanxi.identity import throttle, twofactor
+from guanxi.identity import middleware, throttle, twofactor
 from guanxi.identity.account import account_update
 from guanxi.identity.auth_views import SIGNED_IN_COOKIE
 from guanxi.identity.models import User
@@ -115,6 +115,31 @@ def test_logout_is_post_only(client: Client, user: Any) -> None:
     response = client.post(reverse("logout"))
     assert response.status_code == 302 and response["Location"] == reverse("login")
     assert signed_in_user_id(client) is None
+
+
+def test_an_active_session_is_renewed_every_few_minutes_not_on_every_page(
+    client: Client, user: Any, monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    """Pages only read: renewing the session's expiry on each would make each a write (of the
+    database's session table, without Redis). A session is saved, and its cookie sent again with the
+    new expiry, only when it is renewed."""
+    now = [1_000_000.0]
+    monkeypatch.setattr(middleware.time, "time", lambda: now[0])
+    client.force_login(user)
+
+    def renewed() -> bool:
+        response = client.get(reverse("account"))
+        assert response.status_code == 200
+        return settings.SESSION_COOKIE_NAME in response.cookies
+
+    key = client.session.session_key
+    assert not renewed()  # signing in gave the session its full expiry
+    now[0] += middleware.SESSION_RENEW_SECONDS - 1
+    assert not renewed()
+    now[0] += 1
+    assert renewed()
+    assert client.session.session_key == key  # the same session, still signed in
+    assert signed_in_user_id(client) == str(user.pk)
 
 
 def test_login_page_says_when_the_session_expired(client: Client, user: Any) -> None:

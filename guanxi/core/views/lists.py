@@ -24,7 +24,7 @@ from guanxi.core.choices import Action
 from guanxi.core.custom_fields import definitions_for
 from guanxi.core.errors import FieldErrors
 from guanxi.core.forms import MAX_SELECT_OPTIONS, related_queryset
-from guanxi.core.models import SavedView
+from guanxi.core.models import SavedView, Tag
 from guanxi.core.pagination import DEFAULT_LIMIT, paginate, parse_limit
 from guanxi.core.permissions import hidden_fields, may_reach, restricted
 from guanxi.core.pickers import RecordPicker, pickable
@@ -91,6 +91,9 @@ def filter_controls(resource: Resource, user: Any, params: QueryDict, definition
     hidden = hidden_fields(user, model)
     controls: list[FilterControl] = []
     for name, lookups in resource.filterset.filters.items():
+        if name == "tag":
+            controls.append(_tag_control(user, params))
+            continue
         db_field = display.model_field(model, name)
         if name in hidden or db_field is None:
             continue
@@ -146,6 +149,19 @@ def filter_controls(resource: Resource, user: Any, params: QueryDict, definition
             param = f"cf_{definition.key}__icontains"
             controls.append(FilterControl(param, definition.label, "text", params.get(param, "")))
     return controls
+
+
+def _tag_control(user: Any, params: QueryDict) -> FilterControl:
+    """The tag filter: a select of the shared vocabulary, or a name to type when it is long."""
+    names = list(
+        Tag.objects.restrict(user, Action.VIEW)
+        .order_by("name")
+        .values_list("name", flat=True)[: MAX_SELECT_OPTIONS + 1]
+    )
+    value = params.get("tag", "")
+    if len(names) > MAX_SELECT_OPTIONS:
+        return FilterControl("tag", _("Tag"), "text", value)
+    return FilterControl("tag", _("Tag"), "select", value, [(n, n) for n in names])
 
 
 def _relation_options(db_field: models.Field, user: Any) -> list[tuple[str, str]] | None:
