@@ -26,6 +26,9 @@ from guanxi.core.permissions import hidden_fields
 #: first; one that matches more checks the records row by row down the list's order.
 FEW = 2000
 
+#: Most records a search through the index gives a list (the best ones; see ``FilterSet.search``).
+SEARCH_LIMIT = 500
+
 # Query parameters that are not filters.
 RESERVED = {"cursor", "limit", "ordering", "search", "updated_since", "columns", "view", "format", "page"}
 LOOKUPS = {"exact", "iexact", "icontains", "in", "gt", "gte", "lt", "lte", "isnull", "startswith"}
@@ -56,6 +59,8 @@ class FilterSet:
 
     model: ClassVar[type[models.Model]]
     search_fields: ClassVar[tuple[str, ...]] = ()
+    #: ``search=`` asks the search index (the model is a search type), not ``search_fields``.
+    search_index: ClassVar[bool] = False
     filters: ClassVar[dict[str, tuple[str, ...]]] = {}
     ordering_fields: ClassVar[tuple[str, ...]] = ("id",)
     default_ordering: ClassVar[str] = "-id"
@@ -116,8 +121,23 @@ class FilterSet:
         return ("-" if ordering.startswith("-") else "") + name
 
     def search(self, qs: models.QuerySet) -> models.QuerySet:
+        """``search=``: the records the search index finds for the text (names with their pinyin,
+        emails, phone digits, companies: ``guanxi.core.search``), the best ``SEARCH_LIMIT``, for
+        types in the index; otherwise the text within any of ``search_fields``.
+
+        Written as LIKE '%text%', a text that matches few contacts read all of them: at a million,
+        0.56 s on SQLite for a name nobody has.
+        """
         term = str(self.params.get("search") or "").strip()
-        if not term or not self.search_fields:
+        if not term:
+            return qs
+        if self.search_index:
+            from guanxi.core.search import search_ids
+
+            ids = search_ids(self.user, self.model, term, SEARCH_LIMIT)
+            if ids is not None:
+                return qs.filter(pk__in=ids)
+        if not self.search_fields:
             return qs
         q = Q()
         for name in self.search_fields:

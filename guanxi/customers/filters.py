@@ -30,6 +30,7 @@ PLACE_FILTERS: dict[str, tuple[str, ...]] = {
 class AccountFilterSet(FilterSet):
     model = Account
     search_fields = ("name", "legal_name", "website")
+    search_index = True  # names with their pinyin, websites
     filters = {
         **OWNERSHIP_FILTERS,
         **PLACE_FILTERS,
@@ -105,6 +106,7 @@ def _ids(param: str, raw: str) -> list[int]:
 class ContactFilterSet(_CustomFiltersMixin):
     model = Contact
     search_fields = ("display_name", "title", "department")
+    search_index = True  # names with their pinyin, emails, phones, companies (title: its own filter)
     custom_filters = frozenset({"account", "email", "phone"})
     governed_by = {"account": "accounts", "email": "emails", "phone": "phones"}
     filters = {

@@ -239,6 +239,38 @@ def test_contacts_and_accounts_filtered_by_tag(
     assert wang.pk and other.pk
 
 
+def test_list_search_asks_the_search_index(
+    admin_api: Api,
+    rep: User,
+    api_for: Callable[[User], Api],
+    make_account: Callable[..., Account],
+    make_contact: Callable[..., Contact],
+) -> None:
+    """The list's search box finds what the global search finds: pinyin, email, phone digits, company."""
+    acme = make_account(name="华强电子有限公司")
+    zhang = make_contact(emails=["zs@example.com"], phones=["13800138000"], accounts=[{"account": acme.pk}])
+    li = make_contact(family_name="李", given_name="四", title="采购经理", by=rep)
+
+    def ids(api: Api, query: str) -> set[int]:
+        response = api.get(f"contacts?{query}")
+        assert response.status_code == 200, response.json_body
+        return {c["id"] for c in response.json_body["items"]}
+
+    assert ids(admin_api, "search=zs") == {zhang.pk}  # initials
+    assert ids(admin_api, "search=zhangsan") == {zhang.pk}  # full pinyin
+    assert ids(admin_api, "search=张三") == {zhang.pk}
+    assert ids(admin_api, "search=zs@example.com") == {zhang.pk}
+    assert ids(admin_api, "search=8000") == {zhang.pk}  # a phone's last digits
+    assert ids(admin_api, "search=华强") == {zhang.pk}  # through the company
+    assert ids(admin_api, "search=lisi&ordering=display_name") == {li.pk}
+    assert ids(admin_api, "search=nobody") == set()
+    assert ids(admin_api, "title__icontains=采购") == {li.pk}  # titles have their own filter
+    assert ids(api_for(rep), "search=zs") == set()  # not the rep's contact
+    assert ids(api_for(rep), "search=ls") == {li.pk}
+    listed = admin_api.get("accounts?search=hq").json_body["items"]
+    assert [a["id"] for a in listed] == [acme.pk]
+
+
 def test_the_list_page_filters_by_tag(admin: User, make_contact: Callable[..., Contact]) -> None:
     zhang, li = make_contact(given_name="三"), make_contact(given_name="四")
     tag(zhang, "重点客户")

@@ -421,6 +421,32 @@ def _matches_via(
     return found
 
 
+def _ranked(
+    search_type: SearchType, user: Any, query: Query, limit: int, visible: Any, memo: dict[Any, Any]
+) -> dict[int, int]:
+    """Record id -> rank of the matches of one type: its own, then those through related records."""
+    found = _matches(search_type, user, query, limit, visible, memo)
+    if len(found) < limit and search_type.via:
+        for pk, via_rank in _matches_via(search_type, user, query, limit, visible, memo).items():
+            found.setdefault(pk, via_rank)
+    return found
+
+
+def search_ids(user: Any, model: type[models.Model], q: str, limit: int) -> list[int] | None:
+    """Ids of up to ``limit`` records of ``model`` that match ``q`` and that ``user`` may see, best
+    first: what a list's search box asks (``FilterSet.search``). None when ``model`` is not indexed.
+    """
+    search_type = search_type_for(model)
+    if search_type is None:
+        return None
+    query = parse_query(q.strip()[:MAX_QUERY])
+    visible = restricted(model, user, "view")
+    if not query.terms or visible.query.is_empty():
+        return []
+    found = _ranked(search_type, user, query, limit, visible, {})
+    return sorted(found, key=lambda pk: (found[pk], -pk))[:limit]
+
+
 def _hits_of_type(
     search_type: SearchType, user: Any, query: Query, limit: int, memo: dict[Any, Any] | None = None
 ) -> list[Hit] | None:
@@ -428,11 +454,7 @@ def _hits_of_type(
     visible = restricted(search_type.model, user, "view")
     if visible.query.is_empty():
         return None
-    memo = {} if memo is None else memo
-    found = _matches(search_type, user, query, limit, visible, memo)
-    if len(found) < limit and search_type.via:
-        for pk, via_rank in _matches_via(search_type, user, query, limit, visible, memo).items():
-            found.setdefault(pk, via_rank)
+    found = _ranked(search_type, user, query, limit, visible, {} if memo is None else memo)
     best = sorted(found, key=lambda pk: (found[pk], -pk))[:limit]
     if not best:
         return []
