@@ -271,6 +271,18 @@ def test_list_search_asks_the_search_index(
     assert [a["id"] for a in listed] == [acme.pk]
 
 
+def test_a_list_search_the_index_finds_often_also_reads_the_names(
+    admin_api: Api, make_contact: Callable[..., Contact], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past ``SEARCH_LIMIT`` index matches, the list (and so an export or a bulk action) gets every
+    record containing the text, not only the best matches."""
+    monkeypatch.setattr(filters, "SEARCH_LIMIT", 2)
+    found = {make_contact(given_name=name).pk for name in ("三", "三丰", "三妹")}
+    make_contact(family_name="李", given_name="四")
+    response = admin_api.get("contacts?search=张三")
+    assert {c["id"] for c in response.json_body["items"]} == found
+
+
 def test_the_list_page_filters_by_tag(admin: User, make_contact: Callable[..., Contact]) -> None:
     zhang, li = make_contact(given_name="三"), make_contact(given_name="四")
     tag(zhang, "重点客户")
