@@ -35,10 +35,7 @@ from guanxi.customers.services import contact_create
 from guanxi.identity.models import Role, RolePermission, User
 from tests.factories import tag
 
-pytestmark = [
-    pytest.mark.django_db,
-    pytest.mark.skipif(connection.vendor != "sqlite", reason="counts SQLite's virtual-machine steps"),
-]
+pytestmark = pytest.mark.django_db
 
 #: Steps between two calls of the progress handler (counting each one would be very slow).
 STEP = 100
@@ -138,6 +135,7 @@ def steps_of(client: Client, url: str) -> int:
     return counted[0]
 
 
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="counts SQLite's virtual-machine steps")
 @pytest.mark.parametrize("who", ["admin", "rep"])
 def test_the_pages_of_a_record_do_not_read_the_whole_table(world: dict[str, Any], who: str) -> None:
     client = Client()
