@@ -11,6 +11,7 @@ import decimal
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import models
 from django.db.models import DecimalField, Exists, OuterRef, Q
@@ -20,6 +21,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from guanxi.core.errors import FieldErrors
+from guanxi.core.models import TaggedItem
 from guanxi.core.permissions import hidden_fields
 
 #: A filter through another table (``through``) that matches fewer rows than this reads their ids
@@ -55,13 +57,16 @@ class FilterSet:
     """Declare ``model``, ``search_fields``, ``filters`` ({field: lookups}) and ``ordering_fields``.
 
     Ordering fields must be non-null (keyset pagination compares values); the primary key breaks ties.
-    Filter sets of taggable records declare ``"tag": ("exact", "in")`` (see ``_filter_tag``).
+    A declared filter that is not a column of the model is applied by ``custom_filter``.
     """
 
     model: ClassVar[type[models.Model]]
     search_fields: ClassVar[tuple[str, ...]] = ()
     #: ``search=`` asks the search index (the model is a search type), not ``search_fields``.
     search_index: ClassVar[bool] = False
+    #: The model field whose field rule also governs a filter that is not a column (``custom_filter``):
+    #: hiding ``emails`` hides ``email=``.
+    governed_by: ClassVar[dict[str, str]] = {}
     filters: ClassVar[dict[str, tuple[str, ...]]] = {}
     ordering_fields: ClassVar[tuple[str, ...]] = ("id",)
     default_ordering: ClassVar[str] = "-id"
@@ -174,12 +179,18 @@ class FilterSet:
                 qs = self._filter_custom(qs, param, custom[key], lookup, raw)
                 continue
             allowed = self.filters.get(name)
-            if allowed is None or lookup not in allowed or lookup not in LOOKUPS or name in self.hidden:
+            column = allowed is not None and self._is_column(name)
+            if (
+                allowed is None
+                or lookup not in allowed
+                or (column and lookup not in LOOKUPS)
+                or self.governed_by.get(name, name) in self.hidden
+            ):
                 if self.strict:
                     raise FieldErrors({param: [_("You cannot filter by “%(param)s”.") % {"param": param[:50]}]})
                 continue
-            if name == "tag":
-                qs = self._filter_tag(qs, param, lookup, raw)
+            if not column:
+                qs = self.custom_filter(qs, name, lookup, raw)
                 continue
             field = self._field(name)
             value = self._coerce(param, field, lookup, raw)
@@ -194,18 +205,24 @@ class FilterSet:
             qs = qs.filter(updated_at__gte=parsed)
         return qs
 
-    def _filter_tag(self, qs: models.QuerySet, param: str, lookup: str, raw: str) -> models.QuerySet:
-        """Records carrying the tag (``tag=重点客户``) or any of the tags (``tag__in=重点客户,VIP``).
+    def _is_column(self, name: str) -> bool:
+        try:
+            self.model._meta.get_field(name)
+        except FieldDoesNotExist:
+            return False
+        return True
 
-        Declared like any filter (``"tag": ("exact", "in")``) by a filter set of taggable records.
+    def custom_filter(self, qs: models.QuerySet, name: str, lookup: str, raw: str) -> models.QuerySet:
+        """A declared filter that is not one of the model's columns: ``tag`` here (filter sets of
+        taggable records declare ``"tag": ("exact", "in")``); subclasses add theirs and pass the rest on.
+
+        ``tag=重点客户``: records carrying the tag; ``tag__in=重点客户,VIP``: any of the tags.
         """
-        from django.contrib.contenttypes.models import ContentType
-
-        from guanxi.core.models import TaggedItem
-
+        if name != "tag":
+            raise NotImplementedError(name)
         names = [part.strip() for part in (raw.split(",") if lookup == "in" else [raw]) if part.strip()]
         if not names:
-            raise FieldErrors({param: [_("Give a tag name.")]})
+            raise FieldErrors({"tag" if lookup == "exact" else f"tag__{lookup}": [_("Give a tag name.")]})
         content_type = ContentType.objects.get_for_model(self.model, for_concrete_model=False)
         return through(qs, TaggedItem.objects.filter(content_type=content_type, tag__name__in=names), "object_id")
 

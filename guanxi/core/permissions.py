@@ -127,8 +127,9 @@ def _parent_q(model: type[models.Model], user: Any, action: str) -> Q | None:
         if not getattr(parent, "has_timeline", False) and not getattr(model, "also_follows_parent", False):
             continue
         ct = ContentType.objects.get_for_model(parent, for_concrete_model=False)
-        if may_reach(user, parent, parent_action):
-            part = Q(Q(content_type_id=ct.pk), visible_ref("object_id", parent, user, parent_action))
+        visible = restricted(parent, user, parent_action)
+        if not visible.query.is_empty():
+            part = Q(Q(content_type_id=ct.pk), visible_ref("object_id", visible))
             q = part if q is None else q | part
     return q
 
@@ -185,9 +186,11 @@ def may_reach(user: Any, model: type[models.Model], action: str) -> bool:
     return not restricted(model, user, action).query.is_empty()
 
 
-def visible_ref(ref: str, model: type[models.Model], user: Any, action: str = Action.VIEW) -> Exists:
-    """A condition on other rows: the ``model`` record their ``ref`` column points at is one ``user``
-    may ``action`` (``AccountContact.objects.filter(visible_ref("contact_id", Contact, user))``).
+def visible_ref(ref: str, visible: models.QuerySet) -> Exists:
+    """A condition on other rows: the record their ``ref`` column points at is among ``visible``, the
+    records a user may see or change (``AccountContact.objects.filter(visible_ref("contact_id",
+    restricted(Contact, user)))``). The caller builds ``visible`` once, often to ask first whether
+    it is empty.
 
     Written as a correlated EXISTS rather than ``ref__in=restricted(...).values("pk")``: SQLite builds
     an IN subquery in full before it reads a row, and for anyone who sees every live record that is
@@ -196,7 +199,7 @@ def visible_ref(ref: str, model: type[models.Model], user: Any, action: str = Ac
     (a semi-join) when the condition stands alone; under an OR it reads the EXISTS row by row, where
     it hashes every id of an IN.
     """
-    return Exists(restricted(model, user, action).filter(pk=OuterRef(ref)))
+    return Exists(visible.filter(pk=OuterRef(ref)))
 
 
 def restricted(model: type[models.Model], user: Any, action: str = Action.VIEW) -> models.QuerySet:

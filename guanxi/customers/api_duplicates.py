@@ -38,8 +38,9 @@ def record_type_param(value: str | None) -> str:
 def candidates_visible(user: Any, record_type: str) -> QuerySet[DuplicateCandidate]:
     """Pairs whose two records the user may both see (records in the recycle bin are never listed)."""
     model = merge_services.model_for(record_type)
+    visible = restricted(model, user, Action.VIEW)
     return DuplicateCandidate.objects.filter(
-        visible_ref("low_id", model, user), visible_ref("high_id", model, user), record_type=record_type
+        visible_ref("low_id", visible), visible_ref("high_id", visible), record_type=record_type
     )
 
 

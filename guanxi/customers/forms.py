@@ -146,7 +146,7 @@ class ContactFormMixin:
         visible = Account.objects.restrict(self.user, Action.VIEW)
         if not self.is_add:
             self.links = list(
-                AccountContact.objects.filter(visible_ref("account_id", Account, self.user), contact=self.instance)
+                AccountContact.objects.filter(visible_ref("account_id", visible), contact=self.instance)
                 .select_related("account")
                 .order_by("-is_primary", "id")
             )

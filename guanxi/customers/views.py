@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 
 from guanxi.core.choices import Action
 from guanxi.core.forms import RecordForm
-from guanxi.core.permissions import can, hidden_fields, may_reach, visible_ref
+from guanxi.core.permissions import can, hidden_fields, restricted, visible_ref
 from guanxi.core.registry import resource_at
 from guanxi.core.views import display
 from guanxi.core.views.base import register_view, resource_url
@@ -158,7 +158,7 @@ class ContactDetailView(MergedRedirectMixin, ObjectDetailView):
                 row["value"] = phone_links(obj.phones)
         if LINKS_RULE not in hidden_fields(user, Contact):
             links = (
-                AccountContact.objects.filter(visible_ref("account_id", Account, user), contact=obj)
+                AccountContact.objects.filter(visible_ref("account_id", restricted(Account, user)), contact=obj)
                 .select_related("account")
                 .order_by("-is_primary", "account__name", "id")
             )
@@ -261,12 +261,13 @@ class AccountDetailView(MergedRedirectMixin, ObjectDetailView):
                 row["value"] = fit_explanation_list(obj.fit_explanation)
         context["find_duplicates_url"] = reverse("ui:duplicates-find", args=["accounts", obj.pk])
         contacts = resource_at("contacts")
-        if not may_reach(user, Contact, Action.VIEW):  # no contact at all, by role or by share: no panel
+        visible = restricted(Contact, user, Action.VIEW)
+        if visible.query.is_empty():  # no contact at all, by role or by share: no panel
             return context
         hidden = hidden_fields(user, Contact)
         # One query: the links of this account whose contact the user may see, with the contact.
         links = list(
-            AccountContact.objects.filter(visible_ref("contact_id", Contact, user), account=obj)
+            AccountContact.objects.filter(visible_ref("contact_id", visible), account=obj)
             .select_related("contact")
             .order_by("-is_primary", "contact__display_name", "id")[: PANEL_LIMIT + 1]
         )

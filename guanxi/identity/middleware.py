@@ -3,7 +3,6 @@ import zoneinfo
 from collections.abc import Callable
 from typing import Any
 
-from django.contrib.auth.signals import user_logged_in
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone, translation
 
@@ -55,10 +54,8 @@ class SessionRenewalMiddleware:
         return self.get_response(request)
 
 
-def _renewed_at_sign_in(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
-    """Signing in saves a new session with a full expiry: the first page after it need not renew it."""
+def renewed_at_sign_in(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
+    """Signing in saves a new session with a full expiry: the first page after it need not renew it
+    (connected to ``user_logged_in`` in ``IdentityConfig.ready``)."""
     if request is not None and hasattr(request, "session"):
         request.session[_RENEWED] = int(time.time())
-
-
-user_logged_in.connect(_renewed_at_sign_in, dispatch_uid="guanxi.identity.middleware.renewed_at_sign_in")

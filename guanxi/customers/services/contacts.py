@@ -17,7 +17,7 @@ from guanxi.core.audit import changelog_record, diff
 from guanxi.core.choices import Action, ChangeAction
 from guanxi.core.errors import FieldErrors, NotFound
 from guanxi.core.models import ChangeLogEntry
-from guanxi.core.permissions import frozen_fields, visible_ref
+from guanxi.core.permissions import frozen_fields, restricted, visible_ref
 from guanxi.core.search import search_reindex
 from guanxi.core.timeline import timeline_add
 from guanxi.customers.choices import ContactPointKind, ContactPointLabel, TimelineKind
@@ -411,7 +411,7 @@ def contact_unlink_account(*, contact_id: Any, account_id: Any, user: Any) -> No
     with transaction.atomic():
         contact = core_services.record_lock(Contact, contact_id, user, Action.CHANGE)
         link = AccountContact.objects.filter(
-            visible_ref("account_id", Account, user), contact=contact, account_id=account_id
+            visible_ref("account_id", restricted(Account, user)), contact=contact, account_id=account_id
         ).first()
         if link is None:
             raise NotFound()
