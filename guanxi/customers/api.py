@@ -25,7 +25,7 @@ from guanxi.core.db import PkQuery
 from guanxi.core.errors import FieldErrors, PermissionDenied
 from guanxi.core.permissions import can
 from guanxi.core.registry import Resource, resource_at
-from guanxi.customers import classification, services
+from guanxi.customers import classification, hierarchy, services
 from guanxi.customers.models import Account, AccountContact, Contact, CustomerProfile
 
 # --- input shapes -----------------------------------------------------------------------------------
@@ -134,6 +134,33 @@ def account_routes(router: Router, resource: Resource) -> None:
         for data in items:
             data["role"], data["is_primary"] = roles[data["id"]]
         return json_response({"items": items, "next_cursor": next_cursor})
+
+    @router.get(
+        "/{id}/hierarchy",
+        operation_id="accounts_hierarchy",
+        summary="An account's place in its group: the accounts above it, and roll-ups of the accounts below",
+        description=(
+            "``ancestors``: the accounts above, the top of the group first (those you may see). "
+            "``subsidiaries``: how many accounts sit directly below (list them with ``?parent=<id>``). "
+            "``rollups``: figures over the account and every account below it that you may see "
+            "(list those with ``?group=<id>``, their contacts with ``/contacts?group=<id>``). "
+            "A count stops at 10,000: ``at_least`` names the counts that reached it."
+        ),
+    )
+    def account_hierarchy(request: HttpRequest, id: int) -> HttpResponse:
+        require_token_scope(request, resource.object_type, Action.VIEW)
+        account: Account = get_visible(request, resource, id)  # type: ignore[assignment]
+        user = request.user
+        rollups, at_least = hierarchy.group_rollups(account, user)
+        return json_response(
+            {
+                "id": account.pk,
+                "ancestors": [{"id": a.pk, "name": a.name} for a in hierarchy.ancestors(account, user)],
+                "subsidiaries": hierarchy.subsidiary_count(account, user),
+                "rollups": rollups,
+                "at_least": at_least,
+            }
+        )
 
     @router.get(
         "/{id}/fit",

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import models
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, F, Func, OuterRef, Q
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from guanxi.core.errors import FieldErrors
 from guanxi.core.filters import FilterSet, through
+from guanxi.customers.hierarchy import group_accounts, group_ids
 from guanxi.customers.models import Account, AccountContact, Contact, ContactPoint, CustomerProfile, TierRule
 from guanxi.customers.normalize import normalize_email, normalize_phone, prefix_upper_bound
 
@@ -47,9 +51,34 @@ class AccountFilterSet(FilterSet):
         "fit_score": ("gte", "lte", "isnull"),
         "fit_profile": ("exact", "isnull"),
         "tag": ("exact", "in"),
+        # Custom: the account ``group=`` names and every account below it, at any depth.
+        "group": ("exact",),
     }
     ordering_fields = ("id", "name", "created_at", "updated_at", "annual_revenue")
     default_ordering = "-updated_at"
+    pickers = {"group": ("accounts", gettext_lazy("Account group"))}
+
+    def custom_filter(self, qs: models.QuerySet, name: str, lookup: str, raw: str) -> models.QuerySet:
+        if name != "group":
+            return super().custom_filter(qs, name, lookup, raw)
+        return qs.filter(pk__in=group_ids(_one_id("group", raw)))
+
+
+def links_to(qs: models.QuerySet, accounts: Any) -> models.QuerySet:
+    """``qs`` (contacts) narrowed to those linked to any of ``accounts`` (ids, or a subquery of them).
+
+    Checked contact by contact (``through``'s second way), the account is compared as ``+account_id``,
+    which no index can serve: otherwise SQLite probes the (account, contact) index once per account
+    asked for, for every contact down the list, instead of reading the contact's own few links.
+    For a group of 2,001 accounts at a million contacts: 224 ms -> 9 ms.
+    """
+    unindexed = Func(F("account_id"), template="+%(expressions)s", output_field=models.BigIntegerField())
+    return through(
+        qs,
+        AccountContact.objects.filter(account_id__in=accounts),
+        "contact_id",
+        check=AccountContact.objects.alias(any_account=unindexed).filter(any_account__in=accounts),
+    )
 
 
 def _ids(param: str, raw: str) -> list[int]:
@@ -59,11 +88,18 @@ def _ids(param: str, raw: str) -> list[int]:
         raise FieldErrors({param: [_("Use account ids, e.g. 12 or 12,15.")]}) from None
 
 
+def _one_id(param: str, raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise FieldErrors({param: [_("Use one account id, e.g. 12.")]}) from None
+
+
 class ContactFilterSet(FilterSet):
     model = Contact
     search_fields = ("display_name", "title", "department")
     search_index = True  # names with their pinyin, emails, phones, companies (title: its own filter)
-    governed_by = {"account": "accounts", "email": "emails", "phone": "phones"}
+    governed_by = {"account": "accounts", "group": "accounts", "email": "emails", "phone": "phones"}
     filters = {
         **OWNERSHIP_FILTERS,
         **PLACE_FILTERS,
@@ -81,9 +117,15 @@ class ContactFilterSet(FilterSet):
         "email": ("exact",),
         "phone": ("exact", "endswith"),
         "tag": ("exact", "in"),
+        # Custom: contacts at any account of a group (the account and every account below it).
+        "group": ("exact",),
     }
     ordering_fields = ("id", "display_name", "created_at", "updated_at")
     default_ordering = "-updated_at"
+    pickers = {
+        "account": ("accounts", gettext_lazy("Account")),
+        "group": ("accounts", gettext_lazy("Account group")),
+    }
 
     def custom_filter(self, qs: models.QuerySet, name: str, lookup: str, raw: str) -> models.QuerySet:
         # Through the link and contact-point tables (``through``: their few ids first, or row by row
@@ -93,7 +135,10 @@ class ContactFilterSet(FilterSet):
                 linked = Exists(AccountContact.objects.filter(contact=OuterRef("pk")))
                 return qs.filter(~linked) if raw.lower() in {"true", "1"} else qs.filter(linked)
             ids = _ids(f"account__{lookup}" if lookup != "exact" else "account", raw)
-            return through(qs, AccountContact.objects.filter(account_id__in=ids), "contact_id")
+            return links_to(qs, ids)
+        if name == "group":
+            # The group's accounts the user may see, as the group's roll-up counts them.
+            return links_to(qs, group_accounts(self.user, _one_id("group", raw)).values("pk"))
         if name == "email":
             try:
                 value = normalize_email(raw)

@@ -104,6 +104,7 @@ class Account(BigTableMixin, AddressMixin, GuanxiModel):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="children",
+        db_index=False,  # account_parent_idx starts with it
     )
     lifecycle_stage = models.CharField(
         _("lifecycle stage"), max_length=20, choices=LifecycleStage.choices, default=LifecycleStage.PROSPECT
@@ -153,6 +154,9 @@ class Account(BigTableMixin, AddressMixin, GuanxiModel):
             models.Index(fields=("country", "province", "city"), condition=LIVE, name="account_place_idx"),
             models.Index(fields=("region",), condition=LIVE, name="account_region_idx"),
             models.Index(fields=("dup_key",), name="account_dup_key_idx"),
+            # An account's subsidiaries by name (its page), and the walk down a group (hierarchy.py).
+            # Not partial: the walk goes through accounts in the recycle bin too.
+            models.Index(fields=("parent", "name", "id"), name="account_parent_idx"),
             *binned_indexes("account"),
         ]
         constraints = [

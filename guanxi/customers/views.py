@@ -11,6 +11,7 @@ from typing import Any
 
 from django.db import models
 from django.urls import reverse
+from django.utils.formats import number_format
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
@@ -23,7 +24,7 @@ from guanxi.core.views import display
 from guanxi.core.views.base import register_view, resource_url
 from guanxi.core.views.lists import ObjectListView
 from guanxi.core.views.records import PANEL_LIMIT, ObjectDetailView, ObjectEditView
-from guanxi.customers import services
+from guanxi.customers import hierarchy, services
 from guanxi.customers.choices import ContactPointLabel
 from guanxi.customers.forms import LINKS_RULE, contact_form_class, phone_text, point_text
 from guanxi.customers.models import Account, AccountContact, Contact
@@ -248,6 +249,62 @@ def fit_explanation_list(items: list[dict[str, Any]] | None) -> SafeString:
     return format_html('<ul class="list-unstyled mb-0">{}</ul>', format_html_join("", "<li>{}{}{}</li>", rows))
 
 
+def _rollup_text(rollup: hierarchy.Rollup, value: Any, *, at_least: bool) -> str:
+    if rollup.kind == "money":
+        if not value:
+            return str(display.EMPTY)
+        return " · ".join(
+            f"{row['currency']} {number_format(row['total'], decimal_pos=2, force_grouping=True)}" for row in value
+        )
+    return number_format(value, force_grouping=True) + ("+" if at_least else "")
+
+
+def account_group(account: Account, user: Any) -> dict[str, Any] | None:
+    """The group panel of an account page: the accounts above it, its subsidiaries, and the roll-ups
+    of what it heads. None for an account on its own (no parent, no subsidiary the user may see)."""
+    above = hierarchy.ancestors(account, user)
+    below = hierarchy.subsidiaries(account, user, PANEL_LIMIT + 1)
+    if not above and not below and account.parent_id is None:
+        return None
+    accounts = resource_at("accounts")
+    list_url = resource_url(accounts, "list")
+    hidden = hidden_fields(user, Account)
+    group: dict[str, Any] = {
+        "ancestors": [(a, resource_url(accounts, "detail", a.pk)) for a in above],
+        "parent_hidden": account.parent_id is not None and all(a.pk != account.parent_id for a in above),
+        "subsidiaries": [
+            {
+                "account": a,
+                "url": resource_url(accounts, "detail", a.pk),
+                "tier": a.get_tier_display() if a.tier and "tier" not in hidden else "",
+                "region": a.region if "region" not in hidden else "",
+            }
+            for a in below[:PANEL_LIMIT]
+        ],
+        "subsidiaries_url": f"{list_url}?parent={account.pk}" if len(below) > PANEL_LIMIT else None,
+        "rollups": [],
+    }
+    if below:
+        values, at_least = hierarchy.group_rollups(account, user)
+        for rollup in hierarchy.registered_rollups():
+            if rollup.key not in values:
+                continue
+            url = (
+                f"{resource_url(resource_at(rollup.list_path), 'list')}?group={account.pk}"
+                if rollup.list_path
+                else None
+            )
+            group["rollups"].append(
+                {
+                    "key": rollup.key,
+                    "label": rollup.label,
+                    "text": _rollup_text(rollup, values[rollup.key], at_least=rollup.key in at_least),
+                    "url": url,
+                }
+            )
+    return group
+
+
 @register_view("accounts", "detail")
 class AccountDetailView(MergedRedirectMixin, ObjectDetailView):
     """The account's fields (the fit explained line by line) and the contacts there the user may see."""
@@ -260,6 +317,7 @@ class AccountDetailView(MergedRedirectMixin, ObjectDetailView):
             if row["name"] == "fit_explanation":
                 row["value"] = fit_explanation_list(obj.fit_explanation)
         context["find_duplicates_url"] = reverse("ui:duplicates-find", args=["accounts", obj.pk])
+        context["group"] = account_group(obj, user)
         contacts = resource_at("contacts")
         visible = restricted(Contact, user, Action.VIEW)
         if visible.query.is_empty():  # no contact at all, by role or by share: no panel

@@ -14,6 +14,7 @@ import pytest
 from django.test import Client
 from django.utils import translation
 
+from guanxi.core import filters
 from guanxi.customers import services
 from guanxi.customers.models import Account, Contact
 from guanxi.identity.models import Role, RolePermission, Team, User
@@ -151,3 +152,10 @@ def make_contact(admin: User) -> Callable[..., Contact]:
         return services.contact_create(user=by or admin, data=data, emails=emails, phones=phones, accounts=accounts)
 
     return make
+
+
+@pytest.fixture(params=[filters.FEW, 1], ids=["ids first", "row by row"])
+def both_ways(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Filters through another table (``filters.through``) read their few ids first, or, when they
+    match ``FEW`` rows or more, check the records row by row: a test that uses it runs both ways."""
+    monkeypatch.setattr(filters, "FEW", request.param)

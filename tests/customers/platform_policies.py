@@ -337,6 +337,9 @@ MATRIX: dict[tuple[str, str], Callable[[Check], None]] = {
     ("GET", AC + "/{id}/fit"): _rows(
         "account", AC, "GET", None, ACCOUNT_VIEW, 200, suffix="/fit", deleted="deleted_account"
     ),
+    ("GET", AC + "/{id}/hierarchy"): _rows(
+        "account", AC, "GET", None, ACCOUNT_VIEW, 200, suffix="/hierarchy", deleted="deleted_account"
+    ),
     # contacts: the same rules; links need "change" on the contact and "view" on the account
     ("GET", CO): _list("contact", CO, CONTACT_VIEW),
     ("POST", CO): _create(CO, ADDERS, _contact_body),

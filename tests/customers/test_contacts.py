@@ -169,13 +169,6 @@ def test_replacing_links_keeps_accounts_the_user_cannot_see(
     assert _errors(response) == {"accounts.0.account": [f"No account with id {theirs.pk}."]}
 
 
-@pytest.fixture(params=[filters.FEW, 1], ids=["ids first", "row by row"])
-def both_ways(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Filters through another table (``filters.through``) read their few ids first, or, when they
-    match ``FEW`` rows or more, check the records row by row: each test runs both ways."""
-    monkeypatch.setattr(filters, "FEW", request.param)
-
-
 @pytest.mark.usefixtures("both_ways")
 def test_contact_filters(
     admin_api: Api, make_account: Callable[..., Account], make_contact: Callable[..., Contact]

@@ -28,7 +28,7 @@ from guanxi.core.models import SavedView, Tag
 from guanxi.core.pagination import DEFAULT_LIMIT, paginate, parse_limit
 from guanxi.core.permissions import hidden_fields, may_reach, restricted
 from guanxi.core.pickers import RecordPicker, pickable
-from guanxi.core.registry import Resource
+from guanxi.core.registry import Resource, resource_at
 from guanxi.core.views import display
 from guanxi.core.views.base import ResourceView, delete_verb, resource_url
 
@@ -94,6 +94,11 @@ def filter_controls(resource: Resource, user: Any, params: QueryDict, definition
         if name == "tag":
             controls.append(_tag_control(user, params))
             continue
+        if name in resource.filterset.pickers:
+            if resource.filterset.governed_by.get(name, name) in hidden:
+                continue
+            controls.append(_picker_control(resource, user, params, name))
+            continue
         db_field = display.model_field(model, name)
         if name in hidden or db_field is None:
             continue
@@ -149,6 +154,14 @@ def filter_controls(resource: Resource, user: Any, params: QueryDict, definition
             param = f"cf_{definition.key}__icontains"
             controls.append(FilterControl(param, definition.label, "text", params.get(param, "")))
     return controls
+
+
+def _picker_control(resource: Resource, user: Any, params: QueryDict, name: str) -> FilterControl:
+    """A filter that picks a record without being a column of the list's model (``group=``)."""
+    path, label = resource.filterset.pickers[name]
+    widget = RecordPicker(path, restricted(resource_at(path).model, user, Action.VIEW))
+    html = widget.render(name, params.get(name, ""), {"id": f"filter-{name}"})
+    return FilterControl(name, str(label), "picker", params.get(name, ""), html=html)
 
 
 def _tag_control(user: Any, params: QueryDict) -> FilterControl:

@@ -1,0 +1,175 @@
+"""Account hierarchy (集团): the accounts above an account, the subsidiaries below it, and the
+roll-ups of the group it heads (the account and every account below it, at any depth).
+
+The accounts below one are found by one recursive query down the ``parent_id`` index
+(``WITH RECURSIVE``, the same text on SQLite and PostgreSQL). Its ``UNION`` (not ``UNION ALL``)
+drops an id it has already found, so even a loop that got into the data ends the walk; writes
+refuse loops and groups deeper than ``MAX_HIERARCHY_DEPTH`` (``services.accounts._check_parent``).
+The walk goes through accounts in the recycle bin (their subsidiaries still name them as parent);
+what a user is shown is then read through ``restrict``.
+
+Roll-ups count only what the user may see: a total over accounts they cannot open would tell them
+what those accounts hold. A module adds its own (open opportunities, orders of the last twelve
+months) with ``register_rollup`` in its ``AppConfig.ready``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection, models
+from django.db.models import Sum
+from django.db.models.expressions import RawSQL
+from django.utils.translation import gettext_lazy as _
+
+from guanxi.core.choices import Action
+from guanxi.core.permissions import hidden_fields, restricted, visible_ref
+from guanxi.customers.models import Account, AccountContact, Contact
+from guanxi.customers.services.common import MAX_HIERARCHY_DEPTH
+
+
+def _table() -> str:
+    return connection.ops.quote_name(Account._meta.db_table)
+
+
+def group_ids(root_id: int) -> RawSQL:
+    """The ids of ``root_id`` and of every account below it, as a subquery for ``pk__in``."""
+    table = _table()
+    return RawSQL(  # noqa: S611 - the table name comes from metadata, the id is a parameter
+        f"WITH RECURSIVE below(id) AS (SELECT id FROM {table} WHERE id = %s "  # noqa: S608 - name from metadata
+        f"UNION SELECT child.id FROM {table} child JOIN below ON child.parent_id = below.id) "
+        "SELECT id FROM below",
+        (root_id,),
+    )
+
+
+def group_accounts(user: Any, root_id: int) -> models.QuerySet:
+    """The accounts of the group ``root_id`` heads (itself included) that the user may see."""
+    return restricted(Account, user, Action.VIEW).filter(pk__in=group_ids(root_id))
+
+
+def ancestors(account: Account, user: Any) -> list[Account]:
+    """The accounts above ``account``, the top of the group first; those the user may not see are
+    left out (their names are not the user's to read)."""
+    if account.parent_id is None:
+        return []
+    table = _table()
+    with connection.cursor() as cursor:
+        # Each step reads one parent by its primary key. Written as a join, SQLite (3.38 and later)
+        # first built a Bloom filter over the whole table for it: 45 ms at 200,000 accounts.
+        cursor.execute(
+            f"WITH RECURSIVE above(id, depth) AS (SELECT parent_id, 1 FROM {table} WHERE id = %s "  # noqa: S608
+            f"UNION ALL SELECT (SELECT up.parent_id FROM {table} up WHERE up.id = above.id), above.depth + 1 "
+            "FROM above WHERE above.id IS NOT NULL AND above.depth < %s) "
+            "SELECT id, depth FROM above WHERE id IS NOT NULL",
+            [account.pk, MAX_HIERARCHY_DEPTH + 1],
+        )
+        depth = {row[0]: row[1] for row in cursor.fetchall() if row[0] != account.pk}
+    found = restricted(Account, user, Action.VIEW).filter(pk__in=list(depth)).only("id", "name")
+    return sorted(found, key=lambda a: -depth[a.pk])
+
+
+def subsidiaries(account: Account, user: Any, limit: int) -> list[Account]:
+    """Up to ``limit`` accounts directly below ``account`` that the user may see, by name."""
+    return list(
+        restricted(Account, user, Action.VIEW)
+        .filter(parent_id=account.pk)
+        .only("id", "name", "region", "tier", "lifecycle_stage")
+        .order_by("name", "id")[:limit]
+    )
+
+
+def subsidiary_count(account: Account, user: Any) -> int:
+    return restricted(Account, user, Action.VIEW).filter(parent_id=account.pk).count()
+
+
+# --- roll-ups ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rollup:
+    """One figure over a group's accounts.
+
+    ``compute(accounts, user)`` gets the group's accounts the user may see and returns a whole
+    number (``kind="count"``), a list of ``{"currency", "total"}`` (``kind="money"``), or None when the
+    figure is not for this user (a field their role hides, records they may not see at all).
+    ``list_path`` names the list that shows what a count counts; it is filtered by ``group=<id>``.
+    A count need not go past ``COUNT_LIMIT + 1``: above ``COUNT_LIMIT`` it reads "10,000+".
+    """
+
+    key: str
+    label: Any
+    compute: Callable[[models.QuerySet, Any], Any]
+    kind: str = "count"
+    list_path: str | None = None
+
+
+#: Counts of a group stop here ("10,000+"): an exact count of the 107,000 contacts of a group of
+#: 2,000 accounts took 0.4-0.6 s on SQLite at a million contacts; this many, 0.08 s.
+COUNT_LIMIT = 10_000
+
+_ROLLUPS: dict[str, Rollup] = {}
+
+
+def register_rollup(rollup: Rollup) -> None:
+    _ROLLUPS[rollup.key] = rollup
+
+
+def registered_rollups() -> list[Rollup]:
+    return list(_ROLLUPS.values())
+
+
+def group_rollups(account: Account, user: Any) -> tuple[dict[str, Any], list[str]]:
+    """Every registered roll-up of the group ``account`` heads, for this user: ``{key: value}``, and
+    the keys of counts that reached ``COUNT_LIMIT`` (their value is then a lower bound)."""
+    accounts = group_accounts(user, account.pk)
+    values: dict[str, Any] = {}
+    at_least = []
+    for rollup in registered_rollups():
+        value = rollup.compute(accounts, user)
+        if value is None:
+            continue
+        if rollup.kind == "count" and value > COUNT_LIMIT:
+            value = COUNT_LIMIT
+            at_least.append(rollup.key)
+        values[rollup.key] = value
+    return values, at_least
+
+
+def _account_count(accounts: models.QuerySet, user: Any) -> int:
+    return accounts.order_by()[: COUNT_LIMIT + 1].count()
+
+
+def _contact_count(accounts: models.QuerySet, user: Any) -> int | None:
+    """Contacts at any account of the group, each once (one may work at two subsidiaries)."""
+    contacts = restricted(Contact, user, Action.VIEW)
+    if contacts.query.is_empty():
+        return None
+    links = AccountContact.objects.filter(account_id__in=accounts.values("pk")).filter(
+        visible_ref("contact_id", contacts)
+    )
+    return links.order_by().values("contact_id").distinct()[: COUNT_LIMIT + 1].count()
+
+
+def _annual_revenue(accounts: models.QuerySet, user: Any) -> list[dict[str, Any]] | None:
+    """The group's annual revenue, a total per currency (amounts in two currencies do not add up)."""
+    if "annual_revenue" in hidden_fields(user, Account):
+        return None
+    totals = (
+        accounts.filter(annual_revenue__gt=0)
+        .order_by()
+        .values("currency")
+        .annotate(total=Sum("annual_revenue"))
+        .order_by("currency")
+    )
+    cents = Decimal(1).scaleb(-Account._meta.get_field("annual_revenue").decimal_places)
+    # SQLite sums decimals as numbers ("150"); the amount reads as the field does ("150.00").
+    return [{"currency": row["currency"], "total": Decimal(row["total"]).quantize(cents)} for row in totals]
+
+
+register_rollup(Rollup("accounts", _("Accounts in the group"), _account_count, list_path="accounts"))
+register_rollup(Rollup("contacts", _("Contacts in the group"), _contact_count, list_path="contacts"))
+register_rollup(Rollup("annual_revenue", _("Annual revenue of the group"), _annual_revenue, kind="money"))
