@@ -11,7 +11,7 @@ from typing import Any
 
 from django.db import models
 from django.urls import reverse
-from django.utils.formats import number_format
+from django.utils import numberformat
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
@@ -249,14 +249,17 @@ def fit_explanation_list(items: list[dict[str, Any]] | None) -> SafeString:
     return format_html('<ul class="list-unstyled mb-0">{}</ul>', format_html_join("", "<li>{}{}{}</li>", rows))
 
 
+def _grouped(value: Any, decimals: int | None = None) -> str:
+    # 948,000,000.00 in both languages: Django's zh-Hans formats group no digits at all.
+    return numberformat.format(value, ".", decimal_pos=decimals, grouping=3, thousand_sep=",", force_grouping=True)
+
+
 def _rollup_text(rollup: hierarchy.Rollup, value: Any, *, at_least: bool) -> str:
     if rollup.kind == "money":
         if not value:
             return str(display.EMPTY)
-        return " · ".join(
-            f"{row['currency']} {number_format(row['total'], decimal_pos=2, force_grouping=True)}" for row in value
-        )
-    return number_format(value, force_grouping=True) + ("+" if at_least else "")
+        return " · ".join(f"{row['currency']} {_grouped(row['total'], 2)}" for row in value)
+    return _grouped(value) + ("+" if at_least else "")
 
 
 def account_group(account: Account, user: Any) -> dict[str, Any] | None:

@@ -227,6 +227,7 @@ def test_the_account_page_shows_the_group(group: Group, rep: User) -> None:
     assert f'<a href="{accounts_list}?group={group.top.pk}">3</a>' in top
     assert f'<a href="{reverse("ui:contacts-list")}?group={group.top.pk}">2</a>' in top
     assert "CNY 150.00" in top and "USD" not in top
+    assert "CNY 1,000" not in top  # the binned account's revenue
 
     east = page(client, group.east)
     assert (
@@ -237,6 +238,8 @@ def test_the_account_page_shows_the_group(group: Group, rep: User) -> None:
     assert "华夏苏州工厂" not in east and "data-rollup" not in east
 
     assert 'id="account-group"' not in page(client, group.alone)
+    Account.objects.filter(pk=group.east.pk).update(annual_revenue=Decimal(1_234_567))
+    assert "CNY 1,234,667.00" in page(client, group.top)  # grouped by thousands
 
 
 def test_the_account_page_does_not_query_per_subsidiary(

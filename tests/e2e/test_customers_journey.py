@@ -1,5 +1,6 @@
 """Browser journey of the customer lists, in the 中文 UI: add an account and a contact (with a phone,
-an email, linked to the account) through the forms, find both in their lists, export the contacts list
+an email, linked to the account) through the forms, a subsidiary under the account (its group on both
+pages), find both in their lists, export the contacts list
 (CSV and Excel) and read the downloaded files."""
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from tests.e2e.flows import either, list_row, path_of, sign_in, switch_language
 pytestmark = pytest.mark.e2e
 
 ACCOUNT_NAME = "杭州西湖数据科技有限公司"
+SUBSIDIARY = "宁波甬江数据服务有限公司"
 FAMILY, GIVEN = "欧阳", "小明"
 EMAIL = "ouyang.xm@example.com"
 PHONE_TYPED, PHONE_E164 = "138 0013 8000", "+8613800138000"
@@ -114,6 +116,33 @@ def test_customers_journey(page: Page, shot: Any, seller: Account, tmp_path: Pat
     expect(page.locator("#page-title")).to_contain_text(FAMILY + GIVEN)
     expect(page.locator("#main")).to_contain_text(ACCOUNT_NAME)
     shot("contact-saved")
+
+    # --- a subsidiary: its parent chosen by typing; the group on both account pages ---------------
+    page.goto("/customers/accounts/")
+    add_button(page).click()
+    page.locator("#id_name").fill(SUBSIDIARY)
+    page.locator("#id_parent").fill("hzxh")  # the initials of 杭州西湖
+    option = page.locator("#id_parent_options [data-picker-option]").filter(has_text=ACCOUNT_NAME)
+    expect(option).to_be_visible()
+    option.click()
+    expect(page.locator('[data-picker-chosen] input[name="parent"]')).to_have_count(1)
+    save(page)
+    expect(page.locator("#page-title")).to_have_text(SUBSIDIARY)
+    path = page.locator("#account-group-path")
+    expect(path).to_contain_text(ACCOUNT_NAME)
+    shot("subsidiary-saved")
+    path.get_by_role("link", name=ACCOUNT_NAME).click()
+    expect(page.locator("#page-title")).to_have_text(ACCOUNT_NAME)
+    expect(page.locator("#account-subsidiaries")).to_contain_text(SUBSIDIARY)
+    expect(page.locator("#account-group-rollups")).to_contain_text("集团内联系人")
+    expect(page.locator('[data-rollup="contacts"]')).to_have_text("1")
+    shot("account-group")
+    page.locator('[data-rollup="accounts"] a').click()
+    expect(page.locator("#filter-group")).to_be_attached()
+    group_rows = page.locator("#list-table tbody tr")
+    expect(group_rows).to_have_count(2)
+    expect(page.locator("#list-table")).to_contain_text(SUBSIDIARY)
+    shot("account-group-list")
 
     # --- both in their lists ---------------------------------------------------------------------
     page.goto("/customers/accounts/")
