@@ -13,6 +13,10 @@ Decisions:
 * A contact's "company" links it to the visible account of that exact name (or the one with the
   given account external ID). A company name that matches no account creates the account, owned by
   the importing user, if they may add accounts; otherwise the row is refused.
+* An account's parent ("上级客户", or its external ID) is a visible account that exists before the
+  row's batch, or another row of the same batch (a batch is written at once, so a parent may come
+  anywhere in it). A parent named nowhere, the row itself, a loop, or a group deeper than
+  ``MAX_HIERARCHY_DEPTH`` refuses the row, as the account form would.
 * No timeline entry per record: the import job is the summary (who, when, which file, the counts
   and the error file) and each record's change log says it came from the import. Adding a
   timeline row per record would double the rows written for no new information.
@@ -62,6 +66,7 @@ from guanxi.core.search.customers import account_document, contact_document
 from guanxi.core.search.registry import Columns
 from guanxi.customers.choices import AccountSource, ContactPointKind, Industry, LifecycleStage, SizeBand, size_band_for
 from guanxi.customers.duplicates import account_dup_key, contact_dup_key
+from guanxi.customers.hierarchy import ancestor_chains
 from guanxi.customers.models import Account, AccountContact, Contact, ContactPoint
 from guanxi.customers.normalize import (
     _CN_MOBILE_RE,
@@ -76,6 +81,7 @@ from guanxi.customers.normalize import (
     person_display_name,
     phone_digits_reversed,
 )
+from guanxi.customers.services.common import MAX_HIERARCHY_DEPTH
 
 POLICIES = ("skip", "update", "create")
 LOOKUP_CHUNK = 2000
@@ -170,6 +176,18 @@ ACCOUNT_FIELDS: tuple[ImportField, ...] = (
     *_ADDRESS_FIELDS,
     ImportField("lifecycle_stage", gettext_lazy("lifecycle stage"), ("阶段", "生命周期阶段", "客户阶段", "stage")),
     ImportField("source", gettext_lazy("source"), ("来源", "客户来源", "source")),
+    ImportField(
+        "parent",
+        gettext_lazy("parent account"),
+        ("上级客户", "上级公司", "母公司", "总公司", "所属集团", "parent", "parent account", "parent company"),
+        writes="parent",
+    ),
+    ImportField(
+        "parent_external_id",
+        gettext_lazy("parent account external ID"),
+        ("上级客户编号", "母公司编号", "parent id", "parent external id"),
+        writes="parent",
+    ),
     *_COMMON_TAIL,
 )
 
@@ -191,9 +209,11 @@ MAX_LENGTHS = {
     "legal_name": 200,
     "region": 100,
     "owner": 254,
+    "parent": 200,
+    "parent_external_id": 100,
 }
 _TEXT_CONTACT = ("title", "department", "wechat_id", "city", "district", "postal_code")
-_TEXT_ACCOUNT = ("legal_name", "region", "city", "district", "postal_code")
+_TEXT_ACCOUNT = ("legal_name", "region", "city", "district", "postal_code", "parent", "parent_external_id")
 
 # --- cell helpers -------------------------------------------------------------------------------------
 
@@ -570,7 +590,7 @@ _CONTACT_COLUMNS = (
 _ACCOUNT_COLUMNS = (
     "name", "legal_name", "industry", "size", "employee_count", "annual_revenue", "currency", "website", "region",
     "country", "province", "city", "district", "street", "postal_code", "lifecycle_stage", "source", "description",
-    "external_id",
+    "external_id", "parent_id",
 )  # fmt: skip
 
 
@@ -606,6 +626,12 @@ class _Writer:
 
     def refresh(self, values: dict[str, Any]) -> None:
         """Recompute what ``prepare`` derived from the values after two rows were merged."""
+
+    def after_match(
+        self, creates: list[Prepared], updates: dict[int, list[Prepared]], result: BatchResult
+    ) -> tuple[list[Prepared], dict[int, list[Prepared]]]:
+        """Last checks once each row knows whether it creates a record or updates which one."""
+        return creates, updates
 
     def create(self, rows: list[Prepared], result: BatchResult, now: Any, log: ChangeLogRows) -> None:
         raise NotImplementedError
@@ -685,6 +711,7 @@ class _Writer:
                 result.updated += 1
             else:
                 updates.setdefault(target[1], []).append(row)
+        creates, updates = self.after_match(creates, updates, result)
         now = timezone.now()
         log = ChangeLogRows(self.user, now)
         if creates:
@@ -738,7 +765,7 @@ def _merge_into(target: dict[str, Any], extra: dict[str, Any]) -> None:
 
 
 def _field_name(attname: str) -> str:
-    return attname.removesuffix("_id") if attname in ("owner_id", "team_id") else attname
+    return attname.removesuffix("_id") if attname in ("owner_id", "team_id", "parent_id") else attname
 
 
 #: Account ids by name or external id an import remembers between batches.
@@ -1050,9 +1077,117 @@ def _unique_points(rows: list[tuple[Any, ...]], table: TableRows) -> list[tuple[
     return out
 
 
+def _parent_ref(values: dict[str, Any]) -> tuple[str, str] | None:
+    """How a row names its parent account: by external ID when it gives one, else by name."""
+    if values.get("parent_external_id"):
+        return ("external_id", values["parent_external_id"])
+    if values.get("parent"):
+        return ("name", values["parent"])
+    return None
+
+
 class AccountWriter(_Writer):
     model = Account
     columns = _ACCOUNT_COLUMNS
+
+    def __init__(self, user: Any, policy: str, ctx: PrepareContext, job: Any = None):
+        super().__init__(user, policy, ctx, job)
+        # Per batch: the accounts above each parent found in the database, and the ids of the
+        # batch's new accounts by their keys (a parent named by another row of the batch).
+        self.chains: dict[int, list[int]] = {}
+        self.new_ids: dict[tuple[str, str], int] = {}
+
+    def _refuse_parent(self, result: BatchResult, row: Prepared, reason: str) -> None:
+        ref = _parent_ref(row.values)
+        assert ref is not None
+        self._refuse(result, row, "parent_external_id" if ref[0] == "external_id" else "parent", ref[1], reason)
+
+    def before_write(self, rows: list[Prepared], result: BatchResult) -> list[Prepared]:
+        """Find each row's parent among the accounts the user may see, or else among the batch's rows."""
+        self.chains, self.new_ids = {}, {}
+        refs = {ref for row in rows if (ref := _parent_ref(row.values))}
+        if not refs:
+            return rows
+        visible = restricted(Account, self.user, Action.VIEW)
+        found: dict[tuple[str, str], int] = {}
+        for kind in ("external_id", "name"):
+            for chunk in _chunks(sorted(key for k, key in refs if k == kind)):
+                # The oldest of two accounts with one name, as a contact's company is found.
+                for key, pk in visible.filter(**{f"{kind}__in": chunk}).order_by("-id").values_list(kind, "pk"):
+                    found[(kind, key)] = pk
+        self.chains = ancestor_chains(found.values())
+        in_batch = {key for row in rows for key in self.match_keys(row.values)}
+        kept = []
+        for row in rows:
+            ref = _parent_ref(row.values)
+            if ref is None:
+                kept.append(row)
+            elif ref in self.match_keys(row.values):
+                self._refuse_parent(result, row, _("An account cannot be its own parent."))
+            elif ref in found:
+                row.values["parent_id"] = found[ref]
+                kept.append(row)
+            elif ref in in_batch:
+                row.values["parent_ref"] = ref  # its id comes when that row's account is created
+                kept.append(row)
+            else:
+                self._refuse_parent(
+                    result,
+                    row,
+                    _(
+                        "No account you may see has this name or external ID: import the parent first, "
+                        "or put it in the same file."
+                    ),
+                )
+        return kept
+
+    def after_match(
+        self, creates: list[Prepared], updates: dict[int, list[Prepared]], result: BatchResult
+    ) -> tuple[list[Prepared], dict[int, list[Prepared]]]:
+        """Refuse rows whose parent would make a loop or a group deeper than ``MAX_HIERARCHY_DEPTH``.
+
+        A parent in the batch is followed up through the batch's new accounts to one in the database
+        (its ``chains``). Refusing a row can leave another row's parent uncreated: repeat until none."""
+        rows = [(None, row) for row in creates] + [(pk, row) for pk, group in updates.items() for row in group]
+        if not any("parent_id" in row.values or "parent_ref" in row.values for _pk, row in rows):
+            return creates, updates
+        refused: set[int] = set()  # lines
+        while True:
+            new = [row for pk, row in rows if pk is None and row.line not in refused]
+            index = {key: row for row in new for key in self.match_keys(row.values)}
+            newly = 0
+            for pk, row in rows:
+                if row.line in refused or not ("parent_id" in row.values or "parent_ref" in row.values):
+                    continue
+                reason = self._parent_problem(pk, row, index)
+                if reason:
+                    self._refuse_parent(result, row, reason)
+                    refused.add(row.line)
+                    newly += 1
+            if not newly:
+                break
+        kept_creates = [row for row in creates if row.line not in refused]
+        kept_updates = {pk: [r for r in group if r.line not in refused] for pk, group in updates.items()}
+        return kept_creates, {pk: group for pk, group in kept_updates.items() if group}
+
+    def _parent_problem(self, pk: int | None, row: Prepared, new: dict[tuple[str, str], Prepared]) -> str:
+        """Why this row's parent cannot be set, or "". ``pk``: the account the row updates, if any."""
+        seen = {row.line}
+        depth, current = 0, row  # depth: the batch's new accounts above this row
+        while "parent_ref" in current.values:
+            above = new.get(current.values["parent_ref"])
+            if above is None:
+                return str(_("The parent account's own row could not be imported."))
+            if above.line in seen:
+                return str(_("This parent is already below this account; that would make a loop."))
+            seen.add(above.line)
+            depth, current = depth + 1, above
+        chain = self.chains.get(current.values.get("parent_id") or 0, [])
+        if pk is not None and pk in chain:
+            return str(_("This parent is already below this account; that would make a loop."))
+        if depth + len(chain) > MAX_HIERARCHY_DEPTH:
+            return str(_("Account groups are at most %(depth)s levels deep.") % {"depth": MAX_HIERARCHY_DEPTH})
+        return ""
 
     def match_keys(self, values: dict[str, Any]) -> list[tuple[str, str]]:
         keys = []
@@ -1075,10 +1210,13 @@ class AccountWriter(_Writer):
     def create(self, rows: list[Prepared], result: BatchResult, now: Any, log: ChangeLogRows) -> None:
         table = TableRows(Account, now)
         pks = allocate_ids(Account, len(rows))
+        self.new_ids = {key: pk for pk, row in zip(pks, rows, strict=True) for key in self.match_keys(row.values)}
         records = []
         documents: dict[int, Columns] = {}
         tags: dict[int, list[str]] = {}
         for pk, row in zip(pks, rows, strict=True):
+            if "parent_ref" in row.values:
+                row.values["parent_id"] = self.new_ids[row.values["parent_ref"]]
             values = self.base_values(row, table, pk)
             records.append(table.row({**values, "dup_key": account_dup_key(values.get("name") or "")}))
             documents[pk] = account_document(
@@ -1102,6 +1240,10 @@ class AccountWriter(_Writer):
     def update(self, merged: dict[int, list[Prepared]], result: BatchResult, now: Any, log: ChangeLogRows) -> None:
         allowed = self.changeable(list(merged))
         table = TableRows(Account, now)
+        for rows in merged.values():
+            for row in rows:
+                if "parent_ref" in row.values:  # a parent created by this batch (``create`` ran first)
+                    row.values["parent_id"] = self.new_ids[row.values["parent_ref"]]
         attnames = [*self.columns, "owner_id", "team_id"]
         current = {}
         for chunk in _chunks([pk for pk in merged if pk in allowed]):

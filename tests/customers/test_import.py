@@ -470,6 +470,64 @@ def test_accounts_import(client: Client) -> None:
     }
 
 
+def _import_accounts(client: Client, rows: list[list[str]], policy: str = "update") -> tuple[dict[str, Any], int]:
+    data = {"file": SimpleUploadedFile("accounts.csv", csv_bytes(rows)), "type": "accounts", "start": "true"}
+    body = client.post("/api/v1/imports", {**data, "duplicate_policy": policy}).json()
+    return client.get(f"/api/v1/imports/{body['id']}").json()["result"], body["id"]
+
+
+def _parent_names() -> dict[str, str | None]:
+    return {a.name: a.parent.name if a.parent else None for a in Account.objects.select_related("parent")}
+
+
+def test_accounts_import_with_their_parents(client: Client, admin: Any) -> None:
+    """A parent is an account that exists, or another row of the file, above or below its subsidiary;
+    one named nowhere, the row itself, or a loop refuses the row and names the column."""
+    top = Account.objects.create(name="华夏集团", external_id="G0", owner=admin, created_by=admin)
+    Account.objects.create(name="华夏西南", owner=admin, created_by=admin)
+    rows = [
+        ["客户编号", "公司名称", "上级客户", "上级客户编号"],
+        ["G1", "华夏华东", "华夏集团", ""],  # 2: by name, in the database
+        ["G2", "华夏苏州", "", "G1"],  # 3: by external ID, a row above
+        ["G3", "华夏华南", "华夏华南", ""],  # 4: itself
+        ["G4", "华夏西部", "不存在的公司", ""],  # 5: nowhere
+        ["G5", "华夏北方", "华夏东北", ""],  # 6: a row below
+        ["G6", "华夏东北", "", ""],  # 7
+        ["L1", "环甲", "环乙", ""],  # 8: a loop of two new accounts
+        ["L2", "环乙", "环甲", ""],  # 9
+        ["G0", "华夏集团", "华夏苏州", ""],  # 10: the top under its own grandchild
+        ["", "华夏西南", "", "G0"],  # 11: an account there already, now in the group
+    ]
+    result, job_id = _import_accounts(client, rows)
+    assert result == {"created": 4, "updated": 1, "skipped": 0, "failed": 5}
+    parents = _parent_names()
+    assert parents["华夏华东"] == "华夏集团" and parents["华夏苏州"] == "华夏华东" and parents["华夏北方"] == "华夏东北"
+    assert parents["华夏集团"] is None and "环甲" not in parents and "华夏华南" not in parents
+    found = read_errors(client, job_id)[1:]
+    assert {(int(r[0]), r[1]) for r in found} == {(n, "上级客户") for n in (4, 5, 8, 9, 10)}
+    errors = {int(r[0]): r[3] for r in found}
+    assert errors[4] == "An account cannot be its own parent."
+    assert errors[5].startswith("No account you may see has this name or external ID")
+    assert "loop" in errors[8] and "loop" in errors[9] and "loop" in errors[10]
+    entry = ChangeLogEntry.objects.get(object_id=Account.objects.get(external_id="G2").pk, action="create")
+    assert entry.changes["parent"] == [None, Account.objects.get(external_id="G1").pk]
+    assert Account.objects.filter(parent=top).count() == 2 and parents["华夏西南"] == "华夏集团"
+
+
+def test_an_imported_parent_keeps_groups_within_their_depth(
+    client: Client, admin: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from guanxi.customers import importers
+
+    monkeypatch.setattr(importers, "MAX_HIERARCHY_DEPTH", 2)
+    Account.objects.create(name="一级", owner=admin, created_by=admin)
+    rows = [["公司名称", "上级客户"], ["二级", "一级"], ["三级", "二级"], ["四级", "三级"]]
+    result, job_id = _import_accounts(client, rows)
+    assert result["created"] == 2 and result["failed"] == 1
+    assert _parent_names() == {"一级": None, "二级": "一级", "三级": "二级"}
+    assert read_errors(client, job_id)[1][:2] == ["4", "上级客户"]
+
+
 # --- permissions --------------------------------------------------------------------------------------
 
 
