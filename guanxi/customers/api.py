@@ -144,7 +144,7 @@ def account_routes(router: Router, resource: Resource) -> None:
             "``subsidiaries``: how many accounts sit directly below (list them with ``?parent=<id>``). "
             "``rollups``: figures over the account and every account below it that you may see "
             "(list those with ``?group=<id>``, their contacts with ``/contacts?group=<id>``). "
-            "A count stops at 10,000: ``at_least`` names the counts that reached it."
+            "A count stops at 1,000: ``at_least`` names the counts that reached it (or are a lower bound)."
         ),
     )
     def account_hierarchy(request: HttpRequest, id: int) -> HttpResponse:

@@ -154,9 +154,10 @@ class Account(BigTableMixin, AddressMixin, GuanxiModel):
             models.Index(fields=("country", "province", "city"), condition=LIVE, name="account_place_idx"),
             models.Index(fields=("region",), condition=LIVE, name="account_region_idx"),
             models.Index(fields=("dup_key",), name="account_dup_key_idx"),
-            # An account's subsidiaries by name (its page), and the walk down a group (hierarchy.py).
-            # Not partial: the walk goes through accounts in the recycle bin too.
-            models.Index(fields=("parent", "name", "id"), name="account_parent_idx"),
+            # An account's subsidiaries by name (its page), and the walk down a group (hierarchy.py),
+            # in the recycle bin too. Only accounts with a parent: with every account in it, each
+            # new one went in at a random place by name (account import 4.3k -> 3.3k rows/s).
+            models.Index(fields=("parent", "name", "id"), condition=Q(parent__isnull=False), name="account_parent_idx"),
             *binned_indexes("account"),
         ]
         constraints = [

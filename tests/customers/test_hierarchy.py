@@ -257,6 +257,7 @@ def test_the_account_page_does_not_query_per_subsidiary(
         return len(captured)
 
     make_account(by=rep, name="计数孙公司 0", parent_id=middle.pk)
+    make_contact(by=rep, given_name="0", accounts=[{"account": middle.pk}])
     page(client, middle)  # caches filled once (content types, the role's rules)
     before = count()
     for i in range(1, 6):
