@@ -83,6 +83,29 @@ with connection.cursor() as cursor:
     cursor.execute("ANALYZE")
 """
 
+#: Makes an account group (集团) of the bench's data, prints its head, or (with "undo") takes it apart:
+#: the account with the most contacts heads the next ``size`` accounts by contacts, half directly
+#: and half under the first of those (107,387 contact links at 1M for 2,000). The generator makes
+#: no groups; this one is the large case, taken apart after it is timed.
+GROUP_SNIPPET = """
+import sys
+import django
+django.setup()
+from django.db.models import Count
+from guanxi.customers.models import Account, AccountContact
+size, undo = int(sys.argv[1]), sys.argv[2:] == ["undo"]
+if undo:
+    Account.all_objects.filter(parent__isnull=False).update(parent=None)
+    raise SystemExit(0)
+by_contacts = AccountContact.objects.values("account_id").annotate(n=Count("id")).order_by("-n", "account_id")
+biggest = list(by_contacts.values_list("account_id", flat=True)[: size + 1])
+head, rest = biggest[0], biggest[1:]
+Account.all_objects.filter(pk__in=rest[: size // 2]).update(parent=head)
+Account.all_objects.filter(pk__in=rest[size // 2 :]).update(parent=rest[0])
+links = AccountContact.objects.filter(account_id__in=biggest).count()
+print(head, rest[0], links)
+"""
+
 
 def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
@@ -589,6 +612,24 @@ def measure_reads(
         if paths:
             timing = _harness.measure(browser, paths, n, budget=budget)
             rows.append(latency_row(f"page: {name} (HTML)", timing, None, None))
+
+    # An account group: its head's page, its roll-ups, and the contacts of the group (issue 3,
+    # deliverable 1). Marked "info": the issue sets no target for them.
+    size = min(2000, max(2, args.accounts // 100))
+    log(f"account group of {size + 1} …")
+    head, middle, links = (int(v) for v in run([sys.executable, "-c", GROUP_SNIPPET, str(size)], env, "group").split())
+    info["group"] = {"accounts": size + 1, "contact_links": links}
+    try:
+        for name, path, by in (
+            ("page: group head (HTML)", f"/customers/accounts/{head}/", browser),
+            ("page: group middle (HTML)", f"/customers/accounts/{middle}/", browser),
+            ("group roll-ups (API)", f"/api/v1/accounts/{head}/hierarchy", client),
+            ("list filtered group", f"/api/v1/contacts?limit=50&group={head}", client),
+        ):
+            timing = _harness.measure(by, [path], n, budget=budget)
+            rows.append(latency_row(name, timing, None, None))
+    finally:
+        run([sys.executable, "-c", GROUP_SNIPPET, "0", "undo"], env, "group undo")
     return rows
 
 
