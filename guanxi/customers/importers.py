@@ -14,9 +14,9 @@ Decisions:
   given account external ID). A company name that matches no account creates the account, owned by
   the importing user, if they may add accounts; otherwise the row is refused.
 * An account's parent ("上级客户", or its external ID) is a visible account that exists before the
-  row's batch, or another row of the same batch (a batch is written at once, so a parent may come
-  anywhere in it). A parent named nowhere, the row itself, a loop, or a group deeper than
-  ``MAX_HIERARCHY_DEPTH`` refuses the row, as the account form would.
+  row's batch (an earlier row of the file included), or another row of the same batch (a batch is
+  written at once, so there a parent may also come below). A parent named nowhere, the row itself,
+  a loop, or a group deeper than ``MAX_HIERARCHY_DEPTH`` refuses the row, as the account form would.
 * No timeline entry per record: the import job is the summary (who, when, which file, the counts
   and the error file) and each record's change log says it came from the import. Adding a
   timeline row per record would double the rows written for no new information.
@@ -1136,7 +1136,7 @@ class AccountWriter(_Writer):
                     row,
                     _(
                         "No account you may see has this name or external ID: import the parent first, "
-                        "or put it in the same file."
+                        "or put it above its subsidiaries in the file."
                     ),
                 )
         return kept
