@@ -308,6 +308,10 @@ def account_group(account: Account, user: Any) -> dict[str, Any] | None:
     return group
 
 
+#: An account with this many contacts or more lists the newest in its panel, not all of them by name.
+PANEL_SORT_LIMIT = 500
+
+
 @register_view("accounts", "detail")
 class AccountDetailView(MergedRedirectMixin, ObjectDetailView):
     """The account's fields (the fit explained line by line) and the contacts there the user may see."""
@@ -326,12 +330,18 @@ class AccountDetailView(MergedRedirectMixin, ObjectDetailView):
         if visible.query.is_empty():  # no contact at all, by role or by share: no panel
             return context
         hidden = hidden_fields(user, Contact)
-        # One query: the links of this account whose contact the user may see, with the contact.
+        # The links of this account whose contact the user may see, with the contact: by name, or,
+        # at an account with more contacts than a sort should read, the newest first (the order of
+        # the (account, contact) index: no sort at all). By name, the 3,390 contacts of the bench's
+        # largest account took 29 ms on PostgreSQL, and the time grows with every contact.
+        many = AccountContact.objects.filter(account=obj).order_by()[:PANEL_SORT_LIMIT].count() >= PANEL_SORT_LIMIT
+        ordering = ("-contact_id",) if many else ("-is_primary", "contact__display_name", "id")
         links = list(
             AccountContact.objects.filter(visible_ref("contact_id", visible), account=obj)
             .select_related("contact")
-            .order_by("-is_primary", "contact__display_name", "id")[: PANEL_LIMIT + 1]
+            .order_by(*ordering)[: PANEL_LIMIT + 1]
         )
+        context["account_contacts_newest_first"] = many
         context["account_contacts"] = [
             {
                 "contact": link.contact,

@@ -314,6 +314,27 @@ def test_account_detail_lists_the_contacts_the_user_may_see(
     assert f'href="{url("contacts-add", query=f"account={account.pk}")}"' in page
 
 
+def test_an_account_with_many_contacts_lists_the_newest_first(
+    admin: User, make_account: Callable[..., Account], make_contact: Callable[..., Contact], monkeypatch: Any
+) -> None:
+    """By name, the panel would read every contact of the account to sort them."""
+    from guanxi.customers import views
+
+    monkeypatch.setattr(views, "PANEL_LIMIT", 2)
+    account = make_account(name="大客户")
+    made = [make_contact(given_name=name, accounts=[{"account": account.pk}]) for name in ("丙", "乙", "甲")]
+    client = client_for(admin)
+
+    def shown() -> tuple[list[str], bool]:
+        page = html(client.get(url("accounts-detail", account.pk)))
+        return re.findall(r'data-contact="(\d+)"', page), 'id="account-contacts-newest"' in page
+
+    monkeypatch.setattr(views, "PANEL_SORT_LIMIT", 4)
+    assert shown() == ([str(made[0].pk), str(made[1].pk)], False)  # 张丙, 张乙: by name
+    monkeypatch.setattr(views, "PANEL_SORT_LIMIT", 3)
+    assert shown() == ([str(made[2].pk), str(made[1].pk)], True)  # the newest two
+
+
 def test_contact_list_shows_the_main_email_and_phone(admin: User, make_contact: Callable[..., Contact]) -> None:
     make_contact(emails=["a@example.com", "b@example.com"], phones=["13800138000"])
     page = html(client_for(admin).get(url("contacts-list")))
