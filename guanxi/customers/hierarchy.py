@@ -65,7 +65,7 @@ def group_accounts(user: Any, root_id: int) -> models.QuerySet:
     ids = group_account_ids(user, root_id)
     if ids is None:  # a very large group keeps the walk as a subquery
         return restricted(Account, user, Action.VIEW).filter(pk__in=group_ids(root_id))
-    return Account.objects.filter(pk__in=ids)
+    return Account.objects.filter(pk__in=ids)  # ids read through ``restrict`` just above
 
 
 def ancestor_chains(pks: Iterable[int]) -> dict[int, list[int]]:
