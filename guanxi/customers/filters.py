@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy
 
 from guanxi.core.errors import FieldErrors
 from guanxi.core.filters import FilterSet, through
-from guanxi.customers.hierarchy import group_account_ids, group_accounts, group_ids
+from guanxi.customers.hierarchy import group_ids, group_members
 from guanxi.customers.models import Account, AccountContact, Contact, ContactPoint, CustomerProfile, TierRule
 from guanxi.customers.normalize import normalize_email, normalize_phone, prefix_upper_bound
 
@@ -138,9 +138,7 @@ class ContactFilterSet(FilterSet):
             return links_to(qs, ids)
         if name == "group":
             # The group's accounts the user may see, as the group's roll-up counts them.
-            root = _one_id("group", raw)
-            listed = group_account_ids(self.user, root)
-            return links_to(qs, listed if listed is not None else group_accounts(self.user, root).values("pk"))
+            return links_to(qs, group_members(self.user, _one_id("group", raw)))
         if name == "email":
             try:
                 value = normalize_email(raw)

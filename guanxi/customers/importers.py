@@ -711,15 +711,16 @@ class _Writer:
                 result.updated += 1
             else:
                 updates.setdefault(target[1], []).append(row)
+        if creates and not may_add(self.user, self.model):
+            for row in creates:
+                self._refuse(result, row, "", "", _("You may not add records of this type."))
+            creates = []
+        # After the refusal above: a row whose parent is one of those is refused, not left pointing at nothing.
         creates, updates = self.after_match(creates, updates, result)
         now = timezone.now()
         log = ChangeLogRows(self.user, now)
         if creates:
-            if not may_add(self.user, self.model):
-                for row in creates:
-                    self._refuse(result, row, "", "", _("You may not add records of this type."))
-            else:
-                self.create(creates, result, now, log)
+            self.create(creates, result, now, log)
         if updates:
             self.update(updates, result, now, log)
         log.flush()
@@ -1177,16 +1178,16 @@ class AccountWriter(_Writer):
         while "parent_ref" in current.values:
             above = new.get(current.values["parent_ref"])
             if above is None:
-                return str(_("The parent account's own row could not be imported."))
+                return _("The parent account's own row could not be imported.")
             if above.line in seen:
-                return str(_("This parent is already below this account; that would make a loop."))
+                return _("This parent is already below this account; that would make a loop.")
             seen.add(above.line)
             depth, current = depth + 1, above
         chain = self.chains.get(current.values.get("parent_id") or 0, [])
         if pk is not None and pk in chain:
-            return str(_("This parent is already below this account; that would make a loop."))
+            return _("This parent is already below this account; that would make a loop.")
         if depth + len(chain) > MAX_HIERARCHY_DEPTH:
-            return str(_("Account groups are at most %(depth)s levels deep.") % {"depth": MAX_HIERARCHY_DEPTH})
+            return _("Account groups are at most %(depth)s levels deep.") % {"depth": MAX_HIERARCHY_DEPTH}
         return ""
 
     def match_keys(self, values: dict[str, Any]) -> list[tuple[str, str]]:

@@ -528,6 +528,24 @@ def test_an_imported_parent_keeps_groups_within_their_depth(
     assert read_errors(client, job_id)[1][:2] == ["4", "上级客户"]
 
 
+def test_a_parent_the_user_may_not_add_refuses_its_subsidiary(django_capture_on_commit_callbacks: Any) -> None:
+    """Without "add", the new parent row is refused, and so is the update naming it as parent."""
+    role = RoleFactory(name="Editor")
+    grant(role, "customers.account", ("view", "change", "import"), "all")
+    editor = UserFactory(role=role)
+    Account.objects.create(name="华夏西南", owner=editor, created_by=editor)
+    c = JobClient()
+    c.capture = django_capture_on_commit_callbacks
+    c.force_login(editor)
+    rows = [["公司名称", "上级客户"], ["华夏新集团", ""], ["华夏西南", "华夏新集团"]]
+    result, job_id = _import_accounts(c, rows)
+    assert result == {"created": 0, "updated": 0, "skipped": 0, "failed": 2}
+    errors = {int(r[0]): (r[1], r[3]) for r in read_errors(c, job_id)[1:]}
+    assert errors[2][1] == "You may not add records of this type."
+    assert errors[3] == ("上级客户", "The parent account's own row could not be imported.")
+    assert Account.objects.get(name="华夏西南").parent_id is None
+
+
 # --- permissions --------------------------------------------------------------------------------------
 
 
