@@ -304,6 +304,8 @@ class RecordForm(forms.ModelForm):
                 name = "cf_" + key.split(".", 1)[1]
             elif key.endswith("_id") and key.removesuffix("_id") in self.fields:
                 name = key.removesuffix("_id")
+            elif "." in key and key.split(".", 1)[0] in self.fields:
+                name = key.split(".", 1)[0]  # ``conditions.sizes``: a part of a structured input
             for message in messages_:
                 if name in self.fields and not self.fields[name].disabled:
                     self.add_error(name, message)

@@ -130,13 +130,17 @@ def record_create(
     data: dict[str, Any],
     tags: Iterable[str] | None = None,
     custom_fields: dict[str, Any] | None = None,
+    by_rule: bool = False,
 ) -> M:
-    """Create a record owned by ``user`` (unless the data assigns it), audited as "create"."""
+    """Create a record owned by ``user`` (unless the data assigns it), audited as "create".
+
+    ``by_rule``: the owner in ``data`` comes from an assignment rule an administrator set, not from
+    the user, so the user needs no "assign" permission for it (and may not see the record after)."""
     if scope_for(user, object_type_of(model), Action.ADD) == Scope.NONE:
         raise PermissionDenied()
     _check_frozen(user, model, data)
     assigned = _ownership_changed(model, data, {"owner": user.pk, "team": getattr(user, "team_id", None)})
-    if assigned and not _assign_allowed(user, model):
+    if assigned and not by_rule and not _assign_allowed(user, model):
         raise FieldErrors({"owner": [_("You may not assign records to other people or teams.")]})
     obj = model(**data)
     if hasattr(obj, "created_by_id"):

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from guanxi.core.errors import FieldErrors
 from guanxi.customers.choices import Industry, LifecycleStage, SizeBand, Tier
@@ -233,6 +234,29 @@ def evaluate(criteria: dict[str, Any], account: Account) -> list[CriterionResult
             }
             results.append(CriterionResult("annual_revenue", matched, expected, str(revenue), detail))
     return results
+
+
+def describe(criteria: dict[str, Any] | None) -> str:
+    """The criteria in words for pages, e.g. "Region: 华南, 深圳市; Annual revenue: at least 1,000,000"."""
+    criteria = criteria or {}
+    parts = []
+    for key in ("regions", "industries", "sizes", "lifecycle_stages"):
+        if criteria.get(key):
+            _attr, choices = LIST_CRITERIA[key]
+            values = ", ".join(_choice_label(choices, v) for v in criteria[key])
+            parts.append(_("%(label)s: %(values)s") % {"label": _labels()[key], "values": values})
+    low, high = criteria.get("min_annual_revenue"), criteria.get("max_annual_revenue")
+    if low is not None and high is not None:
+        revenue = _("%(low)s to %(high)s") % {"low": _money(low), "high": _money(high)}
+    elif low is not None:
+        revenue = _("at least %(low)s") % {"low": _money(low)}
+    elif high is not None:
+        revenue = _("at most %(high)s") % {"high": _money(high)}
+    else:
+        revenue = ""
+    if revenue:
+        parts.append(_("%(label)s: %(values)s") % {"label": _labels()["annual_revenue"], "values": revenue})
+    return pgettext("between criteria", "; ").join(parts) or _("Every account")
 
 
 # --- tiers ----------------------------------------------------------------------------------------

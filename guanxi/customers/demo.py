@@ -468,6 +468,11 @@ TIER_RULES = [
     ("C 类：年营收 ≥ 100 万", "C", 30, {"min_annual_revenue": "1000000"}, "Annual revenue of CNY 1 million or more."),
     ("D 类：其他", "D", 40, {}, "Everyone else, including accounts whose revenue is not known."),
 ]
+# name, position, conditions, team key: new accounts of a territory go to its team's members in turn.
+ASSIGNMENT_RULES = [
+    ("华南新客户 → 华南销售部轮流", 10, {"regions": ["华南"]}, "south"),
+    ("华东新客户 → 华东销售部轮流", 20, {"regions": ["华东"]}, "east"),
+]
 PROFILE = {
     "name": "制造业与科技企业（华东/华南，50–999 人）",
     "description": "Manufacturing and technology companies in East and South China with 50 to 999 employees: "
@@ -614,9 +619,22 @@ def classification_step(ctx: DemoContext) -> None:
         ctx.note("account fit scores set", fits["changed"])
 
 
+def assignment_step(ctx: DemoContext) -> None:
+    """Assignment rules by territory; last, so the demo's own accounts keep the owners they name."""
+    from guanxi.customers import services
+    from guanxi.customers.models import AssignmentRule
+
+    for name, position, conditions, team_key in ASSIGNMENT_RULES:
+        if not AssignmentRule.objects.filter(name=name).exists():
+            data = {"name": name, "position": position, "conditions": conditions, "team_id": ctx.teams[team_key].pk}
+            services.assignment_rule_create(user=ctx.admin, data=data)
+            ctx.note("assignment rules")
+
+
 STEPS: list[DemoStep] = [
     DemoStep("accounts", accounts_step),
     DemoStep("contacts", contacts_step),
     DemoStep("account notes", notes_step),
     DemoStep("tier rules and fit", classification_step),
+    DemoStep("assignment rules", assignment_step),
 ]

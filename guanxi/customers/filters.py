@@ -12,7 +12,15 @@ from django.utils.translation import gettext_lazy
 from guanxi.core.errors import FieldErrors
 from guanxi.core.filters import FilterSet, through
 from guanxi.customers.hierarchy import group_ids, group_members
-from guanxi.customers.models import Account, AccountContact, Contact, ContactPoint, CustomerProfile, TierRule
+from guanxi.customers.models import (
+    Account,
+    AccountContact,
+    AssignmentRule,
+    Contact,
+    ContactPoint,
+    CustomerProfile,
+    TierRule,
+)
 from guanxi.customers.normalize import normalize_email, normalize_phone, prefix_upper_bound
 
 OWNERSHIP_FILTERS: dict[str, tuple[str, ...]] = {
@@ -178,3 +186,11 @@ class CustomerProfileFilterSet(FilterSet):
     filters = {"is_active": ("exact",)}
     ordering_fields = ("id", "name", "created_at", "updated_at")
     default_ordering = "name"
+
+
+class AssignmentRuleFilterSet(FilterSet):
+    model = AssignmentRule
+    search_fields = ("name", "description")
+    filters = {"is_active": ("exact",), "assignee": ("exact", "in"), "team": ("exact", "in")}
+    ordering_fields = ("id", "position", "name", "created_at", "updated_at")
+    default_ordering = "position"

@@ -10,18 +10,23 @@ bulk edit page keeps the plain generic form (these inputs are not model fields i
 
 from __future__ import annotations
 
+import decimal
 import re
-from typing import Any
+from typing import Any, cast
 
 from django import forms
+from django.template.loader import render_to_string
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from guanxi.core.choices import Action
-from guanxi.core.forms import RecordForm, record_form_class, style_widget
+from guanxi.core.forms import RecordForm, record_form_class, register_form_tweak, style_widget
 from guanxi.core.permissions import frozen_fields, hidden_fields, visible_ref
 from guanxi.core.pickers import RecordIdsField
 from guanxi.core.registry import Resource
-from guanxi.customers.models import Account, AccountContact, Contact
+from guanxi.customers.choices import Industry, LifecycleStage, SizeBand
+from guanxi.customers.models import Account, AccountContact, AssignmentRule, Contact
 from guanxi.customers.normalize import DEFAULT_REGION, normalize_email, normalize_phone, phone_display
 
 #: The field rule that governs a contact's account links (as in the API and the services).
@@ -268,3 +273,144 @@ def contact_form_class(resource: Resource, user: Any) -> type[RecordForm]:
     """The generic contact form of this user (field rules applied) with the contact inputs added."""
     base = record_form_class(resource, user)
     return type("ContactForm", (ContactFormMixin, base), {"__module__": __name__})
+
+
+@register_form_tweak("customers.account")
+def assignment_rules_choose_owner(form: RecordForm) -> None:
+    """On a new account, an empty owner lets the assignment rules choose (the creator when none matches).
+
+    Without active rules the form proposes the user, as for any record."""
+    if not form.is_add or "owner" not in form.fields or not AssignmentRule.objects.filter(is_active=True).exists():
+        return
+    form.initial["owner"] = None
+    form.initial["team"] = None
+    owner = form.fields["owner"]
+    owner.required = False
+    if owner.disabled:
+        owner.help_text = _("The assignment rules choose the owner; the account is yours when no rule matches.")
+    else:
+        owner.help_text = _(
+            "Leave empty to let the assignment rules choose; the account is yours when no rule matches."
+        )
+
+
+# --- criteria (tier rules, assignment rules, ideal customer profiles) -----------------------------------
+
+#: The inputs of a criteria editor: (key in the JSON, label, choices or None for a text / amount input).
+CRITERIA_INPUTS: tuple[tuple[str, Any, Any], ...] = (
+    ("regions", gettext_lazy("Regions, provinces or cities"), None),
+    ("industries", gettext_lazy("Industries"), Industry),
+    ("sizes", gettext_lazy("Company sizes"), SizeBand),
+    ("lifecycle_stages", gettext_lazy("Lifecycle stages"), LifecycleStage),
+    ("min_annual_revenue", gettext_lazy("Annual revenue at least"), None),
+    ("max_annual_revenue", gettext_lazy("Annual revenue at most"), None),
+)
+REGION_SPLIT_RE = re.compile(r"[,，、;；\s]+")
+
+
+class CriteriaWidget(forms.MultiWidget):
+    """One input per criterion, labelled, instead of JSON to type: choices as toggles, regions as text."""
+
+    template = "widgets/criteria.html"
+
+    def __init__(self) -> None:
+        widgets: dict[str, forms.Widget | type[forms.Widget]] = {
+            key: forms.CheckboxSelectMultiple(choices=choices.choices) if choices else forms.TextInput()
+            for key, _label, choices in CRITERIA_INPUTS
+        }
+        super().__init__(widgets)
+
+    def decompress(self, value: Any) -> list[Any]:
+        value = value if isinstance(value, dict) else {}
+        out: list[Any] = []
+        for key, _label, choices in CRITERIA_INPUTS:
+            item = value.get(key)
+            if choices is not None:
+                out.append(list(item or []))
+            elif key == "regions":
+                out.append("、".join(item or []))
+            else:
+                out.append("" if item in (None, "") else f"{decimal.Decimal(str(item)):f}")
+        return out
+
+    def render(self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None) -> SafeString:
+        attrs = self.build_attrs(self.attrs, attrs)
+        values = value if isinstance(value, list) else self.decompress(value)
+        parts = []
+        for (key, label, choices), current in zip(CRITERIA_INPUTS, values, strict=True):
+            part: dict[str, Any] = {"key": key, "name": f"{name}_{key}", "id": f"id_{name}_{key}", "label": label}
+            if choices is not None:
+                chosen = {str(v) for v in current or []}
+                part["options"] = [(v, text, v in chosen) for v, text in choices.choices]
+            else:
+                part["value"] = current or ""
+                part["amount"] = key != "regions"
+            parts.append(part)
+        context = {
+            "parts": parts,
+            "disabled": bool(attrs.get("disabled")),
+            "invalid": "is-invalid" in attrs.get("class", ""),
+        }
+        return cast(SafeString, render_to_string(self.template, context))
+
+
+class CriteriaField(forms.MultiValueField):
+    """The criteria JSON of ``guanxi.customers.classification`` from the inputs of ``CriteriaWidget``.
+    Only shapes are checked here; ``clean_criteria`` in the service checks the rest."""
+
+    widget = CriteriaWidget
+
+    def __init__(self, **kwargs: Any) -> None:
+        fields = [
+            forms.MultipleChoiceField(choices=choices.choices, required=False)
+            if choices
+            else forms.CharField(required=False)
+            if key == "regions"
+            else forms.DecimalField(required=False, min_value=0, max_digits=18, decimal_places=2)
+            for key, _label, choices in CRITERIA_INPUTS
+        ]
+        kwargs.pop("encoder", None)
+        kwargs.pop("decoder", None)
+        kwargs.pop("max_length", None)
+        super().__init__(fields=fields, require_all_fields=False, required=False, **kwargs)
+
+    def compress(self, data_list: list[Any]) -> dict[str, Any]:
+        criteria: dict[str, Any] = {}
+        for (key, _label, choices), value in zip(
+            CRITERIA_INPUTS, data_list or [None] * len(CRITERIA_INPUTS), strict=True
+        ):
+            if choices is not None and value:
+                criteria[key] = list(value)
+            elif key == "regions" and value:
+                regions = [r for r in REGION_SPLIT_RE.split(value) if r]
+                if regions:
+                    criteria[key] = list(dict.fromkeys(regions))
+            elif choices is None and key != "regions" and value is not None:
+                criteria[key] = str(value)
+        return criteria
+
+
+def use_criteria_inputs(name: str, help_text: Any) -> Any:
+    """A form tweak: the JSON field ``name`` becomes a ``CriteriaField`` with the same label."""
+
+    def tweak(form: RecordForm) -> None:
+        current = form.fields.get(name)
+        if current is None:
+            return
+        field = CriteriaField(label=current.label, help_text=help_text)
+        field.disabled = current.disabled
+        form.fields[name] = field
+
+    return tweak
+
+
+RULE_HELP = gettext_lazy(
+    "The rule applies to an account that meets every criterion filled in; none filled in: every account."
+)
+register_form_tweak("customers.tierrule")(use_criteria_inputs("conditions", RULE_HELP))
+register_form_tweak("customers.assignmentrule")(use_criteria_inputs("conditions", RULE_HELP))
+register_form_tweak("customers.customerprofile")(
+    use_criteria_inputs(
+        "criteria", gettext_lazy("The fit score counts the criteria an account meets, by their weights.")
+    )
+)

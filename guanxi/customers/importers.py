@@ -30,6 +30,7 @@ import time
 import unicodedata
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
+from types import SimpleNamespace
 from typing import Any
 
 from django.db import connection
@@ -64,6 +65,7 @@ from guanxi.core.jsontext import dumps
 from guanxi.core.permissions import restricted
 from guanxi.core.search.customers import account_document, contact_document
 from guanxi.core.search.registry import Columns
+from guanxi.customers.assignment import Assigner
 from guanxi.customers.choices import AccountSource, ContactPointKind, Industry, LifecycleStage, SizeBand, size_band_for
 from guanxi.customers.duplicates import account_dup_key, contact_dup_key
 from guanxi.customers.hierarchy import ancestor_chains
@@ -863,6 +865,7 @@ class ContactWriter(_Writer):
         pks = allocate_ids(Account, len(names))
         rows = []
         documents: dict[int, Columns] = {}
+        rules = Assigner()
         for pk, name in zip(pks, names, strict=True):
             values = {
                 "id": pk,
@@ -872,11 +875,15 @@ class ContactWriter(_Writer):
                 "created_by_id": self.user.pk,
                 "dup_key": account_dup_key(name),
             }
+            if rules:
+                _assign_row(rules, table, values)
             rows.append(table.row(values))
             self.account_ids[("name", name)] = pk
             documents[pk] = account_document(name).columns()
-            log.add(Account, pk, name, ChangeAction.CREATE, {"name": [None, name], "owner": [None, self.user.pk]})
+            log.add(Account, pk, name, ChangeAction.CREATE, {"name": [None, name], "owner": [None, values["owner_id"]]})
         table.insert(rows)
+        if rules:
+            rules.save()
         log.flush()
         result.touch(Account, pks)
         result.documents.setdefault(Account, {}).update(documents)
@@ -1087,6 +1094,13 @@ def _parent_ref(values: dict[str, Any]) -> tuple[str, str] | None:
     return None
 
 
+def _assign_row(rules: Assigner, table: TableRows, values: dict[str, Any]) -> None:
+    """The owner and team of a new account from the assignment rules (the row named no owner)."""
+    chosen = rules.choose(SimpleNamespace(**(table.defaults | values)))
+    if chosen is not None:
+        values["owner_id"], values["team_id"] = chosen.owner_id, chosen.team_id
+
+
 class AccountWriter(_Writer):
     model = Account
     columns = _ACCOUNT_COLUMNS
@@ -1215,10 +1229,13 @@ class AccountWriter(_Writer):
         records = []
         documents: dict[int, Columns] = {}
         tags: dict[int, list[str]] = {}
+        rules = Assigner() if any("owner_id" not in row.values for row in rows) else None
         for pk, row in zip(pks, rows, strict=True):
             if "parent_ref" in row.values:
                 row.values["parent_id"] = self.new_ids[row.values["parent_ref"]]
             values = self.base_values(row, table, pk)
+            if rules and "owner_id" not in row.values:
+                _assign_row(rules, table, values)
             records.append(table.row({**values, "dup_key": account_dup_key(values.get("name") or "")}))
             documents[pk] = account_document(
                 values["name"], values.get("legal_name", ""), values.get("website", "")
@@ -1233,6 +1250,8 @@ class AccountWriter(_Writer):
                 changes["tags"] = [None, sorted(row.values["tags"])]
             log.add(Account, pk, values["name"], ChangeAction.CREATE, changes)
         table.insert(records)
+        if rules:
+            rules.save()
         self.tags.link(Account, tags, existing=False)
         result.created += len(rows)
         result.touch(Account, pks)

@@ -332,6 +332,11 @@ class TierRule(PermissionScopeMixin, TimestampMixin, CreatedByMixin, VersionMixi
     def __str__(self) -> str:
         return self.name
 
+    def get_conditions_display(self) -> str:
+        from guanxi.customers.classification import describe
+
+        return describe(self.conditions)
+
 
 class CustomerProfile(PermissionScopeMixin, TimestampMixin, CreatedByMixin, VersionMixin):
     """An ideal customer profile (理想客户画像): the criteria a good-fit account meets, and their weights.
@@ -355,6 +360,69 @@ class CustomerProfile(PermissionScopeMixin, TimestampMixin, CreatedByMixin, Vers
 
     def __str__(self) -> str:
         return self.name
+
+    def get_criteria_display(self) -> str:
+        from guanxi.customers.classification import describe
+
+        return describe(self.criteria)
+
+
+class AssignmentRule(PermissionScopeMixin, TimestampMixin, CreatedByMixin, VersionMixin):
+    """An assignment rule (分配规则): who owns a new account nobody assigned (seed 004, step 3).
+
+    The first active rule (by position) whose ``conditions`` all hold wins; the conditions are those
+    of ``TierRule`` (region, industry, size, stage, revenue). It gives the account to ``assignee``,
+    or in turn to the active members of ``team`` (round robin: ``last_assignee`` is where the turn
+    stands). An account created with an owner, or matching no rule, keeps its creator's choice.
+    """
+
+    name = models.CharField(_("name"), max_length=100)
+    position = models.PositiveSmallIntegerField(_("position"), default=0, help_text=_("Lower runs first."))
+    is_active = models.BooleanField(_("active"), default=True)
+    conditions = models.JSONField(_("conditions"), default=dict, blank=True)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("assign to"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,  # the rule then falls back to its team, or is skipped
+        related_name="+",
+        help_text=_("One salesperson; or leave empty and choose a team."),
+    )
+    team = models.ForeignKey(
+        "identity.Team",
+        verbose_name=_("team"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text=_("Without a salesperson, the team's active members take new accounts in turn."),
+    )
+    last_assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("last assigned to"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
+    description = models.CharField(_("description"), max_length=300, blank=True)
+
+    objects = RestrictedManager()
+
+    class Meta:
+        verbose_name = _("assignment rule")
+        verbose_name_plural = _("assignment rules")
+        ordering = ("position", "id")
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_conditions_display(self) -> str:
+        from guanxi.customers.classification import describe
+
+        return describe(self.conditions)
 
 
 # --- duplicates and merges ------------------------------------------------------------------------

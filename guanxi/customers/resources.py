@@ -2,8 +2,14 @@
 
 from guanxi.core.registry import Resource, register
 from guanxi.customers import services
-from guanxi.customers.filters import AccountFilterSet, ContactFilterSet, CustomerProfileFilterSet, TierRuleFilterSet
-from guanxi.customers.models import Account, Contact, CustomerProfile, TierRule
+from guanxi.customers.filters import (
+    AccountFilterSet,
+    AssignmentRuleFilterSet,
+    ContactFilterSet,
+    CustomerProfileFilterSet,
+    TierRuleFilterSet,
+)
+from guanxi.customers.models import Account, AssignmentRule, Contact, CustomerProfile, TierRule
 
 ADDRESS_FIELDS = ("country", "province", "city", "district", "street", "postal_code")
 CONSENT_FIELDS = tuple(
@@ -128,5 +134,32 @@ def register_customers() -> None:
             routes=customer_profile_routes,
             nav_group="settings",
             icon="target",
+        )
+    )
+    register(
+        Resource(
+            model=AssignmentRule,
+            path="assignment-rules",
+            filterset=AssignmentRuleFilterSet,
+            fields=(
+                "name",
+                "position",
+                "is_active",
+                "conditions",
+                "assignee",
+                "team",
+                "last_assignee",
+                "description",
+                "created_at",
+                "updated_at",
+            ),
+            write_fields=("name", "position", "is_active", "conditions", "assignee", "team", "description"),
+            required_fields=("name",),
+            list_columns=("position", "name", "assignee", "team", "is_active", "description"),
+            create=services.assignment_rule_create,
+            update=services.assignment_rule_update,
+            delete=services.assignment_rule_delete,
+            nav_group="settings",
+            icon="route",
         )
     )

@@ -74,7 +74,7 @@ def customers_world(w: World) -> World:
     """Add accounts, contacts, links, shares, tier rules and a profile to the platform's world (once)."""
     if "account" in w.objs:
         return w
-    from guanxi.customers.models import Account, AccountContact, Contact, CustomerProfile, TierRule
+    from guanxi.customers.models import Account, AccountContact, AssignmentRule, Contact, CustomerProfile, TierRule
 
     users = w.p.users
 
@@ -115,6 +115,9 @@ def customers_world(w: World) -> World:
     w.add("tierrule", "tr_a", TierRule.objects.create(name="Tier A", tier="A", position=10, conditions={}))
     w.add("tierrule", "tr_d", TierRule.objects.create(name="Tier D", tier="D", position=40, conditions={}))
     w.add("profile", "p_icp", CustomerProfile.objects.create(name="ICP", criteria={"sizes": ["large"]}))
+    # Switched off: an active rule would give the accounts the matrix creates to someone else.
+    rule = AssignmentRule.objects.create(name="All to admin", position=10, is_active=False, assignee=users["admin"])
+    w.add("assignmentrule", "ar_admin", rule)
     return w
 
 
@@ -177,6 +180,12 @@ AC = "/api/v1/accounts"
 CO = "/api/v1/contacts"
 TR = "/api/v1/tier-rules"
 CP = "/api/v1/customer-profiles"
+AR = "/api/v1/assignment-rules"
+
+
+def _rule_body(w: World, who: str) -> dict[str, Any]:
+    """An assignment rule, switched off (an active one would assign the accounts of other checks)."""
+    return {"name": f"Rule by {who}", "is_active": False, "assignee": w.p.user("admin").pk}
 
 
 def _rows(
@@ -375,6 +384,16 @@ MATRIX: dict[tuple[str, str], Callable[[Check], None]] = {
     ("PUT", CP + "/{id}"): _rows("profile", CP, "PUT", None, NO_PEOPLE, 200, lambda w, k: {"name": f"Put {k}"}),
     ("DELETE", CP + "/{id}"): _rows("profile", CP, "DELETE", None, NO_PEOPLE, 204),
     ("POST", CP + "/recompute"): _recompute(f"{CP}/recompute"),
+    # assignment rules: settings, administrators only
+    ("GET", AR): _list("assignmentrule", AR, SETTINGS_DENIED),
+    ("POST", AR): _create(AR, set(W.ADMINS), lambda c: _rule_body(c.w, c.who), owned=False),
+    ("GET", AR + "/{id}"): _rows("assignmentrule", AR, "GET", None, NO_PEOPLE, 200),
+    ("PATCH", AR + "/{id}"): _rows("assignmentrule", AR, "PATCH", None, NO_PEOPLE, 200, lambda w, k: {"position": 5}),
+    ("PUT", AR + "/{id}"): _rows(
+        "assignmentrule", AR, "PUT", None, NO_PEOPLE, 200,
+        lambda w, k: _rule_body(w, f"put {k}"),
+    ),
+    ("DELETE", AR + "/{id}"): _rows("assignmentrule", AR, "DELETE", None, NO_PEOPLE, 204),
     # global search: exactly the accounts and contacts the principal may view (tests/core/test_search_api.py)
     ("GET", "/api/v1/search"): lambda c: __import__("tests.core.test_search_api", fromlist=["_"]).api_search_policy(c),
 }  # fmt: skip
@@ -527,6 +546,59 @@ def _profile(ctx: Ctx, **data: Any) -> Any:
     return services.customer_profile_create(user=ctx.admin, data={"name": "Before", **data})
 
 
+def _assignment_rule(ctx: Ctx, **data: Any) -> Any:
+    from guanxi.customers import services
+
+    body = {"name": "Before", "is_active": False, "assignee_id": ctx.admin.pk, **data}
+    return services.assignment_rule_create(user=ctx.admin, data=body)
+
+
+def c_assignment_rule_create(ctx: Ctx) -> tuple[Any, Expect]:
+    from guanxi.customers.models import AssignmentRule
+
+    body = {
+        "name": "华南",
+        "position": 3,
+        "is_active": False,
+        "conditions": {"regions": ["华南"]},
+        "assignee": ctx.admin.pk,
+    }
+    r = ctx.api.post("assignment-rules", body)
+    changes = {
+        "name": [None, "华南"],
+        "position": [None, 3],
+        "conditions": [None, {"regions": ["华南"]}],
+        "assignee": [None, ctx.admin.pk],
+    }
+    return r, _expect(AssignmentRule, r.json()["id"], "create", changes)
+
+
+def c_assignment_rule_patch(ctx: Ctx) -> tuple[Any, Expect]:
+    from guanxi.customers.models import AssignmentRule
+
+    rule = _assignment_rule(ctx)
+    r = ctx.api.patch(f"assignment-rules/{rule.pk}", {"conditions": {"industries": ["software"]}})
+    changes = {"conditions": [{}, {"industries": ["software"]}]}
+    return r, _expect(AssignmentRule, rule.pk, "update", changes, {"conditions"})
+
+
+def c_assignment_rule_put(ctx: Ctx) -> tuple[Any, Expect]:
+    from guanxi.customers.models import AssignmentRule
+
+    rule = _assignment_rule(ctx)
+    r = ctx.api.put(f"assignment-rules/{rule.pk}", {"name": "After", "is_active": False, "assignee": ctx.admin.pk})
+    return r, _expect(AssignmentRule, rule.pk, "update", {"name": ["Before", "After"]}, {"name"})
+
+
+def c_assignment_rule_delete(ctx: Ctx) -> tuple[Any, Expect]:
+    from guanxi.customers.models import AssignmentRule
+
+    rule = _assignment_rule(ctx)
+    r = ctx.api.delete(f"assignment-rules/{rule.pk}")
+    assert not AssignmentRule.objects.filter(pk=rule.pk).exists()
+    return r, _expect(AssignmentRule, rule.pk, "purge", {"name": ["Before", None], "assignee": [ctx.admin.pk, None]})
+
+
 def c_tier_rule_create(ctx: Ctx) -> tuple[Any, Expect]:
     from guanxi.customers.models import TierRule
 
@@ -625,6 +697,10 @@ CHANGELOG_CASES: dict[tuple[str, str], Callable[[Ctx], tuple[Any, Expect]]] = {
     ("PATCH", CP + "/{id}"): c_profile_patch,
     ("PUT", CP + "/{id}"): c_profile_put,
     ("DELETE", CP + "/{id}"): c_profile_delete,
+    ("POST", AR): c_assignment_rule_create,
+    ("PATCH", AR + "/{id}"): c_assignment_rule_patch,
+    ("PUT", AR + "/{id}"): c_assignment_rule_put,
+    ("DELETE", AR + "/{id}"): c_assignment_rule_delete,
 }
 
 _QUEUES_A_JOB = (
@@ -847,6 +923,11 @@ UI_MATRIX: dict[str, Callable[[UiCheck], None]] = {
     "contacts-bulk": ui_bulk_delete("contacts", "contact", CONTACT_DELETE),
     **_settings_pages("tier-rules", "tierrule", lambda c: {"name": f"Rule by {c.who}", "tier": "B", "position": 50}),
     **_settings_pages("customer-profiles", "profile", lambda c: {"name": f"Profile by {c.who}", "is_active": "on"}),
+    **_settings_pages(
+        "assignment-rules",
+        "assignmentrule",
+        lambda c: {"name": f"Rule by {c.who}", "position": 50, "assignee": c.w.p.user("admin").pk},
+    ),
 }
 
 

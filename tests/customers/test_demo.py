@@ -14,7 +14,15 @@ from django.core.management import call_command
 from guanxi.core.choices import Action
 from guanxi.core.models import ChangeLogEntry, Note, TaggedItem, TimelineEntry
 from guanxi.customers.demo import ACCOUNTS, SEED, contact_plan, credit_code
-from guanxi.customers.models import Account, AccountContact, Contact, ContactPoint, CustomerProfile, TierRule
+from guanxi.customers.models import (
+    Account,
+    AccountContact,
+    AssignmentRule,
+    Contact,
+    ContactPoint,
+    CustomerProfile,
+    TierRule,
+)
 from guanxi.customers.normalize import has_east_asian_script, normalize_email, normalize_phone
 from guanxi.demo import DEMO_DOMAIN
 from guanxi.identity.models import User
@@ -93,6 +101,11 @@ class TestDemoContents:
             "D 类：其他",
         ]
         assert CustomerProfile.objects.get().criteria["regions"] == ["华东", "华南"]
+        rules = AssignmentRule.objects.order_by("position").select_related("team")
+        assert [(r.conditions["regions"], r.team.name) for r in rules] == [
+            (["华南"], "华南销售部"),
+            (["华东"], "华东销售部"),
+        ]
 
         tagged = TaggedItem.objects.filter(content_type__model="account", object_id=pujiang.pk)
         assert {t.tag.name for t in tagged.select_related("tag")} == {"重点客户", "华东", "VIP"}

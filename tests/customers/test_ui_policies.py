@@ -15,7 +15,15 @@ from tests.api.world import build_world
 from tests.customers.platform_policies import UI_MATRIX
 from tests.ui_matrix.test_ui_permission_matrix import UI_PRINCIPALS, UiCheck, ui_url_names
 
-CUSTOMER_PAGES = ("accounts-", "contacts-", "tier-rules-", "customer-profiles-", "duplicates-", "merges-")
+CUSTOMER_PAGES = (
+    "accounts-",
+    "contacts-",
+    "tier-rules-",
+    "customer-profiles-",
+    "assignment-rules-",
+    "duplicates-",
+    "merges-",
+)
 
 
 def test_every_customer_page_has_a_policy() -> None:

@@ -487,7 +487,7 @@ _CUSTOMERS_PENDING = (
 )
 UI_EXEMPT: dict[str, str] = {
     f"{path}-{page}": _CUSTOMERS_PENDING
-    for path in ("accounts", "contacts", "tier-rules", "customer-profiles")
+    for path in ("accounts", "contacts", "tier-rules", "customer-profiles", "assignment-rules")
     for page in ("list", "detail", "add", "edit", "delete", "bulk")
 } | dict.fromkeys(
     (

@@ -146,6 +146,9 @@ def field_value(obj: models.Model, name: str, *, truncate: int | None = 80, link
         return EMPTY
     if getattr(db_field, "choices", None):
         return str(getattr(obj, f"get_{name}_display")())
+    words = getattr(obj, f"get_{name}_display", None)
+    if words is not None:  # a model's own wording of a structured value (e.g. a rule's conditions)
+        return _truncate(str(words()), truncate)
     if isinstance(db_field, models.BooleanField):
         return yes_no(bool(value))
     if isinstance(db_field, models.FileField):

@@ -8,7 +8,7 @@ recomputation of tiers and fit scores after a relevant change.
 - ``accounts``: account_create, account_update
 - ``contacts``: contact_create, contact_update, contact_link_account, contact_unlink_account
 - ``recompute``: account_tier_recompute, account_fit_recompute (run by ``guanxi.customers.tasks``)
-- ``rules``: tier rules and ideal customer profiles
+- ``rules``: tier rules, ideal customer profiles and assignment rules
 - ``merge``: contact_merge, account_merge, merge_undo, duplicate_dismiss (movers of the customer tables)
 """
 
@@ -23,6 +23,9 @@ from guanxi.customers.services.contacts import (
 from guanxi.customers.services.merge import account_merge, contact_merge, duplicate_dismiss, merge_undo
 from guanxi.customers.services.recompute import account_fit_recompute, account_tier_recompute
 from guanxi.customers.services.rules import (
+    assignment_rule_create,
+    assignment_rule_delete,
+    assignment_rule_update,
     customer_profile_create,
     customer_profile_delete,
     customer_profile_update,
@@ -33,6 +36,9 @@ from guanxi.customers.services.rules import (
 
 __all__ = [
     "account_create",
+    "assignment_rule_create",
+    "assignment_rule_delete",
+    "assignment_rule_update",
     "account_update",
     "account_fit_recompute",
     "account_merge",

@@ -12,6 +12,7 @@ from guanxi.core import services as core_services
 from guanxi.core.choices import Action
 from guanxi.core.errors import FieldErrors
 from guanxi.core.timeline import timeline_add
+from guanxi.customers.assignment import Assigner, Assignment
 from guanxi.customers.choices import LifecycleStage, Tier, TimelineKind, size_band_for
 from guanxi.customers.duplicates import detect_after_commit
 from guanxi.customers.models import Account
@@ -83,6 +84,23 @@ def _check_parent(user: Any, account_pk: Any, parent_id: Any) -> None:
         current = Account.all_objects.select_for_update().filter(pk=current).values_list("parent_id", flat=True).first()
 
 
+def _assign(data: dict[str, Any]) -> Assignment | None:
+    """Fill in the owner and team from the assignment rules when ``data`` names no owner."""
+    if any(data.get(name) is not None for name in ("owner", "owner_id")):
+        return None
+    for name in ("owner", "owner_id"):
+        data.pop(name, None)
+    assigner = Assigner()
+    if not assigner:
+        return None
+    assignment = assigner.choose(Account(**data))
+    if assignment is not None:
+        data.pop("team", None)
+        data["owner_id"], data["team_id"] = assignment.owner_id, assignment.team_id
+        assigner.save()
+    return assignment
+
+
 def account_create(
     *,
     model: type[Account] = Account,
@@ -91,14 +109,24 @@ def account_create(
     tags: Iterable[str] | None = None,
     custom_fields: dict[str, Any] | None = None,
 ) -> Account:
-    """Add an account; its tier and fit score follow from the rules and profiles once committed."""
+    """Add an account; its tier and fit score follow from the rules and profiles once committed.
+
+    Without an owner in ``data`` (or with an empty one), the assignment rules choose it; when none
+    matches, the account is the user's, as before rules existed."""
     data = _prepare_account_data(data, current=None, user=user)
     with transaction.atomic():
         _check_parent(user, None, data.get("parent_id"))
+        assignment = _assign(data)
         account = core_services.record_create(
-            model=Account, user=user, data=data, tags=tags, custom_fields=custom_fields
+            model=Account, user=user, data=data, tags=tags, custom_fields=custom_fields, by_rule=assignment is not None
         )
-        timeline_add(subject=account, kind=TimelineKind.CREATED, summary=_("Account created"), actor=user)
+        summary = _("Account created")
+        if assignment is not None:
+            summary = _("Account created and assigned to %(owner)s by the rule “%(rule)s”") % {
+                "owner": user_names(assignment.owner_id)[assignment.owner_id],
+                "rule": assignment.rule.name,
+            }
+        timeline_add(subject=account, kind=TimelineKind.CREATED, summary=summary, actor=user)
         classify_after_commit([account.pk], tiers=not account.tier_locked)
         detect_after_commit(Account, [account.pk])
     return account

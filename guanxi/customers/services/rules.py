@@ -1,4 +1,5 @@
-"""Writes on tier rules and ideal customer profiles; each change queues a recomputation after commit."""
+"""Writes on tier rules and ideal customer profiles (each change queues a recomputation after commit) and
+on assignment rules (which apply to accounts created later)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from guanxi.core import services as core_services
 from guanxi.core.choices import Action
 from guanxi.core.errors import FieldErrors
 from guanxi.customers import classification
-from guanxi.customers.models import CustomerProfile, TierRule
+from guanxi.customers.models import AssignmentRule, CustomerProfile, TierRule
 from guanxi.customers.services.common import classify_after_commit, raise_if, strip_texts
 
 
@@ -113,3 +114,61 @@ def customer_profile_delete(
         )
         classify_after_commit(None, tiers=False)
     return profile
+
+
+def _prepare_assignment_rule(data: dict[str, Any], *, current: AssignmentRule | None) -> dict[str, Any]:
+    from guanxi.identity.models import Team, User
+
+    data = _prepare_setting(data, json_field="conditions", creating=current is None)
+
+    def chosen(name: str) -> Any:
+        if name in data or f"{name}_id" in data:
+            value: Any = data.get(name, data.get(f"{name}_id"))
+            return getattr(value, "pk", value)
+        return getattr(current, f"{name}_id", None) if current else None
+
+    assignee, team = chosen("assignee"), chosen("team")
+    errors: dict[str, list[str]] = {}
+    if assignee is None and team is None:
+        errors["assignee"] = [_("Choose the salesperson who gets the accounts, or a team that takes them in turn.")]
+    elif assignee is not None and not User.objects.filter(pk=assignee, is_active=True).exists():
+        errors["assignee"] = [_("This user is deactivated; choose an active salesperson.")]
+    elif assignee is None and not User.objects.filter(team_id=team, is_active=True).exists():
+        if Team.objects.filter(pk=team).exists():
+            errors["team"] = [_("This team has no active members; add members first or choose a salesperson.")]
+        else:
+            errors["team"] = [_("No team with id %(id)s.") % {"id": team}]
+    raise_if(errors)
+    return data
+
+
+def assignment_rule_create(
+    *, model: type[AssignmentRule] = AssignmentRule, user: Any, data: dict[str, Any]
+) -> AssignmentRule:
+    """Add an assignment rule; it applies to accounts created from then on."""
+    data = _prepare_assignment_rule(data, current=None)
+    return core_services.record_create(model=AssignmentRule, user=user, data=data)
+
+
+def assignment_rule_update(
+    *,
+    model: type[AssignmentRule] = AssignmentRule,
+    pk: Any,
+    user: Any,
+    data: dict[str, Any],
+    expected_version: int | None = None,
+) -> AssignmentRule:
+    """Change an assignment rule (accounts already assigned keep their owner)."""
+    with transaction.atomic():
+        current = core_services.record_lock(AssignmentRule, pk, user, Action.CHANGE)
+        data = _prepare_assignment_rule(data, current=current)
+        return core_services.record_update(
+            model=AssignmentRule, pk=pk, user=user, data=data, expected_version=expected_version
+        )
+
+
+def assignment_rule_delete(
+    *, model: type[AssignmentRule] = AssignmentRule, pk: Any, user: Any, expected_version: int | None = None
+) -> AssignmentRule:
+    """Delete an assignment rule (the change log keeps it)."""
+    return core_services.record_delete(model=AssignmentRule, pk=pk, user=user, expected_version=expected_version)

@@ -1,0 +1,83 @@
+"""Assignment rules (分配规则): choosing the owner of a new account that nobody assigned.
+
+``Assigner`` loads the active rules once and answers for many accounts (a form, an API call or a
+whole import batch), so an import pays one query per batch, not one per row. A team rule hands
+accounts to the team's active members in turn; the turn is kept on the rule row, which is locked
+(``select_for_update``) the first time a rule is used in a transaction, so two imports or two
+requests at once do not give the same salesperson the same turn. ``save`` writes the turns back,
+inside the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from guanxi.customers.classification import evaluate
+from guanxi.customers.models import AssignmentRule
+
+
+@dataclass(frozen=True)
+class Assignment:
+    owner_id: int
+    team_id: int | None
+    rule: AssignmentRule
+    reasons: str  # why the rule matched, in the words of the tier rules' explanations
+
+
+class Assigner:
+    """The active rules in order; ``choose(account)`` gives the ``Assignment`` of the first that matches."""
+
+    def __init__(self) -> None:
+        self.rules = list(
+            AssignmentRule.objects.filter(is_active=True).select_related("assignee", "team").order_by("position", "id")
+        )
+        self._members: dict[int, list[tuple[int, int | None]]] = {}
+        self._turn: dict[int, int | None] = {}  # rule id -> the last member given an account
+
+    def __bool__(self) -> bool:
+        return bool(self.rules)
+
+    def choose(self, account: Any) -> Assignment | None:
+        """``account`` is an ``Account`` or anything with its attributes (an import row's values)."""
+        for rule in self.rules:
+            results = evaluate(rule.conditions or {}, account)
+            if not all(r.matched for r in results):
+                continue
+            picked = self._pick(rule)
+            if picked is None:
+                continue  # nobody to give it to (the salesperson left, the team is empty): the next rule
+            reasons = "; ".join(r.detail for r in results)
+            return Assignment(picked[0], picked[1], rule, reasons)
+        return None
+
+    def _pick(self, rule: AssignmentRule) -> tuple[int, int | None] | None:
+        if rule.assignee is not None and rule.assignee.is_active:
+            return rule.assignee.pk, rule.team_id or rule.assignee.team_id
+        if rule.team is None or rule.team.deleted_at is not None:
+            return None
+        members = self._team_members(rule)
+        if not members:
+            return None
+        if rule.pk not in self._turn:
+            # Locked until the caller's transaction ends: the next request waits for this turn.
+            locked = AssignmentRule.objects.select_for_update().filter(pk=rule.pk)
+            self._turn[rule.pk] = locked.values_list("last_assignee_id", flat=True).first()
+        last = self._turn[rule.pk]
+        following = [m for m in members if last is None or m[0] > last]
+        chosen = (following or members)[0]
+        self._turn[rule.pk] = chosen[0]
+        return chosen[0], rule.team_id
+
+    def _team_members(self, rule: AssignmentRule) -> list[tuple[int, int | None]]:
+        from guanxi.identity.models import User
+
+        if rule.pk not in self._members:
+            users = User.objects.filter(team_id=rule.team_id, is_active=True).order_by("pk")
+            self._members[rule.pk] = [(pk, rule.team_id) for pk in users.values_list("pk", flat=True)]
+        return self._members[rule.pk]
+
+    def save(self) -> None:
+        """Write the turns taken back to the rules (in the transaction that wrote the accounts)."""
+        for rule_pk, last in self._turn.items():
+            AssignmentRule.objects.filter(pk=rule_pk).update(last_assignee_id=last)

@@ -1,0 +1,294 @@
+"""Assignment rules (分配规则): who owns a new account nobody assigned, by territory or in turn in a team."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+
+from guanxi.core.models import ChangeLogEntry, TimelineEntry
+from guanxi.customers.models import Account, AssignmentRule
+from guanxi.identity.models import Role, Team, User
+from tests.customers.conftest import PASSWORD, Api
+
+pytestmark = pytest.mark.django_db
+
+
+def _errors(response: Any) -> dict[str, str]:
+    return {e["field"]: e["detail"] for e in response.json_body.get("errors", [])}
+
+
+@pytest.fixture
+def team_gz(db: Any) -> Team:
+    return Team.objects.create(name="广州组", territory="华南")
+
+
+@pytest.fixture
+def south_reps(make_user: Callable[..., User], sales_role: Role, team_gz: Team) -> list[User]:
+    """Three active members of the 广州组 team and one who left (never given accounts)."""
+    reps = [make_user(role=sales_role, team=team_gz, name=f"华南{i}") for i in range(3)]
+    left = make_user(role=sales_role, team=team_gz, name="离职")
+    left.is_active = False
+    left.save()
+    return reps
+
+
+@pytest.fixture
+def rules(admin: User, other_rep: User, team_gz: Team, south_reps: list[User]) -> list[AssignmentRule]:
+    """华南 in turn to 广州组; big software accounts to one person; a rule switched off."""
+    return [
+        AssignmentRule.objects.create(name="停用", position=0, is_active=False, assignee=admin),
+        AssignmentRule.objects.create(
+            name="大软件客户",
+            position=1,
+            conditions={"industries": ["software"], "min_annual_revenue": "100000000"},
+            assignee=other_rep,
+        ),
+        AssignmentRule.objects.create(name="华南大区", position=2, conditions={"regions": ["华南"]}, team=team_gz),
+    ]
+
+
+def test_the_first_matching_rule_chooses_the_owner(
+    admin_api: Api,
+    rules: list[AssignmentRule],
+    other_rep: User,
+    team_south: Team,
+    team_gz: Team,
+    south_reps: list[User],
+) -> None:
+    big = admin_api.post(
+        "accounts", {"name": "广州大软件", "province": "广东", "industry": "software", "annual_revenue": "300000000"}
+    )
+    assert big.status_code == 201, big.json_body
+    assert (big.json_body["owner"]["id"], big.json_body["team"]["id"]) == (other_rep.pk, team_south.pk)
+    south = admin_api.post("accounts", {"name": "深圳小店", "province": "广东"})
+    assert south.json_body["owner"]["id"] == south_reps[0].pk and south.json_body["team"]["id"] == team_gz.pk
+    entry = TimelineEntry.objects.filter(object_id=south.json_body["id"], kind="created").get()
+    assert entry.summary == "Account created and assigned to 华南0 by the rule “华南大区”"
+    log = ChangeLogEntry.objects.get(content_type__model="account", object_id=south.json_body["id"], action="create")
+    assert log.changes["owner"] == [None, south_reps[0].pk]
+
+    # Named owners and accounts no rule matches are left alone; the switched-off rule never applies.
+    named = admin_api.post("accounts", {"name": "指定", "province": "广东", "owner": south_reps[2].pk})
+    assert named.json_body["owner"]["id"] == south_reps[2].pk
+    east = admin_api.post("accounts", {"name": "上海客户", "province": "上海"})
+    assert east.json_body["owner"]["id"] == admin_api.user.pk
+    assert TimelineEntry.objects.get(object_id=east.json_body["id"], kind="created").summary == "Account created"
+
+
+def test_a_team_takes_new_accounts_in_turn(
+    admin: User, rules: list[AssignmentRule], south_reps: list[User], make_account: Callable[..., Account]
+) -> None:
+    owners = [make_account(name=f"华南{i}号", province="广东").owner_id for i in range(4)]
+    assert owners == [south_reps[0].pk, south_reps[1].pk, south_reps[2].pk, south_reps[0].pk]
+    rule = AssignmentRule.objects.get(name="华南大区")
+    assert rule.last_assignee_id == south_reps[0].pk
+    # A member who leaves drops out of the turn; one who joins takes theirs after the last given.
+    south_reps[1].is_active = False
+    south_reps[1].save()
+    assert [make_account(name=f"续{i}", province="广西").owner_id for i in range(2)] == [
+        south_reps[2].pk,
+        south_reps[0].pk,
+    ]
+
+
+def test_a_rule_with_nobody_to_assign_hands_over_to_the_next(
+    admin: User, rules: list[AssignmentRule], south_reps: list[User], make_account: Callable[..., Account]
+) -> None:
+    fallback = AssignmentRule.objects.create(name="兜底", position=9, assignee=admin)
+    User.objects.filter(pk__in=[u.pk for u in south_reps]).update(is_active=False)
+    account = make_account(name="无人", province="广东")
+    assert account.owner_id == admin.pk
+    assert fallback.pk
+
+
+def test_a_rep_who_may_not_assign_still_gets_rules_applied(
+    rep: User, rules: list[AssignmentRule], south_reps: list[User], other_rep: User
+) -> None:
+    api = Api(rep)
+    created = api.post("accounts", {"name": "代录客户", "province": "广东"})
+    assert created.status_code == 201, created.json_body
+    assert Account.objects.get(pk=created.json_body["id"]).owner_id == south_reps[0].pk
+    # The rule is the administrator's choice; the rep still may not choose another owner.
+    refused = api.post("accounts", {"name": "自选", "owner": other_rep.pk})
+    assert refused.status_code == 400
+    assert "owner" in _errors(refused)
+
+
+def test_rules_are_validated_naming_the_field(admin_api: Api, team_east: Team, south_reps: list[User]) -> None:
+    nobody = admin_api.post("assignment-rules", {"name": "没人"})
+    assert nobody.status_code == 400 and "assignee" in _errors(nobody)
+    empty_team = admin_api.post("assignment-rules", {"name": "空团队", "team": team_east.pk})
+    assert _errors(empty_team) == {
+        "team": "This team has no active members; add members first or choose a salesperson."
+    }
+    bad = admin_api.post(
+        "assignment-rules", {"name": "错", "assignee": south_reps[0].pk, "conditions": {"sizes": ["huge"]}}
+    )
+    assert list(_errors(bad)) == ["conditions.sizes"]
+    gone = User.objects.filter(is_active=False).get()
+    left = admin_api.post("assignment-rules", {"name": "离职", "assignee": gone.pk})
+    assert "assignee" in _errors(left)
+    assert not AssignmentRule.objects.exists()
+
+    ok = admin_api.post(
+        "assignment-rules", {"name": "华东", "assignee": south_reps[0].pk, "conditions": {"regions": ["华东"]}}
+    )
+    assert ok.status_code == 201, ok.json_body
+    # Dropping the salesperson of a rule without a team leaves nobody: refused.
+    cleared = admin_api.patch(f"assignment-rules/{ok.json_body['id']}", {"assignee": None})
+    assert cleared.status_code == 400 and "assignee" in _errors(cleared)
+
+
+def test_rules_are_settings_for_administrators(rep: User, rules: list[AssignmentRule]) -> None:
+    api = Api(rep)
+    assert api.get("assignment-rules").status_code == 403
+    assert api.post("assignment-rules", {"name": "我的", "assignee": rep.pk}).status_code == 403
+
+
+# --- the account form -----------------------------------------------------------------------------------
+
+
+def _browser(user: User) -> Client:
+    client = Client()
+    assert client.login(email=user.email, password=PASSWORD)
+    return client
+
+
+def test_the_add_form_leaves_the_owner_to_the_rules(
+    admin: User, rules: list[AssignmentRule], south_reps: list[User]
+) -> None:
+    client = _browser(admin)
+    page = client.get("/customers/accounts/add/").content.decode()
+    assert "Leave empty to let the assignment rules choose" in page
+    form = {
+        "name": "表单客户",
+        "annual_revenue": "0",
+        "currency": "CNY",
+        "lifecycle_stage": "prospect",
+        "country": "CN",
+    }
+    response = client.post("/customers/accounts/add/", {**form, "province": "广东省"})
+    assert response.status_code == 302
+    assert Account.objects.get(name="表单客户").owner_id == south_reps[0].pk
+    client.post("/customers/accounts/add/", {**form, "name": "自己的", "province": "广东省", "owner": admin.pk})
+    assert Account.objects.get(name="自己的").owner_id == admin.pk
+
+
+def test_without_rules_the_add_form_proposes_the_user(admin: User) -> None:
+    page = _browser(admin).get("/customers/accounts/add/").content.decode()
+    assert "assignment rules" not in page
+    assert f'<option value="{admin.pk}" selected>' in page
+
+
+# --- imports --------------------------------------------------------------------------------------------
+
+
+def _csv(rows: list[list[str]]) -> bytes:
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(rows)
+    return buffer.getvalue().encode()
+
+
+@pytest.fixture
+def importer(admin: User, django_capture_on_commit_callbacks: Any) -> Callable[..., dict[str, Any]]:
+    client = Client()
+    client.force_login(admin)
+
+    def run(kind: str, rows: list[list[str]]) -> dict[str, Any]:
+        data = {"file": SimpleUploadedFile(f"{kind}.csv", _csv(rows)), "type": kind, "start": "true"}
+        with django_capture_on_commit_callbacks(execute=True):
+            body = client.post("/api/v1/imports", data).json()
+        return client.get(f"/api/v1/imports/{body['id']}").json()["result"]
+
+    return run
+
+
+def test_imported_accounts_without_an_owner_follow_the_rules(
+    admin: User,
+    rules: list[AssignmentRule],
+    south_reps: list[User],
+    other_rep: User,
+    importer: Callable[..., dict[str, Any]],
+    settings: Any,
+) -> None:
+    settings.GUANXI_IMPORT_BATCH_SIZE = 2  # the turn carries from one batch to the next
+    header = ["公司名称", "省份", "行业", "年营业额", "负责人"]
+    rows = [
+        ["广州一号", "广东", "", "", ""],
+        ["南宁二号", "广西", "", "", ""],
+        ["深圳软件", "广东", "软件与信息技术服务", "5亿", ""],
+        ["海口三号", "海南", "", "", ""],
+        ["广州指定", "广东", "", "", admin.email],
+        ["上海四号", "上海", "", "", ""],
+    ]
+    assert importer("accounts", [header, *rows]) == {"created": 6, "updated": 0, "skipped": 0, "failed": 0}
+    owners = dict(Account.objects.values_list("name", "owner_id"))
+    assert owners == {
+        "广州一号": south_reps[0].pk,
+        "南宁二号": south_reps[1].pk,
+        "深圳软件": other_rep.pk,
+        "海口三号": south_reps[2].pk,
+        "广州指定": admin.pk,
+        "上海四号": admin.pk,
+    }
+    assert Account.objects.get(name="南宁二号").team_id == south_reps[1].team_id
+    first = Account.objects.get(name="广州一号")
+    assert ChangeLogEntry.objects.get(content_type__model="account", object_id=first.pk, action="create").changes[
+        "owner"
+    ] == [None, south_reps[0].pk]
+    assert AssignmentRule.objects.get(name="华南大区").last_assignee_id == south_reps[2].pk
+
+
+def test_accounts_a_contact_import_creates_follow_the_rules(
+    admin: User, other_rep: User, importer: Callable[..., dict[str, Any]]
+) -> None:
+    AssignmentRule.objects.create(name="新公司归李四", position=1, assignee=other_rep)
+    rows = [["姓名", "手机", "公司"], ["张三", "13900000001", "新建公司"], ["李四", "13900000002", ""]]
+    assert importer("contacts", rows)["created"] == 2
+    account = Account.objects.get(name="新建公司")
+    assert (account.owner_id, account.team_id) == (other_rep.pk, other_rep.team_id)
+    assert ChangeLogEntry.objects.get(content_type__model="account", object_id=account.pk, action="create").changes[
+        "owner"
+    ] == [None, other_rep.pk]
+
+
+def test_rules_are_written_with_inputs_not_json(admin: User, south_reps: list[User]) -> None:
+    client = _browser(admin)
+    page = client.get("/settings/assignment-rules/add/").content.decode()
+    assert 'name="conditions_industries" value="software"' in page and 'name="conditions_regions"' in page
+    form = {
+        "name": "华南软件",
+        "position": "5",
+        "assignee": south_reps[0].pk,
+        "conditions_regions": "华南、 深圳市,华南",
+        "conditions_industries": ["software", "internet"],
+        "conditions_min_annual_revenue": "1000000",
+    }
+    response = client.post("/settings/assignment-rules/add/", form)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    rule = AssignmentRule.objects.get(name="华南软件")
+    assert rule.conditions == {
+        "regions": ["华南", "深圳市"],
+        "industries": ["software", "internet"],
+        "min_annual_revenue": "1000000",
+    }
+    detail = client.get(f"/settings/assignment-rules/{rule.pk}/").content.decode()
+    assert "Region: 华南, 深圳市; Industry: " in detail and "; Annual revenue: at least 1,000,000" in detail
+    edit = client.get(f"/settings/assignment-rules/{rule.pk}/edit/").content.decode()
+    assert 'value="software" class="form-selectgroup-input" checked' in edit
+    assert 'value="华南、深圳市"' in edit and 'value="1000000"' in edit
+
+    # The service's checks land on the criteria input, naming what is wrong.
+    bad = client.post(
+        "/settings/assignment-rules/add/",
+        {**form, "name": "反了", "conditions_max_annual_revenue": "10"},
+    )
+    assert bad.status_code == 400
+    assert "The maximum is below the minimum." in bad.content.decode()
+    assert not AssignmentRule.objects.filter(name="反了").exists()
