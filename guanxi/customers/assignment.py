@@ -22,7 +22,6 @@ class Assignment:
     owner_id: int
     team_id: int | None
     rule: AssignmentRule
-    reasons: str  # why the rule matched, in the words of the tier rules' explanations
 
 
 class Assigner:
@@ -32,7 +31,7 @@ class Assigner:
         self.rules = list(
             AssignmentRule.objects.filter(is_active=True).select_related("assignee", "team").order_by("position", "id")
         )
-        self._members: dict[int, list[tuple[int, int | None]]] = {}
+        self._members: dict[int, list[int]] = {}  # rule id -> its team's active members, by id
         self._turn: dict[int, int | None] = {}  # rule id -> the last member given an account
 
     def __bool__(self) -> bool:
@@ -41,14 +40,12 @@ class Assigner:
     def choose(self, account: Any) -> Assignment | None:
         """``account`` is an ``Account`` or anything with its attributes (an import row's values)."""
         for rule in self.rules:
-            results = evaluate(rule.conditions or {}, account)
-            if not all(r.matched for r in results):
+            if not all(r.matched for r in evaluate(rule.conditions or {}, account)):
                 continue
             picked = self._pick(rule)
             if picked is None:
                 continue  # nobody to give it to (the salesperson left, the team is empty): the next rule
-            reasons = "; ".join(r.detail for r in results)
-            return Assignment(picked[0], picked[1], rule, reasons)
+            return Assignment(picked[0], picked[1], rule)
         return None
 
     def _pick(self, rule: AssignmentRule) -> tuple[int, int | None] | None:
@@ -64,17 +61,17 @@ class Assigner:
             locked = AssignmentRule.objects.select_for_update().filter(pk=rule.pk)
             self._turn[rule.pk] = locked.values_list("last_assignee_id", flat=True).first()
         last = self._turn[rule.pk]
-        following = [m for m in members if last is None or m[0] > last]
-        chosen = (following or members)[0]
-        self._turn[rule.pk] = chosen[0]
-        return chosen[0], rule.team_id
+        # The first member after the last one given an account, or the first of all.
+        chosen = next((pk for pk in members if last is None or pk > last), members[0])
+        self._turn[rule.pk] = chosen
+        return chosen, rule.team_id
 
-    def _team_members(self, rule: AssignmentRule) -> list[tuple[int, int | None]]:
+    def _team_members(self, rule: AssignmentRule) -> list[int]:
         from guanxi.identity.models import User
 
         if rule.pk not in self._members:
             users = User.objects.filter(team_id=rule.team_id, is_active=True).order_by("pk")
-            self._members[rule.pk] = [(pk, rule.team_id) for pk in users.values_list("pk", flat=True)]
+            self._members[rule.pk] = list(users.values_list("pk", flat=True))
         return self._members[rule.pk]
 
     def save(self) -> None:

@@ -369,9 +369,6 @@ class CriteriaField(forms.MultiValueField):
             else forms.DecimalField(required=False, min_value=0, max_digits=18, decimal_places=2)
             for key, _label, choices in CRITERIA_INPUTS
         ]
-        kwargs.pop("encoder", None)
-        kwargs.pop("decoder", None)
-        kwargs.pop("max_length", None)
         super().__init__(fields=fields, require_all_fields=False, required=False, **kwargs)
 
     def compress(self, data_list: list[Any]) -> dict[str, Any]:

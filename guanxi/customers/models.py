@@ -308,15 +308,16 @@ class AccountContact(TimestampMixin, models.Model):
 # --- classification -------------------------------------------------------------------------------
 
 
-class TierRule(PermissionScopeMixin, TimestampMixin, CreatedByMixin, VersionMixin):
-    """One rule of the tier ladder: the first active rule (by position) whose conditions all hold wins.
+class OrderedRule(PermissionScopeMixin, TimestampMixin, CreatedByMixin, VersionMixin):
+    """A rule of an ordered list (tier rules, assignment rules): the first active rule (by position)
+    whose conditions all hold applies.
 
     ``conditions`` (all optional): ``min_annual_revenue``, ``max_annual_revenue``, ``sizes``,
-    ``lifecycle_stages``, ``industries``, ``regions``. A rule without conditions matches every account.
+    ``lifecycle_stages``, ``industries``, ``regions`` (``guanxi.customers.classification``). A rule
+    without conditions matches every account.
     """
 
     name = models.CharField(_("name"), max_length=100)
-    tier = models.CharField(_("tier"), max_length=1, choices=Tier.choices)
     position = models.PositiveSmallIntegerField(_("position"), default=0, help_text=_("Lower runs first."))
     is_active = models.BooleanField(_("active"), default=True)
     conditions = models.JSONField(_("conditions"), default=dict, blank=True)
@@ -325,8 +326,7 @@ class TierRule(PermissionScopeMixin, TimestampMixin, CreatedByMixin, VersionMixi
     objects = RestrictedManager()
 
     class Meta:
-        verbose_name = _("tier rule")
-        verbose_name_plural = _("tier rules")
+        abstract = True
         ordering = ("position", "id")
 
     def __str__(self) -> str:
@@ -336,6 +336,16 @@ class TierRule(PermissionScopeMixin, TimestampMixin, CreatedByMixin, VersionMixi
         from guanxi.customers.classification import describe
 
         return describe(self.conditions)
+
+
+class TierRule(OrderedRule):
+    """One rule of the tier ladder: the account gets the ``tier`` of the first rule it meets."""
+
+    tier = models.CharField(_("tier"), max_length=1, choices=Tier.choices)
+
+    class Meta(OrderedRule.Meta):
+        verbose_name = _("tier rule")
+        verbose_name_plural = _("tier rules")
 
 
 class CustomerProfile(PermissionScopeMixin, TimestampMixin, CreatedByMixin, VersionMixin):
@@ -367,19 +377,14 @@ class CustomerProfile(PermissionScopeMixin, TimestampMixin, CreatedByMixin, Vers
         return describe(self.criteria)
 
 
-class AssignmentRule(PermissionScopeMixin, TimestampMixin, CreatedByMixin, VersionMixin):
+class AssignmentRule(OrderedRule):
     """An assignment rule (分配规则): who owns a new account nobody assigned (seed 004, step 3).
 
-    The first active rule (by position) whose ``conditions`` all hold wins; the conditions are those
-    of ``TierRule`` (region, industry, size, stage, revenue). It gives the account to ``assignee``,
-    or in turn to the active members of ``team`` (round robin: ``last_assignee`` is where the turn
-    stands). An account created with an owner, or matching no rule, keeps its creator's choice.
+    The first rule the account meets gives it to ``assignee``, or in turn to the active members of
+    ``team`` (round robin: ``last_assignee`` is where the turn stands). An account created with an
+    owner, or matching no rule, keeps its creator's choice.
     """
 
-    name = models.CharField(_("name"), max_length=100)
-    position = models.PositiveSmallIntegerField(_("position"), default=0, help_text=_("Lower runs first."))
-    is_active = models.BooleanField(_("active"), default=True)
-    conditions = models.JSONField(_("conditions"), default=dict, blank=True)
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("assign to"),
@@ -407,22 +412,10 @@ class AssignmentRule(PermissionScopeMixin, TimestampMixin, CreatedByMixin, Versi
         related_name="+",
         editable=False,
     )
-    description = models.CharField(_("description"), max_length=300, blank=True)
 
-    objects = RestrictedManager()
-
-    class Meta:
+    class Meta(OrderedRule.Meta):
         verbose_name = _("assignment rule")
         verbose_name_plural = _("assignment rules")
-        ordering = ("position", "id")
-
-    def __str__(self) -> str:
-        return self.name
-
-    def get_conditions_display(self) -> str:
-        from guanxi.customers.classification import describe
-
-        return describe(self.conditions)
 
 
 # --- duplicates and merges ------------------------------------------------------------------------

@@ -260,6 +260,7 @@ def test_accounts_a_contact_import_creates_follow_the_rules(
 
 def test_rules_are_written_with_inputs_not_json(admin: User, south_reps: list[User]) -> None:
     client = _browser(admin)
+    assert 'href="/settings/assignment-rules/"' in client.get("/").content.decode()  # in the settings menu
     page = client.get("/settings/assignment-rules/add/").content.decode()
     assert 'name="conditions_industries" value="software"' in page and 'name="conditions_regions"' in page
     form = {

@@ -36,9 +36,6 @@ from guanxi.customers.services.rules import (
 
 __all__ = [
     "account_create",
-    "assignment_rule_create",
-    "assignment_rule_delete",
-    "assignment_rule_update",
     "account_update",
     "account_fit_recompute",
     "account_merge",
@@ -46,6 +43,9 @@ __all__ = [
     "duplicate_dismiss",
     "merge_undo",
     "account_tier_recompute",
+    "assignment_rule_create",
+    "assignment_rule_delete",
+    "assignment_rule_update",
     "classify_after_commit",
     "contact_create",
     "contact_link_account",
