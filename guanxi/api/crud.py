@@ -573,7 +573,7 @@ def _add_bulk_route(router: Router, resource: Resource) -> None:
     """``POST /<path>/bulk``: one action on many records (by ids or a list query); 202 + job when large."""
     from ninja import Schema
 
-    from guanxi.core.bulk import bulk_resources, bulk_start_or_run, permission_of
+    from guanxi.core.bulk import ASSIGNING, bulk_resources, bulk_start_or_run, permission_of
 
     if resource not in bulk_resources():
         return
@@ -592,7 +592,7 @@ def _add_bulk_route(router: Router, resource: Resource) -> None:
         from guanxi.core.api_jobs import job_json
 
         require_token_scope(request, resource.object_type, permission_of(payload.action))
-        if payload.action == "owner":
+        if payload.action in ASSIGNING:
             require_token_scope(request, resource.object_type, Action.ASSIGN)
         outcome = bulk_start_or_run(
             resource=resource,
@@ -614,7 +614,8 @@ def _add_bulk_route(router: Router, resource: Resource) -> None:
         ["POST"],
         _bulk,
         response={200: dict, 202: dict},
-        summary=f"One action on many {resource.path}: update, owner, tag_add, tag_remove, delete",
+        summary=f"One action on many {resource.path}: update, owner, tag_add, tag_remove, delete"
+        + (", assign_rules" if resource.assign_by_rules is not None else ""),
         operation_id=f"{resource.path.replace('-', '_')}_bulk",
     )
 

@@ -1,4 +1,5 @@
-"""Bulk actions on many records: edit fields, change owner, add or remove tags, delete to the recycle bin.
+"""Bulk actions on many records: edit fields, change owner, assign by rules, add or remove tags, delete
+to the recycle bin.
 
 Used by ``POST /api/v1/<resource>/bulk`` and the list pages' bulk bar. Records are chosen by id or by
 a list query (the resource's ``FilterSet``: "all N matching"). Inside the transaction every record
@@ -30,7 +31,9 @@ from guanxi.core.models import Job, OwnedMixin
 from guanxi.core.permissions import may_reach, restrict_queryset, restricted
 from guanxi.core.registry import Resource, resources
 
-ACTIONS = ("update", "owner", "tag_add", "tag_remove", "delete")
+ACTIONS = ("update", "owner", "assign_rules", "tag_add", "tag_remove", "delete")
+#: Actions that change owners: they need the "assign" permission besides "change".
+ASSIGNING = ("owner", "assign_rules")
 #: Most records one request changes itself; more become a job.
 SYNC_LIMIT = 500
 #: Records per transaction in a job.
@@ -118,6 +121,10 @@ def bulk_plan(
             raise FieldErrors({"owner": [_("No active user with id %(id)s.") % {"id": owner}]})
         plan.data = {"owner_id": owner}
         raw["owner"] = owner
+    elif action == "assign_rules":
+        if resource.assign_by_rules is None:
+            raise FieldErrors({"action": [_("This list does not allow this action.")]})
+        resource.assign_by_rules(user)  # refuses now, naming the reason, when there is no rule to apply
     elif action in ("tag_add", "tag_remove"):
         if not resource.taggable:
             raise FieldErrors({"action": [_("These records have no tags.")]})
@@ -135,7 +142,7 @@ def check_may_bulk(user: Any, plan: BulkPlan) -> None:
     model = plan.resource.model
     if not may_reach(user, model, permission_of(plan.action)):
         raise PermissionDenied()
-    if plan.action == "owner" and not may_reach(user, model, Action.ASSIGN):
+    if plan.action in ASSIGNING and not may_reach(user, model, Action.ASSIGN):
         raise PermissionDenied(_("You may not assign records to other people."))
 
 
@@ -164,7 +171,7 @@ def selection(
 def allowed(plan: BulkPlan, user: Any) -> models.QuerySet:
     """The records the user may do this action to (owner changes: change and assign)."""
     qs = restricted(plan.resource.model, user, permission_of(plan.action))
-    if plan.action == "owner":
+    if plan.action in ASSIGNING:
         qs = restrict_queryset(qs, user, Action.ASSIGN)
     return qs
 
@@ -181,10 +188,12 @@ def _merge(total: dict[str, Any], part: dict[str, Any]) -> dict[str, Any]:
     return total
 
 
-def _apply_one(plan: BulkPlan, user: Any, pk: Any, current_tags: dict[Any, list[str]]) -> bool:
+def _apply_one(plan: BulkPlan, user: Any, pk: Any, current_tags: dict[Any, list[str]], by_rules: Any) -> bool:
     """Do the action to one record through the resource's service; False when nothing needed changing."""
     resource = plan.resource
     model = resource.model
+    if by_rules is not None:
+        return bool(by_rules.assign(pk))
     if plan.action == "delete":
         delete = resource.delete or services.record_delete
         delete(model=model, pk=pk, user=user)
@@ -227,13 +236,16 @@ def bulk_apply_ids(plan: BulkPlan, user: Any, ids: list[Any], *, all_or_nothing:
             if plan.action == "owner" and todo
             else {}
         )
+        # The rules are read once per transaction, and the turns they hand out are saved with it.
+        hook = plan.resource.assign_by_rules
+        by_rules = hook(user) if hook is not None and plan.action == "assign_rules" and todo else None
         for pk in todo:
             if plan.action == "owner" and owners.get(pk) == plan.data["owner_id"]:
                 result["unchanged"] += 1
                 continue
             if all_or_nothing:
                 try:
-                    changed = _apply_one(plan, user, pk, tags)
+                    changed = _apply_one(plan, user, pk, tags, by_rules)
                 except GuanxiError as exc:
                     # Name the record: the whole batch is undone because of this one.
                     errors = {f"records.{pk}.{k}": v for k, v in exc.errors.items()} or {f"records.{pk}": [exc.detail]}
@@ -241,13 +253,15 @@ def bulk_apply_ids(plan: BulkPlan, user: Any, ids: list[Any], *, all_or_nothing:
             else:
                 try:
                     with transaction.atomic():
-                        changed = _apply_one(plan, user, pk, tags)
+                        changed = _apply_one(plan, user, pk, tags, by_rules)
                 except GuanxiError as exc:
                     result["failed"] += 1
                     if len(result["errors"]) < MAX_LISTED:
                         result["errors"].append({"id": pk, "errors": exc.errors or {"": [exc.detail]}})
                     continue
             result["changed" if changed else "unchanged"] += 1
+        if by_rules is not None:
+            by_rules.save()
     return result
 
 

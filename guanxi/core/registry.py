@@ -43,6 +43,10 @@ class Resource:
     # Extra output for a page of records, computed in one query: (objs, user) -> {pk: {key: value}}.
     # Keys the user's field rules hide are dropped.
     serialize_extra: Callable[[list[Any], Any], dict[Any, dict[str, Any]]] | None = None
+    # The bulk action "assign by rules": (user) -> an object whose ``assign(pk)`` gives one record to
+    # the owner the module's rules name (False: it stays) and whose ``save()`` ends the transaction's
+    # work; raises FieldErrors when there is nothing to apply.
+    assign_by_rules: Callable[[Any], Any] | None = None
     select_related: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 

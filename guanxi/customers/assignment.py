@@ -6,6 +6,10 @@ accounts to the team's active members in turn; the turn is kept on the rule row,
 (``select_for_update``) the first time a rule is used in a transaction, so two imports or two
 requests at once do not give the same salesperson the same turn. ``save`` writes the turns back,
 inside the caller's transaction.
+
+``reassign(account)`` answers for an account that already has an owner (the bulk action "assign by
+rules", after territories or teams changed): an owner who already fits the matching rule keeps the
+account and takes nobody's turn.
 """
 
 from __future__ import annotations
@@ -39,14 +43,32 @@ class Assigner:
 
     def choose(self, account: Any) -> Assignment | None:
         """``account`` is an ``Account`` or anything with its attributes (an import row's values)."""
+        return self._first(account, keep_fitting=False)
+
+    def reassign(self, account: Any) -> Assignment | None:
+        """The new owner the rules give an existing account, or None: no rule matches, or its owner
+        already fits the first matching rule (is its salesperson, or an active member of its team)."""
+        return self._first(account, keep_fitting=True)
+
+    def _first(self, account: Any, *, keep_fitting: bool) -> Assignment | None:
         for rule in self.rules:
             if not all(r.matched for r in evaluate(rule.conditions or {}, account)):
                 continue
+            if keep_fitting and self._fits(rule, account.owner_id):
+                return None
             picked = self._pick(rule)
             if picked is None:
                 continue  # nobody to give it to (the salesperson left, the team is empty): the next rule
             return Assignment(picked[0], picked[1], rule)
         return None
+
+    def _fits(self, rule: AssignmentRule, owner_id: int | None) -> bool:
+        """Whether ``_pick`` could have given the account to this owner (same precedence)."""
+        if owner_id is None:
+            return False
+        if rule.assignee is not None and rule.assignee.is_active:
+            return rule.assignee.pk == owner_id
+        return rule.team is not None and rule.team.deleted_at is None and owner_id in self._team_members(rule)
 
     def _pick(self, rule: AssignmentRule) -> tuple[int, int | None] | None:
         if rule.assignee is not None and rule.assignee.is_active:

@@ -11,8 +11,8 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext_lazy
 
 from guanxi.core.models import (
     CreatedByMixin,
@@ -416,6 +416,14 @@ class AssignmentRule(OrderedRule):
     class Meta(OrderedRule.Meta):
         verbose_name = _("assignment rule")
         verbose_name_plural = _("assignment rules")
+
+    def get_target_display(self) -> str:
+        """Who the rule gives accounts to, as ``Assigner`` decides it."""
+        if self.assignee is not None and self.assignee.is_active:
+            return str(self.assignee)
+        if self.team is not None and self.team.deleted_at is None:
+            return gettext("the members of %(team)s in turn") % {"team": self.team}
+        return gettext("nobody (the next rule applies)")
 
 
 # --- duplicates and merges ------------------------------------------------------------------------

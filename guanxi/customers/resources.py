@@ -63,6 +63,7 @@ def register_customers() -> None:
             custom_fields=True,
             create=services.account_create,
             update=services.account_update,
+            assign_by_rules=services.AccountsByRules,
             routes=account_routes,
             nav_group="customers",
             icon="building",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -293,3 +294,110 @@ def test_rules_are_written_with_inputs_not_json(admin: User, south_reps: list[Us
     assert bad.status_code == 400
     assert "The maximum is below the minimum." in bad.content.decode()
     assert not AssignmentRule.objects.filter(name="反了").exists()
+
+
+# --- assign by rules: the bulk action on existing accounts ----------------------------------------------
+
+
+@pytest.fixture
+def mixed_accounts(admin: User, south_reps: list[User], make_account: Callable[..., Account]) -> dict[str, Account]:
+    """Accounts created before the rules (so their owners are the ones named here)."""
+    return {
+        "gd_admin": make_account(name="广东甲", province="广东", owner_id=admin.pk),
+        "gd_member": make_account(name="广东乙", province="广东", owner_id=south_reps[1].pk),
+        "sh_admin": make_account(name="上海丙", province="上海", owner_id=admin.pk),
+        "big": make_account(
+            name="大软件丁", industry="software", annual_revenue=Decimal("300000000"), owner_id=admin.pk
+        ),
+        "gx_admin": make_account(name="广西戊", province="广西", owner_id=admin.pk),
+    }
+
+
+def _owners(accounts: dict[str, Account]) -> dict[str, int]:
+    return {key: Account.objects.get(pk=a.pk).owner_id for key, a in accounts.items()}
+
+
+def test_assign_by_rules_gives_accounts_to_the_owners_the_rules_name_now(
+    admin_api: Api,
+    mixed_accounts: dict[str, Account],
+    rules: list[AssignmentRule],
+    south_reps: list[User],
+    other_rep: User,
+    team_gz: Team,
+) -> None:
+    ids = [a.pk for a in mixed_accounts.values()]
+    response = admin_api.post("accounts/bulk", {"action": "assign_rules", "ids": ids})
+    assert response.status_code == 200, response.json_body
+    assert (response.json_body["changed"], response.json_body["unchanged"]) == (3, 2)
+    admin = admin_api.user.pk
+    # 乙 already belongs to a member of the team: it stays and takes no turn, so 甲 and 戊 get 0 and 1.
+    assert _owners(mixed_accounts) == {
+        "gd_admin": south_reps[0].pk,
+        "gd_member": south_reps[1].pk,
+        "sh_admin": admin,
+        "big": other_rep.pk,
+        "gx_admin": south_reps[1].pk,
+    }
+    assert Account.objects.get(pk=mixed_accounts["gd_admin"].pk).team_id == team_gz.pk
+    assert AssignmentRule.objects.get(name="华南大区").last_assignee_id == south_reps[1].pk
+    entry = TimelineEntry.objects.filter(object_id=mixed_accounts["gd_admin"].pk, kind="owner").get()
+    assert entry.summary == f"Owner: {admin_api.user} → 华南0, by the rule “华南大区”"
+    log = ChangeLogEntry.objects.get(content_type__model="account", object_id=mixed_accounts["big"].pk, action="update")
+    assert log.changes["owner"] == [admin, other_rep.pk]
+    # Run again: everything already fits, nothing changes and no turn is taken.
+    again = admin_api.post("accounts/bulk", {"action": "assign_rules", "ids": ids})
+    assert (again.json_body["changed"], again.json_body["unchanged"]) == (0, 5)
+    assert AssignmentRule.objects.get(name="华南大区").last_assignee_id == south_reps[1].pk
+
+
+def test_assign_by_rules_needs_a_rule_and_the_assign_permission(
+    admin_api: Api, rep: User, make_account: Callable[..., Account], south_reps: list[User], team_gz: Team
+) -> None:
+    account = make_account(name="广东己", province="广东", owner_id=rep.pk)
+    refused = admin_api.post("accounts/bulk", {"action": "assign_rules", "ids": [account.pk]})
+    assert refused.status_code == 400
+    assert "No assignment rule is switched on" in _errors(refused)["action"]
+    AssignmentRule.objects.create(name="华南大区", conditions={"regions": ["华南"]}, team=team_gz)
+    # A rep changes their own accounts but may not give them away, by hand or by the rules.
+    assert Api(rep).post("accounts/bulk", {"action": "assign_rules", "ids": [account.pk]}).status_code == 403
+    # Contacts have no assignment rules.
+    no_rules = admin_api.post("contacts/bulk", {"action": "assign_rules", "ids": [1]})
+    assert no_rules.status_code == 400 and "action" in _errors(no_rules)
+    assert Account.objects.get(pk=account.pk).owner_id == rep.pk
+
+
+def test_assign_by_rules_from_the_list_page(
+    admin: User, rep: User, mixed_accounts: dict[str, Account], rules: list[AssignmentRule], south_reps: list[User]
+) -> None:
+    client = _browser(admin)
+    assert "Assign by rules" in client.get("/customers/accounts/").content.decode()
+    assert "Assign by rules" not in _browser(rep).get("/customers/accounts/").content.decode()
+    picked = [mixed_accounts["gd_admin"].pk, mixed_accounts["sh_admin"].pk]
+    form = {"action": "assign_rules", "pk": picked, "next": "/customers/accounts/"}
+    confirm = client.post("/customers/accounts/bulk/", form)
+    page = confirm.content.decode()
+    assert confirm.status_code == 200
+    # The rules in the order they are tried, in words; the switched-off one is not among them.
+    assert page.index("大软件客户") < page.index("华南大区: ") and "停用" not in page
+    assert "the members of 广州组 in turn" in page
+    done = client.post("/customers/accounts/bulk/", {**form, "confirm": "yes"})
+    assert done.status_code == 302
+    assert _owners(mixed_accounts)["gd_admin"] == south_reps[0].pk
+    assert _owners(mixed_accounts)["sh_admin"] == admin.pk
+    # "All N matching" the list's filters: the other 广东 account already fits.
+    matching = {"action": "assign_rules", "select_all": "matching", "query": "province=广东省", "next": "/"}
+    count_page = client.post("/customers/accounts/bulk/", matching).content.decode()
+    assert "2 records match the list" in count_page and "华南大区" in count_page
+    client.post("/customers/accounts/bulk/", {**matching, "confirm": "yes"})
+    assert _owners(mixed_accounts)["gd_member"] == south_reps[1].pk
+
+
+def test_without_rules_the_list_page_says_why(admin: User, make_account: Callable[..., Account]) -> None:
+    account = make_account(name="无规则")
+    client = _browser(admin)
+    response = client.post(
+        "/customers/accounts/bulk/", {"action": "assign_rules", "pk": [account.pk], "next": "/customers/accounts/"}
+    )
+    assert response.status_code == 302
+    messages = [str(m) for m in response.wsgi_request._messages]  # type: ignore[attr-defined]
+    assert any("No assignment rule is switched on" in m for m in messages)

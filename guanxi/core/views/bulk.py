@@ -252,6 +252,24 @@ class BulkActionView(ResourceView):
             return self.failed(exc, back)
         return self.report(outcome, back)
 
+    def do_assign_rules(self, objects: list[models.Model], back: str) -> HttpResponse:
+        from guanxi.core.bulk import bulk_start_or_run
+
+        try:
+            if self.request.POST.get("confirm") != "yes":
+                return self.bulk_confirm("assign_rules", back, objects=objects, rules=self.rules_in_words())
+            outcome = bulk_start_or_run(
+                resource=self.resource, user=self.request.user, action="assign_rules", ids=[o.pk for o in objects]
+            )
+        except GuanxiError as exc:
+            return self.failed(exc, back)
+        return self.report(outcome, back)
+
+    def rules_in_words(self) -> list[str]:
+        """What "assign by rules" will apply (refused, naming why, when there is nothing to apply)."""
+        hook = self.resource.assign_by_rules
+        return hook(self.request.user).describe() if hook is not None else []
+
     def do_matching(self, action: str, back: str) -> HttpResponse:
         """The action on every record matching the list's query (across pages), after a confirmation with N."""
         from guanxi.core.bulk import bulk_start_or_run, selection
@@ -267,6 +285,11 @@ class BulkActionView(ResourceView):
             form = self.edit_form(post if post.get("step") == "apply" and post.getlist(APPLY) else None)
             extra["form"] = form
             extra["applied"] = post.getlist(APPLY)
+        elif action == "assign_rules":
+            try:
+                extra["rules"] = self.rules_in_words()
+            except GuanxiError as exc:
+                return self.failed(exc, back)
         if post.get("confirm") != "yes" or not count:
             return self.bulk_confirm(action, back, **extra)
         kwargs: dict[str, Any] = {}

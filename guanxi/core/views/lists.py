@@ -74,6 +74,8 @@ def bulk_actions(resource: Resource, user: Any) -> list[tuple[str, str]]:
             actions += [("add_tags", _("Add tags")), ("remove_tags", _("Remove tags"))]
         if _may_assign(resource, user):
             actions.append(("owner", _("Change owner")))
+            if resource.assign_by_rules is not None:
+                actions.append(("assign_rules", _("Assign by rules")))
     if may_reach(user, resource.model, Action.DELETE):
         actions.append(("delete", delete_verb(resource.path)))
     return actions

@@ -5,14 +5,14 @@ transaction, version, change log) and add the customer rules: normalised contact
 Chinese/Western name order, parent cycles, hand-set tiers, timeline entries, and the background
 recomputation of tiers and fit scores after a relevant change.
 
-- ``accounts``: account_create, account_update
+- ``accounts``: account_create, account_update, AccountsByRules (bulk "assign by rules")
 - ``contacts``: contact_create, contact_update, contact_link_account, contact_unlink_account
 - ``recompute``: account_tier_recompute, account_fit_recompute (run by ``guanxi.customers.tasks``)
 - ``rules``: tier rules, ideal customer profiles and assignment rules
 - ``merge``: contact_merge, account_merge, merge_undo, duplicate_dismiss (movers of the customer tables)
 """
 
-from guanxi.customers.services.accounts import account_create, account_update
+from guanxi.customers.services.accounts import AccountsByRules, account_create, account_update
 from guanxi.customers.services.common import classify_after_commit
 from guanxi.customers.services.contacts import (
     contact_create,
@@ -36,6 +36,7 @@ from guanxi.customers.services.rules import (
 
 __all__ = [
     "account_create",
+    "AccountsByRules",
     "account_update",
     "account_fit_recompute",
     "account_merge",

@@ -15,7 +15,7 @@ from guanxi.core.timeline import timeline_add
 from guanxi.customers.assignment import Assigner, Assignment
 from guanxi.customers.choices import LifecycleStage, Tier, TimelineKind, size_band_for
 from guanxi.customers.duplicates import detect_after_commit
-from guanxi.customers.models import Account
+from guanxi.customers.models import Account, AssignmentRule
 from guanxi.customers.normalize import normalize_website
 from guanxi.customers.services.common import (
     CLASSIFYING_FIELDS,
@@ -101,6 +101,44 @@ def _assign(data: dict[str, Any]) -> Assignment | None:
     return assignment
 
 
+class AccountsByRules:
+    """The bulk action "assign by rules" (按规则分配) on existing accounts, e.g. after territories or
+    teams changed: each account goes to the owner its first matching rule names now.
+
+    An owner who already fits that rule (its salesperson, or an active member of its team) keeps the
+    account and takes nobody's turn; an account no rule matches keeps its owner. One instance serves
+    one transaction of the bulk action (the rules read once); ``save`` writes the turns taken."""
+
+    def __init__(self, user: Any):
+        self.user = user
+        self.assigner = Assigner()
+        if not self.assigner:
+            raise FieldErrors(
+                {"action": [_("No assignment rule is switched on: add one under Settings → Assignment rules.")]}
+            )
+
+    def assign(self, pk: Any) -> bool:
+        """Give account ``pk`` to the owner the rules name; False when it stays as it is."""
+        account = Account.objects.get(pk=pk)
+        assignment = self.assigner.reassign(account)
+        if assignment is None:
+            return False
+        data = {"owner_id": assignment.owner_id, "team_id": assignment.team_id}
+        account_update(pk=pk, user=self.user, data=data, rule=assignment.rule)
+        return True
+
+    def save(self) -> None:
+        self.assigner.save()
+
+    def describe(self) -> list[str]:
+        """The rules in the order they are tried, in words, for the confirmation page."""
+        return [
+            _("%(rule)s: %(conditions)s → %(target)s")
+            % {"rule": rule.name, "conditions": rule.get_conditions_display(), "target": rule.get_target_display()}
+            for rule in self.assigner.rules
+        ]
+
+
 def account_create(
     *,
     model: type[Account] = Account,
@@ -141,8 +179,11 @@ def account_update(
     expected_version: int | None = None,
     tags: Iterable[str] | None = None,
     custom_fields: dict[str, Any] | None = None,
+    rule: AssignmentRule | None = None,
 ) -> Account:
-    """Change an account: refuses parent loops, locks a hand-set tier, puts notable changes on the timeline."""
+    """Change an account: refuses parent loops, locks a hand-set tier, puts notable changes on the timeline.
+
+    ``rule``: the assignment rule that chose the new owner (the timeline names it)."""
     with transaction.atomic():
         current = core_services.record_lock(Account, pk, user, Action.CHANGE)
         core_services.check_version(current, expected_version)
@@ -160,7 +201,7 @@ def account_update(
             tags=tags,
             custom_fields=custom_fields,
         )
-        _account_timeline(account, before, user)
+        _account_timeline(account, before, user, rule)
         if "name" in data:
             detect_after_commit(Account, [account.pk])
         reclassify = any(before[name] != getattr(account, name) for name in CLASSIFYING_FIELDS)
@@ -169,7 +210,7 @@ def account_update(
     return account
 
 
-def _account_timeline(account: Account, before: dict[str, Any], user: Any) -> None:
+def _account_timeline(account: Account, before: dict[str, Any], user: Any, rule: AssignmentRule | None) -> None:
     if before["lifecycle_stage"] != account.lifecycle_stage:
         timeline_add(
             subject=account,
@@ -184,10 +225,14 @@ def _account_timeline(account: Account, before: dict[str, Any], user: Any) -> No
         )
     if before["owner_id"] != account.owner_id:
         names = user_names(before["owner_id"], account.owner_id)
+        owners = {"old": names[before["owner_id"]], "new": names[account.owner_id]}
+        summary = _("Owner: %(old)s → %(new)s") % owners
+        if rule is not None:
+            summary = _("Owner: %(old)s → %(new)s, by the rule “%(rule)s”") % {**owners, "rule": rule.name}
         timeline_add(
             subject=account,
             kind=TimelineKind.OWNER,
-            summary=_("Owner: %(old)s → %(new)s") % {"old": names[before["owner_id"]], "new": names[account.owner_id]},
+            summary=summary,
             actor=user,
             data={"from": before["owner_id"], "to": account.owner_id},
         )
