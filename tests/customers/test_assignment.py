@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import csv
 import io
+import threading
+import time
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 from django.test import Client
 
 from guanxi.core.models import ChangeLogEntry, TimelineEntry
+from guanxi.customers.assignment import Assigner
 from guanxi.customers.models import Account, AssignmentRule
 from guanxi.identity.models import Role, Team, User
 from tests.customers.conftest import PASSWORD, Api
@@ -350,6 +354,30 @@ def test_assign_by_rules_gives_accounts_to_the_owners_the_rules_name_now(
     assert AssignmentRule.objects.get(name="华南大区").last_assignee_id == south_reps[1].pk
 
 
+def test_assign_by_rules_over_many_accounts_runs_as_a_job_carrying_the_turn(
+    admin: User,
+    rules: list[AssignmentRule],
+    south_reps: list[User],
+    make_account: Callable[..., Account],
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    from guanxi.core import bulk
+    from guanxi.core.models import Job
+
+    monkeypatch.setattr(bulk, "SYNC_LIMIT", 2)
+    monkeypatch.setattr(bulk, "CHUNK", 2)
+    accounts = [make_account(name=f"广东{i}", province="广东", owner_id=admin.pk) for i in range(5)]
+    with django_capture_on_commit_callbacks(execute=True):
+        response = Api(admin).post("accounts/bulk", {"action": "assign_rules", "query": {"province": "广东省"}})
+    assert response.status_code == 202, response.json_body
+    job = Job.objects.get(pk=response.json_body["id"])
+    assert job.status == "succeeded" and job.result["changed"] == 5, job.error
+    # Three chunks, one turn: each chunk reads where the last one stopped.
+    owners = [Account.objects.get(pk=a.pk).owner_id for a in accounts]
+    assert owners == [south_reps[i % 3].pk for i in range(5)]
+
+
 def test_assign_by_rules_needs_a_rule_and_the_assign_permission(
     admin_api: Api, rep: User, make_account: Callable[..., Account], south_reps: list[User], team_gz: Team
 ) -> None:
@@ -401,3 +429,53 @@ def test_without_rules_the_list_page_says_why(admin: User, make_account: Callabl
     assert response.status_code == 302
     messages = [str(m) for m in response.wsgi_request._messages]  # type: ignore[attr-defined]
     assert any("No assignment rule is switched on" in m for m in messages)
+
+
+# --- two requests at once ------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_requests_at_once_take_two_turns(
+    admin: User, make_user: Callable[..., User], sales_role: Role, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each request holds the rule's turn (locked) until it commits; the other waits, then takes the next.
+    Without the lock both would read the same last assignee and give the same salesperson two accounts."""
+    team = Team.objects.create(name="深圳组", territory="华南")
+    members = [make_user(role=sales_role, team=team, name=f"深圳{i}") for i in range(2)]
+    AssignmentRule.objects.create(name="华南大区", conditions={"regions": ["华南"]}, team=team)
+    real_save = Assigner.save
+
+    def slow_save(self: Assigner) -> None:
+        time.sleep(0.3)  # the turn is taken and locked; the other request must wait for this commit
+        real_save(self)
+
+    monkeypatch.setattr(Assigner, "save", slow_save)
+    barrier = threading.Barrier(2)
+    results: dict[str, Any] = {}
+
+    def create(name: str) -> None:
+        client = Client()
+        client.force_login(admin)
+        try:
+            barrier.wait(timeout=10)
+            started = time.monotonic()
+            response = client.post(
+                "/api/v1/accounts", {"name": name, "province": "广东"}, content_type="application/json"
+            )
+            results[name] = {"status": response.status_code, "start": started, "end": time.monotonic()}
+        except Exception as exc:  # surfaced by the assertion below
+            results[name] = {"error": repr(exc)}
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=create, args=(name,)) for name in ("甲", "乙")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert [r.get("status") for r in results.values()] == [201, 201], results
+    first, second = sorted(results.values(), key=lambda r: r["end"])
+    assert second["start"] < first["end"]  # the two really overlapped
+    owners = set(Account.objects.filter(name__in=["甲", "乙"]).values_list("owner_id", flat=True))
+    assert owners == {m.pk for m in members}
+    assert AssignmentRule.objects.get(name="华南大区").last_assignee_id in owners
