@@ -2,7 +2,8 @@
 
 ``Assigner`` loads the active rules once and answers for many accounts (a form, an API call or a
 whole import batch), so an import pays one query per batch, not one per row. A team rule hands
-accounts to the team's active members in turn; the turn is kept on the rule row, which is locked
+accounts to the team's active members in turn, or to the member who owns the fewest accounts
+(counted once per transaction); the turn is kept on the rule row, which is locked
 (``select_for_update``) the first time a rule is used in a transaction, so two imports or two
 requests at once do not give the same salesperson the same turn. ``save`` writes the turns back,
 inside the caller's transaction.
@@ -17,8 +18,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.db.models import Count
+
+from guanxi.customers.choices import TeamMethod
 from guanxi.customers.classification import evaluate
-from guanxi.customers.models import AssignmentRule
+from guanxi.customers.models import Account, AssignmentRule
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,7 @@ class Assigner:
         )
         self._members: dict[int, list[int]] = {}  # rule id -> its team's active members, by id
         self._turn: dict[int, int | None] = {}  # rule id -> the last member given an account
+        self._loads: dict[int, dict[int, int]] = {}  # rule id -> accounts per member ("least loaded")
 
     def __bool__(self) -> bool:
         return bool(self.rules)
@@ -79,14 +84,33 @@ class Assigner:
         if not members:
             return None
         if rule.pk not in self._turn:
-            # Locked until the caller's transaction ends: the next request waits for this turn.
+            # Locked until the caller's transaction ends: the next request waits for this turn (and
+            # counts the accounts this one gave, once it has committed).
             locked = AssignmentRule.objects.select_for_update().filter(pk=rule.pk)
             self._turn[rule.pk] = locked.values_list("last_assignee_id", flat=True).first()
-        last = self._turn[rule.pk]
-        # The first member after the last one given an account, or the first of all.
-        chosen = next((pk for pk in members if last is None or pk > last), members[0])
+        if rule.team_method == TeamMethod.LEAST_LOADED:
+            load = self._load(rule, members)
+            chosen = min(members, key=lambda pk: (load[pk], pk))
+            load[chosen] += 1
+        else:
+            last = self._turn[rule.pk]
+            # The first member after the last one given an account, or the first of all.
+            chosen = next((pk for pk in members if last is None or pk > last), members[0])
         self._turn[rule.pk] = chosen
         return chosen, rule.team_id
+
+    def _load(self, rule: AssignmentRule, members: list[int]) -> dict[int, int]:
+        """Live accounts each member owns, counted once per transaction (after the rule's lock) and
+        then kept up to date in memory as this ``Assigner`` gives accounts."""
+        if rule.pk not in self._loads:
+            counts = (
+                Account.objects.filter(owner_id__in=members)
+                .values("owner_id")
+                .annotate(n=Count("id"))
+                .values_list("owner_id", "n")
+            )
+            self._loads[rule.pk] = dict.fromkeys(members, 0) | dict(counts)
+        return self._loads[rule.pk]
 
     def _team_members(self, rule: AssignmentRule) -> list[int]:
         from guanxi.identity.models import User

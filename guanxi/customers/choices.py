@@ -142,6 +142,13 @@ class ContactPointLabel(models.TextChoices):
     OTHER = "other", _("Other")
 
 
+class TeamMethod(models.TextChoices):
+    """How a team rule shares new accounts among the team's active members."""
+
+    ROUND_ROBIN = "round_robin", _("In turn")
+    LEAST_LOADED = "least_loaded", _("Fewest accounts first")
+
+
 class TimelineKind:
     """``TimelineEntry.kind`` values written by the customer services."""
 

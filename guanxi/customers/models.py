@@ -29,6 +29,7 @@ from guanxi.customers.choices import (
     Industry,
     LifecycleStage,
     SizeBand,
+    TeamMethod,
     Tier,
 )
 
@@ -380,8 +381,9 @@ class CustomerProfile(PermissionScopeMixin, TimestampMixin, CreatedByMixin, Vers
 class AssignmentRule(OrderedRule):
     """An assignment rule (分配规则): who owns a new account nobody assigned (seed 004, step 3).
 
-    The first rule the account meets gives it to ``assignee``, or in turn to the active members of
-    ``team`` (round robin: ``last_assignee`` is where the turn stands). An account created with an
+    The first rule the account meets gives it to ``assignee``, or to one of the active members of
+    ``team``: in turn (round robin: ``last_assignee`` is where the turn stands), or, with
+    ``team_method`` "least_loaded", to the member who owns the fewest accounts. An account created with an
     owner, or matching no rule, keeps its creator's choice.
     """
 
@@ -403,6 +405,16 @@ class AssignmentRule(OrderedRule):
         related_name="+",
         help_text=_("Without a salesperson, the team's active members take new accounts in turn."),
     )
+    team_method = models.CharField(
+        _("how the team shares"),
+        max_length=20,
+        choices=TeamMethod.choices,
+        default=TeamMethod.ROUND_ROBIN,
+        help_text=_(
+            "In turn; or to the member who owns the fewest accounts now (equal counts: in turn order), "
+            "which evens out a team where someone joined later."
+        ),
+    )
     last_assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("last assigned to"),
@@ -422,6 +434,8 @@ class AssignmentRule(OrderedRule):
         if self.assignee is not None and self.assignee.is_active:
             return str(self.assignee)
         if self.team is not None and self.team.deleted_at is None:
+            if self.team_method == TeamMethod.LEAST_LOADED:
+                return gettext("the member of %(team)s with the fewest accounts") % {"team": self.team}
             return gettext("the members of %(team)s in turn") % {"team": self.team}
         return gettext("nobody (the next rule applies)")
 

@@ -250,6 +250,40 @@ def test_imported_accounts_without_an_owner_follow_the_rules(
     assert AssignmentRule.objects.get(name="华南大区").last_assignee_id == south_reps[2].pk
 
 
+def test_the_member_with_the_fewest_accounts_gets_the_next_one(
+    admin: User,
+    admin_api: Api,
+    team_gz: Team,
+    south_reps: list[User],
+    make_account: Callable[..., Account],
+    importer: Callable[..., dict[str, Any]],
+) -> None:
+    """ "Fewest accounts first": counted when a rule is first used in a transaction, then kept in memory
+    (an import batch of four gives four accounts on one count); equal counts go in member order."""
+    r0, r1, r2 = south_reps
+    for owner, n in ((r0, 2), (r1, 1)):
+        for i in range(n):
+            make_account(name=f"{owner.display_name}旧{i}", owner_id=owner.pk)
+    gone = make_account(name="回收站里的", owner_id=r2.pk)
+    admin_api.delete(f"accounts/{gone.pk}")  # accounts in the recycle bin do not count
+    created = admin_api.post(
+        "assignment-rules",
+        {"name": "华南均衡", "conditions": {"regions": ["华南"]}, "team": team_gz.pk, "team_method": "least_loaded"},
+    )
+    assert created.status_code == 201, created.json_body
+    assert created.json_body["team_method"] == "least_loaded"
+    # One at a time (each request counts again): 0 → r2, then r1 (1 each: member order), r2, r0.
+    owners = [make_account(name=f"新{i}", province="广东").owner_id for i in range(4)]
+    assert owners == [r2.pk, r1.pk, r2.pk, r0.pk]
+    # Four rows in one import batch, on one count (3, 2, 2): r1 and r2 catch up, then member order again.
+    header = ["公司名称", "省份"]
+    assert importer("accounts", [header, *[[f"导入{i}", "广东"] for i in range(4)]])["created"] == 4
+    imported = dict(Account.objects.filter(name__startswith="导入").values_list("name", "owner_id"))
+    assert [imported[f"导入{i}"] for i in range(4)] == [r1.pk, r2.pk, r0.pk, r1.pk]
+    rule = AssignmentRule.objects.get(name="华南均衡")
+    assert rule.get_target_display() == "the member of 广州组 with the fewest accounts"
+
+
 def test_accounts_a_contact_import_creates_follow_the_rules(
     admin: User, other_rep: User, importer: Callable[..., dict[str, Any]]
 ) -> None:
@@ -272,6 +306,7 @@ def test_rules_are_written_with_inputs_not_json(admin: User, south_reps: list[Us
         "name": "华南软件",
         "position": "5",
         "assignee": south_reps[0].pk,
+        "team_method": "round_robin",
         "conditions_regions": "华南、 深圳市,华南",
         "conditions_industries": ["software", "internet"],
         "conditions_min_annual_revenue": "1000000",
@@ -435,14 +470,16 @@ def test_without_rules_the_list_page_says_why(admin: User, make_account: Callabl
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("method", ["round_robin", "least_loaded"])
 def test_two_requests_at_once_take_two_turns(
-    admin: User, make_user: Callable[..., User], sales_role: Role, monkeypatch: pytest.MonkeyPatch
+    admin: User, make_user: Callable[..., User], sales_role: Role, monkeypatch: pytest.MonkeyPatch, method: str
 ) -> None:
     """Each request holds the rule's turn (locked) until it commits; the other waits, then takes the next.
-    Without the lock both would read the same last assignee and give the same salesperson two accounts."""
+    Without the lock both would read the same last assignee (or the same counts) and give the same
+    salesperson two accounts."""
     team = Team.objects.create(name="深圳组", territory="华南")
     members = [make_user(role=sales_role, team=team, name=f"深圳{i}") for i in range(2)]
-    AssignmentRule.objects.create(name="华南大区", conditions={"regions": ["华南"]}, team=team)
+    AssignmentRule.objects.create(name="华南大区", conditions={"regions": ["华南"]}, team=team, team_method=method)
     real_save = Assigner.save
 
     def slow_save(self: Assigner) -> None:
