@@ -926,7 +926,12 @@ UI_MATRIX: dict[str, Callable[[UiCheck], None]] = {
     **_settings_pages(
         "assignment-rules",
         "assignmentrule",
-        lambda c: {"name": f"Rule by {c.who}", "position": 50, "assignee": c.w.p.user("admin").pk},
+        lambda c: {
+            "name": f"Rule by {c.who}",
+            "position": 50,
+            "assignee": c.w.p.user("admin").pk,
+            "team_method": "round_robin",
+        },
     ),
 }
 

@@ -434,7 +434,12 @@ def test_assign_by_rules_from_the_list_page(
 ) -> None:
     client = _browser(admin)
     assert "Assign by rules" in client.get("/customers/accounts/").content.decode()
-    assert "Assign by rules" not in _browser(rep).get("/customers/accounts/").content.decode()
+    rep_browser = _browser(rep)
+    assert "Assign by rules" not in rep_browser.get("/customers/accounts/").content.decode()
+    # Posted anyway by a rep (who may change their own accounts, not give them away): refused.
+    mine = Account.objects.create(name="李雷的", province="广西壮族自治区", owner=rep, created_by=rep)
+    rep_browser.post("/customers/accounts/bulk/", {"action": "assign_rules", "pk": [mine.pk], "confirm": "yes"})
+    assert Account.objects.get(pk=mine.pk).owner_id == rep.pk
     picked = [mixed_accounts["gd_admin"].pk, mixed_accounts["sh_admin"].pk]
     form = {"action": "assign_rules", "pk": picked, "next": "/customers/accounts/"}
     confirm = client.post("/customers/accounts/bulk/", form)
