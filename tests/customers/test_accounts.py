@@ -161,3 +161,96 @@ def test_list_query_count_does_not_grow(
         return len(queries)
 
     assert count(5) == count(30)
+
+
+def test_contacts_the_previous_owner_held_go_with_the_account(
+    admin_api: Api,
+    rep: User,
+    other_rep: User,
+    make_user: Callable[..., User],
+    sales_role: Any,
+    make_account: Callable[..., Account],
+    make_contact: Callable[..., Any],
+) -> None:
+    """A new owner whose role reaches only their own records must get the company's people too."""
+    from guanxi.customers.models import Contact
+
+    acme = make_account(name="转移客户", owner_id=rep.pk)
+    elsewhere = make_account(name="另一家", owner_id=rep.pk)
+
+    def person(name: str, owner: User, links: list[dict[str, Any]]) -> Contact:
+        return make_contact(family_name=name, given_name="某", owner_id=owner.pk, accounts=links)
+
+    goes = person("随", rep, [{"account": acme.pk, "is_primary": True}])
+    colleagues = person("同", other_rep, [{"account": acme.pk, "is_primary": True}])
+    primary_elsewhere = person("兼", rep, [{"account": elsewhere.pk, "is_primary": True}, {"account": acme.pk}])
+    unlinked = person("散", rep, [])
+    newcomer = make_user(role=sales_role, team=rep.team, name="新人")
+
+    changed = admin_api.patch(f"accounts/{acme.pk}", {"owner": newcomer.pk})
+    assert changed.status_code == 200, changed.json_body
+    owners = dict(Contact.objects.values_list("family_name", "owner_id"))
+    assert owners == {"随": newcomer.pk, "同": other_rep.pk, "兼": rep.pk, "散": rep.pk}
+    assert {goes.pk, colleagues.pk, primary_elsewhere.pk, unlinked.pk} == set(
+        Contact.objects.values_list("pk", flat=True)
+    )
+    summary = TimelineEntry.objects.filter(content_type__model="account", object_id=acme.pk, kind="owner").get().summary
+    assert summary == "Owner: 李雷 → 新人; 1 contact of the account went along"
+    log = ChangeLogEntry.objects.get(content_type__model="contact", object_id=goes.pk, action="update")
+    assert log.changes["owner"] == [rep.pk, newcomer.pk]
+    # The newcomer, who sees only their own records, now finds the person at their account.
+    assert [c["id"] for c in Api(newcomer).get("contacts").json_body["items"]] == [goes.pk]
+
+
+def test_contacts_stay_when_the_user_may_not_assign_them(
+    rep: User, make_user: Callable[..., User], make_account: Callable[..., Account], make_contact: Callable[..., Any]
+) -> None:
+    """A role that may hand over accounts but not contacts changes the account only."""
+    from guanxi.customers.models import Contact
+    from guanxi.identity.models import Role
+    from tests.factories import grant
+
+    role = Role.objects.create(name="客户调配员")
+    grant(role, "customers.account", ["view", "change", "assign"], scope="all")
+    grant(role, "customers.contact", ["view", "change"], scope="all")
+    dispatcher = make_user(role=role, name="调配员")
+    acme = make_account(name="只转客户", owner_id=rep.pk)
+    person = make_contact(family_name="留", owner_id=rep.pk, accounts=[{"account": acme.pk, "is_primary": True}])
+    changed = Api(dispatcher).patch(f"accounts/{acme.pk}", {"owner": dispatcher.pk})
+    assert changed.status_code == 200, changed.json_body
+    assert Contact.objects.get(pk=person.pk).owner_id == rep.pk
+    assert (
+        TimelineEntry.objects.filter(content_type__model="account", object_id=acme.pk, kind="owner").get().summary
+        == "Owner: 李雷 → 调配员"
+    )
+
+
+def test_many_contacts_go_with_the_account_in_a_background_job(
+    admin_api: Api,
+    rep: User,
+    make_user: Callable[..., User],
+    sales_role: Any,
+    make_account: Callable[..., Account],
+    make_contact: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    from guanxi.core.models import Job
+    from guanxi.customers.models import Contact
+    from guanxi.customers.services import accounts
+
+    monkeypatch.setattr(accounts, "FOLLOW_IN_REQUEST", 1)
+    acme = make_account(name="大客户", owner_id=rep.pk)
+    people = [
+        make_contact(family_name=f"员工{i}", owner_id=rep.pk, accounts=[{"account": acme.pk, "is_primary": True}])
+        for i in range(3)
+    ]
+    newcomer = make_user(role=sales_role, team=rep.team, name="新人")
+    with django_capture_on_commit_callbacks(execute=True):
+        changed = admin_api.patch(f"accounts/{acme.pk}", {"owner": newcomer.pk})
+    assert changed.status_code == 200, changed.json_body
+    job = Job.objects.get(kind="bulk")
+    assert job.status == "succeeded" and job.result["changed"] == 3, (job.error, job.result)
+    assert {Contact.objects.get(pk=p.pk).owner_id for p in people} == {newcomer.pk}
+    summary = TimelineEntry.objects.get(content_type__model="account", object_id=acme.pk, kind="owner").summary
+    assert summary == "Owner: 李雷 → 新人; 3 contacts of the account move along in the background"

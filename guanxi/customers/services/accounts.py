@@ -7,15 +7,17 @@ from typing import Any
 
 from django.db import transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from guanxi.core import services as core_services
 from guanxi.core.choices import Action
 from guanxi.core.errors import FieldErrors
+from guanxi.core.permissions import restrict_queryset, restricted
 from guanxi.core.timeline import timeline_add
 from guanxi.customers.assignment import Assigner, Assignment
 from guanxi.customers.choices import LifecycleStage, Tier, TimelineKind, size_band_for
 from guanxi.customers.duplicates import detect_after_commit
-from guanxi.customers.models import Account, AssignmentRule
+from guanxi.customers.models import Account, AssignmentRule, Contact
 from guanxi.customers.normalize import normalize_website
 from guanxi.customers.services.common import (
     CLASSIFYING_FIELDS,
@@ -183,6 +185,7 @@ def account_update(
 ) -> Account:
     """Change an account: refuses parent loops, locks a hand-set tier, puts notable changes on the timeline.
 
+    A new owner takes along the contacts the previous owner held here (``_contacts_follow``).
     ``rule``: the assignment rule that chose the new owner (the timeline names it)."""
     with transaction.atomic():
         current = core_services.record_lock(Account, pk, user, Action.CHANGE)
@@ -201,7 +204,8 @@ def account_update(
             tags=tags,
             custom_fields=custom_fields,
         )
-        _account_timeline(account, before, user, rule)
+        moved = _contacts_follow(account, before["owner_id"], user) if before["owner_id"] != account.owner_id else None
+        _account_timeline(account, before, user, rule, moved)
         if "name" in data:
             detect_after_commit(Account, [account.pk])
         reclassify = any(before[name] != getattr(account, name) for name in CLASSIFYING_FIELDS)
@@ -210,7 +214,47 @@ def account_update(
     return account
 
 
-def _account_timeline(account: Account, before: dict[str, Any], user: Any, rule: AssignmentRule | None) -> None:
+#: Contacts moved with an account inside the request; more go to a background bulk job (each contact
+#: is a service call of about 25 queries: 200 take a second or two, an account of 3,000 would not fit
+#: in a request).
+FOLLOW_IN_REQUEST = 200
+
+
+def _contacts_follow(account: Account, previous_owner_id: Any, user: Any) -> tuple[int, bool]:
+    """Move the account's contacts that the previous owner held to the new owner (and team).
+
+    Only contacts whose primary account this is: a person at two companies stays with the owner of
+    the other. Contacts someone else holds, or that the user may not change or assign, stay too.
+    Without this, a new owner whose role reaches only their own records would get the company and
+    not its people. Each goes through ``contact_update`` (its checks, timeline and change log), in
+    this transaction, or past ``FOLLOW_IN_REQUEST`` in a bulk job queued when it commits.
+    Returns (how many, whether they went to a job)."""
+    from guanxi.customers.services.contacts import contact_update
+
+    if previous_owner_id is None:
+        return 0, False
+    held = restricted(Contact, user, Action.CHANGE).filter(
+        owner_id=previous_owner_id, account_links__account=account, account_links__is_primary=True
+    )
+    ids = list(restrict_queryset(held, user, Action.ASSIGN).order_by("pk").values_list("pk", flat=True))
+    if len(ids) > FOLLOW_IN_REQUEST:
+        from guanxi.core.bulk import bulk_plan, bulk_resource
+        from guanxi.core.jobs import job_start
+
+        contacts = bulk_resource("contacts")
+        data = {"owner": account.owner_id, "team": account.team_id}
+        plan = bulk_plan(resource=contacts, user=user, action="update", data=data)
+        params = {"type": contacts.path, **plan.raw, "ids": ids}
+        job_start(kind="bulk", user=user, object_type=contacts.object_type, params=params)
+        return len(ids), True
+    for pk in ids:
+        contact_update(pk=pk, user=user, data={"owner_id": account.owner_id, "team_id": account.team_id})
+    return len(ids), False
+
+
+def _account_timeline(
+    account: Account, before: dict[str, Any], user: Any, rule: AssignmentRule | None, moved: tuple[int, bool] | None
+) -> None:
     if before["lifecycle_stage"] != account.lifecycle_stage:
         timeline_add(
             subject=account,
@@ -229,6 +273,17 @@ def _account_timeline(account: Account, before: dict[str, Any], user: Any, rule:
         summary = _("Owner: %(old)s → %(new)s") % owners
         if rule is not None:
             summary = _("Owner: %(old)s → %(new)s, by the rule “%(rule)s”") % {**owners, "rule": rule.name}
+        count, queued = moved or (0, False)
+        if queued:
+            summary += ngettext(
+                "; %(count)d contact of the account moves along in the background",
+                "; %(count)d contacts of the account move along in the background",
+                count,
+            ) % {"count": count}
+        elif count:
+            summary += ngettext(
+                "; %(count)d contact of the account went along", "; %(count)d contacts of the account went along", count
+            ) % {"count": count}
         timeline_add(
             subject=account,
             kind=TimelineKind.OWNER,
