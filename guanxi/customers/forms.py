@@ -294,6 +294,15 @@ def assignment_rules_choose_owner(form: RecordForm) -> None:
         )
 
 
+@register_form_tweak("customers.account")
+def contacts_follow_the_owner(form: RecordForm) -> None:
+    """On an existing account, say what a new owner takes along (``account_update``)."""
+    owner = form.fields.get("owner")
+    if form.is_add or owner is None or owner.disabled:
+        return
+    owner.help_text = _("A new owner takes along the contacts of this account that the current owner holds.")
+
+
 # --- criteria (tier rules, assignment rules, ideal customer profiles) -----------------------------------
 
 #: The inputs of a criteria editor: (key in the JSON, label, choices or None for a text / amount input).

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from guanxi.core.models import ChangeLogEntry, TimelineEntry
@@ -198,6 +199,11 @@ def test_contacts_the_previous_owner_held_go_with_the_account(
     assert summary == "Owner: 李雷 → 新人; 1 contact of the account went along"
     log = ChangeLogEntry.objects.get(content_type__model="contact", object_id=goes.pk, action="update")
     assert log.changes["owner"] == [rep.pk, newcomer.pk]
+    # The edit form says so next to the owner.
+    browser = Client()
+    browser.force_login(admin_api.user)
+    page = browser.get(f"/customers/accounts/{acme.pk}/edit/").content.decode()
+    assert "A new owner takes along the contacts of this account that the current owner holds." in page
     # The newcomer, who sees only their own records, now finds the person at their account.
     assert [c["id"] for c in Api(newcomer).get("contacts").json_body["items"]] == [goes.pk]
 
