@@ -62,7 +62,7 @@ from guanxi.core.imports.specs import (
     import_spec_register,
 )
 from guanxi.core.jsontext import dumps
-from guanxi.core.permissions import restricted
+from guanxi.core.permissions import restrict_queryset, restricted
 from guanxi.core.search.customers import account_document, contact_document
 from guanxi.core.search.registry import Columns
 from guanxi.customers.assignment import Assigner
@@ -1272,6 +1272,7 @@ class AccountWriter(_Writer):
                 current[row["id"]] = row
         updates = []
         tags: dict[int, list[str]] = {}
+        handed: dict[int, tuple[Any, Any, Any]] = {}  # account -> (previous owner, new owner, new team)
         for pk, rows in merged.items():
             if pk not in allowed:
                 for row in rows:
@@ -1291,10 +1292,36 @@ class AccountWriter(_Writer):
             if changes:
                 updates.append((*(after[n] for n in attnames), before["version"] + 1, table.now_db, pk))
                 log.add(Account, pk, after["name"], ChangeAction.UPDATE, changes)
+                if before["owner_id"] != after["owner_id"]:
+                    handed[pk] = (before["owner_id"], after["owner_id"], after["team_id"])
             result.updated += len(rows)
             result.touch(Account, [pk])
         update_rows(Account, [*(_column(Account, n) for n in attnames), "version", "updated_at"], updates)
         self.tags.link(Account, tags, existing=True)
+        self._contacts_follow(handed, table.now_db, log)
+
+    def _contacts_follow(self, handed: dict[int, tuple[Any, Any, Any]], now_db: Any, log: ChangeLogRows) -> None:
+        """What ``account_update`` does, in bulk: the contacts whose primary account changed hands and
+        whom its previous owner held go to the new owner and team, as far as the user may assign them.
+        ``handed``: account id -> (previous owner, new owner, new team)."""
+        if not handed:
+            return
+        held = restrict_queryset(restricted(Contact, self.user, Action.CHANGE), self.user, Action.ASSIGN)
+        updates = []
+        for chunk in _chunks(list(handed)):
+            found = held.filter(account_links__account_id__in=chunk, account_links__is_primary=True).values_list(
+                "pk", "account_links__account_id", "owner_id", "team_id", "version", "display_name"
+            )
+            for pk, account_id, owner_id, team_id, version, name in found:
+                previous, owner, team = handed[account_id]
+                if owner_id != previous:
+                    continue
+                updates.append((owner, team, version + 1, now_db, pk))
+                changes = {"owner": [owner_id, owner]} | ({"team": [team_id, team]} if team_id != team else {})
+                log.add(Contact, pk, name, ChangeAction.UPDATE, changes)
+        update_rows(
+            Contact, [_column(Contact, "owner_id"), _column(Contact, "team_id"), "version", "updated_at"], updates
+        )
 
 
 def after_batch(result: BatchResult) -> None:

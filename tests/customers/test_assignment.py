@@ -284,6 +284,38 @@ def test_the_member_with_the_fewest_accounts_gets_the_next_one(
     assert rule.get_target_display() == "the member of 广州组 with the fewest accounts"
 
 
+def test_an_account_import_that_changes_owners_takes_their_contacts_along(
+    admin: User,
+    rep: User,
+    other_rep: User,
+    make_account: Callable[..., Account],
+    make_contact: Callable[..., Any],
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    """As an owner change in the form does: the previous owner's contacts at the account go along."""
+    from guanxi.customers.models import Contact
+
+    acme = make_account(name="导入转移", external_id="A-1", owner_id=rep.pk)
+    goes = make_contact(family_name="随", owner_id=rep.pk, accounts=[{"account": acme.pk, "is_primary": True}])
+    stays = make_contact(family_name="留", owner_id=admin.pk, accounts=[{"account": acme.pk, "is_primary": True}])
+    version = Contact.objects.get(pk=goes.pk).version
+    client = Client()
+    client.force_login(admin)
+    upload = SimpleUploadedFile(
+        "a.csv", _csv([["外部编号", "公司名称", "负责人"], ["A-1", "导入转移", other_rep.email]])
+    )
+    data = {"file": upload, "type": "accounts", "duplicate_policy": "update", "start": "true"}
+    with django_capture_on_commit_callbacks(execute=True):
+        job = client.post("/api/v1/imports", data).json()
+    assert client.get(f"/api/v1/imports/{job['id']}").json()["result"]["updated"] == 1
+    assert Account.objects.get(pk=acme.pk).owner_id == other_rep.pk
+    assert Contact.objects.get(pk=goes.pk).owner_id == other_rep.pk
+    assert Contact.objects.get(pk=stays.pk).owner_id == admin.pk
+    log = ChangeLogEntry.objects.get(content_type__model="contact", object_id=goes.pk, action="update")
+    assert log.changes["owner"] == [rep.pk, other_rep.pk] and log.source == "import"
+    assert Contact.objects.get(pk=goes.pk).version == version + 1
+
+
 def test_accounts_a_contact_import_creates_follow_the_rules(
     admin: User, other_rep: User, importer: Callable[..., dict[str, Any]]
 ) -> None:
