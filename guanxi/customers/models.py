@@ -403,7 +403,9 @@ class AssignmentRule(OrderedRule):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
-        help_text=_("Without a salesperson, the team's active members take new accounts in turn."),
+        help_text=_(
+            "Without a salesperson, the team's active members take new accounts: in turn, or fewest accounts first."
+        ),
     )
     team_method = models.CharField(
         _("how the team shares"),
