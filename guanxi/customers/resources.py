@@ -137,34 +137,15 @@ def register_customers() -> None:
             icon="target",
         )
     )
+    rule_writable = ("name", "position", "is_active", "conditions", "assignee", "team", "team_method", "description")
     register(
         Resource(
             model=AssignmentRule,
             path="assignment-rules",
             filterset=AssignmentRuleFilterSet,
-            fields=(
-                "name",
-                "position",
-                "is_active",
-                "conditions",
-                "assignee",
-                "team",
-                "team_method",
-                "last_assignee",
-                "description",
-                "created_at",
-                "updated_at",
-            ),
-            write_fields=(
-                "name",
-                "position",
-                "is_active",
-                "conditions",
-                "assignee",
-                "team",
-                "team_method",
-                "description",
-            ),
+            # What a read returns: what may be written, and where the team's turn stands.
+            fields=(*rule_writable, "last_assignee", "created_at", "updated_at"),
+            write_fields=rule_writable,
             required_fields=("name",),
             list_columns=("position", "name", "assignee", "team", "team_method", "is_active", "description"),
             create=services.assignment_rule_create,

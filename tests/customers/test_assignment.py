@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.contrib.messages import get_messages
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test import Client
@@ -499,7 +500,7 @@ def test_without_rules_the_list_page_says_why(admin: User, make_account: Callabl
         "/customers/accounts/bulk/", {"action": "assign_rules", "pk": [account.pk], "next": "/customers/accounts/"}
     )
     assert response.status_code == 302
-    messages = [str(m) for m in response.wsgi_request._messages]  # type: ignore[attr-defined]
+    messages = [str(m) for m in get_messages(response.wsgi_request)]
     assert any("No assignment rule is switched on" in m for m in messages)
 
 
