@@ -11,6 +11,10 @@ inside the caller's transaction.
 ``reassign(account)`` answers for an account that already has an owner (the bulk action "assign by
 rules", after territories or teams changed): an owner who already fits the matching rule keeps the
 account and takes nobody's turn.
+
+A rule may ask for tiers. An account that has no tier yet (a new one: the tier job runs after it is
+saved) is matched on the tier the active tier rules give it now, which is the tier the job will
+store; an account whose tier was set by hand, or already computed, is matched on that.
 """
 
 from __future__ import annotations
@@ -21,8 +25,8 @@ from typing import Any
 from django.db.models import Count
 
 from guanxi.customers.choices import TeamMethod
-from guanxi.customers.classification import evaluate
-from guanxi.customers.models import Account, AssignmentRule
+from guanxi.customers.classification import active_tier_rules, evaluate, tier_for
+from guanxi.customers.models import Account, AssignmentRule, TierRule
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,7 @@ class Assigner:
         self._members: dict[int, list[int]] = {}  # rule id -> its team's active members, by id
         self._turn: dict[int, int | None] = {}  # rule id -> the last member given an account
         self._loads: dict[int, dict[int, int]] = {}  # rule id -> accounts per member ("least loaded")
+        self._tier_rules: list[TierRule] | None = None  # read when a rule first asks for a tier
 
     def __bool__(self) -> bool:
         return bool(self.rules)
@@ -56,8 +61,12 @@ class Assigner:
         return self._first(account, keep_fitting=True)
 
     def _first(self, account: Any, *, keep_fitting: bool) -> Assignment | None:
+        tiered: Any = None
         for rule in self.rules:
-            if not all(r.matched for r in evaluate(rule.conditions or {}, account)):
+            conditions = rule.conditions or {}
+            if conditions.get("tiers"):
+                tiered = tiered or self._with_tier(account)
+            if not all(r.matched for r in evaluate(conditions, tiered or account)):
                 continue
             if keep_fitting and self._fits(rule, account.owner_id):
                 return None
@@ -66,6 +75,15 @@ class Assigner:
                 continue  # nobody to give it to (the salesperson left, the team is empty): the next rule
             return Assignment(picked[0], picked[1], rule)
         return None
+
+    def _with_tier(self, account: Any) -> Any:
+        """``account`` as a tier criterion should see it: with the tier the tier rules give it when it
+        has none yet (and none was set by hand)."""
+        if getattr(account, "tier", "") or getattr(account, "tier_locked", False):
+            return account
+        if self._tier_rules is None:
+            self._tier_rules = active_tier_rules()
+        return _Tiered(account, tier_for(account, self._tier_rules)[0])
 
     def _fits(self, rule: AssignmentRule, owner_id: int | None) -> bool:
         """Whether ``_pick`` could have given the account to this owner (same precedence)."""
@@ -124,3 +142,14 @@ class Assigner:
         """Write the turns taken back to the rules (in the transaction that wrote the accounts)."""
         for rule_pk, last in self._turn.items():
             AssignmentRule.objects.filter(pk=rule_pk).update(last_assignee_id=last)
+
+
+class _Tiered:
+    """An account (or an import row's values) seen with a tier it has not stored yet."""
+
+    def __init__(self, account: Any, tier: str):
+        self._account = account
+        self.tier = tier
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._account, name)

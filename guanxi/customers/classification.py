@@ -1,7 +1,9 @@
 """Tier rules and ideal-customer-profile fit: checking criteria and evaluating them against an account.
 
-Tier rules and profiles share one criteria vocabulary. ``clean_criteria`` validates what an
-administrator sends; ``evaluate`` says, criterion by criterion, whether an account meets it and why.
+Tier rules, assignment rules and profiles share one criteria vocabulary. ``clean_criteria`` validates
+what an administrator sends; ``evaluate`` says, criterion by criterion, whether an account meets it
+and why. Only assignment rules may name tiers: a tier is what tier rules compute, and a profile's fit
+is meant to be read beside it.
 Pure functions over already-loaded rows: the recompute jobs call them for thousands of accounts.
 """
 
@@ -26,6 +28,9 @@ LIST_CRITERIA: dict[str, tuple[str, Any]] = {
     "lifecycle_stages": ("lifecycle_stage", LifecycleStage),
     "regions": ("region", None),
 }
+#: Criteria that only assignment rules take ("A-tier accounts to the senior team", seed 004 §3).
+TIER_CRITERIA: dict[str, tuple[str, Any]] = {"tiers": ("tier", Tier)}
+_EVERY_LIST = LIST_CRITERIA | TIER_CRITERIA
 REVENUE_KEYS = ("min_annual_revenue", "max_annual_revenue")
 # Names used in explanations and profile weights.
 CRITERIA = ("industries", "sizes", "lifecycle_stages", "regions", "annual_revenue")
@@ -37,12 +42,15 @@ def _labels() -> dict[str, str]:
         "sizes": _("Company size"),
         "lifecycle_stages": _("Lifecycle stage"),
         "regions": _("Region"),
+        "tiers": _("Tier"),
         "annual_revenue": _("Annual revenue"),
     }
 
 
-def clean_criteria(raw: Any, *, field: str) -> dict[str, Any]:
-    """Validate criteria JSON; errors name the key, e.g. ``conditions.sizes``. Returns a tidy copy."""
+def clean_criteria(raw: Any, *, field: str, tiers: bool = False) -> dict[str, Any]:
+    """Validate criteria JSON; errors name the key, e.g. ``conditions.sizes``. Returns a tidy copy.
+    ``tiers``: the criteria may name tiers (assignment rules)."""
+    lists = _EVERY_LIST if tiers else LIST_CRITERIA
     if raw in (None, ""):
         return {}
     if not isinstance(raw, dict):
@@ -51,8 +59,8 @@ def clean_criteria(raw: Any, *, field: str) -> dict[str, Any]:
     clean: dict[str, Any] = {}
     for key, value in raw.items():
         where = f"{field}.{key}"
-        if key in LIST_CRITERIA:
-            _attr, choices = LIST_CRITERIA[key]
+        if key in lists:
+            _attr, choices = lists[key]
             if value in (None, []):
                 continue
             if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
@@ -82,7 +90,7 @@ def clean_criteria(raw: Any, *, field: str) -> dict[str, Any]:
             clean[key] = str(amount)
         else:
             errors[where] = [
-                _("Unknown criterion; use: %(allowed)s.") % {"allowed": ", ".join([*LIST_CRITERIA, *REVENUE_KEYS])}
+                _("Unknown criterion; use: %(allowed)s.") % {"allowed": ", ".join([*lists, *REVENUE_KEYS])}
             ]
     both = not errors and {"min_annual_revenue", "max_annual_revenue"} <= set(clean)
     if both and decimal.Decimal(clean["min_annual_revenue"]) > decimal.Decimal(clean["max_annual_revenue"]):
@@ -151,11 +159,11 @@ def _choice_label(choices: Any, value: str) -> str:
 def evaluate(criteria: dict[str, Any], account: Account) -> list[CriterionResult]:
     """Each criterion present in ``criteria``, checked against ``account``, with a sentence saying why."""
     results: list[CriterionResult] = []
-    for key in ("industries", "sizes", "lifecycle_stages", "regions"):
+    for key in ("tiers", "industries", "sizes", "lifecycle_stages", "regions"):
         wanted = criteria.get(key)
         if not wanted:
             continue
-        attr, choices = LIST_CRITERIA[key]
+        attr, choices = _EVERY_LIST[key]
         label = _labels()[key]
         wanted_text = ", ".join(_choice_label(choices, w) for w in wanted)
         if key == "regions":
@@ -240,9 +248,9 @@ def describe(criteria: dict[str, Any] | None) -> str:
     """The criteria in words for pages, e.g. "Region: 华南, 深圳市; Annual revenue: at least 1,000,000"."""
     criteria = criteria or {}
     parts = []
-    for key in ("regions", "industries", "sizes", "lifecycle_stages"):
+    for key in ("regions", "tiers", "industries", "sizes", "lifecycle_stages"):
         if criteria.get(key):
-            _attr, choices = LIST_CRITERIA[key]
+            _attr, choices = _EVERY_LIST[key]
             values = ", ".join(_choice_label(choices, v) for v in criteria[key])
             parts.append(_("%(label)s: %(values)s") % {"label": _labels()[key], "values": values})
     low, high = criteria.get("min_annual_revenue"), criteria.get("max_annual_revenue")

@@ -468,10 +468,12 @@ TIER_RULES = [
     ("C 类：年营收 ≥ 100 万", "C", 30, {"min_annual_revenue": "1000000"}, "Annual revenue of CNY 1 million or more."),
     ("D 类：其他", "D", 40, {}, "Everyone else, including accounts whose revenue is not known."),
 ]
-# name, position, conditions, team key: new accounts of a territory go to its team's members in turn.
+# name, position, conditions, whom: tier A accounts of the south to its manager; other new accounts of
+# a territory to its team's members in turn.
 ASSIGNMENT_RULES = [
-    ("华南新客户 → 华南销售部轮流", 10, {"regions": ["华南"]}, "south"),
-    ("华东新客户 → 华东销售部轮流", 20, {"regions": ["华东"]}, "east"),
+    ("华南 A 类新客户 → 张强", 5, {"regions": ["华南"], "tiers": ["A"]}, {"assignee": "zhang_qiang"}),
+    ("华南新客户 → 华南销售部轮流", 10, {"regions": ["华南"]}, {"team": "south"}),
+    ("华东新客户 → 华东销售部轮流", 20, {"regions": ["华东"]}, {"team": "east"}),
 ]
 PROFILE = {
     "name": "制造业与科技企业（华东/华南，50–999 人）",
@@ -624,9 +626,13 @@ def assignment_step(ctx: DemoContext) -> None:
     from guanxi.customers import services
     from guanxi.customers.models import AssignmentRule
 
-    for name, position, conditions, team_key in ASSIGNMENT_RULES:
+    for name, position, conditions, whom in ASSIGNMENT_RULES:
         if not AssignmentRule.objects.filter(name=name).exists():
-            data = {"name": name, "position": position, "conditions": conditions, "team_id": ctx.teams[team_key].pk}
+            data = {"name": name, "position": position, "conditions": conditions}
+            if "team" in whom:
+                data["team_id"] = ctx.teams[whom["team"]].pk
+            else:
+                data["assignee_id"] = ctx.users[whom["assignee"]].pk
             services.assignment_rule_create(user=ctx.admin, data=data)
             ctx.note("assignment rules")
 

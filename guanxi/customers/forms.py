@@ -25,7 +25,7 @@ from guanxi.core.forms import RecordForm, record_form_class, register_form_tweak
 from guanxi.core.permissions import frozen_fields, hidden_fields, visible_ref
 from guanxi.core.pickers import RecordIdsField
 from guanxi.core.registry import Resource
-from guanxi.customers.choices import Industry, LifecycleStage, SizeBand
+from guanxi.customers.choices import Industry, LifecycleStage, SizeBand, Tier
 from guanxi.customers.models import Account, AccountContact, AssignmentRule, Contact
 from guanxi.customers.normalize import DEFAULT_REGION, normalize_email, normalize_phone, phone_display
 
@@ -314,6 +314,8 @@ CRITERIA_INPUTS: tuple[tuple[str, Any, Any], ...] = (
     ("min_annual_revenue", gettext_lazy("Annual revenue at least"), None),
     ("max_annual_revenue", gettext_lazy("Annual revenue at most"), None),
 )
+#: Assignment rules also choose by tier (tier rules and profiles cannot: a tier is what they give).
+ASSIGNMENT_INPUTS = (CRITERIA_INPUTS[0], ("tiers", gettext_lazy("Tiers"), Tier), *CRITERIA_INPUTS[1:])
 REGION_SPLIT_RE = re.compile(r"[,，、;；\s]+")
 
 
@@ -322,17 +324,18 @@ class CriteriaWidget(forms.MultiWidget):
 
     template = "widgets/criteria.html"
 
-    def __init__(self) -> None:
+    def __init__(self, inputs: tuple[tuple[str, Any, Any], ...] = CRITERIA_INPUTS) -> None:
+        self.inputs = inputs
         widgets: dict[str, forms.Widget | type[forms.Widget]] = {
             key: forms.CheckboxSelectMultiple(choices=choices.choices) if choices else forms.TextInput()
-            for key, _label, choices in CRITERIA_INPUTS
+            for key, _label, choices in inputs
         }
         super().__init__(widgets)
 
     def decompress(self, value: Any) -> list[Any]:
         value = value if isinstance(value, dict) else {}
         out: list[Any] = []
-        for key, _label, choices in CRITERIA_INPUTS:
+        for key, _label, choices in self.inputs:
             item = value.get(key)
             if choices is not None:
                 out.append(list(item or []))
@@ -346,7 +349,7 @@ class CriteriaWidget(forms.MultiWidget):
         attrs = self.build_attrs(self.attrs, attrs)
         values = value if isinstance(value, list) else self.decompress(value)
         parts = []
-        for (key, label, choices), current in zip(CRITERIA_INPUTS, values, strict=True):
+        for (key, label, choices), current in zip(self.inputs, values, strict=True):
             part: dict[str, Any] = {"key": key, "name": f"{name}_{key}", "id": f"id_{name}_{key}", "label": label}
             if choices is not None:
                 chosen = {str(v) for v in current or []}
@@ -367,24 +370,23 @@ class CriteriaField(forms.MultiValueField):
     """The criteria JSON of ``guanxi.customers.classification`` from the inputs of ``CriteriaWidget``.
     Only shapes are checked here; ``clean_criteria`` in the service checks the rest."""
 
-    widget = CriteriaWidget
-
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, inputs: tuple[tuple[str, Any, Any], ...] = CRITERIA_INPUTS, **kwargs: Any) -> None:
+        self.inputs = inputs
         fields = [
             forms.MultipleChoiceField(choices=choices.choices, required=False)
             if choices
             else forms.CharField(required=False)
             if key == "regions"
             else forms.DecimalField(required=False, min_value=0, max_digits=18, decimal_places=2)
-            for key, _label, choices in CRITERIA_INPUTS
+            for key, _label, choices in inputs
         ]
-        super().__init__(fields=fields, require_all_fields=False, required=False, **kwargs)
+        super().__init__(
+            fields=fields, widget=CriteriaWidget(inputs), require_all_fields=False, required=False, **kwargs
+        )
 
     def compress(self, data_list: list[Any]) -> dict[str, Any]:
         criteria: dict[str, Any] = {}
-        for (key, _label, choices), value in zip(
-            CRITERIA_INPUTS, data_list or [None] * len(CRITERIA_INPUTS), strict=True
-        ):
+        for (key, _label, choices), value in zip(self.inputs, data_list or [None] * len(self.inputs), strict=True):
             if choices is not None and value:
                 criteria[key] = list(value)
             elif key == "regions" and value:
@@ -396,14 +398,14 @@ class CriteriaField(forms.MultiValueField):
         return criteria
 
 
-def use_criteria_inputs(name: str, help_text: Any) -> Any:
+def use_criteria_inputs(name: str, help_text: Any, inputs: tuple[tuple[str, Any, Any], ...] = CRITERIA_INPUTS) -> Any:
     """A form tweak: the JSON field ``name`` becomes a ``CriteriaField`` with the same label."""
 
     def tweak(form: RecordForm) -> None:
         current = form.fields.get(name)
         if current is None:
             return
-        field = CriteriaField(label=current.label, help_text=help_text)
+        field = CriteriaField(inputs, label=current.label, help_text=help_text)
         field.disabled = current.disabled
         form.fields[name] = field
 
@@ -414,7 +416,7 @@ RULE_HELP = gettext_lazy(
     "The rule applies to an account that meets every criterion filled in; none filled in: every account."
 )
 register_form_tweak("customers.tierrule")(use_criteria_inputs("conditions", RULE_HELP))
-register_form_tweak("customers.assignmentrule")(use_criteria_inputs("conditions", RULE_HELP))
+register_form_tweak("customers.assignmentrule")(use_criteria_inputs("conditions", RULE_HELP, ASSIGNMENT_INPUTS))
 register_form_tweak("customers.customerprofile")(
     use_criteria_inputs(
         "criteria", gettext_lazy("The fit score counts the criteria an account meets, by their weights.")

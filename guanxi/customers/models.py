@@ -314,8 +314,8 @@ class OrderedRule(PermissionScopeMixin, TimestampMixin, CreatedByMixin, VersionM
     whose conditions all hold applies.
 
     ``conditions`` (all optional): ``min_annual_revenue``, ``max_annual_revenue``, ``sizes``,
-    ``lifecycle_stages``, ``industries``, ``regions`` (``guanxi.customers.classification``). A rule
-    without conditions matches every account.
+    ``lifecycle_stages``, ``industries``, ``regions``, and for assignment rules ``tiers``
+    (``guanxi.customers.classification``). A rule without conditions matches every account.
     """
 
     name = models.CharField(_("name"), max_length=100)

@@ -18,7 +18,7 @@ from django.test import Client
 
 from guanxi.core.models import ChangeLogEntry, TimelineEntry
 from guanxi.customers.assignment import Assigner
-from guanxi.customers.models import Account, AssignmentRule
+from guanxi.customers.models import Account, AssignmentRule, TierRule
 from guanxi.identity.models import Role, Team, User
 from tests.customers.conftest import PASSWORD, Api
 
@@ -366,6 +366,119 @@ def test_rules_are_written_with_inputs_not_json(admin: User, south_reps: list[Us
     assert bad.status_code == 400
     assert "The maximum is below the minimum." in bad.content.decode()
     assert not AssignmentRule.objects.filter(name="反了").exists()
+
+
+# --- tiers as a condition: valuable accounts to experienced people (seed 004 §3) -----------------------
+
+
+@pytest.fixture
+def tier_ladder(db: Any) -> list[TierRule]:
+    """Revenue of 50 million or more is tier A; everything else tier C."""
+    return [
+        TierRule.objects.create(name="大客户", position=1, tier="A", conditions={"min_annual_revenue": "50000000"}),
+        TierRule.objects.create(name="其余", position=2, tier="C", conditions={}),
+    ]
+
+
+@pytest.fixture
+def senior_rule(rules: list[AssignmentRule], other_rep: User) -> AssignmentRule:
+    """Tier A accounts to one experienced salesperson, before the territory rules."""
+    return AssignmentRule.objects.create(name="A类客户", position=0, conditions={"tiers": ["A"]}, assignee=other_rep)
+
+
+def test_a_rule_gives_a_tier_to_its_own_salesperson(
+    admin_api: Api,
+    tier_ladder: list[TierRule],
+    senior_rule: AssignmentRule,
+    other_rep: User,
+    south_reps: list[User],
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    # A new account has no tier yet: the rule sees the tier the tier rules give it, the one the tier
+    # job then stores.
+    with django_capture_on_commit_callbacks(execute=True):
+        big = admin_api.post("accounts", {"name": "广州巨头", "province": "广东", "annual_revenue": "80000000"})
+    assert big.status_code == 201, big.json_body
+    assert big.json_body["owner"]["id"] == other_rep.pk
+    assert Account.objects.get(pk=big.json_body["id"]).tier == "A"
+    entry = TimelineEntry.objects.get(object_id=big.json_body["id"], kind="created")
+    assert entry.summary == f"Account created and assigned to {other_rep} by the rule “A类客户”"
+    # A tier-C account goes on to its territory's rule.
+    small = admin_api.post("accounts", {"name": "广州小店", "province": "广东", "annual_revenue": "100000"})
+    assert small.json_body["owner"]["id"] == south_reps[0].pk
+    # A tier set by hand counts as set, whatever the revenue.
+    by_hand = admin_api.post("accounts", {"name": "广州战略", "province": "广东", "tier": "A"})
+    assert by_hand.json_body["owner"]["id"] == other_rep.pk
+    # Without any tier rule an account has no tier, and the rule matches nothing.
+    TierRule.objects.all().delete()
+    plain = admin_api.post("accounts", {"name": "佛山巨头", "province": "广东", "annual_revenue": "90000000"})
+    assert plain.json_body["owner"]["id"] == south_reps[1].pk
+
+
+def test_imported_and_existing_accounts_are_matched_on_their_tier(
+    admin_api: Api,
+    tier_ladder: list[TierRule],
+    senior_rule: AssignmentRule,
+    other_rep: User,
+    south_reps: list[User],
+    make_account: Callable[..., Account],
+    importer: Callable[..., dict[str, Any]],
+) -> None:
+    header = ["公司名称", "省份", "年营业额", "负责人"]
+    rows = [["东莞巨头", "广东", "8000万", ""], ["东莞小店", "广东", "", ""]]
+    assert importer("accounts", [header, *rows])["created"] == 2
+    assert Account.objects.get(name="东莞巨头").owner_id == other_rep.pk
+    assert Account.objects.get(name="东莞小店").owner_id == south_reps[0].pk
+
+    # Existing accounts keep the tier they have: here one set by hand, one computed before.
+    admin = admin_api.user
+    hand = make_account(name="上海战略", province="上海", owner_id=admin.pk, tier="A")
+    computed = make_account(name="上海普通", province="上海", owner_id=admin.pk)
+    Account.objects.filter(pk=computed.pk).update(tier="C")
+    response = admin_api.post("accounts/bulk", {"action": "assign_rules", "ids": [hand.pk, computed.pk]})
+    assert (response.json_body["changed"], response.json_body["unchanged"]) == (1, 1)
+    assert Account.objects.get(pk=hand.pk).owner_id == other_rep.pk
+    assert Account.objects.get(pk=computed.pk).owner_id == admin.pk
+
+
+def test_only_assignment_rules_take_tiers(admin_api: Api, other_rep: User) -> None:
+    rule = admin_api.post(
+        "assignment-rules", {"name": "A类", "conditions": {"tiers": ["A", "B"]}, "assignee": other_rep.pk}
+    )
+    assert rule.status_code == 201, rule.json_body
+    assert AssignmentRule.objects.get(name="A类").get_conditions_display() == "Tier: Tier A, Tier B"
+    wrong = admin_api.post(
+        "assignment-rules", {"name": "E类", "conditions": {"tiers": ["E"]}, "assignee": other_rep.pk}
+    )
+    assert wrong.status_code == 400
+    assert _errors(wrong)["conditions.tiers"] == "Unknown value E; use: A, B, C, D."
+    # A tier rule may not ask for a tier (that is what it gives), nor a profile.
+    tier_rule = admin_api.post("tier-rules", {"name": "循环", "tier": "A", "conditions": {"tiers": ["B"]}})
+    assert tier_rule.status_code == 400
+    assert _errors(tier_rule)["conditions.tiers"].startswith("Unknown criterion; use: industries, sizes,")
+    profile = admin_api.post("customer-profiles", {"name": "画像", "criteria": {"tiers": ["A"]}})
+    assert profile.status_code == 400 and "criteria.tiers" in _errors(profile)
+
+
+def test_the_rule_form_offers_tiers_and_the_tier_rule_form_does_not(admin: User, other_rep: User) -> None:
+    client = _browser(admin)
+    page = client.get("/settings/assignment-rules/add/").content.decode()
+    assert 'name="conditions_tiers" value="A"' in page
+    assert 'name="conditions_tiers"' not in client.get("/settings/tier-rules/add/").content.decode()
+    form = {
+        "name": "重点客户",
+        "position": "1",
+        "assignee": other_rep.pk,
+        "team_method": "round_robin",
+        "conditions_tiers": ["A", "B"],
+        "conditions_regions": "华东",
+    }
+    response = client.post("/settings/assignment-rules/add/", form)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    rule = AssignmentRule.objects.get(name="重点客户")
+    assert rule.conditions == {"regions": ["华东"], "tiers": ["A", "B"]}
+    edit = client.get(f"/settings/assignment-rules/{rule.pk}/edit/").content.decode()
+    assert 'value="B" class="form-selectgroup-input" checked' in edit
 
 
 # --- assign by rules: the bulk action on existing accounts ----------------------------------------------

@@ -101,10 +101,11 @@ class TestDemoContents:
             "D 类：其他",
         ]
         assert CustomerProfile.objects.get().criteria["regions"] == ["华东", "华南"]
-        rules = AssignmentRule.objects.order_by("position").select_related("team")
-        assert [(r.conditions["regions"], r.team.name) for r in rules] == [
-            (["华南"], "华南销售部"),
-            (["华东"], "华东销售部"),
+        rules = AssignmentRule.objects.order_by("position").select_related("assignee", "team")
+        assert [(r.conditions, r.get_target_display()) for r in rules] == [
+            ({"regions": ["华南"], "tiers": ["A"]}, "张强"),
+            ({"regions": ["华南"]}, "the members of 华南销售部 in turn"),
+            ({"regions": ["华东"]}, "the members of 华东销售部 in turn"),
         ]
 
         tagged = TaggedItem.objects.filter(content_type__model="account", object_id=pujiang.pk)

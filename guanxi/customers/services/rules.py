@@ -16,7 +16,7 @@ from guanxi.customers.models import AssignmentRule, CustomerProfile, TierRule
 from guanxi.customers.services.common import classify_after_commit, raise_if, strip_texts
 
 
-def _prepare_setting(data: dict[str, Any], *, json_field: str, creating: bool) -> dict[str, Any]:
+def _prepare_setting(data: dict[str, Any], *, json_field: str, creating: bool, tiers: bool = False) -> dict[str, Any]:
     data = dict(data)
     errors: dict[str, list[str]] = {}
     strip_texts(data, "name")
@@ -24,7 +24,7 @@ def _prepare_setting(data: dict[str, Any], *, json_field: str, creating: bool) -
         errors["name"] = [_("Give it a name.")]
     raise_if(errors)
     if json_field in data:
-        data[json_field] = classification.clean_criteria(data[json_field], field=json_field)
+        data[json_field] = classification.clean_criteria(data[json_field], field=json_field, tiers=tiers)
     return data
 
 
@@ -119,7 +119,8 @@ def customer_profile_delete(
 def _prepare_assignment_rule(data: dict[str, Any], *, current: AssignmentRule | None) -> dict[str, Any]:
     from guanxi.identity.models import Team, User
 
-    data = _prepare_setting(data, json_field="conditions", creating=current is None)
+    # Assignment rules may name tiers: they run after tier rules have had their say.
+    data = _prepare_setting(data, json_field="conditions", creating=current is None, tiers=True)
 
     def chosen(name: str) -> Any:
         if name in data or f"{name}_id" in data:
