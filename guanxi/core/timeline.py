@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
@@ -13,6 +14,15 @@ from guanxi.core import services
 from guanxi.core.choices import Action
 from guanxi.core.errors import FieldErrors
 from guanxi.core.models import Note, TimelineEntry
+
+#: Called with the record after a note (a follow-up) is added to it, inside the same transaction:
+#: modules keep what they derive from interactions up to date (customers: an account's engagement).
+_INTERACTION_HOOKS: list[Callable[[models.Model], None]] = []
+
+
+def on_interaction(hook: Callable[[models.Model], None]) -> None:
+    if hook not in _INTERACTION_HOOKS:
+        _INTERACTION_HOOKS.append(hook)
 
 
 def timeline_add(
@@ -62,6 +72,8 @@ def note_create(*, model: type[Note] = Note, user: Any, data: dict[str, Any], **
         data={"content_type_id": data["content_type_id"], "object_id": subject.pk, "body": body},
     )
     timeline_add(subject=subject, kind="note", summary=body[:120], body=body, actor=user, data={"note_id": note.pk})
+    for hook in _INTERACTION_HOOKS:
+        hook(subject)
     return note
 
 

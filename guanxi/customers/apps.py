@@ -20,3 +20,7 @@ class CustomersConfig(AppConfig):
         register_customer_search()
         register_importers()
         register_customer_movers()
+        from guanxi.core.timeline import on_interaction
+        from guanxi.customers.services.recompute import engagement_after_interaction
+
+        on_interaction(engagement_after_interaction)

@@ -32,8 +32,10 @@ LIST_CRITERIA: dict[str, tuple[str, Any]] = {
 TIER_CRITERIA: dict[str, tuple[str, Any]] = {"tiers": ("tier", Tier)}
 _EVERY_LIST = LIST_CRITERIA | TIER_CRITERIA
 REVENUE_KEYS = ("min_annual_revenue", "max_annual_revenue")
+#: Interactions in the last 90 days (``Account.engagement``, guanxi.customers.engagement), whole numbers.
+ENGAGEMENT_KEYS = ("min_engagement", "max_engagement")
 # Names used in explanations and profile weights.
-CRITERIA = ("industries", "sizes", "lifecycle_stages", "regions", "annual_revenue")
+CRITERIA = ("industries", "sizes", "lifecycle_stages", "regions", "annual_revenue", "engagement")
 
 
 def _labels() -> dict[str, str]:
@@ -44,6 +46,7 @@ def _labels() -> dict[str, str]:
         "regions": _("Region"),
         "tiers": _("Tier"),
         "annual_revenue": _("Annual revenue"),
+        "engagement": _("Interactions in 90 days"),
     }
 
 
@@ -88,13 +91,29 @@ def clean_criteria(raw: Any, *, field: str, tiers: bool = False) -> dict[str, An
                 errors[where] = [_("Send an amount of 0 or more.")]
                 continue
             clean[key] = str(amount)
+        elif key in ENGAGEMENT_KEYS:
+            if value in (None, ""):
+                continue
+            try:
+                count = int(str(value))
+            except ValueError:
+                errors[where] = [_("Send a whole number of interactions, e.g. 3.")]
+                continue
+            if count < 0:
+                errors[where] = [_("Send a whole number of interactions, e.g. 3.")]
+                continue
+            clean[key] = count
         else:
             errors[where] = [
-                _("Unknown criterion; use: %(allowed)s.") % {"allowed": ", ".join([*lists, *REVENUE_KEYS])}
+                _("Unknown criterion; use: %(allowed)s.")
+                % {"allowed": ", ".join([*lists, *REVENUE_KEYS, *ENGAGEMENT_KEYS])}
             ]
     both = not errors and {"min_annual_revenue", "max_annual_revenue"} <= set(clean)
     if both and decimal.Decimal(clean["min_annual_revenue"]) > decimal.Decimal(clean["max_annual_revenue"]):
         errors[f"{field}.max_annual_revenue"] = [_("The maximum is below the minimum.")]
+    both = not errors and set(ENGAGEMENT_KEYS) <= set(clean)
+    if both and clean["min_engagement"] > clean["max_engagement"]:
+        errors[f"{field}.max_engagement"] = [_("The maximum is below the minimum.")]
     if errors:
         raise FieldErrors(errors)
     return clean
@@ -241,7 +260,27 @@ def evaluate(criteria: dict[str, Any], account: Account) -> list[CriterionResult
                 "wanted": wanted_text,
             }
             results.append(CriterionResult("annual_revenue", matched, expected, str(revenue), detail))
+    low, high = criteria.get("min_engagement"), criteria.get("max_engagement")
+    if low is not None or high is not None:
+        count = int(getattr(account, "engagement", 0) or 0)
+        wanted_text = _count_range(low, high)
+        matched = (low is None or count >= low) and (high is None or count <= high)
+        template = (
+            _("%(count)s interactions in 90 days, within %(wanted)s.")
+            if matched
+            else _("%(count)s interactions in 90 days, outside %(wanted)s.")
+        )
+        detail = template % {"count": count, "wanted": wanted_text}
+        results.append(CriterionResult("engagement", matched, {"min": low, "max": high}, count, detail))
     return results
+
+
+def _count_range(low: int | None, high: int | None) -> str:
+    if low is not None and high is not None:
+        return _("%(low)s to %(high)s") % {"low": low, "high": high}
+    if low is not None:
+        return _("at least %(low)s") % {"low": low}
+    return _("at most %(high)s") % {"high": high}
 
 
 def describe(criteria: dict[str, Any] | None) -> str:
@@ -264,6 +303,9 @@ def describe(criteria: dict[str, Any] | None) -> str:
         revenue = ""
     if revenue:
         parts.append(_("%(label)s: %(values)s") % {"label": _labels()["annual_revenue"], "values": revenue})
+    low, high = criteria.get("min_engagement"), criteria.get("max_engagement")
+    if low is not None or high is not None:
+        parts.append(_("%(label)s: %(values)s") % {"label": _labels()["engagement"], "values": _count_range(low, high)})
     return pgettext("between criteria", "; ").join(parts) or _("Every account")
 
 

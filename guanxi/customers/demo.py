@@ -613,6 +613,7 @@ def classification_step(ctx: DemoContext) -> None:
         services.customer_profile_create(user=ctx.admin, data=dict(PROFILE))
         ctx.note("ideal customer profiles")
     # Synchronously, so the demo shows tiers and scores without a worker; writes only what changed.
+    services.account_engagement_recompute()
     tiers = services.account_tier_recompute()
     fits = services.account_fit_recompute()
     if tiers["changed"]:

@@ -58,11 +58,14 @@ class AccountFilterSet(FilterSet):
         "employee_count": ("gte", "lte", "isnull"),
         "fit_score": ("gte", "lte", "isnull"),
         "fit_profile": ("exact", "isnull"),
+        # "Not followed up since …": last_interaction_at__lte, or __isnull=true for never.
+        "engagement": ("gte", "lte"),
+        "last_interaction_at": ("gte", "lte", "isnull"),
         "tag": ("exact", "in"),
         # Custom: the account ``group=`` names and every account below it, at any depth.
         "group": ("exact",),
     }
-    ordering_fields = ("id", "name", "created_at", "updated_at", "annual_revenue")
+    ordering_fields = ("id", "name", "created_at", "updated_at", "annual_revenue", "engagement")
     default_ordering = "-updated_at"
     pickers = {"group": ("accounts", gettext_lazy("Account group"))}
 

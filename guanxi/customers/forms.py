@@ -313,7 +313,10 @@ CRITERIA_INPUTS: tuple[tuple[str, Any, Any], ...] = (
     ("lifecycle_stages", gettext_lazy("Lifecycle stages"), LifecycleStage),
     ("min_annual_revenue", gettext_lazy("Annual revenue at least"), None),
     ("max_annual_revenue", gettext_lazy("Annual revenue at most"), None),
+    ("min_engagement", gettext_lazy("Interactions in the last 90 days at least"), None),
+    ("max_engagement", gettext_lazy("Interactions in the last 90 days at most"), None),
 )
+COUNT_INPUTS = {"min_engagement", "max_engagement"}
 #: Assignment rules also choose by tier (tier rules and profiles cannot: a tier is what they give).
 ASSIGNMENT_INPUTS = (CRITERIA_INPUTS[0], ("tiers", gettext_lazy("Tiers"), Tier), *CRITERIA_INPUTS[1:])
 REGION_SPLIT_RE = re.compile(r"[,，、;；\s]+")
@@ -341,8 +344,10 @@ class CriteriaWidget(forms.MultiWidget):
                 out.append(list(item or []))
             elif key == "regions":
                 out.append("、".join(item or []))
+            elif item in (None, ""):
+                out.append("")
             else:
-                out.append("" if item in (None, "") else f"{decimal.Decimal(str(item)):f}")
+                out.append(str(item) if key in COUNT_INPUTS else f"{decimal.Decimal(str(item)):f}")
         return out
 
     def render(self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None) -> SafeString:
@@ -357,6 +362,7 @@ class CriteriaWidget(forms.MultiWidget):
             else:
                 part["value"] = current or ""
                 part["amount"] = key != "regions"
+                part["count"] = key in COUNT_INPUTS
             parts.append(part)
         context = {
             "parts": parts,
@@ -366,20 +372,23 @@ class CriteriaWidget(forms.MultiWidget):
         return cast(SafeString, render_to_string(self.template, context))
 
 
+def _criterion_field(key: str, choices: Any) -> forms.Field:
+    if choices is not None:
+        return forms.MultipleChoiceField(choices=choices.choices, required=False)
+    if key == "regions":
+        return forms.CharField(required=False)
+    if key in COUNT_INPUTS:
+        return forms.IntegerField(required=False, min_value=0)
+    return forms.DecimalField(required=False, min_value=0, max_digits=18, decimal_places=2)
+
+
 class CriteriaField(forms.MultiValueField):
     """The criteria JSON of ``guanxi.customers.classification`` from the inputs of ``CriteriaWidget``.
     Only shapes are checked here; ``clean_criteria`` in the service checks the rest."""
 
     def __init__(self, inputs: tuple[tuple[str, Any, Any], ...] = CRITERIA_INPUTS, **kwargs: Any) -> None:
         self.inputs = inputs
-        fields = [
-            forms.MultipleChoiceField(choices=choices.choices, required=False)
-            if choices
-            else forms.CharField(required=False)
-            if key == "regions"
-            else forms.DecimalField(required=False, min_value=0, max_digits=18, decimal_places=2)
-            for key, _label, choices in inputs
-        ]
+        fields = [_criterion_field(key, choices) for key, _label, choices in inputs]
         super().__init__(
             fields=fields, widget=CriteriaWidget(inputs), require_all_fields=False, required=False, **kwargs
         )

@@ -128,6 +128,15 @@ class Account(BigTableMixin, AddressMixin, GuanxiModel):
         related_name="+",
     )
     fit_explanation = models.JSONField(_("fit explanation"), default=list, blank=True)
+    # Engagement (guanxi.customers.engagement): derived like the fit score, kept up to date when a
+    # follow-up is recorded and every night (``guanxi classify``); written without a new version.
+    engagement = models.PositiveIntegerField(
+        _("interactions (90 days)"),
+        default=0,
+        editable=False,
+        help_text=_("Follow-ups with the company and its contacts in the last 90 days."),
+    )
+    last_interaction_at = models.DateTimeField(_("last interaction"), null=True, blank=True, editable=False)
     description = models.TextField(_("description"), blank=True)
     # The record's id in another system (ERP, old CRM, a spreadsheet); imports upsert by it.
     external_id = models.CharField(_("external ID"), max_length=100, blank=True, default="")
@@ -152,6 +161,8 @@ class Account(BigTableMixin, AddressMixin, GuanxiModel):
             models.Index(fields=("industry", "updated_at", "id"), condition=LIVE, name="account_industry_upd_idx"),
             models.Index(fields=("province", "updated_at", "id"), condition=LIVE, name="account_province_upd_idx"),
             models.Index(fields=("annual_revenue", "id"), condition=LIVE, name="account_revenue_idx"),
+            models.Index(fields=("engagement", "id"), condition=LIVE, name="account_engagement_idx"),
+            models.Index(fields=("last_interaction_at",), condition=LIVE, name="account_last_interaction_idx"),
             models.Index(fields=("country", "province", "city"), condition=LIVE, name="account_place_idx"),
             models.Index(fields=("region",), condition=LIVE, name="account_region_idx"),
             models.Index(fields=("dup_key",), name="account_dup_key_idx"),

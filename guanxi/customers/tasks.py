@@ -1,4 +1,4 @@
-"""Background jobs of the customer module: recomputing tiers and fit scores.
+"""Background jobs of the customer module: recomputing tiers (and engagement) and fit scores.
 
 Both are safe to run twice (they only write what changed) and write the change log with source "job".
 """
@@ -13,8 +13,11 @@ from guanxi.customers import services
 
 @task()
 def account_tier_recompute_task(account_ids: list[int] | None = None) -> dict[str, int]:
-    """Apply the tier rules to the given accounts (all when None); hand-set tiers stay."""
+    """Apply the tier rules to the given accounts (all when None); hand-set tiers stay. For all
+    accounts, their engagement is recounted first (rules may ask for it)."""
     with write_context("job"):
+        if account_ids is None:
+            services.account_engagement_recompute()
         return services.account_tier_recompute(account_ids=account_ids)
 
 

@@ -7,7 +7,8 @@ recomputation of tiers and fit scores after a relevant change.
 
 - ``accounts``: account_create, account_update, AccountsByRules (bulk "assign by rules")
 - ``contacts``: contact_create, contact_update, contact_link_account, contact_unlink_account
-- ``recompute``: account_tier_recompute, account_fit_recompute (run by ``guanxi.customers.tasks``)
+- ``recompute``: account_engagement_recompute, account_tier_recompute, account_fit_recompute (run by
+  ``guanxi.customers.tasks`` and ``guanxi classify``)
 - ``rules``: tier rules, ideal customer profiles and assignment rules
 - ``merge``: contact_merge, account_merge, merge_undo, duplicate_dismiss (movers of the customer tables)
 """
@@ -21,7 +22,11 @@ from guanxi.customers.services.contacts import (
     contact_update,
 )
 from guanxi.customers.services.merge import account_merge, contact_merge, duplicate_dismiss, merge_undo
-from guanxi.customers.services.recompute import account_fit_recompute, account_tier_recompute
+from guanxi.customers.services.recompute import (
+    account_engagement_recompute,
+    account_fit_recompute,
+    account_tier_recompute,
+)
 from guanxi.customers.services.rules import (
     assignment_rule_create,
     assignment_rule_delete,
@@ -38,6 +43,7 @@ __all__ = [
     "account_create",
     "AccountsByRules",
     "account_update",
+    "account_engagement_recompute",
     "account_fit_recompute",
     "account_merge",
     "contact_merge",

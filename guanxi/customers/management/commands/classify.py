@@ -1,0 +1,27 @@
+"""``guanxi classify``: every account's engagement, tier and fit score brought up to date (run daily)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand
+
+from guanxi.core.context import write_context
+from guanxi.customers import services
+
+
+class Command(BaseCommand):
+    help = (
+        "Recount every account's interactions of the last 90 days, then apply the tier rules and the ideal "
+        "customer profiles (run daily: interactions leave the 90-day window as days pass)."
+    )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        with write_context("job"):
+            engagement = services.account_engagement_recompute()
+            tiers = services.account_tier_recompute()
+            fit = services.account_fit_recompute()
+        self.stdout.write(
+            f"Engagement: {engagement['changed']} of {engagement['checked']} accounts changed; "
+            f"tiers: {tiers['changed']} changed ({tiers['locked']} set by hand); fit scores: {fit['changed']} changed."
+        )
