@@ -98,13 +98,14 @@ def _note_tally(account_ids: list[int], since: datetime.datetime) -> Tally:
 register_interaction_source(InteractionSource("notes", _note_tally))
 
 
-def accounts_of_subject(model: type, pk: int) -> list[int]:
-    """The accounts whose engagement an interaction on this record changes: the account itself, or
-    every account a contact is linked to."""
+def accounts_of(model: type, pks: list[int]) -> list[int]:
+    """The accounts whose engagement interactions on these records count for: the accounts
+    themselves, or every account the contacts are linked to."""
     from guanxi.customers.models import Account, AccountContact, Contact
 
     if issubclass(model, Account):
-        return [pk]
+        return sorted(set(pks))
     if issubclass(model, Contact):
-        return list(AccountContact.objects.filter(contact_id=pk).values_list("account_id", flat=True))
+        links = AccountContact.objects.filter(contact_id__in=pks)
+        return sorted(set(links.values_list("account_id", flat=True)))
     return []

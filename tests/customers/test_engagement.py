@@ -162,3 +162,22 @@ def test_the_account_page_says_how_engaged_the_company_is(
     client.force_login(admin)
     page = client.get(f"/customers/accounts/{acme.pk}/").content.decode()
     assert "Interactions (90 days)" in page and "Last interaction" in page
+
+
+def test_links_and_merges_move_follow_ups_between_companies(
+    admin: User, admin_api: Api, companies: tuple[Account, Account, Contact], make_account: Callable[..., Account]
+) -> None:
+    acme, beta, person = companies
+    gamma = make_account(name="伽马")
+    _note(admin_api, person, "约了下周拜访")
+    assert [_engagement(a)[0] for a in (acme, beta, gamma)] == [1, 1, 0]
+    # The person joins a third company and leaves the second: their follow-up goes along.
+    assert admin_api.post(f"contacts/{person.pk}/accounts", {"account": gamma.pk}).status_code == 201
+    assert admin_api.delete(f"contacts/{person.pk}/accounts/{beta.pk}").status_code == 204
+    assert [_engagement(a)[0] for a in (acme, beta, gamma)] == [1, 0, 1]
+    # Merging a duplicate company brings its notes and people, and the count with them; undo takes it back.
+    _note(admin_api, gamma, "伽马的跟进")
+    merge = services.account_merge(survivor=acme.pk, others=[gamma.pk], user=admin)
+    assert _engagement(acme)[0] == 2  # its own person's note, and gamma's note (the same person's links merged)
+    services.merge_undo(merge_id=merge.pk, user=admin)
+    assert [_engagement(a)[0] for a in (acme, gamma)] == [1, 2]

@@ -16,7 +16,7 @@ from guanxi.core import services as core_services
 from guanxi.core.audit import changelog_record, diff
 from guanxi.core.choices import Action, ChangeAction
 from guanxi.core.errors import FieldErrors, NotFound
-from guanxi.core.models import ChangeLogEntry
+from guanxi.core.models import ChangeLogEntry, Note
 from guanxi.core.permissions import frozen_fields, restricted, visible_ref
 from guanxi.core.search import search_reindex
 from guanxi.core.timeline import timeline_add
@@ -267,6 +267,16 @@ def _apply_links(
         _link_timeline(user, contact, account_id, names.get(account_id, "—"), role, linked=True)
     for account_id in removed:
         _link_timeline(user, contact, account_id, names.get(account_id, "—"), existing[account_id].role, linked=False)
+    _links_moved_engagement(contact, [*added, *removed])
+
+
+def _links_moved_engagement(contact: Contact, account_ids: list[int]) -> None:
+    """The contact's follow-ups count for the accounts it is linked to: recount those it joined or left."""
+    from guanxi.customers.services.recompute import engagement_refresh
+
+    ct = ContentType.objects.get_for_model(Contact, for_concrete_model=False)
+    if account_ids and Note.objects.filter(content_type=ct, object_id=contact.pk).exists():
+        engagement_refresh(account_ids)
 
 
 def _link_timeline(user: Any, contact: Contact, account_id: int, account_name: str, role: str, *, linked: bool) -> None:
@@ -428,3 +438,4 @@ def contact_unlink_account(*, contact_id: Any, account_id: Any, user: Any) -> No
         )
         name = Account.all_objects.filter(pk=account_id).values_list("name", flat=True).first() or "—"
         _link_timeline(user, contact, int(account_id), name, link.role, linked=False)
+        _links_moved_engagement(contact, [int(account_id)])

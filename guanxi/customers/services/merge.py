@@ -388,7 +388,9 @@ def _sync_survivor_points(contact: Contact) -> None:
 
 def _after_commit(model: type[models.Model], *, reindex: list[int], remove: list[int] = ()) -> None:  # type: ignore[assignment]
     from guanxi.core.search import search_reindex, search_remove
+    from guanxi.customers.engagement import accounts_of
     from guanxi.customers.services.common import classify_after_commit
+    from guanxi.customers.services.recompute import engagement_refresh
 
     def index() -> None:
         if remove:
@@ -398,6 +400,8 @@ def _after_commit(model: type[models.Model], *, reindex: list[int], remove: list
     transaction.on_commit(index, robust=True)
     if model is Account:
         classify_after_commit(list(reindex))
+    # Notes and account links moved between the records: recount the engagement of their accounts.
+    engagement_refresh(accounts_of(model, list(reindex)))
 
 
 def contact_merge(*, survivor: Any, others: Any, user: Any, fields: dict[str, Any] | None = None) -> Merge:

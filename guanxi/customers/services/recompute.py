@@ -21,7 +21,7 @@ from guanxi.core.imports.bulk import TableRows, update_rows
 from guanxi.core.models import ChangeLogEntry, TimelineEntry
 from guanxi.customers import classification
 from guanxi.customers.choices import TimelineKind
-from guanxi.customers.engagement import accounts_of_subject, engagement_of
+from guanxi.customers.engagement import accounts_of, engagement_of
 from guanxi.customers.models import Account
 from guanxi.customers.services.accounts import tier_change_summary
 from guanxi.customers.services.common import BATCH_SIZE, classify_after_commit
@@ -177,9 +177,13 @@ def account_engagement_recompute(
     return {"checked": checked, "changed": changed}
 
 
+def engagement_refresh(account_ids: list[int]) -> None:
+    """Recount these accounts now (inside the caller's transaction), after interactions or links
+    moved; their tiers and fit scores follow once it commits."""
+    if account_ids and account_engagement_recompute(account_ids=account_ids)["changed"]:
+        classify_after_commit(account_ids)
+
+
 def engagement_after_interaction(subject: Any) -> None:
-    """A follow-up was recorded on ``subject`` (inside its transaction): the engagement of its
-    accounts now, and their tiers and fit scores once it commits."""
-    ids = accounts_of_subject(type(subject), subject.pk)
-    if ids and account_engagement_recompute(account_ids=ids)["changed"]:
-        classify_after_commit(ids)
+    """A follow-up was recorded on ``subject``: its accounts' engagement (``core.timeline`` hook)."""
+    engagement_refresh(accounts_of(type(subject), [subject.pk]))
