@@ -15,8 +15,9 @@ from guanxi.core.choices import Action
 from guanxi.core.errors import FieldErrors
 from guanxi.core.models import Note, TimelineEntry
 
-#: Called with the record after a note (a follow-up) is added to it, inside the same transaction:
-#: modules keep what they derive from interactions up to date (customers: an account's engagement).
+#: Called with the record after a note (a follow-up) is added to it or deleted, inside the same
+#: transaction: modules keep what they derive from interactions up to date (customers: an account's
+#: engagement). A restored note waits for the nightly recount.
 _INTERACTION_HOOKS: list[Callable[[models.Model], None]] = []
 
 
@@ -72,9 +73,13 @@ def note_create(*, model: type[Note] = Note, user: Any, data: dict[str, Any], **
         data={"content_type_id": data["content_type_id"], "object_id": subject.pk, "body": body},
     )
     timeline_add(subject=subject, kind="note", summary=body[:120], body=body, actor=user, data={"note_id": note.pk})
+    _interactions_changed(subject)
+    return note
+
+
+def _interactions_changed(subject: models.Model) -> None:
     for hook in _INTERACTION_HOOKS:
         hook(subject)
-    return note
 
 
 def note_update(
@@ -92,3 +97,15 @@ def note_update(
         raise FieldErrors({"object_id": [_("A note cannot move to another record.")]})
     data = {k: v for k, v in data.items() if k not in ("content_type_id", "object_id")}
     return services.record_update(model=Note, pk=pk, user=user, data=data, expected_version=expected_version)
+
+
+@transaction.atomic
+def note_delete(
+    *, model: type[Note] = Note, pk: Any, user: Any, expected_version: int | None = None, **_ignored: Any
+) -> Note:
+    """Move a note to the recycle bin; what its record derives from follow-ups is recounted."""
+    note = services.record_delete(model=Note, pk=pk, user=user, expected_version=expected_version)
+    subject_model = ContentType.objects.get_for_id(note.content_type_id).model_class()
+    if subject_model is not None:
+        _interactions_changed(subject_model(pk=note.object_id))
+    return note

@@ -75,21 +75,23 @@ def test_follow_ups_on_the_company_and_its_people_count_at_once(
     assert [row["name"] for row in busy] == ["艾克米"]
 
 
-def test_the_nightly_count_drops_what_left_the_window_and_what_was_deleted(
+def test_a_deleted_note_stops_counting_and_the_nightly_count_drops_what_left_the_window(
     admin_api: Api, companies: tuple[Account, Account, Contact]
 ) -> None:
     acme, beta, person = companies
     old = _note(admin_api, acme, "去年的拜访")
     _note(admin_api, acme, "本周的电话")
     gone = _note(admin_api, person, "记错了")
-    assert _engagement(acme)[0] == 3
+    assert _engagement(acme)[0] == 3 and _engagement(beta)[0] == 1
+    # A deleted note stops counting at once (for both of the person's companies).
+    assert admin_api.delete(f"notes/{gone}").status_code == 204
+    assert _engagement(acme)[0] == 2 and _engagement(beta) == (0, None)
     long_ago = timezone.now() - datetime.timedelta(days=120)
     Note.objects.filter(pk=old).update(created_at=long_ago)
-    assert admin_api.delete(f"notes/{gone}").status_code == 204
 
     out = io.StringIO()
     call_command("classify", stdout=out)
-    assert "Engagement: 2 of" in out.getvalue()
+    assert "Engagement: 1 of" in out.getvalue()
     count, last = _engagement(acme)
     assert count == 1 and last > long_ago  # the latest is this week's call
     assert _engagement(beta) == (0, None)
