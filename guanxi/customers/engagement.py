@@ -8,8 +8,9 @@ theirs. A note on a contact counts for every account the contact is linked to.
 
 The figures are derived, like the fit score: written with a plain UPDATE (no new version, no change
 log, ``updated_at`` unchanged, so lists sorted by "last updated" do not reshuffle every night).
-``account_engagement_recompute`` keeps them true: right after a note is added, and for every account
-each night (``guanxi classify``), when interactions leave the window.
+``account_engagement_recompute`` keeps them true: at once when a note is added or deleted, when a
+contact with notes joins or leaves a company and when a merge moves notes; and for every account
+each night (``guanxi classify``), as interactions leave the window.
 """
 
 from __future__ import annotations
@@ -54,13 +55,17 @@ def window_start(now: datetime.datetime | None = None) -> datetime.datetime:
 def engagement_of(account_ids: list[int], now: datetime.datetime | None = None) -> Tally:
     """Every source's tally added up: (count, latest) for each of ``account_ids``."""
     since = window_start(now)
-    total: dict[int, tuple[int, datetime.datetime | None]] = dict.fromkeys(account_ids, (0, None))
+    total: Tally = dict.fromkeys(account_ids, (0, None))
     for source in _SOURCES.values():
         for pk, (count, latest) in source.tally(account_ids, since).items():
-            before_count, before_latest = total[pk]
-            newest = max((t for t in (before_latest, latest) if t is not None), default=None)
-            total[pk] = (before_count + count, newest)
+            _add(total, pk, count, latest)
     return total
+
+
+def _add(tally: Tally, pk: int, count: int, latest: datetime.datetime | None) -> None:
+    before_count, before_latest = tally.get(pk, (0, None))
+    newest = max((t for t in (before_latest, latest) if t is not None), default=None)
+    tally[pk] = (before_count + count, newest)
 
 
 def _note_tally(account_ids: list[int], since: datetime.datetime) -> Tally:
@@ -68,7 +73,7 @@ def _note_tally(account_ids: list[int], since: datetime.datetime) -> Tally:
     from guanxi.core.models import Note
     from guanxi.customers.models import Account, AccountContact, Contact
 
-    def grouped(notes: Any) -> dict[int, tuple[int, datetime.datetime | None]]:
+    def grouped(notes: Any) -> Tally:
         rows = notes.values("object_id").annotate(
             n=Count("id", filter=Q(created_at__gte=since)), last=Max("created_at")
         )
@@ -76,22 +81,18 @@ def _note_tally(account_ids: list[int], since: datetime.datetime) -> Tally:
 
     account_type = ContentType.objects.get_for_model(Account, for_concrete_model=False)
     contact_type = ContentType.objects.get_for_model(Contact, for_concrete_model=False)
-    out: dict[int, tuple[int, datetime.datetime | None]] = dict(
-        grouped(Note.objects.filter(content_type=account_type, object_id__in=account_ids))
-    )
+    out = grouped(Note.objects.filter(content_type=account_type, object_id__in=account_ids))
     links = AccountContact.objects.filter(account_id__in=account_ids)
     by_contact = grouped(Note.objects.filter(content_type=contact_type, object_id__in=links.values("contact_id")))
     if by_contact:
-        accounts_of: dict[int, list[int]] = defaultdict(list)
+        companies: dict[int, list[int]] = defaultdict(list)
         for contact_id, account_id in links.filter(contact_id__in=list(by_contact)).values_list(
             "contact_id", "account_id"
         ):
-            accounts_of[contact_id].append(account_id)
+            companies[contact_id].append(account_id)
         for contact_id, (count, latest) in by_contact.items():
-            for account_id in accounts_of[contact_id]:
-                before_count, before_latest = out.get(account_id, (0, None))
-                newest = max((t for t in (before_latest, latest) if t is not None), default=None)
-                out[account_id] = (before_count + count, newest)
+            for account_id in companies[contact_id]:
+                _add(out, account_id, count, latest)
     return out
 
 
