@@ -56,7 +56,7 @@ def recycle_bin(request: HttpRequest, object_type: str, cursor: str | None = Non
 def recycle_restore(request: HttpRequest, object_type: str, id: int):
     resource = _soft_delete_resource(object_type)
     require_token_scope(request, resource.object_type, Action.DELETE)
-    obj = services.record_restore(model=resource.model, pk=id, user=request.user)
+    obj = (resource.restore or services.record_restore)(model=resource.model, pk=id, user=request.user)
     return json_response(serialize(obj, resource, hidden_fields(request.user, resource.model)))
 
 

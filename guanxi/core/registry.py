@@ -35,6 +35,7 @@ class Resource:
     create: Callable[..., Any] | None = None
     update: Callable[..., Any] | None = None
     delete: Callable[..., Any] | None = None
+    restore: Callable[..., Any] | None = None  # from the recycle bin
     # Extra API operations on the same router (actions like /{id}/revoke, uploads...).
     routes: Callable[[Any, Resource], None] | None = None
     # Extra API input that is not a model field: name -> (type, default). Keys the client sends are

@@ -7,7 +7,7 @@ from guanxi.core.custom_fields import custom_field_create, custom_field_update
 from guanxi.core.filters import FilterSet
 from guanxi.core.models import Attachment, ChangeLogEntry, CustomFieldDefinition, Note, Tag, TimelineEntry
 from guanxi.core.registry import Resource, register
-from guanxi.core.timeline import note_create, note_delete, note_update
+from guanxi.core.timeline import note_create, note_delete, note_restore, note_update
 
 
 class TagFilterSet(FilterSet):
@@ -178,6 +178,7 @@ def register_core() -> None:
             create=note_create,
             update=note_update,
             delete=note_delete,
+            restore=note_restore,
             ui=False,
         )
     )

@@ -17,7 +17,7 @@ from guanxi.core.models import Note, TimelineEntry
 
 #: Called with the record after a note (a follow-up) is added to it or deleted, inside the same
 #: transaction: modules keep what they derive from interactions up to date (customers: an account's
-#: engagement). A restored note waits for the nightly recount.
+#: engagement). Deleting and restoring a note run them too.
 _INTERACTION_HOOKS: list[Callable[[models.Model], None]] = []
 
 
@@ -105,7 +105,19 @@ def note_delete(
 ) -> Note:
     """Move a note to the recycle bin; what its record derives from follow-ups is recounted."""
     note = services.record_delete(model=Note, pk=pk, user=user, expected_version=expected_version)
+    _interactions_changed_on(note)
+    return note
+
+
+@transaction.atomic
+def note_restore(*, model: type[Note] = Note, pk: Any, user: Any, **_ignored: Any) -> Note:
+    """Bring a note back from the recycle bin; it counts as a follow-up again."""
+    note = services.record_restore(model=Note, pk=pk, user=user)
+    _interactions_changed_on(note)
+    return note
+
+
+def _interactions_changed_on(note: Note) -> None:
     subject_model = ContentType.objects.get_for_id(note.content_type_id).model_class()
     if subject_model is not None:
         _interactions_changed(subject_model(pk=note.object_id))
-    return note

@@ -8,9 +8,9 @@ theirs. A note on a contact counts for every account the contact is linked to.
 
 The figures are derived, like the fit score: written with a plain UPDATE (no new version, no change
 log, ``updated_at`` unchanged, so lists sorted by "last updated" do not reshuffle every night).
-``account_engagement_recompute`` keeps them true: at once when a note is added or deleted, when a
-contact with notes joins or leaves a company and when a merge moves notes; and for every account
-each night (``guanxi classify``), as interactions leave the window.
+``account_engagement_recompute`` keeps them true: at once when a note is added, deleted or
+restored, when a contact with notes joins or leaves a company and when a merge moves notes; and for
+every account each night (``guanxi classify``), as interactions leave the window.
 """
 
 from __future__ import annotations

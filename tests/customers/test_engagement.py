@@ -75,7 +75,7 @@ def test_follow_ups_on_the_company_and_its_people_count_at_once(
     assert [row["name"] for row in busy] == ["艾克米"]
 
 
-def test_a_deleted_note_stops_counting_and_the_nightly_count_drops_what_left_the_window(
+def test_deleted_and_restored_notes_count_at_once_and_the_nightly_count_drops_the_old(
     admin_api: Api, companies: tuple[Account, Account, Contact]
 ) -> None:
     acme, beta, person = companies
@@ -86,6 +86,10 @@ def test_a_deleted_note_stops_counting_and_the_nightly_count_drops_what_left_the
     # A deleted note stops counting at once (for both of the person's companies).
     assert admin_api.delete(f"notes/{gone}").status_code == 204
     assert _engagement(acme)[0] == 2 and _engagement(beta) == (0, None)
+    # Restored from the recycle bin, it counts again; deleted again, it goes.
+    assert admin_api.post(f"recycle-bin/core.note/{gone}/restore").status_code == 200
+    assert _engagement(acme)[0] == 3 and _engagement(beta)[0] == 1
+    assert admin_api.delete(f"notes/{gone}").status_code == 204
     long_ago = timezone.now() - datetime.timedelta(days=120)
     Note.objects.filter(pk=old).update(created_at=long_ago)
 

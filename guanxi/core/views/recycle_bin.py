@@ -62,7 +62,7 @@ class RecycleRestoreView(GuanxiViewMixin, View):
 
     def post(self, request: HttpRequest, path: str, pk: int) -> HttpResponse:
         resource = bin_resource(path)
-        obj = services.record_restore(model=resource.model, pk=pk, user=request.user)
+        obj = (resource.restore or services.record_restore)(model=resource.model, pk=pk, user=request.user)
         messages.success(request, _("Restored “%(name)s”.") % {"name": obj})
         return redirect(reverse("ui:recycle-bin"))
 
