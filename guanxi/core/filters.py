@@ -38,7 +38,12 @@ LOOKUPS = {"exact", "iexact", "icontains", "in", "gt", "gte", "lt", "lte", "isnu
 
 
 def through(
-    qs: models.QuerySet, rows: models.QuerySet, column: str, *, check: models.QuerySet | None = None
+    qs: models.QuerySet,
+    rows: models.QuerySet,
+    column: str,
+    *,
+    check: models.QuerySet | None = None,
+    few: bool = False,
 ) -> models.QuerySet:
     """``qs`` narrowed to the records that ``rows`` of another table point at by ``column``: the
     contacts of an account, with an email or a phone, with a tag.
@@ -52,8 +57,12 @@ def through(
 
     ``check`` is the same rows written for the second way, when the first way's text would lead
     the database to the wrong index there (see ``customers.filters.links_to``).
+
+    ``few``: the rows are known to be few whatever the data (an exact email or phone, a phone's last
+    4 or more digits: about one phone in 10,000), so the first way is taken without counting; one
+    query fewer per page.
     """
-    if rows.order_by()[:FEW].count() < FEW:
+    if few or rows.order_by()[:FEW].count() < FEW:
         return qs.filter(pk__in=rows.values(column))
     return qs.filter(Exists((rows if check is None else check).filter(**{column: OuterRef("pk")})))
 

@@ -155,7 +155,7 @@ class ContactFilterSet(FilterSet):
                 value = normalize_email(raw)
             except ValueError as exc:
                 raise FieldErrors({"email": [str(exc)]}) from None
-            return through(qs, ContactPoint.objects.filter(kind="email", value=value), "contact_id")
+            return through(qs, ContactPoint.objects.filter(kind="email", value=value), "contact_id", few=True)
         if name != "phone":
             return super().custom_filter(qs, name, lookup, raw)
         if lookup == "endswith":
@@ -167,12 +167,12 @@ class ContactFilterSet(FilterSet):
             upper = prefix_upper_bound(prefix)
             if upper is not None:
                 match &= Q(digits_reversed__lt=upper)
-            return through(qs, ContactPoint.objects.filter(match, kind="phone"), "contact_id")
+            return through(qs, ContactPoint.objects.filter(match, kind="phone"), "contact_id", few=True)
         try:
             value = normalize_phone(raw).e164
         except ValueError as exc:
             raise FieldErrors({"phone": [str(exc)]}) from None
-        return through(qs, ContactPoint.objects.filter(kind="phone", value=value), "contact_id")
+        return through(qs, ContactPoint.objects.filter(kind="phone", value=value), "contact_id", few=True)
 
 
 class TierRuleFilterSet(FilterSet):
