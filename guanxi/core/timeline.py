@@ -15,9 +15,9 @@ from guanxi.core.choices import Action
 from guanxi.core.errors import FieldErrors
 from guanxi.core.models import Note, TimelineEntry
 
-#: Called with the record after a note (a follow-up) is added to it or deleted, inside the same
-#: transaction: modules keep what they derive from interactions up to date (customers: an account's
-#: engagement). Deleting and restoring a note run them too.
+#: Called with the record after a note (a follow-up) on it is added, deleted or restored, inside the
+#: same transaction: modules keep what they derive from interactions up to date (customers: an
+#: account's engagement).
 _INTERACTION_HOOKS: list[Callable[[models.Model], None]] = []
 
 
