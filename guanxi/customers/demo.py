@@ -613,9 +613,8 @@ def classification_step(ctx: DemoContext) -> None:
         services.customer_profile_create(user=ctx.admin, data=dict(PROFILE))
         ctx.note("ideal customer profiles")
     # Synchronously, so the demo shows tiers and scores without a worker; writes only what changed.
-    services.account_engagement_recompute()
-    tiers = services.account_tier_recompute()
-    fits = services.account_fit_recompute()
+    done = services.accounts_classify()
+    tiers, fits = done["tiers"], done["fit"]
     if tiers["changed"]:
         ctx.note("account tiers set", tiers["changed"])
     if fits["changed"]:

@@ -26,6 +26,7 @@ from guanxi.customers.services.recompute import (
     account_engagement_recompute,
     account_fit_recompute,
     account_tier_recompute,
+    accounts_classify,
 )
 from guanxi.customers.services.rules import (
     assignment_rule_create,
@@ -50,6 +51,7 @@ __all__ = [
     "duplicate_dismiss",
     "merge_undo",
     "account_tier_recompute",
+    "accounts_classify",
     "assignment_rule_create",
     "assignment_rule_delete",
     "assignment_rule_update",

@@ -187,3 +187,13 @@ def engagement_refresh(account_ids: list[int]) -> None:
 def engagement_after_interaction(subject: Any) -> None:
     """A follow-up was recorded on ``subject``: its accounts' engagement (``core.timeline`` hook)."""
     engagement_refresh(accounts_of(type(subject), [subject.pk]))
+
+
+def accounts_classify() -> dict[str, dict[str, int]]:
+    """Every account's engagement recounted, then the tier rules and profiles applied, in that order
+    (rules may ask for engagement): the nightly ``guanxi classify`` and the demo."""
+    return {
+        "engagement": account_engagement_recompute(),
+        "tiers": account_tier_recompute(),
+        "fit": account_fit_recompute(),
+    }

@@ -18,9 +18,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         with write_context("job"):
-            engagement = services.account_engagement_recompute()
-            tiers = services.account_tier_recompute()
-            fit = services.account_fit_recompute()
+            done = services.accounts_classify()
+        engagement, tiers, fit = done["engagement"], done["tiers"], done["fit"]
         self.stdout.write(
             f"Engagement: {engagement['changed']} of {engagement['checked']} accounts changed; "
             f"tiers: {tiers['changed']} changed ({tiers['locked']} set by hand); fit scores: {fit['changed']} changed."
