@@ -70,7 +70,8 @@ def through(
 class FilterSet:
     """Declare ``model``, ``search_fields``, ``filters`` ({field: lookups}) and ``ordering_fields``.
 
-    Ordering fields must be non-null (keyset pagination compares values); the primary key breaks ties.
+    Each ordering field needs an index on (field, id) of the rows a list shows; the primary key breaks
+    ties. A nullable field sorts its empty values first going up and last going down (``pagination``).
     A declared filter that is not a column of the model is applied by ``custom_filter``.
     """
 

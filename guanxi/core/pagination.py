@@ -101,28 +101,71 @@ def _load(qs: models.QuerySet, ids: list[Any]) -> dict[Any, Any]:
     return {row.pk: row for row in rows}
 
 
-def _ordered(qs: models.QuerySet, ordering: str, cursor: str | None) -> tuple[models.QuerySet, str]:
-    """``qs`` after the cursor, sorted by ``ordering`` with the id as tie-break, and the sort attribute."""
+def _nullable(qs: models.QuerySet, name: str) -> bool:
+    return name != "id" and qs.model._meta.get_field(name).null
+
+
+def _segments(qs: models.QuerySet, ordering: str, cursor: str | None) -> list[tuple[models.QuerySet, str]]:
+    """``qs`` after the cursor, sorted by ``ordering`` with the id as tie-break, as the querysets to read
+    in turn, each with the attribute that goes in the next cursor.
+
+    A nullable field sorts its empty values as the smallest (first going up, last going down) on
+    both engines, which disagree by default. A row-value comparison with NULL matches nothing, so the
+    empty rows are their own segment, in id order: each segment is one range of an index on
+    (field, id), and a page that crosses from one to the other reads both.
+    """
     descending = ordering.startswith("-")
     name = ordering.lstrip("-")
+    value: Any = None
+    pk: Any = None
     if cursor:
         value, pk = _decode(cursor, ordering)
-        if name != "id":
+        if name != "id" and value is not None:
             field = qs.model._meta.get_field(name)
             try:
                 value = field.to_python(value)
             except ValidationError:
                 raise FieldErrors({"cursor": [_("This cursor is invalid; start again without it.")]}) from None
-        qs = _after(qs, name, descending, value, pk)
-    order = [ordering] if name == "id" else [ordering, "-pk" if descending else "pk"]
-    return qs.order_by(*order), "pk" if name == "id" else name
+    attr = "pk" if name == "id" else name
+    if not _nullable(qs, name):
+        if cursor:
+            qs = _after(qs, name, descending, value, pk)
+        order = [ordering] if name == "id" else [ordering, "-pk" if descending else "pk"]
+        return [(qs.order_by(*order), attr)]
+    by_id = "-pk" if descending else "pk"
+    empty = qs.filter(**{f"{name}__isnull": True})
+    filled = qs.filter(**{f"{name}__isnull": False})
+    among_empty = cursor is not None and value is None
+    if among_empty:
+        empty = empty.filter(pk__lt=pk) if descending else empty.filter(pk__gt=pk)
+    elif cursor:
+        filled = _after(filled, name, descending, value, pk)
+    # The empty rows are sorted by the field too, though it is empty in all of them: PostgreSQL does
+    # not take "IS NULL" as an equality and would sort them all by id rather than read the index.
+    segments = [(filled.order_by(ordering, by_id), attr), (empty.order_by(ordering, by_id), attr)]
+    if not descending:
+        segments.reverse()
+    if cursor and among_empty == descending:  # the cursor has left the first segment behind
+        segments = segments[1:]
+    return segments
+
+
+def _read(segments: list[tuple[models.QuerySet, str]], limit: int, keys: bool) -> list[Any]:
+    """Up to ``limit`` rows (or (pk, sort value) pairs with ``keys``) from the segments in turn."""
+    out: list[Any] = []
+    for qs, attr in segments:
+        wanted = limit - len(out)
+        if wanted <= 0:
+            break
+        rows = qs.values_list("pk", attr) if keys else qs
+        out.extend(rows[:wanted])
+    return out
 
 
 def page_keys(qs: models.QuerySet, ordering: str, cursor: str | None = None, limit: int = DEFAULT_LIMIT) -> Page:
     """One page of ``qs`` as its primary keys only (``Page.items``), by a query on the table alone that
     an index on (field, id) answers. The caller loads the rows it needs by id."""
-    ordered, attr = _ordered(qs, ordering, cursor)
-    keys = list(ordered.values_list("pk", attr)[: limit + 1])
+    keys = _read(_segments(qs, ordering, cursor), limit + 1, keys=True)
     more = len(keys) > limit
     keys = keys[:limit]
     next_cursor = _encode(ordering, keys[-1][1], keys[-1][0]) if more and keys else None
@@ -140,9 +183,10 @@ def paginate(qs: models.QuerySet, ordering: str, cursor: str | None = None, limi
         page = page_keys(qs, ordering, cursor, limit)
         loaded = _load(qs, page.items)
         return Page(items=[loaded[pk] for pk in page.items if pk in loaded], next_cursor=page.next_cursor)
-    ordered, attr = _ordered(qs, ordering, cursor)
-    rows = list(ordered[: limit + 1])
+    segments = _segments(qs, ordering, cursor)
+    rows = _read(segments, limit + 1, keys=False)
     more = len(rows) > limit
     rows = rows[:limit]
+    attr = segments[0][1] if segments else "pk"
     next_cursor = _encode(ordering, getattr(rows[-1], attr), rows[-1].pk) if more and rows else None
     return Page(items=rows, next_cursor=next_cursor)

@@ -65,7 +65,7 @@ class AccountFilterSet(FilterSet):
         # Custom: the account ``group=`` names and every account below it, at any depth.
         "group": ("exact",),
     }
-    ordering_fields = ("id", "name", "created_at", "updated_at", "annual_revenue", "engagement")
+    ordering_fields = ("id", "name", "created_at", "updated_at", "annual_revenue", "engagement", "last_interaction_at")
     default_ordering = "-updated_at"
     pickers = {"group": ("accounts", gettext_lazy("Account group"))}
 

@@ -162,7 +162,7 @@ class Account(BigTableMixin, AddressMixin, GuanxiModel):
             models.Index(fields=("province", "updated_at", "id"), condition=LIVE, name="account_province_upd_idx"),
             models.Index(fields=("annual_revenue", "id"), condition=LIVE, name="account_revenue_idx"),
             models.Index(fields=("engagement", "id"), condition=LIVE, name="account_engagement_idx"),
-            models.Index(fields=("last_interaction_at",), condition=LIVE, name="account_last_interaction_idx"),
+            models.Index(fields=("last_interaction_at", "id"), condition=LIVE, name="account_last_touch_idx"),
             models.Index(fields=("country", "province", "city"), condition=LIVE, name="account_place_idx"),
             models.Index(fields=("region",), condition=LIVE, name="account_region_idx"),
             models.Index(fields=("dup_key",), name="account_dup_key_idx"),
