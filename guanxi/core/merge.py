@@ -36,6 +36,9 @@ class MergeContext:
     losers: list[models.Model]
     user: Any = None
     merge_id: int | None = None  # the app's record of this merge, when it keeps one
+    #: The survivor's new column values, which it takes after the movers ran (``owner_id`` when the
+    #: owner comes from a merged record): a mover whose rows follow the record's owner reads them.
+    values: dict[str, Any] = field(default_factory=dict)
 
     @property
     def loser_ids(self) -> list[int]:

@@ -339,6 +339,53 @@ def test_account_merge_moves_contacts_children_and_notes(
     assert keep.name == "阿里巴巴" and keep.industry == ""
 
 
+def test_the_merged_companys_people_go_to_its_owner_and_back_on_undo(
+    admin: Any, rep: Any, other_rep: Any, make_account: Callable[..., Account], make_contact: Callable[..., Contact]
+) -> None:
+    """As when an account changes hands: the people its previous owners held go along, so a rep who
+    sees only their own records gets the merged company's people too; undo gives them back."""
+    keep = make_account(name="阿里巴巴", owner_id=rep.pk, team_id=rep.team_id)
+    gone = make_account(name="阿里巴巴（中国）有限公司", owner_id=other_rep.pk, team_id=other_rep.team_id)
+    buyer = make_contact(family_name="王", owner_id=other_rep.pk, accounts=[{"account": gone.pk, "is_primary": True}])
+    engineer = make_contact(
+        family_name="赵", owner_id=other_rep.pk, accounts=[{"account": gone.pk, "is_primary": True}]
+    )
+    third = make_account(name="蚂蚁集团", owner_id=other_rep.pk)
+    elsewhere = make_contact(
+        family_name="钱",
+        owner_id=other_rep.pk,
+        accounts=[{"account": third.pk, "is_primary": True}, {"account": gone.pk}],
+    )
+    admins = make_contact(family_name="孙", owner_id=admin.pk, accounts=[{"account": gone.pk, "is_primary": True}])
+    mine = make_contact(family_name="李", owner_id=rep.pk, accounts=[{"account": keep.pk, "is_primary": True}])
+
+    def owners() -> dict[str, tuple[int, int | None]]:
+        rows = Contact.objects.filter(pk__in=[buyer.pk, engineer.pk, elsewhere.pk, admins.pk, mine.pk])
+        return {c.family_name: (c.owner_id, c.team_id) for c in rows}
+
+    before = owners()
+    merge = services.account_merge(survivor=keep.pk, others=[gone.pk], user=admin)
+    after = owners()
+    assert after["王"] == after["赵"] == (rep.pk, rep.team_id)
+    assert after["钱"] == before["钱"]  # their primary company is another one
+    assert after["孙"] == before["孙"]  # held by someone else than the merged companies' owners
+    assert after["李"] == before["李"]
+    entry = TimelineEntry.objects.get(object_id=keep.pk, content_type=ct(Account), kind="merged")
+    assert entry.summary.endswith("; 2 contacts of the account went along")
+    assert ChangeLogEntry.objects.filter(object_id=buyer.pk, action="update").exists()
+
+    # A contact changed after the merge keeps its new owner on undo; the others go back.
+    record_update(model=Contact, pk=engineer.pk, user=admin, data={"title": "总工程师"})
+    services.merge_undo(merge_id=merge.pk, user=admin)
+    undone = owners()
+    assert undone["王"] == before["王"] and undone["赵"] == (rep.pk, rep.team_id)
+
+    # Taking the merged record's owner moves the survivor's people to that owner instead.
+    merge = services.account_merge(survivor=keep.pk, others=[gone.pk], user=admin, fields={"owner": gone.pk})
+    assert owners()["李"] == (other_rep.pk, rep.team_id)  # the team stays the survivor's: not chosen
+    assert owners()["王"] == before["王"]
+
+
 def test_a_merged_account_that_was_the_survivors_parent(admin: Any, make_account: Callable[..., Account]) -> None:
     group = make_account(name="阿里巴巴集团")
     keep = make_account(name="阿里巴巴", parent_id=group.pk)

@@ -21,6 +21,7 @@ from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from guanxi.core import services as core_services
 from guanxi.core.audit import changelog_record, snapshot
@@ -36,7 +37,7 @@ from guanxi.core.merge import (
     row_data,
     row_restore,
 )
-from guanxi.core.permissions import frozen_fields, restricted
+from guanxi.core.permissions import frozen_fields, restrict_queryset, restricted
 from guanxi.core.timeline import timeline_add
 from guanxi.customers.models import (
     Account,
@@ -314,7 +315,7 @@ def _record_merge(
             loser.deleted_by_id = user.pk
             loser.version += 1
             loser.save(update_fields=["deleted_at", "deleted_by", "version", "updated_at"])
-        ctx = MergeContext(model=model, survivor=survivor, losers=losers, user=user, merge_id=merge.pk)
+        ctx = MergeContext(model=model, survivor=survivor, losers=losers, user=user, merge_id=merge.pk, values=values)
         journal = merge_move_all(ctx)
 
         survivor_before = {column: _json(getattr(survivor, column)) for column in values}
@@ -352,10 +353,18 @@ def _record_merge(
                 actor=user,
                 data={"merge_id": merge.pk, "survivor": survivor.pk},
             )
+        summary = _("Merged with %(records)s") % {"records": loser_names}
+        followed = len((journal.get("customers.contact.owner") or {}).get("contacts", []))
+        if followed:
+            summary += ngettext(
+                "; %(count)d contact of the account went along",
+                "; %(count)d contacts of the account went along",
+                followed,
+            ) % {"count": followed}
         timeline_add(
             subject=survivor,
             kind=MERGE_KIND,
-            summary=_("Merged with %(records)s") % {"records": loser_names},
+            summary=summary,
             actor=user,
             data={"merge_id": merge.pk, "merged": [o.pk for o in losers]},
         )
@@ -710,6 +719,52 @@ def _unmove_links_of_account(ctx: MergeContext, journal: Any) -> None:
     row_restore(AccountContact, journal.get("dropped") or [])
 
 
+def _contacts_follow_owner(ctx: MergeContext) -> Any:
+    """The merged company's people go to its owner, as when an account changes hands
+    (``accounts._contacts_follow``): contacts whose primary account is now the survivor and whom an
+    owner of one of the merged accounts held move to the survivor's owner and team, when the user
+    may change and assign them. Runs after the links moved; the journal keeps each contact's owner,
+    team and new version, and undo gives back those not changed since."""
+    if ctx.model is not Account:
+        return None
+    survivor: Any = ctx.survivor
+    owner_id = ctx.values.get("owner_id", survivor.owner_id)
+    team_id = ctx.values.get("team_id", survivor.team_id)
+    previous = {survivor.owner_id, *(getattr(loser, "owner_id", None) for loser in ctx.losers)} - {owner_id, None}
+    if owner_id is None or not previous:
+        return None
+    held = restricted(Contact, ctx.user, Action.CHANGE).filter(
+        owner_id__in=previous, account_links__account=survivor, account_links__is_primary=True
+    )
+    moved = []
+    for contact in restrict_queryset(held, ctx.user, Action.ASSIGN).select_for_update().order_by("pk"):
+        before = snapshot(contact)
+        moved.append([contact.pk, contact.owner_id, contact.team_id])
+        contact.owner_id, contact.team_id = owner_id, team_id
+        contact.version += 1
+        contact.save(update_fields=["owner", "team", "version", "updated_at"])
+        moved[-1].append(contact.version)
+        changelog_record(
+            actor=ctx.user, obj=contact, action=ChangeAction.UPDATE, before=before, after=snapshot(contact)
+        )
+    return {"contacts": moved} if moved else None
+
+
+def _contacts_unfollow_owner(ctx: MergeContext, journal: Any) -> None:
+    rows = {pk: (owner, team, version) for pk, owner, team, version in journal.get("contacts") or []}
+    for contact in Contact.objects.filter(pk__in=rows).select_for_update().order_by("pk"):
+        owner_id, team_id, version = rows[contact.pk]
+        if contact.version != version:  # changed since the merge: its new owner stays
+            continue
+        before = snapshot(contact)
+        contact.owner_id, contact.team_id = owner_id, team_id
+        contact.version += 1
+        contact.save(update_fields=["owner", "team", "version", "updated_at"])
+        changelog_record(
+            actor=ctx.user, obj=contact, action=ChangeAction.UPDATE, before=before, after=snapshot(contact)
+        )
+
+
 def _move_candidates(ctx: MergeContext) -> Any:
     """Pairs inside the merge are settled ("merged"); a merged record's other pairs become the survivor's."""
     record_type = record_type_of(ctx.model)
@@ -785,6 +840,14 @@ def register_customer_movers() -> None:
             undo=_unmove_links_of_account,
             applies_to=lambda m: m is Account,
             count=lambda m, pks: AccountContact.objects.filter(account_id__in=pks).count(),
+        )
+    )
+    register_mover(
+        Mover(
+            key="customers.contact.owner",
+            move=_contacts_follow_owner,
+            undo=_contacts_unfollow_owner,
+            applies_to=lambda m: m is Account,
         )
     )
     register_mover(fk_mover(Account, "parent", key="customers.account.parent", exclude_merged=True))
