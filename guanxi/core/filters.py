@@ -86,6 +86,9 @@ class FilterSet:
     #: record picker for each, ``{filter: (resource path, label)}``.
     pickers: ClassVar[dict[str, tuple[str, Any]]] = {}
     filters: ClassVar[dict[str, tuple[str, ...]]] = {}
+    #: Columns with an index on (column, id) of the rows a list shows, whose ranges (``__gte``,
+    #: ``__lte``) may match few records: those few are read from that index first (``_narrow``).
+    indexed_ranges: ClassVar[tuple[str, ...]] = ()
     ordering_fields: ClassVar[tuple[str, ...]] = ("id",)
     default_ordering: ClassVar[str] = "-id"
 
@@ -177,6 +180,7 @@ class FilterSet:
         from guanxi.core.custom_fields import definitions_for
 
         custom = None
+        ranges: dict[str, dict[str, Any]] = {}
         for param in self.params:
             if param in RESERVED or param.startswith("_"):
                 continue
@@ -212,7 +216,12 @@ class FilterSet:
                 continue
             field = self._field(name)
             value = self._coerce(param, field, lookup, raw)
+            if name in self.indexed_ranges and lookup in ("gte", "lte"):
+                ranges.setdefault(name, {})[f"{name}__{lookup}"] = value
+                continue
             qs = qs.filter(**{f"{name}__{lookup}": value})
+        for bounds in ranges.values():
+            qs = self._narrow(qs, bounds)
         since = self.params.get("updated_since")
         if since:
             if not hasattr(self.model, "updated_at"):
@@ -222,6 +231,19 @@ class FilterSet:
                 raise FieldErrors({"updated_since": [_("Use an ISO 8601 time, e.g. 2026-01-31T08:00:00Z.")]})
             qs = qs.filter(updated_at__gte=parsed)
         return qs
+
+    def _narrow(self, qs: models.QuerySet, bounds: dict[str, Any]) -> models.QuerySet:
+        """``qs`` within a range of an ``indexed_ranges`` column.
+
+        SQLite (built without STAT4) cannot tell a range that few rows meet from one that most do,
+        so it reads the list's own order and checks each row: 94 ms at 200,000 accounts for
+        ``engagement__gte=20``, which a few hundred meet. When the range's index gives fewer than
+        ``FEW`` rows, their ids come first, as for a filter through another table (``through``).
+        """
+        rows = qs.filter(**bounds)
+        if rows.order_by()[:FEW].count() < FEW:
+            return qs.filter(pk__in=rows.values("pk"))
+        return rows
 
     def _is_column(self, name: str) -> bool:
         try:
