@@ -450,6 +450,13 @@ ACCOUNT_NOTES = [
     ("Northwind Trading Pte Ltd", "Met at the Singapore trade fair. Interested in the distribution module; "
      "follow up after Chinese New Year."),
 ]
+# Notes on the first person of a company: (company, note).
+CONTACT_NOTES = [
+    ("上海浦江精密机械有限公司", "电话确认：报价单已收到，下周二内部评审。"),
+    ("杭州绿茶餐饮管理有限公司", "微信沟通了会员系统的演示时间，定在周四下午。"),
+    ("深圳云帆科技有限公司", "电话回访：对新报价满意，等待法务意见。"),
+    ("Bavaria Industrietechnik GmbH", "Call: confirmed the Suzhou plant contact for the joint offer."),
+]
 # fmt: on
 
 
@@ -586,7 +593,7 @@ def notes_step(ctx: DemoContext) -> None:
 
     from guanxi.core.models import Note
     from guanxi.core.timeline import note_create
-    from guanxi.customers.models import Account
+    from guanxi.customers.models import Account, Contact
 
     ct = ContentType.objects.get_for_model(Account, for_concrete_model=False)
     accounts = {a.name: a for a in Account.objects.filter(name__in={name for name, _body in ACCOUNT_NOTES})}
@@ -596,6 +603,22 @@ def notes_step(ctx: DemoContext) -> None:
             continue
         owner = ctx.users.get(next(a.owner for a in ACCOUNTS if a.name == name), ctx.admin)
         note_create(user=owner, data={"content_type_id": ct.pk, "object_id": account.pk, "body": body})
+        ctx.note("notes")
+    # Calls with people, so the contact list's 最近互动 (last interaction) has something to show.
+    person_ct = ContentType.objects.get_for_model(Contact, for_concrete_model=False)
+    for name, body in CONTACT_NOTES:
+        account = Account.objects.filter(name=name).first()
+        person = (
+            Contact.objects.filter(account_links__account=account, account_links__is_primary=True)
+            .order_by("pk")
+            .first()
+            if account
+            else None
+        )
+        if person is None or Note.all_objects.filter(content_type=person_ct, object_id=person.pk, body=body).exists():
+            continue
+        owner = person.owner or ctx.admin
+        note_create(user=owner, data={"content_type_id": person_ct.pk, "object_id": person.pk, "body": body})
         ctx.note("notes")
 
 
@@ -640,7 +663,7 @@ def assignment_step(ctx: DemoContext) -> None:
 STEPS: list[DemoStep] = [
     DemoStep("accounts", accounts_step),
     DemoStep("contacts", contacts_step),
-    DemoStep("account notes", notes_step),
+    DemoStep("notes", notes_step),
     DemoStep("tier rules and fit", classification_step),
     DemoStep("assignment rules", assignment_step),
 ]

@@ -1,7 +1,8 @@
 """Engagement (互动): how much a company has been followed up lately, for tiers, profiles and lists.
 
 An account's ``engagement`` is the number of interactions with it and with its contacts in the last
-``WINDOW_DAYS`` days; ``last_interaction_at`` is the latest one, however old. Interactions come from
+``WINDOW_DAYS`` days; ``last_interaction_at`` is the latest one, however old. A contact's
+``last_interaction_at`` is the latest interaction with the person. Interactions come from
 sources that modules register (``register_interaction_source``): the customer module counts notes
 (跟进记录) on an account and on the contacts linked to it; the activity, email and ticket modules add
 theirs. A note on a contact counts for every account the contact is linked to.
@@ -35,10 +36,12 @@ Tally = dict[int, tuple[int, datetime.datetime | None]]
 @dataclass(frozen=True)
 class InteractionSource:
     """``tally(account_ids, since)``: for the accounts that have any, how many interactions since
-    ``since`` and when the latest was (any time)."""
+    ``since`` and when the latest was (any time). ``latest(contact_ids)``: for the contacts that have
+    any, when the latest interaction with the person was."""
 
     key: str
     tally: Callable[[list[int], datetime.datetime], Tally]
+    latest: Callable[[list[int]], dict[int, datetime.datetime]] | None = None
 
 
 _SOURCES: dict[str, InteractionSource] = {}
@@ -60,6 +63,18 @@ def engagement_of(account_ids: list[int], now: datetime.datetime | None = None) 
         for pk, (count, latest) in source.tally(account_ids, since).items():
             _add(total, pk, count, latest)
     return total
+
+
+def latest_of(contact_ids: list[int]) -> dict[int, datetime.datetime | None]:
+    """The latest interaction with each of ``contact_ids`` over every source (None: never)."""
+    out: dict[int, datetime.datetime | None] = dict.fromkeys(contact_ids)
+    for source in _SOURCES.values():
+        if source.latest is None:
+            continue
+        for pk, at in source.latest(contact_ids).items():
+            before = out.get(pk)
+            out[pk] = at if before is None or at > before else before
+    return out
 
 
 def _add(tally: Tally, pk: int, count: int, latest: datetime.datetime | None) -> None:
@@ -96,7 +111,17 @@ def _note_tally(account_ids: list[int], since: datetime.datetime) -> Tally:
     return out
 
 
-register_interaction_source(InteractionSource("notes", _note_tally))
+def _note_latest(contact_ids: list[int]) -> dict[int, datetime.datetime]:
+    """The newest note on each of the contacts (one grouped query)."""
+    from guanxi.core.models import Note
+    from guanxi.customers.models import Contact
+
+    contact_type = ContentType.objects.get_for_model(Contact, for_concrete_model=False)
+    rows = Note.objects.filter(content_type=contact_type, object_id__in=contact_ids).values("object_id")
+    return {row["object_id"]: row["last"] for row in rows.annotate(last=Max("created_at")).order_by()}
+
+
+register_interaction_source(InteractionSource("notes", _note_tally, _note_latest))
 
 
 def accounts_of(model: type, pks: list[int]) -> list[int]:

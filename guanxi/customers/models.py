@@ -217,6 +217,9 @@ class Contact(BigTableMixin, AddressMixin, GuanxiModel):
     phone_consent_source = models.CharField(_("call consent source"), max_length=100, blank=True)
     phone_consent_at = models.DateTimeField(_("call consent changed at"), null=True, blank=True)
     description = models.TextField(_("description"), blank=True)
+    # The latest follow-up with the person (guanxi.customers.engagement), derived like the account's:
+    # kept when a note is added, deleted or restored, written without a new version.
+    last_interaction_at = models.DateTimeField(_("last interaction"), null=True, blank=True, editable=False)
     # The person's id in another system; imports upsert by it.
     external_id = models.CharField(_("external ID"), max_length=100, blank=True, default="")
     # Blocking key of duplicate detection: the letters of the name's pinyin, sorted (张三 = 張三 = San Zhang).
@@ -239,6 +242,12 @@ class Contact(BigTableMixin, AddressMixin, GuanxiModel):
             models.Index(fields=("province", "updated_at", "id"), condition=LIVE, name="contact_province_upd_idx"),
             models.Index(fields=("country", "province", "city"), condition=LIVE, name="contact_place_idx"),
             models.Index(fields=("dup_key",), name="contact_dup_key_idx"),
+            # Only people someone has followed up: an imported contact (none yet) costs no index entry.
+            models.Index(
+                fields=("last_interaction_at", "id"),
+                condition=LIVE & Q(last_interaction_at__isnull=False),
+                name="contact_last_touch_idx",
+            ),
             *binned_indexes("contact"),
         ]
         constraints = [

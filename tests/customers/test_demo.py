@@ -13,7 +13,7 @@ from django.core.management import call_command
 
 from guanxi.core.choices import Action
 from guanxi.core.models import ChangeLogEntry, Note, TaggedItem, TimelineEntry
-from guanxi.customers.demo import ACCOUNTS, SEED, contact_plan, credit_code
+from guanxi.customers.demo import ACCOUNTS, CONTACT_NOTES, SEED, contact_plan, credit_code
 from guanxi.customers.models import (
     Account,
     AccountContact,
@@ -150,6 +150,9 @@ class TestDemoContents:
         for link in links:
             if link.is_primary:
                 assert link.contact.owner_id == link.account.owner_id
+        # A few people have been called: the contact list's 最近互动 shows it.
+        followed = [c for c in contacts if c.last_interaction_at]
+        assert len(followed) == len(CONTACT_NOTES)
 
     def test_demo_reps_see_their_own_customers(self) -> None:
         li_wei = User.objects.get(email=f"li.wei@{DEMO_DOMAIN}")

@@ -187,3 +187,48 @@ def test_links_and_merges_move_follow_ups_between_companies(
     assert _engagement(acme)[0] == 2  # its own person's note, and gamma's note (the same person's links merged)
     services.merge_undo(merge_id=merge.pk, user=admin)
     assert [_engagement(a)[0] for a in (acme, gamma)] == [1, 2]
+
+
+def test_each_person_keeps_their_latest_follow_up(
+    admin: User,
+    admin_api: Api,
+    companies: tuple[Account, Account, Contact],
+    make_contact: Callable[..., Contact],
+) -> None:
+    """A contact's 最近互动: notes on the person (not on their company) move it at once; deleted,
+    restored and merged notes too; lists show it and filter by it."""
+    acme, _beta, person = companies
+    twin = make_contact(family_name="王", given_name="五", emails=["wang5@example.com"])
+
+    def last(contact: Contact) -> Any:
+        return Contact.all_objects.get(pk=contact.pk).last_interaction_at
+
+    version = Contact.objects.get(pk=person.pk).version
+    _note(admin_api, acme)  # the company's note is not the person's
+    assert last(person) is None
+    first = _note(admin_api, person, "第一次电话")
+    at = last(person)
+    assert at is not None and Contact.objects.get(pk=person.pk).version == version  # derived: no new version
+    assert admin_api.get(f"contacts/{person.pk}").json_body["last_interaction_at"]
+    # Followed up lately / never: both filters, through the API and the list page.
+    since = (at - datetime.timedelta(minutes=1)).isoformat().replace("+", "%2B")
+    recent = admin_api.get(f"contacts?last_interaction_at__gte={since}").json_body["items"]
+    assert [row["id"] for row in recent] == [person.pk]
+    never = admin_api.get("contacts?last_interaction_at__isnull=true").json_body["items"]
+    assert [row["id"] for row in never] == [twin.pk]
+    client = Client()
+    client.force_login(admin)
+    page = client.get("/customers/contacts/").content.decode()
+    assert "Last interaction" in page
+    # Deleted, the note no longer counts; restored, it does again.
+    assert admin_api.delete(f"notes/{first}").status_code == 204
+    assert last(person) is None
+    assert admin_api.post(f"recycle-bin/core.note/{first}/restore").status_code == 200
+    assert last(person) == at
+    # The twin's note goes to the person with a merge, and back with the undo.
+    _note(admin_api, twin, "微信聊过")
+    twin_at = last(twin)
+    merge = services.contact_merge(survivor=person.pk, others=[twin.pk], user=admin)
+    assert last(person) == twin_at and last(twin) is None
+    services.merge_undo(merge_id=merge.pk, user=admin)
+    assert (last(person), last(twin)) == (at, twin_at)

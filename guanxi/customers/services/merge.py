@@ -399,7 +399,7 @@ def _after_commit(model: type[models.Model], *, reindex: list[int], remove: list
     from guanxi.core.search import search_reindex, search_remove
     from guanxi.customers.engagement import accounts_of
     from guanxi.customers.services.common import classify_after_commit
-    from guanxi.customers.services.recompute import engagement_refresh
+    from guanxi.customers.services.recompute import contact_last_interaction_refresh, engagement_refresh
 
     def index() -> None:
         if remove:
@@ -409,8 +409,11 @@ def _after_commit(model: type[models.Model], *, reindex: list[int], remove: list
     transaction.on_commit(index, robust=True)
     if model is Account:
         classify_after_commit(list(reindex))
-    # Notes and account links moved between the records: recount the engagement of their accounts.
+    # Notes and account links moved between the records: recount the engagement of their accounts,
+    # and the people's latest follow-up.
     engagement_refresh(accounts_of(model, list(reindex)))
+    if model is Contact:
+        contact_last_interaction_refresh([*reindex, *remove])
 
 
 def contact_merge(*, survivor: Any, others: Any, user: Any, fields: dict[str, Any] | None = None) -> Merge:

@@ -21,8 +21,8 @@ from guanxi.core.imports.bulk import TableRows, update_rows
 from guanxi.core.models import ChangeLogEntry, TimelineEntry
 from guanxi.customers import classification
 from guanxi.customers.choices import TimelineKind
-from guanxi.customers.engagement import accounts_of, engagement_of
-from guanxi.customers.models import Account
+from guanxi.customers.engagement import accounts_of, engagement_of, latest_of
+from guanxi.customers.models import Account, Contact
 from guanxi.customers.services.accounts import tier_change_summary
 from guanxi.customers.services.common import BATCH_SIZE, classify_after_commit
 
@@ -184,8 +184,28 @@ def engagement_refresh(account_ids: list[int]) -> None:
         classify_after_commit(account_ids)
 
 
+def contact_last_interaction_refresh(contact_ids: list[int]) -> int:
+    """Store each contact's latest interaction where it changed (a plain UPDATE, like the account's
+    figures); returns how many changed. Only the hooks call it: the latest interaction does not age,
+    so the nightly run has nothing to recount here."""
+    stored = dict(Contact.all_objects.filter(pk__in=contact_ids).values_list("pk", "last_interaction_at"))
+    if not stored:
+        return 0
+    table = TableRows(Contact, timezone.now())
+    stale = [
+        (table.prep("last_interaction_at", latest), pk)
+        for pk, latest in latest_of(list(stored)).items()
+        if latest != stored[pk]
+    ]
+    update_rows(Contact, ["last_interaction_at"], stale)
+    return len(stale)
+
+
 def engagement_after_interaction(subject: Any) -> None:
-    """A follow-up was recorded on ``subject``: its accounts' engagement (``core.timeline`` hook)."""
+    """A follow-up was recorded on ``subject``: its accounts' engagement, and the person's latest
+    interaction (``core.timeline`` hook)."""
+    if isinstance(subject, Contact):
+        contact_last_interaction_refresh([subject.pk])
     engagement_refresh(accounts_of(type(subject), [subject.pk]))
 
 
