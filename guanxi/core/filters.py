@@ -17,6 +17,7 @@ from django.db import models
 from django.db.models import DecimalField, Exists, OuterRef, Q
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
@@ -122,7 +123,8 @@ class FilterSet:
                 value = parse_datetime(raw)
                 if value is None:
                     value = datetime.datetime.combine(datetime.date.fromisoformat(raw), datetime.time.min)
-                return value
+                # A date, or a time without an offset, is the user's own time zone (midnight in Shanghai).
+                return timezone.make_aware(value) if timezone.is_naive(value) else value
             return target.to_python(raw)
         except (ValidationError, ValueError):
             raise FieldErrors({param: [_("“%(value)s” is not a valid value here.") % {"value": raw[:50]}]}) from None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import warnings
 from typing import Any
 
 import pytest
@@ -108,3 +109,17 @@ def test_a_narrow_range_is_read_from_its_index(admin_api: Api, accounts: list[Ac
     page = [(sql, params) for sql, params in calls if "ORDER BY" in sql and 'FROM "customers_account"' in sql][0]
     plan = "\n".join(plan_of(*page))
     assert "account_engagement_idx" in plan and "account_live_upd_idx" not in plan, plan
+
+
+def test_a_date_is_midnight_in_the_sites_time_zone(admin: User, admin_api: Api, make_account: Any) -> None:
+    """``last_interaction_at__gte=2026-03-01`` means from midnight in Shanghai (16:00 UTC the day
+    before), not midnight UTC, and it raises no naive-datetime warning."""
+    late = make_account(name="晚上跟进")
+    early = make_account(name="上午跟进")
+    shanghai_midnight = datetime.datetime(2026, 2, 28, 16, 0, tzinfo=datetime.UTC)
+    Account.objects.filter(pk=late.pk).update(last_interaction_at=shanghai_midnight - datetime.timedelta(minutes=1))
+    Account.objects.filter(pk=early.pk).update(last_interaction_at=shanghai_midnight + datetime.timedelta(hours=2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        body = admin_api.get("accounts?last_interaction_at__gte=2026-03-01").json_body
+    assert [row["name"] for row in body["items"]] == ["上午跟进"]
