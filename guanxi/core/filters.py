@@ -123,7 +123,7 @@ class FilterSet:
                 value = parse_datetime(raw)
                 if value is None:
                     value = datetime.datetime.combine(datetime.date.fromisoformat(raw), datetime.time.min)
-                # A date, or a time without an offset, is the user's own time zone (midnight in Shanghai).
+                # A date, or a time without an offset, is in the site's time zone (TIME_ZONE: Shanghai).
                 return timezone.make_aware(value) if timezone.is_naive(value) else value
             return target.to_python(raw)
         except (ValidationError, ValueError):

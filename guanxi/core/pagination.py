@@ -105,9 +105,15 @@ def _nullable(qs: models.QuerySet, name: str) -> bool:
     return name != "id" and qs.model._meta.get_field(name).null
 
 
-def _segments(qs: models.QuerySet, ordering: str, cursor: str | None) -> list[tuple[models.QuerySet, str]]:
+def _sort_attr(ordering: str) -> str:
+    """The attribute whose value goes in the next cursor."""
+    name = ordering.lstrip("-")
+    return "pk" if name == "id" else name
+
+
+def _segments(qs: models.QuerySet, ordering: str, cursor: str | None) -> list[models.QuerySet]:
     """``qs`` after the cursor, sorted by ``ordering`` with the id as tie-break, as the querysets to read
-    in turn, each with the attribute that goes in the next cursor.
+    in turn (one, but for a nullable field).
 
     A nullable field sorts its empty values as the smallest (first going up, last going down) on
     both engines, which disagree by default. A row-value comparison with NULL matches nothing, so the
@@ -126,12 +132,11 @@ def _segments(qs: models.QuerySet, ordering: str, cursor: str | None) -> list[tu
                 value = field.to_python(value)
             except ValidationError:
                 raise FieldErrors({"cursor": [_("This cursor is invalid; start again without it.")]}) from None
-    attr = "pk" if name == "id" else name
     if not _nullable(qs, name):
         if cursor:
             qs = _after(qs, name, descending, value, pk)
         order = [ordering] if name == "id" else [ordering, "-pk" if descending else "pk"]
-        return [(qs.order_by(*order), attr)]
+        return [qs.order_by(*order)]
     by_id = "-pk" if descending else "pk"
     empty = qs.filter(**{f"{name}__isnull": True})
     filled = qs.filter(**{f"{name}__isnull": False})
@@ -142,7 +147,7 @@ def _segments(qs: models.QuerySet, ordering: str, cursor: str | None) -> list[tu
         filled = _after(filled, name, descending, value, pk)
     # The empty rows are sorted by the field too, though it is empty in all of them: PostgreSQL does
     # not take "IS NULL" as an equality and would sort them all by id rather than read the index.
-    segments = [(filled.order_by(ordering, by_id), attr), (empty.order_by(ordering, by_id), attr)]
+    segments = [filled.order_by(ordering, by_id), empty.order_by(ordering, by_id)]
     if not descending:
         segments.reverse()
     if cursor and among_empty == descending:  # the cursor has left the first segment behind
@@ -150,14 +155,15 @@ def _segments(qs: models.QuerySet, ordering: str, cursor: str | None) -> list[tu
     return segments
 
 
-def _read(segments: list[tuple[models.QuerySet, str]], limit: int, keys: bool) -> list[Any]:
-    """Up to ``limit`` rows (or (pk, sort value) pairs with ``keys``) from the segments in turn."""
+def _read(segments: list[models.QuerySet], limit: int, keys: str | None = None) -> list[Any]:
+    """Up to ``limit`` rows from the segments in turn; with ``keys`` (the sort attribute), (pk, its
+    value) pairs instead."""
     out: list[Any] = []
-    for qs, attr in segments:
+    for qs in segments:
         wanted = limit - len(out)
         if wanted <= 0:
             break
-        rows = qs.values_list("pk", attr) if keys else qs
+        rows = qs.values_list("pk", keys) if keys else qs
         out.extend(rows[:wanted])
     return out
 
@@ -165,7 +171,7 @@ def _read(segments: list[tuple[models.QuerySet, str]], limit: int, keys: bool) -
 def page_keys(qs: models.QuerySet, ordering: str, cursor: str | None = None, limit: int = DEFAULT_LIMIT) -> Page:
     """One page of ``qs`` as its primary keys only (``Page.items``), by a query on the table alone that
     an index on (field, id) answers. The caller loads the rows it needs by id."""
-    keys = _read(_segments(qs, ordering, cursor), limit + 1, keys=True)
+    keys = _read(_segments(qs, ordering, cursor), limit + 1, keys=_sort_attr(ordering))
     more = len(keys) > limit
     keys = keys[:limit]
     next_cursor = _encode(ordering, keys[-1][1], keys[-1][0]) if more and keys else None
@@ -183,10 +189,8 @@ def paginate(qs: models.QuerySet, ordering: str, cursor: str | None = None, limi
         page = page_keys(qs, ordering, cursor, limit)
         loaded = _load(qs, page.items)
         return Page(items=[loaded[pk] for pk in page.items if pk in loaded], next_cursor=page.next_cursor)
-    segments = _segments(qs, ordering, cursor)
-    rows = _read(segments, limit + 1, keys=False)
+    rows = _read(_segments(qs, ordering, cursor), limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]
-    attr = segments[0][1] if segments else "pk"
-    next_cursor = _encode(ordering, getattr(rows[-1], attr), rows[-1].pk) if more and rows else None
+    next_cursor = _encode(ordering, getattr(rows[-1], _sort_attr(ordering)), rows[-1].pk) if more and rows else None
     return Page(items=rows, next_cursor=next_cursor)
