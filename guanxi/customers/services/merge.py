@@ -741,15 +741,9 @@ def _contacts_follow_owner(ctx: MergeContext) -> Any:
     )
     moved = []
     for contact in restrict_queryset(held, ctx.user, Action.ASSIGN).select_for_update().order_by("pk"):
-        before = snapshot(contact)
         moved.append([contact.pk, contact.owner_id, contact.team_id])
-        contact.owner_id, contact.team_id = owner_id, team_id
-        contact.version += 1
-        contact.save(update_fields=["owner", "team", "version", "updated_at"])
+        _set_owner(contact, owner_id, team_id, ctx.user)
         moved[-1].append(contact.version)
-        changelog_record(
-            actor=ctx.user, obj=contact, action=ChangeAction.UPDATE, before=before, after=snapshot(contact)
-        )
     return {"contacts": moved} if moved else None
 
 
@@ -757,15 +751,17 @@ def _contacts_unfollow_owner(ctx: MergeContext, journal: Any) -> None:
     rows = {pk: (owner, team, version) for pk, owner, team, version in journal.get("contacts") or []}
     for contact in Contact.objects.filter(pk__in=rows).select_for_update().order_by("pk"):
         owner_id, team_id, version = rows[contact.pk]
-        if contact.version != version:  # changed since the merge: its new owner stays
-            continue
-        before = snapshot(contact)
-        contact.owner_id, contact.team_id = owner_id, team_id
-        contact.version += 1
-        contact.save(update_fields=["owner", "team", "version", "updated_at"])
-        changelog_record(
-            actor=ctx.user, obj=contact, action=ChangeAction.UPDATE, before=before, after=snapshot(contact)
-        )
+        if contact.version == version:  # else changed since the merge: its new owner stays
+            _set_owner(contact, owner_id, team_id, ctx.user)
+
+
+def _set_owner(contact: Contact, owner_id: Any, team_id: Any, user: Any) -> None:
+    """A new owner and team for a locked contact: a new version and a change-log entry."""
+    before = snapshot(contact)
+    contact.owner_id, contact.team_id = owner_id, team_id
+    contact.version += 1
+    contact.save(update_fields=["owner", "team", "version", "updated_at"])
+    changelog_record(actor=user, obj=contact, action=ChangeAction.UPDATE, before=before, after=snapshot(contact))
 
 
 def _move_candidates(ctx: MergeContext) -> Any:
