@@ -351,6 +351,8 @@ class AccountDetailView(MergedRedirectMixin, ObjectDetailView):
                 "email": None if "emails" in hidden else main_point(link.contact.emails, "emails"),
                 "phone": None if "phones" in hidden else main_point(link.contact.phones, "phones"),
                 "title": "" if "title" in hidden else link.contact.title,
+                # Whom at the company someone followed up lately, and whom never.
+                "last_interaction": None if "last_interaction_at" in hidden else link.contact.last_interaction_at,
             }
             for link in links[:PANEL_LIMIT]
         ]

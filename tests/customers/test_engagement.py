@@ -220,6 +220,9 @@ def test_each_person_keeps_their_latest_follow_up(
     client.force_login(admin)
     page = client.get("/customers/contacts/").content.decode()
     assert "Last interaction" in page
+    # The company's page says whom there someone followed up, and when.
+    page = client.get(f"/customers/accounts/{acme.pk}/").content.decode()
+    assert f"Last interaction {timezone.localtime(at):%Y-%m-%d}" in page and page.count("data-last-interaction") == 1
     # Deleted, the note no longer counts; restored, it does again.
     assert admin_api.delete(f"notes/{first}").status_code == 204
     assert last(person) is None
