@@ -65,8 +65,17 @@ class AccountFilterSet(FilterSet):
         # Custom: the account ``group=`` names and every account below it, at any depth.
         "group": ("exact",),
     }
-    indexed_ranges = ("annual_revenue", "engagement", "last_interaction_at")
-    ordering_fields = ("id", "name", "created_at", "updated_at", "annual_revenue", "engagement", "last_interaction_at")
+    indexed_ranges = ("annual_revenue", "engagement", "last_interaction_at", "fit_score")
+    ordering_fields = (
+        "id",
+        "name",
+        "created_at",
+        "updated_at",
+        "annual_revenue",
+        "engagement",
+        "last_interaction_at",
+        "fit_score",
+    )
     default_ordering = "-updated_at"
     pickers = {"group": ("accounts", gettext_lazy("Account group"))}
 

@@ -162,6 +162,8 @@ class Account(BigTableMixin, AddressMixin, GuanxiModel):
             models.Index(fields=("province", "updated_at", "id"), condition=LIVE, name="account_province_upd_idx"),
             models.Index(fields=("annual_revenue", "id"), condition=LIVE, name="account_revenue_idx"),
             models.Index(fields=("engagement", "id"), condition=LIVE, name="account_engagement_idx"),
+            # "Best fit first" (seed 004 step 1: work the companies closest to the ideal customer).
+            models.Index(fields=("fit_score", "id"), condition=LIVE, name="account_fit_idx"),
             models.Index(fields=("last_interaction_at", "id"), condition=LIVE, name="account_last_touch_idx"),
             models.Index(fields=("country", "province", "city"), condition=LIVE, name="account_place_idx"),
             models.Index(fields=("region",), condition=LIVE, name="account_region_idx"),

@@ -29,7 +29,8 @@ NOW = timezone.now().replace(microsecond=0)
 
 @pytest.fixture
 def accounts(admin: User, rep: User) -> list[Account]:
-    """40 accounts, every fourth the rep's, with spread revenues, engagement and follow-up times."""
+    """40 accounts, every fourth the rep's, with spread revenues, engagement, fit scores and follow-up
+    times."""
     rows = Account.objects.bulk_create(
         [
             Account(
@@ -38,6 +39,7 @@ def accounts(admin: User, rep: User) -> list[Account]:
                 created_by=admin,
                 annual_revenue=decimal.Decimal(n * 1_000_000),
                 engagement=n % 10,
+                fit_score=None if n % 3 == 0 else n,
                 last_interaction_at=None if n % 5 == 0 else NOW - datetime.timedelta(days=n),
                 updated_at=NOW - datetime.timedelta(minutes=n),
             )
@@ -63,6 +65,7 @@ CASES = [
     ("engagement__gte=2&engagement__lte=3", lambda a: 2 <= a.engagement <= 3),
     ("annual_revenue__gte=30000000", lambda a: a.annual_revenue >= 30_000_000),
     ("annual_revenue__lte=5000000&engagement__gte=1", lambda a: a.annual_revenue <= 5_000_000 and a.engagement >= 1),
+    ("fit_score__gte=30", lambda a: a.fit_score is not None and a.fit_score >= 30),
     (
         f"last_interaction_at__gte={(NOW - datetime.timedelta(days=10)).isoformat().replace('+', '%2B')}",
         lambda a: a.last_interaction_at is not None and a.last_interaction_at >= NOW - datetime.timedelta(days=10),
@@ -72,7 +75,7 @@ CASES = [
 
 @pytest.mark.parametrize("few", [filters.FEW, 1], ids=["ids first", "row by row"])
 @pytest.mark.parametrize(
-    ("query", "keep"), CASES, ids=["engagement", "between", "revenue", "two ranges", "followed up"]
+    ("query", "keep"), CASES, ids=["engagement", "between", "revenue", "two ranges", "fit", "followed up"]
 )
 def test_both_ways_give_the_same_rows_in_order(
     admin_api: Api, accounts: list[Account], monkeypatch: pytest.MonkeyPatch, few: int, query: str, keep: Any

@@ -9,6 +9,7 @@ last going down, on both engines, and every page is an index range.
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -28,7 +29,8 @@ NOW = timezone.now().replace(microsecond=0)
 
 
 def _accounts(admin: User, count: int) -> list[Account]:
-    """``count`` accounts: every third never followed up; the rest in 7 distinct times, so ties too."""
+    """``count`` accounts: every third never followed up, the rest in 7 distinct times, so ties too;
+    every fourth with no fit score, the rest in 5 scores."""
     rows = Account.objects.bulk_create(
         [
             Account(
@@ -36,6 +38,7 @@ def _accounts(admin: User, count: int) -> list[Account]:
                 owner=admin,
                 created_by=admin,
                 last_interaction_at=None if n % 3 == 0 else NOW - datetime.timedelta(days=n % 7),
+                fit_score=None if n % 4 == 0 else (n % 5) * 20,
             )
             for n in range(count)
         ]
@@ -43,12 +46,16 @@ def _accounts(admin: User, count: int) -> list[Account]:
     return list(Account.objects.filter(pk__in=[row.pk for row in rows]))
 
 
-def _expected(rows: list[Account], descending: bool) -> list[int]:
+def _expected(rows: list[Account], ordering: str) -> list[int]:
     """Empty first going up, last going down; the id breaks ties either way."""
-    floor = datetime.datetime.min.replace(tzinfo=datetime.UTC)
-    return [
-        row.pk for row in sorted(rows, key=lambda row: (row.last_interaction_at or floor, row.pk), reverse=descending)
-    ]
+    name = ordering.lstrip("-")
+    floor: Any = datetime.datetime.min.replace(tzinfo=datetime.UTC) if name == "last_interaction_at" else -1
+
+    def key(row: Account) -> tuple[Any, int]:
+        value = getattr(row, name)
+        return (floor if value is None else value, row.pk)
+
+    return [row.pk for row in sorted(rows, key=key, reverse=ordering.startswith("-"))]
 
 
 def _walk(api: Api, ordering: str, limit: int) -> list[int]:
@@ -65,14 +72,15 @@ def _walk(api: Api, ordering: str, limit: int) -> list[int]:
 
 
 @pytest.mark.parametrize("limit", [1, 4, 10, 11, 200])
-@pytest.mark.parametrize("ordering", ["last_interaction_at", "-last_interaction_at"])
+@pytest.mark.parametrize("ordering", ["last_interaction_at", "-last_interaction_at", "fit_score", "-fit_score"])
 def test_every_account_once_in_order_at_any_page_size(admin: User, admin_api: Api, ordering: str, limit: int) -> None:
-    """Pages that end inside the empty rows, on their edge, or cross it all give each row once."""
+    """Pages that end inside the empty rows, on their edge, or cross it all give each row once.
+    The fit score ("best fit first") is nullable too: no profile has scored the account yet."""
     rows = _accounts(admin, 33)
-    assert _walk(admin_api, ordering, limit) == _expected(rows, ordering.startswith("-"))
+    assert _walk(admin_api, ordering, limit) == _expected(rows, ordering)
 
 
-@pytest.mark.parametrize("ordering", ["last_interaction_at", "-last_interaction_at"])
+@pytest.mark.parametrize("ordering", ["last_interaction_at", "-last_interaction_at", "fit_score", "-fit_score"])
 def test_the_loaded_rows_page_the_same(admin: User, ordering: str) -> None:
     """``paginate`` (the list pages, exports) and ``page_keys`` (the API) agree."""
     rows = _accounts(admin, 25)
@@ -87,7 +95,7 @@ def test_the_loaded_rows_page_the_same(admin: User, ordering: str) -> None:
         cursor = page.next_cursor
         if not cursor:
             break
-    assert walked == _expected(rows, ordering.startswith("-"))
+    assert walked == _expected(rows, ordering)
 
 
 def test_the_list_page_sorts_by_it(admin: User) -> None:
@@ -97,8 +105,8 @@ def test_the_list_page_sorts_by_it(admin: User) -> None:
     page = client.get("/customers/accounts/?ordering=last_interaction_at").content.decode()
     assert "ordering=-last_interaction_at" in page  # the header sorts the other way on a second click
     names = {row.pk: row.name for row in rows}
-    first_never = names[_expected(rows, False)[0]]
-    first_recent = names[_expected(rows, True)[0]]
+    first_never = names[_expected(rows, "last_interaction_at")[0]]
+    first_recent = names[_expected(rows, "-last_interaction_at")[0]]
     assert page.index(first_never) < page.index(first_recent)
 
 
