@@ -1,9 +1,10 @@
-"""Sorting accounts by their last interaction (最近互动): "who has nobody followed up longest".
+"""Sorting accounts by a field that may be empty: the last interaction (最近互动, "who has nobody
+followed up longest") and the fit score ("best fit first").
 
-The field is empty for a company nobody has followed up yet. Keyset pages compare values, and
-NULL compares with nothing, so the empty rows are read as their own segment
-(``guanxi.core.pagination``): they come first going up (never followed up, then the oldest) and
-last going down, on both engines, and every page is an index range.
+The last interaction is empty for a company nobody has followed up yet, the fit score for one no
+profile has scored. Keyset pages compare values, and NULL compares with nothing, so the empty rows
+are read as their own segment (``guanxi.core.pagination``): they come first going up and last
+going down, on both engines, and every page is an index range.
 """
 
 from __future__ import annotations
