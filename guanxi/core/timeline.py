@@ -9,6 +9,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from guanxi.core import services
 from guanxi.core.choices import Action
@@ -19,6 +20,20 @@ from guanxi.core.models import Note, TimelineEntry
 #: same transaction: modules keep what they derive from interactions up to date (customers: an
 #: account's engagement).
 _INTERACTION_HOOKS: list[Callable[[models.Model], None]] = []
+
+
+#: The badge of each ``TimelineEntry.kind``; modules add theirs (``register_timeline_kinds``).
+_KIND_LABELS: dict[str, Any] = {"note": gettext_lazy("Note"), "attachment": gettext_lazy("File")}
+
+
+def register_timeline_kinds(labels: dict[str, Any]) -> None:
+    """``{kind: label}`` for the timeline's badges, e.g. a TextChoices' ``dict(Kind.choices)``."""
+    _KIND_LABELS.update(labels)
+
+
+def timeline_kind_label(kind: str) -> str:
+    """The badge of a timeline entry: its registered label, or the kind itself when none is."""
+    return str(_KIND_LABELS.get(kind, kind))
 
 
 def on_interaction(hook: Callable[[models.Model], None]) -> None:

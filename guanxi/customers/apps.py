@@ -20,7 +20,9 @@ class CustomersConfig(AppConfig):
         register_customer_search()
         register_importers()
         register_customer_movers()
-        from guanxi.core.timeline import on_interaction
+        from guanxi.core.timeline import on_interaction, register_timeline_kinds
+        from guanxi.customers.choices import TimelineKind
         from guanxi.customers.services.recompute import engagement_after_interaction
 
         on_interaction(engagement_after_interaction)
+        register_timeline_kinds(dict(TimelineKind.choices))

@@ -149,15 +149,17 @@ class TeamMethod(models.TextChoices):
     LEAST_LOADED = "least_loaded", _("Fewest accounts first")
 
 
-class TimelineKind:
-    """``TimelineEntry.kind`` values written by the customer services."""
+class TimelineKind(models.TextChoices):
+    """``TimelineEntry.kind`` values written by the customer services, with the label of their badge."""
 
-    CREATED = "created"
-    LIFECYCLE_STAGE = "lifecycle_stage"
-    OWNER = "owner"
-    TIER = "tier"
-    PARENT = "parent"
-    CONTACT_LINKED = "contact_linked"
-    CONTACT_UNLINKED = "contact_unlinked"
-    ACCOUNT_LINKED = "account_linked"
-    ACCOUNT_UNLINKED = "account_unlinked"
+    CREATED = "created", _("Created")
+    LIFECYCLE_STAGE = "lifecycle_stage", _("Lifecycle stage")
+    OWNER = "owner", _("Owner")
+    TIER = "tier", _("Tier")
+    PARENT = "parent", _("Parent account")
+    CONTACT_LINKED = "contact_linked", _("Contact linked")
+    CONTACT_UNLINKED = "contact_unlinked", _("Contact unlinked")
+    ACCOUNT_LINKED = "account_linked", _("Account linked")
+    ACCOUNT_UNLINKED = "account_unlinked", _("Account unlinked")
+    MERGED = "merged", _("Merged")
+    MERGE_UNDONE = "merge_undone", _("Merge undone")

@@ -392,3 +392,16 @@ def test_account_detail_explains_the_fit(admin: User, make_account: Callable[...
     assert '<span class="badge bg-green-lt me-1">met</span>Company size' in page
     assert '<span class="badge bg-secondary-lt me-1">not met</span>Industry is not recorded' in page
     assert "&quot;matched&quot;" not in page and "'matched'" not in page
+
+
+def test_timeline_badges_say_what_happened_in_words(admin: User, make_account: Callable[..., Account]) -> None:
+    """Each entry's badge is its kind's label ("Tier", "Owner", "Merged"…), not the stored key."""
+    from guanxi.customers import services
+    from guanxi.customers.choices import TimelineKind
+
+    account = make_account(name="徽章测试")
+    services.account_update(pk=account.pk, user=admin, data={"lifecycle_stage": "customer"})
+    page = html(client_for(admin).get(url("accounts-detail", account.pk)))
+    badges = re.findall(r'<span class="badge bg-secondary-lt">([^<]*)</span>', page)
+    assert {"Created", "Lifecycle stage"} <= set(badges), badges
+    assert not {kind.value for kind in TimelineKind} & set(badges), badges

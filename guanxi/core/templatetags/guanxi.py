@@ -16,6 +16,14 @@ register = template.Library()
 
 
 @register.filter
+def timeline_kind(kind: str) -> str:
+    """The badge of a timeline entry (``core.timeline.register_timeline_kinds``)."""
+    from guanxi.core.timeline import timeline_kind_label
+
+    return timeline_kind_label(kind)
+
+
+@register.filter
 def change_colour(action: str) -> str:
     """Badge colour of a change-log action (created green, deleted orange...)."""
     return ChangeAction.colour(action)

@@ -39,6 +39,7 @@ from guanxi.core.merge import (
 )
 from guanxi.core.permissions import frozen_fields, restrict_queryset, restricted
 from guanxi.core.timeline import timeline_add
+from guanxi.customers.choices import TimelineKind
 from guanxi.customers.models import (
     Account,
     AccountContact,
@@ -52,8 +53,8 @@ from guanxi.customers.models import (
 )
 from guanxi.customers.normalize import person_display_name
 
-MERGE_KIND = "merged"
-UNMERGE_KIND = "merge_undone"
+MERGE_KIND = TimelineKind.MERGED
+UNMERGE_KIND = TimelineKind.MERGE_UNDONE
 MAX_OTHERS = 2
 
 ADDRESS = ("country", "province", "city", "district", "street", "postal_code")
