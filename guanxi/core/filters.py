@@ -38,6 +38,11 @@ RESERVED = {"cursor", "limit", "ordering", "search", "updated_since", "columns",
 LOOKUPS = {"exact", "iexact", "icontains", "in", "gt", "gte", "lt", "lte", "isnull", "startswith"}
 
 
+def are_few(rows: models.QuerySet) -> bool:
+    """Fewer than ``FEW`` rows, counted on at most ``FEW`` of them (an index range, no sort)."""
+    return rows.order_by()[:FEW].count() < FEW
+
+
 def through(
     qs: models.QuerySet,
     rows: models.QuerySet,
@@ -63,7 +68,7 @@ def through(
     4 or more digits: about one phone in 10,000), so the first way is taken without counting; one
     query fewer per page.
     """
-    if few or rows.order_by()[:FEW].count() < FEW:
+    if few or are_few(rows):
         return qs.filter(pk__in=rows.values(column))
     return qs.filter(Exists((rows if check is None else check).filter(**{column: OuterRef("pk")})))
 
@@ -243,7 +248,7 @@ class FilterSet:
         ``FEW`` rows, their ids come first, as for a filter through another table (``through``).
         """
         rows = qs.filter(**bounds)
-        if rows.order_by()[:FEW].count() < FEW:
+        if are_few(rows):
             return qs.filter(pk__in=rows.values("pk"))
         return rows
 

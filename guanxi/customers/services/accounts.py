@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from django.db import transaction
+from django.db import models, transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -219,6 +219,16 @@ def account_update(
 FOLLOW_IN_REQUEST = 100
 
 
+def contacts_held_at(account: Account, owner_ids: Iterable[Any], user: Any) -> models.QuerySet:
+    """The contacts whose primary account is ``account`` and whom one of ``owner_ids`` holds, as far
+    as ``user`` may change and assign them: the people who go along when the company changes hands
+    (here, and in an account merge)."""
+    held = restricted(Contact, user, Action.CHANGE).filter(
+        owner_id__in=list(owner_ids), account_links__account=account, account_links__is_primary=True
+    )
+    return restrict_queryset(held, user, Action.ASSIGN)
+
+
 def _contacts_follow(account: Account, previous_owner_id: Any, user: Any) -> tuple[int, bool]:
     """Move the account's contacts that the previous owner held to the new owner (and team).
 
@@ -232,10 +242,7 @@ def _contacts_follow(account: Account, previous_owner_id: Any, user: Any) -> tup
 
     if previous_owner_id is None:
         return 0, False
-    held = restricted(Contact, user, Action.CHANGE).filter(
-        owner_id=previous_owner_id, account_links__account=account, account_links__is_primary=True
-    )
-    ids = list(restrict_queryset(held, user, Action.ASSIGN).order_by("pk").values_list("pk", flat=True))
+    ids = list(contacts_held_at(account, [previous_owner_id], user).order_by("pk").values_list("pk", flat=True))
     if len(ids) > FOLLOW_IN_REQUEST:
         from guanxi.core.bulk import bulk_plan, bulk_resource
         from guanxi.core.jobs import job_start

@@ -37,7 +37,7 @@ from guanxi.core.merge import (
     row_data,
     row_restore,
 )
-from guanxi.core.permissions import frozen_fields, restrict_queryset, restricted
+from guanxi.core.permissions import frozen_fields, restricted
 from guanxi.core.timeline import timeline_add
 from guanxi.customers.choices import TimelineKind
 from guanxi.customers.models import (
@@ -53,6 +53,9 @@ from guanxi.customers.models import (
 )
 from guanxi.customers.normalize import person_display_name
 
+#: The mover that takes the merged companies' people to the survivor's owner; the merge's timeline
+#: entry counts them from its journal.
+CONTACT_OWNER_MOVER = "customers.contact.owner"
 MERGE_KIND = TimelineKind.MERGED
 UNMERGE_KIND = TimelineKind.MERGE_UNDONE
 MAX_OTHERS = 2
@@ -355,7 +358,7 @@ def _record_merge(
                 data={"merge_id": merge.pk, "survivor": survivor.pk},
             )
         summary = _("Merged with %(records)s") % {"records": loser_names}
-        followed = len((journal.get("customers.contact.owner") or {}).get("contacts", []))
+        followed = len((journal.get(CONTACT_OWNER_MOVER) or {}).get("contacts", []))
         if followed:
             summary += ngettext(
                 "; %(count)d contact of the account went along",
@@ -737,11 +740,10 @@ def _contacts_follow_owner(ctx: MergeContext) -> Any:
     previous = {survivor.owner_id, *(getattr(loser, "owner_id", None) for loser in ctx.losers)} - {owner_id, None}
     if owner_id is None or not previous:
         return None
-    held = restricted(Contact, ctx.user, Action.CHANGE).filter(
-        owner_id__in=previous, account_links__account=survivor, account_links__is_primary=True
-    )
+    from guanxi.customers.services.accounts import contacts_held_at
+
     moved = []
-    for contact in restrict_queryset(held, ctx.user, Action.ASSIGN).select_for_update().order_by("pk"):
+    for contact in contacts_held_at(survivor, previous, ctx.user).select_for_update().order_by("pk"):
         moved.append([contact.pk, contact.owner_id, contact.team_id])
         _set_owner(contact, owner_id, team_id, ctx.user)
         moved[-1].append(contact.version)
@@ -844,7 +846,7 @@ def register_customer_movers() -> None:
     )
     register_mover(
         Mover(
-            key="customers.contact.owner",
+            key=CONTACT_OWNER_MOVER,
             move=_contacts_follow_owner,
             undo=_contacts_unfollow_owner,
             applies_to=lambda m: m is Account,
