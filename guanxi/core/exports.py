@@ -32,7 +32,7 @@ from django.utils import timezone, translation
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 
-from guanxi.core.choices import Action
+from guanxi.core.choices import Action, choice_label
 from guanxi.core.errors import FieldErrors, PermissionDenied
 from guanxi.core.filters import RESERVED
 from guanxi.core.jobs import JobRun, job_handler, job_start
@@ -288,7 +288,7 @@ class RowReader:
         if value is None or value == "":
             return ""
         if db_field.choices:
-            return escape_cell(str(getattr(obj, f"get_{column.name}_display")()))
+            return escape_cell(choice_label(db_field, value))
         if isinstance(value, bool):
             return _yes_no(value)
         if isinstance(value, datetime.datetime):

@@ -21,6 +21,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import Truncator, capfirst
 from django.utils.translation import gettext as _
 
+from guanxi.core.choices import choice_label
 from guanxi.core.models import CustomFieldDefinition
 from guanxi.core.registry import Resource
 from guanxi.core.views.base import record_url
@@ -145,7 +146,7 @@ def field_value(obj: models.Model, name: str, *, truncate: int | None = 80, link
     if value is None or value == "":
         return EMPTY
     if getattr(db_field, "choices", None):
-        return str(getattr(obj, f"get_{name}_display")())
+        return choice_label(db_field, value)
     words = getattr(obj, f"get_{name}_display", None)
     if words is not None:  # a model's own wording of a structured value (e.g. a rule's conditions)
         return _truncate(str(words()), truncate)
