@@ -105,6 +105,26 @@ def _nullable(qs: models.QuerySet, name: str) -> bool:
     return name != "id" and qs.model._meta.get_field(name).null
 
 
+def _indexes_empty_rows(model: type[models.Model], name: str) -> bool:
+    """Whether an index on (``name``, …) holds the rows where ``name`` is empty. One that is partial
+    on "``name`` IS NOT NULL" does not: contacts' last interaction keeps only the people followed up,
+    so that imports pay nothing for it."""
+    return any(
+        index.fields
+        and index.fields[0] == name
+        and (index.condition is None or (f"{name}__isnull", False) not in _conditions(index.condition))
+        for index in model._meta.indexes
+    )
+
+
+def _conditions(q: models.Q) -> list[Any]:
+    """The (lookup, value) pairs of a partial index's condition, however nested."""
+    out: list[Any] = []
+    for child in q.children:
+        out.extend(_conditions(child) if isinstance(child, models.Q) else [child])
+    return out
+
+
 def _sort_attr(ordering: str) -> str:
     """The attribute whose value goes in the next cursor."""
     name = ordering.lstrip("-")
@@ -145,9 +165,11 @@ def _segments(qs: models.QuerySet, ordering: str, cursor: str | None) -> list[mo
         empty = empty.filter(pk__lt=pk) if descending else empty.filter(pk__gt=pk)
     elif cursor:
         filled = _after(filled, name, descending, value, pk)
-    # The empty rows are sorted by the field too, though it is empty in all of them: PostgreSQL does
-    # not take "IS NULL" as an equality and would sort them all by id rather than read the index.
-    segments = [filled.order_by(ordering, by_id), empty.order_by(ordering, by_id)]
+    # The empty rows are sorted by the field too, though it is empty in all of them, when its index
+    # holds them: PostgreSQL does not take "IS NULL" as an equality and would otherwise not read
+    # that index. An index kept to the filled rows cannot serve them: then the primary key does.
+    empty = empty.order_by(ordering, by_id) if _indexes_empty_rows(qs.model, name) else empty.order_by(by_id)
+    segments = [filled.order_by(ordering, by_id), empty]
     if not descending:
         segments.reverse()
     if cursor and among_empty == descending:  # the cursor has left the first segment behind

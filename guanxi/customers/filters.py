@@ -133,8 +133,9 @@ class ContactFilterSet(FilterSet):
         "sms_consent": ("exact",),
         "phone_consent": ("exact",),
         "birthday": ("gte", "lte", "isnull"),
-        # "Not followed up since …"; __isnull=true for never. Not a sort order: its index holds only
-        # the people followed up, so that a million imported contacts cost it nothing.
+        # "Not followed up since …"; __isnull=true for never. Its index holds only the people
+        # followed up, so that a million imported contacts cost it nothing; sorted by it, the others
+        # ("never", first going up) come in id order from the primary key.
         "last_interaction_at": ("gte", "lte", "isnull"),
         # Custom: contacts linked to an account; by an email; by a phone number or its last digits.
         "account": ("exact", "in", "isnull"),
@@ -145,7 +146,7 @@ class ContactFilterSet(FilterSet):
         "group": ("exact",),
     }
     indexed_ranges = ("last_interaction_at",)
-    ordering_fields = ("id", "display_name", "created_at", "updated_at")
+    ordering_fields = ("id", "display_name", "created_at", "updated_at", "last_interaction_at")
     default_ordering = "-updated_at"
     pickers = {
         "account": ("accounts", gettext_lazy("Account")),
