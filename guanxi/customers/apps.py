@@ -26,3 +26,9 @@ class CustomersConfig(AppConfig):
 
         on_interaction(engagement_after_interaction)
         register_timeline_kinds(dict(TimelineKind.choices))
+        from django.db.models.signals import pre_save
+
+        from guanxi.core.models import Tag
+        from guanxi.customers.services.rules import criteria_follow_tag_rename
+
+        pre_save.connect(criteria_follow_tag_rename, sender=Tag, dispatch_uid="customers.criteria_follow_tag_rename")

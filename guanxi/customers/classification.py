@@ -34,8 +34,11 @@ _EVERY_LIST = LIST_CRITERIA | TIER_CRITERIA
 REVENUE_KEYS = ("min_annual_revenue", "max_annual_revenue")
 #: Interactions in the last 90 days (``Account.engagement``, guanxi.customers.engagement), whole numbers.
 ENGAGEMENT_KEYS = ("min_engagement", "max_engagement")
+#: Tags, by name: the account meets it with any one of them. Classification by needs and interests
+#: (seed 004 §3, 客户需求: "产品需求", "服务需求") is tags an administrator chose, which rules can ask for.
+TAGS_KEY = "tags"
 # Names used in explanations and profile weights.
-CRITERIA = ("industries", "sizes", "lifecycle_stages", "regions", "annual_revenue", "engagement")
+CRITERIA = ("industries", "sizes", "lifecycle_stages", "regions", "tags", "annual_revenue", "engagement")
 
 
 def _labels() -> dict[str, str]:
@@ -45,6 +48,7 @@ def _labels() -> dict[str, str]:
         "lifecycle_stages": _("Lifecycle stage"),
         "regions": _("Region"),
         "tiers": _("Tier"),
+        "tags": _("Tags"),
         "annual_revenue": _("Annual revenue"),
         "engagement": _("Interactions in 90 days"),
     }
@@ -79,6 +83,21 @@ def clean_criteria(raw: Any, *, field: str, tiers: bool = False) -> dict[str, An
                     ]
                     continue
             clean[key] = sorted(set(values), key=values.index)
+        elif key == TAGS_KEY:
+            if value in (None, []):
+                continue
+            names = _clean_tag_names(value)
+            if names is None:
+                errors[where] = [_("Send a list of tag names.")]
+                continue
+            unknown = _unknown_tags(names)
+            if unknown:
+                errors[where] = [
+                    _("No tag is called %(bad)s: put it on an account first, or check the spelling.")
+                    % {"bad": ", ".join(unknown[:3])}
+                ]
+                continue
+            clean[key] = names
         elif key in REVENUE_KEYS:
             if value in (None, ""):
                 continue
@@ -106,7 +125,7 @@ def clean_criteria(raw: Any, *, field: str, tiers: bool = False) -> dict[str, An
         else:
             errors[where] = [
                 _("Unknown criterion; use: %(allowed)s.")
-                % {"allowed": ", ".join([*lists, *REVENUE_KEYS, *ENGAGEMENT_KEYS])}
+                % {"allowed": ", ".join([*lists, TAGS_KEY, *REVENUE_KEYS, *ENGAGEMENT_KEYS])}
             ]
     both = not errors and {"min_annual_revenue", "max_annual_revenue"} <= set(clean)
     if both and decimal.Decimal(clean["min_annual_revenue"]) > decimal.Decimal(clean["max_annual_revenue"]):
@@ -117,6 +136,45 @@ def clean_criteria(raw: Any, *, field: str, tiers: bool = False) -> dict[str, An
     if errors:
         raise FieldErrors(errors)
     return clean
+
+
+def _clean_tag_names(value: Any) -> list[str] | None:
+    """The names, trimmed, each once, in the order given; None when it is not a list of names."""
+    if not isinstance(value, list) or not all(isinstance(v, str) and 0 < len(v.strip()) <= 60 for v in value):
+        return None
+    return list(dict.fromkeys(v.strip() for v in value))
+
+
+def _unknown_tags(names: list[str]) -> list[str]:
+    from guanxi.core.models import Tag
+
+    known = set(Tag.objects.filter(name__in=names).values_list("name", flat=True))
+    return [name for name in names if name not in known]
+
+
+def tag_names_of(account: Any) -> list[str]:
+    """The account's tag names: as loaded (``load_tags``, a form's or an import row's tags), else
+    read now, once per account object."""
+    names = getattr(account, "_tag_names", None)
+    if names is None:
+        pk = getattr(account, "pk", None)
+        names = load_tags([account])[0] if pk is not None else []
+    return list(names)
+
+
+def load_tags(accounts: list[Any]) -> list[list[str]]:
+    """Read the tags of many accounts in one query and keep them on each (``_tag_names``, which the
+    change log's snapshot also reads)."""
+    from guanxi.api.crud import tag_names_for
+
+    found = tag_names_for(Account, [a.pk for a in accounts])
+    for account in accounts:
+        account._tag_names = found.get(account.pk, [])
+    return [account._tag_names for account in accounts]
+
+
+def asks_for_tags(criteria_sets: Iterable[dict[str, Any] | None]) -> bool:
+    return any((criteria or {}).get(TAGS_KEY) for criteria in criteria_sets)
 
 
 def clean_weights(raw: Any, criteria: dict[str, Any], *, field: str = "weights") -> dict[str, int]:
@@ -222,6 +280,9 @@ def evaluate(criteria: dict[str, Any], account: Account) -> list[CriterionResult
                 "wanted": wanted_text,
             }
         results.append(CriterionResult(key, matched, wanted, value, detail))
+    wanted = criteria.get(TAGS_KEY)
+    if wanted:
+        results.append(_tags_result(wanted, tag_names_of(account)))
     low, high = criteria.get("min_annual_revenue"), criteria.get("max_annual_revenue")
     if low is not None or high is not None:
         revenue = decimal.Decimal(account.annual_revenue or 0)
@@ -275,6 +336,27 @@ def evaluate(criteria: dict[str, Any], account: Account) -> list[CriterionResult
     return results
 
 
+def _tags_result(wanted: list[str], names: list[str]) -> CriterionResult:
+    label = _labels()[TAGS_KEY]
+    wanted_text = ", ".join(wanted)
+    hits = [name for name in wanted if name in names]
+    if hits:
+        detail = _("%(label)s %(value)s is one of: %(wanted)s.") % {
+            "label": label,
+            "value": ", ".join(hits),
+            "wanted": wanted_text,
+        }
+    elif names:
+        detail = _("%(label)s %(value)s: none of %(wanted)s.") % {
+            "label": label,
+            "value": ", ".join(names),
+            "wanted": wanted_text,
+        }
+    else:
+        detail = _("%(label)s is not recorded (wanted: %(wanted)s).") % {"label": label, "wanted": wanted_text}
+    return CriterionResult(TAGS_KEY, bool(hits), wanted, names, detail)
+
+
 def _count_range(low: int | None, high: int | None) -> str:
     if low is not None and high is not None:
         return _("%(low)s to %(high)s") % {"low": low, "high": high}
@@ -292,6 +374,9 @@ def describe(criteria: dict[str, Any] | None) -> str:
             _attr, choices = _EVERY_LIST[key]
             values = ", ".join(_choice_label(choices, v) for v in criteria[key])
             parts.append(_("%(label)s: %(values)s") % {"label": _labels()[key], "values": values})
+    if criteria.get(TAGS_KEY):
+        tags = ", ".join(criteria[TAGS_KEY])
+        parts.append(_("%(label)s: %(values)s") % {"label": _labels()[TAGS_KEY], "values": tags})
     low, high = criteria.get("min_annual_revenue"), criteria.get("max_annual_revenue")
     if low is not None and high is not None:
         revenue = _("%(low)s to %(high)s") % {"low": _money(low), "high": _money(high)}

@@ -21,7 +21,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from guanxi.core.choices import Action
-from guanxi.core.forms import RecordForm, record_form_class, register_form_tweak, style_widget
+from guanxi.core.forms import MAX_SELECT_OPTIONS, RecordForm, record_form_class, register_form_tweak, style_widget
+from guanxi.core.models import Tag
 from guanxi.core.permissions import frozen_fields, hidden_fields, visible_ref
 from guanxi.core.pickers import RecordIdsField
 from guanxi.core.registry import Resource
@@ -320,6 +321,30 @@ COUNT_INPUTS = {"min_engagement", "max_engagement"}
 #: Assignment rules also choose by tier (tier rules and profiles cannot: a tier is what they give).
 ASSIGNMENT_INPUTS = (CRITERIA_INPUTS[0], ("tiers", gettext_lazy("Tiers"), Tier), *CRITERIA_INPUTS[1:])
 REGION_SPLIT_RE = re.compile(r"[,，、;；\s]+")
+TAGS_LABEL = gettext_lazy("Tags (needs, interests…): any one of")
+
+
+class TagChoices:
+    """The shared tag vocabulary as the choices of a criteria input, read when a form is built: a
+    rule can ask only for tags that exist (classification by needs, seed 004 §3)."""
+
+    def __init__(self, user: Any, chosen: list[str]):
+        names = Tag.objects.restrict(user, Action.VIEW).order_by("name").values_list("name", flat=True)
+        vocabulary = list(names[:MAX_SELECT_OPTIONS])
+        # A name the rule holds stays on offer even when its tag is gone: saved again, the rule says
+        # so ("No tag is called …") instead of quietly dropping the criterion and matching more.
+        self.choices = [(name, name) for name in [*vocabulary, *(n for n in chosen if n not in vocabulary)]]
+
+
+Inputs = tuple[tuple[str, Any, Any], ...]
+
+
+def _with_tags(inputs: Inputs, form: RecordForm, name: str) -> Inputs:
+    """The inputs, with the tag toggles after the lists of choices (before the amounts)."""
+    criteria = getattr(form.instance, name, None) or {}
+    chosen = [str(n) for n in criteria.get("tags") or []] if isinstance(criteria, dict) else []
+    at = next(i for i, (key, _label, _choices) in enumerate(inputs) if key == "min_annual_revenue")
+    return (*inputs[:at], ("tags", TAGS_LABEL, TagChoices(form.user, chosen)), *inputs[at:])
 
 
 class CriteriaWidget(forms.MultiWidget):
@@ -358,6 +383,7 @@ class CriteriaWidget(forms.MultiWidget):
             part: dict[str, Any] = {"key": key, "name": f"{name}_{key}", "id": f"id_{name}_{key}", "label": label}
             if choices is not None:
                 chosen = {str(v) for v in current or []}
+                part["toggles"] = True
                 part["options"] = [(v, text, v in chosen) for v, text in choices.choices]
             else:
                 part["value"] = current or ""
@@ -414,7 +440,7 @@ def use_criteria_inputs(name: str, help_text: Any, inputs: tuple[tuple[str, Any,
         current = form.fields.get(name)
         if current is None:
             return
-        field = CriteriaField(inputs, label=current.label, help_text=help_text)
+        field = CriteriaField(_with_tags(inputs, form, name), label=current.label, help_text=help_text)
         field.disabled = current.disabled
         form.fields[name] = field
 

@@ -876,7 +876,7 @@ class ContactWriter(_Writer):
                 "dup_key": account_dup_key(name),
             }
             if rules:
-                _assign_row(rules, table, values)
+                _assign_row(rules, table, values, None)
             rows.append(table.row(values))
             self.account_ids[("name", name)] = pk
             documents[pk] = account_document(name).columns()
@@ -1094,9 +1094,9 @@ def _parent_ref(values: dict[str, Any]) -> tuple[str, str] | None:
     return None
 
 
-def _assign_row(rules: Assigner, table: TableRows, values: dict[str, Any]) -> None:
+def _assign_row(rules: Assigner, table: TableRows, values: dict[str, Any], tags: list[str] | None) -> None:
     """The owner and team of a new account from the assignment rules (the row named no owner)."""
-    chosen = rules.choose(SimpleNamespace(**(table.defaults | values)))
+    chosen = rules.choose(SimpleNamespace(**(table.defaults | values), _tag_names=sorted(tags or [])))
     if chosen is not None:
         values["owner_id"], values["team_id"] = chosen.owner_id, chosen.team_id
 
@@ -1235,7 +1235,7 @@ class AccountWriter(_Writer):
                 row.values["parent_id"] = self.new_ids[row.values["parent_ref"]]
             values = self.base_values(row, table, pk)
             if rules and "owner_id" not in row.values:
-                _assign_row(rules, table, values)
+                _assign_row(rules, table, values, row.values.get("tags"))
             records.append(table.row({**values, "dup_key": account_dup_key(values.get("name") or "")}))
             documents[pk] = account_document(
                 values["name"], values.get("legal_name", ""), values.get("website", "")

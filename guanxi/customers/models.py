@@ -336,7 +336,8 @@ class OrderedRule(PermissionScopeMixin, TimestampMixin, CreatedByMixin, VersionM
     whose conditions all hold applies.
 
     ``conditions`` (all optional): ``min_annual_revenue``, ``max_annual_revenue``, ``sizes``,
-    ``lifecycle_stages``, ``industries``, ``regions``, and for assignment rules ``tiers``
+    ``lifecycle_stages``, ``industries``, ``regions``, ``tags`` (any one of them: needs, interests),
+    ``min_engagement``, ``max_engagement``, and for assignment rules ``tiers``
     (``guanxi.customers.classification``). A rule without conditions matches every account.
     """
 
@@ -375,7 +376,8 @@ class CustomerProfile(PermissionScopeMixin, TimestampMixin, CreatedByMixin, Vers
     """An ideal customer profile (理想客户画像): the criteria a good-fit account meets, and their weights.
 
     ``criteria`` takes the keys of ``TierRule.conditions``; ``weights`` maps a criterion
-    (``industries``, ``sizes``, ``regions``, ``annual_revenue``, ``lifecycle_stages``) to points.
+    (``industries``, ``sizes``, ``regions``, ``tags``, ``annual_revenue``, ``lifecycle_stages``,
+    ``engagement``) to points.
     """
 
     name = models.CharField(_("name"), max_length=100, unique=True)

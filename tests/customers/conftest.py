@@ -135,9 +135,9 @@ def admin_api(admin: User) -> Api:
 
 @pytest.fixture
 def make_account(admin: User) -> Callable[..., Account]:
-    def make(*, by: User | None = None, **data: Any) -> Account:
+    def make(*, by: User | None = None, tags: list[str] | None = None, **data: Any) -> Account:
         data.setdefault("name", "上海示例科技有限公司")
-        return services.account_create(user=by or admin, data=data)
+        return services.account_create(user=by or admin, data=data, tags=tags)
 
     return make
 

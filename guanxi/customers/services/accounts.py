@@ -86,8 +86,9 @@ def _check_parent(user: Any, account_pk: Any, parent_id: Any) -> None:
         current = Account.all_objects.select_for_update().filter(pk=current).values_list("parent_id", flat=True).first()
 
 
-def _assign(data: dict[str, Any]) -> Assignment | None:
-    """Fill in the owner and team from the assignment rules when ``data`` names no owner."""
+def _assign(data: dict[str, Any], tags: Iterable[str] | None) -> Assignment | None:
+    """Fill in the owner and team from the assignment rules when ``data`` names no owner (a rule may
+    ask for the tags the account is created with)."""
     if any(data.get(name) is not None for name in ("owner", "owner_id")):
         return None
     for name in ("owner", "owner_id"):
@@ -95,7 +96,9 @@ def _assign(data: dict[str, Any]) -> Assignment | None:
     assigner = Assigner()
     if not assigner:
         return None
-    assignment = assigner.choose(Account(**data))
+    account = Account(**data)
+    account._tag_names = sorted({name.strip() for name in tags or () if name and name.strip()})  # type: ignore[attr-defined]
+    assignment = assigner.choose(account)
     if assignment is not None:
         data.pop("team", None)
         data["owner_id"], data["team_id"] = assignment.owner_id, assignment.team_id
@@ -154,9 +157,10 @@ def account_create(
     Without an owner in ``data`` (or with an empty one), the assignment rules choose it; when none
     matches, the account is the user's, as before rules existed."""
     data = _prepare_account_data(data, current=None, user=user)
+    tags = list(tags) if tags is not None else None  # read twice: by the rules and by record_create
     with transaction.atomic():
         _check_parent(user, None, data.get("parent_id"))
-        assignment = _assign(data)
+        assignment = _assign(data, tags)
         account = core_services.record_create(
             model=Account, user=user, data=data, tags=tags, custom_fields=custom_fields, by_rule=assignment is not None
         )
@@ -195,6 +199,8 @@ def account_update(
             _check_parent(user, current.pk, data["parent_id"])
         before = {name: getattr(current, name) for name in (*CLASSIFYING_FIELDS, "owner_id", "parent_id", "tier")}
         before_locked = current.tier_locked
+        if tags is not None:  # rules and profiles may ask for tags (classification by needs)
+            core_services.tags_remember(current)
         account = core_services.record_update(
             model=Account,
             pk=pk,
@@ -208,7 +214,9 @@ def account_update(
         _account_timeline(account, before, user, rule, moved)
         if "name" in data:
             detect_after_commit(Account, [account.pk])
-        reclassify = any(before[name] != getattr(account, name) for name in CLASSIFYING_FIELDS)
+        reclassify = any(before[name] != getattr(account, name) for name in CLASSIFYING_FIELDS) or (
+            tags is not None and set(current._tag_names) != set(account._tag_names)  # type: ignore[attr-defined]
+        )
         if reclassify or (before_locked and not account.tier_locked):
             classify_after_commit([account.pk], tiers=not account.tier_locked)
     return account

@@ -79,12 +79,15 @@ def account_tier_recompute(*, account_ids: Iterable[int] | None = None, batch_si
     entry. Batches are locked and written one transaction at a time.
     """
     rules = classification.active_tier_rules()
+    tags = classification.asks_for_tags(rule.conditions for rule in rules)
     checked = changed = locked = 0
     # Stored reasons are in the install's language, whatever request happened to trigger the job.
     with translation.override(settings.LANGUAGE_CODE):
         for ids in _id_batches(account_ids, batch_size):
             with transaction.atomic():
                 accounts = list(Account.objects.select_for_update().filter(pk__in=ids))
+                if tags:
+                    classification.load_tags(accounts)
                 rows = []
                 timeline: list[TimelineEntry] = []
                 for account in accounts:
@@ -122,11 +125,14 @@ def account_fit_recompute(*, account_ids: Iterable[int] | None = None, batch_siz
     The change log records score and profile changes (the explanation is derived and stays out of it).
     """
     profiles = classification.active_profiles()
+    tags = classification.asks_for_tags(profile.criteria for profile in profiles)
     checked = changed = 0
     with translation.override(settings.LANGUAGE_CODE):
         for ids in _id_batches(account_ids, batch_size):
             with transaction.atomic():
                 accounts = list(Account.objects.select_for_update().filter(pk__in=ids))
+                if tags:
+                    classification.load_tags(accounts)
                 rows = []
                 for account in accounts:
                     checked += 1

@@ -173,3 +173,23 @@ def assignment_rule_delete(
 ) -> AssignmentRule:
     """Delete an assignment rule (the change log keeps it)."""
     return core_services.record_delete(model=AssignmentRule, pk=pk, user=user, expected_version=expected_version)
+
+
+def criteria_follow_tag_rename(sender: Any, instance: Any, raw: bool = False, **kwargs: Any) -> None:
+    """``pre_save`` of a tag: a new name reaches the rules and profiles that ask for the old one, so
+    they go on matching the same accounts (criteria hold tag names, as the API reads and writes them).
+
+    A plain UPDATE: the criteria mean what they meant, so no new version and no recomputation. The
+    rules and profiles are a few settings rows, read whole rather than by a JSON lookup that differs
+    between the engines."""
+    if raw or instance.pk is None:
+        return
+    old = type(instance).objects.filter(pk=instance.pk).values_list("name", flat=True).first()
+    if old is None or old == instance.name:
+        return
+    for model, field in ((TierRule, "conditions"), (AssignmentRule, "conditions"), (CustomerProfile, "criteria")):
+        for pk, criteria in model.objects.values_list("pk", field):
+            names = (criteria or {}).get(classification.TAGS_KEY) or []
+            if old in names:
+                renamed = [instance.name if name == old else name for name in names]
+                model.objects.filter(pk=pk).update(**{field: {**criteria, classification.TAGS_KEY: renamed}})
