@@ -132,6 +132,9 @@ TAGS = [
     ("老客户转介绍", "green", "Referred by an existing customer."),
     ("待回访", "orange", "Needs a follow-up call."),
     ("VIP", "yellow", "VIP service level."),
+    # Needs (客户需求, seed 004 §3): rules and profiles can ask for them like any tag.
+    ("设备维保需求", "lime", "Needs: maintenance and after-sales service."),
+    ("数字化升级需求", "indigo", "Needs: a digital upgrade (MES, ERP, IoT)."),
 ]
 
 # object type, key, Chinese label, English label, type, choices
