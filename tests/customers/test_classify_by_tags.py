@@ -15,7 +15,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from guanxi.core.models import Tag
+from guanxi.core.models import ChangeLogEntry, Tag
 from guanxi.customers import services
 from guanxi.customers.models import Account, AssignmentRule, CustomerProfile, TierRule
 from guanxi.identity.models import User
@@ -101,9 +101,14 @@ def test_the_jobs_read_a_batch_of_tags_in_one_query(
 
 
 def test_an_assignment_rule_gives_accounts_by_their_needs(
-    admin: User, admin_api: Api, make_user: Callable[..., User], needs: list[Tag], django_capture_on_commit_callbacks: Any
+    admin: User,
+    admin_api: Api,
+    make_user: Callable[..., User],
+    needs: list[Tag],
+    django_capture_on_commit_callbacks: Any,
 ) -> None:
-    """"售后 needs go to the service team's 刘工": on create, through the form's tags, and on import."""
+    """Accounts that need after-sales service go to the service engineer 刘工: on create (the tags the
+    account is created with) and on import (the row's 标签 column)."""
     engineer = make_user(name="刘工")
     AssignmentRule.objects.create(name="服务需求", position=1, conditions={"tags": ["服务需求"]}, assignee=engineer)
     created = admin_api.post("accounts", {"name": "需要维保的公司", "tags": ["服务需求"]})
@@ -171,3 +176,26 @@ def test_the_rule_form_offers_the_tags_as_toggles(admin: User, needs: list[Tag])
     assert rule.name == "服务客户甲" and rule.conditions == {"tags": ["服务需求", "VIP"]}
     changed = client.post(f"/settings/tier-rules/{rule.pk}/edit/", {**form, "conditions_sizes": ["large"]})
     assert changed.status_code == 400 and "No tag is called VIP" in changed.content.decode()
+
+
+def test_a_new_criterion_that_leaves_the_score_rewords_without_a_new_version(
+    admin_api: Api, make_account: Callable[..., Account], needs: list[Tag], django_capture_on_commit_callbacks: Any
+) -> None:
+    """Adding "needs 服务需求" to a profile an account already fits fully, and has the tag of, keeps
+    its score: its explanation gains the line, with no new version and no empty change-log entry."""
+    created = admin_api.post("customer-profiles", {"name": "制造", "criteria": {"industries": ["manufacturing"]}})
+    with django_capture_on_commit_callbacks(execute=True):
+        account = make_account(name="浦江精密", industry="manufacturing", tags=["服务需求"])
+    before = Account.objects.get(pk=account.pk)
+    assert before.fit_score == 100
+    logged = ChangeLogEntry.objects.filter(object_id=account.pk, content_type__model="account").count()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_api.patch(
+            f"customer-profiles/{created.json_body['id']}",
+            {"criteria": {"industries": ["manufacturing"], "tags": ["服务需求"]}},
+        )
+    assert response.status_code == 200, response.json_body
+    after = Account.objects.get(pk=account.pk)
+    assert after.fit_score == 100 and [item["criterion"] for item in after.fit_explanation] == ["industries", "tags"]
+    assert (after.version, after.updated_at) == (before.version, before.updated_at)
+    assert ChangeLogEntry.objects.filter(object_id=account.pk, content_type__model="account").count() == logged

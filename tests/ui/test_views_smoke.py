@@ -261,6 +261,10 @@ def test_add_with_tags_and_custom_fields(admin_client: Client) -> None:
     assert gadget.custom_fields == {"colour": "blue"}
     entry = ChangeLogEntry.objects.filter(object_id=gadget.pk, action="create").get()
     assert entry.changes["tags"][1] == ["a", "重点"]
+    # The change history names the tags in the reader's language, like the fields.
+    admin_client.cookies["django_language"] = "zh-hans"
+    page = body(admin_client.get(f"{GADGETS}{gadget.pk}/"))
+    assert ">标签<" in page and ">Tags<" not in page
 
 
 def test_edit_with_a_stale_version_is_refused(admin_client: Client, admin: User) -> None:

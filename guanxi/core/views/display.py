@@ -20,6 +20,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import Truncator, capfirst
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from guanxi.core.choices import choice_label
 from guanxi.core.models import CustomFieldDefinition
@@ -52,8 +53,14 @@ def model_field(model: type[models.Model], name: str) -> models.Field | None:
         return None
 
 
+#: Labels of names that are not model fields but that every taggable record's change log and forms use.
+NON_FIELD_LABELS = {"tags": gettext_lazy("Tags")}
+
+
 def field_label(model: type[models.Model], name: str) -> str:
     db_field = model_field(model, name)
+    if db_field is None and name in NON_FIELD_LABELS:
+        return str(NON_FIELD_LABELS[name])
     verbose = getattr(db_field, "verbose_name", None)
     if verbose is None and db_field is not None and db_field.related_model is not None:
         verbose = db_field.related_model._meta.verbose_name_plural  # a reverse relation (role -> rules)

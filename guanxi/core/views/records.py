@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 
 from guanxi.api.crud import tag_names_for
 from guanxi.core import services
-from guanxi.core.choices import Action
+from guanxi.core.choices import Action, choice_label
 from guanxi.core.custom_fields import definitions_for
 from guanxi.core.errors import FieldErrors, PreconditionFailed
 from guanxi.core.errors import PermissionDenied as ServicePermissionDenied
@@ -61,7 +61,7 @@ def change_panel(
             if isinstance(db_field, models.ForeignKey):
                 return names.get((db_field.related_model, value), f"#{value}")
             if isinstance(db_field, models.Field) and db_field.choices:
-                return str(dict(db_field.flatchoices).get(value, value))
+                return choice_label(db_field, value)
             if isinstance(db_field, models.DateTimeField) and isinstance(value, str):
                 parsed = parse_datetime(value)
                 return display.format_datetime(parsed) if parsed else value

@@ -134,21 +134,24 @@ def account_fit_recompute(*, account_ids: Iterable[int] | None = None, batch_siz
                 if tags:
                     classification.load_tags(accounts)
                 rows = []
+                reworded = []
                 for account in accounts:
                     checked += 1
                     score, profile, explanation = classification.best_fit(account, profiles)
                     profile_id = profile.pk if profile else None
-                    if (score, profile_id, explanation) == (
-                        account.fit_score,
-                        account.fit_profile_id,
-                        account.fit_explanation,
-                    ):
+                    if (score, profile_id) == (account.fit_score, account.fit_profile_id):
+                        if explanation != account.fit_explanation:
+                            # Only the words changed (a profile gained a criterion that weighs the
+                            # same): a plain update, no new version and no empty change-log entry.
+                            account.fit_explanation = explanation
+                            reworded.append(account)
                         continue
                     before = {"fit_score": account.fit_score, "fit_profile": account.fit_profile_id}
                     account.fit_score, account.fit_profile_id, account.fit_explanation = score, profile_id, explanation
                     rows.append((account, before, {"fit_score": score, "fit_profile": profile_id}))
                 _write_job_changes(rows, ["fit_score", "fit_profile", "fit_explanation"])
-                changed += len(rows)
+                Account.all_objects.bulk_update(reworded, ["fit_explanation"])
+                changed += len(rows) + len(reworded)
     return {"checked": checked, "changed": changed}
 
 
