@@ -54,6 +54,11 @@ def _labels() -> dict[str, str]:
     }
 
 
+def criterion_labels() -> dict[str, str]:
+    """Each criterion's name in the active language (for forms and explanations)."""
+    return _labels()
+
+
 def clean_criteria(raw: Any, *, field: str, tiers: bool = False) -> dict[str, Any]:
     """Validate criteria JSON; errors name the key, e.g. ``conditions.sizes``. Returns a tidy copy.
     ``tiers``: the criteria may name tiers (assignment rules)."""
@@ -391,6 +396,27 @@ def describe(criteria: dict[str, Any] | None) -> str:
     if low is not None or high is not None:
         parts.append(_("%(label)s: %(values)s") % {"label": _labels()["engagement"], "values": _count_range(low, high)})
     return pgettext("between criteria", "; ").join(parts) or _("Every account")
+
+
+def describe_weights(criteria: dict[str, Any] | None, weights: dict[str, Any] | None) -> str:
+    """A profile's points per criterion in words, e.g. "Industry 40; Region 30; Tags 1", for each
+    criterion it sets (one without a weight counts 1, as ``account_fit_score`` counts it)."""
+    criteria, weights = criteria or {}, weights or {}
+    labels = _labels()
+    parts = [
+        _("%(label)s %(points)s") % {"label": labels[name], "points": weights.get(name, 1)}
+        for name in CRITERIA
+        if _sets(criteria, name)
+    ]
+    return pgettext("between criteria", "; ").join(parts) or _("No criteria")
+
+
+def _sets(criteria: dict[str, Any], name: str) -> bool:
+    if name == "annual_revenue":
+        return any(criteria.get(key) is not None for key in REVENUE_KEYS)
+    if name == "engagement":
+        return any(criteria.get(key) is not None for key in ENGAGEMENT_KEYS)
+    return bool(criteria.get(name))
 
 
 # --- tiers ----------------------------------------------------------------------------------------

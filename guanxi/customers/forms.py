@@ -26,6 +26,7 @@ from guanxi.core.models import Tag
 from guanxi.core.permissions import frozen_fields, hidden_fields, visible_ref
 from guanxi.core.pickers import RecordIdsField
 from guanxi.core.registry import Resource
+from guanxi.customers import classification
 from guanxi.customers.choices import Industry, LifecycleStage, SizeBand, Tier
 from guanxi.customers.models import Account, AccountContact, AssignmentRule, Contact
 from guanxi.customers.normalize import DEFAULT_REGION, normalize_email, normalize_phone, phone_display
@@ -353,8 +354,9 @@ class CriteriaWidget(forms.MultiWidget):
 
     template = "widgets/criteria.html"
 
-    def __init__(self, inputs: tuple[tuple[str, Any, Any], ...] = CRITERIA_INPUTS) -> None:
+    def __init__(self, inputs: tuple[tuple[str, Any, Any], ...] = CRITERIA_INPUTS, counts: Any = COUNT_INPUTS) -> None:
         self.inputs = inputs
+        self.counts = counts  # the keys whose inputs take whole numbers
         widgets: dict[str, forms.Widget | type[forms.Widget]] = {
             key: forms.CheckboxSelectMultiple(choices=choices.choices) if choices else forms.TextInput()
             for key, _label, choices in inputs
@@ -368,12 +370,14 @@ class CriteriaWidget(forms.MultiWidget):
             item = value.get(key)
             if choices is not None:
                 out.append(list(item or []))
-            elif key == "regions":
-                out.append("、".join(item or []))
             elif item in (None, ""):
                 out.append("")
+            elif key in self.counts:
+                out.append(str(item))
+            elif key == "regions":
+                out.append("、".join(item))
             else:
-                out.append(str(item) if key in COUNT_INPUTS else f"{decimal.Decimal(str(item)):f}")
+                out.append(f"{decimal.Decimal(str(item)):f}")
         return out
 
     def render(self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None) -> SafeString:
@@ -389,7 +393,7 @@ class CriteriaWidget(forms.MultiWidget):
             else:
                 part["value"] = current or ""
                 part["amount"] = key != "regions"
-                part["count"] = key in COUNT_INPUTS
+                part["count"] = key in self.counts
             parts.append(part)
         context = {
             "parts": parts,
@@ -448,6 +452,32 @@ def use_criteria_inputs(name: str, help_text: Any, inputs: tuple[tuple[str, Any,
     return tweak
 
 
+class WeightsField(forms.MultiValueField):
+    """A profile's points per criterion (``weights``): one whole-number input per criterion, labelled,
+    instead of JSON to type. An empty one counts 1, as the fit score counts it."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        labels = classification.criterion_labels()
+        self.keys = classification.CRITERIA
+        inputs = tuple((key, labels[key], None) for key in self.keys)
+        fields = [forms.IntegerField(required=False, min_value=0, max_value=100) for _key in self.keys]
+        widget = CriteriaWidget(inputs, counts=set(self.keys))
+        super().__init__(fields=fields, widget=widget, require_all_fields=False, required=False, **kwargs)
+
+    def compress(self, data_list: list[Any]) -> dict[str, int]:
+        return {key: value for key, value in zip(self.keys, data_list or [], strict=False) if value is not None}
+
+
+def use_weight_inputs(form: RecordForm) -> None:
+    current = form.fields.get("weights")
+    if current is None:
+        return
+    help_text = gettext_lazy("Points for each criterion the profile sets, 0 to 100; empty counts 1.")
+    field = WeightsField(label=current.label, help_text=help_text)
+    field.disabled = current.disabled
+    form.fields["weights"] = field
+
+
 RULE_HELP = gettext_lazy(
     "The rule applies to an account that meets every criterion filled in; none filled in: every account."
 )
@@ -458,3 +488,4 @@ register_form_tweak("customers.customerprofile")(
         "criteria", gettext_lazy("The fit score counts the criteria an account meets, by their weights.")
     )
 )
+register_form_tweak("customers.customerprofile")(use_weight_inputs)

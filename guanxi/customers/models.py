@@ -401,6 +401,11 @@ class CustomerProfile(PermissionScopeMixin, TimestampMixin, CreatedByMixin, Vers
 
         return describe(self.criteria)
 
+    def get_weights_display(self) -> str:
+        from guanxi.customers.classification import describe_weights
+
+        return describe_weights(self.criteria, self.weights)
+
 
 class AssignmentRule(OrderedRule):
     """An assignment rule (分配规则): who owns a new account nobody assigned (seed 004, step 3).

@@ -199,3 +199,43 @@ def test_a_new_criterion_that_leaves_the_score_rewords_without_a_new_version(
     assert after.fit_score == 100 and [item["criterion"] for item in after.fit_explanation] == ["industries", "tags"]
     assert (after.version, after.updated_at) == (before.version, before.updated_at)
     assert ChangeLogEntry.objects.filter(object_id=account.pk, content_type__model="account").count() == logged
+
+
+def test_a_profile_shows_its_weights_in_words(needs: list[Tag]) -> None:
+    profile = CustomerProfile(
+        name="维保",
+        criteria={"tags": ["服务需求"], "industries": ["manufacturing"], "min_annual_revenue": "1000000"},
+        weights={"tags": 60, "industries": 30},
+    )
+    assert profile.get_weights_display() == "Industry 30; Tags 60; Annual revenue 1"
+    assert CustomerProfile(name="空").get_weights_display() == "No criteria"
+
+
+def test_the_profile_form_takes_points_per_criterion_instead_of_json(admin: User, needs: list[Tag]) -> None:
+    client = Client()
+    client.force_login(admin)
+    profile = CustomerProfile.objects.create(
+        name="维保",
+        criteria={"tags": ["服务需求"], "industries": ["manufacturing"], "regions": ["华南"]},
+        weights={"tags": 60, "regions": 20},
+    )
+    page = client.get(f"/settings/customer-profiles/{profile.pk}/edit/").content.decode()
+    assert 'name="weights_tags" value="60"' in page and 'name="weights_industries" value=""' in page
+    assert 'name="weights_regions" value="20"' in page and 'name="criteria_regions" value="华南"' in page
+    form = {
+        "name": "维保",
+        "is_active": "on",
+        "criteria_tags": ["服务需求"],
+        "criteria_industries": ["manufacturing"],
+        "criteria_regions": "华南",
+        "weights_tags": "70",
+        "weights_industries": "30",
+        "version": profile.version,
+    }
+    assert client.post(f"/settings/customer-profiles/{profile.pk}/edit/", form).status_code == 302
+    profile.refresh_from_db()
+    assert profile.weights == {"industries": 30, "tags": 70}
+    bad = client.post(f"/settings/customer-profiles/{profile.pk}/edit/", {**form, "weights_tags": "101"})
+    assert bad.status_code == 400
+    profile.refresh_from_db()
+    assert profile.weights == {"industries": 30, "tags": 70}
