@@ -17,13 +17,15 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.db.models import Q
 from django.forms.models import modelform_factory
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from guanxi.core.choices import Action, CustomFieldType
 from guanxi.core.custom_fields import definitions_for
-from guanxi.core.models import CustomFieldDefinition, OwnedMixin
+from guanxi.core.models import CustomFieldDefinition, OwnedMixin, Tag
 from guanxi.core.permissions import can, frozen_fields, hidden_fields
 from guanxi.core.pickers import pick_widget
 from guanxi.core.registry import Resource, registered_models, resources
@@ -81,6 +83,39 @@ class ContentTypeChoiceField(forms.ModelChoiceField):
 
 def parse_tags(text: str) -> list[str]:
     return sorted({part.strip() for part in TAG_SPLIT.split(text or "") if part.strip()})
+
+
+#: The existing tags are offered under a record's tags input while the vocabulary is this short.
+MAX_TAG_CHIPS = 60
+
+
+class TagsInput(forms.TextInput):
+    """The tags as text, comma separated, with the existing tags under it as chips that add or remove
+    themselves (``guanxi.js``). Picking the same names every time matters once rules ask for a tag
+    (classification by needs): "设备维保需求" typed as "设备维修需求" would match no rule."""
+
+    def __init__(self, names: list[str]):
+        super().__init__()
+        self.names = names
+
+    def render(self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None) -> SafeString:
+        field = super().render(name, value, attrs, renderer)
+        if not self.names:
+            return field
+        input_id = (attrs or {}).get("id") or f"id_{name}"
+        chips = format_html_join(
+            "",
+            '<button type="button" class="badge bg-blue-lt gx-tag-chip" data-tag="{}" aria-pressed="false">{}</button>',
+            ((n, n) for n in self.names),
+        )
+        label = _("Existing tags: click to add or remove")
+        return format_html(
+            '{}<div class="gx-tag-chips mt-2" data-tag-chips="{}" role="group" aria-label="{}">{}</div>',
+            field,
+            input_id,
+            label,
+            chips,
+        )
 
 
 def record_type_choices(*, record_types_only: bool = True) -> list[tuple[str, str]]:
@@ -267,8 +302,17 @@ class RecordForm(forms.ModelForm):
                     form_field.help_text = _("New records are yours; you may not assign them to others.")
         self.fields["version"].initial = getattr(self.instance, "version", None)
         if resource.taggable:
+            names = list(
+                Tag.objects.restrict(user, Action.VIEW)
+                .order_by("name")
+                .values_list("name", flat=True)[: MAX_TAG_CHIPS + 1]
+            )
             self.fields["tags"] = forms.CharField(
-                label=_("Tags"), required=False, help_text=_("Separate tags with commas."), max_length=2000
+                label=_("Tags"),
+                required=False,
+                help_text=_("Separate tags with commas."),
+                max_length=2000,
+                widget=TagsInput(names if len(names) <= MAX_TAG_CHIPS else []),
             )
             self.fields["tags"].initial = ", ".join(tags or [])
         self.definitions = definitions_for(resource.model) if resource.custom_fields else []

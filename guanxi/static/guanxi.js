@@ -127,9 +127,49 @@
     form.appendChild(hidden);
   });
 
+  /* --- tag chips under a record's tags input: a click adds the tag, or takes it out ---------- */
+  var TAG_SPLIT = /[,，;；\n]+/;  /* the separators of parse_tags (core/forms.py) */
+
+  function tagNames(input) {
+    return input.value.split(TAG_SPLIT).map(function (part) { return part.trim(); })
+      .filter(function (part) { return part; });
+  }
+
+  function markTagChips(box) {
+    var input = document.getElementById(box.dataset.tagChips);
+    if (!input) { return; }
+    var names = tagNames(input);
+    box.querySelectorAll("[data-tag]").forEach(function (chip) {
+      var on = names.indexOf(chip.dataset.tag) >= 0;
+      chip.setAttribute("aria-pressed", on ? "true" : "false");
+      chip.classList.toggle("bg-blue", on);
+      chip.classList.toggle("text-white", on);
+      chip.classList.toggle("bg-blue-lt", !on);
+    });
+  }
+
+  document.addEventListener("click", function (event) {
+    var chip = event.target.closest && event.target.closest("[data-tag-chips] [data-tag]");
+    if (!chip) { return; }
+    var box = chip.closest("[data-tag-chips]");
+    var input = document.getElementById(box.dataset.tagChips);
+    if (!input) { return; }
+    var names = tagNames(input);
+    var at = names.indexOf(chip.dataset.tag);
+    if (at >= 0) { names.splice(at, 1); } else { names.push(chip.dataset.tag); }
+    input.value = names.join(", ");
+    markTagChips(box);
+  });
+
+  document.addEventListener("input", function (event) {
+    var box = event.target.id && document.querySelector('[data-tag-chips="' + event.target.id + '"]');
+    if (box) { markTagChips(box); }
+  });
+
   function init() {
     updateBulkBar();
     updateBulkTags();
+    document.querySelectorAll("[data-tag-chips]").forEach(markTagChips);
   }
 
   document.addEventListener("DOMContentLoaded", init);

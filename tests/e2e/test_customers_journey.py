@@ -31,6 +31,8 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from guanxi.identity.models import User
 user = User.objects.create_superuser({email!r}, {password!r}, display_name={name!r}, language="en")
 TOTPDevice.objects.create(user=user, name="e2e authenticator", key={key!r}, confirmed=True)
+from guanxi.core.models import Tag
+Tag.objects.get_or_create(name="设备维保需求")
 """
 
 
@@ -89,9 +91,15 @@ def test_customers_journey(page: Page, shot: Any, seller: Account, tmp_path: Pat
     shot("accounts-list-empty")
     add_button(page).click()
     page.locator("#id_name").fill(ACCOUNT_NAME)
+    # Its need, picked from the existing tags rather than typed (rules ask for the exact name).
+    chip = page.locator('[data-tag-chips] [data-tag="设备维保需求"]')
+    chip.click()
+    expect(page.locator("#id_tags")).to_have_value("设备维保需求")
+    expect(chip).to_have_attribute("aria-pressed", "true")
     shot("account-form")
     save(page)
     expect(page.locator("#page-title")).to_have_text(ACCOUNT_NAME)
+    expect(page.locator(".badge", has_text="设备维保需求")).to_be_visible()
     shot("account-saved")
 
     # --- a contact with an email and a phone, linked to the account ------------------------------

@@ -267,6 +267,21 @@ def test_add_with_tags_and_custom_fields(admin_client: Client) -> None:
     assert ">标签<" in page and ">Tags<" not in page
 
 
+def test_the_tags_input_offers_the_existing_tags_while_they_are_few(
+    admin_client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from guanxi.core import forms as core_forms
+    from guanxi.core.models import Tag
+
+    for name in ("设备维保需求", "VIP", "<b>x</b>"):
+        Tag.objects.create(name=name)
+    page = body(admin_client.get(f"{GADGETS}add/"))
+    assert 'data-tag-chips="id_tags"' in page and 'data-tag="设备维保需求"' in page
+    assert "&lt;b&gt;x&lt;/b&gt;" in page and "<b>x</b>" not in page
+    monkeypatch.setattr(core_forms, "MAX_TAG_CHIPS", 2)  # a long vocabulary: typed, not listed
+    assert "data-tag-chips" not in body(admin_client.get(f"{GADGETS}add/"))
+
+
 def test_edit_with_a_stale_version_is_refused(admin_client: Client, admin: User) -> None:
     gadget = GadgetFactory(owner=admin, name="Before")
     stale = gadget.version
