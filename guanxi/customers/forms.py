@@ -403,14 +403,26 @@ class CriteriaWidget(forms.MultiWidget):
         return cast(SafeString, render_to_string(self.template, context))
 
 
-def _criterion_field(key: str, choices: Any) -> forms.Field:
+def _criterion_field(key: str, label: Any, choices: Any) -> forms.Field:
     if choices is not None:
         return forms.MultipleChoiceField(choices=choices.choices, required=False)
     if key == "regions":
         return forms.CharField(required=False)
     if key in COUNT_INPUTS:
-        return forms.IntegerField(required=False, min_value=0)
-    return forms.DecimalField(required=False, min_value=0, max_digits=18, decimal_places=2)
+        wrong = _("%(input)s: enter a whole number, 0 or more.") % {"input": label}
+        return forms.IntegerField(required=False, min_value=0, error_messages=_all_invalid(wrong))
+    wrong = _("%(input)s: enter an amount, 0 or more, e.g. 1000000.") % {"input": label}
+    return forms.DecimalField(
+        required=False, min_value=0, max_digits=18, decimal_places=2, error_messages=_all_invalid(wrong)
+    )
+
+
+def _all_invalid(message: str) -> dict[str, str]:
+    """One message, naming the input, for every way a number can be wrong: the errors of a
+    ``MultiValueField`` show together, under the whole editor, and must say which input they mean."""
+    escaped = message.replace("%", "%%")  # Django formats the min/max messages with the limit
+    keys = ("invalid", "min_value", "max_value", "max_digits", "max_decimal_places", "max_whole_digits")
+    return {key: message if key == "invalid" else escaped for key in keys}
 
 
 class CriteriaField(forms.MultiValueField):
@@ -419,7 +431,7 @@ class CriteriaField(forms.MultiValueField):
 
     def __init__(self, inputs: tuple[tuple[str, Any, Any], ...] = CRITERIA_INPUTS, **kwargs: Any) -> None:
         self.inputs = inputs
-        fields = [_criterion_field(key, choices) for key, _label, choices in inputs]
+        fields = [_criterion_field(key, label, choices) for key, label, choices in inputs]
         super().__init__(
             fields=fields, widget=CriteriaWidget(inputs), require_all_fields=False, required=False, **kwargs
         )
@@ -460,7 +472,15 @@ class WeightsField(forms.MultiValueField):
         labels = classification.criterion_labels()
         self.keys = classification.CRITERIA
         inputs = tuple((key, labels[key], None) for key in self.keys)
-        fields = [forms.IntegerField(required=False, min_value=0, max_value=100) for _key in self.keys]
+        fields = [
+            forms.IntegerField(
+                required=False,
+                min_value=0,
+                max_value=100,
+                error_messages=_all_invalid(_("%(input)s: enter points from 0 to 100.") % {"input": labels[key]}),
+            )
+            for key in self.keys
+        ]
         widget = CriteriaWidget(inputs, counts=set(self.keys))
         super().__init__(fields=fields, widget=widget, require_all_fields=False, required=False, **kwargs)
 

@@ -235,7 +235,11 @@ def test_the_profile_form_takes_points_per_criterion_instead_of_json(admin: User
     assert client.post(f"/settings/customer-profiles/{profile.pk}/edit/", form).status_code == 302
     profile.refresh_from_db()
     assert profile.weights == {"industries": 30, "tags": 70}
-    bad = client.post(f"/settings/customer-profiles/{profile.pk}/edit/", {**form, "weights_tags": "101"})
+    bad = client.post(
+        f"/settings/customer-profiles/{profile.pk}/edit/", {**form, "weights_tags": "101", "weights_industries": "三十"}
+    )
     assert bad.status_code == 400
+    page = bad.content.decode()
+    assert "Tags: enter points from 0 to 100." in page and "Industry: enter points from 0 to 100." in page
     profile.refresh_from_db()
     assert profile.weights == {"industries": 30, "tags": 70}

@@ -157,6 +157,8 @@ def test_the_rule_form_has_inputs_for_engagement(admin: User) -> None:
     assert 'value="4"' in client.get(f"/settings/tier-rules/{rule.pk}/edit/").content.decode()
     bad = client.post("/settings/tier-rules/add/", {**form, "name": "负数", "conditions_min_engagement": "-2"})
     assert bad.status_code == 400 and not TierRule.objects.filter(name="负数").exists()
+    # The criteria's errors show under the whole editor, so each names its input.
+    assert "Interactions in the last 90 days at least: enter a whole number, 0 or more." in bad.content.decode()
 
 
 def test_the_account_page_says_how_engaged_the_company_is(
