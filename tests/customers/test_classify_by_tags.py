@@ -243,3 +243,15 @@ def test_the_profile_form_takes_points_per_criterion_instead_of_json(admin: User
     assert "Tags: enter points from 0 to 100." in page and "Industry: enter points from 0 to 100." in page
     profile.refresh_from_db()
     assert profile.weights == {"industries": 30, "tags": 70}
+
+
+def test_the_settings_lists_show_each_rule_s_conditions_in_words(admin: User, needs: list[Tag]) -> None:
+    """A list of rules is read for what each one asks: the conditions are a column, in words."""
+    TierRule.objects.create(name="服务客户", tier="B", conditions={"tags": ["服务需求"], "sizes": ["large"]})
+    AssignmentRule.objects.create(name="维保", conditions={"tags": ["服务需求"]}, assignee=admin)
+    CustomerProfile.objects.create(name="维保画像", criteria={"tags": ["产品需求"]})
+    client = Client()
+    client.force_login(admin)
+    assert "Company size: 200–999 employees; Tags: 服务需求" in client.get("/settings/tier-rules/").content.decode()
+    assert "Tags: 服务需求" in client.get("/settings/assignment-rules/").content.decode()
+    assert "Tags: 产品需求" in client.get("/settings/customer-profiles/").content.decode()
