@@ -255,3 +255,12 @@ def test_the_settings_lists_show_each_rule_s_conditions_in_words(admin: User, ne
     assert "Company size: 200–999 employees; Tags: 服务需求" in client.get("/settings/tier-rules/").content.decode()
     assert "Tags: 服务需求" in client.get("/settings/assignment-rules/").content.decode()
     assert "Tags: 产品需求" in client.get("/settings/customer-profiles/").content.decode()
+
+
+def test_the_bulk_tags_input_suggests_the_existing_tags(admin: User, needs: list[Tag]) -> None:
+    """Tagging fifty accounts with a need at once must use its exact name: the list's bulk "add /
+    remove tags" input suggests the vocabulary the tag filter already read (no extra query)."""
+    client = Client()
+    client.force_login(admin)
+    page = client.get("/customers/accounts/").content.decode()
+    assert 'list="bulk-tag-names"' in page and '<option value="服务需求"></option>' in page

@@ -259,6 +259,7 @@ class ObjectListView(ResourceView):
         actions = bulk_actions(resource, user)
         rows = self.rows(page.items, columns)
         rows_html(rows, selectable=bool(actions))
+        filters = filter_controls(resource, user, params, definitions)
         # Links keep the request's own parameters (and the saved view), less any that were refused.
         link_params = request.GET.copy()
         for key in list(link_params):
@@ -277,7 +278,9 @@ class ObjectListView(ResourceView):
             "next_url": _query(link_params, cursor=page.next_cursor) if page.next_cursor else None,
             "first_url": _query(link_params, cursor=None) if params.get("cursor") else None,
             "filter_errors": errors,
-            "filters": filter_controls(resource, user, params, definitions),
+            "filters": filters,
+            # The bulk "add / remove tags" input suggests the vocabulary the tag filter already read.
+            "tag_names": next((c.options for c in filters if c.param == "tag" and c.kind == "select"), []),
             "search_enabled": bool(resource.filterset.search_fields),
             "search": params.get("search", ""),
             "saved_views": saved_views,
