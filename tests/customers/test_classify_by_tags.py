@@ -153,6 +153,12 @@ def test_a_renamed_tag_is_renamed_in_the_criteria(admin_api: Api, needs: list[Ta
     profile.refresh_from_db()
     assert rule.conditions == {"tags": ["售后服务需求", "VIP"], "sizes": ["large"]}
     assert profile.criteria == {"tags": ["售后服务需求"]} and profile.weights == {"tags": 5}
+    # Renamed to a name a rule already holds (that of a tag deleted since): each name once.
+    both = TierRule.objects.create(name="两者", tier="C", conditions={"tags": ["产品需求", "VIP"]})
+    Tag.objects.filter(name="VIP").delete()
+    assert admin_api.patch(f"tags/{needs[0].pk}", {"name": "VIP"}).status_code == 200
+    both.refresh_from_db()
+    assert both.conditions == {"tags": ["VIP"]}
 
 
 def test_the_rule_form_offers_the_tags_as_toggles(admin: User, needs: list[Tag]) -> None:

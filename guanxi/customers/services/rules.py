@@ -191,5 +191,6 @@ def criteria_follow_tag_rename(sender: Any, instance: Any, raw: bool = False, **
         for pk, criteria in model.objects.values_list("pk", field):
             names = (criteria or {}).get(classification.TAGS_KEY) or []
             if old in names:
-                renamed = [instance.name if name == old else name for name in names]
+                # Each name once: the new name may already be there (a deleted tag's, now reused).
+                renamed = list(dict.fromkeys(instance.name if name == old else name for name in names))
                 model.objects.filter(pk=pk).update(**{field: {**criteria, classification.TAGS_KEY: renamed}})
