@@ -158,13 +158,22 @@ def _unknown_tags(names: list[str]) -> list[str]:
 
 
 def tag_names_of(account: Any) -> list[str]:
-    """The account's tag names: as loaded (``load_tags``, a form's or an import row's tags), else
-    read now, once per account object."""
-    names = getattr(account, "_tag_names", None)
-    if names is None:
-        pk = getattr(account, "pk", None)
-        names = load_tags([account])[0] if pk is not None else []
-    return list(names)
+    """The account's tag names: as loaded (``load_tags``, ``with_tags``, a save with tags), else
+    read now (``core.services.tags_remember``), once per account object."""
+    if getattr(account, "_tag_names", None) is None:
+        if getattr(account, "pk", None) is None:
+            return []
+        from guanxi.core.services import tags_remember
+
+        tags_remember(account)
+    return list(account._tag_names)
+
+
+def with_tags(account: Any, names: Any) -> Any:
+    """``account`` as the rules see it with ``names``, tags it does not have stored yet (a form's or
+    an import row's, for the assignment rules)."""
+    account._tag_names = sorted({str(name).strip() for name in names or () if name and str(name).strip()})
+    return account
 
 
 def load_tags(accounts: list[Any]) -> list[list[str]]:
@@ -247,27 +256,11 @@ def evaluate(criteria: dict[str, Any], account: Account) -> list[CriterionResult
             continue
         attr, choices = _EVERY_LIST[key]
         label = _labels()[key]
-        wanted_text = ", ".join(_choice_label(choices, w) for w in wanted)
         if key == "regions":
             places = [p for p in (account.region, account.province, account.city) if p]
-            hit = next((p for p in places if p in wanted), None)
-            actual: Any = places
-            if hit:
-                detail = _("%(label)s %(value)s is one of: %(wanted)s.") % {
-                    "label": label,
-                    "value": hit,
-                    "wanted": wanted_text,
-                }
-            elif places:
-                detail = _("%(label)s %(value)s is not one of: %(wanted)s.") % {
-                    "label": label,
-                    "value": " / ".join(places),
-                    "wanted": wanted_text,
-                }
-            else:
-                detail = _("%(label)s is not recorded (wanted: %(wanted)s).") % {"label": label, "wanted": wanted_text}
-            results.append(CriterionResult(key, hit is not None, wanted, actual, detail))
+            results.append(_any_of(key, wanted, places))
             continue
+        wanted_text = ", ".join(_choice_label(choices, w) for w in wanted)
         value = getattr(account, attr) or ""
         matched = value in wanted
         if not value:
@@ -286,7 +279,7 @@ def evaluate(criteria: dict[str, Any], account: Account) -> list[CriterionResult
             }
         results.append(CriterionResult(key, matched, wanted, value, detail))
     if criteria.get(TAGS_KEY):
-        results.append(_tags_result(criteria[TAGS_KEY], tag_names_of(account)))
+        results.append(_any_of(TAGS_KEY, criteria[TAGS_KEY], tag_names_of(account)))
     low, high = criteria.get("min_annual_revenue"), criteria.get("max_annual_revenue")
     if low is not None or high is not None:
         revenue = decimal.Decimal(account.annual_revenue or 0)
@@ -340,25 +333,23 @@ def evaluate(criteria: dict[str, Any], account: Account) -> list[CriterionResult
     return results
 
 
-def _tags_result(wanted: list[str], names: list[str]) -> CriterionResult:
-    label = _labels()[TAGS_KEY]
+def _any_of(key: str, wanted: list[str], values: list[str]) -> CriterionResult:
+    """A criterion that any one of several values the account has meets: its places (region,
+    province, city) or its tags."""
+    label = _labels()[key]
     wanted_text = ", ".join(wanted)
-    hits = [name for name in wanted if name in names]
-    if hits:
-        detail = _("%(label)s %(value)s is one of: %(wanted)s.") % {
+    hit = next((value for value in values if value in wanted), None)
+    if hit:
+        detail = _("%(label)s %(value)s is one of: %(wanted)s.") % {"label": label, "value": hit, "wanted": wanted_text}
+    elif values:
+        detail = _("%(label)s %(value)s is not one of: %(wanted)s.") % {
             "label": label,
-            "value": ", ".join(hits),
-            "wanted": wanted_text,
-        }
-    elif names:
-        detail = _("%(label)s %(value)s: none of %(wanted)s.") % {
-            "label": label,
-            "value": ", ".join(names),
+            "value": " / ".join(values),
             "wanted": wanted_text,
         }
     else:
         detail = _("%(label)s is not recorded (wanted: %(wanted)s).") % {"label": label, "wanted": wanted_text}
-    return CriterionResult(TAGS_KEY, bool(hits), wanted, names, detail)
+    return CriterionResult(key, hit is not None, wanted, values, detail)
 
 
 def _count_range(low: int | None, high: int | None) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import decimal
 import re
+from collections.abc import Collection
 from typing import Any, cast
 
 from django import forms
@@ -308,7 +309,8 @@ def contacts_follow_the_owner(form: RecordForm) -> None:
 # --- criteria (tier rules, assignment rules, ideal customer profiles) -----------------------------------
 
 #: The inputs of a criteria editor: (key in the JSON, label, choices or None for a text / amount input).
-CRITERIA_INPUTS: tuple[tuple[str, Any, Any], ...] = (
+Inputs = tuple[tuple[str, Any, Any], ...]
+CRITERIA_INPUTS: Inputs = (
     ("regions", gettext_lazy("Regions, provinces or cities"), None),
     ("industries", gettext_lazy("Industries"), Industry),
     ("sizes", gettext_lazy("Company sizes"), SizeBand),
@@ -338,9 +340,6 @@ class TagChoices:
         self.choices = [(name, name) for name in [*vocabulary, *(n for n in chosen if n not in vocabulary)]]
 
 
-Inputs = tuple[tuple[str, Any, Any], ...]
-
-
 def _with_tags(inputs: Inputs, form: RecordForm, name: str) -> Inputs:
     """The inputs, with the tag toggles after the lists of choices (before the amounts)."""
     criteria = getattr(form.instance, name, None) or {}
@@ -354,7 +353,7 @@ class CriteriaWidget(forms.MultiWidget):
 
     template = "widgets/criteria.html"
 
-    def __init__(self, inputs: tuple[tuple[str, Any, Any], ...] = CRITERIA_INPUTS, counts: Any = COUNT_INPUTS) -> None:
+    def __init__(self, inputs: Inputs = CRITERIA_INPUTS, counts: Collection[str] = COUNT_INPUTS) -> None:
         self.inputs = inputs
         self.counts = counts  # the keys whose inputs take whole numbers
         widgets: dict[str, forms.Widget | type[forms.Widget]] = {

@@ -67,6 +67,7 @@ from guanxi.core.search.customers import account_document, contact_document
 from guanxi.core.search.registry import Columns
 from guanxi.customers.assignment import Assigner
 from guanxi.customers.choices import AccountSource, ContactPointKind, Industry, LifecycleStage, SizeBand, size_band_for
+from guanxi.customers.classification import with_tags
 from guanxi.customers.duplicates import account_dup_key, contact_dup_key
 from guanxi.customers.hierarchy import ancestor_chains
 from guanxi.customers.models import Account, AccountContact, Contact, ContactPoint
@@ -1096,7 +1097,7 @@ def _parent_ref(values: dict[str, Any]) -> tuple[str, str] | None:
 
 def _assign_row(rules: Assigner, table: TableRows, values: dict[str, Any], tags: list[str] | None) -> None:
     """The owner and team of a new account from the assignment rules (the row named no owner)."""
-    chosen = rules.choose(SimpleNamespace(**(table.defaults | values), _tag_names=sorted(tags or [])))
+    chosen = rules.choose(with_tags(SimpleNamespace(**(table.defaults | values)), tags))
     if chosen is not None:
         values["owner_id"], values["team_id"] = chosen.owner_id, chosen.team_id
 

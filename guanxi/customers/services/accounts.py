@@ -14,6 +14,7 @@ from guanxi.core.choices import Action
 from guanxi.core.errors import FieldErrors
 from guanxi.core.permissions import restrict_queryset, restricted
 from guanxi.core.timeline import timeline_add
+from guanxi.customers import classification
 from guanxi.customers.assignment import Assigner, Assignment
 from guanxi.customers.choices import LifecycleStage, Tier, TimelineKind, size_band_for
 from guanxi.customers.duplicates import detect_after_commit
@@ -96,9 +97,7 @@ def _assign(data: dict[str, Any], tags: Iterable[str] | None) -> Assignment | No
     assigner = Assigner()
     if not assigner:
         return None
-    account = Account(**data)
-    account._tag_names = sorted({name.strip() for name in tags or () if name and name.strip()})  # type: ignore[attr-defined]
-    assignment = assigner.choose(account)
+    assignment = assigner.choose(classification.with_tags(Account(**data), tags))
     if assignment is not None:
         data.pop("team", None)
         data["owner_id"], data["team_id"] = assignment.owner_id, assignment.team_id
@@ -199,8 +198,8 @@ def account_update(
             _check_parent(user, current.pk, data["parent_id"])
         before = {name: getattr(current, name) for name in (*CLASSIFYING_FIELDS, "owner_id", "parent_id", "tier")}
         before_locked = current.tier_locked
-        if tags is not None:  # rules and profiles may ask for tags (classification by needs)
-            core_services.tags_remember(current)
+        # Rules and profiles may ask for tags (classification by needs): read the old ones first.
+        tags_before = set(classification.tag_names_of(current)) if tags is not None else None
         account = core_services.record_update(
             model=Account,
             pk=pk,
@@ -215,7 +214,7 @@ def account_update(
         if "name" in data:
             detect_after_commit(Account, [account.pk])
         reclassify = any(before[name] != getattr(account, name) for name in CLASSIFYING_FIELDS) or (
-            tags is not None and set(current._tag_names) != set(account._tag_names)  # type: ignore[attr-defined]
+            tags_before is not None and tags_before != set(classification.tag_names_of(account))
         )
         if reclassify or (before_locked and not account.tier_locked):
             classify_after_commit([account.pk], tiers=not account.tier_locked)
