@@ -92,7 +92,7 @@ def available_columns(resource: Resource, user: Any) -> list[ExportColumn]:
 
     model = resource.model
     hidden = hidden_fields(user, model)
-    columns = [ExportColumn("id", "ID", kind="id")]
+    columns = [ExportColumn("id", _("Record ID"), kind="id")]
     for name in resource.fields:
         db_field = _field(model, name)
         if name in hidden or db_field is None:

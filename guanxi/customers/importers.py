@@ -52,6 +52,9 @@ from guanxi.core.imports.bulk import (
     timed,
     update_rows,
 )
+from guanxi.core.imports.cells import parse_date, unescape_cell
+from guanxi.core.imports.custom import PREFIX as CF_PREFIX
+from guanxi.core.imports.custom import missing_required, read_custom_fields, required_reason
 from guanxi.core.imports.specs import (
     BatchResult,
     ImportField,
@@ -104,6 +107,10 @@ _ADDRESS_FIELDS = (
     ),
     ImportField("postal_code", gettext_lazy("postal code"), ("邮编", "邮政编码", "zip", "zip code", "postcode")),
 )
+#: Guanxi's own id of the record, the first column of every export: a row that names it updates
+#: that record (never another, never a new one). "ID" alone stays an external ID: the first column
+#: of another system's file must not be taken for Guanxi's ids.
+_RECORD_ID = ImportField("id", gettext_lazy("record ID"), ("记录id", "记录编号", "guanxi id", "record id"))
 _COMMON_TAIL = (
     ImportField("owner", gettext_lazy("owner"), ("负责人", "所有者", "归属人", "销售", "销售代表", "owner email")),
     ImportField("tags", gettext_lazy("tags"), ("标签", "tag", "labels")),
@@ -114,6 +121,7 @@ CONTACT_FIELDS: tuple[ImportField, ...] = (
     ImportField(
         "external_id", gettext_lazy("external ID"), ("外部编号", "外部id", "编号", "联系人编号", "id", "ext id")
     ),
+    _RECORD_ID,  # after the external ID, whose alias "id" then wins the header "ID" (the first match does)
     ImportField(
         "name",
         gettext_lazy("full name"),
@@ -162,6 +170,7 @@ CONTACT_FIELDS: tuple[ImportField, ...] = (
 
 ACCOUNT_FIELDS: tuple[ImportField, ...] = (
     ImportField("external_id", gettext_lazy("external ID"), ("外部编号", "外部id", "编号", "客户编号", "id", "ext id")),
+    _RECORD_ID,  # after the external ID, whose alias "id" then wins the header "ID" (the first match does)
     ImportField(
         "name",
         gettext_lazy("name"),
@@ -222,8 +231,6 @@ _TEXT_ACCOUNT = ("legal_name", "region", "city", "district", "postal_code", "par
 
 _EMAIL_SPLIT_RE = re.compile(r"[;,，；\s]+")
 _PHONE_SPLIT_RE = re.compile(r"[;,，；/、]+")
-_DATE_RE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:[ T].*)?")
-_COMPACT_DATE_RE = re.compile(r"(\d{4})(\d{2})(\d{2})")
 COMPOUND_SURNAMES = frozenset(
     ("欧阳", "司马", "诸葛", "上官", "东方", "皇甫", "尉迟", "公孙", "慕容", "长孙", "宇文", "司徒", "夏侯",
      "轩辕", "令狐", "钟离", "端木", "独孤", "南宫", "西门", "万俟", "闻人", "澹台", "公冶", "呼延")
@@ -250,18 +257,6 @@ def split_name(full: str) -> tuple[str, str]:
     if len(parts) == 1:
         return "", parts[0]
     return parts[1], parts[0]
-
-
-@lru_cache(maxsize=4096)
-def parse_date(text: str) -> datetime.date:
-    """2024-03-05, 2024/3/5, 2024.03.05, 2024年3月5日, 20240305 (a time part is ignored)."""
-    match = _DATE_RE.fullmatch(text) or _COMPACT_DATE_RE.fullmatch(text)
-    if match:
-        try:
-            return datetime.date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
-        except ValueError:
-            pass
-    raise ValueError(_("“%(value)s” is not a date; use e.g. 1990-05-20.") % {"value": text[:40]})
 
 
 # What people commonly write in a spreadsheet besides the labels themselves.
@@ -339,7 +334,8 @@ class _Row:
         index = self.ctx.columns.get(name)
         if index is None or index >= len(self.cells):
             return ""
-        return self.cells[index].strip()
+        text = self.cells[index].strip()
+        return unescape_cell(text) if text[:1] == "'" else text
 
     def fail(self, name: str, value: str, reason: str) -> None:
         self.errors.append(RowError(self.ctx.header_of(name), value, reason))
@@ -377,7 +373,17 @@ class _Row:
             self.values["street"] = self.text("street", street)
         return ""
 
-    def owner_and_tags(self) -> None:
+    def shared(self) -> None:
+        """The columns contacts and accounts share: record ID, owner, tags, description, external ID,
+        custom fields."""
+        record_id = self.get("id")
+        if record_id:
+            if record_id.isdigit() and 0 < int(record_id) < 2**63:
+                self.values["id"] = int(record_id)
+            else:
+                self.fail(
+                    "id", record_id, _("Use the record ID of a Guanxi export (a whole number), or leave it empty.")
+                )
         owner = self.get("owner")
         if owner:
             self.values["owner"] = unicodedata.normalize("NFKC", owner).strip().lower() if "@" in owner else owner
@@ -395,6 +401,13 @@ class _Row:
         external = self.get("external_id")
         if external:
             self.values["external_id"] = self.text("external_id", external)
+        definitions = self.ctx.options.get("custom_fields")
+        if definitions:
+            custom, users = read_custom_fields(self.get, self.fail, definitions)
+            if custom:
+                self.values["custom_fields"] = custom
+            if users:
+                self.values["custom_users"] = users
 
 
 # --- contacts -----------------------------------------------------------------------------------------
@@ -501,7 +514,7 @@ def prepare_contacts(rows: list[tuple[int, list[str]]], ctx: PrepareContext) -> 
         account_ext = row.get("account_external_id")
         if account_ext:
             values["account_external_id"] = row.text("account_external_id", account_ext)
-        row.owner_and_tags()
+        row.shared()
         if not row.errors:
             # JSON is built here, in the worker processes, not in the writing process.
             if "emails" in values:
@@ -517,9 +530,9 @@ def _derive_contact(values: dict[str, Any]) -> None:
     """What a new contact's row derives from its values, built where ``prepare`` runs (beside the
     writing process when the import has a second core): the change log's JSON, the duplicate
     blocking key and the search index columns."""
-    values["changes_json"] = dumps(
-        {name: [None, values[name]] for name in _CONTACT_COLUMNS if values.get(name) not in (None, "")}
-    )
+    changes = {name: [None, values[name]] for name in _CONTACT_COLUMNS if values.get(name) not in (None, "")}
+    changes.update(_custom_changes({}, values.get("custom_fields") or {}))
+    values["changes_json"] = dumps(changes)
     family, given = values.get("family_name", ""), values.get("given_name", "")
     values["dup_key"] = contact_dup_key(family, given)
     values["search_columns"] = contact_document(
@@ -579,7 +592,7 @@ def prepare_accounts(rows: list[tuple[int, list[str]]], ctx: PrepareContext) -> 
         region = row.place()
         if region and not values.get("region"):
             values["region"] = region
-        row.owner_and_tags()
+        row.shared()
         out.append(Prepared(line, values, row.errors))
     return out
 
@@ -595,6 +608,38 @@ _ACCOUNT_COLUMNS = (
     "country", "province", "city", "district", "street", "postal_code", "lifecycle_stage", "source", "description",
     "external_id", "parent_id",
 )  # fmt: skip
+
+
+#: The JSON columns an import update writes.
+_JSON_COLUMNS = ("emails", "phones", "custom_fields")
+
+
+def _custom_after(before: dict[str, Any] | None, wanted: dict[str, Any]) -> dict[str, Any]:
+    """A record's custom fields after an update: the file's non-empty cells over what it had."""
+    return {**(before or {}), **(wanted.get("custom_fields") or {})}
+
+
+def _changes(before: dict[str, Any], after: dict[str, Any], attnames: list[str]) -> dict[str, list[Any]]:
+    """``{field: [before, after]}`` of an updated record, custom fields by key."""
+    changes = {
+        _field_name(n): [before[n], after[n]] for n in attnames if n != "custom_fields" and before[n] != after[n]
+    }
+    if "custom_fields" in attnames:
+        changes.update(_custom_changes(before["custom_fields"] or {}, after["custom_fields"] or {}))
+    return changes
+
+
+def _custom_changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
+    """Custom fields in a change log, by key (``cf.<key>``) as the services write them."""
+    return {
+        f"{CF_PREFIX}{key}": [before.get(key), after.get(key)]
+        for key in sorted(set(before) | set(after))
+        if before.get(key) != after.get(key)
+    }
+
+
+#: Keys that always mean the same record: a row that names one updates that record whatever the policy.
+_SAME_RECORD = ("id", "external_id")
 
 
 def _chunks(items: list[Any], size: int = LOOKUP_CHUNK) -> list[list[Any]]:
@@ -647,7 +692,9 @@ class _Writer:
         result.errors.append((row.line, RowError(self.ctx.header_of(field), value, reason)))
 
     def _owners(self, rows: list[Prepared], result: BatchResult) -> list[Prepared]:
+        """The owner column and user custom fields: users by email or name."""
         self.owners.resolve(row.values["owner"] for row in rows if row.values.get("owner"))
+        self.owners.resolve(text for row in rows for text in (row.values.get("custom_users") or {}).values())
         kept = []
         for row in rows:
             key = row.values.get("owner")
@@ -660,8 +707,42 @@ class _Writer:
                     self._refuse(result, row, "owner", key, _("You may not assign records to other people."))
                     continue
                 row.values["owner_id"], row.values["team_id"] = found
+            users = row.values.pop("custom_users", None)
+            if users:
+                missing = [(k, text) for k, text in users.items() if self.owners.get(text) is None]
+                if missing:
+                    key, text = missing[0]
+                    self._refuse(result, row, CF_PREFIX + key, text, _("No active user with this email or name."))
+                    continue
+                custom = row.values.setdefault("custom_fields", {})
+                custom.update({k: self.owners.cache[text][0] for k, text in users.items()})  # type: ignore[index]
+                self.refresh(row.values)
             kept.append(row)
         return kept
+
+    def _with_required(self, creates: list[Prepared], result: BatchResult) -> list[Prepared]:
+        """Rows that would create a record without a required custom field are refused."""
+        required = self.ctx.options.get("required_custom_fields")
+        if not required:
+            return creates
+        kept = []
+        for row in creates:
+            missing = missing_required(required, row.values.get("custom_fields") or {})
+            if missing:
+                self._refuse(result, row, CF_PREFIX + missing[0].key, "", required_reason(missing[0]))
+            else:
+                kept.append(row)
+        return kept
+
+    def _record_ids(self, keys: list[str]) -> dict[str, int]:
+        """Record IDs a row names, among the live records this user may see (others are "not found")."""
+        out: dict[str, int] = {}
+        visible = restricted(self.model, self.user, Action.VIEW)
+        for chunk in _chunks(keys):
+            out.update(
+                (str(pk), pk) for pk in visible.filter(pk__in=[int(k) for k in chunk]).values_list("pk", flat=True)
+            )
+        return out
 
     def write(self, rows: list[Prepared]) -> BatchResult:
         result = BatchResult()
@@ -679,26 +760,33 @@ class _Writer:
         for row_keys in keys_of:
             for kind, key in row_keys:
                 wanted.setdefault(kind, set()).add(key)
-        found = {}
+        found: dict[str, dict[str, int]] = {}
         for kind, keys in wanted.items():
             started = time.perf_counter()
-            found[kind] = self.lookup(kind, sorted(keys))
+            found[kind] = self._record_ids(sorted(keys)) if kind == "id" else self.lookup(kind, sorted(keys))
             timed(f"  match existing by {kind}", started)
+        self._claim_external_ids(good, found)
         creates: list[Prepared] = []
         local: dict[tuple[str, str], int] = {}  # key -> index in creates
         updates: dict[int, list[Prepared]] = {}
         for row, row_keys in zip(good, keys_of, strict=True):
             target: tuple[str, int] | None = None
             by_external = False
+            if "id" in row.values:
+                problem = self._record_id_problem(row, found)
+                if problem:
+                    self._refuse(result, row, *problem)
+                    continue
+                row_keys = row_keys[:1]  # the record ID decides alone
             for kind, key in row_keys:
-                if self.policy == "create" and kind != "external_id":
+                if self.policy == "create" and kind not in _SAME_RECORD:
                     continue
                 if (kind, key) in local:
                     target = ("local", local[(kind, key)])
                 elif key in found.get(kind, {}):
                     target = ("db", found[kind][key])
                 if target is not None:
-                    by_external = kind == "external_id"
+                    by_external = kind in _SAME_RECORD
                     break
             if target is None:
                 for kind, key in row_keys:
@@ -718,6 +806,7 @@ class _Writer:
             for row in creates:
                 self._refuse(result, row, "", "", _("You may not add records of this type."))
             creates = []
+        creates = self._with_required(creates, result)
         # After the refusal above: a row whose parent is one of those is refused, not left pointing at nothing.
         creates, updates = self.after_match(creates, updates, result)
         now = timezone.now()
@@ -728,6 +817,36 @@ class _Writer:
             self.update(updates, result, now, log)
         log.flush()
         return result
+
+    def _claim_external_ids(self, rows: list[Prepared], found: dict[str, dict[str, int]]) -> None:
+        """An external ID that a row gives to the record it names by ID belongs to that record from
+        now on: another row of the batch with that external ID is about the same record."""
+        by_external = found.setdefault("external_id", {})
+        by_id = found.get("id", {})
+        for row in rows:
+            external, record_id = row.values.get("external_id"), row.values.get("id")
+            if external and record_id is not None and str(record_id) in by_id:
+                by_external.setdefault(external, by_id[str(record_id)])
+
+    def _record_id_problem(self, row: Prepared, found: dict[str, dict[str, int]]) -> tuple[str, str, str] | None:
+        """Why a row that names a record ID cannot update that record: (column, value, reason)."""
+        record_id = str(row.values["id"])
+        pk = found.get("id", {}).get(record_id)
+        if pk is None:
+            return (
+                "id",
+                record_id,
+                _("No record you may see has this ID. Leave the cell empty to add the row as a new record."),
+            )
+        external = str(row.values.get("external_id") or "")
+        owner = found.get("external_id", {}).get(external) if external else None
+        if owner is not None and owner != pk:
+            return (
+                "external_id",
+                external,
+                _("This external ID belongs to another record (ID %(id)s).") % {"id": owner},
+            )
+        return None
 
     def changeable(self, pks: list[int]) -> set[int]:
         allowed: set[int] = set()
@@ -748,6 +867,8 @@ class _Writer:
         for name in self.columns:
             if name in row.values:
                 values[name] = table.prep(name, row.values[name]) if name in ("emails", "phones") else row.values[name]
+        if row.values.get("custom_fields"):
+            values["custom_fields"] = table.prep("custom_fields", row.values["custom_fields"])
         return values
 
 
@@ -764,6 +885,8 @@ def _merge_into(target: dict[str, Any], extra: dict[str, Any]) -> None:
                 target[name][0]["is_primary"] = True
         elif name == "tags":
             target[name] = list(dict.fromkeys([*target.get(name, []), *value]))
+        elif name in ("custom_fields", "custom_users"):
+            target[name] = {**target.get(name, {}), **value}
         elif value not in (None, ""):
             target[name] = value
 
@@ -786,7 +909,7 @@ class ContactWriter(_Writer):
         self.may_add_accounts = may_add(user, Account)
 
     def match_keys(self, values: dict[str, Any]) -> list[tuple[str, str]]:
-        keys = []
+        keys = [("id", str(values["id"]))] if "id" in values else []
         if values.get("external_id"):
             keys.append(("external_id", values["external_id"]))
         keys += [("email", p["value"]) for p in values.get("emails", ())]
@@ -906,7 +1029,7 @@ class ContactWriter(_Writer):
         template[table.index("created_by_id")] = self.user.pk
         i_id, i_owner, i_team, i_dup = (table.index(n) for n in ("id", "owner_id", "team_id", "dup_key"))
         positions = [(name, table.index(name)) for name in self.columns if name not in ("emails", "phones")]
-        i_emails, i_phones = table.index("emails"), table.index("phones")
+        i_emails, i_phones, i_custom = table.index("emails"), table.index("phones"), table.index("custom_fields")
         point_template = point_table.template()
         p_contact, p_kind, p_value, p_ext, p_label, p_primary, p_position, p_digits = (
             point_table.index(n)
@@ -931,6 +1054,8 @@ class ContactWriter(_Writer):
                 record[i_emails] = values["emails_json"]
             if "phones_json" in values:
                 record[i_phones] = values["phones_json"]
+            if "custom_fields" in values:
+                record[i_custom] = dumps(values["custom_fields"])
             # The blocking key the duplicate check would store: no UPDATE later.
             record[i_dup] = values["dup_key"]
             records.append(record)
@@ -971,7 +1096,7 @@ class ContactWriter(_Writer):
     def update(self, merged: dict[int, list[Prepared]], result: BatchResult, now: Any, log: ChangeLogRows) -> None:
         allowed = self.changeable(list(merged))
         table = TableRows(Contact, now)
-        attnames = [*self.columns, "owner_id", "team_id"]
+        attnames = [*self.columns, "owner_id", "team_id", "custom_fields"]
         current = {}
         for chunk in _chunks([pk for pk in merged if pk in allowed]):
             for row in Contact.all_objects.filter(pk__in=chunk).values("id", "version", *attnames):
@@ -1009,6 +1134,8 @@ class ContactWriter(_Writer):
                             after[name] = [*(before[name] or []), *extra]
                             if not any(p.get("is_primary") for p in after[name]):
                                 after[name][0]["is_primary"] = True
+                elif name == "custom_fields":
+                    after[name] = _custom_after(before[name], wanted)
                 elif wanted.get(name) not in (None, ""):
                     after[name] = wanted[name]
             if "birthday" in after and isinstance(after["birthday"], datetime.date):
@@ -1017,7 +1144,7 @@ class ContactWriter(_Writer):
                 before = {**before, "birthday": before["birthday"].isoformat()}
             if "family_name" in wanted or "given_name" in wanted:
                 after["display_name"] = person_display_name(after["family_name"], after["given_name"])
-            changes = {_field_name(n): [before[n], after[n]] for n in attnames if before[n] != after[n]}
+            changes = _changes(before, after, attnames)
             account_id = self._account_of(wanted)
             if account_id is not None and (account_id, pk) not in have_links:
                 is_primary = pk not in primary
@@ -1031,7 +1158,7 @@ class ContactWriter(_Writer):
                 result.skipped += len(rows)
                 continue
             if changes:
-                values = [table.prep(n, after[n]) if n in ("emails", "phones") else after[n] for n in attnames]
+                values = [table.prep(n, after[n]) if n in _JSON_COLUMNS else after[n] for n in attnames]
                 updates.append((*values, before["version"] + 1, table.now_db, pk))
                 if "emails" in changes or "phones" in changes:
                     rewrite.append(pk)
@@ -1206,7 +1333,7 @@ class AccountWriter(_Writer):
         return ""
 
     def match_keys(self, values: dict[str, Any]) -> list[tuple[str, str]]:
-        keys = []
+        keys = [("id", str(values["id"]))] if "id" in values else []
         if values.get("external_id"):
             keys.append(("external_id", values["external_id"]))
         if values.get("name"):
@@ -1244,8 +1371,9 @@ class AccountWriter(_Writer):
             changes = {
                 _field_name(k): [None, v]
                 for k, v in values.items()
-                if k not in ("id", "created_by_id", "team_id") and v not in (None, "")
+                if k not in ("id", "created_by_id", "team_id", "custom_fields") and v not in (None, "")
             }
+            changes.update(_custom_changes({}, row.values.get("custom_fields") or {}))
             if row.values.get("tags"):
                 tags[pk] = row.values["tags"]
                 changes["tags"] = [None, sorted(row.values["tags"])]
@@ -1265,7 +1393,7 @@ class AccountWriter(_Writer):
             for row in rows:
                 if "parent_ref" in row.values:  # a parent created by this batch (``create`` ran first)
                     row.values["parent_id"] = self.new_ids[row.values["parent_ref"]]
-        attnames = [*self.columns, "owner_id", "team_id"]
+        attnames = [*self.columns, "owner_id", "team_id", "custom_fields"]
         current = {}
         for chunk in _chunks([pk for pk in merged if pk in allowed]):
             for row in Account.all_objects.filter(pk__in=chunk).values("id", "version", *attnames):
@@ -1284,14 +1412,16 @@ class AccountWriter(_Writer):
             for row in rows:
                 _merge_into(wanted, row.values)
             after = {**before, **{n: wanted[n] for n in attnames if wanted.get(n) not in (None, "")}}
-            changes = {_field_name(n): [before[n], after[n]] for n in attnames if before[n] != after[n]}
+            after["custom_fields"] = _custom_after(before["custom_fields"], wanted)
+            changes = _changes(before, after, attnames)
             if wanted.get("tags"):
                 tags[pk] = wanted["tags"]
             if not changes and not wanted.get("tags"):
                 result.skipped += len(rows)
                 continue
             if changes:
-                updates.append((*(after[n] for n in attnames), before["version"] + 1, table.now_db, pk))
+                values = [table.prep(n, after[n]) if n in _JSON_COLUMNS else after[n] for n in attnames]
+                updates.append((*values, before["version"] + 1, table.now_db, pk))
                 log.add(Account, pk, after["name"], ChangeAction.UPDATE, changes)
                 if before["owner_id"] != after["owner_id"]:
                     handed[pk] = (before["owner_id"], after["owner_id"], after["team_id"])

@@ -89,7 +89,7 @@ def test_csv_export_has_the_users_rows_only_and_escapes_formulas(
     assert "attachment" in response["Content-Disposition"]
     rows = read_csv(body(response))
     header, data = rows[0], rows[1:]
-    assert header[0] == "ID" and "Name" in header and "Owner" in header
+    assert header[0] == "Record ID" and "Name" in header and "Owner" in header
     ids = {int(r[0]) for r in data}
     assert mine.pk in ids and theirs.pk not in ids and len(data) == 2
     row = next(r for r in data if int(r[0]) == mine.pk)
@@ -114,7 +114,7 @@ def test_xlsx_export_reads_back_without_formulas_and_hides_hidden_fields(
     assert "Job title" not in header and "Tags" in header
     cells = dict(zip(header, rows[1], strict=True))
     assert cells["Name"] == "'" + FORMULA and cells["Department"] == "'@ops" and cells["Tags"] == "vip"
-    assert int(cells["ID"]) == contact.pk
+    assert int(cells["Record ID"]) == contact.pk
     assert b"top secret title" not in response.content
     # Asking for a hidden column by name is refused (API) and left out (UI).
     api = Api(rep)
@@ -130,7 +130,7 @@ def test_export_follows_the_lists_filters_search_sort_and_columns(
     query = "lifecycle_stage=customer&search=北京&ordering=-name&columns=name,lifecycle_stage,owner&cursor=abc"
     response = ui_export(client_for(admin), "accounts", query, format="csv")
     rows = read_csv(body(response))
-    assert rows[0] == ["ID", "Name", "Lifecycle stage", "Owner"]
+    assert rows[0] == ["Record ID", "Name", "Lifecycle stage", "Owner"]
     assert [r[1:] for r in rows[1:]] == [["北京甲", "Customer", str(admin)], ["北京丙", "Customer", str(admin)]]
 
 
@@ -143,7 +143,7 @@ def test_saved_view_export_uses_its_filters_and_columns(admin: User, make_accoun
         user=admin, object_type="customers.account", name="客户", query="lifecycle_stage=customer", columns=["name"]
     )
     rows = read_csv(body(ui_export(client_for(admin), "accounts", f"view={view.pk}", format="csv")))
-    assert rows == [["ID", "Name"], [rows[1][0], "甲"]]
+    assert rows == [["Record ID", "Name"], [rows[1][0], "甲"]]
 
 
 def test_headers_and_labels_in_the_users_language(admin: User, make_account: Callable[..., Account]) -> None:

@@ -169,7 +169,7 @@ def test_customers_journey(page: Page, shot: Any, seller: Account, tmp_path: Pat
     rows = list(csv.reader(io.StringIO(content.decode("utf-8-sig"))))
     assert len(rows) == 2, rows
     header, values = rows
-    assert header[0] == "ID" and any(ord(ch) > 127 for ch in "".join(header[1:])), f"headers in Chinese: {header}"
+    assert header[0] == "记录 ID" and any(ord(ch) > 127 for ch in "".join(header[1:])), f"headers in Chinese: {header}"
     text = " ".join(values)
     assert FAMILY + GIVEN in text and EMAIL in text and PHONE_E164 in text, values
     shot("exported-csv")

@@ -28,7 +28,7 @@ def auto_map(spec: ImportSpec, headers: list[str]) -> dict[str, str]:
     The first column that matches a field gets it; a later one with the same meaning is left
     unmapped so nothing is imported twice.
     """
-    aliases = spec.alias_map()
+    aliases = spec.alias_map()  # the spec's fields and the custom fields
     taken: set[str] = set()
     mapping: dict[str, str] = {}
     for header in headers:
@@ -52,7 +52,8 @@ def check_mapping(spec: ImportSpec, headers: list[str], mapping: Any) -> dict[st
     errors: dict[str, list[str]] = {}
     columns: dict[str, int] = {}
     index_of = {header: index for index, header in enumerate(headers)}
-    names = {f.name for f in spec.fields}
+    fields = spec.mappable()
+    names = {f.name for f in fields}
     for header, target in mapping.items():
         if header not in index_of:
             errors[f"mapping.{header}"] = [_("The file has no column “%(header)s”.") % {"header": header}]
@@ -72,7 +73,7 @@ def check_mapping(spec: ImportSpec, headers: list[str], mapping: Any) -> dict[st
             ]
             continue
         columns[target] = index_of[header]
-    for spec_field in spec.fields:
+    for spec_field in fields:
         if spec_field.required and spec_field.name not in columns:
             errors.setdefault(f"mapping.{spec_field.name}", []).append(
                 _("Map a column to the required field “%(field)s”.") % {"field": spec_field.label}

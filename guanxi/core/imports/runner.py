@@ -33,6 +33,7 @@ from guanxi.core.db import analyze_tables
 from guanxi.core.errors import FieldErrors, PermissionDenied
 from guanxi.core.exports import escape_cell
 from guanxi.core.imports.bulk import engine, last_timing
+from guanxi.core.imports.custom import custom_import_fields, has_custom_fields, mapped_definitions
 from guanxi.core.imports.reading import FileFormat, is_blank, iter_rows
 from guanxi.core.imports.specs import BatchResult, ImportSpec, PrepareContext, Prepared, import_spec
 from guanxi.core.jobs import JobRun, job_handler
@@ -75,7 +76,14 @@ def prepare_context(spec: ImportSpec, job: Job) -> PrepareContext:
     headers = job.params["headers"]
     index = {h: i for i, h in enumerate(headers)}
     columns = {f: index[h] for h, f in job.params["mapping"].items() if f and h in index}
-    return PrepareContext(columns=columns, headers=headers)
+    options: dict[str, Any] = {}
+    if has_custom_fields(spec.model):
+        # Read once per run: the definitions go to the validating processes with the context.
+        # A mapped field deleted since the mapping was made is left out (its column is ignored).
+        fields = custom_import_fields(spec.model)
+        options["custom_fields"] = mapped_definitions(fields, columns)
+        options["required_custom_fields"] = [f.definition for f in fields if f.definition.required]
+    return PrepareContext(columns=columns, headers=headers, options=options)
 
 
 # --- the error file ----------------------------------------------------------------------------------------

@@ -41,6 +41,8 @@ class ImportField:
     required: bool = False
     #: The model field a column of this kind writes (field rules that freeze it refuse the mapping).
     writes: str = ""
+    #: A custom field's ``CustomFieldDefinition`` (targets named ``cf.<key>``, see ``imports.custom``).
+    definition: Any = None
 
 
 class RowError(NamedTuple):
@@ -106,15 +108,25 @@ class ImportSpec:
     #: Called after each batch commits, with what it wrote (e.g. queue reclassification).
     on_batch: Callable[[BatchResult], None] | None = None
 
-    def field(self, name: str) -> ImportField | None:
-        return next((f for f in self.fields if f.name == name), None)
+    def mappable(self) -> list[ImportField]:
+        """What a column can feed now: the spec's fields, then the custom fields defined on the model
+        (one query)."""
+        from guanxi.core.imports.custom import custom_import_fields
 
-    def alias_map(self) -> dict[str, str]:
-        """Header key -> field name, from each field's name, labels (both languages) and aliases."""
+        return [*self.fields, *custom_import_fields(self.model)]
+
+    def field(self, name: str) -> ImportField | None:
+        fields = self.mappable() if name.startswith("cf.") else self.fields
+        return next((f for f in fields if f.name == name), None)
+
+    def alias_map(self, fields: list[ImportField] | None = None) -> dict[str, str]:
+        """Header key -> field name, from each field's name, labels (both languages) and aliases.
+        The spec's own fields come first: a custom field labelled like one of them does not take
+        its column."""
         from django.utils import translation
 
         out: dict[str, str] = {}
-        for spec_field in self.fields:
+        for spec_field in self.mappable() if fields is None else fields:
             names = [spec_field.name, spec_field.name.replace("_", " "), *spec_field.aliases]
             for language in ("en", "zh-hans"):
                 with translation.override(language):

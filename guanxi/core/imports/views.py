@@ -79,7 +79,7 @@ class ImportNewView(GuanxiViewMixin, View):
             "spec": spec,
             "list_url": _list_url(spec),
             "errors": errors or [],
-            "fields": spec.fields,
+            "fields": spec.mappable(),
             "policies": policy_choices(),
         }
         return render(request, "core/import_new.html", context, status=status)
@@ -161,6 +161,7 @@ class ImportDetailView(GuanxiViewMixin, View):
                 preview = Job(pk=job.pk, params={**job.params, "mapping": mapping}, input_file=job.input_file)
             rows = services.import_preview(preview)
             bad_columns = {error["column"] for row in rows for error in row["errors"]}
+            fields = spec.mappable()
             context.update(
                 {
                     "columns": [
@@ -173,9 +174,9 @@ class ImportDetailView(GuanxiViewMixin, View):
                         }
                         for index, header in enumerate(headers)
                     ],
-                    "fields": spec.fields,
+                    "fields": fields,
                     "preview": rows,
-                    "preview_fields": [f for f in spec.fields if f.name in set(mapping.values())],
+                    "preview_fields": [f for f in fields if f.name in set(mapping.values())],
                     "policy": policy or job.params.get("duplicate_policy", "skip"),
                     "policies": policy_choices(),
                     "form_errors": errors or [],

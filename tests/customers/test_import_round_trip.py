@@ -1,0 +1,328 @@
+"""Export, edit in a spreadsheet, import again: the record ID column and custom fields.
+
+A file exported from Guanxi maps back by itself: its "Record ID" column picks the record each row
+updates, its custom field columns fill the custom fields, and cells the export escaped come back as
+they were. Every test runs the real export and the real import job against the real database.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from guanxi.core.models import ChangeLogEntry, CustomFieldDefinition
+from guanxi.core.services import record_delete
+from guanxi.customers import services
+from guanxi.customers.models import Account, Contact
+from tests.customers.test_import import JobClient, csv_bytes, read_errors, upload
+from tests.factories import AdminFactory, RoleFactory, UserFactory, grant
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin() -> Any:
+    return AdminFactory(email="importer@example.com", display_name="导入员", language="en")
+
+
+@pytest.fixture
+def client(admin: Any, django_capture_on_commit_callbacks: Any) -> Client:
+    c = JobClient()
+    c.capture = django_capture_on_commit_callbacks
+    c.force_login(admin)
+    return c
+
+
+@pytest.fixture
+def account_fields(db: Any) -> dict[str, CustomFieldDefinition]:
+    def define(key: str, field_type: str, label_zh: str, label_en: str, **extra: Any) -> CustomFieldDefinition:
+        return CustomFieldDefinition.objects.create(
+            object_type="customers.account",
+            key=key,
+            field_type=field_type,
+            label_zh=label_zh,
+            label_en=label_en,
+            **extra,
+        )
+
+    return {
+        "credit_code": define("credit_code", "text", "统一社会信用代码", "Credit code"),
+        "budget": define("budget", "number", "年采购预算", "Annual budget"),
+        "rate": define("rate", "decimal", "折扣率", "Discount rate"),
+        "terms": define("terms", "choice", "付款条件", "Payment terms", choices=["Net 30", "Net 60", "预付"]),
+        "lines": define("lines", "multichoice", "产品线", "Product lines", choices=["CRM", "ERP", "MES"]),
+        "signed": define("signed", "date", "签约日期", "Signed on"),
+        "key_account": define("key_account", "boolean", "重点客户", "Key account"),
+        "buyer": define("buyer", "user", "采购对接人", "Buyer"),
+    }
+
+
+def export_rows(client: Client, path: str, query: str = "") -> list[list[str]]:
+    response = client.post(reverse("ui:export", args=[path]), {"query": query, "format": "csv", "scope": "all"})
+    assert response.status_code == 200, response.content
+    raw = b"".join(response.streaming_content) if response.streaming else response.content
+    return list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
+
+
+def run_import(client: Client, rows: list[list[str]], type_name: str, policy: str = "update") -> dict[str, Any]:
+    response = upload(
+        client, csv_bytes(rows), name=f"{type_name}.csv", type=type_name, duplicate_policy=policy, start="true"
+    )
+    assert response.status_code == 201, response.content
+    job = response.json()
+    body = client.get(f"/api/v1/imports/{job['id']}").json()
+    assert body["status"] == "succeeded", body
+    return {"mapping": job["mapping"], **body}
+
+
+def errors_by_line(client: Client, job_id: int) -> dict[int, tuple[str, str]]:
+    return {int(r[0]): (r[1], r[3]) for r in read_errors(client, job_id)[1:]}
+
+
+# --- the round trip --------------------------------------------------------------------------------------------
+
+
+def test_exported_accounts_edited_and_imported_update_the_same_records(
+    client: Client, admin: Any, account_fields: dict[str, Any]
+) -> None:
+    buyer = UserFactory(email="buyer@example.com", display_name="采购 李")
+    first = services.account_create(
+        user=admin,
+        data={"name": "华东精密制造有限公司", "industry": "manufacturing"},
+        custom_fields={"credit_code": "91310000MA1", "budget": 500, "terms": "Net 30"},
+    )
+    second = services.account_create(user=admin, data={"name": "深圳云帆科技", "external_id": "ERP-2"})
+    rows = export_rows(client, "accounts", "ordering=name")
+    header = rows[0]
+    assert header[0] == "Record ID" and "Credit code" in header and "Payment terms" in header
+    col = {name: header.index(name) for name in header}
+    by_id = {int(r[0]): r for r in rows[1:]}
+    # What a sales assistant changes in Excel: an industry, a custom field or two, a new value.
+    by_id[first.pk][col["Industry"]] = "Software and IT services"
+    by_id[first.pk][col["Payment terms"]] = "net 60"  # any case
+    by_id[first.pk][col["Product lines"]] = "CRM、MES"
+    by_id[first.pk][col["Signed on"]] = "2026/3/5"
+    by_id[first.pk][col["Annual budget"]] = "1,200"
+    by_id[first.pk][col["Discount rate"]] = "0.85"
+    by_id[first.pk][col["Key account"]] = "是"
+    by_id[first.pk][col["Buyer"]] = "buyer@example.com"
+    by_id[second.pk][col["Name"]] = "深圳云帆科技有限公司"  # a rename: the ID still finds it
+    before = ChangeLogEntry.objects.count()
+
+    result = run_import(client, rows, "accounts")
+
+    assert result["mapping"]["Record ID"] == "id" and result["mapping"]["External ID"] == "external_id"
+    assert result["mapping"]["Credit code"] == "cf.credit_code" and result["mapping"]["Buyer"] == "cf.buyer"
+    assert result["result"] == {"created": 0, "updated": 2, "skipped": 0, "failed": 0}, read_errors(
+        client, result["id"]
+    )
+    assert Account.objects.count() == 2
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert first.industry == "software" and first.external_id == "" and second.external_id == "ERP-2"
+    assert second.name == "深圳云帆科技有限公司"
+    assert first.custom_fields == {
+        "credit_code": "91310000MA1",
+        "budget": 1200,
+        "rate": "0.85",
+        "terms": "Net 60",
+        "lines": ["CRM", "MES"],
+        "signed": "2026-03-05",
+        "key_account": True,
+        "buyer": buyer.pk,
+    }
+    log = ChangeLogEntry.objects.filter(object_id=first.pk, content_type__model="account").latest("id")
+    assert (log.action, log.source) == ("update", "import")
+    assert log.changes["cf.terms"] == ["Net 30", "Net 60"] and log.changes["cf.budget"] == [500, 1200]
+    assert log.changes["industry"] == ["manufacturing", "software"] and "custom_fields" not in log.changes
+    assert ChangeLogEntry.objects.count() == before + 2
+
+
+def test_exported_contacts_come_back_with_what_the_export_escaped(client: Client, admin: Any) -> None:
+    contact = services.contact_create(
+        user=admin,
+        data={"family_name": "王", "given_name": "芳", "title": "+86 区域经理", "description": "=1+1 是公式"},
+        phones=["+8613800138000"],
+        emails=["wang.fang@example.com"],
+    )
+    rows = export_rows(client, "contacts")
+    header = rows[0]
+    row = rows[1]
+    assert row[header.index("Job title")] == "'+86 区域经理", "the export escapes it"
+    row[header.index("Department")] = "采购部"
+
+    result = run_import(client, rows, "contacts")
+
+    assert result["result"] == {"created": 0, "updated": 1, "skipped": 0, "failed": 0}
+    contact.refresh_from_db()
+    assert contact.title == "+86 区域经理" and contact.description == "=1+1 是公式", "no apostrophe added"
+    assert contact.department == "采购部" and contact.external_id == ""
+    assert [p["value"] for p in contact.phones] == ["+8613800138000"]
+    assert Contact.objects.count() == 1
+
+
+# --- the record ID -------------------------------------------------------------------------------------------
+
+
+def test_a_record_id_updates_that_record_whatever_else_matches(client: Client, admin: Any) -> None:
+    target = services.contact_create(user=admin, data={"family_name": "李", "given_name": "雷"})
+    other = services.contact_create(
+        user=admin, data={"family_name": "韩", "given_name": "梅梅"}, emails=["han@example.com"]
+    )
+    rows = [
+        ["记录 ID", "姓名", "邮箱", "职位"],
+        [str(target.pk), "李雷", "han@example.com", "总监"],  # the email is another contact's: the ID decides
+    ]
+    result = run_import(client, rows, "contacts")
+    assert result["mapping"]["记录 ID"] == "id"
+    assert result["result"]["updated"] == 1
+    target.refresh_from_db()
+    other.refresh_from_db()
+    assert target.title == "总监" and "han@example.com" in [e["value"] for e in target.emails]
+    assert other.title == ""
+
+
+def test_record_ids_that_find_nothing_are_refused_with_their_line(client: Client, admin: Any) -> None:
+    mine = services.contact_create(user=admin, data={"family_name": "李", "given_name": "雷"})
+    role = RoleFactory(name="仅自己")
+    grant(role, "customers.contact", ("view", "add", "change", "import"), "own")
+    someone = UserFactory(email="someone@example.com", role=role)
+    hidden = services.contact_create(user=someone, data={"family_name": "赵", "given_name": "敏"})
+    binned = services.contact_create(user=admin, data={"family_name": "钱", "given_name": "多"})
+    record_delete(model=Contact, pk=binned.pk, user=admin)
+    rows = [
+        ["Record ID", "Name", "Title"],
+        [str(mine.pk), "李雷", "经理"],  # 2: updates
+        ["abc", "某人", "x"],  # 3: not a number
+        [str(mine.pk + 10_000), "某人", "x"],  # 4: no such record
+        [str(binned.pk), "钱多", "x"],  # 5: in the recycle bin
+        ["", "新人", "x"],  # 6: no ID: a new contact
+    ]
+    someone_client = JobClient()
+    someone_client.capture = client.capture  # type: ignore[attr-defined]
+    someone_client.force_login(someone)
+    result = run_import(someone_client, [*rows, [str(hidden.pk), "赵敏", "y"]], "contacts")
+    # someone sees only their own: the admin's contact is "not found" for them, not "forbidden".
+    errors = errors_by_line(someone_client, result["id"])
+    assert set(errors) == {2, 3, 4, 5}
+    assert all(column == "Record ID" for column, _reason in errors.values())
+    assert "whole number" in errors[3][1] and "No record you may see" in errors[4][1]
+    assert result["result"] == {"created": 1, "updated": 1, "skipped": 0, "failed": 4}
+    hidden.refresh_from_db()
+    mine.refresh_from_db()
+    assert hidden.title == "y" and mine.title == ""
+
+    result = run_import(client, rows, "contacts")
+    assert set(errors_by_line(client, result["id"])) == {3, 4, 5}
+    mine.refresh_from_db()
+    assert mine.title == "经理"
+
+
+def test_a_record_id_with_another_records_external_id_is_refused(client: Client, admin: Any) -> None:
+    first = services.account_create(user=admin, data={"name": "甲公司", "external_id": "E-1"})
+    second = services.account_create(user=admin, data={"name": "乙公司"})
+    rows = [
+        ["Record ID", "Name", "External ID", "Description"],
+        [str(second.pk), "乙公司", "E-1", "takes 甲's external ID"],
+        [str(second.pk), "乙公司", "E-2", "gives it a new one"],
+        ["", "乙公司（新）", "E-2", "another row with E-2: the same record"],
+    ]
+    result = run_import(client, rows, "accounts", policy="create")
+    errors = errors_by_line(client, result["id"])
+    assert errors == {2: ("External ID", f"This external ID belongs to another record (ID {first.pk}).")}
+    assert result["result"] == {"created": 0, "updated": 2, "skipped": 0, "failed": 1}
+    second.refresh_from_db()
+    assert second.external_id == "E-2" and second.description == "another row with E-2: the same record"
+    assert Account.objects.count() == 2
+
+
+def test_policies_with_a_record_id(client: Client, admin: Any) -> None:
+    contact = services.contact_create(user=admin, data={"family_name": "李", "given_name": "雷"})
+    rows = [["Record ID", "Name", "Title"], [str(contact.pk), "李雷", "经理"]]
+    assert run_import(client, rows, "contacts", policy="skip")["result"]["skipped"] == 1
+    contact.refresh_from_db()
+    assert contact.title == ""
+    assert run_import(client, rows, "contacts", policy="create")["result"]["updated"] == 1, "an ID is that record"
+    contact.refresh_from_db()
+    assert contact.title == "经理" and Contact.objects.count() == 1
+
+
+def test_another_systems_id_column_stays_an_external_id(client: Client) -> None:
+    rows = [["ID", "姓名", "手机"], ["1", "张伟", "13800138000"], ["2", "李娜", "13900139000"]]
+    result = run_import(client, rows, "contacts")
+    assert result["mapping"]["ID"] == "external_id"
+    assert result["result"]["created"] == 2
+    assert sorted(Contact.objects.values_list("external_id", flat=True)) == ["1", "2"]
+
+
+# --- custom fields ---------------------------------------------------------------------------------------------
+
+
+def test_custom_fields_on_new_records_and_their_errors(
+    client: Client, admin: Any, account_fields: dict[str, Any]
+) -> None:
+    account_fields["credit_code"].required = True
+    account_fields["credit_code"].save()
+    UserFactory(email="buyer@example.com", display_name="采购 李")
+    rows = [
+        ["客户名称", "统一社会信用代码", "年采购预算", "付款条件", "产品线", "签约日期", "重点客户", "采购对接人"],
+        ["甲公司", "9131A", "2,000", "预付", "crm, erp", "2026年3月5日", "yes", "采购 李"],  # 2: good
+        ["乙公司", "9131B", "两千", "", "", "", "", ""],  # 3: not a number
+        ["丙公司", "9131C", "", "Net 90", "", "", "", ""],  # 4: not a choice
+        ["丁公司", "9131D", "", "", "CRM、OA", "", "", ""],  # 5: one pick unknown
+        ["戊公司", "9131E", "", "", "", "2026-02-30", "", ""],  # 6: no such day
+        ["己公司", "9131F", "", "", "", "", "也许", ""],  # 7: not yes or no
+        ["庚公司", "9131G", "", "", "", "", "", "nobody@example.com"],  # 8: no such user
+        ["辛公司", "", "", "", "", "", "", ""],  # 9: the required field is empty
+    ]
+    result = run_import(client, rows, "accounts")
+    assert result["mapping"]["统一社会信用代码"] == "cf.credit_code" and result["mapping"]["采购对接人"] == "cf.buyer"
+    errors = errors_by_line(client, result["id"])
+    assert {line: column for line, (column, _reason) in errors.items()} == {
+        3: "年采购预算",
+        4: "付款条件",
+        5: "产品线",
+        6: "签约日期",
+        7: "重点客户",
+        8: "采购对接人",
+        9: "统一社会信用代码",
+    }
+    assert all(reason for _column, reason in errors.values())
+    assert "required" in errors[9][1]
+    assert result["result"] == {"created": 1, "updated": 0, "skipped": 0, "failed": 7}
+    account = Account.objects.get()
+    assert account.custom_fields["budget"] == 2000 and account.custom_fields["lines"] == ["CRM", "ERP"]
+    assert account.custom_fields["signed"] == "2026-03-05" and account.custom_fields["key_account"] is True
+    assert account.custom_fields["buyer"] == UserFactory._meta.model.objects.get(email="buyer@example.com").pk
+    log = ChangeLogEntry.objects.get(object_id=account.pk, content_type__model="account")
+    assert log.changes["cf.credit_code"] == [None, "9131A"] and "custom_fields" not in log.changes
+
+
+def test_custom_fields_of_contacts_on_the_bulk_path(client: Client, settings: Any) -> None:
+    settings.GUANXI_IMPORT_BATCH_SIZE = 2
+    CustomFieldDefinition.objects.create(
+        object_type="customers.contact", key="hobby", field_type="text", label_zh="兴趣爱好", label_en="Interests"
+    )
+    CustomFieldDefinition.objects.create(
+        object_type="customers.contact", key="level", field_type="number", label_zh="决策层级", label_en="Level"
+    )
+    rows = [["姓名", "手机", "兴趣爱好", "决策层级"]]
+    rows += [[f"张{i}", f"1380013{i:04d}", f"羽毛球{i}", str(i % 3)] for i in range(5)]
+    rows.append(["张5", "13800135555", "'=cmd", "x"])  # 7: the level is bad; the formula-like text is text
+    result = run_import(client, rows, "contacts")
+    assert result["result"] == {"created": 5, "updated": 0, "skipped": 0, "failed": 1}
+    assert errors_by_line(client, result["id"])[7][0] == "决策层级"
+    contact = Contact.objects.get(display_name="张3")
+    assert contact.custom_fields == {"hobby": "羽毛球3", "level": 0}
+    log = ChangeLogEntry.objects.get(object_id=contact.pk, content_type__model="contact")
+    assert log.changes["cf.hobby"] == [None, "羽毛球3"]
+    # An update fills in what the file gives and keeps the rest.
+    update = [["手机", "姓名", "决策层级"], ["13800130003", "张3", "2"]]
+    assert run_import(client, update, "contacts")["result"]["updated"] == 1
+    contact.refresh_from_db()
+    assert contact.custom_fields == {"hobby": "羽毛球3", "level": 2}
