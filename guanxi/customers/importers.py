@@ -95,10 +95,21 @@ MAX_POINTS = 20
 
 # --- fields -------------------------------------------------------------------------------------------
 
+_EXTERNAL_ID_HINT = gettext_lazy("Your ID from another system: the same ID updates the same record next time.")
+_DATE_HINT = gettext_lazy("A date, e.g. 1990-05-20 or 1990/5/20.")
+
 _ADDRESS_FIELDS = (
-    ImportField("country", gettext_lazy("country"), ("国家", "国家地区", "国别", "country code")),
     ImportField(
-        "province", gettext_lazy("province / state"), ("省份", "省", "省直辖市", "所在省份", "province", "state")
+        "country",
+        gettext_lazy("country"),
+        ("国家", "国家地区", "国别", "country code"),
+        hint=gettext_lazy("A name or code, e.g. 中国, Singapore, SG. Empty: China."),
+    ),
+    ImportField(
+        "province",
+        gettext_lazy("province / state"),
+        ("省份", "省", "省直辖市", "所在省份", "province", "state"),
+        hint=gettext_lazy("In China a province, e.g. 广东 or 广东省."),
     ),
     ImportField("city", gettext_lazy("city"), ("城市", "市", "所在城市", "city", "town")),
     ImportField("district", gettext_lazy("district"), ("区县", "区", "县区", "县", "district", "county")),
@@ -110,16 +121,28 @@ _ADDRESS_FIELDS = (
 #: Guanxi's own id of the record, the first column of every export: a row that names it updates
 #: that record (never another, never a new one). "ID" alone stays an external ID: the first column
 #: of another system's file must not be taken for Guanxi's ids.
-_RECORD_ID = ImportField("id", gettext_lazy("record ID"), ("记录id", "记录编号", "guanxi id", "record id"))
+_RECORD_ID = ImportField(
+    "id", gettext_lazy("record ID"), ("记录id", "记录编号", "guanxi id", "record id"), in_template=False
+)
 _COMMON_TAIL = (
-    ImportField("owner", gettext_lazy("owner"), ("负责人", "所有者", "归属人", "销售", "销售代表", "owner email")),
-    ImportField("tags", gettext_lazy("tags"), ("标签", "tag", "labels")),
+    ImportField(
+        "owner",
+        gettext_lazy("owner"),
+        ("负责人", "所有者", "归属人", "销售", "销售代表", "owner email"),
+        hint=gettext_lazy("A user's email or name. Empty: you, or the assignment rules for new accounts."),
+    ),
+    ImportField(
+        "tags", gettext_lazy("tags"), ("标签", "tag", "labels"), hint=gettext_lazy("Several separated by commas.")
+    ),
     ImportField("description", gettext_lazy("description"), ("备注", "描述", "说明", "notes", "note", "remarks")),
 )
 
 CONTACT_FIELDS: tuple[ImportField, ...] = (
     ImportField(
-        "external_id", gettext_lazy("external ID"), ("外部编号", "外部id", "编号", "联系人编号", "id", "ext id")
+        "external_id",
+        gettext_lazy("external ID"),
+        ("外部编号", "外部id", "编号", "联系人编号", "id", "ext id"),
+        hint=_EXTERNAL_ID_HINT,
     ),
     _RECORD_ID,  # after the external ID, whose alias "id" then wins the header "ID" (the first match does)
     ImportField(
@@ -127,9 +150,15 @@ CONTACT_FIELDS: tuple[ImportField, ...] = (
         gettext_lazy("full name"),
         ("姓名", "名字", "联系人", "联系人姓名", "name", "contact name"),
         writes="family_name",
+        hint=gettext_lazy("张三, 欧阳娜娜 or John Smith (or use two columns, family name and given name)."),
     ),
-    ImportField("family_name", gettext_lazy("family name"), ("姓", "姓氏", "last name", "surname", "lastname")),
-    ImportField("given_name", gettext_lazy("given name"), ("名", "first name", "firstname")),
+    ImportField(
+        "family_name",
+        gettext_lazy("family name"),
+        ("姓", "姓氏", "last name", "surname", "lastname"),
+        in_template=False,
+    ),
+    ImportField("given_name", gettext_lazy("given name"), ("名", "first name", "firstname"), in_template=False),
     ImportField("title", gettext_lazy("job title"), ("职位", "职务", "头衔", "岗位", "title", "position")),
     ImportField("department", gettext_lazy("department"), ("部门", "dept")),
     ImportField(
@@ -137,62 +166,115 @@ CONTACT_FIELDS: tuple[ImportField, ...] = (
         gettext_lazy("email"),
         ("邮箱", "电子邮件", "电子邮箱", "邮件", "e-mail", "mail", "emails"),
         writes="emails",
+        hint=gettext_lazy("Several separated by ; or commas."),
     ),
     ImportField(
         "mobile",
         gettext_lazy("mobile"),
         ("手机", "手机号", "手机号码", "移动电话", "mobile phone", "cell"),
         writes="phones",
+        hint=gettext_lazy("13800138000, or +65 9123 4567 outside China. Several separated by ;"),
     ),
     ImportField(
         "phone",
         gettext_lazy("phone"),
         ("电话", "座机", "办公电话", "固定电话", "联系电话", "telephone", "tel", "phones"),
         writes="phones",
+        hint=gettext_lazy("With the area code, e.g. 021-62345678 转 801. Several separated by ;"),
     ),
     ImportField("wechat_id", gettext_lazy("WeChat ID"), ("微信", "微信号", "wechat", "weixin")),
-    ImportField("birthday", gettext_lazy("birthday"), ("生日", "出生日期", "date of birth", "dob", "birth date")),
+    ImportField(
+        "birthday",
+        gettext_lazy("birthday"),
+        ("生日", "出生日期", "date of birth", "dob", "birth date"),
+        hint=_DATE_HINT,
+    ),
     *_ADDRESS_FIELDS,
     ImportField(
         "company",
         gettext_lazy("company"),
         ("公司", "公司名称", "单位", "企业", "客户", "客户名称", "account"),
         writes="accounts",
+        hint=gettext_lazy("The account's exact name; one that does not exist yet is created."),
     ),
     ImportField(
         "account_external_id",
         gettext_lazy("account external ID"),
         ("公司编号", "客户编号", "企业编号", "company id", "account id"),
         writes="accounts",
+        hint=gettext_lazy("The account's external ID, in place of its name."),
     ),
     *_COMMON_TAIL,
 )
 
 ACCOUNT_FIELDS: tuple[ImportField, ...] = (
-    ImportField("external_id", gettext_lazy("external ID"), ("外部编号", "外部id", "编号", "客户编号", "id", "ext id")),
+    ImportField(
+        "external_id",
+        gettext_lazy("external ID"),
+        ("外部编号", "外部id", "编号", "客户编号", "id", "ext id"),
+        hint=_EXTERNAL_ID_HINT,
+    ),
     _RECORD_ID,  # after the external ID, whose alias "id" then wins the header "ID" (the first match does)
     ImportField(
         "name",
         gettext_lazy("name"),
         ("公司", "公司名称", "客户名称", "企业名称", "名称", "客户", "企业", "company", "company name", "account name"),
         required=True,
+        hint=gettext_lazy("The company's name."),
     ),
     ImportField("legal_name", gettext_lazy("legal name"), ("工商注册名称", "法定名称", "注册名称", "全称")),
-    ImportField("industry", gettext_lazy("industry"), ("行业", "所属行业")),
-    ImportField("size", gettext_lazy("company size"), ("规模", "公司规模", "企业规模", "size")),
-    ImportField("employee_count", gettext_lazy("employees"), ("员工数", "员工人数", "人数", "employee count")),
-    ImportField("annual_revenue", gettext_lazy("annual revenue"), ("年营业额", "年收入", "营收", "年营收", "revenue")),
-    ImportField("currency", gettext_lazy("currency"), ("币种", "货币")),
-    ImportField("website", gettext_lazy("website"), ("网站", "网址", "官网", "web", "url", "homepage")),
-    ImportField("region", gettext_lazy("region / territory"), ("区域", "大区", "销售区域", "region", "territory")),
+    ImportField("industry", gettext_lazy("industry"), ("行业", "所属行业"), choices=Industry),
+    ImportField(
+        "size",
+        gettext_lazy("company size"),
+        ("规模", "公司规模", "企业规模", "size"),
+        choices=SizeBand,
+        hint=gettext_lazy("Empty: from the number of employees."),
+    ),
+    ImportField(
+        "employee_count",
+        gettext_lazy("employees"),
+        ("员工数", "员工人数", "人数", "employee count"),
+        hint=gettext_lazy("A whole number, e.g. 120."),
+    ),
+    ImportField(
+        "annual_revenue",
+        gettext_lazy("annual revenue"),
+        ("年营业额", "年收入", "营收", "年营收", "revenue"),
+        hint=gettext_lazy("An amount, e.g. 1200000, 120万 or 1.2亿."),
+    ),
+    ImportField(
+        "currency",
+        gettext_lazy("currency"),
+        ("币种", "货币"),
+        hint=gettext_lazy("Three letters, e.g. CNY or USD. Empty: CNY."),
+    ),
+    ImportField(
+        "website",
+        gettext_lazy("website"),
+        ("网站", "网址", "官网", "web", "url", "homepage"),
+        hint=gettext_lazy("e.g. www.example.com"),
+    ),
+    ImportField(
+        "region",
+        gettext_lazy("region / territory"),
+        ("区域", "大区", "销售区域", "region", "territory"),
+        hint=gettext_lazy("A sales region, e.g. 华东. Empty: from the province in China."),
+    ),
     *_ADDRESS_FIELDS,
-    ImportField("lifecycle_stage", gettext_lazy("lifecycle stage"), ("阶段", "生命周期阶段", "客户阶段", "stage")),
-    ImportField("source", gettext_lazy("source"), ("来源", "客户来源", "source")),
+    ImportField(
+        "lifecycle_stage",
+        gettext_lazy("lifecycle stage"),
+        ("阶段", "生命周期阶段", "客户阶段", "stage"),
+        choices=LifecycleStage,
+    ),
+    ImportField("source", gettext_lazy("source"), ("来源", "客户来源", "source"), choices=AccountSource),
     ImportField(
         "parent",
         gettext_lazy("parent account"),
         ("上级客户", "上级公司", "母公司", "总公司", "所属集团", "parent", "parent account", "parent company"),
         writes="parent",
+        hint=gettext_lazy("The exact name of an account that exists, or of one in a row above."),
     ),
     ImportField(
         "parent_external_id",

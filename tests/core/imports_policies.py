@@ -84,8 +84,21 @@ def _create(c: Check) -> None:
         c.errors.append(f"import: not mapped automatically: {response.json()}")
 
 
+def _by_type(suffix: str) -> Callable[[Check], None]:
+    """The fields and the template of a type: for those who may import it (here the administrators)."""
+
+    def check(c: Check) -> None:
+        expected = {"anonymous": 401, "token_noscope": 403}.get(c.who, 200 if c.who in W.ADMINS else 403)
+        for type_name in ("contacts", "accounts"):
+            c.request(f"import {suffix} {type_name}", "GET", f"{IM}/{suffix}?type={type_name}", expected)
+
+    return check
+
+
 MATRIX: dict[tuple[str, str], Callable[[Check], None]] = {
     ("GET", IM): _list,
+    ("GET", IM + "/fields"): _by_type("fields"),
+    ("GET", IM + "/template"): _by_type("template"),
     ("POST", IM): _create,
     ("GET", IM + "/{id}"): _rows("GET", "", None, IMPORT_VIEW, 200),
     ("GET", IM + "/{id}/errors"): _rows("GET", "/errors", None, IMPORT_VIEW, 200),
@@ -112,10 +125,13 @@ def _ui_url(name: str, *args: Any) -> str:
     return reverse(f"ui:{name}", args=args)
 
 
-def _ui_new(c: UiCheck) -> None:
-    expected = {"anonymous": 302, "admin": 200}.get(c.who, 403)
-    for type_name in ("contacts", "accounts"):
-        c.request(f"import {type_name}", "GET", _ui_url("imports-new", type_name), expected)
+def _ui_by_type(name: str) -> Callable[[UiCheck], None]:
+    def check(c: UiCheck) -> None:
+        expected = {"anonymous": 302, "admin": 200}.get(c.who, 403)
+        for type_name in ("contacts", "accounts"):
+            c.request(f"{name} {type_name}", "GET", _ui_url(name, type_name), expected)
+
+    return check
 
 
 def _ui_rows(name: str) -> Callable[[UiCheck], None]:
@@ -133,7 +149,8 @@ def _ui_list(c: UiCheck) -> None:
 
 UI_MATRIX: dict[str, Callable[[UiCheck], None]] = {
     "imports-list": _ui_list,
-    "imports-new": _ui_new,
+    "imports-new": _ui_by_type("imports-new"),
+    "imports-template": _ui_by_type("imports-template"),
     "imports-detail": _ui_rows("imports-detail"),
     "imports-errors": _ui_rows("imports-errors"),
 }

@@ -14,6 +14,7 @@ from guanxi.api.crud import json_response, require_token_scope
 from guanxi.core.choices import Action
 from guanxi.core.errors import FieldErrors, NotFound, PermissionDenied
 from guanxi.core.imports import services
+from guanxi.core.imports.template import template_response
 from guanxi.core.models import Job
 from guanxi.core.pagination import paginate, parse_limit
 from guanxi.core.permissions import object_type_of, restricted, token_allows
@@ -97,6 +98,27 @@ def imports_start(request: HttpRequest, id: int) -> HttpResponse:
     )
     job.refresh_from_db()
     return json_response(services.import_as_json(job, preview=False), status=202)
+
+
+@router.get(
+    "/imports/fields",
+    operation_id="imports_fields",
+    summary="What the columns of a file can feed (mapping targets, custom fields included) and what to type",
+)
+def imports_fields(request: HttpRequest, type: str = "contacts") -> HttpResponse:  # noqa: A002 - the contract's name
+    _token_scope(request, type)
+    return json_response({"type": type, "fields": services.import_fields(user=request.user, type_name=type)})
+
+
+@router.get(
+    "/imports/template",
+    operation_id="imports_template",
+    summary="An Excel template to fill in: the columns in the user's language, and a sheet on how to fill them",
+)
+def imports_template(request: HttpRequest, type: str = "contacts") -> FileResponse:  # noqa: A002 - the contract's name
+    _token_scope(request, type)
+    name, content = services.import_template_file(user=request.user, type_name=type)
+    return template_response(name, content)
 
 
 @router.get("/imports/{id}", operation_id="imports_read", summary="An import: mapping, preview, progress, result")

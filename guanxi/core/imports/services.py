@@ -189,6 +189,35 @@ def import_preview(job: Job, rows: int = PREVIEW_ROWS) -> list[dict[str, Any]]:
     return out
 
 
+def import_fields(*, user: Any, type_name: str) -> list[dict[str, Any]]:
+    """What a column of this type can feed: the mapping targets with their label, whether one is
+    needed, and what to type (the template's notes), in the current language."""
+    from guanxi.core.imports.template import field_hint, field_required
+
+    spec = spec_or_error(type_name)
+    require_import(user, spec)
+    frozen = frozen_fields(user, spec.model)
+    return [
+        {
+            "name": f.name,
+            "label": str(f.label),
+            "required": field_required(spec, f),
+            "hint": field_hint(f),
+            "read_only": (f.writes or f.name) in frozen,
+        }
+        for f in spec.mappable()
+    ]
+
+
+def import_template_file(*, user: Any, type_name: str) -> tuple[str, bytes]:
+    """(file name, bytes) of the Excel template for this type, in the current language."""
+    from guanxi.core.imports.template import import_template, template_file_name
+
+    spec = spec_or_error(type_name)
+    require_import(user, spec)
+    return template_file_name(spec), import_template(spec, user)
+
+
 def import_result(job: Job) -> dict[str, int]:
     result = job.result or {}
     return {key: int(result.get(key, 0)) for key in ("created", "updated", "skipped", "failed")}

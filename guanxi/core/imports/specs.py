@@ -43,6 +43,12 @@ class ImportField:
     writes: str = ""
     #: A custom field's ``CustomFieldDefinition`` (targets named ``cf.<key>``, see ``imports.custom``).
     definition: Any = None
+    #: What to type in the column (lazy text), for the template's notes; choice fields list ``choices``.
+    hint: Any = ""
+    choices: Any = None  # a TextChoices class
+    #: In the import template: no for the record ID (it comes from an export) and for alternatives
+    #: of another column (family and given name beside the full name).
+    in_template: bool = True
 
 
 class RowError(NamedTuple):

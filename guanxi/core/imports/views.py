@@ -20,6 +20,7 @@ from guanxi.core.errors import FieldErrors, GuanxiError
 from guanxi.core.imports import services
 from guanxi.core.imports.mapping import check_mapping
 from guanxi.core.imports.specs import ImportSpec, import_spec
+from guanxi.core.imports.template import template_response
 from guanxi.core.models import Job
 from guanxi.core.pagination import paginate, parse_limit
 from guanxi.core.permissions import can, restricted
@@ -197,6 +198,15 @@ class ImportErrorsView(GuanxiViewMixin, View):
         return response
 
 
+class ImportTemplateView(GuanxiViewMixin, View):
+    """The Excel template of a record type, in the user's language."""
+
+    def get(self, request: HttpRequest, type_name: str) -> FileResponse:
+        spec = _spec(type_name, request.user)
+        name, content = services.import_template_file(user=request.user, type_name=spec.type)
+        return template_response(name, content)
+
+
 class ImportListView(GuanxiViewMixin, View):
     """The user's imports, newest first."""
 
@@ -211,6 +221,7 @@ class ImportListView(GuanxiViewMixin, View):
 ui_import_patterns = [
     path("imports/", ImportListView.as_view(), name="imports-list"),
     path("imports/new/<slug:type_name>/", ImportNewView.as_view(), name="imports-new"),
+    path("imports/template/<slug:type_name>/", ImportTemplateView.as_view(), name="imports-template"),
     path("imports/<int:pk>/", ImportDetailView.as_view(), name="imports-detail"),
     path("imports/<int:pk>/errors/", ImportErrorsView.as_view(), name="imports-errors"),
 ]
