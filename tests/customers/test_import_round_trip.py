@@ -12,6 +12,7 @@ import io
 from typing import Any
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
@@ -326,3 +327,54 @@ def test_custom_fields_of_contacts_on_the_bulk_path(client: Client, settings: An
     assert run_import(client, update, "contacts")["result"]["updated"] == 1
     contact.refresh_from_db()
     assert contact.custom_fields == {"hobby": "羽毛球3", "level": 2}
+
+
+# --- the mapping remembered ------------------------------------------------------------------------------------
+
+
+def test_the_next_file_with_the_same_headers_is_matched_as_last_time(client: Client, admin: Any) -> None:
+    hobby = CustomFieldDefinition.objects.create(
+        object_type="customers.contact", key="hobby", field_type="text", label_zh="兴趣爱好", label_en="Interests"
+    )
+    header = ["联系人", "客户手机（主）", "备注", "爱好"]
+    first = upload(client, csv_bytes([header, ["张伟", "13800138000", "老客户", "钓鱼"]]), name="march.csv").json()
+    assert first["mapping"] == {"联系人": "name", "客户手机（主）": "", "备注": "description", "爱好": ""}
+    assert first["remembered_from"] is None
+    # The user maps the phone and the hobby by hand and leaves the notes out; a file they never start
+    # teaches nothing.
+    chosen = {"联系人": "name", "客户手机（主）": "mobile", "备注": "", "爱好": "cf.hobby"}
+    upload(client, csv_bytes([header, ["x", "1", "", ""]]), name="draft.csv", mapping=chosen)
+    started = client.post(
+        f"/api/v1/imports/{first['id']}/start", {"mapping": chosen}, content_type="application/json"
+    )
+    assert started.status_code == 202
+    pending = upload(client, csv_bytes([header, ["y", "2", "", ""]]), name="draft2.csv").json()
+    assert pending["mapping"] == chosen and pending["remembered_from"] == {"id": first["id"], "file_name": "march.csv"}
+
+    # April's file: the same columns and one more; only this user's imports count.
+    april = upload(client, csv_bytes([[*header, "邮箱"], ["李娜", "13900139000", "新", "登山", "li@example.com"]]))
+    assert april.json()["mapping"] == {**chosen, "邮箱": "email"}
+    other = JobClient()
+    other.capture = client.capture  # type: ignore[attr-defined]
+    other.force_login(AdminFactory(email="other@example.com"))
+    assert upload(other, csv_bytes([header, ["x", "1", "", ""]])).json()["mapping"] == first["mapping"]
+
+    # A field deleted since is matched by name again.
+    hobby.delete()
+    again = upload(client, csv_bytes([header, ["x", "1", "", ""]])).json()
+    assert again["mapping"] == {**chosen, "爱好": ""}
+
+
+def test_the_wizard_says_where_the_matching_comes_from(client: Client) -> None:
+    header = ["联系人", "客户手机（主）"]
+    first = upload(client, csv_bytes([header, ["张伟", "13800138000"]]), name="march.csv").json()
+    chosen = {"联系人": "name", "客户手机（主）": "mobile"}
+    client.post(f"/api/v1/imports/{first['id']}/start", {"mapping": chosen}, content_type="application/json")
+    page = client.post(
+        reverse("ui:imports-new", args=["contacts"]),
+        {"file": SimpleUploadedFile("april.csv", csv_bytes([header, ["李娜", "13900139000"]]))},
+    )
+    assert page.status_code == 302
+    detail = client.get(page["Location"]).content.decode()
+    assert "march.csv" in detail and 'id="import-remembered"' in detail
+    assert '<option value="mobile" selected>' in detail

@@ -22,16 +22,24 @@ def unique_headers(header: list[str]) -> list[str]:
     return out
 
 
-def auto_map(spec: ImportSpec, headers: list[str]) -> dict[str, str]:
+def auto_map(spec: ImportSpec, headers: list[str], remembered: dict[str, str] | None = None) -> dict[str, str]:
     """``{header: field}`` for every header; "" for a column no field matches (it is ignored).
 
-    The first column that matches a field gets it; a later one with the same meaning is left
-    unmapped so nothing is imported twice.
+    A header in ``remembered`` (how the user mapped it last time) keeps that choice, "ignore"
+    included, while its field still exists; the others are matched by name. The first column that
+    matches a field gets it; a later one with the same meaning is left unmapped so nothing is
+    imported twice.
     """
-    aliases = spec.alias_map()  # the spec's fields and the custom fields
-    taken: set[str] = set()
+    fields = spec.mappable()
+    aliases = spec.alias_map(fields)  # the spec's fields and the custom fields
+    names = {f.name for f in fields}
+    remembered = {h: f for h, f in (remembered or {}).items() if f == "" or f in names}
+    taken: set[str] = {f for h, f in remembered.items() if f and h in headers}
     mapping: dict[str, str] = {}
     for header in headers:
+        if header in remembered:
+            mapping[header] = remembered[header]
+            continue
         target = aliases.get(header_key(header), "")
         if target and target not in taken:
             taken.add(target)

@@ -69,6 +69,31 @@ def _check_frozen(user: Any, spec: ImportSpec, headers: list[str], columns: dict
         raise FieldErrors(errors)
 
 
+#: How many of the user's last imports of a type are asked how they mapped a header.
+REMEMBER_IMPORTS = 20
+
+
+def remembered_mapping(user: Any, spec: ImportSpec, headers: list[str]) -> tuple[dict[str, str], Job | None]:
+    """How this user mapped these headers in their last started imports of this type (the newest
+    import that had a header decides it), and the newest of those imports. A monthly file from the
+    same system then needs no mapping twice."""
+    wanted = set(headers)
+    remembered: dict[str, str] = {}
+    source: Job | None = None
+    jobs = Job.objects.filter(kind="import", user_id=user.pk, object_type=object_type_of(spec.model)).order_by("-id")
+    for job in jobs[:REMEMBER_IMPORTS]:
+        params = job.params or {}
+        if params.get("type") != spec.type or not params.get("started"):
+            continue
+        for header, target in (params.get("mapping") or {}).items():
+            if header in wanted and header not in remembered and isinstance(target, str):
+                remembered[header] = target
+                source = source or job
+        if len(remembered) == len(wanted):
+            break
+    return remembered, source
+
+
 def require_import(user: Any, spec: ImportSpec) -> None:
     if not can(user, spec.model, Action.IMPORT):
         raise PermissionDenied()
@@ -104,11 +129,15 @@ def import_create(
             fmt = detect_format(path)
             header_line, header, _head = read_head(path, fmt, rows=0)
             headers = unique_headers(header)
+            remembered_from: dict[str, Any] | None = None
             if mapping is not None:
                 columns = check_mapping(spec, headers, mapping)
                 chosen = mapping_from_columns(headers, columns)
             else:
-                chosen = auto_map(spec, headers)
+                remembered, source = remembered_mapping(user, spec, headers)
+                chosen = auto_map(spec, headers, remembered)
+                if source is not None and chosen != auto_map(spec, headers):
+                    remembered_from = {"id": source.pk, "file_name": source.params.get("file_name", "")}
             job.params = {
                 "type": spec.type,
                 "duplicate_policy": policy,
@@ -119,6 +148,8 @@ def import_create(
                 "language": getattr(user, "language", "") or translation.get_language() or "zh-hans",
                 "header_line": header_line,
             }
+            if remembered_from:
+                job.params["remembered_from"] = remembered_from
             job.total = count_rows(path, fmt)
             job.save(update_fields=["params", "total"])
             if start:
@@ -235,6 +266,7 @@ def import_as_json(job: Job, *, preview: bool = True) -> dict[str, Any]:
         "duplicate_policy": params.get("duplicate_policy", "skip"),
         "headers": params.get("headers", []),
         "mapping": params.get("mapping", {}),
+        "remembered_from": params.get("remembered_from"),
         "total": job.total,
         "processed": job.processed,
         "percent": job.percent,
