@@ -344,9 +344,7 @@ def test_the_next_file_with_the_same_headers_is_matched_as_last_time(client: Cli
     # teaches nothing.
     chosen = {"联系人": "name", "客户手机（主）": "mobile", "备注": "", "爱好": "cf.hobby"}
     upload(client, csv_bytes([header, ["x", "1", "", ""]]), name="draft.csv", mapping=chosen)
-    started = client.post(
-        f"/api/v1/imports/{first['id']}/start", {"mapping": chosen}, content_type="application/json"
-    )
+    started = client.post(f"/api/v1/imports/{first['id']}/start", {"mapping": chosen}, content_type="application/json")
     assert started.status_code == 202
     pending = upload(client, csv_bytes([header, ["y", "2", "", ""]]), name="draft2.csv").json()
     assert pending["mapping"] == chosen and pending["remembered_from"] == {"id": first["id"], "file_name": "march.csv"}
