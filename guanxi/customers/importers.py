@@ -28,6 +28,7 @@ import datetime
 import re
 import time
 import unicodedata
+from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from types import SimpleNamespace
@@ -711,6 +712,21 @@ def _changes(before: dict[str, Any], after: dict[str, Any], attnames: list[str])
     return changes
 
 
+def _tagged(merged: dict[int, list[Prepared]]) -> list[int]:
+    """The records an update's rows give tags to."""
+    return [pk for pk, rows in merged.items() if any("tags" in row.values for row in rows)]
+
+
+def _new_tags(wanted: dict[str, Any], had: Iterable[str], changes: dict[str, list[Any]]) -> list[str]:
+    """The file's tags a record does not have yet; when there are any, ``changes`` logs the tags as
+    the services do (before and after, sorted). Tags it has already change nothing."""
+    before = set(had)
+    added = [name for name in wanted.get("tags") or () if name not in before]
+    if added:
+        changes["tags"] = [sorted(before), sorted(before | set(added))]
+    return added
+
+
 def _custom_changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
     """Custom fields in a change log, by key (``cf.<key>``) as the services write them."""
     return {
@@ -1185,6 +1201,7 @@ class ContactWriter(_Writer):
                 current[row["id"]] = row
         updates, point_rows, links, rewrite = [], [], [], []
         tags: dict[int, list[str]] = {}
+        had_tags = self.tags.names_on(Contact, _tagged(merged))
         link_table = TableRows(AccountContact, now, with_pk=False)
         point_table = TableRows(ContactPoint, now, with_pk=False)
         have_links = set()
@@ -1234,9 +1251,10 @@ class ContactWriter(_Writer):
                     link_table.row({"account_id": account_id, "contact_id": pk, "role": "", "is_primary": is_primary})
                 )
                 changes["accounts"] = [None, [{"account": account_id, "role": "", "is_primary": is_primary}]]
-            if wanted.get("tags"):
-                tags[pk] = wanted["tags"]
-            if not changes and not wanted.get("tags"):
+            added = _new_tags(wanted, had_tags.get(pk, ()), changes)
+            if added:
+                tags[pk] = added
+            if not changes:
                 result.skipped += len(rows)
                 continue
             if changes:
@@ -1483,6 +1501,7 @@ class AccountWriter(_Writer):
                 current[row["id"]] = row
         updates = []
         tags: dict[int, list[str]] = {}
+        had_tags = self.tags.names_on(Account, _tagged(merged))
         handed: dict[int, tuple[Any, Any, Any]] = {}  # account -> (previous owner, new owner, new team)
         for pk, rows in merged.items():
             if pk not in allowed:
@@ -1496,9 +1515,10 @@ class AccountWriter(_Writer):
             after = {**before, **{n: wanted[n] for n in attnames if wanted.get(n) not in (None, "")}}
             after["custom_fields"] = _custom_after(before["custom_fields"], wanted)
             changes = _changes(before, after, attnames)
-            if wanted.get("tags"):
-                tags[pk] = wanted["tags"]
-            if not changes and not wanted.get("tags"):
+            added = _new_tags(wanted, had_tags.get(pk, ()), changes)
+            if added:
+                tags[pk] = added
+            if not changes:
                 result.skipped += len(rows)
                 continue
             if changes:

@@ -376,3 +376,42 @@ def test_the_wizard_says_where_the_matching_comes_from(client: Client) -> None:
     detail = client.get(page["Location"]).content.decode()
     assert "march.csv" in detail and 'id="import-remembered"' in detail
     assert '<option value="mobile" selected>' in detail
+
+
+def test_an_unchanged_export_imported_again_changes_nothing(
+    client: Client, admin: Any, account_fields: dict[str, Any]
+) -> None:
+    account = services.account_create(
+        user=admin,
+        data={"name": "华东精密制造", "industry": "manufacturing", "annual_revenue": 12000000, "website": "a.cn"},
+        tags=["重点", "华东"],
+        custom_fields={"terms": "Net 30", "lines": ["CRM", "ERP"], "signed": "2026-03-05", "key_account": True},
+    )
+    services.account_create(user=admin, data={"name": "深圳云帆"})
+    contact = services.contact_create(
+        user=admin,
+        data={"family_name": "王", "given_name": "芳", "title": "+86 经理", "birthday": "1990-05-20"},
+        phones=["13800138000", "021-62345678 转 801"],
+        emails=["wang@example.com"],
+        accounts=[{"account": account.pk, "role": "采购"}],
+        tags=["展会"],
+    )
+    logged = ChangeLogEntry.objects.count()
+    versions = {a.pk: a.version for a in Account.objects.all()}
+
+    for type_name in ("accounts", "contacts"):
+        rows = export_rows(client, type_name)
+        result = run_import(client, rows, type_name)
+        assert result["result"]["updated"] == 0 and result["result"]["failed"] == 0, (type_name, result["result"])
+        assert result["result"]["skipped"] == len(rows) - 1
+    assert ChangeLogEntry.objects.count() == logged
+    assert {a.pk: a.version for a in Account.objects.all()} == versions
+
+    # A tag added in the file is one change, logged as the services log it.
+    rows = export_rows(client, "accounts", "ordering=name")
+    tags_col = rows[0].index("Tags")
+    row = next(r for r in rows[1:] if int(r[0]) == account.pk)
+    row[tags_col] += ", 新签"
+    assert run_import(client, rows, "accounts")["result"]["updated"] == 1
+    log = ChangeLogEntry.objects.filter(object_id=account.pk, content_type__model="account").latest("id")
+    assert log.changes == {"tags": [["华东", "重点"], ["华东", "新签", "重点"]]}

@@ -187,6 +187,17 @@ class TagWriter:
             self.ids.update(found)
         return self.ids
 
+    def names_on(self, model: type[models.Model], object_ids: list[int]) -> dict[int, set[str]]:
+        """The names of the tags the records have now (the records an update's rows give tags)."""
+        out: dict[int, set[str]] = {}
+        ct = content_type_id(model)
+        for start in range(0, len(object_ids), 2000):
+            chunk = object_ids[start : start + 2000]
+            items = TaggedItem.objects.filter(content_type_id=ct, object_id__in=chunk)
+            for object_id, name in items.values_list("object_id", "tag__name"):
+                out.setdefault(object_id, set()).add(name)
+        return out
+
     def link(self, model: type[models.Model], tags_by_object: dict[int, list[str]], *, existing: bool) -> None:
         """Put the tags on the records; ``existing`` records may have some already (kept, not doubled)."""
         if not tags_by_object:

@@ -90,7 +90,11 @@ def policy_choices() -> list[tuple[str, str, str]]:
     return [
         ("skip", _("Skip"), _("Rows that match an existing record are left out.")),
         ("update", _("Update"), _("Rows that match an existing record fill in and change its fields.")),
-        ("create", _("Create anyway"), _("Every row becomes a new record (the same external ID still updates).")),
+        (
+            "create",
+            _("Create anyway"),
+            _("Every row becomes a new record (a row with a record ID or a known external ID still updates it)."),
+        ),
     ]
 
 
