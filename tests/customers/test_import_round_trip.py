@@ -406,6 +406,7 @@ def test_an_unchanged_export_imported_again_changes_nothing(
         assert result["result"]["skipped"] == len(rows) - 1
     assert ChangeLogEntry.objects.count() == logged
     assert {a.pk: a.version for a in Account.objects.all()} == versions
+    assert Contact.objects.get(pk=contact.pk).version == contact.version
 
     # A tag added in the file is one change, logged as the services log it.
     rows = export_rows(client, "accounts", "ordering=name")
