@@ -149,7 +149,7 @@ CONTACT_FIELDS: tuple[ImportField, ...] = (
     ImportField(
         "name",
         gettext_lazy("full name"),
-        ("姓名", "名字", "联系人", "联系人姓名", "name", "contact name"),
+        ("姓名", "名字", "联系人", "联系人姓名", "名称", "name", "contact name", "display name"),
         writes="family_name",
         hint=gettext_lazy("张三, 欧阳娜娜 or John Smith (or use two columns, family name and given name)."),
     ),
@@ -563,7 +563,7 @@ def prepare_contacts(rows: list[tuple[int, list[str]]], ctx: PrepareContext) -> 
                 if len(family) > 100 or len(given) > 100:
                     row.fail("name", full, _("Too long: use at most %(n)s characters.") % {"n": 100})
         if not family and not given:
-            if not row.errors:
+            if not row.errors and not row.get("id"):  # a row that names its record keeps that record's name
                 column = (
                     "name"
                     if "name" in ctx.columns
@@ -631,7 +631,8 @@ def prepare_accounts(rows: list[tuple[int, list[str]]], ctx: PrepareContext) -> 
         values = row.values
         name = row.get("name")
         if not name:
-            row.fail("name", "", _("Give the account a name."))
+            if not row.get("id"):  # a row that names its record keeps that record's name
+                row.fail("name", "", _("Give the account a name."))
         else:
             values["name"] = row.text("name", name)
         for field in _TEXT_ACCOUNT:

@@ -416,3 +416,33 @@ def test_an_unchanged_export_imported_again_changes_nothing(
     assert run_import(client, rows, "accounts")["result"]["updated"] == 1
     log = ChangeLogEntry.objects.filter(object_id=account.pk, content_type__model="account").latest("id")
     assert log.changes == {"tags": [["华东", "重点"], ["华东", "新签", "重点"]]}
+
+
+def test_the_lists_columns_exported_edited_and_imported(client: Client, admin: Any) -> None:
+    """The list's export (the columns shown) maps back too, and a file of IDs and one column is enough."""
+    wang = services.contact_create(user=admin, data={"family_name": "王", "given_name": "芳", "title": "经理"})
+    smith = services.contact_create(user=admin, data={"family_name": "Smith", "given_name": "John"})
+    response = client.post(reverse("ui:export", args=["contacts"]), {"query": "ordering=display_name", "format": "csv"})
+    raw = b"".join(response.streaming_content) if response.streaming else response.content
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
+    header = rows[0]
+    assert "Family name" not in header, "the list's columns only"
+    title = header.index("Job title")
+    for row in rows[1:]:
+        row[title] = "采购总监" if int(row[0]) == wang.pk else "Buyer"
+    result = run_import(client, rows, "contacts")
+    assert result["mapping"]["Name"] == "name" and result["result"]["updated"] == 2, result
+    wang.refresh_from_db()
+    smith.refresh_from_db()
+    assert (wang.title, wang.display_name, smith.title, smith.display_name) == ("采购总监", "王芳", "Buyer", "John Smith")
+
+    # IDs and one column: no name needed for the rows that name their record; a row without an
+    # ID still needs one.
+    few = [["记录 ID", "部门"], [str(wang.pk), "采购部"], ["", "无名"]]
+    result = run_import(client, few, "contacts")
+    assert result["result"] == {"created": 0, "updated": 1, "skipped": 0, "failed": 1}
+    wang.refresh_from_db()
+    assert wang.department == "采购部" and wang.family_name == "王"
+    accounts = [["Record ID", "Website"], [str(services.account_create(user=admin, data={"name": "甲"}).pk), "jia.cn"]]
+    assert run_import(client, accounts, "accounts")["result"]["updated"] == 1
+    assert Account.objects.get(name="甲").website == "https://jia.cn"

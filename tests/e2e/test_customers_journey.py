@@ -54,6 +54,12 @@ def add_button(page: Page) -> Any:
     return page.locator("#add-button")
 
 
+def csv_text(rows: list[list[str]]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerows(rows)
+    return buffer.getvalue()
+
+
 def download(page: Page, fmt: str, tmp_path: Path) -> bytes:
     form = page.locator("#export-form")
     if not form.is_visible():  # the menu stays open after a download
@@ -181,6 +187,28 @@ def test_customers_journey(page: Page, shot: Any, seller: Account, tmp_path: Pat
     sheet = book.get_sheet_by_index(0).to_python()
     assert len(sheet) == 2 and FAMILY + GIVEN in [str(v) for v in sheet[1]], sheet
     shot("exported-xlsx")
+
+    # --- edit the exported file as in Excel and import it back: its record ID updates that contact ---
+    values[header.index("职位")] = "采购总监"
+    edited = tmp_path / "edited.csv"
+    edited.write_bytes(b"\xef\xbb\xbf" + csv_text([header, values]).encode("utf-8"))
+    page.locator("#import-button").click()
+    with page.expect_download() as info:
+        page.locator("#import-template-link").click()
+    template = CalamineWorkbook.from_path(info.value.path()).get_sheet_by_index(0).to_python()
+    assert template[0][0] == "外部编号" and "姓名（必填）" in template[0], template[0]
+    page.locator("#import-file").set_input_files(str(edited))
+    page.locator("input[name=duplicate_policy][value=update]").check()
+    page.locator("#import-upload-button").click()
+    expect(page.locator("#map-0")).to_have_value("id")
+    shot("reimport-mapping")
+    page.locator("#import-start-button").click()
+    expect(page.locator("#import-progress")).to_have_attribute("data-status", "succeeded", timeout=30_000)
+    expect(page.locator('[data-count="updated"]')).to_have_text("1")
+    expect(page.locator('[data-count="created"]')).to_have_text("0")
+    page.goto("/customers/contacts/")
+    expect(list_row(page.locator("#list-table"), FAMILY + GIVEN)).to_contain_text("采购总监")
+    shot("reimported")
 
     # --- bulk: every contact matching the list (all pages), add a tag, after a confirmation with N ----
     page.goto("/customers/contacts/")

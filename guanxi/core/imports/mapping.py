@@ -81,12 +81,17 @@ def check_mapping(spec: ImportSpec, headers: list[str], mapping: Any) -> dict[st
             ]
             continue
         columns[target] = index_of[header]
-    for spec_field in fields:
+    # Rows that name their record (an edited export) update it: nothing else is needed. A row
+    # without an ID must still give what a new record needs (``prepare`` says so, row by row).
+    by_id = "id" in columns
+    required = [] if by_id else [f for f in fields if f.required]
+    groups = () if by_id else spec.required_any
+    for spec_field in required:
         if spec_field.required and spec_field.name not in columns:
             errors.setdefault(f"mapping.{spec_field.name}", []).append(
                 _("Map a column to the required field “%(field)s”.") % {"field": spec_field.label}
             )
-    for group in spec.required_any:
+    for group in groups:
         if not any(name in columns for name in group):
             labels = " / ".join(str(spec.field(name).label) for name in group if spec.field(name))  # type: ignore[union-attr]
             errors.setdefault(f"mapping.{group[0]}", []).append(

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 
 from guanxi.core.choices import Action, JobStatus
 from guanxi.core.errors import Conflict, FieldErrors, PermissionDenied
+from guanxi.core.imports.cells import unescape_cell
 from guanxi.core.imports.mapping import auto_map, check_mapping, mapping_from_columns, unique_headers
 from guanxi.core.imports.reading import count_rows, detect_format, read_head
 from guanxi.core.imports.runner import file_format, prepare_context
@@ -209,7 +210,10 @@ def import_preview(job: Job, rows: int = PREVIEW_ROWS) -> list[dict[str, Any]]:
     prepared = spec.prepare(head, ctx)
     out = []
     for (line, cells), row in zip(head, prepared, strict=True):
-        values = {name: (cells[index].strip() if index < len(cells) else "") for name, index in ctx.columns.items()}
+        values = {
+            name: (unescape_cell(cells[index].strip()) if index < len(cells) else "")
+            for name, index in ctx.columns.items()
+        }
         out.append(
             {
                 "line": line,
