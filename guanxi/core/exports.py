@@ -39,7 +39,7 @@ from guanxi.core.jobs import JobRun, job_handler, job_start
 from guanxi.core.models import CustomFieldDefinition, Job
 from guanxi.core.pagination import paginate
 from guanxi.core.permissions import hidden_fields, may_reach, restrict_queryset, restricted
-from guanxi.core.registry import Resource, resources
+from guanxi.core.registry import ComputedColumn, Resource, resources
 
 FORMATS = ("csv", "xlsx")
 CONTENT_TYPES = {
@@ -67,9 +67,10 @@ class ExportColumn:
 
     name: str
     label: str
-    kind: str = "field"  # field | tags | cf | id
+    kind: str = "field"  # field | tags | cf | id | computed
     db_field: models.Field | None = None
     definition: CustomFieldDefinition | None = None
+    computed: ComputedColumn | None = None
 
 
 def resource_for_export(path: str) -> Resource:
@@ -99,6 +100,8 @@ def available_columns(resource: Resource, user: Any) -> list[ExportColumn]:
             continue
         label = capfirst(str(getattr(db_field, "verbose_name", name)))
         columns.append(ExportColumn(name, label, db_field=db_field))
+    for computed in resource.computed_columns:
+        columns.append(ExportColumn(computed.name, capfirst(str(computed.label)), kind="computed", computed=computed))
     if resource.taggable and "tags" not in hidden:
         columns.append(ExportColumn("tags", _("Tags"), kind="tags"))
     if resource.custom_fields and "custom_fields" not in hidden:
@@ -232,9 +235,10 @@ class RowReader:
     #: Related-record names kept between chunks (owners, teams, parents repeat across the list).
     MAX_CACHED = 50_000
 
-    def __init__(self, resource: Resource, columns: list[ExportColumn]):
+    def __init__(self, resource: Resource, columns: list[ExportColumn], user: Any = None):
         self.resource = resource
         self.columns = columns
+        self.user = user
         self.want_tags = any(c.kind == "tags" for c in columns)
         self.user_keys = [
             c.definition.key for c in columns if c.definition is not None and c.definition.field_type == "user"
@@ -268,10 +272,17 @@ class RowReader:
 
             ids = {(getattr(o, "custom_fields", None) or {}).get(k) for o in objs for k in self.user_keys}
             users = {u.pk: u for u in User.objects.filter(pk__in={i for i in ids if isinstance(i, int)})}
+        computed: dict[str, dict[Any, tuple[str, str]]] = {}
         if objs:
             self._related_names(objs)
+            computed = {c.name: c.computed.values(objs, self.user) for c in self.columns if c.computed is not None}
         for obj in objs:
-            yield [self.cell(obj, column, tags, users) for column in self.columns]
+            yield [
+                escape_cell(computed[c.name].get(obj.pk, ("", ""))[0])
+                if c.computed is not None
+                else self.cell(obj, c, tags, users)
+                for c in self.columns
+            ]
 
     def cell(self, obj: models.Model, column: ExportColumn, tags: dict[Any, list[str]], users: dict[Any, Any]) -> Cell:
         if column.kind == "id":
@@ -419,12 +430,13 @@ def write_export(
     ordering: str,
     fmt: str,
     out: BinaryIO,
+    user: Any,
     progress: Any = None,
 ) -> int:
     """Write every row of ``qs`` to ``out``; ``progress(n)`` after each chunk. Returns the row count."""
     sink = _sink(fmt, out, capfirst(resource.label_plural))
     sink.header([str(c.label) for c in columns])
-    reader = RowReader(resource, columns)
+    reader = RowReader(resource, columns, user)
     count = 0
     for chunk in iter_chunks(qs, ordering):
         for row in reader.rows(chunk):
@@ -501,17 +513,20 @@ def export_response(
     name = file_name(resource, fmt)
     if fmt == "xlsx":
         buffer = io.BytesIO()
-        write_export(resource=resource, columns=chosen, qs=qs, ordering=ordering, fmt=fmt, out=buffer)
+        write_export(resource=resource, columns=chosen, qs=qs, ordering=ordering, fmt=fmt, out=buffer, user=user)
         response: HttpResponse = HttpResponse(buffer.getvalue(), content_type=CONTENT_TYPES[fmt])
     else:
-        response = StreamingHttpResponse(_stream_csv(resource, chosen, qs, ordering), content_type=CONTENT_TYPES[fmt])  # type: ignore[assignment]
+        stream = _stream_csv(resource, chosen, qs, ordering, user)
+        response = StreamingHttpResponse(stream, content_type=CONTENT_TYPES[fmt])  # type: ignore[assignment]
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, no-store"
     return response
 
 
-def _stream_csv(resource: Resource, columns: list[ExportColumn], qs: models.QuerySet, ordering: str) -> Iterator[bytes]:
+def _stream_csv(
+    resource: Resource, columns: list[ExportColumn], qs: models.QuerySet, ordering: str, user: Any
+) -> Iterator[bytes]:
     """CSV bytes chunk by chunk, in the language and time zone of the request that asked.
 
     The server iterates this after the view returned: each step re-enters the request's language
@@ -532,7 +547,7 @@ def _stream_csv(resource: Resource, columns: list[ExportColumn], qs: models.Quer
         sink.header([str(c.label) for c in columns])
         sink.flush()
     yield take()
-    reader = RowReader(resource, columns)
+    reader = RowReader(resource, columns, user)
     chunks = iter_chunks(qs, ordering)
     while True:
         with translation.override(language), timezone.override(zone):
@@ -571,6 +586,7 @@ def export_job(run: JobRun) -> dict[str, Any]:
                 ordering=ordering,
                 fmt=fmt,
                 out=tmp,
+                user=user,
                 progress=lambda n: run.progress(n, max(total, n)),
             )
             tmp.seek(0)

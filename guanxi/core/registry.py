@@ -15,6 +15,17 @@ from django.db import models
 from guanxi.core.filters import FilterSet
 
 
+@dataclass(frozen=True)
+class ComputedColumn:
+    """A column of lists and exports that is no field of the record, read for a page (or an export's
+    chunk) of records at once, never per row: ``values(objs, user)`` -> ``{pk: (text, url)}``; the
+    url may be "" and a record may be missing. Only what ``user`` may see goes in."""
+
+    name: str
+    label: Any  # lazy translatable text
+    values: Callable[[list[Any], Any], dict[Any, tuple[str, str]]]
+
+
 @dataclass
 class Resource:
     model: type[models.Model]
@@ -49,6 +60,8 @@ class Resource:
     # work; raises FieldErrors when there is nothing to apply.
     assign_by_rules: Callable[[Any], Any] | None = None
     select_related: tuple[str, ...] = ()
+    # Columns of lists and exports that are no field of the record (a contact's company).
+    computed_columns: tuple[ComputedColumn, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

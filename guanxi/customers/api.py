@@ -100,6 +100,21 @@ def contact_accounts(contacts: list[Any], user: Any) -> dict[Any, dict[str, Any]
     return out
 
 
+def contact_companies(contacts: list[Any], user: Any) -> dict[Any, tuple[str, str]]:
+    """The 公司 column of contact lists and exports: the primary account, or else the first account
+    the user may see, with its address. One value, so an edited export imports back as that name."""
+    from guanxi.core.registry import resource_at
+    from guanxi.core.views.base import resource_url
+
+    accounts = resource_at("accounts")
+    out: dict[Any, tuple[str, str]] = {}
+    for pk, extra in contact_accounts(contacts, user).items():
+        if extra["accounts"]:
+            first = extra["accounts"][0]["account"]  # the links come primary first
+            out[pk] = (first["display"], resource_url(accounts, "detail", first["id"]) or "")
+    return out
+
+
 # --- routes -----------------------------------------------------------------------------------------
 
 

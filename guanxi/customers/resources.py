@@ -1,6 +1,8 @@
 """Resource registrations of accounts, contacts, tier rules and ideal customer profiles."""
 
-from guanxi.core.registry import Resource, register
+from django.utils.translation import gettext_lazy
+
+from guanxi.core.registry import ComputedColumn, Resource, register
 from guanxi.customers import services
 from guanxi.customers.filters import (
     AccountFilterSet,
@@ -24,6 +26,7 @@ def register_customers() -> None:
         CONTACT_EXTRA_INPUT,
         account_routes,
         contact_accounts,
+        contact_companies,
         contact_routes,
         customer_profile_routes,
         tier_rule_routes,
@@ -118,6 +121,7 @@ def register_customers() -> None:
             required_fields=(),  # a family or a given name: checked by the service
             list_columns=(
                 "display_name",
+                "company",
                 "title",
                 "department",
                 "emails",
@@ -133,6 +137,7 @@ def register_customers() -> None:
             update=services.contact_update,
             extra_input=CONTACT_EXTRA_INPUT,
             serialize_extra=contact_accounts,
+            computed_columns=(ComputedColumn("company", gettext_lazy("company"), contact_companies),),
             routes=contact_routes,
             nav_group="customers",
             icon="address-book",

@@ -247,7 +247,7 @@ def test_export_reads_in_keyset_chunks(
         qs, ordering = exports.export_queryset(resource, admin, exports.query_dict({}), columns, strict=True)
         with CaptureQueriesContext(connection) as queries:
             exports.write_export(
-                resource=resource, columns=columns, qs=qs, ordering=ordering, fmt="csv", out=io.BytesIO()
+                resource=resource, columns=columns, qs=qs, ordering=ordering, fmt="csv", out=io.BytesIO(), user=admin
             )
         return len(queries)
 

@@ -343,6 +343,46 @@ def test_contact_list_shows_the_main_email_and_phone(admin: User, make_contact: 
     assert "is_primary" not in page
 
 
+def test_contact_list_shows_each_persons_company(
+    rep: User,
+    other_rep: User,
+    rep_client: Client,
+    make_account: Callable[..., Account],
+    make_contact: Callable[..., Contact],
+) -> None:
+    """The 公司 column: the primary account, else the first one the user may see, linked; never one
+    they may not see. The export has the same column, in words, which an import reads back."""
+    mine = make_account(name="杭州甲科技", by=rep)
+    theirs = make_account(name="深圳乙保密", by=other_rep)
+    also_mine = make_account(name="宁波丙贸易", by=rep)
+    make_contact(by=rep, given_name="一", accounts=[{"account": mine.pk, "is_primary": True}])
+    two = make_contact(by=rep, given_name="二", accounts=[{"account": also_mine.pk}])
+    AccountContact.objects.filter(contact=two, account=also_mine).update(is_primary=False)
+    AccountContact.objects.create(contact=two, account=theirs, is_primary=True)  # primary, but not the rep's
+    make_contact(by=rep, given_name="三")
+    page = html(rep_client.get(url("contacts-list", query="ordering=display_name")))
+    rows = {re.search(r'fw-medium">([^<]+)<', row).group(1): row for row in re.findall(r"<tr data-pk=.*?</tr>", page)}  # type: ignore[union-attr]
+    assert set(rows) == {"张一", "张二", "张三"}, page
+    assert f'<a href="{url("accounts-detail", mine.pk)}">杭州甲科技</a>' in rows["张一"]
+    assert f'<a href="{url("accounts-detail", also_mine.pk)}">宁波丙贸易</a>' in rows["张二"]
+    assert "深圳乙保密" not in page
+    assert rows["张三"].count('<span class="text-secondary">—</span>') >= 1
+    assert "<th" in page and "Company" in page
+
+    from tests.customers.conftest import grant
+
+    grant(rep.role, "customers.contact", ("export",))
+    response = rep_client.post(reverse("ui:export", args=["contacts"]), {"query": "ordering=display_name"})
+    text = b"".join(response.streaming_content).decode("utf-8-sig")
+    header, *lines = text.splitlines()
+    assert header.split(",")[:3] == ["Record ID", "Name", "Company"]
+    assert {line.split(",")[1]: line.split(",")[2] for line in lines} == {
+        "张一": "杭州甲科技",
+        "张二": "宁波丙贸易",
+        "张三": "",
+    }
+
+
 # --- query counts --------------------------------------------------------------------------------------------
 
 

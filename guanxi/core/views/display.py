@@ -24,7 +24,7 @@ from django.utils.translation import gettext_lazy
 
 from guanxi.core.choices import choice_label
 from guanxi.core.models import CustomFieldDefinition
-from guanxi.core.registry import Resource
+from guanxi.core.registry import ComputedColumn, Resource
 from guanxi.core.views.base import record_url
 
 EMPTY = mark_safe('<span class="text-secondary">—</span>')  # noqa: S308 - constant markup
@@ -36,9 +36,10 @@ class Column:
 
     name: str
     label: str
-    kind: str = "field"  # field | tags | cf
+    kind: str = "field"  # field | tags | cf | computed
     sortable: bool = False
     definition: CustomFieldDefinition | None = None
+    computed: ComputedColumn | None = None
     db_field: models.Field | None = field(default=None, repr=False)
 
     @property
@@ -82,6 +83,9 @@ def available_columns(resource: Resource, hidden: set[str], definitions: list[Cu
                 db_field=db_field,
             )
         )
+    for computed in resource.computed_columns:
+        label = capfirst(str(computed.label))
+        columns.append(Column(name=computed.name, label=label, kind="computed", computed=computed))
     if resource.taggable and "tags" not in hidden:
         columns.append(Column(name="tags", label=_("Tags"), kind="tags"))
     if resource.custom_fields and "custom_fields" not in hidden:
@@ -90,6 +94,13 @@ def available_columns(resource: Resource, hidden: set[str], definitions: list[Cu
                 Column(name=f"cf.{definition.key}", label=definition.label, kind="cf", definition=definition)
             )
     return columns
+
+
+def computed_value(text: str, url: str, *, link: bool = True) -> SafeString | str:
+    """A computed column's cell: its text, linked when it has an address (not in a row's first cell)."""
+    if not text:
+        return EMPTY
+    return format_html('<a href="{}">{}</a>', url, text) if url and link else text
 
 
 def format_datetime(value: datetime.datetime) -> str:

@@ -388,6 +388,9 @@ class ObjectListView(ResourceView):
         if user_keys:
             ids = {(getattr(o, "custom_fields", None) or {}).get(k) for o in items for k in user_keys}
             users = display.users_by_id({i for i in ids if i is not None})
+        computed = {
+            c.name: c.computed.values(items, self.request.user) for c in columns if c.computed is not None and items
+        }
         rows = []
         for obj in items:
             cells: list[Any] = []
@@ -397,6 +400,9 @@ class ObjectListView(ResourceView):
                 elif column.kind == "cf":
                     value = (getattr(obj, "custom_fields", None) or {}).get(column.name[3:])
                     cells.append(display.custom_value(column.definition, value, users))
+                elif column.kind == "computed":
+                    text, url = computed[column.name].get(obj.pk, ("", ""))
+                    cells.append(display.computed_value(text, url, link=index > 0))
                 else:
                     # The first cell links to the record, so it must not hold a link of its own.
                     cells.append(display.field_value(obj, column.name, link=index > 0))
