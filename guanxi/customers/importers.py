@@ -808,13 +808,15 @@ class _Writer:
                 row.values["owner_id"], row.values["team_id"] = found
             users = row.values.pop("custom_users", None)
             if users:
-                missing = [(k, text) for k, text in users.items() if self.owners.get(text) is None]
-                if missing:
-                    key, text = missing[0]
-                    self._refuse(result, row, CF_PREFIX + key, text, _("No active user with this email or name."))
+                picked = {k: self.owners.get(text) for k, text in users.items()}
+                missing = next((k for k, user in picked.items() if user is None), None)
+                if missing is not None:
+                    self._refuse(
+                        result, row, CF_PREFIX + missing, users[missing], _("No active user with this email or name.")
+                    )
                     continue
                 custom = row.values.setdefault("custom_fields", {})
-                custom.update({k: self.owners.cache[text][0] for k, text in users.items()})  # type: ignore[index]
+                custom.update({k: user[0] for k, user in picked.items() if user is not None})
                 self.refresh(row.values)
             kept.append(row)
         return kept

@@ -118,12 +118,17 @@ class JobClient(Client):
             return super().request(**request)
 
 
+def job_client(user: Any, capture: Any) -> JobClient:
+    """A client signed in as ``user`` whose requests run the jobs they queue."""
+    c = JobClient()
+    c.capture = capture
+    c.force_login(user)
+    return c
+
+
 @pytest.fixture
 def client(admin: Any, django_capture_on_commit_callbacks: Any) -> Client:
-    c = JobClient()
-    c.capture = django_capture_on_commit_callbacks
-    c.force_login(admin)
-    return c
+    return job_client(admin, django_capture_on_commit_callbacks)
 
 
 def read_errors(client: Client, job_id: int) -> list[list[str]]:

@@ -20,7 +20,7 @@ from guanxi.core.models import ChangeLogEntry, CustomFieldDefinition
 from guanxi.core.services import record_delete
 from guanxi.customers import services
 from guanxi.customers.models import Account, Contact
-from tests.customers.test_import import JobClient, csv_bytes, read_errors, upload
+from tests.customers.test_import import JobClient, csv_bytes, job_client, read_errors, upload
 from tests.factories import AdminFactory, RoleFactory, UserFactory, grant
 
 pytestmark = pytest.mark.django_db
@@ -32,11 +32,8 @@ def admin() -> Any:
 
 
 @pytest.fixture
-def client(admin: Any, django_capture_on_commit_callbacks: Any) -> Client:
-    c = JobClient()
-    c.capture = django_capture_on_commit_callbacks
-    c.force_login(admin)
-    return c
+def client(admin: Any, django_capture_on_commit_callbacks: Any) -> JobClient:
+    return job_client(admin, django_capture_on_commit_callbacks)
 
 
 @pytest.fixture
@@ -188,7 +185,7 @@ def test_a_record_id_updates_that_record_whatever_else_matches(client: Client, a
     assert other.title == ""
 
 
-def test_record_ids_that_find_nothing_are_refused_with_their_line(client: Client, admin: Any) -> None:
+def test_record_ids_that_find_nothing_are_refused_with_their_line(client: JobClient, admin: Any) -> None:
     mine = services.contact_create(user=admin, data={"family_name": "李", "given_name": "雷"})
     role = RoleFactory(name="仅自己")
     grant(role, "customers.contact", ("view", "add", "change", "import"), "own")
@@ -204,9 +201,7 @@ def test_record_ids_that_find_nothing_are_refused_with_their_line(client: Client
         [str(binned.pk), "钱多", "x"],  # 5: in the recycle bin
         ["", "新人", "x"],  # 6: no ID: a new contact
     ]
-    someone_client = JobClient()
-    someone_client.capture = client.capture  # type: ignore[attr-defined]
-    someone_client.force_login(someone)
+    someone_client = job_client(someone, client.capture)
     result = run_import(someone_client, [*rows, [str(hidden.pk), "赵敏", "y"]], "contacts")
     # someone sees only their own: the admin's contact is "not found" for them, not "forbidden".
     errors = errors_by_line(someone_client, result["id"])
@@ -332,7 +327,7 @@ def test_custom_fields_of_contacts_on_the_bulk_path(client: Client, settings: An
 # --- the mapping remembered ------------------------------------------------------------------------------------
 
 
-def test_the_next_file_with_the_same_headers_is_matched_as_last_time(client: Client, admin: Any) -> None:
+def test_the_next_file_with_the_same_headers_is_matched_as_last_time(client: JobClient, admin: Any) -> None:
     hobby = CustomFieldDefinition.objects.create(
         object_type="customers.contact", key="hobby", field_type="text", label_zh="兴趣爱好", label_en="Interests"
     )
@@ -352,9 +347,7 @@ def test_the_next_file_with_the_same_headers_is_matched_as_last_time(client: Cli
     # April's file: the same columns and one more; only this user's imports count.
     april = upload(client, csv_bytes([[*header, "邮箱"], ["李娜", "13900139000", "新", "登山", "li@example.com"]]))
     assert april.json()["mapping"] == {**chosen, "邮箱": "email"}
-    other = JobClient()
-    other.capture = client.capture  # type: ignore[attr-defined]
-    other.force_login(AdminFactory(email="other@example.com"))
+    other = job_client(AdminFactory(email="other@example.com"), client.capture)
     assert upload(other, csv_bytes([header, ["x", "1", "", ""]])).json()["mapping"] == first["mapping"]
 
     # A field deleted since is matched by name again.

@@ -361,7 +361,11 @@ def test_contact_list_shows_each_persons_company(
     AccountContact.objects.create(contact=two, account=theirs, is_primary=True)  # primary, but not the rep's
     make_contact(by=rep, given_name="三")
     page = html(rep_client.get(url("contacts-list", query="ordering=display_name")))
-    rows = {re.search(r'fw-medium">([^<]+)<', row).group(1): row for row in re.findall(r"<tr data-pk=.*?</tr>", page)}  # type: ignore[union-attr]
+    rows = {}
+    for row in re.findall(r"<tr data-pk=.*?</tr>", page):
+        name = re.search(r'fw-medium">([^<]+)<', row)
+        assert name, row
+        rows[name.group(1)] = row
     assert set(rows) == {"张一", "张二", "张三"}, page
     assert f'<a href="{url("accounts-detail", mine.pk)}">杭州甲科技</a>' in rows["张一"]
     assert f'<a href="{url("accounts-detail", also_mine.pk)}">宁波丙贸易</a>' in rows["张二"]

@@ -87,7 +87,7 @@ def check_mapping(spec: ImportSpec, headers: list[str], mapping: Any) -> dict[st
     required = [] if by_id else [f for f in fields if f.required]
     groups = () if by_id else spec.required_any
     for spec_field in required:
-        if spec_field.required and spec_field.name not in columns:
+        if spec_field.name not in columns:
             errors.setdefault(f"mapping.{spec_field.name}", []).append(
                 _("Map a column to the required field “%(field)s”.") % {"field": spec_field.label}
             )
