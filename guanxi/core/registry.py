@@ -26,6 +26,17 @@ class ComputedColumn:
     values: Callable[[list[Any], Any], dict[Any, tuple[str, str]]]
 
 
+@dataclass(frozen=True)
+class DetailSection:
+    """A group of fields on a record's page. ``folded`` sections (consent, record stamps) start closed:
+    a salesperson scrolls past them fifty times a day, on a phone too."""
+
+    key: str
+    title: Any  # lazy translatable text
+    fields: tuple[str, ...]
+    folded: bool = False
+
+
 @dataclass
 class Resource:
     model: type[models.Model]
@@ -62,6 +73,9 @@ class Resource:
     select_related: tuple[str, ...] = ()
     # Columns of lists and exports that are no field of the record (a contact's company).
     computed_columns: tuple[ComputedColumn, ...] = ()
+    # How the record's page groups its fields; fields in no section follow in a last one ("Other").
+    # Empty: one section of every field, in ``fields`` order.
+    detail_sections: tuple[DetailSection, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

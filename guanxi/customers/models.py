@@ -32,6 +32,7 @@ from guanxi.customers.choices import (
     TeamMethod,
     Tier,
 )
+from guanxi.customers.normalize import country_name
 
 LIVE = Q(deleted_at__isnull=True)
 
@@ -81,6 +82,10 @@ class AddressMixin(models.Model):
 
     class Meta:
         abstract = True
+
+    def get_country_display(self) -> str:
+        """中国 rather than CN on pages (exports keep the code, which imports read back)."""
+        return country_name(self.country)
 
 
 class Account(BigTableMixin, AddressMixin, GuanxiModel):

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 import phonenumbers
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from email_validator import EmailNotValidError, validate_email
 
@@ -244,9 +245,84 @@ def normalize_cn_province(raw: str) -> tuple[str, str]:
     return found
 
 
+# Names people type for a country that phonenumbers does not give (its names are 中国, China...).
+_COUNTRY_ALIASES = {
+    "中华人民共和国": "CN",
+    "中國": "CN",
+    "prc": "CN",
+    "p.r.c.": "CN",
+    "people's republic of china": "CN",
+    "中国香港": "HK",
+    "香港特别行政区": "HK",
+    "中国澳门": "MO",
+    "澳门": "MO",
+    "澳门特别行政区": "MO",
+    "中国台湾": "TW",
+    "台湾": "TW",
+    "usa": "US",
+    "u.s.a.": "US",
+    "u.s.": "US",
+    "united states of america": "US",
+    "uk": "GB",
+    "u.k.": "GB",
+    "great britain": "GB",
+    "england": "GB",
+    "korea": "KR",
+    "republic of korea": "KR",
+    "macau": "MO",
+    "russian federation": "RU",
+}
+
+
+# Chinese names phonenumbers lacks.
+_ZH_MISSING = {"WS": "萨摩亚"}
+
+
+@lru_cache(maxsize=1)
+def country_names() -> dict[str, tuple[str, str]]:
+    """Each country phonenumbers knows -> (Chinese name, English name), from its own geocoder data.
+
+    Read through each region's example number, the public way to the names; once per process
+    (about 80 ms). A region without a name keeps its code."""
+    from phonenumbers import geocoder
+
+    names = {}
+    for code in phonenumbers.SUPPORTED_REGIONS:
+        example = phonenumbers.example_number(code)
+        zh = geocoder.country_name_for_number(example, "zh") if example else ""
+        en = geocoder.country_name_for_number(example, "en") if example else ""
+        # A few of its entries point at another language's ("*zh") instead of naming the country.
+        zh, en = ("" if name.startswith("*") else name for name in (zh, en))
+        names[code] = (zh or _ZH_MISSING.get(code) or en or code, en or code)
+    return names
+
+
+@lru_cache(maxsize=1)
+def _country_lookup() -> dict[str, str]:
+    lookup = {name.lower(): code for code, pair in country_names().items() for name in pair}
+    lookup.update(_COUNTRY_ALIASES)
+    return lookup
+
+
+def country_name(code: str, language: str = "") -> str:
+    """The country's name in ``language`` (the active one by default): 中国 / China; else the code."""
+    pair = country_names().get(code)
+    if pair is None:
+        return code
+    return pair[0] if (language or get_language() or "").startswith("zh") else pair[1]
+
+
 def normalize_country(raw: str) -> str:
-    """An ISO 3166 alpha-2 code, upper-case (``cn`` -> ``CN``); empty stays empty."""
-    text = (raw or "").strip().upper()
-    if text and text not in phonenumbers.SUPPORTED_REGIONS:
-        raise ValueError(_("Use a two-letter country code such as CN, US or DE."))
-    return text
+    """An ISO 3166 alpha-2 code from a code (``cn`` -> ``CN``) or a name in Chinese or English
+    (中国, China, 美国, USA), as a spreadsheet's 国家 column holds it; empty stays empty."""
+    text = unicodedata.normalize("NFKC", raw or "").strip()
+    code = text.upper()
+    if not code or code in phonenumbers.SUPPORTED_REGIONS:
+        return code
+    found = _country_lookup().get(text.lower())
+    if found is None:
+        raise ValueError(
+            _("“%(value)s” is not a country Guanxi knows: type its name (中国, China) or its two-letter code (CN, US).")
+            % {"value": text[:40]}
+        )
+    return found

@@ -83,8 +83,8 @@ def main_point(points: list[dict[str, Any]] | None, kind: str, *, link: bool = T
     href = f"mailto:{point['value']}" if kind == "emails" else tel_href(point)
     more = format_html(' <span class="text-secondary small">+{}</span>', len(points) - 1) if len(points) > 1 else ""
     if not link:
-        return format_html("{}{}", text, more)
-    return format_html('<a href="{}">{}</a>{}', href, text, more)
+        return format_html('<span class="gx-point" title="{}">{}</span>{}', text, text, more)
+    return format_html('<a href="{}" class="gx-point" title="{}">{}</a>{}', href, text, text, more)
 
 
 # --- contacts ----------------------------------------------------------------------------------------

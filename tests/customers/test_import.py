@@ -680,3 +680,24 @@ def test_imported_records_are_indexed_as_a_rebuild_would_index_them(
     assert third.pk in {hit.id for hit in search(user, "0003")}
     fifth = Contact.objects.get(external_id="C000005")
     assert [hit.id for hit in search(user, "later@example.com")] == [fifth.pk]
+
+
+def test_countries_by_name_as_a_spreadsheet_holds_them(client: Client) -> None:
+    """A 国家 column of names (中国, 美国, United Kingdom) imports as codes; the country also reads the
+    phone, so a US number needs no +1. A country no one knows refuses its row, naming it."""
+    rows = [
+        ["外部编号", "姓名", "手机", "国家"],
+        ["C1", "王一", "13800138001", "中国"],
+        ["C2", "Ann Lee", "650 253 0000", "美国"],
+        ["C3", "Tom Hill", "", "United Kingdom"],
+        ["C4", "Ivy Wu", "", "火星"],
+    ]
+    job = upload(client, csv_bytes(rows), start="true").json()
+    result = client.get(f"/api/v1/imports/{job['id']}").json()["result"]
+    assert result["created"] == 3 and result["failed"] == 1
+    countries = dict(Contact.objects.values_list("external_id", "country"))
+    assert countries == {"C1": "CN", "C2": "US", "C3": "GB"}
+    assert Contact.objects.get(external_id="C2").phones[0]["value"] == "+16502530000"
+    errors = read_errors(client, job["id"])
+    assert [row[:3] for row in errors[1:]] == [["5", "国家", "火星"]]
+    assert "type its name (中国, China) or its two-letter code" in errors[1][3]

@@ -8,6 +8,8 @@ from email_validator import EmailNotValidError, validate_email
 
 from guanxi.customers.choices import size_band_for
 from guanxi.customers.normalize import (
+    country_name,
+    country_names,
     normalize_cn_province,
     normalize_country,
     normalize_email,
@@ -157,6 +159,43 @@ def test_website_and_places() -> None:
     assert normalize_country("cn") == "CN"
     with pytest.raises(ValueError):
         normalize_country("XX")
+
+
+@pytest.mark.parametrize(
+    ("typed", "code"),
+    [
+        ("中国", "CN"),
+        ("中华人民共和国", "CN"),
+        (" China ", "CN"),
+        ("ＣＮ", "CN"),  # full-width, as a Chinese input method types it
+        ("香港", "HK"),
+        ("美国", "US"),
+        ("USA", "US"),
+        ("united states", "US"),
+        ("英国", "GB"),
+        ("UK", "GB"),
+        ("德国", "DE"),
+        ("Germany", "DE"),
+        ("新加坡", "SG"),
+        ("", ""),
+    ],
+)
+def test_countries_by_name_or_code(typed: str, code: str) -> None:
+    assert normalize_country(typed) == code
+
+
+def test_an_unknown_country_says_what_to_type() -> None:
+    with pytest.raises(ValueError, match=r"“火星” is not a country .*\(中国, China\).*\(CN, US\)"):
+        normalize_country("火星")
+
+
+def test_country_names_in_both_languages() -> None:
+    """From phonenumbers' own data (no table of ours); its pointers such as "*zh" never show."""
+    assert country_name("CN", "zh-hans") == "中国" and country_name("CN", "en") == "China"
+    assert country_name("US", "zh-hans") == "美国" and country_name("DE", "en") == "Germany"
+    assert country_name("ZZ", "zh-hans") == "ZZ"
+    assert not any(name.startswith("*") for pair in country_names().values() for name in pair)
+    assert len(country_names()) > 240
 
 
 def test_size_bands() -> None:

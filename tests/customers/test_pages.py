@@ -309,7 +309,7 @@ def test_account_detail_lists_the_contacts_the_user_may_see(
     AccountContact.objects.create(contact=hidden, account=account, role="财务")
     page = html(rep_client.get(url("accounts-detail", account.pk)))
     assert 'id="account-contacts"' in page and "王五" in page and "总经理" in page
-    assert '<a href="mailto:wang@example.com">' in page and '<a href="tel:+8613800138000">' in page
+    assert 'href="mailto:wang@example.com"' in page and 'href="tel:+8613800138000"' in page
     assert "赵六" not in page and "财务" not in page
     assert f'href="{url("contacts-add", query=f"account={account.pk}")}"' in page
 
@@ -338,8 +338,12 @@ def test_an_account_with_many_contacts_lists_the_newest_first(
 def test_contact_list_shows_the_main_email_and_phone(admin: User, make_contact: Callable[..., Contact]) -> None:
     make_contact(emails=["a@example.com", "b@example.com"], phones=["13800138000"])
     page = html(client_for(admin).get(url("contacts-list")))
-    assert '<a href="mailto:a@example.com">a@example.com</a> <span class="text-secondary small">+1</span>' in page
-    assert '<a href="tel:+8613800138000">+86 138 0013 8000</a>' in page
+    # The whole address is the link's title: a narrow cell may show it shortened.
+    assert (
+        '<a href="mailto:a@example.com" class="gx-point" title="a@example.com">a@example.com</a> '
+        '<span class="text-secondary small">+1</span>'
+    ) in page
+    assert '<a href="tel:+8613800138000" class="gx-point" title="+86 138 0013 8000">+86 138 0013 8000</a>' in page
     assert "is_primary" not in page
 
 
@@ -367,8 +371,8 @@ def test_contact_list_shows_each_persons_company(
         assert name, row
         rows[name.group(1)] = row
     assert set(rows) == {"张一", "张二", "张三"}, page
-    assert f'<a href="{url("accounts-detail", mine.pk)}">杭州甲科技</a>' in rows["张一"]
-    assert f'<a href="{url("accounts-detail", also_mine.pk)}">宁波丙贸易</a>' in rows["张二"]
+    assert f'<a href="{url("accounts-detail", mine.pk)}" title="杭州甲科技">杭州甲科技</a>' in rows["张一"]
+    assert f'<a href="{url("accounts-detail", also_mine.pk)}" title="宁波丙贸易">宁波丙贸易</a>' in rows["张二"]
     assert "深圳乙保密" not in page
     assert rows["张三"].count('<span class="text-secondary">—</span>') >= 1
     assert "<th" in page and "Company" in page

@@ -100,7 +100,8 @@ def computed_value(text: str, url: str, *, link: bool = True) -> SafeString | st
     """A computed column's cell: its text, linked when it has an address (not in a row's first cell)."""
     if not text:
         return EMPTY
-    return format_html('<a href="{}">{}</a>', url, text) if url and link else text
+    # The title holds the whole text where a narrow list cell shows it shortened.
+    return format_html('<a href="{}" title="{}">{}</a>', url, text, text) if url and link else text
 
 
 def format_datetime(value: datetime.datetime) -> str:

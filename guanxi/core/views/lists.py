@@ -279,6 +279,9 @@ class ObjectListView(ResourceView):
             "first_url": _query(link_params, cursor=None) if params.get("cursor") else None,
             "filter_errors": errors,
             "filters": filters,
+            # The filter inputs start folded, so the rows come first; a list that is filtered shows them.
+            "filters_active": sum(1 for c in filters if c.value),
+            "filters_open": bool(errors) or any(c.value for c in filters),
             # The bulk "add / remove tags" input suggests the vocabulary the tag filter already read.
             "tag_names": next((c.options for c in filters if c.param == "tag" and c.kind == "select"), []),
             "search_enabled": bool(resource.filterset.search_fields),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import messages
@@ -22,10 +23,46 @@ from guanxi.core.errors import PermissionDenied as ServicePermissionDenied
 from guanxi.core.forms import RecordForm, record_form_class
 from guanxi.core.models import Attachment, ChangeLogEntry, Note, TimelineEntry
 from guanxi.core.permissions import can, hidden_fields, restricted
+from guanxi.core.registry import Resource
 from guanxi.core.views import display
 from guanxi.core.views.base import ResourceView, delete_verb, may, resource_url, visible_or_404
 
 PANEL_LIMIT = 50
+
+
+@dataclass
+class FieldGroup:
+    """One section of a record's page. Its empty fields are named on one line instead of one "—"
+    each: a contact has some thirty fields, most of them empty, and the page is read on phones.
+
+    Rows are ``{"name", "label", "value"}``; pages may replace a row's value after the groups are
+    made (a contact's emails become links), so emptiness is read when the template asks."""
+
+    key: str
+    title: Any
+    rows: list[dict[str, Any]]
+    folded: bool = False
+
+    def filled(self) -> list[dict[str, Any]]:
+        return [row for row in self.rows if row["value"] is not display.EMPTY]
+
+    def unfilled(self) -> list[dict[str, Any]]:
+        return [row for row in self.rows if row["value"] is display.EMPTY]
+
+
+def field_groups(resource: Resource, rows: dict[str, dict[str, Any]]) -> list[FieldGroup]:
+    """The resource's detail sections over the rows the user may see; the rest in a last one."""
+    groups = []
+    placed: set[str] = set()
+    for section in resource.detail_sections:
+        placed.update(section.fields)
+        members = [rows[name] for name in section.fields if name in rows]
+        if members:
+            groups.append(FieldGroup(section.key, section.title, members, section.folded))
+    rest = [row for name, row in rows.items() if name not in placed]
+    if rest:
+        groups.append(FieldGroup("other", _("Other") if groups else "", rest))
+    return groups
 
 
 def stale_message() -> str:
@@ -107,15 +144,6 @@ class ObjectDetailView(ResourceView):
             **self.base_context(),
             "object": obj,
             "content_type": ct,
-            "fields": [
-                {
-                    "name": name,
-                    "label": display.field_label(model, name),
-                    "value": display.field_value(obj, name, truncate=None),
-                }
-                for name in resource.fields
-                if name not in hidden
-            ],
             "can_change": can_change,
             "can_delete": can_delete,
             "delete_verb": delete_verb(resource.path),
@@ -124,10 +152,23 @@ class ObjectDetailView(ResourceView):
             "has_timeline": getattr(model, "has_timeline", False),
             "shareable": getattr(model, "shareable", False),
         }
+        rows = {
+            name: {
+                "name": name,
+                "label": display.field_label(model, name),
+                "value": display.field_value(obj, name, truncate=None),
+            }
+            for name in resource.fields
+            if name not in hidden
+        }
         if resource.taggable:
             context["tags"] = tag_names_for(model, [obj.pk]).get(obj.pk, [])
+            rows["tags"] = {"name": "tags", "label": _("Tags"), "value": display.tag_badges(context["tags"])}
+        context["fields"] = list(rows.values())
+        context["sections"] = field_groups(resource, rows)
         if resource.custom_fields and "custom_fields" not in hidden:
-            context["custom_fields"] = self.custom_field_rows(obj)
+            custom = self.custom_field_rows(obj)
+            context["custom_fields"] = FieldGroup("custom", "", custom) if custom else None
         if context["has_timeline"]:
             context["timeline"] = self.timeline(obj, ct)
             context["attachments"] = list(
@@ -152,10 +193,14 @@ class ObjectDetailView(ResourceView):
         definitions = definitions_for(self.model)
         users = display.users_by_id({values.get(d.key) for d in definitions if d.field_type == "user"} - {None})
         rows = [
-            {"label": d.label, "value": display.custom_value(d, values.pop(d.key, None), users)} for d in definitions
+            {"name": f"cf.{d.key}", "label": d.label, "value": display.custom_value(d, values.pop(d.key, None), users)}
+            for d in definitions
         ]
         # Values whose definition was removed stay visible under their key rather than vanish.
-        rows += [{"label": key, "value": display.plain_value(value)} for key, value in sorted(values.items())]
+        rows += [
+            {"name": f"cf.{key}", "label": key, "value": display.plain_value(value)}
+            for key, value in sorted(values.items())
+        ]
         return rows
 
     def timeline(self, obj: models.Model, ct: ContentType) -> list[dict[str, Any]]:

@@ -1,0 +1,183 @@
+"""The page of one account or contact, read fifty times a day and often on a phone: fields in
+sections, the empty ones named on one line, consent and record stamps folded, countries by name;
+and the lists around it: filters folded until used, long cells shortened with their whole text kept."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils import translation
+
+from guanxi.customers.forms import country_choices
+from guanxi.customers.models import Account, Contact
+from guanxi.identity.models import Role, User
+from tests.factories import field_rule
+
+pytestmark = pytest.mark.django_db
+
+
+def page(user: User, name: str, *args: Any, query: str = "", language: str = "zh-hans") -> str:
+    client = Client(HTTP_ACCEPT_LANGUAGE=language)
+    client.force_login(user)
+    User.objects.filter(pk=user.pk).update(language=language)
+    response = client.get(reverse(f"ui:{name}", args=args) + (f"?{query}" if query else ""))
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def section(html: str, key: str) -> str:
+    """The markup of one section of the record's page, up to the next section or card."""
+    marker = f'data-section="{key}">'
+    assert marker in html, f"no section {key}"
+    rest = html.split(marker, 1)[1]
+    return re.split(r'data-section="|class="card mb-3"', rest, maxsplit=1)[0]
+
+
+def filled(html: str) -> set[str]:
+    return set(re.findall(r'<div class="datagrid-item" data-field="([\w.]+)">', html))
+
+
+def unfilled(html: str) -> set[str]:
+    line = re.search(r'<p class="[^"]*gx-unfilled">(.*?)</p>', html, re.S)
+    return set(re.findall(r'<span data-field="([\w.]+)">', line.group(1))) if line else set()
+
+
+def test_contact_page_groups_fields_and_names_the_empty_ones(
+    admin: User, make_account: Callable[..., Account], make_contact: Callable[..., Contact]
+) -> None:
+    account = make_account(name="上海示例")
+    contact = make_contact(
+        title="采购经理",
+        emails=["li@example.com"],
+        phones=["13800138000"],
+        province="上海",
+        city="上海",
+        accounts=[{"account": account.pk}],
+    )
+    html = page(admin, "contacts-detail", contact.pk)
+    keys = re.findall(r'data-section="(\w+)"', html)
+    assert keys == ["summary", "person", "address", "consent", "record", "custom"][: len(keys)]
+    assert keys[:5] == ["summary", "person", "address", "consent", "record"]
+
+    summary = section(html, "summary")
+    assert {"title", "emails", "phones", "owner"} <= filled(summary)
+    # Empty fields are named, once, on the section's last line: not one "—" row each.
+    assert {"department", "wechat_id", "description", "tags"} <= unfilled(summary)
+    assert not filled(summary) & unfilled(summary)
+    assert "采购经理" in summary and 'href="tel:+8613800138000"' in summary
+
+    address = section(html, "address")
+    assert filled(address) == {"country", "province", "city"} and "中国" in address
+    assert unfilled(address) == {"district", "street", "postal_code"}
+
+    # The consent trail and the record's stamps start folded; their fields are still there.
+    assert re.search(r'<details class="card-body[^"]*" data-section="consent">', html)
+    assert re.search(r'<details class="card-body[^"]*" data-section="record">', html)
+    assert 'data-field="email_consent"' in section(html, "consent")
+    assert 'data-field="created_at"' in section(html, "record")
+    assert not re.search(r'<details[^>]*data-section="(summary|address)"', html)
+
+    # Every field the page showed before shows once, filled or named empty.
+    every = re.findall(
+        r'data-field="([\w.]+)"', html.split('id="detail-fields"', 1)[1].split('id="contact-accounts"')[0]
+    )
+    assert len(every) == len(set(every))
+
+
+def test_empty_sections_and_hidden_fields(rep: User, sales_role: Role, make_contact: Callable[..., Contact]) -> None:
+    contact = make_contact(by=rep, birthday="1990-05-04", wechat_id="li_wx")
+    field_rule(sales_role, "customers.contact", "birthday", "hidden")
+    field_rule(sales_role, "customers.contact", "wechat_id", "hidden")
+    html = page(rep, "contacts-detail", contact.pk)
+    # A field the user may not see is neither shown nor named as empty.
+    assert 'data-field="birthday"' not in html and "1990-05-04" not in html
+    assert 'data-field="wechat_id"' not in html and "li_wx" not in html
+    person = section(html, "person")
+    assert filled(person) == {"display_name", "family_name", "given_name"}
+    assert unfilled(person) == set()
+
+
+def test_account_page_sections(admin: User, make_account: Callable[..., Account]) -> None:
+    parent = make_account(name="集团总部")
+    account = make_account(
+        name="上海示例", industry="manufacturing", parent=parent, annual_revenue=5000000, country="US"
+    )
+    html = page(admin, "accounts-detail", account.pk, language="en")
+    keys = re.findall(r'data-section="(\w+)"', html)
+    assert keys[:5] == ["summary", "company", "fit", "address", "record"]
+    assert "industry" in filled(section(html, "summary"))
+    company = section(html, "company")
+    assert {"name", "parent", "annual_revenue"} <= filled(company) and "集团总部" in company
+    assert {"legal_name", "website"} <= unfilled(company)
+    # The country by name in the reader's language; the stored value stays the code.
+    assert re.search(
+        r'data-field="country">\s*<div class="datagrid-title">Country</div>\s*'
+        r'<div class="datagrid-content gx-break">United States<',
+        html,
+    )
+    account.refresh_from_db()
+    assert account.country == "US"
+
+
+def test_country_is_chosen_by_name(admin: User, make_contact: Callable[..., Contact]) -> None:
+    contact = make_contact()
+    html = page(admin, "contacts-edit", contact.pk)
+    options = re.findall(
+        r'<option value="(\w*)"[^>]*>([^<]*)</option>', html.split('name="country"', 1)[1].split("</select>")[0]
+    )
+    assert options[:3] == [("", "—"), ("CN", "中国 (CN)"), ("HK", "香港 (HK)")]
+    assert ("US", "美国 (US)") in options and len(options) > 240
+    assert re.search(r'<option value="CN" selected>', html)
+    client = Client()
+    client.force_login(admin)
+    contact.refresh_from_db()
+    data = {
+        "family_name": "张",
+        "given_name": "三",
+        "country": "US",
+        "owner": contact.owner_id,
+        "version": contact.version,
+        "phones": "650 253 0000",
+    }
+    response = client.post(reverse("ui:contacts-edit", args=[contact.pk]), data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    contact.refresh_from_db()
+    assert contact.country == "US" and contact.phones[0]["value"] == "+16502530000"
+    with translation.override("en"):
+        names = [label for _code, label in country_choices("en")]
+    # After China and its regions, alphabetical in the reader's language.
+    assert names[4:7] == sorted(names[4:7]) and names[4].startswith("Afghanistan")
+    zh = [label for _code, label in country_choices("zh-hans")]
+    assert zh[4].startswith("阿")  # by pinyin: 阿尔巴尼亚, 阿尔及利亚, ...
+
+
+def test_list_filters_fold_until_used(admin: User, make_contact: Callable[..., Contact]) -> None:
+    make_contact(province="上海")
+    html = page(admin, "contacts-list")
+    assert re.search(r'<div class="collapse mt-2" id="filter-controls">', html)
+    assert 'aria-expanded="false"' in html and 'id="filters-active"' not in html
+    html = page(admin, "contacts-list", query="province=上海市&title=")
+    assert re.search(r'<div class="collapse show mt-2" id="filter-controls">', html)
+    assert re.search(r'id="filters-active">1<', html)
+    # A search alone leaves them folded: it has its own box.
+    html = page(admin, "contacts-list", query="search=张")
+    assert re.search(r'<div class="collapse mt-2" id="filter-controls">', html)
+
+
+def test_long_list_cells_keep_their_whole_text(
+    admin: User, make_account: Callable[..., Account], make_contact: Callable[..., Contact]
+) -> None:
+    name = "Harbourfront Capital Partners International Holdings Pte Ltd"
+    account = make_account(name=name)
+    address = "marcus.rahman.the.longest.address@harbourfront-capital.example.com"
+    make_contact(
+        family_name="Rahman", given_name="Marcus", emails=[address, "m@example.com"], accounts=[{"account": account.pk}]
+    )
+    html = page(admin, "contacts-list")
+    assert f'title="{name}">{name}</a>' in html
+    assert f'class="gx-point" title="{address}">{address}</a> <span class="text-secondary small">+1</span>' in html
