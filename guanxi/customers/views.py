@@ -28,7 +28,7 @@ from guanxi.customers import hierarchy, services
 from guanxi.customers.choices import ContactPointLabel
 from guanxi.customers.forms import LINKS_RULE, contact_form_class, phone_text, point_text
 from guanxi.customers.models import Account, AccountContact, Contact
-from guanxi.customers.views_duplicates import MergedRedirectMixin
+from guanxi.customers.views_duplicates import MergedRedirectMixin, duplicate_alert
 from guanxi.customers.views_duplicates import urlpatterns as duplicate_urlpatterns
 
 # --- how emails and phones read -----------------------------------------------------------------------
@@ -175,6 +175,7 @@ class ContactDetailView(MergedRedirectMixin, ObjectDetailView):
             ]
         readable_list_changes(context.get("changes", []), user)
         context["find_duplicates_url"] = reverse("ui:duplicates-find", args=["contacts", obj.pk])
+        context["duplicate_alert"] = duplicate_alert(obj, user)
         return context
 
 
@@ -324,6 +325,7 @@ class AccountDetailView(MergedRedirectMixin, ObjectDetailView):
             if row["name"] == "fit_explanation":
                 row["value"] = fit_explanation_list(obj.fit_explanation)
         context["find_duplicates_url"] = reverse("ui:duplicates-find", args=["accounts", obj.pk])
+        context["duplicate_alert"] = duplicate_alert(obj, user)
         context["group"] = account_group(obj, user)
         contacts = resource_at("contacts")
         visible = restricted(Contact, user, Action.VIEW)

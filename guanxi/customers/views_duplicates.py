@@ -11,6 +11,7 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import models
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
@@ -129,6 +130,49 @@ def _summary(obj: Any, hidden: set[str]) -> list[str]:
             if getattr(obj, name) and name not in hidden:
                 lines.append(getattr(obj, name))
     return lines
+
+
+#: How many possible duplicates a record's page names; the queue has the rest.
+ALERT_LIMIT = 3
+
+
+def duplicate_alert(obj: Any, user: Any) -> dict[str, Any] | None:
+    """The open possible duplicates of one record that the user may see, for a notice on its page.
+
+    Found when the record was created, imported or renamed; without this notice they waited in a
+    queue few people open. Two queries: the pairs (by the pair indexes) and the other records."""
+    model = type(obj)
+    type_param = "contacts" if model is Contact else "accounts"
+    if not may_reach(user, model, Action.VIEW):
+        return None
+    pairs = list(
+        candidates_visible(user, TYPES[type_param])
+        .filter(Q(low_id=obj.pk) | Q(high_id=obj.pk), status=DuplicateStatus.OPEN)
+        .order_by("-score", "-id")[: ALERT_LIMIT + 1]
+    )
+    if not pairs:
+        return None
+    shown = pairs[:ALERT_LIMIT]
+    others = {c.high_id if c.low_id == obj.pk else c.low_id: c for c in shown}
+    records = {o.pk: o for o in restricted(model, user, Action.VIEW).filter(pk__in=others)}
+    companies = account_names(shown, user)
+    merge = reverse("ui:duplicates-merge")
+    rows = [
+        {
+            "candidate": candidate,
+            "obj": records[pk],
+            "url": _detail_url(model, pk),
+            "reasons": [reason_text(r, companies) for r in candidate.reasons or [] if isinstance(r, dict)],
+            "merge_url": f"{merge}?type={type_param}&ids={candidate.low_id},{candidate.high_id}",
+        }
+        for pk, candidate in others.items()
+        if pk in records
+    ]
+    return {
+        "rows": rows,
+        "more": len(pairs) > ALERT_LIMIT,
+        "queue_url": f"{reverse('ui:duplicates-list')}?type={type_param}&record={obj.pk}",
+    }
 
 
 class DuplicateDismissView(GuanxiViewMixin, View):

@@ -181,3 +181,64 @@ def test_long_list_cells_keep_their_whole_text(
     html = page(admin, "contacts-list")
     assert f'title="{name}">{name}</a>' in html
     assert f'class="gx-point" title="{address}">{address}</a> <span class="text-secondary small">+1</span>' in html
+
+
+# --- possible duplicates on the record's page ------------------------------------------------------
+
+
+def test_record_page_names_its_possible_duplicates(
+    admin: User,
+    rep: User,
+    make_contact: Callable[..., Contact],
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        first = make_contact(family_name="王", given_name="五", emails=["wang@example.com"])
+    with django_capture_on_commit_callbacks(execute=True):
+        second = make_contact(by=rep, family_name="王", given_name="伍", emails=["Wang@Example.com"])
+    html = page(admin, "contacts-detail", second.pk)
+    alert = html.split('id="duplicate-alert"', 1)[1].split("</div>", 1)[0]
+    assert f'data-record="{first.pk}"' in alert and "王五" in alert
+    assert "same email wang@example.com" in alert or "相同邮箱" in alert
+    merge = reverse("ui:duplicates-merge") + f"?type=contacts&amp;ids={first.pk},{second.pk}"
+    assert f'href="{merge}"' in alert
+    # And on the other record's page, the other way round.
+    assert f'data-record="{second.pk}"' in page(admin, "contacts-detail", first.pk)
+
+    # The rep may not see the first contact (another owner): no notice names it.
+    assert 'id="duplicate-alert"' not in page(rep, "contacts-detail", second.pk)
+
+    # "Not a duplicate" from the notice: back on the same page, the notice gone for good.
+    client = Client()
+    client.force_login(admin)
+    dismiss = re.search(r'<form method="post" action="([^"]+)"', alert).group(1)
+    here = reverse("ui:contacts-detail", args=[second.pk])
+    response = client.post(dismiss, {"next": here})
+    assert response.status_code == 302 and response["Location"] == here
+    assert 'id="duplicate-alert"' not in page(admin, "contacts-detail", second.pk)
+
+
+def test_duplicate_notice_reads_a_fixed_number_of_queries(
+    admin: User, make_account: Callable[..., Account], django_capture_on_commit_callbacks: Any
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = Client()
+    client.force_login(admin)
+
+    def queries(pk: int) -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(reverse("ui:accounts-detail", args=[pk])).status_code == 200
+        return len(ctx.captured_queries)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        target = make_account(name="杭州西湖数据科技有限公司")
+        make_account(name="杭州西湖数据科技（集团）有限公司")
+    one = queries(target.pk)
+    with django_capture_on_commit_callbacks(execute=True):
+        for _ in range(3):
+            make_account(name="杭州西湖数据科技有限公司")
+    html = page(admin, "accounts-detail", target.pk)
+    assert html.count("data-merge-link") == 3 and 'id="duplicate-alert-more"' in html
+    assert queries(target.pk) == one
