@@ -242,3 +242,15 @@ def test_duplicate_notice_reads_a_fixed_number_of_queries(
     html = page(admin, "accounts-detail", target.pk)
     assert html.count("data-merge-link") == 3 and 'id="duplicate-alert-more"' in html
     assert queries(target.pk) == one
+
+
+def test_list_cells_carry_their_labels_for_the_phone_layout(admin: User, make_contact: Callable[..., Contact]) -> None:
+    """On a phone each row reads as "label value" lines (guanxi.css): every cell but the name says
+    its column, and an empty one says it is empty, so the card leaves it out."""
+    make_contact(family_name="周", given_name="七", title="", phones=["13800138000"])
+    html = page(admin, "contacts-list")
+    row = re.search(r'<tr data-pk="\d+">(.*?)</tr>', html, re.S).group(1)
+    assert re.search(r'<td class="gx-first-cell"><a href="[^"]+" class="fw-medium">周七</a></td>', row)
+    assert '<td data-label="电话">' in row and 'href="tel:+8613800138000"' in row
+    assert re.search(r'<td class="gx-empty-cell" data-label="职位">', row)
+    assert re.search(r'<td class="gx-empty-cell" data-label="邮箱">', row)

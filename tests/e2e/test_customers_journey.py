@@ -237,6 +237,28 @@ def test_customers_journey(page: Page, shot: Any, seller: Account, tmp_path: Pat
     assert widths["scroll"] <= PHONE["width"] + 1, f"the jobs page scrolls sideways on a phone: {widths}"
     shot("jobs-phone")
 
+    # --- on a phone the contact list is one card per person, the number a tap away ------------------
+    page.goto("/customers/contacts/")
+    row = list_row(page.locator("#list-table"), FAMILY + GIVEN)
+    call = row.locator(f'a[href="tel:{PHONE_E164}"]')
+    expect(call).to_be_visible()
+    box = call.bounding_box()
+    assert box is not None and box["x"] + box["width"] <= PHONE["width"], f"the number is off screen: {box}"
+    expect(row.locator('td[data-label="电话"]')).to_be_visible()
+    widths = page.evaluate(
+        "() => ({scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth})"
+    )
+    assert widths["scroll"] <= PHONE["width"] + 1, f"the contact list scrolls sideways on a phone: {widths}"
+    shot("contacts-phone")
+    row.get_by_role("link", name=FAMILY + GIVEN).click()
+    expect(page.locator('[data-section="summary"] a[href="tel:' + PHONE_E164 + '"]')).to_be_visible()
+    # The consent trail starts folded; one tap opens it.
+    consent = page.locator('details[data-section="consent"]')
+    expect(consent.locator('[data-field="email_consent"]')).to_be_hidden()
+    consent.locator("summary").click()
+    expect(consent.locator('[data-field="email_consent"]')).to_be_visible()
+    shot("contact-phone")
+
     # --- a running job's page polls until it has finished --------------------------------------------
     pk = int(guanxi_server.shell(_JOB.format(email=seller.email)).strip().splitlines()[-1])
     page.goto(f"/jobs/{pk}/")
