@@ -34,7 +34,7 @@ from functools import lru_cache
 from types import SimpleNamespace
 from typing import Any
 
-from django.db import connection
+from django.db import connection, models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -308,6 +308,17 @@ MAX_LENGTHS = {
     "parent_external_id": 100,
 }
 _TEXT_CONTACT = ("title", "department", "wechat_id", "city", "district", "postal_code")
+# What an empty cell clears when the import says so (blank_cells = "clear"): plain values only. A
+# name, the emails, phones, tags, companies, owner, country and parent stay: a record needs a name
+# and an owner, and the others are lists or links an update adds to.
+_CLEARABLE_CONTACT = (
+    "title", "department", "wechat_id", "birthday", "province", "city", "district", "street", "postal_code",
+    "description", "external_id",
+)  # fmt: skip
+_CLEARABLE_ACCOUNT = (
+    "legal_name", "industry", "size", "employee_count", "annual_revenue", "website", "region", "province", "city",
+    "district", "street", "postal_code", "source", "description", "external_id",
+)  # fmt: skip
 _TEXT_ACCOUNT = ("legal_name", "region", "city", "district", "postal_code", "parent", "parent_external_id")
 
 # --- cell helpers -------------------------------------------------------------------------------------
@@ -456,6 +467,18 @@ class _Row:
             self.values["street"] = self.text("street", street)
         return ""
 
+    def blanks(self, names: tuple[str, ...]) -> None:
+        """With "empty cells clear" (``clear_blank``), the mapped columns of ``names`` and the mapped
+        custom fields that are empty in this row, as ``values["blank"]``; updates clear them. A
+        required custom field is never cleared."""
+        if not self.ctx.options.get("clear_blank"):
+            return
+        required = {d.key for d in self.ctx.options.get("required_custom_fields") or ()}
+        custom = [f"cf.{key}" for key in self.ctx.options.get("custom_fields") or {} if key not in required]
+        blank = [name for name in (*names, *custom) if name in self.ctx.columns and not self.get(name)]
+        if blank:
+            self.values["blank"] = blank
+
     def shared(self) -> None:
         """The columns contacts and accounts share: record ID, owner, tags, description, external ID,
         custom fields."""
@@ -598,6 +621,7 @@ def prepare_contacts(rows: list[tuple[int, list[str]]], ctx: PrepareContext) -> 
         if account_ext:
             values["account_external_id"] = row.text("account_external_id", account_ext)
         row.shared()
+        row.blanks(_CLEARABLE_CONTACT)
         if not row.errors:
             # JSON is built here, in the worker processes, not in the writing process.
             if "emails" in values:
@@ -677,6 +701,7 @@ def prepare_accounts(rows: list[tuple[int, list[str]]], ctx: PrepareContext) -> 
         if region and not values.get("region"):
             values["region"] = region
         row.shared()
+        row.blanks(_CLEARABLE_ACCOUNT)
         out.append(Prepared(line, values, row.errors))
     return out
 
@@ -699,8 +724,43 @@ _JSON_COLUMNS = ("emails", "phones", "custom_fields")
 
 
 def _custom_after(before: dict[str, Any] | None, wanted: dict[str, Any]) -> dict[str, Any]:
-    """A record's custom fields after an update: the file's non-empty cells over what it had."""
-    return {**(before or {}), **(wanted.get("custom_fields") or {})}
+    """A record's custom fields after an update: the file's non-empty cells over what it had, less
+    the fields its empty cells clear (``blank``)."""
+    after = {**(before or {}), **(wanted.get("custom_fields") or {})}
+    for name in wanted.get("blank", ()):
+        if name.startswith("cf."):
+            after.pop(name[3:], None)
+    return after
+
+
+_EMPTY_VALUES: dict[type[Any], dict[str, Any]] = {}
+
+
+def _empty_values(model: type[Any]) -> dict[str, Any]:
+    """What clearing each column stores: NULL where the column takes it, else its default ("", 0)."""
+    if model in _EMPTY_VALUES:
+        return _EMPTY_VALUES[model]
+    out: dict[str, Any] = {}
+    for f in model._meta.concrete_fields:
+        if f.null:
+            out[f.attname] = None
+        elif f.has_default() and isinstance(f, models.DecimalField):
+            # As the update reads it back (annual_revenue "0.00"), so clearing a cleared field is no change.
+            out[f.attname] = str(Decimal(f.get_default()).quantize(Decimal(1).scaleb(-(f.decimal_places or 0))))
+        elif f.has_default():
+            out[f.attname] = f.get_default()
+        else:
+            out[f.attname] = ""
+    _EMPTY_VALUES[model] = out
+    return out
+
+
+def _clear_blanks(model: type[Any], after: dict[str, Any], wanted: dict[str, Any], attnames: list[str]) -> None:
+    """An update's empty cells that clear (``blank``), where no other row of the record gave a value."""
+    empty = _empty_values(model)
+    for name in wanted.get("blank", ()):
+        if name in attnames and wanted.get(name) in (None, ""):
+            after[name] = empty[name]
 
 
 def _changes(before: dict[str, Any], after: dict[str, Any], attnames: list[str]) -> dict[str, list[Any]]:
@@ -988,6 +1048,8 @@ def _merge_into(target: dict[str, Any], extra: dict[str, Any]) -> None:
             target[name] = list(dict.fromkeys([*target.get(name, []), *value]))
         elif name in ("custom_fields", "custom_users"):
             target[name] = {**target.get(name, {}), **value}
+        elif name == "blank":
+            target[name] = list(dict.fromkeys([*target.get(name, []), *value]))
         elif value not in (None, ""):
             target[name] = value
 
@@ -1240,6 +1302,7 @@ class ContactWriter(_Writer):
                     after[name] = _custom_after(before[name], wanted)
                 elif wanted.get(name) not in (None, ""):
                     after[name] = wanted[name]
+            _clear_blanks(Contact, after, wanted, attnames)
             if "birthday" in after and isinstance(after["birthday"], datetime.date):
                 after["birthday"] = after["birthday"].isoformat()
             if isinstance(before.get("birthday"), datetime.date):
@@ -1517,6 +1580,7 @@ class AccountWriter(_Writer):
                 _merge_into(wanted, row.values)
             after = {**before, **{n: wanted[n] for n in attnames if wanted.get(n) not in (None, "")}}
             after["custom_fields"] = _custom_after(before["custom_fields"], wanted)
+            _clear_blanks(Account, after, wanted, attnames)
             changes = _changes(before, after, attnames)
             added = _new_tags(wanted, had_tags.get(pk, ()), changes)
             if added:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from typing import Any
 
 import pytest
@@ -440,3 +441,130 @@ def test_the_lists_columns_exported_edited_and_imported(client: Client, admin: A
     accounts = [["Record ID", "Website"], [str(services.account_create(user=admin, data={"name": "甲"}).pk), "jia.cn"]]
     assert run_import(client, accounts, "accounts")["result"]["updated"] == 1
     assert Account.objects.get(name="甲").website == "https://jia.cn"
+
+
+# --- empty cells that clear ------------------------------------------------------------------------------------
+
+
+def test_empty_cells_clear_only_when_the_import_says_so(client: Client, admin: Any, settings: Any) -> None:
+    """An export edited to remove values: by default an empty cell keeps what the record has; with
+    blank_cells=clear it clears the plain fields and the optional custom fields, never the name, the
+    emails, phones, tags, company or a required custom field. Both write paths (batches of 2)."""
+    settings.GUANXI_IMPORT_BATCH_SIZE = 2
+    CustomFieldDefinition.objects.create(
+        object_type="customers.contact", key="hobby", field_type="text", label_zh="兴趣爱好", label_en="Interests"
+    )
+    CustomFieldDefinition.objects.create(
+        object_type="customers.contact",
+        key="grade",
+        field_type="text",
+        label_zh="客户等级",
+        label_en="Grade",
+        required=True,
+    )
+    account = services.account_create(user=admin, data={"name": "上海示例"})
+    full = {"title": "采购经理", "department": "采购部", "wechat_id": "li_wx", "birthday": "1990-05-04", "city": "上海"}
+    contacts = [
+        services.contact_create(
+            user=admin,
+            data={"family_name": "李", "given_name": f"雷{i}", **full},
+            emails=[f"li{i}@example.com"],
+            phones=[f"1380013800{i}"],
+            accounts=[{"account": account.pk}],
+            tags=["VIP"],
+            custom_fields={"hobby": "羽毛球", "grade": "A"},
+        )
+        for i in range(3)
+    ]
+    header = ["Record ID", "Name", "Title", "Department", "WeChat ID", "Birthday", "City", "Email", "Phones"]
+    header += ["Tags", "Company", "Interests", "Grade"]
+    rows = [header] + [[str(c.pk), "", "", "", "", "", "", "", "", "", "", "", ""] for c in contacts]
+    rows[3][2] = "总经理"  # one cell that is not empty still changes its field
+
+    kept = run_import(client, rows, "contacts")
+    assert kept["blank_cells"] == "keep"
+    assert kept["result"] == {"created": 0, "updated": 1, "skipped": 2, "failed": 0}
+    contacts[0].refresh_from_db()
+    assert contacts[0].title == "采购经理" and contacts[0].custom_fields == {"hobby": "羽毛球", "grade": "A"}
+
+    response = upload(client, csv_bytes(rows), name="cleared.csv", duplicate_policy="update", blank_cells="clear")
+    assert response.json()["blank_cells"] == "clear"
+    started = client.post(f"/api/v1/imports/{response.json()['id']}/start", {}, content_type="application/json")
+    assert started.status_code == 202
+    result = client.get(f"/api/v1/imports/{response.json()['id']}").json()
+    assert result["result"] == {"created": 0, "updated": 3, "skipped": 0, "failed": 0}, read_errors(
+        client, result["id"]
+    )
+    for contact in contacts:
+        contact.refresh_from_db()
+        assert (contact.department, contact.wechat_id, contact.birthday, contact.city) == ("", "", None, "")
+        assert contact.display_name.startswith("李雷") and contact.emails and contact.phones
+        assert contact.custom_fields == {"grade": "A"}
+        assert contact.account_links.count() == 1
+        assert client.get(f"/api/v1/contacts/{contact.pk}").json()["tags"] == ["VIP"]
+    assert [c.title for c in contacts] == ["", "", "总经理"]
+    log = ChangeLogEntry.objects.filter(object_id=contacts[0].pk, content_type__model="contact").latest("id")
+    assert log.changes["birthday"] == ["1990-05-04", None] and log.changes["cf.hobby"] == ["羽毛球", None]
+    assert log.changes["title"] == ["采购经理", ""] and "emails" not in log.changes
+
+    # Clearing what is already empty is no change.
+    again = run_import(client, rows, "contacts")  # keep
+    assert again["result"]["updated"] == 0
+
+
+def test_clearing_account_fields_and_no_change_the_second_time(client: Client, admin: Any) -> None:
+    account = services.account_create(
+        user=admin,
+        data={
+            "name": "华东精密制造有限公司",
+            "industry": "manufacturing",
+            "employee_count": 120,
+            "annual_revenue": 5000000,
+            "website": "https://example.com",
+        },
+    )
+    rows = [["Record ID", "Industry", "Employees", "Annual revenue", "Website"], [str(account.pk), "", "", "", ""]]
+
+    def run() -> dict[str, Any]:
+        response = upload(
+            client, csv_bytes(rows), name="a.csv", type="accounts", duplicate_policy="update", blank_cells="clear"
+        )
+        client.post(f"/api/v1/imports/{response.json()['id']}/start", {}, content_type="application/json")
+        return client.get(f"/api/v1/imports/{response.json()['id']}").json()["result"]
+
+    assert run() == {"created": 0, "updated": 1, "skipped": 0, "failed": 0}
+    account.refresh_from_db()
+    assert (account.industry, account.employee_count, str(account.annual_revenue), account.website) == (
+        "",
+        None,
+        "0.00",
+        "",
+    )
+    assert account.name == "华东精密制造有限公司"
+    assert run() == {"created": 0, "updated": 0, "skipped": 1, "failed": 0}
+
+
+def test_blank_cells_takes_keep_or_clear(client: Client) -> None:
+    response = upload(client, csv_bytes([["姓名"], ["张三"]]), blank_cells="sometimes")
+    assert response.status_code == 400
+    assert response.json()["errors"] == [{"field": "blank_cells", "detail": "Use one of: keep, clear."}]
+    job = upload(client, csv_bytes([["姓名"], ["张三"]])).json()
+    bad = client.post(f"/api/v1/imports/{job['id']}/start", {"blank_cells": "all"}, content_type="application/json")
+    assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "blank_cells"
+
+
+def test_the_wizard_offers_to_clear_empty_cells(client: Client) -> None:
+    page = client.post(
+        reverse("ui:imports-new", args=["contacts"]),
+        {"file": SimpleUploadedFile("edited.csv", csv_bytes([["姓名", "职位"], ["张三", ""]]))},
+    )
+    detail_url = page["Location"]
+    detail = client.get(detail_url).content.decode()
+    assert re.search(r'<input class="form-check-input" type="checkbox" name="blank_cells" value="clear"', detail)
+    assert 'id="import-blank-cells" checked' not in detail
+    job_id = int(detail_url.rstrip("/").rsplit("/", 1)[1])
+    client.post(
+        detail_url,
+        {"map_0": "name", "map_1": "title", "duplicate_policy": "update", "blank_cells": "clear", "action": "start"},
+    )
+    assert client.get(f"/api/v1/imports/{job_id}").json()["blank_cells"] == "clear"

@@ -210,6 +210,25 @@ def test_customers_journey(page: Page, shot: Any, seller: Account, tmp_path: Pat
     expect(list_row(page.locator("#list-table"), FAMILY + GIVEN)).to_contain_text("采购总监")
     shot("reimported")
 
+    # --- the title deleted in the file: "empty cells clear" removes it, and only it ---------------------
+    values[header.index("职位")] = ""
+    edited.write_bytes(b"\xef\xbb\xbf" + csv_text([header, values]).encode("utf-8"))
+    page.locator("#import-button").click()
+    page.locator("#import-file").set_input_files(str(edited))
+    page.locator("input[name=duplicate_policy][value=update]").check()
+    page.locator("#import-upload-button").click()
+    page.locator("#import-blank-cells").check()
+    shot("reimport-clear")
+    page.locator("#import-start-button").click()
+    expect(page.locator("#import-progress")).to_have_attribute("data-status", "succeeded", timeout=30_000)
+    expect(page.locator('[data-count="updated"]')).to_have_text("1")
+    page.goto("/customers/contacts/")
+    list_row(page.locator("#list-table"), FAMILY + GIVEN).get_by_role("link", name=FAMILY + GIVEN).click()
+    summary = page.locator('[data-section="summary"]')
+    expect(summary.locator('.gx-unfilled [data-field="title"]')).to_be_attached()
+    expect(summary.locator('[data-field="emails"]')).to_contain_text(EMAIL)
+    expect(summary.locator('[data-field="phones"]')).to_contain_text("138 0013 8000")
+
     # --- bulk: every contact matching the list (all pages), add a tag, after a confirmation with N ----
     page.goto("/customers/contacts/")
     page.locator("[data-select-all]").check()

@@ -49,13 +49,16 @@ def _bool(value: str | None, name: str) -> bool:
     "/imports",
     response={201: dict},
     operation_id="imports_create",
-    summary="Upload a CSV or XLSX file to import (multipart: file, type, duplicate_policy, mapping, start)",
+    summary=(
+        "Upload a CSV or XLSX file to import (multipart: file, type, duplicate_policy, blank_cells, mapping, start)"
+    ),
 )
 def imports_create(
     request: HttpRequest,
     file: UploadedFile = File(...),  # noqa: B008 - Ninja's way to declare a multipart file
     type: str = Form("contacts"),  # noqa: A002 - the contract's name
     duplicate_policy: str = Form("skip"),
+    blank_cells: str = Form("keep"),
     mapping: str | None = Form(None),
     start: str | None = Form(None),
 ) -> HttpResponse:
@@ -65,6 +68,7 @@ def imports_create(
         upload=file,
         type_name=type,
         duplicate_policy=duplicate_policy,
+        blank_cells=blank_cells,
         mapping=mapping,
         start=_bool(start, "start"),
     )
@@ -76,7 +80,7 @@ def imports_create(
     "/imports/{id}/start",
     response={202: dict},
     operation_id="imports_start",
-    summary="Start (or resume) an import; JSON {mapping?, duplicate_policy?}",
+    summary="Start (or resume) an import; JSON {mapping?, duplicate_policy?, blank_cells?}",
 )
 def imports_start(request: HttpRequest, id: int) -> HttpResponse:
     job = own_import(request, id)
@@ -90,11 +94,15 @@ def imports_start(request: HttpRequest, id: int) -> HttpResponse:
             raise FieldErrors({"body": ["Send a JSON object."]}) from None
     if not isinstance(body, dict):
         raise FieldErrors({"body": ["Send a JSON object."]})
-    unknown = set(body) - {"mapping", "duplicate_policy"}
+    unknown = set(body) - {"mapping", "duplicate_policy", "blank_cells"}
     if unknown:
         raise FieldErrors({name: ["Unknown field."] for name in sorted(unknown)})
     job = services.import_start(
-        job=job, user=request.user, mapping=body.get("mapping"), duplicate_policy=body.get("duplicate_policy")
+        job=job,
+        user=request.user,
+        mapping=body.get("mapping"),
+        duplicate_policy=body.get("duplicate_policy"),
+        blank_cells=body.get("blank_cells"),
     )
     job.refresh_from_db()
     return json_response(services.import_as_json(job, preview=False), status=202)

@@ -83,6 +83,8 @@ def prepare_context(spec: ImportSpec, job: Job) -> PrepareContext:
         fields = custom_import_fields(spec.model)
         options["custom_fields"] = mapped_definitions(fields, columns)
         options["required_custom_fields"] = [f.definition for f in fields if f.definition.required]
+    if job.params.get("blank_cells") == "clear":
+        options["clear_blank"] = True
     return PrepareContext(columns=columns, headers=headers, options=options)
 
 

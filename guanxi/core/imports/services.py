@@ -39,6 +39,17 @@ def spec_or_error(type_name: Any) -> ImportSpec:
     return spec
 
 
+#: What an empty cell does to a record the row updates: keep its value (the default: a file cannot
+#: tell "not known" from "remove") or clear the field (an export edited to remove values).
+BLANK_CELLS = ("keep", "clear")
+
+
+def _check_blank_cells(value: Any) -> str:
+    if value not in BLANK_CELLS:
+        raise FieldErrors({"blank_cells": [_("Use one of: %(p)s.") % {"p": ", ".join(BLANK_CELLS)}]})
+    return str(value)
+
+
 def _check_policy(policy: Any) -> str:
     if policy not in POLICIES:
         raise FieldErrors({"duplicate_policy": [_("Use one of: %(p)s.") % {"p": ", ".join(POLICIES)}]})
@@ -108,12 +119,14 @@ def import_create(
     duplicate_policy: str = "skip",
     mapping: Any = None,
     start: bool = False,
+    blank_cells: str = "keep",
 ) -> Job:
     """Save an uploaded file as a pending import job: detect its format, read its header, map the
     columns (given, else automatically) and count its rows. With ``start`` the job is queued."""
     spec = spec_or_error(type_name)
     require_import(user, spec)
     policy = _check_policy(duplicate_policy or "skip")
+    blank = _check_blank_cells(blank_cells or "keep")
     mapping = _parse_mapping(mapping)
     if upload is None:
         raise FieldErrors({"file": [_("Choose a file to import.")]})
@@ -142,6 +155,7 @@ def import_create(
             job.params = {
                 "type": spec.type,
                 "duplicate_policy": policy,
+                "blank_cells": blank,
                 "file_name": file_name,
                 "headers": headers,
                 "mapping": chosen,
@@ -163,7 +177,13 @@ def import_create(
 
 
 def import_start(
-    *, job: Job, user: Any, mapping: Any = None, duplicate_policy: str | None = None, enqueue: bool = True
+    *,
+    job: Job,
+    user: Any,
+    mapping: Any = None,
+    duplicate_policy: str | None = None,
+    blank_cells: str | None = None,
+    enqueue: bool = True,
 ) -> Job:
     """Queue a pending import (after checking its mapping), or resume one whose worker died.
 
@@ -178,7 +198,7 @@ def import_start(
         resumable = job.status == JobStatus.FAILED or (job.status == JobStatus.RUNNING and job_is_stale(job))
         if job.status != JobStatus.PENDING and not resumable:
             raise Conflict(_("This import has already run or is running."))
-        if job.checkpoint and (mapping is not None or duplicate_policy is not None):
+        if job.checkpoint and (mapping is not None or duplicate_policy is not None or blank_cells is not None):
             raise Conflict(_("This import has started; its mapping and policy can no longer change."))
         params = dict(job.params)
         headers = params["headers"]
@@ -187,6 +207,8 @@ def import_start(
         params["mapping"] = mapping_from_columns(headers, columns)
         if duplicate_policy is not None:
             params["duplicate_policy"] = _check_policy(duplicate_policy)
+        if blank_cells is not None:
+            params["blank_cells"] = _check_blank_cells(blank_cells)
         params["started"] = True
         job.params = params
         job.status = JobStatus.PENDING if not resumable else job.status
@@ -268,6 +290,7 @@ def import_as_json(job: Job, *, preview: bool = True) -> dict[str, Any]:
         "file_name": params.get("file_name", ""),
         "encoding": (params.get("format") or {}).get("encoding") or (params.get("format") or {}).get("kind", ""),
         "duplicate_policy": params.get("duplicate_policy", "skip"),
+        "blank_cells": params.get("blank_cells", "keep"),
         "headers": params.get("headers", []),
         "mapping": params.get("mapping", {}),
         "remembered_from": params.get("remembered_from"),

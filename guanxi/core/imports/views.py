@@ -117,16 +117,24 @@ class ImportDetailView(GuanxiViewMixin, View):
         headers = job.params.get("headers", [])
         mapping = {header: request.POST.get(f"map_{index}", "") for index, header in enumerate(headers)}
         policy = request.POST.get("duplicate_policy") or job.params.get("duplicate_policy", "skip")
+        blank = "clear" if request.POST.get("blank_cells") == "clear" else "keep"
         if request.POST.get("action") == "preview":
             try:
                 columns = check_mapping(spec, headers, mapping)
             except FieldErrors as exc:
-                return self.page(request, job, mapping=mapping, policy=policy, errors=_errors_text(exc), status=400)
-            return self.page(request, job, mapping=mapping, policy=policy, columns=columns)
+                errors = _errors_text(exc)
+                return self.page(
+                    request, job, mapping=mapping, policy=policy, blank_cells=blank, errors=errors, status=400
+                )
+            return self.page(request, job, mapping=mapping, policy=policy, blank_cells=blank, columns=columns)
         try:
-            services.import_start(job=job, user=request.user, mapping=mapping, duplicate_policy=policy)
+            services.import_start(
+                job=job, user=request.user, mapping=mapping, duplicate_policy=policy, blank_cells=blank
+            )
         except FieldErrors as exc:
-            return self.page(request, job, mapping=mapping, policy=policy, errors=_errors_text(exc), status=400)
+            return self.page(
+                request, job, mapping=mapping, policy=policy, blank_cells=blank, errors=_errors_text(exc), status=400
+            )
         return redirect("ui:imports-detail", pk=job.pk)
 
     def progress_context(self, job: Job) -> dict[str, Any]:
@@ -149,6 +157,7 @@ class ImportDetailView(GuanxiViewMixin, View):
         *,
         mapping: dict[str, str] | None = None,
         policy: str | None = None,
+        blank_cells: str | None = None,
         columns: dict[str, int] | None = None,
         errors: list[str] | None = None,
         status: int = 200,
@@ -184,6 +193,7 @@ class ImportDetailView(GuanxiViewMixin, View):
                     "preview_fields": [f for f in fields if f.name in set(mapping.values())],
                     "policy": policy or job.params.get("duplicate_policy", "skip"),
                     "policies": policy_choices(),
+                    "blank_cells": blank_cells or job.params.get("blank_cells", "keep"),
                     "form_errors": errors or [],
                 }
             )
