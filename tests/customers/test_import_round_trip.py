@@ -257,6 +257,23 @@ def test_another_systems_id_column_stays_an_external_id(client: Client) -> None:
     assert sorted(Contact.objects.values_list("external_id", flat=True)) == ["1", "2"]
 
 
+def test_an_older_export_whose_first_column_is_id_updates_its_records(client: Client, admin: Any) -> None:
+    """Exports made before "记录 ID" headed their first column "ID". Beside the export's own 外部编号
+    column, that "ID" is the record ID, so the file still updates what it came from."""
+    contact = services.contact_create(
+        user=admin, data={"family_name": "周", "given_name": "八", "external_id": "CRM-8"}, phones=["13800138008"]
+    )
+    # Without an external-ID column of its own, "ID" stays another system's id (the test above).
+    other = upload(client, csv_bytes([["ID", "姓名", "职位"], ["77", "吴九", "CTO"]])).json()
+    assert other["mapping"]["ID"] == "external_id"
+    rows = [["ID", "姓名", "职位", "外部编号"], [str(contact.pk), "周八", "总经理", "CRM-8"]]
+    result = run_import(client, rows, "contacts")
+    assert result["mapping"] == {"ID": "id", "姓名": "name", "职位": "title", "外部编号": "external_id"}
+    assert result["result"] == {"created": 0, "updated": 1, "skipped": 0, "failed": 0}
+    contact.refresh_from_db()
+    assert contact.title == "总经理" and contact.external_id == "CRM-8"
+
+
 # --- custom fields ---------------------------------------------------------------------------------------------
 
 

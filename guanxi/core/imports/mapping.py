@@ -46,7 +46,23 @@ def auto_map(spec: ImportSpec, headers: list[str], remembered: dict[str, str] | 
             mapping[header] = target
         else:
             mapping[header] = ""
+    _old_export_id(headers, mapping, aliases, names, remembered)
     return mapping
+
+
+def _old_export_id(
+    headers: list[str], mapping: dict[str, str], aliases: dict[str, str], names: set[str], remembered: dict[str, str]
+) -> None:
+    """Exports made before the record ID had a header of its own (记录 ID) start with "ID", which
+    alone is read as another system's external ID. When the file also has an external-ID column
+    of its own (外部编号), that "ID" can only be Guanxi's record ID: it updates those records."""
+    if "id" not in names or "id" in mapping.values():
+        return
+    claimants = [h for h in headers if aliases.get(header_key(h)) == "external_id" and h not in remembered]
+    if len(claimants) < 2 or header_key(claimants[0]) != "id" or mapping.get(claimants[0]) != "external_id":
+        return
+    mapping[claimants[0]] = "id"
+    mapping[claimants[1]] = "external_id"
 
 
 def check_mapping(spec: ImportSpec, headers: list[str], mapping: Any) -> dict[str, int]:
