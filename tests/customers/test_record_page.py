@@ -16,7 +16,7 @@ from django.utils import translation
 from guanxi.customers.forms import country_choices
 from guanxi.customers.models import Account, Contact
 from guanxi.identity.models import Role, User
-from tests.factories import field_rule
+from tests.factories import field_rule, grant
 
 pytestmark = pytest.mark.django_db
 
@@ -254,3 +254,31 @@ def test_list_cells_carry_their_labels_for_the_phone_layout(admin: User, make_co
     assert '<td data-label="电话">' in row and 'href="tel:+8613800138000"' in row
     assert re.search(r'<td class="gx-empty-cell" data-label="职位">', row)
     assert re.search(r'<td class="gx-empty-cell" data-label="邮箱">', row)
+
+
+def test_whose_records_is_one_tap(
+    rep: User, other_rep: User, sales_role: Role, make_contact: Callable[..., Contact]
+) -> None:
+    """全部 / 我负责的 / 我的团队 above the list: links that set the owner or the team filter."""
+    mine = make_contact(by=rep, family_name="李", given_name="一")
+    theirs = make_contact(by=other_rep, family_name="韩", given_name="二")
+    # Everyone's contacts are visible to this role, so "All" and "Mine" differ.
+    grant(sales_role, "customers.contact", "view", scope="all")
+    html = page(rep, "contacts-list")
+    scope = html.split('id="list-scope"', 1)[1].split("</div>", 1)[0]
+    links = re.findall(r'<a href="([^"]*)" class="btn( btn-primary)?" data-scope="(\w+)"', scope)
+    assert [(key, bool(active)) for _url, active, key in links] == [("all", True), ("mine", False), ("team", False)]
+    urls = {key: url.replace("&amp;", "&") for url, _active, key in links}
+    assert f"owner={rep.pk}" in urls["mine"] and f"team={rep.team_id}" in urls["team"]
+    assert "李一" in html and "韩二" in html
+
+    html = page(rep, "contacts-list", query=urls["mine"].lstrip("?"))
+    assert re.search(r'class="btn btn-primary" data-scope="mine" aria-current="true"', html)
+    assert "李一" in html and "韩二" not in html
+    # The link says whose they are: the filter panel stays folded, its badge counts the owner.
+    assert re.search(r'<div class="collapse mt-2" id="filter-controls">', html)
+    assert re.search(r'id="filters-active">1<', html)
+    assert mine.pk and theirs.pk
+
+    field_rule(sales_role, "customers.contact", "owner", "hidden")
+    assert 'id="list-scope"' not in page(rep, "contacts-list")

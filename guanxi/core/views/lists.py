@@ -63,6 +63,29 @@ def _query(params: QueryDict, **changes: Any) -> str:
     return f"?{encoded}" if encoded else "?"
 
 
+def scope_links(resource: Resource, user: Any, params: QueryDict, link_params: QueryDict) -> list[dict[str, Any]]:
+    """全部 / 我负责的 / 我的团队 above a list of owned records: the owner filter a salesperson sets
+    fifty times a day, one tap away (full page links, so the filter inputs agree)."""
+    declared = resource.filterset.filters
+    hidden = hidden_fields(user, resource.model)
+    if "owner" not in declared or "owner" in hidden:
+        return []
+    owner, team = params.get("owner", ""), params.get("team", "")
+    # (key, label, owner, team): the owner and team each link sets (None: none).
+    scopes: list[tuple[str, str, Any, Any]] = [("all", _("All"), None, None), ("mine", _("Mine"), user.pk, None)]
+    if getattr(user, "team_id", None) and "team" in declared and "team" not in hidden:
+        scopes.append(("team", _("My team"), None, user.team_id))
+    return [
+        {
+            "key": key,
+            "label": label,
+            "url": _query(link_params, owner=to_owner, team=to_team, cursor=None),
+            "active": owner == str(to_owner or "") and team == str(to_team or ""),
+        }
+        for key, label, to_owner, to_team in scopes
+    ]
+
+
 def bulk_actions(resource: Resource, user: Any) -> list[tuple[str, str]]:
     """The bulk actions this user may start on this list (each record is checked again on submit)."""
     if resource.read_only:
@@ -276,6 +299,8 @@ class ObjectListView(ResourceView):
         for key in list(link_params):
             if key != "view" and key not in params:
                 link_params.pop(key)
+        scopes = scope_links(resource, user, params, link_params)
+        scoped = ("owner", "team") if scopes else ()
         context = {
             **self.base_context(),
             "params": params,
@@ -290,9 +315,11 @@ class ObjectListView(ResourceView):
             "first_url": _query(link_params, cursor=None) if params.get("cursor") else None,
             "filter_errors": errors,
             "filters": filters,
-            # The filter inputs start folded, so the rows come first; a list that is filtered shows them.
+            "scope_links": scopes,
+            # The filter inputs start folded, so the rows come first; a list that is filtered shows
+            # them (not for the owner or team a scope link set: the link says so).
             "filters_active": sum(1 for c in filters if c.value),
-            "filters_open": bool(errors) or any(c.value for c in filters),
+            "filters_open": bool(errors) or any(c.value for c in filters if c.param not in scoped),
             # The bulk "add / remove tags" input suggests the vocabulary the tag filter already read.
             "tag_names": next((c.options for c in filters if c.param == "tag" and c.kind == "select"), []),
             "search_enabled": bool(resource.filterset.search_fields),
