@@ -350,11 +350,47 @@ def _ui_find(c: UiCheck) -> None:
             c.request(f"find {key}", "POST", url, expected, writes=expected == 302)
 
 
+def _ui_check(c: UiCheck) -> None:
+    """The add/edit form's "already in Guanxi?" check: it names a record only to those who see it,
+    and always the one asked about when they do (contacts by email, accounts by name)."""
+    import re
+    from urllib.parse import urlencode
+
+    from guanxi.customers.duplicates import account_dup_key
+    from guanxi.customers.models import Account, ContactPoint
+    from tests.customers import platform_policies as P
+
+    w = dup_world(c.w)
+    for key in w.keys("contact"):
+        ContactPoint.objects.get_or_create(contact_id=w.pk("contact", key), kind="email", value=f"{key}@check.example")
+    for key in w.keys("account"):
+        account = w.objs["account"][key]
+        Account.objects.filter(pk=account.pk).update(dup_key=account_dup_key(account.name))
+    asks = {
+        "contact": (P.CONTACT_VIEW, lambda key: {"emails": f"{key}@check.example"}),
+        "account": (P.ACCOUNT_VIEW, lambda key: {"name": w.objs["account"][key].name}),
+    }
+    for record_type, (view, query) in asks.items():
+        for key in w.keys(record_type):
+            url = _url("duplicates-check", f"{record_type}s") + "?" + urlencode(query(key))
+            expected = 302 if c.who == "anonymous" else 200
+            response = c.request(f"check {key}", "GET", url, expected)
+            if expected != 200 or response.status_code != 200:
+                continue
+            named = {w.key_of(record_type, int(pk)) for pk in re.findall(rb'data-record="(\d+)"', response.content)}
+            visible = c.rows_for(view, record_type)
+            if not named <= visible:
+                c.errors.append(f"check {key}: names {sorted(map(str, named - visible))}, which {c.who} may not see")
+            if (key in visible) != (key in named):
+                c.errors.append(f"check {key}: named {key in named}, but {c.who} sees it: {key in visible}")
+
+
 UI_MATRIX: dict[str, Callable[[UiCheck], None]] = {
     "duplicates-list": _ui_queue,
     "duplicates-dismiss": _ui_dismiss,
     "duplicates-merge": _ui_merge,
     "duplicates-find": _ui_find,
+    "duplicates-check": _ui_check,
     "merges-detail": _ui_merge_result,
     "merges-undo": _ui_merge_undo,
 }

@@ -282,3 +282,47 @@ def test_whose_records_is_one_tap(
 
     field_rule(sales_role, "customers.contact", "owner", "hidden")
     assert 'id="list-scope"' not in page(rep, "contacts-list")
+
+
+def test_the_form_says_before_saving_that_the_customer_exists(
+    admin: User,
+    rep: User,
+    make_account: Callable[..., Account],
+    make_contact: Callable[..., Contact],
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    """As the emails, phones (contacts) or name (accounts) are filled in, the form asks whether such
+    a record exists, among those the user may see, and names it with the reason."""
+    existing = make_contact(family_name="李", given_name="雷", emails=["li@example.com"], phones=["13800138000"])
+    with django_capture_on_commit_callbacks(execute=True):  # detection stores the name's blocking key
+        company = make_account(name="阿里巴巴")
+    client = Client()
+    client.force_login(admin)
+    check = reverse("ui:duplicates-check", args=["contacts"])
+
+    html = client.get(check, {"emails": "x@example.com\nLI@Example.com", "phones": "138 0013 8000"}).content.decode()
+    assert f'data-record="{existing.pk}"' in html and "李雷" in html
+    assert "same email li@example.com" in html and "same phone +86 138 0013 8000" in html
+    # Its own page's form does not warn about itself; what matches nothing says nothing.
+    assert (
+        "duplicate-check-found"
+        not in client.get(check, {"emails": "li@example.com", "exclude": existing.pk}).content.decode()
+    )
+    assert client.get(check, {"emails": "new@example.com", "phones": "not a number"}).content.decode().strip() == ""
+    # Another rep's contact is not named to someone who may not see it.
+    other = Client()
+    other.force_login(rep)
+    assert "李雷" not in other.get(check, {"emails": "li@example.com"}).content.decode()
+
+    accounts = reverse("ui:duplicates-check", args=["accounts"])
+    html = client.get(accounts, {"name": "阿里巴巴（中国）有限公司"}).content.decode()
+    assert f'data-record="{company.pk}"' in html
+    assert "duplicate-check-found" not in client.get(accounts, {"name": "腾讯科技"}).content.decode()
+    assert client.get(reverse("ui:duplicates-check", args=["tickets"])).status_code == 404
+
+    # The forms ask as the user types: the add form, and the edit form without the record itself.
+    add = page(admin, "contacts-add")
+    assert f'hx-get="{check}"' in add and 'hx-trigger="change from:#id_emails, change from:#id_phones"' in add
+    assert 'id="id_emails"' in add and 'id="id_phones"' in add
+    edit = page(admin, "accounts-edit", company.pk)
+    assert f'hx-get="{accounts}?exclude={company.pk}"' in edit and 'id="id_name"' in edit

@@ -131,6 +131,17 @@ def test_customers_journey(page: Page, shot: Any, seller: Account, tmp_path: Pat
     expect(page.locator("#main")).to_contain_text(ACCOUNT_NAME)
     shot("contact-saved")
 
+    # --- adding the same person again: the form says so before it is saved ------------------------
+    page.goto("/customers/contacts/")
+    add_button(page).click()
+    page.locator("#id_family_name").fill(FAMILY)
+    page.locator("#id_phones").fill(PHONE_TYPED)
+    page.locator("#id_phones").blur()
+    found = page.locator("#duplicate-check-found")
+    expect(found).to_contain_text(FAMILY + GIVEN)
+    expect(found).to_contain_text("+86 138 0013 8000")
+    shot("contact-form-exists")
+
     # --- a subsidiary: its parent chosen by typing; the group on both account pages ---------------
     page.goto("/customers/accounts/")
     add_button(page).click()
