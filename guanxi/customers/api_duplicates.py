@@ -6,9 +6,11 @@ A pair is listed only when the user may see both records; a merge needs "change"
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from ninja import Router, Schema
@@ -19,14 +21,88 @@ from guanxi.core.choices import Action
 from guanxi.core.errors import FieldErrors, PermissionDenied
 from guanxi.core.pagination import paginate, parse_limit
 from guanxi.core.permissions import hidden_fields, may_reach, object_type_of, restricted, token_allows, visible_ref
-from guanxi.customers.duplicates import reason_text
-from guanxi.customers.models import Account, Contact, DuplicateCandidate, DuplicateStatus, Merge
+from guanxi.customers.choices import ContactPointKind
+from guanxi.customers.duplicates import BLOCK_LIMIT, NAME_THRESHOLD, account_dup_key, name_similarity, reason_text
+from guanxi.customers.models import Account, Contact, ContactPoint, DuplicateCandidate, DuplicateStatus, Merge
+from guanxi.customers.normalize import normalize_email, normalize_phone, phone_display
 from guanxi.customers.services import merge as merge_services
 
 router = Router(tags=["duplicates"])
 
 TYPES = {"contacts": "contact", "accounts": "account"}
 ORDERINGS = ("-id", "id", "-score", "score")
+
+
+#: How many existing records a check before saving names.
+CHECK_LIMIT = 5
+
+
+def typed_lines(values: list[str]) -> list[str]:
+    """Emails or phones as a form or a query string gives them: one per line or comma, several params."""
+    return [part.strip() for value in values for part in re.split(r"[\n,;，；]", value) if part.strip()][:20]
+
+
+def existing_matches(
+    user: Any,
+    model: type[Any],
+    *,
+    emails: Sequence[str] = (),
+    phones: Sequence[str] = (),
+    name: str = "",
+    exclude: int | None = None,
+) -> list[tuple[Any, list[str]]]:
+    """The live records the user may see that a record about to be saved may duplicate, each with
+    its reasons: contacts by email or phone (normalised as the contact services save them; what does
+    not parse is not looked up), accounts by name (the detection's blocking key and similarity)."""
+    if model is Contact:
+        return _contacts_with_points(user, emails, phones, exclude)
+    return _accounts_named_alike(user, name[:200], exclude)
+
+
+def _contacts_with_points(
+    user: Any, emails: Sequence[str], phones: Sequence[str], exclude: int | None
+) -> list[tuple[Any, list[str]]]:
+    wanted: dict[tuple[str, str], str] = {}
+    for raw in emails:
+        try:
+            wanted[(ContactPointKind.EMAIL, normalize_email(raw))] = _("same email %(value)s")
+        except ValueError:
+            continue
+    for raw in phones:
+        try:
+            wanted[(ContactPointKind.PHONE, normalize_phone(raw).e164)] = _("same phone %(value)s")
+        except ValueError:
+            continue
+    if not wanted:
+        return []
+    match = Q()
+    for kind, value in wanted:
+        match |= Q(kind=kind, value=value)
+    visible = restricted(Contact, user, Action.VIEW)
+    points = ContactPoint.objects.filter(match).filter(visible_ref("contact_id", visible))
+    if exclude is not None:
+        points = points.exclude(contact_id=exclude)
+    reasons: dict[int, list[str]] = {}
+    for contact_id, kind, value in points.values_list("contact_id", "kind", "value")[: CHECK_LIMIT * 4]:
+        shown = phone_display(value) if kind == ContactPointKind.PHONE else value
+        reasons.setdefault(contact_id, []).append(wanted[(kind, value)] % {"value": shown})
+    found = Contact.objects.in_bulk(list(reasons)[:CHECK_LIMIT])
+    return [(obj, reasons[pk]) for pk, obj in found.items()]
+
+
+def _accounts_named_alike(user: Any, name: str, exclude: int | None) -> list[tuple[Any, list[str]]]:
+    key = account_dup_key(name) if name.strip() else ""
+    if not key:
+        return []
+    block = restricted(Account, user, Action.VIEW).filter(dup_key=key).order_by("id")
+    if exclude is not None:
+        block = block.exclude(pk=exclude)
+    found = []
+    for obj in block[:BLOCK_LIMIT]:
+        score = name_similarity(name, obj.name, company=True)
+        if score >= NAME_THRESHOLD:
+            found.append((obj, [_("company name %(similarity)s%% similar") % {"similarity": score}]))
+    return found[:CHECK_LIMIT]
 
 
 def record_type_param(value: str | None) -> str:
@@ -160,6 +236,33 @@ def duplicates_list(
     page = paginate(qs, ordering, cursor, parse_limit(limit))
     return json_response(
         {"items": candidates_page_json(page.items, record_type, request.user), "next_cursor": page.next_cursor}
+    )
+
+
+@router.get("/check", summary="Before creating a contact (emails, phones) or an account (name): does it exist?")
+def duplicates_check(
+    request: HttpRequest,
+    type: str = "contacts",
+    name: str = "",
+    exclude: int | None = None,
+) -> HttpResponse:
+    """Records you may see that the one about to be created may duplicate, with the reasons. Give
+    ``emails`` and ``phones`` (repeated, or separated by commas) for contacts, ``name`` for accounts."""
+    record_type = record_type_param(type)
+    model = merge_services.model_for(record_type)
+    require_token_scope(request, object_type_of(model), Action.VIEW)
+    if not may_reach(request.user, model, Action.VIEW):
+        raise PermissionDenied()
+    matches = existing_matches(
+        request.user,
+        model,
+        emails=typed_lines(request.GET.getlist("emails")),
+        phones=typed_lines(request.GET.getlist("phones")),
+        name=name,
+        exclude=exclude,
+    )
+    return json_response(
+        {"items": [{"id": obj.pk, "display": str(obj), "reasons": reasons} for obj, reasons in matches]}
     )
 
 

@@ -22,22 +22,19 @@ from django.views import View
 from guanxi.core.choices import Action
 from guanxi.core.errors import Conflict, FieldErrors
 from guanxi.core.pagination import paginate
-from guanxi.core.permissions import hidden_fields, may_reach, restricted, visible_ref
+from guanxi.core.permissions import hidden_fields, may_reach, restricted
 from guanxi.core.registry import resource_for
 from guanxi.core.views import display
 from guanxi.core.views.base import GuanxiViewMixin, resource_url, safe_next
-from guanxi.customers.api_duplicates import TYPES, account_names, candidates_visible
-from guanxi.customers.choices import ContactPointKind
-from guanxi.customers.duplicates import (
-    BLOCK_LIMIT,
-    NAME_THRESHOLD,
-    account_dup_key,
-    duplicates_detect,
-    name_similarity,
-    reason_text,
+from guanxi.customers.api_duplicates import (
+    TYPES,
+    account_names,
+    candidates_visible,
+    existing_matches,
+    typed_lines,
 )
-from guanxi.customers.models import Account, Contact, ContactPoint, DuplicateStatus, MergedRecord, MergeStatus
-from guanxi.customers.normalize import normalize_email, normalize_phone, phone_display
+from guanxi.customers.duplicates import duplicates_detect, reason_text
+from guanxi.customers.models import Contact, DuplicateStatus, MergedRecord, MergeStatus
 from guanxi.customers.services import merge as merge_services
 
 PAGE_SIZE = 25
@@ -184,63 +181,6 @@ def duplicate_alert(obj: Any, user: Any) -> dict[str, Any] | None:
     }
 
 
-#: How many existing records the form's check names.
-CHECK_LIMIT = 5
-
-
-def _lines(text: str) -> list[str]:
-    return [line.strip() for line in (text or "").splitlines() if line.strip()][:20]
-
-
-def contacts_with_points(user: Any, emails: list[str], phones: list[str], exclude: int | None) -> list[dict[str, Any]]:
-    """Live contacts the user may see that already have one of these emails or phones (as typed:
-    normalised the way the contact form saves them; what does not parse is not looked up)."""
-    wanted: dict[tuple[str, str], str] = {}
-    for raw in emails:
-        try:
-            wanted[(ContactPointKind.EMAIL, normalize_email(raw))] = _("same email %(value)s")
-        except ValueError:
-            continue
-    for raw in phones:
-        try:
-            wanted[(ContactPointKind.PHONE, normalize_phone(raw).e164)] = _("same phone %(value)s")
-        except ValueError:
-            continue
-    if not wanted:
-        return []
-    match = Q()
-    for kind, value in wanted:
-        match |= Q(kind=kind, value=value)
-    points = ContactPoint.objects.filter(match).filter(
-        visible_ref("contact_id", restricted(Contact, user, Action.VIEW))
-    )
-    if exclude is not None:
-        points = points.exclude(contact_id=exclude)
-    reasons: dict[int, list[str]] = {}
-    for contact_id, kind, value in points.values_list("contact_id", "kind", "value")[: CHECK_LIMIT * 4]:
-        shown = phone_display(value) if kind == ContactPointKind.PHONE else value
-        reasons.setdefault(contact_id, []).append(wanted[(kind, value)] % {"value": shown})
-    found = Contact.objects.in_bulk(list(reasons)[:CHECK_LIMIT])
-    return [{"obj": obj, "url": _detail_url(Contact, pk), "reasons": reasons[pk]} for pk, obj in found.items()]
-
-
-def accounts_named_alike(user: Any, name: str, exclude: int | None) -> list[dict[str, Any]]:
-    """Live accounts the user may see whose name reads as this one (the detection's blocking key and
-    similarity: 阿里巴巴 and 阿里巴巴（中国）有限公司)."""
-    key = account_dup_key(name) if name.strip() else ""
-    if not key:
-        return []
-    rows = []
-    for obj in (
-        restricted(Account, user, Action.VIEW).filter(dup_key=key).exclude(pk=exclude).order_by("id")[:BLOCK_LIMIT]
-    ):
-        score = name_similarity(name, obj.name, company=True)
-        if score >= NAME_THRESHOLD:
-            reason = _("company name %(similarity)s%% similar") % {"similarity": score}
-            rows.append({"obj": obj, "url": _detail_url(Account, obj.pk), "reasons": [reason]})
-    return rows[:CHECK_LIMIT]
-
-
 class DuplicateCheckView(GuanxiViewMixin, View):
     """GET from the add/edit form, as the user types (htmx): the records the one being written may
     duplicate, before it is saved. Contacts by email and phone, accounts by name; only records the
@@ -253,12 +193,15 @@ class DuplicateCheckView(GuanxiViewMixin, View):
         if not may_reach(request.user, model, Action.VIEW):
             raise DjangoPermissionDenied()
         exclude_raw = request.GET.get("exclude", "")
-        exclude = int(exclude_raw) if exclude_raw.isdigit() else None
-        if model is Contact:
-            emails, phones = _lines(request.GET.get("emails", "")), _lines(request.GET.get("phones", ""))
-            rows = contacts_with_points(request.user, emails, phones, exclude)
-        else:
-            rows = accounts_named_alike(request.user, request.GET.get("name", "")[:200], exclude)
+        matches = existing_matches(
+            request.user,
+            model,
+            emails=typed_lines(request.GET.getlist("emails")),
+            phones=typed_lines(request.GET.getlist("phones")),
+            name=request.GET.get("name", ""),
+            exclude=int(exclude_raw) if exclude_raw.isdigit() else None,
+        )
+        rows = [{"obj": obj, "url": _detail_url(model, obj.pk), "reasons": reasons} for obj, reasons in matches]
         return render(request, "customers/duplicate_check.html", {"matches": rows})
 
 

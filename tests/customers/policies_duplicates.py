@@ -199,8 +199,56 @@ def _merge_both(c: Check) -> None:
     _merge("account")(c)
 
 
+def _check_world(w: Any) -> dict[str, Any]:
+    """Every contact of the world gets an email of its own and every account its blocking key, so the
+    check before saving can find each one; returns how to ask for each record type."""
+    from guanxi.customers.duplicates import account_dup_key
+    from guanxi.customers.models import Account, ContactPoint
+    from tests.customers import platform_policies as P
+
+    for key in w.keys("contact"):
+        ContactPoint.objects.get_or_create(contact_id=w.pk("contact", key), kind="email", value=f"{key}@check.example")
+    for key in w.keys("account"):
+        account = w.objs["account"][key]
+        Account.objects.filter(pk=account.pk).update(dup_key=account_dup_key(account.name))
+    return {
+        "contact": (P.CONTACT_VIEW, lambda key: {"emails": f"{key}@check.example"}),
+        "account": (P.ACCOUNT_VIEW, lambda key: {"name": w.objs["account"][key].name}),
+    }
+
+
+def _named_only_if_seen(c: Any, record_type: str, key: str, named: set[Any], view: dict[str, Any]) -> None:
+    visible = c.rows_for(view, record_type)
+    if not named <= visible:
+        c.errors.append(f"check {key}: names {sorted(map(str, named - visible))}, which {c.who} may not see")
+    if (key in visible) != (key in named):
+        c.errors.append(f"check {key}: named {key in named}, but {c.who} sees it: {key in visible}")
+
+
+def _check(c: Check) -> None:
+    """``GET /duplicates/check``: names a record only to those who see it, and always the one asked
+    about when they do."""
+    from urllib.parse import urlencode
+
+    w = dup_world(c.w)
+    for record_type, (view, query) in _check_world(w).items():
+        for key in w.keys(record_type):
+            if c.who == "anonymous":
+                expected = 401
+            elif c.who == "token_noscope":
+                expected = 403
+            else:
+                expected = 200
+            path = f"{D}/check?" + urlencode({"type": f"{record_type}s", **query(key)})
+            response = c.request(f"check {key}", "GET", path, expected)
+            if expected == 200 and response.status_code == 200:
+                named = {w.key_of(record_type, item["id"]) for item in response.json()["items"]}
+                _named_only_if_seen(c, record_type, key, named, view)
+
+
 MATRIX: dict[tuple[str, str], Callable[[Check], None]] = {
     ("GET", D): _list_both,
+    ("GET", D + "/check"): _check,
     ("POST", D + "/{id}/dismiss"): _dismiss_both,
     ("POST", D + "/merge"): _merge_both,
     ("GET", D + "/merges/{id}"): _merge_detail,
@@ -351,38 +399,19 @@ def _ui_find(c: UiCheck) -> None:
 
 
 def _ui_check(c: UiCheck) -> None:
-    """The add/edit form's "already in Guanxi?" check: it names a record only to those who see it,
-    and always the one asked about when they do (contacts by email, accounts by name)."""
+    """The add/edit form's "already in Guanxi?" check, as ``_check`` for the API."""
     import re
     from urllib.parse import urlencode
 
-    from guanxi.customers.duplicates import account_dup_key
-    from guanxi.customers.models import Account, ContactPoint
-    from tests.customers import platform_policies as P
-
     w = dup_world(c.w)
-    for key in w.keys("contact"):
-        ContactPoint.objects.get_or_create(contact_id=w.pk("contact", key), kind="email", value=f"{key}@check.example")
-    for key in w.keys("account"):
-        account = w.objs["account"][key]
-        Account.objects.filter(pk=account.pk).update(dup_key=account_dup_key(account.name))
-    asks = {
-        "contact": (P.CONTACT_VIEW, lambda key: {"emails": f"{key}@check.example"}),
-        "account": (P.ACCOUNT_VIEW, lambda key: {"name": w.objs["account"][key].name}),
-    }
-    for record_type, (view, query) in asks.items():
+    for record_type, (view, query) in _check_world(w).items():
         for key in w.keys(record_type):
             url = _url("duplicates-check", f"{record_type}s") + "?" + urlencode(query(key))
             expected = 302 if c.who == "anonymous" else 200
             response = c.request(f"check {key}", "GET", url, expected)
-            if expected != 200 or response.status_code != 200:
-                continue
-            named = {w.key_of(record_type, int(pk)) for pk in re.findall(rb'data-record="(\d+)"', response.content)}
-            visible = c.rows_for(view, record_type)
-            if not named <= visible:
-                c.errors.append(f"check {key}: names {sorted(map(str, named - visible))}, which {c.who} may not see")
-            if (key in visible) != (key in named):
-                c.errors.append(f"check {key}: named {key in named}, but {c.who} sees it: {key in visible}")
+            if expected == 200 and response.status_code == 200:
+                named = {w.key_of(record_type, int(pk)) for pk in re.findall(rb'data-record="(\d+)"', response.content)}
+                _named_only_if_seen(c, record_type, key, named, view)
 
 
 UI_MATRIX: dict[str, Callable[[UiCheck], None]] = {

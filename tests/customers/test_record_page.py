@@ -320,6 +320,19 @@ def test_the_form_says_before_saving_that_the_customer_exists(
     assert "duplicate-check-found" not in client.get(accounts, {"name": "腾讯科技"}).content.decode()
     assert client.get(reverse("ui:duplicates-check", args=["tickets"])).status_code == 404
 
+    # The API asks the same (a website's form before it creates a contact): repeated or comma-separated.
+    api = client.get("/api/v1/duplicates/check", {"type": "contacts", "phones": ["021 1234 5678", "13800138000"]})
+    assert api.json() == {
+        "items": [{"id": existing.pk, "display": "李雷", "reasons": ["same phone +86 138 0013 8000"]}]
+    }
+    api = client.get("/api/v1/duplicates/check?type=contacts&emails=a@example.com,li@example.com")
+    assert [item["id"] for item in api.json()["items"]] == [existing.pk]
+    api = client.get(
+        "/api/v1/duplicates/check", {"type": "accounts", "name": "阿里巴巴（中国）", "exclude": company.pk}
+    )
+    assert api.json() == {"items": []}
+    assert client.get("/api/v1/duplicates/check", {"type": "leads"}).status_code == 400
+
     # The forms ask as the user types: the add form, and the edit form without the record itself.
     add = page(admin, "contacts-add")
     assert f'hx-get="{check}"' in add and 'hx-trigger="change from:#id_emails, change from:#id_phones"' in add
