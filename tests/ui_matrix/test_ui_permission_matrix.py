@@ -495,6 +495,7 @@ UI_EXEMPT: dict[str, str] = {
         "duplicates-merge",
         "duplicates-dismiss",
         "duplicates-find",
+        "duplicates-check",
         "merges-detail",
         "merges-undo",
     ),
