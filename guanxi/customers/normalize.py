@@ -20,6 +20,8 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from email_validator import EmailNotValidError, validate_email
 
+from guanxi.customers.countries import COUNTRY_NAMES
+
 DEFAULT_REGION = "CN"
 #: Entries of the phone and email caches. Most numbers and addresses of an import are unique, so a
 #: large cache is memory for nothing; a small one still catches a file's repeated switchboard
@@ -278,23 +280,15 @@ _COUNTRY_ALIASES = {
 _ZH_MISSING = {"WS": "萨摩亚"}
 
 
-@lru_cache(maxsize=1)
 def country_names() -> dict[str, tuple[str, str]]:
-    """Each country phonenumbers knows -> (Chinese name, English name), from its own geocoder data.
+    """Each country phonenumbers knows -> (Chinese name, English name); a region without a name
+    keeps its code (``countries.COUNTRY_NAMES``, a table checked against phonenumbers' data)."""
+    return _COUNTRY_PAIRS
 
-    Read through each region's example number, the public way to the names; once per process
-    (about 80 ms). A region without a name keeps its code."""
-    from phonenumbers import geocoder
 
-    names = {}
-    for code in phonenumbers.SUPPORTED_REGIONS:
-        example = phonenumbers.example_number(code)
-        zh = geocoder.country_name_for_number(example, "zh") if example else ""
-        en = geocoder.country_name_for_number(example, "en") if example else ""
-        # A few of its entries point at another language's ("*zh") instead of naming the country.
-        zh, en = ("" if name.startswith("*") else name for name in (zh, en))
-        names[code] = (zh or _ZH_MISSING.get(code) or en or code, en or code)
-    return names
+_COUNTRY_PAIRS = {
+    code: (zh or _ZH_MISSING.get(code) or en or code, en or code) for code, (zh, en) in COUNTRY_NAMES.items()
+}
 
 
 @lru_cache(maxsize=1)

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import phonenumbers
 import pytest
 from email_validator import EmailNotValidError, validate_email
 
 from guanxi.customers.choices import size_band_for
+from guanxi.customers.countries import COUNTRY_NAMES
 from guanxi.customers.normalize import (
     country_name,
     country_names,
@@ -20,6 +25,8 @@ from guanxi.customers.normalize import (
     phone_display,
     prefix_upper_bound,
 )
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize(
@@ -187,6 +194,32 @@ def test_countries_by_name_or_code(typed: str, code: str) -> None:
 def test_an_unknown_country_says_what_to_type() -> None:
     with pytest.raises(ValueError, match=r"“火星” is not a country .*\(中国, China\).*\(CN, US\)"):
         normalize_country("火星")
+
+
+def test_the_country_table_agrees_with_phonenumbers() -> None:
+    """``countries.COUNTRY_NAMES`` holds phonenumbers' own names as a table: reading them at run time
+    loads its names in every language (about 100 MB a process). An upgrade of phonenumbers that adds
+    or renames a region fails here."""
+    from phonenumbers import geocoder
+
+    assert set(COUNTRY_NAMES) == set(phonenumbers.SUPPORTED_REGIONS)
+    for code, pair in COUNTRY_NAMES.items():
+        example = phonenumbers.example_number(code)
+        names = [geocoder.country_name_for_number(example, lang) if example else "" for lang in ("zh", "en")]
+        assert pair == tuple("" if name.startswith("*") else name for name in names), code
+
+
+def test_country_names_load_no_geocoder_data() -> None:
+    """Reading a 国家 column of names, or showing one, must not load phonenumbers' locale data into
+    an import worker or a web process (a fresh interpreter: this one may hold it from the test above)."""
+    code = (
+        "import sys\n"
+        "from guanxi.customers.normalize import country_name, normalize_country\n"
+        "assert normalize_country('美国') == 'US' and country_name('DE', 'zh-hans') == '德国'\n"
+        "print('phonenumbers.geodata.locale' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.strip() == "False", out.stderr
 
 
 def test_country_names_in_both_languages() -> None:
