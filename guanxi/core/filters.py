@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 from django.contrib.contenttypes.models import ContentType
@@ -97,6 +97,9 @@ class FilterSet:
     indexed_ranges: ClassVar[tuple[str, ...]] = ()
     ordering_fields: ClassVar[tuple[str, ...]] = ("id",)
     default_ordering: ClassVar[str] = "-id"
+    #: What people type for a value, read as it is stored (``country=中国`` -> ``CN``), for the exact
+    #: and "in" lookups: ``{filter: (text) -> stored text}``; a ValueError's message is the error.
+    value_cleaners: ClassVar[dict[str, Callable[[str], str]]] = {}
 
     def __init__(self, params: Mapping[str, Any], user: Any, *, strict: bool = True):
         self.params = params
@@ -122,6 +125,12 @@ class FilterSet:
             return [self._coerce(param, field, "exact", part) for part in raw.split(",") if part != ""]
         if lookup in {"icontains", "iexact", "startswith"}:
             return raw
+        cleaner = self.value_cleaners.get(field.name)
+        if cleaner is not None:
+            try:
+                raw = cleaner(raw)
+            except ValueError as exc:
+                raise FieldErrors({param: [str(exc)]}) from None
         target = field.target_field if field.is_relation else field  # type: ignore[attr-defined]
         try:
             if isinstance(target, models.DateTimeField):

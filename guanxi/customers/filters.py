@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.db import models
@@ -21,7 +22,13 @@ from guanxi.customers.models import (
     CustomerProfile,
     TierRule,
 )
-from guanxi.customers.normalize import normalize_email, normalize_phone, prefix_upper_bound
+from guanxi.customers.normalize import (
+    normalize_cn_province,
+    normalize_country,
+    normalize_email,
+    normalize_phone,
+    prefix_upper_bound,
+)
 
 OWNERSHIP_FILTERS: dict[str, tuple[str, ...]] = {
     "owner": ("exact", "in", "isnull"),
@@ -37,10 +44,23 @@ PLACE_FILTERS: dict[str, tuple[str, ...]] = {
 }
 
 
+def _province(text: str) -> str:
+    """广东 or Guangdong as stored (广东省); a province or state elsewhere stays as typed."""
+    try:
+        return normalize_cn_province(text)[0]
+    except ValueError:
+        return text
+
+
+# A place filter reads what people type, as the forms and imports do: 中国, 广东.
+PLACE_CLEANERS: dict[str, Callable[[str], str]] = {"country": normalize_country, "province": _province}
+
+
 class AccountFilterSet(FilterSet):
     model = Account
     search_fields = ("name", "legal_name", "website")
     search_index = True  # names with their pinyin, websites
+    value_cleaners = PLACE_CLEANERS
     filters = {
         **OWNERSHIP_FILTERS,
         **PLACE_FILTERS,
@@ -121,6 +141,7 @@ class ContactFilterSet(FilterSet):
     search_fields = ("display_name", "title", "department")
     search_index = True  # names with their pinyin, emails, phones, companies (title: its own filter)
     governed_by = {"account": "accounts", "group": "accounts", "email": "emails", "phone": "phones"}
+    value_cleaners = PLACE_CLEANERS
     filters = {
         **OWNERSHIP_FILTERS,
         **PLACE_FILTERS,

@@ -339,3 +339,32 @@ def test_the_form_says_before_saving_that_the_customer_exists(
     assert 'id="id_emails"' in add and 'id="id_phones"' in add
     edit = page(admin, "accounts-edit", company.pk)
     assert f'hx-get="{accounts}?exclude={company.pk}"' in edit and 'id="id_name"' in edit
+
+
+def test_place_filters_read_what_people_type(
+    admin: User, make_account: Callable[..., Account], make_contact: Callable[..., Contact]
+) -> None:
+    """country=中国 and province=广东 find what is stored as CN and 广东省, in the API and the list's
+    filter inputs; a foreign state is matched as typed, and an unknown country says what to type."""
+    make_contact(family_name="广", given_name="州", province="广东")
+    make_contact(family_name="Lee", given_name="Ann", country="US", province="California")
+    make_account(name="深圳示例", province="广东省")
+    client = Client()
+    client.force_login(admin)
+
+    def names(path: str, **params: str) -> set[str]:
+        response = client.get(f"/api/v1/{path}", params)
+        assert response.status_code == 200, response.content
+        return {item.get("display_name") or item.get("name") for item in response.json()["items"]}
+
+    assert names("contacts", province="广东") == names("contacts", province="广东省") == {"广州"}
+    assert names("contacts", province="Guangdong") == {"广州"}
+    assert names("contacts", country="美国") == names("contacts", country="US") == {"Ann Lee"}
+    assert names("contacts", country__in="中国,USA") == {"广州", "Ann Lee"}
+    assert names("contacts", province="California") == {"Ann Lee"}
+    assert names("accounts", province="广东") == {"深圳示例"}
+    bad = client.get("/api/v1/contacts", {"country": "火星"})
+    assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "country"
+    assert "two-letter code" in bad.json()["errors"][0]["detail"]
+    html = page(admin, "contacts-list", query="province=广东")
+    assert "广州" in html and "Ann Lee" not in html
