@@ -28,6 +28,7 @@ from django.core.exceptions import FieldDoesNotExist
 from django.core.files import File
 from django.db import models
 from django.http import HttpResponse, QueryDict, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.utils import timezone, translation
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
@@ -500,7 +501,7 @@ def export_start(
 
 def export_response(
     *, user: Any, resource: Resource, fmt: str, params: QueryDict, columns: Iterable[str] | None
-) -> HttpResponse | Job:
+) -> HttpResponseBase | Job:
     """From the list page: the file itself when the list is small, else a queued job (the caller shows it)."""
     fmt = _check_format(fmt)
     check_may_export(resource, user)
@@ -514,10 +515,10 @@ def export_response(
     if fmt == "xlsx":
         buffer = io.BytesIO()
         write_export(resource=resource, columns=chosen, qs=qs, ordering=ordering, fmt=fmt, out=buffer, user=user)
-        response: HttpResponse = HttpResponse(buffer.getvalue(), content_type=CONTENT_TYPES[fmt])
+        response: HttpResponseBase = HttpResponse(buffer.getvalue(), content_type=CONTENT_TYPES[fmt])
     else:
         stream = _stream_csv(resource, chosen, qs, ordering, user)
-        response = StreamingHttpResponse(stream, content_type=CONTENT_TYPES[fmt])  # type: ignore[assignment]
+        response = StreamingHttpResponse(stream, content_type=CONTENT_TYPES[fmt])
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, no-store"

@@ -105,6 +105,25 @@ def _accounts_named_alike(user: Any, name: str, exclude: int | None) -> list[tup
     return found[:CHECK_LIMIT]
 
 
+def involving(pairs: QuerySet[DuplicateCandidate], pk: int) -> QuerySet[DuplicateCandidate]:
+    """The pairs one record is in, on either side (the unique pair index and the high-id index)."""
+    return pairs.filter(Q(low_id=pk) | Q(high_id=pk))
+
+
+def matches_asked(user: Any, model: type[Any], params: Any) -> list[tuple[Any, list[str]]]:
+    """``existing_matches`` for a query string (the API's and the form's): ``emails`` and
+    ``phones`` repeated or separated by commas, ``name``, and the record to leave out."""
+    exclude = str(params.get("exclude", ""))
+    return existing_matches(
+        user,
+        model,
+        emails=typed_lines(params.getlist("emails")),
+        phones=typed_lines(params.getlist("phones")),
+        name=str(params.get("name", "")),
+        exclude=int(exclude) if exclude.isdigit() else None,
+    )
+
+
 def record_type_param(value: str | None) -> str:
     if value not in TYPES:
         raise FieldErrors({"type": [_('Use "contacts" or "accounts".')]})
@@ -232,7 +251,7 @@ def duplicates_list(
         raise FieldErrors({"ordering": [_("Use one of: %(values)s.") % {"values": ", ".join(ORDERINGS)}]})
     qs = candidates_visible(request.user, record_type).filter(status=status)
     if record is not None:
-        qs = qs.filter(low_id=record) | qs.filter(high_id=record)
+        qs = involving(qs, record)
     page = paginate(qs, ordering, cursor, parse_limit(limit))
     return json_response(
         {"items": candidates_page_json(page.items, record_type, request.user), "next_cursor": page.next_cursor}
@@ -247,20 +266,15 @@ def duplicates_check(
     exclude: int | None = None,
 ) -> HttpResponse:
     """Records you may see that the one about to be created may duplicate, with the reasons. Give
-    ``emails`` and ``phones`` (repeated, or separated by commas) for contacts, ``name`` for accounts."""
+    ``emails`` and ``phones`` (repeated, or separated by commas) for contacts, ``name`` for accounts.
+    ``name`` and ``exclude`` are declared for the schema (and checked by it); all of the query
+    string is read by ``matches_asked``, as the form's check reads it."""
     record_type = record_type_param(type)
     model = merge_services.model_for(record_type)
     require_token_scope(request, object_type_of(model), Action.VIEW)
     if not may_reach(request.user, model, Action.VIEW):
         raise PermissionDenied()
-    matches = existing_matches(
-        request.user,
-        model,
-        emails=typed_lines(request.GET.getlist("emails")),
-        phones=typed_lines(request.GET.getlist("phones")),
-        name=name,
-        exclude=exclude,
-    )
+    matches = matches_asked(request.user, model, request.GET)
     return json_response(
         {"items": [{"id": obj.pk, "display": str(obj), "reasons": reasons} for obj, reasons in matches]}
     )

@@ -30,7 +30,7 @@ import time
 import unicodedata
 from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
-from functools import lru_cache
+from functools import cache, lru_cache
 from types import SimpleNamespace
 from typing import Any
 
@@ -733,13 +733,9 @@ def _custom_after(before: dict[str, Any] | None, wanted: dict[str, Any]) -> dict
     return after
 
 
-_EMPTY_VALUES: dict[type[Any], dict[str, Any]] = {}
-
-
-def _empty_values(model: type[Any]) -> dict[str, Any]:
+@cache
+def _empty_values(model: type[models.Model]) -> dict[str, Any]:
     """What clearing each column stores: NULL where the column takes it, else its default ("", 0)."""
-    if model in _EMPTY_VALUES:
-        return _EMPTY_VALUES[model]
     out: dict[str, Any] = {}
     for f in model._meta.concrete_fields:
         if f.null:
@@ -751,11 +747,12 @@ def _empty_values(model: type[Any]) -> dict[str, Any]:
             out[f.attname] = f.get_default()
         else:
             out[f.attname] = ""
-    _EMPTY_VALUES[model] = out
     return out
 
 
-def _clear_blanks(model: type[Any], after: dict[str, Any], wanted: dict[str, Any], attnames: list[str]) -> None:
+def _clear_blanks(
+    model: type[models.Model], after: dict[str, Any], wanted: dict[str, Any], attnames: list[str]
+) -> None:
     """An update's empty cells that clear (``blank``), where no other row of the record gave a value."""
     empty = _empty_values(model)
     for name in wanted.get("blank", ()):
@@ -1044,12 +1041,10 @@ def _merge_into(target: dict[str, Any], extra: dict[str, Any]) -> None:
             ]
             if target[name] and not any(p["is_primary"] for p in target[name]):
                 target[name][0]["is_primary"] = True
-        elif name == "tags":
+        elif name in ("tags", "blank"):
             target[name] = list(dict.fromkeys([*target.get(name, []), *value]))
         elif name in ("custom_fields", "custom_users"):
             target[name] = {**target.get(name, {}), **value}
-        elif name == "blank":
-            target[name] = list(dict.fromkeys([*target.get(name, []), *value]))
         elif value not in (None, ""):
             target[name] = value
 

@@ -291,11 +291,8 @@ _COUNTRY_PAIRS = {
 }
 
 
-@lru_cache(maxsize=1)
-def _country_lookup() -> dict[str, str]:
-    lookup = {name.lower(): code for code, pair in country_names().items() for name in pair}
-    lookup.update(_COUNTRY_ALIASES)
-    return lookup
+# Every name above, and the aliases, lower-case -> code.
+_COUNTRY_LOOKUP = {name.lower(): code for code, pair in _COUNTRY_PAIRS.items() for name in pair} | _COUNTRY_ALIASES
 
 
 def country_name(code: str, language: str = "") -> str:
@@ -313,7 +310,7 @@ def normalize_country(raw: str) -> str:
     code = text.upper()
     if not code or code in phonenumbers.SUPPORTED_REGIONS:
         return code
-    found = _country_lookup().get(text.lower())
+    found = _COUNTRY_LOOKUP.get(text.lower())
     if found is None:
         raise ValueError(
             _("“%(value)s” is not a country Guanxi knows: type its name (中国, China) or its two-letter code (CN, US).")

@@ -11,7 +11,6 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import models
-from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
@@ -26,13 +25,7 @@ from guanxi.core.permissions import hidden_fields, may_reach, restricted
 from guanxi.core.registry import resource_for
 from guanxi.core.views import display
 from guanxi.core.views.base import GuanxiViewMixin, resource_url, safe_next
-from guanxi.customers.api_duplicates import (
-    TYPES,
-    account_names,
-    candidates_visible,
-    existing_matches,
-    typed_lines,
-)
+from guanxi.customers.api_duplicates import TYPES, account_names, candidates_visible, involving, matches_asked
 from guanxi.customers.duplicates import duplicates_detect, reason_text
 from guanxi.customers.models import Contact, DuplicateStatus, MergedRecord, MergeStatus
 from guanxi.customers.services import merge as merge_services
@@ -75,7 +68,7 @@ class DuplicateListView(GuanxiViewMixin, View):
         qs = candidates_visible(request.user, record_type).filter(status=status)
         record = request.GET.get("record", "")
         if record.isdigit():
-            qs = qs.filter(low_id=int(record)) | qs.filter(high_id=int(record))
+            qs = involving(qs, int(record))
         try:
             page = paginate(qs, "-id", request.GET.get("cursor") or None, PAGE_SIZE)
         except FieldErrors:
@@ -96,8 +89,7 @@ class DuplicateListView(GuanxiViewMixin, View):
                         if obj is not None
                     ],
                     "reasons": [reason_text(r, companies) for r in candidate.reasons or [] if isinstance(r, dict)],
-                    "merge_url": reverse("ui:duplicates-merge")
-                    + f"?type={type_param}&ids={candidate.low_id},{candidate.high_id}",
+                    "merge_url": merge_url(type_param, candidate),
                 }
             )
         base = reverse("ui:duplicates-list")
@@ -119,6 +111,11 @@ class DuplicateListView(GuanxiViewMixin, View):
             "list_url": base,
         }
         return render(request, "customers/duplicate_list.html", context)
+
+
+def merge_url(type_param: str, candidate: Any) -> str:
+    """The side-by-side merge form of one pair."""
+    return f"{reverse('ui:duplicates-merge')}?type={type_param}&ids={candidate.low_id},{candidate.high_id}"
 
 
 def _summary(obj: Any, hidden: set[str]) -> list[str]:
@@ -151,25 +148,21 @@ def duplicate_alert(obj: Any, user: Any) -> dict[str, Any] | None:
     type_param = "contacts" if model is Contact else "accounts"
     if not may_reach(user, model, Action.VIEW):
         return None
-    pairs = list(
-        candidates_visible(user, TYPES[type_param])
-        .filter(Q(low_id=obj.pk) | Q(high_id=obj.pk), status=DuplicateStatus.OPEN)
-        .order_by("-score", "-id")[: ALERT_LIMIT + 1]
-    )
+    open_pairs = candidates_visible(user, TYPES[type_param]).filter(status=DuplicateStatus.OPEN)
+    pairs = list(involving(open_pairs, obj.pk).order_by("-score", "-id")[: ALERT_LIMIT + 1])
     if not pairs:
         return None
     shown = pairs[:ALERT_LIMIT]
     others = {c.high_id if c.low_id == obj.pk else c.low_id: c for c in shown}
     records = {o.pk: o for o in restricted(model, user, Action.VIEW).filter(pk__in=others)}
     companies = account_names(shown, user)
-    merge = reverse("ui:duplicates-merge")
     rows = [
         {
             "candidate": candidate,
             "obj": records[pk],
             "url": _detail_url(model, pk),
             "reasons": [reason_text(r, companies) for r in candidate.reasons or [] if isinstance(r, dict)],
-            "merge_url": f"{merge}?type={type_param}&ids={candidate.low_id},{candidate.high_id}",
+            "merge_url": merge_url(type_param, candidate),
         }
         for pk, candidate in others.items()
         if pk in records
@@ -192,15 +185,7 @@ class DuplicateCheckView(GuanxiViewMixin, View):
         model = merge_services.model_for(TYPES[type_param])
         if not may_reach(request.user, model, Action.VIEW):
             raise DjangoPermissionDenied()
-        exclude_raw = request.GET.get("exclude", "")
-        matches = existing_matches(
-            request.user,
-            model,
-            emails=typed_lines(request.GET.getlist("emails")),
-            phones=typed_lines(request.GET.getlist("phones")),
-            name=request.GET.get("name", ""),
-            exclude=int(exclude_raw) if exclude_raw.isdigit() else None,
-        )
+        matches = matches_asked(request.user, model, request.GET)
         rows = [{"obj": obj, "url": _detail_url(model, obj.pk), "reasons": reasons} for obj, reasons in matches]
         return render(request, "customers/duplicate_check.html", {"matches": rows})
 
@@ -230,7 +215,7 @@ class DuplicateFindView(GuanxiViewMixin, View):
             raise Http404()
         found = duplicates_detect(model, [pk])
         open_pairs = candidates_visible(request.user, TYPES[type_param]).filter(status=DuplicateStatus.OPEN)
-        total = (open_pairs.filter(low_id=pk) | open_pairs.filter(high_id=pk)).count()
+        total = involving(open_pairs, pk).count()
         if total:
             messages.info(
                 request, _("%(count)s possible duplicates to review (%(new)s new).") % {"count": total, "new": found}

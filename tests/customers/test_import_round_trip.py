@@ -37,18 +37,17 @@ def client(admin: Any, django_capture_on_commit_callbacks: Any) -> JobClient:
     return job_client(admin, django_capture_on_commit_callbacks)
 
 
+def define(
+    key: str, field_type: str, label_zh: str, label_en: str, *, on: str = "account", **extra: Any
+) -> CustomFieldDefinition:
+    """A custom field of accounts (or ``on="contact"``), as an administrator defines one."""
+    return CustomFieldDefinition.objects.create(
+        object_type=f"customers.{on}", key=key, field_type=field_type, label_zh=label_zh, label_en=label_en, **extra
+    )
+
+
 @pytest.fixture
 def account_fields(db: Any) -> dict[str, CustomFieldDefinition]:
-    def define(key: str, field_type: str, label_zh: str, label_en: str, **extra: Any) -> CustomFieldDefinition:
-        return CustomFieldDefinition.objects.create(
-            object_type="customers.account",
-            key=key,
-            field_type=field_type,
-            label_zh=label_zh,
-            label_en=label_en,
-            **extra,
-        )
-
     return {
         "credit_code": define("credit_code", "text", "统一社会信用代码", "Credit code"),
         "budget": define("budget", "number", "年采购预算", "Annual budget"),
@@ -319,12 +318,8 @@ def test_custom_fields_on_new_records_and_their_errors(
 
 def test_custom_fields_of_contacts_on_the_bulk_path(client: Client, settings: Any) -> None:
     settings.GUANXI_IMPORT_BATCH_SIZE = 2
-    CustomFieldDefinition.objects.create(
-        object_type="customers.contact", key="hobby", field_type="text", label_zh="兴趣爱好", label_en="Interests"
-    )
-    CustomFieldDefinition.objects.create(
-        object_type="customers.contact", key="level", field_type="number", label_zh="决策层级", label_en="Level"
-    )
+    define("hobby", "text", "兴趣爱好", "Interests", on="contact")
+    define("level", "number", "决策层级", "Level", on="contact")
     rows = [["姓名", "手机", "兴趣爱好", "决策层级"]]
     rows += [[f"张{i}", f"1380013{i:04d}", f"羽毛球{i}", str(i % 3)] for i in range(5)]
     rows.append(["张5", "13800135555", "'=cmd", "x"])  # 7: the level is bad; the formula-like text is text
@@ -346,9 +341,7 @@ def test_custom_fields_of_contacts_on_the_bulk_path(client: Client, settings: An
 
 
 def test_the_next_file_with_the_same_headers_is_matched_as_last_time(client: JobClient, admin: Any) -> None:
-    hobby = CustomFieldDefinition.objects.create(
-        object_type="customers.contact", key="hobby", field_type="text", label_zh="兴趣爱好", label_en="Interests"
-    )
+    hobby = define("hobby", "text", "兴趣爱好", "Interests", on="contact")
     header = ["联系人", "客户手机（主）", "备注", "爱好"]
     first = upload(client, csv_bytes([header, ["张伟", "13800138000", "老客户", "钓鱼"]]), name="march.csv").json()
     assert first["mapping"] == {"联系人": "name", "客户手机（主）": "", "备注": "description", "爱好": ""}
@@ -468,17 +461,8 @@ def test_empty_cells_clear_only_when_the_import_says_so(client: Client, admin: A
     blank_cells=clear it clears the plain fields and the optional custom fields, never the name, the
     emails, phones, tags, company or a required custom field. Both write paths (batches of 2)."""
     settings.GUANXI_IMPORT_BATCH_SIZE = 2
-    CustomFieldDefinition.objects.create(
-        object_type="customers.contact", key="hobby", field_type="text", label_zh="兴趣爱好", label_en="Interests"
-    )
-    CustomFieldDefinition.objects.create(
-        object_type="customers.contact",
-        key="grade",
-        field_type="text",
-        label_zh="客户等级",
-        label_en="Grade",
-        required=True,
-    )
+    define("hobby", "text", "兴趣爱好", "Interests", on="contact")
+    define("grade", "text", "客户等级", "Grade", on="contact", required=True)
     account = services.account_create(user=admin, data={"name": "上海示例"})
     full = {"title": "采购经理", "department": "采购部", "wechat_id": "li_wx", "birthday": "1990-05-04", "city": "上海"}
     contacts = [

@@ -11,7 +11,8 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.http import Http404, HttpRequest, QueryDict
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -58,7 +59,7 @@ def may_export(resource: Resource, user: object) -> bool:
 class ExportView(GuanxiViewMixin, View):
     http_method_names = ["post"]
 
-    def post(self, request: HttpRequest, path: str) -> HttpResponse:
+    def post(self, request: HttpRequest, path: str) -> HttpResponseBase:
         resource = next((r for r in resources() if r.path == path and r.ui), None)
         if resource is None:
             raise Http404()
