@@ -22,8 +22,23 @@ from guanxi.core.errors import FieldErrors, PermissionDenied
 from guanxi.core.pagination import paginate, parse_limit
 from guanxi.core.permissions import hidden_fields, may_reach, object_type_of, restricted, token_allows, visible_ref
 from guanxi.customers.choices import ContactPointKind
-from guanxi.customers.duplicates import BLOCK_LIMIT, NAME_THRESHOLD, account_dup_key, name_similarity, reason_text
-from guanxi.customers.models import Account, Contact, ContactPoint, DuplicateCandidate, DuplicateStatus, Merge
+from guanxi.customers.duplicates import (
+    BLOCK_LIMIT,
+    NAME_THRESHOLD,
+    account_dup_key,
+    contact_dup_key,
+    name_similarity,
+    reason_text,
+)
+from guanxi.customers.models import (
+    Account,
+    AccountContact,
+    Contact,
+    ContactPoint,
+    DuplicateCandidate,
+    DuplicateStatus,
+    Merge,
+)
 from guanxi.customers.normalize import normalize_email, normalize_phone, phone_display
 from guanxi.customers.services import merge as merge_services
 
@@ -49,13 +64,20 @@ def existing_matches(
     emails: Sequence[str] = (),
     phones: Sequence[str] = (),
     name: str = "",
+    family_name: str = "",
+    given_name: str = "",
+    accounts: Sequence[int] = (),
     exclude: int | None = None,
 ) -> list[tuple[Any, list[str]]]:
     """The live records the user may see that a record about to be saved may duplicate, each with
     its reasons: contacts by email or phone (normalised as the contact services save them; what does
-    not parse is not looked up), accounts by name (the detection's blocking key and similarity)."""
+    not parse is not looked up) and by name at the same company (as detection pairs them after
+    saving), accounts by name (the detection's blocking key and similarity)."""
     if model is Contact:
-        return _contacts_with_points(user, emails, phones, exclude)
+        found = dict(_contacts_with_points(user, emails, phones, exclude))
+        for obj, reasons in _contacts_named_alike(user, family_name[:100], given_name[:100], accounts, exclude):
+            found.setdefault(obj, []).extend(reasons)
+        return list(found.items())[:CHECK_LIMIT]
     return _accounts_named_alike(user, name[:200], exclude)
 
 
@@ -90,6 +112,43 @@ def _contacts_with_points(
     return [(obj, reasons[pk]) for pk, obj in found.items()]
 
 
+def _contacts_named_alike(
+    user: Any, family_name: str, given_name: str, accounts: Sequence[int], exclude: int | None
+) -> list[tuple[Any, list[str]]]:
+    """Contacts with a name alike at the company chosen in the form: one of its accounts, or an
+    account whose name blocks with it (阿里巴巴 and 阿里巴巴（中国）有限公司), as detection reads "the
+    same company". A name alone is not asked about: 张伟 is thousands of people."""
+    key = contact_dup_key(family_name, given_name)
+    chosen = dict(
+        restricted(Account, user, Action.VIEW).filter(pk__in=list(accounts)[:20]).values_list("pk", "dup_key")
+    )
+    if not key or not chosen:
+        return []
+    # Each company account -> the chosen account it stands for (the one the reason names).
+    company = {pk: pk for pk in chosen}
+    by_key = {account_key: pk for pk, account_key in chosen.items() if account_key}
+    for pk, account_key in Account.objects.filter(dup_key__in=list(by_key)).values_list("pk", "dup_key"):
+        company.setdefault(pk, by_key[account_key])
+    visible = restricted(Contact, user, Action.VIEW)
+    links = AccountContact.objects.filter(
+        visible_ref("contact_id", visible), account_id__in=list(company), contact__dup_key=key
+    ).order_by("contact_id")
+    if exclude is not None:
+        links = links.exclude(contact_id=exclude)
+    at: dict[int, int] = {}
+    for contact_id, account_id in links.values_list("contact_id", "account_id")[:BLOCK_LIMIT]:
+        at.setdefault(contact_id, company[account_id])
+    names = dict(Account.objects.filter(pk__in=set(at.values())).values_list("pk", "name"))
+    typed = f"{family_name} {given_name}"
+    found = []
+    for pk, obj in Contact.objects.in_bulk(list(at)).items():
+        score = name_similarity(typed, obj.display_name)
+        if score >= NAME_THRESHOLD:
+            reason = {"kind": "name", "similarity": score, "account": at[pk]}
+            found.append((obj, [reason_text(reason, names)]))
+    return found
+
+
 def _accounts_named_alike(user: Any, name: str, exclude: int | None) -> list[tuple[Any, list[str]]]:
     key = account_dup_key(name) if name.strip() else ""
     if not key:
@@ -120,6 +179,9 @@ def matches_asked(user: Any, model: type[Any], params: Any) -> list[tuple[Any, l
         emails=typed_lines(params.getlist("emails")),
         phones=typed_lines(params.getlist("phones")),
         name=str(params.get("name", "")),
+        family_name=str(params.get("family_name", "")),
+        given_name=str(params.get("given_name", "")),
+        accounts=[int(pk) for pk in typed_lines(params.getlist("accounts")) if pk.isdigit()],
         exclude=int(exclude) if exclude.isdigit() else None,
     )
 
@@ -263,12 +325,15 @@ def duplicates_check(
     request: HttpRequest,
     type: str = "contacts",
     name: str = "",
+    family_name: str = "",
+    given_name: str = "",
     exclude: int | None = None,
 ) -> HttpResponse:
     """Records you may see that the one about to be created may duplicate, with the reasons. Give
-    ``emails`` and ``phones`` (repeated, or separated by commas) for contacts, ``name`` for accounts.
-    ``name`` and ``exclude`` are declared for the schema (and checked by it); all of the query
-    string is read by ``matches_asked``, as the form's check reads it."""
+    ``emails`` and ``phones`` (repeated, or separated by commas) for contacts, and ``family_name``,
+    ``given_name`` with the ``accounts`` (ids) the person works at for a name at the same company;
+    ``name`` for accounts. The named parameters are declared for the schema (and checked by it);
+    all of the query string is read by ``matches_asked``, as the form's check reads it."""
     record_type = record_type_param(type)
     model = merge_services.model_for(record_type)
     require_token_scope(request, object_type_of(model), Action.VIEW)

@@ -176,8 +176,8 @@ def duplicate_alert(obj: Any, user: Any) -> dict[str, Any] | None:
 
 class DuplicateCheckView(GuanxiViewMixin, View):
     """GET from the add/edit form, as the user types (htmx): the records the one being written may
-    duplicate, before it is saved. Contacts by email and phone, accounts by name; only records the
-    user may see."""
+    duplicate, before it is saved. Contacts by email, phone and name at the chosen company, accounts
+    by name; only records the user may see."""
 
     def get(self, request: HttpRequest, type_param: str) -> HttpResponse:
         if type_param not in TYPES:

@@ -60,11 +60,13 @@
     }
     var submit = bar.querySelector("[data-bulk-submit]");
     if (submit) { submit.disabled = count === 0; }
-    var all = document.querySelector("[data-select-all]");
-    if (all) {
+    // On a phone the bar shows its action controls only once a row is ticked (guanxi.css).
+    bar.classList.toggle("gx-bulk-none", count === 0);
+    // The table's header box, and on a phone the one in the bar above the rows.
+    document.querySelectorAll("[data-select-all]").forEach(function (all) {
       all.checked = boxes.length > 0 && count === boxes.length;
       all.indeterminate = count > 0 && count < boxes.length;
-    }
+    });
   }
 
   function updateBulkTags() {

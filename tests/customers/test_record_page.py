@@ -256,6 +256,29 @@ def test_list_cells_carry_their_labels_for_the_phone_layout(admin: User, make_co
     assert re.search(r'<td class="gx-empty-cell" data-label="邮箱">', row)
 
 
+def test_a_phone_sorts_and_selects_all_from_the_bar_above_the_rows(
+    admin: User, make_contact: Callable[..., Contact]
+) -> None:
+    """A phone hides the table's headers (guanxi.css), so their sorts and the "select all" box sit
+    in a bar above the rows: each sortable column shown, both ways, the current one marked."""
+    make_contact(family_name="周", given_name="七")
+    html = page(admin, "contacts-list", query="ordering=-display_name")
+    bar = html.split('id="list-phone-bar"', 1)[1].split('<div class="table-responsive">', 1)[0]
+    assert 'data-select-all id="phone-select-all"' in bar
+    sorts = re.findall(r'<a href="\?([^"]*)" class="dropdown-item( active)?"', bar)
+    assert [(query, bool(active)) for query, active in sorts] == [
+        ("ordering=display_name", False),
+        ("ordering=-display_name", True),
+        ("ordering=last_interaction_at", False),
+        ("ordering=-last_interaction_at", False),
+    ]
+    assert re.search(r"排序：名称，降序\s*</button>", bar)
+    # Columns that do not sort (职位, 邮箱) are not offered; a list with no row has no box to tick.
+    assert "职位" not in bar and "邮箱" not in bar
+    empty = page(admin, "contacts-list", query="search=nobody-at-all")
+    assert 'id="phone-select-all"' not in empty and 'id="list-sort-menu"' in empty
+
+
 def test_whose_records_is_one_tap(
     rep: User, other_rep: User, sales_role: Role, make_contact: Callable[..., Contact]
 ) -> None:
@@ -335,10 +358,62 @@ def test_the_form_says_before_saving_that_the_customer_exists(
 
     # The forms ask as the user types: the add form, and the edit form without the record itself.
     add = page(admin, "contacts-add")
-    assert f'hx-get="{check}"' in add and 'hx-trigger="change from:#id_emails, change from:#id_phones"' in add
-    assert 'id="id_emails"' in add and 'id="id_phones"' in add
+    assert f'hx-get="{check}"' in add and 'hx-trigger="change from:#id_emails, change from:#id_phones, ' in add
+    assert 'id="id_emails"' in add and 'id="id_phones"' in add and 'data-name="accounts"' in add
     edit = page(admin, "accounts-edit", company.pk)
     assert f'hx-get="{accounts}?exclude={company.pk}"' in edit and 'id="id_name"' in edit
+
+
+def test_the_form_asks_about_the_name_at_the_chosen_company(
+    admin: User,
+    rep: User,
+    make_account: Callable[..., Account],
+    make_contact: Callable[..., Contact],
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    """Typing a name and choosing the company finds the person already there, by the name's pinyin
+    (張偉 is 张伟, "Wei Zhang" too) and at the company by its blocking key (阿里巴巴 and 阿里巴巴（中国）);
+    the same name at another company, or with no company chosen, says nothing."""
+    with django_capture_on_commit_callbacks(execute=True):  # detection stores the blocking keys
+        group = make_account(name="阿里巴巴（中国）有限公司")
+        branch = make_account(name="阿里巴巴")
+        other = make_account(name="腾讯科技", by=rep)
+        there = make_contact(family_name="张", given_name="伟", accounts=[{"account": group.pk}])
+        make_contact(family_name="张", given_name="伟", accounts=[{"account": other.pk}], by=rep)
+    client = Client()
+    client.force_login(admin)
+    check = reverse("ui:duplicates-check", args=["contacts"])
+
+    def found(**params: Any) -> list[int]:
+        html = client.get(check, params).content.decode()
+        return [int(pk) for pk in re.findall(r'data-record="(\d+)"', html)]
+
+    assert found(family_name="張", given_name="偉", accounts=group.pk) == [there.pk]
+    html = client.get(check, {"family_name": "Zhang", "given_name": "Wei", "accounts": [other.pk, branch.pk]})
+    assert f'data-record="{there.pk}"' in html.content.decode()
+    assert "same company (阿里巴巴)" in html.content.decode() or "同一公司（阿里巴巴）" in html.content.decode()
+    assert found(family_name="张", given_name="伟") == []  # no company: 张伟 is thousands of people
+    assert found(family_name="张", given_name="三", accounts=group.pk) == []
+    assert found(family_name="张", given_name="伟", accounts=group.pk, exclude=there.pk) == []
+    # A phone and the name, both the same person: one entry, both reasons.
+    make_contact(family_name="李", given_name="四", phones=["13900139000"])
+    assert found(family_name="张", given_name="伟", accounts=group.pk, phones="13900139000") == [
+        next(iter(found(phones="13900139000"))),
+        there.pk,
+    ]
+
+    # The rep sees their own 张伟 at 腾讯 only; an account id they may not see names nothing.
+    mine = Client()
+    mine.force_login(rep)
+    rep_sees = mine.get(check, {"family_name": "张", "given_name": "伟", "accounts": [group.pk, other.pk]})
+    assert rep_sees.content.decode().count("data-record=") == 1 and "腾讯科技" in rep_sees.content.decode()
+    api = client.get(
+        "/api/v1/duplicates/check",
+        {"type": "contacts", "family_name": "张", "given_name": "伟", "accounts": f"{group.pk},{other.pk}"},
+    )
+    assert sorted(item["id"] for item in api.json()["items"]) == sorted(
+        Contact.objects.filter(family_name="张", given_name="伟").values_list("pk", flat=True)
+    )
 
 
 def test_place_filters_read_what_people_type(

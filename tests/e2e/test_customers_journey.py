@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import secrets
 from pathlib import Path
 from typing import Any
@@ -141,6 +142,15 @@ def test_customers_journey(page: Page, shot: Any, seller: Account, tmp_path: Pat
     expect(found).to_contain_text(FAMILY + GIVEN)
     expect(found).to_contain_text("+86 138 0013 8000")
     shot("contact-form-exists")
+    # By the name too, once the company is chosen (no phone or email typed): the same person there.
+    page.goto("/customers/contacts/")
+    add_button(page).click()
+    page.locator("#id_family_name").fill(FAMILY)
+    page.locator("#id_given_name").fill(GIVEN)
+    page.locator("#id_accounts").fill("hz")
+    page.locator("#id_accounts_options [data-picker-option]").filter(has_text=ACCOUNT_NAME).click()
+    expect(found).to_contain_text(FAMILY + GIVEN)
+    expect(found).to_contain_text(f"同一公司（{ACCOUNT_NAME}）")
 
     # --- a subsidiary: its parent chosen by typing; the group on both account pages ---------------
     page.goto("/customers/accounts/")
@@ -242,7 +252,7 @@ def test_customers_journey(page: Page, shot: Any, seller: Account, tmp_path: Pat
 
     # --- bulk: every contact matching the list (all pages), add a tag, after a confirmation with N ----
     page.goto("/customers/contacts/")
-    page.locator("[data-select-all]").check()
+    page.locator("thead [data-select-all]").check()
     matching = page.locator("[data-bulk-matching-box]")
     expect(matching).to_be_visible()
     matching.check()
@@ -279,7 +289,17 @@ def test_customers_journey(page: Page, shot: Any, seller: Account, tmp_path: Pat
         "() => ({scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth})"
     )
     assert widths["scroll"] <= PHONE["width"] + 1, f"the contact list scrolls sideways on a phone: {widths}"
+    # The bulk bar keeps to one line until a row is ticked; the headers' sort is a menu above the rows.
+    expect(page.locator("[data-bulk-action]")).to_be_hidden()
     shot("contacts-phone")
+    page.locator("#list-sort-toggle").click()
+    page.locator("#list-sort-menu .dropdown-item").filter(has_text="名称，降序").click()
+    expect(page).to_have_url(re.compile(r"ordering=-display_name"))
+    expect(page.locator("#list-sort-toggle")).to_contain_text("排序：名称，降序")
+    page.locator("#phone-select-all").check()
+    expect(page.locator("[data-bulk-action]")).to_be_visible()
+    page.locator("#phone-select-all").uncheck()
+    row = list_row(page.locator("#list-table"), FAMILY + GIVEN)
     row.get_by_role("link", name=FAMILY + GIVEN).click()
     expect(page.locator('[data-section="summary"] a[href="tel:' + PHONE_E164 + '"]')).to_be_visible()
     # The consent trail starts folded; one tap opens it.

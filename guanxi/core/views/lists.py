@@ -300,6 +300,7 @@ class ObjectListView(ResourceView):
             if key != "view" and key not in params:
                 link_params.pop(key)
         scopes = scope_links(resource, user, params, link_params)
+        sort_choices = self.sort_choices(link_params, columns, ordering)
         scoped = ("owner", "team") if scopes else ()
         context = {
             **self.base_context(),
@@ -311,6 +312,8 @@ class ObjectListView(ResourceView):
             "rows": rows,
             "ordering": ordering,
             "headers": self.headers(link_params, columns, ordering),
+            "sort_choices": sort_choices,
+            "sort_label": next((choice["label"] for choice in sort_choices if choice["active"]), ""),
             "next_url": _query(link_params, cursor=page.next_cursor) if page.next_cursor else None,
             "first_url": _query(link_params, cursor=None) if params.get("cursor") else None,
             "filter_errors": errors,
@@ -471,3 +474,24 @@ class ObjectListView(ResourceView):
                 header["url"] = _query(params, ordering=target, cursor=None)
             headers.append(header)
         return headers
+
+    @staticmethod
+    def sort_choices(params: QueryDict, columns: list[display.Column], ordering: str) -> list[dict[str, Any]]:
+        """The sorts a phone offers in a menu, where the table's headers are hidden: each sortable
+        column shown, either way (the same links as the headers)."""
+        choices = []
+        for column in columns:
+            if not column.sortable:
+                continue
+            for target, text in (
+                (column.name, _("%(column)s, ascending")),
+                (f"-{column.name}", _("%(column)s, descending")),
+            ):
+                choices.append(
+                    {
+                        "label": text % {"column": capfirst(column.label)},
+                        "url": _query(params, ordering=target, cursor=None),
+                        "active": target == ordering,
+                    }
+                )
+        return choices
