@@ -122,6 +122,10 @@ def test_account_page_sections(admin: User, make_account: Callable[..., Account]
     )
     account.refresh_from_db()
     assert account.country == "US"
+    # Amounts read with separators, on the page, in its change history and in the list.
+    assert re.search(r'data-field="annual_revenue">.*?gx-break">5,000,000<', html, re.S)
+    assert re.search(r">Annual revenue</th>.*?<ins[^>]*>5,000,000</ins>", html.split('id="panel-changes"', 1)[1], re.S)
+    assert ">5,000,000<" in page(admin, "accounts-list", query="columns=name,annual_revenue")
 
 
 def test_country_is_chosen_by_name(admin: User, make_contact: Callable[..., Contact]) -> None:

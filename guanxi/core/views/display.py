@@ -110,6 +110,13 @@ def format_datetime(value: datetime.datetime) -> str:
     return value.strftime("%Y-%m-%d %H:%M")
 
 
+def format_decimal(value: decimal.Decimal) -> str:
+    """An amount as people read it: 240,000,000 (not 240000000.00); cents only when there are some."""
+    if value == value.to_integral_value():
+        return f"{value:,.0f}"
+    return f"{value:,f}"
+
+
 def yes_no(value: bool) -> SafeString:
     if value:
         return format_html('<span class="badge bg-green-lt">{}</span>', _("Yes"))
@@ -132,7 +139,7 @@ def plain_value(value: Any, *, truncate: int | None = None) -> SafeString | str:
     if isinstance(value, datetime.date):
         return value.isoformat()
     if isinstance(value, decimal.Decimal):
-        return str(value)
+        return format_decimal(value)
     if isinstance(value, list):
         return ", ".join(str(v) for v in value)
     if isinstance(value, dict):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import decimal
 from dataclasses import dataclass
 from typing import Any
 
@@ -102,6 +103,11 @@ def change_panel(
             if isinstance(db_field, models.DateTimeField) and isinstance(value, str):
                 parsed = parse_datetime(value)
                 return display.format_datetime(parsed) if parsed else value
+            if isinstance(db_field, models.DecimalField) and isinstance(value, str | int | float):
+                try:
+                    return display.format_decimal(decimal.Decimal(str(value)))
+                except decimal.InvalidOperation:
+                    return value
         return display.plain_value(value, truncate=120)
 
     panel = []
