@@ -89,6 +89,27 @@ def test_contact_page_groups_fields_and_names_the_empty_ones(
     assert len(every) == len(set(every))
 
 
+def test_contact_page_says_where_the_person_works_under_the_name(
+    admin: User, rep: User, make_account: Callable[..., Account], make_contact: Callable[..., Contact]
+) -> None:
+    """Under the name: the role at the primary account and a link to it, and how many more."""
+    first = make_account(name="上海示例")
+    second = make_account(name="北京示例", by=rep)
+    contact = make_contact(
+        owner=rep,
+        accounts=[{"account": second.pk}, {"account": first.pk, "role": "采购经理", "is_primary": True}],
+    )
+    html = page(admin, "contacts-detail", contact.pk)
+    subtitle = html.split('id="page-subtitle">', 1)[1].split("</div>", 1)[0]
+    first_url = reverse("ui:accounts-detail", args=[first.pk])
+    assert re.match(rf'采购经理 · <a href="{first_url}">上海示例</a> <span class="small">另有 1 家</span>$', subtitle)
+    # The rep may not see 上海示例: their page names the account they see, and no more.
+    html = page(rep, "contacts-detail", contact.pk)
+    subtitle = html.split('id="page-subtitle">', 1)[1].split("</div>", 1)[0]
+    assert "北京示例" in subtitle and "上海示例" not in subtitle and "另有" not in subtitle
+    assert 'id="page-subtitle"' not in page(admin, "contacts-detail", make_contact(family_name="王").pk)
+
+
 def test_empty_sections_and_hidden_fields(rep: User, sales_role: Role, make_contact: Callable[..., Contact]) -> None:
     contact = make_contact(by=rep, birthday="1990-05-04", wechat_id="li_wx")
     field_rule(sales_role, "customers.contact", "birthday", "hidden")
