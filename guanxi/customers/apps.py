@@ -26,6 +26,10 @@ class CustomersConfig(AppConfig):
 
         on_interaction(engagement_after_interaction)
         register_timeline_kinds(dict(TimelineKind.choices))
+        from guanxi.core.views.home import HomePanel, register_home_panel
+        from guanxi.customers.home import my_accounts
+
+        register_home_panel(HomePanel("my-accounts", "customers/home_accounts.html", my_accounts))
         from django.db.models.signals import pre_save
 
         from guanxi.core.models import Tag

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -10,6 +12,7 @@ from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views import View
 from django.views.decorators.http import require_POST
@@ -25,6 +28,24 @@ logger = logging.getLogger(__name__)
 RECENT_CHANGES = 10
 
 
+@dataclass(frozen=True)
+class HomePanel:
+    """A card a module puts on the home page (``register_home_panel`` in its ``AppConfig.ready``):
+    ``context(user)`` gives what the template shows that user as ``panel``, or None for no card. It is read at
+    most once a minute per user and language (cached with the counts), so it may count."""
+
+    key: str
+    template: str
+    context: Callable[[Any], dict[str, Any] | None]
+
+
+_panels: dict[str, HomePanel] = {}
+
+
+def register_home_panel(panel: HomePanel) -> None:
+    _panels[panel.key] = panel
+
+
 def greeting(now: Any) -> str:
     hour = timezone.localtime(now).hour
     if hour < 12:
@@ -37,15 +58,23 @@ def greeting(now: Any) -> str:
 HOME_COUNTS_SECONDS = 60
 
 
+def home_cache_key(user: Any) -> str:
+    return f"guanxi:home:{user.pk}:{get_language()}"
+
+
 class HomeView(GuanxiViewMixin, View):
-    """Greeting, how many records of each kind the user can see, and the latest changes they may see."""
+    """Greeting, the modules' panels, how many records of each kind the user can see, and the latest
+    changes they may see."""
 
     def get(self, request: HttpRequest) -> HttpResponse:
         user = request.user
         counts: list[dict[str, Any]] = []
         # Counting every record type on each visit would scan large tables on the most-opened page;
-        # the numbers are a greeting, so a minute-old figure per user is fine.
-        cached: dict[str, int] = cache.get(f"guanxi:home-counts:{user.pk}") or {}
+        # the numbers are a greeting, so a minute-old figure per user is fine. The panels' texts are
+        # in the reader's language, hence the language in the key.
+        key = home_cache_key(user)
+        stored: dict[str, Any] = cache.get(key) or {}
+        cached: dict[str, int] = stored.get("counts", {})
         fresh: dict[str, int] = {}
         for resource in ui_resources():
             if resource.read_only or not can(user, resource.model, Action.VIEW):
@@ -55,8 +84,18 @@ class HomeView(GuanxiViewMixin, View):
                 count = restricted(resource.model, user, Action.VIEW).count()
             fresh[resource.path] = count
             counts.append({"resource": resource, "count": count, "url": resource_url(resource, "list")})
-        if fresh != cached:
-            cache.set(f"guanxi:home-counts:{user.pk}", fresh, HOME_COUNTS_SECONDS)
+        cached_panels: dict[str, Any] = stored.get("panels", {})
+        fresh_panels = {
+            panel.key: cached_panels[panel.key] if panel.key in cached_panels else panel.context(user)
+            for panel in _panels.values()
+        }
+        if fresh != cached or fresh_panels != cached_panels:
+            cache.set(key, {"counts": fresh, "panels": fresh_panels}, HOME_COUNTS_SECONDS)
+        panels = []
+        for panel in _panels.values():
+            data = fresh_panels[panel.key]
+            if data is not None:
+                panels.append({"template": panel.template, **data})
         # Business records first, the settings dictionaries (users, teams, tags...) after them.
         counts.sort(key=lambda c: c["resource"].nav_group == "settings")
         changes = [
@@ -68,7 +107,7 @@ class HomeView(GuanxiViewMixin, View):
         return render(
             request,
             "home.html",
-            {"greeting": greeting(timezone.now()), "counts": counts, "changes": changes},
+            {"greeting": greeting(timezone.now()), "counts": counts, "panels": panels, "changes": changes},
         )
 
 

@@ -1,0 +1,88 @@
+"""The home page's "my accounts" card: the accounts a salesperson owns (a manager who owns none: the
+team's), by tier, and those waiting for a follow-up (seed 004: classify, then follow up). One grouped
+query, cached with the home page's counts for a minute."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from django.db.models import Count, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from guanxi.core.choices import Action
+from guanxi.core.permissions import can, restricted
+from guanxi.core.registry import resource_at
+from guanxi.core.views.base import resource_url
+from guanxi.customers.choices import Tier
+from guanxi.customers.models import Account
+
+#: An account not followed up for this many days is waiting for one.
+STALE_DAYS = 30
+
+
+def my_accounts(user: Any) -> dict[str, Any] | None:
+    """The card's figures and the list links behind each (the same filters, so the numbers agree)."""
+    if not can(user, Account, Action.VIEW):
+        return None
+    # From the start of the day STALE_DAYS ago, in the site's zone: what the list's date filter reads.
+    since = timezone.localdate() - datetime.timedelta(days=STALE_DAYS)
+    cut = timezone.make_aware(datetime.datetime.combine(since, datetime.time.min))
+
+    def by_tier(scope: dict[str, Any]) -> dict[str, dict[str, int]]:
+        rows = (
+            restricted(Account, user, Action.VIEW)
+            .filter(**scope)
+            .values("tier")
+            .annotate(
+                total=Count("id"),
+                stale=Count("id", filter=Q(last_interaction_at__lte=cut)),
+                never=Count("id", filter=Q(last_interaction_at__isnull=True)),
+            )
+            .order_by()
+        )
+        return {row["tier"]: row for row in rows}
+
+    # A salesperson's own accounts; someone who owns none (a manager) sees their team's instead.
+    scope: dict[str, Any] = {"owner": user.pk}
+    tiers = by_tier(scope)
+    if not tiers and getattr(user, "team_id", None):
+        scope = {"team": user.team_id}
+        tiers = by_tier(scope)
+        if not tiers:
+            scope = {"owner": user.pk}
+    list_url = resource_url(resource_at("accounts"), "list")
+
+    def link(**params: Any) -> str:
+        return f"{list_url}?{urlencode({**scope, **params})}"
+
+    return {
+        "title": _("My accounts") if "owner" in scope else _("My team's accounts"),
+        "total": sum(row["total"] for row in tiers.values()),
+        "url": link(),
+        "tiers": [
+            {
+                "label": str(tier.label),
+                "colour": Tier.colour(tier.value),
+                "count": tiers[tier.value]["total"] if tier.value in tiers else 0,
+                "url": link(tier=tier.value),
+            }
+            for tier in Tier
+        ],
+        "waiting": [
+            {
+                "key": "stale",
+                "label": _("Not followed up for %(days)s days or more") % {"days": STALE_DAYS},
+                "count": sum(row["stale"] for row in tiers.values()),
+                "url": link(last_interaction_at__lte=since.isoformat(), ordering="last_interaction_at"),
+            },
+            {
+                "key": "never",
+                "label": _("Never followed up"),
+                "count": sum(row["never"] for row in tiers.values()),
+                "url": link(last_interaction_at__isnull="true"),
+            },
+        ],
+    }
