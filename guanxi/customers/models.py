@@ -5,6 +5,7 @@ Writes go through ``guanxi.customers.services``; these classes hold structure, n
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from django.conf import settings
@@ -79,6 +80,9 @@ class AddressMixin(models.Model):
     district = models.CharField(_("district"), max_length=50, blank=True)
     street = models.CharField(_("street address"), max_length=200, blank=True)
     postal_code = models.CharField(_("postal code"), max_length=20, blank=True)
+
+    #: Stored values shown in words, on the record's page and in its change history.
+    value_displays: ClassVar[dict[str, Callable[[str], str]]] = {"country": country_name}
 
     class Meta:
         abstract = True

@@ -147,6 +147,7 @@ def test_account_page_sections(admin: User, make_account: Callable[..., Account]
     assert re.search(r'data-field="annual_revenue">.*?gx-break">5,000,000<', html, re.S)
     changes = html.split('id="panel-changes"', 1)[1]
     assert re.search(r">Annual revenue</th>.*?<ins[^>]*>5,000,000</ins>", changes, re.S)
+    assert re.search(r">Country</th>.*?<ins[^>]*>United States</ins>", changes, re.S)
     # The first values are the page's own: the "created" entry lists them folded.
     assert re.search(r"<details data-change-created><summary[^>]*>\d+ fields filled in</summary>", changes)
     assert ">5,000,000<" in page(admin, "accounts-list", query="columns=name,annual_revenue")
