@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 from django.contrib.contenttypes.models import ContentType
@@ -100,6 +100,9 @@ class FilterSet:
     #: What people type for a value, read as it is stored (``country=中国`` -> ``CN``), for the exact
     #: and "in" lookups: ``{filter: (text) -> stored text}``; a ValueError's message is the error.
     value_cleaners: ClassVar[dict[str, Callable[[str], str]]] = {}
+    #: Filters the list page offers as a list to choose from though the field has no choices
+    #: (countries by name): ``{filter: () -> [(stored value, label)]}``, in the reader's language.
+    option_lists: ClassVar[dict[str, Callable[[], Sequence[tuple[str, str]]]]] = {}
 
     def __init__(self, params: Mapping[str, Any], user: Any, *, strict: bool = True):
         self.params = params

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.db import models
 from django.db.models import Exists, F, Func, OuterRef, Q
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from guanxi.core.errors import FieldErrors
 from guanxi.core.filters import FilterSet, through
@@ -23,6 +23,7 @@ from guanxi.customers.models import (
     TierRule,
 )
 from guanxi.customers.normalize import (
+    country_choices,
     normalize_cn_province,
     normalize_country,
     normalize_email,
@@ -54,6 +55,9 @@ def _province(text: str) -> str:
 
 # A place filter reads what people type, as the forms and imports do: 中国, 广东.
 PLACE_CLEANERS: dict[str, Callable[[str], str]] = {"country": normalize_country, "province": _province}
+PLACE_OPTIONS: dict[str, Callable[[], Sequence[tuple[str, str]]]] = {
+    "country": lambda: country_choices(get_language() or "")
+}
 
 
 class AccountFilterSet(FilterSet):
@@ -61,6 +65,7 @@ class AccountFilterSet(FilterSet):
     search_fields = ("name", "legal_name", "website")
     search_index = True  # names with their pinyin, websites
     value_cleaners = PLACE_CLEANERS
+    option_lists = PLACE_OPTIONS
     filters = {
         **OWNERSHIP_FILTERS,
         **PLACE_FILTERS,
@@ -142,6 +147,7 @@ class ContactFilterSet(FilterSet):
     search_index = True  # names with their pinyin, emails, phones, companies (title: its own filter)
     governed_by = {"account": "accounts", "group": "accounts", "email": "emails", "phone": "phones"}
     value_cleaners = PLACE_CLEANERS
+    option_lists = PLACE_OPTIONS
     filters = {
         **OWNERSHIP_FILTERS,
         **PLACE_FILTERS,

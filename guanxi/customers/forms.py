@@ -13,7 +13,6 @@ from __future__ import annotations
 import decimal
 import re
 from collections.abc import Collection
-from functools import cache
 from typing import Any, cast
 
 from django import forms
@@ -28,14 +27,12 @@ from guanxi.core.models import Tag
 from guanxi.core.permissions import frozen_fields, hidden_fields, visible_ref
 from guanxi.core.pickers import RecordIdsField
 from guanxi.core.registry import Resource
-from guanxi.core.search.text import syllables
 from guanxi.customers import classification
 from guanxi.customers.choices import Industry, LifecycleStage, SizeBand, Tier
 from guanxi.customers.models import Account, AccountContact, AssignmentRule, Contact
 from guanxi.customers.normalize import (
     DEFAULT_REGION,
-    country_name,
-    country_names,
+    country_choices,
     normalize_email,
     normalize_phone,
     phone_display,
@@ -313,23 +310,6 @@ def contacts_follow_the_owner(form: RecordForm) -> None:
     if form.is_add or owner is None or owner.disabled:
         return
     owner.help_text = _("A new owner takes along the contacts of this account that the current owner holds.")
-
-
-@cache
-def country_choices(language: str) -> tuple[tuple[str, str], ...]:
-    """Countries by name, China and its special regions first (most customers are there), then
-    the others in the reader's alphabetical order (in Chinese, by pinyin)."""
-    first = ("CN", "HK", "MO", "TW")
-    names = {code: country_name(code, language) for code in country_names()}
-
-    def key(code: str) -> tuple[bool, str]:
-        name = names[code]
-        if name == code:  # a few territories without a name: last
-            return (True, code)
-        return (False, " ".join(syllables(name)) if language.startswith("zh") else name.casefold())
-
-    rest = sorted((code for code in names if code not in first), key=key)
-    return tuple((code, code if names[code] == code else f"{names[code]} ({code})") for code in (*first, *rest))
 
 
 @register_form_tweak("customers.account")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import NamedTuple
 from urllib.parse import urlsplit, urlunsplit
 
@@ -20,6 +20,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from email_validator import EmailNotValidError, validate_email
 
+from guanxi.core.search.text import syllables
 from guanxi.customers.countries import COUNTRY_NAMES
 
 DEFAULT_REGION = "CN"
@@ -317,3 +318,20 @@ def normalize_country(raw: str) -> str:
             % {"value": text[:40]}
         )
     return found
+
+
+@cache
+def country_choices(language: str) -> tuple[tuple[str, str], ...]:
+    """Countries by name, China and its special regions first (most customers are there), then
+    the others in the reader's alphabetical order (in Chinese, by pinyin)."""
+    first = ("CN", "HK", "MO", "TW")
+    names = {code: country_name(code, language) for code in country_names()}
+
+    def key(code: str) -> tuple[bool, str]:
+        name = names[code]
+        if name == code:  # a few territories without a name: last
+            return (True, code)
+        return (False, " ".join(syllables(name)) if language.startswith("zh") else name.casefold())
+
+    rest = sorted((code for code in names if code not in first), key=key)
+    return tuple((code, code if names[code] == code else f"{names[code]} ({code})") for code in (*first, *rest))

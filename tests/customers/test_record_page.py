@@ -13,8 +13,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import translation
 
-from guanxi.customers.forms import country_choices
 from guanxi.customers.models import Account, Contact
+from guanxi.customers.normalize import country_choices
 from guanxi.identity.models import Role, User
 from tests.factories import field_rule, grant
 
@@ -472,3 +472,9 @@ def test_place_filters_read_what_people_type(
     assert "two-letter code" in bad.json()["errors"][0]["detail"]
     html = page(admin, "contacts-list", query="province=广东")
     assert "广州" in html and "Ann Lee" not in html
+    # The list's country filter is a list of names to choose from, which a link by name selects too.
+    for query in ("country=US", "country=美国"):
+        html = page(admin, "contacts-list", query=query)
+        control = html.split('<select name="country" id="filter-country"', 1)[1].split("</select>", 1)[0]
+        assert '<option value="US" selected>美国 (US)</option>' in control and '<option value="CN">' in control
+        assert "Ann Lee" in html and "广州" not in html

@@ -129,7 +129,12 @@ def filter_controls(resource: Resource, user: Any, params: QueryDict, definition
         if name in hidden or db_field is None:
             continue
         label = display.field_label(model, name)
-        if db_field.many_to_one:
+        option_list = resource.filterset.option_lists.get(name)
+        if option_list is not None and "exact" in lookups:
+            controls.append(
+                FilterControl(name, label, "select", _as_stored(resource, name, params), list(option_list()))
+            )
+        elif db_field.many_to_one:
             picked = pickable(db_field.related_model)
             if "exact" in lookups and picked is not None:
                 # Records (accounts...) may be too many to list: chosen by typing, like in the forms.
@@ -180,6 +185,18 @@ def filter_controls(resource: Resource, user: Any, params: QueryDict, definition
             param = f"cf_{definition.key}__icontains"
             controls.append(FilterControl(param, definition.label, "text", params.get(param, "")))
     return controls
+
+
+def _as_stored(resource: Resource, name: str, params: QueryDict) -> str:
+    """A filter's value as its select's options hold it: a link may say country=中国 for CN."""
+    value = params.get(name, "")
+    cleaner = resource.filterset.value_cleaners.get(name)
+    if value and cleaner is not None:
+        try:
+            return cleaner(value)
+        except ValueError:
+            return value
+    return value
 
 
 def _picker_control(resource: Resource, user: Any, params: QueryDict, name: str) -> FilterControl:
