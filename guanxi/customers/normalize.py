@@ -20,7 +20,6 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from email_validator import EmailNotValidError, validate_email
 
-from guanxi.core.search.text import syllables
 from guanxi.customers.countries import COUNTRY_NAMES
 
 DEFAULT_REGION = "CN"
@@ -324,6 +323,9 @@ def normalize_country(raw: str) -> str:
 def country_choices(language: str) -> tuple[tuple[str, str], ...]:
     """Countries by name, China and its special regions first (most customers are there), then
     the others in the reader's alphabetical order (in Chinese, by pinyin)."""
+    # Here, not at the top: importing this module stays light (the search package needs Django set up).
+    from guanxi.core.search.text import syllables
+
     first = ("CN", "HK", "MO", "TW")
     names = {code: country_name(code, language) for code in country_names()}
 
