@@ -50,6 +50,9 @@ ORDERINGS = ("-id", "id", "-score", "score")
 
 #: How many existing records a check before saving names.
 CHECK_LIMIT = 5
+#: At most this many accounts named alike count as "the same company" for a check by name (a name
+#: that thousands of accounts share, 测试公司, must not make the check read them all).
+COMPANY_LIMIT = 1000
 
 
 def typed_lines(values: list[str]) -> list[str]:
@@ -127,7 +130,8 @@ def _contacts_named_alike(
     # Each company account -> the chosen account it stands for (the one the reason names).
     company = {pk: pk for pk in chosen}
     by_key = {account_key: pk for pk, account_key in chosen.items() if account_key}
-    for pk, account_key in Account.objects.filter(dup_key__in=list(by_key)).values_list("pk", "dup_key"):
+    alike = Account.objects.filter(dup_key__in=list(by_key)).values_list("pk", "dup_key")
+    for pk, account_key in alike[:COMPANY_LIMIT]:
         company.setdefault(pk, by_key[account_key])
     visible = restricted(Contact, user, Action.VIEW)
     links = AccountContact.objects.filter(

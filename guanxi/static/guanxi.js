@@ -168,6 +168,17 @@
     if (box) { markTagChips(box); }
   });
 
+  /* "Add a note" at the top of a record's page: to the note box, with the cursor in it. */
+  document.addEventListener("click", function (event) {
+    var jump = event.target.closest && event.target.closest('a[href="#note-body"]');
+    var box = jump && document.getElementById("note-body");
+    if (box) {
+      event.preventDefault();
+      box.scrollIntoView({ block: "center" });
+      box.focus({ preventScroll: true });
+    }
+  });
+
   function init() {
     updateBulkBar();
     updateBulkTags();

@@ -308,6 +308,12 @@ def test_customers_journey(page: Page, shot: Any, seller: Account, tmp_path: Pat
     consent.locator("summary").click()
     expect(consent.locator('[data-field="email_consent"]')).to_be_visible()
     shot("contact-phone")
+    # After a call: "添加备注" at the top goes to the note box, cursor in it, far below on a phone.
+    page.locator("#note-jump").click()
+    expect(page.locator("#note-body")).to_be_focused()
+    page.keyboard.type("电话沟通：下周报价")
+    page.locator("#note-form button[type=submit]").click()
+    expect(page.locator("#panel-timeline")).to_contain_text("电话沟通：下周报价")
 
     # --- a running job's page polls until it has finished --------------------------------------------
     pk = int(guanxi_server.shell(_JOB.format(email=seller.email)).strip().splitlines()[-1])

@@ -247,6 +247,10 @@ def test_detail_panels(admin_client: Client, admin: User) -> None:
     html = body(admin_client.get(f"{GADGETS}{gadget.pk}/"))
     for text in ("Called the buyer", "quote.txt", str(other), "vip", "Colour", "red", 'id="panel-changes"'):
         assert text in html, text
+    # "Add a note" at the top goes to the note box, for who may write one: not a view-only share.
+    assert '<a href="#note-body" class="btn" id="note-jump">' in html and 'id="note-body"' in html
+    shared = client_for(other).get(f"{GADGETS}{gadget.pk}/")
+    assert shared.status_code == 200 and 'id="note-jump"' not in body(shared)
     admin_client.post(f"/settings/shares/{share.pk}/remove/")
     assert not Share.objects.filter(pk=share.pk).exists()
 

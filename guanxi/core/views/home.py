@@ -30,9 +30,9 @@ RECENT_CHANGES = 10
 
 @dataclass(frozen=True)
 class HomePanel:
-    """A card a module puts on the home page (``register_home_panel`` in its ``AppConfig.ready``):
-    ``context(user)`` gives what the template shows that user as ``panel``, or None for no card. It is read at
-    most once a minute per user and language (cached with the counts), so it may count."""
+    """A card a module puts on the home page (``register_home_panel`` in its ``AppConfig.ready``).
+    ``context(user)`` gives what the template shows that user as ``panel``, or None for no card. It
+    runs at most once a minute per user and language (cached with the counts), so it may count."""
 
     key: str
     template: str
