@@ -27,7 +27,7 @@ def my_accounts(user: Any) -> dict[str, Any] | None:
     """The card's figures and the list links behind each (the same filters, so the numbers agree)."""
     if not can(user, Account, Action.VIEW):
         return None
-    # From the start of the day STALE_DAYS ago, in the site's zone: what the list's date filter reads.
+    # From the start of the day STALE_DAYS ago in the reader's time zone, as the list's date filter reads it.
     since = timezone.localdate() - datetime.timedelta(days=STALE_DAYS)
     cut = timezone.make_aware(datetime.datetime.combine(since, datetime.time.min))
 
