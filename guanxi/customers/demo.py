@@ -453,6 +453,9 @@ ACCOUNT_NOTES = [
     ("Northwind Trading Pte Ltd", "Met at the Singapore trade fair. Interested in the distribution module; "
      "follow up after Chinese New Year."),
 ]
+# Accounts last followed up weeks ago (their notes are dated back), so the home page's "超过 30 天未跟进"
+# has something to show: {account name: days ago}.
+FOLLOWED_UP_DAYS_AGO = {"常州天宁纺织有限公司": 62, "Northwind Trading Pte Ltd": 41}
 # Notes on the first person of a company: (company, note).
 CONTACT_NOTES = [
     ("上海浦江精密机械有限公司", "电话确认：报价单已收到，下周二内部评审。"),
@@ -593,8 +596,9 @@ def contacts_step(ctx: DemoContext) -> None:
 
 def notes_step(ctx: DemoContext) -> None:
     from django.contrib.contenttypes.models import ContentType
+    from django.utils import timezone
 
-    from guanxi.core.models import Note
+    from guanxi.core.models import Note, TimelineEntry
     from guanxi.core.timeline import note_create
     from guanxi.customers.models import Account, Contact
 
@@ -605,7 +609,12 @@ def notes_step(ctx: DemoContext) -> None:
         if account is None or Note.all_objects.filter(content_type=ct, object_id=account.pk, body=body).exists():
             continue
         owner = ctx.users.get(next(a.owner for a in ACCOUNTS if a.name == name), ctx.admin)
-        note_create(user=owner, data={"content_type_id": ct.pk, "object_id": account.pk, "body": body})
+        note = note_create(user=owner, data={"content_type_id": ct.pk, "object_id": account.pk, "body": body})
+        if name in FOLLOWED_UP_DAYS_AGO:
+            # Dated back on the note and its timeline entry; the classification step then counts it.
+            then = timezone.now() - datetime.timedelta(days=FOLLOWED_UP_DAYS_AGO[name])
+            Note.all_objects.filter(pk=note.pk).update(created_at=then)
+            TimelineEntry.objects.filter(kind="note", data__note_id=note.pk).update(at=then)
         ctx.note("notes")
     # Calls with people, so the contact list's 最近互动 (last interaction) has something to show.
     person_ct = ContentType.objects.get_for_model(Contact, for_concrete_model=False)

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
 from guanxi.core.choices import Action
 from guanxi.core.models import ChangeLogEntry, Note, TaggedItem, TimelineEntry
@@ -112,6 +113,13 @@ class TestDemoContents:
         assert {t.tag.name for t in tagged.select_related("tag")} == {"重点客户", "华东", "VIP"}
         assert Note.objects.filter(content_type__model="account", object_id=pujiang.pk).count() == 2
         assert TimelineEntry.objects.filter(content_type__model="account", object_id=pujiang.pk, kind="note").exists()
+        # Some accounts were last followed up weeks ago: the home page's "超过 30 天未跟进" shows them.
+        tianning = next(a for a in accounts if a.name == "常州天宁纺织有限公司")
+        assert tianning.last_interaction_at is not None
+        assert 61 <= (timezone.now() - tianning.last_interaction_at).days <= 62
+        entry = TimelineEntry.objects.get(content_type__model="account", object_id=tianning.pk, kind="note")
+        assert entry.at == tianning.last_interaction_at
+        assert (timezone.now() - northwind.last_interaction_at).days in (40, 41)
 
     def test_demo_contacts(self) -> None:
         contacts = list(Contact.objects.all())
