@@ -21,6 +21,8 @@ from guanxi.customers.models import Account
 
 #: An account not followed up for this many days is waiting for one.
 STALE_DAYS = 30
+#: How many of those the card names, longest waiting first.
+LONGEST_SHOWN = 5
 
 
 def my_accounts(user: Any) -> dict[str, Any] | None:
@@ -53,10 +55,23 @@ def my_accounts(user: Any) -> dict[str, Any] | None:
         tiers = by_tier(scope)
         if not tiers:
             scope = {"owner": user.pk}
-    list_url = resource_url(resource_at("accounts"), "list")
+    accounts = resource_at("accounts")
+    list_url = resource_url(accounts, "list")
 
     def link(**params: Any) -> str:
         return f"{list_url}?{urlencode({**scope, **params})}"
+
+    stale = sum(row["stale"] for row in tiers.values())
+    # Whom to call first: the few waiting longest, by name, with how long ago (the list has the rest).
+    today = timezone.localdate()
+    longest = (
+        restricted(Account, user, Action.VIEW)
+        .filter(**scope, last_interaction_at__lte=cut)
+        .order_by("last_interaction_at", "id")
+        .values_list("pk", "name", "last_interaction_at")[:LONGEST_SHOWN]
+        if stale
+        else []
+    )
 
     return {
         "title": _("My accounts") if "owner" in scope else _("My team's accounts"),
@@ -75,8 +90,16 @@ def my_accounts(user: Any) -> dict[str, Any] | None:
             {
                 "key": "stale",
                 "label": _("Not followed up for %(days)s days or more") % {"days": STALE_DAYS},
-                "count": sum(row["stale"] for row in tiers.values()),
+                "count": stale,
                 "url": link(last_interaction_at__lte=since.isoformat(), ordering="last_interaction_at"),
+                "accounts": [
+                    {
+                        "name": name,
+                        "url": resource_url(accounts, "detail", pk),
+                        "ago": _("%(days)s days ago") % {"days": (today - timezone.localdate(at)).days},
+                    }
+                    for pk, name, at in longest
+                ],
             },
             {
                 "key": "never",

@@ -75,6 +75,15 @@ def test_my_accounts_by_tier_and_waiting_for_a_follow_up(
         )
     }
     assert {key: count for key, (_url, count) in waiting.items()} == {"stale": 2, "never": 1}
+    # Whom to call first: those waiting longest, by name, with how long ago, linked to their pages.
+    longest = re.findall(
+        r'<a href="([^"]+)" class="[^"]*" data-waiting-account>'
+        r"\s*<span[^>]*>([^<]+)</span>\s*<span[^>]*>([^<]+)</span>",
+        html,
+    )
+    assert [(name, ago) for _url, name, ago in longest][0] == ("甲一", "45 天前")
+    assert longest[1][1] == "乙一" and re.fullmatch(r"3[12] 天前", longest[1][2])
+    assert longest[0][0] == f"/customers/accounts/{a1.pk}/" and len(longest) == 2
     # Each number is the count of the list its link opens.
     for url, count, _label in tiers:
         assert listed(rep, url) == int(count)
