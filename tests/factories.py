@@ -14,6 +14,7 @@ import factory
 from django.contrib.contenttypes.models import ContentType
 from django.core.files.base import ContentFile
 from django.db import models
+from django.test import Client
 
 from guanxi.core.models import Attachment, ChangeLogEntry, CustomFieldDefinition, Note, Tag, TaggedItem, TimelineEntry
 from guanxi.identity.models import ApiToken, FieldRule, Role, RolePermission, Share, Team, User, hash_token
@@ -100,6 +101,13 @@ class CustomFieldFactory(factory.django.DjangoModelFactory):
 
 def content_type_of(model_or_obj: type[models.Model] | models.Model) -> ContentType:
     return ContentType.objects.get_for_model(model_or_obj, for_concrete_model=False)
+
+
+def client_for(user: Any) -> Client:
+    """A test client signed in as ``user`` (no password, no second factor)."""
+    client = Client()
+    client.force_login(user)
+    return client
 
 
 def grant(role: Role, object_type: str, actions: Iterable[str] | str = ACTIONS, scope: str = "own") -> None:

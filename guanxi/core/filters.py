@@ -117,6 +117,12 @@ class FilterSet:
         except FieldDoesNotExist:
             raise FieldErrors({name: [_("Unknown field.")]}) from None
 
+    @classmethod
+    def as_stored(cls, name: str, raw: str) -> str:
+        """A typed value of filter ``name`` as it is stored (``value_cleaners``; ValueError: not one)."""
+        cleaner = cls.value_cleaners.get(name)
+        return cleaner(raw) if cleaner is not None and raw else raw
+
     def _coerce(self, param: str, field: models.Field, lookup: str, raw: str) -> Any:
         if lookup == "isnull":
             if raw.lower() in {"true", "1"}:
@@ -128,12 +134,10 @@ class FilterSet:
             return [self._coerce(param, field, "exact", part) for part in raw.split(",") if part != ""]
         if lookup in {"icontains", "iexact", "startswith"}:
             return raw
-        cleaner = self.value_cleaners.get(field.name)
-        if cleaner is not None:
-            try:
-                raw = cleaner(raw)
-            except ValueError as exc:
-                raise FieldErrors({param: [str(exc)]}) from None
+        try:
+            raw = self.as_stored(field.name, raw)
+        except ValueError as exc:
+            raise FieldErrors({param: [str(exc)]}) from None
         target = field.target_field if field.is_relation else field  # type: ignore[attr-defined]
         try:
             if isinstance(target, models.DateTimeField):

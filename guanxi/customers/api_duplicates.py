@@ -30,6 +30,7 @@ from guanxi.customers.duplicates import (
     name_similarity,
     reason_text,
 )
+from guanxi.customers.filters import account_ids
 from guanxi.customers.models import (
     Account,
     AccountContact,
@@ -122,14 +123,15 @@ def _contacts_named_alike(
     account whose name blocks with it (阿里巴巴 and 阿里巴巴（中国）有限公司), as detection reads "the
     same company". A name alone is not asked about: 张伟 is thousands of people."""
     key = contact_dup_key(family_name, given_name)
-    chosen = dict(
-        restricted(Account, user, Action.VIEW).filter(pk__in=list(accounts)[:20]).values_list("pk", "dup_key")
-    )
+    visible_accounts = restricted(Account, user, Action.VIEW).filter(pk__in=list(accounts)[:20])
+    chosen = {
+        pk: (account_key, name) for pk, account_key, name in visible_accounts.values_list("pk", "dup_key", "name")
+    }
     if not key or not chosen:
         return []
     # Each company account -> the chosen account it stands for (the one the reason names).
     company = {pk: pk for pk in chosen}
-    by_key = {account_key: pk for pk, account_key in chosen.items() if account_key}
+    by_key = {account_key: pk for pk, (account_key, _name) in chosen.items() if account_key}
     alike = Account.objects.filter(dup_key__in=list(by_key)).values_list("pk", "dup_key")
     for pk, account_key in alike[:COMPANY_LIMIT]:
         company.setdefault(pk, by_key[account_key])
@@ -142,7 +144,7 @@ def _contacts_named_alike(
     at: dict[int, int] = {}
     for contact_id, account_id in links.values_list("contact_id", "account_id")[:BLOCK_LIMIT]:
         at.setdefault(contact_id, company[account_id])
-    names = dict(Account.objects.filter(pk__in=set(at.values())).values_list("pk", "name"))
+    names = {pk: name for pk, (_key, name) in chosen.items()}
     typed = f"{family_name} {given_name}"
     found = []
     for pk, obj in Contact.objects.in_bulk(list(at)).items():
@@ -175,7 +177,8 @@ def involving(pairs: QuerySet[DuplicateCandidate], pk: int) -> QuerySet[Duplicat
 
 def matches_asked(user: Any, model: type[Any], params: Any) -> list[tuple[Any, list[str]]]:
     """``existing_matches`` for a query string (the API's and the form's): ``emails`` and
-    ``phones`` repeated or separated by commas, ``name``, and the record to leave out."""
+    ``phones`` repeated or separated by commas, ``name``, ``family_name``, ``given_name`` and the
+    ``accounts`` chosen, and the record to leave out."""
     exclude = str(params.get("exclude", ""))
     return existing_matches(
         user,
@@ -185,7 +188,7 @@ def matches_asked(user: Any, model: type[Any], params: Any) -> list[tuple[Any, l
         name=str(params.get("name", "")),
         family_name=str(params.get("family_name", "")),
         given_name=str(params.get("given_name", "")),
-        accounts=[int(pk) for pk in typed_lines(params.getlist("accounts")) if pk.isdigit()],
+        accounts=account_ids("accounts", ",".join(params.getlist("accounts"))),
         exclude=int(exclude) if exclude.isdigit() else None,
     )
 

@@ -127,7 +127,8 @@ def links_to(qs: models.QuerySet, accounts: Any) -> models.QuerySet:
     )
 
 
-def _ids(param: str, raw: str) -> list[int]:
+def account_ids(param: str, raw: str) -> list[int]:
+    """Account ids as a query string gives them, "12" or "12,15"; anything else is a 400 on ``param``."""
     try:
         return [int(part) for part in raw.split(",") if part.strip()]
     except ValueError:
@@ -187,7 +188,7 @@ class ContactFilterSet(FilterSet):
             if lookup == "isnull":
                 linked = Exists(AccountContact.objects.filter(contact=OuterRef("pk")))
                 return qs.filter(~linked) if raw.lower() in {"true", "1"} else qs.filter(linked)
-            ids = _ids(f"account__{lookup}" if lookup != "exact" else "account", raw)
+            ids = account_ids(f"account__{lookup}" if lookup != "exact" else "account", raw)
             return links_to(qs, ids)
         if name == "group":
             # The group's accounts the user may see, as the group's roll-up counts them.

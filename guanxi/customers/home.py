@@ -30,7 +30,8 @@ def my_accounts(user: Any) -> dict[str, Any] | None:
     if not can(user, Account, Action.VIEW):
         return None
     # From the start of the day STALE_DAYS ago in the reader's time zone, as the list's date filter reads it.
-    since = timezone.localdate() - datetime.timedelta(days=STALE_DAYS)
+    today = timezone.localdate()
+    since = today - datetime.timedelta(days=STALE_DAYS)
     cut = timezone.make_aware(datetime.datetime.combine(since, datetime.time.min))
 
     def by_tier(scope: dict[str, Any]) -> dict[str, dict[str, int]]:
@@ -63,7 +64,6 @@ def my_accounts(user: Any) -> dict[str, Any] | None:
 
     stale = sum(row["stale"] for row in tiers.values())
     # Whom to call first: the few waiting longest, by name, with how long ago (the list has the rest).
-    today = timezone.localdate()
     longest = (
         restricted(Account, user, Action.VIEW)
         .filter(**scope, last_interaction_at__lte=cut)

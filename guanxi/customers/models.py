@@ -81,15 +81,12 @@ class AddressMixin(models.Model):
     street = models.CharField(_("street address"), max_length=200, blank=True)
     postal_code = models.CharField(_("postal code"), max_length=20, blank=True)
 
-    #: Stored values shown in words, on the record's page and in its change history.
+    #: Stored values shown in words (``display.value_words``): 中国 rather than CN on pages, in lists
+    #: and in the change history; exports keep the code, which imports read back.
     value_displays: ClassVar[dict[str, Callable[[str], str]]] = {"country": country_name}
 
     class Meta:
         abstract = True
-
-    def get_country_display(self) -> str:
-        """中国 rather than CN on pages (exports keep the code, which imports read back)."""
-        return country_name(self.country)
 
 
 class Account(BigTableMixin, AddressMixin, GuanxiModel):

@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 from django.db import connection
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
@@ -34,7 +33,7 @@ from tests.customers.conftest import (  # noqa: F401 - fixtures
     team_east,
     team_south,
 )
-from tests.factories import share, tag
+from tests.factories import client_for, share, tag
 
 pytestmark = pytest.mark.django_db
 
@@ -44,12 +43,6 @@ def assigner(sales_role: Role) -> Role:
     grant(sales_role, "customers.contact", ("assign",))
     grant(sales_role, "customers.account", ("assign",))
     return sales_role
-
-
-def client_for(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def tags_of(obj: Any) -> set[str]:

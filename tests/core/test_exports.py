@@ -36,7 +36,7 @@ from tests.customers.conftest import (  # noqa: F401 - fixtures
     team_east,
     team_south,
 )
-from tests.factories import field_rule, tag
+from tests.factories import client_for, field_rule, tag
 
 pytestmark = pytest.mark.django_db
 
@@ -48,12 +48,6 @@ def exporter_role(sales_role: Role) -> Role:
     grant(sales_role, "customers.contact", ("export",))
     grant(sales_role, "customers.account", ("export",))
     return sales_role
-
-
-def client_for(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def read_csv(content: bytes) -> list[list[str]]:

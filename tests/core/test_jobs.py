@@ -11,19 +11,13 @@ from django.urls import reverse
 
 from guanxi.core.models import Job
 from tests.conftest import session_api
-from tests.factories import AdminFactory, UserFactory, make_token
+from tests.factories import AdminFactory, UserFactory, client_for, make_token
 
 pytestmark = pytest.mark.django_db
 
 
 def make_job(user: Any, **kw: Any) -> Job:
     return Job.objects.create(kind=kw.pop("kind", "import"), user=user, object_type="customers.contact", **kw)
-
-
-def client_for(user: Any) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def test_jobs_list_shows_only_your_own_and_superusers_see_all() -> None:

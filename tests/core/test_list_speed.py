@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 from django.db import connection
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -23,7 +22,7 @@ from guanxi.core.db import analyze_tables, related_tables
 from guanxi.core.pagination import _encode, paginate
 from guanxi.customers.models import Account, AccountContact, Contact
 from guanxi.identity.models import Role, RolePermission, Team, User
-from tests.factories import CustomFieldFactory, tag
+from tests.factories import CustomFieldFactory, client_for, tag
 
 # Outside a test transaction, as after a real import: on PostgreSQL ``analyze_tables`` can VACUUM.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -142,12 +141,6 @@ def assert_indexed_in_order(plan: list[str], *, presorted: bool = False, by_id: 
             assert not sorts, text
         assert "Index Scan" in text or "Index Only Scan" in text, text
         assert "Seq Scan" not in text, text
-
-
-def client_for(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def list_plan(user: User, query: str) -> tuple[list[str], dict[str, Any]]:

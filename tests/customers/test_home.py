@@ -10,14 +10,13 @@ from collections.abc import Callable
 import pytest
 from django.core.cache import cache
 from django.db import connection
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone, translation
 
 from guanxi.core.views.home import home_cache_key
 from guanxi.customers.models import Account
 from guanxi.identity.models import Role, User
-from tests.factories import grant
+from tests.factories import client_for, grant
 
 pytestmark = pytest.mark.django_db
 
@@ -27,8 +26,7 @@ def home(user: User) -> str:
     with translation.override("zh-hans"):
         cache.delete(home_cache_key(user))
     User.objects.filter(pk=user.pk).update(language="zh-hans")
-    client = Client()
-    client.force_login(user)
+    client = client_for(user)
     response = client.get("/")
     assert response.status_code == 200
     return response.content.decode()
@@ -40,8 +38,7 @@ def card(html: str) -> str:
 
 def listed(user: User, url: str) -> int:
     """How many accounts the list behind a link shows (the same query string, through the API)."""
-    client = Client()
-    client.force_login(user)
+    client = client_for(user)
     query = url.split("?", 1)[1].replace("&amp;", "&")
     response = client.get(f"/api/v1/accounts?{query}")
     assert response.status_code == 200, response.content
@@ -122,8 +119,7 @@ def test_the_card_counts_once_a_minute(rep: User, make_account: Callable[..., Ac
         return any('AS "stale"' in q["sql"] for q in ctx.captured_queries)
 
     home(rep)  # sets the language, forgets an earlier test's card
-    client = Client()
-    client.force_login(rep)
+    client = client_for(rep)
     with translation.override("zh-hans"):
         cache.delete(home_cache_key(rep))
     assert counted()

@@ -17,19 +17,13 @@ from guanxi.core.registry import resource_at
 from guanxi.customers.forms import contact_form_class, phone_text
 from guanxi.customers.models import Account, AccountContact, Contact
 from guanxi.identity.models import Role, User
-from tests.factories import field_rule
+from tests.factories import client_for, field_rule
 
 pytestmark = pytest.mark.django_db
 
 
 def url(name: str, *args: Any, query: str = "") -> str:
     return reverse(f"ui:{name}", args=args) + (f"?{query}" if query else "")
-
-
-def client_for(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def html(response: Any) -> str:

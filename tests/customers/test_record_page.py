@@ -16,7 +16,7 @@ from django.utils import translation
 from guanxi.customers.models import Account, Contact
 from guanxi.customers.normalize import country_choices
 from guanxi.identity.models import Role, User
-from tests.factories import field_rule, grant
+from tests.factories import client_for, field_rule, grant
 
 pytestmark = pytest.mark.django_db
 
@@ -162,8 +162,7 @@ def test_country_is_chosen_by_name(admin: User, make_contact: Callable[..., Cont
     assert options[:3] == [("", "—"), ("CN", "中国 (CN)"), ("HK", "香港 (HK)")]
     assert ("US", "美国 (US)") in options and len(options) > 240
     assert re.search(r'<option value="CN" selected>', html)
-    client = Client()
-    client.force_login(admin)
+    client = client_for(admin)
     contact.refresh_from_db()
     data = {
         "family_name": "张",
@@ -238,8 +237,7 @@ def test_record_page_names_its_possible_duplicates(
     assert 'id="duplicate-alert"' not in page(rep, "contacts-detail", second.pk)
 
     # "Not a duplicate" from the notice: back on the same page, the notice gone for good.
-    client = Client()
-    client.force_login(admin)
+    client = client_for(admin)
     dismiss = re.search(r'<form method="post" action="([^"]+)"', alert).group(1)
     here = reverse("ui:contacts-detail", args=[second.pk])
     response = client.post(dismiss, {"next": here})
@@ -253,8 +251,7 @@ def test_duplicate_notice_reads_a_fixed_number_of_queries(
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    client = Client()
-    client.force_login(admin)
+    client = client_for(admin)
 
     def queries(pk: int) -> int:
         with CaptureQueriesContext(connection) as ctx:
@@ -348,8 +345,7 @@ def test_the_form_says_before_saving_that_the_customer_exists(
     existing = make_contact(family_name="李", given_name="雷", emails=["li@example.com"], phones=["13800138000"])
     with django_capture_on_commit_callbacks(execute=True):  # detection stores the name's blocking key
         company = make_account(name="阿里巴巴")
-    client = Client()
-    client.force_login(admin)
+    client = client_for(admin)
     check = reverse("ui:duplicates-check", args=["contacts"])
 
     html = client.get(check, {"emails": "x@example.com\nLI@Example.com", "phones": "138 0013 8000"}).content.decode()
@@ -362,8 +358,7 @@ def test_the_form_says_before_saving_that_the_customer_exists(
     )
     assert client.get(check, {"emails": "new@example.com", "phones": "not a number"}).content.decode().strip() == ""
     # Another rep's contact is not named to someone who may not see it.
-    other = Client()
-    other.force_login(rep)
+    other = client_for(rep)
     assert "李雷" not in other.get(check, {"emails": "li@example.com"}).content.decode()
 
     accounts = reverse("ui:duplicates-check", args=["accounts"])
@@ -409,8 +404,7 @@ def test_the_form_asks_about_the_name_at_the_chosen_company(
         other = make_account(name="腾讯科技", by=rep)
         there = make_contact(family_name="张", given_name="伟", accounts=[{"account": group.pk}])
         make_contact(family_name="张", given_name="伟", accounts=[{"account": other.pk}], by=rep)
-    client = Client()
-    client.force_login(admin)
+    client = client_for(admin)
     check = reverse("ui:duplicates-check", args=["contacts"])
 
     def found(**params: Any) -> list[int]:
@@ -432,8 +426,7 @@ def test_the_form_asks_about_the_name_at_the_chosen_company(
     ]
 
     # The rep sees their own 张伟 at 腾讯 only; an account id they may not see names nothing.
-    mine = Client()
-    mine.force_login(rep)
+    mine = client_for(rep)
     rep_sees = mine.get(check, {"family_name": "张", "given_name": "伟", "accounts": [group.pk, other.pk]})
     assert rep_sees.content.decode().count("data-record=") == 1 and "腾讯科技" in rep_sees.content.decode()
     api = client.get(
@@ -443,6 +436,9 @@ def test_the_form_asks_about_the_name_at_the_chosen_company(
     assert sorted(item["id"] for item in api.json()["items"]) == sorted(
         Contact.objects.filter(family_name="张", given_name="伟").values_list("pk", flat=True)
     )
+    # Accounts are ids: anything else is a 400 that names the parameter, not a silent "no match".
+    bad = client.get("/api/v1/duplicates/check", {"type": "contacts", "family_name": "张", "accounts": "阿里巴巴"})
+    assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "accounts"
 
 
 def test_place_filters_read_what_people_type(
@@ -453,8 +449,7 @@ def test_place_filters_read_what_people_type(
     make_contact(family_name="广", given_name="州", province="广东")
     make_contact(family_name="Lee", given_name="Ann", country="US", province="California")
     make_account(name="深圳示例", province="广东省")
-    client = Client()
-    client.force_login(admin)
+    client = client_for(admin)
 
     def names(path: str, **params: str) -> set[str]:
         response = client.get(f"/api/v1/{path}", params)

@@ -24,6 +24,7 @@ from tests.factories import (
     RoleFactory,
     TeamFactory,
     UserFactory,
+    client_for,
     content_type_of,
     field_rule,
     grant,
@@ -34,12 +35,6 @@ from tests.testapp.models import Gadget
 pytestmark = pytest.mark.django_db
 
 GADGETS = "/sales/gadgets/"
-
-
-def client_for(user: Any) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 import decimal
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -155,6 +156,12 @@ def _truncate(text: str, limit: int | None) -> str:
     return Truncator(text).chars(limit)
 
 
+def value_words(model: type[models.Model] | None, name: str) -> Callable[[Any], str] | None:
+    """How a model shows a stored value in words (``value_displays``: CN -> 中国), on its page, in
+    its lists and in its change history alike."""
+    return getattr(model, "value_displays", {}).get(name)
+
+
 def field_value(obj: models.Model, name: str, *, truncate: int | None = 80, link: bool = True) -> SafeString | str:
     """The display of one model field of ``obj``; relations must be select_related by the caller."""
     db_field = model_field(type(obj), name)
@@ -171,6 +178,9 @@ def field_value(obj: models.Model, name: str, *, truncate: int | None = 80, link
     value = getattr(obj, db_field.attname)
     if value is None or value == "":
         return EMPTY
+    words = value_words(type(obj), name)
+    if words is not None:
+        return words(value)
     if getattr(db_field, "choices", None):
         return choice_label(db_field, value)
     words = getattr(obj, f"get_{name}_display", None)

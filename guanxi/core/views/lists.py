@@ -6,6 +6,7 @@ Filters and sort come from the resource's one ``FilterSet`` (the API uses the sa
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -131,9 +132,11 @@ def filter_controls(resource: Resource, user: Any, params: QueryDict, definition
         label = display.field_label(model, name)
         option_list = resource.filterset.option_lists.get(name)
         if option_list is not None and "exact" in lookups:
-            controls.append(
-                FilterControl(name, label, "select", _as_stored(resource, name, params), list(option_list()))
-            )
+            # A link may say country=中国: the select holds CN.
+            value = params.get(name, "")
+            with contextlib.suppress(ValueError):  # an unknown one: the list names the filter it ignored
+                value = resource.filterset.as_stored(name, value)
+            controls.append(FilterControl(name, label, "select", value, list(option_list())))
         elif db_field.many_to_one:
             picked = pickable(db_field.related_model)
             if "exact" in lookups and picked is not None:
@@ -185,18 +188,6 @@ def filter_controls(resource: Resource, user: Any, params: QueryDict, definition
             param = f"cf_{definition.key}__icontains"
             controls.append(FilterControl(param, definition.label, "text", params.get(param, "")))
     return controls
-
-
-def _as_stored(resource: Resource, name: str, params: QueryDict) -> str:
-    """A filter's value as its select's options hold it: a link may say country=中国 for CN."""
-    value = params.get(name, "")
-    cleaner = resource.filterset.value_cleaners.get(name)
-    if value and cleaner is not None:
-        try:
-            return cleaner(value)
-        except ValueError:
-            return value
-    return value
 
 
 def _picker_control(resource: Resource, user: Any, params: QueryDict, name: str) -> FilterControl:

@@ -93,11 +93,10 @@ def change_panel(
         for obj in related_model._default_manager.filter(pk__in=ids)
     }
 
-    words = getattr(model, "value_displays", {})
-
     def show(name: str, value: Any) -> Any:
-        if value and name in words:
-            return words[name](value)
+        words = display.value_words(model, name)
+        if value and words is not None:
+            return words(value)
         db_field = display.model_field(model, name) if model else None
         if value is not None and db_field is not None:
             if isinstance(db_field, models.ForeignKey):
