@@ -132,7 +132,11 @@ class ExportIn(Schema):
     columns: list[str] | None = None
 
 
-@exports_router.post("/exports", response={202: dict}, summary="Export a filtered list to CSV or XLSX (a job)")
+@exports_router.post(
+    "/exports",
+    response={202: dict},
+    summary="Export a filtered list to CSV or XLSX, contacts also to vCard (format vcf) (a job)",
+)
 def exports_create(request: HttpRequest, payload: ExportIn) -> HttpResponse:
     from guanxi.core.exports import export_start, resource_for_export
 

@@ -43,9 +43,12 @@ from guanxi.core.permissions import hidden_fields, may_reach, restrict_queryset,
 from guanxi.core.registry import ComputedColumn, Resource, resources
 
 FORMATS = ("csv", "xlsx")
+#: Only for resources that write cards (``Resource.cards``: contacts), whatever the columns.
+CARD_FORMAT = "vcf"
 CONTENT_TYPES = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    CARD_FORMAT: "text/vcard; charset=utf-8",
 }
 #: Lists up to this many rows download at once from the list page; longer ones run as a job.
 SYNC_LIMIT = 2000
@@ -435,6 +438,8 @@ def write_export(
     progress: Any = None,
 ) -> int:
     """Write every row of ``qs`` to ``out``; ``progress(n)`` after each chunk. Returns the row count."""
+    if fmt == CARD_FORMAT:
+        return _write_cards(resource, qs, ordering, out, user, progress)
     sink = _sink(fmt, out, capfirst(resource.label_plural))
     sink.header([str(c.label) for c in columns])
     reader = RowReader(resource, columns, user)
@@ -450,6 +455,20 @@ def write_export(
     return count
 
 
+def _write_cards(
+    resource: Resource, qs: models.QuerySet, ordering: str, out: BinaryIO, user: Any, progress: Any
+) -> int:
+    """The list as one vCard per record (a phone imports the file into its address book)."""
+    assert resource.cards is not None
+    count = 0
+    for chunk in iter_chunks(qs, ordering):
+        out.write(resource.cards(chunk, user).encode("utf-8"))
+        count += len(chunk)
+        if progress is not None:
+            progress(count)
+    return count
+
+
 def file_name(resource: Resource, fmt: str) -> str:
     return f"{resource.path}-{timezone.localtime():%Y%m%d-%H%M%S}.{fmt}"
 
@@ -457,9 +476,15 @@ def file_name(resource: Resource, fmt: str) -> str:
 # --- entry points -----------------------------------------------------------------------------------------
 
 
-def _check_format(fmt: str) -> str:
+def formats(resource: Resource) -> tuple[str, ...]:
+    return (*FORMATS, CARD_FORMAT) if resource.cards is not None else FORMATS
+
+
+def _check_format(fmt: str, resource: Resource) -> str:
     fmt = (fmt or "csv").lower()
-    if fmt not in FORMATS:
+    if fmt not in formats(resource):
+        if resource.cards is not None:
+            raise FieldErrors({"format": [_("Use csv, xlsx or vcf.")]})
         raise FieldErrors({"format": [_("Use csv or xlsx.")]})
     return fmt
 
@@ -474,7 +499,7 @@ def export_start(
     strict: bool = True,
 ) -> Job:
     """Check the request now (permission, format, columns, filters: errors name the field), then queue the job."""
-    fmt = _check_format(fmt)
+    fmt = _check_format(fmt, resource)
     check_may_export(resource, user)
     chosen = choose_columns(resource, user, columns, strict=strict)
     params = query_dict(query)
@@ -503,7 +528,7 @@ def export_response(
     *, user: Any, resource: Resource, fmt: str, params: QueryDict, columns: Iterable[str] | None
 ) -> HttpResponseBase | Job:
     """From the list page: the file itself when the list is small, else a queued job (the caller shows it)."""
-    fmt = _check_format(fmt)
+    fmt = _check_format(fmt, resource)
     check_may_export(resource, user)
     chosen = choose_columns(resource, user, columns, strict=False)
     qs, ordering, params = lenient_queryset(resource, user, query_dict(params), chosen)
@@ -512,7 +537,7 @@ def export_response(
             user=user, resource=resource, fmt=fmt, query=params, columns=[c.name for c in chosen], strict=False
         )
     name = file_name(resource, fmt)
-    if fmt == "xlsx":
+    if fmt in ("xlsx", CARD_FORMAT):
         buffer = io.BytesIO()
         write_export(resource=resource, columns=chosen, qs=qs, ordering=ordering, fmt=fmt, out=buffer, user=user)
         response: HttpResponseBase = HttpResponse(buffer.getvalue(), content_type=CONTENT_TYPES[fmt])
@@ -568,7 +593,7 @@ def export_job(run: JobRun) -> dict[str, Any]:
     params = job.params or {}
     user = job.user
     resource = resource_for_export(str(params.get("type", "")))
-    fmt = _check_format(str(params.get("format", "csv")))
+    fmt = _check_format(str(params.get("format", "csv")), resource)
     language = params.get("language") or getattr(user, "language", "") or None
     zone = getattr(user, "time_zone", "") or None
     with translation.override(language), timezone.override(zone):
@@ -597,6 +622,7 @@ def export_job(run: JobRun) -> dict[str, Any]:
 
 
 __all__ = [
+    "CARD_FORMAT",
     "FORMATS",
     "SYNC_LIMIT",
     "escape_cell",

@@ -73,6 +73,8 @@ class Resource:
     select_related: tuple[str, ...] = ()
     # Columns of lists and exports that are no field of the record (a contact's company).
     computed_columns: tuple[ComputedColumn, ...] = ()
+    # A list exported as vCard (.vcf) besides CSV and XLSX: (records, user) -> the cards of a chunk.
+    cards: Callable[[list[Any], Any], str] | None = None
     # How the record's page groups its fields; fields in no section follow in a last one ("Other").
     # Empty: one section of every field, in ``fields`` order.
     detail_sections: tuple[DetailSection, ...] = ()

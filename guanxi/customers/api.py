@@ -27,6 +27,7 @@ from guanxi.core.permissions import can
 from guanxi.core.registry import Resource, resource_at
 from guanxi.customers import classification, hierarchy, services
 from guanxi.customers.models import Account, AccountContact, Contact, CustomerProfile
+from guanxi.customers.vcard import vcard_response
 
 # --- input shapes -----------------------------------------------------------------------------------
 
@@ -197,6 +198,19 @@ def account_routes(router: Router, resource: Resource) -> None:
 
 
 def contact_routes(router: Router, resource: Resource) -> None:
+    @router.get(
+        "/{id}/vcard",
+        operation_id="contacts_vcard",
+        summary="A contact as a vCard (.vcf), to save in a phone's address book",
+        description="The fields you may see, and the accounts you may see (the primary one as ORG). "
+        "Imports back as the same person through POST /imports (a .vcf file).",
+        response={200: None},
+    )
+    def contact_vcard(request: HttpRequest, id: int) -> HttpResponse:
+        require_token_scope(request, resource.object_type, Action.VIEW)
+        contact: Contact = get_visible(request, resource, id)  # type: ignore[assignment]
+        return vcard_response(contact, request.user)
+
     @router.post(
         "/{id}/accounts",
         response={201: dict},

@@ -1639,6 +1639,7 @@ def register_importers() -> None:
             writer=ContactWriter,
             label=pgettext_lazy("import type", "Contacts"),
             on_batch=after_batch,
+            reads_vcard=True,
         )
     )
     import_spec_register(

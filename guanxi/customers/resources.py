@@ -88,6 +88,7 @@ def register_customers() -> None:
         customer_profile_routes,
         tier_rule_routes,
     )
+    from guanxi.customers.vcard import contact_cards
 
     account_writable = (
         "name",
@@ -198,6 +199,7 @@ def register_customers() -> None:
             extra_input=CONTACT_EXTRA_INPUT,
             serialize_extra=contact_accounts,
             computed_columns=(ComputedColumn("company", gettext_lazy("company"), contact_companies),),
+            cards=contact_cards,
             routes=contact_routes,
             nav_group="customers",
             icon="address-book",

@@ -10,24 +10,27 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import models
-from django.urls import reverse
+from django.http import Http404, HttpRequest, HttpResponse
+from django.urls import path, reverse
 from django.utils import numberformat
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
+from django.views import View
 
 from guanxi.core.choices import Action
 from guanxi.core.forms import RecordForm
 from guanxi.core.permissions import can, hidden_fields, restricted, visible_ref
 from guanxi.core.registry import resource_at
 from guanxi.core.views import display
-from guanxi.core.views.base import register_view, resource_url
+from guanxi.core.views.base import GuanxiViewMixin, register_view, resource_url
 from guanxi.core.views.lists import ObjectListView
 from guanxi.core.views.records import PANEL_LIMIT, ObjectDetailView, ObjectEditView
 from guanxi.customers import hierarchy, services
 from guanxi.customers.choices import ContactPointLabel
 from guanxi.customers.forms import LINKS_RULE, contact_form_class, phone_text, point_text
 from guanxi.customers.models import Account, AccountContact, Contact
+from guanxi.customers.vcard import vcard_response
 from guanxi.customers.views_duplicates import MergedRedirectMixin, duplicate_alert
 from guanxi.customers.views_duplicates import urlpatterns as duplicate_urlpatterns
 
@@ -174,6 +177,7 @@ class ContactDetailView(MergedRedirectMixin, ObjectDetailView):
                 for link in links
             ]
         readable_list_changes(context.get("changes", []), user)
+        context["vcard_url"] = reverse("ui:contacts-vcard", args=[obj.pk])
         context["find_duplicates_url"] = reverse("ui:duplicates-find", args=["contacts", obj.pk])
         context["duplicate_alert"] = duplicate_alert(obj, user)
         return context
@@ -365,5 +369,18 @@ class AccountDetailView(MergedRedirectMixin, ObjectDetailView):
         return context
 
 
-# The duplicates queue, merge and undo pages (guanxi.customers.views_duplicates).
-ui_urlpatterns = [*duplicate_urlpatterns]
+class ContactVcardView(GuanxiViewMixin, View):
+    """保存到通讯录: the contact as a vCard download, which a phone offers to add to its contacts."""
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        contact = restricted(Contact, request.user, Action.VIEW).filter(pk=pk).first()
+        if contact is None:
+            raise Http404()
+        return vcard_response(contact, request.user)
+
+
+# The duplicates queue, merge and undo pages (guanxi.customers.views_duplicates), and the vCard.
+ui_urlpatterns = [
+    *duplicate_urlpatterns,
+    path("customers/contacts/<int:pk>/vcard/", ContactVcardView.as_view(), name="contacts-vcard"),
+]

@@ -363,6 +363,9 @@ MATRIX: dict[tuple[str, str], Callable[[Check], None]] = {
     ("DELETE", CO + "/{id}"): _rows(
         "contact", CO, "DELETE", CONTACT_VIEW, CONTACT_DELETE, 204, deleted="deleted_contact"
     ),
+    ("GET", CO + "/{id}/vcard"): _rows(
+        "contact", CO, "GET", None, CONTACT_VIEW, 200, suffix="/vcard", deleted="deleted_contact"
+    ),
     ("POST", CO + "/{id}/accounts"): _link_account,
     ("DELETE", CO + "/{id}/accounts/{account_id}"): _unlink_account,
     # tier rules and ideal customer profiles: settings, administrators only
@@ -911,6 +914,7 @@ UI_MATRIX: dict[str, Callable[[UiCheck], None]] = {
     "accounts-bulk": ui_bulk_delete("accounts", "account", ACCOUNT_DELETE),
     "contacts-list": ui_list("contacts", "contact", CONTACT_VIEW),
     "contacts-detail": ui_rows("contacts", "detail", "contact", None, CONTACT_VIEW, deleted="deleted_contact"),
+    "contacts-vcard": ui_rows("contacts", "vcard", "contact", None, CONTACT_VIEW, deleted="deleted_contact"),
     "contacts-add": ui_add("contacts", UI_ADDERS, _new_contact),
     "contacts-edit": _both(
         ui_rows("contacts", "edit", "contact", CONTACT_VIEW, CONTACT_CHANGE, deleted="deleted_contact"),

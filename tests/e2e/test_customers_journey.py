@@ -308,6 +308,12 @@ def test_customers_journey(page: Page, shot: Any, seller: Account, tmp_path: Pat
     consent.locator("summary").click()
     expect(consent.locator('[data-field="email_consent"]')).to_be_visible()
     shot("contact-phone")
+    # 保存到通讯录: the person as a vCard, which the phone offers to add to its contacts.
+    with page.expect_download() as card:
+        page.locator("#vcard-download").click()
+    assert card.value.suggested_filename == f"{FAMILY}{GIVEN}.vcf", card.value.suggested_filename
+    text = Path(card.value.path()).read_text(encoding="utf-8")
+    assert f"FN:{FAMILY}{GIVEN}" in text and "TEL;TYPE=" in text, text
     # After a call: "添加备注" at the top goes to the note box, cursor in it, far below on a phone.
     page.locator("#note-jump").click()
     expect(page.locator("#note-body")).to_be_focused()

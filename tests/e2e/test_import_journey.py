@@ -1,7 +1,7 @@
 """Browser journey of the import wizard, in the 中文 UI: import a small GBK CSV with two bad rows from the
 contacts list (upload, automatic column matching, preview with the bad rows marked, start), wait for it
 to finish, download the error file and check that it lists exactly the two bad rows. Then the same
-wizard on a phone-sized screen (375 px)."""
+wizard on a phone-sized screen (375 px), and a phone's address book (a vCard file) through it."""
 
 from __future__ import annotations
 
@@ -28,6 +28,13 @@ ROWS = [
     ["王维", "13900139005", "wangwei@example.com", "", "", "陕西"],
 ]
 BAD_LINES = {"4": "手机", "5": "省份"}
+#: What a phone exports its address book to: vCard 3.0, and 2.1 with quoted-printable UTF-8 (Android).
+PHONE_BOOK = (
+    "BEGIN:VCARD\r\nVERSION:3.0\r\nN:欧阳;娜娜;;;\r\nFN:欧阳娜娜\r\nORG:成都蜀汉科技有限公司;市场部\r\n"
+    "TEL;TYPE=CELL:+86 139 0013 9011\r\nEMAIL:nana@example.com\r\nEND:VCARD\r\n"
+    "BEGIN:VCARD\r\nVERSION:2.1\r\nN;CHARSET=UTF-8;ENCODING=QUOTED-PRINTABLE:=E5=AD=9F;=E6=B5=A9=E7=84=B6;;;\r\n"
+    "TEL;CELL:13900139012\r\nEND:VCARD\r\n"
+)
 
 _SEED = """
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -122,3 +129,21 @@ def test_import_journey(page: Page, shot: Any, importer: Account, tmp_path: Path
     expect(phone.locator('[data-count="created"]')).to_have_text("0")
     expect(phone.locator('[data-count="skipped"]')).to_have_text("3")
     shot("phone-finished", phone)
+
+    # A phone's address book: the vCard file's cards are matched to the fields like a spreadsheet's columns.
+    address_book = tmp_path / "通讯录.vcf"
+    address_book.write_text(PHONE_BOOK, encoding="utf-8", newline="")
+    phone.goto("/customers/contacts/")
+    phone.locator("#import-button").click()
+    phone.locator("#import-file").set_input_files(str(address_book))
+    phone.locator("#import-upload-button").click()
+    expect(phone.locator("#import-columns")).to_be_visible()
+    expect(phone.locator("#map-1")).to_have_value("family_name")
+    expect(phone.locator("#map-8")).to_have_value("mobile")
+    shot("vcard-mapping", phone)
+    phone.locator("#import-start-button").click()
+    expect(phone.locator("#import-progress")).to_have_attribute("data-status", "succeeded", timeout=30_000)
+    expect(phone.locator('[data-count="created"]')).to_have_text("2")
+    phone.goto("/customers/contacts/")
+    for name in ("欧阳娜娜", "孟浩然"):
+        expect(list_row(phone.locator("#list-table"), name)).to_have_count(1)

@@ -50,7 +50,8 @@ def _bool(value: str | None, name: str) -> bool:
     response={201: dict},
     operation_id="imports_create",
     summary=(
-        "Upload a CSV or XLSX file to import (multipart: file, type, duplicate_policy, blank_cells, mapping, start)"
+        "Upload a CSV, XLSX or vCard (.vcf, contacts only) file to import (multipart: file, type, duplicate_policy, "
+        "blank_cells, mapping, start)"
     ),
 )
 def imports_create(

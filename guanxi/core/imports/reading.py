@@ -1,8 +1,9 @@
-"""Reading import files: CSV in any of the encodings Chinese spreadsheets save, and XLSX.
+"""Reading import files: CSV in any of the encodings Chinese spreadsheets save, XLSX, and vCard.
 
-Everything streams: ``iter_rows`` yields one row (a list of texts) at a time, so a file of a million
+Everything streams: ``numbered_rows`` yields one row (a list of texts) at a time, so a file of a million
 rows is never held in memory (XLSX sheets are held by calamine's Rust reader, compactly). Row
-numbers are spreadsheet row numbers: the header is row 1, the first data row is row 2.
+numbers are spreadsheet row numbers: the header is row 1, the first data row is row 2 (a vCard
+file numbers its cards instead: ``guanxi.core.imports.vcard``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 from guanxi.core.errors import FieldErrors
+from guanxi.core.imports import vcard
 
 #: How much of a CSV file decides its encoding and delimiter.
 SAMPLE_BYTES = 1 << 20
@@ -32,9 +34,19 @@ csv.field_size_limit(1 << 20)
 
 @dataclass(frozen=True)
 class FileFormat:
-    kind: str  # "csv" or "xlsx"
-    encoding: str = ""  # CSV only: a Python codec name
+    kind: str  # "csv", "xlsx" or "vcard"
+    encoding: str = ""  # CSV and vCard: a Python codec name
     delimiter: str = ","
+
+
+class UnreadableRow(list[str]):
+    """A row the reader could not make out (a vCard file's broken card). It is reported as a bad row
+    (``reason``, and ``source``: the start of what was there), and the file's other rows import."""
+
+    def __init__(self, width: int, reason: str, source: str = ""):
+        super().__init__([""] * width)
+        self.reason = reason
+        self.source = source
 
 
 def _is_xlsx(path: Path, head: bytes) -> bool:
@@ -87,12 +99,17 @@ def detect_format(path: str | Path) -> FileFormat:
         raise FieldErrors({"file": [_("The file is empty.")]})
     if _is_xlsx(path, sample[:4]):
         return FileFormat("xlsx")
+    if vcard.is_vcard(path, sample[:64]):
+        # Cards are short and mostly ASCII, too little for a guess: what is not Unicode is taken
+        # for GB18030, what the Chinese phones that predate UTF-8 wrote.
+        encoding = detect_encoding(sample)
+        return FileFormat("vcard", encoding if encoding.startswith(("utf-8", "utf-16")) else "gb18030")
     if (
         path.suffix.lower() not in CSV_SUFFIXES
         and b"\x00" in sample[:4096]
         and not sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
     ):
-        raise FieldErrors({"file": [_("Upload a CSV or an Excel (.xlsx) file.")]})
+        raise FieldErrors({"file": [_("Upload a CSV, an Excel (.xlsx) or a vCard (.vcf) file.")]})
     encoding = detect_encoding(sample)
     text = sample.decode(encoding, errors="ignore")
     return FileFormat("csv", encoding, "\t" if path.suffix.lower() == ".tsv" else _detect_delimiter(text))
@@ -150,24 +167,26 @@ def _xlsx_rows(path: Path) -> Iterator[list[str]]:
         raise
 
 
-def iter_rows(path: str | Path, fmt: FileFormat) -> Iterator[list[str]]:
-    """Every row of the file, the header first, as lists of texts (trailing empty cells kept)."""
+def numbered_rows(path: str | Path, fmt: FileFormat) -> Iterator[tuple[int, list[str]]]:
+    """Every row of the file with its number, the header first, as lists of texts (trailing empty
+    cells kept). Numbers count up by one: a resumed import skips rows by count."""
     path = Path(path)
-    return _xlsx_rows(path) if fmt.kind == "xlsx" else _csv_rows(path, fmt)
+    if fmt.kind == "vcard":
+        return vcard.rows(path, fmt.encoding)
+    return enumerate(_xlsx_rows(path) if fmt.kind == "xlsx" else _csv_rows(path, fmt), start=1)
 
 
 def is_blank(row: list[str]) -> bool:
-    return not any(cell.strip() for cell in row)
+    return not isinstance(row, UnreadableRow) and not any(cell.strip() for cell in row)
 
 
 def read_head(path: str | Path, fmt: FileFormat, rows: int = 10) -> tuple[int, list[str], list[tuple[int, list[str]]]]:
     """The header's row number, the header, and the first ``rows`` non-blank data rows with their
     row numbers. The first non-blank row is the header."""
-    iterator = iter_rows(path, fmt)
     header: list[str] | None = None
     header_line = 1
     out: list[tuple[int, list[str]]] = []
-    for number, row in enumerate(iterator, start=1):
+    for number, row in numbered_rows(path, fmt):
         if header is None:
             if is_blank(row):
                 continue
@@ -188,8 +207,10 @@ def read_head(path: str | Path, fmt: FileFormat, rows: int = 10) -> tuple[int, l
 
 def count_rows(path: str | Path, fmt: FileFormat) -> int:
     """Data rows (not blank, header excluded): one streaming pass over the file."""
+    if fmt.kind == "vcard":  # its cards, not parsed (a card that cannot be read is a bad row later)
+        return sum(1 for _card in vcard.cards(Path(path), fmt.encoding))
     if fmt.kind == "xlsx":
-        return sum(0 if is_blank(row) else 1 for row in iter_rows(path, fmt)) - 1
+        return sum(0 if is_blank(row) else 1 for _number, row in numbered_rows(path, fmt)) - 1
     path = Path(path)
     total = 0
     with path.open("r", encoding=fmt.encoding, newline="", errors="replace") as handle:

@@ -34,7 +34,7 @@ from guanxi.core.errors import FieldErrors, PermissionDenied
 from guanxi.core.exports import escape_cell
 from guanxi.core.imports.bulk import engine, last_timing
 from guanxi.core.imports.custom import custom_import_fields, has_custom_fields, mapped_definitions
-from guanxi.core.imports.reading import FileFormat, is_blank, iter_rows
+from guanxi.core.imports.reading import FileFormat, is_blank, numbered_rows
 from guanxi.core.imports.specs import BatchResult, ImportSpec, PrepareContext, Prepared, import_spec
 from guanxi.core.jobs import JobRun, job_handler
 from guanxi.core.models import Job
@@ -135,7 +135,7 @@ def _numbered_rows(job: Job, skip: int) -> Iterator[tuple[int, list[str]]]:
     (blank or not, counted after the header) are passed over."""
     header_seen = False
     seen = 0
-    for number, row in enumerate(iter_rows(job.input_file.path, file_format(job)), start=1):
+    for number, row in numbered_rows(job.input_file.path, file_format(job)):
         if not header_seen:
             if not is_blank(row):
                 header_seen = True
@@ -168,7 +168,7 @@ def _prepare_in_worker(type_name: str, ctx: PrepareContext, language: str, chunk
     spec = import_spec(type_name)
     assert spec is not None
     with translation.override(language):
-        return spec.prepare(chunk, ctx)
+        return spec.prepare_rows(chunk, ctx)
 
 
 def _prepared(
@@ -181,7 +181,7 @@ def _prepared(
             yield from _prepared_ahead(spec, ctx, language, chunks)
         else:
             for chunk in chunks:
-                yield chunk, spec.prepare(chunk, ctx)
+                yield chunk, spec.prepare_rows(chunk, ctx)
         return
     # fork: the workers inherit the loaded apps and translations; they never touch the database.
     # Frozen out of the garbage collector, the objects they inherit are not written to (and so not

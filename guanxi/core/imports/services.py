@@ -141,6 +141,8 @@ def import_create(
             saved = job.input_file.name or ""
             path = job.input_file.path
             fmt = detect_format(path)
+            if fmt.kind == "vcard" and not spec.reads_vcard:
+                raise FieldErrors({"file": [_("A vCard file holds people's cards: import it as contacts.")]})
             header_line, header, _head = read_head(path, fmt, rows=0)
             headers = unique_headers(header)
             remembered_from: dict[str, Any] | None = None
@@ -166,6 +168,8 @@ def import_create(
             if remembered_from:
                 job.params["remembered_from"] = remembered_from
             job.total = count_rows(path, fmt)
+            if fmt.kind == "vcard" and not job.total:
+                raise FieldErrors({"file": [_("The file holds no cards (BEGIN:VCARD … END:VCARD).")]})
             job.save(update_fields=["params", "total"])
             if start:
                 import_start(job=job, user=user)
@@ -229,7 +233,7 @@ def import_preview(job: Job, rows: int = PREVIEW_ROWS) -> list[dict[str, Any]]:
     except (FieldErrors, OSError):
         return []
     ctx = prepare_context(spec, job)
-    prepared = spec.prepare(head, ctx)
+    prepared = spec.prepare_rows(head, ctx)
     out = []
     for (line, cells), row in zip(head, prepared, strict=True):
         values = {

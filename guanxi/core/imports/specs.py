@@ -113,6 +113,20 @@ class ImportSpec:
     label: Any = ""
     #: Called after each batch commits, with what it wrote (e.g. queue reclassification).
     on_batch: Callable[[BatchResult], None] | None = None
+    #: Whether a vCard file (people's cards, ``guanxi.core.imports.vcard``) can feed this type.
+    reads_vcard: bool = False
+
+    def prepare_rows(self, rows: list[tuple[int, list[str]]], ctx: PrepareContext) -> list[Prepared]:
+        """``prepare``, with the rows the reader could not make out (``UnreadableRow``) reported as
+        bad rows in their place."""
+        from guanxi.core.imports.reading import UnreadableRow
+
+        unreadable = {line: row for line, row in rows if isinstance(row, UnreadableRow)}
+        if not unreadable:
+            return self.prepare(rows, ctx)
+        prepared = self.prepare([(line, row) for line, row in rows if line not in unreadable], ctx)
+        prepared += [Prepared(line, {}, [RowError("", row.source, row.reason)]) for line, row in unreadable.items()]
+        return sorted(prepared, key=lambda row: row.line)
 
     def mappable(self) -> list[ImportField]:
         """What a column can feed now: the spec's fields, then the custom fields defined on the model

@@ -339,6 +339,7 @@ class ObjectListView(ResourceView):
             "active_view": active_view,
             "bulk_actions": actions,
             "export_url": export_url(resource, user),
+            "export_cards": resource.cards is not None,
             "bulk_url": resource_url(resource, "bulk"),
             "results_id": RESULTS_ID,
             "list_path": request.path,
