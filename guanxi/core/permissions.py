@@ -148,8 +148,7 @@ def restrict_queryset(qs: QS, user: Any, action: str) -> QS:
         parent = _parent_q(model, user, action)
         return qs.filter(parent) if parent is not None else qs.none()
 
-    scope = scope_for(user, object_type_of(model), action)
-    q = model.scope_filter(user, scope)
+    q = _scope_q(model, user, action)
     if q is not None and not q:  # Q() == every row
         return qs
     extra = _share_q(model, user, action)
@@ -159,6 +158,20 @@ def restrict_queryset(qs: QS, user: Any, action: str) -> QS:
         return qs.none()
     combined = q if extra is None else extra if q is None else q | extra
     return qs.filter(combined)
+
+
+def _scope_q(model: type[models.Model], user: Any, action: str) -> Q | None:
+    """The rows the user's role reaches: ``Q()`` for every row, ``None`` for none."""
+    return model.scope_filter(user, scope_for(user, object_type_of(model), action))  # type: ignore[attr-defined]
+
+
+def sees_all(model: type[models.Model], user: Any, action: str = Action.VIEW) -> bool:
+    """Does ``restrict`` leave ``user`` every live row of ``model`` (an administrator, a role whose
+    scope is "all")? Then a read that joins those rows needs no second look at which are visible."""
+    if user is None or not user.is_authenticated or not user.is_active or getattr(model, "follows_parent", False):
+        return False
+    q = _scope_q(model, user, action)
+    return q is not None and not q
 
 
 def field_rules(user: Any, model: type[models.Model] | str) -> dict[str, str]:

@@ -23,7 +23,7 @@ from guanxi.api.crud import (
 from guanxi.core.choices import Action
 from guanxi.core.db import PkQuery
 from guanxi.core.errors import FieldErrors, PermissionDenied
-from guanxi.core.permissions import can
+from guanxi.core.permissions import can, sees_all
 from guanxi.core.registry import Resource, resource_at
 from guanxi.customers import classification, hierarchy, services
 from guanxi.customers.models import Account, AccountContact, Contact, CustomerProfile
@@ -67,9 +67,9 @@ def link_json(link: AccountContact) -> dict[str, Any]:
 
 _PAGE_LINKS = PkQuery(
     lambda ids: (
-        AccountContact.objects.filter(contact_id__in=ids)
+        AccountContact.objects.filter(contact_id__in=ids, account__deleted_at__isnull=True)
         .order_by("-is_primary", "id")
-        .values_list("contact_id", "account_id", "role", "is_primary")
+        .values_list("contact_id", "account_id", "account__name", "role", "is_primary")
     )
 )
 
@@ -78,26 +78,26 @@ _PAGE_LINKS = PkQuery(
 def contact_accounts(contacts: list[Any], user: Any) -> dict[Any, dict[str, Any]]:
     """The accounts of a page of contacts; only accounts the user may see are listed.
 
-    Two queries by primary key, whatever the size of the tables: the page's links, then which of
-    those accounts ``restrict`` lets the user see, with their names. Plain rows, no model instances;
-    each link is what ``link_json`` gives (an account's display is its name, ``Account.__str__``).
+    One query by primary key, whatever the size of the tables: the page's links to live accounts,
+    with the accounts' names. For a user whom ``restrict`` does not leave every account, a second
+    one keeps the accounts they may see. Plain rows, no model instances; each link is what
+    ``link_json`` gives (an account's display is its name, ``Account.__str__``).
     """
     out: dict[Any, dict[str, Any]] = {c.pk: {"accounts": []} for c in contacts}
     if not out:
         return out
     links = _PAGE_LINKS.rows(list(out))
-    if not links:
-        return out
-    names = dict(
-        Account.objects.restrict(user, Action.VIEW)
-        .filter(pk__in={account_id for _contact_id, account_id, _role, _primary in links})
-        .values_list("pk", "name")
-    )
-    for contact_id, account_id, role, is_primary in links:
-        if account_id in names:
-            out[contact_id]["accounts"].append(
-                {"account": {"id": account_id, "display": names[account_id]}, "role": role, "is_primary": is_primary}
-            )
+    if links and not sees_all(Account, user, Action.VIEW):
+        visible = set(
+            Account.objects.restrict(user, Action.VIEW)
+            .filter(pk__in={account_id for _contact, account_id, *_rest in links})
+            .values_list("pk", flat=True)
+        )
+        links = [link for link in links if link[1] in visible]
+    for contact_id, account_id, name, role, is_primary in links:
+        out[contact_id]["accounts"].append(
+            {"account": {"id": account_id, "display": name}, "role": role, "is_primary": is_primary}
+        )
     return out
 
 

@@ -348,3 +348,23 @@ def test_contact_list_query_count_does_not_grow(
         return total
 
     assert count(5) == count(30)
+
+
+def test_a_page_names_its_accounts_in_one_query_for_those_who_see_every_account(
+    admin: User, rep: User, make_account: Callable[..., Account], make_contact: Callable[..., Contact]
+) -> None:
+    from guanxi.core.services import record_delete
+    from guanxi.customers.api import contact_accounts
+
+    mine, theirs, gone = make_account(name="甲", by=rep), make_account(name="乙"), make_account(name="丙", by=rep)
+    contact = make_contact(
+        by=admin,
+        accounts=[{"account": mine.pk, "is_primary": True}, {"account": theirs.pk}, {"account": gone.pk}],
+    )
+    record_delete(model=Account, pk=gone.pk, user=admin)  # in the recycle bin: listed for nobody
+    for user, names, queries in ((admin, ["甲", "乙"], 1), (rep, ["甲"], 2)):
+        contact_accounts([contact], user)  # the user's role and teams are read once per request
+        with CaptureQueriesContext(connection) as captured:
+            links = contact_accounts([contact], user)[contact.pk]["accounts"]
+        assert [link["account"]["display"] for link in links] == names, user
+        assert len(captured) == queries, [q["sql"] for q in captured]
