@@ -141,6 +141,11 @@ def test_a_resumed_import_skips_cards_by_count(client: Client, tmp_path: Path) -
     job = Job.objects.get(pk=body["id"])
     assert job.params["header_line"] == 0 and job.total == 3
     assert [number for number, _row in _numbered_rows(job, 1)] == [2, 3]
+    page = client.get(f"/imports/{job.pk}/").content.decode()
+    assert "3 cards (vCard) · utf-8" in page
+    new = client.get("/imports/new/contacts/").content.decode()
+    assert 'accept=".csv,.txt,.tsv,.xlsx,.xlsm,.xls,.vcf,.vcard"' in new
+    assert ".vcf" not in client.get("/imports/new/accounts/").content.decode()
 
 
 # --- importing ------------------------------------------------------------------------------------------

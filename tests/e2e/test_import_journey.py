@@ -138,6 +138,7 @@ def test_import_journey(page: Page, shot: Any, importer: Account, tmp_path: Path
     phone.locator("#import-file").set_input_files(str(address_book))
     phone.locator("#import-upload-button").click()
     expect(phone.locator("#import-columns")).to_be_visible()
+    expect(phone.locator("#import-file-info")).to_contain_text("2 张名片")
     expect(phone.locator("#map-1")).to_have_value("family_name")
     expect(phone.locator("#map-8")).to_have_value("mobile")
     shot("vcard-mapping", phone)
