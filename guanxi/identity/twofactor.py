@@ -19,8 +19,6 @@ from base64 import b32encode
 from collections.abc import Callable
 from typing import Any
 
-import qrcode
-import qrcode.image.svg
 from django.conf import settings
 from django.contrib.auth import logout
 from django.contrib.auth.signals import user_logged_in
@@ -40,6 +38,7 @@ from guanxi.core.audit import changelog_record
 from guanxi.core.choices import Action, ChangeAction, Scope
 from guanxi.core.errors import FieldErrors, PermissionDenied
 from guanxi.core.permissions import scope_for
+from guanxi.core.qr import qr_svg
 from guanxi.identity.models import User
 
 security_log = logging.getLogger("guanxi.security")
@@ -66,15 +65,8 @@ def totp_secret(device: TOTPDevice) -> str:
 
 
 def totp_qr_svg(device: TOTPDevice, size: int = 200) -> str:
-    """The otpauth:// URL as an inline SVG QR code, drawn on the server (no script, no external image)."""
-    image = qrcode.make(device.config_url, image_factory=qrcode.image.svg.SvgPathImage, border=2)
-    svg = image.to_string(encoding="unicode")
-    return re.sub(
-        r'width="[^"]*" height="[^"]*"',
-        f'width="{size}" height="{size}" role="img" aria-labelledby="totp-qr-title"',
-        svg,
-        count=1,
-    )
+    """The otpauth:// URL as an inline SVG QR code, for the authenticator app to scan."""
+    return qr_svg(device.config_url, size=size, title_id="totp-qr-title")
 
 
 def normalize_code(token: str) -> str:

@@ -915,6 +915,7 @@ UI_MATRIX: dict[str, Callable[[UiCheck], None]] = {
     "contacts-list": ui_list("contacts", "contact", CONTACT_VIEW),
     "contacts-detail": ui_rows("contacts", "detail", "contact", None, CONTACT_VIEW, deleted="deleted_contact"),
     "contacts-vcard": ui_rows("contacts", "vcard", "contact", None, CONTACT_VIEW, deleted="deleted_contact"),
+    "contacts-vcard-qr": ui_rows("contacts", "vcard-qr", "contact", None, CONTACT_VIEW, deleted="deleted_contact"),
     "contacts-add": ui_add("contacts", UI_ADDERS, _new_contact),
     "contacts-edit": _both(
         ui_rows("contacts", "edit", "contact", CONTACT_VIEW, CONTACT_CHANGE, deleted="deleted_contact"),

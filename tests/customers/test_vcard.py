@@ -35,7 +35,9 @@ EMAIL:zw@alibaba.example.com
 ADR;TYPE=HOME:;;家庭住址;北京;北京市;100000;中国
 ADR;TYPE=WORK:;;文一西路969号;杭州市;浙江省;311121;中国
 BDAY:1985-03-12
-NOTE:展会认识
+NOTE:展会认识\\n第二行
+NICKNAME:老张
+URL:https://zhangwei.example.com
 X-WECHAT:zhangwei85
 CATEGORIES:VIP,展会
 UID:iphone-0001
@@ -105,7 +107,16 @@ def test_cards_become_rows_numbered_by_card(tmp_path: Path) -> None:
         "City": "杭州市",
         "Street address": "文一西路969号",
         "Postal code": "311121",
-        "Description": "展会认识",
+        # The note keeps its lines; what has no field of its own follows it, labelled.
+        "Description": "\n".join(
+            (
+                "展会认识",
+                "第二行",
+                "Other address: 中国 北京市 北京 家庭住址 100000",  # the home address; the work one has the columns
+                "Nickname: 老张",
+                "Web page: https://zhangwei.example.com",
+            )
+        ),
         "Tags": "VIP, 展会",
     }
     # vCard 2.1 with quoted-printable UTF-8, as Android exports Chinese names; TEL;CELL is a mobile.
@@ -318,48 +329,26 @@ def test_the_contact_page_offers_the_card(admin: Any, zhang: Contact) -> None:
     browser = client_for(admin)
     page = browser.get(f"/customers/contacts/{zhang.pk}/").content.decode()
     assert f'href="/customers/contacts/{zhang.pk}/vcard/"' in page and 'id="vcard-download"' in page
+    # The QR code is drawn when the menu opens, not with the page.
+    assert f'hx-get="/customers/contacts/{zhang.pk}/vcard/qr/"' in page and "<svg" not in page.split("vcard-menu")[1]
     response = browser.get(f"/customers/contacts/{zhang.pk}/vcard/")
     assert response.status_code == 200 and b"FN:\xe5\xbc\xa0\xe4\xbc\x9f" in response.content
 
 
-# --- a list to a phone ----------------------------------------------------------------------------------
+def test_the_card_as_a_qr_code(admin: Any, rep: Any, zhang: Contact, make_contact: Any) -> None:
+    from guanxi.core.qr import qr_svg
+    from guanxi.customers.views import QR_MAX_VERSION
 
-
-def test_a_contact_list_exports_as_cards(
-    rep: Any,
-    other_rep: Any,
-    sales_role: Any,
-    make_contact: Any,
-    monkeypatch: pytest.MonkeyPatch,
-    django_capture_on_commit_callbacks: Any,
-) -> None:
-    from guanxi.core import exports
-    from tests.customers.conftest import Api, grant
-
-    grant(sales_role, "customers.contact", ("export",))
-    grant(sales_role, "customers.account", ("export",))
-    monkeypatch.setattr(exports, "CHUNK", 2)  # three chunks: the cards of each are written in turn
-    for given in ("一", "二", "三", "四", "五"):
-        make_contact(by=rep, family_name="员工", given_name=given, phones=[f"1380013800{len(given)}"])
-    make_contact(by=other_rep, family_name="别人", given_name="甲")
-    browser = client_for(rep)
-    assert 'id="export-format-vcf"' in browser.get("/customers/contacts/").content.decode()
-    assert 'id="export-format-vcf"' not in browser.get("/customers/accounts/").content.decode()
-
-    # A short list downloads at once, filtered as the list is.
-    response = browser.post("/export/contacts/", {"query": "q=员工", "format": "vcf"})
-    assert response.status_code == 200 and response["Content-Type"] == "text/vcard; charset=utf-8"
-    names = [card.fn.value for card in vobject.readComponents(response.content.decode())]
-    assert sorted(names) == sorted(f"员工{g}" for g in ("一", "二", "三", "四", "五")), names
-
-    # Through the API it is a job, as any export; only the user's own contacts are in it.
-    api = Api(rep)
-    with django_capture_on_commit_callbacks(execute=True):
-        started = api.post("exports", {"type": "contacts", "format": "vcf"})
-    assert started.status_code == 202, started.json_body
-    download = api.client.get(f"/api/v1/exports/{started.json_body['id']}/file")
-    assert download.status_code == 200
-    cards = list(vobject.readComponents(b"".join(download.streaming_content).decode()))
-    assert len(cards) == 5 and "别人甲" not in {c.fn.value for c in cards}
-    refused = api.post("exports", {"type": "accounts", "format": "vcf"})
-    assert refused.status_code == 400 and refused.json_body["errors"][0]["detail"] == "Use csv or xlsx."
+    fragment = client_for(admin).get(f"/customers/contacts/{zhang.pk}/vcard/qr/").content.decode()
+    assert "<svg" in fragment and 'aria-labelledby="vcard-qr-title"' in fragment
+    # The code holds the card itself: the same text, drawn again, gives the same picture.
+    card = client_for(admin).get(f"/api/v1/contacts/{zhang.pk}/vcard").content.decode()
+    drawn = qr_svg(card, size=240, title_id="vcard-qr-title", max_version=QR_MAX_VERSION, on_screen=True)
+    assert drawn in fragment
+    assert client_for(rep).get(f"/customers/contacts/{zhang.pk}/vcard/qr/").status_code == 404
+    # A card too full for a camera to read from a screen says so; the file still downloads whole.
+    emails = [f"person.{i}.{'x' * 40}@{'department' * 4}.example.com" for i in range(12)]
+    crowded = make_contact(family_name="王", given_name="多", emails=emails)
+    fragment = client_for(admin).get(f"/customers/contacts/{crowded.pk}/vcard/qr/").content.decode()
+    assert "<svg" not in fragment and "Too much on this card" in fragment
+    assert client_for(admin).get(f"/customers/contacts/{crowded.pk}/vcard/").content.count(b"EMAIL") == 12

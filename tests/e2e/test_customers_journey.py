@@ -131,6 +131,12 @@ def test_customers_journey(page: Page, shot: Any, seller: Account, tmp_path: Pat
     expect(page.locator("#page-title")).to_contain_text(FAMILY + GIVEN)
     expect(page.locator("#main")).to_contain_text(ACCOUNT_NAME)
     shot("contact-saved")
+    # At a desk, 保存到通讯录 shows the card as a QR code for the phone's camera, drawn when it opens.
+    page.locator("#vcard-toggle").click()
+    expect(page.locator("#vcard-qr-code svg")).to_be_visible()
+    expect(page.locator("#vcard-file")).to_be_visible()
+    shot("contact-vcard-qr")
+    page.keyboard.press("Escape")
 
     # --- adding the same person again: the form says so before it is saved ------------------------
     page.goto("/customers/contacts/")

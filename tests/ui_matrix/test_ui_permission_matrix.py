@@ -498,6 +498,8 @@ UI_EXEMPT: dict[str, str] = {
         "duplicates-check",
         "merges-detail",
         "merges-undo",
+        "contacts-vcard",
+        "contacts-vcard-qr",
     ),
     _CUSTOMERS_PENDING,
 )

@@ -156,9 +156,15 @@ def card_cells(text: str) -> list[str]:
     values["mobile"], values["phone"] = "; ".join(mobiles), "; ".join(phones)
     values["wechat"] = _wechat(card)
     values["birthday"] = _birthday(_text(_first(card, "bday")), notes)
-    _address(card, values)
+    _address(card, values, notes)
     values["uid"] = _text(_first(card, "uid"))
-    note = _text(_first(card, "note"))
+    # What has no field of its own goes to the description, labelled, so the card loses nothing a
+    # salesperson reads: a nickname, web pages.
+    for nickname in _lines(card, "nickname"):
+        notes.append(_("Nickname: %(name)s") % {"name": _text(nickname.value)})
+    for url in _lines(card, "url"):
+        notes.append(_("Web page: %(url)s") % {"url": _text(url.value)})
+    note = "\n".join(line.strip() for line in str(_first(card, "note") or "").splitlines() if line.strip())
     values["note"] = "\n".join(p for p in (note, *notes) if p)
     categories = [_text(c) for line in _lines(card, "categories") for c in _as_list(line.value)]
     values["tags"] = ", ".join(c for c in categories if c)
@@ -224,8 +230,9 @@ def _birthday(raw: str, notes: list[str]) -> str:
     return f"{full[1]}-{full[2]}-{full[3]}" if full else raw  # an odd value: the import says what is wrong
 
 
-def _address(card: Any, values: dict[str, str]) -> None:
-    """The preferred address (TYPE=pref, else a work address, else the first) into its columns."""
+def _address(card: Any, values: dict[str, str], notes: list[str]) -> None:
+    """The preferred address (TYPE=pref, else a work address, else the first) into its columns; any
+    other address into the description, on a line of its own."""
     lines = _lines(card, "adr")
     if not lines:
         return
@@ -233,9 +240,19 @@ def _address(card: Any, values: dict[str, str]) -> None:
     adr = lines[0].value
     if isinstance(adr, str):  # a card that wrote its address as plain text
         values["street"] = _text(adr)
-        return
-    values["street"] = " ".join(p for p in (_text(adr.street), _text(adr.extended), _text(adr.box)) if p)
-    values["city"] = _text(adr.city)
-    values["province"] = _text(adr.region)
-    values["postal_code"] = _text(adr.code)
-    values["country"] = _text(adr.country)
+    else:
+        values["street"] = " ".join(p for p in (_text(adr.street), _text(adr.extended), _text(adr.box)) if p)
+        values["city"] = _text(adr.city)
+        values["province"] = _text(adr.region)
+        values["postal_code"] = _text(adr.code)
+        values["country"] = _text(adr.country)
+    for other in lines[1:]:
+        value = other.value
+        parts = (
+            [value]
+            if isinstance(value, str)
+            else [value.country, value.region, value.city, value.street, value.extended, value.box, value.code]
+        )
+        text = " ".join(_text(p) for p in parts if _text(p))
+        if text:
+            notes.append(_("Other address: %(address)s") % {"address": text})
