@@ -5,7 +5,7 @@ The CRUD routes come from ``guanxi.api.crud.build_router``; the hooks here add t
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
@@ -208,8 +208,7 @@ def contact_routes(router: Router, resource: Resource) -> None:
     )
     def contact_vcard(request: HttpRequest, id: int) -> HttpResponse:
         require_token_scope(request, resource.object_type, Action.VIEW)
-        contact: Contact = get_visible(request, resource, id)  # type: ignore[assignment]
-        return vcard_response(contact, request.user)
+        return vcard_response(cast(Contact, get_visible(request, resource, id)), request.user)
 
     @router.post(
         "/{id}/accounts",

@@ -7,10 +7,10 @@ reads start from ``restrict``, writes go through ``guanxi.customers.services``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.db import models
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import path, reverse
 from django.utils import numberformat
@@ -19,6 +19,7 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 from django.views import View
 
+from guanxi.api.crud import get_visible
 from guanxi.core.choices import Action
 from guanxi.core.forms import RecordForm
 from guanxi.core.permissions import can, hidden_fields, restricted, visible_ref
@@ -376,9 +377,7 @@ class ContactVcardView(GuanxiViewMixin, View):
     """保存到通讯录: the contact as a vCard download, which a phone offers to add to its contacts."""
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        contact = restricted(Contact, request.user, Action.VIEW).filter(pk=pk).first()
-        if contact is None:
-            raise Http404()
+        contact = cast(Contact, get_visible(request, resource_at("contacts"), pk))  # the API's read: 404 if unseen
         return vcard_response(contact, request.user)
 
 
@@ -394,9 +393,7 @@ class ContactVcardQrView(GuanxiViewMixin, View):
     page, opened many times a day, should not pay each time."""
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        contact = restricted(Contact, request.user, Action.VIEW).filter(pk=pk).first()
-        if contact is None:
-            raise Http404()
+        contact = cast(Contact, get_visible(request, resource_at("contacts"), pk))  # the API's read: 404 if unseen
         try:
             card = contact_cards([contact], request.user)
             svg: str | None = qr_svg(

@@ -17,7 +17,7 @@ from guanxi.core.imports.reading import detect_format, numbered_rows
 from guanxi.core.imports.runner import _numbered_rows
 from guanxi.core.models import Job, Tag
 from guanxi.customers.models import Account, Contact
-from tests.customers.test_import import client, job_client, read_errors, upload  # noqa: F401 - fixtures
+from tests.customers.test_import import job_client, read_errors, upload
 from tests.factories import client_for, field_rule
 
 pytestmark = pytest.mark.django_db
@@ -59,6 +59,12 @@ IMPP;X-SERVICE-TYPE=WeChat:weixin:johnsmith
 BDAY;VALUE=date:1604-07-04
 END:VCARD
 """
+
+
+@pytest.fixture
+def importer(admin: Any, django_capture_on_commit_callbacks: Any) -> Client:
+    """A signed-in client whose requests run the import jobs they queue."""
+    return job_client(admin, django_capture_on_commit_callbacks)
 
 
 def write(tmp_path: Path, text: str | bytes, name: str = "contacts.vcf") -> Path:
@@ -147,28 +153,28 @@ def test_chinese_encodings_of_older_phones(tmp_path: Path) -> None:
     assert (row["Family name"], row["Given name"], row["Mobile"]) == ("王", "芳", "13700137000")
 
 
-def test_a_resumed_import_skips_cards_by_count(client: Client, tmp_path: Path) -> None:  # noqa: F811
-    body = upload(client, PHONE_BOOK.encode(), "phone.vcf").json()
+def test_a_resumed_import_skips_cards_by_count(importer: Client, tmp_path: Path) -> None:
+    body = upload(importer, PHONE_BOOK.encode(), "phone.vcf").json()
     job = Job.objects.get(pk=body["id"])
     assert job.params["header_line"] == 0 and job.total == 3
     assert [number for number, _row in _numbered_rows(job, 1)] == [2, 3]
-    page = client.get(f"/imports/{job.pk}/").content.decode()
+    page = importer.get(f"/imports/{job.pk}/").content.decode()
     assert "3 cards (vCard) · utf-8" in page
-    new = client.get("/imports/new/contacts/").content.decode()
+    new = importer.get("/imports/new/contacts/").content.decode()
     assert 'accept=".csv,.txt,.tsv,.xlsx,.xlsm,.xls,.vcf,.vcard"' in new
-    assert ".vcf" not in client.get("/imports/new/accounts/").content.decode()
+    assert ".vcf" not in importer.get("/imports/new/accounts/").content.decode()
 
 
 # --- importing ------------------------------------------------------------------------------------------
 
 
-def test_a_phone_book_imports_as_contacts(client: Client) -> None:  # noqa: F811
-    body = upload(client, PHONE_BOOK.encode(), "通讯录.vcf").json()
+def test_a_phone_book_imports_as_contacts(importer: Client) -> None:
+    body = upload(importer, PHONE_BOOK.encode(), "通讯录.vcf").json()
     assert body["mapping"]["Family name"] == "family_name" and body["mapping"]["Mobile"] == "mobile"
     assert body["mapping"]["Company"] == "company" and body["mapping"]["External ID"] == "external_id"
-    started = client.post(f"/api/v1/imports/{body['id']}/start", {}, content_type="application/json")
+    started = importer.post(f"/api/v1/imports/{body['id']}/start", {}, content_type="application/json")
     assert started.status_code == 202, started.content
-    result = client.get(f"/api/v1/imports/{body['id']}").json()["result"]
+    result = importer.get(f"/api/v1/imports/{body['id']}").json()["result"]
     assert (result["created"], result["failed"]) == (3, 0), result
 
     zhang = Contact.objects.get(external_id="iphone-0001")
@@ -191,49 +197,49 @@ def test_a_phone_book_imports_as_contacts(client: Client) -> None:  # noqa: F811
     assert Contact.objects.get(display_name="John Smith").wechat_id == "johnsmith"
 
     # The same file again adds nobody: by the card's UID, and by email or phone for cards without one.
-    again = upload(client, PHONE_BOOK.encode(), "通讯录.vcf", start="true").json()
-    result = client.get(f"/api/v1/imports/{again['id']}").json()["result"]
+    again = upload(importer, PHONE_BOOK.encode(), "通讯录.vcf", start="true").json()
+    result = importer.get(f"/api/v1/imports/{again['id']}").json()["result"]
     assert (result["created"], result["skipped"]) == (0, 3) and Contact.objects.count() == 3
 
 
-def test_a_bad_card_is_reported_by_its_number(client: Client) -> None:  # noqa: F811
+def test_a_bad_card_is_reported_by_its_number(importer: Client) -> None:
     cards = PHONE_BOOK.replace("john@example.com", "john(at)example")
-    body = upload(client, cards.encode(), "phone.vcf", start="true").json()
-    result = client.get(f"/api/v1/imports/{body['id']}").json()["result"]
+    body = upload(importer, cards.encode(), "phone.vcf", start="true").json()
+    result = importer.get(f"/api/v1/imports/{body['id']}").json()["result"]
     assert (result["created"], result["failed"]) == (2, 1), result
-    errors = read_errors(client, body["id"])
+    errors = read_errors(importer, body["id"])
     assert errors[0][:4] == ["Row", "Column", "Value", "Reason"]
     assert errors[1][:3] == ["3", "Email", "john(at)example"]  # the third card
     assert not Contact.objects.filter(family_name="Smith").exists()
 
 
-def test_a_card_that_cannot_be_read_is_a_bad_row(client: Client) -> None:  # noqa: F811
+def test_a_card_that_cannot_be_read_is_a_bad_row(importer: Client) -> None:
     broken = PHONE_BOOK.replace("FN:张伟\n", "FN:张伟\nthis line is not a property\n")
-    body = upload(client, broken.encode(), "phone.vcf")
+    body = upload(importer, broken.encode(), "phone.vcf")
     assert body.status_code == 201 and body.json()["total"] == 3
-    started = client.post(f"/api/v1/imports/{body.json()['id']}/start", {}, content_type="application/json")
+    started = importer.post(f"/api/v1/imports/{body.json()['id']}/start", {}, content_type="application/json")
     assert started.status_code == 202
-    result = client.get(f"/api/v1/imports/{body.json()['id']}").json()["result"]
+    result = importer.get(f"/api/v1/imports/{body.json()['id']}").json()["result"]
     assert (result["created"], result["failed"]) == (2, 1), result
-    row, column, value, reason = read_errors(client, body.json()["id"])[1][:4]
+    row, column, value, reason = read_errors(importer, body.json()["id"])[1][:4]
     assert (row, column) == ("1", "") and value.startswith("BEGIN:VCARD VERSION:3.0 N:张;伟;;; FN:张伟")
     assert reason.startswith("The card that begins on line 1 cannot be read:"), reason
     assert not Contact.objects.filter(family_name="张").exists()
 
 
-def test_a_file_cut_short_is_refused(client: Client) -> None:  # noqa: F811
-    unclosed = upload(client, PHONE_BOOK.encode() + b"BEGIN:VCARD\nVERSION:3.0\nFN:x\n", "open.vcf")
+def test_a_file_cut_short_is_refused(importer: Client) -> None:
+    unclosed = upload(importer, PHONE_BOOK.encode() + b"BEGIN:VCARD\nVERSION:3.0\nFN:x\n", "open.vcf")
     assert unclosed.status_code == 400
     line = PHONE_BOOK.count("\n") + 1
     assert file_errors(unclosed) == [f"The card that begins on line {line} has no END:VCARD."]
     assert Contact.objects.count() == 0 and not Job.objects.exists()
-    empty = upload(client, "名片\r\n".encode(), "cards.vcf")
+    empty = upload(importer, "名片\r\n".encode(), "cards.vcf")
     assert empty.status_code == 400
     assert file_errors(empty) == ["The file holds no cards (BEGIN:VCARD … END:VCARD)."]
 
 
-def test_cards_are_people_not_companies(client: Client) -> None:  # noqa: F811
-    response = client.post(
+def test_cards_are_people_not_companies(importer: Client) -> None:
+    response = importer.post(
         "/api/v1/imports",
         {"file": _file(PHONE_BOOK.encode(), "phone.vcf"), "type": "accounts"},
     )
