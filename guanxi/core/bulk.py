@@ -26,6 +26,7 @@ from pydantic import ValidationError as PydanticValidationError
 from guanxi.core import services
 from guanxi.core.choices import Action
 from guanxi.core.errors import FieldErrors, GuanxiError, PermissionDenied
+from guanxi.core.filters import record_ids
 from guanxi.core.jobs import JobRun, job_handler, job_start
 from guanxi.core.models import Job, OwnedMixin
 from guanxi.core.permissions import may_reach, restrict_queryset, restricted
@@ -152,13 +153,7 @@ def selection(
     """The records the user chose and may see: by id, or every record matching a list query."""
     qs = restricted(resource.model, user, Action.VIEW)
     if ids is not None:
-        clean = []
-        for value in ids:
-            try:
-                clean.append(int(value))
-            except (TypeError, ValueError):
-                raise FieldErrors({"ids": [_("Give record ids (whole numbers).")]}) from None
-        return qs.filter(pk__in=clean)
+        return qs.filter(pk__in=record_ids(ids))
     from guanxi.core.exports import query_dict
 
     try:
@@ -282,8 +277,8 @@ def bulk_start_or_run(
         raise FieldErrors({"ids": [_("Send either ids or a query.")]})
     plan = bulk_plan(resource=resource, user=user, action=action, data=data, owner=owner, tags=tags)
     check_may_bulk(user, plan)
-    chosen = selection(resource, user, ids=ids, query=query, strict=strict)
-    requested = list(dict.fromkeys(int(i) for i in ids)) if ids is not None else None
+    requested = record_ids(ids) if ids is not None else None
+    chosen = selection(resource, user, ids=requested, query=query, strict=strict)
     if requested is not None and len(requested) <= SYNC_LIMIT:
         visible = set(chosen.values_list("pk", flat=True))
         result = bulk_apply_ids(plan, user, [pk for pk in requested if pk in visible], all_or_nothing=True)

@@ -1,7 +1,8 @@
 """Export a filtered list to CSV (UTF-8 with BOM) or XLSX, as the user may see it.
 
 The rows are the list's rows (same ``FilterSet``: filters, search, ordering) among the records the
-user may both view and export (``restrict(user, "view")`` and ``restrict(user, "export")``); columns
+user may both view and export (``restrict(user, "view")`` and ``restrict(user, "export")``), or
+only those of them chosen on the list (``ids``: the rows ticked, up to ``SELECTED_LIMIT``); columns
 the user's field rules hide are never written. Values read as on the page (choice labels, owner
 names, local times) and re-import as they are. Text cells that a spreadsheet would run as a
 formula (starting with = + - @, tab or CR) are escaped with a leading apostrophe.
@@ -35,7 +36,7 @@ from django.utils.translation import gettext as _
 
 from guanxi.core.choices import Action, choice_label
 from guanxi.core.errors import FieldErrors, PermissionDenied
-from guanxi.core.filters import RESERVED
+from guanxi.core.filters import RESERVED, record_ids
 from guanxi.core.jobs import JobRun, job_handler, job_start
 from guanxi.core.models import CustomFieldDefinition, Job
 from guanxi.core.pagination import paginate
@@ -56,6 +57,8 @@ SYNC_LIMIT = 2000
 CHUNK = 1000
 #: First characters that make a spreadsheet treat a cell as a formula (CSV injection).
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: Records chosen one by one on a list (``ids``) that an export takes at most: a few pages' worth.
+SELECTED_LIMIT = 10_000
 #: Query parameters that say where a page starts or how it looks, not which rows: ignored here.
 NOT_FILTERS = {"cursor", "limit", "columns", "view", "page", "format"}
 
@@ -172,30 +175,49 @@ def query_json(params: QueryDict) -> dict[str, list[str]]:
 
 
 def export_queryset(
-    resource: Resource, user: Any, params: QueryDict, columns: list[ExportColumn], *, strict: bool
+    resource: Resource,
+    user: Any,
+    params: QueryDict,
+    columns: list[ExportColumn],
+    *,
+    strict: bool,
+    ids: list[int] | None = None,
 ) -> tuple[models.QuerySet, str]:
-    """The rows to export, filtered and sorted like the list; refused filters raise ``FieldErrors``."""
+    """The rows to export, filtered and sorted like the list; refused filters raise ``FieldErrors``.
+    With ``ids`` (rows chosen on the list), only those of them."""
     model = resource.model
     # No select_related: related records (owners, teams, parents) are few and read once, by id, into
     # RowReader's cache; joining them into every row would build three extra objects per row.
     qs = restrict_queryset(restricted(model, user, Action.VIEW), user, Action.EXPORT)
+    if ids is not None:
+        qs = qs.filter(pk__in=ids)
     return resource.filterset(params, user, strict=strict).apply(qs)
 
 
+def selected_ids(ids: Iterable[Any] | None) -> list[int] | None:
+    """An export's chosen rows (``None``: the whole list), checked: at least one, at most ``SELECTED_LIMIT``."""
+    if ids is None:
+        return None
+    chosen = record_ids(ids, limit=SELECTED_LIMIT)
+    if not chosen:
+        raise FieldErrors({"ids": [_("Select at least one record to export.")]})
+    return chosen
+
+
 def lenient_queryset(
-    resource: Resource, user: Any, params: QueryDict, columns: list[ExportColumn]
+    resource: Resource, user: Any, params: QueryDict, columns: list[ExportColumn], ids: list[int] | None = None
 ) -> tuple[models.QuerySet, str, QueryDict]:
     """Like the list page: a refused parameter is dropped (the page already said so) and the rest applied."""
     params = params.copy()
     for _attempt in range(5):
         try:
-            qs, ordering = export_queryset(resource, user, params, columns, strict=False)
+            qs, ordering = export_queryset(resource, user, params, columns, strict=False, ids=ids)
             return qs, ordering, params
         except FieldErrors as exc:
             dropped = [key for key in exc.errors if key in params]
             for key in dropped or list(params):
                 params.pop(key)
-    qs, ordering = export_queryset(resource, user, QueryDict(mutable=True), columns, strict=False)
+    qs, ordering = export_queryset(resource, user, QueryDict(mutable=True), columns, strict=False, ids=ids)
     return qs, ordering, QueryDict(mutable=True)
 
 
@@ -496,20 +518,23 @@ def export_start(
     fmt: str,
     query: Mapping[str, Any] | QueryDict | str | None,
     columns: Iterable[str] | None = None,
+    ids: Iterable[Any] | None = None,
     strict: bool = True,
 ) -> Job:
-    """Check the request now (permission, format, columns, filters: errors name the field), then queue the job."""
+    """Check the request now (permission, format, columns, filters, chosen ids: errors name the
+    field), then queue the job. ``ids``: only these rows of the list (those the user may export)."""
     fmt = _check_format(fmt, resource)
     check_may_export(resource, user)
     chosen = choose_columns(resource, user, columns, strict=strict)
+    rows = selected_ids(ids)
     params = query_dict(query)
     if strict:
         try:
-            export_queryset(resource, user, params, chosen, strict=True)
+            export_queryset(resource, user, params, chosen, strict=True, ids=rows)
         except FieldErrors as exc:
             raise FieldErrors({f"query.{key}": msgs for key, msgs in exc.errors.items()}) from None
     else:
-        _qs, _ordering, params = lenient_queryset(resource, user, params, chosen)
+        _qs, _ordering, params = lenient_queryset(resource, user, params, chosen, rows)
     return job_start(
         kind="export",
         user=user,
@@ -519,22 +544,37 @@ def export_start(
             "format": fmt,
             "query": query_json(params),
             "columns": [c.name for c in chosen],
+            "ids": rows,
             "language": translation.get_language() or "",
         },
     )
 
 
 def export_response(
-    *, user: Any, resource: Resource, fmt: str, params: QueryDict, columns: Iterable[str] | None
+    *,
+    user: Any,
+    resource: Resource,
+    fmt: str,
+    params: QueryDict,
+    columns: Iterable[str] | None,
+    ids: Iterable[Any] | None = None,
 ) -> HttpResponseBase | Job:
-    """From the list page: the file itself when the list is small, else a queued job (the caller shows it)."""
+    """From the list page: the file itself when the list (or the rows chosen on it, ``ids``) is
+    small, else a queued job (the caller shows it)."""
     fmt = _check_format(fmt, resource)
     check_may_export(resource, user)
     chosen = choose_columns(resource, user, columns, strict=False)
-    qs, ordering, params = lenient_queryset(resource, user, query_dict(params), chosen)
+    rows = selected_ids(ids)
+    qs, ordering, params = lenient_queryset(resource, user, query_dict(params), chosen, rows)
     if qs.order_by()[: SYNC_LIMIT + 1].count() > SYNC_LIMIT:
         return export_start(
-            user=user, resource=resource, fmt=fmt, query=params, columns=[c.name for c in chosen], strict=False
+            user=user,
+            resource=resource,
+            fmt=fmt,
+            query=params,
+            columns=[c.name for c in chosen],
+            ids=rows,
+            strict=False,
         )
     name = file_name(resource, fmt)
     if fmt in ("xlsx", CARD_FORMAT):
@@ -599,7 +639,9 @@ def export_job(run: JobRun) -> dict[str, Any]:
     with translation.override(language), timezone.override(zone):
         check_may_export(resource, user)
         columns = choose_columns(resource, user, params.get("columns"), strict=False)
-        qs, ordering = export_queryset(resource, user, query_dict(params.get("query")), columns, strict=True)
+        qs, ordering = export_queryset(
+            resource, user, query_dict(params.get("query")), columns, strict=True, ids=params.get("ids")
+        )
         total = qs.count()
         run.progress(0, total)
         if job.output_file:

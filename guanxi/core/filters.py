@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
 from django.contrib.contenttypes.models import ContentType
@@ -36,6 +36,18 @@ SEARCH_LIMIT = 200
 # Query parameters that are not filters.
 RESERVED = {"cursor", "limit", "ordering", "search", "updated_since", "columns", "view", "format", "page"}
 LOOKUPS = {"exact", "iexact", "icontains", "in", "gt", "gte", "lt", "lte", "isnull", "startswith"}
+
+
+def record_ids(values: Iterable[Any], *, field: str = "ids", limit: int | None = None) -> list[int]:
+    """Chosen records' ids as whole numbers, each once, in the order given (a bulk action's or an
+    export's selection); anything else is a ``FieldErrors`` on ``field``."""
+    try:
+        ids = list(dict.fromkeys(int(value) for value in values))
+    except (TypeError, ValueError):
+        raise FieldErrors({field: [_("Give record ids (whole numbers).")]}) from None
+    if limit is not None and len(ids) > limit:
+        raise FieldErrors({field: [_("Choose at most %(limit)d records.") % {"limit": limit}]})
+    return ids
 
 
 def are_few(rows: models.QuerySet) -> bool:

@@ -1,4 +1,5 @@
-/* List pages: the Export menu and "all records matching" in the bulk bar (CSP: no inline script).
+/* List pages: the Export menu (the whole list or the rows ticked) and "all records matching" in the
+ * bulk bar (CSP: no inline script).
  * The list's filters, sort and page change through htmx without reloading the page; the address bar
  * follows them (hx-push-url), so both read the list's current query from location.search on submit. */
 (function () {
@@ -25,16 +26,38 @@
     if (submit && matching && matching.checked) { submit.disabled = false; }
   }
 
+  function checkedIds() {
+    var matching = document.querySelector("[data-bulk-matching-box]");
+    if (matching && matching.checked) { return []; }  /* "all matching": the whole list */
+    return rowBoxes().filter(function (box) { return box.checked; }).map(function (box) { return box.value; });
+  }
+
+  /* The Export menu's "only the selected rows": offered while rows are ticked, and chosen when the
+   * first is, since ticking rows and then exporting means exporting those. */
+  function updateExportRows() {
+    var selected = document.querySelector("[data-export-rows-selected]");
+    var all = document.querySelector("[data-export-rows-all]");
+    if (!selected || !all) { return; }
+    var count = checkedIds().length;
+    var label = document.querySelector("[data-export-selected-label]");
+    if (label) {
+      label.textContent = count ? label.dataset.templateSome.replace("%(count)s", count) : label.dataset.templateNone;
+    }
+    if (count && selected.disabled) { selected.checked = true; }
+    selected.disabled = !count;
+    if (!count) { all.checked = true; }
+  }
+
   document.addEventListener("change", function (event) {
     var target = event.target;
     if (!target.matches) { return; }
     if (target.matches("[data-select-all]") || target.matches('input[name=pk][form="bulk-form"]') ||
         target.matches("[data-bulk-matching-box]")) {
-      window.setTimeout(updateMatching, 0);  /* after guanxi.js has updated the bar */
+      window.setTimeout(function () { updateMatching(); updateExportRows(); }, 0);  /* after guanxi.js */
     }
   });
 
-  document.body && document.body.addEventListener("htmx:afterSwap", function () { updateMatching(); });
+  document.body && document.body.addEventListener("htmx:afterSwap", function () { updateMatching(); updateExportRows(); });
 
   document.addEventListener("submit", function (event) {
     var form = event.target;
@@ -42,6 +65,18 @@
     if (form.matches("[data-export-form]")) {
       var query = form.querySelector("[data-export-query]");
       if (query) { query.value = currentQuery(); }
+      Array.prototype.forEach.call(form.querySelectorAll("input[data-export-id]"), function (old) { old.remove(); });
+      var rows = form.querySelector("[data-export-rows-selected]");
+      if (rows && rows.checked) {
+        checkedIds().forEach(function (id) {
+          var input = document.createElement("input");
+          input.type = "hidden";
+          input.name = "ids";
+          input.value = id;
+          input.setAttribute("data-export-id", "");
+          form.appendChild(input);
+        });
+      }
     } else if (form.id === "bulk-form") {
       var bulkQuery = form.querySelector("[data-bulk-query]");
       if (bulkQuery) { bulkQuery.value = currentQuery(); }

@@ -252,3 +252,85 @@ def test_export_reads_in_keyset_chunks(
         tag(make_account(name=f"A{i}"), "vip")
     forty = run()
     assert forty - ten <= 3 * 2, (ten, forty)  # three more chunks: the page and its tags
+
+
+def test_ui_export_of_the_selected_rows_only(
+    rep: User, other_rep: User, exporter_role: Role, make_contact: Callable[..., Contact]
+) -> None:
+    """Rows ticked on the list export alone, in the list's order, and only those the user may export."""
+    picked = [make_contact(by=rep, family_name="选", given_name=str(i)) for i in range(3)]
+    make_contact(by=rep, family_name="未选")
+    theirs = make_contact(by=other_rep, family_name="别人")
+    client = client_for(rep)
+    page = client.get(reverse("ui:contacts-list")).content.decode()
+    assert 'name="rows" value="selected"' in page and "data-export-rows-selected" in page
+    ids = [str(picked[2].pk), str(picked[0].pk), str(theirs.pk)]
+    response = ui_export(client, "contacts", "ordering=display_name", format="csv", rows="selected", ids=ids)
+    rows = read_csv(body(response))
+    assert [r[1] for r in rows[1:]] == ["选0", "选2"]
+    # "rows=all" (the default) ignores stray ids: the whole list.
+    everything = read_csv(body(ui_export(client, "contacts", "", format="csv", rows="all", ids=ids)))
+    assert len(everything) - 1 == 4
+    # "selected" with nothing ticked, or a bad id: a message on the list, no file.
+    for bad, message in (([], "Select at least one record to export."), (["x"], "whole numbers")):
+        refused = ui_export(client, "contacts", "", format="csv", rows="selected", ids=bad)
+        assert refused.status_code == 302, refused
+        assert message in client.get(refused["Location"]).content.decode()
+
+
+def test_selected_rows_over_the_sync_limit_run_as_a_job(
+    rep: User,
+    exporter_role: Role,
+    make_contact: Callable[..., Contact],
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    monkeypatch.setattr(exports, "SYNC_LIMIT", 2)
+    contacts = [make_contact(by=rep, family_name="员工", given_name=str(i)) for i in range(5)]
+    chosen = [str(c.pk) for c in contacts[1:4]]
+    with django_capture_on_commit_callbacks(execute=True):
+        response = ui_export(
+            client_for(rep), "contacts", "ordering=display_name", format="csv", rows="selected", ids=chosen
+        )
+    job = Job.objects.get(kind="export")
+    assert response.status_code == 302 and job.params["ids"] == [int(pk) for pk in chosen]
+    assert (job.status, job.result["rows"]) == ("succeeded", 3)
+    rows = read_csv(body(client_for(rep).get(reverse("ui:job-file", args=[job.pk]))))
+    assert [r[1] for r in rows[1:]] == ["员工1", "员工2", "员工3"]
+
+
+def test_api_export_of_given_ids(
+    rep: User,
+    other_rep: User,
+    exporter_role: Role,
+    make_contact: Callable[..., Contact],
+    django_capture_on_commit_callbacks: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``ids`` narrows the query's list to those records; ids the user may not export are left out."""
+    cto = make_contact(by=rep, family_name="张", given_name="三", title="CTO")
+    cfo = make_contact(by=rep, family_name="李", given_name="四", title="CFO")
+    make_contact(by=rep, family_name="王", given_name="五", title="CTO")
+    theirs = make_contact(by=other_rep, family_name="韩", given_name="梅", title="CTO")
+    api = Api(rep)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post(
+            "exports",
+            {
+                "type": "contacts",
+                "query": {"title": "CTO"},
+                "ids": [cto.pk, cfo.pk, theirs.pk],
+                "columns": ["display_name"],
+            },
+        )
+    assert response.status_code == 202, response.json_body
+    rows = read_csv(body(api.get(f"exports/{response.json_body['id']}/file")))
+    assert [r[1:] for r in rows] == [["Name"], ["张三"]]
+    monkeypatch.setattr(exports, "SELECTED_LIMIT", 2)
+    for ids, message in (([], "Select at least one"), ([cto.pk, cfo.pk, theirs.pk], "at most 2")):
+        refused = api.post("exports", {"type": "contacts", "ids": ids})
+        assert refused.status_code == 400, refused.json_body
+        error = refused.json_body["errors"][0]
+        assert error["field"] == "ids" and message in error["detail"], error
+    refused = api.post("exports", {"type": "contacts", "ids": ["abc"]})
+    assert refused.status_code == 400 and refused.json_body["errors"][0]["field"] == "ids.0", refused.json_body

@@ -184,6 +184,15 @@ def test_customers_journey(page: Page, shot: Any, seller: Account, tmp_path: Pat
     expect(group_rows).to_have_count(2)
     expect(page.locator("#list-table")).to_contain_text(SUBSIDIARY)
     shot("account-group-list")
+    # Rows ticked, then Export: the file holds those rows only ("仅导出所选", chosen by the ticking).
+    list_row(page.locator("#list-table"), SUBSIDIARY).locator('input[name=pk][form="bulk-form"]').check()
+    page.locator("#export-toggle").click()
+    expect(page.locator("#export-rows-selected")).to_be_checked()
+    expect(page.locator("[data-export-selected-label]")).to_contain_text("1")
+    shot("export-selected")
+    chosen = list(csv.reader(io.StringIO(download(page, "csv", tmp_path).decode("utf-8-sig"))))
+    assert [row[1] for row in chosen[1:]] == [SUBSIDIARY], chosen
+    page.keyboard.press("Escape")
 
     # --- both in their lists ---------------------------------------------------------------------
     page.goto("/customers/accounts/")

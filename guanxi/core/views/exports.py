@@ -68,6 +68,8 @@ class ExportView(GuanxiViewMixin, View):
         back = safe_next(request, resource_url(resource, "list") or "/")
         params, shown = list_params(resource, request.user, request.POST.get("query", ""))
         columns = None if request.POST.get("scope") == "all" else shown or None
+        # The rows ticked on the list (the menu sends them with "rows=selected"), else the whole list.
+        ids = request.POST.getlist("ids") if request.POST.get("rows") == "selected" else None
         try:
             outcome = export_response(
                 user=request.user,
@@ -75,6 +77,7 @@ class ExportView(GuanxiViewMixin, View):
                 fmt=request.POST.get("format", "csv"),
                 params=params,
                 columns=columns,
+                ids=ids,
             )
         except FieldErrors as exc:
             messages.error(request, " ".join(m for ms in exc.errors.values() for m in ms) or exc.detail)
