@@ -291,7 +291,11 @@ class ContactPoint(models.Model):
         ordering = ("contact", "kind", "position")
         indexes = [
             models.Index(fields=("kind", "value"), name="contactpoint_value_idx"),
-            models.Index(fields=("digits_reversed",), condition=Q(kind="phone"), name="contactpoint_suffix_idx"),
+            # The contact in the index: a list filtered by a phone's last digits reads the contacts'
+            # ids from it alone on PostgreSQL (an index-only scan), not ~85 rows of this table.
+            models.Index(
+                fields=("digits_reversed", "contact"), condition=Q(kind="phone"), name="contactpoint_suffix_idx"
+            ),
         ]
         constraints = [
             models.UniqueConstraint(fields=("contact", "kind", "value"), name="contactpoint_unique_value"),

@@ -200,6 +200,29 @@ def test_deep_page_is_an_index_seek(people: dict[str, Any], many_contacts: list[
     assert name
 
 
+def test_phone_last_digits_read_the_contacts_from_the_suffix_index(
+    people: dict[str, Any], many_contacts: list[int]
+) -> None:
+    """``phone__endswith`` reads the few contacts' ids from the phones' suffix index; on PostgreSQL
+    from the index alone (the contact is in it), not from each matching row of the table."""
+    from guanxi.customers.models import ContactPoint
+    from guanxi.customers.normalize import phone_digits_reversed
+
+    numbers = {pk: f"+86138{pk % 10_000:04d}{pk % 9_999:04d}" for pk in many_contacts}
+    ContactPoint.objects.bulk_create(
+        ContactPoint(contact_id=pk, kind="phone", value=e164, digits_reversed=phone_digits_reversed(e164))
+        for pk, e164 in numbers.items()
+    )
+    analyze_tables(ContactPoint, rows=len(numbers))
+    wanted = numbers[many_contacts[7]][-4:]
+    plan, body = list_plan(people["admin"], f"limit=50&phone__endswith={wanted}")
+    text = "\n".join(plan)
+    assert "contactpoint_suffix_idx" in text, text
+    if connection.vendor == "postgresql":
+        assert "Index Only Scan using contactpoint_suffix_idx" in text, text
+    assert {item["id"] for item in body["items"]} == {pk for pk, e164 in numbers.items() if e164.endswith(wanted)}
+
+
 def test_deep_page_of_a_batch_with_one_update_time(people: dict[str, Any], many_contacts: list[int]) -> None:
     """500 rows share an update time: the cursor's id tie-break walks through them without gaps."""
     client = client_for(people["admin"])
