@@ -284,7 +284,9 @@ def principals(db: None) -> Principals:
 # --- database snapshots ---------------------------------------------------------------------------
 
 # Columns that change on reads (session expiry, token and login bookkeeping): not a write by the request.
-VOLATILE_TABLES = {"django_session"}
+# core_recentview: opening a record's page notes the visit in the user's own 最近查看 (a refused
+# page notes nothing: tests/core/test_recent.py).
+VOLATILE_TABLES = {"django_session", "core_recentview"}
 VOLATILE_COLUMNS = {"identity_apitoken": {"last_used_at"}, "identity_user": {"last_login"}}
 
 

@@ -413,6 +413,26 @@ class SavedView(TimestampMixin, models.Model):
         return self.name
 
 
+class RecentView(models.Model):
+    """A record a user opened lately (its page in the UI), for the search box's "最近查看" and
+    ``GET /api/v1/search/recent``. One row per user and record, its time moved on each visit; the
+    newest ``search.recent.KEPT`` per user are kept. Shown through ``restrict``, like a search hit."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    content_type = models.ForeignKey(ContentType, on_delete=models.CASCADE, related_name="+")
+    object_id = models.BigIntegerField()
+    viewed_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("recently viewed record")
+        verbose_name_plural = _("recently viewed records")
+        constraints = [models.UniqueConstraint(fields=("user", "content_type", "object_id"), name="recentview_unique")]
+        indexes = [models.Index(fields=("user", "-viewed_at"), name="recentview_user_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.content_type_id}:{self.object_id}"
+
+
 # --- background jobs ------------------------------------------------------------------------------
 
 

@@ -14,8 +14,10 @@
     return Array.prototype.slice.call(menu.querySelectorAll("[data-search-hit], [data-search-all]"));
   }
 
+  /* Open with suggestions for what is typed, or, the box empty, with the records opened lately. */
   function setOpen(p, open) {
-    var show = open && p.menu.children.length > 0 && p.input.value.trim() !== "";
+    var empty = p.input.value.trim() === "";
+    var show = open && p.menu.children.length > 0 && (!empty || p.menu.querySelector("[data-search-recent]") !== null);
     p.menu.classList.toggle("show", show);
     p.input.setAttribute("aria-expanded", show ? "true" : "false");
     if (!show) { p.input.removeAttribute("aria-activedescendant"); }
@@ -54,9 +56,12 @@
     }
   });
 
+  /* Focused while empty: ask for the records opened lately (htmx listens for "gx-recent"). */
   document.addEventListener("focusin", function (event) {
     var p = parts();
-    if (p && event.target === p.input) { setOpen(p, true); }
+    if (!p || event.target !== p.input) { return; }
+    if (p.input.value.trim() === "") { p.input.dispatchEvent(new CustomEvent("gx-recent")); }
+    setOpen(p, true);
   });
 
   document.addEventListener("click", function (event) {
@@ -64,7 +69,7 @@
     if (p && !p.form.contains(event.target)) { setOpen(p, false); }
   });
 
-  /* An emptied box closes the list at once (htmx still asks, and gets an empty list). */
+  /* An emptied box closes the list at once (htmx still asks, and gets the recent records). */
   document.addEventListener("input", function (event) {
     var p = parts();
     if (p && event.target === p.input && p.input.value.trim() === "") { setOpen(p, false); }

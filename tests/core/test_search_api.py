@@ -125,6 +125,7 @@ def test_results_page_groups_by_type(admin: Any, people: dict[str, Any]) -> None
 def test_every_page_has_the_search_box(admin: Any) -> None:
     html = session_api(admin).client.get("/").content.decode()
     assert 'id="gx-search-input"' in html and "guanxi-search.js" in html
+    assert "{#" not in html and "#}" not in html, "a template comment over two lines shows as text"
 
 
 def test_suggestions_partial(admin: Any, people: dict[str, Any]) -> None:

@@ -22,6 +22,7 @@ are being imported themselves.
 from __future__ import annotations
 
 from collections.abc import Callable
+from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
@@ -399,6 +400,8 @@ MATRIX: dict[tuple[str, str], Callable[[Check], None]] = {
     ("DELETE", AR + "/{id}"): _rows("assignmentrule", AR, "DELETE", None, NO_PEOPLE, 204),
     # global search: exactly the accounts and contacts the principal may view (tests/core/test_search_api.py)
     ("GET", "/api/v1/search"): lambda c: __import__("tests.core.test_search_api", fromlist=["_"]).api_search_policy(c),
+    # recently viewed: the principal's own, exactly those they may view (tests/core/test_recent.py)
+    ("GET", "/api/v1/search/recent"): lambda c: import_module("tests.core.test_recent").api_recent_policy(c),
 }  # fmt: skip
 
 

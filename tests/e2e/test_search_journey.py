@@ -97,6 +97,19 @@ def test_search_journey(page: Page, shot: Any, accounts: dict[str, Any], contact
     expect(page.locator("#page-title")).to_contain_text(NAME)
     assert path_of(page) == f"/customers/contacts/{contact_id}/"
 
+    # --- 最近查看: the empty box, focused anywhere, lists the records opened lately, newest first ------
+    page.goto("/")
+    box = search_box(page)
+    box.click()
+    recent = page.locator("#gx-search-suggest [data-search-recent]")
+    expect(page.locator("#gx-search-recent")).to_have_text("最近查看")
+    expect(recent.first).to_contain_text(NAME)
+    expect(recent.first).to_contain_text("联系人")
+    shot("recently-viewed")
+    box.press("ArrowDown")
+    box.press("Enter")
+    page.wait_for_url(re.compile(rf"/customers/contacts/{contact_id}/$"))
+
 
 def test_search_on_a_phone(make_page: Any, shot: Any, accounts: dict[str, Any], contact_id: int) -> None:
     page = make_page(viewport=PHONE, is_mobile=True, has_touch=True, device_scale_factor=2)

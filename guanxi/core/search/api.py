@@ -9,6 +9,7 @@ from ninja import Router
 from guanxi.api.crud import json_response
 from guanxi.core.errors import PermissionDenied
 from guanxi.core.search.engine import search
+from guanxi.core.search.recent import recent_views
 
 router = Router(tags=["search"])
 
@@ -29,6 +30,19 @@ def search_route(
     if not hits and not _reachable(request, q or "", types):
         raise PermissionDenied(_("You may not see any record of these types."))
     return json_response({"items": [hit.as_dict() for hit in hits]})
+
+
+@router.get(
+    "/search/recent",
+    summary="The records the caller opened lately in the UI (最近查看), newest first",
+    description=(
+        "Up to 30 records whose page the caller opened in the web UI, newest visit first, as `/search` "
+        "gives its hits, with `viewed_at`. Records the caller may no longer view are left out."
+    ),
+)
+def search_recent_route(request: HttpRequest) -> HttpResponse:
+    items = [{**hit.as_dict(), "viewed_at": viewed_at} for hit, viewed_at in recent_views(request.user)]
+    return json_response({"items": items})
 
 
 def _reachable(request: HttpRequest, q: str, types: str | None) -> bool:

@@ -12,6 +12,7 @@ from django.views import View
 
 from guanxi.core.errors import FieldErrors
 from guanxi.core.search.engine import MAX_LIMIT, MAX_QUERY, search, search_grouped, searchable_types_for
+from guanxi.core.search.recent import recent_views
 from guanxi.core.search.registry import search_types
 from guanxi.core.views.base import GuanxiViewMixin
 
@@ -47,10 +48,18 @@ class SearchView(GuanxiViewMixin, View):
 
 
 class SearchSuggestView(GuanxiViewMixin, View):
-    """The top bar's dropdown: the best few hits of every type, and a link to all results."""
+    """The top bar's dropdown: the best few hits of every type, and a link to all results; with
+    the box empty, the records the user opened lately (最近查看)."""
 
     def get(self, request: HttpRequest) -> HttpResponse:
         q = (request.GET.get("q") or "").strip()
+        if not q:
+            recent = [hit for hit, _viewed_at in recent_views(request.user, SUGGESTIONS)]
+            labels = {t.key: t.model._meta.verbose_name for t in search_types()}
+            rows = [(hit, labels.get(hit.type, hit.type)) for hit in recent]
+            response = render(request, "search/suggestions.html", {"q": "", "recent": rows})
+            response["Cache-Control"] = "no-store"
+            return response
         hits: list[Any] = []
         errors: list[str] = []
         if q:

@@ -25,6 +25,7 @@ from guanxi.core.forms import RecordForm, record_form_class
 from guanxi.core.models import Attachment, ChangeLogEntry, Note, TimelineEntry
 from guanxi.core.permissions import can, hidden_fields, restricted
 from guanxi.core.registry import Resource
+from guanxi.core.search.recent import recent_view_record
 from guanxi.core.views import display
 from guanxi.core.views.base import ResourceView, delete_verb, may, resource_url, visible_or_404
 
@@ -139,6 +140,7 @@ class ObjectDetailView(ResourceView):
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         obj = visible_or_404(self.model, request.user, pk, select_related=self.resource.select_related)
+        recent_view_record(request.user, obj)
         return render(request, self.template_names(), self.get_context(obj))
 
     def get_context(self, obj: models.Model) -> dict[str, Any]:

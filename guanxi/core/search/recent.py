@@ -1,0 +1,72 @@
+"""Recently viewed records (最近查看): what a salesperson opened lately, one tap from the search box.
+
+The UI's record pages call ``recent_view_record`` (API reads do not: an integration reading
+thousands of records is not a person looking at them). Only records of search types are kept, the
+ones the search box finds; settings pages are not. ``recent_views`` re-reads them through
+``restrict`` and presents them as the search box presents its hits, so a record the user may no
+longer see, or one in the recycle bin, drops out of the list.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from django.db.models import Subquery
+from django.utils import timezone
+
+from guanxi.core.models import RecentView
+from guanxi.core.permissions import restricted
+from guanxi.core.search.engine import Hit
+from guanxi.core.search.registry import search_type_for
+
+#: Rows kept per user; older visits are deleted as new ones come.
+KEPT = 30
+
+
+def recent_view_record(user: Any, obj: models.Model) -> None:
+    """``user`` opened ``obj``: it goes to the top of their recent records (two queries: the upsert
+    and the trim to ``KEPT``)."""
+    model = type(obj)
+    if not getattr(user, "is_authenticated", False) or search_type_for(model) is None:
+        return
+    content_type = ContentType.objects.get_for_model(model, for_concrete_model=False)
+    RecentView.objects.bulk_create(
+        [RecentView(user_id=user.pk, content_type=content_type, object_id=obj.pk, viewed_at=timezone.now())],
+        update_conflicts=True,
+        unique_fields=("user", "content_type", "object_id"),
+        update_fields=("viewed_at",),
+    )
+    mine = RecentView.objects.filter(user_id=user.pk)
+    oldest_kept = mine.order_by("-viewed_at", "-id").values("viewed_at")[KEPT - 1 : KEPT]
+    mine.filter(viewed_at__lt=Subquery(oldest_kept)).delete()
+
+
+def recent_views(user: Any, limit: int = KEPT) -> list[tuple[Hit, Any]]:
+    """The records ``user`` opened lately and may still see, newest first, with when: one query
+    for the list, then one read per record type (and its ``present``)."""
+    rows = list(
+        RecentView.objects.filter(user_id=user.pk)
+        .order_by("-viewed_at", "-id")
+        .values_list("content_type_id", "object_id", "viewed_at")[:KEPT]
+    )
+    ids: dict[int, list[int]] = defaultdict(list)
+    for content_type_id, object_id, _viewed_at in rows:
+        ids[content_type_id].append(object_id)
+    from guanxi.core.views.base import record_url
+
+    hits: dict[tuple[int, int], Hit] = {}
+    for content_type_id, pks in ids.items():
+        model = ContentType.objects.get_for_id(content_type_id).model_class()
+        search_type = search_type_for(model) if model is not None else None
+        if search_type is None:
+            continue
+        shown = list(restricted(search_type.model, user, "view").filter(pk__in=pks))
+        texts = search_type.present(shown, user) if search_type.present else {o.pk: (str(o), "") for o in shown}
+        for obj in shown:
+            title, subtitle = texts.get(obj.pk, (str(obj), ""))
+            hits[(content_type_id, obj.pk)] = Hit(search_type.key, obj.pk, title, subtitle, record_url(obj), 0)
+    found = [(hits[(ct, pk)], at) for ct, pk, at in rows if (ct, pk) in hits]
+    return found[:limit]
