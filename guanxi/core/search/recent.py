@@ -21,6 +21,7 @@ from guanxi.core.models import RecentView
 from guanxi.core.permissions import restricted
 from guanxi.core.search.engine import Hit
 from guanxi.core.search.registry import search_type_for
+from guanxi.core.views.base import record_url
 
 #: Rows kept per user; older visits are deleted as new ones come.
 KEPT = 30
@@ -55,8 +56,6 @@ def recent_views(user: Any, limit: int = KEPT) -> list[tuple[Hit, Any]]:
     ids: dict[int, list[int]] = defaultdict(list)
     for content_type_id, object_id, _viewed_at in rows:
         ids[content_type_id].append(object_id)
-    from guanxi.core.views.base import record_url
-
     hits: dict[tuple[int, int], Hit] = {}
     for content_type_id, pks in ids.items():
         model = ContentType.objects.get_for_id(content_type_id).model_class()

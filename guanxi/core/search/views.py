@@ -62,11 +62,10 @@ class SearchSuggestView(GuanxiViewMixin, View):
             return response
         hits: list[Any] = []
         errors: list[str] = []
-        if q:
-            try:
-                hits = search(request.user, q, limit=SUGGESTIONS)
-            except FieldErrors as exc:
-                errors = _errors(exc)
+        try:
+            hits = search(request.user, q, limit=SUGGESTIONS)
+        except FieldErrors as exc:
+            errors = _errors(exc)
         # Grouped by type (in the order of each type's best hit), each with its label.
         labels = {t.key: t.label_plural for t in search_types()}
         first: dict[str, int] = {}
