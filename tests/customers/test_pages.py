@@ -341,6 +341,22 @@ def test_contact_list_shows_the_main_email_and_phone(admin: User, make_contact: 
     assert "is_primary" not in page
 
 
+def test_list_times_leave_out_this_years_year(admin: User, make_account: Callable[..., Account]) -> None:
+    """This year's times read "12-05 21:49" and older ones as their date, the whole stamp in the title:
+    two time columns in their long form made the account list wider than a 1280-px screen."""
+    from django.utils import timezone
+
+    account = make_account(name="甲")
+    old = timezone.localtime().replace(year=timezone.localtime().year - 1, month=11, day=30, hour=9, minute=5)
+    Account.objects.filter(pk=account.pk).update(last_interaction_at=old)
+    updated = timezone.localtime(Account.objects.get(pk=account.pk).updated_at)
+    page = html(client_for(admin).get(url("accounts-list", query="columns=name,last_interaction_at,updated_at")))
+    assert (
+        f'<time datetime="{updated.isoformat()}" title="{updated:%Y-%m-%d %H:%M}">{updated:%m-%d %H:%M}</time>'
+    ) in page
+    assert f'<time datetime="{old.isoformat()}" title="{old:%Y-%m-%d %H:%M}">{old:%Y-%m-%d}</time>' in page
+
+
 def test_contact_list_shows_each_persons_company(
     rep: User,
     other_rep: User,

@@ -111,6 +111,15 @@ def format_datetime(value: datetime.datetime) -> str:
     return value.strftime("%Y-%m-%d %H:%M")
 
 
+def list_datetime(value: datetime.datetime) -> SafeString:
+    """A time in a list's cell: this year's without the year ("12-05 21:49"), an older one as its
+    date ("2025-11-30"); the whole stamp in its title. In their long form the account list's two
+    time columns made it wider than a 1280-px screen."""
+    local = timezone.localtime(value) if timezone.is_aware(value) else value
+    shown = local.strftime("%m-%d %H:%M") if local.year == timezone.localtime().year else local.strftime("%Y-%m-%d")
+    return format_html('<time datetime="{}" title="{}">{}</time>', local.isoformat(), format_datetime(local), shown)
+
+
 def format_decimal(value: decimal.Decimal) -> str:
     """An amount as people read it: 240,000,000 (not 240000000.00); cents only when there are some."""
     if value == value.to_integral_value():

@@ -7,6 +7,7 @@ Filters and sort come from the resource's one ``FilterSet`` (the API uses the sa
 from __future__ import annotations
 
 import contextlib
+import datetime
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -458,6 +459,8 @@ class ObjectListView(ResourceView):
                 elif column.kind == "computed":
                     text, url = computed[column.name].get(obj.pk, ("", ""))
                     cells.append(display.computed_value(text, url, link=index > 0))
+                elif isinstance(value := getattr(obj, column.name, None), datetime.datetime):
+                    cells.append(display.list_datetime(value))
                 else:
                     # The first cell links to the record, so it must not hold a link of its own.
                     cells.append(display.field_value(obj, column.name, link=index > 0))
