@@ -112,6 +112,10 @@ class FilterSet:
     #: What people type for a value, read as it is stored (``country=中国`` -> ``CN``), for the exact
     #: and "in" lookups: ``{filter: (text) -> stored text}``; a ValueError's message is the error.
     value_cleaners: ClassVar[dict[str, Callable[[str], str]]] = {}
+    #: Choice filters whose records may have none (a blank ``tier``): ``{filter: (value, label)}``,
+    #: the value that picks them (``tier=none``, also in ``tier__in=A,none``) and its option's label
+    #: on the list page.
+    empty_values: ClassVar[dict[str, tuple[str, Any]]] = {}
     #: Filters the list page offers as a list to choose from though the field has no choices
     #: (countries by name): ``{filter: () -> [(stored value, label)]}``, in the reader's language.
     option_lists: ClassVar[dict[str, Callable[[], Sequence[tuple[str, str]]]]] = {}
@@ -132,6 +136,9 @@ class FilterSet:
     @classmethod
     def as_stored(cls, name: str, raw: str) -> str:
         """A typed value of filter ``name`` as it is stored (``value_cleaners``; ValueError: not one)."""
+        empty = cls.empty_values.get(name)
+        if empty is not None and raw == empty[0]:
+            return ""
         cleaner = cls.value_cleaners.get(name)
         return cleaner(raw) if cleaner is not None and raw else raw
 

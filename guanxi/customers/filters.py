@@ -60,12 +60,17 @@ PLACE_OPTIONS: dict[str, Callable[[], Sequence[tuple[str, str]]]] = {
 }
 
 
+#: ``tier=none``: the accounts no tier rule has placed yet, and none set by hand.
+NO_TIER = "none"
+
+
 class AccountFilterSet(FilterSet):
     model = Account
     search_fields = ("name", "legal_name", "website")
     search_index = True  # names with their pinyin, websites
     value_cleaners = PLACE_CLEANERS
     option_lists = PLACE_OPTIONS
+    empty_values = {"tier": (NO_TIER, gettext_lazy("No tier"))}
     filters = {
         **OWNERSHIP_FILTERS,
         **PLACE_FILTERS,

@@ -17,6 +17,7 @@ from guanxi.core.permissions import can, restricted
 from guanxi.core.registry import resource_at
 from guanxi.core.views.base import resource_url
 from guanxi.customers.choices import Tier
+from guanxi.customers.filters import NO_TIER
 from guanxi.customers.models import Account
 
 #: An account not followed up for this many days is waiting for one.
@@ -73,19 +74,25 @@ def my_accounts(user: Any) -> dict[str, Any] | None:
         else []
     )
 
+    chips = [
+        {
+            "label": str(tier.label),
+            "colour": Tier.colour(tier.value),
+            "count": tiers[tier.value]["total"] if tier.value in tiers else 0,
+            "url": link(tier=tier.value),
+        }
+        for tier in Tier
+    ]
+    if "" in tiers:  # accounts no rule has placed yet: a chip only when there are some
+        chips.append(
+            {"label": _("No tier"), "colour": "secondary", "count": tiers[""]["total"], "url": link(tier=NO_TIER)}
+        )
+
     return {
         "title": _("My accounts") if "owner" in scope else _("My team's accounts"),
         "total": sum(row["total"] for row in tiers.values()),
         "url": link(),
-        "tiers": [
-            {
-                "label": str(tier.label),
-                "colour": Tier.colour(tier.value),
-                "count": tiers[tier.value]["total"] if tier.value in tiers else 0,
-                "url": link(tier=tier.value),
-            }
-            for tier in Tier
-        ],
+        "tiers": chips,
         "waiting": [
             {
                 "key": "stale",

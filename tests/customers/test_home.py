@@ -61,7 +61,13 @@ def test_my_accounts_by_tier_and_waiting_for_a_follow_up(
     html = card(home(rep))
     assert "我负责的客户" in html and "共 4 家" in html
     tiers = re.findall(r'<a href="([^"]+)" class="btn btn-sm" data-tier-count="(\d+)"><span[^>]*>([^<]+)</span>', html)
-    assert [(label, int(count)) for _url, count, label in tiers] == [("A 级", 2), ("B 级", 1), ("C 级", 0), ("D 级", 0)]
+    assert [(label, int(count)) for _url, count, label in tiers] == [
+        ("A 级", 2),
+        ("B 级", 1),
+        ("C 级", 0),
+        ("D 级", 0),
+        ("未分级", 1),  # only when there are some
+    ]
     waiting = {
         key: (url, int(count))
         for url, key, count in re.findall(
@@ -126,3 +132,26 @@ def test_the_card_counts_once_a_minute(rep: User, make_account: Callable[..., Ac
     # Within the minute the card's grouped count is not run again (the recent changes still read the log).
     assert not counted()
     assert "共 1 家" in card(client.get("/").content.decode())
+
+
+def test_accounts_without_a_tier_are_a_filter_value(rep: User, make_account: Callable[..., Account]) -> None:
+    """``tier=none`` lists the accounts no rule has placed yet; the list page offers it as 未分级."""
+    placed = make_account(name="甲", by=rep, tier="A", tier_locked=True)
+    unplaced = make_account(name="乙", by=rep)
+    client = client_for(rep)
+
+    def ids(query: str) -> set[int]:
+        response = client.get(f"/api/v1/accounts?{query}")
+        assert response.status_code == 200, response.content
+        return {item["id"] for item in response.json()["items"]}
+
+    assert ids("tier=none") == {unplaced.pk}
+    assert ids("tier__in=A,none") == {placed.pk, unplaced.pk}
+    assert ids("tier=A") == {placed.pk}
+    User.objects.filter(pk=rep.pk).update(language="zh-hans")
+    page = client.get("/customers/accounts/?tier=none").content.decode()
+    assert re.search(r'<option value="none"\s+selected>未分级</option>', page), page
+    assert "乙" in page and f"/customers/accounts/{placed.pk}/" not in page
+    # With every account placed the home card has no 未分级 chip.
+    Account.objects.filter(pk=unplaced.pk).update(tier="B")
+    assert "未分级" not in card(home(rep))

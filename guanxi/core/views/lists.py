@@ -160,6 +160,9 @@ def filter_controls(resource: Resource, user: Any, params: QueryDict, definition
             controls.append(FilterControl(name, label, "select", params.get(name, ""), options))
         elif getattr(db_field, "choices", None) and "exact" in lookups:
             options = [(str(v), str(lbl)) for v, lbl in db_field.choices]  # type: ignore[union-attr]
+            empty = resource.filterset.empty_values.get(name)
+            if empty is not None:  # the records without one (未分级)
+                options.append((empty[0], str(empty[1])))
             controls.append(FilterControl(name, label, "select", params.get(name, ""), options))
         elif isinstance(db_field, models.DateField | models.DateTimeField):
             for lookup, suffix in (("gte", _("from")), ("lte", _("to"))):
