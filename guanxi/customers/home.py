@@ -74,19 +74,14 @@ def my_accounts(user: Any) -> dict[str, Any] | None:
         else []
     )
 
+    # (stored tier, label, colour, filter value): every tier, and 未分级 only when some accounts are.
+    kinds = [(tier.value, str(tier.label), Tier.colour(tier.value), tier.value) for tier in Tier]
+    if "" in tiers:
+        kinds.append(("", _("No tier"), "secondary", NO_TIER))
     chips = [
-        {
-            "label": str(tier.label),
-            "colour": Tier.colour(tier.value),
-            "count": tiers[tier.value]["total"] if tier.value in tiers else 0,
-            "url": link(tier=tier.value),
-        }
-        for tier in Tier
+        {"label": label, "colour": colour, "count": tiers.get(stored, {}).get("total", 0), "url": link(tier=value)}
+        for stored, label, colour, value in kinds
     ]
-    if "" in tiers:  # accounts no rule has placed yet: a chip only when there are some
-        chips.append(
-            {"label": _("No tier"), "colour": "secondary", "count": tiers[""]["total"], "url": link(tier=NO_TIER)}
-        )
 
     return {
         "title": _("My accounts") if "owner" in scope else _("My team's accounts"),

@@ -373,11 +373,16 @@ class AccountDetailView(MergedRedirectMixin, ObjectDetailView):
         return context
 
 
+def visible_contact(request: HttpRequest, pk: int) -> Contact:
+    """The contact as the API reads it: one lookup, 404 for one the user may not see."""
+    return cast(Contact, get_visible(request, resource_at("contacts"), pk))
+
+
 class ContactVcardView(GuanxiViewMixin, View):
     """保存到通讯录: the contact as a vCard download, which a phone offers to add to its contacts."""
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        contact = cast(Contact, get_visible(request, resource_at("contacts"), pk))  # the API's read: 404 if unseen
+        contact = visible_contact(request, pk)
         return vcard_response(contact, request.user)
 
 
@@ -393,7 +398,7 @@ class ContactVcardQrView(GuanxiViewMixin, View):
     page, opened many times a day, should not pay each time."""
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        contact = cast(Contact, get_visible(request, resource_at("contacts"), pk))  # the API's read: 404 if unseen
+        contact = visible_contact(request, pk)
         try:
             card = contact_cards([contact], request.user)
             svg: str | None = qr_svg(

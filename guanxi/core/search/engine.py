@@ -459,11 +459,22 @@ def _hits_of_type(
     if not best:
         return []
     objects = {obj.pk: obj for obj in visible.filter(pk__in=best)}
-    shown = [objects[pk] for pk in best if pk in objects]
-    texts = search_type.present(shown, user) if search_type.present else {o.pk: (str(o), "") for o in shown}
+    return as_hits(search_type, [objects[pk] for pk in best if pk in objects], user, found)
+
+
+def as_hits(search_type: SearchType, objs: list[Any], user: Any, ranks: dict[Any, int] | None = None) -> list[Hit]:
+    """``objs`` (records of ``search_type`` the user may see) as hits, in their order: the type's
+    ``present`` gives title and subtitle (one read for them all), else the record's name."""
+    texts = search_type.present(objs, user) if search_type.present else {o.pk: (str(o), "") for o in objs}
     return [
-        Hit(search_type.key, obj.pk, *texts.get(obj.pk, (str(obj), "")), url=_detail_url(obj), rank=found[obj.pk])
-        for obj in shown
+        Hit(
+            search_type.key,
+            obj.pk,
+            *texts.get(obj.pk, (str(obj), "")),
+            url=_detail_url(obj),
+            rank=(ranks or {}).get(obj.pk, 0),
+        )
+        for obj in objs
     ]
 
 

@@ -19,9 +19,8 @@ from django.utils import timezone
 
 from guanxi.core.models import RecentView
 from guanxi.core.permissions import restricted
-from guanxi.core.search.engine import Hit
+from guanxi.core.search.engine import Hit, as_hits
 from guanxi.core.search.registry import SearchType, search_type_for
-from guanxi.core.views.base import record_url
 
 #: Rows kept per user; older visits are deleted as new ones come.
 KEPT = 30
@@ -75,8 +74,5 @@ def recent_views(user: Any, limit: int = KEPT) -> list[tuple[Hit, Any]]:
         if not wanted:
             continue
         objs = list(search_type.model._base_manager.filter(pk__in=wanted))  # checked just above
-        texts = search_type.present(objs, user) if search_type.present else {o.pk: (str(o), "") for o in objs}
-        for obj in objs:
-            title, subtitle = texts.get(obj.pk, (str(obj), ""))
-            hits[(content_type_id, obj.pk)] = Hit(search_type.key, obj.pk, title, subtitle, record_url(obj), 0)
+        hits.update(((content_type_id, hit.id), hit) for hit in as_hits(search_type, objs, user))
     return [(hits[(ct, pk)], at) for ct, pk, at in shown if (ct, pk) in hits]

@@ -53,26 +53,29 @@ class SearchSuggestView(GuanxiViewMixin, View):
 
     def get(self, request: HttpRequest) -> HttpResponse:
         q = (request.GET.get("q") or "").strip()
-        if not q:
-            recent = [hit for hit, _viewed_at in recent_views(request.user, SUGGESTIONS)]
-            labels = {t.key: t.model._meta.verbose_name for t in search_types()}
-            rows = [(hit, labels.get(hit.type, hit.type)) for hit in recent]
-            response = render(request, "search/suggestions.html", {"q": "", "recent": rows})
-            response["Cache-Control"] = "no-store"
-            return response
-        hits: list[Any] = []
-        errors: list[str] = []
+        context: dict[str, Any] = {"q": q}
+        if q:
+            context.update(self.suggestions(request.user, q))
+        else:
+            names = {t.key: t.model._meta.verbose_name for t in search_types()}
+            context["recent"] = [
+                (hit, names.get(hit.type, hit.type)) for hit, _at in recent_views(request.user, SUGGESTIONS)
+            ]
+        response = render(request, "search/suggestions.html", context)
+        response["Cache-Control"] = "no-store"
+        return response
+
+    @staticmethod
+    def suggestions(user: Any, q: str) -> dict[str, Any]:
+        """The best hits for ``q``, grouped by type (in the order of each type's best hit), each with
+        its type's label; or the errors of a query the search refuses."""
         try:
-            hits = search(request.user, q, limit=SUGGESTIONS)
+            hits = search(user, q, limit=SUGGESTIONS)
         except FieldErrors as exc:
-            errors = _errors(exc)
-        # Grouped by type (in the order of each type's best hit), each with its label.
+            return {"hits": [], "errors": _errors(exc)}
         labels = {t.key: t.label_plural for t in search_types()}
         first: dict[str, int] = {}
         for index, hit in enumerate(hits):
             first.setdefault(hit.type, index)
         hits.sort(key=lambda hit: first[hit.type])
-        rows = [(hit, labels.get(hit.type, hit.type)) for hit in hits]
-        response = render(request, "search/suggestions.html", {"q": q, "hits": rows, "errors": errors})
-        response["Cache-Control"] = "no-store"
-        return response
+        return {"hits": [(hit, labels.get(hit.type, hit.type)) for hit in hits], "errors": []}
