@@ -16,6 +16,7 @@ from typing import Any
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.http import HttpRequest, HttpResponse
+from django.utils import translation
 from django.utils.translation import gettext as _
 from ninja import Router
 from pydantic import ConfigDict, create_model
@@ -438,15 +439,23 @@ def list_parameters(filterset: type[FilterSet]) -> list[dict[str, Any]]:
     if filterset.search_fields:
         params.append({"in": "query", "name": "search", "schema": {"type": "string"}, "required": False})
     for name, lookups in filterset.filters.items():
+        # Values with a meaning of their own (owner=me, team=mine, tier=none), described in English
+        # like the rest of the schema.
+        with translation.override("en"):
+            words = {value: str(entry[0]) for value, entry in filterset.relative_values.get(name, {}).items()}
+            if name in filterset.empty_values:
+                value, label = filterset.empty_values[name]
+                words[value] = str(label)
         for lookup in lookups:
-            params.append(
-                {
-                    "in": "query",
-                    "name": name if lookup == "exact" else f"{name}__{lookup}",
-                    "schema": {"type": "string"},
-                    "required": False,
-                }
-            )
+            param: dict[str, Any] = {
+                "in": "query",
+                "name": name if lookup == "exact" else f"{name}__{lookup}",
+                "schema": {"type": "string"},
+                "required": False,
+            }
+            if words and lookup in ("exact", "in"):
+                param["description"] = "Also: " + "; ".join(f"{value} ({label})" for value, label in words.items())
+            params.append(param)
     return params
 
 

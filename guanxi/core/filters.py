@@ -20,6 +20,7 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from guanxi.core.errors import FieldErrors
 from guanxi.core.models import TaggedItem
@@ -36,6 +37,30 @@ SEARCH_LIMIT = 200
 # Query parameters that are not filters.
 RESERVED = {"cursor", "limit", "ordering", "search", "updated_since", "columns", "view", "format", "page"}
 LOOKUPS = {"exact", "iexact", "icontains", "in", "gt", "gte", "lt", "lte", "isnull", "startswith"}
+
+
+def _me(user: Any) -> list[int]:
+    return [user.pk]
+
+
+def _me_and_reports(user: Any) -> list[int]:
+    from guanxi.identity.selectors import user_report_ids
+
+    return [user.pk, *user_report_ids(user)]
+
+
+def _my_teams(user: Any) -> list[int]:
+    from guanxi.identity.selectors import user_team_ids
+
+    return user_team_ids(user)
+
+
+#: Values of the ownership filters that stand for people relative to whoever asks, so a link, a
+#: bookmark or a shared saved view means the same to each user (``owner=me`` is everyone's own).
+RELATIVE_VALUES: dict[str, dict[str, tuple[Any, Callable[[Any], list[int]]]]] = {
+    "owner": {"me": (gettext_lazy("Me"), _me), "reports": (gettext_lazy("Me and my reports"), _me_and_reports)},
+    "team": {"mine": (gettext_lazy("My team"), _my_teams)},
+}
 
 
 def record_ids(values: Iterable[Any], *, field: str = "ids", limit: int | None = None) -> list[int]:
@@ -119,6 +144,9 @@ class FilterSet:
     #: Filters the list page offers as a list to choose from though the field has no choices
     #: (countries by name): ``{filter: () -> [(stored value, label)]}``, in the reader's language.
     option_lists: ClassVar[dict[str, Callable[[], Sequence[tuple[str, str]]]]] = {}
+    #: Values that stand for users or teams relative to whoever asks (``owner=me``, ``team=mine``;
+    #: also within ``owner__in=me,12``): ``{filter: {value: (label, (user) -> ids)}}``.
+    relative_values: ClassVar[dict[str, dict[str, tuple[Any, Callable[[Any], list[int]]]]]] = RELATIVE_VALUES
 
     def __init__(self, params: Mapping[str, Any], user: Any, *, strict: bool = True):
         self.params = params
@@ -257,6 +285,12 @@ class FilterSet:
                 qs = self.custom_filter(qs, name, lookup, raw)
                 continue
             field = self._field(name)
+            relative = self.relative_values.get(name)
+            if relative and lookup in ("exact", "in"):
+                parts = raw.split(",") if lookup == "in" else [raw]
+                if any(part in relative for part in parts):
+                    qs = qs.filter(**{f"{name}__in": self._relative(param, field, relative, parts)})
+                    continue
             value = self._coerce(param, field, lookup, raw)
             if name in self.indexed_ranges and lookup in ("gte", "lte"):
                 ranges.setdefault(name, {})[f"{name}__{lookup}"] = value
@@ -273,6 +307,16 @@ class FilterSet:
                 raise FieldErrors({"updated_since": [_("Use an ISO 8601 time, e.g. 2026-01-31T08:00:00Z.")]})
             qs = qs.filter(updated_at__gte=parsed)
         return qs
+
+    def _relative(self, param: str, field: models.Field, relative: dict[str, Any], parts: list[str]) -> list[Any]:
+        """The ids that values like ``me`` stand for for this user, with the plain ids among them."""
+        ids: list[Any] = []
+        for part in parts:
+            if part in relative:
+                ids += relative[part][1](self.user)
+            elif part != "":
+                ids.append(self._coerce(param, field, "exact", part))
+        return ids
 
     def _narrow(self, qs: models.QuerySet, bounds: dict[str, Any]) -> models.QuerySet:
         """``qs`` within a range of an ``indexed_ranges`` column.

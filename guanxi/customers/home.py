@@ -1,6 +1,6 @@
-"""The home page's "my accounts" card: the accounts a salesperson owns (a manager who owns none: the
-team's), by tier, and those waiting for a follow-up (seed 004: classify, then follow up). One grouped
-query, cached with the home page's counts for a minute."""
+"""The home page's "my accounts" card: the accounts a salesperson owns (a manager who owns none:
+their reports' and their own, or their team's), by tier, and those waiting for a follow-up (seed
+004: classify, then follow up). One grouped query, cached with the home page's counts for a minute."""
 
 from __future__ import annotations
 
@@ -13,12 +13,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from guanxi.core.choices import Action
-from guanxi.core.permissions import can, restricted
+from guanxi.core.permissions import can, hidden_fields, restricted
 from guanxi.core.registry import resource_at
 from guanxi.core.views.base import resource_url
 from guanxi.customers.choices import Tier
-from guanxi.customers.filters import NO_TIER
+from guanxi.customers.filters import NO_TIER, AccountFilterSet
 from guanxi.customers.models import Account
+from guanxi.identity.selectors import user_report_ids, user_team_ids
 
 #: An account not followed up for this many days is waiting for one.
 STALE_DAYS = 30
@@ -28,17 +29,21 @@ LONGEST_SHOWN = 5
 
 def my_accounts(user: Any) -> dict[str, Any] | None:
     """The card's figures and the list links behind each (the same filters, so the numbers agree)."""
-    if not can(user, Account, Action.VIEW):
-        return None
+    hidden = hidden_fields(user, Account)
+    if not can(user, Account, Action.VIEW) or "owner" in hidden:
+        return None  # whose accounts they are is the card's point
     # From the start of the day STALE_DAYS ago in the reader's time zone, as the list's date filter reads it.
     today = timezone.localdate()
     since = today - datetime.timedelta(days=STALE_DAYS)
     cut = timezone.make_aware(datetime.datetime.combine(since, datetime.time.min))
 
-    def by_tier(scope: dict[str, Any]) -> dict[str, dict[str, int]]:
+    def scoped(scope: dict[str, str]) -> Any:
+        # Through the list's own filters, so that the card's figures and its links agree.
+        return AccountFilterSet(scope, user).filter(restricted(Account, user, Action.VIEW))
+
+    def by_tier(scope: dict[str, str]) -> dict[str, dict[str, int]]:
         rows = (
-            restricted(Account, user, Action.VIEW)
-            .filter(**scope)
+            scoped(scope)
             .values("tier")
             .annotate(
                 total=Count("id"),
@@ -49,14 +54,24 @@ def my_accounts(user: Any) -> dict[str, Any] | None:
         )
         return {row["tier"]: row for row in rows}
 
-    # A salesperson's own accounts; someone who owns none (a manager) sees their team's instead.
-    scope: dict[str, Any] = {"owner": user.pk}
-    tiers = by_tier(scope)
-    if not tiers and getattr(user, "team_id", None):
-        scope = {"team": user.team_id}
+    # A salesperson's own accounts; someone who owns none (a manager) sees their reports' and their
+    # own together, or else their team's.
+    titles = {
+        "me": _("My accounts"),
+        "reports": _("My and my reports' accounts"),
+        "mine": _("My team's accounts"),
+    }
+    scopes = [{"owner": "me"}]
+    if user_report_ids(user):
+        scopes.append({"owner": "reports"})
+    if "team" not in hidden and user_team_ids(user):
+        scopes.append({"team": "mine"})
+    for scope in scopes:
         tiers = by_tier(scope)
-        if not tiers:
-            scope = {"owner": user.pk}
+        if tiers:
+            break
+    else:
+        scope, tiers = scopes[0], {}
     accounts = resource_at("accounts")
     list_url = resource_url(accounts, "list")
 
@@ -66,8 +81,8 @@ def my_accounts(user: Any) -> dict[str, Any] | None:
     stale = sum(row["stale"] for row in tiers.values())
     # Whom to call first: the few waiting longest, by name, with how long ago (the list has the rest).
     longest = (
-        restricted(Account, user, Action.VIEW)
-        .filter(**scope, last_interaction_at__lte=cut)
+        scoped(scope)
+        .filter(last_interaction_at__lte=cut)
         .order_by("last_interaction_at", "id")
         .values_list("pk", "name", "last_interaction_at")[:LONGEST_SHOWN]
         if stale
@@ -84,7 +99,7 @@ def my_accounts(user: Any) -> dict[str, Any] | None:
     ]
 
     return {
-        "title": _("My accounts") if "owner" in scope else _("My team's accounts"),
+        "title": titles[next(iter(scope.values()))],
         "total": sum(row["total"] for row in tiers.values()),
         "url": link(),
         "tiers": chips,

@@ -53,3 +53,21 @@ def user_subordinate_ids(user: Any) -> list[int]:
     result = list(User.objects.filter(Q(role_id__in=roles)).values_list("pk", flat=True)) if roles else []
     user._guanxi_subordinate_ids = result
     return result
+
+
+def user_report_ids(user: Any) -> list[int]:
+    """The people who report to the user: below the user's role, and in the teams the user
+    manages (the user not among them). Inactive people too: the accounts someone who left still
+    owns are the ones to hand over."""
+    cached = getattr(user, "_guanxi_report_ids", None)
+    if cached is not None:
+        return cached
+    from guanxi.identity.models import User
+
+    below = Q(team__manager_id=user.pk, team__deleted_at__isnull=True)
+    roles = role_descendant_ids(user.role_id)
+    if roles:
+        below |= Q(role_id__in=roles)
+    result = sorted(set(User.objects.filter(below).exclude(pk=user.pk).values_list("pk", flat=True)))
+    user._guanxi_report_ids = result
+    return result

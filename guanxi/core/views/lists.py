@@ -66,23 +66,30 @@ def _query(params: QueryDict, **changes: Any) -> str:
 
 
 def scope_links(resource: Resource, user: Any, params: QueryDict, link_params: QueryDict) -> list[dict[str, Any]]:
-    """全部 / 我负责的 / 我的团队 above a list of owned records: the owner filter a salesperson sets
-    fifty times a day, one tap away (full page links, so the filter inputs agree)."""
+    """全部 / 我负责的 / 我和下属 / 我的团队 above a list of owned records: the owner filter a salesperson
+    sets fifty times a day, one tap away (full page links, so the filter inputs agree). Each link
+    says ``owner=me``, not the user's id, so a saved view made from it is everyone's own."""
+    from guanxi.identity.selectors import user_report_ids, user_team_ids
+
     declared = resource.filterset.filters
     hidden = hidden_fields(user, resource.model)
     if "owner" not in declared or "owner" in hidden:
         return []
     owner, team = params.get("owner", ""), params.get("team", "")
     # (key, label, owner, team): the owner and team each link sets (None: none).
-    scopes: list[tuple[str, str, Any, Any]] = [("all", _("All"), None, None), ("mine", _("Mine"), user.pk, None)]
-    if getattr(user, "team_id", None) and "team" in declared and "team" not in hidden:
-        scopes.append(("team", _("My team"), None, user.team_id))
+    scopes: list[tuple[str, str, Any, Any]] = [("all", _("All"), None, None), ("mine", _("Mine"), "me", None)]
+    if user_report_ids(user):
+        scopes.append(("reports", _("Me and my reports"), "reports", None))
+    if "team" in declared and "team" not in hidden and user_team_ids(user):
+        scopes.append(("team", _("My team"), None, "mine"))
+    # A link or a view from before these values (owner=7) is the same scope for user 7.
+    same = {str(user.pk): "me"}
     return [
         {
             "key": key,
             "label": label,
             "url": _query(link_params, owner=to_owner, team=to_team, cursor=None),
-            "active": owner == str(to_owner or "") and team == str(to_team or ""),
+            "active": same.get(owner, owner) == (to_owner or "") and team == (to_team or ""),
         }
         for key, label, to_owner, to_team in scopes
     ]
@@ -147,10 +154,14 @@ def filter_controls(resource: Resource, user: Any, params: QueryDict, definition
                 controls.append(FilterControl(name, label, "picker", params.get(name, ""), html=html))
             elif "exact" in lookups:
                 options = _relation_options(db_field, user)
+                relative = resource.filterset.relative_values.get(name, {})
                 if options is None:
-                    controls.append(FilterControl(name, label, "number", params.get(name, "")))
+                    # An id to type; a text input, so that owner=me from a link survives the form.
+                    kind = "text" if relative else "number"
+                    controls.append(FilterControl(name, label, kind, params.get(name, "")))
                 else:
-                    controls.append(FilterControl(name, label, "select", params.get(name, ""), options))
+                    mine = [(value, str(entry[0])) for value, entry in relative.items()]
+                    controls.append(FilterControl(name, label, "select", params.get(name, ""), mine + options))
             elif "isnull" in lookups:
                 param = f"{name}__isnull"
                 options = [("true", _("Empty")), ("false", _("Not empty"))]
