@@ -119,7 +119,8 @@ def test_a_rare_term_is_one_index_lookup(
     q: str, admin: Any, zhang: Contact, noise: list[Contact], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Fewer matches than a batch in the broadest tier are every match: the narrower tiers (whole
-    keys, whole tokens) are not asked for again, and ``rank`` still puts the best first."""
+    tokens) are not asked for again, and ``rank`` still puts the best first. A query that may be a
+    name asks its whole-name keys first (``test_a_common_name_is_its_keys_alone``)."""
     engine, asked = backend(), []
     lookup = engine.candidates
 
@@ -131,7 +132,33 @@ def test_a_rare_term_is_one_index_lookup(
     hits = search(admin, q, types=["contacts"])
     assert ids(hits)[0] == zhang.pk
     low = id_range(Contact)[0]  # the contacts' own lookups; their accounts' names are searched after
-    assert [mode for lo, mode in asked if lo == low] == ["prefix" if q != "张三" else "exact"]
+    broadest = "prefix" if q != "张三" else "exact"
+    name = q in ("zs", "张三")
+    assert [mode for lo, mode in asked if lo == low] == (["key", broadest] if name else [broadest])
+
+
+def test_a_common_name_is_its_keys_alone(admin: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A name that fills the page with people of that very name is not asked as a word: "王伟" is a
+    word of every 王伟X, several times as many documents to read."""
+    monkeypatch.setattr("guanxi.core.search.engine.FIRST_BATCH", 4)
+    named = [contact(admin, "王", "伟") for _ in range(4)]
+    contact(admin, "王", "伟明")
+    engine, asked = backend(), []
+    lookup = engine.candidates
+
+    def counted(query: Any, columns: Any, mode: str, lo: int, *args: Any, **kwargs: Any) -> Any:
+        asked.append((lo, mode))
+        return lookup(query, columns, mode, lo, *args, **kwargs)
+
+    monkeypatch.setattr(engine, "candidates", counted)
+    hits = search(admin, "王伟", types=["contacts"], limit=2)
+    assert ids(hits) == [named[3].pk, named[2].pk]  # the newest of that name
+    assert [mode for lo, mode in asked if lo == id_range(Contact)[0]] == ["key"]
+    # With fewer of that name than a batch, the word is asked too: 王伟明 comes after them.
+    asked.clear()
+    hits = search(admin, "王伟", types=["contacts"], limit=8)
+    assert len(ids(hits)) == 5 and ids(hits)[:4] == [c.pk for c in reversed(named)]
+    assert [mode for lo, mode in asked if lo == id_range(Contact)[0]] == ["key", "exact"]
 
 
 def test_western_names_and_accounts(admin: Any, noise: list[Contact]) -> None:
