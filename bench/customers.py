@@ -301,8 +301,9 @@ def run_engine(engine: str, data: _generate.Dataset, args: argparse.Namespace) -
     info["migrate_seconds"] = round(time.perf_counter() - started, 1)
     password = secrets.token_urlsafe(16)
     run(
+        # "--password=…": a password may start with "-", which argparse would take for an option.
         guanxi(
-            "createuser", "--email", BENCH_EMAIL, "--name", "Bench", "--password", password, "--admin", "--no-input"
+            "createuser", "--email", BENCH_EMAIL, "--name", "Bench", f"--password={password}", "--admin", "--no-input"
         ),
         env,
         "guanxi createuser",
