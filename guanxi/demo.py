@@ -96,12 +96,14 @@ RECORD_PERMISSIONS: dict[str, dict[str, str]] = {
     "support": {Action.VIEW: Scope.ALL, Action.ADD: Scope.OWN, Action.CHANGE: Scope.OWN},
 }
 
-# key, name, territory, description (managers are set once the users exist)
+# key, name, territory, description, the key of the team it belongs to (a parent comes first;
+# managers are set once the users exist)
 TEAMS = [
-    ("east", "华东销售部", "上海 Shanghai", "East China sales: Shanghai, Jiangsu, Zhejiang."),
-    ("south", "华南销售部", "深圳 Shenzhen", "South China sales: Guangdong, Fujian, Hainan."),
-    ("intl", "International Sales", "Singapore", "Overseas customers: South-East Asia and Europe."),
-    ("support", "客户服务部", "全国 Nationwide", "Customer service for every region."),
+    ("sales", "销售中心", "全国 Nationwide", "Every sales team, under the sales director.", None),
+    ("east", "华东销售部", "上海 Shanghai", "East China sales: Shanghai, Jiangsu, Zhejiang.", "sales"),
+    ("south", "华南销售部", "深圳 Shenzhen", "South China sales: Guangdong, Fujian, Hainan.", "sales"),
+    ("intl", "International Sales", "Singapore", "Overseas customers: South-East Asia and Europe.", "sales"),
+    ("support", "客户服务部", "全国 Nationwide", "Customer service for every region.", None),
 ]
 
 # key, display name, email local part, role key, team key, language, time zone, phone
@@ -120,7 +122,13 @@ USERS = [
     ("zhou_jie", "周杰", "zhou.jie", "support", "support", "zh-hans", "Asia/Shanghai", "+8613801000009"),
 ]
 
-TEAM_MANAGERS = {"east": "wang_fang", "south": "zhang_qiang", "intl": "emily_chen", "support": "sun_mei"}
+TEAM_MANAGERS = {
+    "sales": "director",
+    "east": "wang_fang",
+    "south": "zhang_qiang",
+    "intl": "emily_chen",
+    "support": "sun_mei",
+}
 
 # name, colour, description
 TAGS = [
@@ -200,13 +208,15 @@ def teams_step(ctx: DemoContext) -> None:
     from guanxi.identity import services
     from guanxi.identity.models import Team
 
-    for key, name, territory, description in TEAMS:
+    for key, name, territory, description, parent_key in TEAMS:
+        parent_id = ctx.teams[parent_key].pk if parent_key else None
         team = Team.objects.filter(name=name).first()
         if team is None:
-            team = services.team_create(
-                user=ctx.admin, data={"name": name, "territory": territory, "description": description}
-            )
+            data = {"name": name, "territory": territory, "description": description, "parent_id": parent_id}
+            team = services.team_create(user=ctx.admin, data=data)
             ctx.note("teams")
+        elif team.parent_id is None and parent_id is not None:  # a demo loaded before teams had parents
+            team = services.team_update(pk=team.pk, user=ctx.admin, data={"parent_id": parent_id})
         ctx.teams[key] = team
 
 

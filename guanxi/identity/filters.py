@@ -21,7 +21,12 @@ class UserFilterSet(FilterSet):
 class TeamFilterSet(FilterSet):
     model = Team
     search_fields = ("name", "territory")
-    filters = {"manager": ("exact", "isnull"), "territory": ("exact", "icontains"), "name": ("exact", "icontains")}
+    filters = {
+        "parent": ("exact", "isnull"),
+        "manager": ("exact", "isnull"),
+        "territory": ("exact", "icontains"),
+        "name": ("exact", "icontains"),
+    }
     ordering_fields = ("id", "name", "territory", "created_at", "updated_at")
     default_ordering = "name"
 

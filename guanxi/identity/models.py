@@ -27,9 +27,20 @@ from guanxi.core.models import (
 
 
 class Team(PermissionScopeMixin, TimestampMixin, CreatedByMixin, VersionMixin, SoftDeleteMixin):
-    """A sales or service team with a manager and a territory (region)."""
+    """A sales or service team with a manager and a territory (region). Teams form a tree (a
+    department and its groups, 本部门及下级部门): whoever is in or manages a team also reaches the
+    teams below it (``selectors.user_team_ids``)."""
 
     name = models.CharField(_("name"), max_length=100)
+    parent = models.ForeignKey(
+        "self",
+        verbose_name=_("part of"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="children",
+        help_text=_("The team this one belongs to (a department above its groups)."),
+    )
     manager = models.ForeignKey(
         "identity.User",
         verbose_name=_("manager"),

@@ -2,9 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import Q
+
+
+def _below(pairs: Iterable[tuple[int, int | None]], roots: Iterable[int]) -> list[int]:
+    """Every node below ``roots`` in a tree given as (id, parent id) pairs, the roots left out."""
+    children: dict[int | None, list[int]] = {}
+    for pk, parent_id in pairs:
+        children.setdefault(parent_id, []).append(pk)
+    starts = set(roots)
+    found: list[int] = []
+    stack = [child for root in starts for child in children.get(root, [])]
+    while stack:
+        pk = stack.pop()
+        if pk in found or pk in starts:
+            continue  # a cycle would be a data error; never loop on it
+        found.append(pk)
+        stack.extend(children.get(pk, []))
+    return found
 
 
 def role_descendant_ids(role_id: int | None) -> list[int]:
@@ -13,30 +31,37 @@ def role_descendant_ids(role_id: int | None) -> list[int]:
         return []
     from guanxi.identity.models import Role
 
-    children: dict[int | None, list[int]] = {}
-    for pk, parent_id in Role.objects.values_list("pk", "parent_id"):
-        children.setdefault(parent_id, []).append(pk)
-    found: list[int] = []
-    stack = list(children.get(role_id, []))
-    while stack:
-        pk = stack.pop()
-        if pk in found or pk == role_id:
-            continue  # a cycle would be a data error; never loop on it
-        found.append(pk)
-        stack.extend(children.get(pk, []))
-    return found
+    return _below(Role.objects.values_list("pk", "parent_id"), [role_id])
+
+
+def _team_tree(user: Any) -> list[tuple[int, int | None, int | None]]:
+    """Every live team as (id, parent id, manager id): one small read per request."""
+    cached = getattr(user, "_guanxi_team_tree", None)
+    if cached is None:
+        from guanxi.identity.models import Team
+
+        cached = list(Team.objects.values_list("pk", "parent_id", "manager_id"))
+        user._guanxi_team_tree = cached
+    return cached
+
+
+def _with_teams_below(user: Any, team_ids: set[int]) -> set[int]:
+    return team_ids | set(_below(((pk, parent) for pk, parent, _manager in _team_tree(user)), team_ids))
+
+
+def managed_team_ids(user: Any) -> set[int]:
+    """The teams the user manages and the teams below them."""
+    return _with_teams_below(user, {pk for pk, _parent, manager in _team_tree(user) if manager == user.pk})
 
 
 def user_team_ids(user: Any) -> list[int]:
-    """The user's own team and every team they manage."""
+    """The user's own team, every team they manage, and the teams below those (本部门及下级部门)."""
     cached = getattr(user, "_guanxi_team_ids", None)
     if cached is not None:
         return cached
-    from guanxi.identity.models import Team
-
-    ids = set(Team.objects.filter(manager_id=user.pk).values_list("pk", flat=True))
+    ids = managed_team_ids(user)
     if user.team_id:
-        ids.add(user.team_id)
+        ids |= _with_teams_below(user, {user.team_id})
     result = sorted(ids)
     user._guanxi_team_ids = result
     return result
@@ -57,14 +82,14 @@ def user_subordinate_ids(user: Any) -> list[int]:
 
 def user_report_ids(user: Any) -> list[int]:
     """The people who report to the user: below the user's role, and in the teams the user
-    manages (the user not among them). Inactive people too: the accounts someone who left still
+    manages and the teams below them (the user not among them). Inactive people too: the accounts someone who left still
     owns are the ones to hand over."""
     cached = getattr(user, "_guanxi_report_ids", None)
     if cached is not None:
         return cached
     from guanxi.identity.models import User
 
-    below = Q(team__manager_id=user.pk, team__deleted_at__isnull=True)
+    below = Q(team_id__in=sorted(managed_team_ids(user)))
     roles = role_descendant_ids(user.role_id)
     if roles:
         below |= Q(role_id__in=roles)

@@ -111,12 +111,13 @@ def user_set_password(*, target: User, user: Any, password: str) -> None:
     )
 
 
-def _would_cycle(role_pk: Any, parent_id: Any) -> bool:
+def _would_cycle(model: type[Role] | type[Team], pk: Any, parent_id: Any) -> bool:
+    """Whether ``pk`` under ``parent_id`` would be its own ancestor (roles and teams are trees)."""
     seen = set()
     current = parent_id
-    parents = dict(Role.all_objects.values_list("pk", "parent_id"))
+    parents = dict(model.all_objects.values_list("pk", "parent_id"))
     while current is not None and current not in seen:
-        if str(current) == str(role_pk):
+        if str(current) == str(pk):
             return True
         seen.add(current)
         current = parents.get(current)
@@ -133,7 +134,7 @@ def role_update(
     **_ignored: Any,
 ) -> Role:
     """Change a role; a role may not report to itself or to a role below it."""
-    if data.get("parent_id") is not None and _would_cycle(pk, data["parent_id"]):
+    if data.get("parent_id") is not None and _would_cycle(Role, pk, data["parent_id"]):
         raise FieldErrors({"parent": [_("A role cannot report to itself or to a role below it.")]})
     return core_services.record_update(model=Role, pk=pk, user=user, data=data, expected_version=expected_version)
 
@@ -321,6 +322,21 @@ def team_create(*, model: type[Team] = Team, user: Any, data: dict[str, Any], **
     return core_services.record_create(model=Team, user=user, data=data, **kwargs)
 
 
+def team_update(
+    *,
+    model: type[Team] = Team,
+    pk: Any,
+    user: Any,
+    data: dict[str, Any],
+    expected_version: int | None = None,
+    **_ignored: Any,
+) -> Team:
+    """Change a team; a team may not belong to itself or to a team below it."""
+    if data.get("parent_id") is not None and _would_cycle(Team, pk, data["parent_id"]):
+        raise FieldErrors({"parent": [_("A team cannot belong to itself or to a team below it.")]})
+    return core_services.record_update(model=Team, pk=pk, user=user, data=data, expected_version=expected_version)
+
+
 def role_create(*, model: type[Role] = Role, user: Any, data: dict[str, Any], **kwargs: Any) -> Role:
     if Role.objects.filter(name__iexact=(data.get("name") or "").strip()).exists():
         raise FieldErrors({"name": [_("A role with this name already exists.")]})
@@ -351,8 +367,10 @@ def role_delete(*, model: type[Role] = Role, pk: Any, user: Any, expected_versio
 
 @transaction.atomic
 def team_delete(*, model: type[Team] = Team, pk: Any, user: Any, expected_version: int | None = None) -> Team:
-    """Move a team to the recycle bin, unless it still has active members."""
+    """Move a team to the recycle bin, unless it still has active members or teams below it."""
     core_services.record_lock(Team, pk, user, Action.DELETE)  # 404/403 before any business rule
+    if Team.objects.filter(parent_id=pk).exists():
+        raise FieldErrors({"team": [_("Teams belong to this one; move them to another team first.")]})
     members = User.objects.filter(team_id=pk, is_active=True).count()
     if members:
         raise FieldErrors(

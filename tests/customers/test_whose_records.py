@@ -179,3 +179,29 @@ def test_the_api_schema_names_these_values(admin: User) -> None:
     assert params["team"]["description"] == "Also: mine (My team)"
     assert params["tier"]["description"] == "Also: none (No tier)"
     assert "description" not in params["owner__isnull"]
+
+
+def test_a_department_reaches_its_groups(
+    rep: User,
+    other_rep: User,
+    make_user: Callable[..., User],
+    sales_role: Role,
+    team_east: Team,
+    team_south: Team,
+    make_account: Callable[..., Account],
+) -> None:
+    """本部门及下级部门: the head of a department sees its groups under 我的团队 and its groups'
+    people under 我和下属."""
+    make_account(name="李雷的", by=rep)
+    make_account(name="韩梅梅的", by=other_rep)
+    grant(sales_role, "customers.account", scope="team")
+    head = make_user(role=sales_role, name="部长")
+    department = Team.objects.create(name="销售中心", manager=head)
+    Team.objects.filter(pk=team_east.pk).update(parent=department)
+    assert names(head, "owner=reports") == {"李雷的"}
+    assert names(head, "team=mine") == {"李雷的"}
+    Team.objects.filter(pk=team_south.pk).update(parent=department)
+    assert names(head, "owner=reports") == {"李雷的", "韩梅梅的"}
+    assert names(head, "team=mine") == {"李雷的", "韩梅梅的"}
+    # A rep of one group does not see the other's.
+    assert names(rep, "team=mine") == {"李雷的"}

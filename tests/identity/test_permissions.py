@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from django.db import transaction
+from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -183,6 +184,35 @@ class TestScopes:
         me = User.objects.get(pk=me.pk)
         assert visible(me) == {in_a.pk, unowned_in_a.pk, mine_elsewhere.pk, in_b.pk}
         assert user_team_ids(me) == sorted([a.pk, b.pk])
+
+    def test_team_reaches_the_teams_below(self, org: dict[str, Any]) -> None:
+        """本部门及下级部门: a department's people, and whoever manages it, see its groups' records
+        too; a group's people do not see the department's, nor a sibling group's."""
+        grant(org["roles"]["rep"], "testapp.gadget", "view", "team")
+        dept = TeamFactory(name="销售中心")
+        east = TeamFactory(name="华东", parent=dept)
+        shanghai = TeamFactory(name="上海组", parent=east)
+        south = TeamFactory(name="华南", parent=dept)
+        g = {
+            name: GadgetFactory(owner=None, team=team)
+            for name, team in (("dept", dept), ("east", east), ("shanghai", shanghai), ("south", south))
+        }
+        other = GadgetFactory(owner=None, team=org["teams"]["B"])
+
+        def sees(user: User) -> set[str]:
+            return {name for name, gadget in g.items() if gadget.pk in visible(user)}
+
+        assert sees(UserFactory(role=org["roles"]["rep"], team=dept)) == {"dept", "east", "shanghai", "south"}
+        assert sees(UserFactory(role=org["roles"]["rep"], team=east)) == {"east", "shanghai"}
+        assert sees(UserFactory(role=org["roles"]["rep"], team=shanghai)) == {"shanghai"}
+        head = UserFactory(role=org["roles"]["rep"], team=None)
+        Team.objects.filter(pk=east.pk).update(manager=head)
+        head = User.objects.get(pk=head.pk)
+        assert sees(head) == {"east", "shanghai"}
+        assert other.pk not in visible(head)
+        # A team in the recycle bin no longer carries its groups along.
+        Team.objects.filter(pk=east.pk).update(deleted_at=timezone.now())
+        assert sees(User.objects.get(pk=head.pk)) == set()
 
     def test_subordinates_follow_the_whole_role_tree(self, org: dict[str, Any]) -> None:
         roles = org["roles"]

@@ -219,6 +219,36 @@ class TestRoles:
             services.role_permissions_set(role_id=viewer_role.pk, user=viewer, permissions=[])
 
 
+class TestTeams:
+    def test_a_team_cannot_belong_to_itself_or_below(self, admin: User) -> None:
+        top = TeamFactory()
+        mid = TeamFactory(parent=top)
+        low = TeamFactory(parent=mid)
+        for parent in (top, mid, low):
+            with pytest.raises(FieldErrors) as exc:
+                services.team_update(pk=top.pk, user=admin, data={"parent_id": parent.pk})
+            assert errors_of(exc) == {"parent"}
+        services.team_update(pk=low.pk, user=admin, data={"parent_id": top.pk})  # moving up is fine
+
+    def test_a_team_with_teams_below_stays(self, admin: User) -> None:
+        top = TeamFactory()
+        low = TeamFactory(parent=top)
+        with pytest.raises(FieldErrors) as exc:
+            services.team_delete(pk=top.pk, user=admin)
+        assert errors_of(exc) == {"team"}
+        services.team_delete(pk=low.pk, user=admin)
+        services.team_delete(pk=top.pk, user=admin)  # once they are gone
+
+    def test_through_the_api(self, admin: User) -> None:
+        api = session_api(admin)
+        top = api.post("teams", {"name": "销售中心"}).json()
+        low = api.post("teams", {"name": "华东销售部", "parent": top["id"]})
+        assert low.status_code == 201, low.content
+        assert low.json()["parent"] == {"id": top["id"], "display": "销售中心"}
+        back = api.patch(f"teams/{top['id']}", {"parent": low.json()["id"]})
+        assert back.status_code == 400 and "parent" in str(back.json())
+
+
 class TestShares:
     @pytest.fixture
     def rep(self) -> User:
