@@ -214,6 +214,16 @@ class TestScopes:
         Team.objects.filter(pk=east.pk).update(deleted_at=timezone.now())
         assert sees(User.objects.get(pk=head.pk)) == set()
 
+    def test_a_share_with_a_group_reaches_its_department(self) -> None:
+        dept = TeamFactory(name="销售中心")
+        east = TeamFactory(name="华东", parent=dept)
+        owner = UserFactory()
+        to_group, to_dept = GadgetFactory(owner=owner), GadgetFactory(owner=owner)
+        share(to_group, team=east)
+        share(to_dept, team=dept)
+        assert visible(UserFactory(team=dept)) == {to_group.pk, to_dept.pk}
+        assert visible(UserFactory(team=east)) == {to_group.pk}
+
     def test_subordinates_follow_the_whole_role_tree(self, org: dict[str, Any]) -> None:
         roles = org["roles"]
         grant(roles["manager"], "testapp.gadget", "view", "subordinates")
