@@ -1,5 +1,5 @@
-"""The home page's "my accounts" card: the accounts a salesperson owns (a manager who owns none:
-their reports' and their own, or their team's), by tier, and those waiting for a follow-up (seed
+"""The home page's "my accounts" card: the accounts a salesperson owns (a manager: theirs and their
+reports'; someone who owns none: their team's), by tier, and those waiting for a follow-up (seed
 004: classify, then follow up). One grouped query, cached with the home page's counts for a minute."""
 
 from __future__ import annotations
@@ -54,16 +54,14 @@ def my_accounts(user: Any) -> dict[str, Any] | None:
         )
         return {row["tier"]: row for row in rows}
 
-    # A salesperson's own accounts; someone who owns none (a manager) sees their reports' and their
-    # own together, or else their team's.
+    # A salesperson's own accounts; someone people report to, theirs and their reports' together
+    # (whom to nudge about a follow-up); someone who owns none and has no reports, their team's.
     titles = {
         "me": _("My accounts"),
         "reports": _("My and my reports' accounts"),
         "mine": _("My team's accounts"),
     }
-    scopes = [{"owner": "me"}]
-    if user_report_ids(user):
-        scopes.append({"owner": "reports"})
+    scopes = [{"owner": "reports"}] if user_report_ids(user) else [{"owner": "me"}]
     if "team" not in hidden and user_team_ids(user):
         scopes.append({"team": "mine"})
     for scope in scopes:

@@ -140,7 +140,7 @@ def test_the_scope_links_of_a_manager(
     assert list(links(director)) == ["all", "mine", "reports", "team"]
 
 
-def test_the_home_card_of_a_manager_who_owns_none_is_their_reports(
+def test_the_home_card_of_a_manager_is_theirs_and_their_reports(
     rep: User,
     other_rep: User,
     make_user: Callable[..., User],
@@ -154,10 +154,12 @@ def test_the_home_card_of_a_manager_who_owns_none_is_their_reports(
     assert "我和下属的客户" in html and "共 2 家" in html and "owner=reports" in html
     all_url = re.search(r'<a href="([^"]+)" class="ms-auto" id="home-my-accounts-all">', html).group(1)
     assert listed(director, all_url) == 2
-    # Once the director owns some, the card is theirs.
+    # Their own count too, with their reports' (whom to nudge about a follow-up).
     make_account(name="丙", by=director)
     html = card(home(director))
-    assert "我负责的客户" in html and "共 1 家" in html
+    assert "我和下属的客户" in html and "共 3 家" in html
+    # Someone nobody reports to keeps their own.
+    assert "我负责的客户" in card(home(rep))
 
 
 def test_the_owner_filter_as_text_when_people_are_too_many(
