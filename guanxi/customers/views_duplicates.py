@@ -68,7 +68,7 @@ class DuplicateListView(GuanxiViewMixin, View):
         qs = candidates_visible(request.user, record_type).filter(status=status)
         record = request.GET.get("record", "")
         if record.isdigit():
-            qs = involving(qs, int(record))
+            qs = involving(qs, record_type, int(record))
         try:
             page = paginate(qs, "-id", request.GET.get("cursor") or None, PAGE_SIZE)
         except FieldErrors:
@@ -149,7 +149,7 @@ def duplicate_alert(obj: Any, user: Any) -> dict[str, Any] | None:
     if not may_reach(user, model, Action.VIEW):
         return None
     open_pairs = candidates_visible(user, TYPES[type_param]).filter(status=DuplicateStatus.OPEN)
-    pairs = list(involving(open_pairs, obj.pk).order_by("-score", "-id")[: ALERT_LIMIT + 1])
+    pairs = list(involving(open_pairs, TYPES[type_param], obj.pk).order_by("-score", "-id")[: ALERT_LIMIT + 1])
     if not pairs:
         return None
     shown = pairs[:ALERT_LIMIT]
@@ -215,7 +215,7 @@ class DuplicateFindView(GuanxiViewMixin, View):
             raise Http404()
         found = duplicates_detect(model, [pk])
         open_pairs = candidates_visible(request.user, TYPES[type_param]).filter(status=DuplicateStatus.OPEN)
-        total = involving(open_pairs, pk).count()
+        total = involving(open_pairs, TYPES[type_param], pk).count()
         if total:
             messages.info(
                 request, _("%(count)s possible duplicates to review (%(new)s new).") % {"count": total, "new": found}
