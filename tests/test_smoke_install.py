@@ -32,7 +32,7 @@ def test_demo_is_idempotent(unchanged: Any) -> None:
     assert "Demo data created" in first
     assert f"{DEMO_ADMIN_EMAIL} / {DEMO_PASSWORD}" in first
     after_first = counts()
-    assert after_first["User"] >= 12 and after_first["Team"] == 4 and after_first["Role"] == 4
+    assert after_first["User"] >= 12 and after_first["Team"] == 5 and after_first["Role"] == 4
     assert after_first["Tag"] >= 5 and after_first["RolePermission"] > 20
 
     with unchanged("second `guanxi demo` run"):
@@ -72,4 +72,11 @@ class TestDemoOrganisation:
         assert sees("li.wei") and not sees("chen.jing")  # a rep: own only
         assert sees("wang.fang") and not sees("zhang.qiang")  # managers: their own team only
         assert sees("zhao.lei") and sees("sun.mei")  # the director and support: everything
-        assert Team.objects.restrict(users["chen.jing"], Action.VIEW).count() == 4  # owners can be picked
+        assert Team.objects.restrict(users["chen.jing"], Action.VIEW).count() == 5  # owners can be picked
+        # The sales teams sit under 销售中心, whose head is the director.
+        assert {t.name for t in Team.objects.filter(parent__name="销售中心")} == {
+            "华东销售部",
+            "华南销售部",
+            "International Sales",
+        }
+        assert Team.objects.get(name="销售中心").manager == users["zhao.lei"]
