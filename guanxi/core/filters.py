@@ -195,7 +195,11 @@ class FilterSet:
                 return timezone.make_aware(value) if timezone.is_naive(value) else value
             return target.to_python(raw)
         except (ValidationError, ValueError):
-            raise FieldErrors({param: [_("“%(value)s” is not a valid value here.") % {"value": raw[:50]}]}) from None
+            message = _("“%(value)s” is not a valid value here.") % {"value": raw[:50]}
+            words = self.relative_values.get(field.name)
+            if words:  # owner=boss: say what else it takes
+                message += " " + _("Use an id, or one of: %(words)s.") % {"words": ", ".join(words)}
+            raise FieldErrors({param: [message]}) from None
 
     # --- the three parts ------------------------------------------------------------------------
     def ordering(self) -> str:

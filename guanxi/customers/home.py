@@ -56,20 +56,19 @@ def my_accounts(user: Any) -> dict[str, Any] | None:
 
     # A salesperson's own accounts; someone people report to, theirs and their reports' together
     # (whom to nudge about a follow-up); someone who owns none and has no reports, their team's.
-    titles = {
-        "me": _("My accounts"),
-        "reports": _("My and my reports' accounts"),
-        "mine": _("My team's accounts"),
-    }
-    scopes = [{"owner": "reports"}] if user_report_ids(user) else [{"owner": "me"}]
+    scopes = [
+        ({"owner": "reports"}, _("My and my reports' accounts"))
+        if user_report_ids(user)
+        else ({"owner": "me"}, _("My accounts"))
+    ]
     if "team" not in hidden and user_team_ids(user):
-        scopes.append({"team": "mine"})
-    for scope in scopes:
-        tiers = by_tier(scope)
-        if tiers:
+        scopes.append(({"team": "mine"}, _("My team's accounts")))
+    (scope, title), tiers = scopes[0], {}
+    for candidate, label in scopes:  # the first with any account, else the first (an empty card)
+        found = by_tier(candidate)
+        if found:
+            scope, title, tiers = candidate, label, found
             break
-    else:
-        scope, tiers = scopes[0], {}
     accounts = resource_at("accounts")
     list_url = resource_url(accounts, "list")
 
@@ -97,7 +96,7 @@ def my_accounts(user: Any) -> dict[str, Any] | None:
     ]
 
     return {
-        "title": titles[next(iter(scope.values()))],
+        "title": title,
         "total": sum(row["total"] for row in tiers.values()),
         "url": link(),
         "tiers": chips,

@@ -13,13 +13,14 @@ def _below(pairs: Iterable[tuple[int, int | None]], roots: Iterable[int]) -> lis
     children: dict[int | None, list[int]] = {}
     for pk, parent_id in pairs:
         children.setdefault(parent_id, []).append(pk)
-    starts = set(roots)
+    seen = set(roots)
     found: list[int] = []
-    stack = [child for root in starts for child in children.get(root, [])]
+    stack = [child for root in seen for child in children.get(root, [])]
     while stack:
         pk = stack.pop()
-        if pk in found or pk in starts:
+        if pk in seen:
             continue  # a cycle would be a data error; never loop on it
+        seen.add(pk)
         found.append(pk)
         stack.extend(children.get(pk, []))
     return found

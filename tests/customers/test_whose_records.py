@@ -73,6 +73,7 @@ def test_owner_and_team_relative_to_who_asks(
     response = Api(rep).get("accounts?owner=boss")
     assert response.status_code == 400
     assert "owner" in str(response.json_body)
+    assert "Use an id, or one of: me, reports." in str(response.json_body)
 
 
 def test_reports_still_go_through_the_permission_scope(
