@@ -2,7 +2,9 @@
 
 Policy, per role and object type (``app.model``): each action has a scope (none / own / team /
 subordinates / all); field rules hide or freeze fields. Superusers may do everything. A record can
-also be shared with a user or a team. API tokens carry scopes that narrow what their user may do.
+also be shared with a user or a team, and a model may name rows open to everyone its role lets see
+some of its rows (``open_rows``: the accounts in the customer pool). API tokens carry scopes that
+narrow what their user may do.
 Everything that shows or changes records (API, UI, search, export, reports, bulk actions) starts
 from ``Model.objects.restrict(user, action)``; services re-check inside their transaction.
 """
@@ -154,6 +156,8 @@ def restrict_queryset(qs: QS, user: Any, action: str) -> QS:
     extra = _share_q(model, user, action)
     if getattr(model, "also_follows_parent", False) and action == Action.VIEW:
         extra = _parent_q(model, user, action)
+    if q is not None and action == Action.VIEW and getattr(model, "open_rows", None) is not None:
+        extra = model.open_rows if extra is None else extra | model.open_rows
     if q is None and extra is None:
         return qs.none()
     combined = q if extra is None else extra if q is None else q | extra

@@ -70,6 +70,9 @@ class Resource:
     # the owner the module's rules name (False: it stays) and whose ``save()`` ends the transaction's
     # work; raises FieldErrors when there is nothing to apply.
     assign_by_rules: Callable[[Any], Any] | None = None
+    # Default columns of the customer pool's list (公海, ``pooled_at__isnull=false``): no owner to
+    # show, but since when and why each record is there.
+    pool_columns: tuple[str, ...] = ()
     select_related: tuple[str, ...] = ()
     # Columns of lists and exports that are no field of the record (a contact's company).
     computed_columns: tuple[ComputedColumn, ...] = ()

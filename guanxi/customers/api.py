@@ -1,4 +1,5 @@
-"""Customer API beyond plain CRUD: contact input shapes, account links, linked contacts, fit, recompute.
+"""Customer API beyond plain CRUD: contact input shapes, account links, linked contacts, fit, recompute,
+claiming from and releasing to the customer pool.
 
 The CRUD routes come from ``guanxi.api.crud.build_router``; the hooks here add to the same routers.
 """
@@ -13,10 +14,13 @@ from ninja import Router, Schema
 from pydantic import ConfigDict
 
 from guanxi.api.crud import (
+    detail_response,
     extra_by_pk,
     get_visible,
+    get_visible_after_write,
     json_response,
     list_page,
+    parse_if_match,
     plain,
     require_token_scope,
 )
@@ -49,6 +53,13 @@ class AccountLinkIn(Schema):
     account: int
     role: str = ""
     is_primary: bool = False
+
+
+class PoolReleaseIn(Schema):
+    """Why the account goes back to the customer pool (whoever claims it reads this)."""
+
+    model_config = ConfigDict(extra="forbid")
+    reason: str
 
 
 CONTACT_EXTRA_INPUT: dict[str, tuple[Any, Any]] = {
@@ -195,6 +206,39 @@ def account_routes(router: Router, resource: Resource) -> None:
         else:
             score, best, explanation = classification.best_fit(account, classification.active_profiles())  # type: ignore[assignment]
         return json_response({"profile": plain(best) if best else None, "score": score, "explanation": explanation})
+
+    @router.post(
+        "/{id}/claim",
+        response={200: dict},
+        operation_id="accounts_claim",
+        summary="Claim an account from the customer pool (公海): it becomes yours, in your team",
+        description=(
+            "The pool is ``GET /accounts?pooled_at__isnull=false``. 409 when someone claimed it first, or "
+            "when you own as many prospects as your role's ``pool_claim_limit``. The contacts the last "
+            "owner held at the company come with it."
+        ),
+    )
+    def account_claim(request: HttpRequest, id: int) -> HttpResponse:
+        require_token_scope(request, resource.object_type, Action.CHANGE)
+        account = services.pool_claim(pk=id, user=request.user)
+        return detail_response(request, resource, get_visible_after_write(request, resource, account))
+
+    @router.post(
+        "/{id}/release",
+        response={200: dict},
+        operation_id="accounts_release",
+        summary="Put an account back in the customer pool (退回公海), saying why",
+        description=(
+            "For an account you may change; send If-Match to guard against a stale copy. It loses its "
+            "owner and team, and the contacts its owner held there go with it."
+        ),
+    )
+    def account_release(request: HttpRequest, id: int, payload: PoolReleaseIn) -> HttpResponse:
+        require_token_scope(request, resource.object_type, Action.CHANGE)
+        account = services.pool_release(
+            pk=id, user=request.user, reason=payload.reason, expected_version=parse_if_match(request)
+        )
+        return detail_response(request, resource, get_visible_after_write(request, resource, account))
 
 
 def contact_routes(router: Router, resource: Resource) -> None:

@@ -155,6 +155,7 @@ class TimelineKind(models.TextChoices):
     CREATED = "created", _("Created")
     LIFECYCLE_STAGE = "lifecycle_stage", _("Lifecycle stage")
     OWNER = "owner", _("Owner")
+    POOL = "pool", _("Customer pool")
     TIER = "tier", _("Tier")
     PARENT = "parent", _("Parent account")
     CONTACT_LINKED = "contact_linked", _("Contact linked")

@@ -672,10 +672,60 @@ def assignment_step(ctx: DemoContext) -> None:
             ctx.note("assignment rules")
 
 
+#: The customer pool (公海): a rule that takes back prospects nobody followed up for a month, a limit
+#: of prospects a sales rep may hold and still claim, and two companies already waiting in the pool.
+POOL_RULE = {
+    "name": "潜在客户 30 天未跟进退回公海",
+    "position": 10,
+    "conditions": {"lifecycle_stages": ["prospect"]},
+    "idle_days": 30,
+    "description": "销售代表一个月没有跟进的潜在客户，回到公海让其他同事领取。",
+}
+REP_CLAIM_LIMIT = 30
+POOLED = [
+    ("南宁八桂农业发展有限公司", "今年没有采购预算，明年春耕前可再联系。"),
+    ("汕头潮汕玩具实业有限公司", "联系人已离职，需要重新找到采购负责人。"),
+]
+
+
+def pool_step(ctx: DemoContext) -> None:
+    """The pool rule and the reps' claim limit, then the two companies released to the pool."""
+    from django.contrib.contenttypes.models import ContentType
+
+    from guanxi.core.models import TimelineEntry
+    from guanxi.customers import services
+    from guanxi.customers.choices import TimelineKind
+    from guanxi.customers.models import Account, PoolRule
+    from guanxi.identity.models import Role
+
+    if not PoolRule.objects.filter(name=POOL_RULE["name"]).exists():
+        services.pool_rule_create(user=ctx.admin, data=dict(POOL_RULE))
+        ctx.note("pool rules")
+    rep = ctx.roles.get("rep")
+    if rep is not None and Role.objects.filter(pk=rep.pk, pool_claim_limit__isnull=True).update(
+        pool_claim_limit=REP_CLAIM_LIMIT
+    ):
+        ctx.note("claim limits")
+    for name, reason in POOLED:
+        account = Account.objects.filter(name=name, pooled_at__isnull=True, owner__isnull=False).first()
+        # Once only: an account someone claimed since stays theirs when the demo runs again.
+        if (
+            account is not None
+            and not TimelineEntry.objects.filter(
+                content_type=ContentType.objects.get_for_model(Account, for_concrete_model=False),
+                object_id=account.pk,
+                kind=TimelineKind.POOL,
+            ).exists()
+        ):
+            services.pool_release(pk=account.pk, user=ctx.admin, reason=reason)
+            ctx.note("accounts in the customer pool")
+
+
 STEPS: list[DemoStep] = [
     DemoStep("accounts", accounts_step),
     DemoStep("contacts", contacts_step),
     DemoStep("notes", notes_step),
     DemoStep("tier rules and fit", classification_step),
     DemoStep("assignment rules", assignment_step),
+    DemoStep("customer pool", pool_step),
 ]

@@ -20,6 +20,7 @@ from guanxi.customers.models import (
     Contact,
     ContactPoint,
     CustomerProfile,
+    PoolRule,
     TierRule,
 )
 from guanxi.customers.normalize import (
@@ -91,6 +92,8 @@ class AccountFilterSet(FilterSet):
         # "Not followed up since …": last_interaction_at__lte, or __isnull=true for never.
         "engagement": ("gte", "lte"),
         "last_interaction_at": ("gte", "lte", "isnull"),
+        # The customer pool (公海): pooled_at__isnull=false; since when: __gte / __lte.
+        "pooled_at": ("gte", "lte", "isnull"),
         "tag": ("exact", "in"),
         # Custom: the account ``group=`` names and every account below it, at any depth.
         "group": ("exact",),
@@ -105,6 +108,7 @@ class AccountFilterSet(FilterSet):
         "engagement",
         "last_interaction_at",
         "fit_score",
+        "pooled_at",
     )
     default_ordering = "-updated_at"
     pickers = {"group": ("accounts", gettext_lazy("Account group"))}
@@ -237,6 +241,14 @@ class CustomerProfileFilterSet(FilterSet):
     filters = {"is_active": ("exact",)}
     ordering_fields = ("id", "name", "created_at", "updated_at")
     default_ordering = "name"
+
+
+class PoolRuleFilterSet(FilterSet):
+    model = PoolRule
+    search_fields = ("name", "description")
+    filters = {"is_active": ("exact",), "idle_days": ("gte", "lte")}
+    ordering_fields = ("id", "position", "name", "idle_days", "created_at", "updated_at")
+    default_ordering = "position"
 
 
 class AssignmentRuleFilterSet(FilterSet):

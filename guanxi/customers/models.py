@@ -143,12 +143,24 @@ class Account(BigTableMixin, AddressMixin, GuanxiModel):
         help_text=_("Follow-ups with the company and its contacts in the last 90 days."),
     )
     last_interaction_at = models.DateTimeField(_("last interaction"), null=True, blank=True, editable=False)
+    # The customer pool (公海, guanxi.customers.services.pool): an account released by its owner, or
+    # taken back by a pool rule after days without a follow-up, waits here without an owner until a
+    # salesperson claims it. Everyone who may see accounts sees the pool.
+    pooled_at = models.DateTimeField(_("in the pool since"), null=True, blank=True, editable=False)
+    pool_reason = models.CharField(_("why it is in the pool"), max_length=300, blank=True, editable=False)
+    # When the current owner got the account (claimed, assigned, handed over): a pool rule counts the
+    # days without a follow-up from here, so an account just handed over is not taken back at once.
+    owner_since = models.DateTimeField(_("owner since"), null=True, blank=True, editable=False)
     description = models.TextField(_("description"), blank=True)
     # The record's id in another system (ERP, old CRM, a spreadsheet); imports upsert by it.
     external_id = models.CharField(_("external ID"), max_length=100, blank=True, default="")
     # Blocking key of duplicate detection (guanxi.customers.duplicates): the pinyin of the name
     # without company suffixes; records that may be the same company share it.
     dup_key = models.CharField(max_length=100, blank=True, default="", db_default="", editable=False)
+
+    # The customer pool is open to everyone who may see some accounts (``restrict``, view only):
+    # that is how a salesperson finds a company to claim. Changing one takes claiming it first.
+    open_rows = Q(pooled_at__isnull=False)
 
     class Meta(GuanxiModel.Meta):
         verbose_name = _("account")
@@ -171,6 +183,10 @@ class Account(BigTableMixin, AddressMixin, GuanxiModel):
             # "Best fit first" (seed 004 step 1: work the companies closest to the ideal customer).
             models.Index(fields=("fit_score", "id"), condition=LIVE, name="account_fit_idx"),
             models.Index(fields=("last_interaction_at", "id"), condition=LIVE, name="account_last_touch_idx"),
+            # The pool, newest first; only pooled accounts are in it.
+            models.Index(
+                fields=("pooled_at", "id"), condition=LIVE & Q(pooled_at__isnull=False), name="account_pool_idx"
+            ),
             models.Index(fields=("country", "province", "city"), condition=LIVE, name="account_place_idx"),
             models.Index(fields=("region",), condition=LIVE, name="account_region_idx"),
             models.Index(fields=("dup_key",), name="account_dup_key_idx"),
@@ -479,6 +495,24 @@ class AssignmentRule(OrderedRule):
                 return gettext("the member of %(team)s with the fewest accounts") % {"team": self.team}
             return gettext("the members of %(team)s in turn") % {"team": self.team}
         return gettext("nobody (the next rule applies)")
+
+
+class PoolRule(OrderedRule):
+    """A pool rule (公海回收规则): an owned account that meets the rule's conditions and has had no
+    follow-up for ``idle_days`` goes back to the customer pool (``services.pool.pool_recycle``).
+
+    The first active rule an account meets decides; an account no rule meets stays with its owner.
+    Days count from the last follow-up, or from when the owner got the account if that is later."""
+
+    idle_days = models.PositiveSmallIntegerField(
+        _("days without a follow-up"),
+        help_text=_("An account that meets the conditions goes back to the pool after this many days without one."),
+    )
+
+    class Meta(OrderedRule.Meta):
+        verbose_name = _("pool rule")
+        verbose_name_plural = _("pool rules")
+        constraints = [models.CheckConstraint(condition=Q(idle_days__gte=1), name="poolrule_idle_days_positive")]
 
 
 # --- duplicates and merges ------------------------------------------------------------------------

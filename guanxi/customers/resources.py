@@ -9,9 +9,10 @@ from guanxi.customers.filters import (
     AssignmentRuleFilterSet,
     ContactFilterSet,
     CustomerProfileFilterSet,
+    PoolRuleFilterSet,
     TierRuleFilterSet,
 )
-from guanxi.customers.models import Account, AssignmentRule, Contact, CustomerProfile, TierRule
+from guanxi.customers.models import Account, AssignmentRule, Contact, CustomerProfile, PoolRule, TierRule
 
 ADDRESS_FIELDS = ("country", "province", "city", "district", "street", "postal_code")
 CONSENT_FIELDS = tuple(
@@ -24,6 +25,12 @@ STAMPS = ("created_by", "created_at", "updated_at")
 # consent trail and the record's stamps start folded.
 ADDRESS = DetailSection("address", gettext_lazy("Address"), ADDRESS_FIELDS)
 RECORD = DetailSection("record", gettext_lazy("About this record"), ("external_id", *STAMPS), folded=True)
+ACCOUNT_RECORD = DetailSection(
+    "record",
+    gettext_lazy("About this record"),
+    ("external_id", "owner_since", "pooled_at", "pool_reason", *STAMPS),
+    folded=True,
+)
 ACCOUNT_SECTIONS = (
     DetailSection(
         "summary",
@@ -52,7 +59,7 @@ ACCOUNT_SECTIONS = (
     ),
     DetailSection("fit", gettext_lazy("Ideal customer fit"), ("fit_score", "fit_profile", "fit_explanation")),
     ADDRESS,
-    RECORD,
+    ACCOUNT_RECORD,
 )
 CONTACT_SECTIONS = (
     DetailSection(
@@ -123,6 +130,9 @@ def register_customers() -> None:
                 "fit_explanation",
                 "engagement",
                 "last_interaction_at",
+                "pooled_at",
+                "pool_reason",
+                "owner_since",
                 *STAMPS,
             ),
             write_fields=account_writable,
@@ -137,6 +147,7 @@ def register_customers() -> None:
                 "last_interaction_at",
                 "updated_at",
             ),
+            pool_columns=("name", "industry", "lifecycle_stage", "tier", "region", "pooled_at", "pool_reason"),
             select_related=("owner", "team", "parent", "fit_profile", "created_by"),
             detail_sections=ACCOUNT_SECTIONS,
             taggable=True,
@@ -255,5 +266,22 @@ def register_customers() -> None:
             delete=services.assignment_rule_delete,
             nav_group="settings",
             icon="route",
+        )
+    )
+    pool_writable = ("name", "position", "is_active", "conditions", "idle_days", "description")
+    register(
+        Resource(
+            model=PoolRule,
+            path="pool-rules",
+            filterset=PoolRuleFilterSet,
+            fields=(*pool_writable, "created_at", "updated_at"),
+            write_fields=pool_writable,
+            required_fields=("name", "idle_days"),
+            list_columns=("position", "name", "conditions", "idle_days", "is_active"),
+            create=services.pool_rule_create,
+            update=services.pool_rule_update,
+            delete=services.pool_rule_delete,
+            nav_group="settings",
+            icon="recycle",
         )
     )

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Any, cast
 
+from django.contrib import messages
 from django.db import models
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils import numberformat
 from django.utils.html import format_html, format_html_join
@@ -21,6 +22,7 @@ from django.views import View
 
 from guanxi.api.crud import get_visible
 from guanxi.core.choices import Action
+from guanxi.core.errors import GuanxiError
 from guanxi.core.forms import RecordForm
 from guanxi.core.permissions import can, hidden_fields, restricted, visible_ref
 from guanxi.core.qr import qr_svg
@@ -33,6 +35,7 @@ from guanxi.customers import hierarchy, services
 from guanxi.customers.choices import ContactPointLabel
 from guanxi.customers.forms import LINKS_RULE, contact_form_class, phone_text, point_text
 from guanxi.customers.models import Account, AccountContact, Contact
+from guanxi.customers.services.pool import claim_limit, prospects_held
 from guanxi.customers.vcard import contact_cards, vcard_response
 from guanxi.customers.views_duplicates import MergedRedirectMixin, duplicate_alert
 from guanxi.customers.views_duplicates import urlpatterns as duplicate_urlpatterns
@@ -335,6 +338,7 @@ class AccountDetailView(MergedRedirectMixin, ObjectDetailView):
         context["find_duplicates_url"] = reverse("ui:duplicates-find", args=["accounts", obj.pk])
         context["duplicate_alert"] = duplicate_alert(obj, user)
         context["group"] = account_group(obj, user)
+        context["pool"] = pool_state(obj, user, can_change=context.get("can_change", False))
         contacts = resource_at("contacts")
         visible = restricted(Contact, user, Action.VIEW)
         if visible.query.is_empty():  # no contact at all, by role or by share: no panel
@@ -373,6 +377,54 @@ class AccountDetailView(MergedRedirectMixin, ObjectDetailView):
         return context
 
 
+def pool_state(account: Account, user: Any, *, can_change: bool) -> dict[str, Any]:
+    """What the account's page says and offers about the customer pool (公海): since when and why it
+    is there, and 领取 (claim); or, to whoever may change it, 退回公海 (release) with a reason."""
+    if account.pooled_at is None:
+        return {"release": can_change and account.owner_id is not None}
+    claim = can(user, Account, Action.CHANGE)
+    limit = claim_limit(user) if claim else None
+    held = prospects_held(user) if limit is not None else None
+    return {
+        "since": account.pooled_at,
+        "reason": account.pool_reason,
+        "claim": claim and (limit is None or held is None or held < limit),
+        "limit": limit,
+        "held": held,
+    }
+
+
+class AccountPoolView(GuanxiViewMixin, View):
+    """POST from an account's page: claim it from the pool, or release it to the pool with a reason."""
+
+    http_method_names = ["post"]
+    action = ""
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        accounts = resource_at("accounts")
+        detail = resource_url(accounts, "detail", pk) or "/"
+        try:
+            if self.action == "claim":
+                account = services.pool_claim(pk=pk, user=request.user)
+                messages.success(request, _("%(account)s is yours now.") % {"account": account})
+            else:
+                version = request.POST.get("version", "")
+                account = services.pool_release(
+                    pk=pk,
+                    user=request.user,
+                    reason=request.POST.get("reason", ""),
+                    expected_version=int(version) if version.isdigit() else None,
+                )
+                messages.success(request, _("%(account)s is back in the customer pool.") % {"account": account})
+                if not restricted(Account, request.user, Action.VIEW).filter(pk=pk).exists():
+                    # Released by someone who saw it only as its owner: the list, not a 404.
+                    return redirect(resource_url(accounts, "list") or "/")
+        except GuanxiError as exc:
+            problems = [message for field_messages in exc.errors.values() for message in field_messages]
+            messages.error(request, " ".join(problems) or exc.detail)
+        return redirect(detail)
+
+
 def visible_contact(request: HttpRequest, pk: int) -> Contact:
     """The contact as the API reads it: one lookup, 404 for one the user may not see."""
     return cast(Contact, get_visible(request, resource_at("contacts"), pk))
@@ -409,9 +461,12 @@ class ContactVcardQrView(GuanxiViewMixin, View):
         return render(request, "customers/vcard_qr.html", {"svg": svg})
 
 
-# The duplicates queue, merge and undo pages (guanxi.customers.views_duplicates), and the vCard.
+# The duplicates queue, merge and undo pages (guanxi.customers.views_duplicates), the vCard, and the
+# customer pool's claim and release.
 ui_urlpatterns = [
     *duplicate_urlpatterns,
     path("customers/contacts/<int:pk>/vcard/", ContactVcardView.as_view(), name="contacts-vcard"),
     path("customers/contacts/<int:pk>/vcard/qr/", ContactVcardQrView.as_view(), name="contacts-vcard-qr"),
+    path("customers/accounts/<int:pk>/claim/", AccountPoolView.as_view(action="claim"), name="accounts-claim"),
+    path("customers/accounts/<int:pk>/release/", AccountPoolView.as_view(action="release"), name="accounts-release"),
 ]

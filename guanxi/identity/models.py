@@ -93,6 +93,15 @@ class Role(PermissionScopeMixin, TimestampMixin, CreatedByMixin, VersionMixin, S
         related_name="children",
     )
     description = models.TextField(_("description"), blank=True)
+    pool_claim_limit = models.PositiveIntegerField(
+        _("prospects one may hold"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "Someone with this role may claim accounts from the customer pool while they own fewer "
+            "prospects than this. Empty: no limit."
+        ),
+    )
 
     objects = LiveManager()
     all_objects = RestrictedManager()

@@ -66,9 +66,10 @@ def _query(params: QueryDict, **changes: Any) -> str:
 
 
 def scope_links(resource: Resource, user: Any, params: QueryDict, link_params: QueryDict) -> list[dict[str, Any]]:
-    """全部 / 我负责的 / 我和下属 / 我的团队 above a list of owned records: the owner filter a salesperson
-    sets fifty times a day, one tap away (full page links, so the filter inputs agree). Each link
-    says ``owner=me``, not the user's id, so a saved view made from it is everyone's own."""
+    """全部 / 我负责的 / 我和下属 / 我的团队 (and 公海 for accounts) above a list of owned records: the
+    owner filter a salesperson sets fifty times a day, one tap away (full page links, so the filter
+    inputs agree). Each link says ``owner=me``, not the user's id, so a saved view made from it is
+    everyone's own."""
     from guanxi.identity.selectors import user_report_ids, user_team_ids
 
     declared = resource.filterset.filters
@@ -84,15 +85,28 @@ def scope_links(resource: Resource, user: Any, params: QueryDict, link_params: Q
         scopes.append(("team", _("My team"), None, "mine"))
     # A link or a view from before these values (owner=7) is the same scope for user 7.
     same = {str(user.pk): "me"}
-    return [
+    in_pool = params.get(POOL_PARAM) == "false"
+    # Leaving the pool leaves its order too (when in the pool, by the time in it).
+    leave: dict[str, Any] = {POOL_PARAM: None}
+    if link_params.get("ordering", "").lstrip("-") == "pooled_at":
+        leave["ordering"] = None
+    links = [
         {
             "key": key,
             "label": label,
-            "url": _query(link_params, owner=to_owner, team=to_team, cursor=None),
-            "active": same.get(owner, owner) == (to_owner or "") and team == (to_team or ""),
+            "url": _query(link_params, owner=to_owner, team=to_team, cursor=None, **leave),
+            "active": not in_pool and same.get(owner, owner) == (to_owner or "") and team == (to_team or ""),
         }
         for key, label, to_owner, to_team in scopes
     ]
+    if "pooled_at" in declared:
+        # The customer pool (公海): the accounts waiting for someone to claim them, newest first.
+        url = _query(link_params, owner=None, team=None, cursor=None, ordering="-pooled_at", **{POOL_PARAM: "false"})
+        links.append({"key": "pool", "label": _("Customer pool"), "url": url, "active": in_pool})
+    return links
+
+
+POOL_PARAM = "pooled_at__isnull"
 
 
 def bulk_actions(resource: Resource, user: Any) -> list[tuple[str, str]]:
@@ -398,6 +412,8 @@ class ObjectListView(ResourceView):
         requested = [n for n in (params.get("columns") or "").split(",") if n]
         if not requested and active_view is not None:
             requested = [str(n) for n in active_view.columns]
+        if not requested and params.get(POOL_PARAM) == "false" and self.resource.pool_columns:
+            requested = list(self.resource.pool_columns)
         if not requested:
             requested = list(self.resource.list_columns)
         chosen = [by_name[n] for n in requested if n in by_name]

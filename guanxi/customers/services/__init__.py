@@ -22,6 +22,7 @@ from guanxi.customers.services.contacts import (
     contact_update,
 )
 from guanxi.customers.services.merge import account_merge, contact_merge, duplicate_dismiss, merge_undo
+from guanxi.customers.services.pool import pool_claim, pool_recycle, pool_release
 from guanxi.customers.services.recompute import (
     account_engagement_recompute,
     account_fit_recompute,
@@ -35,6 +36,9 @@ from guanxi.customers.services.rules import (
     customer_profile_create,
     customer_profile_delete,
     customer_profile_update,
+    pool_rule_create,
+    pool_rule_delete,
+    pool_rule_update,
     tier_rule_create,
     tier_rule_delete,
     tier_rule_update,
@@ -63,6 +67,12 @@ __all__ = [
     "customer_profile_create",
     "customer_profile_delete",
     "customer_profile_update",
+    "pool_claim",
+    "pool_recycle",
+    "pool_release",
+    "pool_rule_create",
+    "pool_rule_delete",
+    "pool_rule_update",
     "tier_rule_create",
     "tier_rule_delete",
     "tier_rule_update",

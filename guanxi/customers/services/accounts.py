@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db import models, transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -194,6 +195,7 @@ def account_update(
         current = core_services.record_lock(Account, pk, user, Action.CHANGE)
         core_services.check_version(current, expected_version)
         data = _prepare_account_data(data, current=current, user=user)
+        _owner_changes(data, current)
         if "parent_id" in data and data["parent_id"] != current.parent_id:
             _check_parent(user, current.pk, data["parent_id"])
         before = {name: getattr(current, name) for name in (*CLASSIFYING_FIELDS, "owner_id", "parent_id", "tier")}
@@ -219,6 +221,20 @@ def account_update(
         if reclassify or (before_locked and not account.tier_locked):
             classify_after_commit([account.pk], tiers=not account.tier_locked)
     return account
+
+
+def _owner_changes(data: dict[str, Any], current: Account) -> None:
+    """A new owner starts the pool rules' count of days again; one given an account in the customer
+    pool (by hand, in bulk, by the rules) takes it out of the pool."""
+    if not any(name in data for name in ("owner", "owner_id")):
+        return
+    owner = data.get("owner_id", data.get("owner"))
+    owner_id = getattr(owner, "pk", owner)
+    if owner_id == current.owner_id:
+        return
+    data["owner_since"] = timezone.now() if owner_id is not None else None
+    if owner_id is not None and current.pooled_at is not None:
+        data["pooled_at"], data["pool_reason"] = None, ""
 
 
 #: Contacts moved with an account inside the request; more go to a background bulk job. Each is a

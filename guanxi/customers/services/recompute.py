@@ -220,9 +220,13 @@ def engagement_after_interaction(subject: Any) -> None:
 
 def accounts_classify() -> dict[str, dict[str, int]]:
     """Every account's engagement recounted, then the tier rules and profiles applied, in that order
-    (rules may ask for engagement): the nightly ``guanxi classify`` and the demo."""
+    (rules may ask for engagement), then the pool rules (which may ask for the tier): the nightly
+    ``guanxi classify`` and the demo."""
+    from guanxi.customers.services.pool import pool_recycle
+
     return {
         "engagement": account_engagement_recompute(),
         "tiers": account_tier_recompute(),
         "fit": account_fit_recompute(),
+        "pool": pool_recycle(),
     }

@@ -1,5 +1,6 @@
-"""Writes on tier rules and ideal customer profiles (each change queues a recomputation after commit) and
-on assignment rules (which apply to accounts created later)."""
+"""Writes on tier rules and ideal customer profiles (each change queues a recomputation after commit),
+on assignment rules (which apply to accounts created later) and on pool rules (which the nightly
+run applies)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from guanxi.core import services as core_services
 from guanxi.core.choices import Action
 from guanxi.core.errors import FieldErrors
 from guanxi.customers import classification
-from guanxi.customers.models import AssignmentRule, CustomerProfile, TierRule
+from guanxi.customers.models import AssignmentRule, CustomerProfile, PoolRule, TierRule
 from guanxi.customers.services.common import classify_after_commit, raise_if, strip_texts
 
 
@@ -173,6 +174,40 @@ def assignment_rule_delete(
 ) -> AssignmentRule:
     """Delete an assignment rule (the change log keeps it)."""
     return core_services.record_delete(model=AssignmentRule, pk=pk, user=user, expected_version=expected_version)
+
+
+def _prepare_pool_rule(data: dict[str, Any], *, current: PoolRule | None) -> dict[str, Any]:
+    # Pool rules may name tiers, like assignment rules: "C and D prospects go back after 30 days".
+    data = _prepare_setting(data, json_field="conditions", creating=current is None, tiers=True)
+    days = data.get("idle_days", current.idle_days if current else None)
+    if days is None or not 1 <= days <= 3650:
+        raise FieldErrors({"idle_days": [_("Give the number of days without a follow-up: from 1 to 3650.")]})
+    return data
+
+
+def pool_rule_create(*, model: type[PoolRule] = PoolRule, user: Any, data: dict[str, Any]) -> PoolRule:
+    """Add a pool rule; the next nightly run applies it."""
+    data = _prepare_pool_rule(data, current=None)
+    return core_services.record_create(model=PoolRule, user=user, data=data)
+
+
+def pool_rule_update(
+    *, model: type[PoolRule] = PoolRule, pk: Any, user: Any, data: dict[str, Any], expected_version: int | None = None
+) -> PoolRule:
+    """Change a pool rule (accounts already in the pool stay there)."""
+    with transaction.atomic():
+        current = core_services.record_lock(PoolRule, pk, user, Action.CHANGE)
+        data = _prepare_pool_rule(data, current=current)
+        return core_services.record_update(
+            model=PoolRule, pk=pk, user=user, data=data, expected_version=expected_version
+        )
+
+
+def pool_rule_delete(
+    *, model: type[PoolRule] = PoolRule, pk: Any, user: Any, expected_version: int | None = None
+) -> PoolRule:
+    """Delete a pool rule (the change log keeps it)."""
+    return core_services.record_delete(model=PoolRule, pk=pk, user=user, expected_version=expected_version)
 
 
 def criteria_follow_tag_rename(sender: Any, instance: Any, raw: bool = False, **kwargs: Any) -> None:

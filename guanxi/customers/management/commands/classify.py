@@ -1,4 +1,5 @@
-"""``guanxi classify``: every account's engagement, tier and fit score brought up to date (run daily)."""
+"""``guanxi classify``: every account's engagement, tier and fit score brought up to date, and the pool
+rules applied (run daily)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from guanxi.customers import services
 class Command(BaseCommand):
     help = (
         "Recount every account's interactions of the last 90 days, then apply the tier rules and the ideal "
-        "customer profiles (run daily: interactions leave the 90-day window as days pass)."
+        "customer profiles, then the pool rules (run daily: interactions leave the 90-day window as days pass)."
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -22,5 +23,6 @@ class Command(BaseCommand):
         engagement, tiers, fit = done["engagement"], done["tiers"], done["fit"]
         self.stdout.write(
             f"Engagement: {engagement['changed']} of {engagement['checked']} accounts changed; "
-            f"tiers: {tiers['changed']} changed ({tiers['locked']} set by hand); fit scores: {fit['changed']} changed."
+            f"tiers: {tiers['changed']} changed ({tiers['locked']} set by hand); fit scores: {fit['changed']} changed; "
+            f"back in the customer pool: {sum(done['pool'].values())}."
         )

@@ -1,0 +1,263 @@
+"""The customer pool (公海): accounts without an owner, which any salesperson may claim.
+
+An owner releases an account to the pool with a reason (退回公海); the pool rules take back, every
+night, the accounts nobody followed up for a while (``pool_recycle``); a salesperson claims one
+(领取), while their role's limit of prospects allows. Everyone who may see accounts sees the pool
+(``Account.open_rows``); changing a pooled account takes claiming it first.
+
+The contacts the owner held at the company go to the pool with it and come back with the claim, so
+a pooled company's people (their phones, their emails) are for whoever claims it, not for everyone.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterator
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.db.models import Q
+from django.db.models.functions import Coalesce, Greatest
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from guanxi.core import services as core_services
+from guanxi.core.audit import changelog_record, snapshot
+from guanxi.core.choices import Action, ChangeAction, Scope
+from guanxi.core.errors import Conflict, FieldErrors, NotFound, PermissionDenied
+from guanxi.core.permissions import object_type_of, scope_for
+from guanxi.core.search import search_reindex
+from guanxi.core.timeline import timeline_add
+from guanxi.customers import classification
+from guanxi.customers.choices import LifecycleStage, TimelineKind
+from guanxi.customers.models import Account, Contact, PoolRule
+from guanxi.customers.services.common import user_names
+
+REASON_MAX = 300
+#: Accounts a recycling run locks and releases in one transaction.
+RECYCLE_BATCH = 500
+
+
+def pool_release(*, pk: Any, user: Any, reason: str, expected_version: int | None = None) -> Account:
+    """Put an account the user may change back in the pool (退回公海), saying why."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise FieldErrors({"reason": [_("Say why the account goes back to the pool; whoever claims it reads this.")]})
+    if len(reason) > REASON_MAX:
+        raise FieldErrors({"reason": [_("Keep the reason to %(max)s characters.") % {"max": REASON_MAX}]})
+    with transaction.atomic():
+        account = core_services.record_lock(Account, pk, user, Action.CHANGE)
+        core_services.check_version(account, expected_version)
+        if account.pooled_at is not None:
+            raise Conflict(_("This account is in the pool already."))
+        _to_pool(account, actor=user, reason=reason, now=timezone.now())
+    return account
+
+
+def pool_claim(*, pk: Any, user: Any) -> Account:
+    """Take an account from the pool (领取): it becomes the user's, in the user's team.
+
+    Two people claiming the same account: the first gets it, the second is told someone was quicker.
+    """
+    if scope_for(user, object_type_of(Account), Action.CHANGE) == Scope.NONE:
+        raise PermissionDenied(_("Your role may not work on accounts, so it may not claim them."))
+    with transaction.atomic():
+        account = Account.objects.restrict(user, Action.VIEW).select_for_update().filter(pk=pk).first()
+        if account is None:
+            if _claimed_lately(pk):
+                # It was in the pool, for everyone to see, until a moment ago: say so, not "not found".
+                raise Conflict(_("This account is no longer in the pool: someone claimed it first."))
+            raise NotFound()
+        if account.pooled_at is None:
+            if account.owner_id == user.pk:
+                raise Conflict(_("This account is yours already."))
+            raise Conflict(_("This account is no longer in the pool: someone claimed it first."))
+        _check_limit(user)
+        before = snapshot(account)
+        now = timezone.now()
+        account.owner_id, account.team_id = user.pk, getattr(user, "team_id", None)
+        account.pooled_at, account.pool_reason, account.owner_since = None, "", now
+        _save(account, before, actor=user)
+        moved = _contacts_along(account, from_owner=None, actor=user)
+        summary = _("Claimed from the customer pool by %(user)s") % {"user": user}
+        if moved:
+            summary += " " + _with_contacts(moved)
+        timeline_add(subject=account, kind=TimelineKind.POOL, summary=summary, actor=user, data={"to": user.pk}, at=now)
+    return account
+
+
+#: How long a claimed account is still answered as "claimed by someone else" (not "not found") to
+#: those who no longer see it: about as long as a pool list stays open in someone's browser.
+CLAIMED_LATELY = datetime.timedelta(days=1)
+
+
+def _claimed_lately(pk: Any) -> bool:
+    from django.contrib.contenttypes.models import ContentType
+
+    from guanxi.core.models import TimelineEntry
+
+    try:
+        pk = int(pk)
+    except (TypeError, ValueError):
+        return False
+    return TimelineEntry.objects.filter(
+        content_type=ContentType.objects.get_for_model(Account, for_concrete_model=False),
+        object_id=pk,
+        kind=TimelineKind.POOL,
+        data__to__isnull=False,
+        at__gte=timezone.now() - CLAIMED_LATELY,
+    ).exists()
+
+
+def claim_limit(user: Any) -> int | None:
+    """How many prospects the user's role lets them hold and still claim; None: no limit."""
+    from guanxi.identity.models import Role
+
+    if user.is_superuser or not user.role_id:
+        return None
+    return Role.objects.filter(pk=user.role_id).values_list("pool_claim_limit", flat=True).first()
+
+
+def prospects_held(user: Any) -> int:
+    return Account.objects.filter(owner_id=user.pk, lifecycle_stage=LifecycleStage.PROSPECT).count()
+
+
+def _check_limit(user: Any) -> None:
+    limit = claim_limit(user)
+    if limit is None:
+        return
+    # One claim of the user's at a time: two at once would both read a count under the limit.
+    get_user_model()._default_manager.select_for_update().filter(pk=user.pk).exists()
+    held = prospects_held(user)
+    if held >= limit:
+        raise Conflict(
+            _(
+                "You own %(held)d prospects and your role may claim only below %(limit)d. "
+                "Win some, or release those you will not follow up, then claim again."
+            )
+            % {"held": held, "limit": limit}
+        )
+
+
+def pool_recycle(*, now: datetime.datetime | None = None, batch_size: int = RECYCLE_BATCH) -> dict[str, int]:
+    """Put back in the pool every owned account whose first matching pool rule says it waited too
+    long for a follow-up (the nightly job: ``guanxi classify`` runs it). Returns how many per rule."""
+    now = now or timezone.now()
+    rules = list(PoolRule.objects.filter(is_active=True).order_by("position", "id"))
+    released: dict[str, int] = {rule.name: 0 for rule in rules}
+    if not rules:
+        return released
+    tiers = classification.active_tier_rules() if any(r.conditions.get("tiers") for r in rules) else []
+    wants_tags = classification.asks_for_tags(r.conditions for r in rules)
+    cutoff = now - datetime.timedelta(days=min(r.idle_days for r in rules))
+    for ids in _idle_batches(cutoff, batch_size):
+        with transaction.atomic():
+            # Locked and read again: a claim or a follow-up since the scan wins.
+            accounts = list(_idle(Account.objects.select_for_update(), cutoff).filter(pk__in=ids).order_by("pk"))
+            if wants_tags:
+                classification.load_tags(accounts)
+            for account in accounts:
+                rule = _first_rule(account, rules, tiers)
+                if rule is None or account.idle_since >= now - datetime.timedelta(days=rule.idle_days):
+                    continue
+                reason = _("No follow-up for %(days)d days (pool rule “%(rule)s”)") % {
+                    "days": rule.idle_days,
+                    "rule": rule.name,
+                }
+                _to_pool(account, actor=None, reason=reason, now=now)
+                released[rule.name] += 1
+    return released
+
+
+def _idle(qs: Any, cutoff: datetime.datetime) -> Any:
+    """Owned accounts not followed up since ``cutoff``: counted from the last follow-up, or from
+    when the owner got the account if that is later (the creation when neither is known)."""
+    idle_since = Greatest(Coalesce("last_interaction_at", "created_at"), Coalesce("owner_since", "created_at"))
+    return (
+        qs.filter(owner__isnull=False, pooled_at__isnull=True)
+        .annotate(idle_since=idle_since)
+        .filter(idle_since__lt=cutoff)
+    )
+
+
+def _idle_batches(cutoff: datetime.datetime, size: int) -> Iterator[list[int]]:
+    last = 0
+    while True:
+        after = _idle(Account.objects.filter(pk__gt=last), cutoff).order_by("pk")
+        ids = list(after.values_list("pk", flat=True)[:size])
+        if not ids:
+            return
+        yield ids
+        last = ids[-1]
+
+
+def _first_rule(account: Account, rules: list[PoolRule], tier_rules: list[Any]) -> PoolRule | None:
+    seen: Any = account
+    if tier_rules and not account.tier and not account.tier_locked:
+        # As the assignment rules do: an account not yet classified is judged by the tier it would get.
+        seen = _WithTier(account, classification.tier_for(account, tier_rules)[0])
+    for rule in rules:
+        if all(result.matched for result in classification.evaluate(rule.conditions or {}, seen)):
+            return rule
+    return None
+
+
+class _WithTier:
+    def __init__(self, account: Account, tier: str):
+        self._account, self.tier = account, tier
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._account, name)
+
+
+def _to_pool(account: Account, *, actor: Any, reason: str, now: datetime.datetime) -> None:
+    before = snapshot(account)
+    previous = account.owner_id
+    account.owner_id, account.team_id = None, None
+    account.pooled_at, account.pool_reason, account.owner_since = now, reason, None
+    _save(account, before, actor=actor)
+    moved = _contacts_along(account, from_owner=previous, actor=actor) if previous is not None else 0
+    names = user_names(previous)
+    summary = _("Back in the customer pool from %(owner)s") % {"owner": names[previous]}
+    if moved:
+        summary += " " + _with_contacts(moved)
+    timeline_add(
+        subject=account,
+        kind=TimelineKind.POOL,
+        summary=summary,
+        body=reason,
+        actor=actor,
+        data={"from": previous, "reason": reason},
+        at=now,
+    )
+
+
+def _with_contacts(count: int) -> str:
+    return ngettext("(with %(count)d contact)", "(with %(count)d contacts)", count) % {"count": count}
+
+
+def _save(account: Account, before: dict[str, Any], *, actor: Any) -> None:
+    account.version += 1
+    account.save(update_fields=["owner", "team", "pooled_at", "pool_reason", "owner_since", "version", "updated_at"])
+    changelog_record(actor=actor, obj=account, action=ChangeAction.UPDATE, before=before, after=snapshot(account))
+    search_reindex(Account, [account.pk], changed={"owner", "team"})
+
+
+def _contacts_along(account: Account, *, from_owner: Any, actor: Any) -> int:
+    """Move the contacts whose primary account this is and whom ``from_owner`` held (None: the
+    pool) to the account's owner now. People at two companies whose primary one is elsewhere stay."""
+    held = Q(owner__isnull=True) if from_owner is None else Q(owner_id=from_owner)
+    contacts = list(
+        Contact.objects.filter(held, account_links__account=account, account_links__is_primary=True).order_by("pk")
+    )
+    for contact in contacts:
+        before = snapshot(contact)
+        contact.owner_id, contact.team_id = account.owner_id, account.team_id
+        contact.version += 1
+        contact.save(update_fields=["owner", "team", "version", "updated_at"])
+        changelog_record(actor=actor, obj=contact, action=ChangeAction.UPDATE, before=before, after=snapshot(contact))
+    if contacts:
+        search_reindex(Contact, [c.pk for c in contacts], changed={"owner", "team"})
+    return len(contacts)
