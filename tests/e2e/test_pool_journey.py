@@ -1,0 +1,91 @@
+"""Browser journey of the customer pool (公海), in the 中文 UI: open the pool from the account list, read
+why a company is there, claim it (领取); release another one with a reason (退回公海) and find it in
+the pool; the pool's banner on a phone-size screen."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import PHONE
+from tests.e2e.flows import either, list_row, open_nav, sign_in, switch_language
+
+pytestmark = pytest.mark.e2e
+
+CUSTOMERS = ("Customers", "客户")
+ACCOUNTS = ("Accounts", "客户", "客户列表")
+
+_SEED = """
+import json
+from guanxi.customers import services
+from guanxi.identity.models import User
+admin = User.objects.get(email="e2e@example.com")
+pooled = services.account_create(user=admin, data={"name": "南宁八桂农业发展有限公司", "lifecycle_stage": "prospect"})
+services.pool_release(pk=pooled.pk, user=admin, reason="今年没有采购预算，明年春耕前再联系")
+kept = services.account_create(user=admin, data={"name": "汕头潮汕玩具实业有限公司", "lifecycle_stage": "prospect"})
+print(json.dumps({"pooled": pooled.pk, "kept": kept.pk}))
+"""
+
+
+def test_pool_journey(page: Page, make_page: Any, shot: Any, accounts: dict[str, Any], guanxi_server: Any) -> None:
+    ids = json.loads(guanxi_server.shell(_SEED).strip().splitlines()[-1])
+    sign_in(page, accounts["admin"], shot)
+    switch_language(page, "中文")
+    expect(page.locator("html")).to_have_attribute("lang", "zh-hans")
+
+    # --- the pool, one tap from the account list ----------------------------------------------------
+    page.goto("/customers/accounts/")
+    page.locator('[data-scope="pool"]').click()
+    page.wait_for_url(re.compile(r"pooled_at__isnull=false"))
+    expect(page.locator('[data-scope="pool"]')).to_have_attribute("aria-current", "true")
+    row = list_row(page, "南宁八桂农业发展有限公司")
+    expect(row).to_be_visible()
+    expect(row).to_contain_text("今年没有采购预算")
+    expect(list_row(page, "汕头潮汕玩具实业有限公司")).to_have_count(0)
+    shot("pool-list")
+
+    # --- claim it from its page -----------------------------------------------------------------------
+    row.get_by_role("link", name="南宁八桂农业发展有限公司").click()
+    page.wait_for_url(re.compile(rf"/customers/accounts/{ids['pooled']}/"))
+    expect(page.locator("#pool-alert")).to_contain_text("在公海中")
+    expect(page.locator("#pool-reason")).to_contain_text("明年春耕前再联系")
+    shot("pooled-account")
+    page.locator("#pool-claim").click()
+    page.wait_for_url(re.compile(rf"/customers/accounts/{ids['pooled']}/"))
+    expect(page.get_by_text(re.compile("现在由您负责"))).to_be_visible()
+    expect(page.locator("#pool-alert")).to_have_count(0)
+    expect(page.locator('[data-field="owner"]')).to_contain_text(accounts["admin"].display_name)
+    expect(page.locator('[data-kind="pool"]').first).to_contain_text("从公海领取")
+    shot("claimed")
+
+    # --- release another one, saying why ------------------------------------------------------------
+    page.goto(f"/customers/accounts/{ids['kept']}/")
+    page.locator("#pool-release-toggle").click()
+    reason = page.locator("#pool-release-reason")
+    expect(reason).to_be_visible()
+    reason.fill("联系人已离职，需要重新找到采购负责人")
+    shot("release-form")
+    page.locator("#pool-release-submit").click()
+    page.wait_for_load_state()
+    expect(page.get_by_text(re.compile("已退回公海"))).to_be_visible()
+    expect(page.locator("#pool-alert")).to_contain_text("联系人已离职")
+
+    open_nav(page, CUSTOMERS, ACCOUNTS)
+    page.locator('[data-scope="pool"]').click()
+    page.wait_for_url(re.compile(r"pooled_at__isnull=false"))
+    expect(list_row(page, "汕头潮汕玩具实业有限公司")).to_contain_text("联系人已离职")
+    expect(list_row(page, "南宁八桂农业发展有限公司")).to_have_count(0)
+    shot("released-in-pool")
+
+    # --- on a phone: the banner and its button fit the screen ------------------------------------------
+    phone = make_page(viewport=PHONE, is_mobile=True, storage_state=page.context.storage_state())
+    phone.goto(f"/customers/accounts/{ids['kept']}/")
+    claim = phone.locator("#pool-claim")
+    expect(claim).to_have_text(either("领取"))
+    box = claim.bounding_box()
+    assert box is not None and box["x"] + box["width"] <= PHONE["width"], box
+    shot("phone-pooled", phone)
