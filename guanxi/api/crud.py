@@ -594,6 +594,7 @@ def _add_bulk_route(router: Router, resource: Resource) -> None:
         data: dict[str, Any] | None = None
         owner: int | None = None
         tags: list[str] | None = None
+        reason: str | None = None  # release: why the records go back to the customer pool
 
     BulkIn.__name__ = f"{resource.model.__name__}BulkIn"
 
@@ -612,6 +613,7 @@ def _add_bulk_route(router: Router, resource: Resource) -> None:
             data=payload.data,
             owner=payload.owner,
             tags=payload.tags,
+            reason=payload.reason,
         )
         if isinstance(outcome, dict):
             return json_response(outcome)
@@ -624,7 +626,8 @@ def _add_bulk_route(router: Router, resource: Resource) -> None:
         _bulk,
         response={200: dict, 202: dict},
         summary=f"One action on many {resource.path}: update, owner, tag_add, tag_remove, delete"
-        + (", assign_rules" if resource.assign_by_rules is not None else ""),
+        + (", assign_rules" if resource.assign_by_rules is not None else "")
+        + (", claim, release (with a reason)" if resource.claim is not None else ""),
         operation_id=f"{resource.path.replace('-', '_')}_bulk",
     )
 

@@ -1,5 +1,5 @@
 """Bulk actions on many records: edit fields, change owner, assign by rules, add or remove tags, delete
-to the recycle bin.
+to the recycle bin, and claim from or release to the customer pool where the resource has one.
 
 Used by ``POST /api/v1/<resource>/bulk`` and the list pages' bulk bar. Records are chosen by id or by
 a list query (the resource's ``FilterSet``: "all N matching"). Inside the transaction every record
@@ -32,9 +32,12 @@ from guanxi.core.models import Job, OwnedMixin
 from guanxi.core.permissions import may_reach, restrict_queryset, restricted
 from guanxi.core.registry import Resource, resources
 
-ACTIONS = ("update", "owner", "assign_rules", "tag_add", "tag_remove", "delete")
+ACTIONS = ("update", "owner", "assign_rules", "tag_add", "tag_remove", "delete", "claim", "release")
 #: Actions that change owners: they need the "assign" permission besides "change".
 ASSIGNING = ("owner", "assign_rules")
+#: The customer pool's actions (公海: a resource's ``claim`` and ``release`` services). A claim takes
+#: records in the pool, which their claimer may see but not yet change; a release, records not in it.
+POOL_ACTIONS = ("claim", "release")
 #: Most records one request changes itself; more become a job.
 SYNC_LIMIT = 500
 #: Records per transaction in a job.
@@ -79,6 +82,7 @@ def bulk_plan(
     data: Mapping[str, Any] | None = None,
     owner: Any = None,
     tags: Iterable[str] | None = None,
+    reason: Any = None,
 ) -> BulkPlan:
     """Validate the action and its input once, before any record is touched (errors name the field)."""
     from guanxi.api.crud import input_schema, to_model_data
@@ -136,6 +140,13 @@ def bulk_plan(
             raise FieldErrors({"tags": [_("A tag has at most 60 characters.")]})
         plan.tags = names
         raw["tags"] = names
+    elif action in POOL_ACTIONS:
+        if (resource.claim if action == "claim" else resource.release) is None:
+            raise FieldErrors({"action": [_("This list does not allow this action.")]})
+        if action == "release":
+            raw["reason"] = str(reason or "").strip()
+            if not raw["reason"]:
+                raise FieldErrors({"reason": [_("Say why they go back to the pool; whoever claims one reads this.")]})
     return plan
 
 
@@ -164,8 +175,14 @@ def selection(
 
 
 def allowed(plan: BulkPlan, user: Any) -> models.QuerySet:
-    """The records the user may do this action to (owner changes: change and assign)."""
-    qs = restricted(plan.resource.model, user, permission_of(plan.action))
+    """The records the user may do this action to (owner changes: change and assign; a claim: the
+    records in the pool they see; a release: those not in it that they may change)."""
+    model: Any = plan.resource.model
+    if plan.action == "claim":
+        return restricted(model, user, Action.VIEW).filter(model.open_rows)
+    qs = restricted(model, user, permission_of(plan.action))
+    if plan.action == "release":
+        qs = qs.exclude(model.open_rows)
     if plan.action in ASSIGNING:
         qs = restrict_queryset(qs, user, Action.ASSIGN)
     return qs
@@ -189,6 +206,12 @@ def _apply_one(plan: BulkPlan, user: Any, pk: Any, current_tags: dict[Any, list[
     model = resource.model
     if by_rules is not None:
         return bool(by_rules.assign(pk))
+    if plan.action == "claim" and resource.claim is not None:
+        resource.claim(pk=pk, user=user)
+        return True
+    if plan.action == "release" and resource.release is not None:
+        resource.release(pk=pk, user=user, reason=plan.raw["reason"])
+        return True
     if plan.action == "delete":
         delete = resource.delete or services.record_delete
         delete(model=model, pk=pk, user=user)
@@ -270,12 +293,13 @@ def bulk_start_or_run(
     data: Mapping[str, Any] | None = None,
     owner: Any = None,
     tags: Iterable[str] | None = None,
+    reason: Any = None,
     strict: bool = True,
 ) -> dict[str, Any] | Job:
     """Check the request, then apply it now (up to ``SYNC_LIMIT`` records) or queue a ``bulk`` job."""
     if (ids is None) == (query is None):
         raise FieldErrors({"ids": [_("Send either ids or a query.")]})
-    plan = bulk_plan(resource=resource, user=user, action=action, data=data, owner=owner, tags=tags)
+    plan = bulk_plan(resource=resource, user=user, action=action, data=data, owner=owner, tags=tags, reason=reason)
     check_may_bulk(user, plan)
     requested = record_ids(ids) if ids is not None else None
     chosen = selection(resource, user, ids=requested, query=query, strict=strict)
@@ -315,6 +339,7 @@ def bulk_job(run: JobRun) -> dict[str, Any]:
         data=params.get("data"),
         owner=params.get("owner"),
         tags=params.get("tags"),
+        reason=params.get("reason"),
     )
     check_may_bulk(user, plan)
     ids = params.get("ids")

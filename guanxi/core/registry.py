@@ -70,6 +70,10 @@ class Resource:
     # the owner the module's rules name (False: it stays) and whose ``save()`` ends the transaction's
     # work; raises FieldErrors when there is nothing to apply.
     assign_by_rules: Callable[[Any], Any] | None = None
+    # The customer pool (公海): ``claim(pk=, user=)`` and ``release(pk=, user=, reason=)`` services, for
+    # the bulk actions of that name; the model's ``open_rows`` are the records in the pool.
+    claim: Callable[..., Any] | None = None
+    release: Callable[..., Any] | None = None
     # Default columns of the customer pool's list (公海, ``pooled_at__isnull=false``): no owner to
     # show, but since when and why each record is there.
     pool_columns: tuple[str, ...] = ()

@@ -155,6 +155,8 @@ def register_customers() -> None:
             create=services.account_create,
             update=services.account_update,
             assign_by_rules=services.AccountsByRules,
+            claim=services.pool_claim,
+            release=services.pool_release,
             routes=account_routes,
             nav_group="customers",
             icon="building",

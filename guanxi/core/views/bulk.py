@@ -1,4 +1,5 @@
-"""``POST /<path>/bulk/``: delete, edit a field, add or remove tags on the selected records.
+"""``POST /<path>/bulk/``: delete, edit a field, add or remove tags, change owner, assign by rules, and
+claim from or release to the customer pool, on the selected records.
 
 Every record is fetched again through ``restrict`` for the action, and all writes of one bulk action
 run in one transaction: either every selected record changes, or none does.
@@ -44,9 +45,12 @@ class BulkActionView(ResourceView):
             return redirect(back)
         if request.POST.get("select_all") == "matching":
             return self.do_matching(action, back)
-        permission = Action.DELETE if action == "delete" else Action.CHANGE
         pks = [pk for pk in request.POST.getlist("pk") if pk.isdigit()][:MAX_BULK]
-        objects = list(restricted(self.model, request.user, permission).filter(pk__in=pks))
+        if action == "claim":  # records in the pool: seen, not yet changeable (the claim checks the rest)
+            chosen = restricted(self.model, request.user, Action.VIEW).filter(self.model.open_rows)  # type: ignore[attr-defined]
+        else:
+            chosen = restricted(self.model, request.user, Action.DELETE if action == "delete" else Action.CHANGE)
+        objects = list(chosen.filter(pk__in=pks))
         if not objects:
             messages.error(request, _("Select at least one record you may change."))
             return redirect(back)
@@ -214,6 +218,7 @@ class BulkActionView(ResourceView):
             "next": back,
             "owners": self.owner_choices() if action == "owner" else [],
             "tags_value": self.request.POST.get("tags", ""),
+            "reason_value": self.request.POST.get("reason", ""),
             **extra,
         }
         return render(self.request, "core/bulk_confirm.html", context, status=extra.pop("status", 200))
@@ -265,6 +270,35 @@ class BulkActionView(ResourceView):
             return self.failed(exc, back)
         return self.report(outcome, back)
 
+    def _pool(self, action: str, objects: list[models.Model], back: str) -> HttpResponse:
+        """领取 / 退回公海 on the selected records, after a confirmation (a release asks why)."""
+        from guanxi.core.bulk import bulk_start_or_run
+
+        post = self.request.POST
+        reason = post.get("reason", "").strip()
+        if post.get("confirm") != "yes" or (action == "release" and not reason):
+            extra: dict[str, Any] = {"objects": objects}
+            if post.get("confirm") == "yes":
+                extra["reason_error"] = _("Say why they go back to the pool; whoever claims one reads this.")
+            return self.bulk_confirm(action, back, **extra)
+        try:
+            outcome = bulk_start_or_run(
+                resource=self.resource,
+                user=self.request.user,
+                action=action,
+                ids=[o.pk for o in objects],
+                reason=reason,
+            )
+        except GuanxiError as exc:
+            return self.failed(exc, back)
+        return self.report(outcome, back)
+
+    def do_claim(self, objects: list[models.Model], back: str) -> HttpResponse:
+        return self._pool("claim", objects, back)
+
+    def do_release(self, objects: list[models.Model], back: str) -> HttpResponse:
+        return self._pool("release", objects, back)
+
     def rules_in_words(self) -> list[str]:
         """What "assign by rules" will apply (refused, naming why, when there is nothing to apply)."""
         hook = self.resource.assign_by_rules
@@ -297,6 +331,8 @@ class BulkActionView(ResourceView):
             kwargs["tags"] = parse_tags(post.get("tags", ""))
         elif action == "owner":
             kwargs["owner"] = int(post["owner"]) if post.get("owner", "").isdigit() else None
+        elif action == "release":
+            kwargs["reason"] = post.get("reason", "")
         elif action == "edit":
             if form is None or not form.is_bound or not form.is_valid():
                 return self.bulk_confirm(action, back, status=400, **extra)

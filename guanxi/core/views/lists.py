@@ -29,7 +29,7 @@ from guanxi.core.errors import FieldErrors
 from guanxi.core.forms import MAX_SELECT_OPTIONS, related_queryset
 from guanxi.core.models import SavedView, Tag
 from guanxi.core.pagination import DEFAULT_LIMIT, paginate, parse_limit
-from guanxi.core.permissions import hidden_fields, may_reach, restricted
+from guanxi.core.permissions import can, hidden_fields, may_reach, restricted
 from guanxi.core.pickers import RecordPicker, pickable
 from guanxi.core.registry import Resource, resource_at
 from guanxi.core.views import display
@@ -109,11 +109,16 @@ def scope_links(resource: Resource, user: Any, params: QueryDict, link_params: Q
 POOL_PARAM = "pooled_at__isnull"
 
 
-def bulk_actions(resource: Resource, user: Any) -> list[tuple[str, str]]:
-    """The bulk actions this user may start on this list (each record is checked again on submit)."""
+def bulk_actions(resource: Resource, user: Any, *, in_pool: bool | None = None) -> list[tuple[str, str]]:
+    """The bulk actions this user may start on this list (each record is checked again on submit).
+
+    ``in_pool``: the list shows the customer pool (claim comes first, release is not offered), or
+    not (the reverse); None: every action (to check a submitted one)."""
     if resource.read_only:
         return []
     actions = []
+    if resource.claim is not None and in_pool is not False and can(user, resource.model, Action.CHANGE):
+        actions.append(("claim", _("Claim")))
     if may_reach(user, resource.model, Action.CHANGE):
         if resource.soft_delete and resource.write_fields:
             actions.append(("edit", _("Edit a field")))
@@ -123,6 +128,8 @@ def bulk_actions(resource: Resource, user: Any) -> list[tuple[str, str]]:
             actions.append(("owner", _("Change owner")))
             if resource.assign_by_rules is not None:
                 actions.append(("assign_rules", _("Assign by rules")))
+        if resource.release is not None and in_pool is not True:
+            actions.append(("release", _("Release to pool")))
     if may_reach(user, resource.model, Action.DELETE):
         actions.append(("delete", delete_verb(resource.path)))
     return actions
@@ -327,7 +334,7 @@ class ObjectListView(ResourceView):
 
         errors: list[str] = []
         page, ordering = self.fetch_page(params, columns, errors)
-        actions = bulk_actions(resource, user)
+        actions = bulk_actions(resource, user, in_pool=params.get(POOL_PARAM) == "false")
         rows = self.rows(page.items, columns)
         rows_html(rows, columns, selectable=bool(actions))
         filters = filter_controls(resource, user, params, definitions)
