@@ -1,6 +1,7 @@
 """The home page's "my accounts" card: the accounts a salesperson owns (a manager: theirs and their
 reports'; someone who owns none: their team's), by tier, and those waiting for a follow-up (seed
-004: classify, then follow up). One grouped query, cached with the home page's counts for a minute."""
+004: classify, then follow up), and how many wait in the customer pool. One grouped query and one
+count, cached with the home page's counts for a minute."""
 
 from __future__ import annotations
 
@@ -97,6 +98,7 @@ def my_accounts(user: Any) -> dict[str, Any] | None:
 
     return {
         "title": title,
+        "pool": _pool(user, list_url),
         "total": sum(row["total"] for row in tiers.values()),
         "url": link(),
         "tiers": chips,
@@ -123,3 +125,13 @@ def my_accounts(user: Any) -> dict[str, Any] | None:
             },
         ],
     }
+
+
+def _pool(user: Any, list_url: str | None) -> dict[str, Any] | None:
+    """How many accounts wait in the customer pool (公海) for someone to claim them, for those who may
+    claim: a salesperson with room for more, or a new one with none yet, goes there next."""
+    if not can(user, Account, Action.CHANGE):
+        return None
+    count = restricted(Account, user, Action.VIEW).filter(pooled_at__isnull=False).count()
+    query = urlencode({"pooled_at__isnull": "false", "ordering": "-pooled_at"})
+    return {"count": count, "url": f"{list_url}?{query}"} if count else None

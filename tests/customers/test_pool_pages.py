@@ -128,3 +128,26 @@ def test_the_claim_limit_shows_on_the_page(
     assert "您的角色只能在少于 1 个时领取" in response.content.decode()  # the page set zh-Hans
     pooled.refresh_from_db()
     assert pooled.pooled_at is not None
+
+
+def test_the_home_card_counts_the_pool_for_those_who_may_claim(
+    rep: User, other_rep: User, make_user: Callable[..., User], make_account: Callable[..., Account]
+) -> None:
+    from tests.customers.test_home import home
+
+    assert 'id="home-pool"' not in home(rep)  # an empty pool says nothing
+    _pooled(make_account, other_rep, "汕头潮汕玩具实业有限公司")
+    _pooled(make_account, other_rep, "南宁八桂农业发展有限公司")
+    html = home(rep)  # a rep who owns nothing yet: the pool is where to start
+    pool = html.split('id="home-pool"', 1)[1].split("</a>", 1)[0]
+    assert "公海" in pool and ">2<" in pool
+    href = re.search(r'href="([^"]+)"\s+class="[^"]*"\s+id="home-pool"', html)
+    assert href and "pooled_at__isnull=false" in href.group(1)
+
+    # Someone whose role sees accounts but may not change them cannot claim: no pool line.
+    looker_role = Role.objects.create(name="只读")
+    from tests.customers.conftest import grant
+
+    grant(looker_role, "customers.account", actions=["view"])
+    looker = make_user(role=looker_role, name="访客")
+    assert 'id="home-pool"' not in home(looker)
