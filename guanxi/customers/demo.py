@@ -673,7 +673,8 @@ def assignment_step(ctx: DemoContext) -> None:
 
 
 #: The customer pool (公海): a rule that takes back prospects nobody followed up for a month, a limit
-#: of prospects a sales rep may hold and still claim, and two companies already waiting in the pool.
+#: of prospects a sales rep may hold and still claim, a week before one claims back what one let go,
+#: and two companies already waiting in the pool.
 POOL_RULE = {
     "name": "潜在客户 30 天未跟进退回公海",
     "position": 10,
@@ -682,6 +683,7 @@ POOL_RULE = {
     "description": "销售代表一个月没有跟进的潜在客户，回到公海让其他同事领取。",
 }
 REP_CLAIM_LIMIT = 30
+REP_RECLAIM_DAYS = 7
 POOLED = [
     ("南宁八桂农业发展有限公司", "今年没有采购预算，明年春耕前可再联系。"),
     ("汕头潮汕玩具实业有限公司", "联系人已离职，需要重新找到采购负责人。"),
@@ -703,7 +705,7 @@ def pool_step(ctx: DemoContext) -> None:
         ctx.note("pool rules")
     rep = ctx.roles.get("rep")
     if rep is not None and Role.objects.filter(pk=rep.pk, pool_claim_limit__isnull=True).update(
-        pool_claim_limit=REP_CLAIM_LIMIT
+        pool_claim_limit=REP_CLAIM_LIMIT, pool_reclaim_days=REP_RECLAIM_DAYS
     ):
         ctx.note("claim limits")
     for name, reason in POOLED:

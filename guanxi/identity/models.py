@@ -102,6 +102,16 @@ class Role(PermissionScopeMixin, TimestampMixin, CreatedByMixin, VersionMixin, S
             "prospects than this. Empty: no limit."
         ),
     )
+    pool_reclaim_days = models.PositiveSmallIntegerField(
+        _("days before claiming back"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "An account someone with this role released, or that went back to the pool from them, "
+            "waits this many days before they may claim it again; colleagues may claim it at once. "
+            "Empty: at once."
+        ),
+    )
 
     objects = LiveManager()
     all_objects = RestrictedManager()

@@ -67,13 +67,16 @@ def register_identity() -> None:
             icon="users",
         )
     )
+    # The pool settings (公海) are per role: how many prospects one may hold and still claim, and how
+    # long one waits to claim back an account one let go.
+    role_writable = ("name", "parent", "description", "pool_claim_limit", "pool_reclaim_days")
     register(
         Resource(
             model=Role,
             path="roles",
             filterset=RoleFilterSet,
-            fields=("name", "parent", "description", "pool_claim_limit", "created_at", "updated_at"),
-            write_fields=("name", "parent", "description", "pool_claim_limit"),
+            fields=(*role_writable, "created_at", "updated_at"),
+            write_fields=role_writable,
             required_fields=("name",),
             list_columns=("name", "parent", "description", "pool_claim_limit"),
             select_related=("parent",),

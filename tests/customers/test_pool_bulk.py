@@ -125,3 +125,31 @@ def test_the_bulk_bar_offers_claim_in_the_pool_and_release_elsewhere(
     client.post(url, {"action": "release", "pk": [own.pk], "confirm": "yes", "reason": "今年没有预算"})
     own.refresh_from_db()
     assert own.pooled_at is not None and own.pool_reason == "今年没有预算" and own.owner_id is None
+
+
+def test_whoever_let_an_account_go_waits_before_claiming_it_back(
+    rep: User, other_rep: User, sales_role: Role, make_account: Callable[..., Account]
+) -> None:
+    """A release and a claim at once would restart the pool rules' count of days without a follow-up."""
+    import datetime
+
+    from guanxi.core.models import TimelineEntry
+
+    account = make_account(name="李雷的客户", by=rep)
+    services.pool_release(pk=account.pk, user=rep, reason="没有预算")
+    # Without a waiting time, claiming back at once is allowed.
+    assert Api(rep).post(f"accounts/{account.pk}/claim").status_code == 200
+    services.pool_release(pk=account.pk, user=rep, reason="还是没有预算")
+
+    Role.objects.filter(pk=sales_role.pk).update(pool_reclaim_days=7)
+    refused = Api(rep).post(f"accounts/{account.pk}/claim")
+    assert refused.status_code == 409, refused.json_body
+    assert "you may claim it again from" in str(refused.json_body)
+    # A colleague may claim it now; and once the days have passed, so may the one who let it go.
+    assert Api(other_rep).post(f"accounts/{account.pk}/claim").status_code == 200
+    services.pool_release(pk=account.pk, user=other_rep, reason="换人跟进")
+    TimelineEntry.objects.filter(object_id=account.pk, kind="pool", data__from=rep.pk).update(
+        at=TimelineEntry.objects.get(object_id=account.pk, kind="pool", data__from=other_rep.pk).at
+        - datetime.timedelta(days=8)
+    )
+    assert Api(rep).post(f"accounts/{account.pk}/claim").status_code == 200

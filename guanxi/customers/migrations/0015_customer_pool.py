@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('customers', '0014_phone_suffix_covering'),
-        ('identity', '0003_role_pool_claim_limit'),
+        ('identity', '0002_team_parent'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -2,7 +2,8 @@
 
 An owner releases an account to the pool with a reason (退回公海); the pool rules take back, every
 night, the accounts nobody followed up for a while (``pool_recycle``); a salesperson claims one
-(领取), while their role's limit of prospects allows. Everyone who may see accounts sees the pool
+(领取), while their role's limit of prospects allows (and not what they let go within their role's
+days before claiming back). Everyone who may see accounts sees the pool
 (``Account.open_rows``); changing a pooled account takes claiming it first.
 
 The contacts the owner held at the company go to the pool with it and come back with the claim, so
@@ -74,6 +75,7 @@ def pool_claim(*, pk: Any, user: Any) -> Account:
             if account.owner_id == user.pk:
                 raise Conflict(_("This account is yours already."))
             raise Conflict(_("This account is no longer in the pool: someone claimed it first."))
+        _check_reclaim(account, user)
         _check_limit(user)
         before = snapshot(account)
         now = timezone.now()
@@ -111,13 +113,46 @@ def _claimed_lately(pk: Any) -> bool:
     ).exists()
 
 
-def claim_limit(user: Any) -> int | None:
-    """How many prospects the user's role lets them hold and still claim; None: no limit."""
+def _role_setting(user: Any, name: str) -> int | None:
     from guanxi.identity.models import Role
 
     if user.is_superuser or not user.role_id:
         return None
-    return Role.objects.filter(pk=user.role_id).values_list("pool_claim_limit", flat=True).first()
+    return Role.objects.filter(pk=user.role_id).values_list(name, flat=True).first()
+
+
+def claim_limit(user: Any) -> int | None:
+    """How many prospects the user's role lets them hold and still claim; None: no limit."""
+    return _role_setting(user, "pool_claim_limit")
+
+
+def _check_reclaim(account: Account, user: Any) -> None:
+    """Whoever let an account go waits their role's days before claiming it back: otherwise a release
+    and a claim at once would restart a pool rule's count of days without a follow-up."""
+    days = _role_setting(user, "pool_reclaim_days")
+    if not days:
+        return
+    from django.contrib.contenttypes.models import ContentType
+
+    from guanxi.core.models import TimelineEntry
+
+    last = (
+        TimelineEntry.objects.filter(
+            content_type=ContentType.objects.get_for_model(Account, for_concrete_model=False),
+            object_id=account.pk,
+            kind=TimelineKind.POOL,
+            data__from=user.pk,
+        )
+        .order_by("-at")
+        .values_list("at", flat=True)
+        .first()
+    )
+    if last is not None and last > timezone.now() - datetime.timedelta(days=days):
+        again = timezone.localtime(last + datetime.timedelta(days=days))
+        raise Conflict(
+            _("This account left you on %(left)s; you may claim it again from %(again)s. Colleagues may claim it now.")
+            % {"left": timezone.localtime(last).strftime("%Y-%m-%d"), "again": again.strftime("%Y-%m-%d %H:%M")}
+        )
 
 
 def prospects_held(user: Any) -> int:
