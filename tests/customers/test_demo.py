@@ -79,10 +79,15 @@ class TestDemoContents:
         assert children["巴伐利亚工业技术（苏州）有限公司"] == "Bavaria Industrietechnik GmbH"
         assert len(children) >= 5
 
-        # Spread over the demo sales people, each filed under their own team.
-        owners = Counter(a.owner.email.split("@")[0] for a in accounts)
-        assert len(owners) >= 9 and all(a.owner.email.endswith(f"@{DEMO_DOMAIN}") for a in accounts)
-        assert all(a.team_id == a.owner.team_id for a in accounts)
+        # Spread over the demo sales people, each filed under their own team; two wait in the
+        # customer pool (公海), without an owner, saying why.
+        pooled = [a for a in accounts if a.pooled_at is not None]
+        assert {a.name for a in pooled} == {"南宁八桂农业发展有限公司", "汕头潮汕玩具实业有限公司"}
+        assert all(a.owner is None and a.team is None and a.pool_reason for a in pooled)
+        owned = [a for a in accounts if a.pooled_at is None]
+        owners = Counter(a.owner.email.split("@")[0] for a in owned)
+        assert len(owners) >= 9 and all(a.owner.email.endswith(f"@{DEMO_DOMAIN}") for a in owned)
+        assert all(a.team_id == a.owner.team_id for a in owned)
         assert len({a.industry for a in accounts}) >= 10
         assert {a.lifecycle_stage for a in accounts} == {"prospect", "customer", "partner", "churned"}
         assert {a.region for a in accounts} >= {"华东", "华南", "华北", "东南亚", "欧洲"}
@@ -165,9 +170,10 @@ class TestDemoContents:
     def test_demo_reps_see_their_own_customers(self) -> None:
         li_wei = User.objects.get(email=f"li.wei@{DEMO_DOMAIN}")
         wang_fang = User.objects.get(email=f"wang.fang@{DEMO_DOMAIN}")
+        # Their own, and the customer pool's (no owner), which everyone who sees accounts sees.
         mine = set(Account.objects.restrict(li_wei, Action.VIEW).values_list("owner_id", flat=True))
-        assert mine == {li_wei.pk}
-        team = Account.objects.restrict(wang_fang, Action.VIEW)
+        assert mine == {li_wei.pk, None}
+        team = Account.objects.restrict(wang_fang, Action.VIEW).filter(pooled_at__isnull=True)
         assert team.count() > Account.objects.filter(owner=wang_fang).count()
         assert set(team.values_list("team_id", flat=True)) == {wang_fang.team_id}
         assert Contact.objects.restrict(li_wei, Action.VIEW).exists()
