@@ -22,7 +22,7 @@ from django.views import View
 
 from guanxi.api.crud import get_visible
 from guanxi.core.choices import Action
-from guanxi.core.errors import GuanxiError
+from guanxi.core.errors import Conflict, FieldErrors, PreconditionFailed
 from guanxi.core.forms import RecordForm
 from guanxi.core.permissions import can, hidden_fields, restricted, visible_ref
 from guanxi.core.qr import qr_svg
@@ -419,7 +419,9 @@ class AccountPoolView(GuanxiViewMixin, View):
                 if not restricted(Account, request.user, Action.VIEW).filter(pk=pk).exists():
                     # Released by someone who saw it only as its owner: the list, not a 404.
                     return redirect(resource_url(accounts, "list") or "/")
-        except GuanxiError as exc:
+        except (FieldErrors, Conflict, PreconditionFailed) as exc:
+            # Said on the account's page; a record one may not see or change answers 404 / 403 as
+            # everywhere (GuanxiViewMixin).
             problems = [message for field_messages in exc.errors.values() for message in field_messages]
             messages.error(request, " ".join(problems) or exc.detail)
         return redirect(detail)

@@ -31,6 +31,7 @@ from tests.api import world as W
 from tests.api.world import World
 from tests.core import imports_policies as _imports
 from tests.customers import policies_duplicates as _duplicates
+from tests.customers import policies_pool as _pool
 from tests.factories import share
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -949,6 +950,13 @@ UI_MATRIX: dict[str, Callable[[UiCheck], None]] = {
 MATRIX.update(_duplicates.MATRIX)
 CHANGELOG_CASES.update(_duplicates.CHANGELOG_CASES)
 UI_MATRIX.update(_duplicates.UI_MATRIX)
+
+
+# --- the customer pool: pool rules, claim and release (rows in tests/customers/policies_pool.py) ----------
+
+MATRIX.update(_pool.MATRIX)
+CHANGELOG_CASES.update(_pool.CHANGELOG_CASES)
+UI_MATRIX.update(_pool.ui_matrix(_settings_pages))
 
 
 # --- the import routes and pages (rows in tests/core/imports_policies.py) ----------------------------------

@@ -12,10 +12,10 @@ from django.urls import reverse
 from guanxi.core.models import Job
 from guanxi.customers import services
 from guanxi.customers.models import Account
-from guanxi.identity.models import Role, User
-from tests.customers.conftest import Api
+from guanxi.identity.models import Role, Share, User
+from tests.customers.conftest import Api, grant
 from tests.customers.test_record_page import page
-from tests.factories import client_for
+from tests.factories import client_for, share
 
 pytestmark = pytest.mark.django_db
 
@@ -153,3 +153,18 @@ def test_whoever_let_an_account_go_waits_before_claiming_it_back(
         - datetime.timedelta(days=8)
     )
     assert Api(rep).post(f"accounts/{account.pk}/claim").status_code == 200
+
+
+def test_a_pooled_account_keeps_no_share(rep: User, other_rep: User, make_account: Callable[..., Account]) -> None:
+    """A share to change the account would let its holder edit it in the pool without claiming it."""
+    account = make_account(name="李雷的客户", by=rep)
+    share(account, user=other_rep, access="change")
+    assert Api(other_rep).patch(f"accounts/{account.pk}", {"region": "华东"}).status_code == 200
+    services.pool_release(pk=account.pk, user=rep, reason="没有预算")
+    assert not Share.objects.filter(object_id=account.pk).exists()
+    assert Api(other_rep).patch(f"accounts/{account.pk}", {"region": "华南"}).status_code == 403
+    # Never in the pool and not yours: said so, not "someone claimed it first".
+    other = make_account(name="韩梅梅的客户", by=other_rep)
+    grant(rep.role, "customers.account", scope="all")
+    refused = Api(rep).post(f"accounts/{other.pk}/claim")
+    assert refused.status_code == 409 and "not in the customer pool" in str(refused.json_body)

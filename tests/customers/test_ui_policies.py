@@ -21,6 +21,7 @@ CUSTOMER_PAGES = (
     "tier-rules-",
     "customer-profiles-",
     "assignment-rules-",
+    "pool-rules-",
     "duplicates-",
     "merges-",
 )

@@ -487,7 +487,7 @@ _CUSTOMERS_PENDING = (
 )
 UI_EXEMPT: dict[str, str] = {
     f"{path}-{page}": _CUSTOMERS_PENDING
-    for path in ("accounts", "contacts", "tier-rules", "customer-profiles", "assignment-rules")
+    for path in ("accounts", "contacts", "tier-rules", "customer-profiles", "assignment-rules", "pool-rules")
     for page in ("list", "detail", "add", "edit", "delete", "bulk")
 } | dict.fromkeys(
     (
@@ -500,6 +500,8 @@ UI_EXEMPT: dict[str, str] = {
         "merges-undo",
         "contacts-vcard",
         "contacts-vcard-qr",
+        "accounts-claim",
+        "accounts-release",
     ),
     _CUSTOMERS_PENDING,
 )

@@ -74,7 +74,9 @@ def pool_claim(*, pk: Any, user: Any) -> Account:
         if account.pooled_at is None:
             if account.owner_id == user.pk:
                 raise Conflict(_("This account is yours already."))
-            raise Conflict(_("This account is no longer in the pool: someone claimed it first."))
+            if _claimed_lately(pk):
+                raise Conflict(_("This account is no longer in the pool: someone claimed it first."))
+            raise Conflict(_("This account is not in the customer pool: its owner may release it there."))
         _check_reclaim(account, user)
         _check_limit(user)
         before = snapshot(account)
@@ -248,6 +250,15 @@ class _WithTier:
 
 
 def _to_pool(account: Account, *, actor: Any, reason: str, now: datetime.datetime) -> None:
+    from django.contrib.contenttypes.models import ContentType
+
+    from guanxi.identity.models import Share
+
+    # The previous owner's shares go: a pooled account is changed by whoever claims it, who then
+    # decides whom to share it with (a share to change it would otherwise skip the claim).
+    Share.objects.filter(
+        content_type=ContentType.objects.get_for_model(Account, for_concrete_model=False), object_id=account.pk
+    ).delete()
     before = snapshot(account)
     previous = account.owner_id
     account.owner_id, account.team_id = None, None
