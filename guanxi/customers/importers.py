@@ -1594,6 +1594,14 @@ class AccountWriter(_Writer):
         update_rows(Account, [*(_column(Account, n) for n in attnames), "version", "updated_at"], updates)
         self.tags.link(Account, tags, existing=True)
         self._contacts_follow(handed, table.now_db, log)
+        if handed:
+            # As ``account_update``: a new owner starts the pool rules' count of days again, and an
+            # account in the customer pool that the file gives an owner leaves the pool.
+            for chunk in _chunks(list(handed)):
+                Account.all_objects.filter(pk__in=chunk).update(owner_since=timezone.now())
+                Account.all_objects.filter(pk__in=chunk, owner__isnull=False, pooled_at__isnull=False).update(
+                    pooled_at=None, pool_reason=""
+                )
 
     def _contacts_follow(self, handed: dict[int, tuple[Any, Any, Any]], now_db: Any, log: ChangeLogRows) -> None:
         """What ``account_update`` does, in bulk: the contacts whose primary account changed hands and

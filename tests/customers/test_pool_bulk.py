@@ -168,3 +168,26 @@ def test_a_pooled_account_keeps_no_share(rep: User, other_rep: User, make_accoun
     grant(rep.role, "customers.account", scope="all")
     refused = Api(rep).post(f"accounts/{other.pk}/claim")
     assert refused.status_code == 409 and "not in the customer pool" in str(refused.json_body)
+
+
+def test_an_account_import_that_names_an_owner_takes_it_out_of_the_pool(
+    admin: User, rep: User, make_account: Callable[..., Account], django_capture_on_commit_callbacks: Any
+) -> None:
+    """The import's bulk update path does what ``account_update`` does for a new owner."""
+    from tests.customers.test_import import _import_accounts, job_client
+
+    pooled = make_account(name="汕头潮汕玩具实业有限公司", by=rep, external_id="P1")
+    services.pool_release(pk=pooled.pk, user=rep, reason="没有预算")
+    kept = make_account(name="南宁八桂农业发展有限公司", by=admin, external_id="P2")
+    Account.objects.filter(pk=kept.pk).update(owner_since=None)
+    rows = [
+        ["客户编号", "公司名称", "负责人"],
+        ["P1", "汕头潮汕玩具实业有限公司", rep.email],
+        ["P2", "南宁八桂农业发展有限公司", rep.email],
+    ]
+    result, _job = _import_accounts(job_client(admin, django_capture_on_commit_callbacks), rows)
+    assert result["updated"] == 2, result
+    pooled.refresh_from_db()
+    kept.refresh_from_db()
+    assert pooled.owner_id == rep.pk and pooled.pooled_at is None and pooled.pool_reason == ""
+    assert pooled.owner_since is not None and kept.owner_since is not None
