@@ -191,3 +191,19 @@ def test_an_account_import_that_names_an_owner_takes_it_out_of_the_pool(
     kept.refresh_from_db()
     assert pooled.owner_id == rep.pk and pooled.pooled_at is None and pooled.pool_reason == ""
     assert pooled.owner_since is not None and kept.owner_since is not None
+
+
+def test_a_pooled_account_merged_under_an_owner_leaves_the_pool_and_undo_puts_it_back(
+    admin: User, rep: User, make_account: Callable[..., Account]
+) -> None:
+    pooled = make_account(name="汕头潮汕玩具实业有限公司", by=rep)
+    services.pool_release(pk=pooled.pk, user=rep, reason="没有预算")
+    owned = make_account(name="汕头潮汕玩具实业公司", by=rep)
+    merge = services.account_merge(survivor=pooled.pk, others=[owned.pk], user=admin, fields={"owner": owned.pk})
+    pooled.refresh_from_db()
+    assert pooled.owner_id == rep.pk and pooled.pooled_at is None and pooled.pool_reason == ""
+    assert pooled.owner_since is not None
+
+    services.merge_undo(merge_id=merge.pk, user=admin)
+    pooled.refresh_from_db()
+    assert pooled.owner_id is None and pooled.pooled_at is not None and pooled.pool_reason == "没有预算"

@@ -253,6 +253,13 @@ def _plan_account(survivor: Account, others: list[Account], values: dict[str, An
         parent_of = {o.pk: o.parent_id for o in [survivor, *others]}
         parent = parent_of.get(chosen)
         values["parent_id"] = None if parent in merged_ids else parent
+    owner = values.get("owner_id", survivor.owner_id)
+    if owner != survivor.owner_id:
+        values["owner_since"] = timezone.now()
+    if owner is not None and survivor.pooled_at is not None:
+        # A pooled survivor given the owner of a merged account leaves the customer pool, as an
+        # owner given by hand takes it out (``account_update``).
+        values["pooled_at"], values["pool_reason"] = None, ""
 
 
 def _check_others(survivor_id: Any, other_ids: Any) -> list[int]:
