@@ -90,6 +90,33 @@ def changelog_record(
     )
 
 
+def changelog_records(
+    *, actor: Any, model: type[models.Model], action: str, rows: list[tuple[Any, str, dict[str, list[Any]]]]
+) -> None:
+    """Many change-log rows in one insert, for a bulk write that changed the same few fields of
+    many records: ``rows`` are (pk, what the record is called, changes as ``diff`` gives them)."""
+    ctx = context.current()
+    is_user = actor is not None and getattr(actor, "is_authenticated", False)
+    content_type = ContentType.objects.get_for_model(model, for_concrete_model=False)
+    ChangeLogEntry.objects.bulk_create(
+        [
+            ChangeLogEntry(
+                actor=actor if is_user else None,
+                actor_repr=str(actor) if is_user else "",
+                source=ctx.source,
+                request_id=ctx.request_id,
+                action=action,
+                content_type=content_type,
+                object_id=pk,
+                object_repr=str(name)[:200],
+                changes=changes,
+            )
+            for pk, name, changes in rows
+            if changes
+        ]
+    )
+
+
 def visible_changes(entries: list[ChangeLogEntry], user: Any) -> dict[int, dict[str, Any]]:
     """Each entry's field diff without the fields the user's role hides on the changed record's type.
 

@@ -18,14 +18,14 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from guanxi.core import services as core_services
-from guanxi.core.audit import changelog_record, snapshot
+from guanxi.core.audit import changelog_record, changelog_records, diff, snapshot
 from guanxi.core.choices import Action, ChangeAction, Scope
 from guanxi.core.errors import Conflict, FieldErrors, NotFound, PermissionDenied
 from guanxi.core.permissions import object_type_of, scope_for
@@ -293,17 +293,30 @@ def _save(account: Account, before: dict[str, Any], *, actor: Any) -> None:
 
 def _contacts_along(account: Account, *, from_owner: Any, actor: Any) -> int:
     """Move the contacts whose primary account this is and whom ``from_owner`` held (None: the
-    pool) to the account's owner now. People at two companies whose primary one is elsewhere stay."""
+    pool) to the account's owner now. People at two companies whose primary one is elsewhere stay.
+
+    In bulk (one update, one insert of change-log rows, one reindex): a company of a thousand
+    people moves in a few queries, and the nightly rules move many companies."""
     held = Q(owner__isnull=True) if from_owner is None else Q(owner_id=from_owner)
-    contacts = list(
-        Contact.objects.filter(held, account_links__account=account, account_links__is_primary=True).order_by("pk")
+    moving = list(
+        Contact.objects.filter(held, account_links__account=account, account_links__is_primary=True)
+        .order_by("pk")
+        .values_list("pk", "display_name", "team_id")
     )
-    for contact in contacts:
-        before = snapshot(contact)
-        contact.owner_id, contact.team_id = account.owner_id, account.team_id
-        contact.version += 1
-        contact.save(update_fields=["owner", "team", "version", "updated_at"])
-        changelog_record(actor=actor, obj=contact, action=ChangeAction.UPDATE, before=before, after=snapshot(contact))
-    if contacts:
-        search_reindex(Contact, [c.pk for c in contacts], changed={"owner", "team"})
-    return len(contacts)
+    if not moving:
+        return 0
+    ids = [pk for pk, _name, _team in moving]
+    Contact.objects.filter(pk__in=ids).update(
+        owner_id=account.owner_id, team_id=account.team_id, version=F("version") + 1, updated_at=timezone.now()
+    )
+    changelog_records(
+        actor=actor,
+        model=Contact,
+        action=ChangeAction.UPDATE,
+        rows=[
+            (pk, name, diff({"owner": from_owner, "team": team}, {"owner": account.owner_id, "team": account.team_id}))
+            for pk, name, team in moving
+        ],
+    )
+    search_reindex(Contact, ids, changed={"owner", "team"})
+    return len(ids)
