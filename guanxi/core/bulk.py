@@ -35,8 +35,8 @@ from guanxi.core.registry import Resource, resources
 ACTIONS = ("update", "owner", "assign_rules", "tag_add", "tag_remove", "delete", "claim", "release")
 #: Actions that change owners: they need the "assign" permission besides "change".
 ASSIGNING = ("owner", "assign_rules")
-#: The customer pool's actions (公海: a resource's ``claim`` and ``release`` services). A claim takes
-#: records in the pool, which their claimer may see but not yet change; a release, records not in it.
+#: The actions of a resource's pool (公海, ``Resource.pool``). A claim takes records in the pool, which
+#: their claimer may see but not yet change; a release, records not in it.
 POOL_ACTIONS = ("claim", "release")
 #: Most records one request changes itself; more become a job.
 SYNC_LIMIT = 500
@@ -141,7 +141,7 @@ def bulk_plan(
         plan.tags = names
         raw["tags"] = names
     elif action in POOL_ACTIONS:
-        if (resource.claim if action == "claim" else resource.release) is None:
+        if resource.pool is None:
             raise FieldErrors({"action": [_("This list does not allow this action.")]})
         if action == "release":
             raw["reason"] = str(reason or "").strip()
@@ -175,17 +175,21 @@ def selection(
 
 
 def allowed(plan: BulkPlan, user: Any) -> models.QuerySet:
-    """The records the user may do this action to (owner changes: change and assign; a claim: the
-    records in the pool they see; a release: those not in it that they may change)."""
-    model: Any = plan.resource.model
-    if plan.action == "claim":
-        return restricted(model, user, Action.VIEW).filter(model.open_rows)
-    qs = restricted(model, user, permission_of(plan.action))
-    if plan.action == "release":
-        qs = qs.exclude(model.open_rows)
+    """The records the user may do this action to (owner changes: change and assign)."""
+    qs = acting_on(plan.resource.model, user, plan.action)
     if plan.action in ASSIGNING:
         qs = restrict_queryset(qs, user, Action.ASSIGN)
     return qs
+
+
+def acting_on(model: Any, user: Any, action: str) -> models.QuerySet:
+    """The records an action may start from, by the permission it needs: a claim, the records in the
+    pool the user sees (``open_rows``); a release, those not in it that they may change; the others,
+    those they may change (or delete). The list's bulk bar and the API read the same."""
+    if action == "claim":
+        return restricted(model, user, Action.VIEW).filter(model.open_rows)
+    qs = restricted(model, user, permission_of(action))
+    return qs.exclude(model.open_rows) if action == "release" else qs
 
 
 def _new_result() -> dict[str, Any]:
@@ -206,11 +210,11 @@ def _apply_one(plan: BulkPlan, user: Any, pk: Any, current_tags: dict[Any, list[
     model = resource.model
     if by_rules is not None:
         return bool(by_rules.assign(pk))
-    if plan.action == "claim" and resource.claim is not None:
-        resource.claim(pk=pk, user=user)
+    if plan.action == "claim" and resource.pool is not None:
+        resource.pool.claim(pk=pk, user=user)
         return True
-    if plan.action == "release" and resource.release is not None:
-        resource.release(pk=pk, user=user, reason=plan.raw["reason"])
+    if plan.action == "release" and resource.pool is not None:
+        resource.pool.release(pk=pk, user=user, reason=plan.raw["reason"])
         return True
     if plan.action == "delete":
         delete = resource.delete or services.record_delete

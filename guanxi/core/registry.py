@@ -37,6 +37,28 @@ class DetailSection:
     folded: bool = False
 
 
+@dataclass(frozen=True)
+class Pool:
+    """A resource's pool of records without an owner that anyone who sees them may claim (the
+    customer pool, 公海). The list shows it with ``param=value``, sorted by ``ordering``, in
+    ``columns``; ``claim(pk=, user=)`` and ``release(pk=, user=, reason=)`` are the services of the
+    bulk actions of that name; the model's ``open_rows`` (``core.permissions``) are its records."""
+
+    claim: Callable[..., Any]
+    release: Callable[..., Any]
+    param: str
+    value: str
+    ordering: str
+    columns: tuple[str, ...]
+
+    def shows(self, params: Any) -> bool:
+        """Whether a list query (a QueryDict or a dict) is the pool's."""
+        return params.get(self.param) == self.value
+
+    def query(self) -> dict[str, str]:
+        return {self.param: self.value, "ordering": self.ordering}
+
+
 @dataclass
 class Resource:
     model: type[models.Model]
@@ -70,13 +92,8 @@ class Resource:
     # the owner the module's rules name (False: it stays) and whose ``save()`` ends the transaction's
     # work; raises FieldErrors when there is nothing to apply.
     assign_by_rules: Callable[[Any], Any] | None = None
-    # The customer pool (公海): ``claim(pk=, user=)`` and ``release(pk=, user=, reason=)`` services, for
-    # the bulk actions of that name; the model's ``open_rows`` are the records in the pool.
-    claim: Callable[..., Any] | None = None
-    release: Callable[..., Any] | None = None
-    # Default columns of the customer pool's list (公海, ``pooled_at__isnull=false``): no owner to
-    # show, but since when and why each record is there.
-    pool_columns: tuple[str, ...] = ()
+    # The records without an owner that anyone may claim (the customer pool, 公海).
+    pool: Pool | None = None
     select_related: tuple[str, ...] = ()
     # Columns of lists and exports that are no field of the record (a contact's company).
     computed_columns: tuple[ComputedColumn, ...] = ()

@@ -692,12 +692,9 @@ POOLED = [
 
 def pool_step(ctx: DemoContext) -> None:
     """The pool rule and the reps' claim limit, then the two companies released to the pool."""
-    from django.contrib.contenttypes.models import ContentType
-
-    from guanxi.core.models import TimelineEntry
     from guanxi.customers import services
-    from guanxi.customers.choices import TimelineKind
     from guanxi.customers.models import Account, PoolRule
+    from guanxi.customers.services.pool import pool_moves
     from guanxi.identity.models import Role
 
     if not PoolRule.objects.filter(name=POOL_RULE["name"]).exists():
@@ -711,14 +708,7 @@ def pool_step(ctx: DemoContext) -> None:
     for name, reason in POOLED:
         account = Account.objects.filter(name=name, pooled_at__isnull=True, owner__isnull=False).first()
         # Once only: an account someone claimed since stays theirs when the demo runs again.
-        if (
-            account is not None
-            and not TimelineEntry.objects.filter(
-                content_type=ContentType.objects.get_for_model(Account, for_concrete_model=False),
-                object_id=account.pk,
-                kind=TimelineKind.POOL,
-            ).exists()
-        ):
+        if account is not None and not pool_moves(account.pk).exists():
             services.pool_release(pk=account.pk, user=ctx.admin, reason=reason)
             ctx.note("accounts in the customer pool")
 

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 
 from guanxi.core.choices import Action
 from guanxi.core.permissions import can, hidden_fields, restricted
-from guanxi.core.registry import resource_at
+from guanxi.core.registry import Resource, resource_at
 from guanxi.core.views.base import resource_url
 from guanxi.customers.choices import Tier
 from guanxi.customers.filters import NO_TIER, AccountFilterSet
@@ -98,7 +98,7 @@ def my_accounts(user: Any) -> dict[str, Any] | None:
 
     return {
         "title": title,
-        "pool": _pool(user, list_url),
+        "pool": _pool(user, accounts, list_url),
         "total": sum(row["total"] for row in tiers.values()),
         "url": link(),
         "tiers": chips,
@@ -127,11 +127,11 @@ def my_accounts(user: Any) -> dict[str, Any] | None:
     }
 
 
-def _pool(user: Any, list_url: str | None) -> dict[str, Any] | None:
+def _pool(user: Any, accounts: Resource, list_url: str | None) -> dict[str, Any] | None:
     """How many accounts wait in the customer pool (公海) for someone to claim them, for those who may
     claim: a salesperson with room for more, or a new one with none yet, goes there next."""
-    if not can(user, Account, Action.CHANGE):
+    pool = accounts.pool
+    if pool is None or not can(user, Account, Action.CHANGE):
         return None
-    count = restricted(Account, user, Action.VIEW).filter(pooled_at__isnull=False).count()
-    query = urlencode({"pooled_at__isnull": "false", "ordering": "-pooled_at"})
-    return {"count": count, "url": f"{list_url}?{query}"} if count else None
+    count = restricted(Account, user, Action.VIEW).filter(Account.open_rows).count()
+    return {"count": count, "url": f"{list_url}?{urlencode(pool.query())}"} if count else None

@@ -2,7 +2,7 @@
 
 from django.utils.translation import gettext_lazy
 
-from guanxi.core.registry import ComputedColumn, DetailSection, Resource, register
+from guanxi.core.registry import ComputedColumn, DetailSection, Pool, Resource, register
 from guanxi.customers import services
 from guanxi.customers.filters import (
     AccountFilterSet,
@@ -147,7 +147,6 @@ def register_customers() -> None:
                 "last_interaction_at",
                 "updated_at",
             ),
-            pool_columns=("name", "industry", "lifecycle_stage", "tier", "region", "pooled_at", "pool_reason"),
             select_related=("owner", "team", "parent", "fit_profile", "created_by"),
             detail_sections=ACCOUNT_SECTIONS,
             taggable=True,
@@ -155,8 +154,15 @@ def register_customers() -> None:
             create=services.account_create,
             update=services.account_update,
             assign_by_rules=services.AccountsByRules,
-            claim=services.pool_claim,
-            release=services.pool_release,
+            # No owner to show in the pool, but since when and why each account is there.
+            pool=Pool(
+                claim=services.pool_claim,
+                release=services.pool_release,
+                param="pooled_at__isnull",
+                value="false",
+                ordering="-pooled_at",
+                columns=("name", "industry", "lifecycle_stage", "tier", "region", "pooled_at", "pool_reason"),
+            ),
             routes=account_routes,
             nav_group="customers",
             icon="building",

@@ -35,7 +35,7 @@ from guanxi.customers import hierarchy, services
 from guanxi.customers.choices import ContactPointLabel
 from guanxi.customers.forms import LINKS_RULE, contact_form_class, phone_text, point_text
 from guanxi.customers.models import Account, AccountContact, Contact
-from guanxi.customers.services.pool import claim_limit, prospects_held
+from guanxi.customers.services.pool import prospects_held, role_limits
 from guanxi.customers.vcard import contact_cards, vcard_response
 from guanxi.customers.views_duplicates import MergedRedirectMixin, duplicate_alert
 from guanxi.customers.views_duplicates import urlpatterns as duplicate_urlpatterns
@@ -383,7 +383,7 @@ def pool_state(account: Account, user: Any, *, can_change: bool) -> dict[str, An
     if account.pooled_at is None:
         return {"release": can_change and account.owner_id is not None}
     claim = can(user, Account, Action.CHANGE)
-    limit = claim_limit(user) if claim else None
+    limit = role_limits(user)[0] if claim else None
     held = prospects_held(user) if limit is not None else None
     return {
         "since": account.pooled_at,
@@ -417,7 +417,8 @@ class AccountPoolView(GuanxiViewMixin, View):
                 )
                 messages.success(request, _("%(account)s is back in the customer pool.") % {"account": account})
                 if not restricted(Account, request.user, Action.VIEW).filter(pk=pk).exists():
-                    # Released by someone who saw it only as its owner: the list, not a 404.
+                    # Released by someone who reached it only through a share (shares go with a
+                    # release) and sees no pool: the list, not a 404.
                     return redirect(resource_url(accounts, "list") or "/")
         except (FieldErrors, Conflict, PreconditionFailed) as exc:
             # Said on the account's page; a record one may not see or change answers 404 / 403 as

@@ -18,10 +18,9 @@ from django.utils.translation import ngettext
 
 from guanxi.api.crud import tag_names_for
 from guanxi.core import services
-from guanxi.core.choices import Action
+from guanxi.core.bulk import acting_on
 from guanxi.core.errors import FieldErrors, GuanxiError, PreconditionFailed
 from guanxi.core.forms import RecordForm, parse_tags, record_form_class
-from guanxi.core.permissions import restricted
 from guanxi.core.views.base import ResourceView, delete_verb, has_custom_delete_verb, resource_url, safe_next
 from guanxi.core.views.lists import bulk_actions
 
@@ -46,11 +45,7 @@ class BulkActionView(ResourceView):
         if request.POST.get("select_all") == "matching":
             return self.do_matching(action, back)
         pks = [pk for pk in request.POST.getlist("pk") if pk.isdigit()][:MAX_BULK]
-        if action == "claim":  # records in the pool: seen, not yet changeable (the claim checks the rest)
-            chosen = restricted(self.model, request.user, Action.VIEW).filter(self.model.open_rows)  # type: ignore[attr-defined]
-        else:
-            chosen = restricted(self.model, request.user, Action.DELETE if action == "delete" else Action.CHANGE)
-        objects = list(chosen.filter(pk__in=pks))
+        objects = list(acting_on(self.model, request.user, action).filter(pk__in=pks))
         if not objects:
             messages.error(request, _("Select at least one record you may change."))
             return redirect(back)

@@ -85,11 +85,13 @@ def scope_links(resource: Resource, user: Any, params: QueryDict, link_params: Q
         scopes.append(("team", _("My team"), None, "mine"))
     # A link or a view from before these values (owner=7) is the same scope for user 7.
     same = {str(user.pk): "me"}
-    in_pool = params.get(POOL_PARAM) == "false"
-    # Leaving the pool leaves its order too (when in the pool, by the time in it).
-    leave: dict[str, Any] = {POOL_PARAM: None}
-    if link_params.get("ordering", "").lstrip("-") == "pooled_at":
-        leave["ordering"] = None
+    pool = resource.pool
+    in_pool = pool is not None and pool.shows(params)
+    leave: dict[str, Any] = {}
+    if pool is not None:
+        leave[pool.param] = None
+        if link_params.get("ordering") == pool.ordering:  # leaving the pool leaves its order too
+            leave["ordering"] = None
     links = [
         {
             "key": key,
@@ -99,14 +101,11 @@ def scope_links(resource: Resource, user: Any, params: QueryDict, link_params: Q
         }
         for key, label, to_owner, to_team in scopes
     ]
-    if "pooled_at" in declared:
-        # The customer pool (公海): the accounts waiting for someone to claim them, newest first.
-        url = _query(link_params, owner=None, team=None, cursor=None, ordering="-pooled_at", **{POOL_PARAM: "false"})
+    if pool is not None:
+        # The customer pool (公海): the records waiting for someone to claim them.
+        url = _query(link_params, owner=None, team=None, cursor=None, **pool.query())
         links.append({"key": "pool", "label": _("Customer pool"), "url": url, "active": in_pool})
     return links
-
-
-POOL_PARAM = "pooled_at__isnull"
 
 
 def bulk_actions(resource: Resource, user: Any, *, in_pool: bool | None = None) -> list[tuple[str, str]]:
@@ -117,7 +116,7 @@ def bulk_actions(resource: Resource, user: Any, *, in_pool: bool | None = None) 
     if resource.read_only:
         return []
     actions = []
-    if resource.claim is not None and in_pool is not False and can(user, resource.model, Action.CHANGE):
+    if resource.pool is not None and in_pool is not False and can(user, resource.model, Action.CHANGE):
         actions.append(("claim", _("Claim")))
     if may_reach(user, resource.model, Action.CHANGE):
         if resource.soft_delete and resource.write_fields:
@@ -128,7 +127,7 @@ def bulk_actions(resource: Resource, user: Any, *, in_pool: bool | None = None) 
             actions.append(("owner", _("Change owner")))
             if resource.assign_by_rules is not None:
                 actions.append(("assign_rules", _("Assign by rules")))
-        if resource.release is not None and in_pool is not True:
+        if resource.pool is not None and in_pool is not True:
             actions.append(("release", _("Release to pool")))
     if may_reach(user, resource.model, Action.DELETE):
         actions.append(("delete", delete_verb(resource.path)))
@@ -334,7 +333,7 @@ class ObjectListView(ResourceView):
 
         errors: list[str] = []
         page, ordering = self.fetch_page(params, columns, errors)
-        actions = bulk_actions(resource, user, in_pool=params.get(POOL_PARAM) == "false")
+        actions = bulk_actions(resource, user, in_pool=resource.pool is not None and resource.pool.shows(params))
         rows = self.rows(page.items, columns)
         rows_html(rows, columns, selectable=bool(actions))
         filters = filter_controls(resource, user, params, definitions)
@@ -419,8 +418,9 @@ class ObjectListView(ResourceView):
         requested = [n for n in (params.get("columns") or "").split(",") if n]
         if not requested and active_view is not None:
             requested = [str(n) for n in active_view.columns]
-        if not requested and params.get(POOL_PARAM) == "false" and self.resource.pool_columns:
-            requested = list(self.resource.pool_columns)
+        pool = self.resource.pool
+        if not requested and pool is not None and pool.shows(params):
+            requested = list(pool.columns)
         if not requested:
             requested = list(self.resource.list_columns)
         chosen = [by_name[n] for n in requested if n in by_name]

@@ -77,8 +77,9 @@ def pool_claim(*, pk: Any, user: Any) -> Account:
             if _claimed_lately(pk):
                 raise Conflict(_("This account is no longer in the pool: someone claimed it first."))
             raise Conflict(_("This account is not in the customer pool: its owner may release it there."))
-        _check_reclaim(account, user)
-        _check_limit(user)
+        limit, wait_days = role_limits(user)
+        _check_reclaim(account, user, wait_days)
+        _check_limit(user, limit)
         before = snapshot(account)
         now = timezone.now()
         account.owner_id, account.team_id = user.pk, getattr(user, "team_id", None)
@@ -97,58 +98,45 @@ def pool_claim(*, pk: Any, user: Any) -> Account:
 CLAIMED_LATELY = datetime.timedelta(days=1)
 
 
-def _claimed_lately(pk: Any) -> bool:
+def pool_moves(account_pk: Any) -> Any:
+    """The timeline entries of an account's moves to and from the pool (``data``: ``from`` the owner
+    who let it go, ``to`` the claimer)."""
     from django.contrib.contenttypes.models import ContentType
 
     from guanxi.core.models import TimelineEntry
 
+    return TimelineEntry.objects.filter(
+        content_type=ContentType.objects.get_for_model(Account, for_concrete_model=False),
+        object_id=account_pk,
+        kind=TimelineKind.POOL,
+    )
+
+
+def _claimed_lately(pk: Any) -> bool:
     try:
         pk = int(pk)
     except (TypeError, ValueError):
         return False
-    return TimelineEntry.objects.filter(
-        content_type=ContentType.objects.get_for_model(Account, for_concrete_model=False),
-        object_id=pk,
-        kind=TimelineKind.POOL,
-        data__to__isnull=False,
-        at__gte=timezone.now() - CLAIMED_LATELY,
-    ).exists()
+    return pool_moves(pk).filter(data__to__isnull=False, at__gte=timezone.now() - CLAIMED_LATELY).exists()
 
 
-def _role_setting(user: Any, name: str) -> int | None:
+def role_limits(user: Any) -> tuple[int | None, int | None]:
+    """The user's role's pool settings, in one read: how many prospects one may hold and still claim,
+    and how many days one waits to claim back an account one let go (None: no limit, no wait)."""
     from guanxi.identity.models import Role
 
     if user.is_superuser or not user.role_id:
-        return None
-    return Role.objects.filter(pk=user.role_id).values_list(name, flat=True).first()
+        return None, None
+    found = Role.objects.filter(pk=user.role_id).values_list("pool_claim_limit", "pool_reclaim_days").first()
+    return found or (None, None)
 
 
-def claim_limit(user: Any) -> int | None:
-    """How many prospects the user's role lets them hold and still claim; None: no limit."""
-    return _role_setting(user, "pool_claim_limit")
-
-
-def _check_reclaim(account: Account, user: Any) -> None:
+def _check_reclaim(account: Account, user: Any, days: int | None) -> None:
     """Whoever let an account go waits their role's days before claiming it back: otherwise a release
     and a claim at once would restart a pool rule's count of days without a follow-up."""
-    days = _role_setting(user, "pool_reclaim_days")
     if not days:
         return
-    from django.contrib.contenttypes.models import ContentType
-
-    from guanxi.core.models import TimelineEntry
-
-    last = (
-        TimelineEntry.objects.filter(
-            content_type=ContentType.objects.get_for_model(Account, for_concrete_model=False),
-            object_id=account.pk,
-            kind=TimelineKind.POOL,
-            data__from=user.pk,
-        )
-        .order_by("-at")
-        .values_list("at", flat=True)
-        .first()
-    )
+    last = pool_moves(account.pk).filter(data__from=user.pk).order_by("-at").values_list("at", flat=True).first()
     if last is not None and last > timezone.now() - datetime.timedelta(days=days):
         again = timezone.localtime(last + datetime.timedelta(days=days))
         raise Conflict(
@@ -161,8 +149,7 @@ def prospects_held(user: Any) -> int:
     return Account.objects.filter(owner_id=user.pk, lifecycle_stage=LifecycleStage.PROSPECT).count()
 
 
-def _check_limit(user: Any) -> None:
-    limit = claim_limit(user)
+def _check_limit(user: Any, limit: int | None) -> None:
     if limit is None:
         return
     # One claim of the user's at a time: two at once would both read a count under the limit.

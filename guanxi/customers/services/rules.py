@@ -161,12 +161,18 @@ def assignment_rule_update(
     expected_version: int | None = None,
 ) -> AssignmentRule:
     """Change an assignment rule (accounts already assigned keep their owner)."""
+    return _checked_update(AssignmentRule, _prepare_assignment_rule, pk, user, data, expected_version)
+
+
+def _checked_update(
+    model: type[Any], prepare: Any, pk: Any, user: Any, data: dict[str, Any], expected_version: int | None
+) -> Any:
+    """Update a rule whose check reads its stored values (``prepare(data, current=…)``), on the row
+    locked for the update."""
     with transaction.atomic():
-        current = core_services.record_lock(AssignmentRule, pk, user, Action.CHANGE)
-        data = _prepare_assignment_rule(data, current=current)
-        return core_services.record_update(
-            model=AssignmentRule, pk=pk, user=user, data=data, expected_version=expected_version
-        )
+        current = core_services.record_lock(model, pk, user, Action.CHANGE)
+        data = prepare(data, current=current)
+        return core_services.record_update(model=model, pk=pk, user=user, data=data, expected_version=expected_version)
 
 
 def assignment_rule_delete(
@@ -195,12 +201,7 @@ def pool_rule_update(
     *, model: type[PoolRule] = PoolRule, pk: Any, user: Any, data: dict[str, Any], expected_version: int | None = None
 ) -> PoolRule:
     """Change a pool rule (accounts already in the pool stay there)."""
-    with transaction.atomic():
-        current = core_services.record_lock(PoolRule, pk, user, Action.CHANGE)
-        data = _prepare_pool_rule(data, current=current)
-        return core_services.record_update(
-            model=PoolRule, pk=pk, user=user, data=data, expected_version=expected_version
-        )
+    return _checked_update(PoolRule, _prepare_pool_rule, pk, user, data, expected_version)
 
 
 def pool_rule_delete(
