@@ -688,10 +688,16 @@ POOLED = [
     ("南宁八桂农业发展有限公司", "今年没有采购预算，明年春耕前可再联系。"),
     ("汕头潮汕玩具实业有限公司", "联系人已离职，需要重新找到采购负责人。"),
 ]
+#: Two of 李伟's prospects from the trade show, entered this many days ago and never followed up: the
+#: pool rule takes them back within its week of warning (his home page and their pages say so).
+GOING_BACK = {"无锡华芯半导体科技有限公司": 27, "温州瓯江电气有限公司": 25}
 
 
 def pool_step(ctx: DemoContext) -> None:
-    """The pool rule and the reps' claim limit, then the two companies released to the pool."""
+    """The pool rule and the reps' claim limit, the two companies released to the pool, and two of a
+    rep's going back soon."""
+    from django.utils import timezone
+
     from guanxi.customers import services
     from guanxi.customers.models import Account, PoolRule
     from guanxi.customers.services.pool import pool_moves
@@ -711,6 +717,14 @@ def pool_step(ctx: DemoContext) -> None:
         if account is not None and not pool_moves(account.pk).exists():
             services.pool_release(pk=account.pk, user=ctx.admin, reason=reason)
             ctx.note("accounts in the customer pool")
+    for name, days in GOING_BACK.items():
+        # Entered that long ago (a plain update: the demo's history, not a change) unless followed up since.
+        entered = timezone.now() - datetime.timedelta(days=days)
+        if Account.objects.filter(name=name, last_interaction_at__isnull=True, created_at__gt=entered).update(
+            created_at=entered
+        ):
+            ctx.note("accounts going back to the pool soon")
+    services.pool_recycle()  # the nightly run: dates the two
 
 
 STEPS: list[DemoStep] = [

@@ -94,6 +94,8 @@ class AccountFilterSet(FilterSet):
         "last_interaction_at": ("gte", "lte", "isnull"),
         # The customer pool (公海): pooled_at__isnull=false; since when: __gte / __lte.
         "pooled_at": ("gte", "lte", "isnull"),
+        # Going back to the pool soon (the nightly run dates them): pool_due_at__isnull=false.
+        "pool_due_at": ("gte", "lte", "isnull"),
         "tag": ("exact", "in"),
         # Custom: the account ``group=`` names and every account below it, at any depth.
         "group": ("exact",),
@@ -109,6 +111,7 @@ class AccountFilterSet(FilterSet):
         "last_interaction_at",
         "fit_score",
         "pooled_at",
+        "pool_due_at",
     )
     default_ordering = "-updated_at"
     pickers = {"group": ("accounts", gettext_lazy("Account group"))}

@@ -1,7 +1,8 @@
 """The home page's "my accounts" card: the accounts a salesperson owns (a manager: theirs and their
 reports'; someone who owns none: their team's), by tier, and those waiting for a follow-up (seed
-004: classify, then follow up), and how many wait in the customer pool. One grouped query and one
-count, cached with the home page's counts for a minute."""
+004: classify, then follow up), those the pool rules take back soon without one, and how many wait
+in the customer pool. One grouped query and one count (and the few names, when some wait), cached
+with the home page's counts for a minute."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from urllib.parse import urlencode
 from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from guanxi.core.choices import Action
 from guanxi.core.permissions import can, hidden_fields, restricted
@@ -26,6 +28,8 @@ from guanxi.identity.selectors import user_report_ids, user_team_ids
 STALE_DAYS = 30
 #: How many of those the card names, longest waiting first.
 LONGEST_SHOWN = 5
+#: The list behind "going back to the pool soon".
+DUE_COLUMNS = ("name", "lifecycle_stage", "tier", "pool_due_at", "last_interaction_at", "owner")
 
 
 def my_accounts(user: Any) -> dict[str, Any] | None:
@@ -50,6 +54,7 @@ def my_accounts(user: Any) -> dict[str, Any] | None:
                 total=Count("id"),
                 stale=Count("id", filter=Q(last_interaction_at__lte=cut)),
                 never=Count("id", filter=Q(last_interaction_at__isnull=True)),
+                due=Count("id", filter=Q(pool_due_at__isnull=False)),
             )
             .order_by()
         )
@@ -87,6 +92,28 @@ def my_accounts(user: Any) -> dict[str, Any] | None:
         else []
     )
 
+    # Going back to the pool soon unless followed up (the pool rules' warning days), soonest first.
+    due = 0 if "pool_due_at" in hidden else sum(row["due"] for row in tiers.values())
+    soonest = (
+        scoped(scope)
+        .filter(pool_due_at__isnull=False)
+        .order_by("pool_due_at", "id")
+        .values_list("pk", "name", "pool_due_at")[:LONGEST_SHOWN]
+        if due
+        else []
+    )
+    going = {
+        "key": "due",
+        "label": _("Going back to the customer pool soon"),
+        "count": due,
+        # With the date among the columns: when each goes back is what the list is for.
+        "url": link(pool_due_at__isnull="false", ordering="pool_due_at", columns=",".join(DUE_COLUMNS)),
+        "accounts": [
+            {"name": name, "url": resource_url(accounts, "detail", pk), "ago": _in_days(today, at)}
+            for pk, name, at in soonest
+        ],
+    }
+
     # (stored tier, label, colour, filter value): every tier, and 未分级 only when some accounts are.
     kinds = [(tier.value, str(tier.label), Tier.colour(tier.value), tier.value) for tier in Tier]
     if "" in tiers:
@@ -103,6 +130,7 @@ def my_accounts(user: Any) -> dict[str, Any] | None:
         "url": link(),
         "tiers": chips,
         "waiting": [
+            *([going] if due else []),
             {
                 "key": "stale",
                 "label": _("Not followed up for %(days)s days or more") % {"days": STALE_DAYS},
@@ -125,6 +153,13 @@ def my_accounts(user: Any) -> dict[str, Any] | None:
             },
         ],
     }
+
+
+def _in_days(today: datetime.date, at: datetime.datetime) -> str:
+    days = (timezone.localdate(at) - today).days
+    if days <= 0:
+        return _("tonight")
+    return ngettext("in %(days)d day", "in %(days)d days", days) % {"days": days}
 
 
 def _pool(user: Any, accounts: Resource, list_url: str | None) -> dict[str, Any] | None:

@@ -1598,7 +1598,7 @@ class AccountWriter(_Writer):
             # As ``account_update``: a new owner starts the pool rules' count of days again, and an
             # account in the customer pool that the file gives an owner leaves the pool.
             for chunk in _chunks(list(handed)):
-                Account.all_objects.filter(pk__in=chunk).update(owner_since=timezone.now())
+                Account.all_objects.filter(pk__in=chunk).update(owner_since=timezone.now(), pool_due_at=None)
                 Account.all_objects.filter(pk__in=chunk, owner__isnull=False, pooled_at__isnull=False).update(
                     pooled_at=None, pool_reason=""
                 )

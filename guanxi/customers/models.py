@@ -151,6 +151,10 @@ class Account(BigTableMixin, AddressMixin, GuanxiModel):
     # When the current owner got the account (claimed, assigned, handed over): a pool rule counts the
     # days without a follow-up from here, so an account just handed over is not taken back at once.
     owner_since = models.DateTimeField(_("owner since"), null=True, blank=True, editable=False)
+    # When the pool rules will take the account back unless someone follows it up: written each
+    # night for the accounts within their rule's warning days (提前提醒), so the owner sees it coming;
+    # a follow-up or a new owner clears it (services.pool). Derived, like the fit score: not logged.
+    pool_due_at = models.DateTimeField(_("back to the pool on"), null=True, blank=True, editable=False)
     description = models.TextField(_("description"), blank=True)
     # The record's id in another system (ERP, old CRM, a spreadsheet); imports upsert by it.
     external_id = models.CharField(_("external ID"), max_length=100, blank=True, default="")
@@ -186,6 +190,12 @@ class Account(BigTableMixin, AddressMixin, GuanxiModel):
             # The pool, newest first; only pooled accounts are in it.
             models.Index(
                 fields=("pooled_at", "id"), condition=LIVE & Q(pooled_at__isnull=False), name="account_pool_idx"
+            ),
+            # Accounts going back soon, first due first; only those within a rule's warning days.
+            models.Index(
+                fields=("pool_due_at", "id"),
+                condition=LIVE & Q(pool_due_at__isnull=False),
+                name="account_pool_due_idx",
             ),
             models.Index(fields=("country", "province", "city"), condition=LIVE, name="account_place_idx"),
             models.Index(fields=("region",), condition=LIVE, name="account_region_idx"),
@@ -502,11 +512,21 @@ class PoolRule(OrderedRule):
     follow-up for ``idle_days`` goes back to the customer pool (``services.pool.pool_recycle``).
 
     The first active rule an account meets decides; an account no rule meets stays with its owner.
-    Days count from the last follow-up, or from when the owner got the account if that is later."""
+    Days count from the last follow-up, or from when the owner got the account if that is later.
+    ``warn_days`` before, the owner is told (``Account.pool_due_at``)."""
 
     idle_days = models.PositiveSmallIntegerField(
         _("days without a follow-up"),
         help_text=_("An account that meets the conditions goes back to the pool after this many days without one."),
+    )
+    warn_days = models.PositiveSmallIntegerField(
+        _("warn days before"),
+        default=7,
+        blank=True,  # left empty: a week, or from the first day for a rule of a week or less
+        help_text=_(
+            "The owner sees the account as going back soon this many days before, on the home page, "
+            "the list and the account's page (0: no warning)."
+        ),
     )
 
     class Meta(OrderedRule.Meta):

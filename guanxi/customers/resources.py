@@ -28,7 +28,7 @@ RECORD = DetailSection("record", gettext_lazy("About this record"), ("external_i
 ACCOUNT_RECORD = DetailSection(
     "record",
     gettext_lazy("About this record"),
-    ("external_id", "owner_since", "pooled_at", "pool_reason", *STAMPS),
+    ("external_id", "owner_since", "pool_due_at", "pooled_at", "pool_reason", *STAMPS),
     folded=True,
 )
 ACCOUNT_SECTIONS = (
@@ -133,6 +133,7 @@ def register_customers() -> None:
                 "pooled_at",
                 "pool_reason",
                 "owner_since",
+                "pool_due_at",
                 *STAMPS,
             ),
             write_fields=account_writable,
@@ -276,7 +277,7 @@ def register_customers() -> None:
             icon="route",
         )
     )
-    pool_writable = ("name", "position", "is_active", "conditions", "idle_days", "description")
+    pool_writable = ("name", "position", "is_active", "conditions", "idle_days", "warn_days", "description")
     register(
         Resource(
             model=PoolRule,
@@ -285,7 +286,7 @@ def register_customers() -> None:
             fields=(*pool_writable, "created_at", "updated_at"),
             write_fields=pool_writable,
             required_fields=("name", "idle_days"),
-            list_columns=("position", "name", "conditions", "idle_days", "is_active"),
+            list_columns=("position", "name", "conditions", "idle_days", "warn_days", "is_active"),
             create=services.pool_rule_create,
             update=services.pool_rule_update,
             delete=services.pool_rule_delete,

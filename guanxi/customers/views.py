@@ -14,7 +14,7 @@ from django.db import models
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
-from django.utils import numberformat
+from django.utils import numberformat, timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
@@ -381,7 +381,17 @@ def pool_state(account: Account, user: Any, *, can_change: bool) -> dict[str, An
     """What the account's page says and offers about the customer pool (公海): since when and why it
     is there, and 领取 (claim); or, to whoever may change it, 退回公海 (release) with a reason."""
     if account.pooled_at is None:
-        return {"release": can_change and account.owner_id is not None}
+        due = account.pool_due_at
+        if due is not None and "pool_due_at" in hidden_fields(user, Account):
+            due = None
+        # Going back soon unless someone follows it up: say when, and how to keep it.
+        days_left = (timezone.localdate(due) - timezone.localdate()).days if due is not None else None
+        return {
+            "release": can_change and account.owner_id is not None,
+            "due": due,
+            "days_left": days_left,
+            "note": can_change,
+        }
     claim = can(user, Account, Action.CHANGE)
     limit = role_limits(user)[0] if claim else None
     held = prospects_held(user) if limit is not None else None

@@ -227,6 +227,8 @@ def accounts(guanxi_server: LiveServer) -> dict[str, Account]:
     made = {
         "admin": Account("e2e@example.com", "E2e-Passw0rd-关系", "E2E Admin", secrets.token_hex(20)),
         "phone": Account("e2e-phone@example.com", "E2e-Passw0rd-手机", "E2E Phone", secrets.token_hex(20)),
+        # Whose home page no other journey opens (the home card is cached for a minute).
+        "owner": Account("e2e-owner@example.com", "E2e-Passw0rd-客户", "E2E Owner", secrets.token_hex(20)),
     }
     rows = [(a.email, a.password, a.display_name, a.totp_key) for a in made.values()]
     guanxi_server.shell(_SEED.format(accounts=rows, team=SEEDED_TEAM))

@@ -1,6 +1,8 @@
 """Browser journey of the customer pool (公海), in the 中文 UI: open the pool from the account list, read
 why a company is there, claim it (领取); release another one with a reason (退回公海) and find it in
-the pool; the pool's banner on a phone-size screen."""
+the pool; the pool's banner on a phone-size screen. And an owner told that a company goes back to the
+pool soon (即将退回公海): from the home page to the list and the company's page, where a follow-up note
+keeps it."""
 
 from __future__ import annotations
 
@@ -89,3 +91,70 @@ def test_pool_journey(page: Page, make_page: Any, shot: Any, accounts: dict[str,
     box = claim.bounding_box()
     assert box is not None and box["x"] + box["width"] <= PHONE["width"], box
     shot("phone-pooled", phone)
+
+
+_DUE_SEED = """
+import datetime, json
+from django.utils import timezone
+from guanxi.customers import services
+from guanxi.customers.models import Account, PoolRule
+from guanxi.identity.models import User
+owner = User.objects.get(email="e2e-owner@example.com")
+PoolRule.objects.get_or_create(
+    name="潜在客户 30 天", defaults={"idle_days": 30, "warn_days": 7, "conditions": {"lifecycle_stages": ["prospect"]}}
+)
+due = services.account_create(user=owner, data={"name": "NAME", "lifecycle_stage": "prospect"})
+Account.objects.filter(pk=due.pk).update(created_at=timezone.now() - datetime.timedelta(days=26))
+services.pool_recycle()
+print(json.dumps({"due": due.pk}))
+"""
+
+
+def test_going_back_soon_journey(
+    page: Page, make_page: Any, shot: Any, accounts: dict[str, Any], guanxi_server: Any
+) -> None:
+    ids = json.loads(guanxi_server.shell(_DUE_SEED.replace("NAME", "温州瓯江电气有限公司")).strip().splitlines()[-1])
+    sign_in(page, accounts["owner"], shot)
+    switch_language(page, "中文")
+    page.goto("/")
+
+    # --- the home page says which company goes back, and when ------------------------------------------
+    line = page.locator('[data-waiting="due"]')
+    expect(line).to_contain_text("即将退回公海")
+    expect(line).to_contain_text("1")
+    soonest = page.locator("[data-waiting-account]").first
+    expect(soonest).to_contain_text("温州瓯江电气有限公司")
+    expect(soonest).to_contain_text("4 天后")
+    shot("home-going-back")
+
+    # --- the list behind it shows the date -----------------------------------------------------------
+    line.click()
+    page.wait_for_url(re.compile(r"pool_due_at__isnull=false"))
+    row = list_row(page, "温州瓯江电气有限公司")
+    expect(row).to_be_visible()
+    expect(page.locator("thead")).to_contain_text("退回公海日期")
+    shot("list-going-back")
+
+    # --- the company's page warns, and a follow-up note keeps it ------------------------------------------
+    row.get_by_role("link", name="温州瓯江电气有限公司").click()
+    page.wait_for_url(re.compile(rf"/customers/accounts/{ids['due']}/"))
+    expect(page.locator("#pool-due")).to_contain_text("4 天后退回公海")
+    shot("account-going-back")
+    page.locator("#pool-due-note").click()
+    note = page.locator("#note-body")
+    expect(note).to_be_in_viewport()
+    note.fill("电话联系了采购部，下周上门演示")
+    page.locator("#note-form button[type=submit]").click()
+    expect(page.locator('[data-kind="note"]').first).to_contain_text("下周上门演示")
+    expect(page.locator("#pool-due")).to_have_count(0)
+    shot("followed-up")
+
+    # --- on a phone: the warning and its button fit the screen ----------------------------------------
+    other = json.loads(guanxi_server.shell(_DUE_SEED.replace("NAME", "宁波浦江模具有限公司")).strip().splitlines()[-1])
+    phone = make_page(viewport=PHONE, is_mobile=True, storage_state=page.context.storage_state())
+    phone.goto(f"/customers/accounts/{other['due']}/")
+    button = phone.locator("#pool-due-note")
+    expect(button).to_be_visible()
+    box = button.bounding_box()
+    assert box is not None and box["x"] + box["width"] <= PHONE["width"], box
+    shot("phone-going-back", phone)

@@ -30,6 +30,7 @@ from guanxi.customers.services.common import (
     strip_texts,
     user_names,
 )
+from guanxi.customers.services.pool import pool_due_clear
 
 
 def _prepare_account_data(data: dict[str, Any], *, current: Account | None, user: Any) -> dict[str, Any]:
@@ -211,7 +212,12 @@ def account_update(
             tags=tags,
             custom_fields=custom_fields,
         )
-        moved = _contacts_follow(account, before["owner_id"], user) if before["owner_id"] != account.owner_id else None
+        moved = None
+        if before["owner_id"] != account.owner_id:
+            moved = _contacts_follow(account, before["owner_id"], user)
+            if account.pool_due_at is not None:  # the pool rules count anew for the new owner
+                pool_due_clear([account.pk])
+                account.pool_due_at = None
         _account_timeline(account, before, user, rule, moved)
         if "name" in data:
             detect_after_commit(Account, [account.pk])

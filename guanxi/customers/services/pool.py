@@ -28,6 +28,7 @@ from guanxi.core import services as core_services
 from guanxi.core.audit import changelog_record, changelog_records, diff, snapshot
 from guanxi.core.choices import Action, ChangeAction, Scope
 from guanxi.core.errors import Conflict, FieldErrors, NotFound, PermissionDenied
+from guanxi.core.imports.bulk import TableRows, update_rows
 from guanxi.core.permissions import object_type_of, scope_for
 from guanxi.core.search import search_reindex
 from guanxi.core.timeline import timeline_add
@@ -167,32 +168,62 @@ def _check_limit(user: Any, limit: int | None) -> None:
 
 def pool_recycle(*, now: datetime.datetime | None = None, batch_size: int = RECYCLE_BATCH) -> dict[str, int]:
     """Put back in the pool every owned account whose first matching pool rule says it waited too
-    long for a follow-up (the nightly job: ``guanxi classify`` runs it). Returns how many per rule."""
+    long for a follow-up (the nightly job: ``guanxi classify`` runs it), and date those whose rule's
+    warning days have begun (``Account.pool_due_at``). Returns how many went back, per rule."""
     now = now or timezone.now()
     rules = list(PoolRule.objects.filter(is_active=True).order_by("position", "id"))
     released: dict[str, int] = {rule.name: 0 for rule in rules}
-    if not rules:
-        return released
-    tiers = classification.active_tier_rules() if any(r.conditions.get("tiers") for r in rules) else []
-    wants_tags = classification.asks_for_tags(r.conditions for r in rules)
-    cutoff = now - datetime.timedelta(days=min(r.idle_days for r in rules))
-    for ids in _idle_batches(cutoff, batch_size):
-        with transaction.atomic():
-            # Locked and read again: a claim or a follow-up since the scan wins.
-            accounts = list(_idle(Account.objects.select_for_update(), cutoff).filter(pk__in=ids).order_by("pk"))
-            if wants_tags:
-                classification.load_tags(accounts)
-            for account in accounts:
-                rule = _first_rule(account, rules, tiers)
-                if rule is None or account.idle_since >= now - datetime.timedelta(days=rule.idle_days):
-                    continue
-                reason = _("No follow-up for %(days)d days (pool rule “%(rule)s”)") % {
-                    "days": rule.idle_days,
-                    "rule": rule.name,
-                }
-                _to_pool(account, actor=None, reason=reason, now=now)
-                released[rule.name] += 1
+    warned_before = set(Account.all_objects.filter(pool_due_at__isnull=False).values_list("pk", flat=True))
+    warned: set[int] = set()
+    if rules:
+        tiers = classification.active_tier_rules() if any(r.conditions.get("tiers") for r in rules) else []
+        wants_tags = classification.asks_for_tags(r.conditions for r in rules)
+        # The earliest any rule looks at an account: its days without a follow-up, less its warning.
+        cutoff = now - datetime.timedelta(days=min(r.idle_days - _warning(r) for r in rules))
+        table = TableRows(Account, now)
+        for ids in _idle_batches(cutoff, batch_size):
+            with transaction.atomic():
+                # Locked and read again: a claim or a follow-up since the scan wins.
+                accounts = list(_idle(Account.objects.select_for_update(), cutoff).filter(pk__in=ids).order_by("pk"))
+                if wants_tags:
+                    classification.load_tags(accounts)
+                due_dates = []
+                for account in accounts:
+                    rule = _first_rule(account, rules, tiers)
+                    if rule is None:
+                        continue
+                    due = account.idle_since + datetime.timedelta(days=rule.idle_days)
+                    if due <= now:
+                        reason = _("No follow-up for %(days)d days (pool rule “%(rule)s”)") % {
+                            "days": rule.idle_days,
+                            "rule": rule.name,
+                        }
+                        _to_pool(account, actor=None, reason=reason, now=now)
+                        released[rule.name] += 1
+                    elif due - datetime.timedelta(days=_warning(rule)) <= now:
+                        warned.add(account.pk)
+                        if account.pool_due_at != due:
+                            due_dates.append((due, account.pk))
+                # A plain UPDATE by primary key (executemany), like the engagement figures.
+                update_rows(Account, ["pool_due_at"], [(table.prep("pool_due_at", due), pk) for due, pk in due_dates])
+    # Dated before and not now: followed up meanwhile, a rule changed, or gone back to the pool.
+    pool_due_clear(warned_before - warned)
     return released
+
+
+def _warning(rule: PoolRule) -> int:
+    """A rule's warning days, short of its days without a follow-up (a warning from day one on)."""
+    return min(rule.warn_days, rule.idle_days - 1)
+
+
+def pool_due_clear(account_ids: Any) -> None:
+    """Forget when the pool rules would take these accounts back: they were followed up, or have a
+    new owner, so the count of days starts again (the next nightly run dates them anew)."""
+    ids = list(account_ids)
+    for start in range(0, len(ids), RECYCLE_BATCH):
+        Account.all_objects.filter(pk__in=ids[start : start + RECYCLE_BATCH], pool_due_at__isnull=False).update(
+            pool_due_at=None
+        )
 
 
 def _idle(qs: Any, cutoff: datetime.datetime) -> Any:
@@ -246,6 +277,7 @@ def _to_pool(account: Account, *, actor: Any, reason: str, now: datetime.datetim
     Share.objects.filter(
         content_type=ContentType.objects.get_for_model(Account, for_concrete_model=False), object_id=account.pk
     ).delete()
+    account.pool_due_at = None  # derived, not a change to log: set before the snapshot
     before = snapshot(account)
     previous = account.owner_id
     account.owner_id, account.team_id = None, None
@@ -273,7 +305,18 @@ def _with_contacts(count: int) -> str:
 
 def _save(account: Account, before: dict[str, Any], *, actor: Any) -> None:
     account.version += 1
-    account.save(update_fields=["owner", "team", "pooled_at", "pool_reason", "owner_since", "version", "updated_at"])
+    account.save(
+        update_fields=[
+            "owner",
+            "team",
+            "pooled_at",
+            "pool_reason",
+            "owner_since",
+            "pool_due_at",
+            "version",
+            "updated_at",
+        ]
+    )
     changelog_record(actor=actor, obj=account, action=ChangeAction.UPDATE, before=before, after=snapshot(account))
     search_reindex(Account, [account.pk], changed={"owner", "team"})
 

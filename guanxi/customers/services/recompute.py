@@ -25,6 +25,7 @@ from guanxi.customers.engagement import accounts_of, engagement_of, latest_of
 from guanxi.customers.models import Account, Contact
 from guanxi.customers.services.accounts import tier_change_summary
 from guanxi.customers.services.common import BATCH_SIZE, classify_after_commit
+from guanxi.customers.services.pool import pool_due_clear
 
 
 def _id_batches(account_ids: Iterable[int] | None, size: int) -> Iterator[list[int]]:
@@ -179,11 +180,19 @@ def account_engagement_recompute(
             for pk, (count, latest) in tally.items()
             if (count, latest) != stored[pk]
         ]
+        # A follow-up newer than the stored one starts the pool rules' count of days again.
+        followed_up = [pk for pk, (_count, latest) in tally.items() if _newer(latest, stored[pk][1])]
         with transaction.atomic():
             update_rows(Account, ["engagement", "last_interaction_at"], stale)
+            if followed_up:
+                pool_due_clear(followed_up)
         checked += len(stored)
         changed += len(stale)
     return {"checked": checked, "changed": changed}
+
+
+def _newer(latest: Any, stored: Any) -> bool:
+    return latest is not None and (stored is None or latest > stored)
 
 
 def engagement_refresh(account_ids: list[int]) -> None:

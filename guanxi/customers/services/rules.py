@@ -182,12 +182,28 @@ def assignment_rule_delete(
     return core_services.record_delete(model=AssignmentRule, pk=pk, user=user, expected_version=expected_version)
 
 
+#: A new pool rule's warning days unless it says otherwise (the model's default).
+WARN_DAYS = PoolRule._meta.get_field("warn_days").default
+
+
 def _prepare_pool_rule(data: dict[str, Any], *, current: PoolRule | None) -> dict[str, Any]:
     # Pool rules may name tiers, like assignment rules: "C and D prospects go back after 30 days".
     data = _prepare_setting(data, json_field="conditions", creating=current is None, tiers=True)
     days = data.get("idle_days", current.idle_days if current else None)
     if days is None or not 1 <= days <= 3650:
         raise FieldErrors({"idle_days": [_("Give the number of days without a follow-up: from 1 to 3650.")]})
+    warn = data.get("warn_days")
+    if warn is None:  # not given: the rule's own, or for a new rule a week (a short rule: from day one)
+        warn = data["warn_days"] = current.warn_days if current else min(WARN_DAYS, days - 1)
+    if warn is None or not 0 <= warn < days:
+        raise FieldErrors(
+            {
+                "warn_days": [
+                    _("Warn from 0 days up to one day fewer than the days without a follow-up (%(days)d).")
+                    % {"days": days}
+                ]
+            }
+        )
     return data
 
 
