@@ -5,12 +5,14 @@ follow-up or a new owner clears the date, and the next run dates again what stil
 from __future__ import annotations
 
 import datetime
+import io
 import re
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from django.contrib.contenttypes.models import ContentType
+from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
@@ -91,6 +93,11 @@ def test_the_nightly_run_dates_the_accounts_within_their_warning(
 
     # The date is derived: the change log has no line for it.
     assert not ChangeLogEntry.objects.filter(object_id=within.pk, changes__has_key="pool_due_at").exists()
+
+    # The nightly command says how many are dated.
+    out = io.StringIO()
+    call_command("classify", stdout=out)
+    assert "going back soon: 1." in out.getvalue()
 
     # Days later the early one enters its warning, and the dated one goes back.
     services.pool_recycle(now=timezone.now() + 5 * DAY)

@@ -1,5 +1,5 @@
 """``guanxi classify``: every account's engagement, tier and fit score brought up to date, and the pool
-rules applied (run daily)."""
+rules applied: accounts back in the pool, and those going back soon dated (run daily)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand
 
 from guanxi.core.context import write_context
 from guanxi.customers import services
+from guanxi.customers.models import Account
 
 
 class Command(BaseCommand):
@@ -24,5 +25,6 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Engagement: {engagement['changed']} of {engagement['checked']} accounts changed; "
             f"tiers: {tiers['changed']} changed ({tiers['locked']} set by hand); fit scores: {fit['changed']} changed; "
-            f"back in the customer pool: {sum(done['pool'].values())}."
+            f"back in the customer pool: {sum(done['pool'].values())}; "
+            f"going back soon: {Account.objects.filter(pool_due_at__isnull=False).count()}."
         )
