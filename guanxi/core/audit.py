@@ -36,10 +36,13 @@ def _plain(value: Any) -> Any:
 
 
 def snapshot(obj: models.Model) -> dict[str, Any]:
-    """The record's stored values, JSON-ready; foreign keys by id, secrets masked."""
+    """The record's stored values, JSON-ready; foreign keys by id, secrets masked. A model's
+    ``unlogged_fields`` are left out: figures it derives and keeps up to date itself, whose every
+    change would otherwise read as an edit in the change log."""
     data: dict[str, Any] = {}
+    skip = NOISE_FIELDS.union(getattr(obj, "unlogged_fields", ()))
     for field in obj._meta.concrete_fields:
-        if field.name in NOISE_FIELDS:
+        if field.name in skip:
             continue
         value = getattr(obj, field.attname)
         data[field.name] = MASK if field.name in SECRET_FIELDS and value else _plain(value)

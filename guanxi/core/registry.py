@@ -120,6 +120,10 @@ class Resource:
     def soft_delete(self) -> bool:
         return hasattr(self.model, "deleted_at")
 
+    def shows_pool(self, params: Any) -> bool:
+        """Whether a list query (a QueryDict or a dict) is this resource's pool."""
+        return self.pool is not None and self.pool.shows(params)
+
 
 _resources: dict[str, Resource] = {}
 

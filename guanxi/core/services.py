@@ -171,8 +171,13 @@ def record_update(
     expected_version: int | None = None,
     tags: Iterable[str] | None = None,
     custom_fields: dict[str, Any] | None = None,
+    derived: dict[str, Any] | None = None,
 ) -> M:
-    """Change fields of a record the user may change; 412 when ``expected_version`` is stale."""
+    """Change fields of a record the user may change; 412 when ``expected_version`` is stale.
+
+    ``derived``: values the service keeps itself along with the change (when the owner changed, say),
+    written and logged with ``data`` but not the user's input, so the role's read-only and hidden
+    fields do not refuse them: hiding "owner since" must not stop a hand-over."""
     _check_frozen(user, model, data)
     obj = record_lock(model, pk, user, Action.CHANGE)
     check_version(obj, expected_version)
@@ -182,7 +187,7 @@ def record_update(
     assigned = _ownership_changed(model, data, before)
     if assigned and not restricted(model, user, Action.ASSIGN).filter(pk=obj.pk).exists():
         raise FieldErrors({"owner": [_("You may not assign this record to other people or teams.")]})
-    for name, value in data.items():
+    for name, value in {**data, **(derived or {})}.items():
         setattr(obj, name, value)
     if custom_fields is not None:
         obj.custom_fields = clean_custom_fields(model, custom_fields, obj.custom_fields)  # type: ignore[attr-defined]

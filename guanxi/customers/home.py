@@ -7,6 +7,7 @@ with the home page's counts for a minute."""
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -22,6 +23,7 @@ from guanxi.core.views.base import resource_url
 from guanxi.customers.choices import Tier
 from guanxi.customers.filters import NO_TIER, AccountFilterSet
 from guanxi.customers.models import Account
+from guanxi.customers.services.pool import days_to_due
 from guanxi.identity.selectors import user_report_ids, user_team_ids
 
 #: An account not followed up for this many days is waiting for one.
@@ -81,37 +83,24 @@ def my_accounts(user: Any) -> dict[str, Any] | None:
     def link(**params: Any) -> str:
         return f"{list_url}?{urlencode({**scope, **params})}"
 
-    stale = sum(row["stale"] for row in tiers.values())
-    # Whom to call first: the few waiting longest, by name, with how long ago (the list has the rest).
-    longest = (
-        scoped(scope)
-        .filter(last_interaction_at__lte=cut)
-        .order_by("last_interaction_at", "id")
-        .values_list("pk", "name", "last_interaction_at")[:LONGEST_SHOWN]
-        if stale
-        else []
-    )
+    def first_few(condition: Q, field: str, when: Callable[[datetime.datetime], str]) -> list[dict[str, str]]:
+        """The few accounts of a line by name, first by ``field``, with when (the list has the rest)."""
+        rows = scoped(scope).filter(condition).order_by(field, "id").values_list("pk", "name", field)
+        return [
+            {"name": name, "url": resource_url(accounts, "detail", pk) or "", "ago": when(at)}
+            for pk, name, at in rows[:LONGEST_SHOWN]
+        ]
 
+    stale = sum(row["stale"] for row in tiers.values())
     # Going back to the pool soon unless followed up (the pool rules' warning days), soonest first.
     due = 0 if "pool_due_at" in hidden else sum(row["due"] for row in tiers.values())
-    soonest = (
-        scoped(scope)
-        .filter(pool_due_at__isnull=False)
-        .order_by("pool_due_at", "id")
-        .values_list("pk", "name", "pool_due_at")[:LONGEST_SHOWN]
-        if due
-        else []
-    )
     going = {
         "key": "due",
         "label": _("Going back to the customer pool soon"),
         "count": due,
         # With the date among the columns: when each goes back is what the list is for.
         "url": link(pool_due_at__isnull="false", ordering="pool_due_at", columns=",".join(DUE_COLUMNS)),
-        "accounts": [
-            {"name": name, "url": resource_url(accounts, "detail", pk), "ago": _in_days(today, at)}
-            for pk, name, at in soonest
-        ],
+        "accounts": first_few(Q(pool_due_at__isnull=False), "pool_due_at", _in_days) if due else [],
     }
 
     # (stored tier, label, colour, filter value): every tier, and 未分级 only when some accounts are.
@@ -136,14 +125,14 @@ def my_accounts(user: Any) -> dict[str, Any] | None:
                 "label": _("Not followed up for %(days)s days or more") % {"days": STALE_DAYS},
                 "count": stale,
                 "url": link(last_interaction_at__lte=since.isoformat(), ordering="last_interaction_at"),
-                "accounts": [
-                    {
-                        "name": name,
-                        "url": resource_url(accounts, "detail", pk),
-                        "ago": _("%(days)s days ago") % {"days": (today - timezone.localdate(at)).days},
-                    }
-                    for pk, name, at in longest
-                ],
+                # Whom to call first: those waiting longest.
+                "accounts": first_few(
+                    Q(last_interaction_at__lte=cut),
+                    "last_interaction_at",
+                    lambda at: _("%(days)s days ago") % {"days": (today - timezone.localdate(at)).days},
+                )
+                if stale
+                else [],
             },
             {
                 "key": "never",
@@ -155,8 +144,8 @@ def my_accounts(user: Any) -> dict[str, Any] | None:
     }
 
 
-def _in_days(today: datetime.date, at: datetime.datetime) -> str:
-    days = (timezone.localdate(at) - today).days
+def _in_days(due: datetime.datetime) -> str:
+    days = days_to_due(due)
     if days <= 0:
         return _("tonight")
     return ngettext("in %(days)d day", "in %(days)d days", days) % {"days": days}

@@ -153,7 +153,7 @@ class Account(BigTableMixin, AddressMixin, GuanxiModel):
     owner_since = models.DateTimeField(_("owner since"), null=True, blank=True, editable=False)
     # When the pool rules will take the account back unless someone follows it up: written each
     # night for the accounts within their rule's warning days (提前提醒), so the owner sees it coming;
-    # a follow-up or a new owner clears it (services.pool). Derived, like the fit score: not logged.
+    # a follow-up or a new owner clears it (services.pool). Derived: not in the change log.
     pool_due_at = models.DateTimeField(_("back to the pool on"), null=True, blank=True, editable=False)
     description = models.TextField(_("description"), blank=True)
     # The record's id in another system (ERP, old CRM, a spreadsheet); imports upsert by it.
@@ -165,6 +165,8 @@ class Account(BigTableMixin, AddressMixin, GuanxiModel):
     # The customer pool is open to everyone who may see some accounts (``restrict``, view only):
     # that is how a salesperson finds a company to claim. Changing one takes claiming it first.
     open_rows = Q(pooled_at__isnull=False)
+    # Derived and kept by the pool (``core.audit.snapshot`` leaves it out of the change log).
+    unlogged_fields = ("pool_due_at",)
 
     class Meta(GuanxiModel.Meta):
         verbose_name = _("account")

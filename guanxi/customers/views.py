@@ -14,7 +14,7 @@ from django.db import models
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
-from django.utils import numberformat, timezone
+from django.utils import numberformat
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
@@ -35,7 +35,7 @@ from guanxi.customers import hierarchy, services
 from guanxi.customers.choices import ContactPointLabel
 from guanxi.customers.forms import LINKS_RULE, contact_form_class, phone_text, point_text
 from guanxi.customers.models import Account, AccountContact, Contact
-from guanxi.customers.services.pool import prospects_held, role_limits
+from guanxi.customers.services.pool import days_to_due, prospects_held, role_limits
 from guanxi.customers.vcard import contact_cards, vcard_response
 from guanxi.customers.views_duplicates import MergedRedirectMixin, duplicate_alert
 from guanxi.customers.views_duplicates import urlpatterns as duplicate_urlpatterns
@@ -385,7 +385,7 @@ def pool_state(account: Account, user: Any, *, can_change: bool) -> dict[str, An
         if due is not None and "pool_due_at" in hidden_fields(user, Account):
             due = None
         # Going back soon unless someone follows it up: say when, and how to keep it.
-        days_left = (timezone.localdate(due) - timezone.localdate()).days if due is not None else None
+        days_left = days_to_due(due) if due is not None else None
         return {
             "release": can_change and account.owner_id is not None,
             "due": due,

@@ -16,7 +16,7 @@ from django.utils import translation
 
 from guanxi.core import filters
 from guanxi.customers import services
-from guanxi.customers.models import Account, Contact
+from guanxi.customers.models import Account, Contact, PoolRule
 from guanxi.identity.models import Role, RolePermission, Team, User
 
 PASSWORD = "Correct-Horse-73!"
@@ -131,6 +131,14 @@ def api_for() -> Callable[[User], Api]:
 @pytest.fixture
 def admin_api(admin: User) -> Api:
     return Api(admin)
+
+
+@pytest.fixture
+def prospects_rule(db: Any) -> PoolRule:
+    """A pool rule: prospects not followed up for 30 days go back to the customer pool (warned a week before)."""
+    return PoolRule.objects.create(
+        name="潜在客户30天", position=1, conditions={"lifecycle_stages": ["prospect"]}, idle_days=30
+    )
 
 
 @pytest.fixture

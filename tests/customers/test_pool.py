@@ -22,7 +22,7 @@ from guanxi.core.models import ChangeLogEntry, TimelineEntry
 from guanxi.customers import services
 from guanxi.customers.models import Account, Contact, PoolRule
 from guanxi.customers.services import pool
-from guanxi.identity.models import Role, User
+from guanxi.identity.models import FieldRule, Role, User
 from tests.customers.conftest import Api, grant
 
 pytestmark = pytest.mark.django_db
@@ -48,13 +48,6 @@ def _age(account: Account, **days_ago: int | None) -> None:
     now = timezone.now()
     Account.objects.filter(pk=account.pk).update(
         **{field: None if days is None else now - days * DAY for field, days in days_ago.items()}
-    )
-
-
-@pytest.fixture
-def prospects_rule(db: Any) -> PoolRule:
-    return PoolRule.objects.create(
-        name="潜在客户30天", position=1, conditions={"lifecycle_stages": ["prospect"]}, idle_days=30
     )
 
 
@@ -393,6 +386,31 @@ def test_giving_an_owner_takes_an_account_out_of_the_pool(
     assert moved.status_code == 200, moved.json_body
     since = Account.objects.get(pk=normal.pk).owner_since
     assert since is not None and since >= before
+
+
+def test_hidden_bookkeeping_fields_do_not_stop_a_hand_over(
+    rep: User, other_rep: User, sales_role: Role, make_account: Callable[..., Account], prospects_rule: PoolRule
+) -> None:
+    # A role that hides when the owner changed and when the pool takes an account back, as a company
+    # may: handing an account over sets both, and that is the service's doing, not the rep's input.
+    grant(sales_role, "customers.account", actions=["assign"])
+    for field in ("owner_since", "pool_due_at"):
+        FieldRule.objects.create(role=sales_role, object_type="customers.account", field=field, access="hidden")
+    account = make_account(name="交接客户", by=rep, lifecycle_stage="prospect")
+    _age(account, created_at=26)
+    services.pool_recycle()
+    assert Account.objects.get(pk=account.pk).pool_due_at is not None
+
+    before = timezone.now()
+    response = Api(rep).patch(f"accounts/{account.pk}", {"owner": other_rep.pk})
+    assert response.status_code == 200, response.json_body
+    stored = Account.objects.get(pk=account.pk)
+    assert stored.owner_id == other_rep.pk and stored.pool_due_at is None
+    assert stored.owner_since is not None and stored.owner_since >= before
+    # Still hidden from the rep's role, and the date a rule would take it back is never logged.
+    assert "owner_since" not in response.json_body
+    entry = ChangeLogEntry.objects.filter(object_id=account.pk, action="update").latest("pk")
+    assert "owner_since" in entry.changes and "pool_due_at" not in entry.changes
 
 
 def test_pool_rules_are_settings_with_checked_days(rep: User, admin_api: Api) -> None:

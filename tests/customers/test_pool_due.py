@@ -21,6 +21,8 @@ from guanxi.customers import services
 from guanxi.customers.models import Account, PoolRule
 from guanxi.identity.models import User
 from tests.customers.conftest import Api, grant
+from tests.customers.test_engagement import _note
+from tests.customers.test_pool import _age, _errors
 from tests.customers.test_record_page import page
 
 pytestmark = pytest.mark.django_db
@@ -28,35 +30,13 @@ pytestmark = pytest.mark.django_db
 DAY = datetime.timedelta(days=1)
 
 
-def _age(account: Account, **days_ago: int) -> None:
-    now = timezone.now()
-    Account.objects.filter(pk=account.pk).update(**{field: now - days * DAY for field, days in days_ago.items()})
-
-
 def _due(account: Account) -> datetime.datetime | None:
     return Account.objects.get(pk=account.pk).pool_due_at
-
-
-def _note(api: Api, account: Account, body: str = "电话沟通了需求") -> None:
-    ct = ContentType.objects.get_for_model(Account, for_concrete_model=False).pk
-    response = api.post("notes", {"content_type": ct, "object_id": account.pk, "body": body})
-    assert response.status_code == 201, response.json_body
-
-
-def _errors(response: Any) -> dict[str, str]:
-    return {e["field"]: e["detail"] for e in (response.json_body or {}).get("errors", [])}
 
 
 @pytest.fixture(autouse=True)
 def reps_write_notes(sales_role: Any) -> None:
     grant(sales_role, "core.note")
-
-
-@pytest.fixture
-def prospects_rule(db: Any) -> PoolRule:
-    return PoolRule.objects.create(
-        name="潜在客户30天", position=1, conditions={"lifecycle_stages": ["prospect"]}, idle_days=30, warn_days=7
-    )
 
 
 @pytest.fixture
@@ -137,6 +117,7 @@ def test_releasing_clears_the_date_and_a_rule_change_undates_at_the_next_run(
 
     released = services.pool_release(pk=soon.pk, user=rep, reason="客户已转投别家")
     assert released.pool_due_at is None and _due(soon) is None
+    assert not ChangeLogEntry.objects.filter(object_id=soon.pk, changes__has_key="pool_due_at").exists()
 
     # No warning days: the rule still takes it back on time, without a warning.
     PoolRule.objects.filter(pk=prospects_rule.pk).update(warn_days=0)

@@ -86,7 +86,7 @@ def scope_links(resource: Resource, user: Any, params: QueryDict, link_params: Q
     # A link or a view from before these values (owner=7) is the same scope for user 7.
     same = {str(user.pk): "me"}
     pool = resource.pool
-    in_pool = pool is not None and pool.shows(params)
+    in_pool = resource.shows_pool(params)
     leave: dict[str, Any] = {}
     if pool is not None:
         leave[pool.param] = None
@@ -333,7 +333,7 @@ class ObjectListView(ResourceView):
 
         errors: list[str] = []
         page, ordering = self.fetch_page(params, columns, errors)
-        actions = bulk_actions(resource, user, in_pool=resource.pool is not None and resource.pool.shows(params))
+        actions = bulk_actions(resource, user, in_pool=resource.shows_pool(params))
         rows = self.rows(page.items, columns)
         rows_html(rows, columns, selectable=bool(actions))
         filters = filter_controls(resource, user, params, definitions)
@@ -418,9 +418,8 @@ class ObjectListView(ResourceView):
         requested = [n for n in (params.get("columns") or "").split(",") if n]
         if not requested and active_view is not None:
             requested = [str(n) for n in active_view.columns]
-        pool = self.resource.pool
-        if not requested and pool is not None and pool.shows(params):
-            requested = list(pool.columns)
+        if not requested and self.resource.pool is not None and self.resource.shows_pool(params):
+            requested = list(self.resource.pool.columns)
         if not requested:
             requested = list(self.resource.list_columns)
         chosen = [by_name[n] for n in requested if n in by_name]

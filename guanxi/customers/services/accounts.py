@@ -30,7 +30,6 @@ from guanxi.customers.services.common import (
     strip_texts,
     user_names,
 )
-from guanxi.customers.services.pool import pool_due_clear
 
 
 def _prepare_account_data(data: dict[str, Any], *, current: Account | None, user: Any) -> dict[str, Any]:
@@ -196,7 +195,7 @@ def account_update(
         current = core_services.record_lock(Account, pk, user, Action.CHANGE)
         core_services.check_version(current, expected_version)
         data = _prepare_account_data(data, current=current, user=user)
-        _owner_changes(data, current)
+        derived = _owner_changes(data, current)
         if "parent_id" in data and data["parent_id"] != current.parent_id:
             _check_parent(user, current.pk, data["parent_id"])
         before = {name: getattr(current, name) for name in (*CLASSIFYING_FIELDS, "owner_id", "parent_id", "tier")}
@@ -211,13 +210,9 @@ def account_update(
             expected_version=expected_version,
             tags=tags,
             custom_fields=custom_fields,
+            derived=derived,
         )
-        moved = None
-        if before["owner_id"] != account.owner_id:
-            moved = _contacts_follow(account, before["owner_id"], user)
-            if account.pool_due_at is not None:  # the pool rules count anew for the new owner
-                pool_due_clear([account.pk])
-                account.pool_due_at = None
+        moved = _contacts_follow(account, before["owner_id"], user) if before["owner_id"] != account.owner_id else None
         _account_timeline(account, before, user, rule, moved)
         if "name" in data:
             detect_after_commit(Account, [account.pk])
@@ -229,18 +224,20 @@ def account_update(
     return account
 
 
-def _owner_changes(data: dict[str, Any], current: Account) -> None:
-    """A new owner starts the pool rules' count of days again; one given an account in the customer
-    pool (by hand, in bulk, by the rules) takes it out of the pool."""
+def _owner_changes(data: dict[str, Any], current: Account) -> dict[str, Any]:
+    """What a new owner changes besides (``record_update``'s ``derived``): the pool rules' count of days
+    starts again (and the date a rule would take the account back is gone); one given an account in
+    the customer pool (by hand, in bulk, by the rules) takes it out of the pool."""
     if not any(name in data for name in ("owner", "owner_id")):
-        return
+        return {}
     owner = data.get("owner_id", data.get("owner"))
     owner_id = getattr(owner, "pk", owner)
     if owner_id == current.owner_id:
-        return
-    data["owner_since"] = timezone.now() if owner_id is not None else None
+        return {}
+    derived: dict[str, Any] = {"owner_since": timezone.now() if owner_id is not None else None, "pool_due_at": None}
     if owner_id is not None and current.pooled_at is not None:
-        data["pooled_at"], data["pool_reason"] = None, ""
+        derived["pooled_at"], derived["pool_reason"] = None, ""
+    return derived
 
 
 #: Contacts moved with an account inside the request; more go to a background bulk job. Each is a

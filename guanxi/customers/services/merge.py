@@ -255,9 +255,8 @@ def _plan_account(survivor: Account, others: list[Account], values: dict[str, An
         values["parent_id"] = None if parent in merged_ids else parent
     owner = values.get("owner_id", survivor.owner_id)
     if owner != survivor.owner_id:
-        values["owner_since"] = timezone.now()
-        if survivor.pool_due_at is not None:  # the pool rules count anew for the new owner (undo restores it)
-            values["pool_due_at"] = None
+        # The pool rules count anew for the new owner (the undo restores both).
+        values["owner_since"], values["pool_due_at"] = timezone.now(), None
     if owner is not None and survivor.pooled_at is not None:
         # A pooled survivor given the owner of a merged account leaves the customer pool, as an
         # owner given by hand takes it out (``account_update``).

@@ -212,8 +212,14 @@ def pool_recycle(*, now: datetime.datetime | None = None, batch_size: int = RECY
 
 
 def _warning(rule: PoolRule) -> int:
-    """A rule's warning days, short of its days without a follow-up (a warning from day one on)."""
+    """A rule's warning days, at most one fewer than its days without a follow-up (a rule changed
+    since its warning was checked warns from its first day, not before)."""
     return min(rule.warn_days, rule.idle_days - 1)
+
+
+def days_to_due(due: datetime.datetime) -> int:
+    """Whole days, in the reader's time zone, until the pool rules take an account back (0: tonight)."""
+    return (timezone.localdate(due) - timezone.localdate()).days
 
 
 def pool_due_clear(account_ids: Any) -> None:
@@ -277,11 +283,10 @@ def _to_pool(account: Account, *, actor: Any, reason: str, now: datetime.datetim
     Share.objects.filter(
         content_type=ContentType.objects.get_for_model(Account, for_concrete_model=False), object_id=account.pk
     ).delete()
-    account.pool_due_at = None  # derived, not a change to log: set before the snapshot
     before = snapshot(account)
     previous = account.owner_id
     account.owner_id, account.team_id = None, None
-    account.pooled_at, account.pool_reason, account.owner_since = now, reason, None
+    account.pooled_at, account.pool_reason, account.owner_since, account.pool_due_at = now, reason, None, None
     _save(account, before, actor=actor)
     moved = _contacts_along(account, from_owner=previous, actor=actor) if previous is not None else 0
     names = user_names(previous)
