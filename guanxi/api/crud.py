@@ -29,7 +29,14 @@ from guanxi.core.filters import FilterSet
 from guanxi.core.jsontext import dumps_bytes
 from guanxi.core.models import Tag, TaggedItem
 from guanxi.core.pagination import Page, page_keys, paginate, parse_limit
-from guanxi.core.permissions import hidden_fields, may_reach, object_type_of, restricted, token_allows
+from guanxi.core.permissions import (
+    hidden_fields,
+    may_reach,
+    object_type_of,
+    restrict_queryset,
+    restricted,
+    token_allows,
+)
 from guanxi.core.registry import Resource
 
 JSON = "application/json"
@@ -227,7 +234,13 @@ def row_plan(resource: Resource) -> RowPlan | None:
 
 
 def page_rows(
-    resource: Resource, plan: RowPlan, qs: models.QuerySet, ordering: str, request: HttpRequest, hidden: set[str]
+    resource: Resource,
+    plan: RowPlan,
+    qs: models.QuerySet,
+    ordering: str,
+    request: HttpRequest,
+    hidden: set[str],
+    candidates: models.QuerySet | None = None,
 ) -> tuple[Page, list[dict[str, Any]]]:
     """One keyset page of ``qs``: the page (its items are the primary keys) and its rows as
     ``.values()`` dicts in page order, with the columns the user may see.
@@ -235,7 +248,7 @@ def page_rows(
     Two queries, like ``paginate`` with joins: the page's ids from the table alone (an index on the
     sort key answers it), then those rows by id with the joined display columns (``PkQuery``).
     """
-    page = page_keys(qs, ordering, request.GET.get("cursor"), parse_limit(request.GET.get("limit")))
+    page = page_keys(qs, ordering, request.GET.get("cursor"), parse_limit(request.GET.get("limit")), candidates)
     if not page.items:
         return page, []
     names = row_names(plan, hidden)
@@ -460,9 +473,14 @@ def list_parameters(filterset: type[FilterSet]) -> list[dict[str, Any]]:
 
 
 def list_page(
-    request: HttpRequest, resource: Resource, qs: models.QuerySet, ordering: str
+    request: HttpRequest,
+    resource: Resource,
+    qs: models.QuerySet,
+    ordering: str,
+    candidates: models.QuerySet | None = None,
 ) -> tuple[list[dict], str | None]:
-    """One keyset page of ``qs`` (already restricted and filtered) as JSON items, and the next cursor.
+    """One keyset page of ``qs`` (already restricted and filtered) as JSON items, and the next cursor;
+    ``candidates`` as ``page_keys`` takes them.
 
     Read as rows (``page_rows``/``serialize_rows``) when the resource allows it, else as model
     instances through ``serialize``; both give the same items.
@@ -471,14 +489,14 @@ def list_page(
     hidden = hidden_fields(user, resource.model)
     plan = row_plan(resource)
     if plan is not None:
-        page, rows = page_rows(resource, plan, qs, ordering, request, hidden)
+        page, rows = page_rows(resource, plan, qs, ordering, request, hidden, candidates)
         ids = [row[plan.pk] for row in rows]
         tags = tag_names_for(resource.model, ids) if resource.taggable and ids else {}
         extra = extras_for(resource, [Key(pk) for pk in ids], user)
         return serialize_rows(resource, plan, rows, hidden, tags, extra), page.next_cursor
     if resource.select_related:
         qs = qs.select_related(*resource.select_related)
-    page = paginate(qs, ordering, request.GET.get("cursor"), parse_limit(request.GET.get("limit")))
+    page = paginate(qs, ordering, request.GET.get("cursor"), parse_limit(request.GET.get("limit")), candidates)
     tags = tag_names_for(resource.model, [o.pk for o in page.items]) if resource.taggable else {}
     extra = extras_for(resource, page.items, user)
     items = [serialize(o, resource, hidden, tags.get(o.pk), extra=extra.get(o.pk)) for o in page.items]
@@ -490,9 +508,11 @@ def list_records(request: HttpRequest, resource: Resource) -> HttpResponse:
     require_token_scope(request, resource.object_type, Action.VIEW)
     if not may_reach(user, resource.model, Action.VIEW):
         raise PermissionDenied()
-    qs = restricted(resource.model, user, Action.VIEW)
-    qs, ordering = resource.filterset(request.GET, user).apply(qs)
-    items, next_cursor = list_page(request, resource, qs, ordering)
+    # Filtered first, then restricted: the page is found with the list as it would be without the
+    # restriction (``page_keys``'s candidates), never shown.
+    candidates, ordering = resource.filterset(request.GET, user).apply(resource.model._default_manager.all())
+    qs = restrict_queryset(candidates, user, Action.VIEW)
+    items, next_cursor = list_page(request, resource, qs, ordering, candidates)
     return json_response({"items": items, "next_cursor": next_cursor})
 
 

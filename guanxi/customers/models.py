@@ -164,7 +164,9 @@ class Account(BigTableMixin, AddressMixin, GuanxiModel):
 
     # The customer pool is open to everyone who may see some accounts (``restrict``, view only):
     # that is how a salesperson finds a company to claim. Changing one takes claiming it first.
-    open_rows = Q(pooled_at__isnull=False)
+    # "Live" again, as the pool's index is: SQLite reads "mine or in the pool" by the two indexes only
+    # when each half of the OR names its partial index's condition.
+    open_rows = Q(pooled_at__isnull=False, deleted_at__isnull=True)
     # Derived and kept by the pool (``core.audit.snapshot`` leaves it out of the change log).
     unlogged_fields = ("pool_due_at",)
 

@@ -29,7 +29,7 @@ from guanxi.core.errors import FieldErrors
 from guanxi.core.forms import MAX_SELECT_OPTIONS, related_queryset
 from guanxi.core.models import SavedView, Tag
 from guanxi.core.pagination import DEFAULT_LIMIT, paginate, parse_limit
-from guanxi.core.permissions import can, hidden_fields, may_reach, restricted
+from guanxi.core.permissions import can, hidden_fields, may_reach, restrict_queryset, restricted
 from guanxi.core.pickers import RecordPicker, pickable
 from guanxi.core.registry import Resource, resource_at
 from guanxi.core.views import display
@@ -425,22 +425,22 @@ class ObjectListView(ResourceView):
         chosen = [by_name[n] for n in requested if n in by_name]
         return chosen or available[:DEFAULT_COLUMN_COUNT]
 
-    def base_queryset(self, columns: list[display.Column]) -> models.QuerySet:
-        resource = self.resource
-        qs = restricted(resource.model, self.request.user, Action.VIEW)
-        related = {*resource.select_related, *(c.name for c in columns if c.is_relation)}
-        return qs.select_related(*sorted(related)) if related else qs
-
     def fetch_page(self, params: QueryDict, columns: list[display.Column], errors: list[str]) -> tuple[Any, str]:
-        """Filter, sort and page; a bad parameter is dropped with a message and the page shown without it."""
+        """Filter, sort, restrict and page; a bad parameter is dropped with a message and the page shown
+        without it. Filtered before restricted: the page is found with the list as it would be
+        without the restriction (``page_keys``'s candidates), never shown."""
         resource = self.resource
-        base = self.base_queryset(columns)
+        base = resource.model._default_manager.all()
+        related = {*resource.select_related, *(c.name for c in columns if c.is_relation)}
+        if related:
+            base = base.select_related(*sorted(related))
         for _attempt in range(4):
             try:
                 filterset = resource.filterset(params, self.request.user, strict=False)
-                qs, ordering = filterset.apply(base)
+                candidates, ordering = filterset.apply(base)
+                qs = restrict_queryset(candidates, self.request.user, Action.VIEW)
                 limit = parse_limit(params.get("limit"), DEFAULT_LIMIT)
-                return paginate(qs, ordering, params.get("cursor") or None, limit), ordering
+                return paginate(qs, ordering, params.get("cursor") or None, limit, candidates), ordering
             except FieldErrors as exc:
                 dropped = False
                 for key, messages_ in exc.errors.items():
