@@ -263,6 +263,11 @@ def _read_restricted(
     return out
 
 
+def _narrowed(qs: models.QuerySet, candidates: models.QuerySet | None) -> bool:
+    """Did ``restrict`` narrow ``candidates`` into ``qs``? (It returns the same queryset when not.)"""
+    return candidates is not None and candidates is not qs
+
+
 def page_keys(
     qs: models.QuerySet,
     ordering: str,
@@ -275,7 +280,7 @@ def page_keys(
 
     ``candidates``: ``qs`` before ``restrict`` narrowed it to the user's rows (the same filters), when
     it did; the page is then found as ``_read_restricted`` says. Its rows are never returned."""
-    if candidates is not None and candidates is not qs:
+    if candidates is not None and _narrowed(qs, candidates):
         keys = _read_restricted(qs, candidates, ordering, cursor, limit + 1, _sort_attr(ordering))
     else:
         keys = _read(_segments(qs, ordering, cursor), limit + 1, keys=_sort_attr(ordering))
@@ -299,8 +304,7 @@ def paginate(
     restricted list with its ``candidates`` (``page_keys``).
     """
     prefetch: tuple[Any, ...] = getattr(qs, "_prefetch_related_lookups", ())
-    restricted_ = candidates is not None and candidates is not qs
-    if (qs.query.select_related or prefetch or restricted_) and not qs.query.annotations:
+    if (qs.query.select_related or prefetch or _narrowed(qs, candidates)) and not qs.query.annotations:
         page = page_keys(qs, ordering, cursor, limit, candidates)
         loaded = _load(qs, page.items)
         return Page(items=[loaded[pk] for pk in page.items if pk in loaded], next_cursor=page.next_cursor)

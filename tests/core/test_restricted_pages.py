@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import datetime
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -25,6 +24,7 @@ from guanxi.core.pagination import paginate
 from guanxi.core.permissions import restricted
 from guanxi.customers.models import Account
 from guanxi.identity.models import Role, RolePermission, User
+from tests.core.test_list_speed import recorded
 from tests.factories import client_for, share
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -134,18 +134,6 @@ def test_restricted_ui_list_pages_through_the_same_rows(rep: User, old_rep_accou
     html = response.content.decode()
     positions = [html.find(f"/customers/accounts/{pk}/") for pk in expected]
     assert all(p >= 0 for p in positions) and positions == sorted(positions)
-
-
-@contextmanager
-def recorded() -> Iterator[list[tuple[str, Any]]]:
-    calls: list[tuple[str, Any]] = []
-
-    def record(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
-        calls.append((sql, params))
-        return execute(sql, params, many, context)
-
-    with connection.execute_wrapper(record):
-        yield calls
 
 
 def work(sql: str, params: Any) -> int:
