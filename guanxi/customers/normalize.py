@@ -52,6 +52,12 @@ def phone_display(e164: str) -> str:
     phonenumbers costs ~50 µs each). ``e164`` that is not a number comes back as it is."""
     if _CN_MOBILE_E164_RE.fullmatch(e164):
         return f"+86 {e164[3:6]} {e164[6:10]} {e164[10:]}"
+    return _formatted(e164)
+
+
+@lru_cache(maxsize=4096)
+def _formatted(e164: str) -> str:
+    """phonenumbers' international format (kept: a list shows the same landlines page after page)."""
     try:
         return phonenumbers.format_number(phonenumbers.parse(e164, None), phonenumbers.PhoneNumberFormat.INTERNATIONAL)
     except phonenumbers.NumberParseException:

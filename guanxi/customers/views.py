@@ -103,15 +103,10 @@ def main_point(points: list[dict[str, Any]] | None, kind: str, *, link: bool = T
 class ContactListView(ObjectListView):
     """The generic list; emails and phones show the main one as a link instead of raw JSON."""
 
-    def rows(self, items: list[models.Model], columns: list[display.Column]) -> list[dict[str, Any]]:
-        rows = super().rows(items, columns)
-        point_columns = [
-            (i, c.name) for i, c in enumerate(columns) if c.kind == "field" and c.name in ("emails", "phones")
-        ]
-        for row in rows:
-            for index, name in point_columns:
-                row["cells"][index] = main_point(getattr(row["obj"], name), name, link=index > 0)
-        return rows
+    cell_formats = {
+        "emails": lambda points, link: main_point(points, "emails", link=link),
+        "phones": lambda points, link: main_point(points, "phones", link=link),
+    }
 
 
 @register_view("contacts", "add")

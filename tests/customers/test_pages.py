@@ -463,3 +463,42 @@ def test_timeline_badges_say_what_happened_in_words(admin: User, make_account: C
     badges = re.findall(r'<span class="badge bg-secondary-lt">([^<]*)</span>', page)
     assert {"Created", "Lifecycle stage"} <= set(badges), badges
     assert not {kind.value for kind in TimelineKind} & set(badges), badges
+
+
+def test_list_cells_and_filter_options_escape_what_people_typed(admin: User, make_user: Callable[..., User]) -> None:
+    """A list page writes its cells and its filters' options as strings (``lists.rows_html``,
+    ``display.select_options``), not through template nodes: every value typed by someone is escaped
+    there, in a cell's text, a link's text, a label and an option alike."""
+    from guanxi.core.models import CustomFieldDefinition
+    from guanxi.customers import services
+    from guanxi.identity.models import Team
+
+    hostile = '<img src=x onerror="alert(1)">'
+    team = Team.objects.create(name=f"团队{hostile}")
+    owner = make_user(name=f"销售{hostile}", team=team)
+    CustomFieldDefinition.objects.create(
+        object_type="customers.account",
+        key="grade",
+        label_en=f"Grade{hostile}",
+        label_zh=f"等级{hostile}",
+        field_type="choice",
+        choices=["A", f"B{hostile}"],
+    )
+    services.account_create(
+        user=admin,
+        data={"name": f"公司{hostile}", "website": "https://example.com/?a=1&b=2", "owner": owner, "team": team},
+        tags=[f"标签{hostile}"],
+        custom_fields={"grade": f"B{hostile}"},
+    )
+    columns = "name,website,owner,team,tags,cf.grade"
+    page = html(client_for(admin).get(url("accounts-list", query=f"columns={columns}&cf_grade=B{hostile}")))
+    assert "<img" not in page
+    escaped = "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;"
+    assert f'class="fw-medium">公司{escaped}</a></td>' in page  # the first cell, linked
+    assert f'aria-label="Select 公司{escaped}"' in page  # its checkbox
+    assert f">销售{escaped}</a></td>" in page  # the owner, linked
+    assert f">团队{escaped}</a></td>" in page
+    assert f'data-label="Grade{escaped}">B{escaped}</td>' in page  # a custom field: label and value
+    assert f'<option value="B{escaped}" selected>B{escaped}</option>' in page  # the filter, chosen
+    assert f">团队{escaped}</option>" in page  # the team filter's options
+    assert "https://example.com/?a=1&amp;b=2" in page

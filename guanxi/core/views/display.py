@@ -17,7 +17,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
+from django.utils.html import escape, format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import Truncator, capfirst
 from django.utils.translation import gettext as _
@@ -46,6 +46,17 @@ class Column:
     @property
     def is_relation(self) -> bool:
         return self.db_field is not None and bool(self.db_field.many_to_one)
+
+
+def select_options(options: list[tuple[str, str]], selected: str) -> SafeString:
+    """``<option>`` elements for (value, label) pairs, the one whose value is ``selected`` selected;
+    both escaped."""
+    return mark_safe(  # noqa: S308 - every value and label is escaped
+        "".join(
+            f'<option value="{escape(value)}"{" selected" if value == selected else ""}>{escape(label)}</option>'
+            for value, label in options
+        )
+    )
 
 
 def model_field(model: type[models.Model], name: str) -> models.Field | None:
