@@ -3,7 +3,7 @@ read, and a bounded amount of work when the user's rows are few and old among ma
 
 A salesperson who owns only old accounts used to wait while both engines walked the whole sort
 index to find a page of theirs; the page now walks it only down to the ``WALK``-th row and reads the
-rest by the owner, pool and share indexes.
+rest by the owner, team, pool and share indexes, each in order where an index holds it, merged.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from guanxi.core.db import analyze_tables
 from guanxi.core.pagination import paginate
 from guanxi.core.permissions import restricted
 from guanxi.customers.models import Account
-from guanxi.identity.models import Role, RolePermission, User
+from guanxi.identity.models import Role, RolePermission, Team, User
 from tests.core.test_list_speed import recorded
 from tests.factories import client_for, share
 
@@ -58,13 +58,16 @@ def others(db: Any) -> list[User]:
     ]
 
 
-def add_accounts(owners: list[User] | None, count: int, start: datetime.datetime, *, pooled: bool = False) -> list[int]:
-    """``count`` accounts updated a minute apart from ``start`` on, owned in turn by ``owners``; some
-    without a fit score."""
+def add_accounts(
+    owners: list[User] | None, count: int, start: datetime.datetime, *, pooled: bool = False, team: Team | None = None
+) -> list[int]:
+    """``count`` accounts updated a minute apart from ``start`` on, owned in turn by ``owners`` (in
+    ``team``); some without a fit score."""
     rows = Account.objects.bulk_create(
         Account(
             name=f"客户{start:%j%H%M}-{n:04d}",
             owner=owners[n % len(owners)] if owners else None,
+            team=team,
             fit_score=None if n % 3 == 0 else (n * 37) % 100,
             last_interaction_at=None if n % 4 else start,
             pooled_at=start if pooled else None,
@@ -169,10 +172,10 @@ def work(sql: str, params: Any) -> int:
         return rows(plan[0]["Plan"])
 
 
-def first_page_work(user: User) -> int:
+def first_page_work(user: User, query: str = "") -> int:
     client = client_for(user)
     with recorded() as calls:
-        response = client.get("/api/v1/accounts?limit=20")
+        response = client.get(f"/api/v1/accounts?limit=20{query}")
     assert response.status_code == 200
     assert len(response.json()["items"]) == 20
     account_reads = [(sql, params) for sql, params in calls if 'FROM "customers_account"' in sql]
@@ -195,4 +198,80 @@ def test_a_page_of_old_rows_costs_the_same_however_many_newer_rows(
     add_accounts(others, 2700, long_ago + datetime.timedelta(days=60))
     analyze_tables(Account, rows=10_000)
     large = first_page_work(rep)
+    assert large < small * 2, (small, large)
+
+
+# --- a manager: many rows of the team's, none among the latest ---------------------------------------
+
+
+@pytest.fixture
+def manager(db: Any) -> User:
+    """A manager whose role sees the team's accounts (the teams they manage and those below)."""
+    role = Role.objects.create(name="销售经理")
+    RolePermission.objects.create(role=role, object_type="customers.account", action="view", scope="team")
+    east, north = Team.objects.create(name="华东"), Team.objects.create(name="华北")
+    boss = User.objects.create_user(email="boss@example.com", password="Correct-Horse-73!", role=role, team=east)
+    north.manager = boss
+    north.save()
+    return boss
+
+
+def team_accounts(manager: User, count: int, start: datetime.datetime) -> list[int]:
+    """``count`` accounts of the manager's two teams (some the manager's own), a minute apart."""
+    east, north = Team.objects.get(name="华东"), Team.objects.get(name="华北")
+    reps = [
+        User.objects.create_user(email=f"{team.name}{n}-{start:%j%H%M}@example.com", team=team)
+        for team in (east, north)
+        for n in range(2)
+    ]
+    half = count // 2
+    return add_accounts([manager, *reps[:2]], half, start, team=east) + add_accounts(
+        reps[2:], count - half, start + datetime.timedelta(hours=1), team=north
+    )
+
+
+@pytest.mark.parametrize("ordering", ["-updated_at", "updated_at", "-fit_score", "-last_interaction_at", "-id"])
+def test_a_managers_pages_merge_each_teams_rows(
+    manager: User, others: list[User], monkeypatch: pytest.MonkeyPatch, ordering: str
+) -> None:
+    """Past the walk, each team's rows (and the manager's own, and the pool) are read by their own
+    index and merged: every page is the plain read's, rows of both teams interleaved."""
+    monkeypatch.setattr(pagination, "WALK", 25)
+    long_ago = timezone.now() - datetime.timedelta(days=400)
+    mine = team_accounts(manager, 90, long_ago)
+    pooled = add_accounts(None, 4, long_ago + datetime.timedelta(minutes=30), pooled=True)
+    add_accounts(others, 200, long_ago + datetime.timedelta(days=30))
+    analyze_tables(Account, rows=10_000)
+    client = client_for(manager)
+    visible = restricted(Account, manager, Action.VIEW)
+
+    def by_api(cursor: str | None) -> tuple[list[int], str | None]:
+        query = f"limit=9&ordering={ordering}" + (f"&cursor={cursor}" if cursor else "")
+        body = client.get(f"/api/v1/accounts?{query}").json()
+        return [item["id"] for item in body["items"]], body["next_cursor"]
+
+    def plain(cursor: str | None) -> tuple[list[int], str | None]:
+        page = paginate(visible, ordering, cursor, 9)
+        return [row.pk for row in page.items], page.next_cursor
+
+    expected = pages(plain)
+    assert set(expected) == {*mine, *pooled}
+    assert pages(by_api) == expected
+
+
+def test_a_managers_first_page_costs_the_same_however_large_the_team(
+    manager: User, others: list[User], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The manager's teams own old accounts only. With ten times as many of them, the first page
+    reads about as much: each team's index gives its newest rows in order. Sorting all the teams'
+    rows (as before) read ten times as much."""
+    monkeypatch.setattr(pagination, "WALK", 100)
+    long_ago = timezone.now() - datetime.timedelta(days=400)
+    team_accounts(manager, 120, long_ago)
+    add_accounts(others, 300, long_ago + datetime.timedelta(days=30))
+    analyze_tables(Account, rows=10_000)
+    small = first_page_work(manager)
+    team_accounts(manager, 1200, long_ago - datetime.timedelta(days=30))
+    analyze_tables(Account, rows=10_000)
+    large = first_page_work(manager)
     assert large < small * 2, (small, large)
