@@ -615,6 +615,7 @@ def _add_bulk_route(router: Router, resource: Resource) -> None:
         owner: int | None = None
         tags: list[str] | None = None
         reason: str | None = None  # release: why the records go back to the customer pool
+        reason_id: int | None = None  # release: one of the release reasons (GET /pool-reasons)
 
     BulkIn.__name__ = f"{resource.model.__name__}BulkIn"
 
@@ -634,6 +635,7 @@ def _add_bulk_route(router: Router, resource: Resource) -> None:
             owner=payload.owner,
             tags=payload.tags,
             reason=payload.reason,
+            reason_id=payload.reason_id,
         )
         if isinstance(outcome, dict):
             return json_response(outcome)

@@ -83,6 +83,7 @@ def bulk_plan(
     owner: Any = None,
     tags: Iterable[str] | None = None,
     reason: Any = None,
+    reason_id: Any = None,
 ) -> BulkPlan:
     """Validate the action and its input once, before any record is touched (errors name the field)."""
     from guanxi.api.crud import input_schema, to_model_data
@@ -145,8 +146,8 @@ def bulk_plan(
             raise FieldErrors({"action": [_("This list does not allow this action.")]})
         if action == "release":
             raw["reason"] = str(reason or "").strip()
-            if not raw["reason"]:
-                raise FieldErrors({"reason": [_("Say why they go back to the pool; whoever claims one reads this.")]})
+            raw["reason_id"] = reason_id if reason_id not in (None, "") else None
+            resource.pool.check_reason(user, raw["reason"], raw["reason_id"])
     return plan
 
 
@@ -214,7 +215,7 @@ def _apply_one(plan: BulkPlan, user: Any, pk: Any, current_tags: dict[Any, list[
         resource.pool.claim(pk=pk, user=user)
         return True
     if plan.action == "release" and resource.pool is not None:
-        resource.pool.release(pk=pk, user=user, reason=plan.raw["reason"])
+        resource.pool.release(pk=pk, user=user, reason=plan.raw["reason"], reason_id=plan.raw.get("reason_id"))
         return True
     if plan.action == "delete":
         delete = resource.delete or services.record_delete
@@ -298,12 +299,22 @@ def bulk_start_or_run(
     owner: Any = None,
     tags: Iterable[str] | None = None,
     reason: Any = None,
+    reason_id: Any = None,
     strict: bool = True,
 ) -> dict[str, Any] | Job:
     """Check the request, then apply it now (up to ``SYNC_LIMIT`` records) or queue a ``bulk`` job."""
     if (ids is None) == (query is None):
         raise FieldErrors({"ids": [_("Send either ids or a query.")]})
-    plan = bulk_plan(resource=resource, user=user, action=action, data=data, owner=owner, tags=tags, reason=reason)
+    plan = bulk_plan(
+        resource=resource,
+        user=user,
+        action=action,
+        data=data,
+        owner=owner,
+        tags=tags,
+        reason=reason,
+        reason_id=reason_id,
+    )
     check_may_bulk(user, plan)
     requested = record_ids(ids) if ids is not None else None
     chosen = selection(resource, user, ids=requested, query=query, strict=strict)
@@ -344,6 +355,7 @@ def bulk_job(run: JobRun) -> dict[str, Any]:
         owner=params.get("owner"),
         tags=params.get("tags"),
         reason=params.get("reason"),
+        reason_id=params.get("reason_id"),
     )
     check_may_bulk(user, plan)
     ids = params.get("ids")

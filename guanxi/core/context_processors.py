@@ -41,7 +41,12 @@ NAVIGATION: list[Group] = [
     Group(
         "customers",
         _("Customers"),  # 客户
-        ["accounts", "contacts", Link(_("Duplicates"), "ui:duplicates-list", "customers.contact")],  # 重复客户
+        [
+            "accounts",
+            "contacts",
+            Link(_("Duplicates"), "ui:duplicates-list", "customers.contact"),  # 重复客户
+            Link(_("Pool statistics"), "ui:pool-statistics", "customers.account"),  # 公海统计
+        ],
     ),
     Group("sales", _("Sales")),  # 销售
     Group("activities", _("Activities")),  # 活动

@@ -41,8 +41,9 @@ class DetailSection:
 class Pool:
     """A resource's pool of records without an owner that anyone who sees them may claim (the
     customer pool, 公海). The list shows it with ``param=value``, sorted by ``ordering``, in
-    ``columns``; ``claim(pk=, user=)`` and ``release(pk=, user=, reason=)`` are the services of the
-    bulk actions of that name; the model's ``open_rows`` (``core.permissions``) are its records."""
+    ``columns``; ``claim(pk=, user=)`` and ``release(pk=, user=, reason=, reason_id=)`` are the
+    services of the bulk actions of that name (a release names one of the module's reasons, or says
+    why in words, or both); the model's ``open_rows`` (``core.permissions``) are its records."""
 
     claim: Callable[..., Any]
     release: Callable[..., Any]
@@ -50,6 +51,11 @@ class Pool:
     value: str
     ordering: str
     columns: tuple[str, ...]
+    #: ``(user, reason, reason_id)``: raises FieldErrors when a release's reason will not do (checked
+    #: once before a bulk release touches any record).
+    check_reason: Callable[[Any, str, Any], Any]
+    #: ``(user)``: the release reasons to offer, as (id, label) pairs.
+    reasons: Callable[[Any], list[tuple[Any, str]]]
 
     def shows(self, params: Any) -> bool:
         """Whether a list query (a QueryDict or a dict) is the pool's."""

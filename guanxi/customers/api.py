@@ -6,6 +6,7 @@ The CRUD routes come from ``guanxi.api.crud.build_router``; the hooks here add t
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, cast
 
 from django.db import transaction
@@ -27,10 +28,11 @@ from guanxi.api.crud import (
 from guanxi.core.choices import Action
 from guanxi.core.db import PkQuery
 from guanxi.core.errors import FieldErrors, PermissionDenied
-from guanxi.core.permissions import can, sees_all
+from guanxi.core.permissions import can, may_reach, sees_all
 from guanxi.core.registry import Resource, resource_at
 from guanxi.customers import classification, hierarchy, services
 from guanxi.customers.models import Account, AccountContact, Contact, CustomerProfile
+from guanxi.customers.selectors import day_bounds, pool_statistics, statistics_period
 from guanxi.customers.vcard import vcard_response
 
 # --- input shapes -----------------------------------------------------------------------------------
@@ -56,10 +58,12 @@ class AccountLinkIn(Schema):
 
 
 class PoolReleaseIn(Schema):
-    """Why the account goes back to the customer pool (whoever claims it reads this)."""
+    """Why the account goes back to the customer pool (whoever claims it reads this): one of the
+    release reasons (``reason_id``, ``GET /pool-reasons``), words of one's own (``reason``), or both."""
 
     model_config = ConfigDict(extra="forbid")
-    reason: str
+    reason: str = ""
+    reason_id: int | None = None
 
 
 CONTACT_EXTRA_INPUT: dict[str, tuple[Any, Any]] = {
@@ -140,6 +144,25 @@ def _queue_recompute(request: HttpRequest, resource: Resource, *, tiers: bool) -
 
 
 def account_routes(router: Router, resource: Resource) -> None:
+    @router.get(
+        "/pool-statistics",
+        operation_id="accounts_pool_statistics",
+        summary="The customer pool's statistics (公海统计) for a period",
+        description=(
+            "Accounts released to the pool by hand, taken back by the pool rules and claimed, from ``from`` "
+            "to ``to`` (YYYY-MM-DD, both included; this month by default): in all, per salesperson, per "
+            "release reason (``id`` null: said in words only) and per pool rule. Counted from the accounts "
+            "you may see."
+        ),
+    )
+    def account_pool_statistics(request: HttpRequest) -> HttpResponse:
+        require_token_scope(request, resource.object_type, Action.VIEW)
+        if not may_reach(request.user, Account, Action.VIEW):
+            raise PermissionDenied()
+        first, last = statistics_period(request.GET.get("from"), request.GET.get("to"))
+        figures = pool_statistics(request.user, *day_bounds(first, last))
+        return json_response({"from": first.isoformat(), "to": last.isoformat(), **dataclasses.asdict(figures)})
+
     @router.get(
         "/{id}/contacts",
         operation_id="accounts_contacts",
@@ -236,7 +259,11 @@ def account_routes(router: Router, resource: Resource) -> None:
     def account_release(request: HttpRequest, id: int, payload: PoolReleaseIn) -> HttpResponse:
         require_token_scope(request, resource.object_type, Action.CHANGE)
         account = services.pool_release(
-            pk=id, user=request.user, reason=payload.reason, expected_version=parse_if_match(request)
+            pk=id,
+            user=request.user,
+            reason=payload.reason,
+            reason_id=payload.reason_id,
+            expected_version=parse_if_match(request),
         )
         return detail_response(request, resource, get_visible_after_write(request, resource, account))
 

@@ -684,9 +684,10 @@ POOL_RULE = {
 }
 REP_CLAIM_LIMIT = 30
 REP_RECLAIM_DAYS = 7
+#: (company, release reason, words of the releaser's own)
 POOLED = [
-    ("南宁八桂农业发展有限公司", "今年没有采购预算，明年春耕前可再联系。"),
-    ("汕头潮汕玩具实业有限公司", "联系人已离职，需要重新找到采购负责人。"),
+    ("南宁八桂农业发展有限公司", "暂无预算或需求", "今年没有采购预算，明年春耕前可再联系。"),
+    ("汕头潮汕玩具实业有限公司", "联系不上", "联系人已离职，需要重新找到采购负责人。"),
 ]
 #: Two of 李伟's prospects from the trade show, entered this many days ago and never followed up: the
 #: pool rule takes them back within its week of warning (his home page and their pages say so).
@@ -698,24 +699,30 @@ def pool_step(ctx: DemoContext) -> None:
     rep's going back soon."""
     from django.utils import timezone
 
+    from guanxi.core.choices import Action, Scope
     from guanxi.customers import services
-    from guanxi.customers.models import Account, PoolRule
+    from guanxi.customers.models import Account, PoolReason, PoolRule
     from guanxi.customers.services.pool import pool_moves
-    from guanxi.identity.models import Role
+    from guanxi.identity.models import Role, RolePermission
 
     if not PoolRule.objects.filter(name=POOL_RULE["name"]).exists():
         services.pool_rule_create(user=ctx.admin, data=dict(POOL_RULE))
         ctx.note("pool rules")
+    for role in ctx.roles.values():  # every role may choose a release reason (退回原因)
+        RolePermission.objects.get_or_create(
+            role=role, object_type="customers.poolreason", action=Action.VIEW, defaults={"scope": Scope.ALL}
+        )
     rep = ctx.roles.get("rep")
     if rep is not None and Role.objects.filter(pk=rep.pk, pool_claim_limit__isnull=True).update(
         pool_claim_limit=REP_CLAIM_LIMIT, pool_reclaim_days=REP_RECLAIM_DAYS
     ):
         ctx.note("claim limits")
-    for name, reason in POOLED:
+    for name, label, reason in POOLED:
         account = Account.objects.filter(name=name, pooled_at__isnull=True, owner__isnull=False).first()
         # Once only: an account someone claimed since stays theirs when the demo runs again.
         if account is not None and not pool_moves(account.pk).exists():
-            services.pool_release(pk=account.pk, user=ctx.admin, reason=reason)
+            kind = PoolReason.objects.filter(label_zh=label).values_list("pk", flat=True).first()
+            services.pool_release(pk=account.pk, user=ctx.admin, reason=reason, reason_id=kind)
             ctx.note("accounts in the customer pool")
     for name, days in GOING_BACK.items():
         # Entered that long ago (a plain update: the demo's history, not a change) unless followed up since.

@@ -20,6 +20,7 @@ from guanxi.customers.models import (
     Contact,
     ContactPoint,
     CustomerProfile,
+    PoolReason,
     PoolRule,
     TierRule,
 )
@@ -244,6 +245,14 @@ class CustomerProfileFilterSet(FilterSet):
     filters = {"is_active": ("exact",)}
     ordering_fields = ("id", "name", "created_at", "updated_at")
     default_ordering = "name"
+
+
+class PoolReasonFilterSet(FilterSet):
+    model = PoolReason
+    search_fields = ("label_zh", "label_en")
+    filters = {"is_active": ("exact",)}
+    ordering_fields = ("id", "position", "label_zh", "label_en", "created_at", "updated_at")
+    default_ordering = "position"
 
 
 class PoolRuleFilterSet(FilterSet):

@@ -539,6 +539,36 @@ class PoolRule(OrderedRule):
         constraints = [models.CheckConstraint(condition=Q(idle_days__gte=1), name="poolrule_idle_days_positive")]
 
 
+class PoolReason(PermissionScopeMixin, TimestampMixin, CreatedByMixin, VersionMixin):
+    """A reason to choose when an account goes back to the customer pool (退回原因): 客户无意向,
+    联系不上… The pool's statistics count releases by these; a release may add its own words.
+
+    A shared list, like tags: any role that may read it reads all of it (roles that may change
+    accounts read it from the migration on). A reason no longer offered is made inactive, not
+    deleted, so that past releases keep their name."""
+
+    label_zh = models.CharField(_("label (Chinese)"), max_length=60)
+    label_en = models.CharField(_("label (English)"), max_length=60)
+    position = models.PositiveSmallIntegerField(_("position"), default=0, help_text=_("Lower comes first."))
+    is_active = models.BooleanField(_("active"), default=True, help_text=_("Offered when an account is released."))
+
+    objects = RestrictedManager()
+
+    class Meta:
+        verbose_name = _("release reason")
+        verbose_name_plural = _("release reasons")
+        ordering = ("position", "id")
+
+    def __str__(self) -> str:
+        return self.label
+
+    @property
+    def label(self) -> str:
+        from django.utils.translation import get_language
+
+        return self.label_zh if (get_language() or "").startswith("zh") else self.label_en
+
+
 # --- duplicates and merges ------------------------------------------------------------------------
 
 

@@ -9,10 +9,12 @@ from guanxi.customers.filters import (
     AssignmentRuleFilterSet,
     ContactFilterSet,
     CustomerProfileFilterSet,
+    PoolReasonFilterSet,
     PoolRuleFilterSet,
     TierRuleFilterSet,
 )
-from guanxi.customers.models import Account, AssignmentRule, Contact, CustomerProfile, PoolRule, TierRule
+from guanxi.customers.models import Account, AssignmentRule, Contact, CustomerProfile, PoolReason, PoolRule, TierRule
+from guanxi.customers.services import pool
 
 ADDRESS_FIELDS = ("country", "province", "city", "district", "street", "postal_code")
 CONSENT_FIELDS = tuple(
@@ -159,6 +161,8 @@ def register_customers() -> None:
             pool=Pool(
                 claim=services.pool_claim,
                 release=services.pool_release,
+                check_reason=pool.release_reason,
+                reasons=pool.release_reason_choices,
                 param="pooled_at__isnull",
                 value="false",
                 ordering="-pooled_at",
@@ -292,5 +296,19 @@ def register_customers() -> None:
             delete=services.pool_rule_delete,
             nav_group="settings",
             icon="recycle",
+        )
+    )
+    reason_writable = ("label_zh", "label_en", "position", "is_active")
+    register(
+        Resource(
+            model=PoolReason,
+            path="pool-reasons",
+            filterset=PoolReasonFilterSet,
+            fields=(*reason_writable, "created_at", "updated_at"),
+            write_fields=reason_writable,
+            required_fields=("label_zh", "label_en"),
+            list_columns=reason_writable,
+            nav_group="settings",
+            icon="message-question",
         )
     )

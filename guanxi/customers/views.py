@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import models
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -24,7 +25,7 @@ from guanxi.api.crud import get_visible
 from guanxi.core.choices import Action
 from guanxi.core.errors import Conflict, FieldErrors, PreconditionFailed
 from guanxi.core.forms import RecordForm
-from guanxi.core.permissions import can, hidden_fields, restricted, visible_ref
+from guanxi.core.permissions import can, hidden_fields, may_reach, restricted, visible_ref
 from guanxi.core.qr import qr_svg
 from guanxi.core.registry import resource_at
 from guanxi.core.views import display
@@ -35,7 +36,8 @@ from guanxi.customers import hierarchy, services
 from guanxi.customers.choices import ContactPointLabel
 from guanxi.customers.forms import LINKS_RULE, contact_form_class, phone_text, point_text
 from guanxi.customers.models import Account, AccountContact, Contact
-from guanxi.customers.services.pool import days_to_due, prospects_held, role_limits
+from guanxi.customers.selectors import day_bounds, pool_statistics, statistics_period
+from guanxi.customers.services.pool import days_to_due, prospects_held, release_reason_choices, role_limits
 from guanxi.customers.vcard import contact_cards, vcard_response
 from guanxi.customers.views_duplicates import MergedRedirectMixin, duplicate_alert
 from guanxi.customers.views_duplicates import urlpatterns as duplicate_urlpatterns
@@ -381,8 +383,10 @@ def pool_state(account: Account, user: Any, *, can_change: bool) -> dict[str, An
             due = None
         # Going back soon unless someone follows it up: say when, and how to keep it.
         days_left = days_to_due(due) if due is not None else None
+        release = can_change and account.owner_id is not None
         return {
-            "release": can_change and account.owner_id is not None,
+            "release": release,
+            "reasons": release_reason_choices(user) if release else [],
             "due": due,
             "days_left": days_left,
             "note": can_change,
@@ -418,6 +422,7 @@ class AccountPoolView(GuanxiViewMixin, View):
                     pk=pk,
                     user=request.user,
                     reason=request.POST.get("reason", ""),
+                    reason_id=request.POST.get("reason_id", ""),
                     expected_version=int(version) if version.isdigit() else None,
                 )
                 messages.success(request, _("%(account)s is back in the customer pool.") % {"account": account})
@@ -431,6 +436,36 @@ class AccountPoolView(GuanxiViewMixin, View):
             problems = [message for field_messages in exc.errors.values() for message in field_messages]
             messages.error(request, " ".join(problems) or exc.detail)
         return redirect(detail)
+
+
+class PoolStatisticsView(GuanxiViewMixin, View):
+    """公海统计: the accounts released to, taken back by the rules into, and claimed from the customer
+    pool in a period (this month by default), per salesperson, per release reason and per rule."""
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        if not may_reach(request.user, Account, Action.VIEW):
+            raise DjangoPermissionDenied()
+        try:
+            first, last = statistics_period(request.GET.get("from"), request.GET.get("to"))
+            errors: list[str] = []
+        except FieldErrors as exc:
+            first, last = statistics_period(None, None)
+            errors = [message for field_messages in exc.errors.values() for message in field_messages]
+        figures = pool_statistics(request.user, *day_bounds(first, last))
+        accounts = resource_at("accounts")
+        pool_list = resource_url(accounts, "list") or ""
+        query = "&".join(f"{key}={value}" for key, value in (accounts.pool.query() if accounts.pool else {}).items())
+        return render(
+            request,
+            "customers/pool_statistics.html",
+            {
+                "first": first,
+                "last": last,
+                "errors": errors,
+                "figures": figures,
+                "pool_url": f"{pool_list}?{query}" if query else pool_list,
+            },
+        )
 
 
 def visible_contact(request: HttpRequest, pk: int) -> Contact:
@@ -470,11 +505,12 @@ class ContactVcardQrView(GuanxiViewMixin, View):
 
 
 # The duplicates queue, merge and undo pages (guanxi.customers.views_duplicates), the vCard, and the
-# customer pool's claim and release.
+# customer pool's claim, release and statistics.
 ui_urlpatterns = [
     *duplicate_urlpatterns,
     path("customers/contacts/<int:pk>/vcard/", ContactVcardView.as_view(), name="contacts-vcard"),
     path("customers/contacts/<int:pk>/vcard/qr/", ContactVcardQrView.as_view(), name="contacts-vcard-qr"),
+    path("customers/pool/statistics/", PoolStatisticsView.as_view(), name="pool-statistics"),
     path("customers/accounts/<int:pk>/claim/", AccountPoolView.as_view(action="claim"), name="accounts-claim"),
     path("customers/accounts/<int:pk>/release/", AccountPoolView.as_view(action="release"), name="accounts-release"),
 ]

@@ -1,9 +1,16 @@
-"""The customer pool (公海) in the platform's walks (loaded by ``platform_policies``): pool rules, and
-claiming an account from the pool or releasing one to it, through the API and the account's page.
+"""The customer pool (公海) in the platform's walks (loaded by ``platform_policies``): pool rules and
+release reasons, claiming an account from the pool or releasing one to it, through the API and the
+account's page, and the pool's statistics.
 
-Pool rules are settings (not CRM records, so a role's ``*`` rules do not reach them): only
-administrators see or write them, like assignment rules. The world gets one, switched off so that it
-never takes back the accounts of other checks.
+Pool rules and release reasons are settings (not CRM records, so a role's ``*`` rules do not reach
+them): only administrators see or write them here, like assignment rules (the world's roles are made
+after the migration that lets roles changing accounts read the reasons). The world gets one rule,
+switched off so that it never takes back the accounts of other checks, and the six reasons the
+migration brings.
+
+The statistics (``GET /accounts/pool-statistics``, the 公海统计 page) answer whoever may see some
+accounts: 403 to norole, who may not; what they count follows ``restrict`` (tests/customers/
+test_pool_statistics.py).
 
 Claim and release, written out by hand from the rules (never computed with ``restrict``):
 
@@ -37,6 +44,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 AC = "/api/v1/accounts"
 PR = "/api/v1/pool-rules"
+PRS = "/api/v1/pool-reasons"
 POOL = "pool_account"  # the kind of a_pool and a_claimed
 REASON = "客户暂无预算 (no budget this year)"
 
@@ -48,13 +56,15 @@ def pool_world(w: World) -> World:
     customers_world(w)
     if "poolrule" in w.objs:
         return w
-    from guanxi.customers.models import Account, PoolRule
+    from guanxi.customers.models import Account, PoolReason, PoolRule
     from guanxi.customers.services import pool_claim, pool_release
 
     rule = PoolRule.objects.create(
         name="Idle prospects", position=10, is_active=False, idle_days=30, conditions={"lifecycle_stages": ["prospect"]}
     )
     w.add("poolrule", "pr_idle", rule)
+    for reason in PoolReason.objects.order_by("pk"):
+        w.add("poolreason", f"reason_{reason.pk}", reason)
     other = w.p.users["other"]
     for key in ("a_pool", "a_claimed"):
         account = Account.objects.create(
@@ -142,23 +152,26 @@ def _api_pool(op: str, outcome: Callable[[Any, str, str], int]) -> Callable[[Che
     return check
 
 
-def _list(c: Check) -> None:
-    from tests.customers.platform_policies import SETTINGS_DENIED
+def _list(path: str = PR, kind: str = "poolrule") -> Callable[[Check], None]:
+    def check(c: Check) -> None:
+        from tests.customers.platform_policies import SETTINGS_DENIED
 
-    pool_world(c.w)
-    c.list(PR, "poolrule", SETTINGS_DENIED)
+        pool_world(c.w)
+        c.list(path, kind, SETTINGS_DENIED)
+
+    return check
 
 
-def _rows(method: str, ok: int, body: Callable[[World, str], Any] | None = None) -> Callable[[Check], None]:
+def _rows(
+    method: str, ok: int, body: Callable[[World, str], Any] | None = None, path: str = PR, kind: str = "poolrule"
+) -> Callable[[Check], None]:
     def check(c: Check) -> None:
         from tests.customers.platform_policies import NO_PEOPLE
 
         w = pool_world(c.w)
-        for key in w.keys("poolrule"):
-            expected = c.status(key, "poolrule", None, NO_PEOPLE, ok)
-            c.request(
-                f"poolrule {key}", method, f"{PR}/{w.pk('poolrule', key)}", expected, body(w, key) if body else None
-            )
+        for key in w.keys(kind):
+            expected = c.status(key, kind, None, NO_PEOPLE, ok)
+            c.request(f"{kind} {key}", method, f"{path}/{w.pk(kind, key)}", expected, body(w, key) if body else None)
 
     return check
 
@@ -168,20 +181,51 @@ def _rule_body(who: str) -> dict[str, Any]:
     return {"name": f"Rule by {who}", "is_active": False, "idle_days": 30}
 
 
-def _create(c: Check) -> None:
+def _reason_body(who: str) -> dict[str, Any]:
+    return {"label_zh": f"{who} 的原因", "label_en": f"Reason by {who}", "position": 70}
+
+
+def _create(path: str = PR, body: Callable[[str], dict[str, Any]] = _rule_body) -> Callable[[Check], None]:
+    def check(c: Check) -> None:
+        pool_world(c.w)
+        expected = {"anonymous": 401, "token_noscope": 403}.get(c.who, 201 if c.who in W.ADMINS else 403)
+        c.request(f"create {path}", "POST", path, expected, body(c.who))
+
+    return check
+
+
+def _statistics(c: Check) -> None:
+    """Whoever may see some accounts reads the pool's statistics; they count the moves they may see."""
     pool_world(c.w)
-    expected = {"anonymous": 401, "token_noscope": 403}.get(c.who, 201 if c.who in W.ADMINS else 403)
-    c.request(f"create {PR}", "POST", PR, expected, _rule_body(c.who))
+    if c.who == "anonymous":
+        expected = 401
+    elif c.who == "token_noscope":
+        expected = 403
+    else:  # as the account list answers: 403 to whom no account may reach
+        expected = 200 if c.who in W.ADMINS or _tables()[0][c.who] is not W.DENIED else 403
+    response = c.request("pool statistics", "GET", f"{AC}/pool-statistics", expected)
+    if expected == 200 and response.status_code == 200 and c.who in W.ADMINS:
+        body = response.json()
+        if (body["released"], body["claimed"]) != (2, 1):  # a_pool and a_claimed released, a_claimed claimed
+            c.errors.append(f"pool statistics: {body}")
 
 
 MATRIX: dict[tuple[str, str], Callable[[Check], None]] = {
     # pool rules: settings, administrators only (like assignment rules)
-    ("GET", PR): _list,
-    ("POST", PR): _create,
+    ("GET", PR): _list(),
+    ("POST", PR): _create(),
     ("GET", PR + "/{id}"): _rows("GET", 200),
     ("PATCH", PR + "/{id}"): _rows("PATCH", 200, lambda w, k: {"position": 5, "idle_days": 60}),
     ("PUT", PR + "/{id}"): _rows("PUT", 200, lambda w, k: {**_rule_body(f"put {k}"), "idle_days": 90}),
     ("DELETE", PR + "/{id}"): _rows("DELETE", 204),
+    # release reasons: settings, administrators only here
+    ("GET", PRS): _list(PRS, "poolreason"),
+    ("POST", PRS): _create(PRS, _reason_body),
+    ("GET", PRS + "/{id}"): _rows("GET", 200, path=PRS, kind="poolreason"),
+    ("PATCH", PRS + "/{id}"): _rows("PATCH", 200, lambda w, k: {"position": 3}, PRS, "poolreason"),
+    ("PUT", PRS + "/{id}"): _rows("PUT", 200, lambda w, k: _reason_body(f"put {k}"), PRS, "poolreason"),
+    ("DELETE", PRS + "/{id}"): _rows("DELETE", 204, path=PRS, kind="poolreason"),
+    ("GET", AC + "/pool-statistics"): _statistics,
     # claiming from and releasing to the customer pool
     ("POST", AC + "/{id}/claim"): _api_pool("claim", _claim_outcome),
     ("POST", AC + "/{id}/release"): _api_pool("release", _release_outcome),
@@ -297,7 +341,52 @@ def c_account_claim(ctx: Ctx) -> tuple[Any, Expect]:
     return r, _expect(Account, a.pk, "update", changes, set(changes))
 
 
+def _pool_reason(ctx: Ctx) -> Any:
+    from guanxi.core import services
+    from guanxi.customers.models import PoolReason
+
+    return services.record_create(model=PoolReason, user=ctx.admin, data={"label_zh": "之前", "label_en": "Before"})
+
+
+def c_pool_reason_create(ctx: Ctx) -> tuple[Any, Expect]:
+    from guanxi.customers.models import PoolReason
+
+    r = ctx.api.post("pool-reasons", {"label_zh": "价格太高", "label_en": "Price too high", "position": 5})
+    changes = {"label_zh": [None, "价格太高"], "label_en": [None, "Price too high"], "position": [None, 5]}
+    return r, _expect(PoolReason, r.json()["id"], "create", changes)
+
+
+def c_pool_reason_patch(ctx: Ctx) -> tuple[Any, Expect]:
+    from guanxi.customers.models import PoolReason
+
+    reason = _pool_reason(ctx)
+    r = ctx.api.patch(f"pool-reasons/{reason.pk}", {"is_active": False})
+    return r, _expect(PoolReason, reason.pk, "update", {"is_active": [True, False]}, {"is_active"})
+
+
+def c_pool_reason_put(ctx: Ctx) -> tuple[Any, Expect]:
+    from guanxi.customers.models import PoolReason
+
+    reason = _pool_reason(ctx)
+    r = ctx.api.put(f"pool-reasons/{reason.pk}", {"label_zh": "之后", "label_en": "After"})
+    changes = {"label_zh": ["之前", "之后"], "label_en": ["Before", "After"]}
+    return r, _expect(PoolReason, reason.pk, "update", changes, {"label_zh", "label_en"})
+
+
+def c_pool_reason_delete(ctx: Ctx) -> tuple[Any, Expect]:
+    from guanxi.customers.models import PoolReason
+
+    reason = _pool_reason(ctx)
+    r = ctx.api.delete(f"pool-reasons/{reason.pk}")
+    assert not PoolReason.objects.filter(pk=reason.pk).exists()
+    return r, _expect(PoolReason, reason.pk, "purge", {"label_zh": ["之前", None], "label_en": ["Before", None]})
+
+
 CHANGELOG_CASES: dict[tuple[str, str], Callable[[Ctx], tuple[Any, Expect]]] = {
+    ("POST", PRS): c_pool_reason_create,
+    ("PATCH", PRS + "/{id}"): c_pool_reason_patch,
+    ("PUT", PRS + "/{id}"): c_pool_reason_put,
+    ("DELETE", PRS + "/{id}"): c_pool_reason_delete,
     ("POST", PR): c_pool_rule_create,
     ("PATCH", PR + "/{id}"): c_pool_rule_patch,
     ("PUT", PR + "/{id}"): c_pool_rule_put,
@@ -366,13 +455,30 @@ def _with_pool(check: Callable[[UiCheck], None]) -> Callable[[UiCheck], None]:
     return run
 
 
+def _ui_statistics(c: UiCheck) -> None:
+    from django.urls import reverse
+
+    pool_world(c.w)
+    # As the account list answers: 403 to whom no account may reach.
+    sees = c.who == "admin" or (c.who != "anonymous" and _tables()[0][c.who] is not W.DENIED)
+    expected = 302 if c.who == "anonymous" else 200 if sees else 403
+    c.request("pool statistics", "GET", reverse("ui:pool-statistics"), expected)
+
+
 def ui_matrix(settings_pages: Callable[..., dict[str, Any]]) -> dict[str, Callable[[UiCheck], None]]:
     """The rows, given ``platform_policies._settings_pages`` (pool rules are pages like assignment rules)."""
     pages = settings_pages(
         "pool-rules", "poolrule", lambda c: {"name": f"Rule by {c.who}", "position": 50, "idle_days": 30}
     )
+    reasons = settings_pages(
+        "pool-reasons",
+        "poolreason",
+        lambda c: {"label_zh": f"{c.who} 的原因", "label_en": f"By {c.who}", "position": 60},
+    )
     return {
         **{name: _with_pool(check) for name, check in pages.items()},
+        **{name: _with_pool(check) for name, check in reasons.items()},
+        "pool-statistics": _ui_statistics,
         "accounts-claim": _ui_pool("claim", _claim_outcome),
         "accounts-release": _ui_pool("release", _release_outcome),
     }

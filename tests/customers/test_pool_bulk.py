@@ -120,7 +120,7 @@ def test_the_bulk_bar_offers_claim_in_the_pool_and_release_elsewhere(
     confirm = client.post(url, {"action": "release", "pk": [own.pk]})
     assert 'name="reason"' in confirm.content.decode()
     empty = client.post(url, {"action": "release", "pk": [own.pk], "confirm": "yes", "reason": " "})
-    assert empty.status_code == 200 and "is-invalid" in empty.content.decode()
+    assert empty.status_code == 400 and "is-invalid" in empty.content.decode()
     assert Account.objects.get(pk=own.pk).pooled_at is None
     client.post(url, {"action": "release", "pk": [own.pk], "confirm": "yes", "reason": "今年没有预算"})
     own.refresh_from_db()

@@ -22,6 +22,8 @@ CUSTOMER_PAGES = (
     "customer-profiles-",
     "assignment-rules-",
     "pool-rules-",
+    "pool-reasons-",
+    "pool-statistics",
     "duplicates-",
     "merges-",
 )

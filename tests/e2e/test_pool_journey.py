@@ -67,6 +67,8 @@ def test_pool_journey(page: Page, make_page: Any, shot: Any, accounts: dict[str,
     # --- release another one, saying why ------------------------------------------------------------
     page.goto(f"/customers/accounts/{ids['kept']}/")
     page.locator("#pool-release-toggle").click()
+    # One of the release reasons (退回原因), and words of one's own.
+    page.locator("#pool-release-reason-id").select_option(label="联系不上")
     reason = page.locator("#pool-release-reason")
     expect(reason).to_be_visible()
     reason.fill("联系人已离职，需要重新找到采购负责人")
@@ -74,7 +76,7 @@ def test_pool_journey(page: Page, make_page: Any, shot: Any, accounts: dict[str,
     page.locator("#pool-release-submit").click()
     page.wait_for_load_state()
     expect(page.get_by_text(re.compile("已退回公海"))).to_be_visible()
-    expect(page.locator("#pool-alert")).to_contain_text("联系人已离职")
+    expect(page.locator("#pool-alert")).to_contain_text("联系不上：联系人已离职")
 
     open_nav(page, CUSTOMERS, ACCOUNTS)
     page.locator('[data-scope="pool"]').click()
@@ -82,6 +84,14 @@ def test_pool_journey(page: Page, make_page: Any, shot: Any, accounts: dict[str,
     expect(list_row(page, "汕头潮汕玩具实业有限公司")).to_contain_text("联系人已离职")
     expect(list_row(page, "南宁八桂农业发展有限公司")).to_have_count(0)
     shot("released-in-pool")
+
+    # --- the pool's statistics (公海统计): this month's moves, why accounts were released -------------
+    open_nav(page, CUSTOMERS, ("Pool statistics", "公海统计"))
+    expect(page.locator('[data-total="released"]')).to_have_text("2")
+    expect(page.locator('[data-total="claimed"]')).to_have_text("1")
+    expect(page.locator("#pool-by-reason")).to_contain_text("联系不上")
+    expect(page.locator("#pool-by-person")).to_contain_text(accounts["admin"].display_name)
+    shot("pool-statistics")
 
     # --- on a phone: the banner and its button fit the screen ------------------------------------------
     phone = make_page(viewport=PHONE, is_mobile=True, storage_state=page.context.storage_state())

@@ -487,7 +487,15 @@ _CUSTOMERS_PENDING = (
 )
 UI_EXEMPT: dict[str, str] = {
     f"{path}-{page}": _CUSTOMERS_PENDING
-    for path in ("accounts", "contacts", "tier-rules", "customer-profiles", "assignment-rules", "pool-rules")
+    for path in (
+        "accounts",
+        "contacts",
+        "tier-rules",
+        "customer-profiles",
+        "assignment-rules",
+        "pool-rules",
+        "pool-reasons",
+    )
     for page in ("list", "detail", "add", "edit", "delete", "bulk")
 } | dict.fromkeys(
     (
@@ -502,6 +510,7 @@ UI_EXEMPT: dict[str, str] = {
         "contacts-vcard-qr",
         "accounts-claim",
         "accounts-release",
+        "pool-statistics",
     ),
     _CUSTOMERS_PENDING,
 )

@@ -214,6 +214,9 @@ class BulkActionView(ResourceView):
             "owners": self.owner_choices() if action == "owner" else [],
             "tags_value": self.request.POST.get("tags", ""),
             "reason_value": self.request.POST.get("reason", ""),
+            "reason_id_value": self.request.POST.get("reason_id", ""),
+            # The release reasons (退回原因) to choose from, when the list has a pool.
+            "reasons": pool.reasons(self.request.user) if action == "release" and (pool := self.resource.pool) else [],
             **extra,
         }
         return render(self.request, "core/bulk_confirm.html", context, status=extra.pop("status", 200))
@@ -270,12 +273,9 @@ class BulkActionView(ResourceView):
         from guanxi.core.bulk import bulk_start_or_run
 
         post = self.request.POST
-        reason = post.get("reason", "").strip()
-        if post.get("confirm") != "yes" or (action == "release" and not reason):
-            extra: dict[str, Any] = {"objects": objects}
-            if post.get("confirm") == "yes":
-                extra["reason_error"] = _("Say why they go back to the pool; whoever claims one reads this.")
-            return self.bulk_confirm(action, back, **extra)
+        reason, reason_id = post.get("reason", "").strip(), post.get("reason_id", "")
+        if post.get("confirm") != "yes":
+            return self.bulk_confirm(action, back, objects=objects)
         try:
             outcome = bulk_start_or_run(
                 resource=self.resource,
@@ -283,7 +283,12 @@ class BulkActionView(ResourceView):
                 action=action,
                 ids=[o.pk for o in objects],
                 reason=reason,
+                reason_id=reason_id,
             )
+        except FieldErrors as exc:
+            if action == "release":  # said beside the reason's inputs, which keep what was typed
+                return self.bulk_confirm(action, back, status=400, objects=objects, reason_error=_said(exc))
+            return self.failed(exc, back)
         except GuanxiError as exc:
             return self.failed(exc, back)
         return self.report(outcome, back)
@@ -327,7 +332,7 @@ class BulkActionView(ResourceView):
         elif action == "owner":
             kwargs["owner"] = int(post["owner"]) if post.get("owner", "").isdigit() else None
         elif action == "release":
-            kwargs["reason"] = post.get("reason", "")
+            kwargs["reason"], kwargs["reason_id"] = post.get("reason", ""), post.get("reason_id", "")
         elif action == "edit":
             if form is None or not form.is_bound or not form.is_valid():
                 return self.bulk_confirm(action, back, status=400, **extra)
@@ -346,6 +351,8 @@ class BulkActionView(ResourceView):
             if form is not None:
                 form.add_service_errors({k.removeprefix("data."): v for k, v in exc.errors.items()})
                 return self.bulk_confirm(action, back, status=400, **extra)
+            if action == "release":
+                return self.bulk_confirm(action, back, status=400, reason_error=_said(exc), **extra)
             return self.failed(exc, back)
         except GuanxiError as exc:
             return self.failed(exc, back)
@@ -364,3 +371,8 @@ class BulkActionView(ResourceView):
                 value = value.pk
             data[name] = plain(value)
         return data
+
+
+def _said(exc: FieldErrors) -> str:
+    """What a refused input's messages say, in one line."""
+    return " ".join(message for messages_ in exc.errors.values() for message in messages_)

@@ -34,7 +34,7 @@ from guanxi.core.search import search_reindex
 from guanxi.core.timeline import timeline_add
 from guanxi.customers import classification
 from guanxi.customers.choices import LifecycleStage, TimelineKind
-from guanxi.customers.models import Account, Contact, PoolRule
+from guanxi.customers.models import Account, Contact, PoolReason, PoolRule
 from guanxi.customers.services.common import user_names
 
 REASON_MAX = 300
@@ -42,20 +42,52 @@ REASON_MAX = 300
 RECYCLE_BATCH = 500
 
 
-def pool_release(*, pk: Any, user: Any, reason: str, expected_version: int | None = None) -> Account:
-    """Put an account the user may change back in the pool (退回公海), saying why."""
-    reason = (reason or "").strip()
-    if not reason:
-        raise FieldErrors({"reason": [_("Say why the account goes back to the pool; whoever claims it reads this.")]})
-    if len(reason) > REASON_MAX:
-        raise FieldErrors({"reason": [_("Keep the reason to %(max)s characters.") % {"max": REASON_MAX}]})
+def pool_release(
+    *, pk: Any, user: Any, reason: str = "", reason_id: Any = None, expected_version: int | None = None
+) -> Account:
+    """Put an account the user may change back in the pool (退回公海), saying why: one of the release
+    reasons (``reason_id``, 退回原因), words of one's own (``reason``), or both."""
+    text, chosen = release_reason(user, reason, reason_id)
     with transaction.atomic():
         account = core_services.record_lock(Account, pk, user, Action.CHANGE)
         core_services.check_version(account, expected_version)
         if account.pooled_at is not None:
             raise Conflict(_("This account is in the pool already."))
-        _to_pool(account, actor=user, reason=reason, now=timezone.now())
+        _to_pool(account, actor=user, reason=text, now=timezone.now(), reason_id=chosen)
     return account
+
+
+def release_reason(user: Any, reason: str, reason_id: Any) -> tuple[str, int | None]:
+    """Why an account goes back, checked: the text the pool shows ("联系不上：联系人已离职") and the
+    chosen reason's id. Bulk releases check it once, before any record is touched."""
+    reason = (reason or "").strip()
+    chosen = None
+    if reason_id not in (None, ""):
+        try:
+            chosen = release_reasons(user).filter(pk=int(reason_id)).first()
+        except (TypeError, ValueError):
+            chosen = None
+        if chosen is None:
+            raise FieldErrors(
+                {"reason_id": [_("This release reason is not offered (any more): choose one from the list.")]}
+            )
+    if chosen is None and not reason:
+        raise FieldErrors({"reason": [_("Say why the account goes back to the pool; whoever claims it reads this.")]})
+    if len(reason) > REASON_MAX:
+        raise FieldErrors({"reason": [_("Keep the reason to %(max)s characters.") % {"max": REASON_MAX}]})
+    if chosen is None:
+        return reason, None
+    return (f"{chosen.label}：{reason}" if reason else chosen.label), chosen.pk
+
+
+def release_reasons(user: Any) -> Any:
+    """The release reasons offered to ``user`` (the active ones their role may read), in order."""
+    return PoolReason.objects.restrict(user, Action.VIEW).filter(is_active=True).order_by("position", "id")
+
+
+def release_reason_choices(user: Any) -> list[tuple[Any, str]]:
+    """The release reasons as a form's options: (id, label in the reader's language)."""
+    return [(reason.pk, reason.label) for reason in release_reasons(user)]
 
 
 def pool_claim(*, pk: Any, user: Any) -> Account:
@@ -198,7 +230,7 @@ def pool_recycle(*, now: datetime.datetime | None = None, batch_size: int = RECY
                             "days": rule.idle_days,
                             "rule": rule.name,
                         }
-                        _to_pool(account, actor=None, reason=reason, now=now)
+                        _to_pool(account, actor=None, reason=reason, now=now, rule=rule.pk)
                         released[rule.name] += 1
                     elif due - datetime.timedelta(days=_warning(rule)) <= now:
                         warned.add(account.pk)
@@ -273,7 +305,9 @@ class _WithTier:
         return getattr(self._account, name)
 
 
-def _to_pool(account: Account, *, actor: Any, reason: str, now: datetime.datetime) -> None:
+def _to_pool(
+    account: Account, *, actor: Any, reason: str, now: datetime.datetime, reason_id: int | None = None, rule: Any = None
+) -> None:
     from django.contrib.contenttypes.models import ContentType
 
     from guanxi.identity.models import Share
@@ -299,7 +333,13 @@ def _to_pool(account: Account, *, actor: Any, reason: str, now: datetime.datetim
         summary=summary,
         body=reason,
         actor=actor,
-        data={"from": previous, "reason": reason},
+        # For the pool's statistics: who let it go, and why (a release reason, or a pool rule).
+        data={
+            "from": previous,
+            "reason": reason,
+            **({"reason_id": reason_id} if reason_id is not None else {}),
+            **({"rule": rule} if rule is not None else {}),
+        },
         at=now,
     )
 
