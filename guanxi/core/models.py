@@ -369,11 +369,7 @@ class TimelineEntry(PermissionScopeMixin, models.Model):
         verbose_name = _("timeline entry")
         verbose_name_plural = _("timeline")
         ordering = ("-at", "-id")
-        indexes = [
-            models.Index(fields=("content_type", "object_id", "-at"), name="timeline_subject_idx"),
-            # One kind over a period, for statistics (the customer pool's moves of a month).
-            models.Index(fields=("kind", "at"), name="timeline_kind_at_idx"),
-        ]
+        indexes = [models.Index(fields=("content_type", "object_id", "-at"), name="timeline_subject_idx")]
 
     def __str__(self) -> str:
         return self.summary

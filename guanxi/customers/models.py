@@ -569,6 +569,41 @@ class PoolReason(PermissionScopeMixin, TimestampMixin, CreatedByMixin, VersionMi
         return self.label_zh if (get_language() or "").startswith("zh") else self.label_en
 
 
+class PoolMoveKind(models.TextChoices):
+    RELEASED = "released", _("Released")  # 退回: by its owner, or by someone who may change it
+    TAKEN_BACK = "taken_back", _("Taken back")  # 收回: by a pool rule, at night
+    CLAIMED = "claimed", _("Claimed")  # 领取
+
+
+class PoolMove(models.Model):
+    """An account's move into or out of the customer pool, counted by the pool's statistics (公海统计).
+
+    The account's timeline says the same in words to its readers; this row holds it as columns so
+    that a month of moves is counted in one grouped read of an index, not by parsing each timeline
+    entry's JSON (33,000 moves: 300 ms that way on SQLite). Who may count a move follows who may see
+    its account (``visible_ref``); a merge moves the rows to the surviving account."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="pool_moves")
+    at = models.DateTimeField(_("time"))
+    kind = models.CharField(_("kind"), max_length=12, choices=PoolMoveKind.choices)
+    # The salesperson the move is about: who let the account go, whose it was, or who claimed it.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+", db_index=False
+    )
+    reason = models.ForeignKey(PoolReason, on_delete=models.SET_NULL, null=True, related_name="+", db_index=False)
+    rule = models.ForeignKey(PoolRule, on_delete=models.SET_NULL, null=True, related_name="+", db_index=False)
+
+    class Meta:
+        verbose_name = _("pool move")
+        verbose_name_plural = _("pool moves")
+        # A period's moves counted from the index alone: the account only for the reader's check of
+        # whether they may see it (33,000 moves: 110 -> 67 ms on SQLite).
+        indexes = [models.Index(fields=("at", "kind", "user", "reason", "rule", "account"), name="poolmove_at_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.kind} {self.at:%Y-%m-%d}"
+
+
 # --- duplicates and merges ------------------------------------------------------------------------
 
 

@@ -1,9 +1,8 @@
 """Reads of the customers module that are more than a list: the customer pool's statistics (公海统计).
 
-Counted from the pool's timeline entries (``services.pool``: ``data.from`` the owner who let an account
-go, ``data.to`` who claimed it, ``data.reason_id`` / ``data.rule`` why), one grouped query a period.
-The entries are those the reader may see (``restrict``), so a manager counts the moves of the accounts
-their role reaches, and an administrator the company's.
+Counted from ``PoolMove`` (one row per account released, taken back by a pool rule, or claimed), in
+one grouped read of a period, over the moves of accounts the reader may see (``visible_ref``): a
+manager counts those their role reaches, an administrator the company's.
 """
 
 from __future__ import annotations
@@ -12,17 +11,14 @@ import datetime
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.contrib.contenttypes.models import ContentType
 from django.db.models import Count
-from django.db.models.fields.json import KT
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from guanxi.core.choices import Action
 from guanxi.core.errors import FieldErrors
-from guanxi.core.models import TimelineEntry
-from guanxi.customers.choices import TimelineKind
-from guanxi.customers.models import Account, PoolReason, PoolRule
+from guanxi.core.permissions import restricted, visible_ref
+from guanxi.customers.models import Account, PoolMove, PoolMoveKind, PoolReason, PoolRule
 from guanxi.customers.services.common import user_names
 
 
@@ -32,8 +28,8 @@ class PoolFigures:
 
     ``people``: per salesperson, accounts they released, accounts the pool rules took back from them,
     and accounts they claimed. ``reasons``: releases by hand per release reason (``id`` None: said in
-    words only). ``rules``: accounts each pool rule took back (``id`` None: a rule since deleted, or
-    a release from before rules were named)."""
+    words only, or a reason since deleted). ``rules``: accounts each pool rule took back (``id`` None:
+    a rule since deleted, or a move from before moves were counted, read from the timeline)."""
 
     released: int = 0
     taken_back: int = 0
@@ -70,45 +66,28 @@ def day_bounds(first: datetime.date, last: datetime.date) -> tuple[datetime.date
 
 
 def pool_statistics(user: Any, start: datetime.datetime, end: datetime.datetime) -> PoolFigures:
-    """The pool's moves from ``start`` up to (not including) ``end`` that ``user`` may see."""
-    entries = TimelineEntry.objects.restrict(user, Action.VIEW).filter(
-        content_type=ContentType.objects.get_for_model(Account, for_concrete_model=False),
-        kind=TimelineKind.POOL,
-        at__gte=start,
-        at__lt=end,
+    """The pool's moves from ``start`` up to (not including) ``end``, of the accounts ``user`` may see."""
+    moves = PoolMove.objects.filter(at__gte=start, at__lt=end).filter(
+        visible_ref("account_id", restricted(Account, user, Action.VIEW))
     )
-    grouped = (
-        entries.annotate(left=KT("data__from"), to=KT("data__to"), reason=KT("data__reason_id"), rule=KT("data__rule"))
-        .values("actor_id", "left", "to", "reason", "rule")
-        .annotate(count=Count("id"))
-        .order_by()
-    )
+    grouped = moves.values("kind", "user_id", "reason_id", "rule_id").annotate(count=Count("id")).order_by()
     figures = PoolFigures()
     people: dict[int, dict[str, int]] = {}
     reasons: dict[int | None, int] = {}
     rules: dict[int | None, int] = {}
-
-    def person(pk: int) -> dict[str, int]:
-        return people.setdefault(pk, {"released": 0, "taken_back": 0, "claimed": 0})
-
     for row in grouped:
-        count = row["count"]
-        left, to = _id(row["left"]), _id(row["to"])
-        if to is not None:  # a claim
-            person(to)["claimed"] += count
-            figures.claimed += count
-        elif row["actor_id"] is None:  # the nightly pool rules took it back
-            if left is not None:
-                person(left)["taken_back"] += count
-            rule = _id(row["rule"])
-            rules[rule] = rules.get(rule, 0) + count
-            figures.taken_back += count
-        else:  # released by hand (by its owner, or by someone who may change it for them)
-            if left is not None:
-                person(left)["released"] += count
-            reason = _id(row["reason"])
-            reasons[reason] = reasons.get(reason, 0) + count
+        count, kind, person = row["count"], row["kind"], row["user_id"]
+        if person is not None:
+            counts = people.setdefault(person, {"released": 0, "taken_back": 0, "claimed": 0})
+            counts[kind] += count
+        if kind == PoolMoveKind.RELEASED:
+            reasons[row["reason_id"]] = reasons.get(row["reason_id"], 0) + count
             figures.released += count
+        elif kind == PoolMoveKind.TAKEN_BACK:
+            rules[row["rule_id"]] = rules.get(row["rule_id"], 0) + count
+            figures.taken_back += count
+        else:
+            figures.claimed += count
     names = user_names(*people)
     figures.people = sorted(
         ({"id": pk, "name": names.get(pk, f"#{pk}"), **counts} for pk, counts in people.items()),
@@ -119,14 +98,6 @@ def pool_statistics(user: Any, start: datetime.datetime, end: datetime.datetime)
     rule_names = dict(PoolRule.objects.filter(pk__in=[k for k in rules if k is not None]).values_list("pk", "name"))
     figures.rules = _ranked(rules, rule_names, _("A pool rule"))
     return figures
-
-
-def _id(value: Any) -> int | None:
-    """A key's value read as text: an id, or None (absent, or JSON null, which SQLite reads as "null")."""
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def _ranked(counts: dict[int | None, int], names: dict[Any, str], unnamed: str) -> list[dict[str, Any]]:

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from guanxi.core.models import TimelineEntry
 from guanxi.customers import services
-from guanxi.customers.models import Account, PoolReason, PoolRule
+from guanxi.customers.models import Account, PoolMove, PoolReason, PoolRule
 from guanxi.customers.selectors import day_bounds, pool_statistics, statistics_period
 from guanxi.identity.models import RolePermission, User
 from tests.customers.conftest import Api, grant
@@ -60,7 +60,9 @@ def test_a_release_names_a_reason_and_adds_words(
     # The pool shows the reason in the releaser's language, then their words.
     assert account.pool_reason == "Cannot reach them：前台说人已离职"
     entry = TimelineEntry.objects.filter(object_id=account.pk, kind="pool").get()
-    assert entry.data["reason_id"] == reason("联系不上").pk and entry.data["from"] == rep.pk
+    assert entry.body == "Cannot reach them：前台说人已离职" and entry.data["from"] == rep.pk
+    move = PoolMove.objects.get(account=account)  # what the statistics count
+    assert (move.kind, move.user_id, move.reason_id, move.rule_id) == ("released", rep.pk, reason("联系不上").pk, None)
 
     other = make_account(by=rep, name="乙公司")
     assert api_for(rep).post(f"accounts/{other.pk}/release", {"reason_id": reason("已选择竞品").pk}).status_code == 200
@@ -145,9 +147,10 @@ def moves(
     assert services.pool_recycle() == {rule.name: 1}
     services.pool_claim(pk=mine[0].pk, user=other_rep)
     services.pool_release(pk=mine[3].pk, user=rep, reason_id=reason("客户无意向").pk)
-    TimelineEntry.objects.filter(object_id=mine[3].pk, kind="pool").update(
-        at=timezone.now() - datetime.timedelta(days=70)
-    )
+    long_before = timezone.now() - datetime.timedelta(days=70)
+    PoolMove.objects.filter(account=mine[3]).update(at=long_before)
+    TimelineEntry.objects.filter(object_id=mine[3].pk, kind="pool").update(at=long_before)
+
     return {"rule": rule, "accounts": mine}
 
 
@@ -220,3 +223,31 @@ def test_reasons_are_kept_in_settings(admin: User, api_for: Callable[[User], Api
     missing = api.post("pool-reasons", {"label_zh": "只有中文"})
     assert missing.status_code == 400 and "label_en" in _errors(missing)
     assert client_for(admin).get("/settings/pool-reasons/").status_code == 200
+
+
+def test_a_merge_counts_the_merged_companys_moves_under_the_survivor(
+    admin: User, rep: User, make_account: Callable[..., Account], moves: dict[str, Any]
+) -> None:
+    """Merged away, a company goes to the recycle bin; its moves count under the company it became,
+    and go back with an undo."""
+    released = moves["accounts"][1]  # in the pool, released by the rep in words
+    survivor = make_account(by=admin, name="合并后的公司")
+    merge = services.account_merge(survivor=survivor.pk, others=[released.pk], user=admin)
+    assert this_month(admin).released == 2
+    assert PoolMove.objects.filter(account=survivor).count() == 1
+    services.merge_undo(merge_id=merge.pk, user=admin)
+    assert PoolMove.objects.filter(account=released).count() == 1
+
+
+def test_moves_from_before_the_table_are_read_from_the_timeline(admin: User, moves: dict[str, Any]) -> None:
+    """The migration counts the moves the timeline told before (without their reasons and rules)."""
+    from importlib import import_module
+
+    from django.apps import apps
+
+    before = this_month(admin)
+    PoolMove.objects.all().delete()
+    import_module("guanxi.customers.migrations.0017_pool_reasons_and_moves").backfill(apps, None)
+    after = this_month(admin)
+    assert (after.released, after.taken_back, after.claimed) == (before.released, before.taken_back, before.claimed)
+    assert [row["id"] for row in after.rules] == [None]  # the rule is not in the timeline's data

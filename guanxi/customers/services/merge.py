@@ -50,6 +50,7 @@ from guanxi.customers.models import (
     Merge,
     MergedRecord,
     MergeStatus,
+    PoolMove,
 )
 from guanxi.customers.normalize import person_display_name
 
@@ -861,6 +862,8 @@ def register_customer_movers() -> None:
         )
     )
     register_mover(fk_mover(Account, "parent", key="customers.account.parent", exclude_merged=True))
+    # The pool's statistics count a merged company's moves under the company it became.
+    register_mover(fk_mover(PoolMove, "account", key="customers.poolmove.account"))
     register_mover(
         Mover(
             key="customers.duplicatecandidate",

@@ -34,7 +34,7 @@ from guanxi.core.search import search_reindex
 from guanxi.core.timeline import timeline_add
 from guanxi.customers import classification
 from guanxi.customers.choices import LifecycleStage, TimelineKind
-from guanxi.customers.models import Account, Contact, PoolReason, PoolRule
+from guanxi.customers.models import Account, Contact, PoolMove, PoolMoveKind, PoolReason, PoolRule
 from guanxi.customers.services.common import user_names
 
 REASON_MAX = 300
@@ -123,6 +123,7 @@ def pool_claim(*, pk: Any, user: Any) -> Account:
         if moved:
             summary += " " + _with_contacts(moved)
         timeline_add(subject=account, kind=TimelineKind.POOL, summary=summary, actor=user, data={"to": user.pk}, at=now)
+        PoolMove.objects.create(account=account, at=now, kind=PoolMoveKind.CLAIMED, user_id=user.pk)
     return account
 
 
@@ -333,15 +334,11 @@ def _to_pool(
         summary=summary,
         body=reason,
         actor=actor,
-        # For the pool's statistics: who let it go, and why (a release reason, or a pool rule).
-        data={
-            "from": previous,
-            "reason": reason,
-            **({"reason_id": reason_id} if reason_id is not None else {}),
-            **({"rule": rule} if rule is not None else {}),
-        },
+        data={"from": previous, "reason": reason},
         at=now,
     )
+    kind = PoolMoveKind.RELEASED if actor is not None else PoolMoveKind.TAKEN_BACK
+    PoolMove.objects.create(account=account, at=now, kind=kind, user_id=previous, reason_id=reason_id, rule_id=rule)
 
 
 def _with_contacts(count: int) -> str:
