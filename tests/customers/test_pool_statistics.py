@@ -80,6 +80,9 @@ def test_a_release_needs_a_reason_it_may_choose_or_words(
     for bad in (reason("其他").pk, 999_999):
         refused = api.post(f"accounts/{account.pk}/release", {"reason_id": bad, "reason": "x"})
         assert refused.status_code == 400 and "choose one from the list" in _errors(refused)["reason_id"]
+    # The reason and the words together fit the pool's 300 characters (PostgreSQL would refuse more).
+    long = api.post(f"accounts/{account.pk}/release", {"reason_id": reason("联系不上").pk, "reason": "长" * 290})
+    assert long.status_code == 400 and "282 characters" in _errors(long)["reason"]
     # A role that may not read the reasons may not choose one, and still says why in words.
     RolePermission.objects.filter(object_type="customers.poolreason").delete()
     rep.refresh_from_db()

@@ -73,11 +73,14 @@ def release_reason(user: Any, reason: str, reason_id: Any) -> tuple[str, int | N
             )
     if chosen is None and not reason:
         raise FieldErrors({"reason": [_("Say why the account goes back to the pool; whoever claims it reads this.")]})
-    if len(reason) > REASON_MAX:
-        raise FieldErrors({"reason": [_("Keep the reason to %(max)s characters.") % {"max": REASON_MAX}]})
+    # The pool shows the chosen reason, then the words: both fit in the account's 300 characters.
+    prefix = f"{chosen.label}：" if chosen is not None else ""
+    if len(prefix) + len(reason) > REASON_MAX:
+        limit = REASON_MAX - len(prefix)
+        raise FieldErrors({"reason": [_("Keep the reason to %(max)s characters.") % {"max": limit}]})
     if chosen is None:
         return reason, None
-    return (f"{chosen.label}：{reason}" if reason else chosen.label), chosen.pk
+    return (prefix + reason if reason else chosen.label), chosen.pk
 
 
 def release_reasons(user: Any) -> Any:
