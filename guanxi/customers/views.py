@@ -8,6 +8,7 @@ reads start from ``restrict``, writes go through ``guanxi.customers.services``.
 from __future__ import annotations
 
 from typing import Any, cast
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -453,18 +454,36 @@ class PoolStatisticsView(GuanxiViewMixin, View):
             errors = [message for field_messages in exc.errors.values() for message in field_messages]
         figures = pool_statistics(request.user, *day_bounds(first, last))
         accounts = resource_at("accounts")
-        pool_list = resource_url(accounts, "list") or ""
-        query = "&".join(f"{key}={value}" for key, value in (accounts.pool.query() if accounts.pool else {}).items())
+        pool_url = f"{resource_url(accounts, 'list')}?{urlencode(accounts.pool.query())}" if accounts.pool else ""
+        totals = [
+            ("released", _("Released by hand"), figures.released),
+            ("taken_back", _("Taken back by the rules"), figures.taken_back),
+            ("claimed", _("Claimed"), figures.claimed),
+        ]
+        # The two breakdowns beside the people: (table id, title, row attribute, count kind, rows, empty text).
+        breakdowns = [
+            (
+                "pool-by-reason",
+                _("Why accounts were released"),
+                "reason",
+                "released",
+                figures.reasons,
+                _("No account was released by hand."),
+            ),
+            (
+                "pool-by-rule",
+                _("Taken back by pool rule"),
+                "rule",
+                "taken_back",
+                figures.rules,
+                _("The pool rules took back no account."),
+            ),
+        ]
+        context = {"first": first, "last": last, "errors": errors, "figures": figures, "pool_url": pool_url}
         return render(
             request,
             "customers/pool_statistics.html",
-            {
-                "first": first,
-                "last": last,
-                "errors": errors,
-                "figures": figures,
-                "pool_url": f"{pool_list}?{query}" if query else pool_list,
-            },
+            {**context, "totals": totals, "breakdowns": breakdowns},
         )
 
 
