@@ -38,11 +38,12 @@ def _plain(value: Any) -> Any:
 def snapshot(obj: models.Model) -> dict[str, Any]:
     """The record's stored values, JSON-ready; foreign keys by id, secrets masked. A model's
     ``unlogged_fields`` are left out: figures it derives and keeps up to date itself, whose every
-    change would otherwise read as an edit in the change log."""
+    change would otherwise read as an edit in the change log; so are columns the database generates
+    from others (a birthday's month and day)."""
     data: dict[str, Any] = {}
     skip = NOISE_FIELDS.union(getattr(obj, "unlogged_fields", ()))
     for field in obj._meta.concrete_fields:
-        if field.name in skip:
+        if field.name in skip or field.generated:
             continue
         value = getattr(obj, field.attname)
         data[field.name] = MASK if field.name in SECRET_FIELDS and value else _plain(value)

@@ -1,4 +1,5 @@
-"""Database helpers both engines need: planner statistics after bulk writes, one row by a unique key.
+"""Database helpers both engines need: planner statistics after bulk writes, one row by a unique key,
+a date's month and day as one indexed number.
 
 Without statistics a planner guesses. After an import of many rows SQLite then takes the
 single-column ``deleted_at`` index for "live rows" and sorts every one of them, and PostgreSQL
@@ -85,6 +86,26 @@ def analyze_table_names(tables: list[str], using: str = "default") -> None:
                 cursor.execute(f"VACUUM (ANALYZE) {', '.join(quote(t) for t in tables)}")
     except Exception:  # pragma: no cover - a locked or read-only database
         logger.exception("ANALYZE of %s failed", ", ".join(tables))
+
+
+class MonthDay(models.Func):
+    """A date's month and day as one number (12-25 -> 1225): birthdays by the calendar, any year.
+
+    Written for a stored generated column (``Contact.birthday_md``), so each engine gets an
+    expression it accepts there: PostgreSQL's ``EXTRACT`` on a date is immutable; SQLite keeps
+    dates as ``YYYY-MM-DD`` text, and ``substr`` is deterministic where its date functions need care.
+    """
+
+    arity = 1
+    output_field = models.SmallIntegerField()
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        template = "CAST(substr(%(expressions)s, 6, 2) || substr(%(expressions)s, 9, 2) AS INTEGER)"
+        return self.as_sql(compiler, connection, template=template, **extra)
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        template = "(EXTRACT(MONTH FROM %(expressions)s) * 100 + EXTRACT(DAY FROM %(expressions)s))::smallint"
+        return self.as_sql(compiler, connection, template=template, **extra)
 
 
 def first_row(qs: models.QuerySet) -> Any:

@@ -133,6 +133,9 @@ class FilterSet:
     #: Filters that are not a column but pick a record (``account=``, ``group=``): the list page shows a
     #: record picker for each, ``{filter: (resource path, label)}``.
     pickers: ClassVar[dict[str, tuple[str, Any]]] = {}
+    #: Filters that are not a column but take a few set values: the list page shows a select of them,
+    #: ``{filter: (label, () -> [(value, label)])}`` (``birthday_within``: today, this week…).
+    choice_filters: ClassVar[dict[str, tuple[Any, Callable[[], Sequence[tuple[str, str]]]]]] = {}
     filters: ClassVar[dict[str, tuple[str, ...]]] = {}
     #: Columns with an index on (column, id) of the rows a list shows, whose ranges (``__gte``,
     #: ``__lte``) may match few records: those few are read from that index first (``_narrow``).

@@ -133,7 +133,7 @@ def _plain(value: Any) -> Any:
 
 def row_data(obj: models.Model) -> dict[str, Any]:
     """Every stored column of a row, JSON-ready (foreign keys by id)."""
-    return {f.attname: _plain(getattr(obj, f.attname)) for f in obj._meta.concrete_fields}
+    return {f.attname: _plain(getattr(obj, f.attname)) for f in obj._meta.concrete_fields if not f.generated}
 
 
 def row_restore(model: type[models.Model], rows: Iterable[dict[str, Any]]) -> None:
@@ -143,7 +143,7 @@ def row_restore(model: type[models.Model], rows: Iterable[dict[str, Any]]) -> No
     for data in rows_list:
         obj = model()
         for f in model._meta.concrete_fields:
-            if f.attname in data:
+            if f.attname in data and not f.generated:
                 setattr(obj, f.attname, f.to_python(data[f.attname]) if data[f.attname] is not None else None)
         objs.append(obj)
     if not objs:

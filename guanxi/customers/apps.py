@@ -27,9 +27,12 @@ class CustomersConfig(AppConfig):
         on_interaction(engagement_after_interaction)
         register_timeline_kinds(dict(TimelineKind.choices))
         from guanxi.core.views.home import HomePanel, register_home_panel
+        from guanxi.customers.birthdays import upcoming
         from guanxi.customers.home import my_accounts
 
         register_home_panel(HomePanel("my-accounts", "customers/home_accounts.html", my_accounts))
+        # Read on every visit: a count and a few rows of a small index range (see birthdays.upcoming).
+        register_home_panel(HomePanel("birthdays", "customers/home_birthdays.html", upcoming, cached=False))
         from django.db.models.signals import pre_save
 
         from guanxi.core.models import Tag

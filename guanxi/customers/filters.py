@@ -7,11 +7,13 @@ from typing import Any
 
 from django.db import models
 from django.db.models import Exists, F, Func, OuterRef, Q
+from django.utils import timezone
 from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 
 from guanxi.core.errors import FieldErrors
 from guanxi.core.filters import FilterSet, through
+from guanxi.customers import birthdays
 from guanxi.customers.hierarchy import group_ids, group_members
 from guanxi.customers.models import (
     Account,
@@ -148,6 +150,17 @@ def account_ids(param: str, raw: str) -> list[int]:
         raise FieldErrors({param: [_("Use account ids, e.g. 12 or 12,15.")]}) from None
 
 
+def _days(param: str, raw: str) -> int:
+    try:
+        days = int(raw)
+    except ValueError:
+        days = -1
+    if not 0 <= days <= birthdays.MAX_DAYS:
+        message = _("Give a number of days from 0 (today) to %(most)d.") % {"most": birthdays.MAX_DAYS}
+        raise FieldErrors({param: [message]})
+    return days
+
+
 def _one_id(param: str, raw: str) -> int:
     try:
         return int(raw)
@@ -159,7 +172,13 @@ class ContactFilterSet(FilterSet):
     model = Contact
     search_fields = ("display_name", "title", "department")
     search_index = True  # names with their pinyin, emails, phones, companies (title: its own filter)
-    governed_by = {"account": "accounts", "group": "accounts", "email": "emails", "phone": "phones"}
+    governed_by = {
+        "account": "accounts",
+        "group": "accounts",
+        "email": "emails",
+        "phone": "phones",
+        "birthday_within": "birthday",
+    }
     value_cleaners = PLACE_CLEANERS
     option_lists = PLACE_OPTIONS
     filters = {
@@ -174,6 +193,8 @@ class ContactFilterSet(FilterSet):
         "sms_consent": ("exact",),
         "phone_consent": ("exact",),
         "birthday": ("gte", "lte", "isnull"),
+        # Custom: whose birthday is within that many days from today, whatever the year (0: today).
+        "birthday_within": ("exact",),
         # "Not followed up since …"; __isnull=true for never. Its index holds only the people
         # followed up, so that a million imported contacts cost it nothing; sorted by it, the others
         # ("never", first going up) come in id order from the primary key.
@@ -187,12 +208,14 @@ class ContactFilterSet(FilterSet):
         "group": ("exact",),
     }
     indexed_ranges = ("last_interaction_at",)
-    ordering_fields = ("id", "display_name", "created_at", "updated_at", "last_interaction_at")
+    # birthday_md: by the day of the year the birthday falls on (the "birthdays coming up" list).
+    ordering_fields = ("id", "display_name", "created_at", "updated_at", "last_interaction_at", "birthday_md")
     default_ordering = "-updated_at"
     pickers = {
         "account": ("accounts", gettext_lazy("Account")),
         "group": ("accounts", gettext_lazy("Account group")),
     }
+    choice_filters = {"birthday_within": (gettext_lazy("Birthday coming up"), birthdays.filter_options)}
 
     def custom_filter(self, qs: models.QuerySet, name: str, lookup: str, raw: str) -> models.QuerySet:
         # Through the link and contact-point tables (``through``: their few ids first, or row by row
@@ -206,6 +229,8 @@ class ContactFilterSet(FilterSet):
         if name == "group":
             # The group's accounts the user may see, as the group's roll-up counts them.
             return links_to(qs, group_members(self.user, _one_id("group", raw)))
+        if name == "birthday_within":
+            return qs.filter(birthdays.within(timezone.localdate(), _days("birthday_within", raw)))
         if name == "email":
             try:
                 value = normalize_email(raw)

@@ -738,6 +738,8 @@ def _empty_values(model: type[models.Model]) -> dict[str, Any]:
     """What clearing each column stores: NULL where the column takes it, else its default ("", 0)."""
     out: dict[str, Any] = {}
     for f in model._meta.concrete_fields:
+        if f.generated:
+            continue
         if f.null:
             out[f.attname] = None
         elif f.has_default() and isinstance(f, models.DecimalField):

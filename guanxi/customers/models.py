@@ -15,6 +15,7 @@ from django.db.models import F, Q
 from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
+from guanxi.core.db import MonthDay
 from guanxi.core.models import (
     CreatedByMixin,
     GuanxiModel,
@@ -242,6 +243,14 @@ class Contact(BigTableMixin, AddressMixin, GuanxiModel):
     phones = models.JSONField(_("phones"), default=list, blank=True)
     wechat_id = models.CharField(_("WeChat ID"), max_length=64, blank=True)
     birthday = models.DateField(_("birthday"), null=True, blank=True)
+    # The birthday's month and day (1225), kept by the database: "birthdays in the next 7 days" is
+    # then a range of one index, whatever the year of birth (guanxi.customers.birthdays).
+    birthday_md = models.GeneratedField(
+        expression=MonthDay("birthday"),
+        output_field=models.SmallIntegerField(null=True),
+        db_persist=True,
+        verbose_name=_("birthday (month and day)"),
+    )
     accounts = models.ManyToManyField(
         Account, through="AccountContact", related_name="contacts", verbose_name=_("accounts"), blank=True
     )
@@ -285,6 +294,12 @@ class Contact(BigTableMixin, AddressMixin, GuanxiModel):
                 fields=("last_interaction_at", "id"),
                 condition=LIVE & Q(last_interaction_at__isnull=False),
                 name="contact_last_touch_idx",
+            ),
+            # Only people with a birthday: most imported contacts have none and cost no entry.
+            models.Index(
+                fields=("birthday_md", "id"),
+                condition=LIVE & Q(birthday_md__isnull=False),
+                name="contact_birthday_idx",
             ),
             *binned_indexes("contact"),
         ]

@@ -16,7 +16,7 @@ from django.db import models
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
-from django.utils import numberformat
+from django.utils import numberformat, timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
@@ -33,7 +33,7 @@ from guanxi.core.views import display
 from guanxi.core.views.base import GuanxiViewMixin, register_view, resource_url
 from guanxi.core.views.lists import ObjectListView
 from guanxi.core.views.records import PANEL_LIMIT, ObjectDetailView, ObjectEditView
-from guanxi.customers import hierarchy, services
+from guanxi.customers import birthdays, hierarchy, services
 from guanxi.customers.choices import ContactPointLabel
 from guanxi.customers.forms import LINKS_RULE, contact_form_class, phone_text, point_text
 from guanxi.customers.models import Account, AccountContact, Contact
@@ -181,6 +181,8 @@ class ContactDetailView(MergedRedirectMixin, ObjectDetailView):
                 for link in links
             ]
         readable_list_changes(context.get("changes", []), user)
+        if "birthday" not in hidden_fields(user, Contact):
+            context["birthday_soon"] = birthdays.coming(obj.birthday, timezone.localdate())
         context["vcard_url"] = reverse("ui:contacts-vcard", args=[obj.pk])
         context["vcard_qr_url"] = reverse("ui:contacts-vcard-qr", args=[obj.pk])
         context["find_duplicates_url"] = reverse("ui:duplicates-find", args=["contacts", obj.pk])

@@ -6,11 +6,13 @@ pages), find both in their lists, export the contacts list
 from __future__ import annotations
 
 import csv
+import datetime
 import io
 import re
 import secrets
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -26,6 +28,8 @@ FAMILY, GIVEN = "欧阳", "小明"
 EMAIL = "ouyang.xm@example.com"
 PHONE_TYPED, PHONE_E164 = "138 0013 8000", "+8613800138000"
 ROLE = "采购经理"
+# The server's day (Asia/Shanghai) two days on, in 1988: a leap year has every day of the calendar.
+BIRTHDAY = (datetime.datetime.now(ZoneInfo("Asia/Shanghai")).date() + datetime.timedelta(days=2)).replace(year=1988)
 
 _SEED = """
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -126,10 +130,13 @@ def test_customers_journey(page: Page, shot: Any, seller: Account, tmp_path: Pat
     page.locator("#id_accounts").press("Enter")
     expect(page.locator('[data-picker-chosen] input[name="accounts"]')).to_have_count(1)
     page.locator("#id_new_accounts_role").fill(ROLE)
+    # A birthday the day after tomorrow (born in 1988, a leap year, so any day of the calendar is one).
+    page.locator("#id_birthday").fill(BIRTHDAY.isoformat())
     shot("contact-form")
     save(page)
     expect(page.locator("#page-title")).to_contain_text(FAMILY + GIVEN)
     expect(page.locator("#main")).to_contain_text(ACCOUNT_NAME)
+    expect(page.locator("#birthday-soon")).to_contain_text("2 天后生日")
     shot("contact-saved")
     # At a desk, 保存到通讯录 shows the card as a QR code for the phone's camera, drawn when it opens.
     page.locator("#vcard-toggle").click()
@@ -203,6 +210,18 @@ def test_customers_journey(page: Page, shot: Any, seller: Account, tmp_path: Pat
     expect(row).to_have_count(1)
     expect(row).to_contain_text(EMAIL)
     shot("contacts-list")
+
+    # --- the home page names whose birthday comes this week; its link lists them -------------------
+    page.goto("/")
+    card = page.locator("#home-birthdays")
+    expect(card).to_contain_text(FAMILY + GIVEN)
+    expect(card).to_contain_text("2 天后")
+    shot("home-birthdays")
+    page.locator("#home-birthdays-all").click()
+    expect(page.locator("#filter-birthday_within")).to_have_value("7")
+    expect(list_row(page.locator("#list-table"), FAMILY + GIVEN)).to_have_count(1)
+    shot("contacts-birthdays")
+    page.goto("/customers/contacts/")
 
     # --- export the contacts list and read the files back ----------------------------------------
     expect(page.locator("#export-toggle")).to_have_text(either("导出", "Export"))

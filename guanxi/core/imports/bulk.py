@@ -53,7 +53,8 @@ class TableRows:
         self.model = model
         self.table = model._meta.db_table
         self.now = now
-        fields = [f for f in model._meta.concrete_fields if with_pk or not f.primary_key]
+        # A generated column (``Contact.birthday_md``) is the database's to write.
+        fields = [f for f in model._meta.concrete_fields if (with_pk or not f.primary_key) and not f.generated]
         self.fields = {f.attname: f for f in fields}
         self.columns = [f.column for f in fields]
         self.attnames = [f.attname for f in fields]

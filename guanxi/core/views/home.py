@@ -32,11 +32,15 @@ RECENT_CHANGES = 10
 class HomePanel:
     """A card a module puts on the home page (``register_home_panel`` in its ``AppConfig.ready``).
     ``context(user)`` gives what the template shows that user as ``panel``, or None for no card. It
-    runs at most once a minute per user and language (cached with the counts), so it may count."""
+    runs at most once a minute per user and language (cached with the counts), so it may count;
+    unless ``cached`` is False."""
 
     key: str
     template: str
     context: Callable[[Any], dict[str, Any] | None]
+    #: False for a card cheap enough to read on every visit, and that should show a change at once
+    #: (a birthday just typed in).
+    cached: bool = True
 
 
 _panels: dict[str, HomePanel] = {}
@@ -88,12 +92,13 @@ class HomeView(GuanxiViewMixin, View):
         fresh_panels = {
             panel.key: cached_panels[panel.key] if panel.key in cached_panels else panel.context(user)
             for panel in _panels.values()
+            if panel.cached
         }
         if fresh != cached or fresh_panels != cached_panels:
             cache.set(key, {"counts": fresh, "panels": fresh_panels}, HOME_COUNTS_SECONDS)
         panels = []
         for panel in _panels.values():
-            data = fresh_panels[panel.key]
+            data = fresh_panels[panel.key] if panel.cached else panel.context(user)
             if data is not None:
                 panels.append({"template": panel.template, **data})
         # Business records first, the settings dictionaries (users, teams, tags...) after them.

@@ -162,6 +162,12 @@ def filter_controls(resource: Resource, user: Any, params: QueryDict, definition
                 continue
             controls.append(_picker_control(resource, user, params, name))
             continue
+        if name in resource.filterset.choice_filters:
+            if resource.filterset.governed_by.get(name, name) in hidden:
+                continue
+            label, values = resource.filterset.choice_filters[name]
+            controls.append(FilterControl(name, str(label), "select", params.get(name, ""), list(values())))
+            continue
         db_field = display.model_field(model, name)
         if name in hidden or db_field is None:
             continue

@@ -1,0 +1,232 @@
+"""Birthdays coming up (近期生日): the month and day the database keeps beside each birthday, the
+contact list's ``birthday_within`` filter, the home card and the contact page's reminder."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone, translation
+from freezegun import freeze_time
+
+from guanxi.core.models import ChangeLogEntry
+from guanxi.core.views.home import home_cache_key
+from guanxi.customers import birthdays, services
+from guanxi.customers.models import Contact
+from guanxi.identity.models import FieldRule, User
+from tests.customers.conftest import Api
+from tests.customers.test_import import csv_bytes, job_client, upload
+from tests.factories import client_for
+
+pytestmark = pytest.mark.django_db
+
+D = datetime.date
+
+
+def born(days_from_today: int, *, years_ago: int = 30) -> datetime.date:
+    """A birthday ``days_from_today`` days ahead in the calendar, ``years_ago`` years back."""
+    day = timezone.localdate() + datetime.timedelta(days=days_from_today)
+    if (day.month, day.day) == (2, 29):
+        day -= datetime.timedelta(days=1)  # a year ``years_ago`` back may have no 29 February
+    return day.replace(year=day.year - years_ago)
+
+
+# --- the calendar ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("today", "days", "expected"),
+    [
+        (D(2026, 12, 6), 7, [(1206, 1213)]),
+        (D(2026, 12, 6), 0, [(1206, 1206)]),
+        (D(2026, 12, 28), 7, [(1228, 1231), (101, 104)]),  # across the new year, in the order they come
+        (D(2026, 12, 31), 1, [(1231, 1231), (101, 101)]),
+        (D(2027, 2, 27), 1, [(227, 229)]),  # no 29 February in 2027: born on it, celebrated on the 28th
+        (D(2027, 2, 28), 0, [(228, 229)]),
+        (D(2028, 2, 28), 0, [(228, 228)]),  # 2028 has one
+        (D(2027, 3, 1), 0, [(301, 301)]),
+        (D(2026, 6, 1), 365, [(101, 1231)]),
+    ],
+)
+def test_windows_are_the_days_in_the_order_they_come(
+    today: datetime.date, days: int, expected: list[tuple[int, int]]
+) -> None:
+    assert birthdays.windows(today, days) == expected
+
+
+def test_when_and_how_old() -> None:
+    today = D(2026, 12, 6)
+    with translation.override("zh-hans"):
+        soon = birthdays.coming(D(1986, 12, 6), today)
+        assert soon is not None and (soon["days"], soon["when"], soon["age"]) == (0, "今天", "满 40 岁")
+        assert birthdays.coming(D(1990, 12, 7), today)["when"] == "明天"  # type: ignore[index]
+        in_three = birthdays.coming(D(1990, 12, 9), today)
+        assert in_three is not None and in_three["when"] == "3 天后" and in_three["day"] == "12月9日"
+    with translation.override("en"):
+        early = birthdays.coming(D(1999, 1, 2), D(2026, 12, 28))  # next year's
+        assert early is not None and early["date"] == D(2027, 1, 2) and early["when"] == "in 5 days"
+        assert early["age"] == "turns 28"
+    assert birthdays.coming(D(1990, 12, 14), today) is None  # eight days on
+    assert birthdays.coming(D(1990, 12, 5), today) is None  # yesterday: next year
+    assert birthdays.coming(None, today) is None
+    leap = birthdays.coming(D(1996, 2, 29), D(2027, 2, 28))
+    assert leap is not None and leap["days"] == 0
+    assert birthdays.next_birthday(D(1996, 2, 29), D(2028, 2, 28)) == D(2028, 2, 29)
+
+
+# --- the stored month and day ---------------------------------------------------------------------
+
+
+def test_the_database_keeps_month_and_day_with_the_birthday(admin: User, make_contact: Callable[..., Contact]) -> None:
+    person = make_contact(birthday=D(1988, 12, 25))
+    assert Contact.objects.get(pk=person.pk).birthday_md == 1225
+    services.contact_update(user=admin, pk=person.pk, data={"birthday": D(1988, 1, 5)})
+    assert Contact.objects.get(pk=person.pk).birthday_md == 105
+    services.contact_update(user=admin, pk=person.pk, data={"birthday": None})
+    assert Contact.objects.get(pk=person.pk).birthday_md is None
+    # Derived by the database: the change log records the birthday, not its month and day.
+    logged = ChangeLogEntry.objects.filter(object_id=person.pk, content_type__model="contact")
+    assert logged.count() == 3
+    for entry in logged:
+        assert "birthday_md" not in entry.changes and "birthday" in entry.changes
+
+
+def test_an_import_writes_the_birthday_the_index_reads(admin: User, django_capture_on_commit_callbacks: object) -> None:
+    client = job_client(admin, django_capture_on_commit_callbacks)
+    rows = [["姓名", "手机", "生日"], ["王伟", "13900000001", "1990-05-20"], ["李娜", "13900000002", ""]]
+    job = upload(client, csv_bytes(rows), start="true").json()
+    assert client.get(f"/api/v1/imports/{job['id']}").json()["result"]["created"] == 2
+    assert dict(Contact.objects.values_list("display_name", "birthday_md")) == {"王伟": 520, "李娜": None}
+
+
+def test_a_merge_and_its_undo_carry_the_month_and_day(admin: User, make_contact: Callable[..., Contact]) -> None:
+    keep = make_contact(given_name="伟", family_name="王", birthday=D(1980, 3, 3))
+    gone = make_contact(given_name="伟", family_name="王", birthday=D(1980, 8, 8))
+    merge = services.contact_merge(survivor=keep.pk, others=[gone.pk], user=admin, fields={"birthday": gone.pk})
+    assert Contact.objects.get(pk=keep.pk).birthday_md == 808
+    services.merge_undo(merge_id=merge.pk, user=admin)
+    assert Contact.objects.get(pk=keep.pk).birthday_md == 303
+    assert Contact.objects.get(pk=gone.pk).birthday_md == 808
+
+
+# --- the filter -------------------------------------------------------------------------------------
+
+
+def test_birthday_within_lists_the_days_ahead(
+    rep: User, other_rep: User, make_contact: Callable[..., Contact], api_for: Callable[[User], Api]
+) -> None:
+    today = make_contact(by=rep, given_name="今天", birthday=born(0))
+    in_three = make_contact(by=rep, given_name="三天", birthday=born(3, years_ago=41))
+    in_ten = make_contact(by=rep, given_name="十天", birthday=born(10))
+    make_contact(by=rep, given_name="昨天", birthday=born(-1))
+    make_contact(by=rep, given_name="没有")
+    make_contact(by=other_rep, given_name="别人的", birthday=born(0))  # not the rep's to see
+    api = api_for(rep)
+
+    def listed(days: int) -> set[int]:
+        response = api.get(f"contacts?birthday_within={days}&ordering=birthday_md")
+        assert response.status_code == 200, response.content
+        return {row["id"] for row in response.json_body["items"]}
+
+    assert listed(0) == {today.pk}
+    assert listed(7) == {today.pk, in_three.pk}
+    assert listed(30) == {today.pk, in_three.pk, in_ten.pk}
+    assert len(listed(366)) == 4  # everyone with a birthday the rep may see
+
+
+@pytest.mark.parametrize("value", ["abc", "-1", "367", ""])
+def test_birthday_within_refuses_what_is_not_a_number_of_days(admin_api: Api, value: str) -> None:
+    response = admin_api.get(f"contacts?birthday_within={value}")
+    assert response.status_code == 400
+    assert [e["field"] for e in response.json_body["errors"]] == ["birthday_within"], response.json_body
+
+
+def test_a_hidden_birthday_cannot_be_filtered_or_shown(
+    rep: User, make_contact: Callable[..., Contact], api_for: Callable[[User], Api]
+) -> None:
+    person = make_contact(by=rep, birthday=born(1))
+    FieldRule.objects.create(role=rep.role, object_type="customers.contact", field="birthday", access="hidden")
+    assert api_for(rep).get("contacts?birthday_within=7").status_code == 400
+    client = client_for(rep)
+    assert 'name="birthday_within"' not in client.get("/customers/contacts/").content.decode()
+    assert 'id="birthday-soon"' not in client.get(f"/customers/contacts/{person.pk}/").content.decode()
+    assert birthdays.upcoming(User.objects.get(pk=rep.pk)) is None  # a fresh read of its field rules
+
+
+@freeze_time("2026-12-29 02:00:00")  # 10:00 in Shanghai
+def test_across_the_new_year(rep: User, make_contact: Callable[..., Contact], api_for: Callable[[User], Api]) -> None:
+    new_year = make_contact(by=rep, given_name="元旦", birthday=D(1990, 1, 1))
+    tomorrow = make_contact(by=rep, given_name="明天", birthday=D(1990, 12, 30))
+    make_contact(by=rep, given_name="一月十号", birthday=D(1990, 1, 10))
+    make_contact(by=rep, given_name="昨天", birthday=D(1990, 12, 28))
+    items = api_for(rep).get("contacts?birthday_within=7").json_body["items"]
+    assert {row["id"] for row in items} == {new_year.pk, tomorrow.pk}
+    panel = birthdays.upcoming(rep)
+    assert panel is not None and panel["total"] == 2
+    # The card goes by the days as they come: 30 December, then 1 January.
+    assert [p["name"] for p in panel["people"]] == [tomorrow.display_name, new_year.display_name]
+    assert [p["birthday"]["days"] for p in panel["people"]] == [1, 3]
+
+
+def test_the_contact_list_offers_the_filter(admin: User, make_contact: Callable[..., Contact]) -> None:
+    soon = make_contact(given_name="快了", birthday=born(2))
+    later = make_contact(given_name="还早", birthday=born(40))
+    client = client_for(admin)
+    with translation.override("zh-hans"):
+        page = client.get("/customers/contacts/", {"birthday_within": "7"}, HTTP_ACCEPT_LANGUAGE="zh-hans")
+    html = page.content.decode()
+    assert 'name="birthday_within"' in html
+    assert f"/customers/contacts/{soon.pk}/" in html and f"/customers/contacts/{later.pk}/" not in html
+    assert client.get("/customers/contacts/", {"birthday_within": "x"}).status_code == 200  # named, not a crash
+
+
+# --- the home card and the contact page --------------------------------------------------------------
+
+
+def home(user: User) -> str:
+    cache.delete(home_cache_key(user))
+    with translation.override("zh-hans"):
+        cache.delete(home_cache_key(user))
+    User.objects.filter(pk=user.pk).update(language="zh-hans")
+    response = client_for(user).get("/")
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def test_the_home_card_names_the_week_s_birthdays_soonest_first(
+    rep: User, other_rep: User, make_contact: Callable[..., Contact], api_for: Callable[[User], Api]
+) -> None:
+    assert 'id="home-birthdays"' not in home(rep)  # none this week: no card
+    people = [
+        make_contact(by=rep, given_name=f"客{days}", birthday=born(days)) for days in (6, 0, 3, 1, 5, 2, 4, 6, 0, 3)
+    ]
+    make_contact(by=rep, given_name="下周", birthday=born(8))
+    make_contact(by=other_rep, given_name="别人", birthday=born(0))
+    with CaptureQueriesContext(connection) as queries:
+        panel = birthdays.upcoming(rep)
+    assert panel is not None and panel["total"] == 10
+    days = [p["birthday"]["days"] for p in panel["people"]]
+    assert len(days) == birthdays.SHOWN and days == sorted(days) and days[0] == 0
+    # A count, one read of the index (two across the new year) and the names' companies.
+    assert len(queries) <= 6, [q["sql"] for q in queries]
+    html = home(rep)
+    card = html.split('id="home-birthdays"', 1)[1].split("</div>\n</div>", 1)[0]
+    assert "未来 7 天过生日" in card and "今天" in card and "客0" in card and "别人" not in card
+    # The link lists exactly the ten.
+    url = panel["url"].split("?", 1)[1]
+    listed = api_for(rep).get(f"contacts?{url}").json_body["items"]
+    assert {row["id"] for row in listed} == {p.pk for p in people}
+
+
+def test_the_contact_page_says_the_birthday_is_near(admin: User, make_contact: Callable[..., Contact]) -> None:
+    near = make_contact(given_name="近", birthday=born(2, years_ago=50))
+    far = make_contact(given_name="远", birthday=born(20))
+    client = client_for(admin)
+    User.objects.filter(pk=admin.pk).update(language="zh-hans")
+    html = client.get(f"/customers/contacts/{near.pk}/").content.decode()
+    assert 'id="birthday-soon"' in html and "2 天后生日" in html and "满 50 岁" in html
+    assert 'id="birthday-soon"' not in client.get(f"/customers/contacts/{far.pk}/").content.decode()
