@@ -295,6 +295,28 @@ class TestShares:
         share(n, user=me)
         assert visible(me) == set()
 
+    def test_the_condition_is_worked_out_once_per_user_and_again_after_a_share(
+        self, monkeypatch: pytest.MonkeyPatch, django_assert_num_queries: Any
+    ) -> None:
+        """A list page asks ``restrict`` and ``may_reach`` about a dozen times: the shares are read,
+        and the condition built, once for each record type and action, until a share is written."""
+        from guanxi.core import permissions
+
+        built: list[tuple[Any, str]] = []
+        build = permissions._build_condition
+        monkeypatch.setattr(permissions, "_build_condition", lambda m, u, a: built.append((m, a)) or build(m, u, a))
+        me, owner = UserFactory(), UserFactory()
+        shared = GadgetFactory(owner=owner)
+        share(shared, user=me)
+        assert visible(me) == {shared.pk}
+        with django_assert_num_queries(1):  # the rows only
+            assert visible(me) == {shared.pk} and permissions.may_reach(me, Gadget, "view")
+        assert built == [(Gadget, "view")]
+        later = GadgetFactory(owner=owner)
+        share(later, user=me)
+        assert visible(me) == {shared.pk, later.pk}  # read again: the new share counts at once
+        assert built == [(Gadget, "view"), (Gadget, "view")]
+
 
 class TestFollowParent:
     def test_notes_follow_the_record_not_their_owner(self) -> None:
