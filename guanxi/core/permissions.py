@@ -196,8 +196,9 @@ def _build_condition(model: type[models.Model], user: Any, action: str) -> Q | N
     extra = _share_q(model, user, action)
     if getattr(model, "also_follows_parent", False) and action == Action.VIEW:
         extra = _parent_q(model, user, action)
-    if q is not None and action == Action.VIEW and getattr(model, "open_rows", None) is not None:
-        extra = model.open_rows if extra is None else extra | model.open_rows
+    open_rows = getattr(model, "open_rows", None)
+    if q is not None and action == Action.VIEW and open_rows is not None:
+        extra = open_rows if extra is None else extra | open_rows
     if q is None and extra is None:
         return None
     return q if extra is None else extra if q is None else q | extra
