@@ -595,7 +595,36 @@ def build_router(resource: Resource) -> Router:
 
     if not resource.read_only:
         _add_write_routes(router, resource)
+    if getattr(resource.model, "followable", False):
+        _add_follow_routes(router, resource)
     return router
+
+
+def _add_follow_routes(router: Router, resource: Resource) -> None:
+    """``POST /{id}/follow`` and ``DELETE /{id}/follow``: the asking user follows a record they may
+    see (关注), or stops; ``followed=me`` on the list gives the records they follow."""
+    from guanxi.core.follows import record_follow
+
+    def _set(request: HttpRequest, id: int, following: bool) -> HttpResponse:
+        require_token_scope(request, resource.object_type, Action.VIEW)
+        now = record_follow(user=request.user, model=resource.model, pk=id, following=following)
+        return json_response({"id": id, "following": now})
+
+    def _follow(request: HttpRequest, id: int) -> HttpResponse:
+        return _set(request, id, True)
+
+    def _unfollow(request: HttpRequest, id: int) -> HttpResponse:
+        return _set(request, id, False)
+
+    name = resource.path.replace("-", "_")
+    for method, view, summary in (("POST", _follow, "Follow"), ("DELETE", _unfollow, "Stop following")):
+        router.add_api_operation(
+            "/{id}/follow",
+            [method],
+            view,
+            summary=f"{summary} one of {resource.path}",
+            operation_id=f"{name}_{view.__name__.lstrip('_')}",
+        )
 
 
 def _add_bulk_route(router: Router, resource: Resource) -> None:

@@ -355,7 +355,10 @@ class FilterSet:
         taggable records declare ``"tag": ("exact", "in")``); subclasses add theirs and pass the rest on.
 
         ``tag=重点客户``: records carrying the tag; ``tag__in=重点客户,VIP``: any of the tags.
+        ``followed=me`` (or ``true``): the records the user follows (关注); ``false``: the others.
         """
+        if name == "followed":
+            return self._followed(qs, raw)
         if name != "tag":
             raise NotImplementedError(name)
         names = [part.strip() for part in (raw.split(",") if lookup == "in" else [raw]) if part.strip()]
@@ -363,6 +366,18 @@ class FilterSet:
             raise FieldErrors({"tag" if lookup == "exact" else f"tag__{lookup}": [_("Give a tag name.")]})
         content_type = ContentType.objects.get_for_model(self.model, for_concrete_model=False)
         return through(qs, TaggedItem.objects.filter(content_type=content_type, tag__name__in=names), "object_id")
+
+    def _followed(self, qs: models.QuerySet, raw: str) -> models.QuerySet:
+        from guanxi.core.follows import follows_of
+
+        value = raw.strip().lower()
+        if value not in {"me", "true", "1", "false", "0"}:
+            raise FieldErrors({"followed": [_("Use followed=me for the records you follow, or followed=false.")]})
+        # Only the asking user's follows: whom others follow is theirs.
+        mine = follows_of(self.user, self.model)
+        if value in {"false", "0"}:
+            return qs.exclude(pk__in=mine.values("object_id"))
+        return through(qs, mine, "object_id")
 
     def _filter_custom(
         self, qs: models.QuerySet, param: str, definition: Any, lookup: str, raw: str

@@ -281,8 +281,8 @@ def fk_mover(
 
 
 def register_core_movers() -> None:
-    """Tags, notes, files, timeline entries and shares follow a merged record to the survivor."""
-    from guanxi.core.models import Attachment, Note, TaggedItem, TimelineEntry
+    """Tags, notes, files, timeline entries, shares and follows go with a merged record to the survivor."""
+    from guanxi.core.models import Attachment, Follow, Note, TaggedItem, TimelineEntry
     from guanxi.identity.models import Share
 
     register_mover(generic_mover(TaggedItem, unique_with=("tag_id",)))
@@ -290,3 +290,6 @@ def register_core_movers() -> None:
     register_mover(generic_mover(Attachment))
     register_mover(generic_mover(TimelineEntry))
     register_mover(generic_mover(Share, unique_with=("user_id", "team_id", "access")))
+    register_mover(
+        generic_mover(Follow, unique_with=("user_id",), applies_to=lambda m: getattr(m, "followable", False))
+    )

@@ -56,6 +56,8 @@ class PermissionScopeMixin(models.Model):
     shareable: ClassVar[bool] = False
     #: Notes, files and timeline entries can hang on records of this model.
     has_timeline: ClassVar[bool] = False
+    #: Users may follow (关注) records of this model: a button on the record's page, 我关注的 on its list.
+    followable: ClassVar[bool] = False
 
     class Meta:
         abstract = True
@@ -428,6 +430,25 @@ class RecentView(models.Model):
         verbose_name_plural = _("recently viewed records")
         constraints = [models.UniqueConstraint(fields=("user", "content_type", "object_id"), name="recentview_unique")]
         indexes = [models.Index(fields=("user", "-viewed_at"), name="recentview_user_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.content_type_id}:{self.object_id}"
+
+
+class Follow(models.Model):
+    """A record a user follows (关注, ``guanxi.core.follows``): one they want to keep an eye on
+    without owning it. Personal: only the user reads their own; the record's history is not touched."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    content_type = models.ForeignKey(ContentType, on_delete=models.CASCADE, related_name="+")
+    object_id = models.BigIntegerField()
+    created_at = models.DateTimeField(_("followed since"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("followed record")
+        verbose_name_plural = _("followed records")
+        # Also the index of "the records this user follows of this type" (the list's 我关注的).
+        constraints = [models.UniqueConstraint(fields=("user", "content_type", "object_id"), name="follow_unique")]
 
     def __str__(self) -> str:
         return f"{self.content_type_id}:{self.object_id}"

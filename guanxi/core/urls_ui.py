@@ -25,6 +25,7 @@ from guanxi.core.views import changelog  # noqa: F401 - registers the change-log
 from guanxi.core.views.base import ui_prefix, ui_resources, view_class_for
 from guanxi.core.views.bulk import BulkActionView
 from guanxi.core.views.exports import ExportView
+from guanxi.core.views.follows import FollowView
 from guanxi.core.views.jobs import JobDetailView, JobFileView, JobListView
 from guanxi.core.views.lists import ObjectListView
 from guanxi.core.views.panels import AttachmentAddView, AttachmentDeleteView, NoteAddView
@@ -87,6 +88,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
         name="attachment-add",
     ),
     path("attachments/<int:pk>/delete/", AttachmentDeleteView.as_view(), name="attachment-delete"),
+    path("follow/<slug:path>/<int:pk>/", FollowView.as_view(), name="follow"),
     path("saved-views/<slug:path>/", SavedViewSaveView.as_view(), name="saved-view-save"),
     path("saved-views/<int:pk>/delete/", SavedViewDeleteView.as_view(), name="saved-view-delete"),
     path("search/", SearchView.as_view(), name="search"),

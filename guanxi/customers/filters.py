@@ -100,6 +100,7 @@ class AccountFilterSet(FilterSet):
         # Going back to the pool soon (the nightly run dates them): pool_due_at__isnull=false.
         "pool_due_at": ("gte", "lte", "isnull"),
         "tag": ("exact", "in"),
+        "followed": ("exact",),  # followed=me: the records the user follows (关注)
         # Custom: the account ``group=`` names and every account below it, at any depth.
         "group": ("exact",),
     }
@@ -204,6 +205,7 @@ class ContactFilterSet(FilterSet):
         "email": ("exact",),
         "phone": ("exact", "endswith"),
         "tag": ("exact", "in"),
+        "followed": ("exact",),  # followed=me: the records the user follows (关注)
         # Custom: contacts at any account of a group (the account and every account below it).
         "group": ("exact",),
     }

@@ -93,6 +93,8 @@ class AddressMixin(models.Model):
 class Account(BigTableMixin, AddressMixin, GuanxiModel):
     """A customer organisation (客户/企业), or a person buying as one; may belong to a parent group."""
 
+    followable = True
+
     name = models.CharField(_("name"), max_length=200)
     legal_name = models.CharField(_("legal name"), max_length=200, blank=True, help_text=_("As registered"))
     industry = models.CharField(_("industry"), max_length=30, choices=Industry.choices, blank=True)
@@ -232,6 +234,8 @@ class Contact(BigTableMixin, AddressMixin, GuanxiModel):
     ``emails`` and ``phones`` hold the normalised contact points as JSON lists (what reads, the
     change log and field rules see); ``ContactPoint`` rows mirror them for indexed lookups.
     """
+
+    followable = True
 
     family_name = models.CharField(_("family name"), max_length=100, blank=True)
     given_name = models.CharField(_("given name"), max_length=100, blank=True)

@@ -31,6 +31,7 @@ from tests.api import world as W
 from tests.api.world import World
 from tests.core import imports_policies as _imports
 from tests.customers import policies_duplicates as _duplicates
+from tests.customers import policies_follows as _follows
 from tests.customers import policies_pool as _pool
 from tests.factories import share
 
@@ -957,6 +958,13 @@ UI_MATRIX.update(_duplicates.UI_MATRIX)
 MATRIX.update(_pool.MATRIX)
 CHANGELOG_CASES.update(_pool.CHANGELOG_CASES)
 UI_MATRIX.update(_pool.ui_matrix(_settings_pages))
+
+
+# --- following accounts and contacts (关注; rows in tests/customers/policies_follows.py) -------------------
+
+MATRIX.update(_follows.MATRIX)
+CHANGELOG_EXEMPT.update(_follows.CHANGELOG_EXEMPT)
+UI_MATRIX.update(_follows.UI_MATRIX)
 
 
 # --- the import routes and pages (rows in tests/core/imports_policies.py) ----------------------------------

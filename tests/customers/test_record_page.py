@@ -316,7 +316,12 @@ def test_whose_records_is_one_tap(
     html = page(rep, "contacts-list")
     scope = html.split('id="list-scope"', 1)[1].split("</div>", 1)[0]
     links = re.findall(r'<a href="([^"]*)" class="btn( btn-primary)?" data-scope="(\w+)"', scope)
-    assert [(key, bool(active)) for _url, active, key in links] == [("all", True), ("mine", False), ("team", False)]
+    assert [(key, bool(active)) for _url, active, key in links] == [
+        ("all", True),
+        ("mine", False),
+        ("team", False),
+        ("followed", False),
+    ]
     urls = {key: url.replace("&amp;", "&") for url, _active, key in links}
     # Relative values, so that a view saved from a link is each user's own (test_whose_records).
     assert "owner=me" in urls["mine"] and "team=mine" in urls["team"]

@@ -26,6 +26,7 @@ CUSTOMER_PAGES = (
     "pool-statistics",
     "duplicates-",
     "merges-",
+    "follow",
 )
 
 

@@ -126,10 +126,10 @@ def test_the_scope_links_of_a_manager(
         return {key: (url.replace("&amp;", "&"), bool(active)) for url, active, key, _label in found}
 
     # A rep in a team: no "me and my reports"; the customer pool comes last for everyone.
-    assert list(links(rep)) == ["all", "mine", "team", "pool"]
+    assert list(links(rep)) == ["all", "mine", "team", "followed", "pool"]
     # A director without a team: all, mine, me and my reports.
     scopes = links(director)
-    assert list(scopes) == ["all", "mine", "reports", "pool"]
+    assert list(scopes) == ["all", "mine", "reports", "followed", "pool"]
     assert "owner=reports" in scopes["reports"][0]
     html = page(director, "accounts-list", query=scopes["reports"][0].lstrip("?"))
     assert "李雷的" in html and "总监的" in html
@@ -138,7 +138,7 @@ def test_the_scope_links_of_a_manager(
     assert links(director, f"owner={director.pk}")["mine"][1]
     # Managing a team gives "my team" too.
     Team.objects.filter(pk=team_south.pk).update(manager=director)
-    assert list(links(director)) == ["all", "mine", "reports", "team", "pool"]
+    assert list(links(director)) == ["all", "mine", "reports", "team", "followed", "pool"]
 
 
 def test_the_home_card_of_a_manager_is_theirs_and_their_reports(

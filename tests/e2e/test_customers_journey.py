@@ -112,6 +112,10 @@ def test_customers_journey(page: Page, shot: Any, seller: Account, tmp_path: Pat
     expect(page.locator("#page-title")).to_have_text(ACCOUNT_NAME)
     expect(page.locator(".badge", has_text="设备维保需求")).to_be_visible()
     shot("account-saved")
+    # 关注: one press, and the button says so (htmx swaps it); the list's 我关注的 then shows it.
+    page.locator("#follow-button").click()
+    expect(page.locator("#follow-button")).to_have_attribute("aria-pressed", "true")
+    expect(page.locator("#follow-button")).to_contain_text("已关注")
 
     # --- a contact with an email and a phone, linked to the account ------------------------------
     page.goto("/customers/contacts/")
@@ -205,6 +209,11 @@ def test_customers_journey(page: Page, shot: Any, seller: Account, tmp_path: Pat
     page.goto("/customers/accounts/")
     expect(list_row(page.locator("#list-table"), ACCOUNT_NAME)).to_have_count(1)
     shot("accounts-list")
+    page.locator('#list-scope [data-scope="followed"]').click()
+    expect(page.locator('#list-scope [data-scope="followed"]')).to_have_attribute("aria-current", "true")
+    expect(page.locator("#list-table tbody tr")).to_have_count(1)
+    expect(page.locator("#list-table")).to_contain_text(ACCOUNT_NAME)
+    shot("accounts-following")
     page.goto("/customers/contacts/")
     row = list_row(page.locator("#list-table"), FAMILY + GIVEN)
     expect(row).to_have_count(1)

@@ -511,6 +511,7 @@ UI_EXEMPT: dict[str, str] = {
         "accounts-claim",
         "accounts-release",
         "pool-statistics",
+        "follow",  # accounts and contacts are the records one follows
     ),
     _CUSTOMERS_PENDING,
 )

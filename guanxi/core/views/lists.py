@@ -100,18 +100,30 @@ def scope_links(resource: Resource, user: Any, params: QueryDict, link_params: Q
         leave[pool.param] = None
         if link_params.get("ordering") == pool.ordering:  # leaving the pool leaves its order too
             leave["ordering"] = None
+    follows = "followed" in declared
+    following = follows and params.get("followed", "").lower() in {"me", "true", "1"}
+    if follows:
+        leave["followed"] = None
     links = [
         {
             "key": key,
             "label": label,
             "url": _query(link_params, owner=to_owner, team=to_team, cursor=None, **leave),
-            "active": not in_pool and same.get(owner, owner) == (to_owner or "") and team == (to_team or ""),
+            "active": not in_pool
+            and not following
+            and same.get(owner, owner) == (to_owner or "")
+            and team == (to_team or ""),
         }
         for key, label, to_owner, to_team in scopes
     ]
+    if follows:
+        # 我关注的: the records the user follows, whoever owns them.
+        away = {key: None for key in leave if key != "followed"}
+        url = _query(link_params, owner=None, team=None, cursor=None, followed="me", **away)
+        links.append({"key": "followed", "label": _("Following"), "url": url, "active": following and not in_pool})
     if pool is not None:
         # The customer pool (公海): the records waiting for someone to claim them.
-        url = _query(link_params, owner=None, team=None, cursor=None, **pool.query())
+        url = _query(link_params, owner=None, team=None, cursor=None, followed=None, **pool.query())
         links.append({"key": "pool", "label": _("Customer pool"), "url": url, "active": in_pool})
     return links
 

@@ -21,6 +21,7 @@ from guanxi.core.choices import Action, choice_label
 from guanxi.core.custom_fields import definitions_for
 from guanxi.core.errors import FieldErrors, PreconditionFailed
 from guanxi.core.errors import PermissionDenied as ServicePermissionDenied
+from guanxi.core.follows import is_following
 from guanxi.core.forms import RecordForm, record_form_class
 from guanxi.core.models import Attachment, ChangeLogEntry, Note, TimelineEntry
 from guanxi.core.permissions import can, hidden_fields, restricted
@@ -28,6 +29,7 @@ from guanxi.core.registry import Resource
 from guanxi.core.search.recent import recent_view_record
 from guanxi.core.views import display
 from guanxi.core.views.base import ResourceView, delete_verb, may, resource_url, visible_or_404
+from guanxi.core.views.follows import follow_context
 
 PANEL_LIMIT = 50
 
@@ -189,6 +191,8 @@ class ObjectDetailView(ResourceView):
             )
         if context["shareable"]:
             context.update(self.share_context(obj, ct, can_change))
+        if getattr(model, "followable", False):
+            context["follow"] = follow_context(resource, obj.pk, is_following(user, obj))
         entries = list(
             ChangeLogEntry.objects.restrict(user, Action.VIEW)
             .filter(content_type=ct, object_id=obj.pk)

@@ -1,0 +1,120 @@
+"""Following accounts and contacts (关注): the button on a record's page, 我关注的 on its list, the
+API's ``/follow`` and ``followed=me``; personal, through ``restrict``, carried by a merge."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import pytest
+
+from guanxi.core.models import ChangeLogEntry, Follow
+from guanxi.customers import services
+from guanxi.customers.models import Account, Contact
+from guanxi.identity.models import User
+from tests.customers.conftest import Api
+from tests.factories import client_for
+
+pytestmark = pytest.mark.django_db
+
+
+def followed(api: Api, path: str = "accounts", query: str = "followed=me") -> list[int]:
+    response = api.get(f"{path}?{query}")
+    assert response.status_code == 200, response.content
+    return [row["id"] for row in response.json_body["items"]]
+
+
+def test_follow_what_one_sees_and_find_it_under_following(
+    rep: User, other_rep: User, admin: User, make_account: Callable[..., Account], api_for: Callable[[User], Api]
+) -> None:
+    mine = make_account(name="我的", by=rep)
+    theirs = make_account(name="别人的", by=other_rep)  # not the rep's to see
+    big = make_account(name="大客户", by=admin)
+    api = api_for(rep)
+    assert api.post(f"accounts/{theirs.pk}/follow").status_code == 404
+    assert followed(api) == []
+
+    api_admin = api_for(admin)
+    for account in (big, theirs):
+        response = api_admin.post(f"accounts/{account.pk}/follow")
+        assert response.status_code == 200 and response.json_body == {"id": account.pk, "following": True}
+    assert api_admin.post(f"accounts/{big.pk}/follow").json_body["following"] is True  # twice: one follow
+    assert Follow.objects.filter(user=admin).count() == 2
+    assert set(followed(api_admin)) == {big.pk, theirs.pk}
+    assert set(followed(api_admin, query="followed=false")) == {mine.pk}
+    # Whom someone follows is theirs alone.
+    assert api.post(f"accounts/{mine.pk}/follow").status_code == 200
+    assert followed(api) == [mine.pk]
+    assert api_admin.delete(f"accounts/{big.pk}/follow").json_body == {"id": big.pk, "following": False}
+    assert followed(api_admin) == [theirs.pk]
+
+
+def test_a_followed_record_out_of_sight_drops_out(
+    rep: User, other_rep: User, make_account: Callable[..., Account], api_for: Callable[[User], Api]
+) -> None:
+    account = make_account(name="会转走的", by=rep)
+    api = api_for(rep)
+    api.post(f"accounts/{account.pk}/follow")
+    assert followed(api) == [account.pk]
+    Account.objects.filter(pk=account.pk).update(owner=other_rep, team=other_rep.team)
+    assert followed(api) == []  # through restrict, like every list
+    assert api.delete(f"accounts/{account.pk}/follow").status_code == 404
+
+
+@pytest.mark.parametrize("value", ["bogus", "2", ""])
+def test_followed_takes_me_or_false(admin_api: Api, value: str) -> None:
+    response = admin_api.get(f"contacts?followed={value}")
+    assert response.status_code == 400
+    assert [e["field"] for e in response.json_body["errors"]] == ["followed"]
+
+
+def test_following_leaves_the_record_and_its_history_alone(
+    admin: User, make_contact: Callable[..., Contact], api_for: Callable[[User], Api]
+) -> None:
+    person = make_contact()
+    before = (Contact.objects.get(pk=person.pk).version, ChangeLogEntry.objects.count())
+    api = api_for(admin)
+    api.post(f"contacts/{person.pk}/follow")
+    api.delete(f"contacts/{person.pk}/follow")
+    api.post(f"contacts/{person.pk}/follow")
+    assert (Contact.objects.get(pk=person.pk).version, ChangeLogEntry.objects.count()) == before
+    assert followed(api, "contacts") == [person.pk]
+
+
+def test_the_button_and_the_list_link(rep: User, make_account: Callable[..., Account]) -> None:
+    account = make_account(name="华为", by=rep)
+    other = make_account(name="中兴", by=rep)
+    client = client_for(rep)
+    page = client.get(f"/customers/accounts/{account.pk}/").content.decode()
+    assert 'id="follow-button"' in page and 'aria-pressed="false"' in page
+    url = f"/follow/accounts/{account.pk}/"
+    # htmx gets the button back, pressed; a plain form goes back to the page.
+    button = client.post(url, {"following": "1"}, HTTP_HX_REQUEST="true").content.decode()
+    assert 'aria-pressed="true"' in button and 'name="following" value="0"' in button
+    assert client.post(url, {"following": "1"})["Location"] == f"/customers/accounts/{account.pk}/"
+    assert Follow.objects.filter(user=rep).count() == 1
+    html = client.get("/customers/accounts/", {"followed": "me"}).content.decode()
+    scope = html.split('id="list-scope"', 1)[1].split("</div>", 1)[0]
+    assert re.search(r'class="btn btn-primary" data-scope="followed"', scope)
+    assert f"/customers/accounts/{account.pk}/" in html and f"/customers/accounts/{other.pk}/" not in html
+    assert client.post("/follow/tier-rules/1/", {"following": "1"}).status_code == 404  # not followable
+    client.post(url, {"following": "0"}, HTTP_HX_REQUEST="true")
+    assert not Follow.objects.filter(user=rep).exists()
+
+
+def test_a_merge_carries_the_follows_and_its_undo_puts_them_back(
+    admin: User, rep: User, make_contact: Callable[..., Contact], api_for: Callable[[User], Api]
+) -> None:
+    keep = make_contact(by=rep)
+    gone = make_contact(by=rep)
+    api_for(rep).post(f"contacts/{gone.pk}/follow")
+    for contact in (keep, gone):  # the admin follows both: one follow of the survivor afterwards
+        api_for(admin).post(f"contacts/{contact.pk}/follow")
+    merge = services.contact_merge(survivor=keep.pk, others=[gone.pk], user=admin)
+    assert sorted(Follow.objects.values_list("user_id", "object_id")) == sorted(
+        [(rep.pk, keep.pk), (admin.pk, keep.pk)]
+    )
+    services.merge_undo(merge_id=merge.pk, user=admin)
+    assert sorted(Follow.objects.values_list("user_id", "object_id")) == sorted(
+        [(rep.pk, gone.pk), (admin.pk, keep.pk), (admin.pk, gone.pk)]
+    )
