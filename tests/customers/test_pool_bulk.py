@@ -133,7 +133,7 @@ def test_whoever_let_an_account_go_waits_before_claiming_it_back(
     """A release and a claim at once would restart the pool rules' count of days without a follow-up."""
     import datetime
 
-    from guanxi.core.models import TimelineEntry
+    from guanxi.customers.models import PoolMove
 
     account = make_account(name="李雷的客户", by=rep)
     services.pool_release(pk=account.pk, user=rep, reason="没有预算")
@@ -148,8 +148,9 @@ def test_whoever_let_an_account_go_waits_before_claiming_it_back(
     # A colleague may claim it now; and once the days have passed, so may the one who let it go.
     assert Api(other_rep).post(f"accounts/{account.pk}/claim").status_code == 200
     services.pool_release(pk=account.pk, user=other_rep, reason="换人跟进")
-    TimelineEntry.objects.filter(object_id=account.pk, kind="pool", data__from=rep.pk).update(
-        at=TimelineEntry.objects.get(object_id=account.pk, kind="pool", data__from=other_rep.pk).at
+    # Eight days ago: the account's PoolMove rows say when each let it go.
+    PoolMove.objects.filter(account_id=account.pk, kind="released", user_id=rep.pk).update(
+        at=PoolMove.objects.get(account_id=account.pk, kind="released", user_id=other_rep.pk).at
         - datetime.timedelta(days=8)
     )
     assert Api(rep).post(f"accounts/{account.pk}/claim").status_code == 200

@@ -136,17 +136,9 @@ CLAIMED_LATELY = datetime.timedelta(days=1)
 
 
 def pool_moves(account_pk: Any) -> Any:
-    """The timeline entries of an account's moves to and from the pool (``data``: ``from`` the owner
-    who let it go, ``to`` the claimer)."""
-    from django.contrib.contenttypes.models import ContentType
-
-    from guanxi.core.models import TimelineEntry
-
-    return TimelineEntry.objects.filter(
-        content_type=ContentType.objects.get_for_model(Account, for_concrete_model=False),
-        object_id=account_pk,
-        kind=TimelineKind.POOL,
-    )
+    """An account's moves to and from the pool (``PoolMove``: released or taken back, with whose it
+    was; claimed, with who claimed it), by the account's own index."""
+    return PoolMove.objects.filter(account_id=account_pk)
 
 
 def _claimed_lately(pk: Any) -> bool:
@@ -154,7 +146,8 @@ def _claimed_lately(pk: Any) -> bool:
         pk = int(pk)
     except (TypeError, ValueError):
         return False
-    return pool_moves(pk).filter(data__to__isnull=False, at__gte=timezone.now() - CLAIMED_LATELY).exists()
+    lately = timezone.now() - CLAIMED_LATELY
+    return pool_moves(pk).filter(kind=PoolMoveKind.CLAIMED, at__gte=lately).exists()
 
 
 def role_limits(user: Any) -> tuple[int | None, int | None]:
@@ -173,7 +166,8 @@ def _check_reclaim(account: Account, user: Any, days: int | None) -> None:
     and a claim at once would restart a pool rule's count of days without a follow-up."""
     if not days:
         return
-    last = pool_moves(account.pk).filter(data__from=user.pk).order_by("-at").values_list("at", flat=True).first()
+    let_go = pool_moves(account.pk).filter(kind__in=(PoolMoveKind.RELEASED, PoolMoveKind.TAKEN_BACK), user_id=user.pk)
+    last = let_go.order_by("-at").values_list("at", flat=True).first()
     if last is not None and last > timezone.now() - datetime.timedelta(days=days):
         again = timezone.localtime(last + datetime.timedelta(days=days))
         raise Conflict(
