@@ -12,3 +12,11 @@ class CoreConfig(AppConfig):
         from guanxi.core.resources import register_core
 
         register_core()
+        from guanxi.core.follows import home_card
+        from guanxi.core.views.home import HomePanel, register_home_panel
+
+        # Read on every visit, so that a record followed a moment ago is there: one read of the
+        # follows and, per followed type, a count and a few rows.
+        register_home_panel(
+            HomePanel("following", "generic/partials/home_following.html", home_card, cached=False, position=30)
+        )

@@ -17,7 +17,7 @@ from django.db import IntegrityError, models, transaction
 from guanxi.core.choices import Action
 from guanxi.core.errors import NotFound
 from guanxi.core.models import Follow
-from guanxi.core.permissions import restricted
+from guanxi.core.permissions import can, restricted
 
 
 def follows_of(user: Any, model: type[models.Model]) -> models.QuerySet:
@@ -53,3 +53,41 @@ def record_follow(*, user: Any, model: type[models.Model], pk: Any, following: b
         except IntegrityError:
             pass
     return True
+
+
+#: How many followed records the home card names, the latest changed first.
+HOME_SHOWN = 6
+
+
+def home_card(user: Any) -> dict[str, Any] | None:
+    """The home page's 我关注的: the records the user follows, the latest changed first, with a link
+    to each type's list of them. None when they follow nothing they may still see. One read of the
+    follows, then per followable type a count and a page of rows through ``restrict``."""
+    from guanxi.core.registry import resources
+    from guanxi.core.views.base import resource_url
+
+    types = [r for r in resources() if r.ui and getattr(r.model, "followable", False) and r.path]
+    wanted = {ContentType.objects.get_for_model(r.model, for_concrete_model=False).pk: r for r in types}
+    ids: dict[int, list[int]] = {}
+    for content_type_id, object_id in Follow.objects.filter(
+        user_id=user.pk, content_type_id__in=list(wanted)
+    ).values_list("content_type_id", "object_id"):
+        ids.setdefault(content_type_id, []).append(object_id)
+    lists, rows = [], []
+    for content_type_id, pks in ids.items():
+        resource = wanted[content_type_id]
+        if not can(user, resource.model, Action.VIEW):
+            continue
+        visible = restricted(resource.model, user, Action.VIEW).filter(pk__in=pks)
+        count = visible.count()
+        if not count:
+            continue
+        url = resource_url(resource, "list")
+        lists.append({"label": resource.label_plural, "count": count, "url": f"{url}?followed=me"})
+        for obj in visible.order_by("-updated_at", "-pk")[:HOME_SHOWN]:
+            detail = resource_url(resource, "detail", obj.pk)
+            rows.append({"name": str(obj), "kind": resource.label, "url": detail, "updated_at": obj.updated_at})
+    if not rows:
+        return None
+    rows.sort(key=lambda row: row["updated_at"], reverse=True)
+    return {"lists": lists, "records": rows[:HOME_SHOWN]}

@@ -30,9 +30,11 @@ class CustomersConfig(AppConfig):
         from guanxi.customers.birthdays import upcoming
         from guanxi.customers.home import my_accounts
 
-        register_home_panel(HomePanel("my-accounts", "customers/home_accounts.html", my_accounts))
+        register_home_panel(HomePanel("my-accounts", "customers/home_accounts.html", my_accounts, position=10))
         # Read on every visit: a count and a few rows of a small index range (see birthdays.upcoming).
-        register_home_panel(HomePanel("birthdays", "customers/home_birthdays.html", upcoming, cached=False))
+        register_home_panel(
+            HomePanel("birthdays", "customers/home_birthdays.html", upcoming, cached=False, position=20)
+        )
         from django.db.models.signals import pre_save
 
         from guanxi.core.models import Tag

@@ -118,3 +118,45 @@ def test_a_merge_carries_the_follows_and_its_undo_puts_them_back(
     assert sorted(Follow.objects.values_list("user_id", "object_id")) == sorted(
         [(rep.pk, gone.pk), (admin.pk, keep.pk), (admin.pk, gone.pk)]
     )
+
+
+def test_the_home_card_lists_what_one_follows_latest_changed_first(
+    rep: User,
+    other_rep: User,
+    make_account: Callable[..., Account],
+    make_contact: Callable[..., Contact],
+    api_for: Callable[[User], Api],
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from guanxi.core.follows import home_card
+
+    assert home_card(rep) is None  # follows nothing
+    api = api_for(rep)
+    old, new = make_account(name="老客户", by=rep), make_account(name="新动态", by=rep)
+    person = make_contact(by=rep, family_name="王", given_name="伟")
+    gone = make_account(name="会转走的", by=rep)
+    for path, pk in (("accounts", old.pk), ("accounts", new.pk), ("contacts", person.pk), ("accounts", gone.pk)):
+        api.post(f"{path}/{pk}/follow")
+    now = timezone.now()
+    Account.objects.filter(pk=old.pk).update(updated_at=now - timezone.timedelta(days=3))
+    Account.objects.filter(pk=new.pk).update(updated_at=now)
+    Contact.objects.filter(pk=person.pk).update(updated_at=now - timezone.timedelta(days=1))
+    Account.objects.filter(pk=gone.pk).update(owner=other_rep, team=other_rep.team)  # out of sight now
+    with CaptureQueriesContext(connection) as queries:
+        card = home_card(rep)
+    assert card is not None
+    assert [r["name"] for r in card["records"]] == ["新动态", "王伟", "老客户"]
+    assert {(c["url"], c["count"]) for c in card["lists"]} == {
+        ("/customers/accounts/?followed=me", 2),
+        ("/customers/contacts/?followed=me", 1),
+    }
+    # The follows; per type the user's shares (read once a request), a count and a page of rows:
+    # the same however many records are followed.
+    assert len(queries) <= 8, [q["sql"] for q in queries]
+    User.objects.filter(pk=rep.pk).update(language="zh-hans")
+    html = client_for(rep).get("/").content.decode()
+    card_html = html.split('id="home-following"', 1)[1]
+    assert "我关注的" in html and "新动态" in card_html and "会转走的" not in card_html

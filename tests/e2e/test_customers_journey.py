@@ -225,6 +225,7 @@ def test_customers_journey(page: Page, shot: Any, seller: Account, tmp_path: Pat
     card = page.locator("#home-birthdays")
     expect(card).to_contain_text(FAMILY + GIVEN)
     expect(card).to_contain_text("2 天后")
+    expect(page.locator("#home-following")).to_contain_text(ACCOUNT_NAME)  # followed above
     shot("home-birthdays")
     page.locator("#home-birthdays-all").click()
     expect(page.locator("#filter-birthday_within")).to_have_value("7")

@@ -41,6 +41,8 @@ class HomePanel:
     #: False for a card cheap enough to read on every visit, and that should show a change at once
     #: (a birthday just typed in).
     cached: bool = True
+    #: Where the card goes, smallest first (modules register in any order).
+    position: int = 50
 
 
 _panels: dict[str, HomePanel] = {}
@@ -48,6 +50,9 @@ _panels: dict[str, HomePanel] = {}
 
 def register_home_panel(panel: HomePanel) -> None:
     _panels[panel.key] = panel
+    ordered = sorted(_panels.values(), key=lambda p: p.position)
+    _panels.clear()
+    _panels.update((p.key, p) for p in ordered)
 
 
 def greeting(now: Any) -> str:
