@@ -33,7 +33,7 @@ from guanxi.core.views import display
 from guanxi.core.views.base import GuanxiViewMixin, register_view, resource_url
 from guanxi.core.views.lists import ObjectListView
 from guanxi.core.views.records import PANEL_LIMIT, ObjectDetailView, ObjectEditView
-from guanxi.customers import birthdays, hierarchy, services
+from guanxi.customers import birthdays, hierarchy, pool_report, services
 from guanxi.customers.choices import ContactPointLabel
 from guanxi.customers.forms import LINKS_RULE, contact_form_class, phone_text, point_text
 from guanxi.customers.models import Account, AccountContact, Contact
@@ -455,6 +455,9 @@ class PoolStatisticsView(GuanxiViewMixin, View):
             first, last = statistics_period(None, None)
             errors = [message for field_messages in exc.errors.values() for message in field_messages]
         figures = pool_statistics(request.user, *day_bounds(first, last))
+        fmt = request.GET.get("format", "")
+        if fmt in pool_report.FORMATS and not errors:  # a wrong day shows the page and its message instead
+            return pool_report.pool_report_response(figures, first, last, fmt)
         accounts = resource_at("accounts")
         pool_url = f"{resource_url(accounts, 'list')}?{urlencode(accounts.pool.query())}" if accounts.pool else ""
         totals = [
@@ -481,7 +484,10 @@ class PoolStatisticsView(GuanxiViewMixin, View):
                 _("The pool rules took back no account."),
             ),
         ]
+        period = urlencode({"from": first.isoformat(), "to": last.isoformat()})
+        downloads = [(fmt, f"?{period}&format={fmt}") for fmt in pool_report.FORMATS]
         context = {"first": first, "last": last, "errors": errors, "figures": figures, "pool_url": pool_url}
+        context["downloads"] = downloads
         return render(
             request,
             "customers/pool_statistics.html",

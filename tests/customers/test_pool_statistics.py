@@ -254,3 +254,41 @@ def test_moves_from_before_the_table_are_read_from_the_timeline(admin: User, mov
     after = this_month(admin)
     assert (after.released, after.taken_back, after.claimed) == (before.released, before.taken_back, before.claimed)
     assert [row["id"] for row in after.rules] == [None]  # the rule is not in the timeline's data
+
+
+def test_the_statistics_download_as_excel_and_csv(
+    admin: User, rep: User, other_rep: User, moves: dict[str, Any]
+) -> None:
+    """The page's figures as a file, a sheet (or a CSV block) per table; names stay text."""
+    import csv
+    import io
+
+    from python_calamine import CalamineWorkbook
+
+    User.objects.filter(pk=rep.pk).update(display_name='=HYPERLINK("http://evil.example")')
+    client = client_for(admin)
+    url = reverse("ui:pool-statistics")
+    assert 'data-format="xlsx"' in client.get(url).content.decode()
+    response = client.get(url, {"format": "xlsx"})
+    assert response.status_code == 200 and "spreadsheetml" in response["Content-Type"]
+    assert "filename*=UTF-8''Pool%20statistics_" in response["Content-Disposition"]
+    book = CalamineWorkbook.from_filelike(io.BytesIO(response.content))
+    sheets = [book.get_sheet_by_name(name).to_python() for name in book.sheet_names]
+    assert book.sheet_names == ["Totals", "By salesperson", "Release reasons", "Pool rules"]
+    assert [int(n) for n in sheets[0][1][1:]] == [2, 1, 1]
+    people = {row[0]: [int(n) for n in row[1:]] for row in sheets[1][1:]}
+    assert people['\'=HYPERLINK("http://evil.example")'] == [2, 1, 0]  # text, never a formula
+    assert sheets[3][1][0] == "潜在客户30天"
+
+    rows = list(csv.reader(io.StringIO(client.get(url, {"format": "csv"}).content.decode("utf-8-sig"))))
+    assert rows[:3] == [["Totals"], ["Period", "Released by hand", "Taken back by the rules", "Claimed"], rows[2]]
+    assert rows[2][1:] == ["2", "1", "1"]
+    assert ['\'=HYPERLINK("http://evil.example")', "2", "1", "0"] in rows
+    # What the reader may see, as on the page: an account an administrator claims leaves the other
+    # rep's figures.
+    services.pool_claim(pk=moves["accounts"][1].pk, user=admin)
+    theirs = client_for(other_rep).get(url, {"format": "csv"}).content.decode("utf-8-sig")
+    assert list(csv.reader(io.StringIO(theirs)))[2][1:] == ["1", "1", "1"]
+    # A wrong day shows the page and its message, not a file of another period.
+    bad = client.get(url, {"format": "csv", "from": "2026-13-01"})
+    assert bad["Content-Type"].startswith("text/html") and 'id="period-errors"' in bad.content.decode()

@@ -92,6 +92,15 @@ def test_pool_journey(page: Page, make_page: Any, shot: Any, accounts: dict[str,
     expect(page.locator("#pool-by-reason")).to_contain_text("联系不上")
     expect(page.locator("#pool-by-person")).to_contain_text(accounts["admin"].display_name)
     shot("pool-statistics")
+    # The same figures as an Excel file to send on: a sheet per table.
+    with page.expect_download() as download:
+        page.locator('#pool-statistics-export [data-format="xlsx"]').click()
+    from python_calamine import CalamineWorkbook
+
+    book = CalamineWorkbook.from_path(download.value.path())
+    assert book.sheet_names == ["合计", "按销售人员", "退回原因", "回收规则"], book.sheet_names
+    totals = book.get_sheet_by_name("合计").to_python()
+    assert [int(n) for n in totals[1][1:]] == [2, 0, 1], totals
 
     # --- on a phone: the banner and its button fit the screen ------------------------------------------
     phone = make_page(viewport=PHONE, is_mobile=True, storage_state=page.context.storage_state())
