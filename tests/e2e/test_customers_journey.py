@@ -343,6 +343,12 @@ def test_customers_journey(page: Page, shot: Any, seller: Account, tmp_path: Pat
     page.locator("#phone-select-all").check()
     expect(page.locator("[data-bulk-action]")).to_be_visible()
     page.locator("#phone-select-all").uncheck()
+    # Whose records: a menu named after the one in use (the buttons do not fit a phone's width).
+    expect(page.locator("#list-scope")).to_be_hidden()
+    page.locator("#list-scope-toggle").click()
+    page.locator('#list-scope-menu [data-scope-menu="mine"]').click()
+    expect(page).to_have_url(re.compile(r"owner=me"))
+    expect(page.locator("#list-scope-toggle")).to_contain_text("我负责的")
     row = list_row(page.locator("#list-table"), FAMILY + GIVEN)
     row.get_by_role("link", name=FAMILY + GIVEN).click()
     expect(page.locator('[data-section="summary"] a[href="tel:' + PHONE_E164 + '"]')).to_be_visible()

@@ -388,6 +388,7 @@ class ObjectListView(ResourceView):
             "filter_errors": errors,
             "filters": filters,
             "scope_links": scopes,
+            "scope_active": any(link["active"] for link in scopes),
             # The filter inputs start folded, so the rows come first; a list that is filtered shows
             # them (not for the owner or team a scope link set: the link says so).
             "filters_active": sum(1 for c in filters if c.value),
