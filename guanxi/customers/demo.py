@@ -714,7 +714,7 @@ def pool_step(ctx: DemoContext) -> None:
         )
     rep = ctx.roles.get("rep")
     if rep is not None and Role.objects.filter(pk=rep.pk, pool_claim_limit__isnull=True).update(
-        pool_claim_limit=REP_CLAIM_LIMIT, pool_reclaim_days=REP_RECLAIM_DAYS
+        pool_claim_limit=REP_CLAIM_LIMIT, pool_reclaim_days=REP_RECLAIM_DAYS, pool_reason_required=True
     ):
         ctx.note("claim limits")
     for name, label, reason in POOLED:

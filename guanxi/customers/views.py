@@ -38,7 +38,13 @@ from guanxi.customers.choices import ContactPointLabel
 from guanxi.customers.forms import LINKS_RULE, contact_form_class, phone_text, point_text
 from guanxi.customers.models import Account, AccountContact, Contact
 from guanxi.customers.selectors import day_bounds, pool_statistics, statistics_period
-from guanxi.customers.services.pool import days_to_due, prospects_held, release_reason_choices, role_limits
+from guanxi.customers.services.pool import (
+    days_to_due,
+    prospects_held,
+    reason_required,
+    release_reason_choices,
+    role_limits,
+)
 from guanxi.customers.vcard import contact_cards, vcard_response
 from guanxi.customers.views_duplicates import MergedRedirectMixin, duplicate_alert
 from guanxi.customers.views_duplicates import urlpatterns as duplicate_urlpatterns
@@ -390,6 +396,7 @@ def pool_state(account: Account, user: Any, *, can_change: bool) -> dict[str, An
         return {
             "release": release,
             "reasons": release_reason_choices(user) if release else [],
+            "reason_required": release and reason_required(user),
             "due": due,
             "days_left": days_left,
             "note": can_change,

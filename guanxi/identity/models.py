@@ -112,6 +112,14 @@ class Role(PermissionScopeMixin, TimestampMixin, CreatedByMixin, VersionMixin, S
             "Empty: at once."
         ),
     )
+    pool_reason_required = models.BooleanField(
+        _("release needs a listed reason"),
+        default=False,
+        help_text=_(
+            "Someone with this role who releases an account to the customer pool must choose one of the "
+            "release reasons; words of their own may be added, not given instead."
+        ),
+    )
 
     objects = LiveManager()
     all_objects = RestrictedManager()

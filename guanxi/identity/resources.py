@@ -67,9 +67,16 @@ def register_identity() -> None:
             icon="users",
         )
     )
-    # The pool settings (公海) are per role: how many prospects one may hold and still claim, and how
-    # long one waits to claim back an account one let go.
-    role_writable = ("name", "parent", "description", "pool_claim_limit", "pool_reclaim_days")
+    # The pool settings (公海) are per role: how many prospects one may hold and still claim, how long
+    # one waits to claim back an account one let go, and whether a release must name a listed reason.
+    role_writable = (
+        "name",
+        "parent",
+        "description",
+        "pool_claim_limit",
+        "pool_reclaim_days",
+        "pool_reason_required",
+    )
     register(
         Resource(
             model=Role,

@@ -132,6 +132,35 @@ def test_a_bulk_release_through_the_api_takes_a_reason(
     assert refused.status_code == 400 and "reason_id" in _errors(refused)
 
 
+def test_a_role_may_require_a_reason_from_the_list(
+    rep: User,
+    admin: User,
+    sales_role: Any,
+    reasons_readable: None,
+    make_account: Callable[..., Account],
+    api_for: Callable[[User], Api],
+) -> None:
+    """退回时必须选择原因: words alone no longer do for that role; an administrator is not bound."""
+    from guanxi.identity.models import Role
+
+    Role.objects.filter(pk=sales_role.pk).update(pool_reason_required=True)
+    accounts = [make_account(by=rep, name=f"要理由的{n}") for n in range(3)]
+    api = api_for(rep)
+    refused = api.post(f"accounts/{accounts[0].pk}/release", {"reason": "不做了"})
+    assert refused.status_code == 400 and "choose one" in _errors(refused)["reason_id"]
+    bulk = api.post("accounts/bulk", {"action": "release", "ids": [a.pk for a in accounts], "reason": "不做了"})
+    assert bulk.status_code == 400 and "reason_id" in _errors(bulk)
+    assert not Account.objects.filter(pk__in=[a.pk for a in accounts], pooled_at__isnull=False).exists()
+    page = client_for(rep).get(f"/customers/accounts/{accounts[0].pk}/").content.decode()
+    assert 'name="reason_id" required' in page
+    done = api.post(f"accounts/{accounts[0].pk}/release", {"reason_id": reason("联系不上").pk, "reason": "换号了"})
+    assert done.status_code == 200 and Account.objects.get(pk=accounts[0].pk).pool_reason == "Cannot reach them：换号了"
+    assert api_for(admin).post(f"accounts/{accounts[1].pk}/release", {"reason": "管理员清理"}).status_code == 200
+    # With no reason offered (every one switched off), words do again: a release is never impossible.
+    PoolReason.objects.update(is_active=False)
+    assert api_for(rep).post(f"accounts/{accounts[2].pk}/release", {"reason": "没有原因可选"}).status_code == 200
+
+
 # --- the statistics ----------------------------------------------------------------------------------
 
 

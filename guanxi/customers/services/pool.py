@@ -71,6 +71,10 @@ def release_reason(user: Any, reason: str, reason_id: Any) -> tuple[str, int | N
             raise FieldErrors(
                 {"reason_id": [_("This release reason is not offered (any more): choose one from the list.")]}
             )
+    if chosen is None and reason_required(user):
+        raise FieldErrors(
+            {"reason_id": [_("Your role releases accounts with a reason from the list: choose one; words may follow.")]}
+        )
     if chosen is None and not reason:
         raise FieldErrors({"reason": [_("Say why the account goes back to the pool; whoever claims it reads this.")]})
     # The pool shows the chosen reason, then the words: both fit in the account's 300 characters.
@@ -81,6 +85,17 @@ def release_reason(user: Any, reason: str, reason_id: Any) -> tuple[str, int | N
     if chosen is None:
         return reason, None
     return (prefix + reason if reason else chosen.label), chosen.pk
+
+
+def reason_required(user: Any) -> bool:
+    """Must this user name a listed reason to release an account? Their role says so (an
+    administrator's switch per role), and only while some reason is offered to them."""
+    from guanxi.identity.models import Role
+
+    if user.is_superuser or not user.role_id:
+        return False
+    required = Role.objects.filter(pk=user.role_id, pool_reason_required=True).exists()
+    return required and release_reasons(user).exists()
 
 
 def release_reasons(user: Any) -> Any:
