@@ -56,6 +56,8 @@ class Pool:
     check_reason: Callable[[Any, str, Any], Any]
     #: ``(user)``: the release reasons to offer, as (id, label) pairs.
     reasons: Callable[[Any], list[tuple[Any, str]]]
+    #: ``(user)``: must the user choose one of them (words only add to it)?
+    reason_required: Callable[[Any], bool] = lambda user: False
 
     def shows(self, params: Any) -> bool:
         """Whether a list query (a QueryDict or a dict) is the pool's."""

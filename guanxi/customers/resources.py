@@ -163,6 +163,7 @@ def register_customers() -> None:
                 release=services.pool_release,
                 check_reason=pool.release_reason,
                 reasons=pool.release_reason_choices,
+                reason_required=pool.reason_required,
                 param="pooled_at__isnull",
                 value="false",
                 ordering="-pooled_at",

@@ -151,8 +151,13 @@ def test_a_role_may_require_a_reason_from_the_list(
     bulk = api.post("accounts/bulk", {"action": "release", "ids": [a.pk for a in accounts], "reason": "不做了"})
     assert bulk.status_code == 400 and "reason_id" in _errors(bulk)
     assert not Account.objects.filter(pk__in=[a.pk for a in accounts], pooled_at__isnull=False).exists()
-    page = client_for(rep).get(f"/customers/accounts/{accounts[0].pk}/").content.decode()
+    client = client_for(rep)
+    page = client.get(f"/customers/accounts/{accounts[0].pk}/").content.decode()
     assert 'name="reason_id" required' in page
+    bulk_page = client.post(
+        "/customers/accounts/bulk/", {"action": "release", "pk": [a.pk for a in accounts], "next": "/"}
+    ).content.decode()
+    assert 'id="bulk-reason-id" class="form-select mb-2" required' in bulk_page
     done = api.post(f"accounts/{accounts[0].pk}/release", {"reason_id": reason("联系不上").pk, "reason": "换号了"})
     assert done.status_code == 200 and Account.objects.get(pk=accounts[0].pk).pool_reason == "Cannot reach them：换号了"
     assert api_for(admin).post(f"accounts/{accounts[1].pk}/release", {"reason": "管理员清理"}).status_code == 200

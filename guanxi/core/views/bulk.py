@@ -206,6 +206,7 @@ class BulkActionView(ResourceView):
 
     def bulk_confirm(self, action: str, back: str, **extra: Any) -> HttpResponse:
         labels = dict(bulk_actions(self.resource, self.request.user))
+        pool = self.resource.pool if action == "release" else None
         context = {
             **self.base_context(),
             "action": action,
@@ -215,8 +216,9 @@ class BulkActionView(ResourceView):
             "tags_value": self.request.POST.get("tags", ""),
             "reason_value": self.request.POST.get("reason", ""),
             "reason_id_value": self.request.POST.get("reason_id", ""),
-            # The release reasons (退回原因) to choose from, when the list has a pool.
-            "reasons": pool.reasons(self.request.user) if action == "release" and (pool := self.resource.pool) else [],
+            # The release reasons (退回原因) to choose from, when the list has a pool, and whether one must be.
+            "reasons": pool.reasons(self.request.user) if pool is not None else [],
+            "reason_required": pool is not None and pool.reason_required(self.request.user),
             **extra,
         }
         return render(self.request, "core/bulk_confirm.html", context, status=extra.pop("status", 200))
