@@ -734,6 +734,27 @@ def pool_step(ctx: DemoContext) -> None:
     services.pool_recycle()  # the nightly run: dates the two
 
 
+#: Who follows (关注) what in the demo: the largest accounts each may see and does not own.
+FOLLOWERS = {"wang_fang": 2, "li_wei": 1}
+
+
+def follows_step(ctx: DemoContext) -> None:
+    """A manager follows her team's two largest customers she does not own, a rep a colleague's: the
+    home page's 我关注的 and the lists' link have something to show."""
+    from guanxi.core.follows import follows_of, record_follow
+    from guanxi.core.permissions import restricted
+    from guanxi.customers.models import Account
+
+    for key, count in FOLLOWERS.items():
+        user = ctx.users.get(key)
+        if user is None or follows_of(user, Account).exists():
+            continue  # once only: what they unfollowed since stays unfollowed
+        largest = restricted(Account, user).exclude(owner=user).order_by("-annual_revenue", "name")[:count]
+        for account in largest:
+            record_follow(user=user, model=Account, pk=account.pk, following=True)
+            ctx.note("followed accounts")
+
+
 STEPS: list[DemoStep] = [
     DemoStep("accounts", accounts_step),
     DemoStep("contacts", contacts_step),
@@ -741,4 +762,5 @@ STEPS: list[DemoStep] = [
     DemoStep("tier rules and fit", classification_step),
     DemoStep("assignment rules", assignment_step),
     DemoStep("customer pool", pool_step),
+    DemoStep("follows", follows_step),
 ]

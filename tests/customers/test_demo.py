@@ -66,6 +66,17 @@ def test_customer_demo_fills_in_only_what_is_missing() -> None:
 class TestDemoContents:
     """What the demo holds, read from one build (``demo_built`` in tests/conftest.py)."""
 
+    def test_demo_follows(self) -> None:
+        """The manager follows two large customers she may see and does not own (我关注的 shows them)."""
+        from guanxi.core.follows import home_card
+        from guanxi.identity.models import User
+
+        manager = User.objects.get(email=f"wang.fang@{DEMO_DOMAIN}")
+        card = home_card(manager)
+        assert card is not None and len(card["records"]) == 2
+        followed = Account.objects.filter(name__in=[r["name"] for r in card["records"]])
+        assert all(a.owner_id != manager.pk for a in followed)
+
     def test_demo_accounts(self) -> None:
         accounts = list(Account.objects.select_related("owner", "team", "parent"))
         assert len(accounts) == len(ACCOUNTS) >= 40
