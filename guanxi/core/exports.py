@@ -24,6 +24,7 @@ import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, BinaryIO
+from urllib.parse import quote
 
 from django.core.exceptions import FieldDoesNotExist
 from django.core.files import File
@@ -382,7 +383,19 @@ class CsvSink:
         self.out = out
         self.buffer = io.StringIO()
         self.writer = csv.writer(self.buffer)
+        self.tables = 0
         out.write(codecs.BOM_UTF8)
+
+    def table(self, title: str, header: list[str], rows: Iterable[list[Cell]]) -> None:
+        """One of several small tables (a report's): its title on a line of its own, an empty line
+        before every table but the first. Cells are written as given (escape text beforehand)."""
+        if self.tables:
+            self.row([])
+        self.tables += 1
+        self.row([escape_cell(title)])
+        self.header(header)
+        for row in rows:
+            self.row(row)
 
     def header(self, labels: list[str]) -> None:
         self.row([escape_cell(label) for label in labels])
@@ -404,7 +417,8 @@ class CsvSink:
 class XlsxSink:
     """XLSX in xlsxwriter's constant-memory mode: every text cell is written as text, never a formula."""
 
-    def __init__(self, out: BinaryIO, title: str):
+    def __init__(self, out: BinaryIO, title: str | None):
+        """``title``: the one sheet's name; None for a report of several, each made by ``table``."""
         import xlsxwriter
 
         self.book = xlsxwriter.Workbook(
@@ -417,9 +431,17 @@ class XlsxSink:
                 "tmpdir": tempfile.gettempdir(),
             },
         )
-        self.sheet = self.book.add_worksheet(title[:31] or "Export")
         self.bold = self.book.add_format({"bold": True})
         self.row_index = 0
+        if title is not None:
+            self.sheet = self.book.add_worksheet(title[:31] or "Export")
+
+    def table(self, title: str, header: list[str], rows: Iterable[list[Cell]]) -> None:
+        """One of several small tables, each on a sheet of its own named after it."""
+        self.sheet = self.book.add_worksheet(title[:31])
+        self.header(header)
+        for row in rows:
+            self.row(row)
 
     def header(self, labels: list[str]) -> None:
         for col, label in enumerate(labels):
@@ -444,8 +466,28 @@ class XlsxSink:
         self.book.close()
 
 
-def _sink(fmt: str, out: BinaryIO, title: str) -> CsvSink | XlsxSink:
+def _sink(fmt: str, out: BinaryIO, title: str | None) -> CsvSink | XlsxSink:
     return XlsxSink(out, title) if fmt == "xlsx" else CsvSink(out)
+
+
+def report_file(fmt: str, tables: Iterable[tuple[str, list[str], list[list[Cell]]]]) -> bytes:
+    """A small report of several tables as one file: Excel with a sheet per table, or CSV with the
+    tables one under another. Text cells are the caller's to escape (``escape_cell``)."""
+    out = io.BytesIO()
+    sink = _sink(fmt, out, None)
+    for title, header, rows in tables:
+        sink.table(title, header, rows)
+    sink.close()
+    return out.getvalue()
+
+
+def as_download(response: HttpResponseBase, name: str, fallback: str) -> HttpResponseBase:
+    """Have the browser save ``response`` as ``name`` (Chinese kept, RFC 6266 ``filename*``; the
+    ASCII ``fallback`` for older clients), never sniffed or cached."""
+    response["Content-Disposition"] = f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name)}"
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
+    return response
 
 
 def write_export(

@@ -368,14 +368,14 @@ class FilterSet:
         return through(qs, TaggedItem.objects.filter(content_type=content_type, tag__name__in=names), "object_id")
 
     def _followed(self, qs: models.QuerySet, raw: str) -> models.QuerySet:
-        from guanxi.core.follows import follows_of
+        from guanxi.core.follows import FOLLOWED, NOT_FOLLOWED, follows_of
 
         value = raw.strip().lower()
-        if value not in {"me", "true", "1", "false", "0"}:
+        if value not in FOLLOWED | NOT_FOLLOWED:
             raise FieldErrors({"followed": [_("Use followed=me for the records you follow, or followed=false.")]})
         # Only the asking user's follows: whom others follow is theirs.
         mine = follows_of(self.user, self.model)
-        if value in {"false", "0"}:
+        if value in NOT_FOLLOWED:
             return qs.exclude(pk__in=mine.values("object_id"))
         return through(qs, mine, "object_id")
 

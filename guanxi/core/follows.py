@@ -12,12 +12,21 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
-from django.db import IntegrityError, models, transaction
+from django.db import models
 
 from guanxi.core.choices import Action
 from guanxi.core.errors import NotFound
 from guanxi.core.models import Follow
-from guanxi.core.permissions import can, restricted
+from guanxi.core.permissions import restricted
+
+#: ``followed=`` values that ask for the records the user follows, and for the others.
+FOLLOWED = frozenset({"me", "true", "1"})
+NOT_FOLLOWED = frozenset({"false", "0"})
+
+
+def asks_followed(value: str) -> bool:
+    """Does a ``followed=`` value ask for the records the user follows (the list's 我关注的)?"""
+    return value.strip().lower() in FOLLOWED
 
 
 def follows_of(user: Any, model: type[models.Model]) -> models.QuerySet:
@@ -38,20 +47,13 @@ def record_follow(*, user: Any, model: type[models.Model], pk: Any, following: b
     obj = restricted(model, user, Action.VIEW).filter(pk=pk).only("pk").first()
     if obj is None:
         raise NotFound()
-    rows = follows_of(user, model).filter(object_id=obj.pk)
     if not following:
-        rows.delete()
+        follows_of(user, model).filter(object_id=obj.pk).delete()
         return False
-    if not rows.exists():
-        try:
-            with transaction.atomic():  # a second tab's click at the same moment is the same follow
-                Follow.objects.create(
-                    user_id=user.pk,
-                    content_type=ContentType.objects.get_for_model(model, for_concrete_model=False),
-                    object_id=obj.pk,
-                )
-        except IntegrityError:
-            pass
+    # A second tab's click at the same moment is the same follow (the unique constraint; get_or_create
+    # reads the row the other one wrote).
+    content_type = ContentType.objects.get_for_model(model, for_concrete_model=False)
+    Follow.objects.get_or_create(user_id=user.pk, content_type=content_type, object_id=obj.pk)
     return True
 
 
@@ -66,7 +68,7 @@ def home_card(user: Any) -> dict[str, Any] | None:
     from guanxi.core.registry import resources
     from guanxi.core.views.base import resource_url
 
-    types = [r for r in resources() if r.ui and getattr(r.model, "followable", False) and r.path]
+    types = [r for r in resources() if r.ui and getattr(r.model, "followable", False)]
     wanted = {ContentType.objects.get_for_model(r.model, for_concrete_model=False).pk: r for r in types}
     ids: dict[int, list[int]] = {}
     for content_type_id, object_id in Follow.objects.filter(
@@ -76,8 +78,6 @@ def home_card(user: Any) -> dict[str, Any] | None:
     lists, rows = [], []
     for content_type_id, pks in ids.items():
         resource = wanted[content_type_id]
-        if not can(user, resource.model, Action.VIEW):
-            continue
         visible = restricted(resource.model, user, Action.VIEW).filter(pk__in=pks)
         count = visible.count()
         if not count:

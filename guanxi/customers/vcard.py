@@ -8,10 +8,10 @@ reads back through the contact import (``guanxi.core.imports.vcard``) as the sam
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 from django.http import HttpResponse
 
+from guanxi.core.exports import as_download
 from guanxi.core.permissions import hidden_fields
 from guanxi.customers.forms import LINKS_RULE
 from guanxi.customers.models import Contact
@@ -98,7 +98,5 @@ def vcard_response(contact: Contact, user: Any) -> HttpResponse:
     response = HttpResponse(contact_cards([contact], user), content_type="text/vcard; charset=utf-8")
     name = (contact.display_name or "contact").replace("/", " ").replace("\\", " ")
     ascii_name = name.encode("ascii", "ignore").decode().strip().replace('"', "") or f"contact-{contact.pk}"
-    response["Content-Disposition"] = f"attachment; filename=\"{ascii_name}.vcf\"; filename*=UTF-8''{quote(name)}.vcf"
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, no-store"
+    as_download(response, f"{name}.vcf", f"{ascii_name}.vcf")
     return response

@@ -41,9 +41,9 @@ from guanxi.customers.selectors import day_bounds, pool_statistics, statistics_p
 from guanxi.customers.services.pool import (
     days_to_due,
     prospects_held,
-    reason_required,
     release_reason_choices,
     role_limits,
+    role_requires_reason,
 )
 from guanxi.customers.vcard import contact_cards, vcard_response
 from guanxi.customers.views_duplicates import MergedRedirectMixin, duplicate_alert
@@ -393,10 +393,11 @@ def pool_state(account: Account, user: Any, *, can_change: bool) -> dict[str, An
         # Going back soon unless someone follows it up: say when, and how to keep it.
         days_left = days_to_due(due) if due is not None else None
         release = can_change and account.owner_id is not None
+        reasons = release_reason_choices(user) if release else []
         return {
             "release": release,
-            "reasons": release_reason_choices(user) if release else [],
-            "reason_required": release and reason_required(user),
+            "reasons": reasons,
+            "reason_required": bool(reasons) and role_requires_reason(user),
             "due": due,
             "days_left": days_left,
             "note": can_change,
@@ -492,14 +493,17 @@ class PoolStatisticsView(GuanxiViewMixin, View):
             ),
         ]
         period = urlencode({"from": first.isoformat(), "to": last.isoformat()})
-        downloads = [(fmt, f"?{period}&format={fmt}") for fmt in pool_report.FORMATS]
-        context = {"first": first, "last": last, "errors": errors, "figures": figures, "pool_url": pool_url}
-        context["downloads"] = downloads
-        return render(
-            request,
-            "customers/pool_statistics.html",
-            {**context, "totals": totals, "breakdowns": breakdowns},
-        )
+        context = {
+            "first": first,
+            "last": last,
+            "errors": errors,
+            "figures": figures,
+            "pool_url": pool_url,
+            "totals": totals,
+            "breakdowns": breakdowns,
+            "downloads": [(fmt, f"?{period}&format={fmt}") for fmt in pool_report.FORMATS],
+        }
+        return render(request, "customers/pool_statistics.html", context)
 
 
 def visible_contact(request: HttpRequest, pk: int) -> Contact:

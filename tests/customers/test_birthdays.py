@@ -63,7 +63,8 @@ def test_when_and_how_old() -> None:
     with translation.override("zh-hans"):
         soon = birthdays.coming(D(1986, 12, 6), today)
         assert soon is not None and (soon["days"], soon["when"], soon["age"]) == (0, "今天", "满 40 岁")
-        assert birthdays.coming(D(1990, 12, 7), today)["when"] == "明天"  # type: ignore[index]
+        tomorrow = birthdays.coming(D(1990, 12, 7), today)
+        assert tomorrow is not None and tomorrow["when"] == "明天"
         in_three = birthdays.coming(D(1990, 12, 9), today)
         assert in_three is not None and in_three["when"] == "3 天后" and in_three["day"] == "12月9日"
     with translation.override("en"):

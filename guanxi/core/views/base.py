@@ -65,6 +65,14 @@ def ui_resources() -> list[Resource]:
     return [r for r in resources() if r.ui]
 
 
+def ui_resource_or_404(path: str) -> Resource:
+    """The resource a UI address names (``/follow/<path>/…``, ``/export/<path>/``), or 404."""
+    resource = next((r for r in ui_resources() if r.path == path), None)
+    if resource is None:
+        raise Http404()
+    return resource
+
+
 def ui_prefix(resource: Resource) -> str:
     """Where a resource's pages live: ``settings/users/``, ``sales/opportunities/``, or ``<path>/``."""
     return f"{resource.nav_group}/{resource.path}/" if resource.nav_group else f"{resource.path}/"

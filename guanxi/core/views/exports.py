@@ -11,7 +11,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404, HttpRequest, QueryDict
+from django.http import HttpRequest, QueryDict
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -23,8 +23,8 @@ from guanxi.core.errors import FieldErrors
 from guanxi.core.exports import export_response
 from guanxi.core.models import Job
 from guanxi.core.permissions import may_reach
-from guanxi.core.registry import Resource, resources
-from guanxi.core.views.base import GuanxiViewMixin, resource_url, safe_next
+from guanxi.core.registry import Resource
+from guanxi.core.views.base import GuanxiViewMixin, resource_url, safe_next, ui_resource_or_404
 
 
 def list_params(resource: Resource, user: Any, query: str) -> tuple[QueryDict, list[str]]:
@@ -60,9 +60,7 @@ class ExportView(GuanxiViewMixin, View):
     http_method_names = ["post"]
 
     def post(self, request: HttpRequest, path: str) -> HttpResponseBase:
-        resource = next((r for r in resources() if r.path == path and r.ui), None)
-        if resource is None:
-            raise Http404()
+        resource = ui_resource_or_404(path)
         if not may_export(resource, request.user):
             raise DjangoPermissionDenied()
         back = safe_next(request, resource_url(resource, "list") or "/")

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views import View
 
 from guanxi.core.follows import record_follow
-from guanxi.core.registry import Resource, resources
-from guanxi.core.views.base import GuanxiViewMixin, resource_url
+from guanxi.core.registry import Resource
+from guanxi.core.views.base import GuanxiViewMixin, resource_url, ui_resource_or_404
 
 BUTTON = "generic/partials/follow_button.html"
 
@@ -25,9 +25,7 @@ class FollowView(GuanxiViewMixin, View):
     http_method_names = ["post"]
 
     def post(self, request: HttpRequest, path: str, pk: int) -> HttpResponse:
-        resource = next((r for r in resources() if r.path == path and r.ui), None)
-        if resource is None:
-            raise Http404()
+        resource = ui_resource_or_404(path)
         following = record_follow(
             user=request.user, model=resource.model, pk=pk, following=request.POST.get("following") == "1"
         )

@@ -50,9 +50,6 @@ _panels: dict[str, HomePanel] = {}
 
 def register_home_panel(panel: HomePanel) -> None:
     _panels[panel.key] = panel
-    ordered = sorted(_panels.values(), key=lambda p: p.position)
-    _panels.clear()
-    _panels.update((p.key, p) for p in ordered)
 
 
 def greeting(now: Any) -> str:
@@ -94,15 +91,16 @@ class HomeView(GuanxiViewMixin, View):
             fresh[resource.path] = count
             counts.append({"resource": resource, "count": count, "url": resource_url(resource, "list")})
         cached_panels: dict[str, Any] = stored.get("panels", {})
+        in_order = sorted(_panels.values(), key=lambda panel: panel.position)
         fresh_panels = {
             panel.key: cached_panels[panel.key] if panel.key in cached_panels else panel.context(user)
-            for panel in _panels.values()
+            for panel in in_order
             if panel.cached
         }
         if fresh != cached or fresh_panels != cached_panels:
             cache.set(key, {"counts": fresh, "panels": fresh_panels}, HOME_COUNTS_SECONDS)
         panels = []
-        for panel in _panels.values():
+        for panel in in_order:
             data = fresh_panels[panel.key] if panel.cached else panel.context(user)
             if data is not None:
                 panels.append({"template": panel.template, **data})

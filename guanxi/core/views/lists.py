@@ -28,6 +28,7 @@ from guanxi.api.crud import tag_names_for
 from guanxi.core.choices import Action
 from guanxi.core.custom_fields import definitions_for
 from guanxi.core.errors import FieldErrors
+from guanxi.core.follows import asks_followed
 from guanxi.core.forms import MAX_SELECT_OPTIONS, related_queryset
 from guanxi.core.models import SavedView, Tag
 from guanxi.core.pagination import DEFAULT_LIMIT, paginate, parse_limit
@@ -101,7 +102,7 @@ def scope_links(resource: Resource, user: Any, params: QueryDict, link_params: Q
         if link_params.get("ordering") == pool.ordering:  # leaving the pool leaves its order too
             leave["ordering"] = None
     follows = "followed" in declared
-    following = follows and params.get("followed", "").lower() in {"me", "true", "1"}
+    following = follows and asks_followed(params.get("followed", ""))
     if follows:
         leave["followed"] = None
     links = [
@@ -388,7 +389,8 @@ class ObjectListView(ResourceView):
             "filter_errors": errors,
             "filters": filters,
             "scope_links": scopes,
-            "scope_active": any(link["active"] for link in scopes),
+            # The phone's menu is named after the link in use (none: a custom owner from a link).
+            "scope_label": next((link["label"] for link in scopes if link["active"]), _("Whose records")),
             # The filter inputs start folded, so the rows come first; a list that is filtered shows
             # them (not for the owner or team a scope link set: the link says so).
             "filters_active": sum(1 for c in filters if c.value),

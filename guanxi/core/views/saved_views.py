@@ -14,7 +14,7 @@ from django.views import View
 
 from guanxi.core.models import SavedView
 from guanxi.core.registry import resources
-from guanxi.core.views.base import GuanxiViewMixin, resource_url
+from guanxi.core.views.base import GuanxiViewMixin, resource_url, ui_resource_or_404
 
 #: Parameters that describe a position in the list, not the view itself.
 NOT_SAVED = {"cursor", "view", "columns", "csrfmiddlewaretoken"}
@@ -24,9 +24,7 @@ class SavedViewSaveView(GuanxiViewMixin, View):
     http_method_names = ["post"]
 
     def post(self, request: HttpRequest, path: str) -> HttpResponse:
-        resource = next((r for r in resources() if r.path == path and r.ui), None)
-        if resource is None:
-            raise Http404()
+        resource = ui_resource_or_404(path)
         list_url = resource_url(resource, "list") or "/"
         name = (request.POST.get("name") or "").strip()[:100]
         if not name:

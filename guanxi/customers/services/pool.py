@@ -90,12 +90,16 @@ def release_reason(user: Any, reason: str, reason_id: Any) -> tuple[str, int | N
 def reason_required(user: Any) -> bool:
     """Must this user name a listed reason to release an account? Their role says so (an
     administrator's switch per role), and only while some reason is offered to them."""
+    return role_requires_reason(user) and release_reasons(user).exists()
+
+
+def role_requires_reason(user: Any) -> bool:
+    """The role's switch alone, for a caller that already holds the reasons offered."""
     from guanxi.identity.models import Role
 
     if user.is_superuser or not user.role_id:
         return False
-    required = Role.objects.filter(pk=user.role_id, pool_reason_required=True).exists()
-    return required and release_reasons(user).exists()
+    return Role.objects.filter(pk=user.role_id, pool_reason_required=True).exists()
 
 
 def release_reasons(user: Any) -> Any:
