@@ -20,23 +20,14 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 
 def main() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "guanxi.settings")
-    os.environ["GUANXI_DEBUG"] = "0"
-    import django
+    from _restricted_probe import django_setup
 
-    django.setup()
-    from django.conf import settings
+    django_setup()
     from django.db import connection
     from django.test import Client
 
     from guanxi.identity.models import User
 
-    settings.ALLOWED_HOSTS = ["*"]
-    # No collected static files here: the plain storage finds them in the source.
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
     path = sys.argv[1] if len(sys.argv) > 1 else "/customers/accounts/"
     emails = sys.argv[2:] or ["admin@demo.guanxi", "li.wei@demo.guanxi", "wang.fang@demo.guanxi"]
     for email in emails:

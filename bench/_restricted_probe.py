@@ -90,4 +90,5 @@ def main() -> None:
         print(f"{path:40s} p50 {ms[len(ms) // 2]:.1f} ms  p99 {ms[-1]:.1f} ms")
 
 
-main()
+if __name__ == "__main__":
+    main()
