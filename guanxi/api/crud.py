@@ -678,7 +678,8 @@ def _add_bulk_route(router: Router, resource: Resource) -> None:
         response={200: dict, 202: dict},
         summary=f"One action on many {resource.path}: update, owner, tag_add, tag_remove, delete"
         + (", assign_rules" if resource.assign_by_rules is not None else "")
-        + (", claim, release (with a reason)" if resource.pool is not None else ""),
+        + (", claim, release (with a reason)" if resource.pool is not None else "")
+        + (", follow, unfollow" if getattr(resource.model, "followable", False) else ""),
         operation_id=f"{resource.path.replace('-', '_')}_bulk",
     )
 

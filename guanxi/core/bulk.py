@@ -1,5 +1,6 @@
 """Bulk actions on many records: edit fields, change owner, assign by rules, add or remove tags, delete
-to the recycle bin, and claim from or release to the customer pool where the resource has one.
+to the recycle bin, claim from or release to the customer pool where the resource has one, and
+follow or stop following (关注) where its records are followable.
 
 Used by ``POST /api/v1/<resource>/bulk`` and the list pages' bulk bar. Records are chosen by id or by
 a list query (the resource's ``FilterSet``: "all N matching"). Inside the transaction every record
@@ -27,17 +28,32 @@ from guanxi.core import services
 from guanxi.core.choices import Action
 from guanxi.core.errors import FieldErrors, GuanxiError, PermissionDenied
 from guanxi.core.filters import record_ids
+from guanxi.core.follows import follow_many
 from guanxi.core.jobs import JobRun, job_handler, job_start
 from guanxi.core.models import Job, OwnedMixin
 from guanxi.core.permissions import may_reach, restrict_queryset, restricted
 from guanxi.core.registry import Resource, resources
 
-ACTIONS = ("update", "owner", "assign_rules", "tag_add", "tag_remove", "delete", "claim", "release")
+ACTIONS = (
+    "update",
+    "owner",
+    "assign_rules",
+    "tag_add",
+    "tag_remove",
+    "delete",
+    "claim",
+    "release",
+    "follow",
+    "unfollow",
+)
 #: Actions that change owners: they need the "assign" permission besides "change".
 ASSIGNING = ("owner", "assign_rules")
 #: The actions of a resource's pool (公海, ``Resource.pool``). A claim takes records in the pool, which
 #: their claimer may see but not yet change; a release, records not in it.
 POOL_ACTIONS = ("claim", "release")
+#: Following is the user's own (``guanxi.core.follows``): it needs only to see the records, and
+#: writes nothing to them.
+FOLLOW_ACTIONS = ("follow", "unfollow")
 #: Most records one request changes itself; more become a job.
 SYNC_LIMIT = 500
 #: Records per transaction in a job.
@@ -47,6 +63,8 @@ MAX_LISTED = 100
 
 
 def permission_of(action: str) -> str:
+    if action in FOLLOW_ACTIONS:
+        return Action.VIEW
     return Action.DELETE if action == "delete" else Action.CHANGE
 
 
@@ -148,6 +166,8 @@ def bulk_plan(
             raw["reason"] = str(reason or "").strip()
             raw["reason_id"] = reason_id if reason_id not in (None, "") else None
             resource.pool.check_reason(user, raw["reason"], raw["reason_id"])
+    elif action in FOLLOW_ACTIONS and not getattr(resource.model, "followable", False):
+        raise FieldErrors({"action": [_("These records cannot be followed.")]})
     return plan
 
 
@@ -253,6 +273,10 @@ def bulk_apply_ids(plan: BulkPlan, user: Any, ids: list[Any], *, all_or_nothing:
         result["skipped"] = len(skipped)
         result["skipped_ids"] = skipped[:MAX_LISTED]
         todo = [pk for pk in ids if pk in permitted]
+        if plan.action in FOLLOW_ACTIONS:
+            changed = follow_many(user=user, model=model, pks=todo, following=plan.action == "follow")
+            result.update(changed=changed, unchanged=len(todo) - changed)
+            return result
         tags = tag_names_for(model, todo) if plan.action in ("tag_add", "tag_remove") and todo else {}
         owners = (
             dict(model._default_manager.filter(pk__in=todo).values_list("pk", "owner_id"))

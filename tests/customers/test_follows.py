@@ -160,3 +160,82 @@ def test_the_home_card_lists_what_one_follows_latest_changed_first(
     html = client_for(rep).get("/").content.decode()
     card_html = html.split('id="home-following"', 1)[1]
     assert "我关注的" in html and "新动态" in card_html and "会转走的" not in card_html
+
+
+def test_bulk_follow_and_unfollow_through_the_api(
+    rep: User,
+    other_rep: User,
+    make_account: Callable[..., Account],
+    api_for: Callable[[User], Api],
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.factories import share
+
+    mine = [make_account(name=f"批量{i}", by=rep) for i in range(6)]
+    viewable = make_account(name="只读的", by=other_rep)
+    share(viewable, user=rep, access="view")  # may see, may not change: may follow
+    hidden = make_account(name="看不到的", by=other_rep)
+    api = api_for(rep)
+    api.post(f"accounts/{mine[0].pk}/follow")
+    ids = [a.pk for a in mine] + [viewable.pk, hidden.pk]
+    with CaptureQueriesContext(connection) as queries:
+        response = api.post("accounts/bulk", {"action": "follow", "ids": ids})
+    # One read of the follows and one insert, not one per record (read before the next request
+    # empties the connection's log).
+    follow_queries = [q["sql"] for q in queries if Follow._meta.db_table in q["sql"]]
+    assert len(follow_queries) == 2, follow_queries
+    assert response.status_code == 200, response.json_body
+    body = response.json_body
+    assert (body["selected"], body["changed"], body["unchanged"], body["skipped"]) == (8, 6, 1, 1)
+    assert body["skipped_ids"] == [hidden.pk]
+    assert set(followed(api)) == {a.pk for a in mine} | {viewable.pk}
+    # By a list query: every matching record the user sees.
+    response = api.post("accounts/bulk", {"action": "unfollow", "query": {"search": "批量"}})
+    assert (response.json_body["changed"], response.json_body["unchanged"]) == (6, 0)
+    assert followed(api) == [viewable.pk]
+    assert not Follow.objects.filter(user=other_rep).exists()  # personal: nobody else's changed
+
+
+def test_bulk_follow_is_refused_where_records_cannot_be_followed(admin_api: Api) -> None:
+    response = admin_api.post("notes/bulk", {"action": "follow", "ids": [1]})  # notes have bulk actions
+    assert response.status_code == 400, response.content
+    assert [e["field"] for e in response.json_body["errors"]] == ["action"]
+
+
+def test_bulk_follow_from_the_list_page(
+    rep: User, other_rep: User, make_account: Callable[..., Account], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django.urls import reverse
+
+    from guanxi.core import bulk
+    from tests.factories import share
+
+    accounts = [make_account(name=f"关注{i}", by=rep) for i in range(3)]
+    viewer_only = make_account(name="关注别人的", by=other_rep)
+    share(viewer_only, user=rep, access="view")
+    client = client_for(rep)
+    page = client.get(reverse("ui:accounts-list")).content.decode()
+    assert '<option value="follow">' in page and '<option value="unfollow">' in page
+    url = reverse("ui:accounts-bulk")
+    # Selected rows: followed at once, no confirmation (nothing is written to the records).
+    done = client.post(url, {"action": "follow", "pk": [accounts[0].pk, viewer_only.pk]})
+    assert done.status_code == 302
+    assert set(Follow.objects.filter(user=rep).values_list("object_id", flat=True)) == {accounts[0].pk, viewer_only.pk}
+    # All matching: a confirmation with the count, then the action, as a job past the request's limit.
+    monkeypatch.setattr(bulk, "SYNC_LIMIT", 2)
+    data = {"action": "follow", "select_all": "matching", "query": "search=关注"}
+    confirm = client.post(url, data).content.decode()
+    assert 'id="bulk-matching-count"' in confirm and 'id="bulk-follow-note"' in confirm
+    assert not Follow.objects.filter(object_id=accounts[1].pk).exists()
+    from django.test import TestCase
+
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        job_page = client.post(url, {**data, "confirm": "yes"})
+    assert job_page.status_code == 302 and "/jobs/" in job_page["Location"]
+    assert Follow.objects.filter(user=rep).count() == 4
+    monkeypatch.undo()
+    done = client.post(url, {"action": "unfollow", "pk": [a.pk for a in accounts]}, follow=True)
+    assert "You stopped following 3; 0 you did not follow." in done.content.decode()
+    assert list(Follow.objects.filter(user=rep).values_list("object_id", flat=True)) == [viewer_only.pk]

@@ -1,5 +1,5 @@
-"""``POST /<path>/bulk/``: delete, edit a field, add or remove tags, change owner, assign by rules, and
-claim from or release to the customer pool, on the selected records.
+"""``POST /<path>/bulk/``: delete, edit a field, add or remove tags, change owner, assign by rules,
+claim from or release to the customer pool, and follow or stop following, on the selected records.
 
 Every record is fetched again through ``restrict`` for the action, and all writes of one bulk action
 run in one transaction: either every selected record changes, or none does.
@@ -232,11 +232,15 @@ class BulkActionView(ResourceView):
             text = _("Many records: the action runs in the background. Its progress is shown here.")
             messages.info(self.request, text)
             return redirect(reverse("ui:job-detail", args=[outcome.pk]))
-        messages.success(
-            self.request,
-            _("Done: %(changed)s changed, %(unchanged)s already so, %(skipped)s skipped (you may not change them).")
-            % outcome,
-        )
+        if outcome["action"] == "follow":
+            text = _("You now follow %(changed)s more; %(unchanged)s you followed already.")
+        elif outcome["action"] == "unfollow":
+            text = _("You stopped following %(changed)s; %(unchanged)s you did not follow.")
+        else:
+            text = _(
+                "Done: %(changed)s changed, %(unchanged)s already so, %(skipped)s skipped (you may not change them)."
+            )
+        messages.success(self.request, text % outcome)
         return redirect(back)
 
     def do_owner(self, objects: list[models.Model], back: str) -> HttpResponse:
@@ -300,6 +304,25 @@ class BulkActionView(ResourceView):
 
     def do_release(self, objects: list[models.Model], back: str) -> HttpResponse:
         return self._pool("release", objects, back)
+
+    def _follow(self, action: str, objects: list[models.Model], back: str) -> HttpResponse:
+        """关注 / 取消关注 the selected records: the user's own list, nothing written to the records,
+        so no confirmation (the "all matching" path asks, with the count)."""
+        from guanxi.core.bulk import bulk_start_or_run
+
+        try:
+            outcome = bulk_start_or_run(
+                resource=self.resource, user=self.request.user, action=action, ids=[o.pk for o in objects]
+            )
+        except GuanxiError as exc:
+            return self.failed(exc, back)
+        return self.report(outcome, back)
+
+    def do_follow(self, objects: list[models.Model], back: str) -> HttpResponse:
+        return self._follow("follow", objects, back)
+
+    def do_unfollow(self, objects: list[models.Model], back: str) -> HttpResponse:
+        return self._follow("unfollow", objects, back)
 
     def rules_in_words(self) -> list[str]:
         """What "assign by rules" will apply (refused, naming why, when there is nothing to apply)."""

@@ -152,6 +152,9 @@ def bulk_actions(resource: Resource, user: Any, *, in_pool: bool | None = None) 
             actions.append(("release", _("Release to pool")))
     if may_reach(user, resource.model, Action.DELETE):
         actions.append(("delete", delete_verb(resource.path)))
+    if getattr(resource.model, "followable", False):
+        # Anyone who sees the list may follow its records: a viewer's bulk bar offers only these.
+        actions += [("follow", _("Follow")), ("unfollow", _("Stop following"))]
     return actions
 
 
