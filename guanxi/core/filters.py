@@ -24,6 +24,7 @@ from django.utils.translation import gettext_lazy
 
 from guanxi.core.errors import FieldErrors
 from guanxi.core.models import TaggedItem
+from guanxi.core.money import money_fields, money_text
 from guanxi.core.permissions import hidden_fields
 
 #: A filter through another table (``through``) that matches fewer rows than this reads their ids
@@ -144,6 +145,7 @@ class FilterSet:
     default_ordering: ClassVar[str] = "-id"
     #: What people type for a value, read as it is stored (``country=中国`` -> ``CN``), for the exact
     #: and "in" lookups: ``{filter: (text) -> stored text}``; a ValueError's message is the error.
+    #: The model's money fields take amounts as people write them (500万) without saying so here.
     value_cleaners: ClassVar[dict[str, Callable[[str], str]]] = {}
     #: Choice filters whose records may have none (a blank ``tier``): ``{filter: (value, label)}``,
     #: the value that picks them (``tier=none``, also in ``tier__in=A,none``) and its option's label
@@ -176,6 +178,8 @@ class FilterSet:
         if empty is not None and raw == empty[0]:
             return ""
         cleaner = cls.value_cleaners.get(name)
+        if cleaner is None and name in money_fields(cls.model):
+            cleaner = money_text  # annual_revenue__gte=500万
         return cleaner(raw) if cleaner is not None and raw else raw
 
     def _coerce(self, param: str, field: models.Field, lookup: str, raw: str) -> Any:

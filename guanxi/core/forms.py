@@ -14,6 +14,7 @@ from typing import Any
 
 from django import forms
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.forms.models import modelform_factory
@@ -26,6 +27,7 @@ from django.utils.translation import gettext_lazy
 from guanxi.core.choices import Action, CustomFieldType
 from guanxi.core.custom_fields import definitions_for
 from guanxi.core.models import CustomFieldDefinition, OwnedMixin, Tag
+from guanxi.core.money import money_fields, money_text
 from guanxi.core.permissions import can, frozen_fields, hidden_fields
 from guanxi.core.pickers import pick_widget
 from guanxi.core.registry import Resource, registered_models, resources
@@ -155,7 +157,32 @@ def related_queryset(db_field: models.Field, user: Any, current: Any = None) -> 
     return qs
 
 
+class MoneyField(forms.DecimalField):
+    """An amount typed as people write it: 5000000, 5,000,000, 500万, 1.2亿 (``core.money``). A text
+    input: a number input would refuse 万."""
+
+    widget = forms.TextInput
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.widget.attrs.update(inputmode="decimal", placeholder=gettext_lazy("e.g. 5000000 or 500万"))
+
+    def to_python(self, value: Any) -> Any:
+        if isinstance(value, str) and value.strip():
+            try:
+                value = money_text(value)
+            except ValueError as exc:
+                raise ValidationError(str(exc), code="invalid") from None
+        return super().to_python(value)
+
+    def widget_attrs(self, widget: forms.Widget) -> dict[str, Any]:
+        # Not DecimalField's step and min/max: they are a number input's.
+        return forms.Field.widget_attrs(self, widget)
+
+
 def _formfield(db_field: models.Field, **kwargs: Any) -> forms.Field | None:
+    if db_field.name in money_fields(db_field.model):
+        return db_field.formfield(form_class=MoneyField, **kwargs)
     if isinstance(db_field, models.JSONField) and db_field.default is list:
         return ListField(
             label=capfirst(str(db_field.verbose_name)),

@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
 from guanxi.core.errors import FieldErrors
+from guanxi.core.money import short_money
 from guanxi.customers.choices import Industry, LifecycleStage, SizeBand, Tier
 from guanxi.customers.models import Account, CustomerProfile, TierRule
 
@@ -235,7 +236,8 @@ class CriterionResult:
 
 
 def _money(value: Any) -> str:
-    return f"{decimal.Decimal(value):,.0f}"
+    """至少 1000万 in Chinese, at least 10,000,000 in English (``core.money``)."""
+    return short_money(value) or f"{decimal.Decimal(value):,.0f}"
 
 
 def _choice_label(choices: Any, value: str) -> str:

@@ -66,6 +66,7 @@ from guanxi.core.imports.specs import (
     import_spec_register,
 )
 from guanxi.core.jsontext import dumps
+from guanxi.core.money import parse_money
 from guanxi.core.permissions import restrict_queryset, restricted
 from guanxi.core.search.customers import account_document, contact_document
 from guanxi.core.search.registry import Columns
@@ -392,22 +393,13 @@ def _choice(kind: str, text: str) -> str:
     return found
 
 
-_MONEY_RE = re.compile(r"[\s,，¥￥$]|元|人民币|rmb|cny", re.IGNORECASE)
-
-
 def parse_amount(text: str) -> Decimal:
-    """1,200,000 / ¥1200000 / 120万 / 1.2亿 -> Decimal; refuses negatives."""
-    raw = unicodedata.normalize("NFKC", text)
-    cleaned = _MONEY_RE.sub("", raw)
-    factor = Decimal(1)
-    if cleaned.endswith("万"):
-        cleaned, factor = cleaned[:-1], Decimal(10_000)
-    elif cleaned.endswith("亿"):
-        cleaned, factor = cleaned[:-1], Decimal(100_000_000)
+    """1,200,000 / ¥1200000 / 120万 / 1.2亿 (``core.money.parse_money``) -> Decimal to the cent;
+    refuses negatives."""
     try:
-        value = (Decimal(cleaned) * factor).quantize(Decimal("0.01"))
-    except (InvalidOperation, ValueError):
-        raise ValueError(_("“%(value)s” is not an amount; use e.g. 1200000.") % {"value": text[:40]}) from None
+        value = parse_money(text).quantize(Decimal("0.01"))
+    except InvalidOperation:
+        value = Decimal(10) ** 16  # too many digits to hold: said below
     if value < 0 or value >= Decimal(10) ** 16:
         raise ValueError(_("Use an amount from 0 to 9,999,999,999,999,999."))
     return value

@@ -94,6 +94,8 @@ class Account(BigTableMixin, AddressMixin, GuanxiModel):
     """A customer organisation (客户/企业), or a person buying as one; may belong to a parent group."""
 
     followable = True
+    #: Amounts of money (``guanxi.core.money``): typed as 500万, shown as 2.4亿 in the Chinese UI.
+    money_fields: ClassVar[frozenset[str]] = frozenset({"annual_revenue"})
 
     name = models.CharField(_("name"), max_length=200)
     legal_name = models.CharField(_("legal name"), max_length=200, blank=True, help_text=_("As registered"))

@@ -26,6 +26,7 @@ from guanxi.api.crud import get_visible
 from guanxi.core.choices import Action
 from guanxi.core.errors import Conflict, FieldErrors, PreconditionFailed
 from guanxi.core.forms import RecordForm
+from guanxi.core.money import short_money
 from guanxi.core.permissions import can, hidden_fields, may_reach, restricted, visible_ref
 from guanxi.core.qr import qr_svg
 from guanxi.core.registry import resource_at
@@ -272,11 +273,17 @@ def _grouped(value: Any, decimals: int | None = None) -> str:
     return numberformat.format(value, ".", decimal_pos=decimals, grouping=3, thousand_sep=",", force_grouping=True)
 
 
+def _money_total(currency: str, total: Any) -> str:
+    """CNY 9.48亿 (948,000,000.00) in the Chinese UI; CNY 948,000,000.00 in others."""
+    short = short_money(total)
+    return f"{currency} {short} ({_grouped(total, 2)})" if short else f"{currency} {_grouped(total, 2)}"
+
+
 def _rollup_text(rollup: hierarchy.Rollup, value: Any, *, at_least: bool) -> str:
     if rollup.kind == "money":
         if not value:
             return str(display.EMPTY)
-        return " · ".join(f"{row['currency']} {_grouped(row['total'], 2)}" for row in value)
+        return " · ".join(_money_total(row["currency"], row["total"]) for row in value)
     return _grouped(value) + ("+" if at_least else "")
 
 

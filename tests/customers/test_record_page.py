@@ -150,7 +150,13 @@ def test_account_page_sections(admin: User, make_account: Callable[..., Account]
     assert re.search(r">Country</th>.*?<ins[^>]*>United States</ins>", changes, re.S)
     # The first values are the page's own: the "created" entry lists them folded.
     assert re.search(r"<details data-change-created><summary[^>]*>\d+ fields filled in</summary>", changes)
-    assert ">5,000,000<" in page(admin, "accounts-list", query="columns=name,annual_revenue")
+    assert ">5,000,000<" in page(admin, "accounts-list", query="columns=name,annual_revenue", language="en")
+    # In Chinese in 万 and 亿 (core.money), the figure in the list cell's title and beside it on the page.
+    assert '<span title="5,000,000">500万</span>' in page(admin, "accounts-list", query="columns=name,annual_revenue")
+    html = page(admin, "accounts-detail", account.pk)
+    assert re.search(r'data-field="annual_revenue">.*?gx-break">500万 <span[^>]*>\(5,000,000\)</span>', html, re.S)
+    changes = html.split('id="panel-changes"', 1)[1]
+    assert re.search(r"<ins[^>]*>500万 <span[^>]*>\(5,000,000\)</span></ins>", changes)
 
 
 def test_country_is_chosen_by_name(admin: User, make_contact: Callable[..., Contact]) -> None:

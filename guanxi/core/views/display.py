@@ -25,6 +25,7 @@ from django.utils.translation import gettext_lazy
 
 from guanxi.core.choices import choice_label
 from guanxi.core.models import CustomFieldDefinition
+from guanxi.core.money import money_fields, short_money
 from guanxi.core.registry import ComputedColumn, Resource
 from guanxi.core.views.base import record_url
 
@@ -138,6 +139,18 @@ def format_decimal(value: decimal.Decimal) -> str:
     return f"{value:,f}"
 
 
+def money_value(value: decimal.Decimal, *, exact: bool = False) -> SafeString | str:
+    """An amount of money (``core.money``): in the Chinese UI a large one as 2.4亿, with the figure
+    in its title (lists) or beside it (``exact``: a record's page, its change history)."""
+    figure = format_decimal(value)
+    short = short_money(value)
+    if short is None:
+        return figure
+    if exact:
+        return format_html('{} <span class="text-secondary">({})</span>', short, figure)
+    return format_html('<span title="{}">{}</span>', figure, short)
+
+
 def yes_no(value: bool) -> SafeString:
     if value:
         return format_html('<span class="badge bg-green-lt">{}</span>', _("Yes"))
@@ -182,8 +195,11 @@ def value_words(model: type[models.Model] | None, name: str) -> Callable[[Any], 
     return getattr(model, "value_displays", {}).get(name)
 
 
-def field_value(obj: models.Model, name: str, *, truncate: int | None = 80, link: bool = True) -> SafeString | str:
-    """The display of one model field of ``obj``; relations must be select_related by the caller."""
+def field_value(
+    obj: models.Model, name: str, *, truncate: int | None = 80, link: bool = True, exact: bool = False
+) -> SafeString | str:
+    """The display of one model field of ``obj``; relations must be select_related by the caller.
+    ``exact``: amounts of money with their whole figure in sight (a record's page)."""
     db_field = model_field(type(obj), name)
     if db_field is None:
         return plain_value(getattr(obj, name, None), truncate=truncate)
@@ -210,6 +226,8 @@ def field_value(obj: models.Model, name: str, *, truncate: int | None = 80, link
         return yes_no(bool(value))
     if isinstance(db_field, models.FileField):
         return value.name or EMPTY
+    if name in money_fields(type(obj)):
+        return money_value(value, exact=exact)
     return plain_value(value, truncate=truncate)
 
 

@@ -31,6 +31,7 @@ from guanxi.core.errors import FieldErrors
 from guanxi.core.follows import asks_followed
 from guanxi.core.forms import MAX_SELECT_OPTIONS, related_queryset
 from guanxi.core.models import SavedView, Tag
+from guanxi.core.money import money_fields
 from guanxi.core.pagination import DEFAULT_LIMIT, paginate, parse_limit
 from guanxi.core.permissions import can, hidden_fields, may_reach, restrict_queryset, restricted
 from guanxi.core.pickers import RecordPicker, pickable
@@ -45,8 +46,8 @@ RESULTS_ID = "list-results"
 
 @dataclass
 class FilterControl:
-    """One input of the filter bar; ``kind`` picks the widget (text, number, date, select, picker:
-    a record picker, rendered in ``html``)."""
+    """One input of the filter bar; ``kind`` picks the widget (text, number, money: text that takes
+    500万, date, select, picker: a record picker, rendered in ``html``)."""
 
     param: str
     label: str
@@ -231,12 +232,14 @@ def filter_controls(resource: Resource, user: Any, params: QueryDict, definition
                     param = f"{name}__{lookup}"
                     controls.append(FilterControl(param, f"{label} {suffix}", "date", params.get(param, "")))
         elif isinstance(db_field, models.IntegerField | models.DecimalField | models.FloatField):
+            # An amount of money takes 500万: a text input, not a number one.
+            kind = "money" if name in money_fields(model) else "number"
             if "exact" in lookups and not {"gte", "lte"} & set(lookups):
-                controls.append(FilterControl(name, label, "number", params.get(name, "")))
+                controls.append(FilterControl(name, label, kind, params.get(name, "")))
             for lookup, suffix in (("gte", "≥"), ("lte", "≤")):
                 if lookup in lookups:
                     param = f"{name}__{lookup}"
-                    controls.append(FilterControl(param, f"{label} {suffix}", "number", params.get(param, "")))
+                    controls.append(FilterControl(param, f"{label} {suffix}", kind, params.get(param, "")))
         elif "icontains" in lookups:
             param = f"{name}__icontains"
             controls.append(FilterControl(param, label, "text", params.get(param, "")))

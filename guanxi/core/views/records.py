@@ -24,6 +24,7 @@ from guanxi.core.errors import PermissionDenied as ServicePermissionDenied
 from guanxi.core.follows import is_following
 from guanxi.core.forms import RecordForm, record_form_class
 from guanxi.core.models import Attachment, ChangeLogEntry, Note, TimelineEntry
+from guanxi.core.money import money_fields
 from guanxi.core.permissions import can, hidden_fields, restricted
 from guanxi.core.registry import Resource
 from guanxi.core.search.recent import recent_view_record
@@ -111,9 +112,12 @@ def change_panel(
                 return display.format_datetime(parsed) if parsed else value
             if isinstance(db_field, models.DecimalField) and isinstance(value, str | int | float):
                 try:
-                    return display.format_decimal(decimal.Decimal(str(value)))
+                    amount = decimal.Decimal(str(value))
                 except decimal.InvalidOperation:
                     return value
+                if name in money_fields(model):
+                    return display.money_value(amount, exact=True)
+                return display.format_decimal(amount)
         return display.plain_value(value, truncate=120)
 
     panel = []
@@ -169,7 +173,7 @@ class ObjectDetailView(ResourceView):
             name: {
                 "name": name,
                 "label": display.field_label(model, name),
-                "value": display.field_value(obj, name, truncate=None),
+                "value": display.field_value(obj, name, truncate=None, exact=True),
             }
             for name in resource.fields
             if name not in hidden
