@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 
 from guanxi.core.choices import CustomFieldType
 from guanxi.core.errors import FieldErrors
+from guanxi.core.imports.cells import parse_yes_no
 from guanxi.core.models import CustomFieldDefinition
 from guanxi.core.permissions import object_type_of
 
@@ -55,12 +56,7 @@ def coerce_value(definition: CustomFieldDefinition, value: Any) -> Any:
     if kind == CustomFieldType.BOOLEAN:
         if isinstance(value, bool):
             return value
-        text = str(value).strip().lower()
-        if text in {"1", "true", "yes", "on", "是"}:
-            return True
-        if text in {"0", "false", "no", "off", "否"}:
-            return False
-        raise ValueError(_("Enter yes or no."))
+        return parse_yes_no(value)
     if kind == CustomFieldType.CHOICE:
         if str(value) not in [str(c) for c in definition.choices]:
             raise ValueError(_("Pick one of: %(choices)s.") % {"choices": ", ".join(map(str, definition.choices))})

@@ -35,6 +35,9 @@ class DetailSection:
     title: Any  # lazy translatable text
     fields: tuple[str, ...]
     folded: bool = False
+    #: Fields not shown on their own: a field of the section says them in its words (a contact's
+    #: birthday says whether it is kept on the lunar calendar).
+    within: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,12 @@ which the database keeps beside it (``Contact.birthday_md``, 12-25 -> 1225) with
 the people who have one. Across the new year the days are two ranges (12-28 … 12-31, 01-01 … 01-04).
 Someone born on 29 February has their birthday on the 28th in other years, as most calendars keep it.
 
+A contact may celebrate on their lunar (农历) birthday (``Contact.birthday_lunar``): their lunar
+month and day are worked out from the date of birth when it is saved (``birthday_lunar_md``, 八月十五
+-> 815, indexed like the other), and a window of days asks for the lunar month-days those days fall
+on. Born in a leap month (闰月), one celebrates in the month of that number; born on the 30th, on
+the 29th in a year whose month has 29 days.
+
 The contact list filters with ``birthday_within=<days>`` (0: today), the home page names the
 salesperson's people whose birthday is this week, and a contact's page says when it is near.
 """
@@ -13,14 +19,17 @@ from __future__ import annotations
 
 import calendar
 import datetime
+import functools
 from typing import Any
 from urllib.parse import urlencode
 
-from django.db.models import Q
+from django.db.models import Case, Q, Value, When
 from django.utils import timezone
 from django.utils.formats import date_format
+from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from lunar_python import Lunar, LunarMonth, Solar
+from lunar_python.util import LunarUtil
 
 from guanxi.core.choices import Action
 from guanxi.core.permissions import can, hidden_fields, restricted
@@ -68,16 +77,102 @@ def windows(today: datetime.date, days: int) -> list[tuple[int, int]]:
     return ranges
 
 
+# --- the lunar calendar (农历) ----------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=8192)
+def lunar_date(day: datetime.date) -> tuple[int, int, int, bool]:
+    """The lunar year, month, day and whether the month is a leap one (闰月) of a solar day."""
+    lunar = Solar.fromYmd(day.year, day.month, day.day).getLunar()
+    month = lunar.getMonth()  # negative in a leap month
+    return lunar.getYear(), abs(month), lunar.getDay(), month < 0
+
+
+def lunar_month_day(birthday: datetime.date | str) -> int:
+    """A date of birth's lunar month and day, as ``Contact.birthday_lunar_md`` keeps it (八月十五 -> 815)."""
+    day = datetime.date.fromisoformat(birthday) if isinstance(birthday, str) else birthday
+    _year, month, day_of_month, _leap = lunar_date(day)
+    return month * 100 + day_of_month
+
+
+def lunar_days(today: datetime.date, days: int) -> list[int] | None:
+    """The lunar month-days from ``today`` to ``days`` later, in the order they come; None for a
+    whole year (every one). A leap month's days are nobody's birthday (born in one, one celebrates
+    in the month of its number); the 29th of a 29-day month is also the 30th's."""
+    if days >= 365:
+        return None
+    found: list[int] = []
+    for offset in range(days + 1):
+        year, month, day, leap = lunar_date(today + datetime.timedelta(days=offset))
+        if leap:
+            continue
+        found.append(month * 100 + day)
+        if day == 29 and LunarMonth.fromYm(year, month).getDayCount() == 29:
+            found.append(month * 100 + 30)
+    return found
+
+
+def lunar_text(birthday: datetime.date) -> str:
+    """The lunar birthday in words: 农历八月十五 (in English, lunar 8/15). From the cached
+    conversion: a list of lunar birthdays writes one per row."""
+    _year, month, day, leap = lunar_date(birthday)
+    if (get_language() or "").lower().startswith("zh"):
+        words = f"{'闰' if leap else ''}{LunarUtil.MONTH[month]}月{LunarUtil.DAY[day]}"
+    else:
+        words = f"{'leap ' if leap else ''}{month}/{day}"
+    return _("lunar %(date)s") % {"date": words}
+
+
+def refresh_lunar(pks: list[int]) -> None:
+    """Work out again the lunar month and day of contacts a bulk write created or changed (the
+    import writes columns, not through ``Contact.save``): one read, then one update per lunar
+    month-day that changes (at most 384), not one per contact."""
+    from guanxi.customers.models import Contact
+
+    if not pks:
+        return
+    changed: dict[int | None, list[int]] = {}
+    rows = Contact.all_objects.filter(pk__in=pks).values_list("pk", "birthday", "birthday_lunar", "birthday_lunar_md")
+    for pk, birthday, lunar, stored in rows:
+        wanted = lunar_month_day(birthday) if lunar and birthday else None
+        if wanted != stored:
+            changed.setdefault(wanted, []).append(pk)
+    for month_day, ids in changed.items():
+        Contact.all_objects.filter(pk__in=ids).update(birthday_lunar_md=month_day)
+
+
+def _next_lunar(birthday: datetime.date, today: datetime.date) -> datetime.date:
+    month_day = lunar_month_day(birthday)
+    month, day = divmod(month_day, 100)
+    this_year = lunar_date(today)[0]
+    for year in (this_year - 1, this_year, this_year + 1):  # today may still be in last lunar year
+        last = LunarMonth.fromYm(year, month).getDayCount()
+        solar = Lunar.fromYmd(year, month, min(day, last)).getSolar()
+        when = datetime.date(solar.getYear(), solar.getMonth(), solar.getDay())
+        if when >= today:
+            return when
+    raise AssertionError("a lunar birthday comes within a year")  # pragma: no cover
+
+
+# --- which days --------------------------------------------------------------------------------------
+
+
 def within(today: datetime.date, days: int) -> Q:
-    """The contacts whose birthday falls within ``days`` days from ``today`` (0: today)."""
-    match = Q()
+    """The contacts whose birthday falls within ``days`` days from ``today`` (0: today): by the
+    solar month and day, or for those who keep a lunar birthday, by its month and day."""
+    solar = Q()
     for low, high in windows(today, days):
-        match |= Q(birthday_md__gte=low, birthday_md__lte=high)
-    return match
+        solar |= Q(birthday_md__gte=low, birthday_md__lte=high)
+    lunar_mds = lunar_days(today, days)
+    lunar = Q(birthday_lunar_md__isnull=False) if lunar_mds is None else Q(birthday_lunar_md__in=lunar_mds)
+    return (solar & Q(birthday_lunar=False)) | lunar
 
 
-def next_birthday(birthday: datetime.date, today: datetime.date) -> datetime.date:
-    """The day of the next birthday on or after ``today`` (29 February on the 28th in other years)."""
+def next_birthday(birthday: datetime.date, today: datetime.date, *, lunar: bool = False) -> datetime.date:
+    """The day of the next birthday on or after ``today`` (29 February on the 28th in other years;
+    a lunar one on its day in this lunar year or the next)."""
+    if lunar:
+        return _next_lunar(birthday, today)
     for year in (today.year, today.year + 1):
         leap_day = (birthday.month, birthday.day) == (2, 29) and not calendar.isleap(year)
         when = datetime.date(year, 2, 28) if leap_day else birthday.replace(year=year)
@@ -86,12 +181,14 @@ def next_birthday(birthday: datetime.date, today: datetime.date) -> datetime.dat
     raise AssertionError("a birthday comes within a year")  # pragma: no cover
 
 
-def coming(birthday: datetime.date | None, today: datetime.date, days: int = SOON_DAYS) -> dict[str, Any] | None:
-    """When the birthday is, if within ``days``: the day, in how many days (as words) and the age
-    turned then; None otherwise."""
+def coming(
+    birthday: datetime.date | None, today: datetime.date, days: int = SOON_DAYS, *, lunar: bool = False
+) -> dict[str, Any] | None:
+    """When the birthday is, if within ``days``: the day, in how many days (as words), the age
+    turned then and, for a lunar birthday, its lunar day in words; None otherwise."""
     if birthday is None:
         return None
-    when = next_birthday(birthday, today)
+    when = next_birthday(birthday, today, lunar=lunar)
     left = (when - today).days
     if left > days:
         return None
@@ -101,13 +198,15 @@ def coming(birthday: datetime.date | None, today: datetime.date, days: int = SOO
         words = _("tomorrow")
     else:
         words = ngettext("in %(days)d day", "in %(days)d days", left) % {"days": left}
-    age = when.year - birthday.year
+    # A lunar birthday's age counts lunar years (a January birthday may be in the last lunar year).
+    age = lunar_date(when)[0] - lunar_date(birthday)[0] if lunar else when.year - birthday.year
     return {
         "date": when,
         "day": date_format(when, "MONTH_DAY_FORMAT"),
         "days": left,
         "when": words,
         "age": _("turns %(age)d") % {"age": age} if age > 0 else "",
+        "lunar": lunar_text(birthday) if lunar else "",
     }
 
 
@@ -134,10 +233,18 @@ def upcoming(user: Any) -> dict[str, Any] | None:
         return None
     today = timezone.localdate()
     people: list[Contact] = []
+    fields = ("pk", "display_name", "birthday", "birthday_lunar")
+    solar = found.filter(birthday_lunar=False)
     for low, high in windows(today, SOON_DAYS):  # in the order the days come
         if len(people) < SHOWN:
-            rows = found.filter(birthday_md__gte=low, birthday_md__lte=high).order_by("birthday_md", "id")
-            people += rows.only("pk", "display_name", "birthday")[: SHOWN - len(people)]
+            rows = solar.filter(birthday_md__gte=low, birthday_md__lte=high).order_by("birthday_md", "id")
+            people += rows.only(*fields)[: SHOWN - len(people)]
+    lunar_mds = lunar_days(today, SOON_DAYS) or []
+    if lunar_mds:  # those who keep a lunar birthday, in the order their days come
+        order = Case(*(When(birthday_lunar_md=md, then=Value(i)) for i, md in enumerate(lunar_mds)))
+        people += found.filter(birthday_lunar_md__in=lunar_mds).order_by(order, "id").only(*fields)[:SHOWN]
+    when = {person.pk: coming(person.birthday, today, lunar=person.birthday_lunar) for person in people}
+    people = sorted((p for p in people if when[p.pk]), key=lambda p: (when[p.pk]["days"], p.pk))[:SHOWN]  # type: ignore[index]
     companies = contact_companies(people, user)
     contacts = resource_at("contacts")
     list_url = resource_url(contacts, "list")
@@ -151,7 +258,7 @@ def upcoming(user: Any) -> dict[str, Any] | None:
                 "name": person.display_name,
                 "url": resource_url(contacts, "detail", person.pk) or "",
                 "company": companies.get(person.pk, ("", ""))[0],
-                "birthday": coming(person.birthday, today),
+                "birthday": when[person.pk],
             }
             for person in people
         ],

@@ -289,6 +289,7 @@ class DemoContact:
     place: tuple[str, str, str] = ("CN", "", "")  # country, province, city: the account's
     wechat_id: str = ""
     birthday: str = ""
+    birthday_lunar: bool = False
     consent: dict[str, Any] = field(default_factory=dict)
     tags: tuple[str, ...] = ()
 
@@ -414,6 +415,9 @@ def _people(account: DemoAccount, rng: random.Random, emails: _Emails) -> Iterat
             place=(account.country, account.province, account.city),
             wechat_id=wechat,
             birthday=birthday,
+            # About a third of the Chinese people keep their lunar birthday (no draw: the rest of
+            # the demo stays as it was).
+            birthday_lunar=bool(birthday) and account.chinese and int(birthday[-2:]) % 3 == 0,
             consent=_consent(rng, account.chinese),
             tags=tags,
         )
@@ -578,6 +582,7 @@ def contacts_step(ctx: DemoContext) -> None:
         }
         if person.birthday:
             data["birthday"] = datetime.date.fromisoformat(person.birthday)
+            data["birthday_lunar"] = person.birthday_lunar
         links = [
             {"account": account_ids[name], "role": role, "is_primary": primary}
             for name, role, primary in person.accounts

@@ -53,7 +53,7 @@ from guanxi.core.imports.bulk import (
     timed,
     update_rows,
 )
-from guanxi.core.imports.cells import parse_date, unescape_cell
+from guanxi.core.imports.cells import parse_date, parse_yes_no, unescape_cell
 from guanxi.core.imports.custom import PREFIX as CF_PREFIX
 from guanxi.core.imports.custom import missing_required, read_custom_fields, required_reason
 from guanxi.core.imports.specs import (
@@ -71,6 +71,7 @@ from guanxi.core.permissions import restrict_queryset, restricted
 from guanxi.core.search.customers import account_document, contact_document
 from guanxi.core.search.registry import Columns
 from guanxi.customers.assignment import Assigner
+from guanxi.customers.birthdays import refresh_lunar
 from guanxi.customers.choices import AccountSource, ContactPointKind, Industry, LifecycleStage, SizeBand, size_band_for
 from guanxi.customers.classification import with_tags
 from guanxi.customers.duplicates import account_dup_key, contact_dup_key
@@ -190,6 +191,12 @@ CONTACT_FIELDS: tuple[ImportField, ...] = (
         gettext_lazy("birthday"),
         ("生日", "出生日期", "date of birth", "dob", "birth date"),
         hint=_DATE_HINT,
+    ),
+    ImportField(
+        "birthday_lunar",
+        gettext_lazy("lunar birthday"),
+        ("农历生日", "过农历生日", "阴历生日", "lunar birthday", "lunar"),
+        hint=gettext_lazy("是 or 否: whether they celebrate on the lunar calendar's day; the birthday stays solar"),
     ),
     *_ADDRESS_FIELDS,
     ImportField(
@@ -606,6 +613,12 @@ def prepare_contacts(rows: list[tuple[int, list[str]]], ctx: PrepareContext) -> 
                     values["birthday"] = day.isoformat()
             except ValueError as exc:
                 row.fail("birthday", birthday, str(exc))
+        lunar = row.get("birthday_lunar")
+        if lunar:
+            try:
+                values["birthday_lunar"] = parse_yes_no(lunar)
+            except ValueError as exc:
+                row.fail("birthday_lunar", lunar, str(exc))
         company = row.get("company")
         if company:
             values["company"] = row.text("company", company)
@@ -701,8 +714,9 @@ def prepare_accounts(rows: list[tuple[int, list[str]]], ctx: PrepareContext) -> 
 # --- writers ------------------------------------------------------------------------------------------
 
 _CONTACT_COLUMNS = (
-    "family_name", "given_name", "display_name", "title", "department", "wechat_id", "birthday", "country",
-    "province", "city", "district", "street", "postal_code", "description", "external_id", "emails", "phones",
+    "family_name", "given_name", "display_name", "title", "department", "wechat_id", "birthday", "birthday_lunar",
+    "country", "province", "city", "district", "street", "postal_code", "description", "external_id", "emails",
+    "phones",
 )  # fmt: skip
 _ACCOUNT_COLUMNS = (
     "name", "legal_name", "industry", "size", "employee_count", "annual_revenue", "currency", "website", "region",
@@ -1238,6 +1252,9 @@ class ContactWriter(_Writer):
             changes = "{" + extra + "}" if head == "{}" else head[:-1] + ", " + extra + "}"
             log.add(Contact, pk, values.get("display_name", ""), ChangeAction.CREATE, changes)
         table.insert(records)
+        # Those who keep a lunar birthday (few): its month and day, grouped into an update per day.
+        for chunk in _chunks([pk for pk, row in zip(pks, rows, strict=True) if row.values.get("birthday_lunar")]):
+            refresh_lunar(chunk)
         point_table.insert(points)
         link_table.insert(links)
         self.tags.link(Contact, tags, existing=False)
@@ -1254,6 +1271,7 @@ class ContactWriter(_Writer):
             for row in Contact.all_objects.filter(pk__in=chunk).values("id", "version", *attnames):
                 current[row["id"]] = row
         updates, point_rows, links, rewrite = [], [], [], []
+        born: list[int] = []  # whose birthday changed: a lunar one's month and day follow
         tags: dict[int, list[str]] = {}
         had_tags = self.tags.names_on(Contact, _tagged(merged))
         link_table = TableRows(AccountContact, now, with_pk=False)
@@ -1315,6 +1333,8 @@ class ContactWriter(_Writer):
             if changes:
                 values = [table.prep(n, after[n]) if n in _JSON_COLUMNS else after[n] for n in attnames]
                 updates.append((*values, before["version"] + 1, table.now_db, pk))
+                if "birthday" in changes or "birthday_lunar" in changes:
+                    born.append(pk)
                 if "emails" in changes or "phones" in changes:
                     rewrite.append(pk)
                     for kind, name in ((ContactPointKind.EMAIL, "emails"), (ContactPointKind.PHONE, "phones")):
@@ -1339,6 +1359,8 @@ class ContactWriter(_Writer):
             result.updated += len(rows)
             result.touch(Contact, [pk])
         update_rows(Contact, [*(_column(Contact, n) for n in attnames), "version", "updated_at"], updates)
+        for chunk in _chunks(born):
+            refresh_lunar(chunk)
         for chunk in _chunks(rewrite):
             ContactPoint.objects.filter(contact_id__in=chunk).delete()
         point_table.insert(_unique_points(point_rows, point_table))

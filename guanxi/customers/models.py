@@ -238,6 +238,8 @@ class Contact(BigTableMixin, AddressMixin, GuanxiModel):
     """
 
     followable = True
+    #: Worked out from the birthday on save: its changes are the birthday's (``core.audit.snapshot``).
+    unlogged_fields = ("birthday_lunar_md",)
 
     family_name = models.CharField(_("family name"), max_length=100, blank=True)
     given_name = models.CharField(_("given name"), max_length=100, blank=True)
@@ -257,6 +259,13 @@ class Contact(BigTableMixin, AddressMixin, GuanxiModel):
         db_persist=True,
         verbose_name=_("birthday (month and day)"),
     )
+    # Many people in China celebrate on their lunar (农历) birthday: the date of birth stays the solar
+    # one (as on an ID card), the lunar month and day are worked out from it on save (a calendar
+    # table, not SQL) for "birthdays coming up" (guanxi.customers.birthdays).
+    birthday_lunar = models.BooleanField(
+        _("lunar birthday"), default=False, help_text=_("They celebrate on the lunar calendar's day (农历生日).")
+    )
+    birthday_lunar_md = models.SmallIntegerField(_("lunar birthday (month and day)"), null=True, editable=False)
     accounts = models.ManyToManyField(
         Account, through="AccountContact", related_name="contacts", verbose_name=_("accounts"), blank=True
     )
@@ -307,6 +316,11 @@ class Contact(BigTableMixin, AddressMixin, GuanxiModel):
                 condition=LIVE & Q(birthday_md__isnull=False),
                 name="contact_birthday_idx",
             ),
+            models.Index(
+                fields=("birthday_lunar_md", "id"),
+                condition=LIVE & Q(birthday_lunar_md__isnull=False),
+                name="contact_lunar_birthday_idx",
+            ),
             *binned_indexes("contact"),
         ]
         constraints = [
@@ -317,6 +331,28 @@ class Contact(BigTableMixin, AddressMixin, GuanxiModel):
 
     def __str__(self) -> str:
         return self.display_name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # Every write through the model keeps the lunar month and day with the birthday; the
+        # import's bulk writes call birthdays.refresh_lunar for the rows they write.
+        from guanxi.customers.birthdays import lunar_month_day
+
+        self.birthday_lunar_md = lunar_month_day(self.birthday) if self.birthday_lunar and self.birthday else None
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and {"birthday", "birthday_lunar"} & set(update_fields):
+            kwargs["update_fields"] = {*update_fields, "birthday_lunar_md"}
+        super().save(*args, **kwargs)
+
+    def get_birthday_display(self) -> str:
+        """The birthday on the contact's page and in lists: 1990-10-03, and for one kept on the
+        lunar calendar its day there too (1990-10-03 · 农历八月十五)."""
+        from guanxi.customers.birthdays import lunar_text
+
+        if self.birthday is None:
+            return ""
+        if not self.birthday_lunar:
+            return self.birthday.isoformat()
+        return f"{self.birthday.isoformat()} · {lunar_text(self.birthday)}"
 
 
 class ContactPoint(models.Model):

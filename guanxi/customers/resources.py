@@ -80,7 +80,12 @@ CONTACT_SECTIONS = (
             "description",
         ),
     ),
-    DetailSection("person", gettext_lazy("Person"), ("display_name", "family_name", "given_name", "birthday")),
+    DetailSection(
+        "person",
+        gettext_lazy("Person"),
+        ("display_name", "family_name", "given_name", "birthday"),
+        within=("birthday_lunar",),  # in the birthday's own words (Contact.get_birthday_display)
+    ),
     ADDRESS,
     DetailSection("consent", gettext_lazy("Consent"), CONSENT_FIELDS, folded=True),
     RECORD,
@@ -181,6 +186,7 @@ def register_customers() -> None:
         "department",
         "wechat_id",
         "birthday",
+        "birthday_lunar",
         *ADDRESS_FIELDS,
         *CONSENT_FIELDS,
         "description",

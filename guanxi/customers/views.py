@@ -189,7 +189,7 @@ class ContactDetailView(MergedRedirectMixin, ObjectDetailView):
             ]
         readable_list_changes(context.get("changes", []), user)
         if "birthday" not in hidden_fields(user, Contact):
-            context["birthday_soon"] = birthdays.coming(obj.birthday, timezone.localdate())
+            context["birthday_soon"] = birthdays.coming(obj.birthday, timezone.localdate(), lunar=obj.birthday_lunar)
         context["vcard_url"] = reverse("ui:contacts-vcard", args=[obj.pk])
         context["vcard_qr_url"] = reverse("ui:contacts-vcard-qr", args=[obj.pk])
         context["find_duplicates_url"] = reverse("ui:duplicates-find", args=["contacts", obj.pk])

@@ -4,6 +4,7 @@ contact list's ``birthday_within`` filter, the home card and the contact page's 
 from __future__ import annotations
 
 import datetime
+import re
 from collections.abc import Callable
 
 import pytest
@@ -19,7 +20,7 @@ from guanxi.customers import birthdays, services
 from guanxi.customers.models import Contact
 from guanxi.identity.models import FieldRule, User
 from tests.customers.conftest import Api
-from tests.customers.test_import import csv_bytes, job_client, upload
+from tests.customers.test_import import csv_bytes, job_client, read_errors, upload
 from tests.factories import client_for
 
 pytestmark = pytest.mark.django_db
@@ -212,8 +213,9 @@ def test_the_home_card_names_the_week_s_birthdays_soonest_first(
     assert panel is not None and panel["total"] == 10
     days = [p["birthday"]["days"] for p in panel["people"]]
     assert len(days) == birthdays.SHOWN and days == sorted(days) and days[0] == 0
-    # A count, one read of the index (two across the new year) and the names' companies.
-    assert len(queries) <= 6, [q["sql"] for q in queries]
+    # A count, one read of the index (two across the new year), one of the lunar birthdays' index
+    # and the names' companies.
+    assert len(queries) <= 7, [q["sql"] for q in queries]
     html = home(rep)
     card = html.split('id="home-birthdays"', 1)[1].split("</div>\n</div>", 1)[0]
     assert "未来 7 天过生日" in card and "今天" in card and "客0" in card and "别人" not in card
@@ -231,3 +233,142 @@ def test_the_contact_page_says_the_birthday_is_near(admin: User, make_contact: C
     html = client.get(f"/customers/contacts/{near.pk}/").content.decode()
     assert 'id="birthday-soon"' in html and "2 天后生日" in html and "满 50 岁" in html
     assert 'id="birthday-soon"' not in client.get(f"/customers/contacts/{far.pk}/").content.decode()
+
+
+# --- lunar birthdays (农历生日) ----------------------------------------------------------------------
+
+
+def solar_of_lunar(year: int, month: int, day: int) -> datetime.date:
+    from lunar_python import Lunar
+
+    solar = Lunar.fromYmd(year, month, day).getSolar()
+    return D(solar.getYear(), solar.getMonth(), solar.getDay())
+
+
+def test_the_lunar_month_and_day_of_a_date_of_birth() -> None:
+    assert birthdays.lunar_month_day(D(1990, 10, 3)) == 815  # 八月十五, 中秋
+    assert birthdays.lunar_month_day(D(2020, 6, 1)) == 410  # 闰四月初十: celebrated in 四月
+    assert birthdays.lunar_month_day(D(2026, 2, 17)) == 101  # 正月初一
+    with translation.override("zh-hans"):
+        assert birthdays.lunar_text(D(1990, 10, 3)) == "农历八月十五"
+        assert birthdays.lunar_text(D(2026, 2, 17)) == "农历正月初一"
+    with translation.override("en"):
+        assert birthdays.lunar_text(D(2020, 6, 1)) == "lunar leap 4/10"
+
+
+def test_lunar_days_of_a_window() -> None:
+    mid_autumn = solar_of_lunar(2026, 8, 15)
+    assert birthdays.lunar_days(mid_autumn, 0) == [815]
+    assert birthdays.lunar_days(mid_autumn, 2) == [815, 816, 817]
+    # 2026's 八月 has 29 days: its 29th is the day of those born on a 30th too.
+    assert birthdays.lunar_days(solar_of_lunar(2026, 8, 29), 0) == [829, 830]
+    # 2025 had a leap 六月 (闰六月): its days are nobody's birthday.
+    assert birthdays.lunar_days(D(2025, 8, 1), 0) == []
+    assert birthdays.lunar_days(D(2026, 6, 1), 365) is None  # the whole year: everyone
+
+
+def test_the_next_lunar_birthday_and_the_age_in_lunar_years() -> None:
+    born = D(1990, 10, 3)  # 八月十五
+    assert birthdays.next_birthday(born, D(2026, 9, 20), lunar=True) == solar_of_lunar(2026, 8, 15) == D(2026, 9, 25)
+    assert birthdays.next_birthday(born, D(2026, 12, 6), lunar=True) == solar_of_lunar(2027, 8, 15)
+    # Born on the 30th of a month, celebrated on the 29th in a year whose month has 29 days.
+    born_30th = solar_of_lunar(1990, 7, 30)
+    assert birthdays.lunar_month_day(born_30th) == 730
+    assert birthdays.next_birthday(born_30th, D(2026, 9, 1), lunar=True) == solar_of_lunar(2026, 7, 29)
+    # A January birthday can be in the last lunar year: 腊月 of 1989 is January 1990.
+    winter = D(1990, 1, 20)
+    assert birthdays.lunar_date(winter)[:3] == (1989, 12, 24)
+    with translation.override("zh-hans"):
+        when = birthdays.coming(winter, D(2027, 1, 30), lunar=True)
+        assert when is not None and when["date"] == solar_of_lunar(2026, 12, 24)
+        assert when["age"] == "满 37 岁" and when["lunar"] == "农历腊月廿四"
+
+
+def test_the_database_keeps_the_lunar_month_and_day(admin: User, make_contact: Callable[..., Contact]) -> None:
+    person = make_contact(birthday=D(1990, 10, 3), birthday_lunar=True)
+    assert Contact.objects.get(pk=person.pk).birthday_lunar_md == 815
+    services.contact_update(user=admin, pk=person.pk, data={"birthday": D(1990, 10, 4)})
+    assert Contact.objects.get(pk=person.pk).birthday_lunar_md == 816
+    services.contact_update(user=admin, pk=person.pk, data={"birthday_lunar": False})
+    assert Contact.objects.get(pk=person.pk).birthday_lunar_md is None
+    solar = make_contact(birthday=D(1990, 10, 3))
+    assert Contact.objects.get(pk=solar.pk).birthday_lunar_md is None
+    # Derived: the change log records the birthday and the choice, not the lunar month and day.
+    logged = ChangeLogEntry.objects.filter(object_id=person.pk, content_type__model="contact")
+    assert all("birthday_lunar_md" not in entry.changes for entry in logged)
+    assert any("birthday_lunar" in entry.changes for entry in logged)
+
+
+def test_birthday_within_finds_lunar_birthdays_by_their_lunar_day(
+    rep: User, make_contact: Callable[..., Contact], api_for: Callable[[User], Api]
+) -> None:
+    with freeze_time("2026-09-23 09:00:00+08:00"):  # two days before 中秋 (2026-09-25)
+        lunar = make_contact(by=rep, given_name="中秋", birthday=D(1990, 10, 3), birthday_lunar=True)
+        # Born on 25 September: a solar birthday in the window, but this one keeps the lunar day (八月初七).
+        lunar_elsewhere = make_contact(by=rep, given_name="农历别日", birthday=D(1990, 9, 25), birthday_lunar=True)
+        solar = make_contact(by=rep, given_name="公历", birthday=D(1985, 9, 25))
+
+        def listed(days: int) -> set[int]:
+            response = api_for(rep).get(f"contacts?birthday_within={days}")
+            assert response.status_code == 200, response.content
+            return {row["id"] for row in response.json_body["items"]}
+
+        assert listed(0) == set()
+        assert listed(2) == {lunar.pk, solar.pk}
+        assert lunar_elsewhere.pk in listed(366)
+        panel = birthdays.upcoming(rep)
+        assert panel is not None and panel["total"] == 2
+        assert sorted((p["name"], p["birthday"]["days"]) for p in panel["people"]) == [("张中秋", 2), ("张公历", 2)]
+
+
+def test_the_contact_page_and_the_home_card_name_the_lunar_day(
+    admin: User, make_contact: Callable[..., Contact]
+) -> None:
+    cache.clear()
+    with freeze_time("2026-09-24 09:00:00+08:00"):
+        near = make_contact(given_name="中秋", birthday=D(1990, 10, 3), birthday_lunar=True)
+        far = make_contact(given_name="春节", birthday=D(1991, 2, 15), birthday_lunar=True)  # 正月初一
+        User.objects.filter(pk=admin.pk).update(language="zh-hans")
+        client = client_for(admin)
+        html = client.get(f"/customers/contacts/{near.pk}/").content.decode()
+        badge = html.split('id="birthday-soon"', 1)[1].split("</div>", 1)[0]
+        assert "明天生日" in badge and "农历八月十五" in badge and "满 36 岁" in badge
+        html = client.get(f"/customers/contacts/{far.pk}/").content.decode()
+        assert 'id="birthday-soon"' not in html
+        assert re.search(r'data-field="birthday">.*?gx-break">1991-02-15 · 农历正月初一<', html, re.S)
+        listed = client.get("/customers/contacts/?columns=display_name,birthday").content.decode()
+        assert "1991-02-15 · 农历正月初一" in listed and "1990-10-03 · 农历八月十五" in listed
+        card = client.get("/").content.decode().split('id="home-birthdays"', 1)[1].split("</div>\n</div>", 1)[0]
+        assert "中秋" in card and "农历八月十五" in card and "春节" not in card
+        # The form offers the choice beside the birthday.
+        form = client.get(f"/customers/contacts/{far.pk}/edit/").content.decode()
+        box = re.search(r'<input[^>]*name="birthday_lunar"[^>]*>', form)
+        assert box is not None and "checked" in box.group()
+
+
+def test_an_import_reads_the_lunar_choice_and_reports_a_bad_one(
+    admin: User, django_capture_on_commit_callbacks: object
+) -> None:
+    client = job_client(admin, django_capture_on_commit_callbacks)
+    rows = [
+        ["姓名", "手机", "生日", "农历生日"],
+        ["王中秋", "13900000001", "1990-10-03", "是"],
+        ["李公历", "13900000002", "1990-10-03", "否"],
+        ["赵不明", "13900000003", "1990-10-03", "也许"],
+    ]
+    job = upload(client, csv_bytes(rows), start="true").json()
+    result = client.get(f"/api/v1/imports/{job['id']}").json()["result"]
+    assert result["created"] == 2, result
+    stored = {
+        name: (lunar, md)
+        for name, lunar, md in Contact.objects.values_list("display_name", "birthday_lunar", "birthday_lunar_md")
+    }
+    assert stored == {"王中秋": (True, 815), "李公历": (False, None)}
+    # The bad row, by its line and column.
+    errors = read_errors(client, job["id"])
+    assert [(row[0], row[1]) for row in errors[1:]] == [("4", "农历生日")], errors
+    # A second file updates by phone: a new birthday moves the lunar month and day with it.
+    rows = [["姓名", "手机", "生日"], ["王中秋", "13900000001", "1990-10-04"]]
+    job = upload(client, csv_bytes(rows), start="true", duplicate_policy="update").json()
+    assert client.get(f"/api/v1/imports/{job['id']}").json()["result"]["updated"] == 1
+    assert Contact.objects.get(display_name="王中秋").birthday_lunar_md == 816

@@ -33,3 +33,18 @@ def unescape_cell(text: str) -> str:
     if len(text) > 1 and text[0] == "'" and text[1:].startswith(FORMULA_START):
         return text[1:]
     return text
+
+
+#: What a yes-or-no cell may say: an export writes 是 / 否 (Yes / No in English).
+YES = frozenset({"1", "true", "yes", "y", "on", "是", "对"})
+NO = frozenset({"0", "false", "no", "n", "off", "否", "不是"})
+
+
+def parse_yes_no(text: str) -> bool:
+    """是 / 否, yes / no, true / false, 1 / 0 -> a bool; ValueError (in words) for anything else."""
+    value = str(text).strip().lower()
+    if value in YES:
+        return True
+    if value in NO:
+        return False
+    raise ValueError(_("Enter yes or no (是 or 否)."))

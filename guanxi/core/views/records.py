@@ -60,7 +60,7 @@ def field_groups(resource: Resource, rows: dict[str, dict[str, Any]]) -> list[Fi
     groups = []
     placed: set[str] = set()
     for section in resource.detail_sections:
-        placed.update(section.fields)
+        placed.update(section.fields, section.within)
         members = [rows[name] for name in section.fields if name in rows]
         if members:
             groups.append(FieldGroup(section.key, section.title, members, section.folded))

@@ -70,7 +70,7 @@ CONTACT_FIELDS: dict[str, tuple[str, ...]] = {
     "title": ("title",),
     "department": ("department",),
     "wechat_id": ("wechat_id",),
-    "birthday": ("birthday",),
+    "birthday": ("birthday", "birthday_lunar"),  # the lunar month and day follow on save
     "address": ADDRESS,
     **{
         f"{channel}_consent": (f"{channel}_consent", f"{channel}_consent_source", f"{channel}_consent_at")
