@@ -372,3 +372,14 @@ def test_an_import_reads_the_lunar_choice_and_reports_a_bad_one(
     job = upload(client, csv_bytes(rows), start="true", duplicate_policy="update").json()
     assert client.get(f"/api/v1/imports/{job['id']}").json()["result"]["updated"] == 1
     assert Contact.objects.get(display_name="王中秋").birthday_lunar_md == 816
+
+
+def test_a_merge_carries_the_lunar_choice_with_the_birthday(admin: User, make_contact: Callable[..., Contact]) -> None:
+    keep = make_contact(given_name="伟", family_name="王", birthday=D(1980, 3, 3))
+    gone = make_contact(given_name="伟", family_name="王", birthday=D(1990, 10, 3), birthday_lunar=True)
+    merge = services.contact_merge(survivor=keep.pk, others=[gone.pk], user=admin, fields={"birthday": gone.pk})
+    survivor = Contact.objects.get(pk=keep.pk)
+    assert (survivor.birthday, survivor.birthday_lunar, survivor.birthday_lunar_md) == (D(1990, 10, 3), True, 815)
+    services.merge_undo(merge_id=merge.pk, user=admin)
+    survivor = Contact.objects.get(pk=keep.pk)
+    assert (survivor.birthday, survivor.birthday_lunar, survivor.birthday_lunar_md) == (D(1980, 3, 3), False, None)
