@@ -102,6 +102,8 @@ def test_customers_journey(page: Page, shot: Any, seller: Account, tmp_path: Pat
     shot("accounts-list-empty")
     add_button(page).click()
     page.locator("#id_name").fill(ACCOUNT_NAME)
+    # Revenue as people say it: 1.2亿 (a text input, not a number one, so 亿 can be typed).
+    page.locator("#id_annual_revenue").fill("1.2亿")
     # Its need, picked from the existing tags rather than typed (rules ask for the exact name).
     chip = page.locator('[data-tag-chips] [data-tag="设备维保需求"]')
     chip.click()
@@ -111,6 +113,7 @@ def test_customers_journey(page: Page, shot: Any, seller: Account, tmp_path: Pat
     save(page)
     expect(page.locator("#page-title")).to_have_text(ACCOUNT_NAME)
     expect(page.locator(".badge", has_text="设备维保需求")).to_be_visible()
+    expect(page.locator('[data-field="annual_revenue"]')).to_contain_text("1.2亿 (120,000,000)")
     shot("account-saved")
     # 关注: one press, and the button says so (htmx swaps it); the list's 我关注的 then shows it.
     page.locator("#follow-button").click()
