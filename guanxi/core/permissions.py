@@ -37,6 +37,15 @@ def token_allows(scopes: list[str], object_type: str, action: str) -> bool:
     return not wanted.isdisjoint(scopes)
 
 
+def _model_or_none(object_type: str) -> type[models.Model] | None:
+    from django.apps import apps
+
+    try:
+        return apps.get_model(object_type)
+    except (LookupError, ValueError):
+        return None
+
+
 def _policy(user: Any) -> dict[str, Any]:
     """Load the user's role rules once per user object (one request, one job)."""
     cached = getattr(user, _CACHE_ATTR, None)
@@ -56,6 +65,14 @@ def _policy(user: Any) -> dict[str, Any]:
             "object_type", "field", "access"
         ):
             fields.setdefault(object_type, {})[field] = access
+    for object_type, rules in fields.items():
+        # A rule on a field covers the fields that only make sense with it (``field_rules_cover``:
+        # hiding a contact's birthday hides whether it is kept on the lunar calendar), unless they
+        # have a rule of their own.
+        covers = getattr(_model_or_none(object_type), "field_rules_cover", {})
+        for field, access in list(rules.items()):
+            for companion in covers.get(field, ()):
+                rules.setdefault(companion, access)
     cached = {"scopes": scopes, "fields": fields}
     setattr(user, _CACHE_ATTR, cached)
     return cached
@@ -84,15 +101,10 @@ def scope_for(user: Any, object_type: str, action: str) -> str:
 
 def is_record_type(object_type: str) -> bool:
     """CRM records (GuanxiModel) take a role's ``*`` rules; identity and admin models never do."""
-    from django.apps import apps
-
     from guanxi.core.models import GuanxiModel
 
-    try:
-        model = apps.get_model(object_type)
-    except (LookupError, ValueError):
-        return False
-    return issubclass(model, GuanxiModel)
+    model = _model_or_none(object_type)
+    return model is not None and issubclass(model, GuanxiModel)
 
 
 def can(user: Any, model: type[models.Model] | str, action: str) -> bool:

@@ -240,6 +240,8 @@ class Contact(BigTableMixin, AddressMixin, GuanxiModel):
     followable = True
     #: Worked out from the birthday on save: its changes are the birthday's (``core.audit.snapshot``).
     unlogged_fields = ("birthday_lunar_md",)
+    #: A role's rule on the birthday covers the lunar choice too (``core.permissions``).
+    field_rules_cover: ClassVar[dict[str, tuple[str, ...]]] = {"birthday": ("birthday_lunar",)}
 
     family_name = models.CharField(_("family name"), max_length=100, blank=True)
     given_name = models.CharField(_("given name"), max_length=100, blank=True)

@@ -157,6 +157,11 @@ def test_a_hidden_birthday_cannot_be_filtered_or_shown(
     assert 'name="birthday_within"' not in client.get("/customers/contacts/").content.decode()
     assert 'id="birthday-soon"' not in client.get(f"/customers/contacts/{person.pk}/").content.decode()
     assert birthdays.upcoming(User.objects.get(pk=rep.pk)) is None  # a fresh read of its field rules
+    # The rule on the birthday covers the lunar choice (Contact.field_rules_cover): not shown, not written.
+    body = api_for(rep).get(f"contacts/{person.pk}").json_body
+    assert "birthday" not in body and "birthday_lunar" not in body
+    api_for(rep).patch(f"contacts/{person.pk}", {"birthday_lunar": True})
+    assert Contact.objects.get(pk=person.pk).birthday_lunar is False
 
 
 @freeze_time("2026-12-29 02:00:00")  # 10:00 in Shanghai
