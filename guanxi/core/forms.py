@@ -162,6 +162,7 @@ class MoneyField(forms.DecimalField):
     input: a number input would refuse 万."""
 
     widget = forms.TextInput
+    default_error_messages = {"invalid": gettext_lazy("Enter an amount, such as 5000000, 500万 or 1.2亿.")}
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -171,8 +172,8 @@ class MoneyField(forms.DecimalField):
         if isinstance(value, str) and value.strip():
             try:
                 value = money_text(value)
-            except ValueError as exc:
-                raise ValidationError(str(exc), code="invalid") from None
+            except ValueError:
+                raise ValidationError(self.error_messages["invalid"], code="invalid") from None
         return super().to_python(value)
 
     def widget_attrs(self, widget: forms.Widget) -> dict[str, Any]:

@@ -22,7 +22,14 @@ from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 
 from guanxi.core.choices import Action
-from guanxi.core.forms import MAX_SELECT_OPTIONS, RecordForm, record_form_class, register_form_tweak, style_widget
+from guanxi.core.forms import (
+    MAX_SELECT_OPTIONS,
+    MoneyField,
+    RecordForm,
+    record_form_class,
+    register_form_tweak,
+    style_widget,
+)
 from guanxi.core.models import Tag
 from guanxi.core.permissions import frozen_fields, hidden_fields, visible_ref
 from guanxi.core.pickers import RecordIdsField
@@ -431,10 +438,8 @@ def _criterion_field(key: str, label: Any, choices: Any) -> forms.Field:
     if key in COUNT_INPUTS:
         wrong = _("%(input)s: enter a whole number, 0 or more.") % {"input": label}
         return forms.IntegerField(required=False, min_value=0, error_messages=_all_invalid(wrong))
-    wrong = _("%(input)s: enter an amount, 0 or more, e.g. 1000000.") % {"input": label}
-    return forms.DecimalField(
-        required=False, min_value=0, max_digits=18, decimal_places=2, error_messages=_all_invalid(wrong)
-    )
+    wrong = _("%(input)s: enter an amount, 0 or more, e.g. 1000000 or 100万.") % {"input": label}
+    return MoneyField(required=False, min_value=0, max_digits=18, decimal_places=2, error_messages=_all_invalid(wrong))
 
 
 def _all_invalid(message: str) -> dict[str, str]:

@@ -342,7 +342,7 @@ def test_rules_are_written_with_inputs_not_json(admin: User, south_reps: list[Us
         "team_method": "round_robin",
         "conditions_regions": "华南、 深圳市,华南",
         "conditions_industries": ["software", "internet"],
-        "conditions_min_annual_revenue": "1000000",
+        "conditions_min_annual_revenue": "100万",  # an amount as people write it (core.money)
     }
     response = client.post("/settings/assignment-rules/add/", form)
     assert response.status_code == 302, response.content.decode()[:2000]

@@ -96,7 +96,7 @@ def test_the_account_form_takes_500_wan_and_names_the_field_when_it_cannot(admin
     assert field is not None and 'type="text"' in field.group() and 'inputmode="decimal"' in field.group()
     refused = client.post("/customers/accounts/add/", {**FORM, "annual_revenue": "五百万"})
     assert refused.status_code == 400 and not Account.objects.filter(name="万达示例").exists()
-    assert "不是金额" in refused.content.decode()
+    assert "请填写金额，如 5000000、500万 或 1.2亿。" in refused.content.decode()
     assert client.post("/customers/accounts/add/", {**FORM, "annual_revenue": "500万"}).status_code == 302
     assert Account.objects.get(name="万达示例").annual_revenue == Decimal("5000000")
 
