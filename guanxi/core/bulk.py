@@ -33,6 +33,7 @@ from guanxi.core.jobs import JobRun, job_handler, job_start
 from guanxi.core.models import Job, OwnedMixin
 from guanxi.core.permissions import may_reach, restrict_queryset, restricted
 from guanxi.core.registry import Resource, resources
+from guanxi.core.tags import check_scoped, normalize, with_added
 
 ACTIONS = (
     "update",
@@ -152,11 +153,13 @@ def bulk_plan(
     elif action in ("tag_add", "tag_remove"):
         if not resource.taggable:
             raise FieldErrors({"action": [_("These records have no tags.")]})
-        names = sorted({str(n).strip() for n in (tags or []) if str(n).strip()})
+        names = sorted({normalize(str(n)) for n in (tags or []) if str(n).strip()})
         if not names:
             raise FieldErrors({"tags": [_("Give at least one tag.")]})
         if any(len(n) > 60 for n in names):
             raise FieldErrors({"tags": [_("A tag has at most 60 characters.")]})
+        if action == "tag_add":
+            check_scoped(names)  # which of two values of one scope to give is the user's to say
         plan.tags = names
         raw["tags"] = names
     elif action in POOL_ACTIONS:
@@ -244,7 +247,8 @@ def _apply_one(plan: BulkPlan, user: Any, pk: Any, current_tags: dict[Any, list[
     update = resource.update or services.record_update
     if plan.action in ("tag_add", "tag_remove"):
         before = set(current_tags.get(pk, []))
-        after = before | set(plan.tags) if plan.action == "tag_add" else before - set(plan.tags)
+        # Adding 意向::中 takes 意向::高 off (core.tags): one tag of a scope.
+        after = set(with_added(before, plan.tags)) if plan.action == "tag_add" else before - set(plan.tags)
         if after == before:
             return False
         update(model=model, pk=pk, user=user, data={}, tags=sorted(after))

@@ -162,20 +162,30 @@ def row_restore(model: type[models.Model], rows: Iterable[dict[str, Any]]) -> No
 # --- ready-made movers -------------------------------------------------------------------------------------
 
 
+#: Another key that makes two rows twins besides their unique columns, worked out per merge
+#: (``() -> (row) -> key or None``): a scoped tag's scope, of which a record holds one.
+TwinKey = Callable[[], Callable[[Any], Any]]
+
+
 def _moving(
     ctx: MergeContext,
     model: type[models.Model],
     pointer: str,
     base: models.QuerySet,
     unique_with: tuple[str, ...],
+    twin_key: TwinKey | None = None,
 ) -> Journal:
     """Point ``base`` rows of the merged records at the survivor; drop those whose twin is already there."""
     survivor = int(ctx.survivor.pk)
     moved: dict[str, list[int]] = {}
     dropped: list[dict[str, Any]] = []
-    taken: set[tuple[Any, ...]] = set()
+    taken: set[Any] = set()
+    key_of = twin_key() if twin_key is not None else (lambda obj: None)
     if unique_with:
-        taken = set(base.filter(**{pointer: survivor}).values_list(*unique_with))
+        kept = base.filter(**{pointer: survivor})
+        taken = set(kept.values_list(*unique_with))
+        if twin_key is not None:
+            taken |= {key for obj in kept if (key := key_of(obj)) is not None}
     for loser in ctx.loser_ids:
         rows = base.filter(**{pointer: loser})
         if not unique_with:
@@ -184,11 +194,14 @@ def _moving(
             ids = []
             for obj in rows:
                 twin = tuple(getattr(obj, name) for name in unique_with)
-                if twin in taken:
+                other = key_of(obj)
+                if twin in taken or (other is not None and other in taken):
                     dropped.append(row_data(obj))
                     obj.delete()
                 else:
                     taken.add(twin)
+                    if other is not None:
+                        taken.add(other)
                     ids.append(int(obj.pk))
         if ids:
             model._base_manager.filter(pk__in=ids).update(**{pointer: survivor})
@@ -210,11 +223,13 @@ def generic_mover(
     key: str | None = None,
     unique_with: tuple[str, ...] = (),
     applies_to: Callable[[type[models.Model]], bool] | None = None,
+    twin_key: TwinKey | None = None,
 ) -> Mover:
     """A mover for rows that hang on records by ``content_type`` + ``object_id``.
 
     ``unique_with``: the other columns of a unique constraint with (content_type, object_id); a
     merged record's row whose twin the survivor already has is dropped (and put back on undo).
+    ``twin_key``: another key that makes twins (with ``unique_with``).
     """
 
     def base(ctx_model: type[models.Model]) -> models.QuerySet:
@@ -222,7 +237,7 @@ def generic_mover(
         return model._base_manager.filter(content_type=ct)
 
     def move(ctx: MergeContext) -> Journal:
-        return _moving(ctx, model, "object_id", base(ctx.model), unique_with)
+        return _moving(ctx, model, "object_id", base(ctx.model), unique_with, twin_key)
 
     def undo(ctx: MergeContext, journal: Journal) -> None:
         _unmoving(model, "object_id", journal)
@@ -280,12 +295,29 @@ def fk_mover(
     )
 
 
+def _tag_scope_key() -> Callable[[Any], Any]:
+    """A tagged item's scope (意向 of 意向::高): the survivor's tag of a scope stays, a merged
+    record's other value of it is dropped (``core.tags``). Tag names read once per tag a merge meets."""
+    from guanxi.core.models import Tag
+    from guanxi.core.tags import scope_of
+
+    names: dict[int, str] = {}
+
+    def key(item: Any) -> Any:
+        if item.tag_id not in names:
+            names[item.tag_id] = Tag.objects.filter(pk=item.tag_id).values_list("name", flat=True).first() or ""
+        scope = scope_of(names[item.tag_id])
+        return ("scope", scope) if scope is not None else None
+
+    return key
+
+
 def register_core_movers() -> None:
     """Tags, notes, files, timeline entries, shares and follows go with a merged record to the survivor."""
     from guanxi.core.models import Attachment, Follow, Note, TaggedItem, TimelineEntry
     from guanxi.identity.models import Share
 
-    register_mover(generic_mover(TaggedItem, unique_with=("tag_id",)))
+    register_mover(generic_mover(TaggedItem, unique_with=("tag_id",), twin_key=_tag_scope_key))
     register_mover(generic_mover(Note))
     register_mover(generic_mover(Attachment))
     register_mover(generic_mover(TimelineEntry))

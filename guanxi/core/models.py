@@ -262,6 +262,12 @@ class Tag(PermissionScopeMixin, TimestampMixin, CreatedByMixin, VersionMixin):
     def __str__(self) -> str:
         return self.name
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        from guanxi.core.tags import normalize
+
+        self.name = normalize(self.name)  # 意向 ：：高 -> 意向::高, the scoped form (core.tags)
+        super().save(*args, **kwargs)
+
 
 class TaggedItem(models.Model):
     tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="items")

@@ -23,6 +23,7 @@ from guanxi.core.errors import FieldErrors, NotFound, PermissionDenied, Precondi
 from guanxi.core.models import Attachment, Note, OwnedMixin, Tag, TaggedItem, TimelineEntry
 from guanxi.core.permissions import frozen_fields, object_type_of, restricted, scope_for
 from guanxi.core.search import search_reindex, search_remove
+from guanxi.core.tags import check_scoped, normalize
 
 M = TypeVar("M", bound=models.Model)
 
@@ -51,11 +52,13 @@ def tags_remember(obj: models.Model) -> None:
 
 
 def tags_set(obj: models.Model, names: Iterable[str]) -> None:
-    """Replace the record's tags; unknown names are created (the vocabulary is shared)."""
-    names = sorted({n.strip() for n in names if n and n.strip()})
+    """Replace the record's tags; unknown names are created (the vocabulary is shared). Two tags of
+    one scope (意向::高, 意向::中: ``core.tags``) are refused."""
+    names = sorted({normalize(n) for n in names if n and n.strip()})
     too_long = [n for n in names if len(n) > 60]
     if too_long:
         raise FieldErrors({"tags": [_("A tag has at most 60 characters.")]})
+    check_scoped(names)
     ct = ContentType.objects.get_for_model(obj, for_concrete_model=False)
     tags = []
     for name in names:

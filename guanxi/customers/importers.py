@@ -41,6 +41,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from guanxi.core.choices import Action, ChangeAction
+from guanxi.core.errors import FieldErrors
 from guanxi.core.imports.bulk import (
     TAG_SPLIT_RE,
     ChangeLogRows,
@@ -70,6 +71,8 @@ from guanxi.core.money import parse_money
 from guanxi.core.permissions import restrict_queryset, restricted
 from guanxi.core.search.customers import account_document, contact_document
 from guanxi.core.search.registry import Columns
+from guanxi.core.tags import check_scoped, with_added
+from guanxi.core.tags import normalize as normalize_tag
 from guanxi.customers.assignment import Assigner
 from guanxi.customers.birthdays import refresh_lunar
 from guanxi.customers.choices import AccountSource, ContactPointKind, Industry, LifecycleStage, SizeBand, size_band_for
@@ -494,12 +497,17 @@ class _Row:
             self.values["owner"] = unicodedata.normalize("NFKC", owner).strip().lower() if "@" in owner else owner
         tags_raw = self.get("tags")
         if tags_raw:
-            tags = [t.strip() for t in TAG_SPLIT_RE.split(tags_raw) if t.strip()]
+            tags = [normalize_tag(t) for t in TAG_SPLIT_RE.split(tags_raw) if t.strip()]
             too_long = [t for t in tags if len(t) > 60]
             if too_long:
                 self.fail("tags", tags_raw, _("A tag has at most 60 characters."))
             else:
-                self.values["tags"] = list(dict.fromkeys(tags))
+                try:
+                    check_scoped(tags)
+                except FieldErrors as exc:
+                    self.fail("tags", tags_raw, " ".join(exc.errors["tags"]))
+                else:
+                    self.values["tags"] = list(dict.fromkeys(tags))
         description = self.get("description")
         if description:
             self.values["description"] = description
@@ -783,14 +791,17 @@ def _tagged(merged: dict[int, list[Prepared]]) -> list[int]:
     return [pk for pk, rows in merged.items() if any("tags" in row.values for row in rows)]
 
 
-def _new_tags(wanted: dict[str, Any], had: Iterable[str], changes: dict[str, list[Any]]) -> list[str]:
-    """The file's tags a record does not have yet; when there are any, ``changes`` logs the tags as
+def _new_tags(wanted: dict[str, Any], had: Iterable[str], changes: dict[str, list[Any]]) -> tuple[list[str], list[str]]:
+    """The file's tags a record does not have yet, and those they take off (a scoped tag replaces
+    the record's tag of its scope: ``core.tags``); when there are any, ``changes`` logs the tags as
     the services do (before and after, sorted). Tags it has already change nothing."""
     before = set(had)
-    added = [name for name in wanted.get("tags") or () if name not in before]
-    if added:
-        changes["tags"] = [sorted(before), sorted(before | set(added))]
-    return added
+    after = with_added(sorted(before), wanted.get("tags") or ())
+    added = [name for name in after if name not in before]
+    removed = sorted(before - set(after))
+    if added or removed:
+        changes["tags"] = [sorted(before), sorted(after)]
+    return added, removed
 
 
 def _custom_changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
@@ -1273,6 +1284,7 @@ class ContactWriter(_Writer):
         updates, point_rows, links, rewrite = [], [], [], []
         born: list[int] = []  # whose birthday changed: a lunar one's month and day follow
         tags: dict[int, list[str]] = {}
+        untag: dict[int, list[str]] = {}  # scoped tags a file's tag replaces
         had_tags = self.tags.names_on(Contact, _tagged(merged))
         link_table = TableRows(AccountContact, now, with_pk=False)
         point_table = TableRows(ContactPoint, now, with_pk=False)
@@ -1324,9 +1336,11 @@ class ContactWriter(_Writer):
                     link_table.row({"account_id": account_id, "contact_id": pk, "role": "", "is_primary": is_primary})
                 )
                 changes["accounts"] = [None, [{"account": account_id, "role": "", "is_primary": is_primary}]]
-            added = _new_tags(wanted, had_tags.get(pk, ()), changes)
+            added, removed = _new_tags(wanted, had_tags.get(pk, ()), changes)
             if added:
                 tags[pk] = added
+            if removed:
+                untag[pk] = removed
             if not changes:
                 result.skipped += len(rows)
                 continue
@@ -1366,6 +1380,7 @@ class ContactWriter(_Writer):
         point_table.insert(_unique_points(point_rows, point_table))
         link_table.insert(links)
         self.tags.link(Contact, tags, existing=True)
+        self.tags.unlink(Contact, untag)
 
 
 def _digits_reversed(e164: str) -> str:
@@ -1578,6 +1593,7 @@ class AccountWriter(_Writer):
                 current[row["id"]] = row
         updates = []
         tags: dict[int, list[str]] = {}
+        untag: dict[int, list[str]] = {}  # scoped tags a file's tag replaces
         had_tags = self.tags.names_on(Account, _tagged(merged))
         handed: dict[int, tuple[Any, Any, Any]] = {}  # account -> (previous owner, new owner, new team)
         for pk, rows in merged.items():
@@ -1593,9 +1609,11 @@ class AccountWriter(_Writer):
             after["custom_fields"] = _custom_after(before["custom_fields"], wanted)
             _clear_blanks(Account, after, wanted, attnames)
             changes = _changes(before, after, attnames)
-            added = _new_tags(wanted, had_tags.get(pk, ()), changes)
+            added, removed = _new_tags(wanted, had_tags.get(pk, ()), changes)
             if added:
                 tags[pk] = added
+            if removed:
+                untag[pk] = removed
             if not changes:
                 result.skipped += len(rows)
                 continue
@@ -1609,6 +1627,7 @@ class AccountWriter(_Writer):
             result.touch(Account, [pk])
         update_rows(Account, [*(_column(Account, n) for n in attnames), "version", "updated_at"], updates)
         self.tags.link(Account, tags, existing=True)
+        self.tags.unlink(Account, untag)
         self._contacts_follow(handed, table.now_db, log)
         if handed:
             # As ``account_update``: a new owner starts the pool rules' count of days again, and an

@@ -137,6 +137,12 @@
       .filter(function (part) { return part; });
   }
 
+  /* A scoped tag (意向::高, core/tags.py): a record holds one of its scope. */
+  function tagScope(name) {
+    var at = name.indexOf("::");
+    return at > 0 && at < name.length - 2 ? name.slice(0, at) : null;
+  }
+
   function markTagChips(box) {
     var input = document.getElementById(box.dataset.tagChips);
     if (!input) { return; }
@@ -158,7 +164,13 @@
     if (!input) { return; }
     var names = tagNames(input);
     var at = names.indexOf(chip.dataset.tag);
-    if (at >= 0) { names.splice(at, 1); } else { names.push(chip.dataset.tag); }
+    if (at >= 0) {
+      names.splice(at, 1);
+    } else {
+      var scope = tagScope(chip.dataset.tag);  /* 意向::中 takes 意向::高 out */
+      if (scope) { names = names.filter(function (name) { return tagScope(name) !== scope; }); }
+      names.push(chip.dataset.tag);
+    }
     input.value = names.join(", ");
     markTagChips(box);
   });

@@ -38,6 +38,8 @@ user = User.objects.create_superuser({email!r}, {password!r}, display_name={name
 TOTPDevice.objects.create(user=user, name="e2e authenticator", key={key!r}, confirmed=True)
 from guanxi.core.models import Tag
 Tag.objects.get_or_create(name="设备维保需求")
+Tag.objects.get_or_create(name="意向::高")
+Tag.objects.get_or_create(name="意向::中")
 """
 
 
@@ -109,10 +111,16 @@ def test_customers_journey(page: Page, shot: Any, seller: Account, tmp_path: Pat
     chip.click()
     expect(page.locator("#id_tags")).to_have_value("设备维保需求")
     expect(chip).to_have_attribute("aria-pressed", "true")
+    # A scoped tag (意向::…) is one of its scope: 意向::中 takes 意向::高 out of the input.
+    page.locator('[data-tag-chips] [data-tag="意向::高"]').click()
+    page.locator('[data-tag-chips] [data-tag="意向::中"]').click()
+    expect(page.locator("#id_tags")).to_have_value("设备维保需求, 意向::中")
+    expect(page.locator('[data-tag-chips] [data-tag="意向::高"]')).to_have_attribute("aria-pressed", "false")
     shot("account-form")
     save(page)
     expect(page.locator("#page-title")).to_have_text(ACCOUNT_NAME)
     expect(page.locator(".badge", has_text="设备维保需求")).to_be_visible()
+    expect(page.locator('.badge[title="意向::中"]')).to_have_text("意向: 中")
     expect(page.locator('[data-field="annual_revenue"]')).to_contain_text("1.2亿 (120,000,000)")
     shot("account-saved")
     # 关注: one press, and the button says so (htmx swaps it); the list's 我关注的 then shows it.

@@ -27,6 +27,7 @@ from guanxi.core.choices import choice_label
 from guanxi.core.models import CustomFieldDefinition
 from guanxi.core.money import money_fields, short_money
 from guanxi.core.registry import ComputedColumn, Resource
+from guanxi.core.tags import SEPARATOR, scope_of
 from guanxi.core.views.base import record_url
 
 EMPTY = mark_safe('<span class="text-secondary">—</span>')  # noqa: S308 - constant markup
@@ -259,6 +260,17 @@ def users_by_id(ids: set[Any]) -> dict[Any, Any]:
 
 
 def tag_badges(names: list[str] | None) -> SafeString:
+    """Tags as badges; a scoped one (意向::高, ``core.tags``) reads "意向: 高", its scope lighter."""
     if not names:
         return EMPTY
-    return format_html_join(" ", '<span class="badge bg-blue-lt">{}</span>', ((n,) for n in names))
+    return format_html_join(" ", "{}", ((_tag_badge(name),) for name in names))
+
+
+def _tag_badge(name: str) -> str:
+    scope = scope_of(name)
+    if scope is None:
+        return format_html('<span class="badge bg-blue-lt">{}</span>', name)
+    value = name[len(scope) + len(SEPARATOR) :]
+    return format_html(
+        '<span class="badge bg-azure-lt" title="{}"><span class="fw-normal">{}:</span> {}</span>', name, scope, value
+    )
