@@ -26,6 +26,7 @@ from guanxi.core.errors import FieldErrors
 from guanxi.core.models import TaggedItem
 from guanxi.core.money import money_fields, money_text
 from guanxi.core.permissions import hidden_fields
+from guanxi.core.tags import SEPARATOR, any_of_scope
 
 #: A filter through another table (``through``) that matches fewer rows than this reads their ids
 #: first; one that matches more checks the records row by row down the list's order. Measured on
@@ -358,7 +359,8 @@ class FilterSet:
         """A declared filter that is not one of the model's columns: ``tag`` here (filter sets of
         taggable records declare ``"tag": ("exact", "in")``); subclasses add theirs and pass the rest on.
 
-        ``tag=重点客户``: records carrying the tag; ``tag__in=重点客户,VIP``: any of the tags.
+        ``tag=重点客户``: records carrying the tag; ``tag__in=重点客户,VIP``: any of the tags;
+        ``tag=意向::*``: any tag of the scope 意向.
         ``followed=me`` (or ``true``): the records the user follows (关注); ``false``: the others.
         """
         if name == "followed":
@@ -369,7 +371,12 @@ class FilterSet:
         if not names:
             raise FieldErrors({"tag" if lookup == "exact" else f"tag__{lookup}": [_("Give a tag name.")]})
         content_type = ContentType.objects.get_for_model(self.model, for_concrete_model=False)
-        return through(qs, TaggedItem.objects.filter(content_type=content_type, tag__name__in=names), "object_id")
+        # 意向::* asks for any tag of the scope 意向 (core.tags); other names are tags' own.
+        scopes = [scope for name in names if (scope := any_of_scope(name)) is not None]
+        match = Q(tag__name__in=[name for name in names if any_of_scope(name) is None])
+        for scope in scopes:
+            match |= Q(tag__name__startswith=f"{scope}{SEPARATOR}")
+        return through(qs, TaggedItem.objects.filter(match, content_type=content_type), "object_id")
 
     def _followed(self, qs: models.QuerySet, raw: str) -> models.QuerySet:
         from guanxi.core.follows import FOLLOWED, NOT_FOLLOWED, follows_of

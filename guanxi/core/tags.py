@@ -3,8 +3,8 @@
 
 A salesperson classifies a customer along a few axes (purchase intent, need, source campaign) with
 one value each; plain tags (VIP, 设备维保需求) stay as many as one likes. The scope is the name's own
-prefix, as GitLab's scoped labels have it, so the shared vocabulary, its filters (``tag=意向::高``),
-rules and exports need nothing more. Every path that writes tags keeps the rule: a record's own
+prefix, as GitLab's scoped labels have it, so the shared vocabulary, its filters (``tag=意向::高``; ``tag=意向::*``
+for any of the scope), rules and exports need nothing more. Every path that writes tags keeps the rule: a record's own
 tags (``services.tags_set``: two of one scope are refused, naming them), the bulk action and the
 import's added tags (``with_added``: the new one replaces), and a merge (the survivor's tag of a
 scope stays).
@@ -33,6 +33,16 @@ def scope_of(name: str) -> str | None:
     """The scope of ``scope::value`` (意向::高 -> 意向); None for a plain tag."""
     scope, separator, value = name.partition(SEPARATOR)
     return scope if separator and scope and value else None
+
+
+#: ``tag=意向::*`` in a list's filter: any tag of the scope.
+ANY = "*"
+
+
+def any_of_scope(name: str) -> str | None:
+    """The scope that ``意向::*`` asks for any tag of; None for a tag's own name."""
+    scope, separator, value = name.partition(SEPARATOR)
+    return scope if separator and scope and value == ANY else None
 
 
 def check_scoped(names: Iterable[str], field: str = "tags") -> None:

@@ -1,9 +1,11 @@
 """Scoped tags (分组标签, ``guanxi.core.tags``): a tag named ``scope::value`` (意向::高) is one of its
 scope on a record. The record's own tags refuse two of a scope; adding one (bulk action, import)
-replaces the other; a merge keeps the survivor's; list cells show the scope lighter."""
+replaces the other; a merge keeps the survivor's; list cells show the scope lighter; a list filters
+by any tag of a scope (``tag=意向::*``)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import pytest
@@ -132,3 +134,30 @@ def test_list_cells_show_the_scope_lighter(admin: User, make_account: Callable[.
     page = client_for(admin).get(reverse("ui:accounts-list") + "?columns=name,tags").content.decode()
     assert '<span class="badge bg-blue-lt">VIP</span>' in page
     assert '<span class="badge bg-azure-lt" title="意向::高"><span class="fw-normal">意向:</span> 高</span>' in page
+
+
+@pytest.mark.django_db
+def test_a_list_filters_by_any_tag_of_a_scope(
+    admin: User, make_account: Callable[..., Account], api_for: Callable[[User], Api]
+) -> None:
+    high = make_account(name="甲", tags=["意向::高"])
+    low = make_account(name="乙", tags=["意向::低", "VIP"])
+    vip = make_account(name="丙", tags=["VIP"])
+    make_account(name="丁", tags=["阶段::试用"])
+    api = api_for(admin)
+
+    def listed(query: str) -> set[int]:
+        response = api.get(f"accounts?{query}")
+        assert response.status_code == 200, response.content
+        return {row["id"] for row in response.json_body["items"]}
+
+    assert listed("tag=意向::*") == {high.pk, low.pk}
+    assert listed("tag=意向::高") == {high.pk}
+    assert listed("tag__in=意向::*,VIP") == {high.pk, low.pk, vip.pk}
+    # The list's tag select offers "意向: any" before the scope's values.
+    User.objects.filter(pk=admin.pk).update(language="en")
+    page = client_for(admin).get(reverse("ui:accounts-list")).content.decode()
+    select = page.split('name="tag"', 1)[1].split("</select>", 1)[0]
+    values = [v for v in re.findall(r'<option value="([^"]*)"', select) if v]
+    assert values == ["VIP", "意向::*", "意向::低", "意向::高", "阶段::*", "阶段::试用"]
+    assert ">意向: any<" in select

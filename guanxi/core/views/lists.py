@@ -36,6 +36,7 @@ from guanxi.core.pagination import DEFAULT_LIMIT, paginate, parse_limit
 from guanxi.core.permissions import can, hidden_fields, may_reach, restrict_queryset, restricted
 from guanxi.core.pickers import RecordPicker, pickable
 from guanxi.core.registry import Resource, resource_at
+from guanxi.core.tags import ANY, SEPARATOR, scope_of
 from guanxi.core.views import display
 from guanxi.core.views.base import ResourceView, delete_verb, resource_url
 
@@ -276,7 +277,13 @@ def _tag_control(user: Any, params: QueryDict) -> FilterControl:
     value = params.get("tag", "")
     if len(names) > MAX_SELECT_OPTIONS:
         return FilterControl("tag", _("Tag"), "text", value)
-    return FilterControl("tag", _("Tag"), "select", value, [(n, n) for n in names])
+    options: list[tuple[str, str]] = []
+    for name in names:  # by name: a scope's tags are together, "意向: any" first (core.tags)
+        scope = scope_of(name)
+        if scope is not None and (not options or scope_of(options[-1][0]) != scope):
+            options.append((f"{scope}{SEPARATOR}{ANY}", _("%(scope)s: any") % {"scope": scope}))
+        options.append((name, name))
+    return FilterControl("tag", _("Tag"), "select", value, options)
 
 
 def _relation_options(db_field: models.Field, user: Any) -> list[tuple[str, str]] | None:
