@@ -143,6 +143,10 @@ TAGS = [
     # Needs (客户需求, seed 004 §3): rules and profiles can ask for them like any tag.
     ("设备维保需求", "lime", "Needs: maintenance and after-sales service."),
     ("数字化升级需求", "indigo", "Needs: a digital upgrade (MES, ERP, IoT)."),
+    # Purchase intent, one value per customer: scoped tags (core.tags), 意向::中 replaces 意向::高.
+    ("意向::高", "red", "Purchase intent: high."),
+    ("意向::中", "orange", "Purchase intent: medium."),
+    ("意向::低", "azure", "Purchase intent: low."),
 ]
 
 # object type, key, Chinese label, English label, type, choices
