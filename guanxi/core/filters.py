@@ -360,14 +360,14 @@ class FilterSet:
         taggable records declare ``"tag": ("exact", "in")``); subclasses add theirs and pass the rest on.
 
         ``tag=重点客户``: records carrying the tag; ``tag__in=重点客户,VIP``: any of the tags;
-        ``tag=意向::*``: any tag of the scope 意向.
+        ``tag=意向::*``: any tag of the scope 意向; ``tag__not=意向::*,VIP``: none of these.
         ``followed=me`` (or ``true``): the records the user follows (关注); ``false``: the others.
         """
         if name == "followed":
             return self._followed(qs, raw)
         if name != "tag":
             raise NotImplementedError(name)
-        names = [part.strip() for part in (raw.split(",") if lookup == "in" else [raw]) if part.strip()]
+        names = [part.strip() for part in (raw.split(",") if lookup in ("in", "not") else [raw]) if part.strip()]
         if not names:
             raise FieldErrors({"tag" if lookup == "exact" else f"tag__{lookup}": [_("Give a tag name.")]})
         content_type = ContentType.objects.get_for_model(self.model, for_concrete_model=False)
@@ -376,7 +376,10 @@ class FilterSet:
         match = Q(tag__name__in=[name for name in names if any_of_scope(name) is None])
         for scope in scopes:
             match |= Q(tag__name__startswith=f"{scope}{SEPARATOR}")
-        return through(qs, TaggedItem.objects.filter(match, content_type=content_type), "object_id")
+        tagged = TaggedItem.objects.filter(match, content_type=content_type)
+        if lookup == "not":  # none of them: the prospects not yet given a 意向, to classify next
+            return qs.exclude(pk__in=tagged.values("object_id"))
+        return through(qs, tagged, "object_id")
 
     def _followed(self, qs: models.QuerySet, raw: str) -> models.QuerySet:
         from guanxi.core.follows import FOLLOWED, NOT_FOLLOWED, follows_of

@@ -99,7 +99,7 @@ class AccountFilterSet(FilterSet):
         "pooled_at": ("gte", "lte", "isnull"),
         # Going back to the pool soon (the nightly run dates them): pool_due_at__isnull=false.
         "pool_due_at": ("gte", "lte", "isnull"),
-        "tag": ("exact", "in"),
+        "tag": ("exact", "in", "not"),  # tag__not=意向::*: without any 意向 yet (core.tags)
         "followed": ("exact",),  # followed=me: the records the user follows (关注)
         # Custom: the account ``group=`` names and every account below it, at any depth.
         "group": ("exact",),
@@ -204,7 +204,7 @@ class ContactFilterSet(FilterSet):
         "account": ("exact", "in", "isnull"),
         "email": ("exact",),
         "phone": ("exact", "endswith"),
-        "tag": ("exact", "in"),
+        "tag": ("exact", "in", "not"),  # tag__not=意向::*: without any 意向 yet (core.tags)
         "followed": ("exact",),  # followed=me: the records the user follows (关注)
         # Custom: contacts at any account of a group (the account and every account below it).
         "group": ("exact",),

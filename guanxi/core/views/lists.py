@@ -173,7 +173,7 @@ def filter_controls(resource: Resource, user: Any, params: QueryDict, definition
     controls: list[FilterControl] = []
     for name, lookups in resource.filterset.filters.items():
         if name == "tag":
-            controls.append(_tag_control(user, params))
+            controls += _tag_controls(user, params, without="not" in lookups)
             continue
         if name in resource.filterset.pickers:
             if resource.filterset.governed_by.get(name, name) in hidden:
@@ -267,23 +267,24 @@ def _picker_control(resource: Resource, user: Any, params: QueryDict, name: str)
     return FilterControl(name, str(label), "picker", params.get(name, ""), html=html)
 
 
-def _tag_control(user: Any, params: QueryDict) -> FilterControl:
-    """The tag filter: a select of the shared vocabulary, or a name to type when it is long."""
+def _tag_controls(user: Any, params: QueryDict, *, without: bool) -> list[FilterControl]:
+    """The tag filter, and 不含标签 (``tag__not``) when the list has it: selects of the shared
+    vocabulary (read once), or a name to type when it is long."""
     names = list(
         Tag.objects.restrict(user, Action.VIEW)
         .order_by("name")
         .values_list("name", flat=True)[: MAX_SELECT_OPTIONS + 1]
     )
-    value = params.get("tag", "")
-    if len(names) > MAX_SELECT_OPTIONS:
-        return FilterControl("tag", _("Tag"), "text", value)
     options: list[tuple[str, str]] = []
     for name in names:  # by name: a scope's tags are together, "意向: any" first (core.tags)
         scope = scope_of(name)
         if scope is not None and (not options or scope_of(options[-1][0]) != scope):
             options.append((f"{scope}{SEPARATOR}{ANY}", _("%(scope)s: any") % {"scope": scope}))
         options.append((name, name))
-    return FilterControl("tag", _("Tag"), "select", value, options)
+    wanted = [("tag", _("Tag"))] + ([("tag__not", _("Without tag"))] if without else [])
+    if len(names) > MAX_SELECT_OPTIONS:
+        return [FilterControl(param, label, "text", params.get(param, "")) for param, label in wanted]
+    return [FilterControl(param, label, "select", params.get(param, ""), options) for param, label in wanted]
 
 
 def _relation_options(db_field: models.Field, user: Any) -> list[tuple[str, str]] | None:
