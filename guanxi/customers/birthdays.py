@@ -243,8 +243,12 @@ def upcoming(user: Any) -> dict[str, Any] | None:
     if lunar_mds:  # those who keep a lunar birthday, in the order their days come
         order = Case(*(When(birthday_lunar_md=md, then=Value(i)) for i, md in enumerate(lunar_mds)))
         people += found.filter(birthday_lunar_md__in=lunar_mds).order_by(order, "id").only(*fields)[:SHOWN]
-    when = {person.pk: coming(person.birthday, today, lunar=person.birthday_lunar) for person in people}
-    people = sorted((p for p in people if when[p.pk]), key=lambda p: (when[p.pk]["days"], p.pk))[:SHOWN]  # type: ignore[index]
+    # Both calendars' people, in the order their days come (each within the week: the reads above).
+    dated = [
+        (when, person) for person in people if (when := coming(person.birthday, today, lunar=person.birthday_lunar))
+    ]
+    dated = sorted(dated, key=lambda pair: (pair[0]["days"], pair[1].pk))[:SHOWN]
+    people = [person for _when, person in dated]
     companies = contact_companies(people, user)
     contacts = resource_at("contacts")
     list_url = resource_url(contacts, "list")
@@ -258,8 +262,8 @@ def upcoming(user: Any) -> dict[str, Any] | None:
                 "name": person.display_name,
                 "url": resource_url(contacts, "detail", person.pk) or "",
                 "company": companies.get(person.pk, ("", ""))[0],
-                "birthday": when[person.pk],
+                "birthday": when,
             }
-            for person in people
+            for when, person in dated
         ],
     }
