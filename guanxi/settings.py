@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "guanxi.core",
     "guanxi.identity",
     "guanxi.customers",
+    "guanxi.activities",
     "guanxi.api",
 ]
 if TESTING:
@@ -260,6 +261,8 @@ GUANXI_ATTACHMENT_TYPES = env_list(
     ".pdf,.png,.jpg,.jpeg,.gif,.webp,.txt,.csv,.xlsx,.xls,.docx,.doc,.pptx,.zip,.eml,.msg",
 )
 GUANXI_RECYCLE_BIN_DAYS = int(os.environ.get("GUANXI_RECYCLE_BIN_DAYS", "30"))
+# Notifications (通知) older than this go with the daily purge, read or not.
+GUANXI_NOTIFICATION_DAYS = int(os.environ.get("GUANXI_NOTIFICATION_DAYS", "90"))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
 # --- email ------------------------------------------------------------------------------------

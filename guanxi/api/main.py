@@ -74,6 +74,9 @@ def mount_routers() -> None:
     api.add_router("/duplicates", duplicates_router)
     api.add_router("", jobs_router)
     api.add_router("", exports_router)
+    from guanxi.activities.api import router as notifications_router
+
+    api.add_router("", notifications_router)
     for resource in resources():
         if resource.api:
             api.add_router(f"/{resource.path}", build_router(resource))

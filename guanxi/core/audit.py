@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import decimal
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
@@ -18,6 +19,21 @@ from guanxi.core.models import ChangeLogEntry
 # Bookkeeping fields that change on every write; the diff would be noise.
 NOISE_FIELDS = {"updated_at", "version", "last_login"}
 SECRET_FIELDS = {"password", "key_hash"}
+
+#: Called with the model and the change-log rows just written for its records, inside the writer's
+#: transaction: modules react to what changed (activities: notify the people who follow a record).
+_CHANGE_HOOKS: list[Callable[[type[models.Model], list[ChangeLogEntry]], None]] = []
+
+
+def on_change(hook: Callable[[type[models.Model], list[ChangeLogEntry]], None]) -> None:
+    if hook not in _CHANGE_HOOKS:
+        _CHANGE_HOOKS.append(hook)
+
+
+def _written(model: type[models.Model], entries: list[ChangeLogEntry]) -> None:
+    if entries:
+        for hook in _CHANGE_HOOKS:
+            hook(model, entries)
 MASK = "••••••"
 
 
@@ -81,7 +97,7 @@ def changelog_record(
         return None
     ctx = context.current()
     is_user = actor is not None and getattr(actor, "is_authenticated", False)
-    return ChangeLogEntry.objects.create(
+    entry = ChangeLogEntry.objects.create(
         actor=actor if is_user else None,
         actor_repr=str(actor) if is_user else "",
         source=ctx.source,
@@ -92,6 +108,8 @@ def changelog_record(
         object_repr=str(obj)[:200],
         changes=changes,
     )
+    _written(type(obj), [entry])
+    return entry
 
 
 def changelog_records(
@@ -102,7 +120,7 @@ def changelog_records(
     ctx = context.current()
     is_user = actor is not None and getattr(actor, "is_authenticated", False)
     content_type = ContentType.objects.get_for_model(model, for_concrete_model=False)
-    ChangeLogEntry.objects.bulk_create(
+    entries = ChangeLogEntry.objects.bulk_create(
         [
             ChangeLogEntry(
                 actor=actor if is_user else None,
@@ -119,6 +137,7 @@ def changelog_records(
             if changes
         ]
     )
+    _written(model, entries)
 
 
 def visible_changes(entries: list[ChangeLogEntry], user: Any) -> dict[int, dict[str, Any]]:

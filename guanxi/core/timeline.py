@@ -41,6 +41,16 @@ def on_interaction(hook: Callable[[models.Model], None]) -> None:
         _INTERACTION_HOOKS.append(hook)
 
 
+#: Called with the record and the entry just added to its timeline, inside the same transaction
+#: (activities: a note or a file on a followed record notifies its followers).
+_ENTRY_HOOKS: list[Callable[[models.Model, TimelineEntry], None]] = []
+
+
+def on_timeline_entry(hook: Callable[[models.Model, TimelineEntry], None]) -> None:
+    if hook not in _ENTRY_HOOKS:
+        _ENTRY_HOOKS.append(hook)
+
+
 def timeline_add(
     *,
     subject: models.Model,
@@ -52,7 +62,7 @@ def timeline_add(
     at: Any = None,
 ) -> TimelineEntry:
     """Append an entry to ``subject``'s timeline (called by services inside their transaction)."""
-    return TimelineEntry.objects.create(
+    entry = TimelineEntry.objects.create(
         content_type=ContentType.objects.get_for_model(subject, for_concrete_model=False),
         object_id=subject.pk,
         kind=kind,
@@ -62,6 +72,9 @@ def timeline_add(
         actor=actor if getattr(actor, "is_authenticated", False) else None,
         at=at or timezone.now(),
     )
+    for hook in _ENTRY_HOOKS:
+        hook(subject, entry)
+    return entry
 
 
 def subject_for_write(user: Any, content_type_id: Any, object_id: Any) -> models.Model:

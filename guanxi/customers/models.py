@@ -94,6 +94,15 @@ class Account(BigTableMixin, AddressMixin, GuanxiModel):
     """A customer organisation (客户/企业), or a person buying as one; may belong to a parent group."""
 
     followable = True
+    #: What its followers are told of when someone changes it (``guanxi.activities.notifications``);
+    #: the figures worked out from other data (fit score, engagement) stay out.
+    notify_fields: ClassVar[frozenset[str]] = frozenset(
+        {
+            *("name", "legal_name", "industry", "size", "employee_count", "annual_revenue", "website", "region"),
+            *("country", "province", "city", "district", "street", "parent", "lifecycle_stage", "source"),
+            *("tier", "owner", "team", "description", "tags"),
+        }
+    )
     #: Amounts of money (``guanxi.core.money``): typed as 500万, shown as 2.4亿 in the Chinese UI.
     money_fields: ClassVar[frozenset[str]] = frozenset({"annual_revenue"})
 
@@ -238,6 +247,14 @@ class Contact(BigTableMixin, AddressMixin, GuanxiModel):
     """
 
     followable = True
+    #: What its followers are told of (``guanxi.activities.notifications``).
+    notify_fields: ClassVar[frozenset[str]] = frozenset(
+        {
+            *("family_name", "given_name", "title", "department", "emails", "phones", "wechat_id"),
+            *("birthday", "email_consent", "sms_consent", "phone_consent", "owner", "team", "description", "tags"),
+            *("country", "province", "city", "district", "street"),
+        }
+    )
     #: Worked out from the birthday on save: its changes are the birthday's (``core.audit.snapshot``).
     unlogged_fields = ("birthday_lunar_md",)
     #: A role's rule on the birthday covers the lunar choice too (``core.permissions``).

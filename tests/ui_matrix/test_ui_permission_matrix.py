@@ -24,6 +24,7 @@ from guanxi.core.models import SavedView
 from tests.api import world as W
 from tests.api.world import World, build_world
 from tests.conftest import db_snapshot, session_api
+from tests.activities.platform_policies import UI_MATRIX as _NOTIFICATIONS
 from tests.core.imports_policies import UI_MATRIX as _IMPORTS
 from tests.core.platform_policies import UI_MATRIX as _JOBS_AND_EXPORTS
 
@@ -480,6 +481,8 @@ UI_MATRIX: dict[str, Callable[[UiCheck], None]] = {
 UI_MATRIX.update(_JOBS_AND_EXPORTS)
 # imports: rows in tests/core/imports_policies.py
 UI_MATRIX.update(_IMPORTS)
+# notifications: rows in tests/activities/platform_policies.py
+UI_MATRIX.update(_NOTIFICATIONS)
 
 _CUSTOMERS_PENDING = (
     "customer pages: their policy rows are UI_MATRIX in tests/customers/platform_policies.py, run for every "

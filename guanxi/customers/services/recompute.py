@@ -14,11 +14,10 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.utils import timezone, translation
 
-from guanxi.core import context
-from guanxi.core.audit import diff
+from guanxi.core.audit import changelog_records, diff
 from guanxi.core.choices import ChangeAction
 from guanxi.core.imports.bulk import TableRows, update_rows
-from guanxi.core.models import ChangeLogEntry, TimelineEntry
+from guanxi.core.models import TimelineEntry
 from guanxi.customers import classification
 from guanxi.customers.choices import TimelineKind
 from guanxi.customers.engagement import accounts_of, engagement_of, latest_of
@@ -52,23 +51,11 @@ def _write_job_changes(rows: list[tuple[Account, dict[str, Any], dict[str, Any]]
         account.version += 1
         account.updated_at = now
     Account.all_objects.bulk_update([r[0] for r in rows], [*fields, "version", "updated_at"])
-    ctx = context.current()
-    ct = ContentType.objects.get_for_model(Account, for_concrete_model=False)
-    ChangeLogEntry.objects.bulk_create(
-        [
-            ChangeLogEntry(
-                actor=None,
-                actor_repr="",
-                source=ctx.source,
-                request_id=ctx.request_id,
-                action=ChangeAction.UPDATE,
-                content_type=ct,
-                object_id=account.pk,
-                object_repr=str(account)[:200],
-                changes=diff(before, after),
-            )
-            for account, before, after in rows
-        ]
+    changelog_records(
+        actor=None,
+        model=Account,
+        action=ChangeAction.UPDATE,
+        rows=[(account.pk, str(account), diff(before, after)) for account, before, after in rows],
     )
 
 

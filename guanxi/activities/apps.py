@@ -1,0 +1,17 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class ActivitiesConfig(AppConfig):
+    name = "guanxi.activities"
+    label = "activities"
+    verbose_name = _("Activities")
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from guanxi.activities.notifications import changes_written, timeline_entry_added
+        from guanxi.core.audit import on_change
+        from guanxi.core.timeline import on_timeline_entry
+
+        on_change(changes_written)
+        on_timeline_entry(timeline_entry_added)

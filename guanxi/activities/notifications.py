@@ -1,0 +1,320 @@
+"""Notifications (通知): a user hears of what others do to the records they follow (关注) and of the
+records given to them: the bell of the top bar, ``/notifications/`` and ``/api/v1/notifications``.
+
+They are written in the transaction of the change itself, from the hooks of the change log and the
+timeline (``changes_written``, ``timeline_entry_added``):
+
+* a change of a followed record that touches one of its model's ``notify_fields`` or a custom field,
+  which the follower may see: "王芳 修改了 上海阿克米贸易：等级 B → A"; a record's owner hears of it
+  as if they followed their own records;
+* a record given to the user (its owner set to them by someone else, when it is created too), and
+  one taken from them (told as a change, while they may still see the record);
+* a note or a file added to a followed record; a followed record deleted, restored or merged.
+
+Nobody is told of what they did themselves, nor of a record they may not see: each recipient's reach
+is checked when it happens (one query per recipient for a whole batch), and again when it is shown.
+A change made by a background job (the nightly tiers, the pool) has no actor and is told as the
+system's. Notifications older than ``GUANXI_NOTIFICATION_DAYS`` (90) go with the daily purge.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from django.utils import timezone
+
+from guanxi.activities.models import Notification, NotificationKind
+from guanxi.core.choices import Action, ChangeAction
+from guanxi.core.models import ChangeLogEntry, Follow, TimelineEntry
+from guanxi.core.pagination import Page, paginate
+from guanxi.core.permissions import hidden_fields, restrict_queryset, restricted
+from guanxi.core.registry import resource_for
+
+#: Ids per query when reading the followers of many records at once (a nightly batch).
+CHUNK = 2000
+#: What the bell counts up to; it shows "99+" past it.
+COUNT_CAP = 99
+#: Timeline entry kinds that notify a record's followers, and as what (``merged``: the customers'
+#: merge, on the surviving record and on each merged one, with what it was merged with).
+TIMELINE_KINDS = {"note": NotificationKind.NOTE, "attachment": NotificationKind.FILE, "merged": NotificationKind.MERGED}
+
+
+def notify_fields(model: type[models.Model]) -> frozenset[str]:
+    """The fields whose change a follower of ``model``'s records is told of (a model's
+    ``notify_fields``); custom fields always. Derived figures (a fit score, an engagement count)
+    stay out: they change by themselves, and a follower would hear of little else."""
+    return frozenset(getattr(model, "notify_fields", ()))
+
+
+def watched_changes(model: type[models.Model], changes: dict[str, Any], hidden: Iterable[str] = ()) -> dict[str, Any]:
+    """The part of a change-log entry's ``changes`` a notification tells, without ``hidden`` fields."""
+    fields, hidden = notify_fields(model), set(hidden)
+    out = {}
+    for name, pair in (changes or {}).items():
+        custom = name.startswith("cf.")
+        if not (custom or name in fields):
+            continue
+        if (custom and "custom_fields" in hidden) or name.split(".", 1)[0] in hidden:
+            continue
+        out[name] = pair
+    return out
+
+
+@dataclass
+class _Event:
+    """One thing that happened to one record, and who is to be told of it."""
+
+    kind: str
+    object_id: int
+    object_repr: str
+    actor_id: int | None
+    at: datetime.datetime
+    change: ChangeLogEntry | None = None
+    summary: str = ""
+    #: Also tell this record's followers (not only ``direct``).
+    followers: bool = True
+    #: Recipient id -> kind, told whether or not they follow the record (an owner's change).
+    direct: dict[int, str] = field(default_factory=dict)
+
+
+def _owner_pair(changes: dict[str, Any]) -> tuple[Any, Any]:
+    pair = changes.get("owner")
+    if isinstance(pair, list) and len(pair) == 2:
+        return pair[0], pair[1]
+    return None, None
+
+
+def _events_of(model: type[models.Model], entries: list[ChangeLogEntry]) -> list[_Event]:
+    events = []
+    for entry in entries:
+        changes = entry.changes or {}
+        direct: dict[int, str] = {}
+        if entry.action == ChangeAction.CREATE:
+            _before, owner = _owner_pair(changes)
+            if not isinstance(owner, int):
+                continue
+            kind, followers, direct[owner] = NotificationKind.ASSIGNED, False, NotificationKind.ASSIGNED
+        elif entry.action == ChangeAction.UPDATE:
+            if not watched_changes(model, changes):
+                continue
+            before, after = _owner_pair(changes)
+            if isinstance(before, int):
+                direct[before] = NotificationKind.CHANGED
+            if isinstance(after, int):
+                direct[after] = NotificationKind.ASSIGNED
+            kind, followers = NotificationKind.CHANGED, True
+        elif entry.action in (ChangeAction.DELETE, ChangeAction.RESTORE):
+            kind = NotificationKind.DELETED if entry.action == ChangeAction.DELETE else NotificationKind.RESTORED
+            followers = True
+        else:
+            continue
+        told = entry if entry.action in (ChangeAction.CREATE, ChangeAction.UPDATE) else None
+        events.append(
+            _Event(
+                kind=kind,
+                object_id=entry.object_id,
+                object_repr=entry.object_repr,
+                actor_id=entry.actor_id,
+                at=entry.time or timezone.now(),
+                change=told,
+                followers=followers,
+                direct=direct,
+            )
+        )
+    return events
+
+
+def changes_written(model: type[models.Model], entries: list[ChangeLogEntry]) -> None:
+    """The change log's hook: notify of these changes of ``model``'s records (followable ones)."""
+    if getattr(model, "followable", False):
+        _notify(model, _events_of(model, entries))
+
+
+def timeline_entry_added(subject: models.Model, entry: TimelineEntry) -> None:
+    """The timeline's hook: a note or a file on a followed record notifies its followers."""
+    kind = TIMELINE_KINDS.get(entry.kind)
+    if kind is None or not getattr(type(subject), "followable", False):
+        return
+    event = _Event(
+        kind=kind,
+        object_id=subject.pk,
+        object_repr=str(subject)[:200],
+        actor_id=entry.actor_id,
+        at=entry.at,
+        summary=entry.summary[:300],
+    )
+    _notify(type(subject), [event])
+
+
+def _followers(model: type[models.Model], object_ids: list[int]) -> dict[int, set[int]]:
+    """Record id -> the users who follow it, its owner among them: the owner hears of what others
+    do to their record as if they followed it (as Odoo subscribes a record's salesperson). One
+    query a chunk, the follows and the owners in a union."""
+    content_type = ContentType.objects.get_for_model(model, for_concrete_model=False)
+    owned = any(f.name == "owner" for f in model._meta.concrete_fields)
+    manager: Any = getattr(model, "all_objects", model._default_manager)
+    out: dict[int, set[int]] = defaultdict(set)
+    for start in range(0, len(object_ids), CHUNK):
+        chunk = object_ids[start : start + CHUNK]
+        rows = Follow.objects.filter(content_type=content_type, object_id__in=chunk).values_list("user_id", "object_id")
+        if owned:
+            owners = manager.filter(pk__in=chunk, owner_id__isnull=False).order_by().values_list("owner_id", "pk")
+            rows = rows.union(owners, all=True)
+        for user_id, object_id in rows:
+            out[object_id].add(user_id)
+    return out
+
+
+def _notify(model: type[models.Model], events: list[_Event]) -> None:
+    """Write the notifications of these events: per recipient, only for the records they may see
+    and (for a change) only when a field they may see is among those told."""
+    if not events:
+        return
+    wanted = sorted({e.object_id for e in events if e.followers})
+    followers = _followers(model, wanted) if wanted else {}
+    # recipient -> [(event, kind)]
+    plan: dict[int, list[tuple[_Event, str]]] = defaultdict(list)
+    for event in events:
+        kinds: dict[int, str] = {}
+        if event.followers:
+            kinds.update((user_id, event.kind) for user_id in followers.get(event.object_id, ()))
+        kinds.update(event.direct)
+        for user_id, kind in kinds.items():
+            if user_id != event.actor_id:
+                plan[user_id].append((event, kind))
+    if not plan:
+        return
+    content_type = ContentType.objects.get_for_model(model, for_concrete_model=False)
+    manager: Any = getattr(model, "all_objects", model._default_manager)  # a deleted record is in the bin
+    rows = []
+    for user in get_user_model().objects.filter(pk__in=list(plan), is_active=True):
+        items = plan[user.pk]
+        ids = list({event.object_id for event, _kind in items})
+        visible = set(
+            restrict_queryset(manager.all(), user, Action.VIEW).filter(pk__in=ids).values_list("pk", flat=True)
+        )
+        hidden = hidden_fields(user, model)
+        for event, kind in items:
+            if event.object_id not in visible:
+                continue
+            told = event.change is None or watched_changes(model, event.change.changes, hidden)
+            if kind == NotificationKind.CHANGED and not told:
+                continue
+            rows.append(
+                Notification(
+                    recipient_id=user.pk,
+                    kind=kind,
+                    content_type=content_type,
+                    object_id=event.object_id,
+                    object_repr=event.object_repr[:200],
+                    actor_id=event.actor_id,
+                    change=event.change,
+                    summary=event.summary,
+                    created_at=event.at,
+                )
+            )
+    Notification.objects.bulk_create(rows)
+
+
+# --- reading ------------------------------------------------------------------------------------------
+
+
+def notifications_of(user: Any) -> models.QuerySet:
+    """The user's own notifications (``restrict``: a notification is its recipient's alone)."""
+    return restricted(Notification, user, Action.VIEW)
+
+
+def unread_count(user: Any) -> int:
+    """How many the user has not read, counted up to ``COUNT_CAP + 1`` (the bell shows "99+")."""
+    unread = notifications_of(user).filter(read_at__isnull=True).order_by()
+    return unread[: COUNT_CAP + 1].count()
+
+
+def notifications_page(user: Any, *, unread: bool = False, cursor: str | None = None, limit: int = 20) -> Page:
+    """A page of the user's notifications, newest first (keyset on the id)."""
+    qs = notifications_of(user).select_related("actor", "change")
+    if unread:
+        qs = qs.filter(read_at__isnull=True)
+    return paginate(qs, "-id", cursor, limit)
+
+
+@dataclass
+class Shown:
+    """A notification as it is shown now: the record's current name and page when the reader may
+    still see it, else the name it had; the told changes the reader may see."""
+
+    notification: Notification
+    model: type[models.Model] | None
+    record: models.Model | None
+    changes: dict[str, Any]
+
+    @property
+    def title(self) -> str:
+        return str(self.record) if self.record is not None else self.notification.object_repr
+
+    @property
+    def url(self) -> str | None:
+        """The record's page, while the reader may see it."""
+        from guanxi.core.views.base import record_url
+
+        return record_url(self.record)
+
+    @property
+    def type_key(self) -> str | None:
+        """The record's type as the API names it (its path: ``accounts``)."""
+        resource = resource_for(self.model) if self.model is not None else None
+        return resource.path if resource is not None else None
+
+
+def shown(user: Any, notifications: list[Notification]) -> list[Shown]:
+    """Re-read the records of these notifications through ``restrict``: one query per record type."""
+    by_type: dict[int, list[Notification]] = defaultdict(list)
+    for notification in notifications:
+        by_type[notification.content_type_id].append(notification)
+    records: dict[tuple[int, int], models.Model] = {}
+    models_of: dict[int, type[models.Model] | None] = {}
+    hidden_of: dict[int, set[str]] = {}
+    for content_type_id, items in by_type.items():
+        model = ContentType.objects.get_for_id(content_type_id).model_class()
+        models_of[content_type_id] = model
+        if model is None:
+            continue
+        hidden_of[content_type_id] = hidden_fields(user, model)
+        for obj in restricted(model, user, Action.VIEW).filter(pk__in={n.object_id for n in items}):
+            records[(content_type_id, obj.pk)] = obj
+    out = []
+    for notification in notifications:
+        model = models_of.get(notification.content_type_id)
+        record = records.get((notification.content_type_id, notification.object_id))
+        change = notification.change
+        # A record given at its creation lists no fields: all of them would be "changed".
+        if record is None or model is None or change is None or change.action != ChangeAction.UPDATE:
+            changes = {}
+        else:
+            changes = watched_changes(model, change.changes, hidden_of.get(notification.content_type_id, ()))
+        out.append(Shown(notification=notification, model=model, record=record, changes=changes))
+    return out
+
+
+def mark_read(user: Any, ids: Iterable[Any] | None = None) -> int:
+    """Mark the user's notifications read: these ``ids`` (others' are left alone), or all. Returns
+    how many were unread."""
+    unread = notifications_of(user).filter(read_at__isnull=True)
+    if ids is not None:
+        unread = unread.filter(pk__in=[int(i) for i in ids])
+    return unread.update(read_at=timezone.now())
+
+
+def notifications_purge_old(days: int | None = None) -> int:
+    """Delete notifications older than ``days`` (``GUANXI_NOTIFICATION_DAYS``), read or not."""
+    days = settings.GUANXI_NOTIFICATION_DAYS if days is None else days
+    cutoff = timezone.now() - datetime.timedelta(days=days)
+    return Notification.objects.filter(created_at__lt=cutoff).delete()[0]
