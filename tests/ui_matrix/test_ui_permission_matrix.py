@@ -21,10 +21,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from guanxi.core.models import SavedView
+from tests.activities.platform_policies import UI_MATRIX as _NOTIFICATIONS
 from tests.api import world as W
 from tests.api.world import World, build_world
 from tests.conftest import db_snapshot, session_api
-from tests.activities.platform_policies import UI_MATRIX as _NOTIFICATIONS
 from tests.core.imports_policies import UI_MATRIX as _IMPORTS
 from tests.core.platform_policies import UI_MATRIX as _JOBS_AND_EXPORTS
 
