@@ -34,6 +34,8 @@ def _written(model: type[models.Model], entries: list[ChangeLogEntry]) -> None:
     if entries:
         for hook in _CHANGE_HOOKS:
             hook(model, entries)
+
+
 MASK = "••••••"
 
 
