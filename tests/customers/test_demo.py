@@ -77,6 +77,20 @@ class TestDemoContents:
         followed = Account.objects.filter(name__in=[r["name"] for r in card["records"]])
         assert all(a.owner_id != manager.pk for a in followed)
 
+    def test_demo_notifications(self) -> None:
+        """Only news is unread: what building the demo told people is read; 李伟 hears of his manager's
+        note and change on his largest account, 王芳 of a note on an account she follows."""
+        from guanxi.activities.models import Notification
+
+        unread = Notification.objects.filter(read_at__isnull=True)
+        by_whom = sorted((n.recipient.email.split("@")[0], n.kind, n.actor.email.split("@")[0]) for n in unread)
+        assert by_whom == [
+            ("li.wei", "changed", "wang.fang"),
+            ("li.wei", "note", "wang.fang"),
+            ("wang.fang", "note", "chen.jing"),
+        ]
+        assert Notification.objects.filter(read_at__isnull=False).count() > 50
+
     def test_demo_accounts(self) -> None:
         accounts = list(Account.objects.select_related("owner", "team", "parent"))
         assert len(accounts) == len(ACCOUNTS) >= 40
@@ -127,7 +141,8 @@ class TestDemoContents:
 
         tagged = TaggedItem.objects.filter(content_type__model="account", object_id=pujiang.pk)
         assert {t.tag.name for t in tagged.select_related("tag")} == {"重点客户", "华东", "VIP"}
-        assert Note.objects.filter(content_type__model="account", object_id=pujiang.pk).count() == 2
+        # Its owner's two, and his manager's (guanxi.activities.demo: news for his notifications).
+        assert Note.objects.filter(content_type__model="account", object_id=pujiang.pk).count() == 3
         assert TimelineEntry.objects.filter(content_type__model="account", object_id=pujiang.pk, kind="note").exists()
         # Some accounts were last followed up weeks ago: the home page's "超过 30 天未跟进" shows them.
         tianning = next(a for a in accounts if a.name == "常州天宁纺织有限公司")
