@@ -272,6 +272,8 @@ EMAIL_HOST_USER = os.environ.get("GUANXI_SMTP_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("GUANXI_SMTP_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("GUANXI_SMTP_TLS")
 DEFAULT_FROM_EMAIL = os.environ.get("GUANXI_FROM_EMAIL", "Guanxi <noreply@localhost>")
+# Where people open Guanxi: the links of emails sent by background work (notifications) start with it.
+GUANXI_SITE_URL = os.environ.get("GUANXI_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 EMAIL_BACKEND = os.environ.get(
     "GUANXI_EMAIL_BACKEND",
     "django.core.mail.backends.smtp.EmailBackend"

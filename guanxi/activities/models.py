@@ -46,6 +46,8 @@ class Notification(PermissionScopeMixin, models.Model):
     summary = models.CharField(_("summary"), max_length=300, blank=True)
     created_at = models.DateTimeField(_("time"), db_index=True)
     read_at = models.DateTimeField(_("read at"), null=True, blank=True)
+    #: When it went out by email (at once or in the daily summary); read or emailed, it is not sent again.
+    emailed_at = models.DateTimeField(_("emailed at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("notification")

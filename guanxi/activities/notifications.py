@@ -28,7 +28,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
 
 from guanxi.activities.models import Notification, NotificationKind
@@ -37,6 +37,7 @@ from guanxi.core.models import ChangeLogEntry, Follow, TimelineEntry
 from guanxi.core.pagination import Page, paginate
 from guanxi.core.permissions import hidden_fields, restrict_queryset, restricted
 from guanxi.core.registry import resource_for
+from guanxi.identity.models import NotificationEmail
 
 #: Ids per query when reading the followers of many records at once (a nightly batch).
 CHUNK = 2000
@@ -195,7 +196,8 @@ def _notify(model: type[models.Model], events: list[_Event]) -> None:
     content_type = ContentType.objects.get_for_model(model, for_concrete_model=False)
     manager: Any = getattr(model, "all_objects", model._default_manager)  # a deleted record is in the bin
     rows = []
-    for user in get_user_model().objects.filter(pk__in=list(plan), is_active=True):
+    users = list(get_user_model().objects.filter(pk__in=list(plan), is_active=True))
+    for user in users:
         items = plan[user.pk]
         ids = list({event.object_id for event, _kind in items})
         visible = set(
@@ -222,6 +224,20 @@ def _notify(model: type[models.Model], events: list[_Event]) -> None:
                 )
             )
     Notification.objects.bulk_create(rows)
+    recipients = {row.recipient_id for row in rows}
+    instant = NotificationEmail.INSTANT
+    email_soon([user.pk for user in users if user.pk in recipients and user.notification_email == instant])
+
+
+def email_soon(user_ids: list[int]) -> None:
+    """Queue the emails of those who want theirs at once, after the change has committed (a change
+    rolled back mails nobody). Each task mails what is unread and not mailed yet, so the first of a
+    transaction's tasks sends one email with all it told someone; the others find nothing left."""
+    if not user_ids:
+        return
+    from guanxi.activities.tasks import notification_email_task
+
+    transaction.on_commit(lambda: notification_email_task.enqueue(user_ids=sorted(user_ids)), robust=True)
 
 
 # --- reading ------------------------------------------------------------------------------------------

@@ -50,7 +50,6 @@ SENTENCES: dict[str, Any] = {
 def sentence(item: Shown) -> str:
     """ "王芳 修改了 客户 星河科技", the record a link to its notification while the reader may see it."""
     notification = item.notification
-    actor = str(notification.actor) if notification.actor is not None else _("Guanxi (automatic)")
     type_label = item.model._meta.verbose_name if item.model is not None else ""
     if item.url is not None:
         url = reverse("ui:notification-open", args=[notification.pk])
@@ -70,11 +69,23 @@ def sentence(item: Shown) -> str:
         )
     template = SENTENCES.get(notification.kind, "%(actor)s: %(record)s")
     # The sentence is escaped, then given its parts, each built by format_html.
-    parts = {"actor": format_html("<strong>{}</strong>", actor), "record": record}
+    parts = {"actor": format_html("<strong>{}</strong>", actor_name(item)), "record": record}
     return mark_safe(conditional_escape(str(template)) % parts)  # noqa: S308
 
 
-def rows_for(user: Any, items: list[Shown]) -> list[dict[str, Any]]:
+def plain_sentence(item: Shown) -> str:
+    """The sentence as an email's text says it."""
+    type_label = item.model._meta.verbose_name if item.model is not None else ""
+    template = SENTENCES.get(item.notification.kind, "%(actor)s: %(record)s")
+    return str(template) % {"actor": actor_name(item), "record": f"{type_label} {item.title}".strip()}
+
+
+def actor_name(item: Shown) -> str:
+    actor = item.notification.actor
+    return str(actor) if actor is not None else _("Guanxi (automatic)")
+
+
+def rows_for(items: list[Shown]) -> list[dict[str, Any]]:
     """What the page shows of each notification: its sentence and its changes as the record's
     history shows them (names of related records read once per type for the whole page)."""
     panels: dict[int, list[dict[str, str]]] = {}
@@ -95,6 +106,8 @@ def rows_for(user: Any, items: list[Shown]) -> list[dict[str, Any]]:
             {
                 "notification": item.notification,
                 "sentence": sentence(item),
+                "text": plain_sentence(item),
+                "url": item.url,
                 "changes": changes[:CHANGES_SHOWN],
                 "more": max(0, len(changes) - CHANGES_SHOWN),
             }
@@ -117,7 +130,7 @@ class NotificationListView(GuanxiViewMixin, View):
             request,
             "activities/notification_list.html",
             {
-                "rows": rows_for(request.user, shown(request.user, page.items)),
+                "rows": rows_for(shown(request.user, page.items)),
                 "unread": unread,
                 "unread_total": unread_count(request.user),
                 "count_cap": COUNT_CAP,

@@ -15,11 +15,11 @@ from guanxi.core.audit import changelog_record, snapshot
 from guanxi.core.choices import ChangeAction
 from guanxi.core.errors import FieldErrors
 from guanxi.core.permissions import frozen_fields
-from guanxi.identity.models import User
+from guanxi.identity.models import NotificationEmail, User
 
 # Profile and preferences only. Role, team, email, active and admin flags stay with user managers
 # (guanxi.identity.services.user_update), so an account page can never widen anyone's rights.
-ACCOUNT_FIELDS = ("display_name", "phone", "time_zone", "language")
+ACCOUNT_FIELDS = ("display_name", "phone", "time_zone", "language", "notification_email")
 
 
 @cache
@@ -44,6 +44,8 @@ def _clean(data: dict[str, Any]) -> dict[str, Any]:
         errors["time_zone"] = [_("Pick a time zone from the list, e.g. Asia/Shanghai.")]
     if "language" in cleaned and cleaned["language"] not in {code for code, _label in settings.LANGUAGES}:
         errors["language"] = [_("Pick one of the offered languages.")]
+    if "notification_email" in cleaned and cleaned["notification_email"] not in NotificationEmail.values:
+        errors["notification_email"] = [_("Use one of: %(values)s.") % {"values": ", ".join(NotificationEmail.values)}]
     if errors:
         raise FieldErrors(errors)
     return cleaned

@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from guanxi.identity import services
 from guanxi.identity.account import time_zone_names
-from guanxi.identity.models import User
+from guanxi.identity.models import NotificationEmail, User
 
 
 def _input(**attrs: Any) -> dict[str, Any]:
@@ -89,6 +89,13 @@ class AccountForm(forms.Form):
     )
     time_zone = forms.ChoiceField(label=_("Time zone"), widget=forms.Select(attrs={"class": "form-select"}))
     language = forms.ChoiceField(label=_("Language"), widget=forms.Select(attrs={"class": "form-select"}))
+    notification_email = forms.ChoiceField(
+        label=_("Notifications by email"),
+        choices=NotificationEmail.choices,
+        required=False,  # a form without it (an older page) keeps the setting as it is
+        help_text=_("What the bell shows (changes of the records you follow, records given to you), also by email."),
+        widget=forms.Select(attrs={"class": "form-select"}),
+    )
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)

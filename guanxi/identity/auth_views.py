@@ -295,6 +295,7 @@ def _account_page(
                 "phone": user.phone,  # type: ignore[union-attr]
                 "time_zone": user.time_zone or "Asia/Shanghai",  # type: ignore[union-attr]
                 "language": user.language,  # type: ignore[union-attr]
+                "notification_email": user.notification_email,  # type: ignore[union-attr]
             }
         )
     two_factor_on = twofactor.has_two_factor(user)
@@ -317,8 +318,9 @@ def account_view(request: HttpRequest) -> HttpResponse:
         return _account_page(request)
     form = AccountForm(request.POST, initial={"time_zone": request.user.time_zone})  # type: ignore[union-attr]
     if form.is_valid():
+        data = {name: value for name, value in form.cleaned_data.items() if name != "notification_email" or value}
         try:
-            account_update(user=request.user, data=form.cleaned_data)
+            account_update(user=request.user, data=data)
         except FieldErrors as exc:
             _add_errors(form, exc)
         else:

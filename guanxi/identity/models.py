@@ -202,6 +202,14 @@ class UserManager(BaseUserManager.from_queryset(RestrictedQuerySet)):  # type: i
         return self.create_user(email, password, **extra)
 
 
+class NotificationEmail(models.TextChoices):
+    """Whether a user's notifications (通知, ``guanxi.activities``) also come by email, and when."""
+
+    OFF = "off", _("Never")
+    INSTANT = "instant", _("At once")
+    DAILY = "daily", _("Once a day, a summary")
+
+
 class User(AbstractBaseUser, PermissionsMixin, PermissionScopeMixin, VersionMixin):
     """A person who signs in. Email is the login; deactivate instead of deleting (history keeps them)."""
 
@@ -217,6 +225,9 @@ class User(AbstractBaseUser, PermissionsMixin, PermissionScopeMixin, VersionMixi
     )
     role = models.ForeignKey(
         Role, verbose_name=_("role"), null=True, blank=True, on_delete=models.SET_NULL, related_name="users"
+    )
+    notification_email = models.CharField(
+        _("notifications by email"), max_length=10, choices=NotificationEmail.choices, default=NotificationEmail.DAILY
     )
     is_active = models.BooleanField(_("active"), default=True)
     is_staff = models.BooleanField(_("can open the Django admin"), default=False)
