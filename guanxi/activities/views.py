@@ -48,7 +48,8 @@ SENTENCES: dict[str, Any] = {
 
 
 def sentence(item: Shown) -> str:
-    """ "王芳 修改了 客户 星河科技", the record a link to its notification while the reader may see it."""
+    """The sentence "王芳 修改了 客户 星河科技", the record a link to its notification while the reader
+    may see it."""
     notification = item.notification
     type_label = item.model._meta.verbose_name if item.model is not None else ""
     if item.url is not None:
