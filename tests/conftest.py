@@ -60,8 +60,12 @@ def demo_built(django_db_setup: Any, django_db_blocker: Any) -> Iterator[None]:
     Each test still runs in its own transaction inside this one, so what a test writes is undone
     as usual. The demo build is the slowest step in the suite (about 12 s on PostgreSQL), and the
     tests that check its contents do not need one each."""
+    from django.test import TestCase
+
+    # The demo's notifications are written once it commits: run what waits for that at its end.
     with django_db_blocker.unblock(), transaction.atomic():
-        call_command("demo", stdout=StringIO())
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            call_command("demo", stdout=StringIO())
         yield
         transaction.set_rollback(True)
 

@@ -1,8 +1,8 @@
 """Notifications (通知): a user hears of what others do to the records they follow (关注) and of the
 records given to them: the bell of the top bar, ``/notifications/`` and ``/api/v1/notifications``.
 
-They are written in the transaction of the change itself, from the hooks of the change log and the
-timeline (``changes_written``, ``timeline_entry_added``):
+They are written from the hooks of the change log and the timeline (``changes_written``,
+``timeline_entry_added``) once the change has committed, in a transaction of their own:
 
 * a change of a followed record that touches one of its model's ``notify_fields`` or a custom field,
   which the follower may see: "王芳 修改了 上海阿克米贸易：等级 B → A"; a record's owner hears of it
@@ -12,7 +12,7 @@ timeline (``changes_written``, ``timeline_entry_added``):
 * a note or a file added to a followed record; a followed record deleted, restored or merged.
 
 Nobody is told of what they did themselves, nor of a record they may not see: each recipient's reach
-is checked when it happens (one query per recipient for a whole batch), and again when it is shown.
+is checked when it is told (one query per recipient for a whole batch), and again when it is shown.
 A change made by a background job (the nightly tiers, the pool) has no actor and is told as the
 system's. Notifications older than ``GUANXI_NOTIFICATION_DAYS`` (90) go with the daily purge.
 """
@@ -136,7 +136,7 @@ def _events_of(model: type[models.Model], entries: list[ChangeLogEntry]) -> list
 def changes_written(model: type[models.Model], entries: list[ChangeLogEntry]) -> None:
     """The change log's hook: notify of these changes of ``model``'s records (followable ones)."""
     if getattr(model, "followable", False):
-        _notify(model, _events_of(model, entries))
+        _after_commit(model, _events_of(model, entries))
 
 
 def timeline_entry_added(subject: models.Model, entry: TimelineEntry) -> None:
@@ -152,7 +152,20 @@ def timeline_entry_added(subject: models.Model, entry: TimelineEntry) -> None:
         at=entry.at,
         summary=entry.summary[:300],
     )
-    _notify(type(subject), [event])
+    _after_commit(type(subject), [event])
+
+
+def _after_commit(model: type[models.Model], events: list[_Event]) -> None:
+    """Tell of these events once the change has committed, in a transaction of their own: the
+    writing transaction is as short as it was (its locks held no longer), and a change rolled back
+    tells nobody. A failure here is logged and loses the change nothing (``robust``)."""
+    if events:
+        transaction.on_commit(lambda: _notify_committed(model, events), robust=True)
+
+
+def _notify_committed(model: type[models.Model], events: list[_Event]) -> None:
+    with transaction.atomic():
+        _notify(model, events)
 
 
 def _followers(model: type[models.Model], object_ids: list[int]) -> dict[int, set[int]]:

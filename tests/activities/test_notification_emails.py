@@ -18,7 +18,9 @@ from guanxi.customers.models import Account
 from guanxi.identity.models import FieldRule, User
 from tests.activities.conftest import SmtpServer, _free_port
 
-pytestmark = pytest.mark.django_db
+# Notifications are written once a change commits: these tests commit (and the tables are emptied
+# after each).
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def body_of(message: Message) -> str:
@@ -44,12 +46,10 @@ def test_at_once_after_the_change_commits_in_the_readers_language(
     admin: User,
     rep: User,
     make_account: Callable[..., Account],
-    django_capture_on_commit_callbacks: Any,
 ) -> None:
     wants(rep, "instant")
     account = make_account(name="星河科技", by=rep)
-    with django_capture_on_commit_callbacks(execute=True):
-        services.account_update(pk=account.pk, user=admin, data={"industry": "manufacturing"})
+    services.account_update(pk=account.pk, user=admin, data={"industry": "manufacturing"})
     [message] = smtp.messages()
     assert message["To"] == rep.email
     assert subject_of(message) == "关系：1 条新通知"
@@ -60,8 +60,7 @@ def test_at_once_after_the_change_commits_in_the_readers_language(
     assert f"https://crm.example.com/notifications/{notification.pk}/" in body
     assert notification.emailed_at is not None
     # The next change sends the next one only.
-    with django_capture_on_commit_callbacks(execute=True):
-        services.account_update(pk=account.pk, user=admin, data={"lifecycle_stage": "customer"})
+    services.account_update(pk=account.pk, user=admin, data={"lifecycle_stage": "customer"})
     assert len(smtp.messages()) == 2
     assert "行业" not in body_of(smtp.messages()[1])
 
@@ -71,12 +70,10 @@ def test_a_daily_summary_lists_what_is_unread_once(
     admin: User,
     rep: User,
     make_account: Callable[..., Account],
-    django_capture_on_commit_callbacks: Any,
 ) -> None:
     wants(rep, "daily", language="en")
-    with django_capture_on_commit_callbacks(execute=True):
-        for n in range(3):
-            make_account(name=f"Given {n}", owner_id=rep.pk, team_id=rep.team_id, by=admin)
+    for n in range(3):
+        make_account(name=f"Given {n}", owner_id=rep.pk, team_id=rep.team_id, by=admin)
     assert smtp.messages() == []  # not at once
     Notification.objects.filter(recipient=rep, object_repr="Given 0").update(read_at="2026-12-01T00:00:00Z")
     call_command("notification_digest", stdout=open("/dev/null", "w"))  # noqa: SIM115
@@ -94,11 +91,9 @@ def test_never_means_never(
     admin: User,
     rep: User,
     make_account: Callable[..., Account],
-    django_capture_on_commit_callbacks: Any,
 ) -> None:
     wants(rep, "off")
-    with django_capture_on_commit_callbacks(execute=True):
-        make_account(name="不发邮件", owner_id=rep.pk, team_id=rep.team_id, by=admin)
+    make_account(name="不发邮件", owner_id=rep.pk, team_id=rep.team_id, by=admin)
     call_command("notification_digest", stdout=open("/dev/null", "w"))  # noqa: SIM115
     assert smtp.messages() == []
     assert Notification.objects.get(recipient=rep).emailed_at is None
@@ -109,15 +104,13 @@ def test_fields_the_reader_may_not_see_stay_out_of_the_email(
     admin: User,
     rep: User,
     make_account: Callable[..., Account],
-    django_capture_on_commit_callbacks: Any,
 ) -> None:
     FieldRule.objects.create(role=rep.role, object_type="customers.account", field="annual_revenue", access="hidden")
     wants(rep, "instant")
     account = make_account(name="保密营收", by=rep)
-    with django_capture_on_commit_callbacks(execute=True):
-        services.account_update(
-            pk=account.pk, user=admin, data={"annual_revenue": Decimal("88000000"), "industry": "finance"}
-        )
+    services.account_update(
+        pk=account.pk, user=admin, data={"annual_revenue": Decimal("88000000"), "industry": "finance"}
+    )
     body = body_of(smtp.messages()[0])
     assert "行业" in body and "8800" not in body and "年营业额" not in body
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from django.contrib.contenttypes.models import ContentType
 from django.core.management import call_command
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -26,7 +26,9 @@ from guanxi.identity.models import FieldRule, Team, User
 from tests.customers.conftest import Api
 from tests.factories import client_for
 
-pytestmark = pytest.mark.django_db
+# Notifications are written once a change commits: these tests commit (and the tables are emptied
+# after each).
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def follow(user: User, record: Account | Contact) -> None:
@@ -140,13 +142,32 @@ def test_the_nightly_tiers_are_told_as_the_systems(admin: User, make_account: Ca
     assert told(admin) == [("changed", "升级了", None)]
 
 
-def test_a_change_of_a_record_nobody_follows_costs_one_query(rep: User, make_account: Callable[..., Account]) -> None:
+def test_the_change_pays_nothing_and_after_it_one_query_when_nobody_is_told(
+    rep: User, make_account: Callable[..., Account]
+) -> None:
+    """The followers are read once the change has committed, not in its transaction (its locks are
+    held no longer); nobody to tell, nothing more."""
     account = make_account(name="无人关注", by=rep)
-    with CaptureQueriesContext(connection) as queries:
+    with (
+        CaptureQueriesContext(connection) as everything,
+        transaction.atomic(),
+        CaptureQueriesContext(connection) as inside,
+    ):
         update(account, rep, industry="retail")
-    follow_reads = [q["sql"] for q in queries.captured_queries if "core_follow" in q["sql"]]
+    assert not any("core_follow" in q["sql"] for q in inside.captured_queries)
+    follow_reads = [q["sql"] for q in everything.captured_queries if "core_follow" in q["sql"]]
     assert len(follow_reads) == 1
-    assert not any("activities_notification" in q["sql"] for q in queries.captured_queries)
+    assert not any("activities_notification" in q["sql"] for q in everything.captured_queries)
+
+
+def test_a_change_rolled_back_tells_nobody(admin: User, rep: User, make_account: Callable[..., Account]) -> None:
+    account = make_account(name="回滚", by=rep)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        update(account, admin, industry="retail")
+        raise RuntimeError("the request failed after the change")
+    assert told(rep) == []
+    update(account, admin, industry="retail")
+    assert told(rep) == [("changed", "回滚", admin.pk)]
 
 
 def test_the_api_lists_counts_and_marks_read_only_ones_own(
