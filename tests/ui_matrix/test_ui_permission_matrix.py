@@ -24,7 +24,7 @@ from guanxi.core.models import SavedView
 from tests.activities.platform_policies import UI_MATRIX as _NOTIFICATIONS
 from tests.api import world as W
 from tests.api.world import World, build_world
-from tests.conftest import db_snapshot, session_api
+from tests.conftest import db_snapshot, matrix_principals, session_api
 from tests.core.imports_policies import UI_MATRIX as _IMPORTS
 from tests.core.platform_policies import UI_MATRIX as _JOBS_AND_EXPORTS
 
@@ -531,7 +531,7 @@ def test_every_ui_url_has_a_policy() -> None:
     assert not stale, f"rows for pages that no longer exist: {stale}"
 
 
-@pytest.mark.parametrize("who", UI_PRINCIPALS)
+@pytest.mark.parametrize("who", matrix_principals(UI_PRINCIPALS))
 @pytest.mark.parametrize("name", sorted(UI_MATRIX))
 def test_ui_permission_matrix(name: str, who: str, principals: Any, request: pytest.FixtureRequest) -> None:
     if (name, who) in UI_KNOWN_BUGS:
