@@ -69,9 +69,10 @@ def sentence(item: Shown) -> str:
             _("gone, or out of your reach"),
         )
     template = SENTENCES.get(notification.kind, "%(actor)s: %(record)s")
-    # The sentence is escaped, then given its parts, each built by format_html.
+    # format_html takes {} fields, and the translations are %(name)s ones: the translated sentence is
+    # escaped whole, then filled with parts that format_html built, so nothing unescaped goes in.
     parts = {"actor": format_html("<strong>{}</strong>", actor_name(item)), "record": record}
-    return mark_safe(conditional_escape(str(template)) % parts)  # noqa: S308
+    return mark_safe(conditional_escape(str(template)) % parts)  # noqa: S308 - escaped above
 
 
 def plain_sentence(item: Shown) -> str:

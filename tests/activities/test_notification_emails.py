@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal
 from email.message import Message
+from io import StringIO
 from typing import Any
 
 import pytest
@@ -76,13 +77,13 @@ def test_a_daily_summary_lists_what_is_unread_once(
         make_account(name=f"Given {n}", owner_id=rep.pk, team_id=rep.team_id, by=admin)
     assert smtp.messages() == []  # not at once
     Notification.objects.filter(recipient=rep, object_repr="Given 0").update(read_at="2026-12-01T00:00:00Z")
-    call_command("notification_digest", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    call_command("notification_digest", stdout=StringIO())
     [message] = smtp.messages()
     assert subject_of(message) == "Guanxi: 2 new notifications"
     body = body_of(message)
     assert "管理员 gave you account Given 2" in body and "Given 1" in body
     assert "Given 0" not in body  # read already
-    call_command("notification_digest", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    call_command("notification_digest", stdout=StringIO())
     assert len(smtp.messages()) == 1  # nothing new: nothing sent
 
 
@@ -94,7 +95,7 @@ def test_never_means_never(
 ) -> None:
     wants(rep, "off")
     make_account(name="不发邮件", owner_id=rep.pk, team_id=rep.team_id, by=admin)
-    call_command("notification_digest", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    call_command("notification_digest", stdout=StringIO())
     assert smtp.messages() == []
     assert Notification.objects.get(recipient=rep).emailed_at is None
 
@@ -121,10 +122,10 @@ def test_a_mail_server_that_is_away_loses_nothing(
     wants(rep, "daily")
     make_account(name="稍后再发", owner_id=rep.pk, team_id=rep.team_id, by=admin)
     settings.EMAIL_PORT = _free_port()  # nobody answers there
-    call_command("notification_digest", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    call_command("notification_digest", stdout=StringIO())
     assert Notification.objects.get(recipient=rep).emailed_at is None
     settings.EMAIL_PORT = smtp.port
-    call_command("notification_digest", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    call_command("notification_digest", stdout=StringIO())
     assert "稍后再发" in body_of(smtp.messages()[0])
     assert Notification.objects.get(recipient=rep).emailed_at is not None
 
