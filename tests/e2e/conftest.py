@@ -7,8 +7,9 @@ What this harness gives a test:
 - ``guanxi_server``: a ``runserver`` process (``GUANXI_TESTING=1``, DEBUG on, SQLite in a fresh temp
   ``GUANXI_DATA_DIR``), migrated, answering on a free port of 127.0.0.1; stopped at the end of the session.
   Its log is copied to ``test-artifacts/e2e/server.log``.
-- ``accounts``: seeded superusers with a confirmed TOTP device whose key is known
-  (``accounts["admin"]`` is ``e2e@example.com``); ``Account.totp()`` gives the current code.
+- ``accounts``: seeded superusers with a confirmed TOTP device whose key is known, by role
+  (``accounts["admin"]``, ``["phone"]``, ``["owner"]``), one account per role for the whole test, whose
+  current code no other journey used; ``Account.totp()`` gives the current code.
 - ``page`` / ``make_page``: a Chromium page (desktop 1280x800 by default, English browser locale);
   every console error, uncaught JS error and CSP violation is collected and fails the test.
 - ``shot``: ``shot("step-name")`` saves ``test-artifacts/e2e/<test name>/NN-step-name.png`` (kept even when
@@ -192,9 +193,16 @@ class Account:
     totp_key: str  # hex, as stored on django_otp's TOTPDevice
     _last_step: int = field(default=-1, repr=False)
 
+    def code_used_now(self) -> bool:
+        """Whether this account already signed in with the code of the current 30 s step."""
+        from django_otp.oath import TOTP
+
+        return TOTP(bytes.fromhex(self.totp_key)).t() <= self._last_step
+
     def totp(self) -> str:
         """The current six-digit code. A code is accepted once per 30 s step, so wait for a fresh step
-        if this account already used the current one."""
+        if this account already used the current one (``Accounts`` hands a journey an account that has
+        not, so only a journey signing one account in twice waits)."""
         from django_otp.oath import TOTP
 
         totp = TOTP(bytes.fromhex(self.totp_key))
@@ -213,26 +221,76 @@ from guanxi.identity.models import Team, User
 for email, password, name, key in {accounts!r}:
     user = User.objects.create_superuser(email, password, display_name=name, language="en")
     TOTPDevice.objects.create(user=user, name="e2e authenticator", key=key, confirmed=True)
-Team.objects.create(name={team[0]!r}, territory={team[1]!r})
+if {team!r} and not Team.objects.filter(name={team!r}[0]).exists():
+    Team.objects.create(name={team!r}[0], territory={team!r}[1])
 print("seeded", User.objects.count())
 """
 # A team that is there from the start, so a list has a row on a journey that adds none.
 SEEDED_TEAM = ("华南销售部", "广东省深圳市南山区科技园")
+# The first account of each role; "owner" is one whose home page no other journey opens (the home
+# card is cached for a minute).
+_ROLES = {
+    "admin": Account("e2e@example.com", "E2e-Passw0rd-关系", "E2E Admin", ""),
+    "phone": Account("e2e-phone@example.com", "E2e-Passw0rd-手机", "E2E Phone", ""),
+    "owner": Account("e2e-owner@example.com", "E2e-Passw0rd-客户", "E2E Owner", ""),
+}
+
+
+class AccountPool:
+    """Superusers with a confirmed TOTP device, by role. A code is accepted once per 30 s step, so a
+    journey that signs in right after another journey signed the same account in would wait up to
+    30 s (that was two of the journeys' three minutes): the pool hands out an account of the role
+    whose current code is unused, and seeds another one of the role when none is."""
+
+    def __init__(self, server: LiveServer):
+        self.server = server
+        self.by_role: dict[str, list[Account]] = {role: [] for role in _ROLES}
+        self._seed([(role, _ROLES[role].email) for role in _ROLES], team=SEEDED_TEAM)
+
+    def _seed(self, wanted: list[tuple[str, str]], team: tuple[str, str] | tuple[()] = ()) -> None:
+        made = []
+        for role, email in wanted:
+            first = _ROLES[role]
+            account = Account(email, first.password, first.display_name, secrets.token_hex(20))
+            self.by_role[role].append(account)
+            made.append(account)
+        rows = [(a.email, a.password, a.display_name, a.totp_key) for a in made]
+        self.server.shell(_SEED.format(accounts=rows, team=team))
+
+    def first(self, role: str) -> Account:
+        """The role's first account, for seeding data that names a user (not for signing in)."""
+        return self.by_role[role][0]
+
+    def take(self, role: str) -> Account:
+        free = next((a for a in self.by_role[role] if not a.code_used_now()), None)
+        if free is None:
+            local, domain = _ROLES[role].email.split("@")
+            self._seed([(role, f"{local}-{len(self.by_role[role]) + 1}@{domain}")])
+            free = self.by_role[role][-1]
+        return free
+
+
+class Accounts:
+    """One journey's accounts: ``accounts["admin"]`` is the same account for the whole test."""
+
+    def __init__(self, pool: AccountPool):
+        self._pool = pool
+        self._taken: dict[str, Account] = {}
+
+    def __getitem__(self, role: str) -> Account:
+        if role not in self._taken:
+            self._taken[role] = self._pool.take(role)
+        return self._taken[role]
 
 
 @pytest.fixture(scope="session")
-def accounts(guanxi_server: LiveServer) -> dict[str, Account]:
-    """Superusers with a confirmed TOTP device. Separate accounts per journey keep each one's TOTP
-    codes independent (a code is accepted only once)."""
-    made = {
-        "admin": Account("e2e@example.com", "E2e-Passw0rd-关系", "E2E Admin", secrets.token_hex(20)),
-        "phone": Account("e2e-phone@example.com", "E2e-Passw0rd-手机", "E2E Phone", secrets.token_hex(20)),
-        # Whose home page no other journey opens (the home card is cached for a minute).
-        "owner": Account("e2e-owner@example.com", "E2e-Passw0rd-客户", "E2E Owner", secrets.token_hex(20)),
-    }
-    rows = [(a.email, a.password, a.display_name, a.totp_key) for a in made.values()]
-    guanxi_server.shell(_SEED.format(accounts=rows, team=SEEDED_TEAM))
-    return made
+def account_pool(guanxi_server: LiveServer) -> AccountPool:
+    return AccountPool(guanxi_server)
+
+
+@pytest.fixture
+def accounts(account_pool: AccountPool) -> Accounts:
+    return Accounts(account_pool)
 
 
 # --- the browser ------------------------------------------------------------------------------

@@ -24,19 +24,19 @@ from guanxi.customers import services
 from guanxi.customers.duplicates import duplicates_detect
 from guanxi.customers.models import Contact
 from guanxi.identity.models import User
-admin = User.objects.get(email="e2e@example.com")
-ali = services.account_create(user=admin, data={"name": "阿里巴巴（中国）有限公司"})
-a = services.contact_create(user=admin, data={"family_name": "张", "given_name": "三丰", "title": ""},
-    emails=["zsf@alibaba.example"], accounts=[{"account": ali.pk, "role": "采购经理"}])
-b = services.contact_create(user=admin, data={"family_name": "Zhang", "given_name": "Sanfeng", "title": "采购总监"},
-    emails=["zhang.sanfeng@mail.example"], phones=["13912345678"], accounts=[{"account": ali.pk}])
+admin = User.objects.get(email={email!r})
+ali = services.account_create(user=admin, data={{"name": "阿里巴巴（中国）有限公司"}})
+a = services.contact_create(user=admin, data={{"family_name": "张", "given_name": "三丰", "title": ""}},
+    emails=["zsf@alibaba.example"], accounts=[{{"account": ali.pk, "role": "采购经理"}}])
+b = services.contact_create(user=admin, data={{"family_name": "Zhang", "given_name": "Sanfeng", "title": "采购总监"}},
+    emails=["zhang.sanfeng@mail.example"], phones=["13912345678"], accounts=[{{"account": ali.pk}}])
 duplicates_detect(Contact, [a.pk, b.pk])
-print(json.dumps({"a": a.pk, "b": b.pk}))
+print(json.dumps({{"a": a.pk, "b": b.pk}}))
 """
 
 
-def test_merge_journey(page: Page, shot: Any, accounts: dict[str, Any], guanxi_server: Any) -> None:
-    ids = json.loads(guanxi_server.shell(_SEED).strip().splitlines()[-1])
+def test_merge_journey(page: Page, shot: Any, accounts: Any, guanxi_server: Any) -> None:
+    ids = json.loads(guanxi_server.shell(_SEED.format(email=accounts["admin"].email)).strip().splitlines()[-1])
     sign_in(page, accounts["admin"], shot)
     switch_language(page, "中文")
     expect(page.locator("html")).to_have_attribute("lang", "zh-hans")
@@ -91,9 +91,9 @@ def test_merge_journey(page: Page, shot: Any, accounts: dict[str, Any], guanxi_s
     shot("survivor-after-undo")
 
 
-def test_merge_form_on_a_phone(make_page: Any, shot: Any, accounts: dict[str, Any], guanxi_server: Any) -> None:
+def test_merge_form_on_a_phone(make_page: Any, shot: Any, accounts: Any, guanxi_server: Any) -> None:
     seed = _SEED.replace("三丰", "无忌").replace("Sanfeng", "Wuji")
-    ids = json.loads(guanxi_server.shell(seed).strip().splitlines()[-1])
+    ids = json.loads(guanxi_server.shell(seed.format(email=accounts["phone"].email)).strip().splitlines()[-1])
     page = make_page(viewport=PHONE)
     sign_in(page, accounts["phone"], shot)
     page.goto(f"/customers/duplicates/merge/?type=contacts&ids={ids['a']},{ids['b']}")

@@ -40,9 +40,7 @@ note_create(user=colleague, data={{"content_type_id": account_type, "object_id":
 """
 
 
-def test_notifications_journey(
-    page: Page, make_page: Any, shot: Any, accounts: dict[str, Any], guanxi_server: Any
-) -> None:
+def test_notifications_journey(page: Page, make_page: Any, shot: Any, accounts: Any, guanxi_server: Any) -> None:
     ids = json.loads(guanxi_server.shell(_SEED).strip().splitlines()[-1])
     sign_in(page, accounts["admin"], shot)
     switch_language(page, "中文")

@@ -53,7 +53,7 @@ def save_button(page: Page) -> Any:
     return page.get_by_role("button", name=either("Create", "Save", "创建", "保存", "新建"))
 
 
-def test_platform_journey(page: Page, shot: Any, accounts: dict[str, Any]) -> None:
+def test_platform_journey(page: Page, shot: Any, accounts: Any) -> None:
     later = Later()
 
     # --- sign in with password and the authenticator code -------------------------------------
@@ -131,7 +131,7 @@ def test_platform_journey(page: Page, shot: Any, accounts: dict[str, Any]) -> No
     later.raise_any()
 
 
-def test_phone_journey(make_page: Any, shot: Any, accounts: dict[str, Any]) -> None:
+def test_phone_journey(make_page: Any, shot: Any, accounts: Any) -> None:
     page = make_page(viewport=PHONE, is_mobile=True, has_touch=True, device_scale_factor=2)
     sign_in(page, accounts["phone"], shot)
     shot("home", page)

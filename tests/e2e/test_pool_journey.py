@@ -25,16 +25,16 @@ _SEED = """
 import json
 from guanxi.customers import services
 from guanxi.identity.models import User
-admin = User.objects.get(email="e2e@example.com")
-pooled = services.account_create(user=admin, data={"name": "南宁八桂农业发展有限公司", "lifecycle_stage": "prospect"})
+admin = User.objects.get(email={email!r})
+pooled = services.account_create(user=admin, data={{"name": "南宁八桂农业发展有限公司", "lifecycle_stage": "prospect"}})
 services.pool_release(pk=pooled.pk, user=admin, reason="今年没有采购预算，明年春耕前再联系")
-kept = services.account_create(user=admin, data={"name": "汕头潮汕玩具实业有限公司", "lifecycle_stage": "prospect"})
-print(json.dumps({"pooled": pooled.pk, "kept": kept.pk}))
+kept = services.account_create(user=admin, data={{"name": "汕头潮汕玩具实业有限公司", "lifecycle_stage": "prospect"}})
+print(json.dumps({{"pooled": pooled.pk, "kept": kept.pk}}))
 """
 
 
-def test_pool_journey(page: Page, make_page: Any, shot: Any, accounts: dict[str, Any], guanxi_server: Any) -> None:
-    ids = json.loads(guanxi_server.shell(_SEED).strip().splitlines()[-1])
+def test_pool_journey(page: Page, make_page: Any, shot: Any, accounts: Any, guanxi_server: Any) -> None:
+    ids = json.loads(guanxi_server.shell(_SEED.format(email=accounts["admin"].email)).strip().splitlines()[-1])
     sign_in(page, accounts["admin"], shot)
     switch_language(page, "中文")
     expect(page.locator("html")).to_have_attribute("lang", "zh-hans")
@@ -129,9 +129,7 @@ print(json.dumps({"due": due.pk}))
 """
 
 
-def test_going_back_soon_journey(
-    page: Page, make_page: Any, shot: Any, accounts: dict[str, Any], guanxi_server: Any
-) -> None:
+def test_going_back_soon_journey(page: Page, make_page: Any, shot: Any, accounts: Any, guanxi_server: Any) -> None:
     ids = json.loads(guanxi_server.shell(_DUE_SEED.replace("NAME", "温州瓯江电气有限公司")).strip().splitlines()[-1])
     sign_in(page, accounts["owner"], shot)
     switch_language(page, "中文")

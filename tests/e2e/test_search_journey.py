@@ -37,8 +37,8 @@ print(Contact.objects.get(display_name={name!r}).pk)
 
 
 @pytest.fixture(scope="module")
-def contact_id(guanxi_server: Any, accounts: dict[str, Any]) -> int:
-    code = _SEED.format(email=accounts["admin"].email, name=NAME, company=COMPANY, phone=PHONE_NUMBER)
+def contact_id(guanxi_server: Any, account_pool: Any) -> int:
+    code = _SEED.format(email=account_pool.first("admin").email, name=NAME, company=COMPANY, phone=PHONE_NUMBER)
     return int(guanxi_server.shell(code).strip().splitlines()[-1])
 
 
@@ -50,7 +50,7 @@ def suggestion(page: Page, text: str) -> Any:
     return page.locator("#gx-search-suggest [data-search-hit]").filter(has_text=text)
 
 
-def test_search_journey(page: Page, shot: Any, accounts: dict[str, Any], contact_id: int) -> None:
+def test_search_journey(page: Page, shot: Any, accounts: Any, contact_id: int) -> None:
     sign_in(page, accounts["admin"], shot)
     switch_language(page, "中文")
     expect(page.locator("html")).to_have_attribute("lang", "zh-hans")
@@ -114,7 +114,7 @@ def test_search_journey(page: Page, shot: Any, accounts: dict[str, Any], contact
     page.wait_for_url(re.compile(rf"/customers/contacts/{contact_id}/$"))
 
 
-def test_search_on_a_phone(make_page: Any, shot: Any, accounts: dict[str, Any], contact_id: int) -> None:
+def test_search_on_a_phone(make_page: Any, shot: Any, accounts: Any, contact_id: int) -> None:
     page = make_page(viewport=PHONE, is_mobile=True, has_touch=True, device_scale_factor=2)
     sign_in(page, accounts["phone"], shot)
     switch_language(page, "中文")
