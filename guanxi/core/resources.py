@@ -2,12 +2,18 @@
 
 from typing import Any
 
+from django.db import models
+from django.utils.translation import gettext as _
+
 from guanxi.core.audit import visible_changes
+from guanxi.core.choices import Action
 from guanxi.core.custom_fields import custom_field_create, custom_field_update
+from guanxi.core.errors import FieldErrors
 from guanxi.core.filters import FilterSet
 from guanxi.core.models import Attachment, ChangeLogEntry, CustomFieldDefinition, Note, Tag, TimelineEntry
-from guanxi.core.registry import Resource, register
-from guanxi.core.timeline import note_create, note_delete, note_restore, note_update
+from guanxi.core.permissions import restricted
+from guanxi.core.registry import Resource, register, resources
+from guanxi.core.timeline import note_create, note_delete, note_restore, note_update, subjects_q, timeline_subjects
 
 
 class TagFilterSet(FilterSet):
@@ -51,9 +57,29 @@ class AttachmentFilterSet(FilterSet):
 class TimelineFilterSet(FilterSet):
     model = TimelineEntry
     search_fields = ("summary",)
-    filters = {"content_type": ("exact",), "object_id": ("exact",), "kind": ("exact", "in"), "at": ("gte", "lte")}
+    filters = {
+        "content_type": ("exact",),
+        "object_id": ("exact",),
+        "record": ("exact",),
+        "kind": ("exact", "in"),
+        "at": ("gte", "lte"),
+    }
     ordering_fields = ("id", "at")
     default_ordering = "-at"
+
+    def custom_filter(self, qs: models.QuerySet, name: str, lookup: str, raw: str) -> models.QuerySet:
+        """``record=accounts:12``: the record's whole timeline, its own entries and those of the
+        records it gathers (an account's contacts), as its page shows it."""
+        if name != "record":
+            return super().custom_filter(qs, name, lookup, raw)
+        path, _sep, pk = raw.partition(":")
+        model = next((r.model for r in resources() if r.path == path), None)
+        if model is None or not getattr(model, "has_timeline", False) or not pk.isdigit():
+            raise FieldErrors({"record": [_("Give a record as type:id, e.g. accounts:12.")]})
+        record = restricted(model, self.user, Action.VIEW).filter(pk=pk).first()
+        if record is None:
+            raise FieldErrors({"record": [_("There is no such record, or you may not see it.")]})
+        return qs.filter(subjects_q(timeline_subjects(record, self.user)))
 
 
 class NoteFilterSet(FilterSet):

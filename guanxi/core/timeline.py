@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import models, transaction
+from django.db.models import Q
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -15,6 +19,7 @@ from guanxi.core import services
 from guanxi.core.choices import Action
 from guanxi.core.errors import FieldErrors
 from guanxi.core.models import Note, TimelineEntry
+from guanxi.core.permissions import restricted
 
 #: Called with the record after a note (a follow-up) on it is added, deleted or restored, inside the
 #: same transaction: modules keep what they derive from interactions up to date (customers: an
@@ -149,3 +154,157 @@ def _interactions_changed_on(note: Note) -> None:
     subject_model = ContentType.objects.get_for_id(note.content_type_id).model_class()
     if subject_model is not None:
         _interactions_changed(subject_model(pk=note.object_id))
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+#: Entries a page of a timeline shows at a time; 更早的动态 (older) reads the next ones.
+TIMELINE_PAGE = 50
+
+#: A record's whole history may include other records': an account's shows its contacts' notes and
+#: changes (as HubSpot's company timeline does). ``{model: (record, user) -> [(model, {id: name})]}``,
+#: the records the user may see; modules register theirs (customers: an account's contacts).
+_GATHERERS: dict[type[models.Model], Callable[[Any, Any], list[tuple[type[models.Model], dict[int, str]]]]] = {}
+
+
+def register_timeline_gatherer(
+    model: type[models.Model], gather: Callable[[Any, Any], list[tuple[type[models.Model], dict[int, str]]]]
+) -> None:
+    _GATHERERS[model] = gather
+
+
+def gathers_others(model: type[models.Model]) -> bool:
+    return model in _GATHERERS
+
+
+def timeline_kinds() -> list[tuple[str, str]]:
+    """The kinds a timeline can be narrowed to, with their labels."""
+    return [(kind, str(label)) for kind, label in _KIND_LABELS.items()]
+
+
+@dataclass
+class TimelinePage:
+    """A page of a record's timeline, newest first, and the cursor of the next (older) page."""
+
+    entries: list[dict[str, Any]] = field(default_factory=list)
+    next_cursor: str | None = None
+
+
+# The order of a timeline is (time, source, id) going down: a note and an entry written in the
+# same microsecond are told apart by their source, two of one source by id, so no page repeats or
+# skips one. Notes are read from Note (their edits and deletes show), the other entries from
+# TimelineEntry (whose "note" rows are the notes' first words, for the API).
+_NOTE, _ENTRY = 0, 1
+
+
+def _cursor(at: datetime.datetime, source: int, pk: int) -> str:
+    return f"{at.isoformat()}~{source}~{pk}"
+
+
+def _parse_cursor(raw: str) -> tuple[datetime.datetime, int, int]:
+    try:
+        at_text, source, pk = raw.split("~")
+        at = parse_datetime(at_text)
+        if at is None or source not in ("0", "1"):
+            raise ValueError(raw)
+        return at, int(source), int(pk)
+    except ValueError:
+        raise FieldErrors({"before": [_("This link to older entries is not valid: reload the page.")]}) from None
+
+
+def _older_than(cursor: tuple[datetime.datetime, int, int] | None, source: int, at_field: str) -> Q:
+    if cursor is None:
+        return Q()
+    at, cursor_source, pk = cursor
+    if source < cursor_source:  # at the same time, this source comes after the cursor's
+        return Q(**{f"{at_field}__lte": at})
+    if source > cursor_source:
+        return Q(**{f"{at_field}__lt": at})
+    return Q(**{f"{at_field}__lt": at}) | Q(**{at_field: at, "id__lt": pk})
+
+
+def timeline_subjects(record: models.Model, user: Any, *, gathered: bool = True) -> dict[tuple[int, int], str]:
+    """The records whose entries ``record``'s timeline shows: ``{(content type id, id): name}``,
+    the record itself with an empty name, and, when ``gathered``, those its module gathers."""
+    own = ContentType.objects.get_for_model(record, for_concrete_model=False)
+    subjects = {(own.pk, record.pk): ""}
+    gather = _GATHERERS.get(type(record)) if gathered else None
+    for model, names in gather(record, user) if gather else []:
+        content_type = ContentType.objects.get_for_model(model, for_concrete_model=False)
+        subjects.update({(content_type.pk, pk): name for pk, name in names.items()})
+    return subjects
+
+
+def subjects_q(subjects: dict[tuple[int, int], str]) -> Q:
+    """Rows on any of ``subjects`` (one ``object_id IN`` per content type: the subject index)."""
+    by_type: dict[int, list[int]] = {}
+    for content_type_id, pk in subjects:
+        by_type.setdefault(content_type_id, []).append(pk)
+    match = Q(pk__in=[])
+    for content_type_id, ids in by_type.items():
+        match |= Q(content_type_id=content_type_id, object_id__in=ids)
+    return match
+
+
+def timeline_page(
+    user: Any,
+    record: models.Model,
+    *,
+    kind: str = "",
+    gathered: bool = True,
+    before: str = "",
+    limit: int = TIMELINE_PAGE,
+) -> TimelinePage:
+    """A page of ``record``'s timeline as ``user`` may read it: notes and entries newest first,
+    narrowed to one ``kind`` (``note`` for notes alone), older than the cursor ``before``. Entries of
+    gathered records (an account's contacts) carry ``subject_name`` and ``subject``."""
+    if kind and kind not in _KIND_LABELS:
+        raise FieldErrors({"kind": [_("Choose one of the kinds listed.")]})
+    cursor = _parse_cursor(before) if before else None
+    subjects = timeline_subjects(record, user, gathered=gathered)
+    match = subjects_q(subjects)
+    rows: list[tuple[tuple[datetime.datetime, int, int], dict[str, Any]]] = []
+    if kind in ("", "note"):
+        notes = (
+            restricted(Note, user, Action.VIEW)
+            .filter(match, _older_than(cursor, _NOTE, "created_at"))
+            .select_related("owner")
+            .order_by("-created_at", "-id")[: limit + 1]
+        )
+        rows += [
+            (
+                (n.created_at, _NOTE, n.pk),
+                {"at": n.created_at, "kind": "note", "actor": n.owner, "summary": "", "body": n.body, "note": n}
+                | _subject(subjects, n),
+            )
+            for n in notes
+        ]
+    if kind != "note":
+        entries = restricted(TimelineEntry, user, Action.VIEW).filter(match, _older_than(cursor, _ENTRY, "at"))
+        entries = entries.filter(kind=kind) if kind else entries.exclude(kind="note")
+        rows += [
+            (
+                (e.at, _ENTRY, e.pk),
+                {
+                    "at": e.at,
+                    "kind": e.kind,
+                    "actor": e.actor,
+                    "summary": e.summary,
+                    "body": e.body,
+                    "note": None,
+                    "data": e.data,
+                }
+                | _subject(subjects, e),
+            )
+            for e in entries.select_related("actor").order_by("-at", "-id")[: limit + 1]
+        ]
+    rows.sort(key=lambda row: row[0], reverse=True)
+    page = TimelinePage(entries=[entry for _key, entry in rows[:limit]])
+    if len(rows) > limit:
+        page.next_cursor = _cursor(*rows[limit - 1][0])
+    return page
+
+
+def _subject(subjects: dict[tuple[int, int], str], row: Any) -> dict[str, Any]:
+    name = subjects.get((row.content_type_id, row.object_id), "")
+    return {"subject_name": name, "subject": (row.content_type_id, row.object_id) if name else None}

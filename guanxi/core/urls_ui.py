@@ -28,7 +28,7 @@ from guanxi.core.views.exports import ExportView
 from guanxi.core.views.follows import FollowView
 from guanxi.core.views.jobs import JobDetailView, JobFileView, JobListView
 from guanxi.core.views.lists import ObjectListView
-from guanxi.core.views.panels import AttachmentAddView, AttachmentDeleteView, NoteAddView
+from guanxi.core.views.panels import AttachmentAddView, AttachmentDeleteView, NoteAddView, TimelineView
 from guanxi.core.views.pick import PickView
 from guanxi.core.views.records import ObjectDeleteView, ObjectDetailView, ObjectEditView
 from guanxi.core.views.recycle_bin import RecycleBinView, RecyclePurgeView, RecycleRestoreView
@@ -82,6 +82,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("settings/recycle-bin/<slug:path>/<int:pk>/restore/", RecycleRestoreView.as_view(), name="recycle-restore"),
     path("settings/recycle-bin/<slug:path>/<int:pk>/purge/", RecyclePurgeView.as_view(), name="recycle-purge"),
     path("records/<int:content_type_id>/<int:object_id>/notes/", NoteAddView.as_view(), name="note-add"),
+    path("records/<int:content_type_id>/<int:object_id>/timeline/", TimelineView.as_view(), name="timeline"),
     path(
         "records/<int:content_type_id>/<int:object_id>/attachments/",
         AttachmentAddView.as_view(),

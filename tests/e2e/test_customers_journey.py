@@ -381,6 +381,17 @@ def test_customers_journey(page: Page, shot: Any, seller: Account, tmp_path: Pat
     page.keyboard.type("电话沟通：下周报价")
     page.locator("#note-form button[type=submit]").click()
     expect(page.locator("#panel-timeline")).to_contain_text("电话沟通：下周报价")
+    # The company's timeline (客户动态) gathers its people's: the note shows there, under the contact.
+    page.locator("#main").get_by_role("link", name=ACCOUNT_NAME, exact=True).first.click()
+    timeline = page.locator("#panel-timeline")
+    expect(timeline).to_contain_text("电话沟通：下周报价")
+    expect(timeline.locator(".timeline-subject").first).to_contain_text(FAMILY + GIVEN)
+    page.locator("#timeline-kind").select_option("note")
+    expect(timeline.locator('[data-kind]:not([data-kind="note"])')).to_have_count(0)
+    expect(timeline).to_contain_text("电话沟通：下周报价")
+    shot("account-timeline-notes-phone")
+    page.locator("#timeline-gathered").uncheck()
+    expect(timeline).not_to_contain_text("电话沟通：下周报价")
 
     # --- a running job's page polls until it has finished --------------------------------------------
     pk = int(guanxi_server.shell(_JOB.format(email=seller.email)).strip().splitlines()[-1])

@@ -459,6 +459,10 @@ UI_MATRIX: dict[str, Callable[[UiCheck], None]] = {
     "attachment-add": _record_post(
         "attachment-add", lambda: {"file": SimpleUploadedFile("offer.pdf", b"%PDF-1.4", content_type="application/pdf")}
     ),
+    # the timeline's pages (narrowed, older): whoever may see the record (a deleted one is not seen)
+    "timeline": lambda c: c.each(
+        "gadget", "GET", lambda k: url("timeline", c.w.gadget_ct, c.w.pk("gadget", k)), None, W.GADGET_VIEW, 200
+    ),
     "attachment-delete": lambda c: c.each(
         "attachment",
         "POST",

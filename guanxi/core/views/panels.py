@@ -1,15 +1,21 @@
-"""Posts from a record's detail panels: add a note, upload or remove a file.
+"""A record's detail panels: its timeline's pages, and the posts that add a note, upload or remove
+a file.
 
-Each goes through the core service (which checks the user may change the record) and returns to
-the record's page with a message.
+Each post goes through the core service (which checks the user may change the record) and returns
+to the record's page with a message.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.contenttypes.models import ContentType
+from django.db import models
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views import View
 
@@ -17,8 +23,9 @@ from guanxi.core.attachments import attachment_add, attachment_delete
 from guanxi.core.choices import Action
 from guanxi.core.errors import FieldErrors
 from guanxi.core.models import Attachment
-from guanxi.core.timeline import note_create
-from guanxi.core.views.base import GuanxiViewMixin, record_url_by_type, safe_next
+from guanxi.core.registry import registered_models
+from guanxi.core.timeline import gathers_others, note_create, timeline_kinds, timeline_page
+from guanxi.core.views.base import GuanxiViewMixin, may, record_url_by_type, safe_next, visible_or_404
 
 
 def _back(request: HttpRequest, content_type_id: int, object_id: int) -> str:
@@ -26,6 +33,63 @@ def _back(request: HttpRequest, content_type_id: int, object_id: int) -> str:
     if ct is None:
         raise Http404()
     return safe_next(request, record_url_by_type(ct, object_id) or "/")
+
+
+def timeline_context(
+    user: Any,
+    record: models.Model,
+    content_type: ContentType,
+    *,
+    kind: str = "",
+    gathered: bool = True,
+    before: str = "",
+) -> dict[str, Any]:
+    """What the timeline panel (and each of its older pages) shows: the entries, each gathered
+    one's record and link, the kinds to narrow it to, and the link to the next page."""
+    page = timeline_page(user, record, kind=kind, gathered=gathered, before=before)
+    types = {pk: ContentType.objects.get_for_id(pk) for pk in {e["subject"][0] for e in page.entries if e["subject"]}}
+    for entry in page.entries:
+        if entry["subject"]:
+            entry["subject_url"] = record_url_by_type(types[entry["subject"][0]], entry["subject"][1])
+    url = reverse("ui:timeline", args=[content_type.pk, record.pk])
+    params = {"kind": kind, "gathered": "1" if gathered else "0"}
+    return {
+        "timeline": page.entries,
+        "timeline_url": url,
+        "timeline_kind": kind,
+        "timeline_kinds": timeline_kinds(),
+        "timeline_gathers": gathers_others(type(record)),
+        "timeline_gathered": gathered,
+        "timeline_next": f"{url}?{urlencode({**params, 'before': page.next_cursor})}" if page.next_cursor else None,
+    }
+
+
+class TimelineView(GuanxiViewMixin, View):
+    """``GET records/<type>/<id>/timeline/``: the timeline's entries narrowed to a kind, with or
+    without the records it gathers, from a cursor on (htmx swaps them into the panel)."""
+
+    http_method_names = ["get"]
+
+    def get(self, request: HttpRequest, content_type_id: int, object_id: int) -> HttpResponse:
+        content_type = ContentType.objects.filter(pk=content_type_id).first()
+        model = content_type.model_class() if content_type is not None else None
+        if content_type is None or model not in registered_models() or not getattr(model, "has_timeline", False):
+            raise Http404()
+        record = visible_or_404(model, request.user, object_id)
+        try:
+            context = timeline_context(
+                request.user,
+                record,
+                content_type,
+                kind=request.GET.get("kind", ""),
+                gathered=request.GET.get("gathered", "1") != "0",
+                before=request.GET.get("before", ""),
+            )
+        except FieldErrors as exc:
+            return render(request, "generic/panels/timeline_error.html", {"errors": exc.errors}, status=400)
+        context["older"] = bool(request.GET.get("before"))
+        context["can_change"] = may(request.user, record, Action.CHANGE)  # a merge's undo button
+        return render(request, "generic/panels/timeline_entries.html", context)
 
 
 def _field_errors(request: HttpRequest, exc: FieldErrors) -> None:

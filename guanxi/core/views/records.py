@@ -23,7 +23,7 @@ from guanxi.core.errors import FieldErrors, PreconditionFailed
 from guanxi.core.errors import PermissionDenied as ServicePermissionDenied
 from guanxi.core.follows import is_following
 from guanxi.core.forms import RecordForm, record_form_class
-from guanxi.core.models import Attachment, ChangeLogEntry, Note, TimelineEntry
+from guanxi.core.models import Attachment, ChangeLogEntry
 from guanxi.core.money import money_fields
 from guanxi.core.permissions import can, hidden_fields, restricted
 from guanxi.core.registry import Resource
@@ -31,6 +31,7 @@ from guanxi.core.search.recent import recent_view_record
 from guanxi.core.views import display
 from guanxi.core.views.base import ResourceView, delete_verb, may, resource_url, visible_or_404
 from guanxi.core.views.follows import follow_context
+from guanxi.core.views.panels import timeline_context
 
 PANEL_LIMIT = 50
 
@@ -187,7 +188,7 @@ class ObjectDetailView(ResourceView):
             custom = self.custom_field_rows(obj)
             context["custom_fields"] = FieldGroup("custom", "", custom) if custom else None
         if context["has_timeline"]:
-            context["timeline"] = self.timeline(obj, ct)
+            context.update(timeline_context(user, obj, ct))
             context["attachments"] = list(
                 Attachment.objects.restrict(user, Action.VIEW)
                 .filter(content_type=ct, object_id=obj.pk)
@@ -221,33 +222,6 @@ class ObjectDetailView(ResourceView):
             for key, value in sorted(values.items())
         ]
         return rows
-
-    def timeline(self, obj: models.Model, ct: ContentType) -> list[dict[str, Any]]:
-        """Timeline entries and the live notes of the record, newest first."""
-        user = self.request.user
-        entries = [
-            {
-                "at": e.at,
-                "kind": e.kind,
-                "actor": e.actor,
-                "summary": e.summary,
-                "body": e.body,
-                "note": None,
-                "data": e.data,
-            }
-            for e in TimelineEntry.objects.restrict(user, Action.VIEW)
-            .filter(content_type=ct, object_id=obj.pk)
-            .exclude(kind="note")  # notes are listed from Note, so edits and deletes show
-            .select_related("actor")[:PANEL_LIMIT]
-        ]
-        entries += [
-            {"at": n.created_at, "kind": "note", "actor": n.owner, "summary": "", "body": n.body, "note": n}
-            for n in Note.objects.restrict(user, Action.VIEW)
-            .filter(content_type=ct, object_id=obj.pk)
-            .select_related("owner")[:PANEL_LIMIT]
-        ]
-        entries.sort(key=lambda e: e["at"], reverse=True)
-        return entries[:PANEL_LIMIT]
 
     def share_context(self, obj: models.Model, ct: ContentType, can_change: bool) -> dict[str, Any]:
         from guanxi.identity.forms_admin import ShareForm
