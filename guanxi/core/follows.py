@@ -35,6 +35,13 @@ def follows_of(user: Any, model: type[models.Model]) -> models.QuerySet:
     return Follow.objects.filter(user_id=user.pk, content_type=content_type)
 
 
+def followed_among(user: Any, model: type[models.Model], pks: list[Any]) -> set[Any]:
+    """Which of these records (a list's page) the user follows: one read of the follow index."""
+    if not pks:
+        return set()
+    return set(follows_of(user, model).filter(object_id__in=pks).values_list("object_id", flat=True))
+
+
 def is_following(user: Any, obj: models.Model) -> bool:
     return follows_of(user, type(obj)).filter(object_id=obj.pk).exists()
 

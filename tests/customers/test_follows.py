@@ -7,13 +7,15 @@ import re
 from collections.abc import Callable
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from guanxi.core.models import ChangeLogEntry, Follow
 from guanxi.customers import services
 from guanxi.customers.models import Account, Contact
 from guanxi.identity.models import User
 from tests.customers.conftest import Api
-from tests.factories import client_for
+from tests.factories import client_for, content_type_of
 
 pytestmark = pytest.mark.django_db
 
@@ -100,6 +102,65 @@ def test_the_button_and_the_list_link(rep: User, make_account: Callable[..., Acc
     assert client.post("/follow/tier-rules/1/", {"following": "1"}).status_code == 404  # not followable
     client.post(url, {"following": "0"}, HTTP_HX_REQUEST="true")
     assert not Follow.objects.filter(user=rep).exists()
+
+
+def star_of(page: str, pk: int) -> str:
+    """The 关注 star of one list row."""
+    row = re.search(rf'<tr data-pk="{pk}">.*?</tr>', page, re.S)
+    assert row, f"no row {pk}"
+    star = re.search(r'<button type="button" class="[^"]*gx-star[^"]*".*?</button>', row.group(0), re.S)
+    assert star, f"row {pk} has no star"
+    return star.group(0)
+
+
+def test_a_star_on_each_row_of_the_list(
+    rep: User, other_rep: User, make_account: Callable[..., Account], make_contact: Callable[..., Contact]
+) -> None:
+    huawei = make_account(name="华为", by=rep)
+    zte = make_account(name="中兴", by=rep)
+    theirs = make_account(name="别人的", by=other_rep)
+    Follow.objects.create(user=rep, content_type=content_type_of(Account), object_id=huawei.pk)
+    client = client_for(rep)
+    page = client.get("/customers/accounts/").content.decode()
+    assert 'aria-pressed="true"' in star_of(page, huawei.pk) and "★" in star_of(page, huawei.pk)
+    assert 'aria-pressed="false"' in star_of(page, zte.pk) and 'aria-label="Follow 中兴"' in star_of(page, zte.pk)
+
+    # A tap: htmx posts it and swaps the star for the pressed one; the next tap stops following.
+    url = f"/follow/accounts/{zte.pk}/"
+    assert f'hx-post="{url}"' in star_of(page, zte.pk)
+    star = client.post(url, {"following": "1", "style": "star"}, HTTP_HX_REQUEST="true").content.decode()
+    assert star.startswith("<button") and 'aria-pressed="true"' in star and "Stop following 中兴" in star
+    assert '"following": "0"' in star
+    assert Follow.objects.filter(user=rep, object_id=zte.pk).exists()
+    client.post(url, {"following": "0", "style": "star"}, HTTP_HX_REQUEST="true")
+    assert not Follow.objects.filter(user=rep, object_id=zte.pk).exists()
+    # Out of sight is out of reach.
+    response = client.post(
+        f"/follow/accounts/{theirs.pk}/", {"following": "1", "style": "star"}, HTTP_HX_REQUEST="true"
+    )
+    assert response.status_code == 404
+    # Contacts have their stars too; a list of records one cannot follow has none.
+    person = make_contact(by=rep, family_name="任", given_name="正非")
+    assert "gx-star" in star_of(client.get("/customers/contacts/").content.decode(), person.pk)
+
+
+def test_the_stars_are_read_in_one_query_however_many_rows(rep: User, make_account: Callable[..., Account]) -> None:
+    client = client_for(rep)
+
+    def queries() -> int:
+        client.get("/customers/accounts/")
+        with CaptureQueriesContext(connection) as captured:
+            client.get("/customers/accounts/")
+        return len(captured)
+
+    first = make_account(name="一号", by=rep)
+    Follow.objects.create(user=rep, content_type=content_type_of(Account), object_id=first.pk)
+    few = queries()
+    for i in range(15):
+        account = make_account(name=f"客户{i}", by=rep)
+        if i % 2:
+            Follow.objects.create(user=rep, content_type=content_type_of(Account), object_id=account.pk)
+    assert queries() == few
 
 
 def test_a_merge_carries_the_follows_and_its_undo_puts_them_back(

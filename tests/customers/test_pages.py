@@ -494,7 +494,8 @@ def test_list_cells_and_filter_options_escape_what_people_typed(admin: User, mak
     page = html(client_for(admin).get(url("accounts-list", query=f"columns={columns}&cf_grade=B{hostile}")))
     assert "<img" not in page
     escaped = "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;"
-    assert f'class="fw-medium">公司{escaped}</a></td>' in page  # the first cell, linked
+    assert f'class="fw-medium">公司{escaped}</a><button' in page  # the first cell, linked, then its star
+    assert f'aria-label="Follow 公司{escaped}"' in page  # the star's label
     assert f'aria-label="Select 公司{escaped}"' in page  # its checkbox
     assert f">销售{escaped}</a></td>" in page  # the owner, linked
     assert f">团队{escaped}</a></td>" in page

@@ -220,11 +220,22 @@ def test_customers_journey(page: Page, shot: Any, seller: Account, tmp_path: Pat
     page.goto("/customers/accounts/")
     expect(list_row(page.locator("#list-table"), ACCOUNT_NAME)).to_have_count(1)
     shot("accounts-list")
+    # 关注 from the list: the star after a name, pressed in place.
+    star = list_row(page.locator("#list-table"), SUBSIDIARY).locator(".gx-star")
+    expect(star).to_have_attribute("aria-pressed", "false")
+    star.click()
+    expect(star).to_have_attribute("aria-pressed", "true")
     page.locator('#list-scope [data-scope="followed"]').click()
     expect(page.locator('#list-scope [data-scope="followed"]')).to_have_attribute("aria-current", "true")
+    expect(page.locator("#list-table tbody tr")).to_have_count(2)
+    shot("accounts-following")
+    list_row(page.locator("#list-table"), SUBSIDIARY).locator(".gx-star").click()
+    expect(list_row(page.locator("#list-table"), SUBSIDIARY).locator(".gx-star")).to_have_attribute(
+        "aria-pressed", "false"
+    )
+    page.reload()
     expect(page.locator("#list-table tbody tr")).to_have_count(1)
     expect(page.locator("#list-table")).to_contain_text(ACCOUNT_NAME)
-    shot("accounts-following")
     page.goto("/customers/contacts/")
     row = list_row(page.locator("#list-table"), FAMILY + GIVEN)
     expect(row).to_have_count(1)

@@ -1,13 +1,21 @@
-"""The 关注 button of a record's page (``guanxi.core.follows``)."""
+"""The 关注 button of a record's page and the star on a list's rows (``guanxi.core.follows``)."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.html import conditional_escape
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext as _
 from django.views import View
 
-from guanxi.core.follows import record_follow
+from guanxi.core.choices import Action
+from guanxi.core.follows import followed_among, record_follow
+from guanxi.core.permissions import restricted
 from guanxi.core.registry import Resource
 from guanxi.core.views.base import GuanxiViewMixin, resource_url, ui_resource_or_404
 
@@ -18,9 +26,33 @@ def follow_context(resource: Resource, pk: int, following: bool) -> dict[str, ob
     return {"following": following, "url": reverse("ui:follow", args=[resource.path, pk])}
 
 
+def star_html(url: str, following: bool, name: Any) -> SafeString:
+    """The star after a record's name on its list: one tap follows it, the next stops (htmx swaps
+    the star for its new state). Written as a string: a list has 50 of them (``lists.rows_html``)."""
+    escape = conditional_escape
+    label = _("Stop following %(name)s") if following else _("Follow %(name)s")
+    return mark_safe(  # noqa: S308 - the url, the label and the name are escaped
+        f'<button type="button" class="btn btn-icon btn-ghost-warning btn-sm gx-star" hx-post="{escape(url)}" '
+        f'hx-vals=\'{{"following": "{0 if following else 1}", "style": "star"}}\' hx-swap="outerHTML" '
+        f'aria-pressed="{"true" if following else "false"}" aria-label="{escape(label % {"name": name})}" '
+        f'title="{escape(label % {"name": name})}">{"★" if following else "☆"}</button>'
+    )
+
+
+def follow_stars(resource: Resource, user: Any, rows: list[dict[str, Any]]) -> Callable[[dict[str, Any]], str] | None:
+    """The star of each row of a followable list, from one read of which rows the user follows."""
+    if not getattr(resource.model, "followable", False):
+        return None
+    followed = followed_among(user, resource.model, [row["pk"] for row in rows])
+    return lambda row: star_html(
+        reverse("ui:follow", args=[resource.path, row["pk"]]), row["pk"] in followed, row["obj"]
+    )
+
+
 class FollowView(GuanxiViewMixin, View):
     """``POST /follow/<path>/<id>/`` with ``following=1`` (or ``0``): follow a record the user may
-    see, or stop. htmx gets the button back in its new state; a plain form goes back to the page."""
+    see, or stop. htmx gets the button back in its new state (the list's star with ``style=star``);
+    a plain form goes back to the page."""
 
     http_method_names = ["post"]
 
@@ -30,5 +62,8 @@ class FollowView(GuanxiViewMixin, View):
             user=request.user, model=resource.model, pk=pk, following=request.POST.get("following") == "1"
         )
         if getattr(request, "htmx", None):
+            if request.POST.get("style") == "star":
+                name = restricted(resource.model, request.user, Action.VIEW).filter(pk=pk).first() or ""
+                return HttpResponse(star_html(reverse("ui:follow", args=[path, pk]), following, name))
             return render(request, BUTTON, {"follow": follow_context(resource, pk, following)})
         return redirect(resource_url(resource, "detail", pk) or "home")
