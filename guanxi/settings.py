@@ -273,7 +273,12 @@ EMAIL_HOST_PASSWORD = os.environ.get("GUANXI_SMTP_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("GUANXI_SMTP_TLS")
 DEFAULT_FROM_EMAIL = os.environ.get("GUANXI_FROM_EMAIL", "Guanxi <noreply@localhost>")
 # Where people open Guanxi: the links of emails sent by background work (notifications) start with it.
-GUANXI_SITE_URL = os.environ.get("GUANXI_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# In production it defaults to https:// and the first of the allowed hosts (checked: guanxi.W001/E004).
+_FIRST_HOST = next((h for h in ALLOWED_HOSTS if h and not h.startswith(".") and h != "*"), "")
+GUANXI_SITE_URL = os.environ.get(
+    "GUANXI_SITE_URL",
+    (f"https://{_FIRST_HOST}" if _FIRST_HOST else "") if PRODUCTION else "http://127.0.0.1:8000",
+).rstrip("/")
 EMAIL_BACKEND = os.environ.get(
     "GUANXI_EMAIL_BACKEND",
     "django.core.mail.backends.smtp.EmailBackend"

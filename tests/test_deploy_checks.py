@@ -58,12 +58,29 @@ def test_check_deploy_is_silent_in_production(tmp_path: Path) -> None:
         ({"GUANXI_DEBUG": "1"}, "guanxi.E001"),
         ({"SECRET_KEY": "short"}, "guanxi.E002"),
         ({"GUANXI_ALLOWED_HOSTS": "*"}, "guanxi.E003"),
+        ({"GUANXI_SITE_URL": "crm.example.com"}, "guanxi.E004"),
+        ({"GUANXI_SITE_URL": "ftp://crm.example.com"}, "guanxi.E004"),
     ],
 )
 def test_guanxi_check_refuses_unsafe_production_settings(tmp_path: Path, env: dict[str, str], expected: str) -> None:
     result = run(["-m", "guanxi.cli", "check"], tmp_path, **production_env(**env))
     assert result.returncode != 0
     assert expected in result.stderr
+
+
+def test_the_site_url_defaults_to_the_allowed_host_in_production(tmp_path: Path) -> None:
+    code = "from django.conf import settings; print(settings.GUANXI_SITE_URL)"
+    result = run(["manage.py", "shell", "-c", code], tmp_path, **production_env())
+    assert result.stdout.strip().splitlines()[-1] == "https://crm.example.com", result.stderr
+    given = run(
+        ["manage.py", "shell", "-c", code],
+        tmp_path,
+        **production_env(GUANXI_SITE_URL="https://crm.example.com/guanxi/"),
+    )
+    assert given.stdout.strip().splitlines()[-1] == "https://crm.example.com/guanxi", given.stderr
+    # No host to take it from (a wildcard of subdomains): a warning says what to set.
+    result = run(["manage.py", "check"], tmp_path, **production_env(GUANXI_ALLOWED_HOSTS=".example.com"))
+    assert result.returncode == 0 and "guanxi.W001" in result.stderr, result.stderr
 
 
 def test_unsafe_checks_are_silent_outside_production(tmp_path: Path) -> None:

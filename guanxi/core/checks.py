@@ -8,9 +8,10 @@ Django's own ``check --deploy`` only warns; in production mode an unsafe setting
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.checks import Error, Tags, register
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
 # The same thresholds as Django's security.W009: a key an attacker cannot guess.
 SECRET_KEY_MIN_LENGTH = 50
@@ -63,9 +64,33 @@ def production_problems() -> list[Error]:
     return problems
 
 
+def site_url_problems() -> list[CheckMessage]:
+    """The address that emails link to (``GUANXI_SITE_URL``): a broken one sends people nowhere."""
+    url = settings.GUANXI_SITE_URL
+    if not url:
+        return [
+            Warning(
+                "GUANXI_SITE_URL is not set and no allowed host names the site: the links in emails "
+                "(notifications) lead nowhere.",
+                hint="Set GUANXI_SITE_URL to the address people open, e.g. https://crm.example.com.",
+                id="guanxi.W001",
+            )
+        ]
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        return [
+            Error(
+                f"GUANXI_SITE_URL is not a web address: {url!r}.",
+                hint="Give the address people open, e.g. https://crm.example.com (a path is allowed).",
+                id="guanxi.E004",
+            )
+        ]
+    return []
+
+
 @register(Tags.security)
-def check_production_settings(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+def check_production_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """Errors only in production mode: a laptop install keeps its convenient defaults."""
     if not getattr(settings, "PRODUCTION", False):
         return []
-    return production_problems()
+    return [*production_problems(), *site_url_problems()]
