@@ -152,7 +152,6 @@ TAGS = [
 # object type, key, Chinese label, English label, type, choices
 _T = CustomFieldType
 CUSTOM_FIELDS = [
-    ("customers.account", "credit_code", "统一社会信用代码", "Unified social credit code", _T.TEXT, []),
     ("customers.account", "annual_budget", "年采购预算（万元）", "Annual budget (10k CNY)", _T.DECIMAL, []),
     ("customers.account", "payment_terms", "付款条件", "Payment terms", _T.CHOICE, ["预付", "月结30天", "月结60天"]),
     ("customers.contact", "hobby", "兴趣爱好", "Interests", _T.TEXT, []),

@@ -40,7 +40,7 @@ from guanxi.customers.models import (
     DuplicateStatus,
     Merge,
 )
-from guanxi.customers.normalize import normalize_email, normalize_phone, phone_display
+from guanxi.customers.normalize import compact_registration_number, normalize_email, normalize_phone, phone_display
 from guanxi.customers.services import merge as merge_services
 
 router = Router(tags=["duplicates"])
@@ -71,18 +71,36 @@ def existing_matches(
     family_name: str = "",
     given_name: str = "",
     accounts: Sequence[int] = (),
+    registration_number: str = "",
     exclude: int | None = None,
 ) -> list[tuple[Any, list[str]]]:
     """The live records the user may see that a record about to be saved may duplicate, each with
     its reasons: contacts by email or phone (normalised as the contact services save them; what does
     not parse is not looked up) and by name at the same company (as detection pairs them after
-    saving), accounts by name (the detection's blocking key and similarity)."""
+    saving), accounts by registration number and by name (the detection's blocking key and
+    similarity)."""
     if model is Contact:
         found = dict(_contacts_with_points(user, emails, phones, exclude))
         for obj, reasons in _contacts_named_alike(user, family_name[:100], given_name[:100], accounts, exclude):
             found.setdefault(obj, []).extend(reasons)
         return list(found.items())[:CHECK_LIMIT]
-    return _accounts_named_alike(user, name[:200], exclude)
+    found = dict(_accounts_numbered(user, registration_number[:60], exclude))
+    for obj, reasons in _accounts_named_alike(user, name[:200], exclude):
+        found.setdefault(obj, []).extend(reasons)
+    return list(found.items())[:CHECK_LIMIT]
+
+
+def _accounts_numbered(user: Any, registration_number: str, exclude: int | None) -> list[tuple[Any, list[str]]]:
+    """Accounts with this registration number as typed (compacted, checked or not: a wrong check
+    character is the form's error to tell)."""
+    number = compact_registration_number(registration_number)
+    if not number:
+        return []
+    same = restricted(Account, user, Action.VIEW).filter(registration_number=number).order_by("id")
+    if exclude is not None:
+        same = same.exclude(pk=exclude)
+    reason = _("same registration number %(value)s") % {"value": number}
+    return [(obj, [reason]) for obj in same[:CHECK_LIMIT]]
 
 
 def _contacts_with_points(
@@ -186,7 +204,7 @@ def involving(pairs: QuerySet[DuplicateCandidate], record_type: str, pk: int) ->
 def matches_asked(user: Any, model: type[Any], params: Any) -> list[tuple[Any, list[str]]]:
     """``existing_matches`` for a query string (the API's and the form's): ``emails`` and
     ``phones`` repeated or separated by commas, ``name``, ``family_name``, ``given_name`` and the
-    ``accounts`` chosen, and the record to leave out."""
+    ``accounts`` chosen, ``registration_number``, and the record to leave out."""
     exclude = str(params.get("exclude", ""))
     return existing_matches(
         user,
@@ -197,6 +215,7 @@ def matches_asked(user: Any, model: type[Any], params: Any) -> list[tuple[Any, l
         family_name=str(params.get("family_name", "")),
         given_name=str(params.get("given_name", "")),
         accounts=account_ids("accounts", ",".join(params.getlist("accounts"))),
+        registration_number=str(params.get("registration_number", "")),
         exclude=int(exclude) if exclude.isdigit() else None,
     )
 

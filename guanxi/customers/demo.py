@@ -549,7 +549,9 @@ def accounts_step(ctx: DemoContext) -> None:
             data["tier"] = account.tier
         if account.parent:
             data["parent_id"] = Account.objects.filter(name=account.parent).values_list("pk", flat=True).first()
-        custom = {"credit_code": code} if account.chinese else {}
+        if account.chinese:
+            data["registration_number"] = code
+        custom: dict[str, Any] = {}
         if account.stage == "customer":
             custom["annual_budget"] = str(budget)
         services.account_create(

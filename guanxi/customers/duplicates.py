@@ -2,7 +2,8 @@
 
 How it scales (1M contacts, 200k accounts): nothing is ever compared with the whole table.
 
-* **Exact**: a contact's emails and phones are looked up in ``ContactPoint`` (indexed on kind + value).
+* **Exact**: a contact's emails and phones are looked up in ``ContactPoint`` (indexed on kind + value),
+  an account's registration number (统一社会信用代码) in its own index.
   A value shared by more than ``SHARED_POINT_LIMIT`` contacts (a switchboard, ``info@``) says nothing
   about who is who and is skipped.
 * **Fuzzy, pinyin-aware**: every record carries a *blocking key* (``dup_key``, indexed). A contact's
@@ -341,6 +342,22 @@ def _detect_accounts(ids: list[int], pairs: _Pairs) -> None:
         score = name_similarity(names[a], names[b], company=True)
         if score >= NAME_THRESHOLD:
             pairs.add(a, b, score, {"kind": "company_name", "similarity": score})
+    # One registration number (统一社会信用代码) is one company, whatever the names say (read from
+    # the number's index).
+    same_number = _fetch(
+        f"""
+        SELECT x.a, x.o, x.number FROM (
+            SELECT m.id AS a, o.id AS o, m.registration_number AS number,
+                   ROW_NUMBER() OVER (PARTITION BY m.id ORDER BY o.id) AS n
+            FROM ({_ids_sql()}) b
+            {_join()} {account} m ON m.id = b.id AND {_live("m")} AND m.registration_number <> ''
+            {_join()} {account} o ON o.registration_number = m.registration_number AND {_live("o")} AND o.id <> m.id
+        ) x WHERE x.n <= %s
+        """,  # noqa: S608 - table names from model meta; values are parameters
+        [_ids_param(ids), BLOCK_LIMIT],
+    )
+    for a, b, number in same_number:
+        pairs.add(a, b, 100, {"kind": "registration_number", "value": number})
 
 
 def _detect_contact_points(ids: list[int], pairs: _Pairs) -> None:
@@ -555,6 +572,8 @@ def reason_text(reason: dict[str, Any], account_names: dict[int, str] | None = N
         return _("same email %(value)s") % {"value": reason.get("value", "")}
     if kind == "phone":
         return _("same phone %(value)s") % {"value": reason.get("value", "")}
+    if kind == "registration_number":
+        return _("same registration number %(value)s") % {"value": reason.get("value", "")}
     if kind == "company_name":
         return _("company name %(similarity)s%% similar") % {"similarity": reason.get("similarity", 0)}
     if kind == "name":

@@ -27,6 +27,7 @@ from guanxi.customers.models import (
     TierRule,
 )
 from guanxi.customers.normalize import (
+    compact_registration_number,
     country_choices,
     normalize_cn_province,
     normalize_country,
@@ -72,7 +73,8 @@ class AccountFilterSet(FilterSet):
     model = Account
     search_fields = ("name", "legal_name", "website")
     search_index = True  # names with their pinyin, websites
-    value_cleaners = PLACE_CLEANERS
+    # A registration number is looked up as stored (9111 0000-… -> 91110000…), checked or not.
+    value_cleaners = {**PLACE_CLEANERS, "registration_number": compact_registration_number}
     option_lists = PLACE_OPTIONS
     empty_values = {"tier": (NO_TIER, gettext_lazy("No tier"))}
     filters = {
@@ -89,6 +91,7 @@ class AccountFilterSet(FilterSet):
         "parent": ("exact", "in", "isnull"),
         "annual_revenue": ("gte", "lte"),
         "external_id": ("exact", "in"),
+        "registration_number": ("exact", "in"),
         "employee_count": ("gte", "lte", "isnull"),
         "fit_score": ("gte", "lte", "isnull"),
         "fit_profile": ("exact", "isnull"),

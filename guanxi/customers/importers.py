@@ -7,9 +7,10 @@ account links, tags, and one change-log row per created or updated record (sourc
 
 Decisions:
 
-* Duplicates are matched by external ID, then (contacts) email, then phone, or (accounts) exact
-  name, among live records. An external ID always means the same record: with the "create" policy
-  a row whose external ID exists updates that record, so a re-run never adds anything.
+* Duplicates are matched by external ID, then (contacts) email, then phone, or (accounts) the
+  registration number (统一社会信用代码), then exact name, among live records. An external ID always
+  means the same record: with the "create" policy a row whose external ID exists updates that
+  record, so a re-run never adds anything.
 * A contact's "company" links it to the visible account of that exact name (or the one with the
   given account external ID). A company name that matches no account creates the account, owned by
   the importing user, if they may add accounts; otherwise the row is refused.
@@ -89,6 +90,7 @@ from guanxi.customers.normalize import (
     normalize_country,
     normalize_email,
     normalize_phone,
+    normalize_registration_number,
     normalize_website,
     person_display_name,
     phone_digits_reversed,
@@ -235,6 +237,17 @@ ACCOUNT_FIELDS: tuple[ImportField, ...] = (
         hint=gettext_lazy("The company's name."),
     ),
     ImportField("legal_name", gettext_lazy("legal name"), ("工商注册名称", "法定名称", "注册名称", "全称")),
+    ImportField(
+        "registration_number",
+        gettext_lazy("registration number"),
+        (
+            *("统一社会信用代码", "社会信用代码", "信用代码", "纳税人识别号", "税号", "注册号", "uscc"),
+            *("registration number", "company number", "company registration number", "tax id", "vat number"),
+        ),
+        hint=gettext_lazy(
+            "18 characters for a company registered in China, checked; a row with it updates that company."
+        ),
+    ),
     ImportField("industry", gettext_lazy("industry"), ("行业", "所属行业"), choices=Industry),
     ImportField(
         "size",
@@ -327,8 +340,8 @@ _CLEARABLE_CONTACT = (
     "description", "external_id",
 )  # fmt: skip
 _CLEARABLE_ACCOUNT = (
-    "legal_name", "industry", "size", "employee_count", "annual_revenue", "website", "region", "province", "city",
-    "district", "street", "postal_code", "source", "description", "external_id",
+    "legal_name", "registration_number", "industry", "size", "employee_count", "annual_revenue", "website",
+    "region", "province", "city", "district", "street", "postal_code", "source", "description", "external_id",
 )  # fmt: skip
 _TEXT_ACCOUNT = ("legal_name", "region", "city", "district", "postal_code", "parent", "parent_external_id")
 
@@ -713,6 +726,12 @@ def prepare_accounts(rows: list[tuple[int, list[str]]], ctx: PrepareContext) -> 
         region = row.place()
         if region and not values.get("region"):
             values["region"] = region
+        raw = row.get("registration_number")
+        if raw:  # checked as the row's country writes it (统一社会信用代码 in China, the default)
+            try:
+                values["registration_number"] = normalize_registration_number(raw, values["country"])
+            except ValueError as exc:
+                row.fail("registration_number", raw, str(exc))
         row.shared()
         row.blanks(_CLEARABLE_ACCOUNT)
         out.append(Prepared(line, values, row.errors))
@@ -727,9 +746,9 @@ _CONTACT_COLUMNS = (
     "phones",
 )  # fmt: skip
 _ACCOUNT_COLUMNS = (
-    "name", "legal_name", "industry", "size", "employee_count", "annual_revenue", "currency", "website", "region",
-    "country", "province", "city", "district", "street", "postal_code", "lifecycle_stage", "source", "description",
-    "external_id", "parent_id",
+    "name", "legal_name", "registration_number", "industry", "size", "employee_count", "annual_revenue",
+    "currency", "website", "region", "country", "province", "city", "district", "street", "postal_code",
+    "lifecycle_stage", "source", "description", "external_id", "parent_id",
 )  # fmt: skip
 
 
@@ -1528,6 +1547,9 @@ class AccountWriter(_Writer):
         keys = [("id", str(values["id"]))] if "id" in values else []
         if values.get("external_id"):
             keys.append(("external_id", values["external_id"]))
+        # One company's registration number is that company, whatever the row calls it.
+        if values.get("registration_number"):
+            keys.append(("registration_number", values["registration_number"]))
         if values.get("name"):
             keys.append(("name", values["name"]))
         return keys
@@ -1558,7 +1580,10 @@ class AccountWriter(_Writer):
                 _assign_row(rules, table, values, row.values.get("tags"))
             records.append(table.row({**values, "dup_key": account_dup_key(values.get("name") or "")}))
             documents[pk] = account_document(
-                values["name"], values.get("legal_name", ""), values.get("website", "")
+                values["name"],
+                values.get("legal_name", ""),
+                values.get("website", ""),
+                values.get("registration_number", ""),
             ).columns()
             changes = {
                 _field_name(k): [None, v]

@@ -99,6 +99,7 @@ class Account(BigTableMixin, AddressMixin, GuanxiModel):
     notify_fields: ClassVar[frozenset[str]] = frozenset(
         {
             *("name", "legal_name", "industry", "size", "employee_count", "annual_revenue", "website", "region"),
+            "registration_number",
             *("country", "province", "city", "district", "street", "parent", "lifecycle_stage", "source"),
             *("tier", "owner", "team", "description", "tags"),
         }
@@ -108,6 +109,14 @@ class Account(BigTableMixin, AddressMixin, GuanxiModel):
 
     name = models.CharField(_("name"), max_length=200)
     legal_name = models.CharField(_("legal name"), max_length=200, blank=True, help_text=_("As registered"))
+    #: 统一社会信用代码 (18 characters, checked) of a Chinese company; the company or tax number as
+    #: written elsewhere. Two accounts with the same one are the same company (``duplicates``).
+    registration_number = models.CharField(
+        _("registration number"),
+        max_length=40,
+        blank=True,
+        help_text=_("统一社会信用代码 for a company registered in China; the company or tax number elsewhere"),
+    )
     industry = models.CharField(_("industry"), max_length=30, choices=Industry.choices, blank=True)
     size = models.CharField(_("company size"), max_length=20, choices=SizeBand.choices, blank=True)
     employee_count = models.PositiveIntegerField(_("employees"), null=True, blank=True)
@@ -201,6 +210,10 @@ class Account(BigTableMixin, AddressMixin, GuanxiModel):
             models.Index(fields=("industry", "updated_at", "id"), condition=LIVE, name="account_industry_upd_idx"),
             models.Index(fields=("province", "updated_at", "id"), condition=LIVE, name="account_province_upd_idx"),
             models.Index(fields=("annual_revenue", "id"), condition=LIVE, name="account_revenue_idx"),
+            # One company's number: a filter, an import's match and the duplicate check read it. Not
+            # partial (WHERE <> ''): SQLite uses a partial index only when the query repeats its
+            # condition, and a filter's ``registration_number = ?`` does not.
+            models.Index(fields=("registration_number",), name="account_reg_number_idx"),
             models.Index(fields=("engagement", "id"), condition=LIVE, name="account_engagement_idx"),
             # "Best fit first" (seed 004 step 1: work the companies closest to the ideal customer).
             models.Index(fields=("fit_score", "id"), condition=LIVE, name="account_fit_idx"),

@@ -1,4 +1,5 @@
-"""Normalising what people type about customers: phones, emails, names, websites, places.
+"""Normalising what people type about customers: phones, emails, names, websites, registration
+numbers, places.
 
 Everything here is pure (no database) and cached where imports repeat values, so a 100,000-row
 import pays the phonenumbers / email-validator price once per distinct value. Errors are
@@ -19,6 +20,8 @@ from django.core.validators import URLValidator
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from email_validator import EmailNotValidError, validate_email
+from stdnum import exceptions as stdnum_exceptions
+from stdnum.cn import uscc
 
 from guanxi.customers.countries import COUNTRY_NAMES
 
@@ -194,6 +197,40 @@ def normalize_website(raw: str) -> str:
     if len(text) > 200:
         raise ValueError(_("Use at most 200 characters."))
     return text.rstrip("/") if parts.path in ("", "/") and not parts.query else text
+
+
+# --- registration numbers -----------------------------------------------------------------------
+
+_REGISTRATION_RE = re.compile(r"[A-Z0-9./]{2,40}")
+
+
+def compact_registration_number(raw: str) -> str:
+    """Upper case, without spaces or dashes: how a registration number is stored and looked up."""
+    return re.sub(r"[\s\-‐-―]", "", unicodedata.normalize("NFKC", raw or "")).upper()
+
+
+def normalize_registration_number(raw: str, country: str = DEFAULT_REGION) -> str:
+    """A company's registration number as stored: upper case, without spaces or dashes. In China
+    (``country`` CN or not given) it is the 18-character 统一社会信用代码, its check character checked
+    (python-stdnum); elsewhere letters, digits, dots and slashes, as the country writes them."""
+    text = compact_registration_number(raw)
+    if not text:
+        return ""
+    if (country or DEFAULT_REGION) == "CN":
+        try:
+            return str(uscc.validate(text))
+        except stdnum_exceptions.InvalidLength:
+            raise ValueError(
+                _("A 统一社会信用代码 has 18 characters; “%(value)s” has %(count)s.")
+                % {"value": raw[:40], "count": len(text)}
+            ) from None
+        except stdnum_exceptions.ValidationError:
+            raise ValueError(
+                _("“%(value)s” is not a valid 统一社会信用代码: check each of its 18 characters.") % {"value": raw[:40]}
+            ) from None
+    if not _REGISTRATION_RE.fullmatch(text):
+        raise ValueError(_("Use 2 to 40 letters and digits (dots and slashes allowed)."))
+    return text
 
 
 # --- places ---------------------------------------------------------------------------------------

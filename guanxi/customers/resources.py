@@ -57,7 +57,16 @@ ACCOUNT_SECTIONS = (
     DetailSection(
         "company",
         gettext_lazy("Company"),
-        ("name", "legal_name", "parent", "employee_count", "annual_revenue", "currency", "website"),
+        (
+            "name",
+            "legal_name",
+            "registration_number",
+            "parent",
+            "employee_count",
+            "annual_revenue",
+            "currency",
+            "website",
+        ),
     ),
     DetailSection("fit", gettext_lazy("Ideal customer fit"), ("fit_score", "fit_profile", "fit_explanation")),
     ADDRESS,
@@ -107,6 +116,7 @@ def register_customers() -> None:
     account_writable = (
         "name",
         "legal_name",
+        "registration_number",
         "industry",
         "size",
         "employee_count",

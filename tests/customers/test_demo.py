@@ -122,7 +122,7 @@ class TestDemoContents:
         assert all(a.fit_score is not None and a.fit_explanation for a in accounts)
         pujiang = next(a for a in accounts if a.name == "上海浦江精密机械有限公司")
         assert (pujiang.tier, pujiang.fit_score, pujiang.region, pujiang.province) == ("A", 100, "华东", "上海市")
-        assert _check_character_ok(pujiang.custom_fields["credit_code"])
+        assert _check_character_ok(pujiang.registration_number)
         northwind = next(a for a in accounts if a.name == "Northwind Trading Pte Ltd")
         assert northwind.tier == "A" and northwind.tier_locked  # set by hand, left alone by the rules
         assert [r.name for r in TierRule.objects.order_by("position")] == [

@@ -49,7 +49,7 @@ def define(
 @pytest.fixture
 def account_fields(db: Any) -> dict[str, CustomFieldDefinition]:
     return {
-        "credit_code": define("credit_code", "text", "统一社会信用代码", "Credit code"),
+        "contract_no": define("contract_no", "text", "合同编号", "Contract number"),
         "budget": define("budget", "number", "年采购预算", "Annual budget"),
         "rate": define("rate", "decimal", "折扣率", "Discount rate"),
         "terms": define("terms", "choice", "付款条件", "Payment terms", choices=["Net 30", "Net 60", "预付"]),
@@ -92,12 +92,12 @@ def test_exported_accounts_edited_and_imported_update_the_same_records(
     first = services.account_create(
         user=admin,
         data={"name": "华东精密制造有限公司", "industry": "manufacturing"},
-        custom_fields={"credit_code": "91310000MA1", "budget": 500, "terms": "Net 30"},
+        custom_fields={"contract_no": "HT-2026-001", "budget": 500, "terms": "Net 30"},
     )
     second = services.account_create(user=admin, data={"name": "深圳云帆科技", "external_id": "ERP-2"})
     rows = export_rows(client, "accounts", "ordering=name")
     header = rows[0]
-    assert header[0] == "Record ID" and "Credit code" in header and "Payment terms" in header
+    assert header[0] == "Record ID" and "Contract number" in header and "Payment terms" in header
     col = {name: header.index(name) for name in header}
     by_id = {int(r[0]): r for r in rows[1:]}
     # What a sales assistant changes in Excel: an industry, a custom field or two, a new value.
@@ -115,7 +115,7 @@ def test_exported_accounts_edited_and_imported_update_the_same_records(
     result = run_import(client, rows, "accounts")
 
     assert result["mapping"]["Record ID"] == "id" and result["mapping"]["External ID"] == "external_id"
-    assert result["mapping"]["Credit code"] == "cf.credit_code" and result["mapping"]["Buyer"] == "cf.buyer"
+    assert result["mapping"]["Contract number"] == "cf.contract_no" and result["mapping"]["Buyer"] == "cf.buyer"
     assert result["result"] == {"created": 0, "updated": 2, "skipped": 0, "failed": 0}, read_errors(
         client, result["id"]
     )
@@ -125,7 +125,7 @@ def test_exported_accounts_edited_and_imported_update_the_same_records(
     assert first.industry == "software" and first.external_id == "" and second.external_id == "ERP-2"
     assert second.name == "深圳云帆科技有限公司"
     assert first.custom_fields == {
-        "credit_code": "91310000MA1",
+        "contract_no": "HT-2026-001",
         "budget": 1200,
         "rate": "0.85",
         "terms": "Net 60",
@@ -279,11 +279,11 @@ def test_an_older_export_whose_first_column_is_id_updates_its_records(client: Cl
 def test_custom_fields_on_new_records_and_their_errors(
     client: Client, admin: Any, account_fields: dict[str, Any]
 ) -> None:
-    account_fields["credit_code"].required = True
-    account_fields["credit_code"].save()
+    account_fields["contract_no"].required = True
+    account_fields["contract_no"].save()
     UserFactory(email="buyer@example.com", display_name="采购 李")
     rows = [
-        ["客户名称", "统一社会信用代码", "年采购预算", "付款条件", "产品线", "签约日期", "重点客户", "采购对接人"],
+        ["客户名称", "合同编号", "年采购预算", "付款条件", "产品线", "签约日期", "重点客户", "采购对接人"],
         ["甲公司", "9131A", "2,000", "预付", "crm, erp", "2026年3月5日", "yes", "采购 李"],  # 2: good
         ["乙公司", "9131B", "两千", "", "", "", "", ""],  # 3: not a number
         ["丙公司", "9131C", "", "Net 90", "", "", "", ""],  # 4: not a choice
@@ -294,7 +294,7 @@ def test_custom_fields_on_new_records_and_their_errors(
         ["辛公司", "", "", "", "", "", "", ""],  # 9: the required field is empty
     ]
     result = run_import(client, rows, "accounts")
-    assert result["mapping"]["统一社会信用代码"] == "cf.credit_code" and result["mapping"]["采购对接人"] == "cf.buyer"
+    assert result["mapping"]["合同编号"] == "cf.contract_no" and result["mapping"]["采购对接人"] == "cf.buyer"
     errors = errors_by_line(client, result["id"])
     assert {line: column for line, (column, _reason) in errors.items()} == {
         3: "年采购预算",
@@ -303,7 +303,7 @@ def test_custom_fields_on_new_records_and_their_errors(
         6: "签约日期",
         7: "重点客户",
         8: "采购对接人",
-        9: "统一社会信用代码",
+        9: "合同编号",
     }
     assert all(reason for _column, reason in errors.values())
     assert "required" in errors[9][1]
@@ -313,7 +313,7 @@ def test_custom_fields_on_new_records_and_their_errors(
     assert account.custom_fields["signed"] == "2026-03-05" and account.custom_fields["key_account"] is True
     assert account.custom_fields["buyer"] == UserFactory._meta.model.objects.get(email="buyer@example.com").pk
     log = ChangeLogEntry.objects.get(object_id=account.pk, content_type__model="account")
-    assert log.changes["cf.credit_code"] == [None, "9131A"] and "custom_fields" not in log.changes
+    assert log.changes["cf.contract_no"] == [None, "9131A"] and "custom_fields" not in log.changes
 
 
 def test_custom_fields_of_contacts_on_the_bulk_path(client: Client, settings: Any) -> None:

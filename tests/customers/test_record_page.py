@@ -282,7 +282,7 @@ def test_list_cells_carry_their_labels_for_the_phone_layout(admin: User, make_co
     make_contact(family_name="周", given_name="七", title="", phones=["13800138000"])
     html = page(admin, "contacts-list")
     row = re.search(r'<tr data-pk="\d+">(.*?)</tr>', html, re.S).group(1)
-    assert re.search(r'<td class="gx-first-cell"><a href="[^"]+" class="fw-medium">周七</a></td>', row)
+    assert re.search(r'<td class="gx-first-cell"><a href="[^"]+" class="fw-medium">周七</a><button[^>]+gx-star', row)
     assert '<td data-label="电话">' in row and 'href="tel:+8613800138000"' in row
     assert re.search(r'<td class="gx-empty-cell" data-label="职位">', row)
     assert re.search(r'<td class="gx-empty-cell" data-label="邮箱">', row)

@@ -24,6 +24,7 @@ pytestmark = pytest.mark.e2e
 
 ACCOUNT_NAME = "杭州西湖数据科技有限公司"
 SUBSIDIARY = "宁波甬江数据服务有限公司"
+CREDIT_CODE = "9133 0106 MA2H 8X3Q 41"  # well-formed: its check character is right
 FAMILY, GIVEN = "欧阳", "小明"
 EMAIL = "ouyang.xm@example.com"
 PHONE_TYPED, PHONE_E164 = "138 0013 8000", "+8613800138000"
@@ -93,7 +94,9 @@ Job.objects.filter(pk={pk}).update(status="succeeded", processed=10, result={{"c
 """
 
 
-def test_customers_journey(page: Page, shot: Any, seller: Account, tmp_path: Path, guanxi_server: LiveServer) -> None:
+def test_customers_journey(
+    page: Page, shot: Any, seller: Account, tmp_path: Path, guanxi_server: LiveServer, browser_errors: Any
+) -> None:
     sign_in(page, seller, shot)
     switch_language(page, "中文")
     expect(page.locator("html")).to_have_attribute("lang", "zh-hans")
@@ -116,12 +119,20 @@ def test_customers_journey(page: Page, shot: Any, seller: Account, tmp_path: Pat
     page.locator('[data-tag-chips] [data-tag="意向::中"]').click()
     expect(page.locator("#id_tags")).to_have_value("设备维保需求, 意向::中")
     expect(page.locator('[data-tag-chips] [data-tag="意向::高"]')).to_have_attribute("aria-pressed", "false")
+    # Its 统一社会信用代码, checked: a wrong check character is named at the field and nothing is saved.
+    page.locator("#id_registration_number").fill("9133 0106 MA2H 8X3Q 42")
+    browser_errors.allow(r"/customers/accounts/add/: Failed to load resource: .* status of 400")  # the form, refused
+    save(page)
+    expect(page.locator("#id_registration_number_error")).to_contain_text("统一社会信用代码")
+    expect(page.locator("#id_name")).to_have_value(ACCOUNT_NAME)  # what was typed is still there
+    page.locator("#id_registration_number").fill(CREDIT_CODE)
     shot("account-form")
     save(page)
     expect(page.locator("#page-title")).to_have_text(ACCOUNT_NAME)
     expect(page.locator(".badge", has_text="设备维保需求")).to_be_visible()
     expect(page.locator('.badge[title="意向::中"]')).to_have_text("意向: 中")
     expect(page.locator('[data-field="annual_revenue"]')).to_contain_text("1.2亿 (120,000,000)")
+    expect(page.locator('[data-field="registration_number"]')).to_contain_text("91330106MA2H8X3Q41")
     shot("account-saved")
     # 关注: one press, and the button says so (htmx swaps it); the list's 我关注的 then shows it.
     page.locator("#follow-button").click()

@@ -94,6 +94,13 @@ class Document:
             self.other.append(text.related_name_column(value))
         return self
 
+    def add_code(self, value: str) -> Document:
+        """A code the record is known by (a company's 统一社会信用代码): found whole, in the column a
+        field rule can leave out (``guards``), ranked after the record's names."""
+        if value:
+            self.other.append(text.related_name_column(value))
+        return self
+
     def columns(self) -> Columns:
         return (
             _column(self.keys),

@@ -20,7 +20,7 @@ from guanxi.customers.assignment import Assigner, Assignment
 from guanxi.customers.choices import LifecycleStage, Tier, TimelineKind, size_band_for
 from guanxi.customers.duplicates import detect_after_commit
 from guanxi.customers.models import Account, AssignmentRule, Contact
-from guanxi.customers.normalize import normalize_website
+from guanxi.customers.normalize import DEFAULT_REGION, normalize_registration_number, normalize_website
 from guanxi.customers.services.common import (
     CLASSIFYING_FIELDS,
     MAX_HIERARCHY_DEPTH,
@@ -49,6 +49,12 @@ def _prepare_account_data(data: dict[str, Any], *, current: Account | None, user
             errors["currency"] = [_("Use a three-letter currency code such as CNY or USD.")]
         data["currency"] = currency
     region = clean_place(data, current, errors)
+    if "registration_number" in data:
+        country = data.get("country", current.country if current else DEFAULT_REGION)
+        try:
+            data["registration_number"] = normalize_registration_number(data["registration_number"] or "", country)
+        except ValueError as exc:
+            errors["registration_number"] = [str(exc)]
     if region and "region" not in data and not (current and current.region):
         data["region"] = region  # territories usually follow the 大区 of the province
     if data.get("employee_count") is not None and "size" not in data:

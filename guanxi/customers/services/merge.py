@@ -83,6 +83,7 @@ CONTACT_FIELDS: dict[str, tuple[str, ...]] = {
 ACCOUNT_FIELDS: dict[str, tuple[str, ...]] = {
     "name": ("name",),
     "legal_name": ("legal_name",),
+    "registration_number": ("registration_number",),
     "industry": ("industry",),
     "size": ("size",),
     "employee_count": ("employee_count",),
