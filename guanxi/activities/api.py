@@ -4,16 +4,26 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from ninja import Router, Schema
 
 from guanxi.activities.models import NotificationKind
-from guanxi.activities.notifications import Shown, mark_read, notifications_page, shown, unread_count
+from guanxi.activities.notifications import (
+    Shown,
+    mark_read,
+    notification_settings,
+    notification_settings_set,
+    notifications_page,
+    shown,
+    unread_count,
+)
 from guanxi.api.crud import json_response, require_token_scope
 from guanxi.core.choices import Action
 from guanxi.core.errors import FieldErrors
 from guanxi.core.pagination import parse_limit
+from guanxi.identity.account import account_update
 
 NOTIFICATION_TYPE = "activities.notification"
 router = Router(tags=["notifications"])
@@ -76,3 +86,52 @@ def notifications_read(request: HttpRequest, payload: ReadIn) -> HttpResponse:
     if payload.ids is not None and not payload.ids:
         raise FieldErrors({"ids": [_("List the notifications to mark read, or leave ids out to mark all.")]})
     return json_response({"marked": mark_read(request.user, payload.ids)})
+
+
+def settings_json(user: Any) -> dict[str, Any]:
+    from guanxi.activities.views import WANTED_LABELS
+
+    return {
+        "kinds": [
+            {"kind": kind, "label": str(WANTED_LABELS[kind]), "wanted": wanted}
+            for kind, wanted in notification_settings(user).items()
+        ],
+        "email": user.notification_email,
+    }
+
+
+@router.get(
+    "/notifications/settings",
+    summary="Which kinds of notification the caller wants, and when email brings them",
+)
+def notifications_settings(request: HttpRequest) -> HttpResponse:
+    require_token_scope(request, NOTIFICATION_TYPE, Action.VIEW)
+    return json_response(settings_json(request.user))
+
+
+class SettingsIn(Schema):
+    #: The kinds not wanted (none of them is written for the caller); the others are wanted.
+    muted: list[str]
+    #: When email brings the rest: "instant", "daily" or "off"; left out, it stays as it is.
+    email: str | None = None
+
+
+@router.put(
+    "/notifications/settings",
+    summary="Choose the kinds of notification the caller does not want",
+    description="`muted`: the kinds (`changed`, `assigned`, `note`, `file`, `deleted`, `restored`, "
+    "`merged`) the caller does not want, in the bell or by email; every other kind is wanted. "
+    "`email`: when email brings the rest (`instant`, `daily`, `off`; the account page's setting). "
+    "An unknown kind or mode is a 400 naming `muted` or `email`, and changes nothing.",
+)
+def notifications_settings_set(request: HttpRequest, payload: SettingsIn) -> HttpResponse:
+    require_token_scope(request, NOTIFICATION_TYPE, Action.CHANGE)
+    user: Any = request.user
+    with transaction.atomic():  # both or neither
+        notification_settings_set(user=user, muted=payload.muted)
+        if payload.email is not None:
+            try:
+                user = account_update(user=user, data={"notification_email": payload.email})
+            except FieldErrors as exc:
+                raise FieldErrors({"email": exc.errors.get("notification_email", [])}) from None
+    return json_response(settings_json(user))

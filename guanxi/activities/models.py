@@ -66,3 +66,19 @@ class Notification(PermissionScopeMixin, models.Model):
     def scope_filter(cls, user: object, scope: str) -> Q | None:
         # Personal, like a job: a role grants nothing here, being the recipient does.
         return Q(recipient_id=getattr(user, "pk", None))
+
+
+class NotificationMute(models.Model):
+    """A kind of notification a user does not want (通知设置): none of that kind is written for
+    them, in the bell or by email. Personal, like a follow: never in the change log. No row: told."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(_("kind"), max_length=10, choices=NotificationKind.choices)
+
+    class Meta:
+        verbose_name = _("muted notification kind")
+        verbose_name_plural = _("muted notification kinds")
+        constraints = [models.UniqueConstraint(fields=("user", "kind"), name="notification_mute_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.kind}"

@@ -30,9 +30,11 @@ from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.db import models, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from guanxi.activities.models import Notification, NotificationKind
+from guanxi.activities.models import Notification, NotificationKind, NotificationMute
 from guanxi.core.choices import Action, ChangeAction
+from guanxi.core.errors import FieldErrors
 from guanxi.core.models import ChangeLogEntry, Follow, TimelineEntry
 from guanxi.core.pagination import Page, paginate
 from guanxi.core.permissions import hidden_fields, restrict_queryset, restricted
@@ -204,6 +206,10 @@ def _notify(model: type[models.Model], events: list[_Event]) -> None:
         for user_id, kind in kinds.items():
             if user_id != event.actor_id:
                 plan[user_id].append((event, kind))
+    # The kinds each recipient does not want (通知设置): one read for all of them.
+    for user_id, kind in NotificationMute.objects.filter(user_id__in=list(plan)).values_list("user_id", "kind"):
+        plan[user_id] = [(event, told) for event, told in plan[user_id] if told != kind]
+    plan = defaultdict(list, {user_id: items for user_id, items in plan.items() if items})
     if not plan:
         return
     content_type = ContentType.objects.get_for_model(model, for_concrete_model=False)
@@ -340,6 +346,33 @@ def mark_read(user: Any, ids: Iterable[Any] | None = None) -> int:
     if ids is not None:
         unread = unread.filter(pk__in=[int(i) for i in ids])
     return unread.update(read_at=timezone.now())
+
+
+def notification_settings(user: Any) -> dict[str, bool]:
+    """Each kind of notification and whether the user wants it (通知设置), in the kinds' order."""
+    muted = set(NotificationMute.objects.filter(user_id=user.pk).values_list("kind", flat=True))
+    return {kind: kind not in muted for kind in NotificationKind.values}
+
+
+@transaction.atomic
+def notification_settings_set(*, user: Any, muted: Iterable[str]) -> dict[str, bool]:
+    """The kinds the user does not want from now on (the others they do); an unknown kind refuses
+    the whole change, naming it. What was written before stays."""
+    muted = list(dict.fromkeys(muted))
+    unknown = [kind for kind in muted if kind not in NotificationKind.values]
+    if unknown:
+        raise FieldErrors(
+            {
+                "muted": [
+                    _("Unknown kind %(kinds)s; use any of: %(known)s.")
+                    % {"kinds": ", ".join(unknown), "known": ", ".join(NotificationKind.values)}
+                ]
+            }
+        )
+    NotificationMute.objects.filter(user_id=user.pk).exclude(kind__in=muted).delete()
+    have = set(NotificationMute.objects.filter(user_id=user.pk).values_list("kind", flat=True))
+    NotificationMute.objects.bulk_create(NotificationMute(user_id=user.pk, kind=k) for k in muted if k not in have)
+    return notification_settings(user)
 
 
 def notifications_purge_old(days: int | None = None) -> int:

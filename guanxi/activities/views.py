@@ -1,10 +1,12 @@
-"""The notifications' pages: the bell of the top bar, ``/notifications/``, opening one, marking read."""
+"""The notifications' pages: the bell of the top bar, ``/notifications/``, opening one, marking read,
+and the settings (which kinds, and by email when)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.contrib import messages
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
@@ -19,6 +21,8 @@ from guanxi.activities.notifications import (
     COUNT_CAP,
     Shown,
     mark_read,
+    notification_settings,
+    notification_settings_set,
     notifications_of,
     notifications_page,
     shown,
@@ -30,6 +34,8 @@ from guanxi.core.models import ChangeLogEntry
 from guanxi.core.pagination import DEFAULT_LIMIT
 from guanxi.core.views.base import GuanxiViewMixin
 from guanxi.core.views.records import change_panel
+from guanxi.identity.account import account_update
+from guanxi.identity.models import NotificationEmail
 
 #: How many of a change's fields a notification lists; "and N more" after them.
 CHANGES_SHOWN = 4
@@ -44,6 +50,18 @@ SENTENCES: dict[str, Any] = {
     NotificationKind.DELETED: gettext_lazy("%(actor)s deleted %(record)s"),
     NotificationKind.RESTORED: gettext_lazy("%(actor)s restored %(record)s"),
     NotificationKind.MERGED: gettext_lazy("%(actor)s merged %(record)s"),
+}
+
+
+#: What a user chooses to hear of, kind by kind (通知设置).
+WANTED_LABELS: dict[str, Any] = {
+    NotificationKind.CHANGED: gettext_lazy("Someone changes a record I follow or own"),
+    NotificationKind.ASSIGNED: gettext_lazy("Someone gives me a record"),
+    NotificationKind.NOTE: gettext_lazy("Someone writes a note on a record I follow or own"),
+    NotificationKind.FILE: gettext_lazy("Someone adds a file to a record I follow or own"),
+    NotificationKind.DELETED: gettext_lazy("Someone deletes a record I follow or own"),
+    NotificationKind.RESTORED: gettext_lazy("Someone restores a record I follow or own"),
+    NotificationKind.MERGED: gettext_lazy("Someone merges a record I follow or own"),
 }
 
 
@@ -197,9 +215,48 @@ class NotificationBellView(GuanxiViewMixin, View):
         return response
 
 
+class NotificationSettingsView(GuanxiViewMixin, View):
+    """``/notifications/settings/``: which kinds of notification the user wants (the others are not
+    written for them, in the bell or by email), and when email brings them (the account page's
+    setting, through the same service)."""
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        email = request.user.notification_email  # type: ignore[union-attr]  # the mixin signs in first
+        return self.render(request, notification_settings(request.user), email)
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        wanted = set(request.POST.getlist("wanted"))
+        email = request.POST.get("notification_email", "")
+        try:
+            with transaction.atomic():  # both or neither
+                notification_settings_set(
+                    user=request.user, muted=[k for k in NotificationKind.values if k not in wanted]
+                )
+                account_update(user=request.user, data={"notification_email": email})
+        except FieldErrors as exc:
+            kinds = {k: k in wanted for k in NotificationKind.values}
+            return self.render(request, kinds, email, errors=exc.errors, status=400)
+        messages.success(request, _("Your notification settings are saved."))
+        return redirect("ui:notification-settings")
+
+    def render(
+        self,
+        request: HttpRequest,
+        kinds: dict[str, bool],
+        email: str,
+        *,
+        errors: dict[str, list[str]] | None = None,
+        status: int = 200,
+    ) -> HttpResponse:
+        rows = [{"kind": k, "label": WANTED_LABELS[k], "wanted": wanted} for k, wanted in kinds.items()]
+        context = {"rows": rows, "email": email, "email_choices": NotificationEmail.choices, "errors": errors or {}}
+        return render(request, "activities/notification_settings.html", context, status=status)
+
+
 ui_urlpatterns = [
     path("notifications/", NotificationListView.as_view(), name="notification-list"),
     path("notifications/bell/", NotificationBellView.as_view(), name="notification-bell"),
     path("notifications/read/", NotificationReadView.as_view(), name="notification-read"),
+    path("notifications/settings/", NotificationSettingsView.as_view(), name="notification-settings"),
     path("notifications/<int:pk>/", NotificationOpenView.as_view(), name="notification-open"),
 ]

@@ -83,15 +83,40 @@ def _read(c: Check) -> None:
         c.errors.append(f"mark read: marked {sorted(read)}, expected {sorted(VIEW[c.who])}")
 
 
+def _settings(c: Check) -> None:
+    """Each principal reads their own settings (everything wanted in a new world)."""
+    response = c.request("settings", "GET", f"{NOTIFICATIONS}/settings", _denied(c.who) or 200)
+    if response.status_code == 200 and not all(row["wanted"] for row in response.json()["kinds"]):
+        c.errors.append(f"settings: {response.json()}")
+
+
+def _settings_set(c: Check) -> None:
+    """Each principal sets their own; nobody else's changes."""
+    from guanxi.activities.models import NotificationMute
+
+    response = c.request("settings set", "PUT", f"{NOTIFICATIONS}/settings", _denied(c.who) or 200, {"muted": ["file"]})
+    if response.status_code != 200:
+        return
+    muted = set(NotificationMute.objects.values_list("user_id", flat=True))
+    expected = {c.w.p.user(c.who).pk}
+    if muted != expected:
+        c.errors.append(f"settings set: muted for users {sorted(muted)}, expected {sorted(expected)}")
+
+
 MATRIX: dict[tuple[str, str], Callable[[Check], None]] = {
     ("GET", NOTIFICATIONS): _list,
     ("GET", NOTIFICATIONS + "/unread-count"): _count,
     ("POST", NOTIFICATIONS + "/read"): _read,
+    ("GET", NOTIFICATIONS + "/settings"): _settings,
+    ("PUT", NOTIFICATIONS + "/settings"): _settings_set,
 }
 
 CHANGELOG_EXEMPT: dict[tuple[str, str], str] = {
     ("POST", NOTIFICATIONS + "/read"): "changes no record: it marks the caller's own notifications read "
     "(personal, like a follow); see tests/activities/test_notifications.py",
+    ("PUT", NOTIFICATIONS + "/settings"): "changes no record: the kinds the caller does not want (personal, "
+    "like a follow; an email mode given is the account's, logged by account_update); see "
+    "tests/activities/test_notification_settings.py",
 }
 
 
@@ -138,9 +163,17 @@ def _ui_read(c: UiCheck) -> None:
     c.request("mark all read", "POST", _ui_url("notification-read"), 302)
 
 
+def _ui_settings(c: UiCheck) -> None:
+    """Anyone signed in reads and saves their own settings."""
+    url = _ui_url("notification-settings")
+    c.request("settings", "GET", url, 302 if c.who == "anonymous" else 200)
+    c.request("settings save", "POST", url, 302, {"wanted": ["changed"], "notification_email": "off"})
+
+
 UI_MATRIX: dict[str, Callable[[UiCheck], None]] = {
     "notification-list": _ui_list,
     "notification-open": _ui_open,
     "notification-bell": _ui_bell,
     "notification-read": _ui_read,
+    "notification-settings": _ui_settings,
 }

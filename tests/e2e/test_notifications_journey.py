@@ -80,14 +80,26 @@ def test_notifications_journey(page: Page, make_page: Any, shot: Any, accounts: 
     expect(page.locator("#notification-list .gx-unread")).to_have_count(0)
     shot("all-read")
 
-    # --- on a phone: the bell in the top bar, the page in one column ---------------------------------
+    # --- 通知设置: no more notes (跟进记录) --------------------------------------------------------------
+    page.locator("#notification-settings-link").click()
+    page.wait_for_url(re.compile(r"/notifications/settings/"))
+    expect(page.locator("#wanted-note")).to_be_checked()
+    page.locator("#wanted-note").uncheck()
+    page.locator("#notification-settings-save").click()
+    expect(page.locator(".alert-success, .toast, [role=status]").first).to_be_visible()
+    expect(page.locator("#wanted-note")).not_to_be_checked()
+    shot("settings")
+
+    # --- on a phone: the bell in the top bar, the page in one column; the colleague's next change and
+    # note tell of the change alone --------------------------------------------------------------------
     guanxi_server.shell(_CHANGE.format(pk=ids["account"]).replace("manufacturing", "retail"))
     phone = make_page(viewport=PHONE, is_mobile=True, storage_state=page.context.storage_state())
     phone.goto("/")
-    expect(phone.locator("#notification-count")).to_have_text("2")
+    expect(phone.locator("#notification-count")).to_have_text("1")
     phone.locator("#notification-bell-link").click()
     phone.wait_for_url(re.compile(r"/notifications/"))
-    expect(phone.locator("#notification-list .gx-unread")).to_have_count(2)
+    expect(phone.locator("#notification-list .gx-unread")).to_have_count(1)
+    expect(phone.locator("#notification-list .gx-unread")).to_contain_text("修改了")
     width = phone.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"], f"the page scrolls sideways on a phone ({width}px)"
     shot("phone", phone)
