@@ -13,7 +13,7 @@ from guanxi.core.filters import FilterSet
 from guanxi.core.models import Attachment, ChangeLogEntry, CustomFieldDefinition, Note, Tag, TimelineEntry
 from guanxi.core.permissions import restricted
 from guanxi.core.registry import Resource, register, resources
-from guanxi.core.timeline import note_create, note_delete, note_restore, note_update, subjects_q, timeline_subjects
+from guanxi.core.timeline import note_create, note_delete, note_restore, note_update, timeline_subjects
 
 
 class TagFilterSet(FilterSet):
@@ -79,7 +79,7 @@ class TimelineFilterSet(FilterSet):
         record = restricted(model, self.user, Action.VIEW).filter(pk=pk).first()
         if record is None:
             raise FieldErrors({"record": [_("There is no such record, or you may not see it.")]})
-        return qs.filter(subjects_q(timeline_subjects(record, self.user)))
+        return qs.filter(timeline_subjects(record, self.user).q())
 
 
 class NoteFilterSet(FilterSet):

@@ -2,8 +2,8 @@
 each under the contact's name (``core.timeline.register_timeline_gatherer``).
 
 Only contacts the reader may see, and at an account with more than ``GATHER_LIMIT`` of them the
-newest linked (the (account, contact) index, read backwards: no sort): the entries of all of them
-are read through the timeline's (content type, object, time) index, one ``IN`` list per type.
+newest linked (the (account, contact) index, read backwards: no sort), as a subquery of the
+timeline's reads; only the names of the contacts on the page shown are read.
 """
 
 from __future__ import annotations
@@ -20,13 +20,13 @@ from guanxi.customers.models import Account, AccountContact, Contact
 GATHER_LIMIT = 1000
 
 
-def account_contacts_history(account: Account, user: Any) -> list[tuple[type[models.Model], dict[int, str]]]:
+def account_contacts_history(account: Account, user: Any) -> list[tuple[type[models.Model], models.QuerySet]]:
     visible = restricted(Contact, user, Action.VIEW)
     if visible.query.is_empty():
         return []
-    links = (
+    ids = (
         AccountContact.objects.filter(visible_ref("contact_id", visible), account=account)
         .order_by("-contact_id")
-        .values_list("contact_id", "contact__display_name")[:GATHER_LIMIT]
+        .values_list("contact_id", flat=True)[:GATHER_LIMIT]
     )
-    return [(Contact, dict(links))]
+    return [(Contact, ids)]
