@@ -218,6 +218,19 @@ CONTACT_FIELDS: tuple[ImportField, ...] = (
         writes="accounts",
         hint=gettext_lazy("The account's external ID, in place of its name."),
     ),
+    ImportField(
+        "account_registration_number",
+        gettext_lazy("company's registration number"),
+        (
+            *("统一社会信用代码", "公司统一社会信用代码", "社会信用代码", "信用代码", "纳税人识别号", "税号"),
+            *("registration number", "company registration number", "company number", "tax id"),
+        ),
+        writes="accounts",
+        hint=gettext_lazy(
+            "The company's 统一社会信用代码: finds it whatever the file calls it; "
+            "a company created from the row keeps it."
+        ),
+    ),
     *_COMMON_TAIL,
 )
 
@@ -646,6 +659,12 @@ def prepare_contacts(rows: list[tuple[int, list[str]]], ctx: PrepareContext) -> 
         account_ext = row.get("account_external_id")
         if account_ext:
             values["account_external_id"] = row.text("account_external_id", account_ext)
+        number = row.get("account_registration_number")
+        if number:  # checked as the row's country writes it, as the account import does
+            try:
+                values["account_registration_number"] = normalize_registration_number(number, values["country"])
+            except ValueError as exc:
+                row.fail("account_registration_number", number, str(exc))
         row.shared()
         row.blanks(_CLEARABLE_CONTACT)
         if not row.errors:
@@ -1149,36 +1168,54 @@ class ContactWriter(_Writer):
             # import (names already written are found again by the lookup below).
             self.account_ids.clear()
         by_ext = {r.values["account_external_id"] for r in rows if r.values.get("account_external_id")}
+        by_number = {
+            r.values["account_registration_number"]
+            for r in rows
+            if r.values.get("account_registration_number") and not r.values.get("account_external_id")
+        }
         by_name = {
             r.values["company"] for r in rows if r.values.get("company") and not r.values.get("account_external_id")
         }
         visible = restricted(Account, self.user, Action.VIEW)
-        for kind, keys in (("external_id", by_ext), ("name", by_name)):
+        for kind, keys in (("external_id", by_ext), ("registration_number", by_number), ("name", by_name)):
             missing = [k for k in keys if (kind, k) not in self.account_ids]
             for chunk in _chunks(missing):
                 rows_found = visible.filter(**{f"{kind}__in": chunk}).order_by("-id").values_list(kind, "pk")
                 for key, pk in rows_found:
                     self.account_ids[(kind, key)] = pk
         kept: list[Prepared] = []
-        new_names: list[str] = []
+        new_names: dict[str, str] = {}  # name -> the registration number the new account takes
         for row in rows:
             ext = row.values.get("account_external_id")
+            number = row.values.get("account_registration_number")
             if ext:
                 if self.account_ids.get(("external_id", ext)) is None:
                     self._refuse(result, row, "account_external_id", ext, _("No account with this external ID."))
                     continue
+            elif number and self.account_ids.get(("registration_number", number)) is not None:
+                pass  # the company, whatever the row calls it
+            elif number and not row.values.get("company"):
+                self._refuse(
+                    result,
+                    row,
+                    "account_registration_number",
+                    number,
+                    _("No account you may see has this registration number; give the company's name to create it."),
+                )
+                continue
             elif row.values.get("company") and ("name", row.values["company"]) not in self.account_ids:
                 if not self.may_add_accounts:
                     self._refuse(result, row, "company", row.values["company"], _("No account with this name."))
                     continue
                 self.account_ids[("name", row.values["company"])] = None
-                new_names.append(row.values["company"])
+                new_names[row.values["company"]] = number or ""
             kept.append(row)
         if new_names:
             self._create_accounts(new_names, result)
         return kept
 
-    def _create_accounts(self, names: list[str], result: BatchResult) -> None:
+    def _create_accounts(self, names: dict[str, str], result: BatchResult) -> None:
+        """The accounts the rows name that do not exist yet: ``{name: registration number or ""}``."""
         now = timezone.now()
         table = TableRows(Account, now)
         log = ChangeLogRows(self.user, now)
@@ -1186,10 +1223,11 @@ class ContactWriter(_Writer):
         rows = []
         documents: dict[int, Columns] = {}
         rules = Assigner()
-        for pk, name in zip(pks, names, strict=True):
+        for pk, (name, number) in zip(pks, names.items(), strict=True):
             values = {
                 "id": pk,
                 "name": name,
+                "registration_number": number,
                 "owner_id": self.user.pk,
                 "team_id": getattr(self.user, "team_id", None),
                 "created_by_id": self.user.pk,
@@ -1199,8 +1237,13 @@ class ContactWriter(_Writer):
                 _assign_row(rules, table, values, None)
             rows.append(table.row(values))
             self.account_ids[("name", name)] = pk
-            documents[pk] = account_document(name).columns()
-            log.add(Account, pk, name, ChangeAction.CREATE, {"name": [None, name], "owner": [None, values["owner_id"]]})
+            if number:
+                self.account_ids[("registration_number", number)] = pk
+            documents[pk] = account_document(name, registration_number=number).columns()
+            changes = {"name": [None, name], "owner": [None, values["owner_id"]]}
+            if number:
+                changes["registration_number"] = [None, number]
+            log.add(Account, pk, name, ChangeAction.CREATE, changes)
         table.insert(rows)
         if rules:
             rules.save()
@@ -1211,6 +1254,9 @@ class ContactWriter(_Writer):
     def _account_of(self, values: dict[str, Any]) -> int | None:
         if values.get("account_external_id"):
             return self.account_ids.get(("external_id", values["account_external_id"]))
+        number = values.get("account_registration_number")
+        if number and self.account_ids.get(("registration_number", number)) is not None:
+            return self.account_ids[("registration_number", number)]
         if values.get("company"):
             return self.account_ids.get(("name", values["company"]))
         return None

@@ -14,7 +14,7 @@ from django.test import Client
 from guanxi.core.errors import FieldErrors
 from guanxi.customers import services
 from guanxi.customers.duplicates import duplicates_detect
-from guanxi.customers.models import Account, DuplicateCandidate
+from guanxi.customers.models import Account, Contact, DuplicateCandidate
 from guanxi.customers.normalize import normalize_registration_number
 from guanxi.identity.models import Role, User
 from tests.customers.test_import import job_client
@@ -154,3 +154,28 @@ def test_the_filter_reads_the_numbers_index(admin: User) -> None:
     with transaction.atomic():  # PostgreSQL's SET LOCAL of plan_of
         plan = "\n".join(plan_of(sql, params))
     assert "account_reg_number_idx" in plan, (connection.vendor, plan)
+
+
+def test_a_contact_import_finds_the_company_by_its_code(admin: User, django_capture_on_commit_callbacks: Any) -> None:
+    huawei = services.account_create(user=admin, data={"name": "华为技术有限公司", "registration_number": HUAWEI})
+    client: Client = job_client(admin, django_capture_on_commit_callbacks)
+    rows = [
+        ["姓名", "手机", "公司", "统一社会信用代码"],
+        ["余承东", "13900139001", "华为", "9144 0300 1922 0382 16"],  # 2: the code wins over the short name
+        ["雷军", "13900139002", "小米通讯技术有限公司", OTHER],  # 3: a new company, created with its code
+        ["无名", "13900139003", "", "91110108551385082Q"],  # 4: an unknown code and no name to create
+        ["错码", "13900139004", "某公司", "914403001922038217"],  # 5: a wrong check character
+    ]
+    result = run_import(client, rows, "contacts", policy="update")
+    assert result["mapping"]["统一社会信用代码"] == "account_registration_number"
+    assert result["result"] == {"created": 2, "updated": 0, "skipped": 0, "failed": 2}
+    errors = errors_by_line(client, result["id"])
+    assert sorted(errors) == [4, 5] and all(errors[line][0] == "统一社会信用代码" for line in (4, 5))
+    assert "give the company's name" in errors[4][1] and "not a valid" in errors[5][1]
+    yu = Contact.objects.get(display_name="余承东")
+    assert list(yu.account_links.values_list("account_id", flat=True)) == [huawei.pk]
+    assert not Account.objects.filter(name="华为").exists()
+    xiaomi = Account.objects.get(name="小米通讯技术有限公司")
+    assert xiaomi.registration_number == OTHER
+    lei = Contact.objects.get(display_name="雷军")
+    assert list(lei.account_links.values_list("account_id", flat=True)) == [xiaomi.pk]
