@@ -179,3 +179,18 @@ def test_a_contact_import_finds_the_company_by_its_code(admin: User, django_capt
     assert xiaomi.registration_number == OTHER
     lei = Contact.objects.get(display_name="雷军")
     assert list(lei.account_links.values_list("account_id", flat=True)) == [xiaomi.pk]
+
+
+def test_a_company_moved_to_china_must_carry_a_valid_code(admin: User) -> None:
+    acme = services.account_create(
+        user=admin, data={"name": "Acme Ltd", "country": "GB", "registration_number": "GB0123 4567"}
+    )
+    with pytest.raises(FieldErrors) as caught:
+        services.account_update(pk=acme.pk, user=admin, data={"country": "CN"})
+    assert set(caught.value.errors) == {"registration_number"}
+    acme.refresh_from_db()
+    assert acme.country == "GB"  # nothing half-written
+    moved = services.account_update(pk=acme.pk, user=admin, data={"country": "CN", "registration_number": HUAWEI})
+    assert (moved.country, moved.registration_number) == ("CN", HUAWEI)
+    # Another change leaves a number alone.
+    assert services.account_update(pk=acme.pk, user=admin, data={"industry": "retail"}).registration_number == HUAWEI

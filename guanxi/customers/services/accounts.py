@@ -49,10 +49,13 @@ def _prepare_account_data(data: dict[str, Any], *, current: Account | None, user
             errors["currency"] = [_("Use a three-letter currency code such as CNY or USD.")]
         data["currency"] = currency
     region = clean_place(data, current, errors)
-    if "registration_number" in data:
-        country = data.get("country", current.country if current else DEFAULT_REGION)
+    # Checked as the account's country writes it: when the number or the country changes (a company
+    # moved to China must carry a valid 统一社会信用代码).
+    country = data.get("country", current.country if current else DEFAULT_REGION)
+    number = data.get("registration_number", current.registration_number if current else "")
+    if "registration_number" in data or (current is not None and number and country != current.country):
         try:
-            data["registration_number"] = normalize_registration_number(data["registration_number"] or "", country)
+            data["registration_number"] = normalize_registration_number(number or "", country)
         except ValueError as exc:
             errors["registration_number"] = [str(exc)]
     if region and "region" not in data and not (current and current.region):
