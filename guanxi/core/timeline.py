@@ -167,15 +167,17 @@ TIMELINE_PAGE = 50
 #: 2–5 ms a read to bind and plan, the subquery under 1 ms) of records the user may see. Modules
 #: register theirs (customers: an account's contacts).
 Gatherer = Callable[[Any, Any], list[tuple[type[models.Model], models.QuerySet]]]
-_GATHERERS: dict[type[models.Model], Gatherer] = {}
+_GATHERERS: dict[type[models.Model], tuple[Gatherer, Any]] = {}
 
 
-def register_timeline_gatherer(model: type[models.Model], gather: Gatherer) -> None:
-    _GATHERERS[model] = gather
+def register_timeline_gatherer(model: type[models.Model], gather: Gatherer, *, label: Any) -> None:
+    """``label``: the panel's switch that shows the gathered records' entries or not."""
+    _GATHERERS[model] = (gather, label)
 
 
-def gathers_others(model: type[models.Model]) -> bool:
-    return model in _GATHERERS
+def gathered_label(model: type[models.Model]) -> str:
+    """The switch's label for a record whose timeline gathers others', or "" (no switch)."""
+    return str(_GATHERERS[model][1]) if model in _GATHERERS else ""
 
 
 def timeline_kinds() -> list[tuple[str, str]]:
@@ -259,7 +261,7 @@ def timeline_subjects(record: models.Model, user: Any, *, gathered: bool = True)
     its module gathers."""
     own = ContentType.objects.get_for_model(record, for_concrete_model=False)
     subjects = Subjects(own=(own.pk, record.pk))
-    gather = _GATHERERS.get(type(record)) if gathered else None
+    gather = _GATHERERS[type(record)][0] if gathered and type(record) in _GATHERERS else None
     for model, ids in gather(record, user) if gather else []:
         content_type = ContentType.objects.get_for_model(model, for_concrete_model=False)
         subjects.gathered[content_type.pk] = (model, ids)

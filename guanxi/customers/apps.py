@@ -22,13 +22,13 @@ class CustomersConfig(AppConfig):
         register_customer_movers()
         from guanxi.core.timeline import on_interaction, register_timeline_gatherer, register_timeline_kinds
         from guanxi.customers.choices import TimelineKind
-        from guanxi.customers.history import account_contacts_history
+        from guanxi.customers.history import GATHERED_LABEL, account_history
         from guanxi.customers.models import Account
         from guanxi.customers.services.recompute import engagement_after_interaction
 
         on_interaction(engagement_after_interaction)
         register_timeline_kinds(dict(TimelineKind.choices))
-        register_timeline_gatherer(Account, account_contacts_history)
+        register_timeline_gatherer(Account, account_history, label=GATHERED_LABEL)
         from guanxi.core.views.home import HomePanel, register_home_panel
         from guanxi.customers.birthdays import upcoming
         from guanxi.customers.home import my_accounts

@@ -205,3 +205,21 @@ def test_the_api_reads_an_accounts_whole_timeline(
     assert hidden.status_code == 400 and "record" in str(hidden.json_body)
     wrong = api_for(rep).get("timeline?record=gadgets")
     assert wrong.status_code == 400 and "type:id" in str(wrong.json_body)
+
+
+def test_a_group_heads_timeline_shows_its_subsidiaries(
+    make_account: Callable[..., Account], rep: User, other_rep: User, admin: User
+) -> None:
+    head = make_account(by=rep, name="上海城投集团")
+    mine = make_account(by=rep, name="上海城投水务", parent_id=head.pk)
+    theirs = make_account(by=admin, name="上海城投环境", parent_id=head.pk, owner=other_rep)
+    note(mine, owner=rep, body="水务公司下月招标")
+    note(theirs, owner=other_rep, body="环境公司的内部备注")
+    page = client_for(rep).get(reverse("ui:accounts-detail", args=[head.pk])).content.decode()
+    assert "水务公司下月招标" in page and "环境公司的内部备注" not in page  # only what the rep may see
+    link = reverse("ui:accounts-detail", args=[mine.pk])
+    assert re.search(rf'class="timeline-subject"><a href="{link}">上海城投水务</a>', page)
+    assert "With its contacts and subsidiaries" in page
+    # The subsidiary's page shows it as its own; the head's without the switch does not.
+    assert "水务公司下月招标" not in client_for(rep).get(timeline_url(head, gathered="0")).content.decode()
+    assert any(e["body"] == "环境公司的内部备注" for e in timeline_page(admin, head).entries)

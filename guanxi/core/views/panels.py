@@ -24,7 +24,7 @@ from guanxi.core.choices import Action
 from guanxi.core.errors import FieldErrors
 from guanxi.core.models import Attachment
 from guanxi.core.registry import registered_models
-from guanxi.core.timeline import gathers_others, note_create, timeline_kinds, timeline_page
+from guanxi.core.timeline import gathered_label, note_create, timeline_kinds, timeline_page
 from guanxi.core.views.base import GuanxiViewMixin, may, record_url_by_type, safe_next, visible_or_404
 
 
@@ -58,7 +58,7 @@ def timeline_context(
         "timeline_url": url,
         "timeline_kind": kind,
         "timeline_kinds": timeline_kinds(),
-        "timeline_gathers": gathers_others(type(record)),
+        "timeline_gathers": gathered_label(type(record)),
         "timeline_gathered": gathered,
         "timeline_next": f"{url}?{urlencode({**params, 'before': page.next_cursor})}" if page.next_cursor else None,
     }
