@@ -94,7 +94,8 @@ def _accounts_numbered(user: Any, registration_number: str, exclude: int | None)
     """Accounts with this registration number as typed (compacted, checked or not: a wrong check
     character is the form's error to tell)."""
     number = compact_registration_number(registration_number)
-    if not number:
+    # A role that may not read the number may not probe which account holds one either.
+    if not number or "registration_number" in hidden_fields(user, Account):
         return []
     same = restricted(Account, user, Action.VIEW).filter(registration_number=number).order_by("id")
     if exclude is not None:

@@ -23,6 +23,7 @@ from tests.factories import client_for, field_rule
 
 pytestmark = pytest.mark.django_db
 
+CHECK = "/customers/duplicates/check/accounts/"
 HUAWEI = "914403001922038216"  # a well-formed code (its check character is right)
 OTHER = "91110000600037341L"
 
@@ -100,6 +101,12 @@ def test_the_form_warns_of_the_code_as_it_is_typed(admin: User, rep: User) -> No
     # Only what the user may see: a rep is told nothing of an account that is not theirs.
     other = client_for(rep).get("/customers/duplicates/check/accounts/", {"registration_number": HUAWEI})
     assert f"/customers/accounts/{existing.pk}/" not in other.content.decode()
+    # Nor, by the number, of their own when their role hides the number from them.
+    mine = services.account_create(user=rep, data={"name": "小米科技", "registration_number": OTHER})
+    asked = {"registration_number": OTHER}
+    assert f"/customers/accounts/{mine.pk}/" in client_for(rep).get(CHECK, asked).content.decode()
+    field_rule(rep.role, "customers.account", "registration_number", "hidden")
+    assert f"/customers/accounts/{mine.pk}/" not in client_for(rep).get(CHECK, asked).content.decode()
 
 
 def test_the_import_checks_it_and_matches_by_it(admin: User, django_capture_on_commit_callbacks: Any) -> None:
