@@ -11,6 +11,7 @@ from ninja import Router, Schema
 
 from guanxi.activities.models import NotificationKind
 from guanxi.activities.notifications import (
+    WANTED_LABELS,
     Shown,
     mark_read,
     notification_settings,
@@ -89,8 +90,6 @@ def notifications_read(request: HttpRequest, payload: ReadIn) -> HttpResponse:
 
 
 def settings_json(user: Any) -> dict[str, Any]:
-    from guanxi.activities.views import WANTED_LABELS
-
     return {
         "kinds": [
             {"kind": kind, "label": str(WANTED_LABELS[kind]), "wanted": wanted}

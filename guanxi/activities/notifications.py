@@ -31,6 +31,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from guanxi.activities.models import Notification, NotificationKind, NotificationMute
 from guanxi.core.choices import Action, ChangeAction
@@ -207,17 +208,22 @@ def _notify(model: type[models.Model], events: list[_Event]) -> None:
             if user_id != event.actor_id:
                 plan[user_id].append((event, kind))
     # The kinds each recipient does not want (通知设置): one read for all of them.
+    muted: dict[int, set[str]] = defaultdict(set)
     for user_id, kind in NotificationMute.objects.filter(user_id__in=list(plan)).values_list("user_id", "kind"):
-        plan[user_id] = [(event, told) for event, told in plan[user_id] if told != kind]
-    plan = defaultdict(list, {user_id: items for user_id, items in plan.items() if items})
-    if not plan:
+        muted[user_id].add(kind)
+    told_to = {
+        user_id: kept
+        for user_id, items in plan.items()
+        if (kept := [(event, kind) for event, kind in items if kind not in muted[user_id]])
+    }
+    if not told_to:
         return
     content_type = ContentType.objects.get_for_model(model, for_concrete_model=False)
     manager: Any = getattr(model, "all_objects", model._default_manager)  # a deleted record is in the bin
     rows = []
-    users = list(get_user_model().objects.filter(pk__in=list(plan), is_active=True))
+    users = list(get_user_model().objects.filter(pk__in=list(told_to), is_active=True))
     for user in users:
-        items = plan[user.pk]
+        items = told_to[user.pk]
         ids = list({event.object_id for event, _kind in items})
         visible = set(
             restrict_queryset(manager.all(), user, Action.VIEW).filter(pk__in=ids).values_list("pk", flat=True)
@@ -346,6 +352,18 @@ def mark_read(user: Any, ids: Iterable[Any] | None = None) -> int:
     if ids is not None:
         unread = unread.filter(pk__in=[int(i) for i in ids])
     return unread.update(read_at=timezone.now())
+
+
+#: What a user chooses to hear of, kind by kind (通知设置).
+WANTED_LABELS: dict[str, Any] = {
+    NotificationKind.CHANGED: gettext_lazy("Someone changes a record I follow or own"),
+    NotificationKind.ASSIGNED: gettext_lazy("Someone gives me a record"),
+    NotificationKind.NOTE: gettext_lazy("Someone writes a note on a record I follow or own"),
+    NotificationKind.FILE: gettext_lazy("Someone adds a file to a record I follow or own"),
+    NotificationKind.DELETED: gettext_lazy("Someone deletes a record I follow or own"),
+    NotificationKind.RESTORED: gettext_lazy("Someone restores a record I follow or own"),
+    NotificationKind.MERGED: gettext_lazy("Someone merges a record I follow or own"),
+}
 
 
 def notification_settings(user: Any) -> dict[str, bool]:

@@ -19,6 +19,7 @@ from django.views import View
 from guanxi.activities.models import NotificationKind
 from guanxi.activities.notifications import (
     COUNT_CAP,
+    WANTED_LABELS,
     Shown,
     mark_read,
     notification_settings,
@@ -50,18 +51,6 @@ SENTENCES: dict[str, Any] = {
     NotificationKind.DELETED: gettext_lazy("%(actor)s deleted %(record)s"),
     NotificationKind.RESTORED: gettext_lazy("%(actor)s restored %(record)s"),
     NotificationKind.MERGED: gettext_lazy("%(actor)s merged %(record)s"),
-}
-
-
-#: What a user chooses to hear of, kind by kind (通知设置).
-WANTED_LABELS: dict[str, Any] = {
-    NotificationKind.CHANGED: gettext_lazy("Someone changes a record I follow or own"),
-    NotificationKind.ASSIGNED: gettext_lazy("Someone gives me a record"),
-    NotificationKind.NOTE: gettext_lazy("Someone writes a note on a record I follow or own"),
-    NotificationKind.FILE: gettext_lazy("Someone adds a file to a record I follow or own"),
-    NotificationKind.DELETED: gettext_lazy("Someone deletes a record I follow or own"),
-    NotificationKind.RESTORED: gettext_lazy("Someone restores a record I follow or own"),
-    NotificationKind.MERGED: gettext_lazy("Someone merges a record I follow or own"),
 }
 
 
@@ -222,7 +211,7 @@ class NotificationSettingsView(GuanxiViewMixin, View):
 
     def get(self, request: HttpRequest) -> HttpResponse:
         email = request.user.notification_email  # type: ignore[union-attr]  # the mixin signs in first
-        return self.render(request, notification_settings(request.user), email)
+        return self._page(request, notification_settings(request.user), email)
 
     def post(self, request: HttpRequest) -> HttpResponse:
         wanted = set(request.POST.getlist("wanted"))
@@ -235,11 +224,11 @@ class NotificationSettingsView(GuanxiViewMixin, View):
                 account_update(user=request.user, data={"notification_email": email})
         except FieldErrors as exc:
             kinds = {k: k in wanted for k in NotificationKind.values}
-            return self.render(request, kinds, email, errors=exc.errors, status=400)
+            return self._page(request, kinds, email, errors=exc.errors, status=400)
         messages.success(request, _("Your notification settings are saved."))
         return redirect("ui:notification-settings")
 
-    def render(
+    def _page(
         self,
         request: HttpRequest,
         kinds: dict[str, bool],

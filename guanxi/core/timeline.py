@@ -82,13 +82,21 @@ def timeline_add(
     return entry
 
 
-def subject_for_write(user: Any, content_type_id: Any, object_id: Any) -> models.Model:
-    """The record a note or attachment goes on; the user must be allowed to change it."""
+def timeline_model(content_type_id: Any) -> type[models.Model] | None:
+    """The registered model with a timeline behind a content type id, or None."""
     from guanxi.core.registry import registered_models
 
     ct = ContentType.objects.filter(pk=content_type_id).first()
     model = ct.model_class() if ct else None
     if model is None or model not in registered_models() or not getattr(model, "has_timeline", False):
+        return None
+    return model
+
+
+def subject_for_write(user: Any, content_type_id: Any, object_id: Any) -> models.Model:
+    """The record a note or attachment goes on; the user must be allowed to change it."""
+    model = timeline_model(content_type_id)
+    if model is None:
         raise FieldErrors({"content_type": [_("Notes and files cannot be added to this type of record.")]})
     return services.record_lock(model, object_id, user, Action.CHANGE)
 

@@ -163,6 +163,10 @@ def test_a_wrong_kind_or_cursor_is_told(company: Account, rep: User, params: dic
     response = client_for(rep).get(timeline_url(company, **params))
     assert response.status_code == 400
     assert message in response.content.decode()
+    # htmx swaps only a 2xx answer: the panel gets the message where its entries (or older button) were.
+    shown = client_for(rep).get(timeline_url(company, **params), HTTP_HX_REQUEST="true")
+    where = 'id="timeline-older"' if "before" in params else 'id="timeline-entries"'
+    assert shown.status_code == 200 and message in shown.content.decode() and where in shown.content.decode()
     with pytest.raises(FieldErrors):
         timeline_page(rep, company, **params)
 

@@ -8,8 +8,8 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.html import conditional_escape
-from django.utils.safestring import SafeString, mark_safe
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 from django.views import View
 
@@ -28,14 +28,18 @@ def follow_context(resource: Resource, pk: int, following: bool) -> dict[str, ob
 
 def star_html(url: str, following: bool, name: Any) -> SafeString:
     """The star after a record's name on its list: one tap follows it, the next stops (htmx swaps
-    the star for its new state). Written as a string: a list has 50 of them (``lists.rows_html``)."""
-    escape = conditional_escape
-    label = _("Stop following %(name)s") if following else _("Follow %(name)s")
-    return mark_safe(  # noqa: S308 - the url, the label and the name are escaped
-        f'<button type="button" class="btn btn-icon btn-ghost-warning btn-sm gx-star" hx-post="{escape(url)}" '
-        f'hx-vals=\'{{"following": "{0 if following else 1}", "style": "star"}}\' hx-swap="outerHTML" '
-        f'aria-pressed="{"true" if following else "false"}" aria-label="{escape(label % {"name": name})}" '
-        f'title="{escape(label % {"name": name})}">{"★" if following else "☆"}</button>'
+    the star for its new state)."""
+    label = (_("Stop following %(name)s") if following else _("Follow %(name)s")) % {"name": name}
+    return format_html(
+        '<button type="button" class="btn btn-icon btn-ghost-warning btn-sm gx-star" hx-post="{}" '
+        'hx-vals=\'{{"following": "{}", "style": "star"}}\' hx-swap="outerHTML" aria-pressed="{}" '
+        'aria-label="{}" title="{}">{}</button>',
+        url,
+        "0" if following else "1",
+        "true" if following else "false",
+        label,
+        label,
+        "★" if following else "☆",
     )
 
 

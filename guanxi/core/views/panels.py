@@ -23,8 +23,7 @@ from guanxi.core.attachments import attachment_add, attachment_delete
 from guanxi.core.choices import Action
 from guanxi.core.errors import FieldErrors
 from guanxi.core.models import Attachment
-from guanxi.core.registry import registered_models
-from guanxi.core.timeline import gathered_label, note_create, timeline_kinds, timeline_page
+from guanxi.core.timeline import gathered_label, note_create, timeline_kinds, timeline_model, timeline_page
 from guanxi.core.views.base import GuanxiViewMixin, may, record_url_by_type, safe_next, visible_or_404
 
 
@@ -47,10 +46,10 @@ def timeline_context(
     """What the timeline panel (and each of its older pages) shows: the entries, each gathered
     one's record and link, the kinds to narrow it to, and the link to the next page."""
     page = timeline_page(user, record, kind=kind, gathered=gathered, before=before)
-    types = {pk: ContentType.objects.get_for_id(pk) for pk in {e["subject"][0] for e in page.entries if e["subject"]}}
     for entry in page.entries:
-        if entry["subject"]:
-            entry["subject_url"] = record_url_by_type(types[entry["subject"][0]], entry["subject"][1])
+        if entry["subject"]:  # content types are cached: no query
+            content_type_id, object_id = entry["subject"]
+            entry["subject_url"] = record_url_by_type(ContentType.objects.get_for_id(content_type_id), object_id)
     url = reverse("ui:timeline", args=[content_type.pk, record.pk])
     params = {"kind": kind, "gathered": "1" if gathered else "0"}
     return {
@@ -71,11 +70,11 @@ class TimelineView(GuanxiViewMixin, View):
     http_method_names = ["get"]
 
     def get(self, request: HttpRequest, content_type_id: int, object_id: int) -> HttpResponse:
-        content_type = ContentType.objects.filter(pk=content_type_id).first()
-        model = content_type.model_class() if content_type is not None else None
-        if content_type is None or model not in registered_models() or not getattr(model, "has_timeline", False):
+        model = timeline_model(content_type_id)
+        if model is None:
             raise Http404()
         record = visible_or_404(model, request.user, object_id)
+        content_type = ContentType.objects.get_for_id(content_type_id)
         try:
             context = timeline_context(
                 request.user,
@@ -86,7 +85,11 @@ class TimelineView(GuanxiViewMixin, View):
                 before=request.GET.get("before", ""),
             )
         except FieldErrors as exc:
-            return render(request, "generic/panels/timeline_error.html", {"errors": exc.errors}, status=400)
+            # htmx swaps only a 2xx answer: the panel shows the message, a plain request gets a 400.
+            status = 200 if getattr(request, "htmx", None) else 400
+            older = bool(request.GET.get("before"))
+            context = {"errors": exc.errors, "older": older}
+            return render(request, "generic/panels/timeline_error.html", context, status=status)
         context["older"] = bool(request.GET.get("before"))
         context["can_change"] = may(request.user, record, Action.CHANGE)  # a merge's undo button
         return render(request, "generic/panels/timeline_entries.html", context)
