@@ -142,6 +142,10 @@ class FilterSet:
     #: Columns with an index on (column, id) of the rows a list shows, whose ranges (``__gte``,
     #: ``__lte``) may match few records: those few are read from that index first (``_narrow``).
     indexed_ranges: ClassVar[tuple[str, ...]] = ()
+    #: Columns most records leave blank, indexed only where set (a partial index): ``{filter: Q}``,
+    #: the index's condition. A filter on a value repeats it, since SQLite uses a partial index only
+    #: for a query that states its condition (PostgreSQL proves it from the value).
+    sparse_columns: ClassVar[dict[str, Q]] = {}
     ordering_fields: ClassVar[tuple[str, ...]] = ("id",)
     default_ordering: ClassVar[str] = "-id"
     #: What people type for a value, read as it is stored (``country=中国`` -> ``CN``), for the exact
@@ -313,6 +317,8 @@ class FilterSet:
                 ranges.setdefault(name, {})[f"{name}__{lookup}"] = value
                 continue
             qs = qs.filter(**{f"{name}__{lookup}": value})
+            if name in self.sparse_columns and lookup in ("exact", "in") and all(value if lookup == "in" else [value]):
+                qs = qs.filter(self.sparse_columns[name])
         for bounds in ranges.values():
             qs = self._narrow(qs, bounds)
         since = self.params.get("updated_since")

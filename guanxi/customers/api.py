@@ -32,6 +32,7 @@ from guanxi.core.permissions import can, may_reach, sees_all
 from guanxi.core.registry import Resource, resource_at
 from guanxi.customers import classification, hierarchy, services
 from guanxi.customers.models import Account, AccountContact, Contact, CustomerProfile
+from guanxi.customers.org_chart import org_chart
 from guanxi.customers.selectors import day_bounds, pool_statistics, statistics_period
 from guanxi.customers.vcard import vcard_response
 
@@ -211,6 +212,26 @@ def account_routes(router: Router, resource: Resource) -> None:
                 "at_least": at_least,
             }
         )
+
+    @router.get(
+        "/{id}/org-chart",
+        operation_id="accounts_org_chart",
+        summary="The people at an account as a tree: who reports to whom, their decision roles and stances",
+        description=(
+            "``items``: the people at the top (nobody above them here), each with ``reports``, the people "
+            "who report to them, nested. Only the contacts you may see; a person whose manager you may "
+            "not see, or who works elsewhere, is at the top. Among one manager's reports, decision makers "
+            "come first (``decision_role``), then primary contacts, then by name. At an account with 500 "
+            "people or more, ``mapped_only`` is true and the tree holds those with a manager, a decision "
+            "role or a stance, and their managers."
+        ),
+    )
+    def account_org_chart(request: HttpRequest, id: int) -> HttpResponse:
+        require_token_scope(request, resource.object_type, Action.VIEW)
+        require_token_scope(request, resource_at("contacts").object_type, Action.VIEW)
+        account: Account = get_visible(request, resource, id)  # type: ignore[assignment]
+        chart = org_chart(account, request.user)
+        return json_response({"id": account.pk, "items": chart.as_json(), "mapped_only": chart.mapped_only})
 
     @router.get(
         "/{id}/fit",

@@ -128,6 +128,31 @@ class AccountSource(ColouredChoices):
     OTHER = "other", _("Other")
 
 
+class DecisionRole(ColouredChoices):
+    """A person's part in the customer's buying decision (决策链角色), as a salesperson maps it.
+
+    Declared in the order the account's people are listed in: who decides first.
+    """
+
+    DECISION_MAKER = "decision_maker", pgettext_lazy("decision role", "Decision maker")
+    BUYER = "buyer", pgettext_lazy("decision role", "Buyer")
+    EVALUATOR = "evaluator", pgettext_lazy("decision role", "Technical evaluator")
+    INFLUENCER = "influencer", pgettext_lazy("decision role", "Influencer")
+    USER = "user", pgettext_lazy("decision role", "User")
+
+    __colours__ = {"decision_maker": "red", "buyer": "orange", "evaluator": "blue", "influencer": "purple"}
+
+
+class Stance(ColouredChoices):
+    """Where a person stands on doing business with us (态度): 支持 / 中立 / 反对."""
+
+    SUPPORTER = "supporter", pgettext_lazy("stance", "Supporter")
+    NEUTRAL = "neutral", pgettext_lazy("stance", "Neutral")
+    OPPONENT = "opponent", pgettext_lazy("stance", "Opponent")
+
+    __colours__ = {"supporter": "green", "neutral": "secondary", "opponent": "red"}
+
+
 class ContactPointKind(models.TextChoices):
     EMAIL = "email", _("Email")
     PHONE = "phone", _("Phone")

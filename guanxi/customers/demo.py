@@ -295,6 +295,9 @@ class DemoContact:
     birthday_lunar: bool = False
     consent: dict[str, Any] = field(default_factory=dict)
     tags: tuple[str, ...] = ()
+    decision_role: str = ""
+    stance: str = ""
+    manager: str = ""  # the key of whom they report to
 
     @property
     def key(self) -> str:
@@ -426,6 +429,34 @@ def _people(account: DemoAccount, rng: random.Random, emails: _Emails) -> Iterat
         )
 
 
+# Each title's part in buying (决策链) and whose title they report to ("" for the head, who is listed
+# first at each company); a stance by title, no draw, so that the rest of the demo stays as it was.
+# fmt: off
+DECISION_CHAIN = {
+    "总经理": ("decision_maker", "", "neutral"), "Managing Director": ("decision_maker", "", "neutral"),
+    "副总经理": ("influencer", "总经理", "supporter"), "采购经理": ("buyer", "总经理", "supporter"),
+    "采购专员": ("buyer", "采购经理", ""), "技术总监": ("evaluator", "总经理", ""), "CTO": ("evaluator", "总经理", ""),
+    "IT 经理": ("evaluator", "CTO", "supporter"), "财务总监": ("influencer", "总经理", "opponent"),
+    "生产经理": ("user", "总经理", ""), "质量经理": ("user", "生产经理", ""), "行政主管": ("", "副总经理", ""),
+    "Head of Procurement": ("buyer", "Managing Director", "supporter"),
+    "Purchasing Manager": ("buyer", "Head of Procurement", ""), "CFO": ("influencer", "Managing Director", ""),
+    "IT Manager": ("evaluator", "CTO", "supporter"), "Operations Director": ("user", "Managing Director", ""),
+    "Plant Manager": ("user", "Operations Director", ""),
+}
+# fmt: on
+
+
+def _decision_chain(people: list[DemoContact]) -> None:
+    """Who reports to whom at one company: to the title named, else to the head."""
+    by_title = {person.title: person for person in people}
+    head = people[0]
+    for person in people:
+        role, manager_title, stance = DECISION_CHAIN.get(person.title, ("", "", ""))
+        person.decision_role, person.stance = role, stance
+        if person is not head:
+            person.manager = by_title.get(manager_title, head).key
+
+
 def contact_plan() -> list[DemoContact]:
     """Every demo contact, the same on every run: people per account, group executives linked to subsidiaries."""
     rng = random.Random(SEED)
@@ -434,6 +465,7 @@ def contact_plan() -> list[DemoContact]:
     first_at: dict[str, DemoContact] = {}
     for account in ACCOUNTS:
         people = list(_people(account, rng, emails))
+        _decision_chain(people)
         first_at[account.name] = people[0]
         if account.parent:
             # The group's head sits on the subsidiary's board as well.
@@ -583,8 +615,13 @@ def contacts_step(ctx: DemoContext) -> None:
             "city": person.place[2],
             "owner_id": owner.pk,
             "team_id": owner.team_id,
+            "decision_role": person.decision_role,
+            "stance": person.stance,
             **person.consent,
         }
+        manager = ContactPoint.objects.filter(kind="email", value=person.manager).values_list("contact_id", flat=True)
+        if person.manager and manager:  # listed after their manager at each company
+            data["reports_to_id"] = manager[0]
         if person.birthday:
             data["birthday"] = datetime.date.fromisoformat(person.birthday)
             data["birthday_lunar"] = person.birthday_lunar

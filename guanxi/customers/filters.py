@@ -192,6 +192,11 @@ class ContactFilterSet(FilterSet):
         "title": ("exact", "icontains"),
         "department": ("exact", "icontains"),
         "wechat_id": ("exact",),
+        # The customer's people as a salesperson maps them (决策链): who decides, who stands where,
+        # who reports to whom (reports_to=12: 12's direct reports).
+        "decision_role": ("exact", "in"),
+        "stance": ("exact", "in"),
+        "reports_to": ("exact", "isnull"),
         "external_id": ("exact", "in"),
         "email_consent": ("exact",),
         "sms_consent": ("exact",),
@@ -213,6 +218,7 @@ class ContactFilterSet(FilterSet):
         "group": ("exact",),
     }
     indexed_ranges = ("last_interaction_at",)
+    sparse_columns = {"decision_role": ~Q(decision_role=""), "stance": ~Q(stance="")}
     # birthday_md: by the day of the year the birthday falls on (the "birthdays coming up" list).
     ordering_fields = ("id", "display_name", "created_at", "updated_at", "last_interaction_at", "birthday_md")
     default_ordering = "-updated_at"

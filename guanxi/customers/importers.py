@@ -76,7 +76,16 @@ from guanxi.core.tags import check_scoped, with_added
 from guanxi.core.tags import normalize as normalize_tag
 from guanxi.customers.assignment import Assigner
 from guanxi.customers.birthdays import refresh_lunar
-from guanxi.customers.choices import AccountSource, ContactPointKind, Industry, LifecycleStage, SizeBand, size_band_for
+from guanxi.customers.choices import (
+    AccountSource,
+    ContactPointKind,
+    DecisionRole,
+    Industry,
+    LifecycleStage,
+    SizeBand,
+    Stance,
+    size_band_for,
+)
 from guanxi.customers.classification import with_tags
 from guanxi.customers.duplicates import account_dup_key, contact_dup_key
 from guanxi.customers.hierarchy import ancestor_chains
@@ -191,6 +200,15 @@ CONTACT_FIELDS: tuple[ImportField, ...] = (
         hint=gettext_lazy("With the area code, e.g. 021-62345678 转 801. Several separated by ;"),
     ),
     ImportField("wechat_id", gettext_lazy("WeChat ID"), ("微信", "微信号", "wechat", "weixin")),
+    ImportField(
+        "decision_role",
+        gettext_lazy("decision role"),
+        ("决策角色", "决策链角色", "角色类型", "关键人角色", "decision role", "buying role"),
+        choices=DecisionRole,
+    ),
+    ImportField(
+        "stance", pgettext_lazy("attitude towards us", "stance"), ("态度", "立场", "stance", "attitude"), choices=Stance
+    ),
     ImportField(
         "birthday",
         gettext_lazy("birthday"),
@@ -349,8 +367,8 @@ _TEXT_CONTACT = ("title", "department", "wechat_id", "city", "district", "postal
 # name, the emails, phones, tags, companies, owner, country and parent stay: a record needs a name
 # and an owner, and the others are lists or links an update adds to.
 _CLEARABLE_CONTACT = (
-    "title", "department", "wechat_id", "birthday", "province", "city", "district", "street", "postal_code",
-    "description", "external_id",
+    "title", "department", "wechat_id", "decision_role", "stance", "birthday", "province", "city", "district",
+    "street", "postal_code", "description", "external_id",
 )  # fmt: skip
 _CLEARABLE_ACCOUNT = (
     "legal_name", "registration_number", "industry", "size", "employee_count", "annual_revenue", "website",
@@ -396,6 +414,12 @@ _CHOICE_SYNONYMS: dict[str, dict[str, str]] = {
         "客户": "customer", "已成交": "customer", "成交": "customer", "潜在": "prospect", "意向客户": "prospect",
         "合作伙伴": "partner", "渠道": "partner", "流失": "churned", "流失客户": "churned", "lead": "prospect",
     },
+    "decision_role": {
+        "决策者": "decision_maker", "关键决策人": "decision_maker", "拍板人": "decision_maker", "采购": "buyer",
+        "采购者": "buyer", "评估人": "evaluator", "技术评估": "evaluator", "影响者": "influencer", "使用者": "user",
+        "用户": "user",
+    },
+    "stance": {"支持者": "supporter", "中立者": "neutral", "反对者": "opponent", "support": "supporter"},
     "industry": {
         "软件": "software", "it": "software", "互联网/it": "internet", "金融": "finance", "教育培训": "education",
     },
@@ -412,6 +436,8 @@ def _choice_lookup(kind: str) -> dict[str, str]:
         "size": SizeBand,
         "lifecycle_stage": LifecycleStage,
         "source": AccountSource,
+        "decision_role": DecisionRole,
+        "stance": Stance,
     }
     out: dict[str, str] = dict(_CHOICE_SYNONYMS.get(kind, {}))
     for value, label in classes[kind].choices:
@@ -647,6 +673,13 @@ def prepare_contacts(rows: list[tuple[int, list[str]]], ctx: PrepareContext) -> 
                     values["birthday"] = day.isoformat()
             except ValueError as exc:
                 row.fail("birthday", birthday, str(exc))
+        for field in ("decision_role", "stance"):
+            raw = row.get(field)
+            if raw:
+                try:
+                    values[field] = _choice(field, raw)
+                except ValueError as exc:
+                    row.fail(field, raw, str(exc))
         lunar = row.get("birthday_lunar")
         if lunar:
             try:
@@ -760,9 +793,9 @@ def prepare_accounts(rows: list[tuple[int, list[str]]], ctx: PrepareContext) -> 
 # --- writers ------------------------------------------------------------------------------------------
 
 _CONTACT_COLUMNS = (
-    "family_name", "given_name", "display_name", "title", "department", "wechat_id", "birthday", "birthday_lunar",
-    "country", "province", "city", "district", "street", "postal_code", "description", "external_id", "emails",
-    "phones",
+    "family_name", "given_name", "display_name", "title", "department", "wechat_id", "decision_role", "stance",
+    "birthday", "birthday_lunar", "country", "province", "city", "district", "street", "postal_code", "description",
+    "external_id", "emails", "phones",
 )  # fmt: skip
 _ACCOUNT_COLUMNS = (
     "name", "legal_name", "registration_number", "industry", "size", "employee_count", "annual_revenue",

@@ -28,9 +28,11 @@ from guanxi.customers.choices import (
     AccountSource,
     ContactPointKind,
     ContactPointLabel,
+    DecisionRole,
     Industry,
     LifecycleStage,
     SizeBand,
+    Stance,
     TeamMethod,
     Tier,
 )
@@ -264,6 +266,7 @@ class Contact(BigTableMixin, AddressMixin, GuanxiModel):
     notify_fields: ClassVar[frozenset[str]] = frozenset(
         {
             *("family_name", "given_name", "title", "department", "emails", "phones", "wechat_id"),
+            *("reports_to", "decision_role", "stance"),
             *("birthday", "email_consent", "sms_consent", "phone_consent", "owner", "team", "description", "tags"),
             *("country", "province", "city", "district", "street"),
         }
@@ -300,6 +303,25 @@ class Contact(BigTableMixin, AddressMixin, GuanxiModel):
     birthday_lunar_md = models.SmallIntegerField(_("lunar birthday (month and day)"), null=True, editable=False)
     accounts = models.ManyToManyField(
         Account, through="AccountContact", related_name="contacts", verbose_name=_("accounts"), blank=True
+    )
+    # The customer's side of the relationship (决策链): whom the person reports to, their part in the
+    # buying decision and where they stand. The account's page draws its people as a tree from these
+    # (guanxi.customers.org_chart). No plain index on the manager: an import's people have none, and
+    # a B-tree keeps an entry for every NULL (the partial index below holds only those with one).
+    reports_to = models.ForeignKey(
+        "self",
+        verbose_name=_("reports to"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="reports",
+        db_index=False,
+    )
+    decision_role = models.CharField(
+        _("decision role"), max_length=20, choices=DecisionRole.choices, blank=True, default=""
+    )
+    stance = models.CharField(
+        pgettext_lazy("attitude towards us", "stance"), max_length=20, choices=Stance.choices, blank=True, default=""
     )
     email_consent = models.BooleanField(_("agrees to email"), default=False)
     email_consent_source = models.CharField(_("email consent source"), max_length=100, blank=True)
@@ -347,6 +369,17 @@ class Contact(BigTableMixin, AddressMixin, GuanxiModel):
                 fields=("birthday_md", "id"),
                 condition=LIVE & Q(birthday_md__isnull=False),
                 name="contact_birthday_idx",
+            ),
+            # The account's people (org_chart) and a manager's reports; only people with a manager.
+            models.Index(fields=("reports_to",), condition=Q(reports_to__isnull=False), name="contact_reports_to_idx"),
+            # Most people have no decision role or stance (none imported has): only those set.
+            models.Index(
+                fields=("decision_role", "updated_at", "id"),
+                condition=LIVE & ~Q(decision_role=""),
+                name="contact_decision_role_idx",
+            ),
+            models.Index(
+                fields=("stance", "updated_at", "id"), condition=LIVE & ~Q(stance=""), name="contact_stance_idx"
             ),
             models.Index(
                 fields=("birthday_lunar_md", "id"),

@@ -35,9 +35,10 @@ from guanxi.core.views.base import GuanxiViewMixin, register_view, resource_url
 from guanxi.core.views.lists import ObjectListView
 from guanxi.core.views.records import PANEL_LIMIT, ObjectDetailView, ObjectEditView
 from guanxi.customers import birthdays, hierarchy, pool_report, services
-from guanxi.customers.choices import ContactPointLabel
+from guanxi.customers.choices import ContactPointLabel, DecisionRole, Stance
 from guanxi.customers.forms import LINKS_RULE, contact_form_class, phone_text, point_text
 from guanxi.customers.models import Account, AccountContact, Contact
+from guanxi.customers.org_chart import org_chart
 from guanxi.customers.selectors import day_bounds, pool_statistics, statistics_period
 from guanxi.customers.services.pool import (
     days_to_due,
@@ -188,6 +189,7 @@ class ContactDetailView(MergedRedirectMixin, ObjectDetailView):
                 for link in links
             ]
         readable_list_changes(context.get("changes", []), user)
+        context.update(direct_reports(obj, user))
         if "birthday" not in hidden_fields(user, Contact):
             context["birthday_soon"] = birthdays.coming(obj.birthday, timezone.localdate(), lunar=obj.birthday_lunar)
         context["vcard_url"] = reverse("ui:contacts-vcard", args=[obj.pk])
@@ -195,6 +197,33 @@ class ContactDetailView(MergedRedirectMixin, ObjectDetailView):
         context["find_duplicates_url"] = reverse("ui:duplicates-find", args=["contacts", obj.pk])
         context["duplicate_alert"] = duplicate_alert(obj, user)
         return context
+
+
+def direct_reports(contact: Contact, user: Any) -> dict[str, Any]:
+    """Who reports to the person (those the user may see), by name: read by the manager's index."""
+    hidden = hidden_fields(user, Contact)
+    if "reports_to" in hidden:
+        return {}
+    reports = list(
+        Contact.objects.restrict(user, Action.VIEW)
+        .filter(reports_to=contact)
+        .order_by("display_name", "id")[: PANEL_LIMIT + 1]
+    )
+    contacts = resource_at("contacts")
+    more = len(reports) > PANEL_LIMIT
+    return {
+        "direct_reports": [
+            {
+                "contact": person,
+                "url": resource_url(contacts, "detail", person.pk),
+                "title": "" if "title" in hidden else person.title,
+                "decision_role": "" if "decision_role" in hidden else person.get_decision_role_display(),
+                "decision_colour": DecisionRole.colour(person.decision_role),
+            }
+            for person in reports[:PANEL_LIMIT]
+        ],
+        "direct_reports_more_url": f"{resource_url(contacts, 'list')}?reports_to={contact.pk}" if more else None,
+    }
 
 
 def readable_list_changes(panel: list[dict[str, Any]], user: Any) -> None:
@@ -333,8 +362,8 @@ def account_group(account: Account, user: Any) -> dict[str, Any] | None:
     return group
 
 
-#: An account with this many contacts or more lists the newest in its panel, not all of them by name.
-PANEL_SORT_LIMIT = 500
+#: A reporting line deeper than this is drawn at this indent (a phone has no room for more).
+MAX_DRAWN_DEPTH = 5
 
 
 @register_view("accounts", "detail")
@@ -357,24 +386,41 @@ class AccountDetailView(MergedRedirectMixin, ObjectDetailView):
         if visible.query.is_empty():  # no contact at all, by role or by share: no panel
             return context
         hidden = hidden_fields(user, Contact)
-        # The links of this account whose contact the user may see, with the contact: by name, or,
-        # at an account with more contacts than a sort should read, the newest first (the order of
-        # the (account, contact) index: no sort at all). By name, the 3,390 contacts of the bench's
-        # largest account took 29 ms on PostgreSQL, and the time grows with every contact.
-        many = AccountContact.objects.filter(account=obj).order_by()[:PANEL_SORT_LIMIT].count() >= PANEL_SORT_LIMIT
-        ordering = ("-contact_id",) if many else ("-is_primary", "contact__display_name", "id")
-        links = list(
-            AccountContact.objects.filter(visible_ref("contact_id", visible), account=obj)
-            .select_related("contact")
-            .order_by(*ordering)[: PANEL_LIMIT + 1]
-        )
-        context["account_contacts_newest_first"] = many
+        # The people in chart order (who reports to whom, who decides first: ``org_chart``), the
+        # first PANEL_LIMIT read whole. At an account with very many people the chart holds those
+        # mapped; with none mapped, the newest links come first (the order of the (account,
+        # contact) index: no sort at all; by name, the bench's largest account took 29 ms).
+        chart = org_chart(obj, user)
+        depths = {node.pk: node.depth for node in chart.nodes[:PANEL_LIMIT]}
+        if depths:
+            found = {
+                link.contact_id: link
+                for link in AccountContact.objects.filter(account=obj, contact_id__in=list(depths)).select_related(
+                    "contact"
+                )
+            }
+            links = [found[pk] for pk in depths if pk in found]
+            more = len(chart.nodes) > PANEL_LIMIT or chart.mapped_only
+        else:
+            links = list(
+                AccountContact.objects.filter(visible_ref("contact_id", visible), account=obj)
+                .select_related("contact")
+                .order_by("-contact_id")[: PANEL_LIMIT + 1]
+            )
+            more = len(links) > PANEL_LIMIT
+        context["account_contacts_newest_first"] = chart.mapped_only and not depths
+        context["account_contacts_mapped_only"] = chart.mapped_only and bool(depths)
         context["account_contacts"] = [
             {
                 "contact": link.contact,
                 "url": resource_url(contacts, "detail", link.contact_id),
+                "depth": min(depths.get(link.contact_id, 0), MAX_DRAWN_DEPTH),
                 "role": link.role,
                 "is_primary": link.is_primary,
+                "decision_role": "" if "decision_role" in hidden else link.contact.get_decision_role_display(),
+                "decision_colour": DecisionRole.colour(link.contact.decision_role),
+                "stance": "" if "stance" in hidden else link.contact.get_stance_display(),
+                "stance_colour": Stance.colour(link.contact.stance),
                 "email": None if "emails" in hidden else main_point(link.contact.emails, "emails"),
                 "phone": None if "phones" in hidden else main_point(link.contact.phones, "phones"),
                 "title": "" if "title" in hidden else link.contact.title,
@@ -384,7 +430,7 @@ class AccountDetailView(MergedRedirectMixin, ObjectDetailView):
             for link in links[:PANEL_LIMIT]
         ]
         list_url = resource_url(contacts, "list")
-        context["account_contacts_more_url"] = f"{list_url}?account={obj.pk}" if len(links) > PANEL_LIMIT else None
+        context["account_contacts_more_url"] = f"{list_url}?account={obj.pk}" if more else None
         add_url = resource_url(contacts, "add")
         context["contact_add_url"] = f"{add_url}?account={obj.pk}" if can(user, Contact, Action.ADD) else None
         return context

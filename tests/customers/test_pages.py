@@ -312,7 +312,7 @@ def test_an_account_with_many_contacts_lists_the_newest_first(
     admin: User, make_account: Callable[..., Account], make_contact: Callable[..., Contact], monkeypatch: Any
 ) -> None:
     """By name, the panel would read every contact of the account to sort them."""
-    from guanxi.customers import views
+    from guanxi.customers import org_chart, views
 
     monkeypatch.setattr(views, "PANEL_LIMIT", 2)
     account = make_account(name="大客户")
@@ -323,10 +323,10 @@ def test_an_account_with_many_contacts_lists_the_newest_first(
         page = html(client.get(url("accounts-detail", account.pk)))
         return re.findall(r'data-contact="(\d+)"', page), 'id="account-contacts-newest"' in page
 
-    monkeypatch.setattr(views, "PANEL_SORT_LIMIT", 4)
+    monkeypatch.setattr(org_chart, "CHART_LIMIT", 4)
     assert shown() == ([str(made[0].pk), str(made[1].pk)], False)  # 张丙, 张乙: by name
-    monkeypatch.setattr(views, "PANEL_SORT_LIMIT", 3)
-    assert shown() == ([str(made[2].pk), str(made[1].pk)], True)  # the newest two
+    monkeypatch.setattr(org_chart, "CHART_LIMIT", 3)
+    assert shown() == ([str(made[2].pk), str(made[1].pk)], True)  # the newest two (nobody mapped)
 
 
 def test_contact_list_shows_the_main_email_and_phone(admin: User, make_contact: Callable[..., Contact]) -> None:

@@ -30,7 +30,14 @@ from guanxi.customers.normalize import (
     person_display_name,
     phone_digits_reversed,
 )
-from guanxi.customers.services.common import MAX_CONTACT_POINTS, clean_place, raise_if, strip_texts, user_names
+from guanxi.customers.services.common import (
+    MAX_CONTACT_POINTS,
+    MAX_HIERARCHY_DEPTH,
+    clean_place,
+    raise_if,
+    strip_texts,
+    user_names,
+)
 
 
 def _clean_points(field: str, items: Any, *, region: str, errors: dict[str, list[str]]) -> list[dict[str, Any]]:
@@ -108,6 +115,8 @@ def _prepare_contact_data(
     birthday = data.get("birthday")
     if isinstance(birthday, datetime.date) and birthday > timezone.localdate():
         errors["birthday"] = [_("A birthday cannot be in the future.")]
+    if data.get("reports_to_id") is not None and (current is None or data["reports_to_id"] != current.reports_to_id):
+        _check_reports_to(user, current.pk if current else None, data["reports_to_id"], errors)
     now = timezone.now()
     for channel in Contact.CONSENT_CHANNELS:
         flag = f"{channel}_consent"
@@ -120,6 +129,34 @@ def _prepare_contact_data(
             if not data.get(f"{flag}_source"):
                 data[f"{flag}_source"] = context.current().source
     return data
+
+
+def _check_reports_to(user: Any, contact_pk: Any, manager_id: Any, errors: dict[str, list[str]]) -> None:
+    """The manager must be a person the user can see, and not the contact or someone reporting to them."""
+    if not Contact.objects.restrict(user, Action.VIEW).filter(pk=manager_id).exists():
+        errors["reports_to"] = [_("No contact with id %(id)s.") % {"id": manager_id}]
+        return
+    if contact_pk is None:
+        return  # a new person has nobody reporting to them: no loop to look for
+    if str(manager_id) == str(contact_pk):
+        errors["reports_to"] = [_("A person cannot report to themselves.")]
+        return
+    current, depth = manager_id, 0
+    while current is not None:
+        if str(current) == str(contact_pk):
+            errors["reports_to"] = [_("This person already reports to them, directly or not; that would make a loop.")]
+            return
+        depth += 1
+        if depth > MAX_HIERARCHY_DEPTH:
+            errors["reports_to"] = [
+                _("A reporting line is at most %(depth)s people long.") % {"depth": MAX_HIERARCHY_DEPTH}
+            ]
+            return
+        # Locking each manager up the line makes two crossing changes (A under B, B under A) wait
+        # for each other, as an account's parent does.
+        current = (
+            Contact.all_objects.select_for_update().filter(pk=current).values_list("reports_to_id", flat=True).first()
+        )
 
 
 def _sync_points(contact: Contact) -> None:

@@ -70,6 +70,9 @@ CONTACT_FIELDS: dict[str, tuple[str, ...]] = {
     "title": ("title",),
     "department": ("department",),
     "wechat_id": ("wechat_id",),
+    "reports_to": ("reports_to_id",),
+    "decision_role": ("decision_role",),
+    "stance": ("stance",),
     "birthday": ("birthday", "birthday_lunar"),  # the lunar month and day follow on save
     "address": ADDRESS,
     **{
@@ -236,6 +239,7 @@ def _union_points(lists: Iterable[list[dict[str, Any]]]) -> list[dict[str, Any]]
 
 
 def _plan_contact(survivor: Contact, others: list[Contact], values: dict[str, Any]) -> None:
+    _not_among_merged(survivor, others, values, "reports_to_id")
     family = values.get("family_name", survivor.family_name)
     given = values.get("given_name", survivor.given_name)
     display = person_display_name(family, given)
@@ -247,14 +251,18 @@ def _plan_contact(survivor: Contact, others: list[Contact], values: dict[str, An
             values[name] = merged
 
 
-def _plan_account(survivor: Account, others: list[Account], values: dict[str, Any]) -> None:
+def _not_among_merged(survivor: Any, others: list[Any], values: dict[str, Any], attname: str) -> None:
+    """A record cannot hang under itself: when the chosen parent (an account's) or manager (a
+    person's) is one of the merged records, take that record's own instead."""
     merged_ids = {survivor.pk, *(o.pk for o in others)}
-    chosen = values.get("parent_id", survivor.parent_id)
+    chosen = values.get(attname, getattr(survivor, attname))
     if chosen is not None and chosen in merged_ids:
-        # The chosen parent is one of the merged accounts: take that account's own parent instead.
-        parent_of = {o.pk: o.parent_id for o in [survivor, *others]}
-        parent = parent_of.get(chosen)
-        values["parent_id"] = None if parent in merged_ids else parent
+        above = {o.pk: getattr(o, attname) for o in [survivor, *others]}.get(chosen)
+        values[attname] = None if above in merged_ids else above
+
+
+def _plan_account(survivor: Account, others: list[Account], values: dict[str, Any]) -> None:
+    _not_among_merged(survivor, others, values, "parent_id")
     owner = values.get("owner_id", survivor.owner_id)
     if owner != survivor.owner_id:
         # The pool rules count anew for the new owner (the undo restores both).
@@ -301,6 +309,13 @@ def _record_merge(
             from guanxi.customers.services.accounts import _check_parent
 
             _check_parent(user, survivor.pk, values["parent_id"])
+        if model is Contact and values.get("reports_to_id") is not None:
+            from guanxi.customers.services.contacts import _check_reports_to
+
+            errors: dict[str, list[str]] = {}
+            _check_reports_to(user, survivor.pk, values["reports_to_id"], errors)
+            if errors:
+                raise FieldErrors(errors)
         ownership = {"owner_id", "team_id"} & set(values)
         if ownership and not restricted(model, user, Action.ASSIGN).filter(pk=survivor.pk).exists():
             raise FieldErrors({"fields.owner": [_("You may not assign this record to other people or teams.")]})
@@ -863,6 +878,8 @@ def register_customer_movers() -> None:
         )
     )
     register_mover(fk_mover(Account, "parent", key="customers.account.parent", exclude_merged=True))
+    # The people who reported to a merged person report to the one they became.
+    register_mover(fk_mover(Contact, "reports_to", key="customers.contact.reports_to", exclude_merged=True))
     # The pool's statistics count a merged company's moves under the company it became.
     register_mover(fk_mover(PoolMove, "account", key="customers.poolmove.account"))
     register_mover(
