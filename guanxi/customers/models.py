@@ -310,7 +310,7 @@ class Contact(BigTableMixin, AddressMixin, GuanxiModel):
     # a B-tree keeps an entry for every NULL (the partial index below holds only those with one).
     reports_to = models.ForeignKey(
         "self",
-        verbose_name=_("reports to"),
+        verbose_name=pgettext_lazy("a person's manager", "reports to"),
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
