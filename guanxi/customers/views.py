@@ -421,8 +421,13 @@ class AccountDetailView(MergedRedirectMixin, ObjectDetailView):
                 "decision_colour": DecisionRole.colour(link.contact.decision_role),
                 "stance": "" if "stance" in hidden else link.contact.get_stance_display(),
                 "stance_colour": Stance.colour(link.contact.stance),
-                "email": None if "emails" in hidden else main_point(link.contact.emails, "emails"),
-                "phone": None if "phones" in hidden else main_point(link.contact.phones, "phones"),
+                # Nothing rather than a dash for none: the line under the name then stays out.
+                "email": main_point(link.contact.emails, "emails")
+                if link.contact.emails and "emails" not in hidden
+                else None,
+                "phone": main_point(link.contact.phones, "phones")
+                if link.contact.phones and "phones" not in hidden
+                else None,
                 "title": "" if "title" in hidden else link.contact.title,
                 # Whom at the company someone followed up lately, and whom never.
                 "last_interaction": None if "last_interaction_at" in hidden else link.contact.last_interaction_at,

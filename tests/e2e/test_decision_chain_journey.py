@@ -1,0 +1,118 @@
+"""Browser journey of a customer's decision chain (决策链), in the 中文 UI: a salesperson maps who
+reports to whom at a company through the contact form (the manager chosen by typing their pinyin),
+gives a decision role and a stance, and reads the company's people as a tree on its page, on a
+desktop and on a phone; the manager's page lists their direct reports."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import PHONE
+from tests.e2e.flows import sign_in, switch_language
+
+pytestmark = pytest.mark.e2e
+
+COMPANY = "苏州工业园区恒信电子有限公司"
+
+_SEED = """
+import json
+from guanxi.customers import services
+from guanxi.identity.models import User
+admin = User.objects.get(email={email!r})
+company = services.account_create(user=admin, data={{"name": {company!r}}})
+def person(family, given, title):
+    return services.contact_create(user=admin, data={{"family_name": family, "given_name": given, "title": title}},
+                                   accounts=[{{"account": company.pk, "role": title}}])
+boss = person("诸葛", "明远", "总经理")
+buyer = person("上官", "婉清", "采购经理")
+clerk = person("欧阳", "小雨", "采购专员")
+print(json.dumps({{"company": company.pk, "boss": boss.pk, "buyer": buyer.pk, "clerk": clerk.pk}}))
+"""
+
+
+def depths(page: Page) -> list[tuple[str, str]]:
+    rows = page.locator("#account-contacts [data-contact]")
+    return [
+        (rows.nth(i).get_attribute("data-contact") or "", rows.nth(i).get_attribute("data-depth") or "")
+        for i in range(rows.count())
+    ]
+
+
+def choose_manager(page: Page, typed: str, name: str) -> None:
+    page.locator("#id_reports_to").fill(typed)
+    option = page.locator("#id_reports_to_options [data-picker-option]").filter(has_text=name)
+    expect(option).to_be_visible()
+    option.click()
+    expect(page.locator('[data-picker-chosen] input[name="reports_to"]')).to_have_count(1)
+
+
+def test_decision_chain_journey(
+    page: Page, make_page: Any, shot: Any, accounts: Any, guanxi_server: Any, browser_errors: Any
+) -> None:
+    admin = accounts["admin"]
+    ids = json.loads(guanxi_server.shell(_SEED.format(email=admin.email, company=COMPANY)).strip().splitlines()[-1])
+    sign_in(page, admin, shot)
+    switch_language(page, "中文")
+
+    # --- before: three people side by side, nobody mapped ---------------------------------------
+    page.goto(f"/customers/accounts/{ids['company']}/")
+    expect(page.locator("#account-contacts [data-contact]")).to_have_count(3)
+    assert {depth for _pk, depth in depths(page)} == {"0"}
+
+    # --- the buyer reports to the boss: the manager found by the initials of 诸葛明远 -----------
+    page.goto(f"/customers/contacts/{ids['buyer']}/edit/")
+    choose_manager(page, "zgmy", "诸葛明远")
+    page.locator("#id_decision_role").select_option(label="采购人")
+    page.locator("#id_stance").select_option(label="支持")
+    shot("contact-form-decision-chain")
+    page.get_by_role("button", name="保存").click()
+    expect(page.locator("#page-title")).to_contain_text("上官婉清")
+    expect(page.locator('[data-field="reports_to"] a')).to_have_text("诸葛明远")
+    expect(page.locator('[data-field="decision_role"]')).to_contain_text("采购人")
+    expect(page.locator('[data-field="stance"]')).to_contain_text("支持")
+    shot("contact-decision-chain")
+
+    # --- the clerk reports to the buyer; the boss is the decision maker -------------------------
+    page.goto(f"/customers/contacts/{ids['clerk']}/edit/")
+    choose_manager(page, "sgwq", "上官婉清")
+    page.get_by_role("button", name="保存").click()
+    expect(page.locator('[data-field="reports_to"] a')).to_have_text("上官婉清")
+    page.goto(f"/customers/contacts/{ids['boss']}/edit/")
+    page.locator("#id_decision_role").select_option(label="决策人")
+    page.get_by_role("button", name="保存").click()
+    # A loop is refused at the field, and what was typed stays: the boss cannot report to the clerk.
+    page.goto(f"/customers/contacts/{ids['boss']}/edit/")
+    choose_manager(page, "oyxy", "欧阳小雨")
+    browser_errors.allow(r"/customers/contacts/\d+/edit/: Failed to load resource: .* status of 400")  # refused
+    page.get_by_role("button", name="保存").click()
+    expect(page.locator("#id_reports_to_error")).to_contain_text("循环")
+    shot("contact-form-loop-refused")
+
+    # --- the manager's page lists their direct report ----------------------------------------------
+    page.goto(f"/customers/contacts/{ids['boss']}/")
+    expect(page.locator("#contact-reports")).to_contain_text("上官婉清")
+    expect(page.locator("#contact-reports")).not_to_contain_text("欧阳小雨")
+
+    # --- the company's page draws its people as a tree ----------------------------------------------
+    page.goto(f"/customers/accounts/{ids['company']}/")
+    expect(page.locator("#account-contacts [data-contact]")).to_have_count(3)
+    assert depths(page) == [(str(ids["boss"]), "0"), (str(ids["buyer"]), "1"), (str(ids["clerk"]), "2")]
+    panel = page.locator("#account-contacts")
+    expect(panel.locator("[data-decision-role]")).to_have_count(2)
+    expect(panel.locator(f'[data-contact="{ids["buyer"]}"] [data-stance]')).to_have_text("支持")
+    shot("account-decision-chain")
+
+    # --- on a phone: the same tree, indented less, nothing wider than the screen -----------------
+    phone = make_page(viewport=PHONE, is_mobile=True, has_touch=True, storage_state=page.context.storage_state())
+    phone.goto(f"/customers/accounts/{ids['company']}/")
+    clerk = phone.locator(f'#account-contacts [data-contact="{ids["clerk"]}"]')
+    expect(clerk).to_be_visible()
+    box = clerk.bounding_box()
+    assert box is not None and box["x"] + box["width"] <= PHONE["width"] + 1, box
+    width = phone.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], width
+    shot("account-decision-chain-phone", phone)
