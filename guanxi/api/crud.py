@@ -132,6 +132,7 @@ DISPLAY_FIELDS: dict[str, tuple[str, ...]] = {
     "identity.team": ("name",),
     "identity.role": ("name",),
     "customers.account": ("name",),
+    "customers.contact": ("display_name",),
     "customers.customerprofile": ("name",),
     "contenttypes.contenttype": ("app_label", "model"),
 }

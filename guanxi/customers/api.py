@@ -33,6 +33,7 @@ from guanxi.core.registry import Resource, resource_at
 from guanxi.customers import classification, hierarchy, services
 from guanxi.customers.models import Account, AccountContact, Contact, CustomerProfile
 from guanxi.customers.org_chart import org_chart
+from guanxi.customers.relations import relation_rows
 from guanxi.customers.selectors import day_bounds, pool_statistics, statistics_period
 from guanxi.customers.vcard import vcard_response
 
@@ -223,12 +224,11 @@ def account_routes(router: Router, resource: Resource) -> None:
             "not see, or who works elsewhere, is at the top. Among one manager's reports, decision makers "
             "come first (``decision_role``), then primary contacts, then by name. At an account with 500 "
             "people or more, ``mapped_only`` is true and the tree holds those with a manager, a decision "
-            "role or a stance, and their managers."
+            "role or a stance, and their managers. A token without ``customers.contact:view`` reads no one."
         ),
     )
     def account_org_chart(request: HttpRequest, id: int) -> HttpResponse:
         require_token_scope(request, resource.object_type, Action.VIEW)
-        require_token_scope(request, resource_at("contacts").object_type, Action.VIEW)
         account: Account = get_visible(request, resource, id)  # type: ignore[assignment]
         chart = org_chart(account, request.user)
         return json_response({"id": account.pk, "items": chart.as_json(), "mapped_only": chart.mapped_only})
@@ -329,6 +329,69 @@ def contact_routes(router: Router, resource: Resource) -> None:
         require_token_scope(request, resource.object_type, Action.CHANGE)
         services.contact_unlink_account(contact_id=id, account_id=account_id, user=request.user)
         return HttpResponse(status=204)
+
+    @router.get(
+        "/{id}/relations",
+        operation_id="contacts_relations",
+        summary="Whom a person knows (人脉关系): colleagues, classmates, family, referrals",
+        description=(
+            "The relations whose other person you may see too, newest first (at most 100). ``label`` is the "
+            "relation as it reads from this person's side: a referral reads ``Referred`` on the referrer's "
+            "and ``Referred by`` on the other's. ``other.company``: their primary account, if you may see it."
+        ),
+    )
+    def relations(request: HttpRequest, id: int) -> HttpResponse:
+        require_token_scope(request, resource.object_type, Action.VIEW)
+        contact = cast(Contact, get_visible(request, resource, id))
+        return json_response({"items": [relation_json(row) for row in relation_rows(request.user, contact)]})
+
+    @router.post(
+        "/{id}/relations",
+        response={201: dict},
+        operation_id="contacts_relation_add",
+        summary="Relate a person to another (you may change this one and see the other)",
+        description="``kind``: colleague, former_colleague, classmate, friend, family, referral (this person "
+        "referred ``other``) or other; ``note`` up to 200 characters.",
+    )
+    def relation_add(request: HttpRequest, id: int, payload: RelationIn) -> HttpResponse:
+        require_token_scope(request, resource.object_type, Action.CHANGE)
+        relation = services.relation_add(
+            contact_id=id, other_id=payload.other, kind=payload.kind, note=payload.note, user=request.user
+        )
+        contact = Contact.objects.get(pk=id)
+        row = next(r for r in relation_rows(request.user, contact) if r["id"] == relation.pk)
+        return json_response(relation_json(row), status=201)
+
+    @router.delete(
+        "/{id}/relations/{relation_id}",
+        response={204: None},
+        operation_id="contacts_relation_remove",
+        summary="Remove one of a person's relations",
+    )
+    def relation_remove(request: HttpRequest, id: int, relation_id: int) -> HttpResponse:
+        require_token_scope(request, resource.object_type, Action.CHANGE)
+        services.relation_remove(contact_id=id, relation_id=relation_id, user=request.user)
+        return HttpResponse(status=204)
+
+
+class RelationIn(Schema):
+    """Relate the contact to another person; for ``referral``, the contact referred ``other``."""
+
+    model_config = ConfigDict(extra="forbid")
+    other: int
+    kind: str
+    note: str = ""
+
+
+def relation_json(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "kind": row["kind"],
+        "label": row["label"],
+        "other": {"id": row["other"].pk, "name": row["other"].display_name, "company": row["company"]},
+        "note": row["note"],
+        "created_at": row["created_at"],
+    }
 
 
 def tier_rule_routes(router: Router, resource: Resource) -> None:

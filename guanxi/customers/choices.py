@@ -153,6 +153,32 @@ class Stance(ColouredChoices):
     __colours__ = {"supporter": "green", "neutral": "secondary", "opponent": "red"}
 
 
+class RelationKind(ColouredChoices):
+    """How two people know each other (人脉关系), across companies. ``REFERRAL`` has a direction: the
+    relation's first person referred the second (推荐); the others read the same from both sides."""
+
+    COLLEAGUE = "colleague", _("Colleagues")
+    FORMER_COLLEAGUE = "former_colleague", _("Former colleagues")
+    CLASSMATE = "classmate", _("Classmates or alumni")
+    FRIEND = "friend", _("Friends")
+    FAMILY = "family", _("Family")
+    REFERRAL = "referral", _("Referral")
+    OTHER = "other", pgettext_lazy("a relation between people", "Other")
+
+    __colours__ = {
+        "colleague": "blue",
+        "former_colleague": "azure",
+        "classmate": "purple",
+        "friend": "green",
+        "family": "pink",
+        "referral": "orange",
+    }
+
+
+#: The directed kinds, as each side reads them: (the first person's view, the second's).
+DIRECTED_RELATIONS: dict[str, tuple[Any, Any]] = {RelationKind.REFERRAL: (_("Referred"), _("Referred by"))}
+
+
 class ContactPointKind(models.TextChoices):
     EMAIL = "email", _("Email")
     PHONE = "phone", _("Phone")
@@ -189,3 +215,5 @@ class TimelineKind(models.TextChoices):
     ACCOUNT_UNLINKED = "account_unlinked", _("Account unlinked")
     MERGED = "merged", _("Merged")
     MERGE_UNDONE = "merge_undone", _("Merge undone")
+    RELATION_ADDED = "relation_added", _("Relation added")
+    RELATION_REMOVED = "relation_removed", _("Relation removed")

@@ -802,9 +802,44 @@ def follows_step(ctx: DemoContext) -> None:
             ctx.note("followed accounts")
 
 
+# Who knows whom across the demo's companies (人脉关系): (the people's positions in the contact
+# plan's heads of company, kind, note). A referral goes from the first to the second.
+RELATIONS = [
+    (0, 1, "referral", "在行业协会年会上介绍认识"),
+    (1, 2, "classmate", "复旦大学 EMBA 同学"),
+    (2, 3, "former_colleague", "曾同在一家外企任职"),
+    (0, 4, "friend", ""),
+]
+
+
+def relations_step(ctx: DemoContext) -> None:
+    """A few relations between the heads of the demo's companies, each written once."""
+    from guanxi.customers.models import ContactPoint, ContactRelation
+    from guanxi.customers.services import relation_add
+
+    heads = [person for person in contact_plan() if person.decision_role == "decision_maker"]
+    for a, b, kind, note in RELATIONS:
+        if max(a, b) >= len(heads):
+            continue
+        ids = dict(
+            ContactPoint.objects.filter(kind="email", value__in=[heads[a].key, heads[b].key]).values_list(
+                "value", "contact_id"
+            )
+        )
+        first, second = ids.get(heads[a].key), ids.get(heads[b].key)
+        if first is None or second is None:
+            continue
+        pair = (first, second) if kind == "referral" else (min(first, second), max(first, second))
+        if ContactRelation.objects.filter(first_id=pair[0], second_id=pair[1], kind=kind).exists():
+            continue
+        relation_add(contact_id=first, other_id=second, kind=kind, note=note, user=ctx.admin)
+        ctx.note("relations between people")
+
+
 STEPS: list[DemoStep] = [
     DemoStep("accounts", accounts_step),
     DemoStep("contacts", contacts_step),
+    DemoStep("relations between people", relations_step),
     DemoStep("notes", notes_step),
     DemoStep("tier rules and fit", classification_step),
     DemoStep("assignment rules", assignment_step),

@@ -31,6 +31,7 @@ from guanxi.customers.choices import (
     DecisionRole,
     Industry,
     LifecycleStage,
+    RelationKind,
     SizeBand,
     Stance,
     TeamMethod,
@@ -488,6 +489,45 @@ class AccountContact(TimestampMixin, models.Model):
 
     def as_dict(self) -> dict[str, Any]:
         return {"account": self.account_id, "role": self.role, "is_primary": self.is_primary}
+
+
+class ContactRelation(models.Model):
+    """Two people who know each other (人脉关系): colleagues, classmates, family, or one who referred
+    the other (``RelationKind``). One row a pair and kind; a kind without a direction is kept with the
+    lower id first, so 甲–乙 and 乙–甲 are the same row.
+
+    A reader sees a relation when they may see both people (``visible_ref`` on each side); it is
+    written through ``services.relation_add`` / ``relation_remove``, with an entry on both timelines.
+    """
+
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
+    # No index of its own: the unique (first, second, kind) starts with it.
+    first = models.ForeignKey(
+        Contact, verbose_name=_("first person"), on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    second = models.ForeignKey(Contact, verbose_name=_("second person"), on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(_("relation"), max_length=20, choices=RelationKind.choices)
+    note = models.CharField(_("note"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("relation between people")
+        verbose_name_plural = _("relations between people")
+        constraints = [
+            models.UniqueConstraint(fields=("first", "second", "kind"), name="contactrelation_unique"),
+            models.CheckConstraint(condition=~Q(first=F("second")), name="contactrelation_two_people"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.first_id}–{self.second_id} ({self.kind})"
 
 
 # --- classification -------------------------------------------------------------------------------

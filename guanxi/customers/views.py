@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, cast
 from urllib.parse import urlencode
 
+from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import models
@@ -20,14 +21,16 @@ from django.utils import numberformat, timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views import View
 
 from guanxi.api.crud import get_visible
 from guanxi.core.choices import Action
 from guanxi.core.errors import Conflict, FieldErrors, PreconditionFailed
-from guanxi.core.forms import RecordForm
+from guanxi.core.forms import RecordForm, style_widget
 from guanxi.core.money import short_money
 from guanxi.core.permissions import can, hidden_fields, may_reach, restricted, visible_ref
+from guanxi.core.pickers import RecordPicker
 from guanxi.core.qr import qr_svg
 from guanxi.core.registry import resource_at
 from guanxi.core.views import display
@@ -35,10 +38,11 @@ from guanxi.core.views.base import GuanxiViewMixin, register_view, resource_url
 from guanxi.core.views.lists import ObjectListView
 from guanxi.core.views.records import PANEL_LIMIT, ObjectDetailView, ObjectEditView
 from guanxi.customers import birthdays, hierarchy, pool_report, services
-from guanxi.customers.choices import ContactPointLabel, DecisionRole, Stance
+from guanxi.customers.choices import ContactPointLabel, DecisionRole, RelationKind, Stance
 from guanxi.customers.forms import LINKS_RULE, contact_form_class, phone_text, point_text
 from guanxi.customers.models import Account, AccountContact, Contact
 from guanxi.customers.org_chart import org_chart
+from guanxi.customers.relations import relation_rows
 from guanxi.customers.selectors import day_bounds, pool_statistics, statistics_period
 from guanxi.customers.services.pool import (
     days_to_due,
@@ -190,6 +194,7 @@ class ContactDetailView(MergedRedirectMixin, ObjectDetailView):
             ]
         readable_list_changes(context.get("changes", []), user)
         context.update(direct_reports(obj, user))
+        context["relations"] = relations_context(self.request, obj)
         if "birthday" not in hidden_fields(user, Contact):
             context["birthday_soon"] = birthdays.coming(obj.birthday, timezone.localdate(), lunar=obj.birthday_lunar)
         context["vcard_url"] = reverse("ui:contacts-vcard", args=[obj.pk])
@@ -197,6 +202,79 @@ class ContactDetailView(MergedRedirectMixin, ObjectDetailView):
         context["find_duplicates_url"] = reverse("ui:duplicates-find", args=["contacts", obj.pk])
         context["duplicate_alert"] = duplicate_alert(obj, user)
         return context
+
+
+class RelationForm(forms.Form):
+    """Relate the person whose page this is to another (the service checks everything)."""
+
+    # Nothing is checked here (so no message is said twice): ``services.relation_add`` checks all.
+    other = forms.CharField(label=pgettext_lazy("the other person of a relation", "Who"), required=False)
+    kind = forms.CharField(
+        label=gettext_lazy("Relationship"), required=False, widget=forms.Select(choices=RelationKind.choices)
+    )
+    note = forms.CharField(label=gettext_lazy("Note"), required=False, widget=forms.TextInput(attrs={"maxlength": 200}))
+
+    def __init__(self, user: Any, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.fields["other"].widget = RecordPicker("contacts", restricted(Contact, user, Action.VIEW))
+        self.fields["kind"].help_text = _("Referral: this person referred the other.")
+        for field in self.fields.values():
+            style_widget(field)
+
+
+def relations_context(request: HttpRequest, contact: Contact, form: RelationForm | None = None) -> dict[str, Any]:
+    """The relations card of a person's page: the rows, and the add form to whoever may change them."""
+    user = request.user
+    contacts = resource_at("contacts")
+    rows = relation_rows(user, contact)
+    for row in rows:
+        row["url"] = resource_url(contacts, "detail", row["other"].pk)
+        row["remove_url"] = reverse("ui:contacts-relation-remove", args=[contact.pk, row["id"]])
+    can_change = restricted(Contact, user, Action.CHANGE).filter(pk=contact.pk).exists()
+    return {
+        "rows": rows,
+        "can_change": can_change,
+        "form": form or RelationForm(user, initial={"kind": RelationKind.COLLEAGUE}),
+        "add_url": reverse("ui:contacts-relations", args=[contact.pk]),
+    }
+
+
+class ContactRelationsView(GuanxiViewMixin, View):
+    """POST from a person's page: add a relation (``relation_id`` absent) or remove one. htmx gets
+    the card back (with the form's errors and what was typed); a plain form goes back to the page."""
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, pk: int, relation_id: int | None = None) -> HttpResponse:
+        contact = visible_contact(request, pk)
+        form = None
+        try:
+            if relation_id is None:
+                form = RelationForm(request.user, request.POST)
+                services.relation_add(
+                    contact_id=pk,
+                    other_id=request.POST.get("other", ""),
+                    kind=request.POST.get("kind", ""),
+                    note=request.POST.get("note", ""),
+                    user=request.user,
+                )
+                form = None  # added: an empty form for the next one
+            else:
+                services.relation_remove(contact_id=pk, relation_id=relation_id, user=request.user)
+        except FieldErrors as exc:
+            if form is None:
+                raise
+            form.is_valid()  # the form checks nothing itself; the service's messages go on its fields
+            for name, problems in exc.errors.items():
+                for problem in problems:
+                    form.add_error(name if name in form.fields else None, problem)
+            if not getattr(request, "htmx", None):
+                messages.error(request, " ".join(p for problems in exc.errors.values() for p in problems))
+        if getattr(request, "htmx", None):
+            return render(
+                request, "customers/relations_panel.html", {"relations": relations_context(request, contact, form)}
+            )
+        return redirect(f"{resource_url(resource_at('contacts'), 'detail', pk)}#contact-relations")
 
 
 def direct_reports(contact: Contact, user: Any) -> dict[str, Any]:
@@ -606,6 +684,12 @@ ui_urlpatterns = [
     *duplicate_urlpatterns,
     path("customers/contacts/<int:pk>/vcard/", ContactVcardView.as_view(), name="contacts-vcard"),
     path("customers/contacts/<int:pk>/vcard/qr/", ContactVcardQrView.as_view(), name="contacts-vcard-qr"),
+    path("customers/contacts/<int:pk>/relations/", ContactRelationsView.as_view(), name="contacts-relations"),
+    path(
+        "customers/contacts/<int:pk>/relations/<int:relation_id>/remove/",
+        ContactRelationsView.as_view(),
+        name="contacts-relation-remove",
+    ),
     path("customers/pool/statistics/", PoolStatisticsView.as_view(), name="pool-statistics"),
     path("customers/accounts/<int:pk>/claim/", AccountPoolView.as_view(action="claim"), name="accounts-claim"),
     path("customers/accounts/<int:pk>/release/", AccountPoolView.as_view(action="release"), name="accounts-release"),

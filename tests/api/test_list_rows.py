@@ -232,6 +232,7 @@ def test_display_fields_are_what_str_reads(db: Any) -> None:
         "identity.team": [team],
         "identity.role": [Role.objects.create(name="经理")],
         "customers.account": [Account.objects.create(name="北京示例")],
+        "customers.contact": [Contact.objects.create(family_name="张", given_name="三", display_name="张三")],
         "customers.customerprofile": [CustomerProfile.objects.create(name="理想客户")],
         "contenttypes.contenttype": [apps.get_model("contenttypes.contenttype").objects.get_for_model(Contact)],
     }

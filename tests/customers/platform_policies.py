@@ -33,6 +33,7 @@ from tests.core import imports_policies as _imports
 from tests.customers import policies_duplicates as _duplicates
 from tests.customers import policies_follows as _follows
 from tests.customers import policies_pool as _pool
+from tests.customers import policies_relations as _relations
 from tests.factories import share
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -351,6 +352,9 @@ MATRIX: dict[tuple[str, str], Callable[[Check], None]] = {
     ),
     ("GET", AC + "/{id}/hierarchy"): _rows(
         "account", AC, "GET", None, ACCOUNT_VIEW, 200, suffix="/hierarchy", deleted="deleted_account"
+    ),
+    ("GET", AC + "/{id}/org-chart"): _rows(
+        "account", AC, "GET", None, ACCOUNT_VIEW, 200, suffix="/org-chart", deleted="deleted_account"
     ),
     # contacts: the same rules; links need "change" on the contact and "view" on the account
     ("GET", CO): _list("contact", CO, CONTACT_VIEW),
@@ -971,3 +975,10 @@ UI_MATRIX.update(_follows.UI_MATRIX)
 
 MATRIX.update(_imports.MATRIX)
 CHANGELOG_EXEMPT.update(_imports.CHANGELOG_EXEMPT)
+
+
+# --- relations between people (人脉关系; rows in tests/customers/policies_relations.py) -----------------
+
+MATRIX.update(_relations.MATRIX)
+CHANGELOG_CASES.update(_relations.CHANGELOG_CASES)
+UI_MATRIX.update(_relations.UI_MATRIX)

@@ -1,7 +1,8 @@
 """Browser journey of a customer's decision chain (决策链), in the 中文 UI: a salesperson maps who
 reports to whom at a company through the contact form (the manager chosen by typing their pinyin),
 gives a decision role and a stance, and reads the company's people as a tree on its page, on a
-desktop and on a phone; the manager's page lists their direct reports."""
+desktop and on a phone; the manager's page lists their direct reports. Then the people's network
+(人脉关系): two people recorded as classmates from one's page, read on the other's, removed."""
 
 from __future__ import annotations
 
@@ -116,3 +117,31 @@ def test_decision_chain_journey(
     width = phone.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"], width
     shot("account-decision-chain-phone", phone)
+
+    # --- 人脉关系: the clerk and the buyer were classmates; said on the clerk's page --------------------
+    page.goto(f"/customers/contacts/{ids['clerk']}/")
+    card = page.locator("#contact-relations")
+    expect(card.locator("#contact-relations-empty")).to_be_visible()
+    card.locator("#relation-add-open").click()  # the form is folded until wanted
+    card.locator("#id_kind").select_option(label="同学 / 校友")
+    card.locator("#id_note").fill("同济大学 2012 届")
+    card.locator("#relation-add").click()  # nobody chosen yet: said at the field, the note kept
+    expect(card.locator("#id_other_error")).to_contain_text("请选择对方")
+    expect(page.locator("#contact-relations #id_note")).to_have_value("同济大学 2012 届")
+    page.locator("#id_other").fill("sgwq")
+    option = page.locator("#id_other_options [data-picker-option]").filter(has_text="上官婉清")
+    expect(option).to_be_visible()
+    shot("contact-relation-picker")
+    option.click()
+    page.locator("#relation-add").click()
+    row = page.locator("#contact-relations [data-relation]")
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text("上官婉清")
+    expect(row.locator("[data-relation-label]")).to_have_text("同学 / 校友")
+    expect(row).to_contain_text("同济大学 2012 届")
+    shot("contact-relations")
+    page.goto(f"/customers/contacts/{ids['buyer']}/")
+    other_side = page.locator("#contact-relations [data-relation]")
+    expect(other_side).to_contain_text("欧阳小雨")
+    other_side.locator("[data-relation-remove]").click()
+    expect(page.locator("#contact-relations #contact-relations-empty")).to_be_visible()

@@ -515,6 +515,8 @@ UI_EXEMPT: dict[str, str] = {
         "merges-undo",
         "contacts-vcard",
         "contacts-vcard-qr",
+        "contacts-relations",
+        "contacts-relation-remove",
         "accounts-claim",
         "accounts-release",
         "pool-statistics",

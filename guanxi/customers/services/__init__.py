@@ -10,6 +10,7 @@ recomputation of tiers and fit scores after a relevant change.
 - ``recompute``: account_engagement_recompute, account_tier_recompute, account_fit_recompute (run by
   ``guanxi.customers.tasks`` and ``guanxi classify``)
 - ``rules``: tier rules, ideal customer profiles and assignment rules
+- ``relations``: relation_add, relation_remove, visible_relations (人脉关系 between people)
 - ``merge``: contact_merge, account_merge, merge_undo, duplicate_dismiss (movers of the customer tables)
 """
 
@@ -29,6 +30,7 @@ from guanxi.customers.services.recompute import (
     account_tier_recompute,
     accounts_classify,
 )
+from guanxi.customers.services.relations import relation_add, relation_remove, visible_relations
 from guanxi.customers.services.rules import (
     assignment_rule_create,
     assignment_rule_delete,
@@ -73,7 +75,10 @@ __all__ = [
     "pool_rule_create",
     "pool_rule_delete",
     "pool_rule_update",
+    "relation_add",
+    "relation_remove",
     "tier_rule_create",
     "tier_rule_delete",
     "tier_rule_update",
+    "visible_relations",
 ]

@@ -19,6 +19,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -45,6 +46,7 @@ from guanxi.customers.models import (
     AccountContact,
     Contact,
     ContactPoint,
+    ContactRelation,
     DuplicateCandidate,
     DuplicateStatus,
     Merge,
@@ -840,6 +842,39 @@ def _unmove_candidates(ctx: MergeContext, journal: Any) -> None:
     row_restore(DuplicateCandidate, journal.get("dropped") or [])
 
 
+def _move_relations(ctx: MergeContext) -> Any:
+    """A merged person's relations become the survivor's; one that would relate the survivor to itself,
+    or repeat one the survivor has, is dropped (and put back by undo)."""
+    from guanxi.customers.services.relations import _pair
+
+    merged = set(ctx.loser_ids)
+    survivor = int(ctx.survivor.pk)
+    everyone = [survivor, *merged]
+    rows = list(ContactRelation.objects.filter(Q(first_id__in=everyone) | Q(second_id__in=everyone)).order_by("id"))
+    kept = {(r.first_id, r.second_id, r.kind) for r in rows if r.first_id not in merged and r.second_id not in merged}
+    moved, dropped = [], []
+    for relation in rows:
+        if relation.first_id not in merged and relation.second_id not in merged:
+            continue
+        first = survivor if relation.first_id in merged else relation.first_id
+        second = survivor if relation.second_id in merged else relation.second_id
+        key = (*_pair(first, second, relation.kind), relation.kind) if first != second else None
+        if key is None or key in kept:
+            dropped.append(row_data(relation))
+            relation.delete()
+            continue
+        kept.add(key)
+        moved.append({"id": relation.pk, "first": relation.first_id, "second": relation.second_id})
+        ContactRelation.objects.filter(pk=relation.pk).update(first_id=key[0], second_id=key[1])
+    return {"moved": moved, "dropped": dropped} if moved or dropped else None
+
+
+def _unmove_relations(ctx: MergeContext, journal: Any) -> None:
+    for row in journal.get("moved") or []:
+        ContactRelation.objects.filter(pk=row["id"]).update(first_id=row["first"], second_id=row["second"])
+    row_restore(ContactRelation, journal.get("dropped") or [])
+
+
 def register_customer_movers() -> None:
     """The customer tables that point at contacts and accounts (called from the app's ``ready``)."""
     register_mover(
@@ -878,6 +913,15 @@ def register_customer_movers() -> None:
         )
     )
     register_mover(fk_mover(Account, "parent", key="customers.account.parent", exclude_merged=True))
+    register_mover(
+        Mover(
+            key="customers.contactrelation",
+            move=_move_relations,
+            undo=_unmove_relations,
+            applies_to=lambda m: m is Contact,
+            count=lambda m, pks: ContactRelation.objects.filter(Q(first_id__in=pks) | Q(second_id__in=pks)).count(),
+        )
+    )
     # The people who reported to a merged person report to the one they became.
     register_mover(fk_mover(Contact, "reports_to", key="customers.contact.reports_to", exclude_merged=True))
     # The pool's statistics count a merged company's moves under the company it became.
