@@ -32,6 +32,7 @@ from guanxi.core.permissions import can, may_reach, sees_all
 from guanxi.core.registry import Resource, resource_at
 from guanxi.customers import classification, hierarchy, services
 from guanxi.customers.models import Account, AccountContact, Contact, CustomerProfile
+from guanxi.customers.network import account_network
 from guanxi.customers.org_chart import org_chart
 from guanxi.customers.relations import relation_rows
 from guanxi.customers.selectors import day_bounds, pool_statistics, statistics_period
@@ -232,6 +233,32 @@ def account_routes(router: Router, resource: Resource) -> None:
         account: Account = get_visible(request, resource, id)  # type: ignore[assignment]
         chart = org_chart(account, request.user)
         return json_response({"id": account.pk, "items": chart.as_json(), "mapped_only": chart.mapped_only})
+
+    @router.get(
+        "/{id}/relations",
+        operation_id="accounts_relations",
+        summary="Whom an account's people know elsewhere (人脉): the way in to the company",
+        description=(
+            "Relations (``/contacts/{id}/relations``) with one person at this account and the other elsewhere, "
+            "newest first (at most 20): ``ours``, the person here; ``theirs``, the other with their primary "
+            "account; ``label``, the relation from ours' side. Only relations whose two people you may see."
+        ),
+    )
+    def account_relations(request: HttpRequest, id: int) -> HttpResponse:
+        require_token_scope(request, resource.object_type, Action.VIEW)
+        account: Account = get_visible(request, resource, id)  # type: ignore[assignment]
+        items = [
+            {
+                "id": row["id"],
+                "kind": row["kind"],
+                "label": row["label"],
+                "ours": {"id": row["ours"].pk, "name": row["ours"].display_name},
+                "theirs": {"id": row["theirs"].pk, "name": row["theirs"].display_name, "company": row["company"]},
+                "note": row["note"],
+            }
+            for row in account_network(account, request.user)
+        ]
+        return json_response({"items": items})
 
     @router.get(
         "/{id}/fit",

@@ -41,6 +41,7 @@ from guanxi.customers import birthdays, hierarchy, pool_report, services
 from guanxi.customers.choices import ContactPointLabel, DecisionRole, RelationKind, Stance
 from guanxi.customers.forms import LINKS_RULE, contact_form_class, phone_text, point_text
 from guanxi.customers.models import Account, AccountContact, Contact
+from guanxi.customers.network import account_network
 from guanxi.customers.org_chart import org_chart
 from guanxi.customers.relations import relation_rows
 from guanxi.customers.selectors import day_bounds, pool_statistics, statistics_period
@@ -459,6 +460,7 @@ class AccountDetailView(MergedRedirectMixin, ObjectDetailView):
         context["duplicate_alert"] = duplicate_alert(obj, user)
         context["group"] = account_group(obj, user)
         context["pool"] = pool_state(obj, user, can_change=context.get("can_change", False))
+        context["network"] = network_rows(obj, user)
         contacts = resource_at("contacts")
         visible = restricted(Contact, user, Action.VIEW)
         if visible.query.is_empty():  # no contact at all, by role or by share: no panel
@@ -517,6 +519,16 @@ class AccountDetailView(MergedRedirectMixin, ObjectDetailView):
         add_url = resource_url(contacts, "add")
         context["contact_add_url"] = f"{add_url}?account={obj.pk}" if can(user, Contact, Action.ADD) else None
         return context
+
+
+def network_rows(account: Account, user: Any) -> list[dict[str, Any]]:
+    """The account's card of whom its people know elsewhere, with the links of both people."""
+    contacts = resource_at("contacts")
+    rows = account_network(account, user)
+    for row in rows:
+        row["ours_url"] = resource_url(contacts, "detail", row["ours"].pk)
+        row["theirs_url"] = resource_url(contacts, "detail", row["theirs"].pk)
+    return rows
 
 
 def pool_state(account: Account, user: Any, *, can_change: bool) -> dict[str, Any]:

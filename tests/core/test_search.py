@@ -176,6 +176,18 @@ def test_polyphones_and_surnames(admin: Any) -> None:
     assert ids(search(admin, "zengxiaoxian")) == [zeng.pk]
     assert ids(search(admin, "zxx")) == [zeng.pk]
     assert ids(search(admin, "chongqing"), "accounts") == [chongqing.pk]
+    assert not ids(search(admin, "cxx"))  # 曾 as a family name is zeng only
+
+
+def test_a_polyphone_in_a_given_name_is_found_by_each_reading(admin: Any) -> None:
+    """长风 is read changfeng, though 长 alone is zhang first: both readings find the person, by the
+    whole name, its initials and the given name alone; a name without one gains no token."""
+    from guanxi.core.search.text import person_tokens
+
+    sima = contact(admin, "司马", "长风")
+    for query in ("simachangfeng", "smcf", "simazhangfeng", "smzf", "changfeng", "cf"):
+        assert ids(search(admin, query)) == [sima.pk], query
+    assert person_tokens("张", "三", "张三") == (("张三", "zhangsan", "zs"), ("zhang", "san", "张", "三"))
 
 
 def test_exact_matches_rank_first(admin: Any) -> None:

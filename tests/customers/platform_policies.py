@@ -356,6 +356,9 @@ MATRIX: dict[tuple[str, str], Callable[[Check], None]] = {
     ("GET", AC + "/{id}/org-chart"): _rows(
         "account", AC, "GET", None, ACCOUNT_VIEW, 200, suffix="/org-chart", deleted="deleted_account"
     ),
+    ("GET", AC + "/{id}/relations"): _rows(
+        "account", AC, "GET", None, ACCOUNT_VIEW, 200, suffix="/relations", deleted="deleted_account"
+    ),
     # contacts: the same rules; links need "change" on the contact and "view" on the account
     ("GET", CO): _list("contact", CO, CONTACT_VIEW),
     ("POST", CO): _create(CO, ADDERS, _contact_body),

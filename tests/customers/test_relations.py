@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from guanxi.core.models import ChangeLogEntry, TimelineEntry
-from guanxi.customers.models import Contact, ContactRelation
+from guanxi.customers.models import Account, Contact, ContactRelation
 from guanxi.customers.services import merge as merge_services
 from guanxi.customers.services import relation_add
 from guanxi.identity.models import User
@@ -190,3 +190,69 @@ def test_the_contact_page_reads_relations_in_a_fixed_number_of_queries(
         relation_add(contact_id=zhang.pk, other_id=other.pk, kind="classmate", user=rep)
     assert count() == before
     assert client.get(url).content.decode().count("data-relation=") == 6
+
+
+def test_an_account_lists_whom_its_people_know_elsewhere(
+    people: dict[str, Contact],
+    rep: User,
+    admin: User,
+    make_account: Callable[..., Account],
+    make_contact: Callable[..., Contact],
+    api_for: Callable[[User], Api],
+) -> None:
+    here = make_account(by=rep, name="恒信电子")
+    there = make_account(by=rep, name="华东精密")
+    ours = make_contact(by=rep, family_name="上官", given_name="婉清", accounts=[{"account": here.pk}])
+    colleague = make_contact(by=rep, family_name="欧阳", given_name="小雨", accounts=[{"account": here.pk}])
+    theirs = make_contact(by=rep, family_name="司马", given_name="长风", accounts=[{"account": there.pk}])
+    relation_add(contact_id=theirs.pk, other_id=ours.pk, kind="referral", note="介绍入场", user=rep)
+    relation_add(contact_id=ours.pk, other_id=colleague.pk, kind="colleague", user=rep)  # both here: not listed
+    relation_add(contact_id=colleague.pk, other_id=people["wang"].pk, kind="friend", user=admin)  # hidden from rep
+    api = api_for(rep)
+    body = api.get(f"accounts/{here.pk}/relations").json()
+    assert [(i["ours"]["name"], i["label"], i["theirs"]["name"], i["theirs"]["company"]) for i in body["items"]] == [
+        ("上官婉清", "Referred by", "司马长风", "华东精密")
+    ]
+    assert [i["theirs"]["name"] for i in api_for(admin).get(f"accounts/{here.pk}/relations").json()["items"]] == [
+        "王五",
+        "司马长风",
+    ]
+    # The other side reads it the other way round.
+    assert [(i["ours"]["name"], i["label"]) for i in api.get(f"accounts/{there.pk}/relations").json()["items"]] == [
+        ("司马长风", "Referred")
+    ]
+    client = Client()
+    client.force_login(rep)
+    page = client.get(reverse("ui:accounts-detail", args=[here.pk])).content.decode()
+    card = page[page.index('id="account-network"') :]
+    assert card.count("data-relation=") == 1 and "司马长风" in card and "介绍入场" in card
+    # No card where nobody knows anyone elsewhere.
+    alone = make_account(by=rep, name="独立公司")
+    assert 'id="account-network"' not in client.get(reverse("ui:accounts-detail", args=[alone.pk])).content.decode()
+
+
+def test_an_accounts_network_costs_the_same_however_many_people(
+    rep: User, make_account: Callable[..., Account], make_contact: Callable[..., Contact]
+) -> None:
+    here = make_account(by=rep, name="恒信电子")
+    there = make_account(by=rep, name="华东精密")
+    client = Client()
+    client.force_login(rep)
+    url = reverse("ui:accounts-detail", args=[here.pk])
+
+    def relate(i: int) -> None:
+        ours = make_contact(by=rep, family_name="内", given_name=f"{i}", accounts=[{"account": here.pk}])
+        theirs = make_contact(by=rep, family_name="外", given_name=f"{i}", accounts=[{"account": there.pk}])
+        relation_add(contact_id=ours.pk, other_id=theirs.pk, kind="former_colleague", user=rep)
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(url).status_code == 200
+        return len(captured)
+
+    relate(0)
+    client.get(url)
+    before = count()
+    for i in range(1, 6):
+        relate(i)
+    assert count() == before

@@ -31,7 +31,11 @@ def person(family, given, title):
 boss = person("诸葛", "明远", "总经理")
 buyer = person("上官", "婉清", "采购经理")
 clerk = person("欧阳", "小雨", "采购专员")
-print(json.dumps({{"company": company.pk, "boss": boss.pk, "buyer": buyer.pk, "clerk": clerk.pk}}))
+elsewhere = services.account_create(user=admin, data={{"name": "华东精密机械有限公司"}})
+outsider = services.contact_create(user=admin, data={{"family_name": "司马", "given_name": "长风", "title": "副总裁"}},
+                                   accounts=[{{"account": elsewhere.pk, "role": "副总裁"}}])
+print(json.dumps({{"company": company.pk, "boss": boss.pk, "buyer": buyer.pk, "clerk": clerk.pk,
+                  "outsider": outsider.pk}}))
 """
 
 
@@ -118,7 +122,7 @@ def test_decision_chain_journey(
     assert width <= PHONE["width"], width
     shot("account-decision-chain-phone", phone)
 
-    # --- 人脉关系: the clerk and the buyer were classmates; said on the clerk's page --------------------
+    # --- 人脉关系: the clerk and a vice president elsewhere were classmates; said on the clerk's page -----
     page.goto(f"/customers/contacts/{ids['clerk']}/")
     card = page.locator("#contact-relations")
     expect(card.locator("#contact-relations-empty")).to_be_visible()
@@ -128,19 +132,29 @@ def test_decision_chain_journey(
     card.locator("#relation-add").click()  # nobody chosen yet: said at the field, the note kept
     expect(card.locator("#id_other_error")).to_contain_text("请选择对方")
     expect(page.locator("#contact-relations #id_note")).to_have_value("同济大学 2012 届")
-    page.locator("#id_other").fill("sgwq")
-    option = page.locator("#id_other_options [data-picker-option]").filter(has_text="上官婉清")
+    page.locator("#id_other").fill("smcf")
+    # The box lists the people changed lately on focus; the search's answer then replaces them.
+    expect(page.locator("#id_other_options [data-picker-option]")).to_have_count(1)
+    option = page.locator("#id_other_options [data-picker-option]").filter(has_text="司马长风")
     expect(option).to_be_visible()
     shot("contact-relation-picker")
     option.click()
     page.locator("#relation-add").click()
     row = page.locator("#contact-relations [data-relation]")
     expect(row).to_have_count(1)
-    expect(row).to_contain_text("上官婉清")
+    expect(row).to_contain_text("司马长风")
+    expect(row).to_contain_text("华东精密机械有限公司")  # their company
     expect(row.locator("[data-relation-label]")).to_have_text("同学 / 校友")
     expect(row).to_contain_text("同济大学 2012 届")
     shot("contact-relations")
-    page.goto(f"/customers/contacts/{ids['buyer']}/")
+    # The company's page: whom its people know elsewhere, the way in to 华东精密.
+    page.goto(f"/customers/accounts/{ids['company']}/")
+    network = page.locator("#account-network [data-relation]")
+    expect(network).to_have_count(1)
+    expect(network).to_contain_text("欧阳小雨")
+    expect(network.locator("[data-theirs]")).to_have_text("司马长风")
+    shot("account-network")
+    page.goto(f"/customers/contacts/{ids['outsider']}/")
     other_side = page.locator("#contact-relations [data-relation]")
     expect(other_side).to_contain_text("欧阳小雨")
     other_side.locator("[data-relation-remove]").click()

@@ -86,6 +86,31 @@ def syllables(run: str, *, surname: bool = False) -> list[str]:
     return out
 
 
+#: Other readings of a person's name indexed at most: a polyphone in a given name (长风 is read
+#: changfeng, pypinyin says zhangfeng; 乐 le or yue) is found by each reading, one character changed
+#: at a time. Names without one cost nothing more.
+MAX_VARIANTS = 4
+
+
+def reading_variants(run: str, spelled: list[str], *, surname: bool = False) -> list[list[str]]:
+    """The pinyin of ``run`` with one polyphone read another way (the first two readings of each),
+    at most ``MAX_VARIANTS``. A family name read by ``_SURNAME_READINGS`` and a polyphone a known
+    two-character phrase settles (重庆) keep their reading."""
+    out: list[list[str]] = []
+    for i, ch in enumerate(run):
+        readings = _char_readings(ch)
+        if len(readings) < 2 or (i == 0 and surname and ch in _SURNAME_READINGS):
+            continue
+        if (i + 1 < len(run) and _phrase_reading(run[i : i + 2])) or (i > 0 and _phrase_reading(run[i - 1 : i + 1])):
+            continue
+        for other in readings[:2]:
+            if other and other != spelled[i]:
+                out.append([*spelled[:i], other, *spelled[i + 1 :]])
+        if len(out) >= MAX_VARIANTS:
+            break
+    return out[:MAX_VARIANTS]
+
+
 def fold(text: str) -> str:
     """Full-width to half-width, lower case, trimmed."""
     return unicodedata.normalize("NFKC", text or "").lower().strip()
@@ -103,13 +128,17 @@ NAME_CACHE = 8192
 
 
 @lru_cache(maxsize=NAME_CACHE)
-def name_tokens(text: str, *, person: bool = False, inner: bool = False) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def name_tokens(
+    text: str, *, person: bool = False, inner: bool = False, readings: bool = False
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(keys, words) of a name. Keys are whole-name forms (the name without spaces, its pinyin, its
     initials) that rank a search first when they equal it; words are everything else.
 
     ``person``: the first Han character is a family name (its surname reading wins).
     ``inner``: also the pinyin (and initials) from the 2nd to 5th character on, so 上海阿克米贸易 is
     found by "akemi" and "akm" too (company names start with a place more often than not).
+    ``readings`` (implied by ``person``): also the other readings of a polyphone no phrase settles
+    (``reading_variants``), as keys: 司马长风 is found by smcf and smzf, its given name by cf and zf.
     """
     folded = fold(text)
     keys: list[str] = []
@@ -128,6 +157,12 @@ def name_tokens(text: str, *, person: bool = False, inner: bool = False) -> tupl
             initials = "".join(s[0] for s in spelled if s)
             if len(initials) > 1:
                 keys.append(initials)
+        if person or readings:
+            for variant in reading_variants(han, spelled, surname=person):
+                keys.append("".join(variant)[:MAX_KEY])
+                keys.append("".join(s[0] for s in variant if s))
+                if person:
+                    words.extend(s for s in variant if s)
         if person:
             words.extend(s for s in spelled if s)
         elif inner:
@@ -155,7 +190,7 @@ def person_tokens(family: str, given: str, display: str) -> tuple[tuple[str, ...
     keys, words = name_tokens(display, person=True)
     extra: list[str] = []
     for part, is_family in ((family, True), (given, False)):
-        part_keys, part_words = name_tokens(part, person=is_family)
+        part_keys, part_words = name_tokens(part, person=is_family, readings=True)
         extra.extend(part_keys)
         extra.extend(part_words)
     key_set = set(keys)
