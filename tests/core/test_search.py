@@ -188,6 +188,9 @@ def test_a_polyphone_in_a_given_name_is_found_by_each_reading(admin: Any) -> Non
     for query in ("simachangfeng", "smcf", "simazhangfeng", "smzf", "changfeng", "cf"):
         assert ids(search(admin, query)) == [sima.pk], query
     assert person_tokens("张", "三", "张三") == (("张三", "zhangsan", "zs"), ("zhang", "san", "张", "三"))
+    # Only the name readings listed: 家 has rare readings of its own, and no variant.
+    assert person_tokens("王", "家俊", "王家俊")[0] == ("王家俊", "wangjiajun", "wjj")
+    assert "smzf" in person_tokens("司马", "长风", "司马长风")[0]
 
 
 def test_exact_matches_rank_first(admin: Any) -> None:

@@ -86,26 +86,34 @@ def syllables(run: str, *, surname: bool = False) -> list[str]:
     return out
 
 
-#: Other readings of a person's name indexed at most: a polyphone in a given name (长风 is read
-#: changfeng, pypinyin says zhangfeng; 乐 le or yue) is found by each reading, one character changed
-#: at a time. Names without one cost nothing more.
+#: Characters of given names read more than one way, with the readings people use in names (the
+#: first is not always pypinyin's first: 长 alone is zhang to it, 长风 is changfeng). A person's name
+#: is also indexed by the other readings of these, one character at a time, at most
+#: ``MAX_VARIANTS``. Every reading pypinyin knows would be too many: its tables hold rare readings
+#: of common name characters (家, 俊...), and at a million contacts they made a quarter more
+#: documents match each pinyin-initials query.
+NAME_POLYPHONES = {
+    "长": ("chang", "zhang"), "乐": ("le", "yue"), "朝": ("zhao", "chao"), "行": ("xing", "hang"),
+    "重": ("zhong", "chong"), "茜": ("qian", "xi"), "蔚": ("wei", "yu"), "柏": ("bai", "bo"),
+    "会": ("hui", "kuai"), "参": ("can", "shen"), "莎": ("sha", "suo"), "伽": ("jia", "qie"),
+    "单": ("dan", "shan"), "都": ("du", "dou"), "藏": ("cang", "zang"), "解": ("jie", "xie"),
+    "尉": ("wei", "yu"), "覃": ("qin", "tan"), "奇": ("qi", "ji"), "传": ("chuan", "zhuan"),
+    "露": ("lu", "lou"), "曾": ("zeng", "ceng"), "区": ("qu", "ou"), "查": ("cha", "zha"),
+    "朴": ("pu", "piao"), "翟": ("di", "zhai"), "仇": ("chou", "qiu"), "盖": ("gai", "ge"),
+    "缪": ("miao", "mou"), "秘": ("mi", "bi"), "宿": ("su", "xiu"), "贾": ("jia", "gu"),
+}  # fmt: skip
 MAX_VARIANTS = 4
 
 
 def reading_variants(run: str, spelled: list[str], *, surname: bool = False) -> list[list[str]]:
-    """The pinyin of ``run`` with one polyphone read another way (the first two readings of each),
-    at most ``MAX_VARIANTS``. A family name read by ``_SURNAME_READINGS`` and a polyphone a known
-    two-character phrase settles (重庆) keep their reading."""
+    """The pinyin of ``run`` with one of its ``NAME_POLYPHONES`` read the other way, at most
+    ``MAX_VARIANTS``. A family name the family-name table reads (曾 zeng) keeps its reading."""
     out: list[list[str]] = []
     for i, ch in enumerate(run):
-        readings = _char_readings(ch)
-        if len(readings) < 2 or (i == 0 and surname and ch in _SURNAME_READINGS):
+        readings = NAME_POLYPHONES.get(ch)
+        if readings is None or (i == 0 and surname and ch in _SURNAME_READINGS):
             continue
-        if (i + 1 < len(run) and _phrase_reading(run[i : i + 2])) or (i > 0 and _phrase_reading(run[i - 1 : i + 1])):
-            continue
-        for other in readings[:2]:
-            if other and other != spelled[i]:
-                out.append([*spelled[:i], other, *spelled[i + 1 :]])
+        out.extend([*spelled[:i], other, *spelled[i + 1 :]] for other in readings if other != spelled[i])
         if len(out) >= MAX_VARIANTS:
             break
     return out[:MAX_VARIANTS]
