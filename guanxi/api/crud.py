@@ -36,6 +36,7 @@ from guanxi.core.permissions import (
     restrict_queryset,
     restricted,
     token_allows,
+    unseen_references,
 )
 from guanxi.core.registry import Resource
 
@@ -81,15 +82,22 @@ def serialize(
     tags: list[str] | None = None,
     *,
     extra: dict[str, Any] | None = None,
+    unseen: dict[str, set[Any]] | None = None,
 ) -> dict:
     """One record as JSON: the resource's fields (minus hidden ones), version, custom fields, tags and
-    ``extra`` (what ``Resource.serialize_extra`` computed for this record)."""
+    ``extra`` (what ``Resource.serialize_extra`` computed for this record). ``unseen``: the records
+    each foreign key may point at that the reader may not see (``unseen_references``): their id
+    without a name."""
     data: dict[str, Any] = {"id": obj.pk}
     for name in resource.fields:
         if name in hidden:
             continue
         field = obj._meta.get_field(name)
         if field.is_relation and field.many_to_one:
+            pk = getattr(obj, field.attname)  # type: ignore[union-attr]
+            if unseen and pk in unseen.get(name, ()):
+                data[name] = {"id": pk, "display": None}
+                continue
             related = getattr(obj, name)
             data[name] = plain(related) if related is not None else None
         elif isinstance(field, models.FileField):
@@ -293,6 +301,7 @@ def serialize_rows(
     extra: dict[Any, dict[str, Any]],
     *,
     db: str = "default",
+    unseen: dict[str, set[Any]] | None = None,
 ) -> list[dict]:
     """Rows read by ``page_rows`` as JSON: what ``serialize`` gives for each record, key for key."""
     columns = [c for c in plan.columns if c.name not in hidden]
@@ -310,6 +319,9 @@ def serialize_rows(
             elif value is None:
                 data[column.name] = None
             elif kind == _RELATION:
+                if unseen and value in unseen.get(column.name, ()):
+                    data[column.name] = {"id": value, "display": None}
+                    continue
                 display = displays.get((column.related, value))
                 if display is None:
                     related: Any = column.related
@@ -494,13 +506,15 @@ def list_page(
         ids = [row[plan.pk] for row in rows]
         tags = tag_names_for(resource.model, ids) if resource.taggable and ids else {}
         extra = extras_for(resource, [Key(pk) for pk in ids], user)
-        return serialize_rows(resource, plan, rows, hidden, tags, extra), page.next_cursor
+        unseen = unseen_references(user, resource.model, resource.fields, rows)
+        return serialize_rows(resource, plan, rows, hidden, tags, extra, unseen=unseen), page.next_cursor
     if resource.select_related:
         qs = qs.select_related(*resource.select_related)
     page = paginate(qs, ordering, request.GET.get("cursor"), parse_limit(request.GET.get("limit")), candidates)
     tags = tag_names_for(resource.model, [o.pk for o in page.items]) if resource.taggable else {}
     extra = extras_for(resource, page.items, user)
-    items = [serialize(o, resource, hidden, tags.get(o.pk), extra=extra.get(o.pk)) for o in page.items]
+    unseen = unseen_references(user, resource.model, resource.fields, page.items)
+    items = [serialize(o, resource, hidden, tags.get(o.pk), extra=extra.get(o.pk), unseen=unseen) for o in page.items]
     return items, page.next_cursor
 
 
@@ -549,14 +563,16 @@ def read_response(request: HttpRequest, resource: Resource, pk: int) -> HttpResp
         return HttpResponse(status=304, headers={"ETag": tag})
     tags = tag_names_for(resource.model, [record.pk]) if resource.taggable else {}
     extra = extras_for(resource, [record], user)
-    data = serialize_rows(resource, plan, [row], hidden, tags, extra)[0]
+    unseen = unseen_references(user, resource.model, resource.fields, [row])
+    data = serialize_rows(resource, plan, [row], hidden, tags, extra, unseen=unseen)[0]
     return json_response(data, headers={"ETag": tag})
 
 
 def detail_response(request: HttpRequest, resource: Resource, obj: models.Model, status: int = 200) -> HttpResponse:
     tags = tag_names_for(resource.model, [obj.pk]).get(obj.pk) if resource.taggable else None
     extra = extras_for(resource, [obj], request.user).get(obj.pk)
-    data = serialize(obj, resource, hidden_fields(request.user, resource.model), tags, extra=extra)
+    unseen = unseen_references(request.user, resource.model, resource.fields, [obj])
+    data = serialize(obj, resource, hidden_fields(request.user, resource.model), tags, extra=extra, unseen=unseen)
     return json_response(data, status=status, headers={"ETag": etag(obj)})
 
 

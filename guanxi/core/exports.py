@@ -41,7 +41,7 @@ from guanxi.core.filters import RESERVED, record_ids
 from guanxi.core.jobs import JobRun, job_handler, job_start
 from guanxi.core.models import CustomFieldDefinition, Job
 from guanxi.core.pagination import paginate
-from guanxi.core.permissions import hidden_fields, may_reach, restrict_queryset, restricted
+from guanxi.core.permissions import hidden_fields, may_reach, restrict_queryset, restricted, unseen_ids
 from guanxi.core.registry import ComputedColumn, Resource, resources
 
 FORMATS = ("csv", "xlsx")
@@ -286,8 +286,11 @@ class RowReader:
             wanted = {getattr(o, db_field.attname) for o in objs} - set(cache) - {None}
             if wanted:
                 related: Any = db_field.related_model
-                for other in related._base_manager.filter(pk__in=wanted):
+                # A record the exporting user may not see is not named (an empty cell), as on the page.
+                unseen = unseen_ids(self.user, related, wanted) if self.user is not None else set()
+                for other in related._base_manager.filter(pk__in=wanted - unseen):
                     cache[other.pk] = str(other)
+                cache.update(dict.fromkeys(unseen, ""))
 
     def rows(self, objs: list[models.Model]) -> Iterator[list[Cell]]:
         from guanxi.api.crud import tag_names_for

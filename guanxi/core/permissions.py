@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
 
@@ -228,6 +229,38 @@ def sees_all(model: type[models.Model], user: Any, action: str = Action.VIEW) ->
         return False
     q = _scope_q(model, user, action)
     return q is not None and not q
+
+
+def unseen_ids(user: Any, model: type[models.Model], ids: Any) -> set[Any]:
+    """Of ``ids`` of ``model``'s records, those ``user`` may not see (one query, none when they see
+    them all). A field that points at one (an account's 上级客户, a contact's 直属上级) then shows that
+    there is a record, not its name: what a user may not see answers 404 and names nothing. Only CRM
+    records (``GuanxiModel``) are checked; people, teams and settings are named to everyone."""
+    from guanxi.core.models import GuanxiModel
+
+    wanted = {pk for pk in ids if pk is not None}
+    if not wanted or not issubclass(model, GuanxiModel) or sees_all(model, user):
+        return set()
+    return wanted - set(restricted(model, user).filter(pk__in=wanted).values_list("pk", flat=True))
+
+
+def unseen_references(user: Any, model: type[models.Model], names: Any, values: Any) -> dict[str, set[Any]]:
+    """``unseen_ids`` for each foreign key of ``names`` on ``model``, over ``values``: the records (or
+    ``.values()`` rows keyed by attname) of a page. ``{field name: ids}``, only fields with some."""
+    out: dict[str, set[Any]] = {}
+    for name in names:
+        try:
+            field = model._meta.get_field(name)
+        except FieldDoesNotExist:  # a computed column, tags: not a field
+            continue
+        if not (field.many_to_one or field.one_to_one) or field.related_model is None:
+            continue
+        attname = field.attname  # type: ignore[union-attr]
+        ids = {row.get(attname) if isinstance(row, dict) else getattr(row, attname, None) for row in values}
+        unseen = unseen_ids(user, field.related_model, ids)
+        if unseen:
+            out[name] = unseen
+    return out
 
 
 def field_rules(user: Any, model: type[models.Model] | str) -> dict[str, str]:

@@ -33,6 +33,12 @@ from guanxi.core.views.base import record_url
 EMPTY = mark_safe('<span class="text-secondary">—</span>')  # noqa: S308 - constant markup
 
 
+def unseen_value() -> SafeString:
+    """The cell of a field that points at a record the reader may not see: there is one, unnamed
+    (``permissions.unseen_references``)."""
+    return format_html('<span class="text-secondary" data-unseen>{}</span>', _("a record you may not see"))
+
+
 @dataclass
 class Column:
     """A column a list can show: a model field, the tags, or a custom field (``cf.<key>``)."""

@@ -33,7 +33,14 @@ from guanxi.core.forms import MAX_SELECT_OPTIONS, related_queryset
 from guanxi.core.models import SavedView, Tag
 from guanxi.core.money import money_fields
 from guanxi.core.pagination import DEFAULT_LIMIT, paginate, parse_limit
-from guanxi.core.permissions import can, hidden_fields, may_reach, restrict_queryset, restricted
+from guanxi.core.permissions import (
+    can,
+    hidden_fields,
+    may_reach,
+    restrict_queryset,
+    restricted,
+    unseen_references,
+)
 from guanxi.core.pickers import RecordPicker, pickable
 from guanxi.core.registry import Resource, resource_at
 from guanxi.core.tags import ANY, SEPARATOR, scope_of
@@ -535,6 +542,9 @@ class ObjectListView(ResourceView):
             c.name: c.computed.values(items, self.request.user) for c in columns if c.computed is not None and items
         }
         formats = [self.cell_formats.get(c.name) if c.kind == "field" else None for c in columns]
+        unseen = unseen_references(
+            self.request.user, resource.model, [c.name for c in columns if c.kind == "field"], items
+        )
         rows = []
         for obj in items:
             cells: list[Any] = []
@@ -549,6 +559,8 @@ class ObjectListView(ResourceView):
                 elif column.kind == "computed":
                     text, url = computed[column.name].get(obj.pk, ("", ""))
                     cells.append(display.computed_value(text, url, link=index > 0))
+                elif column.name in unseen and getattr(obj, f"{column.name}_id", None) in unseen[column.name]:
+                    cells.append(display.unseen_value())
                 elif isinstance(value := getattr(obj, column.name, None), datetime.datetime):
                     cells.append(display.list_datetime(value))
                 else:

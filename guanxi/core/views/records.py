@@ -25,7 +25,7 @@ from guanxi.core.follows import is_following
 from guanxi.core.forms import RecordForm, record_form_class
 from guanxi.core.models import Attachment, ChangeLogEntry
 from guanxi.core.money import money_fields
-from guanxi.core.permissions import can, hidden_fields, restricted
+from guanxi.core.permissions import can, hidden_fields, restricted, unseen_references
 from guanxi.core.registry import Resource
 from guanxi.core.search.recent import recent_view_record
 from guanxi.core.views import display
@@ -170,11 +170,16 @@ class ObjectDetailView(ResourceView):
             "has_timeline": getattr(model, "has_timeline", False),
             "shareable": getattr(model, "shareable", False),
         }
+        unseen = unseen_references(user, model, resource.fields, [obj])
         rows = {
             name: {
                 "name": name,
                 "label": display.field_label(model, name),
-                "value": display.field_value(obj, name, truncate=None, exact=True),
+                "value": (
+                    display.unseen_value()
+                    if name in unseen
+                    else display.field_value(obj, name, truncate=None, exact=True)
+                ),
             }
             for name in resource.fields
             if name not in hidden
