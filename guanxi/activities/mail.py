@@ -43,7 +43,7 @@ def _plain(value: Any) -> str:
 
 def _message(user: User, pending: list[Notification], more: int) -> EmailMessage:
     rows = []
-    for row in rows_for(shown(user, pending)):
+    for row in rows_for(shown(user, pending), user):
         link = site_url(reverse("ui:notification-open", args=[row["notification"].pk])) if row["url"] else ""
         changes = [f"{c['field']}: {_plain(c['before'])} → {_plain(c['after'])}" for c in row["changes"]]
         summary = _plain(row["notification"].summary) if row["notification"].summary else ""

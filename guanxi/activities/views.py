@@ -94,7 +94,7 @@ def actor_name(item: Shown) -> str:
     return str(actor) if actor is not None else _("Guanxi (automatic)")
 
 
-def rows_for(items: list[Shown]) -> list[dict[str, Any]]:
+def rows_for(items: list[Shown], user: Any = None) -> list[dict[str, Any]]:
     """What the page shows of each notification: its sentence and its changes as the record's
     history shows them (names of related records read once per type for the whole page)."""
     panels: dict[int, list[dict[str, str]]] = {}
@@ -106,7 +106,7 @@ def rows_for(items: list[Shown]) -> list[dict[str, Any]]:
         # The told and visible part of each change only.
         entries = [ChangeLogEntry(pk=item.notification.change_id, changes=item.changes) for item in group]
         labels = {d.key: d.label for d in definitions_for(model)}
-        for item, panel in zip(group, change_panel(entries, set(), model, labels), strict=True):
+        for item, panel in zip(group, change_panel(entries, set(), model, labels, user=user), strict=True):
             panels[item.notification.pk] = panel["rows"]
     rows = []
     for item in items:
@@ -139,7 +139,7 @@ class NotificationListView(GuanxiViewMixin, View):
             request,
             "activities/notification_list.html",
             {
-                "rows": rows_for(shown(request.user, page.items)),
+                "rows": rows_for(shown(request.user, page.items), request.user),
                 "unread": unread,
                 "unread_total": unread_count(request.user),
                 "count_cap": COUNT_CAP,

@@ -88,3 +88,16 @@ def test_one_query_a_page_whatever_its_rows(
         person = make_contact(by=rep, family_name="乙", given_name=f"{i}")
         Contact.objects.filter(pk=person.pk).update(reports_to=manager)
     assert count() == before
+
+
+def test_the_change_history_does_not_name_it_either(
+    rep: User, other_rep: User, admin: User, make_contact: Callable[..., Contact]
+) -> None:
+    from guanxi.customers import services
+
+    manager = make_contact(owner_id=other_rep.pk, family_name="秘密", given_name="经理")
+    person = make_contact(by=rep, family_name="李", given_name="四")
+    services.contact_update(pk=person.pk, user=admin, data={"reports_to_id": manager.pk})
+    page = client_for(rep).get(reverse("ui:contacts-detail", args=[person.pk])).content.decode()
+    assert "a record you may not see" in page and "秘密经理" not in page
+    assert "秘密经理" in client_for(admin).get(reverse("ui:contacts-detail", args=[person.pk])).content.decode()

@@ -22,5 +22,5 @@ class ChangeLogEntryDetailView(ObjectDetailView):
         # Redact once, centrally (the API uses the same function), then render like a record's history.
         obj.changes = visible_changes([obj], self.request.user)[obj.pk]
         labels = {d.key: d.label for d in definitions_for(target)} if target else {}
-        context["changes"] = change_panel([obj], set(), target, labels)
+        context["changes"] = change_panel([obj], set(), target, labels, user=self.request.user)
         return context

@@ -25,7 +25,7 @@ from guanxi.core.follows import is_following
 from guanxi.core.forms import RecordForm, record_form_class
 from guanxi.core.models import Attachment, ChangeLogEntry
 from guanxi.core.money import money_fields
-from guanxi.core.permissions import can, hidden_fields, restricted, unseen_references
+from guanxi.core.permissions import can, hidden_fields, restricted, unseen_ids, unseen_references
 from guanxi.core.registry import Resource
 from guanxi.core.search.recent import recent_view_record
 from guanxi.core.views import display
@@ -79,12 +79,17 @@ def stale_message() -> str:
 
 
 def change_panel(
-    entries: list[ChangeLogEntry], hidden: set[str], model: type[models.Model] | None, labels: dict[str, str]
+    entries: list[ChangeLogEntry],
+    hidden: set[str],
+    model: type[models.Model] | None,
+    labels: dict[str, str],
+    user: Any = None,
 ) -> list[dict[str, Any]]:
     """Change-log entries as ``field: before → after`` rows, without the fields the user may not see.
 
-    Foreign keys are stored as ids; they are shown by name (one query per related model), times in
-    the user's zone, custom fields by their label.
+    Foreign keys are stored as ids; they are shown by name (one query per related model), but a
+    record ``user`` may not see by that it is one (``unseen_ids``: a manager or parent account out of
+    their reach is named in no history either); times in the user's zone, custom fields by their label.
     """
     related: dict[type[models.Model], set[Any]] = {}
     for entry in entries:
@@ -97,6 +102,10 @@ def change_panel(
         for related_model, ids in related.items()
         for obj in related_model._default_manager.filter(pk__in=ids)
     }
+    if user is not None:
+        for related_model, ids in related.items():
+            for pk in unseen_ids(user, related_model, ids):
+                names[(related_model, pk)] = _("a record you may not see")
 
     def show(name: str, value: Any) -> Any:
         words = display.value_words(model, name)
@@ -210,7 +219,7 @@ class ObjectDetailView(ResourceView):
             .order_by("-id")[:PANEL_LIMIT]
         )
         labels = {d.key: d.label for d in definitions_for(model)} if resource.custom_fields else {}
-        context["changes"] = change_panel(entries, hidden, model, labels)
+        context["changes"] = change_panel(entries, hidden, model, labels, user=self.request.user)
         return context
 
     def custom_field_rows(self, obj: models.Model) -> list[dict[str, Any]]:
