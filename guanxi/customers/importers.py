@@ -497,6 +497,17 @@ class _Row:
             return ""
         return value
 
+    def choices(self, *names: str) -> None:
+        """Each named cell as its choice's stored value (a label in Chinese or English, the value, a
+        usual word); one that is none of them fails on its column."""
+        for name in names:
+            raw = self.get(name)
+            if raw:
+                try:
+                    self.values[name] = _choice(name, raw)
+                except ValueError as exc:
+                    self.fail(name, raw, str(exc))
+
     def place(self) -> str:
         """Country and (in China) province, like the services' ``clean_place``; returns the region."""
         country_raw = self.get("country")
@@ -673,13 +684,7 @@ def prepare_contacts(rows: list[tuple[int, list[str]]], ctx: PrepareContext) -> 
                     values["birthday"] = day.isoformat()
             except ValueError as exc:
                 row.fail("birthday", birthday, str(exc))
-        for field in ("decision_role", "stance"):
-            raw = row.get(field)
-            if raw:
-                try:
-                    values[field] = _choice(field, raw)
-                except ValueError as exc:
-                    row.fail(field, raw, str(exc))
+        row.choices("decision_role", "stance")
         lunar = row.get("birthday_lunar")
         if lunar:
             try:
@@ -741,13 +746,7 @@ def prepare_accounts(rows: list[tuple[int, list[str]]], ctx: PrepareContext) -> 
             raw = row.get(field)
             if raw:
                 values[field] = row.text(field, raw)
-        for field in ("industry", "size", "lifecycle_stage", "source"):
-            raw = row.get(field)
-            if raw:
-                try:
-                    values[field] = _choice(field, raw)
-                except ValueError as exc:
-                    row.fail(field, raw, str(exc))
+        row.choices("industry", "size", "lifecycle_stage", "source")
         raw = row.get("employee_count")
         if raw:
             cleaned = raw.replace(",", "").replace("人", "").strip()

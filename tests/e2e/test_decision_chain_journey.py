@@ -28,9 +28,9 @@ company = services.account_create(user=admin, data={{"name": {company!r}}})
 def person(family, given, title):
     return services.contact_create(user=admin, data={{"family_name": family, "given_name": given, "title": title}},
                                    accounts=[{{"account": company.pk, "role": title}}])
-boss = person("诸葛", "明远", "总经理")
-buyer = person("上官", "婉清", "采购经理")
-clerk = person("欧阳", "小雨", "采购专员")
+boss = person("端木", "正阳", "总经理")
+buyer = person("慕容", "秋水", "采购经理")
+clerk = person("夏侯", "子衿", "采购专员")
 elsewhere = services.account_create(user=admin, data={{"name": "华东精密机械有限公司"}})
 outsider = services.contact_create(user=admin, data={{"family_name": "司马", "given_name": "长风", "title": "副总裁"}},
                                    accounts=[{{"account": elsewhere.pk, "role": "副总裁"}}])
@@ -68,30 +68,30 @@ def test_decision_chain_journey(
     expect(page.locator("#account-contacts [data-contact]")).to_have_count(3)
     assert {depth for _pk, depth in depths(page)} == {"0"}
 
-    # --- the buyer reports to the boss: the manager found by the initials of 诸葛明远 -----------
+    # --- the buyer reports to the boss: the manager found by the initials of 端木正阳 -----------
     page.goto(f"/customers/contacts/{ids['buyer']}/edit/")
-    choose_manager(page, "zgmy", "诸葛明远")
+    choose_manager(page, "dmzy", "端木正阳")
     page.locator("#id_decision_role").select_option(label="采购人")
     page.locator("#id_stance").select_option(label="支持")
     shot("contact-form-decision-chain")
     page.get_by_role("button", name="保存").click()
-    expect(page.locator("#page-title")).to_contain_text("上官婉清")
-    expect(page.locator('[data-field="reports_to"] a')).to_have_text("诸葛明远")
+    expect(page.locator("#page-title")).to_contain_text("慕容秋水")
+    expect(page.locator('[data-field="reports_to"] a')).to_have_text("端木正阳")
     expect(page.locator('[data-field="decision_role"]')).to_contain_text("采购人")
     expect(page.locator('[data-field="stance"]')).to_contain_text("支持")
     shot("contact-decision-chain")
 
     # --- the clerk reports to the buyer; the boss is the decision maker -------------------------
     page.goto(f"/customers/contacts/{ids['clerk']}/edit/")
-    choose_manager(page, "sgwq", "上官婉清")
+    choose_manager(page, "mrqs", "慕容秋水")
     page.get_by_role("button", name="保存").click()
-    expect(page.locator('[data-field="reports_to"] a')).to_have_text("上官婉清")
+    expect(page.locator('[data-field="reports_to"] a')).to_have_text("慕容秋水")
     page.goto(f"/customers/contacts/{ids['boss']}/edit/")
     page.locator("#id_decision_role").select_option(label="决策人")
     page.get_by_role("button", name="保存").click()
     # A loop is refused at the field, and what was typed stays: the boss cannot report to the clerk.
     page.goto(f"/customers/contacts/{ids['boss']}/edit/")
-    choose_manager(page, "oyxy", "欧阳小雨")
+    choose_manager(page, "xhzj", "夏侯子衿")
     browser_errors.allow(r"/customers/contacts/\d+/edit/: Failed to load resource: .* status of 400")  # refused
     page.get_by_role("button", name="保存").click()
     expect(page.locator("#id_reports_to_error")).to_contain_text("循环")
@@ -99,8 +99,8 @@ def test_decision_chain_journey(
 
     # --- the manager's page lists their direct report ----------------------------------------------
     page.goto(f"/customers/contacts/{ids['boss']}/")
-    expect(page.locator("#contact-reports")).to_contain_text("上官婉清")
-    expect(page.locator("#contact-reports")).not_to_contain_text("欧阳小雨")
+    expect(page.locator("#contact-reports")).to_contain_text("慕容秋水")
+    expect(page.locator("#contact-reports")).not_to_contain_text("夏侯子衿")
 
     # --- the company's page draws its people as a tree ----------------------------------------------
     page.goto(f"/customers/accounts/{ids['company']}/")
@@ -151,11 +151,11 @@ def test_decision_chain_journey(
     page.goto(f"/customers/accounts/{ids['company']}/")
     network = page.locator("#account-network [data-relation]")
     expect(network).to_have_count(1)
-    expect(network).to_contain_text("欧阳小雨")
+    expect(network).to_contain_text("夏侯子衿")
     expect(network.locator("[data-theirs]")).to_have_text("司马长风")
     shot("account-network")
     page.goto(f"/customers/contacts/{ids['outsider']}/")
     other_side = page.locator("#contact-relations [data-relation]")
-    expect(other_side).to_contain_text("欧阳小雨")
+    expect(other_side).to_contain_text("夏侯子衿")
     other_side.locator("[data-relation-remove]").click()
     expect(page.locator("#contact-relations #contact-relations-empty")).to_be_visible()
