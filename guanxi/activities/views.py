@@ -3,7 +3,7 @@ and the settings (which kinds, and by email when)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import messages
 from django.db import transaction
@@ -36,7 +36,7 @@ from guanxi.core.pagination import DEFAULT_LIMIT
 from guanxi.core.views.base import GuanxiViewMixin
 from guanxi.core.views.records import change_panel
 from guanxi.identity.account import account_update
-from guanxi.identity.models import NotificationEmail
+from guanxi.identity.models import NotificationEmail, User
 
 #: How many of a change's fields a notification lists; "and N more" after them.
 CHANGES_SHOWN = 4
@@ -210,7 +210,7 @@ class NotificationSettingsView(GuanxiViewMixin, View):
     setting, through the same service)."""
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        email = request.user.notification_email  # type: ignore[union-attr]  # the mixin signs in first
+        email = cast(User, request.user).notification_email  # the mixin signs in first
         return self._page(request, notification_settings(request.user), email)
 
     def post(self, request: HttpRequest) -> HttpResponse:

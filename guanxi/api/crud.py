@@ -93,8 +93,8 @@ def serialize(
         if name in hidden:
             continue
         field = obj._meta.get_field(name)
-        if field.is_relation and field.many_to_one:
-            pk = getattr(obj, field.attname)  # type: ignore[union-attr]
+        if isinstance(field, models.ForeignKey) and field.many_to_one:
+            pk = getattr(obj, field.attname)
             if unseen and pk in unseen.get(name, ()):
                 data[name] = {"id": pk, "display": None}
                 continue

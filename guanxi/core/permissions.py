@@ -253,9 +253,9 @@ def unseen_references(user: Any, model: type[models.Model], names: Any, values: 
             field = model._meta.get_field(name)
         except FieldDoesNotExist:  # a computed column, tags: not a field
             continue
-        if not (field.many_to_one or field.one_to_one) or field.related_model is None:
-            continue
-        attname = field.attname  # type: ignore[union-attr]
+        if not isinstance(field, models.ForeignKey) or field.related_model is None:
+            continue  # a OneToOneField is a ForeignKey too
+        attname = field.attname
         ids = {row.get(attname) if isinstance(row, dict) else getattr(row, attname, None) for row in values}
         unseen = unseen_ids(user, field.related_model, ids)
         if unseen:

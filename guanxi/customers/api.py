@@ -173,7 +173,7 @@ def account_routes(router: Router, resource: Resource) -> None:
     )
     def account_contacts(request: HttpRequest, id: int) -> HttpResponse:
         require_token_scope(request, resource.object_type, Action.VIEW)
-        account: Account = get_visible(request, resource, id)  # type: ignore[assignment]
+        account = cast(Account, get_visible(request, resource, id))
         contacts_resource = resource_at("contacts")
         user = request.user
         qs = Contact.objects.restrict(user, Action.VIEW).filter(account_links__account=account)
@@ -202,7 +202,7 @@ def account_routes(router: Router, resource: Resource) -> None:
     )
     def account_hierarchy(request: HttpRequest, id: int) -> HttpResponse:
         require_token_scope(request, resource.object_type, Action.VIEW)
-        account: Account = get_visible(request, resource, id)  # type: ignore[assignment]
+        account = cast(Account, get_visible(request, resource, id))
         user = request.user
         rollups, at_least = hierarchy.group_rollups(account, user)
         return json_response(
@@ -230,7 +230,7 @@ def account_routes(router: Router, resource: Resource) -> None:
     )
     def account_org_chart(request: HttpRequest, id: int) -> HttpResponse:
         require_token_scope(request, resource.object_type, Action.VIEW)
-        account: Account = get_visible(request, resource, id)  # type: ignore[assignment]
+        account = cast(Account, get_visible(request, resource, id))
         chart = org_chart(account, request.user)
         return json_response({"id": account.pk, "items": chart.as_json(), "mapped_only": chart.mapped_only})
 
@@ -246,7 +246,7 @@ def account_routes(router: Router, resource: Resource) -> None:
     )
     def account_relations(request: HttpRequest, id: int) -> HttpResponse:
         require_token_scope(request, resource.object_type, Action.VIEW)
-        account: Account = get_visible(request, resource, id)  # type: ignore[assignment]
+        account = cast(Account, get_visible(request, resource, id))
         items = [
             {
                 "id": row["id"],
@@ -267,7 +267,7 @@ def account_routes(router: Router, resource: Resource) -> None:
     )
     def account_fit(request: HttpRequest, id: int, profile: int | None = None) -> HttpResponse:
         require_token_scope(request, resource.object_type, Action.VIEW)
-        account: Account = get_visible(request, resource, id)  # type: ignore[assignment]
+        account = cast(Account, get_visible(request, resource, id))
         if profile is not None:
             chosen = CustomerProfile.objects.restrict(request.user, Action.VIEW).filter(pk=profile).first()
             if chosen is None:
@@ -386,7 +386,7 @@ def contact_routes(router: Router, resource: Resource) -> None:
             contact_id=id, other_id=payload.other, kind=payload.kind, note=payload.note, user=request.user
         )
         contact = Contact.objects.get(pk=id)
-        row = next(r for r in relation_rows(request.user, contact) if r["id"] == relation.pk)
+        [row] = relation_rows(request.user, contact, relation_id=relation.pk)
         return json_response(relation_json(row), status=201)
 
     @router.delete(

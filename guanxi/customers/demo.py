@@ -814,7 +814,8 @@ RELATIONS = [
 
 def relations_step(ctx: DemoContext) -> None:
     """A few relations between the heads of the demo's companies, each written once."""
-    from guanxi.customers.models import ContactPoint, ContactRelation
+    from guanxi.core.errors import FieldErrors
+    from guanxi.customers.models import ContactPoint
     from guanxi.customers.services import relation_add
 
     heads = [person for person in contact_plan() if person.decision_role == "decision_maker"]
@@ -829,10 +830,10 @@ def relations_step(ctx: DemoContext) -> None:
         first, second = ids.get(heads[a].key), ids.get(heads[b].key)
         if first is None or second is None:
             continue
-        pair = (first, second) if kind == "referral" else (min(first, second), max(first, second))
-        if ContactRelation.objects.filter(first_id=pair[0], second_id=pair[1], kind=kind).exists():
-            continue
-        relation_add(contact_id=first, other_id=second, kind=kind, note=note, user=ctx.admin)
+        try:
+            relation_add(contact_id=first, other_id=second, kind=kind, note=note, user=ctx.admin)
+        except FieldErrors:
+            continue  # related so already: written by an earlier run
         ctx.note("relations between people")
 
 

@@ -20,7 +20,7 @@ from guanxi.core.choices import Action
 from guanxi.core.permissions import restricted, visible_ref
 from guanxi.customers.choices import RelationKind
 from guanxi.customers.models import Account, AccountContact, Contact, ContactRelation
-from guanxi.customers.relations import relation_label
+from guanxi.customers.relations import primary_companies, relation_label
 
 #: The relations an account's card lists at most.
 NETWORK_LIMIT = 20
@@ -46,11 +46,7 @@ def account_network(account: Account, user: Any, *, limit: int = NETWORK_LIMIT) 
     )
     people = {c.pk: c for c in Contact.objects.filter(pk__in=ends).only("pk", "display_name", "title")}
     outside = ends - inside
-    companies = dict(
-        AccountContact.objects.filter(
-            visible_ref("account_id", restricted(Account, user, Action.VIEW)), contact_id__in=outside, is_primary=True
-        ).values_list("contact_id", "account__name")
-    )
+    companies = primary_companies(user, outside)
     rows = []
     for relation in relations:
         ours = relation.first_id if relation.first_id in inside else relation.second_id

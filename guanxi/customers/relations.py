@@ -37,17 +37,30 @@ def relation_label(relation: ContactRelation, seen_from: int) -> str:
     return str(directed[0] if relation.first_id == seen_from else directed[1])
 
 
-def relation_rows(user: Any, contact: Contact, *, limit: int = RELATIONS_LIMIT) -> list[dict[str, Any]]:
-    """``contact``'s relations for a page or the API: the other person, their primary company (one
-    the reader may see), the relation as it reads from ``contact``'s side. Three queries a page."""
-    relations = list(visible_relations(user, contact)[:limit])
-    others = {r.second_id if r.first_id == contact.pk else r.first_id for r in relations}
-    people = {c.pk: c for c in Contact.objects.filter(pk__in=others).only("pk", "display_name", "title")}
-    companies = dict(
+def primary_companies(user: Any, contact_ids: Any) -> dict[int, str]:
+    """Each person's primary company by name, among the companies ``user`` may see (one query)."""
+    return dict(
         AccountContact.objects.filter(
-            visible_ref("account_id", restricted(Account, user, Action.VIEW)), contact_id__in=others, is_primary=True
+            visible_ref("account_id", restricted(Account, user, Action.VIEW)),
+            contact_id__in=contact_ids,
+            is_primary=True,
         ).values_list("contact_id", "account__name")
     )
+
+
+def relation_rows(
+    user: Any, contact: Contact, *, limit: int = RELATIONS_LIMIT, relation_id: int | None = None
+) -> list[dict[str, Any]]:
+    """``contact``'s relations for a page or the API (``relation_id``: that one only): the other
+    person, their primary company (one the reader may see), the relation as it reads from
+    ``contact``'s side. Three queries a page."""
+    found = visible_relations(user, contact)
+    if relation_id is not None:
+        found = found.filter(pk=relation_id)
+    relations = list(found[:limit])
+    others = {r.second_id if r.first_id == contact.pk else r.first_id for r in relations}
+    people = {c.pk: c for c in Contact.objects.filter(pk__in=others).only("pk", "display_name", "title")}
+    companies = primary_companies(user, others)
     rows = []
     for relation in relations:
         other = relation.second_id if relation.first_id == contact.pk else relation.first_id

@@ -845,7 +845,7 @@ def _unmove_candidates(ctx: MergeContext, journal: Any) -> None:
 def _move_relations(ctx: MergeContext) -> Any:
     """A merged person's relations become the survivor's; one that would relate the survivor to itself,
     or repeat one the survivor has, is dropped (and put back by undo)."""
-    from guanxi.customers.services.relations import _pair
+    from guanxi.customers.services.relations import stored_pair
 
     merged = set(ctx.loser_ids)
     survivor = int(ctx.survivor.pk)
@@ -858,7 +858,7 @@ def _move_relations(ctx: MergeContext) -> Any:
             continue
         first = survivor if relation.first_id in merged else relation.first_id
         second = survivor if relation.second_id in merged else relation.second_id
-        key = (*_pair(first, second, relation.kind), relation.kind) if first != second else None
+        key = (*stored_pair(first, second, relation.kind), relation.kind) if first != second else None
         if key is None or key in kept:
             dropped.append(row_data(relation))
             relation.delete()

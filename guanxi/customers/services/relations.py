@@ -27,7 +27,7 @@ from guanxi.customers.relations import relation_label, visible_relations
 MAX_NOTE = 200
 
 
-def _pair(contact_id: int, other_id: int, kind: str) -> tuple[int, int]:
+def stored_pair(contact_id: int, other_id: int, kind: str) -> tuple[int, int]:
     """The stored order: a referral from the referrer, any other kind with the lower id first."""
     if kind in DIRECTED_RELATIONS:
         return contact_id, other_id
@@ -92,7 +92,7 @@ def relation_add(*, contact_id: Any, other_id: Any, kind: Any, user: Any, note: 
         if errors:
             raise FieldErrors(errors)
         assert other is not None
-        first, second = _pair(contact.pk, other.pk, kind)
+        first, second = stored_pair(contact.pk, other.pk, kind)
         if ContactRelation.objects.filter(first_id=first, second_id=second, kind=kind).exists():
             raise FieldErrors({"other": [_("These two are already related this way.")]})
         before = _rows(contact)
@@ -119,6 +119,5 @@ def relation_remove(*, contact_id: Any, relation_id: Any, user: Any) -> None:
         other = Contact.all_objects.get(pk=other_pk)
         before = _rows(contact)
         relation.delete()
-        relation.pk = relation_id
         _record(user, contact, before)
         _timeline(user, relation, {contact.pk: contact, other.pk: other}, added=False)
