@@ -16,11 +16,9 @@ import random
 import statistics
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from _page_probe import setup  # noqa: E402 - after the path is set
+# Run as a script, so its folder is on sys.path and its neighbour imports as a module.
+from _page_probe import setup
 
 
 def main() -> None:
