@@ -50,9 +50,8 @@ def main() -> None:
     text.name_tokens.cache_clear()
     without = count(terms, data)
     new, old = sum(with_variants.values()), sum(without.values())
-    print(
-        f"{len(terms)} initials queries: {old:,} documents without the readings, {new:,} with ({(new - old) / max(old, 1):+.1%})"
-    )
+    change = (new - old) / max(old, 1)
+    print(f"{len(terms)} initials queries: {old:,} matches without the readings, {new:,} with ({change:+.1%})")
 
 
 if __name__ == "__main__":
