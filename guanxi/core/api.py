@@ -14,7 +14,7 @@ from guanxi.core.choices import Action
 from guanxi.core.errors import FieldErrors, NotFound
 from guanxi.core.models import Attachment
 from guanxi.core.pagination import paginate, parse_limit
-from guanxi.core.permissions import hidden_fields
+from guanxi.core.permissions import hidden_fields, unseen_references
 from guanxi.core.registry import Resource, resource_for, resources
 
 router = Router(tags=["core"])
@@ -43,10 +43,18 @@ def recycle_bin(request: HttpRequest, object_type: str, cursor: str | None = Non
     resource = _soft_delete_resource(object_type)
     require_token_scope(request, resource.object_type, Action.DELETE)
     qs = resource.model.all_objects.filter(deleted_at__isnull=False).restrict(request.user, Action.DELETE)  # type: ignore[attr-defined]
+    if resource.select_related:
+        qs = qs.select_related(*resource.select_related)
     page = paginate(qs, "-id", cursor, parse_limit(limit))
     hidden = hidden_fields(request.user, resource.model)
+    # Whoever may restore a record may still not see its 上级客户 or 直属上级: named as elsewhere.
+    unseen = unseen_references(request.user, resource.model, resource.fields, page.items)
     items = [
-        {**serialize(o, resource, hidden), "deleted_at": o.deleted_at.isoformat(), "deleted_by": o.deleted_by_id}
+        {
+            **serialize(o, resource, hidden, unseen=unseen),
+            "deleted_at": o.deleted_at.isoformat(),
+            "deleted_by": o.deleted_by_id,
+        }
         for o in page.items
     ]
     return json_response({"items": items, "next_cursor": page.next_cursor})

@@ -101,3 +101,36 @@ def test_the_change_history_does_not_name_it_either(
     page = client_for(rep).get(reverse("ui:contacts-detail", args=[person.pk])).content.decode()
     assert "a record you may not see" in page and "秘密经理" not in page
     assert "秘密经理" in client_for(admin).get(reverse("ui:contacts-detail", args=[person.pk])).content.decode()
+
+
+def test_the_recycle_bin_names_it_neither(
+    hidden_manager: tuple[Contact, Contact],
+    rep: User,
+    admin: User,
+    make_contact: Callable[..., Contact],
+    api_for: Callable[[User], Api],
+) -> None:
+    """Whoever may restore a deleted person reads their manager's id, not the name, and a page of the
+    bin costs the same queries for one deleted person as for six (the foreign keys read in one join)."""
+    person, manager = hidden_manager
+    api = api_for(rep)
+
+    def listed() -> tuple[list[dict], int]:
+        with CaptureQueriesContext(connection) as captured:
+            response = api.get("recycle-bin?object_type=customers.contact")
+        assert response.status_code == 200, response.content
+        return response.json()["items"], len(captured)
+
+    assert api.delete(f"contacts/{person.pk}").status_code == 204
+    items, one = listed()
+    assert [item["reports_to"] for item in items] == [{"id": manager.pk, "display": None}]
+    assert "秘密经理" not in str(items)
+    for i in range(5):
+        other = make_contact(by=rep, family_name="丙", given_name=f"{i}")
+        Contact.objects.filter(pk=other.pk).update(reports_to=manager)
+        assert api.delete(f"contacts/{other.pk}").status_code == 204
+    items, six = listed()
+    assert len(items) == 6 and six == one
+    # Whoever may see the manager reads the name.
+    admin_items = api_for(admin).get("recycle-bin?object_type=customers.contact").json()["items"]
+    assert {item["reports_to"]["display"] for item in admin_items} == {"秘密经理"}
