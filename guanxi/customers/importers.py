@@ -18,6 +18,10 @@ Decisions:
   row's batch (an earlier row of the file included), or another row of the same batch (a batch is
   written at once, so there a parent may also come below). A parent named nowhere, the row itself,
   a loop, or a group deeper than ``MAX_HIERARCHY_DEPTH`` refuses the row, as the account form would.
+* A contact's manager ("直属上级" by email or by name at the row's company, or "上级编号" by external
+  ID) is found the same way, among the people the user may see or the batch's rows
+  (``import_managers``); a name at another company is kept when it is the person's manager already
+  (an export read back).
 * No timeline entry per record: the import job is the summary (who, when, which file, the counts
   and the error file) and each record's change log says it came from the import. Adding a
   timeline row per record would double the rows written for no new information.
@@ -26,6 +30,7 @@ Decisions:
 from __future__ import annotations
 
 import datetime
+import json
 import re
 import time
 import unicodedata
@@ -89,6 +94,7 @@ from guanxi.customers.choices import (
 from guanxi.customers.classification import with_tags
 from guanxi.customers.duplicates import account_dup_key, contact_dup_key
 from guanxi.customers.hierarchy import ancestor_chains
+from guanxi.customers.import_managers import Managers
 from guanxi.customers.models import Account, AccountContact, Contact, ContactPoint
 from guanxi.customers.normalize import (
     _CN_MOBILE_RE,
@@ -249,6 +255,22 @@ CONTACT_FIELDS: tuple[ImportField, ...] = (
             "a company created from the row keeps it."
         ),
     ),
+    ImportField(
+        "manager",
+        pgettext_lazy("a person's manager", "reports to"),
+        ("上级", "上级领导", "直接上级", "汇报对象", "汇报给", "manager", "reports to", "boss", "manager email"),
+        writes="reports_to",
+        hint=gettext_lazy(
+            "The manager's email, or their name at the person's company; someone in Guanxi already or in a row above."
+        ),
+    ),
+    ImportField(
+        "manager_external_id",
+        gettext_lazy("manager's external ID"),
+        ("上级编号", "上级外部编号", "manager id", "manager external id", "reports to id"),
+        writes="reports_to",
+        hint=gettext_lazy("The manager's external ID, in place of the email or name."),
+    ),
     *_COMMON_TAIL,
 )
 
@@ -361,6 +383,8 @@ MAX_LENGTHS = {
     "owner": 254,
     "parent": 200,
     "parent_external_id": 100,
+    "manager": 254,
+    "manager_external_id": 100,
 }
 _TEXT_CONTACT = ("title", "department", "wechat_id", "city", "district", "postal_code")
 # What an empty cell clears when the import says so (blank_cells = "clear"): plain values only. A
@@ -697,6 +721,7 @@ def prepare_contacts(rows: list[tuple[int, list[str]]], ctx: PrepareContext) -> 
         account_ext = row.get("account_external_id")
         if account_ext:
             values["account_external_id"] = row.text("account_external_id", account_ext)
+        _manager(row)
         number = row.get("account_registration_number")
         if number:  # checked as the row's country writes it, as the account import does
             try:
@@ -714,6 +739,25 @@ def prepare_contacts(rows: list[tuple[int, list[str]]], ctx: PrepareContext) -> 
             _derive_contact(values)
         out.append(Prepared(line, values, row.errors))
     return out
+
+
+def _manager(row: _Row) -> None:
+    """The 直属上级 columns: an email, a name, or (instead of both) an external ID; found by the
+    writer (``import_managers``), which may need the other rows of the batch."""
+    ext = row.get("manager_external_id")
+    text = row.get("manager")
+    if ext:
+        row.values["manager_ref"] = ("external_id", row.text("manager_external_id", ext))
+    elif "@" in text:
+        try:
+            row.values["manager_ref"] = ("email", normalize_email(text))
+        except ValueError as exc:
+            row.fail("manager", text, str(exc))
+    elif text:
+        name = row.text("manager", text)
+        if name:
+            # As a display name is written: 张三 without a space, John Smith with one.
+            row.values["manager_ref"] = ("name", person_display_name(*split_name(name)))
 
 
 def _derive_contact(values: dict[str, Any]) -> None:
@@ -1139,7 +1183,7 @@ def _merge_into(target: dict[str, Any], extra: dict[str, Any]) -> None:
 
 
 def _field_name(attname: str) -> str:
-    return attname.removesuffix("_id") if attname in ("owner_id", "team_id", "parent_id") else attname
+    return attname.removesuffix("_id") if attname in ("owner_id", "team_id", "parent_id", "reports_to_id") else attname
 
 
 #: Account ids by name or external id an import remembers between batches.
@@ -1154,6 +1198,8 @@ class ContactWriter(_Writer):
         super().__init__(user, policy, ctx, job)
         self.account_ids: dict[tuple[str, str], int | None] = {}
         self.may_add_accounts = may_add(user, Account)
+        self.managers = Managers(user, self._account_of)
+        self.new_by_line: dict[int, int] = {}  # the batch's new people by line, for their reports
 
     def match_keys(self, values: dict[str, Any]) -> list[tuple[str, str]]:
         keys = [("id", str(values["id"]))] if "id" in values else []
@@ -1283,6 +1329,30 @@ class ContactWriter(_Writer):
         result.touch(Account, pks)
         result.documents.setdefault(Account, {}).update(documents)
 
+    def after_match(
+        self, creates: list[Prepared], updates: dict[int, list[Prepared]], result: BatchResult
+    ) -> tuple[list[Prepared], dict[int, list[Prepared]]]:
+        """Each row's 直属上级 (``import_managers``): found, or the row refused."""
+
+        def refuse(row: Prepared, reason: str) -> None:
+            kind, key = row.values["manager_ref"]
+            self._refuse(result, row, "manager_external_id" if kind == "external_id" else "manager", key, reason)
+
+        return self.managers.resolve(creates, updates, refuse)
+
+    def _with_managers(self, pks: list[int], rows: list[Prepared]) -> None:
+        """The new people's managers as ids (one of this batch's new people has one only now), each
+        in its change log."""
+        self.new_by_line = {row.line: pk for pk, row in zip(pks, rows, strict=True)}
+        for row in rows:
+            values = row.values
+            if "reports_to_line" in values:
+                values["reports_to_id"] = self.new_by_line[values.pop("reports_to_line")]
+            if "reports_to_id" in values:
+                changes = json.loads(values["changes_json"])
+                changes["reports_to"] = [None, values["reports_to_id"]]
+                values["changes_json"] = dumps(changes)
+
     def _account_of(self, values: dict[str, Any]) -> int | None:
         if values.get("account_external_id"):
             return self.account_ids.get(("external_id", values["account_external_id"]))
@@ -1303,6 +1373,9 @@ class ContactWriter(_Writer):
         template[table.index("created_by_id")] = self.user.pk
         i_id, i_owner, i_team, i_dup = (table.index(n) for n in ("id", "owner_id", "team_id", "dup_key"))
         positions = [(name, table.index(name)) for name in self.columns if name not in ("emails", "phones")]
+        if self.managers.used:  # only then: the loop below runs a million times
+            self._with_managers(pks, rows)
+            positions.append(("reports_to_id", table.index("reports_to_id")))
         i_emails, i_phones, i_custom = table.index("emails"), table.index("phones"), table.index("custom_fields")
         point_template = point_table.template()
         p_contact, p_kind, p_value, p_ext, p_label, p_primary, p_position, p_digits = (
@@ -1374,6 +1447,11 @@ class ContactWriter(_Writer):
         allowed = self.changeable(list(merged))
         table = TableRows(Contact, now)
         attnames = [*self.columns, "owner_id", "team_id", "custom_fields"]
+        if self.managers.used:
+            attnames.append("reports_to_id")
+            for row in (r for rows in merged.values() for r in rows):
+                if "reports_to_line" in row.values:  # a new person of this batch (``create`` ran first)
+                    row.values["reports_to_id"] = self.new_by_line[row.values.pop("reports_to_line")]
         current = {}
         for chunk in _chunks([pk for pk in merged if pk in allowed]):
             for row in Contact.all_objects.filter(pk__in=chunk).values("id", "version", *attnames):
