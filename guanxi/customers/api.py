@@ -235,8 +235,8 @@ def account_routes(router: Router, resource: Resource) -> None:
         return json_response({"id": account.pk, "items": chart.as_json(), "mapped_only": chart.mapped_only})
 
     @router.get(
-        "/{id}/relations",
-        operation_id="accounts_relations",
+        "/{id}/network",
+        operation_id="accounts_network",
         summary="Whom an account's people know elsewhere (人脉): the way in to the company",
         description=(
             "Relations (``/contacts/{id}/relations``) with one person at this account and the other elsewhere, "
@@ -244,7 +244,7 @@ def account_routes(router: Router, resource: Resource) -> None:
             "account; ``label``, the relation from ours' side. Only relations whose two people you may see."
         ),
     )
-    def account_relations(request: HttpRequest, id: int) -> HttpResponse:
+    def account_network_route(request: HttpRequest, id: int) -> HttpResponse:
         require_token_scope(request, resource.object_type, Action.VIEW)
         account = cast(Account, get_visible(request, resource, id))
         items = [
@@ -315,6 +315,8 @@ def account_routes(router: Router, resource: Resource) -> None:
         )
         return detail_response(request, resource, get_visible_after_write(request, resource, account))
 
+    relation_routes(router, resource, Account)
+
 
 def contact_routes(router: Router, resource: Resource) -> None:
     @router.get(
@@ -357,52 +359,13 @@ def contact_routes(router: Router, resource: Resource) -> None:
         services.contact_unlink_account(contact_id=id, account_id=account_id, user=request.user)
         return HttpResponse(status=204)
 
-    @router.get(
-        "/{id}/relations",
-        operation_id="contacts_relations",
-        summary="Whom a person knows (人脉关系): colleagues, classmates, family, referrals",
-        description=(
-            "The relations whose other person you may see too, newest first (at most 100). ``label`` is the "
-            "relation as it reads from this person's side: a referral reads ``Referred`` on the referrer's "
-            "and ``Referred by`` on the other's. ``other.company``: their primary account, if you may see it."
-        ),
-    )
-    def relations(request: HttpRequest, id: int) -> HttpResponse:
-        require_token_scope(request, resource.object_type, Action.VIEW)
-        contact = cast(Contact, get_visible(request, resource, id))
-        return json_response({"items": [relation_json(row) for row in relation_rows(request.user, contact)]})
-
-    @router.post(
-        "/{id}/relations",
-        response={201: dict},
-        operation_id="contacts_relation_add",
-        summary="Relate a person to another (you may change this one and see the other)",
-        description="``kind``: colleague, former_colleague, classmate, friend, family, referral (this person "
-        "referred ``other``) or other; ``note`` up to 200 characters.",
-    )
-    def relation_add(request: HttpRequest, id: int, payload: RelationIn) -> HttpResponse:
-        require_token_scope(request, resource.object_type, Action.CHANGE)
-        relation = services.relation_add(
-            contact_id=id, other_id=payload.other, kind=payload.kind, note=payload.note, user=request.user
-        )
-        contact = Contact.objects.get(pk=id)
-        [row] = relation_rows(request.user, contact, relation_id=relation.pk)
-        return json_response(relation_json(row), status=201)
-
-    @router.delete(
-        "/{id}/relations/{relation_id}",
-        response={204: None},
-        operation_id="contacts_relation_remove",
-        summary="Remove one of a person's relations",
-    )
-    def relation_remove(request: HttpRequest, id: int, relation_id: int) -> HttpResponse:
-        require_token_scope(request, resource.object_type, Action.CHANGE)
-        services.relation_remove(contact_id=id, relation_id=relation_id, user=request.user)
-        return HttpResponse(status=204)
+    relation_routes(router, resource, Contact)
 
 
 class RelationIn(Schema):
-    """Relate the contact to another person; for ``referral``, the contact referred ``other``."""
+    """Relate the record to another of its type; for a directed kind (``referral``, ``supplier``,
+    ``distributor``, ``investor``) the record is the one that referred, supplies, distributes for or
+    invests in ``other``."""
 
     model_config = ConfigDict(extra="forbid")
     other: int
@@ -410,12 +373,83 @@ class RelationIn(Schema):
     note: str = ""
 
 
+#: What each type's relation routes say (summary, description) beyond the shared words.
+_RELATION_DOCS: dict[type[Any], tuple[str, str, str]] = {
+    Contact: (
+        "Whom a person knows (人脉关系): colleagues, classmates, family, referrals",
+        "a referral reads ``Referred`` on the referrer's and ``Referred by`` on the other's. "
+        "``other.company``: their primary account, if you may see it.",
+        "colleague, former_colleague, classmate, friend, family, referral (this person referred ``other``) or other",
+    ),
+    Account: (
+        "How a company stands to others (企业关系): suppliers, customers, distributors, investors, partners, "
+        "competitors",
+        "a supplier reads ``Supplies`` on its page and ``Buys from`` on its customer's. ``other.city``: "
+        "where the other company is.",
+        "supplier (this company supplies ``other``), distributor (this company distributes for "
+        "``other``), investor (this company invests in ``other``), partner, competitor or other",
+    ),
+}
+
+
+def relation_routes(router: Router, resource: Resource, model: type[Contact] | type[Account]) -> None:
+    """``GET`` / ``POST /{id}/relations`` and ``DELETE /{id}/relations/{relation_id}`` of ``model``."""
+    name = resource.path
+    summary, reading, kinds = _RELATION_DOCS[model]
+
+    @router.get(
+        "/{id}/relations",
+        operation_id=f"{name}_relations",
+        summary=summary,
+        description=(
+            "The relations whose other record you may see too, newest first (at most 100). ``label`` is "
+            "the relation as it reads from this record's side: " + reading
+        ),
+    )
+    def relations(request: HttpRequest, id: int) -> HttpResponse:
+        require_token_scope(request, resource.object_type, Action.VIEW)
+        record = get_visible(request, resource, id)
+        return json_response({"items": [relation_json(row) for row in relation_rows(request.user, record)]})
+
+    @router.post(
+        "/{id}/relations",
+        response={201: dict},
+        operation_id=f"{name}_relation_add",
+        summary="Relate a record to another of its type (you may change this one and see the other)",
+        description=f"``kind``: {kinds}; ``note`` up to 200 characters.",
+    )
+    def relation_add(request: HttpRequest, id: int, payload: RelationIn) -> HttpResponse:
+        require_token_scope(request, resource.object_type, Action.CHANGE)
+        relation = services.relation_add(
+            model=model, record_id=id, other_id=payload.other, kind=payload.kind, note=payload.note, user=request.user
+        )
+        record = model.objects.get(pk=id)
+        [row] = relation_rows(request.user, record, relation_id=relation.pk)
+        return json_response(relation_json(row), status=201)
+
+    @router.delete(
+        "/{id}/relations/{relation_id}",
+        response={204: None},
+        operation_id=f"{name}_relation_remove",
+        summary="Remove one of a record's relations",
+    )
+    def relation_remove(request: HttpRequest, id: int, relation_id: int) -> HttpResponse:
+        require_token_scope(request, resource.object_type, Action.CHANGE)
+        services.relation_remove(model=model, record_id=id, relation_id=relation_id, user=request.user)
+        return HttpResponse(status=204)
+
+
 def relation_json(row: dict[str, Any]) -> dict[str, Any]:
+    other = row["other"]
+    if isinstance(other, Contact):
+        described = {"id": other.pk, "name": other.display_name, "company": row["line"]}
+    else:
+        described = {"id": other.pk, "name": other.name, "city": row["line"]}
     return {
         "id": row["id"],
         "kind": row["kind"],
         "label": row["label"],
-        "other": {"id": row["other"].pk, "name": row["other"].display_name, "company": row["company"]},
+        "other": described,
         "note": row["note"],
         "created_at": row["created_at"],
     }

@@ -179,6 +179,36 @@ class RelationKind(ColouredChoices):
 DIRECTED_RELATIONS: dict[str, tuple[Any, Any]] = {RelationKind.REFERRAL: (_("Referred"), _("Referred by"))}
 
 
+class AccountRelationKind(ColouredChoices):
+    """How two companies stand to each other beyond a group's parent and subsidiaries (企业关系):
+    along the supply chain, as partners or rivals. ``SUPPLIER``, ``DISTRIBUTOR`` and ``INVESTOR``
+    have a direction: the relation's first company supplies, distributes for or invests in the
+    second; the others read the same from both sides."""
+
+    SUPPLIER = "supplier", _("Supplier and customer")
+    DISTRIBUTOR = "distributor", _("Distributor")
+    INVESTOR = "investor", _("Investor")
+    PARTNER = "partner", _("Partners")
+    COMPETITOR = "competitor", _("Competitors")
+    OTHER = "other", pgettext_lazy("a relation between companies", "Other")
+
+    __colours__ = {
+        "supplier": "teal",
+        "distributor": "cyan",
+        "investor": "yellow",
+        "partner": "purple",
+        "competitor": "red",
+    }
+
+
+#: The directed kinds between companies, as each side reads them (the first company's view, the second's).
+DIRECTED_ACCOUNT_RELATIONS: dict[str, tuple[Any, Any]] = {
+    AccountRelationKind.SUPPLIER: (_("Supplies"), _("Buys from")),
+    AccountRelationKind.DISTRIBUTOR: (_("Distributes for"), _("Distributed by")),
+    AccountRelationKind.INVESTOR: (_("Invests in"), _("Invested in by")),
+}
+
+
 class ContactPointKind(models.TextChoices):
     EMAIL = "email", _("Email")
     PHONE = "phone", _("Phone")

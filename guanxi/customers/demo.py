@@ -815,7 +815,7 @@ RELATIONS = [
 def relations_step(ctx: DemoContext) -> None:
     """A few relations between the heads of the demo's companies, each written once."""
     from guanxi.core.errors import FieldErrors
-    from guanxi.customers.models import ContactPoint
+    from guanxi.customers.models import Contact, ContactPoint
     from guanxi.customers.services import relation_add
 
     heads = [person for person in contact_plan() if person.decision_role == "decision_maker"]
@@ -831,16 +831,47 @@ def relations_step(ctx: DemoContext) -> None:
         if first is None or second is None:
             continue
         try:
-            relation_add(contact_id=first, other_id=second, kind=kind, note=note, user=ctx.admin)
+            relation_add(model=Contact, record_id=first, other_id=second, kind=kind, note=note, user=ctx.admin)
         except FieldErrors:
             continue  # related so already: written by an earlier run
         ctx.note("relations between people")
+
+
+# How some demo companies stand to each other (企业关系): (first, second, kind, note); a supplier,
+# distributor or investor is the first.
+ACCOUNT_RELATIONS = [
+    ("无锡华芯半导体科技有限公司", "南京金陵智能装备股份有限公司", "supplier", "控制芯片，年框协议"),
+    ("青岛海湾化工材料有限公司", "上海浦江精密机械有限公司", "supplier", "工业润滑与防锈材料"),
+    ("上海东方远航国际物流有限公司", "上海浦江精密机械有限公司", "partner", "出口设备的海运与报关"),
+    ("南京金陵智能装备股份有限公司", "上海浦江精密机械有限公司", "competitor", "数控机床招标常遇"),
+]
+
+
+def account_relations_step(ctx: DemoContext) -> None:
+    """A few relations between the demo's companies, each written once."""
+    from guanxi.core.errors import FieldErrors
+    from guanxi.customers.models import Account
+    from guanxi.customers.services import relation_add
+
+    names = {name for first, second, _kind, _note in ACCOUNT_RELATIONS for name in (first, second)}
+    ids = dict(Account.objects.filter(name__in=names).values_list("name", "pk"))
+    for first, second, kind, note in ACCOUNT_RELATIONS:
+        if first not in ids or second not in ids:
+            continue
+        try:
+            relation_add(
+                model=Account, record_id=ids[first], other_id=ids[second], kind=kind, note=note, user=ctx.admin
+            )
+        except FieldErrors:
+            continue  # related so already: written by an earlier run
+        ctx.note("relations between companies")
 
 
 STEPS: list[DemoStep] = [
     DemoStep("accounts", accounts_step),
     DemoStep("contacts", contacts_step),
     DemoStep("relations between people", relations_step),
+    DemoStep("relations between companies", account_relations_step),
     DemoStep("notes", notes_step),
     DemoStep("tier rules and fit", classification_step),
     DemoStep("assignment rules", assignment_step),

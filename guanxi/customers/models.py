@@ -25,6 +25,7 @@ from guanxi.core.models import (
     VersionMixin,
 )
 from guanxi.customers.choices import (
+    AccountRelationKind,
     AccountSource,
     ContactPointKind,
     ContactPointLabel,
@@ -491,14 +492,12 @@ class AccountContact(TimestampMixin, models.Model):
         return {"account": self.account_id, "role": self.role, "is_primary": self.is_primary}
 
 
-class ContactRelation(models.Model):
-    """Two people who know each other (人脉关系): colleagues, classmates, family, or one who referred
-    the other (``RelationKind``). One row a pair and kind; a kind without a direction is kept with the
-    lower id first, so 甲–乙 and 乙–甲 are the same row.
-
-    A reader sees a relation when they may see both people (``visible_ref`` on each side); it is
-    written through ``services.relation_add`` / ``relation_remove``, with an entry on both timelines.
-    """
+class Relation(models.Model):
+    """Two records of one kind related (``ContactRelation``, ``AccountRelation``): one row a pair and
+    kind; a kind without a direction is kept with the lower id first, so 甲–乙 and 乙–甲 are the same
+    row. A reader sees a relation when they may see both records (``visible_ref`` on each side); it
+    is written through ``services.relation_add`` / ``relation_remove``, with an entry on both
+    timelines (``guanxi.customers.relations``)."""
 
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     created_by = models.ForeignKey(
@@ -510,13 +509,29 @@ class ContactRelation(models.Model):
         related_name="+",
         db_index=False,
     )
+    note = models.CharField(_("note"), max_length=200, blank=True)
+
+    first_id: int
+    second_id: int
+    kind: str
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return f"{self.first_id}–{self.second_id} ({self.kind})"
+
+
+class ContactRelation(Relation):
+    """Two people who know each other (人脉关系): colleagues, classmates, family, or one who referred
+    the other (``RelationKind``)."""
+
     # No index of its own: the unique (first, second, kind) starts with it.
     first = models.ForeignKey(
         Contact, verbose_name=_("first person"), on_delete=models.CASCADE, related_name="+", db_index=False
     )
     second = models.ForeignKey(Contact, verbose_name=_("second person"), on_delete=models.CASCADE, related_name="+")
     kind = models.CharField(_("relation"), max_length=20, choices=RelationKind.choices)
-    note = models.CharField(_("note"), max_length=200, blank=True)
 
     class Meta:
         verbose_name = _("relation between people")
@@ -526,8 +541,25 @@ class ContactRelation(models.Model):
             models.CheckConstraint(condition=~Q(first=F("second")), name="contactrelation_two_people"),
         ]
 
-    def __str__(self) -> str:
-        return f"{self.first_id}–{self.second_id} ({self.kind})"
+
+class AccountRelation(Relation):
+    """Two companies related beyond a group's hierarchy (企业关系): a supplier and its customer, a
+    distributor and its brand, an investor, partners, competitors (``AccountRelationKind``)."""
+
+    # No index of its own: the unique (first, second, kind) starts with it.
+    first = models.ForeignKey(
+        Account, verbose_name=_("first company"), on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    second = models.ForeignKey(Account, verbose_name=_("second company"), on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(_("relation"), max_length=20, choices=AccountRelationKind.choices)
+
+    class Meta:
+        verbose_name = _("relation between companies")
+        verbose_name_plural = _("relations between companies")
+        constraints = [
+            models.UniqueConstraint(fields=("first", "second", "kind"), name="accountrelation_unique"),
+            models.CheckConstraint(condition=~Q(first=F("second")), name="accountrelation_two_companies"),
+        ]
 
 
 # --- classification -------------------------------------------------------------------------------

@@ -1,39 +1,115 @@
-"""Reading the relations between people (人脉关系): whom a person knows, as the reader may see them.
+"""Reading the relations between records of one kind: whom a person knows (人脉关系, ``ContactRelation``)
+and how a company stands to others (企业关系, ``AccountRelation``), as the reader may see them.
 
-Writes are ``services.relations``. A relation shows only when the reader may see both people.
+Writes are ``services.relations``. A relation shows only when the reader may see both records.
+``RELATION_TYPES`` says, per record type, which table holds its relations, their kinds and the
+directed ones' readings; everything else is the same for people and companies.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
+from django.db import models
 from django.db.models import Q, QuerySet
+from django.utils.translation import gettext_lazy as _
 
 from guanxi.core.choices import Action
 from guanxi.core.permissions import restricted, visible_ref
-from guanxi.customers.choices import DIRECTED_RELATIONS, RelationKind
-from guanxi.customers.models import Account, AccountContact, Contact, ContactRelation
+from guanxi.customers.choices import (
+    DIRECTED_ACCOUNT_RELATIONS,
+    DIRECTED_RELATIONS,
+    AccountRelationKind,
+    ColouredChoices,
+    RelationKind,
+)
+from guanxi.customers.models import Account, AccountContact, AccountRelation, Contact, ContactRelation, Relation
 
-#: The relations a person's page and the API list at most (newest first).
+#: The relations a record's page and the API list at most (newest first).
 RELATIONS_LIMIT = 100
 
 
-def visible_relations(user: Any, contact: Contact | int) -> QuerySet[ContactRelation]:
-    """The relations of ``contact`` whose other person ``user`` may see too (newest first)."""
-    visible = restricted(Contact, user, Action.VIEW)
-    pk = contact.pk if isinstance(contact, Contact) else contact
+@dataclass(frozen=True)
+class RelationType:
+    """The relations of one record type: ``model``'s rows related in ``table``."""
+
+    model: type[models.Model]
+    table: type[ContactRelation] | type[AccountRelation]
+    kinds: type[ColouredChoices]
+    #: kind -> (the first record's reading, the second's)
+    directed: dict[str, tuple[Any, Any]]
+    path: str  # the resource's path: "contacts", "accounts"
+    default_kind: str
+    #: What the form's kind says of a directed kind (the page's record is the first).
+    kind_hint: Any
+    #: The messages of a refused ``other`` (lazy texts; ``not_found`` takes ``%(id)s``).
+    choose_other: Any
+    not_found: Any
+    not_themselves: Any
+    empty: Any
+
+    @property
+    def anchor(self) -> str:
+        """The card's id on the record's page: ``contact-relations``, ``account-relations``."""
+        return f"{self.path.removesuffix('s')}-relations"
+
+
+RELATION_TYPES: dict[type[models.Model], RelationType] = {
+    Contact: RelationType(
+        model=Contact,
+        table=ContactRelation,
+        kinds=RelationKind,
+        directed=DIRECTED_RELATIONS,
+        path="contacts",
+        default_kind=RelationKind.COLLEAGUE,
+        kind_hint=_("Referral: this person referred the other."),
+        choose_other=_("Choose the other person."),
+        not_found=_("No contact with id %(id)s."),
+        not_themselves=_("Choose someone else: a person is not related to themselves."),
+        empty=_("No relationships recorded yet: colleagues, classmates, family, or whom they referred."),
+    ),
+    Account: RelationType(
+        model=Account,
+        table=AccountRelation,
+        kinds=AccountRelationKind,
+        directed=DIRECTED_ACCOUNT_RELATIONS,
+        path="accounts",
+        default_kind=AccountRelationKind.PARTNER,
+        kind_hint=_("Supplier, distributor, investor: this company supplies, distributes for or invests in the other."),
+        choose_other=_("Choose the other company."),
+        not_found=_("No account with id %(id)s."),
+        not_themselves=_("Choose another company: a company is not related to itself."),
+        empty=_("No relations with other companies yet: suppliers, customers, distributors, investors, partners."),
+    ),
+}
+
+
+def relation_type(model: type[models.Model]) -> RelationType:
+    """The relations of ``model`` (``Contact``, ``Account``) or those a relation table holds."""
+    if issubclass(model, Relation):
+        return next(kind for kind in RELATION_TYPES.values() if kind.table is model)
+    return RELATION_TYPES[model]
+
+
+def visible_relations(user: Any, record: models.Model) -> QuerySet[Any]:
+    """The relations of ``record`` whose other record ``user`` may see too (newest first)."""
+    kind = relation_type(type(record))
+    visible = restricted(kind.model, user, Action.VIEW)
     return (
-        ContactRelation.objects.filter(Q(first_id=pk) | Q(second_id=pk))
+        kind.table.objects.filter(Q(first_id=record.pk) | Q(second_id=record.pk))
         .filter(visible_ref("first_id", visible), visible_ref("second_id", visible))
         .order_by("-created_at", "-id")
     )
 
 
-def relation_label(relation: ContactRelation, seen_from: int) -> str:
+def relation_label(relation: Relation, seen_from: int) -> str:
     """How the relation reads on ``seen_from``'s page: 同事, or for a referral 推荐了 / 推荐人."""
-    directed = DIRECTED_RELATIONS.get(relation.kind)
+    kind = relation_type(type(relation))
+    value = relation.kind
+    directed = kind.directed.get(value)
     if directed is None:
-        return str(relation.get_kind_display())
+        return str(kind.kinds(value).label)
     return str(directed[0] if relation.first_id == seen_from else directed[1])
 
 
@@ -48,33 +124,44 @@ def primary_companies(user: Any, contact_ids: Any) -> dict[int, str]:
     )
 
 
+def _others(user: Any, model: type[models.Model], pks: set[int]) -> tuple[dict[int, Any], dict[int, str]]:
+    """The other records by id and a line under each name: a person's primary company, a
+    company's city."""
+    if model is Contact:
+        people = {c.pk: c for c in Contact.objects.filter(pk__in=pks).only("pk", "display_name", "title")}
+        return people, primary_companies(user, pks)
+    companies = {a.pk: a for a in Account.objects.filter(pk__in=pks).only("pk", "name", "city", "province")}
+    return companies, {pk: a.city or a.province for pk, a in companies.items()}
+
+
 def relation_rows(
-    user: Any, contact: Contact, *, limit: int = RELATIONS_LIMIT, relation_id: int | None = None
+    user: Any, record: models.Model, *, limit: int = RELATIONS_LIMIT, relation_id: int | None = None
 ) -> list[dict[str, Any]]:
-    """``contact``'s relations for a page or the API (``relation_id``: that one only): the other
-    person, their primary company (one the reader may see), the relation as it reads from
-    ``contact``'s side. Three queries a page."""
-    found = visible_relations(user, contact)
+    """``record``'s relations for a page or the API (``relation_id``: that one only): the other
+    record, a ``line`` under its name (a person's primary company the reader may see, a company's
+    city), the relation
+    as it reads from ``record``'s side. Three queries a page."""
+    kind = relation_type(type(record))
+    found = visible_relations(user, record)
     if relation_id is not None:
         found = found.filter(pk=relation_id)
     relations = list(found[:limit])
-    others = {r.second_id if r.first_id == contact.pk else r.first_id for r in relations}
-    people = {c.pk: c for c in Contact.objects.filter(pk__in=others).only("pk", "display_name", "title")}
-    companies = primary_companies(user, others)
+    pks = {r.second_id if r.first_id == record.pk else r.first_id for r in relations}
+    others, lines = _others(user, kind.model, pks)
     rows = []
     for relation in relations:
-        other = relation.second_id if relation.first_id == contact.pk else relation.first_id
-        person = people.get(other)
-        if person is None:
+        pk = relation.second_id if relation.first_id == record.pk else relation.first_id
+        other = others.get(pk)
+        if other is None:
             continue
         rows.append(
             {
                 "id": relation.pk,
                 "kind": relation.kind,
-                "label": relation_label(relation, contact.pk),
-                "colour": RelationKind.colour(relation.kind),
-                "other": person,
-                "company": companies.get(other, ""),
+                "label": relation_label(relation, record.pk),
+                "colour": kind.kinds.colour(relation.kind),
+                "other": other,
+                "line": lines.get(pk, ""),
                 "note": relation.note,
                 "created_at": relation.created_at,
             }

@@ -38,12 +38,12 @@ from guanxi.core.views.base import GuanxiViewMixin, register_view, resource_url
 from guanxi.core.views.lists import ObjectListView
 from guanxi.core.views.records import PANEL_LIMIT, ObjectDetailView, ObjectEditView
 from guanxi.customers import birthdays, hierarchy, pool_report, services
-from guanxi.customers.choices import ContactPointLabel, DecisionRole, RelationKind, Stance
+from guanxi.customers.choices import ContactPointLabel, DecisionRole, Stance
 from guanxi.customers.forms import LINKS_RULE, contact_form_class, phone_text, point_text
 from guanxi.customers.models import Account, AccountContact, Contact
 from guanxi.customers.network import account_network
 from guanxi.customers.org_chart import org_chart
-from guanxi.customers.relations import relation_rows
+from guanxi.customers.relations import RelationType, relation_rows, relation_type
 from guanxi.customers.selectors import day_bounds, pool_statistics, statistics_period
 from guanxi.customers.services.pool import (
     days_to_due,
@@ -206,54 +206,67 @@ class ContactDetailView(MergedRedirectMixin, ObjectDetailView):
 
 
 class RelationForm(forms.Form):
-    """Relate the person whose page this is to another (the service checks everything)."""
+    """Relate the record whose page this is (a person, a company) to another of its type (the
+    service checks everything)."""
 
     # Nothing is checked here (so no message is said twice): ``services.relation_add`` checks all.
     other = forms.CharField(label=pgettext_lazy("the other person of a relation", "Who"), required=False)
-    kind = forms.CharField(
-        label=gettext_lazy("Relationship"), required=False, widget=forms.Select(choices=RelationKind.choices)
-    )
+    kind = forms.CharField(label=gettext_lazy("Relationship"), required=False)
     note = forms.CharField(label=gettext_lazy("Note"), required=False, widget=forms.TextInput(attrs={"maxlength": 200}))
 
-    def __init__(self, user: Any, *args: Any, **kwargs: Any):
+    def __init__(self, user: Any, relations: RelationType, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self.fields["other"].widget = RecordPicker("contacts", restricted(Contact, user, Action.VIEW))
-        self.fields["kind"].help_text = _("Referral: this person referred the other.")
+        self.fields["other"].widget = RecordPicker(relations.path, restricted(relations.model, user, Action.VIEW))
+        if relations.model is Account:
+            self.fields["other"].label = pgettext_lazy("the other company of a relation", "Which company")
+        self.fields["kind"].widget = forms.Select(choices=relations.kinds.choices)
+        self.fields["kind"].help_text = relations.kind_hint
         for field in self.fields.values():
             style_widget(field)
 
 
-def relations_context(request: HttpRequest, contact: Contact, form: RelationForm | None = None) -> dict[str, Any]:
-    """The relations card of a person's page: the rows, and the add form to whoever may change them."""
+def relations_context(
+    request: HttpRequest, record: Contact | Account, form: RelationForm | None = None
+) -> dict[str, Any]:
+    """The relations card of a person's or a company's page: the rows, and the add form to whoever
+    may change the record."""
     user = request.user
-    contacts = resource_at("contacts")
-    rows = relation_rows(user, contact)
+    relations = relation_type(type(record))
+    resource = resource_at(relations.path)
+    rows = relation_rows(user, record)
     for row in rows:
-        row["url"] = resource_url(contacts, "detail", row["other"].pk)
-        row["remove_url"] = reverse("ui:contacts-relation-remove", args=[contact.pk, row["id"]])
-    can_change = restricted(Contact, user, Action.CHANGE).filter(pk=contact.pk).exists()
+        row["url"] = resource_url(resource, "detail", row["other"].pk)
+        row["remove_url"] = reverse(f"ui:{relations.path}-relation-remove", args=[record.pk, row["id"]])
+    can_change = restricted(relations.model, user, Action.CHANGE).filter(pk=record.pk).exists()
     return {
         "rows": rows,
         "can_change": can_change,
-        "form": form or RelationForm(user, initial={"kind": RelationKind.COLLEAGUE}),
-        "add_url": reverse("ui:contacts-relations", args=[contact.pk]),
+        "form": form or RelationForm(user, relations, initial={"kind": relations.default_kind}),
+        "add_url": reverse(f"ui:{relations.path}-relations", args=[record.pk]),
+        "anchor": relations.anchor,
+        "empty": relations.empty,
+        "title": _("Relationships") if relations.model is Contact else _("Related companies"),
     }
 
 
-class ContactRelationsView(GuanxiViewMixin, View):
-    """POST from a person's page: add a relation (``relation_id`` absent) or remove one. htmx gets
-    the card back (with the form's errors and what was typed); a plain form goes back to the page."""
+class RelationsView(GuanxiViewMixin, View):
+    """POST from a person's or a company's page (``model``): add a relation (``relation_id`` absent)
+    or remove one. htmx gets the card back (with the form's errors and what was typed); a plain form
+    goes back to the page."""
 
     http_method_names = ["post"]
+    model: type[Contact] | type[Account] = Contact
 
     def post(self, request: HttpRequest, pk: int, relation_id: int | None = None) -> HttpResponse:
-        contact = visible_contact(request, pk)
+        relations = relation_type(self.model)
+        record = cast(Contact | Account, get_visible(request, resource_at(relations.path), pk))
         form = None
         try:
             if relation_id is None:
-                form = RelationForm(request.user, request.POST)
+                form = RelationForm(request.user, relations, request.POST)
                 services.relation_add(
-                    contact_id=pk,
+                    model=self.model,
+                    record_id=pk,
                     other_id=request.POST.get("other", ""),
                     kind=request.POST.get("kind", ""),
                     note=request.POST.get("note", ""),
@@ -261,7 +274,7 @@ class ContactRelationsView(GuanxiViewMixin, View):
                 )
                 form = None  # added: an empty form for the next one
             else:
-                services.relation_remove(contact_id=pk, relation_id=relation_id, user=request.user)
+                services.relation_remove(model=self.model, record_id=pk, relation_id=relation_id, user=request.user)
         except FieldErrors as exc:
             if form is None:
                 raise
@@ -273,9 +286,9 @@ class ContactRelationsView(GuanxiViewMixin, View):
                 messages.error(request, " ".join(p for problems in exc.errors.values() for p in problems))
         if getattr(request, "htmx", None):
             return render(
-                request, "customers/relations_panel.html", {"relations": relations_context(request, contact, form)}
+                request, "customers/relations_panel.html", {"relations": relations_context(request, record, form)}
             )
-        return redirect(f"{resource_url(resource_at('contacts'), 'detail', pk)}#contact-relations")
+        return redirect(f"{resource_url(resource_at(relations.path), 'detail', pk)}#{relations.anchor}")
 
 
 def direct_reports(contact: Contact, user: Any) -> dict[str, Any]:
@@ -461,6 +474,7 @@ class AccountDetailView(MergedRedirectMixin, ObjectDetailView):
         context["group"] = account_group(obj, user)
         context["pool"] = pool_state(obj, user, can_change=context.get("can_change", False))
         context["network"] = network_rows(obj, user)
+        context["relations"] = relations_context(self.request, obj)
         contacts = resource_at("contacts")
         visible = restricted(Contact, user, Action.VIEW)
         if visible.query.is_empty():  # no contact at all, by role or by share: no panel
@@ -696,11 +710,21 @@ ui_urlpatterns = [
     *duplicate_urlpatterns,
     path("customers/contacts/<int:pk>/vcard/", ContactVcardView.as_view(), name="contacts-vcard"),
     path("customers/contacts/<int:pk>/vcard/qr/", ContactVcardQrView.as_view(), name="contacts-vcard-qr"),
-    path("customers/contacts/<int:pk>/relations/", ContactRelationsView.as_view(), name="contacts-relations"),
-    path(
-        "customers/contacts/<int:pk>/relations/<int:relation_id>/remove/",
-        ContactRelationsView.as_view(),
-        name="contacts-relation-remove",
+    *(
+        route
+        for model, path_name in ((Contact, "contacts"), (Account, "accounts"))
+        for route in (
+            path(
+                f"customers/{path_name}/<int:pk>/relations/",
+                RelationsView.as_view(model=model),
+                name=f"{path_name}-relations",
+            ),
+            path(
+                f"customers/{path_name}/<int:pk>/relations/<int:relation_id>/remove/",
+                RelationsView.as_view(model=model),
+                name=f"{path_name}-relation-remove",
+            ),
+        )
     ),
     path("customers/pool/statistics/", PoolStatisticsView.as_view(), name="pool-statistics"),
     path("customers/accounts/<int:pk>/claim/", AccountPoolView.as_view(action="claim"), name="accounts-claim"),

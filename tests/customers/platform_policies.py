@@ -356,8 +356,8 @@ MATRIX: dict[tuple[str, str], Callable[[Check], None]] = {
     ("GET", AC + "/{id}/org-chart"): _rows(
         "account", AC, "GET", None, ACCOUNT_VIEW, 200, suffix="/org-chart", deleted="deleted_account"
     ),
-    ("GET", AC + "/{id}/relations"): _rows(
-        "account", AC, "GET", None, ACCOUNT_VIEW, 200, suffix="/relations", deleted="deleted_account"
+    ("GET", AC + "/{id}/network"): _rows(
+        "account", AC, "GET", None, ACCOUNT_VIEW, 200, suffix="/network", deleted="deleted_account"
     ),
     # contacts: the same rules; links need "change" on the contact and "view" on the account
     ("GET", CO): _list("contact", CO, CONTACT_VIEW),
@@ -980,7 +980,7 @@ MATRIX.update(_imports.MATRIX)
 CHANGELOG_EXEMPT.update(_imports.CHANGELOG_EXEMPT)
 
 
-# --- relations between people (人脉关系; rows in tests/customers/policies_relations.py) -----------------
+# --- relations between people and companies (人脉关系, 企业关系; rows in tests/customers/policies_relations.py)
 
 MATRIX.update(_relations.MATRIX)
 CHANGELOG_CASES.update(_relations.CHANGELOG_CASES)

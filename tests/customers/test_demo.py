@@ -91,6 +91,18 @@ class TestDemoContents:
         ]
         assert Notification.objects.filter(read_at__isnull=False).count() > 50
 
+    def test_demo_account_relations(self) -> None:
+        """The supply chain between some demo companies (企业关系): a supplier reads 供货给 on its page."""
+        from guanxi.customers.demo import ACCOUNT_RELATIONS
+        from guanxi.customers.models import AccountRelation
+
+        stored = set(AccountRelation.objects.values_list("first__name", "second__name", "kind"))
+        wanted = {(first, second, kind) for first, second, kind, _note in ACCOUNT_RELATIONS}
+        # Undirected kinds are stored with the lower id first, whichever way the demo wrote them.
+        assert {(a, b, k) if k == "supplier" else (*sorted((a, b)), k) for a, b, k in stored} == {
+            (a, b, k) if k == "supplier" else (*sorted((a, b)), k) for a, b, k in wanted
+        }
+
     def test_demo_accounts(self) -> None:
         accounts = list(Account.objects.select_related("owner", "team", "parent"))
         assert len(accounts) == len(ACCOUNTS) >= 40

@@ -97,8 +97,8 @@ def test_a_relation_shows_only_when_both_people_may_be_seen(
     people: dict[str, Contact], rep: User, admin: User, api_for: Callable[[User], Api]
 ) -> None:
     zhang, li, wang = people["zhang"], people["li"], people["wang"]
-    relation_add(contact_id=zhang.pk, other_id=wang.pk, kind="friend", user=admin)
-    relation_add(contact_id=zhang.pk, other_id=li.pk, kind="colleague", user=admin)
+    relation_add(model=Contact, record_id=zhang.pk, other_id=wang.pk, kind="friend", user=admin)
+    relation_add(model=Contact, record_id=zhang.pk, other_id=li.pk, kind="colleague", user=admin)
     rep_api = api_for(rep)
     assert items(rep_api, zhang) == [("Colleagues", "李四")]
     assert sorted(items(api_for(admin), zhang)) == [("Colleagues", "李四"), ("Friends", "王五")]
@@ -133,10 +133,10 @@ def test_a_merge_takes_the_relations_along_and_undo_puts_them_back(
 ) -> None:
     zhang, li, wang = people["zhang"], people["li"], people["wang"]
     twin = make_contact(family_name="张", given_name="三")
-    relation_add(contact_id=twin.pk, other_id=li.pk, kind="friend", user=admin)  # moves to 张三
-    relation_add(contact_id=zhang.pk, other_id=wang.pk, kind="colleague", user=admin)  # stays
-    relation_add(contact_id=twin.pk, other_id=wang.pk, kind="colleague", user=admin)  # 张三 has it: dropped
-    relation_add(contact_id=twin.pk, other_id=zhang.pk, kind="family", user=admin)  # would be with himself: dropped
+    relation_add(model=Contact, record_id=twin.pk, other_id=li.pk, kind="friend", user=admin)  # moves to 张三
+    relation_add(model=Contact, record_id=zhang.pk, other_id=wang.pk, kind="colleague", user=admin)  # stays
+    relation_add(model=Contact, record_id=twin.pk, other_id=wang.pk, kind="colleague", user=admin)  # 张三 has it: dropped
+    relation_add(model=Contact, record_id=twin.pk, other_id=zhang.pk, kind="family", user=admin)  # would be with himself: dropped
     before = set(ContactRelation.objects.values_list("id", "first_id", "second_id", "kind"))
     merge = merge_services.contact_merge(survivor=zhang.pk, others=[twin.pk], user=admin)
     after = set(ContactRelation.objects.values_list("first_id", "second_id", "kind"))
@@ -182,12 +182,12 @@ def test_the_contact_page_reads_relations_in_a_fixed_number_of_queries(
             assert client.get(url).status_code == 200
         return len(captured)
 
-    relation_add(contact_id=zhang.pk, other_id=people["li"].pk, kind="friend", user=rep)
+    relation_add(model=Contact, record_id=zhang.pk, other_id=people["li"].pk, kind="friend", user=rep)
     client.get(url)
     before = count()
     for i in range(5):
         other = make_contact(by=rep, family_name="赵", given_name=f"{i}")
-        relation_add(contact_id=zhang.pk, other_id=other.pk, kind="classmate", user=rep)
+        relation_add(model=Contact, record_id=zhang.pk, other_id=other.pk, kind="classmate", user=rep)
     assert count() == before
     assert client.get(url).content.decode().count("data-relation=") == 6
 
@@ -205,20 +205,20 @@ def test_an_account_lists_whom_its_people_know_elsewhere(
     ours = make_contact(by=rep, family_name="上官", given_name="婉清", accounts=[{"account": here.pk}])
     colleague = make_contact(by=rep, family_name="欧阳", given_name="小雨", accounts=[{"account": here.pk}])
     theirs = make_contact(by=rep, family_name="司马", given_name="长风", accounts=[{"account": there.pk}])
-    relation_add(contact_id=theirs.pk, other_id=ours.pk, kind="referral", note="介绍入场", user=rep)
-    relation_add(contact_id=ours.pk, other_id=colleague.pk, kind="colleague", user=rep)  # both here: not listed
-    relation_add(contact_id=colleague.pk, other_id=people["wang"].pk, kind="friend", user=admin)  # hidden from rep
+    relation_add(model=Contact, record_id=theirs.pk, other_id=ours.pk, kind="referral", note="介绍入场", user=rep)
+    relation_add(model=Contact, record_id=ours.pk, other_id=colleague.pk, kind="colleague", user=rep)  # both here: not listed
+    relation_add(model=Contact, record_id=colleague.pk, other_id=people["wang"].pk, kind="friend", user=admin)  # hidden from rep
     api = api_for(rep)
-    body = api.get(f"accounts/{here.pk}/relations").json()
+    body = api.get(f"accounts/{here.pk}/network").json()
     assert [(i["ours"]["name"], i["label"], i["theirs"]["name"], i["theirs"]["company"]) for i in body["items"]] == [
         ("上官婉清", "Referred by", "司马长风", "华东精密")
     ]
-    assert [i["theirs"]["name"] for i in api_for(admin).get(f"accounts/{here.pk}/relations").json()["items"]] == [
+    assert [i["theirs"]["name"] for i in api_for(admin).get(f"accounts/{here.pk}/network").json()["items"]] == [
         "王五",
         "司马长风",
     ]
     # The other side reads it the other way round.
-    assert [(i["ours"]["name"], i["label"]) for i in api.get(f"accounts/{there.pk}/relations").json()["items"]] == [
+    assert [(i["ours"]["name"], i["label"]) for i in api.get(f"accounts/{there.pk}/network").json()["items"]] == [
         ("司马长风", "Referred")
     ]
     client = Client()
@@ -243,7 +243,7 @@ def test_an_accounts_network_costs_the_same_however_many_people(
     def relate(i: int) -> None:
         ours = make_contact(by=rep, family_name="内", given_name=f"{i}", accounts=[{"account": here.pk}])
         theirs = make_contact(by=rep, family_name="外", given_name=f"{i}", accounts=[{"account": there.pk}])
-        relation_add(contact_id=ours.pk, other_id=theirs.pk, kind="former_colleague", user=rep)
+        relation_add(model=Contact, record_id=ours.pk, other_id=theirs.pk, kind="former_colleague", user=rep)
 
     def count() -> int:
         with CaptureQueriesContext(connection) as captured:

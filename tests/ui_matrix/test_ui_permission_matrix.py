@@ -517,6 +517,8 @@ UI_EXEMPT: dict[str, str] = {
         "contacts-vcard-qr",
         "contacts-relations",
         "contacts-relation-remove",
+        "accounts-relations",
+        "accounts-relation-remove",
         "accounts-claim",
         "accounts-release",
         "pool-statistics",

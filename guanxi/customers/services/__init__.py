@@ -10,7 +10,8 @@ recomputation of tiers and fit scores after a relevant change.
 - ``recompute``: account_engagement_recompute, account_tier_recompute, account_fit_recompute (run by
   ``guanxi.customers.tasks`` and ``guanxi classify``)
 - ``rules``: tier rules, ideal customer profiles and assignment rules
-- ``relations``: relation_add, relation_remove, visible_relations (人脉关系 between people)
+- ``relations``: relation_add, relation_remove, visible_relations (人脉关系 between people, 企业关系
+  between companies)
 - ``merge``: contact_merge, account_merge, merge_undo, duplicate_dismiss (movers of the customer tables)
 """
 

@@ -44,6 +44,7 @@ from guanxi.customers.choices import TimelineKind
 from guanxi.customers.models import (
     Account,
     AccountContact,
+    AccountRelation,
     Contact,
     ContactPoint,
     ContactRelation,
@@ -843,14 +844,17 @@ def _unmove_candidates(ctx: MergeContext, journal: Any) -> None:
 
 
 def _move_relations(ctx: MergeContext) -> Any:
-    """A merged person's relations become the survivor's; one that would relate the survivor to itself,
-    or repeat one the survivor has, is dropped (and put back by undo)."""
+    """A merged record's relations (people's, companies') become the survivor's; one that would relate
+    the survivor to itself, or repeat one the survivor has, is dropped (and put back by undo)."""
+    from guanxi.customers.relations import relation_type
     from guanxi.customers.services.relations import stored_pair
 
+    relations = relation_type(ctx.model)
+    table = relations.table
     merged = set(ctx.loser_ids)
     survivor = int(ctx.survivor.pk)
     everyone = [survivor, *merged]
-    rows = list(ContactRelation.objects.filter(Q(first_id__in=everyone) | Q(second_id__in=everyone)).order_by("id"))
+    rows = list(table.objects.filter(Q(first_id__in=everyone) | Q(second_id__in=everyone)).order_by("id"))
     kept = {(r.first_id, r.second_id, r.kind) for r in rows if r.first_id not in merged and r.second_id not in merged}
     moved, dropped = [], []
     for relation in rows:
@@ -858,21 +862,34 @@ def _move_relations(ctx: MergeContext) -> Any:
             continue
         first = survivor if relation.first_id in merged else relation.first_id
         second = survivor if relation.second_id in merged else relation.second_id
-        key = (*stored_pair(first, second, relation.kind), relation.kind) if first != second else None
+        key = (*stored_pair(first, second, relation.kind, relations), relation.kind) if first != second else None
         if key is None or key in kept:
             dropped.append(row_data(relation))
             relation.delete()
             continue
         kept.add(key)
         moved.append({"id": relation.pk, "first": relation.first_id, "second": relation.second_id})
-        ContactRelation.objects.filter(pk=relation.pk).update(first_id=key[0], second_id=key[1])
+        table.objects.filter(pk=relation.pk).update(first_id=key[0], second_id=key[1])
     return {"moved": moved, "dropped": dropped} if moved or dropped else None
 
 
 def _unmove_relations(ctx: MergeContext, journal: Any) -> None:
+    from guanxi.customers.relations import relation_type
+
+    table = relation_type(ctx.model).table
     for row in journal.get("moved") or []:
-        ContactRelation.objects.filter(pk=row["id"]).update(first_id=row["first"], second_id=row["second"])
-    row_restore(ContactRelation, journal.get("dropped") or [])
+        table.objects.filter(pk=row["id"]).update(first_id=row["first"], second_id=row["second"])
+    row_restore(table, journal.get("dropped") or [])
+
+
+def _relations_mover(model: type[Any], table: type[Any], key: str) -> Mover:
+    return Mover(
+        key=key,
+        move=_move_relations,
+        undo=_unmove_relations,
+        applies_to=lambda m: m is model,
+        count=lambda m, pks: table.objects.filter(Q(first_id__in=pks) | Q(second_id__in=pks)).count(),
+    )
 
 
 def register_customer_movers() -> None:
@@ -913,15 +930,8 @@ def register_customer_movers() -> None:
         )
     )
     register_mover(fk_mover(Account, "parent", key="customers.account.parent", exclude_merged=True))
-    register_mover(
-        Mover(
-            key="customers.contactrelation",
-            move=_move_relations,
-            undo=_unmove_relations,
-            applies_to=lambda m: m is Contact,
-            count=lambda m, pks: ContactRelation.objects.filter(Q(first_id__in=pks) | Q(second_id__in=pks)).count(),
-        )
-    )
+    register_mover(_relations_mover(Contact, ContactRelation, "customers.contactrelation"))
+    register_mover(_relations_mover(Account, AccountRelation, "customers.accountrelation"))
     # The people who reported to a merged person report to the one they became.
     register_mover(fk_mover(Contact, "reports_to", key="customers.contact.reports_to", exclude_merged=True))
     # The pool's statistics count a merged company's moves under the company it became.

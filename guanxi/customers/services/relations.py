@@ -1,16 +1,17 @@
-"""Writes on the relations between people (人脉关系): who knows whom, and who referred whom.
+"""Writes on the relations between records of one kind: who knows whom among people (人脉关系), who
+supplies, distributes for, invests in or competes with whom among companies (企业关系).
 
-A relation is added from one person's page (or ``POST /contacts/{id}/relations``): the user must
-be allowed to change that person and to see the other. Removing it asks the same of either side.
-Both people's timelines say so, and the change log of the person it was added or removed on keeps
-the relations before and after, as it keeps a contact's account links.
+A relation is added from one record's page (or ``POST /contacts/{id}/relations``, ``/accounts/...``):
+the user must be allowed to change that record and to see the other. Removing it asks the same of
+either side. Both records' timelines say so, and the change log of the record it was added or
+removed on keeps the relations before and after, as it keeps a contact's account links.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
@@ -20,44 +21,45 @@ from guanxi.core.choices import Action, ChangeAction
 from guanxi.core.errors import FieldErrors, NotFound
 from guanxi.core.permissions import restricted
 from guanxi.core.timeline import timeline_add
-from guanxi.customers.choices import DIRECTED_RELATIONS, RelationKind, TimelineKind
-from guanxi.customers.models import Contact, ContactRelation
-from guanxi.customers.relations import relation_label, visible_relations
+from guanxi.customers.choices import TimelineKind
+from guanxi.customers.models import Relation
+from guanxi.customers.relations import RelationType, relation_label, relation_type, visible_relations
 
 MAX_NOTE = 200
 
 
-def stored_pair(contact_id: int, other_id: int, kind: str) -> tuple[int, int]:
-    """The stored order: a referral from the referrer, any other kind with the lower id first."""
-    if kind in DIRECTED_RELATIONS:
-        return contact_id, other_id
-    return min(contact_id, other_id), max(contact_id, other_id)
+def stored_pair(record_id: int, other_id: int, kind: str, relations: RelationType) -> tuple[int, int]:
+    """The stored order: a directed kind (a referral, a supplier) from its first record (the
+    referrer, the supplier), any other kind with the lower id first."""
+    if kind in relations.directed:
+        return record_id, other_id
+    return min(record_id, other_id), max(record_id, other_id)
 
 
-def _rows(contact: Contact) -> list[dict[str, Any]]:
-    relations = ContactRelation.objects.filter(Q(first=contact) | Q(second=contact)).order_by("id")
-    return [{"first": r.first_id, "second": r.second_id, "kind": r.kind, "note": r.note} for r in relations]
+def _rows(relations: RelationType, record: models.Model) -> list[dict[str, Any]]:
+    found = relations.table.objects.filter(Q(first_id=record.pk) | Q(second_id=record.pk)).order_by("id")
+    return [{"first": r.first_id, "second": r.second_id, "kind": r.kind, "note": r.note} for r in found]
 
 
-def _record(user: Any, contact: Contact, before: list[dict[str, Any]]) -> None:
+def _record(user: Any, relations: RelationType, record: models.Model, before: list[dict[str, Any]]) -> None:
     changelog_record(
         actor=user,
-        obj=contact,
+        obj=record,
         action=ChangeAction.UPDATE,
         before={"relations": before},
-        after={"relations": _rows(contact)},
+        after={"relations": _rows(relations, record)},
     )
 
 
-def _timeline(user: Any, relation: ContactRelation, people: dict[int, Contact], *, added: bool) -> None:
-    """An entry on both people's timelines, each naming the other."""
+def _timeline(user: Any, relation: Relation, records: dict[int, Any], *, added: bool) -> None:
+    """An entry on both records' timelines, each naming the other."""
     for pk, other in ((relation.first_id, relation.second_id), (relation.second_id, relation.first_id)):
-        values = {"relation": relation_label(relation, pk), "name": people[other].display_name}
+        values = {"relation": relation_label(relation, pk), "name": str(records[other])}
         summary = (
             _("Relation added: %(relation)s %(name)s") if added else _("Relation removed: %(relation)s %(name)s")
         ) % values
         timeline_add(
-            subject=people[pk],
+            subject=records[pk],
             kind=TimelineKind.RELATION_ADDED if added else TimelineKind.RELATION_REMOVED,
             summary=summary,
             actor=user,
@@ -65,59 +67,65 @@ def _timeline(user: Any, relation: ContactRelation, people: dict[int, Contact], 
         )
 
 
-def relation_add(*, contact_id: Any, other_id: Any, kind: Any, user: Any, note: str = "") -> ContactRelation:
-    """Relate ``contact_id`` (which the user may change) to ``other_id`` (which they may see).
+def relation_add(
+    *, model: type[models.Model], record_id: Any, other_id: Any, kind: Any, user: Any, note: str = ""
+) -> Relation:
+    """Relate ``record_id`` (a contact or account the user may change) to ``other_id`` (one of the
+    same type they may see).
 
-    For a referral, ``contact_id`` referred ``other_id`` (推荐了); ``kind`` is a ``RelationKind``.
+    For a directed kind the record is the first: it referred, supplies, distributes for or invests
+    in ``other_id``; ``kind`` is one of the type's kinds (``RelationKind``, ``AccountRelationKind``).
     Errors name the field: ``other``, ``kind`` or ``note``.
     """
+    relations = relation_type(model)
     errors: dict[str, list[str]] = {}
-    if kind not in RelationKind.values:
-        errors["kind"] = [_("Use one of: %(values)s.") % {"values": ", ".join(RelationKind.values)}]
+    if kind not in relations.kinds.values:
+        errors["kind"] = [_("Use one of: %(values)s.") % {"values": ", ".join(relations.kinds.values)}]
     note = " ".join(str(note or "").split())
     if len(note) > MAX_NOTE:
         errors["note"] = [_("Use at most %(n)s characters.") % {"n": MAX_NOTE}]
     try:
         other_pk = int(other_id)
     except (TypeError, ValueError):
-        errors["other"] = [_("Choose the other person.")]
+        errors["other"] = [str(relations.choose_other)]
         other_pk = 0
     with transaction.atomic():
-        contact = core_services.record_lock(Contact, contact_id, user, Action.CHANGE)
-        other = restricted(Contact, user, Action.VIEW).filter(pk=other_pk).first() if other_pk else None
+        record = core_services.record_lock(model, record_id, user, Action.CHANGE)
+        other = restricted(model, user, Action.VIEW).filter(pk=other_pk).first() if other_pk else None
         if other_pk and other is None:
-            errors["other"] = [_("No contact with id %(id)s.") % {"id": other_pk}]
-        elif other is not None and other.pk == contact.pk:
-            errors["other"] = [_("Choose someone else: a person is not related to themselves.")]
+            errors["other"] = [str(relations.not_found) % {"id": other_pk}]
+        elif other is not None and other.pk == record.pk:
+            errors["other"] = [str(relations.not_themselves)]
         if errors:
             raise FieldErrors(errors)
         assert other is not None
-        first, second = stored_pair(contact.pk, other.pk, kind)
-        if ContactRelation.objects.filter(first_id=first, second_id=second, kind=kind).exists():
+        first, second = stored_pair(record.pk, other.pk, kind, relations)
+        if relations.table.objects.filter(first_id=first, second_id=second, kind=kind).exists():
             raise FieldErrors({"other": [_("These two are already related this way.")]})
-        before = _rows(contact)
+        before = _rows(relations, record)
         try:
             with transaction.atomic():
-                relation = ContactRelation.objects.create(
+                relation = relations.table.objects.create(
                     first_id=first, second_id=second, kind=kind, note=note, created_by=user
                 )
         except IntegrityError:  # added by someone else meanwhile
             raise FieldErrors({"other": [_("These two are already related this way.")]}) from None
-        _record(user, contact, before)
-        _timeline(user, relation, {contact.pk: contact, other.pk: other}, added=True)
+        _record(user, relations, record, before)
+        _timeline(user, relation, {record.pk: record, other.pk: other}, added=True)
     return relation
 
 
-def relation_remove(*, contact_id: Any, relation_id: Any, user: Any) -> None:
-    """Remove one of ``contact_id``'s relations (the user may change that person and see the other)."""
+def relation_remove(*, model: type[models.Model], record_id: Any, relation_id: Any, user: Any) -> None:
+    """Remove one of ``record_id``'s relations (the user may change that record and see the other)."""
+    relations = relation_type(model)
     with transaction.atomic():
-        contact = core_services.record_lock(Contact, contact_id, user, Action.CHANGE)
-        relation = visible_relations(user, contact).filter(pk=relation_id).first()
+        record = core_services.record_lock(model, record_id, user, Action.CHANGE)
+        relation = visible_relations(user, record).filter(pk=relation_id).first()
         if relation is None:
             raise NotFound()
-        other_pk = relation.second_id if relation.first_id == contact.pk else relation.first_id
-        other = Contact.all_objects.get(pk=other_pk)
-        before = _rows(contact)
+        other_pk = relation.second_id if relation.first_id == record.pk else relation.first_id
+        other = model._base_manager.get(pk=other_pk)
+        before = _rows(relations, record)
         relation.delete()
-        _record(user, contact, before)
-        _timeline(user, relation, {contact.pk: contact, other.pk: other}, added=False)
+        _record(user, relations, record, before)
+        _timeline(user, relation, {record.pk: record, other.pk: other}, added=False)
