@@ -22,6 +22,10 @@ from tests.customers.conftest import Api
 pytestmark = pytest.mark.django_db
 
 
+def relate(**kwargs: Any) -> Any:
+    return relation_add(model=Contact, **kwargs)
+
+
 @pytest.fixture
 def people(rep: User, other_rep: User, make_contact: Callable[..., Contact]) -> dict[str, Contact]:
     """The rep's 张三 and 李四; other_rep's 王五 (the rep cannot see them)."""
@@ -97,8 +101,8 @@ def test_a_relation_shows_only_when_both_people_may_be_seen(
     people: dict[str, Contact], rep: User, admin: User, api_for: Callable[[User], Api]
 ) -> None:
     zhang, li, wang = people["zhang"], people["li"], people["wang"]
-    relation_add(model=Contact, record_id=zhang.pk, other_id=wang.pk, kind="friend", user=admin)
-    relation_add(model=Contact, record_id=zhang.pk, other_id=li.pk, kind="colleague", user=admin)
+    relate(record_id=zhang.pk, other_id=wang.pk, kind="friend", user=admin)
+    relate(record_id=zhang.pk, other_id=li.pk, kind="colleague", user=admin)
     rep_api = api_for(rep)
     assert items(rep_api, zhang) == [("Colleagues", "李四")]
     assert sorted(items(api_for(admin), zhang)) == [("Colleagues", "李四"), ("Friends", "王五")]
@@ -133,10 +137,10 @@ def test_a_merge_takes_the_relations_along_and_undo_puts_them_back(
 ) -> None:
     zhang, li, wang = people["zhang"], people["li"], people["wang"]
     twin = make_contact(family_name="张", given_name="三")
-    relation_add(model=Contact, record_id=twin.pk, other_id=li.pk, kind="friend", user=admin)  # moves to 张三
-    relation_add(model=Contact, record_id=zhang.pk, other_id=wang.pk, kind="colleague", user=admin)  # stays
-    relation_add(model=Contact, record_id=twin.pk, other_id=wang.pk, kind="colleague", user=admin)  # 张三 has it: dropped
-    relation_add(model=Contact, record_id=twin.pk, other_id=zhang.pk, kind="family", user=admin)  # would be with himself: dropped
+    relate(record_id=twin.pk, other_id=li.pk, kind="friend", user=admin)  # moves to 张三
+    relate(record_id=zhang.pk, other_id=wang.pk, kind="colleague", user=admin)  # stays
+    relate(record_id=twin.pk, other_id=wang.pk, kind="colleague", user=admin)  # 张三 has it: dropped
+    relate(record_id=twin.pk, other_id=zhang.pk, kind="family", user=admin)  # would be with himself: dropped
     before = set(ContactRelation.objects.values_list("id", "first_id", "second_id", "kind"))
     merge = merge_services.contact_merge(survivor=zhang.pk, others=[twin.pk], user=admin)
     after = set(ContactRelation.objects.values_list("first_id", "second_id", "kind"))
@@ -182,12 +186,12 @@ def test_the_contact_page_reads_relations_in_a_fixed_number_of_queries(
             assert client.get(url).status_code == 200
         return len(captured)
 
-    relation_add(model=Contact, record_id=zhang.pk, other_id=people["li"].pk, kind="friend", user=rep)
+    relate(record_id=zhang.pk, other_id=people["li"].pk, kind="friend", user=rep)
     client.get(url)
     before = count()
     for i in range(5):
         other = make_contact(by=rep, family_name="赵", given_name=f"{i}")
-        relation_add(model=Contact, record_id=zhang.pk, other_id=other.pk, kind="classmate", user=rep)
+        relate(record_id=zhang.pk, other_id=other.pk, kind="classmate", user=rep)
     assert count() == before
     assert client.get(url).content.decode().count("data-relation=") == 6
 
@@ -205,9 +209,9 @@ def test_an_account_lists_whom_its_people_know_elsewhere(
     ours = make_contact(by=rep, family_name="上官", given_name="婉清", accounts=[{"account": here.pk}])
     colleague = make_contact(by=rep, family_name="欧阳", given_name="小雨", accounts=[{"account": here.pk}])
     theirs = make_contact(by=rep, family_name="司马", given_name="长风", accounts=[{"account": there.pk}])
-    relation_add(model=Contact, record_id=theirs.pk, other_id=ours.pk, kind="referral", note="介绍入场", user=rep)
-    relation_add(model=Contact, record_id=ours.pk, other_id=colleague.pk, kind="colleague", user=rep)  # both here: not listed
-    relation_add(model=Contact, record_id=colleague.pk, other_id=people["wang"].pk, kind="friend", user=admin)  # hidden from rep
+    relate(record_id=theirs.pk, other_id=ours.pk, kind="referral", note="介绍入场", user=rep)
+    relate(record_id=ours.pk, other_id=colleague.pk, kind="colleague", user=rep)  # both here: not listed
+    relate(record_id=colleague.pk, other_id=people["wang"].pk, kind="friend", user=admin)  # hidden from rep
     api = api_for(rep)
     body = api.get(f"accounts/{here.pk}/network").json()
     assert [(i["ours"]["name"], i["label"], i["theirs"]["name"], i["theirs"]["company"]) for i in body["items"]] == [
@@ -243,7 +247,7 @@ def test_an_accounts_network_costs_the_same_however_many_people(
     def relate(i: int) -> None:
         ours = make_contact(by=rep, family_name="内", given_name=f"{i}", accounts=[{"account": here.pk}])
         theirs = make_contact(by=rep, family_name="外", given_name=f"{i}", accounts=[{"account": there.pk}])
-        relation_add(model=Contact, record_id=ours.pk, other_id=theirs.pk, kind="former_colleague", user=rep)
+        relate(record_id=ours.pk, other_id=theirs.pk, kind="former_colleague", user=rep)
 
     def count() -> int:
         with CaptureQueriesContext(connection) as captured:
