@@ -1333,6 +1333,9 @@ class ContactWriter(_Writer):
         self, creates: list[Prepared], updates: dict[int, list[Prepared]], result: BatchResult
     ) -> tuple[list[Prepared], dict[int, list[Prepared]]]:
         """Each row's 直属上级 (``import_managers``): found, or the row refused."""
+        if "manager" not in self.ctx.columns and "manager_external_id" not in self.ctx.columns:
+            self.managers.used = False
+            return creates, updates  # a file without the columns (the bench's million rows) pays nothing
 
         def refuse(row: Prepared, reason: str) -> None:
             kind, key = row.values["manager_ref"]

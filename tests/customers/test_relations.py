@@ -244,7 +244,7 @@ def test_an_accounts_network_costs_the_same_however_many_people(
     client.force_login(rep)
     url = reverse("ui:accounts-detail", args=[here.pk])
 
-    def relate(i: int) -> None:
+    def pair(i: int) -> None:
         ours = make_contact(by=rep, family_name="内", given_name=f"{i}", accounts=[{"account": here.pk}])
         theirs = make_contact(by=rep, family_name="外", given_name=f"{i}", accounts=[{"account": there.pk}])
         relate(record_id=ours.pk, other_id=theirs.pk, kind="former_colleague", user=rep)
@@ -254,9 +254,9 @@ def test_an_accounts_network_costs_the_same_however_many_people(
             assert client.get(url).status_code == 200
         return len(captured)
 
-    relate(0)
+    pair(0)
     client.get(url)
     before = count()
     for i in range(1, 6):
-        relate(i)
+        pair(i)
     assert count() == before

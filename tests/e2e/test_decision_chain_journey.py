@@ -2,7 +2,8 @@
 reports to whom at a company through the contact form (the manager chosen by typing their pinyin),
 gives a decision role and a stance, and reads the company's people as a tree on its page, on a
 desktop and on a phone; the manager's page lists their direct reports. Then the people's network
-(人脉关系): two people recorded as classmates from one's page, read on the other's, removed."""
+(人脉关系): two people recorded as classmates from one's page, read on the other's, removed; and the
+company's relation to another (企业关系): it supplies 华东精密, which reads 采购自 on its own page."""
 
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ elsewhere = services.account_create(user=admin, data={{"name": "华东精密机�
 outsider = services.contact_create(user=admin, data={{"family_name": "司马", "given_name": "长风", "title": "副总裁"}},
                                    accounts=[{{"account": elsewhere.pk, "role": "副总裁"}}])
 print(json.dumps({{"company": company.pk, "boss": boss.pk, "buyer": buyer.pk, "clerk": clerk.pk,
-                  "outsider": outsider.pk}}))
+                  "outsider": outsider.pk, "elsewhere": elsewhere.pk}}))
 """
 
 
@@ -154,6 +155,24 @@ def test_decision_chain_journey(
     expect(network).to_contain_text("夏侯子衿")
     expect(network.locator("[data-theirs]")).to_have_text("司马长风")
     shot("account-network")
+    # 企业关系: the company supplies 华东精密 (a directed kind: each side reads it its own way).
+    companies = page.locator("#account-relations")
+    expect(companies.locator("#account-relations-empty")).to_be_visible()
+    companies.locator("#relation-add-open").click()
+    companies.locator("#id_kind").select_option(label="供应商与客户")
+    companies.locator("#id_note").fill("贴片电阻，月结 60 天")
+    companies.locator("#id_other").fill("华东精密")
+    supplied = companies.locator("#id_other_options [data-picker-option]").filter(has_text="华东精密机械有限公司")
+    expect(supplied).to_be_visible()
+    supplied.click()
+    companies.locator("#relation-add").click()
+    row = page.locator("#account-relations [data-relation]")
+    expect(row).to_have_count(1)
+    expect(row.locator("[data-relation-label]")).to_have_text("供货给")
+    expect(row).to_contain_text("贴片电阻，月结 60 天")
+    shot("account-relations")
+    page.goto(f"/customers/accounts/{ids['elsewhere']}/")
+    expect(page.locator("#account-relations [data-relation-label]")).to_have_text("采购自")
     page.goto(f"/customers/contacts/{ids['outsider']}/")
     other_side = page.locator("#contact-relations [data-relation]")
     expect(other_side).to_contain_text("夏侯子衿")
