@@ -35,6 +35,7 @@ from guanxi.customers.normalize import (
     normalize_phone,
     prefix_upper_bound,
 )
+from guanxi.customers.relations import related_ids
 
 OWNERSHIP_FILTERS: dict[str, tuple[str, ...]] = {
     "owner": ("exact", "in", "isnull"),
@@ -106,6 +107,8 @@ class AccountFilterSet(FilterSet):
         "followed": ("exact",),  # followed=me: the records the user follows (关注)
         # Custom: the account ``group=`` names and every account below it, at any depth.
         "group": ("exact",),
+        # Custom: the companies related to one (企业关系: its suppliers, customers, partners...).
+        "related_to": ("exact",),
     }
     indexed_ranges = ("annual_revenue", "engagement", "last_interaction_at", "fit_score")
     ordering_fields = (
@@ -121,9 +124,14 @@ class AccountFilterSet(FilterSet):
         "pool_due_at",
     )
     default_ordering = "-updated_at"
-    pickers = {"group": ("accounts", gettext_lazy("Account group"))}
+    pickers = {
+        "group": ("accounts", gettext_lazy("Account group")),
+        "related_to": ("accounts", gettext_lazy("Related to")),
+    }
 
     def custom_filter(self, qs: models.QuerySet, name: str, lookup: str, raw: str) -> models.QuerySet:
+        if name == "related_to":
+            return qs.filter(pk__in=related_ids(self.user, Account, _one_id("related_to", raw)))
         if name != "group":
             return super().custom_filter(qs, name, lookup, raw)
         return qs.filter(pk__in=group_ids(_one_id("group", raw)))
@@ -165,10 +173,12 @@ def _days(param: str, raw: str) -> int:
     return days
 
 
-def _one_id(param: str, raw: str) -> int:
+def _one_id(param: str, raw: str, model: type[models.Model] = Account) -> int:
     try:
         return int(raw)
     except ValueError:
+        if model is Contact:
+            raise FieldErrors({param: [_("Use one contact id, e.g. 12.")]}) from None
         raise FieldErrors({param: [_("Use one account id, e.g. 12.")]}) from None
 
 
@@ -216,6 +226,8 @@ class ContactFilterSet(FilterSet):
         "followed": ("exact",),  # followed=me: the records the user follows (关注)
         # Custom: contacts at any account of a group (the account and every account below it).
         "group": ("exact",),
+        # Custom: the people related to one (人脉关系: colleagues, classmates, whom they referred...).
+        "related_to": ("exact",),
     }
     indexed_ranges = ("last_interaction_at",)
     sparse_columns = {"decision_role": ~Q(decision_role=""), "stance": ~Q(stance="")}
@@ -225,6 +237,7 @@ class ContactFilterSet(FilterSet):
     pickers = {
         "account": ("accounts", gettext_lazy("Account")),
         "group": ("accounts", gettext_lazy("Account group")),
+        "related_to": ("contacts", gettext_lazy("Related to")),
     }
     choice_filters = {"birthday_within": (gettext_lazy("Birthday coming up"), birthdays.filter_options)}
 
@@ -237,6 +250,8 @@ class ContactFilterSet(FilterSet):
                 return qs.filter(~linked) if raw.lower() in {"true", "1"} else qs.filter(linked)
             ids = account_ids(f"account__{lookup}" if lookup != "exact" else "account", raw)
             return links_to(qs, ids)
+        if name == "related_to":
+            return qs.filter(pk__in=related_ids(self.user, Contact, _one_id("related_to", raw, Contact)))
         if name == "group":
             # The group's accounts the user may see, as the group's roll-up counts them.
             return links_to(qs, group_members(self.user, _one_id("group", raw)))

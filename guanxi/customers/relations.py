@@ -167,3 +167,15 @@ def relation_rows(
             }
         )
     return rows
+
+
+def related_ids(user: Any, model: type[models.Model], pk: int) -> list[int]:
+    """The records related to ``pk`` in any way (the lists' ``related_to=`` filter): none when the
+    user may not see ``pk`` itself. The caller's list is restricted already, so the others it keeps
+    are those the user may see: a relation shows when both records may be seen. By the relation
+    table's two indexes (one pair a row), whatever the size of the list."""
+    kind = relation_type(model)
+    if not restricted(model, user, Action.VIEW).filter(pk=pk).exists():
+        return []
+    pairs = kind.table.objects.filter(Q(first_id=pk) | Q(second_id=pk)).values_list("first_id", "second_id")
+    return sorted({second if first == pk else first for first, second in pairs})

@@ -244,6 +244,8 @@ def relations_context(
         "form": form or RelationForm(user, relations, initial={"kind": relations.default_kind}),
         "add_url": reverse(f"ui:{relations.path}-relations", args=[record.pk]),
         "anchor": relations.anchor,
+        # The same people (companies) as a list, to filter further, export or act on in bulk.
+        "list_url": f"{resource_url(resource, 'list')}?related_to={record.pk}",
         "empty": relations.empty,
         "title": _("Relationships") if relations.model is Contact else _("Related companies"),
     }

@@ -15,7 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from guanxi.core.models import ChangeLogEntry, TimelineEntry
-from guanxi.customers.models import Account, AccountRelation
+from guanxi.customers.models import Account, AccountRelation, Contact
 from guanxi.customers.services import merge as merge_services
 from guanxi.customers.services import relation_add
 from guanxi.identity.models import User
@@ -189,3 +189,46 @@ def test_the_api_lists_in_a_fixed_number_of_queries(
         relation_add(model=Account, record_id=other.pk, other_id=steel.pk, kind="distributor", user=rep)
     assert count() == before
     assert ("Distributed by", "经销商4") in items(api, steel)
+
+
+def test_the_lists_filter_the_records_related_to_one(
+    companies: dict[str, Account],
+    rep: User,
+    admin: User,
+    make_account: Callable[..., Account],
+    make_contact: Callable[..., Any],
+    api_for: Callable[[User], Api],
+) -> None:
+    """``related_to=`` on both lists (API and page): the other side of each relation, those the
+    reader may see, nothing for a record they may not see; the card links to that list."""
+    steel, maker, far = companies["steel"], companies["maker"], companies["far"]
+    buyer = make_account(by=rep, name="重庆汽配")
+    relation_add(model=Account, record_id=steel.pk, other_id=maker.pk, kind="supplier", user=admin)
+    relation_add(model=Account, record_id=buyer.pk, other_id=steel.pk, kind="partner", user=admin)
+    relation_add(model=Account, record_id=steel.pk, other_id=far.pk, kind="competitor", user=admin)
+    api = api_for(rep)
+
+    def names(who: Api, path: str, pk: int) -> list[str]:
+        response = who.get(f"{path}?related_to={pk}&ordering=id")
+        assert response.status_code == 200, response.content
+        return [item.get("name") or item.get("display_name") for item in response.json()["items"]]
+
+    assert names(api, "accounts", steel.pk) == ["长城制造", "重庆汽配"]
+    assert names(api_for(admin), "accounts", steel.pk) == ["长城制造", "远方科技", "重庆汽配"]
+    assert names(api, "accounts", far.pk) == []  # the rep may not see it: nothing, not its relations
+    assert names(api, "accounts", maker.pk) == ["宝钢材料"]
+    refused = api.get("accounts?related_to=宝钢")
+    assert refused.status_code == 400 and [e["field"] for e in refused.json()["errors"]] == ["related_to"]
+    # People the same way.
+    zhang = make_contact(by=rep, family_name="张", given_name="三")
+    li = make_contact(by=rep, family_name="李", given_name="四")
+    relation_add(model=Contact, record_id=zhang.pk, other_id=li.pk, kind="classmate", user=rep)
+    assert names(api, "contacts", zhang.pk) == ["李四"] and names(api, "contacts", li.pk) == ["张三"]
+    assert api.get("contacts?related_to=x").json()["errors"][0]["detail"] == "Use one contact id, e.g. 12."
+    # The page's card links to the list, and the list page shows the same.
+    client = Client()
+    client.force_login(rep)
+    page = client.get(reverse("ui:accounts-detail", args=[steel.pk])).content.decode()
+    assert f"?related_to={steel.pk}" in page
+    listed = client.get(reverse("ui:accounts-list") + f"?related_to={steel.pk}").content.decode()
+    assert "长城制造" in listed and "重庆汽配" in listed and "远方科技" not in listed
