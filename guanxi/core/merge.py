@@ -25,6 +25,7 @@ from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 @dataclass
@@ -57,7 +58,10 @@ class Mover:
     """Moves one kind of row from the merged records to the survivor, and back on undo.
 
     ``applies_to`` says for which record types it runs; ``count`` (optional) counts the rows that
-    point at the given records, for previews and tests.
+    point at the given records, for the merge page and tests; ``label`` (lazy text, plural) names
+    them on the merge page ("notes 3"). Only rows that belong to the record carry one (its notes,
+    files, timeline, tags: whoever sees the record sees them): a count of its links, relations,
+    reports or shares would tell of records, or people's choices, the reader may not see.
     """
 
     key: str
@@ -65,6 +69,7 @@ class Mover:
     undo: Callable[[MergeContext, Journal], None]
     applies_to: Callable[[type[models.Model]], bool] = field(default=lambda model: True)
     count: Callable[[type[models.Model], list[int]], int] | None = None
+    label: Any = ""
 
 
 _movers: dict[str, Mover] = {}
@@ -91,6 +96,18 @@ def movers_for(model: type[models.Model]) -> list[Mover]:
     """The movers that run when records of ``model`` are merged, in registration order."""
     _ensure_core()
     return [m for m in _movers.values() if m.applies_to(model)]
+
+
+def attached_counts(model: type[models.Model], pk: Any) -> list[tuple[Any, int]]:
+    """What hangs on one record that a merge would move, as the merge page lists it: ``(label,
+    count)`` of each labelled mover with some rows (one count query a mover)."""
+    out = []
+    for mover in movers_for(model):
+        if mover.count is not None and mover.label:
+            count = mover.count(model, [pk])
+            if count:
+                out.append((mover.label, count))
+    return out
 
 
 def mover(key: str) -> Mover | None:
@@ -224,6 +241,7 @@ def generic_mover(
     unique_with: tuple[str, ...] = (),
     applies_to: Callable[[type[models.Model]], bool] | None = None,
     twin_key: TwinKey | None = None,
+    label: Any = "",
 ) -> Mover:
     """A mover for rows that hang on records by ``content_type`` + ``object_id``.
 
@@ -251,6 +269,7 @@ def generic_mover(
         undo=undo,
         applies_to=applies_to or (lambda m: getattr(m, "has_timeline", False) or getattr(m, "shareable", False)),
         count=count,
+        label=label,
     )
 
 
@@ -317,11 +336,15 @@ def register_core_movers() -> None:
     from guanxi.core.models import Attachment, Follow, Note, TaggedItem, TimelineEntry
     from guanxi.identity.models import Share
 
-    register_mover(generic_mover(TaggedItem, unique_with=("tag_id",), twin_key=_tag_scope_key))
-    register_mover(generic_mover(Note))
-    register_mover(generic_mover(Attachment))
-    register_mover(generic_mover(TimelineEntry))
+    register_mover(generic_mover(TaggedItem, unique_with=("tag_id",), twin_key=_tag_scope_key, label=_("tags")))
+    register_mover(generic_mover(Note, label=_("notes")))
+    register_mover(generic_mover(Attachment, label=_("files")))
+    register_mover(generic_mover(TimelineEntry, label=_("timeline entries")))
     register_mover(generic_mover(Share, unique_with=("user_id", "team_id", "access")))
     register_mover(
-        generic_mover(Follow, unique_with=("user_id",), applies_to=lambda m: getattr(m, "followable", False))
+        generic_mover(
+            Follow,
+            unique_with=("user_id",),
+            applies_to=lambda m: getattr(m, "followable", False),
+        )
     )

@@ -20,6 +20,7 @@ from django.views import View
 
 from guanxi.core.choices import Action
 from guanxi.core.errors import Conflict, FieldErrors
+from guanxi.core.merge import attached_counts
 from guanxi.core.pagination import paginate
 from guanxi.core.permissions import hidden_fields, may_reach, restricted
 from guanxi.core.registry import resource_for
@@ -317,7 +318,16 @@ class MergeView(GuanxiViewMixin, View):
             union = [u for u in union if u["values"] and u["label"]]
         return {
             "type_param": type_param,
-            "objs": [{"obj": o, "url": _detail_url(model, o.pk), "survivor": o.pk == survivor} for o in objs],
+            "objs": [
+                {
+                    "obj": o,
+                    "url": _detail_url(model, o.pk),
+                    "survivor": o.pk == survivor,
+                    # What hangs on it, all kept whichever record is kept: what a merge will move.
+                    "attached": attached_counts(model, o.pk),
+                }
+                for o in objs
+            ],
             "ids": ",".join(str(o.pk) for o in objs),
             "rows": rows,
             "union": union,

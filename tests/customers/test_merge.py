@@ -433,3 +433,27 @@ def test_api_merge_refusals(
     with unchanged("unknown key"):
         body = {"type": "contacts", "survivor": mine.pk, "others": [theirs.pk], "extra": 1}
         assert api.post("duplicates/merge", body).status_code == 400
+
+
+def test_the_merge_page_says_what_hangs_on_each_record(world: dict[str, Any], admin: Any) -> None:
+    """Under each record, what the merge will keep of it (its notes, files, timeline, tags), read
+    in a fixed number of queries; nothing that would tell of other records (links, relations)."""
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+    from django.urls import reverse
+
+    a, b = world["a"], world["b"]
+    note(a, owner=admin, body="second note")
+    client = Client()
+    client.force_login(admin)
+    url = reverse("ui:duplicates-merge") + f"?type=contacts&ids={a.pk},{b.pk}"
+    with CaptureQueriesContext(connection) as two:
+        page = client.get(url).content.decode()
+    first = page[page.index(f'data-attached="{a.pk}"') :].split("</div>")[0]
+    assert "notes 2" in first and "files 1" in first and "tags 1" in first and "timeline entries" in first
+    assert "shares" not in first and "followers" not in first
+    three = url.replace(f"{b.pk}", f"{b.pk},{world['c'].pk}")
+    with CaptureQueriesContext(connection) as more:
+        client.get(three)
+    assert len(more) - len(two) <= 8  # one count a kind of row for the third record, whatever its rows
