@@ -31,6 +31,7 @@ from guanxi.core.errors import FieldErrors, PermissionDenied
 from guanxi.core.permissions import can, may_reach, sees_all
 from guanxi.core.registry import Resource, resource_at
 from guanxi.customers import classification, hierarchy, services
+from guanxi.customers.acquaintances import account_acquaintances, contact_acquaintances
 from guanxi.customers.models import Account, AccountContact, Contact, CustomerProfile
 from guanxi.customers.network import account_network
 from guanxi.customers.org_chart import org_chart
@@ -317,6 +318,20 @@ def account_routes(router: Router, resource: Resource) -> None:
 
     relation_routes(router, resource, Account)
 
+    @router.get(
+        "/{id}/acquaintances",
+        operation_id="accounts_acquaintances",
+        summary="Who among our people knows whom at this account (我方熟人)",
+        description="Among the account's people you may see, the closest and the newest first, at most 20: "
+        "``user``, the colleague; ``contact``, the person they know.",
+    )
+    def account_acquaintances_route(request: HttpRequest, id: int) -> HttpResponse:
+        require_token_scope(request, resource.object_type, Action.VIEW)
+        account = cast(Account, get_visible(request, resource, id))
+        return json_response(
+            {"items": [acquaintance_json(row) for row in account_acquaintances(account, request.user)]}
+        )
+
 
 def contact_routes(router: Router, resource: Resource) -> None:
     @router.get(
@@ -360,6 +375,42 @@ def contact_routes(router: Router, resource: Resource) -> None:
         return HttpResponse(status=204)
 
     relation_routes(router, resource, Contact)
+
+    @router.get(
+        "/{id}/acquaintances",
+        operation_id="contacts_acquaintances",
+        summary="Who among our people knows this person (我方熟人), the closest first",
+        description="``closeness``: close, known or met; ``user``: the colleague (active users only), at most 50.",
+    )
+    def acquaintances(request: HttpRequest, id: int) -> HttpResponse:
+        require_token_scope(request, resource.object_type, Action.VIEW)
+        contact = cast(Contact, get_visible(request, resource, id))
+        return json_response({"items": [acquaintance_json(row) for row in contact_acquaintances(contact)]})
+
+    @router.put(
+        "/{id}/acquaintances/me",
+        operation_id="contacts_acquaintance_set",
+        summary="Say that you know this person, and how well (or change it)",
+        description="For a person you may see; your own statement, so no right to change them is needed. "
+        "``closeness``: close, known or met; ``note`` up to 200 characters.",
+    )
+    def acquaintance_set(request: HttpRequest, id: int, payload: AcquaintanceIn) -> HttpResponse:
+        require_token_scope(request, resource.object_type, Action.VIEW)
+        services.acquaintance_set(contact_id=id, user=request.user, closeness=payload.closeness, note=payload.note)
+        contact = Contact.objects.get(pk=id)
+        [row] = [row for row in contact_acquaintances(contact) if row["user"].pk == request.user.pk]
+        return json_response(acquaintance_json(row))
+
+    @router.delete(
+        "/{id}/acquaintances/me",
+        response={204: None},
+        operation_id="contacts_acquaintance_remove",
+        summary="Take back that you know this person",
+    )
+    def acquaintance_remove(request: HttpRequest, id: int) -> HttpResponse:
+        require_token_scope(request, resource.object_type, Action.VIEW)
+        services.acquaintance_remove(contact_id=id, user=request.user)
+        return HttpResponse(status=204)
 
 
 class RelationIn(Schema):
@@ -437,6 +488,27 @@ def relation_routes(router: Router, resource: Resource, model: type[Contact] | t
         require_token_scope(request, resource.object_type, Action.CHANGE)
         services.relation_remove(model=model, record_id=id, relation_id=relation_id, user=request.user)
         return HttpResponse(status=204)
+
+
+class AcquaintanceIn(Schema):
+    """How well you know the person."""
+
+    model_config = ConfigDict(extra="forbid")
+    closeness: str
+    note: str = ""
+
+
+def acquaintance_json(row: dict[str, Any]) -> dict[str, Any]:
+    user, contact = row["user"], row["contact"]
+    return {
+        "id": row["id"],
+        "user": {"id": user.pk, "name": user.display_name or user.email},
+        "contact": {"id": contact.pk, "name": contact.display_name},
+        "closeness": row["closeness"],
+        "label": str(row["label"]),
+        "note": row["note"],
+        "updated_at": row["updated_at"],
+    }
 
 
 def relation_json(row: dict[str, Any]) -> dict[str, Any]:

@@ -209,6 +209,16 @@ DIRECTED_ACCOUNT_RELATIONS: dict[str, tuple[Any, Any]] = {
 }
 
 
+class Closeness(ColouredChoices):
+    """How well one of our people knows a customer's person (我方熟人: "who here knows their 王总?")."""
+
+    CLOSE = "close", _("Knows them well")
+    KNOWN = "known", _("Knows them")
+    MET = "met", _("Has met them")
+
+    __colours__ = {"close": "green", "known": "blue", "met": "azure"}
+
+
 class ContactPointKind(models.TextChoices):
     EMAIL = "email", _("Email")
     PHONE = "phone", _("Phone")
@@ -247,3 +257,5 @@ class TimelineKind(models.TextChoices):
     MERGE_UNDONE = "merge_undone", _("Merge undone")
     RELATION_ADDED = "relation_added", _("Relation added")
     RELATION_REMOVED = "relation_removed", _("Relation removed")
+    ACQUAINTANCE_SET = "acquaintance_set", _("Acquaintance recorded")
+    ACQUAINTANCE_REMOVED = "acquaintance_removed", _("Acquaintance removed")

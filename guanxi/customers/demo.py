@@ -867,11 +867,37 @@ def account_relations_step(ctx: DemoContext) -> None:
         ctx.note("relations between companies")
 
 
+#: Whom the demo's people know (我方熟人): (user, how well, note); each the head of a customer they
+#: may see (by name), so that the person's page shows whom to ask.
+ACQUAINTANCES = [
+    ("li_wei", "close", "大学同学，逢年过节常联系"),
+    ("wang_fang", "known", "行业协会年会上认识"),
+]
+
+
+def acquaintances_step(ctx: DemoContext) -> None:
+    """A salesperson and a manager each know a customer's head (written once a user)."""
+    from guanxi.core.permissions import restricted
+    from guanxi.customers.models import Acquaintance, Contact
+    from guanxi.customers.services import acquaintance_set
+
+    for key, closeness, note in ACQUAINTANCES:
+        user = ctx.users.get(key)
+        if user is None or Acquaintance.objects.filter(user=user).exists():
+            continue
+        heads = restricted(Contact, user).filter(decision_role="decision_maker")
+        head = heads.order_by("display_name", "id").first()
+        if head is not None:
+            acquaintance_set(contact_id=head.pk, user=user, closeness=closeness, note=note)
+            ctx.note("acquaintances")
+
+
 STEPS: list[DemoStep] = [
     DemoStep("accounts", accounts_step),
     DemoStep("contacts", contacts_step),
     DemoStep("relations between people", relations_step),
     DemoStep("relations between companies", account_relations_step),
+    DemoStep("acquaintances", acquaintances_step),
     DemoStep("notes", notes_step),
     DemoStep("tier rules and fit", classification_step),
     DemoStep("assignment rules", assignment_step),

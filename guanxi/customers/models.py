@@ -27,6 +27,7 @@ from guanxi.core.models import (
 from guanxi.customers.choices import (
     AccountRelationKind,
     AccountSource,
+    Closeness,
     ContactPointKind,
     ContactPointLabel,
     DecisionRole,
@@ -560,6 +561,39 @@ class AccountRelation(Relation):
             models.UniqueConstraint(fields=("first", "second", "kind"), name="accountrelation_unique"),
             models.CheckConstraint(condition=~Q(first=F("second")), name="accountrelation_two_companies"),
         ]
+
+
+class Acquaintance(models.Model):
+    """One of our people who knows a customer's person (我方熟人), and how well: the way in that a
+    salesperson asks colleagues for ("who here knows their 王总?"). One row a person and user, written
+    by the user themselves (``services.acquaintance_set``); seen by whoever may see the person.
+    """
+
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    # No index of its own: the unique (contact, user) starts with it.
+    contact = models.ForeignKey(
+        Contact, verbose_name=_("contact"), on_delete=models.CASCADE, related_name="acquaintances", db_index=False
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        on_delete=models.CASCADE,
+        related_name="acquaintances",
+        db_index=False,
+    )
+    closeness = models.CharField(_("how well"), max_length=10, choices=Closeness.choices)
+    note = models.CharField(_("note"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("acquaintance")
+        verbose_name_plural = _("acquaintances")
+        constraints = [models.UniqueConstraint(fields=("contact", "user"), name="acquaintance_unique")]
+        # Whom a user knows (their own list; a merge of users): by the user.
+        indexes = [models.Index(fields=("user", "contact"), name="acquaintance_user_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} knows {self.contact_id} ({self.closeness})"
 
 
 # --- classification -------------------------------------------------------------------------------

@@ -38,7 +38,8 @@ from guanxi.core.views.base import GuanxiViewMixin, register_view, resource_url
 from guanxi.core.views.lists import ObjectListView
 from guanxi.core.views.records import PANEL_LIMIT, ObjectDetailView, ObjectEditView
 from guanxi.customers import birthdays, hierarchy, pool_report, services
-from guanxi.customers.choices import ContactPointLabel, DecisionRole, Stance
+from guanxi.customers.acquaintances import account_acquaintances, contact_acquaintances
+from guanxi.customers.choices import Closeness, ContactPointLabel, DecisionRole, Stance
 from guanxi.customers.forms import LINKS_RULE, contact_form_class, phone_text, point_text
 from guanxi.customers.models import Account, AccountContact, Contact
 from guanxi.customers.network import account_network
@@ -196,6 +197,7 @@ class ContactDetailView(MergedRedirectMixin, ObjectDetailView):
         readable_list_changes(context.get("changes", []), user)
         context.update(direct_reports(obj, user))
         context["relations"] = relations_context(self.request, obj)
+        context["acquaintances"] = acquaintances_context(self.request, obj)
         if "birthday" not in hidden_fields(user, Contact):
             context["birthday_soon"] = birthdays.coming(obj.birthday, timezone.localdate(), lunar=obj.birthday_lunar)
         context["vcard_url"] = reverse("ui:contacts-vcard", args=[obj.pk])
@@ -291,6 +293,80 @@ class RelationsView(GuanxiViewMixin, View):
                 request, "customers/relations_panel.html", {"relations": relations_context(request, record, form)}
             )
         return redirect(f"{resource_url(resource_at(relations.path), 'detail', pk)}#{relations.anchor}")
+
+
+class AcquaintanceForm(forms.Form):
+    """How well the user knows the person whose page this is (the service checks everything)."""
+
+    closeness = forms.ChoiceField(label=gettext_lazy("How well do you know them?"), choices=Closeness.choices)
+    note = forms.CharField(
+        label=gettext_lazy("Note"),
+        required=False,
+        widget=forms.TextInput(
+            attrs={"maxlength": 200, "placeholder": gettext_lazy("e.g. former colleagues at Huawei")}
+        ),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            style_widget(field)
+
+
+def acquaintances_context(
+    request: HttpRequest, contact: Contact, form: AcquaintanceForm | None = None
+) -> dict[str, Any]:
+    """The 我方熟人 card of a person's page: who of ours knows them, and the user's own say."""
+    rows = contact_acquaintances(contact)
+    mine = next((row for row in rows if row["user"].pk == request.user.pk), None)
+    if form is None:
+        initial = {"closeness": mine["closeness"], "note": mine["note"]} if mine else {"closeness": Closeness.KNOWN}
+        form = AcquaintanceForm(initial=initial)
+    return {
+        "rows": rows,
+        "mine": mine,
+        "form": form,
+        "set_url": reverse("ui:contacts-acquaintance", args=[contact.pk]),
+        "remove_url": reverse("ui:contacts-acquaintance-remove", args=[contact.pk]),
+    }
+
+
+class AcquaintanceView(GuanxiViewMixin, View):
+    """POST from a person's page: the user says they know them (or how well now), or takes it back
+    (``remove``). htmx gets the card back; a plain form goes back to the page."""
+
+    http_method_names = ["post"]
+    remove = False
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        contact = visible_contact(request, pk)
+        form = None
+        try:
+            if self.remove:
+                services.acquaintance_remove(contact_id=pk, user=request.user)
+            else:
+                form = AcquaintanceForm(request.POST)
+                services.acquaintance_set(
+                    contact_id=pk,
+                    user=request.user,
+                    closeness=request.POST.get("closeness", ""),
+                    note=request.POST.get("note", ""),
+                )
+                form = None
+        except FieldErrors as exc:
+            if form is None:
+                raise
+            form.is_valid()
+            for name, problems in exc.errors.items():
+                for problem in problems:
+                    if name in form.fields and name not in form.errors:
+                        form.add_error(name, problem)
+            if not getattr(request, "htmx", None):
+                messages.error(request, " ".join(p for problems in exc.errors.values() for p in problems))
+        if getattr(request, "htmx", None):
+            context = {"acquaintances": acquaintances_context(request, contact, form)}
+            return render(request, "customers/acquaintances_panel.html", context)
+        return redirect(f"{resource_url(resource_at('contacts'), 'detail', pk)}#contact-acquaintances")
 
 
 def direct_reports(contact: Contact, user: Any) -> dict[str, Any]:
@@ -477,6 +553,7 @@ class AccountDetailView(MergedRedirectMixin, ObjectDetailView):
         context["pool"] = pool_state(obj, user, can_change=context.get("can_change", False))
         context["network"] = network_rows(obj, user)
         context["relations"] = relations_context(self.request, obj)
+        context["acquaintances"] = account_acquaintance_rows(obj, user)
         contacts = resource_at("contacts")
         visible = restricted(Contact, user, Action.VIEW)
         if visible.query.is_empty():  # no contact at all, by role or by share: no panel
@@ -535,6 +612,15 @@ class AccountDetailView(MergedRedirectMixin, ObjectDetailView):
         add_url = resource_url(contacts, "add")
         context["contact_add_url"] = f"{add_url}?account={obj.pk}" if can(user, Contact, Action.ADD) else None
         return context
+
+
+def account_acquaintance_rows(account: Account, user: Any) -> list[dict[str, Any]]:
+    """Who of ours knows whom at the account (我方熟人), each person a link."""
+    contacts = resource_at("contacts")
+    rows = account_acquaintances(account, user)
+    for row in rows:
+        row["contact_url"] = resource_url(contacts, "detail", row["contact"].pk)
+    return rows
 
 
 def network_rows(account: Account, user: Any) -> list[dict[str, Any]]:
@@ -712,6 +798,12 @@ ui_urlpatterns = [
     *duplicate_urlpatterns,
     path("customers/contacts/<int:pk>/vcard/", ContactVcardView.as_view(), name="contacts-vcard"),
     path("customers/contacts/<int:pk>/vcard/qr/", ContactVcardQrView.as_view(), name="contacts-vcard-qr"),
+    path("customers/contacts/<int:pk>/acquaintance/", AcquaintanceView.as_view(), name="contacts-acquaintance"),
+    path(
+        "customers/contacts/<int:pk>/acquaintance/remove/",
+        AcquaintanceView.as_view(remove=True),
+        name="contacts-acquaintance-remove",
+    ),
     *(
         route
         for model, path_name in ((Contact, "contacts"), (Account, "accounts"))

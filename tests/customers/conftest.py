@@ -58,6 +58,9 @@ class Api:
     def patch(self, path: str, data: Any, **headers: str) -> Any:
         return self._call("patch", path, data, **headers)
 
+    def put(self, path: str, data: Any, **headers: str) -> Any:
+        return self._call("put", path, data, **headers)
+
     def delete(self, path: str, **headers: str) -> Any:
         return self._call("delete", path, **headers)
 

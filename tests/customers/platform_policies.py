@@ -30,6 +30,7 @@ from django.utils import timezone
 from tests.api import world as W
 from tests.api.world import World
 from tests.core import imports_policies as _imports
+from tests.customers import policies_acquaintances as _acquaintances
 from tests.customers import policies_duplicates as _duplicates
 from tests.customers import policies_follows as _follows
 from tests.customers import policies_pool as _pool
@@ -985,3 +986,10 @@ CHANGELOG_EXEMPT.update(_imports.CHANGELOG_EXEMPT)
 MATRIX.update(_relations.MATRIX)
 CHANGELOG_CASES.update(_relations.CHANGELOG_CASES)
 UI_MATRIX.update(_relations.UI_MATRIX)
+
+
+# --- who of ours knows whom (我方熟人; rows in tests/customers/policies_acquaintances.py) ------------------
+
+MATRIX.update(_acquaintances.MATRIX)
+CHANGELOG_EXEMPT.update(_acquaintances.CHANGELOG_EXEMPT)
+UI_MATRIX.update(_acquaintances.UI_MATRIX)

@@ -103,6 +103,14 @@ class TestDemoContents:
             (a, b, k) if k == "supplier" else (*sorted((a, b)), k) for a, b, k in wanted
         }
 
+    def test_demo_acquaintances(self) -> None:
+        """A salesperson and a manager each know the head of a customer (我方熟人)."""
+        from guanxi.customers.models import Acquaintance
+
+        known = {(a.user.email.split("@")[0], a.closeness) for a in Acquaintance.objects.select_related("user")}
+        assert known == {("li.wei", "close"), ("wang.fang", "known")}
+        assert {a.contact.decision_role for a in Acquaintance.objects.select_related("contact")} == {"decision_maker"}
+
     def test_demo_accounts(self) -> None:
         accounts = list(Account.objects.select_related("owner", "team", "parent"))
         assert len(accounts) == len(ACCOUNTS) >= 40

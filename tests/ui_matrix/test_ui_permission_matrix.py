@@ -519,6 +519,8 @@ UI_EXEMPT: dict[str, str] = {
         "contacts-relation-remove",
         "accounts-relations",
         "accounts-relation-remove",
+        "contacts-acquaintance",
+        "contacts-acquaintance-remove",
         "accounts-claim",
         "accounts-release",
         "pool-statistics",

@@ -12,10 +12,13 @@ recomputation of tiers and fit scores after a relevant change.
 - ``rules``: tier rules, ideal customer profiles and assignment rules
 - ``relations``: relation_add, relation_remove, visible_relations (人脉关系 between people, 企业关系
   between companies)
+- ``acquaintances``: acquaintance_set, acquaintance_remove (我方熟人: which of our people know a
+  customer's person)
 - ``merge``: contact_merge, account_merge, merge_undo, duplicate_dismiss (movers of the customer tables)
 """
 
 from guanxi.customers.services.accounts import AccountsByRules, account_create, account_update
+from guanxi.customers.services.acquaintances import acquaintance_remove, acquaintance_set
 from guanxi.customers.services.common import classify_after_commit
 from guanxi.customers.services.contacts import (
     contact_create,
@@ -49,6 +52,8 @@ from guanxi.customers.services.rules import (
 
 __all__ = [
     "account_create",
+    "acquaintance_remove",
+    "acquaintance_set",
     "AccountsByRules",
     "account_update",
     "account_engagement_recompute",

@@ -45,6 +45,7 @@ from guanxi.customers.models import (
     Account,
     AccountContact,
     AccountRelation,
+    Acquaintance,
     Contact,
     ContactPoint,
     ContactRelation,
@@ -934,6 +935,8 @@ def register_customer_movers() -> None:
     register_mover(_relations_mover(Account, AccountRelation, "customers.accountrelation"))
     # The people who reported to a merged person report to the one they became.
     register_mover(fk_mover(Contact, "reports_to", key="customers.contact.reports_to", exclude_merged=True))
+    # Who of ours knows a merged person knows the one they became (a user who knew both: one row kept).
+    register_mover(fk_mover(Acquaintance, "contact", key="customers.acquaintance.contact", unique_with=("user_id",)))
     # The pool's statistics count a merged company's moves under the company it became.
     register_mover(fk_mover(PoolMove, "account", key="customers.poolmove.account"))
     register_mover(
