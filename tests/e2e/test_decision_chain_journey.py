@@ -3,7 +3,8 @@ reports to whom at a company through the contact form (the manager chosen by typ
 gives a decision role and a stance, and reads the company's people as a tree on its page, on a
 desktop and on a phone; the manager's page lists their direct reports. Then the people's network
 (人脉关系): two people recorded as classmates from one's page, read on the other's, removed; and the
-company's relation to another (企业关系): it supplies 华东精密, which reads 采购自 on its own page."""
+company's relation to another (企业关系): it supplies 华东精密, which reads 采购自 on its own page; and
+who of ours knows its head (我方熟人), on his page and the company's."""
 
 from __future__ import annotations
 
@@ -173,6 +174,24 @@ def test_decision_chain_journey(
     shot("account-relations")
     page.goto(f"/customers/accounts/{ids['elsewhere']}/")
     expect(page.locator("#account-relations [data-relation-label]")).to_have_text("采购自")
+
+    # --- 我方熟人: the administrator knows the company's head; his page and the company's say so -------
+    page.goto(f"/customers/contacts/{ids['boss']}/")
+    known = page.locator("#contact-acquaintances")
+    expect(known.locator("#contact-acquaintances-empty")).to_be_visible()
+    known.locator("#acquaintance-open").click()
+    known.locator("#id_closeness").select_option(label="熟悉")
+    known.locator("#id_note").fill("EMBA 同班")
+    known.locator("#acquaintance-save").click()
+    row = page.locator("#contact-acquaintances [data-acquaintance]")
+    expect(row).to_have_count(1)
+    expect(row.locator("[data-closeness]")).to_have_text("熟悉")
+    expect(row).to_contain_text("EMBA 同班")
+    shot("contact-acquaintances")
+    page.goto(f"/customers/accounts/{ids['company']}/")
+    there = page.locator("#account-acquaintances [data-acquaintance]")
+    expect(there).to_have_count(1)
+    expect(there.locator("[data-contact]")).to_have_text("端木正阳")
     page.goto(f"/customers/contacts/{ids['outsider']}/")
     other_side = page.locator("#contact-relations [data-relation]")
     expect(other_side).to_contain_text("夏侯子衿")
