@@ -18,6 +18,7 @@ from guanxi.customers.hierarchy import group_ids, group_members
 from guanxi.customers.models import (
     Account,
     AccountContact,
+    Acquaintance,
     AssignmentRule,
     Contact,
     ContactPoint,
@@ -228,6 +229,8 @@ class ContactFilterSet(FilterSet):
         "group": ("exact",),
         # Custom: the people related to one (人脉关系: colleagues, classmates, whom they referred...).
         "related_to": ("exact",),
+        # Custom: the people a user said they know (我方熟人): known_by=me, or a user's id.
+        "known_by": ("exact",),
     }
     indexed_ranges = ("last_interaction_at",)
     sparse_columns = {"decision_role": ~Q(decision_role=""), "stance": ~Q(stance="")}
@@ -239,7 +242,10 @@ class ContactFilterSet(FilterSet):
         "group": ("accounts", gettext_lazy("Account group")),
         "related_to": ("contacts", gettext_lazy("Related to")),
     }
-    choice_filters = {"birthday_within": (gettext_lazy("Birthday coming up"), birthdays.filter_options)}
+    choice_filters = {
+        "birthday_within": (gettext_lazy("Birthday coming up"), birthdays.filter_options),
+        "known_by": (gettext_lazy("Known by"), lambda: [("me", _("Me"))]),
+    }
 
     def custom_filter(self, qs: models.QuerySet, name: str, lookup: str, raw: str) -> models.QuerySet:
         # Through the link and contact-point tables (``through``: their few ids first, or row by row
@@ -252,6 +258,16 @@ class ContactFilterSet(FilterSet):
             return links_to(qs, ids)
         if name == "related_to":
             return qs.filter(pk__in=related_ids(self.user, Contact, _one_id("related_to", raw, Contact)))
+        if name == "known_by":
+            if raw == "me":
+                user_id = int(getattr(self.user, "pk", 0) or 0)  # anonymous: nobody
+            else:
+                try:
+                    user_id = int(raw)
+                except ValueError:
+                    raise FieldErrors({"known_by": [_("Use me or a user's id, e.g. 12.")]}) from None
+            # By the acquaintance table's user index: a user knows a few people, or some thousands.
+            return through(qs, Acquaintance.objects.filter(user_id=user_id), "contact_id")
         if name == "group":
             # The group's accounts the user may see, as the group's roll-up counts them.
             return links_to(qs, group_members(self.user, _one_id("group", raw)))

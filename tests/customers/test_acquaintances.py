@@ -173,3 +173,28 @@ def test_the_pages_read_them_in_a_fixed_number_of_queries(
         colleague = make_user(superuser=True, name=f"同事{i}")
         acquaintance_set(contact_id=wang.pk if i % 2 else place["li"].pk, user=colleague, closeness="known")
     assert count() == before
+
+
+def test_the_contact_list_filters_the_people_a_user_knows(
+    place: Any, rep: User, admin: User, api_for: Callable[[User], Api]
+) -> None:
+    """known_by=me (我认识的) or a colleague's id: through restrict like every filter."""
+    wang, li, zhao = place["wang"], place["li"], place["zhao"]
+    acquaintance_set(contact_id=wang.pk, user=rep, closeness="close")
+    acquaintance_set(contact_id=zhao.pk, user=admin, closeness="met")
+    acquaintance_set(contact_id=li.pk, user=admin, closeness="known")
+
+    def names(api: Api, query: str) -> list[str]:
+        response = api.get(f"contacts?{query}&ordering=display_name")
+        assert response.status_code == 200, response.content
+        return [item["display_name"] for item in response.json()["items"]]
+
+    assert names(api_for(rep), "known_by=me") == ["王总"]
+    assert names(api_for(rep), f"known_by={admin.pk}") == ["李工"]  # not 赵总, whom the rep may not see
+    assert sorted(names(api_for(admin), "known_by=me")) == ["李工", "赵总"]
+    refused = api_for(rep).get("contacts?known_by=李伟")
+    assert refused.status_code == 400 and [e["field"] for e in refused.json()["errors"]] == ["known_by"]
+    client = Client()
+    client.force_login(rep)
+    listed = client.get(reverse("ui:contacts-list") + "?known_by=me").content.decode()
+    assert "王总" in listed and "李工" not in listed
