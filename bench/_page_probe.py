@@ -2,13 +2,16 @@
 
     .venv/bin/python bench/_page_probe.py --engine sqlite|postgres list [--param phone__endswith] [--requests 1000]
     .venv/bin/python bench/_page_probe.py --engine sqlite|postgres recent [--requests 500]
+    .venv/bin/python bench/_page_probe.py --engine sqlite|postgres pages [--requests 120]
 
 ``list``: ``GET /api/v1/contacts?limit=50&<param>=<value>`` through Django's test client, the
 values the bench's data holds (``phone__endswith``: its 4-digit suffixes; ``email``; ``account``:
 500 linked accounts; none: the first page), as the bench user; prints the request's p50 / p99 and
 each statement's mean time (an ``execute_wrapper``). ``recent``: the bench user opens N distinct
 contacts (``recent_view_record``: the visit a record page notes), then reads the search box's
-最近查看 list of 8 two hundred times; p50 / p99 of each. Both write: a token, the visits.
+最近查看 list of 8 two hundred times; p50 / p99 of each. Both write: a token, the visits. ``pages``:
+the HTML pages of the 40 newest linked contacts and accounts in turn, signed in as the bench user
+(a session, as a browser); p50 / p99 of each kind of page and its number of queries.
 Files starting with "_" are not run by ``make bench``.
 """
 
@@ -117,16 +120,48 @@ def probe_recent(requests: int) -> None:
     print(f"the list of 8: {spread(reads)}")
 
 
+def probe_pages(requests: int) -> None:
+    from django.conf import settings
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    from guanxi.customers.models import AccountContact
+    from guanxi.identity.models import User
+
+    settings.ALLOWED_HOSTS = ["*"]
+    client = Client()
+    client.force_login(User.objects.get(email="bench@example.com"))
+    links = AccountContact.objects.order_by("-contact_id")
+    kinds = {
+        "contact": ("/customers/contacts/{}/", list(links.values_list("contact_id", flat=True)[:40])),
+        "account": ("/customers/accounts/{}/", list(links.values_list("account_id", flat=True)[:40])),
+    }
+    for kind, (url, ids) in kinds.items():
+        ms: list[float] = []
+        queries = 0
+        for i in range(requests):
+            with CaptureQueriesContext(connection) as captured:
+                started = time.perf_counter()
+                response = client.get(url.format(ids[i % len(ids)]))
+                ms.append((time.perf_counter() - started) * 1000)
+            assert response.status_code == 200, (url, response.status_code)
+            queries = len(captured)
+        print(f"{kind} page: {spread(ms)}, {queries} queries")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--engine", choices=("sqlite", "postgres"), required=True)
-    parser.add_argument("what", choices=("list", "recent"))
+    parser.add_argument("what", choices=("list", "recent", "pages"))
     parser.add_argument("--param", default="", help="list: phone__endswith, email, account, or none")
     parser.add_argument("--requests", type=int, default=None)
     args = parser.parse_args()
     setup(args.engine)
     if args.what == "list":
         probe_list(args.param, args.requests or 1000)
+    elif args.what == "pages":
+        probe_pages(args.requests or 120)
     else:
         probe_recent(args.requests or 500)
 
