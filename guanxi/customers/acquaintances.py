@@ -44,14 +44,13 @@ def _rows(found: QuerySet[Acquaintance]) -> list[dict[str, Any]]:
     ]
 
 
-def contact_acquaintances(contact: Contact, *, limit: int = LIMIT) -> list[dict[str, Any]]:
-    """Our people (active users) who know ``contact``, the closest first (one query). The caller has
-    checked that the reader may see the contact."""
-    found = (
-        Acquaintance.objects.filter(contact=contact, user__is_active=True)
-        .select_related("user", "contact")
-        .order_by(_RANK, "-updated_at", "-id")[:limit]
-    )
+def contact_acquaintances(contact: Contact, *, user: Any = None, limit: int = LIMIT) -> list[dict[str, Any]]:
+    """Our people (active users) who know ``contact``, the closest first (one query); ``user``: that
+    one's row alone. The caller has checked that the reader may see the contact."""
+    found = Acquaintance.objects.filter(contact=contact, user__is_active=True)
+    if user is not None:
+        found = found.filter(user=user)
+    found = found.select_related("user", "contact").order_by(_RANK, "-updated_at", "-id")[:limit]
     return _rows(found)
 
 

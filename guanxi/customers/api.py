@@ -397,8 +397,7 @@ def contact_routes(router: Router, resource: Resource) -> None:
     def acquaintance_set(request: HttpRequest, id: int, payload: AcquaintanceIn) -> HttpResponse:
         require_token_scope(request, resource.object_type, Action.VIEW)
         services.acquaintance_set(contact_id=id, user=request.user, closeness=payload.closeness, note=payload.note)
-        contact = Contact.objects.get(pk=id)
-        [row] = [row for row in contact_acquaintances(contact) if row["user"].pk == request.user.pk]
+        [row] = contact_acquaintances(Contact.objects.get(pk=id), user=request.user)
         return json_response(acquaintance_json(row))
 
     @router.delete(
@@ -502,7 +501,7 @@ def acquaintance_json(row: dict[str, Any]) -> dict[str, Any]:
     user, contact = row["user"], row["contact"]
     return {
         "id": row["id"],
-        "user": {"id": user.pk, "name": user.display_name or user.email},
+        "user": {"id": user.pk, "name": str(user)},
         "contact": {"id": contact.pk, "name": contact.display_name},
         "closeness": row["closeness"],
         "label": str(row["label"]),

@@ -214,7 +214,9 @@ class Managers:
         batch: dict[tuple[str, Any], list[int]],
     ) -> tuple[Node | None, str]:
         """The manager a row names, or ``(None, why not)``."""
-        kind, key = manager_ref(row.values)  # type: ignore[misc]
+        ref = manager_ref(row.values)
+        assert ref is not None  # only rows that name a manager come here
+        kind, key = ref
         if kind == "name":
             places = companies.get(row.line)
             if not places:

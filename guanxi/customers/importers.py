@@ -1334,7 +1334,6 @@ class ContactWriter(_Writer):
     ) -> tuple[list[Prepared], dict[int, list[Prepared]]]:
         """Each row's 直属上级 (``import_managers``): found, or the row refused."""
         if "manager" not in self.ctx.columns and "manager_external_id" not in self.ctx.columns:
-            self.managers.used = False
             return creates, updates  # a file without the columns (the bench's million rows) pays nothing
 
         def refuse(row: Prepared, reason: str) -> None:

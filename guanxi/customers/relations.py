@@ -14,6 +14,7 @@ from typing import Any
 from django.db import models
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from guanxi.core.choices import Action
 from guanxi.core.permissions import restricted, visible_ref
@@ -40,6 +41,8 @@ class RelationType:
     #: kind -> (the first record's reading, the second's)
     directed: dict[str, tuple[Any, Any]]
     path: str  # the resource's path: "contacts", "accounts"
+    title: Any  # the card's
+    other_label: Any  # the form's picker of the other record
     default_kind: str
     #: What the form's kind says of a directed kind (the page's record is the first).
     kind_hint: Any
@@ -52,7 +55,7 @@ class RelationType:
     @property
     def anchor(self) -> str:
         """The card's id on the record's page: ``contact-relations``, ``account-relations``."""
-        return f"{self.path.removesuffix('s')}-relations"
+        return f"{self.model._meta.model_name}-relations"
 
 
 RELATION_TYPES: dict[type[models.Model], RelationType] = {
@@ -62,6 +65,8 @@ RELATION_TYPES: dict[type[models.Model], RelationType] = {
         kinds=RelationKind,
         directed=DIRECTED_RELATIONS,
         path="contacts",
+        title=_("Relationships"),
+        other_label=pgettext_lazy("the other person of a relation", "Who"),
         default_kind=RelationKind.COLLEAGUE,
         kind_hint=_("Referral: this person referred the other."),
         choose_other=_("Choose the other person."),
@@ -75,6 +80,8 @@ RELATION_TYPES: dict[type[models.Model], RelationType] = {
         kinds=AccountRelationKind,
         directed=DIRECTED_ACCOUNT_RELATIONS,
         path="accounts",
+        title=_("Related companies"),
+        other_label=pgettext_lazy("the other company of a relation", "Which company"),
         default_kind=AccountRelationKind.PARTNER,
         kind_hint=_("Supplier, distributor, investor: this company supplies, distributes for or invests in the other."),
         choose_other=_("Choose the other company."),

@@ -21,7 +21,7 @@ from django.utils import numberformat, timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, pgettext_lazy
+from django.utils.translation import gettext_lazy
 from django.views import View
 
 from guanxi.api.crud import get_visible
@@ -34,7 +34,7 @@ from guanxi.core.pickers import RecordPicker
 from guanxi.core.qr import qr_svg
 from guanxi.core.registry import resource_at
 from guanxi.core.views import display
-from guanxi.core.views.base import GuanxiViewMixin, register_view, resource_url
+from guanxi.core.views.base import GuanxiViewMixin, may, register_view, resource_url
 from guanxi.core.views.lists import ObjectListView
 from guanxi.core.views.records import PANEL_LIMIT, ObjectDetailView, ObjectEditView
 from guanxi.customers import birthdays, hierarchy, pool_report, services
@@ -196,7 +196,7 @@ class ContactDetailView(MergedRedirectMixin, ObjectDetailView):
             ]
         readable_list_changes(context.get("changes", []), user)
         context.update(direct_reports(obj, user))
-        context["relations"] = relations_context(self.request, obj)
+        context["relations"] = relations_context(self.request, obj, can_change=context["can_change"])
         context["acquaintances"] = acquaintances_context(self.request, obj)
         if "birthday" not in hidden_fields(user, Contact):
             context["birthday_soon"] = birthdays.coming(obj.birthday, timezone.localdate(), lunar=obj.birthday_lunar)
@@ -212,26 +212,41 @@ class RelationForm(forms.Form):
     service checks everything)."""
 
     # Nothing is checked here (so no message is said twice): ``services.relation_add`` checks all.
-    other = forms.CharField(label=pgettext_lazy("the other person of a relation", "Who"), required=False)
+    other = forms.CharField(required=False)
     kind = forms.CharField(label=gettext_lazy("Relationship"), required=False)
     note = forms.CharField(label=gettext_lazy("Note"), required=False, widget=forms.TextInput(attrs={"maxlength": 200}))
 
     def __init__(self, user: Any, relations: RelationType, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.fields["other"].widget = RecordPicker(relations.path, restricted(relations.model, user, Action.VIEW))
-        if relations.model is Account:
-            self.fields["other"].label = pgettext_lazy("the other company of a relation", "Which company")
+        self.fields["other"].label = relations.other_label
         self.fields["kind"].widget = forms.Select(choices=relations.kinds.choices)
         self.fields["kind"].help_text = relations.kind_hint
         for field in self.fields.values():
             style_widget(field)
 
 
+def card_errors(request: HttpRequest, form: forms.Form, exc: FieldErrors) -> None:
+    """A service's refusal on a card's form (relations, 我方熟人): each message at its field, what was
+    typed kept; the forms check nothing themselves, so nothing is said twice. A plain form (no htmx)
+    goes back to the page, which says it in a message."""
+    form.is_valid()
+    for name, problems in exc.errors.items():
+        for problem in problems:
+            form.add_error(name if name in form.fields else None, problem)
+    if not getattr(request, "htmx", None):
+        messages.error(request, " ".join(p for problems in exc.errors.values() for p in problems))
+
+
 def relations_context(
-    request: HttpRequest, record: Contact | Account, form: RelationForm | None = None
+    request: HttpRequest,
+    record: Contact | Account,
+    form: RelationForm | None = None,
+    *,
+    can_change: bool | None = None,
 ) -> dict[str, Any]:
     """The relations card of a person's or a company's page: the rows, and the add form to whoever
-    may change the record."""
+    may change the record (``can_change``: as the page has worked it out already)."""
     user = request.user
     relations = relation_type(type(record))
     resource = resource_at(relations.path)
@@ -239,17 +254,16 @@ def relations_context(
     for row in rows:
         row["url"] = resource_url(resource, "detail", row["other"].pk)
         row["remove_url"] = reverse(f"ui:{relations.path}-relation-remove", args=[record.pk, row["id"]])
-    can_change = restricted(relations.model, user, Action.CHANGE).filter(pk=record.pk).exists()
     return {
         "rows": rows,
-        "can_change": can_change,
+        "can_change": may(user, record, Action.CHANGE) if can_change is None else can_change,
         "form": form or RelationForm(user, relations, initial={"kind": relations.default_kind}),
         "add_url": reverse(f"ui:{relations.path}-relations", args=[record.pk]),
         "anchor": relations.anchor,
         # The same people (companies) as a list, to filter further, export or act on in bulk.
         "list_url": f"{resource_url(resource, 'list')}?related_to={record.pk}",
         "empty": relations.empty,
-        "title": _("Relationships") if relations.model is Contact else _("Related companies"),
+        "title": relations.title,
     }
 
 
@@ -282,12 +296,7 @@ class RelationsView(GuanxiViewMixin, View):
         except FieldErrors as exc:
             if form is None:
                 raise
-            form.is_valid()  # the form checks nothing itself; the service's messages go on its fields
-            for name, problems in exc.errors.items():
-                for problem in problems:
-                    form.add_error(name if name in form.fields else None, problem)
-            if not getattr(request, "htmx", None):
-                messages.error(request, " ".join(p for problems in exc.errors.values() for p in problems))
+            card_errors(request, form, exc)
         if getattr(request, "htmx", None):
             return render(
                 request, "customers/relations_panel.html", {"relations": relations_context(request, record, form)}
@@ -298,7 +307,9 @@ class RelationsView(GuanxiViewMixin, View):
 class AcquaintanceForm(forms.Form):
     """How well the user knows the person whose page this is (the service checks everything)."""
 
-    closeness = forms.ChoiceField(label=gettext_lazy("How well do you know them?"), choices=Closeness.choices)
+    closeness = forms.CharField(
+        label=gettext_lazy("How well do you know them?"), required=False, widget=forms.Select(choices=Closeness.choices)
+    )
     note = forms.CharField(
         label=gettext_lazy("Note"),
         required=False,
@@ -356,13 +367,7 @@ class AcquaintanceView(GuanxiViewMixin, View):
         except FieldErrors as exc:
             if form is None:
                 raise
-            form.is_valid()
-            for name, problems in exc.errors.items():
-                for problem in problems:
-                    if name in form.fields and name not in form.errors:
-                        form.add_error(name, problem)
-            if not getattr(request, "htmx", None):
-                messages.error(request, " ".join(p for problems in exc.errors.values() for p in problems))
+            card_errors(request, form, exc)
         if getattr(request, "htmx", None):
             context = {"acquaintances": acquaintances_context(request, contact, form)}
             return render(request, "customers/acquaintances_panel.html", context)
@@ -552,7 +557,7 @@ class AccountDetailView(MergedRedirectMixin, ObjectDetailView):
         context["group"] = account_group(obj, user)
         context["pool"] = pool_state(obj, user, can_change=context.get("can_change", False))
         context["network"] = network_rows(obj, user)
-        context["relations"] = relations_context(self.request, obj)
+        context["relations"] = relations_context(self.request, obj, can_change=context["can_change"])
         context["acquaintances"] = account_acquaintance_rows(obj, user)
         contacts = resource_at("contacts")
         visible = restricted(Contact, user, Action.VIEW)

@@ -167,7 +167,8 @@ def _people(ctx: Ctx) -> tuple[Any, Any]:
 def _companies(ctx: Ctx) -> tuple[Any, Any]:
     from guanxi.customers import services
 
-    return tuple(services.account_create(user=ctx.admin, data={"name": name}) for name in ("上游材料", "下游制造"))  # type: ignore[return-value]
+    upstream = services.account_create(user=ctx.admin, data={"name": "上游材料"})
+    return upstream, services.account_create(user=ctx.admin, data={"name": "下游制造"})
 
 
 def _expect(*args: Any, **kwargs: Any) -> Expect:

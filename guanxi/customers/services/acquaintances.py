@@ -52,7 +52,7 @@ def acquaintance_set(*, contact_id: Any, user: Any, closeness: Any, note: Any = 
             contact=contact, user=user, defaults={"closeness": closeness, "note": note}
         )
         if before != closeness:  # a note alone changed: nothing for the timeline
-            values = {"user": user.display_name or user.email, "closeness": acquaintance.get_closeness_display()}
+            values = {"user": str(user), "closeness": acquaintance.get_closeness_display()}
             timeline_add(
                 subject=contact,
                 kind=TimelineKind.ACQUAINTANCE_SET,
@@ -73,7 +73,7 @@ def acquaintance_remove(*, contact_id: Any, user: Any) -> None:
         timeline_add(
             subject=contact,
             kind=TimelineKind.ACQUAINTANCE_REMOVED,
-            summary=_("%(user)s no longer listed as knowing them") % {"user": user.display_name or user.email},
+            summary=_("%(user)s no longer listed as knowing them") % {"user": str(user)},
             actor=user,
             data={"user": user.pk},
         )
