@@ -301,6 +301,36 @@ def principals(db: None) -> Principals:
     return build_principals()
 
 
+@pytest.fixture(scope="module")
+def _module_world(django_db_setup: Any, django_db_blocker: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The principals and the permission matrices' world (tests/api/world.py), built once per test
+    module in a transaction rolled back after its last test. Building them took a third of each
+    matrix test; ``world`` hands each test its own copy."""
+    from django.test import override_settings
+
+    from tests.api.world import build_world
+
+    media = tmp_path_factory.mktemp("world-media")
+    with override_settings(MEDIA_ROOT=str(media)), django_db_blocker.unblock(), transaction.atomic():
+        yield build_world(build_principals()), media
+        transaction.set_rollback(True)
+
+
+@pytest.fixture
+def world(_module_world: Any, db: None, settings: Any) -> Any:
+    """The module's world for one test: a deep copy (the test may change its records in memory and
+    add to it), its files in the test's media folder, and clients of its own (what a test writes,
+    sessions included, is rolled back after it)."""
+    import copy
+    import shutil
+
+    base, media = _module_world
+    shutil.copytree(media, settings.MEDIA_ROOT, dirs_exist_ok=True)
+    w = copy.deepcopy(base)
+    w.p._clients.clear()
+    return w
+
+
 # --- database snapshots ---------------------------------------------------------------------------
 
 # Columns that change on reads (session expiry, token and login bookkeeping): not a write by the request.
@@ -332,12 +362,72 @@ class DbSnapshot:
         return "\n".join(lines)
 
 
+def _write_marks() -> dict[str, int] | None:
+    """How many rows this connection's transaction has written, per table where the engine counts
+    them so, or None where no such count is at hand.
+
+    Inside a test's transaction nothing else writes what this connection reads, so an unmoved count
+    means an unchanged table. PostgreSQL counts per table, COPY included, and system catalogs (DDL,
+    TRUNCATE) under their schema's name; SQLite counts every changed row on its connection, raw cursors
+    and triggers included, and bumps the schema version on DDL: a key no table bears, so any write
+    reads every table again."""
+    if not connection.in_atomic_block:  # autocommit: other connections may write between two reads
+        return None
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("PRAGMA schema_version")
+            return {"*rows": connection.connection.total_changes, "*schema": cursor.fetchone()[0]}
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT CASE WHEN schemaname = current_schema() THEN relname ELSE '*' || schemaname || '.' || relname"
+                " END, n_tup_ins + n_tup_upd + n_tup_del FROM pg_stat_xact_all_tables"
+                " WHERE n_tup_ins + n_tup_upd + n_tup_del > 0"
+            )
+            return dict(cursor.fetchall())
+    return None
+
+
+@dataclass
+class _Taken:
+    marks: dict[str, int]
+    snapshot: DbSnapshot
+
+
+# The last snapshot and the write counts it was taken at: the next one reads again only the tables
+# written since (a permission matrix takes two snapshots per request, most of a database nothing wrote).
+_last_snapshot: list[_Taken] = []
+
+
+@pytest.fixture(autouse=True)
+def _forget_snapshots() -> None:
+    _last_snapshot.clear()
+
+
 def db_snapshot() -> DbSnapshot:
+    marks = _write_marks()
+    last = _last_snapshot[0] if _last_snapshot else None
+    if marks is None or last is None:
+        snapshot = _read_snapshot()
+    else:
+        moved = {t for t in marks.keys() | last.marks.keys() if marks.get(t) != last.marks.get(t)} - VOLATILE_TABLES
+        if not moved:
+            return last.snapshot
+        if moved <= set(last.snapshot.tables):
+            fresh = _read_snapshot(moved)
+            snapshot = DbSnapshot({**last.snapshot.tables, **fresh.tables}, {**last.snapshot.rows, **fresh.rows})
+        else:
+            snapshot = _read_snapshot()
+    _last_snapshot[:] = [_Taken(marks, snapshot)] if marks is not None else []
+    return snapshot
+
+
+def _read_snapshot(only: set[str] | None = None) -> DbSnapshot:
     tables: dict[str, tuple[int, str]] = {}
     rows: dict[str, list[str]] = {}
     qn = connection.ops.quote_name
     with connection.cursor() as cursor:
-        for table in sorted(connection.introspection.table_names(cursor)):
+        names = only if only is not None else connection.introspection.table_names(cursor)
+        for table in sorted(names):
             if table in VOLATILE_TABLES:
                 continue
             cursor.execute(f"SELECT * FROM {qn(table)}")  # noqa: S608 - table names come from introspection

@@ -114,10 +114,13 @@ def grant(role: Role, object_type: str, actions: Iterable[str] | str = ACTIONS, 
     """Give ``role`` the ``scope`` for each action on ``object_type`` (``*`` = every CRM record type)."""
     if isinstance(actions, str):
         actions = [actions]
-    for action in actions:
-        RolePermission.objects.update_or_create(
-            role=role, object_type=object_type, action=action, defaults={"scope": scope}
-        )
+    # One upsert for all the actions: the permission tests grant a few dozen times per test.
+    RolePermission.objects.bulk_create(
+        [RolePermission(role=role, object_type=object_type, action=action, scope=scope) for action in actions],
+        update_conflicts=True,
+        unique_fields=["role", "object_type", "action"],
+        update_fields=["scope"],
+    )
 
 
 def field_rule(role: Role, object_type: str, field: str, access: str) -> FieldRule:

@@ -21,7 +21,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from guanxi.api.main import api
 from tests.api import world as W
-from tests.api.world import World, build_world
+from tests.api.world import World
 from tests.conftest import PRINCIPALS, db_snapshot, matrix_principals
 
 PASSWORD2 = "Another-Secret-58?"
@@ -607,15 +607,14 @@ def test_matrix_covers_every_registered_resource() -> None:
 
 @pytest.mark.parametrize("who", matrix_principals(PRINCIPALS))
 @pytest.mark.parametrize("route", sorted(full_matrix()), ids=lambda r: f"{r[0]} {r[1].removeprefix('/api/v1/')}")
-def test_permission_matrix(route: tuple[str, str], who: str, principals: Any) -> None:
-    w = build_world(principals)
-    check = Check(w, who)
+def test_permission_matrix(route: tuple[str, str], who: str, world: World) -> None:
+    check = Check(world, who)
     full_matrix()[route](check)
     check.done()
 
 
-def test_refusals_are_problem_documents(principals: Any) -> None:
-    w = build_world(principals)
+def test_refusals_are_problem_documents(world: World) -> None:
+    w = world
     response = w.p.client("owner").get(f"gadgets/{w.pk('gadget', 'g_other')}")
     assert response.status_code == 404
     assert response["Content-Type"].startswith("application/problem+json")

@@ -7,11 +7,9 @@ hook for contributed rows yet; this module runs them meanwhile (see the note in 
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
-from tests.api.world import build_world
+from tests.api.world import World
 from tests.conftest import matrix_principals
 from tests.customers.platform_policies import UI_MATRIX
 from tests.ui_matrix.test_ui_permission_matrix import UI_PRINCIPALS, UiCheck, ui_url_names
@@ -39,7 +37,7 @@ def test_every_customer_page_has_a_policy() -> None:
 
 @pytest.mark.parametrize("who", matrix_principals(UI_PRINCIPALS))
 @pytest.mark.parametrize("name", sorted(UI_MATRIX))
-def test_customer_ui_permission_matrix(name: str, who: str, principals: Any) -> None:
-    check = UiCheck(build_world(principals), who)
+def test_customer_ui_permission_matrix(name: str, who: str, world: World) -> None:
+    check = UiCheck(world, who)
     UI_MATRIX[name](check)
     check.done()

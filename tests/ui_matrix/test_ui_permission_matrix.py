@@ -23,7 +23,7 @@ from django.urls import reverse
 from guanxi.core.models import SavedView
 from tests.activities.platform_policies import UI_MATRIX as _NOTIFICATIONS
 from tests.api import world as W
-from tests.api.world import World, build_world
+from tests.api.world import World
 from tests.conftest import db_snapshot, matrix_principals, session_api
 from tests.core.imports_policies import UI_MATRIX as _IMPORTS
 from tests.core.platform_policies import UI_MATRIX as _JOBS_AND_EXPORTS
@@ -543,18 +543,17 @@ def test_every_ui_url_has_a_policy() -> None:
 
 @pytest.mark.parametrize("who", matrix_principals(UI_PRINCIPALS))
 @pytest.mark.parametrize("name", sorted(UI_MATRIX))
-def test_ui_permission_matrix(name: str, who: str, principals: Any, request: pytest.FixtureRequest) -> None:
+def test_ui_permission_matrix(name: str, who: str, world: World, request: pytest.FixtureRequest) -> None:
     if (name, who) in UI_KNOWN_BUGS:
         request.applymarker(pytest.mark.xfail(strict=True, reason=UI_KNOWN_BUGS[(name, who)]))
-    w = build_world(principals)
-    check = UiCheck(w, who)
+    check = UiCheck(world, who)
     UI_MATRIX[name](check)
     check.done()
 
 
-def test_bearer_tokens_do_not_open_the_html_pages(principals: Any) -> None:
+def test_bearer_tokens_do_not_open_the_html_pages(world: World) -> None:
     from django.test import Client
 
-    client = Client(headers={"Authorization": f"Bearer {principals.keys['admin_token']}"})
+    client = Client(headers={"Authorization": f"Bearer {world.p.keys['admin_token']}"})
     response = client.get(url("gadgets-list"))
     assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
