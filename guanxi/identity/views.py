@@ -188,9 +188,28 @@ class TokenRevokeView(GuanxiViewMixin, View):
 
 
 class ShareAddView(GuanxiViewMixin, View):
-    """``POST /records/<ct>/<id>/shares/`` from a record's page: share it with a user or a team."""
+    """``POST /records/<ct>/<id>/shares/`` from a record's page: share it with a user or a team.
 
-    http_method_names = ["post"]
+    ``GET`` is the form: the record page fetches it when "Share with…" is opened (htmx), or shows it
+    on a page of its own without JavaScript. It lists every active user, so no page view pays for it."""
+
+    http_method_names = ["get", "post"]
+
+    def get(self, request: HttpRequest, content_type_id: int, object_id: int) -> HttpResponse:
+        from guanxi.core.registry import registered_models
+
+        ct = ContentType.objects.filter(pk=content_type_id).first()
+        model = ct.model_class() if ct is not None else None
+        if model is None or model not in registered_models() or not getattr(model, "shareable", False):
+            raise Http404()
+        obj = visible_or_404(model, request.user, object_id)
+        if not may(request.user, obj, Action.CHANGE):
+            raise PermissionDenied(_("You may share only records you may change."))
+        context = {"share_form": ShareForm(), "content_type": ct, "object": obj}
+        if getattr(request, "htmx", None):
+            return render(request, "generic/panels/share_form.html", context)
+        back_url = record_url_by_type(ct, obj.pk) or "/"
+        return render(request, "generic/share_form_page.html", {**context, "back_url": back_url})
 
     def post(self, request: HttpRequest, content_type_id: int, object_id: int) -> HttpResponse:
         ct = ContentType.objects.filter(pk=content_type_id).first()

@@ -41,6 +41,7 @@ from guanxi.core.models import Tag
 Tag.objects.get_or_create(name="设备维保需求")
 Tag.objects.get_or_create(name="意向::高")
 Tag.objects.get_or_create(name="意向::中")
+User.objects.get_or_create(email="zhou.colleague@example.com", defaults={{"display_name": "周同事"}})
 """
 
 
@@ -138,6 +139,13 @@ def test_customers_journey(
     page.locator("#follow-button").click()
     expect(page.locator("#follow-button")).to_have_attribute("aria-pressed", "true")
     expect(page.locator("#follow-button")).to_contain_text("已关注")
+    # 共享给…: the form lists every active user, so it is fetched when opened, not with each view.
+    expect(page.locator("#share-form")).to_have_count(0)
+    page.locator("#share-open").click()
+    page.locator("#share-form #id_user").select_option(label="周同事")
+    shot("account-share-form")
+    page.locator("#share-submit").click()
+    expect(page.locator("#panel-shares")).to_contain_text("周同事")
 
     # --- a contact with an email and a phone, linked to the account ------------------------------
     page.goto("/customers/contacts/")

@@ -329,7 +329,11 @@ def _record_post(name: str, data: Callable[[], dict[str, Any]]) -> Callable[[UiC
 
 
 def _share_add(c: UiCheck) -> None:
-    """share_create answers an invisible record with a field error: the page redirects with a message."""
+    """GET is the form, for who may change the record (403 to who may only see it, 404 to the rest).
+    share_create answers an invisible record with a field error: the page redirects with a message."""
+    for key in c.w.keys("gadget"):
+        path = url("share-add", c.w.gadget_ct, c.w.pk("gadget", key))
+        c.request(f"share form {key}", "GET", path, c.status(key, "gadget", W.GADGET_VIEW, W.GADGET_CHANGE, 200))
     for key in c.w.keys("gadget"):
         expected = c.status(key, "gadget", W.GADGET_VIEW, W.GADGET_CHANGE, 302)
         denied = expected != 302

@@ -238,7 +238,6 @@ class ObjectDetailView(ResourceView):
         return rows
 
     def share_context(self, obj: models.Model, ct: ContentType, can_change: bool) -> dict[str, Any]:
-        from guanxi.identity.forms_admin import ShareForm
         from guanxi.identity.models import Share
 
         shares = list(
@@ -246,7 +245,7 @@ class ObjectDetailView(ResourceView):
             .filter(content_type=ct, object_id=obj.pk)
             .select_related("user", "team")
         )
-        return {"shares": shares, "share_form": ShareForm() if can_change else None}
+        return {"shares": shares, "can_share": can_change}
 
 
 class ObjectEditView(ResourceView):
