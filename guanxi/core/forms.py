@@ -29,7 +29,7 @@ from guanxi.core.custom_fields import definitions_for
 from guanxi.core.models import CustomFieldDefinition, OwnedMixin, Tag
 from guanxi.core.money import money_fields, money_text
 from guanxi.core.permissions import can, frozen_fields, hidden_fields
-from guanxi.core.pickers import pick_widget
+from guanxi.core.pickers import RecordPicker, pick_widget
 from guanxi.core.registry import Resource, registered_models, resources
 
 #: Most options a select offers before a form asks for an id instead (big tables need a search box).
@@ -244,7 +244,8 @@ def custom_formfield(definition: CustomFieldDefinition) -> forms.Field:
     if kind == CustomFieldType.USER:
         from guanxi.identity.models import User
 
-        return forms.ModelChoiceField(queryset=User.objects.filter(is_active=True), **common)
+        people = User.objects.filter(is_active=True)
+        return forms.ModelChoiceField(queryset=people, widget=RecordPicker("users", people), **common)
     return forms.CharField(max_length=1000, **common)
 
 

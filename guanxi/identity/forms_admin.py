@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy
 from guanxi.core.choices import Action, FieldAccess, Scope, ShareAccess
 from guanxi.core.forms import DATETIME_INPUT_FORMATS, DateTimeInput, RecordForm, register_form_tweak, style_widget
 from guanxi.core.permissions import scope_for
+from guanxi.core.pickers import RecordPicker
 from guanxi.core.registry import resources
 from guanxi.identity.models import Role, Team, User
 
@@ -229,8 +230,12 @@ class TokenCreateForm(forms.Form):
 
 
 class ShareForm(forms.Form):
+    # Picked by typing: a company's people are too many for a select (guanxi.core.pickers).
     user = forms.ModelChoiceField(
-        label=gettext_lazy("User"), queryset=User.objects.filter(is_active=True), required=False
+        label=gettext_lazy("User"),
+        queryset=User.objects.filter(is_active=True),
+        required=False,
+        widget=RecordPicker("users", User.objects.filter(is_active=True)),
     )
     team = forms.ModelChoiceField(label=gettext_lazy("Team"), queryset=Team.objects.all(), required=False)
     access = forms.ChoiceField(label=gettext_lazy("Access"), choices=ShareAccess.choices, initial=ShareAccess.VIEW)

@@ -15,7 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from guanxi.customers.models import Account, Contact
 from guanxi.identity.models import Role, User
 from tests.customers.test_pages import client_for, url
-from tests.factories import field_rule
+from tests.factories import UserFactory, field_rule
 
 pytestmark = pytest.mark.django_db
 
@@ -74,7 +74,7 @@ def test_types_outside_global_search_are_found_by_name(
 
 def test_picker_answers_only_for_record_types(admin: User) -> None:
     client = client_for(admin)
-    assert client.get(url("pick", "users")).status_code == 404
+    assert client.get(url("pick", "teams")).status_code == 404  # few: they keep their select
     assert client.get(url("pick", "no-such-thing")).status_code == 404
     anonymous = Client().get(url("pick", "accounts"))
     assert anonymous.status_code == 302 and "/login" in anonymous["Location"]
@@ -230,3 +230,33 @@ def ui_pick_policy(c: Any) -> None:
                 c.errors.append(f"pick {path}?{query}: offers {sorted(got - want)} the principal may not see")
             if want and not got:
                 c.errors.append(f"pick {path}?{query}: offers nothing, though the principal sees {sorted(want)}")
+
+
+def test_the_owner_is_picked_by_typing_among_the_active_people(admin: User) -> None:
+    """A company's people are hundreds: no owner select lists each one in every add and edit form."""
+    client = client_for(admin)
+    client.get("/customers/accounts/add/")
+    with CaptureQueriesContext(connection) as few:
+        client.get("/customers/accounts/add/")
+    User.objects.bulk_create(User(email=f"sales{i}@example.com", display_name=f"销售{i:03d}") for i in range(150))
+    UserFactory(email="wang.gone@example.com", display_name="王离职", is_active=False)
+    wang = UserFactory(email="wang.wu@example.com", display_name="王五")
+    with CaptureQueriesContext(connection) as many:
+        page = client.get("/customers/accounts/add/").content.decode()
+    assert len(many) == len(few)
+    assert not re.search(r'<select[^>]*name="owner"', page) and "销售001" not in page
+    assert f'<input type="hidden" name="owner" value="{admin.pk}">' in page  # proposed: the user
+    found = client.get(url("pick", "users"), {"q": "王"}).content.decode()
+    assert f'data-id="{wang.pk}"' in found and "王离职" not in found
+    assert f'data-id="{wang.pk}"' in client.get(url("pick", "users"), {"q": "wang.wu@"}).content.decode()
+    assert client.get(url("pick", "users")).content.decode().count("data-picker-option") == 10
+    # What the picker posts saves, as the select's choice did.
+    form = {
+        "name": "王五的客户",
+        "annual_revenue": "0",
+        "currency": "CNY",
+        "lifecycle_stage": "prospect",
+        "country": "CN",
+    }
+    assert client.post("/customers/accounts/add/", {**form, "owner": wang.pk}).status_code == 302
+    assert Account.objects.get(name="王五的客户").owner_id == wang.pk

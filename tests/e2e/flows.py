@@ -86,3 +86,10 @@ def field(page: Page, name: str, *labels: str) -> Locator:
 def list_row(page: Page | Locator, text: str) -> Locator:
     """The row of the results table that shows ``text``."""
     return page.get_by_role("row").filter(has_text=text)
+
+
+def settled(target: Locator) -> None:
+    """Wait until htmx has wired what it swapped into ``target``: it binds the new content's own
+    triggers (a picker's search box) once the swap settles, some 20 ms after the content shows.
+    A person cannot type that fast; a test can."""
+    expect(target).not_to_have_class(re.compile(r"\bhtmx-settling\b"))

@@ -18,7 +18,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import PHONE, Account, LiveServer
-from tests.e2e.flows import either, list_row, path_of, sign_in, switch_language
+from tests.e2e.flows import either, list_row, path_of, settled, sign_in, switch_language
 
 pytestmark = pytest.mark.e2e
 
@@ -139,10 +139,14 @@ def test_customers_journey(
     page.locator("#follow-button").click()
     expect(page.locator("#follow-button")).to_have_attribute("aria-pressed", "true")
     expect(page.locator("#follow-button")).to_contain_text("已关注")
-    # 共享给…: the form lists every active user, so it is fetched when opened, not with each view.
+    # 共享给他人…: the form is fetched when opened, not with each view; a colleague is found by typing.
     expect(page.locator("#share-form")).to_have_count(0)
     page.locator("#share-open").click()
-    page.locator("#share-form #id_user").select_option(label="周同事")
+    expect(page.locator("#share-form")).to_be_visible()
+    settled(page.locator("#share-form-slot"))
+    page.locator("#share-form #id_user").fill("周")
+    page.locator("#id_user_options [data-picker-option]").filter(has_text="周同事").click()
+    expect(page.locator('#share-form [data-picker-chosen] input[name="user"]')).to_have_count(1)
     shot("account-share-form")
     page.locator("#share-submit").click()
     expect(page.locator("#panel-shares")).to_contain_text("周同事")

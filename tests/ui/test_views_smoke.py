@@ -468,3 +468,20 @@ def test_users_are_deactivated_not_deleted(admin_client: Client) -> None:
     admin_client.post("/settings/users/bulk/", {"action": "delete", "confirm": "yes", "pk": [person.pk]})
     person.refresh_from_db()
     assert person.is_active is False
+
+
+def test_a_person_custom_field_is_picked_by_typing(admin_client: Client, admin: User) -> None:
+    """A custom field of people (对接人) offers them as the owner does: a picker, not a select of all."""
+    CustomFieldFactory(key="buyer", field_type="user")
+    buyer = UserFactory(display_name="采购 钱七")
+    gadget = GadgetFactory(owner=admin, custom_fields={"buyer": buyer.pk})
+    page = body(admin_client.get(f"{GADGETS}{gadget.pk}/edit/"))
+    assert '<select name="cf_buyer"' not in page
+    assert f'<input type="hidden" name="cf_buyer" value="{buyer.pk}">' in page and "采购 钱七" in page
+    response = admin_client.post(
+        f"{GADGETS}{gadget.pk}/edit/",
+        {"name": gadget.name, "price": "1", "status": gadget.status, "cf_buyer": admin.pk, "version": gadget.version},
+    )
+    assert response.status_code == 302
+    gadget.refresh_from_db()
+    assert gadget.custom_fields == {"buyer": admin.pk}

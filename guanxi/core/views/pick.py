@@ -8,7 +8,7 @@ from django.shortcuts import render
 from django.views import View
 
 from guanxi.core.errors import FieldErrors
-from guanxi.core.pickers import pick_options, pickable
+from guanxi.core.pickers import pick_options, picker_resource
 from guanxi.core.registry import resource_at
 from guanxi.core.views.base import GuanxiViewMixin
 
@@ -16,7 +16,7 @@ from guanxi.core.views.base import GuanxiViewMixin
 class PickView(GuanxiViewMixin, View):
     def get(self, request: HttpRequest, path: str) -> HttpResponse:
         try:
-            resource = pickable(resource_at(path).model)
+            resource = picker_resource(resource_at(path).model)
         except KeyError:
             resource = None
         if resource is None:
