@@ -40,7 +40,7 @@ NAME_FIELDS = ("name", "display_name", "title", "subject")
 
 @dataclass(frozen=True)
 class Option:
-    id: int
+    id: int | str  # a record's id, or a word a filter takes (owner=me)
     label: str
     detail: str = ""
 
@@ -56,8 +56,8 @@ def pickable(model: Any) -> Resource | None:
 
 def picker_resource(model: Any) -> Resource | None:
     """What a form's picker searches: a record type, or people (a company's users are hundreds: an
-    owner select of every one cost an add form 130 ms at 1,000). A list's owner filter keeps its own
-    control (我 and a select, or an id when people are too many: ``lists.filter_controls``)."""
+    owner select of every one cost an add form 130 ms at 1,000). A list's owner filter keeps its
+    select (我, 我和下属 and the people) while they are few (``lists.filter_controls``)."""
     from guanxi.identity.models import User
 
     if model is User:
@@ -122,11 +122,14 @@ class RecordPicker(forms.Widget):
         *,
         multiple: bool = False,
         attrs: dict[str, Any] | None = None,
+        words: dict[str, str] | None = None,
     ):
         super().__init__(attrs)
         self.resource_path = resource_path
         self.queryset = queryset
         self.multiple = multiple
+        # Values that are not ids and their labels: a list's owner filter keeps a link's owner=me.
+        self.words = words or {}
 
     def value_from_datadict(self, data: Any, files: Any, name: str) -> Any:
         if self.multiple:
@@ -148,13 +151,15 @@ class RecordPicker(forms.Widget):
 
     def chosen(self, value: Any) -> list[Option]:
         """The chosen records with their labels (one query); an id the user may not see keeps its number."""
+        values = value if isinstance(value, list | tuple) else [value]
+        named: list[Option] = [Option(v, self.words[v]) for v in values if isinstance(v, str) and v in self.words]
         ids = self.ids(value)
         if not ids:
-            return []
+            return named
         labels: dict[int, str] = {}
         if self.queryset is not None:
             labels = {obj.pk: str(obj) for obj in self.queryset.filter(pk__in=ids)}
-        return [Option(pk, labels.get(pk, f"#{pk}")) for pk in ids]
+        return named + [Option(pk, labels.get(pk, f"#{pk}")) for pk in ids]
 
     def render(self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None) -> SafeString:
         attrs = self.build_attrs(self.attrs, attrs)

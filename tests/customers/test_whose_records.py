@@ -163,15 +163,18 @@ def test_the_home_card_of_a_manager_is_theirs_and_their_reports(
     assert "我负责的客户" in card(home(rep))
 
 
-def test_the_owner_filter_as_text_when_people_are_too_many(
+def test_the_owner_filter_is_picked_by_typing_when_people_are_too_many(
     admin: User, make_account: Callable[..., Account], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Past the select's size the owner is typed; a link's ``owner=me`` stays in that input."""
+    """Past the select's size a person is found by typing; a link's ``owner=me`` stays, as 我."""
     monkeypatch.setattr("guanxi.core.views.lists.MAX_SELECT_OPTIONS", 0)
     make_account(name="甲", by=admin)
     html = page(admin, "accounts-list", query="owner=me")
-    assert re.search(r'<input type="text" name="owner" id="filter-owner" value="me"', html), html
-    assert "甲" in html
+    assert '<input type="hidden" name="owner" value="me">' in html and 'hx-get="/pick/users/"' in html
+    assert re.search(r'gx-picker-chip-label">我<', html) and "甲" in html
+    html = page(admin, "accounts-list", query=f"owner={admin.pk}")
+    assert f'<input type="hidden" name="owner" value="{admin.pk}">' in html
+    assert re.search(rf'gx-picker-chip-label">{re.escape(str(admin))}<', html)
 
 
 def test_the_api_schema_names_these_values(admin: User) -> None:

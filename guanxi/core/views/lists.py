@@ -41,7 +41,7 @@ from guanxi.core.permissions import (
     restricted,
     unseen_references,
 )
-from guanxi.core.pickers import RecordPicker, pickable
+from guanxi.core.pickers import RecordPicker, pickable, picker_resource
 from guanxi.core.registry import Resource, resource_at
 from guanxi.core.tags import ANY, SEPARATOR, scope_of
 from guanxi.core.views import display
@@ -215,8 +215,15 @@ def filter_controls(resource: Resource, user: Any, params: QueryDict, definition
             elif "exact" in lookups:
                 options = _relation_options(db_field, user)
                 relative = resource.filterset.relative_values.get(name, {})
-                if options is None:
-                    # An id to type; a text input, so that owner=me from a link survives the form.
+                people = picker_resource(db_field.related_model)
+                if options is None and people is not None:
+                    # Too many people for a select: chosen by typing, and a link's owner=me kept as 我.
+                    words = {value: str(entry[0]) for value, entry in relative.items()}
+                    widget = RecordPicker(people.path, related_queryset(db_field, user), words=words)
+                    html = widget.render(name, params.get(name, ""), {"id": f"filter-{name}"})
+                    controls.append(FilterControl(name, label, "picker", params.get(name, ""), html=html))
+                elif options is None:
+                    # An id to type; a text input, so that team=mine from a link survives the form.
                     kind = "text" if relative else "number"
                     controls.append(FilterControl(name, label, kind, params.get(name, "")))
                 else:
