@@ -79,7 +79,7 @@ def pick_options(resource: Resource, user: Any, q: str) -> list[Option]:
     model = resource.model
     q = q.strip()[:100]
     if model is User:
-        return person_options(q)
+        return person_options(user, q)
     search_type = search_type_for(model)
     if q and search_type is not None:
         hits = search(user, q, types=[search_type.key], limit=PICK_LIMIT)
@@ -97,17 +97,18 @@ def pick_options(resource: Resource, user: Any, q: str) -> list[Option]:
     return [Option(obj.pk, str(obj)) for obj in qs[:PICK_LIMIT]]
 
 
-def person_options(q: str) -> list[Option]:
-    """Active users by name or email, as an owner select offered them: people are named to everyone,
-    as owners are on every record."""
+def person_options(user: Any, q: str) -> list[Option]:
+    """Active users by name, as an owner select named them to everyone; by email, and with it under
+    the name, only the people the user may see in the users list (``restrict``, as the API's)."""
     from guanxi.identity.models import User
 
     people = User.objects.filter(is_active=True)
+    known = restricted(User, user, Action.VIEW).values("pk")
     if q:
-        people = people.filter(models.Q(display_name__icontains=q) | models.Q(email__icontains=q))
-    return [
-        Option(person.pk, str(person), person.email) for person in people.order_by("display_name", "pk")[:PICK_LIMIT]
-    ]
+        people = people.filter(models.Q(display_name__icontains=q) | models.Q(email__icontains=q, pk__in=known))
+    found = list(people.order_by("display_name", "pk")[:PICK_LIMIT])
+    emails = set(restricted(User, user, Action.VIEW).filter(pk__in=[p.pk for p in found]).values_list("pk", flat=True))
+    return [Option(person.pk, str(person), person.email if person.pk in emails else "") for person in found]
 
 
 class RecordPicker(forms.Widget):

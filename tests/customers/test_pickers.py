@@ -260,3 +260,14 @@ def test_the_owner_is_picked_by_typing_among_the_active_people(admin: User) -> N
     }
     assert client.post("/customers/accounts/add/", {**form, "owner": wang.pk}).status_code == 302
     assert Account.objects.get(name="王五的客户").owner_id == wang.pk
+
+
+def test_a_person_is_found_by_email_only_by_who_may_see_them(admin: User, rep: User) -> None:
+    """Names are on every record (owners), emails are not: the picker matches and shows a person's
+    email only to who may see them in the users list (this rep's role grants none of it)."""
+    wang = UserFactory(email="wang.wu@example.com", display_name="王五")
+    by_name = client_for(rep).get(url("pick", "users"), {"q": "王五"}).content.decode()
+    assert f'data-id="{wang.pk}"' in by_name and "wang.wu@example.com" not in by_name
+    assert "data-picker-option" not in client_for(rep).get(url("pick", "users"), {"q": "wang.wu@"}).content.decode()
+    found = client_for(admin).get(url("pick", "users"), {"q": "wang.wu@"}).content.decode()
+    assert f'data-id="{wang.pk}"' in found and "wang.wu@example.com" in found
