@@ -14,7 +14,7 @@ from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import models
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils import numberformat, timezone
@@ -257,7 +257,8 @@ def relations_context(
     return {
         "rows": rows,
         "can_change": may(user, record, Action.CHANGE) if can_change is None else can_change,
-        "form": form or RelationForm(user, relations, initial={"kind": relations.default_kind}),
+        # A refused form comes back with its errors; otherwise the card fetches one when opened.
+        "form": form,
         "add_url": reverse(f"ui:{relations.path}-relations", args=[record.pk]),
         "anchor": relations.anchor,
         # The same people (companies) as a list, to filter further, export or act on in bulk.
@@ -270,10 +271,33 @@ def relations_context(
 class RelationsView(GuanxiViewMixin, View):
     """POST from a person's or a company's page (``model``): add a relation (``relation_id`` absent)
     or remove one. htmx gets the card back (with the form's errors and what was typed); a plain form
-    goes back to the page."""
+    goes back to the page. GET is the add form, fetched when the card's 添加关系 is opened (or a page
+    of its own without JavaScript), for who may change the record."""
 
-    http_method_names = ["post"]
+    http_method_names = ["get", "post"]
     model: type[Contact] | type[Account] = Contact
+
+    def get(self, request: HttpRequest, pk: int, relation_id: int | None = None) -> HttpResponse:
+        if relation_id is not None:  # removing is a POST
+            return HttpResponseNotAllowed(["POST"])
+        relations = relation_type(self.model)
+        resource = resource_at(relations.path)
+        record = cast(Contact | Account, get_visible(request, resource, pk))
+        if not may(request.user, record, Action.CHANGE):
+            raise DjangoPermissionDenied()
+        context = {
+            "relations": {
+                "form": RelationForm(request.user, relations, initial={"kind": relations.default_kind}),
+                "add_url": reverse(f"ui:{relations.path}-relations", args=[record.pk]),
+                "anchor": relations.anchor,
+                "title": relations.title,
+            },
+            "object": record,
+        }
+        if getattr(request, "htmx", None):
+            return render(request, "customers/relation_form.html", context)
+        back_url = f"{resource_url(resource, 'detail', pk)}#{relations.anchor}"
+        return render(request, "customers/relation_form_page.html", {**context, "back_url": back_url})
 
     def post(self, request: HttpRequest, pk: int, relation_id: int | None = None) -> HttpResponse:
         relations = relation_type(self.model)

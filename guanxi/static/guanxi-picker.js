@@ -75,6 +75,9 @@
     var input = box(picker);
     input.value = "";
     setOpen(picker, false);
+    /* Focus goes back to the box (to type the next one), which asks for the list again: it stays
+       closed until the user types, rather than covering what comes below (the form's button). */
+    picker.setAttribute("data-picker-chose", "");
     input.focus();
   }
 
@@ -92,7 +95,19 @@
 
   document.addEventListener("htmx:afterSwap", function (event) {
     var picker = pickerOf(event.target);
-    if (picker && event.target === menu(picker)) { setOpen(picker, document.activeElement === box(picker)); }
+    if (picker && event.target === menu(picker)) {
+      setOpen(picker, !picker.hasAttribute("data-picker-chose") && document.activeElement === box(picker));
+    }
+  });
+
+  document.addEventListener("input", function (event) {
+    var picker = pickerOf(event.target);
+    if (picker && event.target === box(picker)) { picker.removeAttribute("data-picker-chose"); }
+  });
+
+  document.addEventListener("focusout", function (event) {
+    var picker = pickerOf(event.target);
+    if (picker && event.target === box(picker)) { picker.removeAttribute("data-picker-chose"); }
   });
 
   document.addEventListener("keydown", function (event) {

@@ -248,6 +248,9 @@ def _ui(k: Kind, remove: bool) -> Callable[[UiCheck], None]:
                 relation = None
                 url = reverse(f"ui:{k.ui}-relations", args=[pk])
                 data = {"other": w.pk(k.kind, k.partner(key)), "kind": "partner" if k is ACCOUNTS else "friend"}
+                # GET is the add form, for the same people as the POST.
+                form_expected = 302 if c.who == "anonymous" else k.expected(c, kind, key, change, 200)
+                c.request(f"relation form {key}", "GET", url, form_expected)
             try:
                 c.request(f"{'unrelate' if remove else 'relate'} {key}", "POST", url, expected, data)
             finally:

@@ -129,7 +129,11 @@ def test_the_account_page_adds_and_removes_through_htmx(companies: dict[str, Acc
     steel, maker = companies["steel"], companies["maker"]
     add = reverse("ui:accounts-relations", args=[steel.pk])
     page = client.get(reverse("ui:accounts-detail", args=[steel.pk])).content.decode()
-    assert 'id="account-relations-empty"' in page and 'id="relation-form"' in page
+    # The add form is fetched when 添加关系 is opened (htmx), not rendered with each view of the page.
+    assert 'id="account-relations-empty"' in page and 'id="relation-form"' not in page and f'hx-get="{add}"' in page
+    fragment = client.get(add, headers={"HX-Request": "true"}).content.decode()
+    assert 'id="relation-form"' in fragment and 'id="id_other"' in fragment and "<html" not in fragment
+    assert 'id="relation-form"' in client.get(add).content.decode()  # without JavaScript: a page of its own
     refused = client.post(add, {"other": "", "kind": "supplier", "note": "冷轧钢板"}, headers={"HX-Request": "true"})
     card = refused.content.decode()
     assert 'id="id_other_error"' in card and "Choose the other company." in card and 'value="冷轧钢板"' in card

@@ -155,7 +155,11 @@ def test_the_contact_page_adds_and_removes_through_htmx(people: dict[str, Contac
     zhang, li = people["zhang"], people["li"]
     add = reverse("ui:contacts-relations", args=[zhang.pk])
     page = client.get(reverse("ui:contacts-detail", args=[zhang.pk])).content.decode()
-    assert 'id="contact-relations-empty"' in page and 'id="relation-form"' in page
+    # The add form is fetched when 添加关系 is opened (htmx), not rendered with each view of the page.
+    assert 'id="contact-relations-empty"' in page and 'id="relation-form"' not in page and f'hx-get="{add}"' in page
+    fragment = client.get(add, headers={"HX-Request": "true"}).content.decode()
+    assert 'id="relation-form"' in fragment and 'id="id_other"' in fragment and "<html" not in fragment
+    assert 'id="relation-form"' in client.get(add).content.decode()  # without JavaScript: a page of its own
     # A mistake: the card comes back with the message at the field and the note as typed.
     refused = client.post(add, {"other": "", "kind": "friend", "note": "高尔夫球友"}, headers={"HX-Request": "true"})
     card = refused.content.decode()

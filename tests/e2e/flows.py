@@ -88,8 +88,9 @@ def list_row(page: Page | Locator, text: str) -> Locator:
     return page.get_by_role("row").filter(has_text=text)
 
 
-def settled(target: Locator) -> None:
-    """Wait until htmx has wired what it swapped into ``target``: it binds the new content's own
-    triggers (a picker's search box) once the swap settles, some 20 ms after the content shows.
-    A person cannot type that fast; a test can."""
+def settled(target: Locator, content: str) -> None:
+    """Wait until ``content`` (a selector) has arrived in ``target`` and htmx has wired it: htmx binds
+    the new content's own triggers (a form's hx-post, a picker's search box) once the swap settles,
+    some 20 ms after the content shows. A person cannot type that fast; a test can."""
+    expect(target.locator(content)).to_be_visible()
     expect(target).not_to_have_class(re.compile(r"\bhtmx-settling\b"))

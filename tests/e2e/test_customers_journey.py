@@ -142,8 +142,7 @@ def test_customers_journey(
     # 共享给他人…: the form is fetched when opened, not with each view; a colleague is found by typing.
     expect(page.locator("#share-form")).to_have_count(0)
     page.locator("#share-open").click()
-    expect(page.locator("#share-form")).to_be_visible()
-    settled(page.locator("#share-form-slot"))
+    settled(page.locator("#share-form-slot"), "#share-form")
     page.locator("#share-form #id_user").fill("周")
     page.locator("#id_user_options [data-picker-option]").filter(has_text="周同事").click()
     expect(page.locator('#share-form [data-picker-chosen] input[name="user"]')).to_have_count(1)

@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import PHONE
-from tests.e2e.flows import sign_in, switch_language
+from tests.e2e.flows import settled, sign_in, switch_language
 
 pytestmark = pytest.mark.e2e
 
@@ -128,11 +128,13 @@ def test_decision_chain_journey(
     page.goto(f"/customers/contacts/{ids['clerk']}/")
     card = page.locator("#contact-relations")
     expect(card.locator("#contact-relations-empty")).to_be_visible()
-    card.locator("#relation-add-open").click()  # the form is folded until wanted
+    card.locator("#relation-add-open").click()  # the form is folded until wanted, and fetched then
+    settled(card.locator("#relation-form-slot"), "#relation-form")
     card.locator("#id_kind").select_option(label="同学 / 校友")
     card.locator("#id_note").fill("同济大学 2012 届")
     card.locator("#relation-add").click()  # nobody chosen yet: said at the field, the note kept
     expect(card.locator("#id_other_error")).to_contain_text("请选择对方")
+    settled(card, "#id_other_error")  # the card came back whole: its picker is wired once it settles
     expect(page.locator("#contact-relations #id_note")).to_have_value("同济大学 2012 届")
     page.locator("#id_other").fill("smcf")
     # The box lists the people changed lately on focus; the search's answer then replaces them.
@@ -160,6 +162,7 @@ def test_decision_chain_journey(
     companies = page.locator("#account-relations")
     expect(companies.locator("#account-relations-empty")).to_be_visible()
     companies.locator("#relation-add-open").click()
+    settled(companies.locator("#relation-form-slot"), "#relation-form")
     companies.locator("#id_kind").select_option(label="供应商与客户")
     companies.locator("#id_note").fill("贴片电阻，月结 60 天")
     companies.locator("#id_other").fill("华东精密")
