@@ -102,13 +102,14 @@ def person_options(user: Any, q: str) -> list[Option]:
     the name, only the people the user may see in the users list (``restrict``, as the API's)."""
     from guanxi.identity.models import User
 
-    people = User.objects.filter(is_active=True)
     known = restricted(User, user, Action.VIEW).values("pk")
+    people = User.objects.filter(is_active=True).annotate(email_shown=models.Q(pk__in=known))
     if q:
-        people = people.filter(models.Q(display_name__icontains=q) | models.Q(email__icontains=q, pk__in=known))
-    found = list(people.order_by("display_name", "pk")[:PICK_LIMIT])
-    emails = set(restricted(User, user, Action.VIEW).filter(pk__in=[p.pk for p in found]).values_list("pk", flat=True))
-    return [Option(person.pk, str(person), person.email if person.pk in emails else "") for person in found]
+        people = people.filter(models.Q(display_name__icontains=q) | models.Q(email__icontains=q, email_shown=True))
+    return [
+        Option(person.pk, str(person), person.email if person.email_shown else "")
+        for person in people.order_by("display_name", "pk")[:PICK_LIMIT]
+    ]
 
 
 class RecordPicker(forms.Widget):

@@ -258,12 +258,19 @@ def relations_context(
         "rows": rows,
         "can_change": may(user, record, Action.CHANGE) if can_change is None else can_change,
         # A refused form comes back with its errors; otherwise the card fetches one when opened.
-        "form": form,
-        "add_url": reverse(f"ui:{relations.path}-relations", args=[record.pk]),
-        "anchor": relations.anchor,
+        **relation_form_context(relations, record, form),
         # The same people (companies) as a list, to filter further, export or act on in bulk.
         "list_url": f"{resource_url(resource, 'list')}?related_to={record.pk}",
         "empty": relations.empty,
+    }
+
+
+def relation_form_context(relations: RelationType, record: Contact | Account, form: RelationForm | None) -> dict:
+    """What the card's add form needs (``customers/relation_form.html``), in the card or alone."""
+    return {
+        "form": form,
+        "add_url": reverse(f"ui:{relations.path}-relations", args=[record.pk]),
+        "anchor": relations.anchor,
         "title": relations.title,
     }
 
@@ -285,15 +292,8 @@ class RelationsView(GuanxiViewMixin, View):
         record = cast(Contact | Account, get_visible(request, resource, pk))
         if not may(request.user, record, Action.CHANGE):
             raise DjangoPermissionDenied()
-        context = {
-            "relations": {
-                "form": RelationForm(request.user, relations, initial={"kind": relations.default_kind}),
-                "add_url": reverse(f"ui:{relations.path}-relations", args=[record.pk]),
-                "anchor": relations.anchor,
-                "title": relations.title,
-            },
-            "object": record,
-        }
+        form = RelationForm(request.user, relations, initial={"kind": relations.default_kind})
+        context = {"relations": relation_form_context(relations, record, form), "object": record}
         if getattr(request, "htmx", None):
             return render(request, "customers/relation_form.html", context)
         back_url = f"{resource_url(resource, 'detail', pk)}#{relations.anchor}"
