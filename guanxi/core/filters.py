@@ -127,6 +127,9 @@ class FilterSet:
 
     model: ClassVar[type[models.Model]]
     search_fields: ClassVar[tuple[str, ...]] = ()
+    #: A search field matched otherwise than by containing the text: ``{field: (text) -> Q}`` (a
+    #: user's name also by its pinyin, ``User.name_matches``).
+    search_matches: ClassVar[dict[str, Callable[[str], Q]]] = {}
     #: ``search=`` asks the search index (the model is a search type), not ``search_fields``.
     search_index: ClassVar[bool] = False
     #: The model field whose field rule also governs a filter that is not a column (``custom_filter``):
@@ -267,7 +270,8 @@ class FilterSet:
         q = Q(pk__in=ids) if ids else Q()
         for name in self.search_fields:
             if name.split("__")[0] not in self.hidden:
-                q |= Q(**{f"{name}__icontains": term})
+                match = self.search_matches.get(name)
+                q |= match(term) if match else Q(**{f"{name}__icontains": term})
         return qs.filter(q)
 
     def filter(self, qs: models.QuerySet) -> models.QuerySet:

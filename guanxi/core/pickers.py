@@ -98,14 +98,15 @@ def pick_options(resource: Resource, user: Any, q: str) -> list[Option]:
 
 
 def person_options(user: Any, q: str) -> list[Option]:
-    """Active users by name, as an owner select named them to everyone; by email, and with it under
-    the name, only the people the user may see in the users list (``restrict``, as the API's)."""
+    """Active users by name (or its pinyin: ``User.name_matches``), as an owner select named them
+    to everyone; by email, and with it under the name, only the people the user may see in the
+    users list (``restrict``, as the API's)."""
     from guanxi.identity.models import User
 
     known = restricted(User, user, Action.VIEW).values("pk")
     people = User.objects.filter(is_active=True).annotate(email_shown=models.Q(pk__in=known))
     if q:
-        people = people.filter(models.Q(display_name__icontains=q) | models.Q(email__icontains=q, email_shown=True))
+        people = people.filter(User.name_matches(q) | models.Q(email__icontains=q, email_shown=True))
     return [
         Option(person.pk, str(person), person.email if person.email_shown else "")
         for person in people.order_by("display_name", "pk")[:PICK_LIMIT]
@@ -175,7 +176,7 @@ class RecordPicker(forms.Widget):
             "invalid": "is-invalid" in str(attrs.get("class", "")),
             "describedby": attrs.get("aria-describedby", ""),
             "url": reverse("ui:pick", args=[self.resource_path]),
-            "placeholder": _("Type a name or email…")
+            "placeholder": _("Type a name, pinyin or email…")
             if self.resource_path == "users"
             else _("Type a name, pinyin, email or phone…"),
         }

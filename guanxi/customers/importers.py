@@ -74,6 +74,7 @@ from guanxi.core.imports.specs import (
 )
 from guanxi.core.jsontext import dumps
 from guanxi.core.money import parse_money
+from guanxi.core.names import person_display_name, split_name
 from guanxi.core.permissions import restrict_queryset, restricted
 from guanxi.core.search.customers import account_document, contact_document
 from guanxi.core.search.registry import Columns
@@ -100,14 +101,12 @@ from guanxi.customers.normalize import (
     _CN_MOBILE_RE,
     DEFAULT_REGION,
     Phone,
-    has_east_asian_script,
     normalize_cn_province,
     normalize_country,
     normalize_email,
     normalize_phone,
     normalize_registration_number,
     normalize_website,
-    person_display_name,
     phone_digits_reversed,
 )
 from guanxi.customers.services.common import MAX_HIERARCHY_DEPTH
@@ -404,32 +403,10 @@ _TEXT_ACCOUNT = ("legal_name", "region", "city", "district", "postal_code", "par
 
 _EMAIL_SPLIT_RE = re.compile(r"[;,，；\s]+")
 _PHONE_SPLIT_RE = re.compile(r"[;,，；/、]+")
-COMPOUND_SURNAMES = frozenset(
-    ("欧阳", "司马", "诸葛", "上官", "东方", "皇甫", "尉迟", "公孙", "慕容", "长孙", "宇文", "司徒", "夏侯",
-     "轩辕", "令狐", "钟离", "端木", "独孤", "南宫", "西门", "万俟", "闻人", "澹台", "公冶", "呼延")
-)  # fmt: skip
 
 
 def _clean(text: str) -> str:
     return " ".join(text.split()) if text else ""
-
-
-def split_name(full: str) -> tuple[str, str]:
-    """(family, given) of a full name: 张三 -> (张, 三), 欧阳娜娜 -> (欧阳, 娜娜), John Smith -> (Smith, John)."""
-    full = _clean(full)
-    if not full:
-        return "", ""
-    if has_east_asian_script(full) and " " not in full:
-        if len(full) >= 3 and full[:2] in COMPOUND_SURNAMES:
-            return full[:2], full[2:]
-        return full[:1], full[1:]
-    if "," in full:
-        family, _sep, given = full.partition(",")
-        return family.strip(), given.strip()
-    parts = full.rsplit(" ", 1)
-    if len(parts) == 1:
-        return "", parts[0]
-    return parts[1], parts[0]
 
 
 # What people commonly write in a spreadsheet besides the labels themselves.

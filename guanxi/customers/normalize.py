@@ -152,28 +152,6 @@ def normalize_email(raw: str) -> str:
     return result.normalized.lower()
 
 
-# --- names ----------------------------------------------------------------------------------------
-
-# Han (with extensions and compatibility forms), kana and hangul: scripts whose names read
-# family name first, without a space.
-_EAST_ASIAN_RE = re.compile(
-    "[\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u1100-\u11ff\uac00-\ud7af\U00020000-\U0003134f]"
-)
-
-
-def has_east_asian_script(text: str) -> bool:
-    return bool(_EAST_ASIAN_RE.search(text or ""))
-
-
-def person_display_name(family_name: str, given_name: str) -> str:
-    """张 + 三 -> "张三"; Smith + John -> "John Smith"; one part alone stands alone."""
-    family = " ".join((family_name or "").split())
-    given = " ".join((given_name or "").split())
-    if has_east_asian_script(family) or has_east_asian_script(given):
-        return f"{family}{given}"
-    return " ".join(part for part in (given, family) if part)
-
-
 # --- websites -------------------------------------------------------------------------------------
 
 _url_validator = URLValidator(schemes=["http", "https"])

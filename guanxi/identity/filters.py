@@ -5,6 +5,7 @@ from guanxi.identity.models import ApiToken, Role, Share, Team, User
 class UserFilterSet(FilterSet):
     model = User
     search_fields = ("display_name", "email", "phone")
+    search_matches = {"display_name": User.name_matches}
     filters = {
         "team": ("exact", "in", "isnull"),
         "role": ("exact", "in", "isnull"),

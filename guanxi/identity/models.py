@@ -215,6 +215,9 @@ class User(AbstractBaseUser, PermissionsMixin, PermissionScopeMixin, VersionMixi
 
     email = models.EmailField(_("email"), unique=True)
     display_name = models.CharField(_("display name"), max_length=100)
+    # The name's pinyin, initials and words (李伟: " liwei lw li wei "), kept on every save: people
+    # pickers and the users list find a colleague by them (users are not in the search index).
+    name_keys = models.CharField(max_length=400, blank=True, default="", editable=False)
     phone = models.CharField(_("phone"), max_length=32, blank=True)
     time_zone = models.CharField(_("time zone"), max_length=64, default="Asia/Shanghai")
     language = models.CharField(
@@ -241,6 +244,8 @@ class User(AbstractBaseUser, PermissionsMixin, PermissionScopeMixin, VersionMixi
     token_scopes: list[str] | None = None
     api_token_id: int | None = None
 
+    unlogged_fields = ("name_keys",)
+
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
     REQUIRED_FIELDS = ["display_name"]
@@ -252,6 +257,25 @@ class User(AbstractBaseUser, PermissionsMixin, PermissionScopeMixin, VersionMixi
 
     def __str__(self) -> str:
         return self.display_name or self.email
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        from guanxi.core.search.text import spelled_name
+
+        self.name_keys = spelled_name(self.display_name)
+        fields = kwargs.get("update_fields")
+        if fields is not None and "display_name" in fields:
+            kwargs["update_fields"] = {*fields, "name_keys"}
+        super().save(*args, **kwargs)
+
+    @staticmethod
+    def name_matches(typed: str) -> Q:
+        """People whose name contains ``typed`` (王, Smith), or whose name's pinyin, initials or a
+        word of it begins with it (李伟: "liwei", "li wei", "lw", "wei")."""
+        from guanxi.core.search.text import spelled_query
+
+        match = Q(display_name__icontains=typed)
+        spelled = spelled_query(typed)
+        return match | Q(name_keys__contains=f" {spelled}") if spelled else match
 
     def get_full_name(self) -> str:
         return self.display_name

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from guanxi.core.choices import Action
 from guanxi.core.models import ChangeLogEntry, Note, TaggedItem, TimelineEntry
+from guanxi.core.names import has_east_asian_script
 from guanxi.customers.demo import ACCOUNTS, CONTACT_NOTES, SEED, contact_plan, credit_code
 from guanxi.customers.models import (
     Account,
@@ -24,7 +25,7 @@ from guanxi.customers.models import (
     CustomerProfile,
     TierRule,
 )
-from guanxi.customers.normalize import has_east_asian_script, normalize_email, normalize_phone
+from guanxi.customers.normalize import normalize_email, normalize_phone
 from guanxi.demo import DEMO_DOMAIN
 from guanxi.identity.models import User
 

@@ -10,6 +10,7 @@ import phonenumbers
 import pytest
 from email_validator import EmailNotValidError, validate_email
 
+from guanxi.core.names import person_display_name
 from guanxi.customers.choices import size_band_for
 from guanxi.customers.countries import COUNTRY_NAMES
 from guanxi.customers.normalize import (
@@ -20,7 +21,6 @@ from guanxi.customers.normalize import (
     normalize_email,
     normalize_phone,
     normalize_website,
-    person_display_name,
     phone_digits_reversed,
     phone_display,
     prefix_upper_bound,

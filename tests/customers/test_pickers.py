@@ -271,3 +271,37 @@ def test_a_person_is_found_by_email_only_by_who_may_see_them(admin: User, rep: U
     assert "data-picker-option" not in client_for(rep).get(url("pick", "users"), {"q": "wang.wu@"}).content.decode()
     found = client_for(admin).get(url("pick", "users"), {"q": "wang.wu@"}).content.decode()
     assert f'data-id="{wang.pk}"' in found and "wang.wu@example.com" in found
+
+
+def test_a_person_is_found_by_the_pinyin_of_their_name(admin: User, rep: User) -> None:
+    """A colleague is picked as a customer is searched: 李伟 by "liwei", "li wei", "lw" or "wei", 司马长风
+    by either reading of 长; an email typed is not read as a spelling (wang.wu@ is not 王五's name)."""
+    li = UserFactory(email="l.w@example.com", display_name="李伟")
+    sima = UserFactory(email="sima@example.com", display_name="司马长风")
+    smith = UserFactory(email="js@example.com", display_name="John Smith")
+    wang = UserFactory(email="wang.wu@example.com", display_name="王五")
+
+    def found(q: str, who: User = rep) -> list[int]:
+        return option_ids(client_for(who).get(url("pick", "users"), {"q": q}).content.decode())
+
+    for typed in ("liwei", "Li Wei", "LW", "ｌｗ", "wei"):
+        assert li.pk in found(typed), typed
+    assert sima.pk in found("smcf") and sima.pk in found("smzf") and sima.pk in found("changfeng")
+    assert smith.pk in found("smith") and smith.pk in found("smithj")
+    assert li.pk not in found("iwei")  # a word's beginning, not anywhere inside it
+    assert wang.pk in found("wangwu") and wang.pk not in found("wang.wu@")
+    # Renamed, the name is spelled anew (a save with update_fields too).
+    li.display_name = "黎明"
+    li.save(update_fields=["display_name"])
+    assert li.pk in found("liming") and li.pk not in found("liwei")
+
+
+def test_the_users_list_searches_the_pinyin_of_names_too(admin: User) -> None:
+    """The settings' users list and ``/api/v1/users?search=`` share the filter set: 李伟 by "lw"."""
+    li = UserFactory(email="l.w@example.com", display_name="李伟")
+    UserFactory(email="z.s@example.com", display_name="张三")
+    response = Client()
+    response.force_login(admin)
+    rows = response.get("/api/v1/users", {"search": "lw"}).json()
+    ids = [row["id"] for row in rows.get("results", rows.get("items", []))]
+    assert ids == [li.pk]

@@ -24,6 +24,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 
+from guanxi.core.names import split_name
 from guanxi.core.search import pinyin
 
 _HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
@@ -227,6 +228,36 @@ def related_name_column(value: str) -> str:
     """Every token of a related record's name (keys and words) as one column string."""
     keys, words = name_tokens(value)
     return " ".join((*keys, *words))
+
+
+# --- people who are not records: users are picked by the pinyin of their name without the index --
+
+
+#: Longest ``spelled_name`` (``User.name_keys``).
+SPELLED_MAX = 400
+_NOT_LATIN_RE = re.compile(r"[^a-z0-9]+")
+_SPELLED_QUERY_RE = re.compile(r"[a-z0-9\s]+")
+
+
+def spelled_name(display: str) -> str:
+    """A person's name as the latin words it is typed by, each after a space: 李伟 -> " liwei lw li
+    wei " (the pinyin and initials of the name and of its given name, the syllables, the other
+    readings of a polyphone), John Smith -> " johnsmith smithjohn john smith ". A query
+    (``spelled_query``) finds a word by its beginning."""
+    keys, words = person_tokens(*split_name(display), display)
+    out = ""
+    for token in (*keys, *words):
+        if _NOT_LATIN_RE.search(token) is None and len(out) + len(token) + 2 <= SPELLED_MAX:
+            out += f" {token}"
+    return f"{out} " if out else ""
+
+
+def spelled_query(typed: str) -> str:
+    """What ``typed`` is looked for in a ``spelled_name``: its words run together ("Li Wei" ->
+    "liwei"); "" unless it is latin words alone (王 matches the name itself; wang.wu@ is an email,
+    not the spelling of 王五)."""
+    folded = fold(typed)
+    return "".join(folded.split()) if _SPELLED_QUERY_RE.fullmatch(folded) else ""
 
 
 _WORDS_RE = re.compile(r"[a-z0-9]+")

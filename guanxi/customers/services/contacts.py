@@ -17,6 +17,7 @@ from guanxi.core.audit import changelog_record, diff
 from guanxi.core.choices import Action, ChangeAction
 from guanxi.core.errors import FieldErrors, NotFound
 from guanxi.core.models import ChangeLogEntry, Note
+from guanxi.core.names import person_display_name
 from guanxi.core.permissions import frozen_fields, restricted, visible_ref
 from guanxi.core.search import search_reindex
 from guanxi.core.timeline import timeline_add
@@ -27,7 +28,6 @@ from guanxi.customers.normalize import (
     DEFAULT_REGION,
     normalize_email,
     normalize_phone,
-    person_display_name,
     phone_digits_reversed,
 )
 from guanxi.customers.services.common import (

@@ -38,6 +38,7 @@ from guanxi.core.merge import (
     row_data,
     row_restore,
 )
+from guanxi.core.names import person_display_name
 from guanxi.core.permissions import frozen_fields, restricted
 from guanxi.core.timeline import timeline_add
 from guanxi.customers.choices import TimelineKind
@@ -56,7 +57,6 @@ from guanxi.customers.models import (
     MergeStatus,
     PoolMove,
 )
-from guanxi.customers.normalize import person_display_name
 
 #: The mover that takes the merged companies' people to the survivor's owner; the merge's timeline
 #: entry counts them from its journal.
