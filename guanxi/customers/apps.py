@@ -20,6 +20,9 @@ class CustomersConfig(AppConfig):
         register_customer_search()
         register_importers()
         register_customer_movers()
+        from guanxi.customers.change_words import register_change_words_of_customers
+
+        register_change_words_of_customers()
         from guanxi.core.timeline import on_interaction, register_timeline_gatherer, register_timeline_kinds
         from guanxi.customers.choices import TimelineKind
         from guanxi.customers.history import GATHERED_LABEL, account_history

@@ -395,11 +395,16 @@ def describe_weights(criteria: dict[str, Any] | None, weights: dict[str, Any] | 
     """A profile's points per criterion in words, e.g. "Industry 40; Region 30; Tags 1", for each
     criterion it sets (one without a weight counts 1, as ``account_fit_score`` counts it)."""
     criteria, weights = criteria or {}, weights or {}
+    return describe_points({name: weights.get(name, 1) for name in CRITERIA if _sets(criteria, name)})
+
+
+def describe_points(points: dict[str, Any]) -> str:
+    """Points per criterion in words, in the order of ``CRITERIA`` ("Industry 40; Region 30")."""
     labels = _labels()
     parts = [
-        _("%(label)s %(points)s") % {"label": labels[name], "points": weights.get(name, 1)}
+        _("%(label)s %(points)s") % {"label": labels[name], "points": points[name]}
         for name in CRITERIA
-        if _sets(criteria, name)
+        if name in points
     ]
     return pgettext("between criteria", "; ").join(parts) or _("No criteria")
 

@@ -35,7 +35,7 @@ from guanxi.core.permissions import frozen_fields, hidden_fields, visible_ref
 from guanxi.core.pickers import RecordIdsField
 from guanxi.core.registry import Resource
 from guanxi.customers import classification
-from guanxi.customers.choices import Industry, LifecycleStage, SizeBand, Tier
+from guanxi.customers.choices import ContactPointLabel, Industry, LifecycleStage, SizeBand, Tier
 from guanxi.customers.models import Account, AccountContact, AssignmentRule, Contact
 from guanxi.customers.normalize import (
     DEFAULT_REGION,
@@ -64,6 +64,12 @@ def phone_text(point: dict[str, Any]) -> str:
 
 def point_text(kind: str, point: dict[str, Any]) -> str:
     return phone_text(point) if kind == "phones" else str(point.get("value") or "")
+
+
+def point_label(point: dict[str, Any]) -> str:
+    """An email's or phone's label in words (工作, 手机); one outside the choices as it was stored."""
+    label = point.get("label") or ""
+    return str(ContactPointLabel(label).label) if label in ContactPointLabel.values else label
 
 
 def point_key(kind: str, text: str, region: str) -> tuple[str, str] | None:

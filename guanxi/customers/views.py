@@ -39,8 +39,8 @@ from guanxi.core.views.lists import ObjectListView
 from guanxi.core.views.records import PANEL_LIMIT, ObjectDetailView, ObjectEditView
 from guanxi.customers import birthdays, hierarchy, pool_report, services
 from guanxi.customers.acquaintances import account_acquaintances, contact_acquaintances
-from guanxi.customers.choices import Closeness, ContactPointLabel, DecisionRole, Stance
-from guanxi.customers.forms import LINKS_RULE, contact_form_class, phone_text, point_text
+from guanxi.customers.choices import Closeness, DecisionRole, Stance
+from guanxi.customers.forms import LINKS_RULE, contact_form_class, phone_text, point_label
 from guanxi.customers.models import Account, AccountContact, Contact
 from guanxi.customers.network import account_network
 from guanxi.customers.org_chart import org_chart
@@ -66,11 +66,6 @@ def tel_href(point: dict[str, Any]) -> str:
     return f"tel:{point['value']};ext={extension}" if extension else f"tel:{point['value']}"
 
 
-def _label(point: dict[str, Any]) -> str:
-    label = point.get("label") or ""
-    return str(ContactPointLabel(label).label) if label in ContactPointLabel.values else label
-
-
 def _point_rows(points: list[dict[str, Any]] | None, kind: str) -> SafeString:
     if not points:
         return display.EMPTY
@@ -80,7 +75,7 @@ def _point_rows(points: list[dict[str, Any]] | None, kind: str) -> SafeString:
             href, text = f"mailto:{point['value']}", point["value"]
         else:
             href, text = tel_href(point), phone_text(point)
-        rows.append((href, text, _label(point)))
+        rows.append((href, text, point_label(point)))
     return format_html(
         '<ul class="list-unstyled mb-0 gx-points" data-points="{}">{}</ul>',
         kind,
@@ -194,7 +189,6 @@ class ContactDetailView(MergedRedirectMixin, ObjectDetailView):
                 }
                 for link in links
             ]
-        readable_list_changes(context.get("changes", []), user)
         context.update(direct_reports(obj, user))
         context["relations"] = relations_context(self.request, obj, can_change=context["can_change"])
         context["acquaintances"] = acquaintances_context(self.request, obj)
@@ -423,55 +417,6 @@ def direct_reports(contact: Contact, user: Any) -> dict[str, Any]:
         ],
         "direct_reports_more_url": f"{resource_url(contacts, 'list')}?reports_to={contact.pk}" if more else None,
     }
-
-
-def readable_list_changes(panel: list[dict[str, Any]], user: Any) -> None:
-    """History rows of ``emails``, ``phones`` and ``accounts`` as text instead of their stored JSON.
-
-    Account names are shown for the accounts the user may see (one query for the whole panel).
-    """
-    labels = {display.field_label(Contact, name): name for name in ("emails", "phones", "accounts")}
-    ids = {
-        item.get("account")
-        for part in panel
-        for value in (part["entry"].changes or {}).get("accounts", [])
-        if isinstance(value, list)
-        for item in value
-        if isinstance(item, dict)
-    }
-    names = (
-        dict(
-            Account.all_objects.restrict(user, Action.VIEW)
-            .filter(pk__in=[i for i in ids if isinstance(i, int)])
-            .values_list("pk", "name")
-        )
-        if ids
-        else {}
-    )
-
-    def text(name: str, value: Any) -> Any:
-        if not isinstance(value, list) or not value:
-            return display.EMPTY
-        parts = []
-        for item in value:
-            if not isinstance(item, dict):
-                parts.append(str(item))
-            elif name == "accounts":
-                who = names.get(item.get("account"), f"#{item.get('account')}")
-                parts.append(f"{who} ({item['role']})" if item.get("role") else str(who))
-            else:
-                shown = point_text(name, item)
-                label = _label(item)
-                parts.append(f"{shown} ({label})" if label else shown)
-        return "; ".join(parts)
-
-    for part in panel:
-        raw = part["entry"].changes or {}
-        for row in part["rows"]:
-            name = labels.get(row["field"])
-            pair = raw.get(name) if name else None
-            if name and isinstance(pair, list) and len(pair) == 2:
-                row["before"], row["after"] = text(name, pair[0]), text(name, pair[1])
 
 
 # --- accounts ----------------------------------------------------------------------------------------

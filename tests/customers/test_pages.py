@@ -278,8 +278,8 @@ def test_contact_detail_shows_reach_and_accounts(
     assert "采购经理" in page and "Primary account" in page
     assert "深圳别家" not in page and "顾问" not in page
     # The history reads as text too, not as the stored JSON.
-    assert "li@example.com; li@home.example.net (Personal)" in page
-    assert "上海示例 (采购经理)" in page
+    assert "li@example.com<br>li@home.example.net (Personal)" in page
+    assert "上海示例 (采购经理, primary account)" in page
     assert "{&#x27;value&#x27;" not in page and "is_primary" not in page
 
 

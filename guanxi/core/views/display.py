@@ -196,6 +196,40 @@ def _truncate(text: str, limit: int | None) -> str:
     return Truncator(text).chars(limit)
 
 
+#: ``(value, record id) -> text, or lines``: one structured value of a change-log entry in words.
+ChangeValueWords = Callable[[Any, Any], "str | list[str]"]
+#: ``(every value of the field the history shows, reader) -> ChangeValueWords``.
+ChangeWords = Callable[[list[Any], Any], ChangeValueWords]
+
+
+@dataclass(frozen=True)
+class ChangeField:
+    words: ChangeWords
+    label: Any = None  # a name the change log keeps that is not a model field (a person's relations)
+
+
+_CHANGE_FIELDS: dict[tuple[type[models.Model], str], ChangeField] = {}
+
+
+def register_change_words(model: type[models.Model], name: str, words: ChangeWords, *, label: Any = None) -> None:
+    """How ``model``'s change history words ``name``'s structured values (a person's emails and
+    companies, a rule's conditions), which would read as raw data. ``words`` is given every value
+    of the field that a history shows first, so that it reads the records they name once, and
+    whom they are shown to (a record they may not see is not named)."""
+    _CHANGE_FIELDS[(model, name)] = ChangeField(words, label)
+
+
+def change_fields(model: type[models.Model] | None) -> dict[str, ChangeField]:
+    return {name: field for (owner, name), field in _CHANGE_FIELDS.items() if owner is model}
+
+
+def lines(value: str | list[str]) -> SafeString | str:
+    """Text, or lines of it one under another (each escaped)."""
+    if isinstance(value, str):
+        return value or EMPTY
+    return format_html_join(mark_safe("<br>"), "{}", ((line,) for line in value)) if value else EMPTY
+
+
 def value_words(model: type[models.Model] | None, name: str) -> Callable[[Any], str] | None:
     """How a model shows a stored value in words (``value_displays``: CN -> 中国), on its page, in
     its lists and in its change history alike."""

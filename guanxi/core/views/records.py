@@ -78,6 +78,17 @@ def stale_message() -> str:
     )
 
 
+EMPTY_VALUES: tuple[Any, ...] = (None, "", [], {})
+
+
+def _pair(changes: dict[str, Any] | None, name: str) -> tuple[Any, Any]:
+    """(before, after) of a field in a change-log entry's ``changes`` (an old entry kept the value alone)."""
+    pair = (changes or {}).get(name)
+    if isinstance(pair, list):
+        return ([*pair, None, None][0], [*pair, None, None][1])
+    return None, pair
+
+
 def change_panel(
     entries: list[ChangeLogEntry],
     hidden: set[str],
@@ -107,7 +118,18 @@ def change_panel(
             for pk in unseen_ids(user, related_model, ids):
                 names[(related_model, pk)] = _("a record you may not see")
 
-    def show(name: str, value: Any) -> Any:
+    # Structured values (a person's emails, companies, relations; a rule's conditions) in words,
+    # each field's prepared once for the entries shown.
+    structured = display.change_fields(model)
+    worded: dict[str, display.ChangeValueWords] = {}
+    for name, change_field in structured.items():
+        values = [value for entry in entries for value in _pair(entry.changes, name) if value not in EMPTY_VALUES]
+        if values:
+            worded[name] = change_field.words(values, user)
+
+    def show(name: str, value: Any, record_id: Any = None) -> Any:
+        if name in worded and value not in EMPTY_VALUES:
+            return display.lines(worded[name](value, record_id))
         words = display.value_words(model, name)
         if value and words is not None:
             return words(value)
@@ -133,18 +155,23 @@ def change_panel(
     panel = []
     for entry in entries:
         rows = []
-        for name, pair in sorted((entry.changes or {}).items()):
+        for name in sorted(entry.changes or {}):
             base = name.split(".", 1)[0]
             if name == "id" or base in hidden or (name.startswith("cf.") and "custom_fields" in hidden):
                 continue
-            before, after = ([*pair, None, None][:2]) if isinstance(pair, list) else (None, pair)
-            if before in (None, "", [], {}) and after in (None, "", [], {}):
+            before, after = _pair(entry.changes, name)
+            if before in EMPTY_VALUES and after in EMPTY_VALUES:
                 continue  # a new record's empty fields say nothing
             if name.startswith("cf."):
                 label = labels.get(name[3:], name[3:])
+            elif name in structured and structured[name].label is not None:
+                label = str(structured[name].label)
             else:
                 label = display.field_label(model, name) if model else name
-            rows.append({"field": label, "before": show(name, before), "after": show(name, after)})
+            record_id = entry.object_id
+            rows.append(
+                {"field": label, "before": show(name, before, record_id), "after": show(name, after, record_id)}
+            )
         panel.append({"entry": entry, "rows": rows})
     return panel
 
