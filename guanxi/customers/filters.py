@@ -241,10 +241,10 @@ class ContactFilterSet(FilterSet):
         "account": ("accounts", gettext_lazy("Account")),
         "group": ("accounts", gettext_lazy("Account group")),
         "related_to": ("contacts", gettext_lazy("Related to")),
+        "known_by": ("users", gettext_lazy("Known by")),
     }
     choice_filters = {
         "birthday_within": (gettext_lazy("Birthday coming up"), birthdays.filter_options),
-        "known_by": (gettext_lazy("Known by"), lambda: [("me", _("Me"))]),
     }
 
     def custom_filter(self, qs: models.QuerySet, name: str, lookup: str, raw: str) -> models.QuerySet:

@@ -4,6 +4,7 @@ API, on the person's timeline, moved by a merge. Real database, both engines."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -198,3 +199,11 @@ def test_the_contact_list_filters_the_people_a_user_knows(
     client.force_login(rep)
     listed = client.get(reverse("ui:contacts-list") + "?known_by=me").content.decode()
     assert "王总" in listed and "李工" not in listed
+    # The list's filter picks the person by typing (any colleague, not only 我), and names the one chosen.
+    assert '<input type="hidden" name="known_by" value="me">' in listed
+    theirs = client.get(reverse("ui:contacts-list") + f"?known_by={admin.pk}").content.decode()
+    assert f'<input type="hidden" name="known_by" value="{admin.pk}">' in theirs
+    chip = r'data-id="{}">\s*<span class="gx-picker-chip-label">([^<]*)</span>\s*<input type="hidden" name="known_by"'
+    assert re.findall(chip.format(admin.pk), theirs) == [str(admin)]
+    assert re.findall(chip.format("me"), listed) == ["Me"]
+    assert "李工" in theirs and "王总" not in theirs

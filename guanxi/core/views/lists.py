@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
 from django.db import models
@@ -275,9 +276,14 @@ def filter_controls(resource: Resource, user: Any, params: QueryDict, definition
 
 
 def _picker_control(resource: Resource, user: Any, params: QueryDict, name: str) -> FilterControl:
-    """A filter that picks a record without being a column of the list's model (``group=``)."""
+    """A filter that picks a record without being a column of the list's model (``group=``), or a
+    person (``known_by=``: named to everyone, as owners are; ``me`` kept as 我)."""
     path, label = resource.filterset.pickers[name]
-    widget = RecordPicker(path, restricted(resource_at(path).model, user, Action.VIEW))
+    model = resource_at(path).model
+    if model is get_user_model():
+        widget = RecordPicker(path, model.objects.all(), words={"me": _("Me")})
+    else:
+        widget = RecordPicker(path, restricted(model, user, Action.VIEW))
     html = widget.render(name, params.get(name, ""), {"id": f"filter-{name}"})
     return FilterControl(name, str(label), "picker", params.get(name, ""), html=html)
 
