@@ -132,7 +132,11 @@ def _load(qs: models.QuerySet, ids: list[Any]) -> dict[Any, Any]:
 
 
 def _nullable(qs: models.QuerySet, name: str) -> bool:
-    return name != "id" and qs.model._meta.get_field(name).null
+    if name == "id":
+        return False
+    field = qs.model._meta.get_field(name)
+    # A generated column (``Contact.birthday_md``) says it through its output field.
+    return bool(field.null or getattr(getattr(field, "output_field", None), "null", False))
 
 
 def _indexes_empty_rows(model: type[models.Model], name: str) -> bool:
@@ -183,6 +187,9 @@ def _segments(qs: models.QuerySet, ordering: str, cursor: str | None) -> list[tu
                 value = field.to_python(value)
             except ValidationError:
                 raise FieldErrors({"cursor": [_("This cursor is invalid; start again without it.")]}) from None
+    cycle = getattr(qs.model, "cyclic_orderings", {}).get(name)
+    if cycle is not None:
+        return _cyclic_segments(qs, name, descending, cursor, value, pk, cycle())
     if not _nullable(qs, name):
         if cursor:
             qs = _after(qs, name, descending, value, pk)
@@ -206,6 +213,34 @@ def _segments(qs: models.QuerySet, ordering: str, cursor: str | None) -> list[tu
     if cursor and among_empty == descending:  # the cursor has left the first segment behind
         segments = segments[1:]
     return segments
+
+
+def _cyclic_segments(
+    qs: models.QuerySet, name: str, descending: bool, cursor: str | None, value: Any, pk: Any, pivot: Any
+) -> list[tuple[models.QuerySet, str]]:
+    """``_segments`` of a field sorted round a cycle from ``pivot`` (a model's ``cyclic_orderings``:
+    birthdays by month and day from today's, the next one first). Going up, the rows from the pivot
+    to the end, then those before it; going down, the latest before the pivot first, round to the
+    pivot. Each part is one range of the field's index. Empty rows come last either way: they have
+    no place in the cycle."""
+    order = [f"-{name}", "-pk"] if descending else [name, "pk"]
+    from_pivot = qs.filter(**{f"{name}__gte": pivot})
+    before_pivot = qs.filter(**{f"{name}__lt": pivot})
+    parts = [before_pivot, from_pivot] if descending else [from_pivot, before_pivot]
+    segments = [(part.order_by(*order), name) for part in parts]
+    if _nullable(qs, name):
+        by_id = "-pk" if descending else "pk"
+        empty = qs.filter(**{f"{name}__isnull": True})
+        empty = empty.order_by(*order) if _indexes_empty_rows(qs.model, name) else empty.order_by(by_id)
+        segments.append((empty, "id"))
+    if not cursor:
+        return segments
+    if value is None:  # among the empty rows
+        after = segments[-1][0].filter(pk__lt=pk) if descending else segments[-1][0].filter(pk__gt=pk)
+        return [(after, "id")]
+    first = (value < pivot) if descending else (value >= pivot)
+    segments = segments if first else segments[1:]
+    return [(_after(segments[0][0], name, descending, value, pk), name), *segments[1:]]
 
 
 def _read(segments: list[tuple[models.QuerySet, str]], limit: int, keys: str | None = None) -> list[Any]:

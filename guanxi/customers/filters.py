@@ -234,7 +234,8 @@ class ContactFilterSet(FilterSet):
     }
     indexed_ranges = ("last_interaction_at",)
     sparse_columns = {"decision_role": ~Q(decision_role=""), "stance": ~Q(stance="")}
-    # birthday_md: by the day of the year the birthday falls on (the "birthdays coming up" list).
+    # birthday_md: by the day of the year the birthday falls on, from today's round the year (the
+    # "birthdays coming up" list: 12-28, 12-31, 01-02 in the last week of December).
     ordering_fields = ("id", "display_name", "created_at", "updated_at", "last_interaction_at", "birthday_md")
     default_ordering = "-updated_at"
     pickers = {

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
@@ -24,6 +25,7 @@ from guanxi.core.models import (
     TimestampMixin,
     VersionMixin,
 )
+from guanxi.customers.birthdays import month_day
 from guanxi.customers.choices import (
     AccountRelationKind,
     AccountSource,
@@ -276,6 +278,8 @@ class Contact(BigTableMixin, AddressMixin, GuanxiModel):
     )
     #: Worked out from the birthday on save: its changes are the birthday's (``core.audit.snapshot``).
     unlogged_fields = ("birthday_lunar_md",)
+    # A list sorted by birthday starts at today's date and goes round the year (the next one first).
+    cyclic_orderings: ClassVar[dict[str, Callable[[], int]]] = {"birthday_md": lambda: month_day(timezone.localdate())}
     #: A role's rule on the birthday covers the lunar choice too (``core.permissions``).
     field_rules_cover: ClassVar[dict[str, tuple[str, ...]]] = {"birthday": ("birthday_lunar",)}
 
@@ -291,6 +295,7 @@ class Contact(BigTableMixin, AddressMixin, GuanxiModel):
     birthday = models.DateField(_("birthday"), null=True, blank=True)
     # The birthday's month and day (1225), kept by the database: "birthdays in the next 7 days" is
     # then a range of one index, whatever the year of birth (guanxi.customers.birthdays).
+    # Sorted from today's on, round the year: the next birthday first (``pagination._cyclic_segments``).
     birthday_md = models.GeneratedField(
         expression=MonthDay("birthday"),
         output_field=models.SmallIntegerField(null=True),

@@ -179,6 +179,39 @@ def test_across_the_new_year(rep: User, make_contact: Callable[..., Contact], ap
     assert [p["birthday"]["days"] for p in panel["people"]] == [1, 3]
 
 
+@freeze_time("2026-12-29 02:00:00")  # 10:00 in Shanghai
+@pytest.mark.parametrize("who", ["admin", "rep"])
+def test_sorted_by_birthday_the_next_one_comes_first(
+    who: str, admin: User, rep: User, make_contact: Callable[..., Contact], api_for: Callable[[User], Api]
+) -> None:
+    """By birthday, a list starts at today's date and goes round the year (29 December: the 29th,
+    the 31st, then January...), the people without one last; going down, the other way round. A page
+    at a time (two rows each) reads the same order, for a salesperson's restricted list too."""
+    days = [(12, 29), (12, 31), (1, 1), (1, 1), (6, 15), (12, 28)]
+    people = [make_contact(by=rep, given_name=f"{m}月{d}日", birthday=D(1990, m, d)) for m, d in days]
+    nobody = make_contact(by=rep, given_name="没有生日")
+    api = api_for(admin if who == "admin" else rep)
+
+    def ids(ordering: str, limit: int) -> list[int]:
+        out, cursor = [], ""
+        while True:
+            body = api.get(f"contacts?ordering={ordering}&limit={limit}{cursor}").json_body
+            out += [row["id"] for row in body["items"]]
+            if not body.get("next_cursor"):
+                return out
+            cursor = f"&cursor={body['next_cursor']}"
+
+    up = [people[0].pk, people[1].pk, people[2].pk, people[3].pk, people[4].pk, people[5].pk, nobody.pk]
+    down = [people[5].pk, people[4].pk, people[3].pk, people[2].pk, people[1].pk, people[0].pk, nobody.pk]
+    assert ids("birthday_md", 50) == up
+    assert ids("birthday_md", 2) == up
+    assert ids("-birthday_md", 50) == down
+    assert ids("-birthday_md", 2) == down
+    # The list behind the home card (this week's): 29 December, 31 December, 1 January.
+    week = api.get("contacts?birthday_within=7&ordering=birthday_md").json_body["items"]
+    assert [row["id"] for row in week] == up[:4]
+
+
 def test_the_contact_list_offers_the_filter(admin: User, make_contact: Callable[..., Contact]) -> None:
     soon = make_contact(given_name="快了", birthday=born(2))
     later = make_contact(given_name="还早", birthday=born(40))
