@@ -99,18 +99,29 @@ def pick_options(resource: Resource, user: Any, q: str) -> list[Option]:
 
 def person_options(user: Any, q: str) -> list[Option]:
     """Active users by name (or its pinyin: ``User.name_matches``), as an owner select named them
-    to everyone; by email, and with it under the name, only the people the user may see in the
-    users list (``restrict``, as the API's)."""
+    to everyone, with their team under the name (teams are named to everyone too: two 王芳 are told
+    apart); by email, and with it under the name, only the people the user may see in the users
+    list (``restrict``, as the API's)."""
     from guanxi.identity.models import User
 
     known = restricted(User, user, Action.VIEW).values("pk")
-    people = User.objects.filter(is_active=True).annotate(email_shown=models.Q(pk__in=known))
+    people = (
+        User.objects.filter(is_active=True)
+        .select_related("team")
+        .only("pk", "display_name", "email", "team__name")
+        .annotate(email_shown=models.Q(pk__in=known))
+    )
     if q:
         people = people.filter(User.name_matches(q) | models.Q(email__icontains=q, email_shown=True))
     return [
-        Option(person.pk, str(person), person.email if person.email_shown else "")
+        Option(person.pk, str(person), _person_detail(person))
         for person in people.order_by("display_name", "pk")[:PICK_LIMIT]
     ]
+
+
+def _person_detail(person: Any) -> str:
+    parts = [person.email if person.email_shown else "", person.team.name if person.team else ""]
+    return " · ".join(part for part in parts if part)
 
 
 class RecordPicker(forms.Widget):

@@ -13,7 +13,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from guanxi.customers.models import Account, Contact
-from guanxi.identity.models import Role, User
+from guanxi.identity.models import Role, Team, User
 from tests.customers.test_pages import client_for, url
 from tests.factories import UserFactory, field_rule
 
@@ -305,3 +305,18 @@ def test_the_users_list_searches_the_pinyin_of_names_too(admin: User) -> None:
     rows = response.get("/api/v1/users", {"search": "lw"}).json()
     ids = [row["id"] for row in rows.get("results", rows.get("items", []))]
     assert ids == [li.pk]
+
+
+def test_two_people_of_one_name_are_told_apart_by_their_team(rep: User, admin: User) -> None:
+    """Names and teams are on every record's page; emails only where the users list shows them."""
+    east, south = Team.objects.create(name="华东一组"), Team.objects.create(name="华南二组")
+    UserFactory(email="wf1@example.com", display_name="王芳", team=east)
+    UserFactory(email="wf2@example.com", display_name="王芳", team=south)
+    details = re.findall(r'<span class="d-block text-truncate small[^>]*>([^<]*)</span>', picked(rep, "wangfang"), re.S)
+    assert sorted(details) == ["华东一组", "华南二组"]
+    details = re.findall(r'<span class="d-block text-truncate small[^>]*>([^<]*)</span>', picked(admin, "王芳"), re.S)
+    assert sorted(details) == ["wf1@example.com · 华东一组", "wf2@example.com · 华南二组"]
+
+
+def picked(user: User, q: str) -> str:
+    return html(client_for(user).get(url("pick", "users"), {"q": q}))
