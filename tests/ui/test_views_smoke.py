@@ -83,6 +83,18 @@ def test_home_and_navigation(admin_client: Client, admin: User) -> None:
     assert "<script>" not in html and "onclick=" not in html
 
 
+def test_home_counts_the_records_one_works_on(admin_client: Client, admin: User) -> None:
+    """The figures are the CRM records (gadgets here), not the settings' users, teams or tags; those
+    only for someone whose role opens nothing else, so the page never says there is nothing."""
+    GadgetFactory(owner=admin)
+    counts = body(admin_client.get("/")).split('id="home-counts"', 1)[1].split('id="home-changes"', 1)[0]
+    assert f'href="{GADGETS}"' in counts and 'href="/settings/users/"' not in counts
+    clerk = UserFactory(email="clerk@example.com", role=RoleFactory())
+    grant(clerk.role, "identity.user", ["view"], scope="all")
+    counts = body(client_for(clerk).get("/")).split('id="home-counts"', 1)[1].split('id="home-changes"', 1)[0]
+    assert 'href="/settings/users/"' in counts and f'href="{GADGETS}"' not in counts
+
+
 def test_navigation_follows_permissions(rep: User) -> None:
     html = body(client_for(rep).get("/"))
     assert 'href="/settings/users/"' not in html

@@ -82,9 +82,12 @@ class HomeView(GuanxiViewMixin, View):
         stored: dict[str, Any] = cache.get(key) or {}
         cached: dict[str, int] = stored.get("counts", {})
         fresh: dict[str, int] = {}
-        for resource in ui_resources():
-            if resource.read_only or not can(user, resource.model, Action.VIEW):
-                continue
+        openable = [r for r in ui_resources() if not r.read_only and can(user, r.model, Action.VIEW)]
+        # The records a user works on (customers...), not the settings' dictionaries (users, teams,
+        # tags: on a phone they pushed the salesperson's own figures below the fold); those only for
+        # someone whose role opens nothing else.
+        business = [r for r in openable if r.nav_group != "settings"]
+        for resource in business or openable:
             count = cached.get(resource.path)
             if count is None:
                 count = restricted(resource.model, user, Action.VIEW).count()
@@ -104,8 +107,6 @@ class HomeView(GuanxiViewMixin, View):
             data = fresh_panels[panel.key] if panel.cached else panel.context(user)
             if data is not None:
                 panels.append({"template": panel.template, **data})
-        # Business records first, the settings dictionaries (users, teams, tags...) after them.
-        counts.sort(key=lambda c: c["resource"].nav_group == "settings")
         changes = [
             {"entry": entry, "url": record_url_by_type(entry.content_type, entry.object_id)}
             for entry in ChangeLogEntry.objects.restrict(user, Action.VIEW)
