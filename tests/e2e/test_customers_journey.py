@@ -139,11 +139,12 @@ def test_customers_journey(
     page.locator("#follow-button").click()
     expect(page.locator("#follow-button")).to_have_attribute("aria-pressed", "true")
     expect(page.locator("#follow-button")).to_contain_text("已关注")
-    # 共享给他人…: the form is fetched when opened, not with each view; a colleague is found by typing.
+    # 共享给他人…: the form is fetched when opened, not with each view; a colleague is found by typing
+    # the initials of their name (周同事: zts), as a customer is.
     expect(page.locator("#share-form")).to_have_count(0)
     page.locator("#share-open").click()
     settled(page.locator("#share-form-slot"), "#share-form")
-    page.locator("#share-form #id_user").fill("周")
+    page.locator("#share-form #id_user").fill("zts")
     page.locator("#id_user_options [data-picker-option]").filter(has_text="周同事").click()
     expect(page.locator('#share-form [data-picker-chosen] input[name="user"]')).to_have_count(1)
     shot("account-share-form")

@@ -151,6 +151,12 @@ def test_decision_chain_journey(
     expect(row.locator("[data-relation-label]")).to_have_text("同学 / 校友")
     expect(row).to_contain_text("同济大学 2012 届")
     shot("contact-relations")
+    # The change history says it in words, as the card does (it showed the stored data).
+    page.reload()
+    history = page.locator("#panel-changes")
+    expect(history).to_contain_text("人脉关系")
+    expect(history).to_contain_text("同学 / 校友 司马长风：同济大学 2012 届")
+    expect(history).not_to_contain_text("second")
     # The company's page: whom its people know elsewhere, the way in to 华东精密.
     page.goto(f"/customers/accounts/{ids['company']}/")
     network = page.locator("#account-network [data-relation]")
