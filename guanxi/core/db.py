@@ -13,18 +13,42 @@ from __future__ import annotations
 import datetime
 import json
 import logging
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import orjson
 from django.conf import settings
-from django.db import connections, models
+from django.db import connections, models, transaction
 from django.db.models import ForeignKey, ManyToManyField
 
 logger = logging.getLogger(__name__)
 
 #: Below this many written rows, statistics are left to the database (autovacuum, ``PRAGMA optimize``).
 ANALYZE_MIN_ROWS = 1000
+
+
+_one_unit: ContextVar[bool] = ContextVar("guanxi_one_unit", default=False)
+
+
+@contextmanager
+def one_unit() -> Iterator[None]:
+    """Inside, the services' own atomic blocks open no savepoints (``service_atomic``): the caller's
+    transaction, or a savepoint it opens per record, is the unit that a refusal undoes. A bulk
+    action's batch runs so: 500 accounts changing hands made 1,500 savepoints in one transaction,
+    and PostgreSQL slows down past 64 (a record cost 14.5 ms in a batch of 100, 21 in one of 500)."""
+    token = _one_unit.set(True)
+    try:
+        yield
+    finally:
+        _one_unit.reset(token)
+
+
+def service_atomic() -> Any:
+    """``transaction.atomic()`` for a write service: a savepoint when nested (a caller may go on after
+    a refusal), none inside ``one_unit``."""
+    return transaction.atomic(savepoint=not _one_unit.get())
 
 
 def related_tables(model: type[models.Model]) -> list[str]:

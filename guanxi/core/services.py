@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from guanxi.core.audit import changelog_record, snapshot
 from guanxi.core.choices import Action, ChangeAction, Scope
 from guanxi.core.custom_fields import clean_custom_fields
+from guanxi.core.db import service_atomic
 from guanxi.core.errors import FieldErrors, NotFound, PermissionDenied, PreconditionFailed
 from guanxi.core.models import Attachment, Note, OwnedMixin, Tag, TaggedItem, TimelineEntry
 from guanxi.core.permissions import frozen_fields, object_type_of, restricted, scope_for
@@ -34,11 +35,53 @@ def _check_frozen(user: Any, model: type[models.Model], data: dict[str, Any]) ->
         raise FieldErrors({f: [_("You may not change this field.")] for f in sorted(frozen)})
 
 
-def _validate(obj: models.Model, exclude: Iterable[str] = ()) -> None:
+def _validate(obj: models.Model, changed: set[str] | None = None) -> None:
+    """Django's ``full_clean``: of a new record everything; of a changed one (``changed``: the field
+    names whose value changed) those fields, and every constraint over one of them with all its
+    fields. The rest was met when the record was saved, and the database keeps it so. Django checks
+    each check constraint with a query of its own, 2–3 ms: a bulk hand-over of 200 accounts spent
+    two fifths of its time checking revenues and external ids that had not changed."""
+    exclude: list[str] = []
+    if changed is not None:
+        checked = set(changed)
+        for fields in _constraint_fields(type(obj)):
+            if fields & changed:
+                checked |= fields
+        exclude = [f.name for f in obj._meta.concrete_fields if f.name not in checked]
     try:
-        obj.full_clean(exclude=list(exclude))
+        obj.full_clean(exclude=exclude)
     except ValidationError as exc:
         raise FieldErrors(exc.message_dict) from None
+
+
+def _constraint_fields(model: type[models.Model]) -> list[set[str]]:
+    """The fields each constraint of ``model`` reads (its fields, and those its condition names)."""
+    out = []
+    for constraint in model._meta.constraints:
+        fields = set(getattr(constraint, "fields", ()) or ())
+        condition = getattr(constraint, "condition", None)
+        if isinstance(condition, models.Q):
+            fields |= _q_fields(condition)
+        out.append(fields)
+    for together in model._meta.unique_together:
+        out.append(set(together))
+    return out
+
+
+def _q_fields(q: models.Q) -> set[str]:
+    """The model fields a condition names, on either side of its lookups (``F("a")`` too)."""
+    names: set[str] = set()
+    for child in q.children:
+        if isinstance(child, models.Q):
+            names |= _q_fields(child)
+            continue
+        if not isinstance(child, tuple):
+            continue
+        lookup, value = child
+        names.add(lookup.split("__", 1)[0])
+        if isinstance(value, models.F):
+            names.add(str(getattr(value, "name", "")).split("__", 1)[0])
+    return names
 
 
 def tags_remember(obj: models.Model) -> None:
@@ -164,7 +207,6 @@ def record_create(
     return obj
 
 
-@transaction.atomic
 def record_update(
     *,
     model: type[M],
@@ -175,36 +217,44 @@ def record_update(
     tags: Iterable[str] | None = None,
     custom_fields: dict[str, Any] | None = None,
     derived: dict[str, Any] | None = None,
+    locked: M | None = None,
 ) -> M:
     """Change fields of a record the user may change; 412 when ``expected_version`` is stale.
+
+    ``locked``: the row as the caller's ``record_lock`` (same user, "change") returned it in this
+    transaction, so it is not read and locked twice (a module's service checks it first).
 
     ``derived``: values the service keeps itself along with the change (when the owner changed, say),
     written and logged with ``data`` but not the user's input, so the role's read-only and hidden
     fields do not refuse them: hiding "owner since" must not stop a hand-over."""
-    _check_frozen(user, model, data)
-    obj = record_lock(model, pk, user, Action.CHANGE)
-    check_version(obj, expected_version)
-    if tags is not None or hasattr(obj, "custom_fields"):
-        tags_remember(obj)
-    before = snapshot(obj)
-    assigned = _ownership_changed(model, data, before)
-    if assigned and not restricted(model, user, Action.ASSIGN).filter(pk=obj.pk).exists():
-        raise FieldErrors({"owner": [_("You may not assign this record to other people or teams.")]})
-    for name, value in {**data, **(derived or {})}.items():
-        setattr(obj, name, value)
-    if custom_fields is not None:
-        obj.custom_fields = clean_custom_fields(model, custom_fields, obj.custom_fields)  # type: ignore[attr-defined]
-    _validate(obj)
-    _bump(obj)
-    obj.save()
-    if tags is not None:
-        tags_set(obj, tags)
-    if not assigned and not restricted(model, user, Action.CHANGE).filter(pk=obj.pk).exists():
-        raise PermissionDenied(_("This change would move the record outside what you may change."))
-    after = snapshot(obj)
-    changelog_record(actor=user, obj=obj, action=ChangeAction.UPDATE, before=before, after=after)
-    search_reindex(model, [obj.pk], changed={k for k in after if before.get(k) != after[k]})
-    return obj
+    with service_atomic():
+        _check_frozen(user, model, data)
+        obj = locked if locked is not None else record_lock(model, pk, user, Action.CHANGE)
+        check_version(obj, expected_version)
+        if tags is not None:
+            tags_remember(obj)  # in the change log's before and after; unchanged tags would not show
+        before = snapshot(obj)
+        assigned = _ownership_changed(model, data, before)
+        if assigned and not restricted(model, user, Action.ASSIGN).filter(pk=obj.pk).exists():
+            raise FieldErrors({"owner": [_("You may not assign this record to other people or teams.")]})
+        stored = {f.name: getattr(obj, f.attname) for f in model._meta.concrete_fields}
+        for name, value in {**data, **(derived or {})}.items():
+            setattr(obj, name, value)
+        if custom_fields is not None:
+            obj.custom_fields = clean_custom_fields(model, custom_fields, obj.custom_fields)  # type: ignore[attr-defined]
+        _validate(
+            obj, changed={f.name for f in model._meta.concrete_fields if getattr(obj, f.attname) != stored[f.name]}
+        )
+        _bump(obj)
+        obj.save()
+        if tags is not None:
+            tags_set(obj, tags)
+        if not assigned and not restricted(model, user, Action.CHANGE).filter(pk=obj.pk).exists():
+            raise PermissionDenied(_("This change would move the record outside what you may change."))
+        after = snapshot(obj)
+        changelog_record(actor=user, obj=obj, action=ChangeAction.UPDATE, before=before, after=after)
+        search_reindex(model, [obj.pk], changed={k for k in after if before.get(k) != after[k]})
+        return obj
 
 
 @transaction.atomic

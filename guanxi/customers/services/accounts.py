@@ -12,6 +12,7 @@ from django.utils.translation import ngettext
 
 from guanxi.core import services as core_services
 from guanxi.core.choices import Action
+from guanxi.core.db import service_atomic
 from guanxi.core.errors import FieldErrors
 from guanxi.core.permissions import restrict_queryset, restricted
 from guanxi.core.timeline import timeline_add
@@ -200,7 +201,7 @@ def account_update(
 
     A new owner takes along the contacts the previous owner held here (``_contacts_follow``).
     ``rule``: the assignment rule that chose the new owner (the timeline names it)."""
-    with transaction.atomic():
+    with service_atomic():
         current = core_services.record_lock(Account, pk, user, Action.CHANGE)
         core_services.check_version(current, expected_version)
         data = _prepare_account_data(data, current=current, user=user)
@@ -220,6 +221,7 @@ def account_update(
             tags=tags,
             custom_fields=custom_fields,
             derived=derived,
+            locked=current,
         )
         moved = _contacts_follow(account, before["owner_id"], user) if before["owner_id"] != account.owner_id else None
         _account_timeline(account, before, user, rule, moved)

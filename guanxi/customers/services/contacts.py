@@ -15,6 +15,7 @@ from guanxi.core import context
 from guanxi.core import services as core_services
 from guanxi.core.audit import changelog_record, diff
 from guanxi.core.choices import Action, ChangeAction
+from guanxi.core.db import service_atomic
 from guanxi.core.errors import FieldErrors, NotFound
 from guanxi.core.models import ChangeLogEntry, Note
 from guanxi.core.names import person_display_name
@@ -399,7 +400,7 @@ def contact_update(
     """Change a contact. Given ``emails``/``phones``/``accounts`` lists replace the current ones
     (links to accounts the user cannot see stay); the change log shows the lists before and after."""
     _check_extra_frozen(user, accounts=accounts)
-    with transaction.atomic():
+    with service_atomic():
         current = core_services.record_lock(Contact, pk, user, Action.CHANGE)
         core_services.check_version(current, expected_version)
         errors: dict[str, list[str]] = {}
@@ -417,6 +418,7 @@ def contact_update(
             expected_version=expected_version,
             tags=tags,
             custom_fields=custom_fields,
+            locked=current,
         )
         if (contact.emails, contact.phones) != points_before:
             _sync_points(contact)

@@ -99,7 +99,7 @@ def customer_profile_update(
         current = core_services.record_lock(CustomerProfile, pk, user, Action.CHANGE)
         data = _prepare_profile(data, current=current)
         profile = core_services.record_update(
-            model=CustomerProfile, pk=pk, user=user, data=data, expected_version=expected_version
+            model=CustomerProfile, pk=pk, user=user, data=data, expected_version=expected_version, locked=current
         )
         classify_after_commit(None, tiers=False)
     return profile
@@ -172,7 +172,9 @@ def _checked_update(
     with transaction.atomic():
         current = core_services.record_lock(model, pk, user, Action.CHANGE)
         data = prepare(data, current=current)
-        return core_services.record_update(model=model, pk=pk, user=user, data=data, expected_version=expected_version)
+        return core_services.record_update(
+            model=model, pk=pk, user=user, data=data, expected_version=expected_version, locked=current
+        )
 
 
 def assignment_rule_delete(
