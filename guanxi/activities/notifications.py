@@ -35,6 +35,7 @@ from django.utils.translation import gettext_lazy
 
 from guanxi.activities.models import Notification, NotificationKind, NotificationMute
 from guanxi.core.choices import Action, ChangeAction
+from guanxi.core.db import after_commit
 from guanxi.core.errors import FieldErrors
 from guanxi.core.models import ChangeLogEntry, Follow, TimelineEntry
 from guanxi.core.pagination import Page, paginate
@@ -163,7 +164,7 @@ def _after_commit(model: type[models.Model], events: list[_Event]) -> None:
     writing transaction is as short as it was (its locks held no longer), and a change rolled back
     tells nobody. A failure here is logged and loses the change nothing (``robust``)."""
     if events:
-        transaction.on_commit(lambda: _notify_committed(model, events), robust=True)
+        after_commit(("notify", model), events, lambda gathered: _notify_committed(model, gathered))
 
 
 def _notify_committed(model: type[models.Model], events: list[_Event]) -> None:

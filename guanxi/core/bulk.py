@@ -26,7 +26,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from guanxi.core import services
 from guanxi.core.choices import Action
-from guanxi.core.db import one_unit
+from guanxi.core.db import one_unit, unit_savepoint
 from guanxi.core.errors import FieldErrors, GuanxiError, PermissionDenied
 from guanxi.core.filters import record_ids
 from guanxi.core.follows import follow_many
@@ -325,7 +325,7 @@ def _apply_all(
                     raise FieldErrors(errors, detail=exc.detail) from None
             else:
                 try:
-                    with transaction.atomic():
+                    with unit_savepoint():
                         changed = _apply_one(plan, user, pk, tags, by_rules)
                 except GuanxiError as exc:
                     result["failed"] += 1

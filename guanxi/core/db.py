@@ -11,6 +11,7 @@ On PostgreSQL, outside a transaction, ``VACUUM (ANALYZE)`` also sets the visibil
 from __future__ import annotations
 
 import datetime
+import functools
 import json
 import logging
 from collections.abc import Callable, Hashable, Iterator
@@ -29,26 +30,60 @@ logger = logging.getLogger(__name__)
 ANALYZE_MIN_ROWS = 1000
 
 
-_one_unit: ContextVar[bool] = ContextVar("guanxi_one_unit", default=False)
+# Work left for after the commit, gathered inside ``one_unit``: key -> (run, items).
+_Gathered = dict[Hashable, tuple[Callable[[list[Any]], Any], list[Any]]]
+_one_unit: ContextVar[_Gathered | None] = ContextVar("guanxi_one_unit", default=None)
 
 
 @contextmanager
 def one_unit() -> Iterator[None]:
-    """Inside, the services' own atomic blocks open no savepoints (``service_atomic``): the caller's
-    transaction, or a savepoint it opens per record, is the unit that a refusal undoes. A bulk
-    action's batch runs so: 500 accounts changing hands made 1,500 savepoints in one transaction,
-    and PostgreSQL slows down past 64 (a record cost 14.5 ms in a batch of 100, 21 in one of 500)."""
-    token = _one_unit.set(True)
+    """Many records written as one unit (a bulk action's batch), inside the caller's transaction.
+
+    The services' own atomic blocks open no savepoints (``service_atomic``): the caller's
+    transaction, or a savepoint it opens per record (``unit_savepoint``), is what a refusal undoes.
+    500 accounts changing hands made 1,500 savepoints in one transaction, and PostgreSQL slows down
+    past 64 (a record cost 14.5 ms in a batch of 100, 21 in one of 500). And the work they leave for
+    after the commit (``after_commit``: notifications, recomputes) is done once for the unit, with
+    every record's items, not once a record."""
+    gathered: _Gathered = {}
+    token = _one_unit.set(gathered)
     try:
         yield
     finally:
         _one_unit.reset(token)
+    for run, items in gathered.values():
+        transaction.on_commit(functools.partial(run, items), robust=True)
+
+
+@contextmanager
+def unit_savepoint() -> Iterator[None]:
+    """A savepoint for one record inside ``one_unit``: a refusal undoes its writes, and drops the
+    work it had left for after the commit with them."""
+    gathered = _one_unit.get()
+    marks = {key: len(items) for key, (_run, items) in gathered.items()} if gathered is not None else {}
+    try:
+        with transaction.atomic():
+            yield
+    except BaseException:
+        for key, (_run, items) in (gathered or {}).items():
+            del items[marks.get(key, 0) :]
+        raise
+
+
+def after_commit(key: Hashable, items: list[Any], run: Callable[[list[Any]], Any]) -> None:
+    """Run ``run(items)`` once the transaction commits (``robust``: a failure is logged and undoes
+    nothing). Inside ``one_unit``, the items of every call with the same ``key`` go to one run."""
+    gathered = _one_unit.get()
+    if gathered is None:
+        transaction.on_commit(lambda: run(items), robust=True)
+        return
+    gathered.setdefault(key, (run, []))[1].extend(items)
 
 
 def service_atomic() -> Any:
     """``transaction.atomic()`` for a write service: a savepoint when nested (a caller may go on after
     a refusal), none inside ``one_unit``."""
-    return transaction.atomic(savepoint=not _one_unit.get())
+    return transaction.atomic(savepoint=_one_unit.get() is None)
 
 
 def related_tables(model: type[models.Model]) -> list[str]:

@@ -33,6 +33,7 @@ from django.utils.translation import gettext as _
 from django_tasks import task
 from rapidfuzz import fuzz
 
+from guanxi.core.db import after_commit
 from guanxi.core.search import pinyin
 
 #: How many rows one IN (...) list carries (well below SQLite's variable limit).
@@ -558,8 +559,7 @@ def duplicates_detect_ranges(ranges: dict[str, list[list[int]]]) -> int:
 
 def detect_after_commit(model: type[models.Model], pks: Iterable[int]) -> None:
     """Run detection for these records once the current transaction commits (services call this)."""
-    ids = list(pks)
-    transaction.on_commit(lambda: duplicates_detect(model, ids), robust=True)
+    after_commit(("duplicates", model), list(pks), lambda ids: duplicates_detect(model, sorted(set(ids))))
 
 
 # --- how a pair reads -------------------------------------------------------------------------------------

@@ -362,3 +362,31 @@ def test_a_hand_over_costs_a_few_queries_a_record_and_no_savepoint_each(
     assert refused.status_code == 400, refused.json_body
     assert any(f"records.{accounts[3].pk}" in e["field"] for e in refused.json_body["errors"]), refused.json_body
     assert Account.objects.get(pk=accounts[3].pk).annual_revenue != -5
+
+
+def test_a_batch_tells_and_recomputes_in_one_go_after_it_commits(
+    admin: User, rep: User, make_account: Callable[..., Account], django_capture_on_commit_callbacks: Any
+) -> None:
+    """Each record's change is told to whom it concerns as before (here its owner), but the batch's
+    notifications and its tier recompute run once after the commit (``core.db.one_unit``), not
+    once a record; in a job, a record refused is told to nobody."""
+    from guanxi.activities.models import Notification
+
+    accounts = [make_account(name=f"关注{i}", by=rep) for i in range(6)]
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = Api(admin).post(
+            "accounts/bulk", {"action": "update", "data": {"industry": "retail"}, "ids": [a.pk for a in accounts]}
+        )
+    assert response.json_body["changed"] == 6
+    assert len(callbacks) <= 3, callbacks  # the notifications, the tiers, the fit scores
+    assert Notification.objects.filter(recipient=rep, kind="changed").count() == 6
+    # A job goes on past a refusal: the refused record's change is undone and told to nobody.
+    Notification.objects.all().delete()
+    parent = accounts[1].pk  # its own parent: refused, the other two take it
+    plan = bulk.bulk_plan(resource=bulk.bulk_resource("accounts"), user=admin, action="update", data={"parent": parent})
+    with django_capture_on_commit_callbacks(execute=True):
+        result = bulk.bulk_apply_ids(plan, admin, [a.pk for a in accounts[:3]], all_or_nothing=False)
+    assert (result["changed"], result["failed"]) == (2, 1), result
+    told = set(Notification.objects.filter(recipient=rep).values_list("object_id", flat=True))
+    assert told == {accounts[0].pk, accounts[2].pk}
+    assert Account.objects.get(pk=parent).parent_id is None

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.db import transaction
 
+from guanxi.core.db import after_commit
 from guanxi.core.errors import FieldErrors
 from guanxi.customers.models import CustomerProfile, TierRule
 from guanxi.customers.normalize import normalize_cn_province, normalize_country
@@ -64,11 +65,14 @@ def classify_after_commit(account_ids: list[int] | None, *, tiers: bool = True, 
     """Queue tier and fit recomputation once the transaction commits (None = every account)."""
     from guanxi.customers import tasks
 
-    def enqueue() -> None:
-        ids = list(account_ids) if account_ids is not None else None
+    def enqueue(gathered: list[int] | None) -> None:
+        ids = sorted(set(gathered)) if gathered is not None else None
         if tiers and (ids is None or TierRule.objects.filter(is_active=True).exists()):
             tasks.account_tier_recompute_task.enqueue(account_ids=ids)
         if fit and (ids is None or CustomerProfile.objects.filter(is_active=True).exists()):
             tasks.account_fit_recompute_task.enqueue(account_ids=ids)
 
-    transaction.on_commit(enqueue, robust=True)
+    if account_ids is None:
+        transaction.on_commit(lambda: enqueue(None), robust=True)
+    else:  # a bulk batch's accounts in one task each (``one_unit``)
+        after_commit(("classify", tiers, fit), list(account_ids), enqueue)
