@@ -84,6 +84,12 @@ def test_the_bulk_action_replaces_the_scope_s_tag(
     assert (tags_of(hot), tags_of(cold), tags_of(plain)) == (["VIP", "意向::中"], ["意向::中"], ["意向::中"])
     refused = api.post("accounts/bulk", {"action": "tag_add", "tags": ["意向::高", "意向::低"], "ids": [plain.pk]})
     assert refused.status_code == 400 and [e["field"] for e in refused.json_body["errors"]] == ["tags"]
+    # The list page's bulk bar does the same (it added beside the scope's tag, and the save refused it).
+    page = client_for(admin).post(
+        "/customers/accounts/bulk/", {"action": "add_tags", "tags": "意向::低", "pk": [hot.pk, plain.pk]}
+    )
+    assert page.status_code == 302
+    assert (tags_of(hot), tags_of(plain)) == (["VIP", "意向::低"], ["意向::低"])
 
 
 @pytest.mark.django_db

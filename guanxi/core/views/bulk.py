@@ -16,9 +16,9 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from guanxi.api.crud import tag_names_for
 from guanxi.core import services
 from guanxi.core.bulk import acting_on
+from guanxi.core.db import one_unit
 from guanxi.core.errors import FieldErrors, GuanxiError, PreconditionFailed
 from guanxi.core.forms import RecordForm, parse_tags, record_form_class
 from guanxi.core.views.base import ResourceView, delete_verb, has_custom_delete_verb, resource_url, safe_next
@@ -95,7 +95,7 @@ class BulkActionView(ResourceView):
             return render(self.request, self.template_names("bulk_delete"), self.context(objects, "delete", back))
         delete = self.resource.delete or services.record_delete
         try:
-            with transaction.atomic():
+            with transaction.atomic(), one_unit():
                 for obj in objects:
                     delete(model=self.model, pk=obj.pk, user=self.request.user)
         except GuanxiError as exc:
@@ -155,7 +155,7 @@ class BulkActionView(ResourceView):
                     data[name] = value
             update = self.resource.update or services.record_update
             try:
-                with transaction.atomic():
+                with transaction.atomic(), one_unit():  # all or nothing, as a bulk action's batch
                     for obj in objects:
                         update(model=self.model, pk=obj.pk, user=self.request.user, data=data)
             except FieldErrors as exc:
@@ -176,20 +176,19 @@ class BulkActionView(ResourceView):
         if not names:
             messages.error(self.request, _("Type the tags to add or remove, separated by commas."))
             return redirect(back)
-        current = tag_names_for(self.model, [o.pk for o in objects])
-        update = self.resource.update or services.record_update
-        changed = 0
-        try:
-            with transaction.atomic():
-                for obj in objects:
-                    before = set(current.get(obj.pk, []))
-                    after = before | set(names) if add else before - set(names)
-                    if after != before:
-                        update(model=self.model, pk=obj.pk, user=self.request.user, data={}, tags=sorted(after))
-                        changed += 1
+        from guanxi.core.bulk import bulk_start_or_run
+
+        try:  # as the API's bulk tags: a scoped tag (意向::中) takes the place of its scope's other
+            outcome = bulk_start_or_run(
+                resource=self.resource,
+                user=self.request.user,
+                action="tag_add" if add else "tag_remove",
+                ids=[o.pk for o in objects],
+                tags=names,
+            )
         except GuanxiError as exc:
             return self.failed(exc, back)
-        return self.done(changed, back)
+        return self.done(outcome["changed"], back) if isinstance(outcome, dict) else self.report(outcome, back)
 
     def do_add_tags(self, objects: list[models.Model], back: str) -> HttpResponse:
         return self._retag(objects, back, add=True)
