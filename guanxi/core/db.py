@@ -52,7 +52,8 @@ def one_unit() -> Iterator[None]:
     finally:
         _one_unit.reset(token)
     for run, items in gathered.values():
-        transaction.on_commit(functools.partial(run, items), robust=True)
+        if items:  # a refused record's dropped ones may leave none
+            transaction.on_commit(functools.partial(run, items), robust=True)
 
 
 @contextmanager
