@@ -272,7 +272,10 @@ def bulk_apply_ids(plan: BulkPlan, user: Any, ids: list[Any], *, all_or_nothing:
     result = _new_result()
     result["selected"] = len(ids)
     model = plan.resource.model
-    with transaction.atomic():
+    # One unit (``core.db.one_unit``): the services open no savepoints of their own, and their
+    # after-commit work runs once for the batch. All or nothing, the transaction is what a refusal
+    # undoes; otherwise the savepoint each record gets below.
+    with transaction.atomic(), one_unit():
         permitted = set(allowed(plan, user).filter(pk__in=ids).values_list("pk", flat=True))
         skipped = [pk for pk in ids if pk not in permitted]
         result["skipped"] = len(skipped)
@@ -291,27 +294,6 @@ def bulk_apply_ids(plan: BulkPlan, user: Any, ids: list[Any], *, all_or_nothing:
         # The rules are read once per transaction, and the turns they hand out are saved with it.
         hook = plan.resource.assign_by_rules
         by_rules = hook(user) if hook is not None and plan.action == "assign_rules" and todo else None
-        _apply_all(plan, user, todo, owners, tags, by_rules, result, all_or_nothing=all_or_nothing)
-        if by_rules is not None:
-            by_rules.save()
-    return result
-
-
-def _apply_all(
-    plan: BulkPlan,
-    user: Any,
-    todo: list[Any],
-    owners: dict[Any, Any],
-    tags: dict[Any, list[str]],
-    by_rules: Any,
-    result: dict[str, Any],
-    *,
-    all_or_nothing: bool,
-) -> None:
-    """Each record through its service, counted in ``result``. The services open no savepoints of
-    their own here (``one_unit``): all or nothing, the batch's transaction is the unit; otherwise
-    the savepoint each record gets below."""
-    with one_unit():
         for pk in todo:
             if plan.action == "owner" and owners.get(pk) == plan.data["owner_id"]:
                 result["unchanged"] += 1
@@ -333,6 +315,9 @@ def _apply_all(
                         result["errors"].append({"id": pk, "errors": exc.errors or {"": [exc.detail]}})
                     continue
             result["changed" if changed else "unchanged"] += 1
+        if by_rules is not None:
+            by_rules.save()
+    return result
 
 
 def bulk_start_or_run(

@@ -7,6 +7,7 @@ writes the change log explicitly.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from typing import Any, TypeVar
 
@@ -54,6 +55,7 @@ def _validate(obj: models.Model, changed: set[str] | None = None) -> None:
         raise FieldErrors(exc.message_dict) from None
 
 
+@functools.cache
 def _constraint_fields(model: type[models.Model]) -> list[set[str]]:
     """The fields each constraint of ``model`` reads (its fields, and those its condition names)."""
     out = []

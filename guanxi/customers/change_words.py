@@ -16,8 +16,7 @@ from django.db import models
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
-from guanxi.core.permissions import unseen_ids
-from guanxi.core.views.display import ChangeValueWords, register_change_words
+from guanxi.core.views.display import ChangeValueWords, record_names, register_change_words
 from guanxi.customers.classification import describe, describe_points
 from guanxi.customers.forms import point_label, point_text
 from guanxi.customers.models import (
@@ -41,14 +40,6 @@ def _with_details(text: str, details: list[str]) -> str:
     return _("%(value)s (%(details)s)") % {"value": text, "details": joined}
 
 
-def _names(model: type[models.Model], ids: set[Any], user: Any) -> dict[Any, str]:
-    """Records by name, those ``user`` may not see unnamed, one deleted since by its number."""
-    found = {pk: str(obj) for pk, obj in ((o.pk, o) for o in model._base_manager.filter(pk__in=ids))}
-    for pk in unseen_ids(user, model, ids):
-        found[pk] = _("a record you may not see")
-    return found
-
-
 def contact_points(kind: str) -> Any:
     """Emails or phones, one a line: "+86 21 6123 4567 ext. 802 (工作)", as the person's page reads them."""
 
@@ -68,7 +59,7 @@ def contact_points(kind: str) -> Any:
 def account_links(values: list[Any], user: Any) -> ChangeValueWords:
     """A person's companies, one a line: "上海浦江精密机械有限公司 (总经理, 主要客户)"."""
     ids = {item.get("account") for value in values for item in _items(value)} - {None}
-    names = _names(Account, ids, user) if ids and user is not None else {}
+    names = record_names(Account, ids, user)
     primary = str(AccountContact._meta.get_field("is_primary").verbose_name)
 
     def words(value: Any, _record_id: Any) -> list[str]:
@@ -90,7 +81,7 @@ def relations_of(model: type[models.Model]) -> Any:
 
     def prepare(values: list[Any], user: Any) -> ChangeValueWords:
         ids = {item.get(end) for value in values for item in _items(value) for end in ("first", "second")} - {None}
-        names = _names(model, ids, user) if ids and user is not None else {}
+        names = record_names(model, ids, user)
 
         def words(value: Any, record_id: Any) -> list[str]:
             out = []

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime
 import decimal
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +26,7 @@ from django.utils.translation import gettext_lazy
 from guanxi.core.choices import choice_label
 from guanxi.core.models import CustomFieldDefinition
 from guanxi.core.money import money_fields, short_money
+from guanxi.core.permissions import unseen_ids
 from guanxi.core.registry import ComputedColumn, Resource
 from guanxi.core.tags import SEPARATOR, scope_of
 from guanxi.core.views.base import record_url
@@ -208,7 +209,7 @@ class ChangeField:
     label: Any = None  # a name the change log keeps that is not a model field (a person's relations)
 
 
-_CHANGE_FIELDS: dict[tuple[type[models.Model], str], ChangeField] = {}
+_CHANGE_FIELDS: dict[type[models.Model], dict[str, ChangeField]] = {}
 
 
 def register_change_words(model: type[models.Model], name: str, words: ChangeWords, *, label: Any = None) -> None:
@@ -216,11 +217,24 @@ def register_change_words(model: type[models.Model], name: str, words: ChangeWor
     companies, a rule's conditions), which would read as raw data. ``words`` is given every value
     of the field that a history shows first, so that it reads the records they name once, and
     whom they are shown to (a record they may not see is not named)."""
-    _CHANGE_FIELDS[(model, name)] = ChangeField(words, label)
+    _CHANGE_FIELDS.setdefault(model, {})[name] = ChangeField(words, label)
 
 
 def change_fields(model: type[models.Model] | None) -> dict[str, ChangeField]:
-    return {name: field for (owner, name), field in _CHANGE_FIELDS.items() if owner is model}
+    return _CHANGE_FIELDS.get(model, {}) if model is not None else {}
+
+
+def record_names(model: type[models.Model], ids: Iterable[Any], user: Any) -> dict[Any, str]:
+    """``model``'s records ``ids`` by name, in one query, those ``user`` may not see said to be one
+    (``unseen_ids``: what one may not see names nothing); one gone has no name here."""
+    wanted = {pk for pk in ids if pk is not None}
+    if not wanted:
+        return {}
+    names = {obj.pk: str(obj) for obj in model._default_manager.filter(pk__in=wanted)}
+    if user is not None:
+        for pk in unseen_ids(user, model, wanted):
+            names[pk] = _("a record you may not see")
+    return names
 
 
 def lines(value: str | list[str]) -> SafeString | str:

@@ -25,7 +25,7 @@ from guanxi.core.follows import is_following
 from guanxi.core.forms import RecordForm, record_form_class
 from guanxi.core.models import Attachment, ChangeLogEntry
 from guanxi.core.money import money_fields
-from guanxi.core.permissions import can, hidden_fields, restricted, unseen_ids, unseen_references
+from guanxi.core.permissions import can, hidden_fields, restricted, unseen_references
 from guanxi.core.registry import Resource
 from guanxi.core.search.recent import recent_view_record
 from guanxi.core.views import display
@@ -84,9 +84,10 @@ EMPTY_VALUES: tuple[Any, ...] = (None, "", [], {})
 def _pair(changes: dict[str, Any] | None, name: str) -> tuple[Any, Any]:
     """(before, after) of a field in a change-log entry's ``changes`` (an old entry kept the value alone)."""
     pair = (changes or {}).get(name)
-    if isinstance(pair, list):
-        return ([*pair, None, None][0], [*pair, None, None][1])
-    return None, pair
+    if not isinstance(pair, list):
+        return None, pair
+    padded = [*pair, None, None]
+    return padded[0], padded[1]
 
 
 def change_panel(
@@ -109,14 +110,10 @@ def change_panel(
             if db_field is not None and db_field.many_to_one and isinstance(pair, list):
                 related.setdefault(db_field.related_model, set()).update(v for v in pair if isinstance(v, int))  # type: ignore[arg-type]
     names = {
-        (related_model, obj.pk): str(obj)
+        (related_model, pk): name
         for related_model, ids in related.items()
-        for obj in related_model._default_manager.filter(pk__in=ids)
+        for pk, name in display.record_names(related_model, ids, user).items()
     }
-    if user is not None:
-        for related_model, ids in related.items():
-            for pk in unseen_ids(user, related_model, ids):
-                names[(related_model, pk)] = _("a record you may not see")
 
     # Structured values (a person's emails, companies, relations; a rule's conditions) in words,
     # each field's prepared once for the entries shown.
