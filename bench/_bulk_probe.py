@@ -17,10 +17,10 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from _restricted_probe import django_setup  # noqa: E402 - after the path
-
 
 def main() -> None:
+    from _restricted_probe import django_setup  # bench/ is the script's own folder on the path
+
     django_setup()
     from django.core.management import call_command
     from django.db import connection
