@@ -24,7 +24,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 
-from guanxi.core.names import split_name
+from guanxi.core.names import has_east_asian_script, split_name
 from guanxi.core.search import pinyin
 
 _HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
@@ -242,11 +242,18 @@ _SPELLED_QUERY_RE = re.compile(r"[a-z0-9\s]+")
 def spelled_name(display: str) -> str:
     """A person's name as the latin words it is typed by, each after a space: 李伟 -> " liwei lw li
     wei " (the pinyin and initials of the name and of its given name, the syllables, the other
-    readings of a polyphone), John Smith -> " johnsmith smithjohn john smith ". A query
+    readings of a polyphone), John Smith -> " johnsmith smithjohn john smith js ". A query
     (``spelled_query``) finds a word by its beginning."""
     keys, words = person_tokens(*split_name(display), display)
+    # A latin name's initials in the order it is shown (John Smith: js), as a Chinese name's are: a
+    # picker is typed the same way whoever is picked. Contacts' search documents leave them out, where
+    # "js" would be one more match for every 金SX among a million people.
+    initials = ""
+    if not has_east_asian_script(display):
+        starts = [_WORDS_RE.search(word) for word in fold(display).split()]
+        initials = "".join(start.group()[0] for start in starts if start) if len(starts) > 1 else ""
     out = ""
-    for token in (*keys, *words):
+    for token in (*keys, *words, *([initials] if initials else [])):
         if _NOT_LATIN_RE.search(token) is None and len(out) + len(token) + 2 <= SPELLED_MAX:
             out += f" {token}"
     return f"{out} " if out else ""
