@@ -22,6 +22,7 @@ from guanxi.core.search.engine import id_range
 from guanxi.core.search.text import parse_query
 from guanxi.customers.models import Account, Contact
 from guanxi.customers.services.accounts import account_create
+from guanxi.customers.services.contacts import contact_update
 from tests.factories import UserFactory, field_rule, share
 
 pytestmark = pytest.mark.django_db
@@ -414,3 +415,69 @@ def test_a_short_prefix_of_digits_walks_a_little_first(analyzed: list[Contact], 
     with CaptureQueriesContext(connection) as ctx:
         assert len(_candidates("13800", "prefix", 40)) == 40
     assert "newest" not in ctx.captured_queries[0]["sql"]
+
+
+# --- the key tier reads whole-name keys from a B-tree ------------------------------------------------------
+
+
+def _keys_of(contact: Contact) -> set[str]:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT key FROM {backend().KEY_TABLE} WHERE id = %s", [id_range(Contact)[0] | contact.pk])  # noqa: S608
+        return {row[0] for row in cursor.fetchall()}
+
+
+@postgres_only
+def test_the_key_table_follows_every_write_of_a_document(rep: Any) -> None:
+    """A person's keys are rows of their own (name, pinyin, initials), rewritten with the document: a
+    rename leaves none of the old, binning none at all, a rebuild the same rows."""
+    from guanxi.core.search import search_rebuild
+
+    contact = many(rep, 1, family="李")[0]
+    contact.given_name, contact.display_name = "伟", "李伟"
+    contact.save()
+    search_reindex(Contact, [contact.pk])
+    assert _keys_of(contact) == {"李伟", "liwei", "lw"}
+    contact_update(pk=contact.pk, user=rep, data={"given_name": "明"})
+    assert _keys_of(contact) == {"李明", "liming", "lm"}
+    assert search_rebuild("contacts") >= 1 and _keys_of(contact) == {"李明", "liming", "lm"}
+    core_services.record_delete(model=Contact, pk=contact.pk, user=rep)
+    assert _keys_of(contact) == set()
+
+
+@postgres_only
+def test_the_key_tier_reads_the_newest_keys_from_the_index_alone(rep: Any) -> None:
+    """The newest five named 李伟 is a backward index-only scan of the key table, then five documents
+    by id: not GIN, which would read the heap page of every document holding the key."""
+    people = many(rep, 60, family="李伟")  # display names 李伟0 … 李伟59: each holds the word 李伟, not the key
+    named = many(rep, 30, family="")
+    Contact.objects.filter(pk__in=[c.pk for c in named]).update(family_name="李", given_name="伟", display_name="李伟")
+    search_reindex(Contact, [c.pk for c in named])
+    search_analyze(rows=5000)
+    low, high = id_range(Contact)
+    pg = backend()
+    rows = pg.candidates(parse_query("李伟"), ("k", "n"), "key", low, high, 5)
+    assert [row[0] for row in rows] == sorted((low | c.pk for c in named), reverse=True)[:5]
+    for q in ("liwei", "lw", "李伟"):  # the same documents as the key lexemes GIN holds
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT id FROM {pg.TABLE} WHERE tsv @@ %s::tsquery ORDER BY id DESC",  # noqa: S608
+                [pg.match_expression(parse_query(q), ("k",), "key", pg.namespace(low))],
+            )
+            expected = [row[0] for row in cursor.fetchall()]
+        assert [row[0] for row in pg.candidates(parse_query(q), ("k",), "key", low, high, 100)] == expected, q
+        assert len(expected) >= 30
+    assert pg.candidates(parse_query("李伟"), ("n",), "key", low, high, 5) == []  # names hidden: no key
+    captured: list[tuple[str, Any]] = []
+
+    def keep(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        captured.append((sql, params))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(keep):
+        pg.candidates(parse_query("lw"), ("k", "n", "e", "p", "o"), "key", low, high, 5)
+    ((sql, params),) = captured
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, params)
+        plan = json.dumps(cursor.fetchone()[0][0]["Plan"])
+    assert "Index Only Scan" in plan and f"{pg.KEY_TABLE}_pkey" in plan and "core_search_document_tsv" not in plan, plan
+    assert len(people) == 60
