@@ -16,7 +16,7 @@ there a record the service refuses is reported and the others go on.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -372,6 +372,30 @@ def bulk_start_or_run(
     return job_start(kind="bulk", user=user, object_type=resource.object_type, params=params)
 
 
+def bulk_chunks(
+    plan: BulkPlan,
+    user: Any,
+    chosen: models.QuerySet,
+    *,
+    result: dict[str, Any] | None = None,
+    last: Any = 0,
+    saved: Callable[[Any, dict[str, Any]], None],
+) -> dict[str, Any]:
+    """Apply ``plan`` to the ``chosen`` records above id ``last``, ``CHUNK`` at a time: one transaction
+    each, in which ``saved(last id, result so far)`` writes the job's checkpoint, so that the work and
+    the checkpoint commit together and a resumed job goes on after the last chunk that did. A record
+    the service refuses is counted and listed; the others go on. ``result``: the counts so far."""
+    result = result if result is not None else _new_result()
+    while True:
+        pks = list(chosen.filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)[:CHUNK])
+        if not pks:
+            return result
+        with transaction.atomic():
+            result = _merge(result, bulk_apply_ids(plan, user, pks, all_or_nothing=False))
+            last = pks[-1]
+            saved(last, result)
+
+
 @job_handler("bulk")
 def bulk_job(run: JobRun) -> dict[str, Any]:
     """A large bulk action, chunk by chunk; the checkpoint is the last record id done."""
@@ -397,15 +421,11 @@ def bulk_job(run: JobRun) -> dict[str, Any]:
     total = chosen.count()
     requested = len(set(ids)) if ids is not None else total
     run.progress(int(result.get("selected", 0)), requested)
-    while True:
-        pks = list(chosen.filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)[:CHUNK])
-        if not pks:
-            break
-        with transaction.atomic():
-            part = bulk_apply_ids(plan, user, pks, all_or_nothing=False)
-            result = _merge(result, part)
-            last = pks[-1]
-            run.checkpoint({"last": last}, processed=result["selected"], **result)
+
+    def saved(done: Any, so_far: dict[str, Any]) -> None:
+        run.checkpoint({"last": done}, processed=so_far["selected"], **so_far)
+
+    result = bulk_chunks(plan, user, chosen, result=result, last=last, saved=saved)
     if ids is not None:
         # Ids the user could not (or no longer) see count as skipped too.
         missing = requested - result["selected"]

@@ -15,6 +15,11 @@ class CustomersConfig(AppConfig):
         from guanxi.customers.services.merge import register_customer_movers
 
         register_customers()
+        from guanxi.identity.handover import register_handover
+
+        # A company before its people: those its owner held go with it (into the pool too).
+        register_handover("accounts", position=10)
+        register_handover("contacts", position=20)
         from guanxi.core.search.customers import register_customer_search
 
         register_customer_search()

@@ -1,4 +1,4 @@
-"""Identity API operations beyond plain CRUD: passwords, role permissions, token mint/revoke."""
+"""Identity API operations beyond plain CRUD: passwords, handovers, role permissions, token mint/revoke."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from guanxi.core.choices import Action
 from guanxi.core.permissions import hidden_fields
 from guanxi.core.registry import Resource
 from guanxi.identity import services
+from guanxi.identity.handover import handover
 from guanxi.identity.models import FieldRule, RolePermission
 
 router = Router(tags=["identity"])
@@ -42,6 +43,15 @@ class RolePermissionsIn(Schema):
     field_rules: list[FieldRuleIn] | None = None
 
 
+class HandoverIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+    recipient: int | None = None  # the colleague who takes the records over (a user id)
+    to_pool: bool = False  # records of resources with a pool (accounts) go back to it instead
+    reason: str = ""  # to the pool: why (one's own words)
+    reason_id: int | None = None  # to the pool: one of the release reasons (GET /pool-reasons)
+    deactivate: bool = False  # deactivate the user once their records are handed over
+
+
 class TokenIn(Schema):
     model_config = ConfigDict(extra="forbid")
     name: str
@@ -56,6 +66,20 @@ def user_routes(router: Router, resource: Resource) -> None:
         target = get_visible(request, resource, id)
         services.user_set_password(target=target, user=request.user, password=payload.password)  # type: ignore[arg-type]
         return HttpResponse(status=204)
+
+    @router.post(
+        "/{id}/handover",
+        response={200: dict, 202: dict},
+        summary="Hand over every record a user owns (离职交接) to a colleague or the pool; 202 and a job when many",
+    )
+    def handover_records(request: HttpRequest, id: int, payload: HandoverIn) -> HttpResponse:
+        from guanxi.core.api_jobs import job_json
+
+        require_token_scope(request, resource.object_type, Action.VIEW)
+        outcome = handover(pk=id, user=request.user, **payload.model_dump())
+        if isinstance(outcome, dict):
+            return json_response(outcome)
+        return json_response(job_json(outcome), status=202, headers={"Location": f"/api/v1/jobs/{outcome.pk}"})
 
 
 def role_routes(router: Router, resource: Resource) -> None:

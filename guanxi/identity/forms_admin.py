@@ -249,3 +249,61 @@ class ShareForm(forms.Form):
         if bool(cleaned.get("user")) == bool(cleaned.get("team")):
             raise forms.ValidationError(_("Share with either one user or one team."))
         return cleaned
+
+
+# --- handover (离职交接) -----------------------------------------------------------------------------
+
+
+class HandoverForm(forms.Form):
+    """Whom a colleague's records go to (``identity.handover``); the service checks every choice."""
+
+    # Picked by typing, as owners are: a company's people are too many for a select.
+    recipient = forms.ModelChoiceField(
+        label=gettext_lazy("Hand over to"),
+        queryset=User.objects.filter(is_active=True),
+        required=False,
+        widget=RecordPicker("users", User.objects.filter(is_active=True)),
+        help_text=gettext_lazy("The colleague who becomes the owner of the records."),
+    )
+    to_pool = forms.BooleanField(required=False)
+    reason_id = forms.TypedChoiceField(
+        label=gettext_lazy("Release reason"), required=False, coerce=int, empty_value=None, choices=()
+    )
+    reason = forms.CharField(
+        label=gettext_lazy("Why do they go back?"),
+        required=False,
+        max_length=300,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    deactivate = forms.BooleanField(
+        label=gettext_lazy("Deactivate this user afterwards"),
+        required=False,
+        help_text=gettext_lazy("They can no longer sign in; their history stays."),
+    )
+
+    def __init__(
+        self,
+        *args: Any,
+        reasons: list[tuple[Any, str]] | None = None,
+        pool_records: str = "",
+        offer_deactivate: bool = False,
+        **kwargs: Any,
+    ):
+        """``pool_records``: the kinds of record that may go to their pool instead (none: no such choice)."""
+        super().__init__(*args, **kwargs)
+        if pool_records:
+            self.fields["to_pool"].label = _("%(records)s go back to the pool instead of to a colleague") % {
+                "records": capfirst(pool_records)
+            }
+            blank = _("— choose, or say it in your own words below —")
+            self.fields["reason_id"].choices = [("", blank), *(reasons or [])]  # type: ignore[attr-defined]
+            if reasons:
+                self.fields["reason"].label = _("In your own words (optional)")
+            else:
+                self.fields.pop("reason_id")
+        else:
+            for name in ("to_pool", "reason_id", "reason"):
+                self.fields.pop(name)
+        if not offer_deactivate:
+            self.fields.pop("deactivate")
+        _styled(self)

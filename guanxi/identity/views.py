@@ -15,13 +15,17 @@ from django.db import models
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views import View
 
-from guanxi.core.choices import Action
+from guanxi.core import bulk
+from guanxi.core.choices import Action, Scope
 from guanxi.core.errors import FieldErrors, PreconditionFailed
 from guanxi.core.forms import RecordForm
+from guanxi.core.models import Job
+from guanxi.core.permissions import scope_for
 from guanxi.core.registry import resource_at
 from guanxi.core.views.base import (
     GuanxiViewMixin,
@@ -36,8 +40,9 @@ from guanxi.core.views.base import (
 )
 from guanxi.core.views.records import ObjectDeleteView, ObjectDetailView, ObjectEditView, stale_message
 from guanxi.identity import services
-from guanxi.identity.forms_admin import RolePermissionsForm, ShareForm, TokenCreateForm
-from guanxi.identity.models import ApiToken, Role, Share
+from guanxi.identity.forms_admin import HandoverForm, RolePermissionsForm, ShareForm, TokenCreateForm
+from guanxi.identity.handover import handover, handover_counts, handover_source, may_hand_over
+from guanxi.identity.models import ApiToken, Role, Share, User
 
 register_delete_verb("users", gettext_lazy("Deactivate"))
 
@@ -60,9 +65,33 @@ class UserEditView(ObjectEditView):
         return super().save(form, obj)
 
 
+@register_view("users", "detail")
+class UserDetailView(ObjectDetailView):
+    """The generic page, with 交接客户 (hand over records) for whoever may change and assign records."""
+
+    def get_context(self, obj: models.Model) -> dict[str, Any]:
+        context = super().get_context(obj)
+        if may_hand_over(self.request.user):
+            context["handover_url"] = reverse("ui:users-handover", args=[obj.pk])
+        return context
+
+
+def _still_owned(user: Any, source: Any) -> tuple[int, str]:
+    """How many records ``source`` still owns that ``user`` may see, and the handover page if the
+    user may hand them over ("" otherwise)."""
+    owned = sum(count for _resource, count in handover_counts(user=user, source=source))
+    url = reverse("ui:users-handover", args=[source.pk]) if owned and may_hand_over(user) else ""
+    return owned, url
+
+
 @register_view("users", "delete")
 class UserDeleteView(ObjectDeleteView):
-    """Users are deactivated, never deleted: their records and history point at them."""
+    """Users are deactivated, never deleted: their records and history point at them. Records they
+    still own are no reason to refuse: the page points to the handover, before or after."""
+
+    def context(self, obj: models.Model, error: str = "") -> dict[str, Any]:
+        owned, url = _still_owned(self.request.user, obj)
+        return {**super().context(obj, error), "still_owned": owned, "handover_url": url}
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         obj = self.get_object(pk)
@@ -72,7 +101,122 @@ class UserDeleteView(ObjectDeleteView):
             text = " ".join(m for ms in exc.errors.values() for m in ms) or exc.detail
             return render(request, self.template_names(), self.context(obj, text), status=400)
         messages.success(request, _("“%(name)s” was deactivated and can no longer sign in.") % {"name": obj})
+        owned, url = _still_owned(request.user, obj)
+        if url:
+            text = ngettext(
+                "They still own %(count)s record: hand it over with “Hand over records”.",
+                "They still own %(count)s records: hand them over with “Hand over records”.",
+                owned,
+            )
+            messages.warning(request, text % {"count": owned})
         return redirect(resource_url(self.resource, "detail", obj.pk) or "home")
+
+
+class UserHandoverView(GuanxiViewMixin, View):
+    """``/settings/users/<id>/handover/`` (交接客户): how many records of each kind the user owns (of
+    those the viewer may see), and the form that hands them over to a colleague or the pool
+    (``identity.handover``). Small handovers are done at once; large ones go to a job's page."""
+
+    http_method_names = ["get", "post"]
+
+    def source(self, pk: int) -> User:
+        source = handover_source(self.request.user, pk)  # a user one may not see: 404 (GuanxiViewMixin)
+        if not may_hand_over(self.request.user):
+            raise PermissionDenied(_("You may not assign records to other people."))
+        return source
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        source = self.source(pk)
+        counts = handover_counts(user=request.user, source=source)
+        return self.render_page(source, counts, self.form(source, counts))
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        source = self.source(pk)
+        counts = handover_counts(user=request.user, source=source)
+        form = self.form(source, counts, request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            recipient = data.get("recipient")
+            try:
+                outcome = handover(
+                    pk=source.pk,
+                    user=request.user,
+                    recipient=recipient.pk if recipient is not None else None,
+                    to_pool=bool(data.get("to_pool")),
+                    reason=data.get("reason") or "",
+                    reason_id=data.get("reason_id"),
+                    deactivate=bool(data.get("deactivate")),
+                )
+            except FieldErrors as exc:
+                for key, msgs in exc.errors.items():
+                    for msg in msgs:
+                        if key in form.fields:
+                            form.add_error(key, msg)
+                        else:  # a record a service refused ("records.<id>.<field>"): above the form
+                            record = key.split(".")[1] if key.startswith("records.") else ""
+                            form.add_error(None, f"#{record}: {msg}" if record else msg)
+            else:
+                if isinstance(outcome, Job):
+                    text = _("Many records: the handover runs in the background. Its progress is shown here.")
+                    messages.info(request, text)
+                    return redirect(reverse("ui:job-detail", args=[outcome.pk]))
+                messages.success(request, handover_summary(outcome, source))
+                return redirect(request.path)
+        return self.render_page(source, counts, form, status=400)
+
+    def form(self, source: User, counts: list[Any], data: Any = None) -> HandoverForm:
+        user = self.request.user
+        pooled = [resource for resource, count in counts if count and resource.pool is not None]
+        reasons = pooled[0].pool.reasons(user) if pooled and pooled[0].pool is not None else []
+        manages = scope_for(user, "identity.user", Action.CHANGE) == Scope.ALL
+        return HandoverForm(
+            data,
+            reasons=reasons,
+            pool_records=", ".join(str(resource.label_plural) for resource in pooled),
+            offer_deactivate=source.is_active and source.pk != user.pk and manages,
+        )
+
+    def render_page(self, source: User, counts: list[Any], form: HandoverForm, status: int = 200) -> HttpResponse:
+        users = resource_at("users")
+        rows = []
+        for resource, count in counts:
+            list_url = resource_url(resource, "list")
+            if list_url and count and "owner" in resource.filterset.filters:
+                list_url += f"?owner={source.pk}"
+            rows.append({"label": resource.label_plural, "count": count, "url": list_url if count else ""})
+        total = sum(count for _resource, count in counts)
+        context = {
+            "object": source,
+            "rows": rows,
+            "total": total,
+            "form": form,
+            # Nothing to move and nobody to deactivate: the page only says so.
+            "can_submit": bool(total) or "deactivate" in form.fields,
+            "in_background": total > bulk.SYNC_LIMIT,
+            "list_url": resource_url(users, "list"),
+            "verbose_name_plural": users.label_plural,
+            "back_url": resource_url(users, "detail", source.pk),
+        }
+        return render(self.request, "identity/user_handover.html", context, status=status)
+
+
+def handover_summary(outcome: dict[str, Any], source: Any) -> str:
+    """A handover's result in one message: how many of each kind went, then what stayed and why."""
+    parts = []
+    for records_path, part in (outcome.get("resources") or {}).items():
+        records = resource_at(records_path).label_plural
+        if part.get("action") == "release":
+            text = _("%(records)s to the pool: %(count)s.") % {"records": records, "count": part.get("changed", 0)}
+        else:
+            text = _("%(records)s handed over: %(count)s.") % {"records": records, "count": part.get("changed", 0)}
+        parts.append(str(capfirst(text)))
+    if not parts:
+        parts.append(_("There was nothing to hand over."))
+    if outcome.get("skipped"):
+        parts.append(_("%(count)s skipped (you may not change them).") % {"count": outcome["skipped"]})
+    if (outcome.get("handover") or {}).get("deactivated"):
+        parts.append(_("“%(name)s” was deactivated and can no longer sign in.") % {"name": source})
+    return " ".join(parts)
 
 
 # --- roles -----------------------------------------------------------------------------------------
@@ -257,6 +401,7 @@ class ShareRemoveView(GuanxiViewMixin, View):
 
 
 ui_urlpatterns = [
+    path("settings/users/<int:pk>/handover/", UserHandoverView.as_view(), name="users-handover"),
     path("settings/roles/<int:pk>/permissions/", RolePermissionsView.as_view(), name="roles-permissions"),
     path("settings/tokens/<int:pk>/revoke/", TokenRevokeView.as_view(), name="tokens-revoke"),
     path("records/<int:content_type_id>/<int:object_id>/shares/", ShareAddView.as_view(), name="share-add"),

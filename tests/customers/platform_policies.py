@@ -33,6 +33,7 @@ from tests.core import imports_policies as _imports
 from tests.customers import policies_acquaintances as _acquaintances
 from tests.customers import policies_duplicates as _duplicates
 from tests.customers import policies_follows as _follows
+from tests.customers import policies_handover as _handover
 from tests.customers import policies_pool as _pool
 from tests.customers import policies_relations as _relations
 from tests.factories import share
@@ -993,3 +994,10 @@ UI_MATRIX.update(_relations.UI_MATRIX)
 MATRIX.update(_acquaintances.MATRIX)
 CHANGELOG_EXEMPT.update(_acquaintances.CHANGELOG_EXEMPT)
 UI_MATRIX.update(_acquaintances.UI_MATRIX)
+
+
+# --- handing over a user's records (离职交接; rows in tests/customers/policies_handover.py; its page's row is
+# in the UI matrix's own table, as users' pages are) -------------------------------------------------------
+
+MATRIX.update(_handover.MATRIX)
+CHANGELOG_CASES.update(_handover.CHANGELOG_CASES)

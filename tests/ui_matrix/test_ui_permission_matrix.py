@@ -411,6 +411,8 @@ UI_MATRIX: dict[str, Callable[[UiCheck], None]] = {
         page_rows("users", "delete", "user", W.USER_VIEW, NO_PEOPLE, 302, "POST", keys=_user_delete_keys)(c),
     ),
     "users-bulk": bulk_delete("users", "user", {**NO_PEOPLE, "admin": W.ALL}, skip_self=True),
+    # 交接客户: moves customer records, so its rows are with the customers' (tests/customers/policies_handover.py)
+    "users-handover": lambda c: __import__("tests.customers.policies_handover", fromlist=["_"]).ui_handover(c),
     "teams-list": page_list("teams", "team", W.TEAM_VIEW),
     "teams-detail": page_rows("teams", "detail", "team", None, W.TEAM_VIEW),
     "teams-add": add_page("teams", {"admin"}),

@@ -41,6 +41,7 @@ KIND_LABELS: dict[str, Any] = {
     "export": _("Export"),
     "import": _("Import"),
     "bulk": _("Bulk action"),
+    "handover": _("Handover"),
     "recompute": _("Recompute"),
 }
 #: Result keys that are shown elsewhere on the page or are for programs, not people.

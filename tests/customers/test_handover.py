@@ -1,0 +1,405 @@
+"""Handing over a colleague's records (离职交接, ``guanxi.identity.handover``): the service, the job for
+many, the API route ``POST /users/{id}/handover``, and the settings page 交接客户.
+
+The departing salesperson (李雷) owns three companies and two people in 华东; a colleague (韩梅梅, 华南)
+owns one of each and is never touched. Records go through the bulk machinery, so each moves through
+its own service: the counts below are read back from the database, per owner, before and after.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from guanxi.core import bulk
+from guanxi.core.errors import FieldErrors, NotFound, PermissionDenied
+from guanxi.core.models import ChangeLogEntry, Job
+from guanxi.customers.models import Account, Contact
+from guanxi.identity import handover as handover_module
+from guanxi.identity.handover import handover, handover_counts
+from guanxi.identity.models import Role, Team, User
+from tests.customers.conftest import Api, grant
+from tests.factories import client_for
+
+pytestmark = pytest.mark.django_db
+
+
+@dataclass
+class Desk:
+    """The departing rep's records, and a colleague's that must not move."""
+
+    departing: User
+    colleague: User
+    accounts: list[Account]
+    at_company: Contact  # primary account: the first of ``accounts``
+    on_own: Contact  # at no company of theirs
+    colleague_account: Account
+    colleague_contact: Contact
+
+
+def owned(user: User) -> tuple[int, int]:
+    return Account.objects.filter(owner=user).count(), Contact.objects.filter(owner=user).count()
+
+
+@pytest.fixture
+def desk(
+    rep: User,
+    other_rep: User,
+    make_account: Callable[..., Account],
+    make_contact: Callable[..., Contact],
+) -> Desk:
+    accounts = [make_account(name=f"上海浦江精密机械{i}号", by=rep) for i in range(3)]
+    at_company = make_contact(
+        by=rep, family_name="王", given_name="总", accounts=[{"account": accounts[0].pk, "role": "总经理"}]
+    )
+    on_own = make_contact(by=rep, family_name="赵", given_name="工")
+    return Desk(
+        departing=rep,
+        colleague=other_rep,
+        accounts=accounts,
+        at_company=at_company,
+        on_own=on_own,
+        colleague_account=make_account(name="汕头潮汕玩具实业", by=other_rep),
+        colleague_contact=make_contact(by=other_rep, family_name="钱", given_name="经理"),
+    )
+
+
+@pytest.fixture
+def successor(make_user: Callable[..., User], sales_role: Role, team_east: Team) -> User:
+    return make_user(role=sales_role, team=team_east, name="张伟")
+
+
+@pytest.fixture
+def lead(make_user: Callable[..., User], team_east: Team) -> User:
+    """A sales lead of 华东: sees every company, changes and assigns those of the team; sees the team's people."""
+    role = Role.objects.create(name="销售主管")
+    grant(role, "customers.account", ("view",), scope="all")
+    grant(role, "customers.account", ("change", "assign"), scope="team")
+    grant(role, "customers.contact", ("view", "change", "assign"), scope="team")
+    grant(role, "identity.user", ("view",), scope="all")
+    return make_user(role=role, team=team_east, name="主管")
+
+
+# --- the service ----------------------------------------------------------------------------------------
+
+
+def test_moves_exactly_the_users_records_and_records_the_handover(admin: User, desk: Desk, successor: User) -> None:
+    assert owned(desk.departing) == (3, 2) and owned(successor) == (0, 0) and owned(desk.colleague) == (1, 1)
+
+    result = handover(pk=desk.departing.pk, user=admin, recipient=successor.pk)
+
+    assert isinstance(result, dict)
+    assert owned(desk.departing) == (0, 0) and owned(successor) == (3, 2) and owned(desk.colleague) == (1, 1)
+    accounts, contacts = result["resources"]["accounts"], result["resources"]["contacts"]
+    assert (accounts["action"], accounts["changed"], accounts["skipped"]) == ("owner", 3, 0)
+    # The person at the first company went with it (account_update); only the other was left to move.
+    assert (contacts["changed"], contacts["selected"]) == (1, 1)
+    assert result["changed"] == 4 and result["skipped"] == 0
+    # Each record went through its service: its own change log names the new owner.
+    entry = ChangeLogEntry.objects.filter(object_id=desk.accounts[1].pk, content_type__model="account").latest("id")
+    assert entry.changes["owner"] == [desk.departing.pk, successor.pk]
+    # The handover itself: on the departing user's change log, from whom (the record), to whom, how many.
+    logged = ChangeLogEntry.objects.filter(content_type__model="user", object_id=desk.departing.pk).latest("id")
+    assert logged.actor_id == admin.pk
+    assert logged.changes["handover"][1] == {
+        "recipient": successor.pk,
+        "pool": [],
+        "moved": {"accounts": 3, "contacts": 1},
+        "skipped": 0,
+        "failed": 0,
+    }
+
+
+def test_records_the_actor_may_not_reach_are_skipped_and_reported(
+    lead: User, desk: Desk, successor: User, team_south: Team
+) -> None:
+    """The lead changes and assigns 华东's records only: a company of the departing rep booked in 华南 is
+    seen (every company is) but skipped and reported; a person booked in 华南 is not even seen."""
+    elsewhere = desk.accounts[2]
+    Account.objects.filter(pk=elsewhere.pk).update(team=team_south)
+    Contact.objects.filter(pk=desk.on_own.pk).update(team=team_south)
+    counts = {r.path: n for r, n in handover_counts(user=lead, source=desk.departing)}
+    assert counts == {"accounts": 3, "contacts": 1}
+
+    result = handover(pk=desk.departing.pk, user=lead, recipient=successor.pk)
+
+    assert isinstance(result, dict)
+    accounts = result["resources"]["accounts"]
+    assert (accounts["changed"], accounts["skipped"], accounts["skipped_ids"]) == (2, 1, [elsewhere.pk])
+    assert result["skipped"] == 1
+    assert set(Account.objects.filter(owner=desk.departing).values_list("pk", flat=True)) == {elsewhere.pk}
+    assert set(Contact.objects.filter(owner=desk.departing).values_list("pk", flat=True)) == {desk.on_own.pk}
+    assert owned(successor) == (2, 1) and owned(desk.colleague) == (1, 1)
+
+
+@pytest.mark.parametrize("who", ["inactive", "same", "nobody", "missing"])
+def test_refuses_a_recipient_who_cannot_take_over_naming_the_field(
+    admin: User, desk: Desk, make_user: Callable[..., User], who: str
+) -> None:
+    recipient: Any = {
+        "inactive": lambda: make_user(name="离职的人").pk,
+        "same": lambda: desk.departing.pk,
+        "nobody": lambda: None,
+        "missing": lambda: 987654,
+    }[who]()
+    if who == "inactive":
+        User.objects.filter(pk=recipient).update(is_active=False)
+    with pytest.raises(FieldErrors) as refused:
+        handover(pk=desk.departing.pk, user=admin, recipient=recipient)
+    assert list(refused.value.errors) == ["recipient"], refused.value.errors
+    assert owned(desk.departing) == (3, 2)
+
+
+def test_who_may_not_assign_or_see_the_user_is_refused(
+    rep: User, other_rep: User, desk: Desk, successor: User, sales_role: Role
+) -> None:
+    with pytest.raises(NotFound):  # a rep's role sees no user
+        handover(pk=rep.pk, user=rep, recipient=successor.pk)
+    grant(sales_role, "identity.user", ("view",), scope="all")
+    rep = User.objects.get(pk=rep.pk)  # the role's rules are read once per user object
+    with pytest.raises(PermissionDenied):  # now they see them, but may not assign records
+        handover(pk=other_rep.pk, user=rep, recipient=successor.pk)
+    assert owned(desk.departing) == (3, 2) and owned(desk.colleague) == (1, 1)
+
+
+def test_to_the_pool_with_a_reason_and_the_rest_to_a_colleague(admin: User, desk: Desk, successor: User) -> None:
+    with pytest.raises(FieldErrors) as no_reason:
+        handover(pk=desk.departing.pk, user=admin, recipient=successor.pk, to_pool=True)
+    assert "reason" in no_reason.value.errors
+    with pytest.raises(FieldErrors) as no_one:  # the person at no company has no pool to go to
+        handover(pk=desk.departing.pk, user=admin, to_pool=True, reason="离职")
+    assert list(no_one.value.errors) == ["recipient"] and "contacts" in no_one.value.errors["recipient"][0]
+    assert owned(desk.departing) == (3, 2)
+
+    result = handover(pk=desk.departing.pk, user=admin, recipient=successor.pk, to_pool=True, reason="李雷离职")
+
+    assert isinstance(result, dict)
+    assert result["resources"]["accounts"]["action"] == "release"
+    pooled = Account.objects.filter(pk__in=[a.pk for a in desk.accounts])
+    assert {(a.owner_id, a.pool_reason) for a in pooled} == {(None, "李雷离职")}
+    assert all(a.pooled_at is not None for a in pooled)
+    # The person at a pooled company waits in the pool with it; the other goes to the colleague.
+    assert Contact.objects.get(pk=desk.at_company.pk).owner_id is None
+    assert Contact.objects.get(pk=desk.on_own.pk).owner_id == successor.pk
+    assert owned(desk.departing) == (0, 0) and owned(desk.colleague) == (1, 1)
+    logged = ChangeLogEntry.objects.filter(content_type__model="user", object_id=desk.departing.pk).latest("id")
+    assert logged.changes["handover"][1]["pool"] == ["accounts"]
+
+
+def test_only_companies_to_the_pool_need_no_recipient(
+    admin: User, rep: User, make_account: Callable[..., Account]
+) -> None:
+    account = make_account(name="北京示例科技", by=rep)
+    result = handover(pk=rep.pk, user=admin, to_pool=True, reason="客户暂无预算")
+    assert isinstance(result, dict) and result["changed"] == 1
+    assert Account.objects.get(pk=account.pk).pooled_at is not None
+
+
+def test_deactivates_the_user_afterwards_through_the_identity_service(admin: User, desk: Desk, successor: User) -> None:
+    result = handover(pk=desk.departing.pk, user=admin, recipient=successor.pk, deactivate=True)
+    assert isinstance(result, dict) and result["handover"]["deactivated"] is True
+    desk.departing.refresh_from_db()
+    assert desk.departing.is_active is False and owned(desk.departing) == (0, 0)
+    entries = ChangeLogEntry.objects.filter(content_type__model="user", object_id=desk.departing.pk)
+    assert entries.filter(changes__has_key="is_active").exists()
+    # Nobody deactivates themselves: refused before any record moves.
+    mine = Account.objects.create(name="管理员的客户", owner=admin, created_by=admin)
+    with pytest.raises(FieldErrors) as refused:
+        handover(pk=admin.pk, user=admin, recipient=successor.pk, deactivate=True)
+    assert list(refused.value.errors) == ["deactivate"]
+    assert Account.objects.get(pk=mine.pk).owner_id == admin.pk
+
+
+def test_deactivating_takes_managing_all_users(lead: User, desk: Desk, successor: User) -> None:
+    with pytest.raises(FieldErrors) as refused:
+        handover(pk=desk.departing.pk, user=lead, recipient=successor.pk, deactivate=True)
+    assert list(refused.value.errors) == ["deactivate"]
+    assert owned(desk.departing) == (3, 2)
+
+
+def test_many_records_are_handed_over_by_a_job(
+    admin: User,
+    desk: Desk,
+    successor: User,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    monkeypatch.setattr(bulk, "SYNC_LIMIT", 2)
+    monkeypatch.setattr(bulk, "CHUNK", 2)
+    with django_capture_on_commit_callbacks(execute=True):
+        job = handover(pk=desk.departing.pk, user=admin, recipient=successor.pk, deactivate=True)
+    assert isinstance(job, Job) and job.kind == "handover"
+    job.refresh_from_db()
+    assert job.status == "succeeded", (job.error, job.result)
+    assert job.total == 5 and job.result["changed"] == 4 and job.result["handover"]["deactivated"] is True
+    assert job.checkpoint["closed"] is True
+    assert owned(desk.departing) == (0, 0) and owned(successor) == (3, 2) and owned(desk.colleague) == (1, 1)
+    desk.departing.refresh_from_db()
+    assert desk.departing.is_active is False
+    logged = ChangeLogEntry.objects.filter(content_type__model="user", object_id=desk.departing.pk)
+    assert logged.filter(changes__has_key="handover", source="job").count() == 1
+
+    # Run again (a resumed job): the end has committed, nothing is done twice.
+    from guanxi.core.jobs import job_run
+
+    Job.objects.filter(pk=job.pk).update(status="running")
+    job_run(job.pk)
+    assert logged.filter(changes__has_key="handover").count() == 1
+
+
+def test_a_later_module_joins_through_the_registry(
+    admin: User, rep: User, successor: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Gadgets (the test app's owned records) join without a change to the handover module."""
+    from tests.testapp.models import Gadget
+
+    monkeypatch.setattr(handover_module, "_handed_over", dict(handover_module._handed_over))
+    handover_module.register_handover("gadgets", position=30)
+    gadget = Gadget.objects.create(name="样机", price="10.00", owner=rep, created_by=rep)
+    result = handover(pk=rep.pk, user=admin, recipient=successor.pk)
+    assert isinstance(result, dict) and result["resources"]["gadgets"]["changed"] == 1
+    assert Gadget.objects.get(pk=gadget.pk).owner_id == successor.pk
+
+
+# --- the API ----------------------------------------------------------------------------------------------
+
+
+def test_the_api_hands_over_and_answers_the_result(admin: User, desk: Desk, successor: User, lead: User) -> None:
+    url = f"users/{desk.departing.pk}/handover"
+    refused = Api(admin).post(url, {"recipient": desk.departing.pk})
+    assert refused.status_code == 400 and refused["Content-Type"].startswith("application/problem+json")
+    assert [e["field"] for e in refused.json_body["errors"]] == ["recipient"]
+    assert Api(desk.colleague).post(url, {"recipient": successor.pk}).status_code == 404
+    unknown = Api(admin).post(url, {"recipient": successor.pk, "owner": 1})
+    assert unknown.status_code in (400, 422)
+
+    done = Api(admin).post(url, {"recipient": successor.pk})
+    assert done.status_code == 200, done.json_body
+    assert done.json_body["changed"] == 4 and done.json_body["resources"]["accounts"]["changed"] == 3
+    assert owned(successor) == (3, 2)
+
+
+def test_the_api_answers_202_and_the_job_when_many(
+    admin: User,
+    desk: Desk,
+    successor: User,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    monkeypatch.setattr(bulk, "SYNC_LIMIT", 2)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = Api(admin).post(f"users/{desk.departing.pk}/handover", {"recipient": successor.pk})
+    assert response.status_code == 202, response.json_body
+    assert response["Location"] == f"/api/v1/jobs/{response.json_body['id']}"
+    assert response.json_body["kind"] == "handover"
+    assert Job.objects.get(pk=response.json_body["id"]).status == "succeeded"
+    assert owned(desk.departing) == (0, 0)
+
+
+# --- the settings pages -----------------------------------------------------------------------------------
+
+
+def test_the_page_shows_the_counts_and_hands_over(admin: User, desk: Desk, successor: User) -> None:
+    client = client_for(admin)
+    url = reverse("ui:users-handover", args=[desk.departing.pk])
+    page = client.get(url)
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert 'data-count="3"' in html and 'data-count="2"' in html
+    assert 'data-gx-picker data-name="recipient"' in html and reverse("ui:pick", args=["users"]) in html
+    assert 'name="to_pool"' in html and 'name="deactivate"' in html
+
+    empty = client.post(url, {})
+    assert empty.status_code == 400 and "Choose who takes over" in empty.content.decode()
+    assert owned(desk.departing) == (3, 2)
+
+    done = client.post(url, {"recipient": successor.pk}, follow=True)
+    assert done.redirect_chain[-1] == (url, 302)
+    text = done.content.decode()
+    assert "Accounts handed over: 3." in text and 'data-count="0"' in text
+    assert owned(successor) == (3, 2)
+
+
+def test_the_page_sends_a_large_handover_to_its_job(
+    admin: User,
+    desk: Desk,
+    successor: User,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    monkeypatch.setattr(bulk, "SYNC_LIMIT", 2)
+    url = reverse("ui:users-handover", args=[desk.departing.pk])
+    assert 'id="handover-in-background"' in client_for(admin).get(url).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client_for(admin).post(url, {"recipient": successor.pk, "deactivate": "on"})
+    job = Job.objects.get(kind="handover")
+    assert response.status_code == 302 and response["Location"] == reverse("ui:job-detail", args=[job.pk])
+    assert "Handover" in client_for(admin).get(response["Location"]).content.decode()
+    assert owned(desk.departing) == (0, 0)
+
+
+def test_the_pages_point_to_the_handover(admin: User, desk: Desk, successor: User, lead: User, rep: User) -> None:
+    handover_url = reverse("ui:users-handover", args=[desk.departing.pk])
+    detail = client_for(admin).get(reverse("ui:users-detail", args=[desk.departing.pk])).content.decode()
+    assert f'href="{handover_url}"' in detail
+    # A rep who sees the users but may not assign records: no button, and the page is refused.
+    grant(Role.objects.get(pk=rep.role_id), "identity.user", ("view",), scope="all")
+    own_page = client_for(rep).get(reverse("ui:users-detail", args=[rep.pk])).content.decode()
+    assert 'id="page-title"' in own_page and 'id="handover-button"' not in own_page
+    assert client_for(rep).get(handover_url).status_code == 403
+
+    # Deactivating someone who still owns records is not refused: the page says so and links here.
+    delete_url = reverse("ui:users-delete", args=[desk.departing.pk])
+    confirm = client_for(admin).get(delete_url).content.decode()
+    assert 'id="still-owned"' in confirm and f'href="{handover_url}"' in confirm
+    done = client_for(admin).post(delete_url, follow=True)
+    assert "still own 5 records" in done.content.decode()
+    desk.departing.refresh_from_db()
+    assert desk.departing.is_active is False
+
+    # Afterwards the records are handed over from the deactivated user's page.
+    client_for(admin).post(handover_url, {"recipient": successor.pk})
+    assert owned(desk.departing) == (0, 0)
+    history = client_for(admin).get(reverse("ui:users-detail", args=[desk.departing.pk])).content.decode()
+    assert "Accounts: 3 to 张伟" in history
+
+
+def test_the_counts_page_reads_a_fixed_number_of_queries(
+    admin: User, rep: User, successor: User, make_account: Callable[..., Account], make_contact: Callable[..., Contact]
+) -> None:
+    client = client_for(admin)
+    url = reverse("ui:users-handover", args=[rep.pk])
+
+    def queries() -> int:
+        client.get(url)  # sessions, caches and translations warm
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(url).status_code == 200
+        return len(captured)
+
+    make_account(name="第一家", by=rep)
+    few = queries()
+    for i in range(12):
+        account = make_account(name=f"又一家{i}", by=rep)
+        make_contact(by=rep, given_name=f"{i}", accounts=[{"account": account.pk, "role": "采购"}])
+    assert queries() == few
+
+
+def test_a_queued_handover_is_checked_again_when_it_runs(
+    admin: User, desk: Desk, successor: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The recipient left between the click and the job: nothing moves, and the job says why."""
+    from guanxi.core.jobs import job_run
+
+    monkeypatch.setattr(bulk, "SYNC_LIMIT", 2)
+    job = handover(pk=desk.departing.pk, user=admin, recipient=successor.pk)
+    assert isinstance(job, Job)
+    User.objects.filter(pk=successor.pk).update(is_active=False)
+    job = job_run(job.pk)
+    assert job.status == "failed" and f"No active user with id {successor.pk}:" in job.error
+    assert owned(desk.departing) == (3, 2)
