@@ -18,6 +18,10 @@ Decisions:
   row's batch (an earlier row of the file included), or another row of the same batch (a batch is
   written at once, so there a parent may also come below). A parent named nowhere, the row itself,
   a loop, or a group deeper than ``MAX_HIERARCHY_DEPTH`` refuses the row, as the account form would.
+* An account's relations with other companies ("关联企业", or by external ID "关联企业编号":
+  ``供货给:华信科技; 合作伙伴:明凯佳``) are found like its parent, among the accounts the user may see
+  and the batch's new ones, and added through ``relation_add`` once the batch is written
+  (``import_relations``); one there already is left alone, and a bad item refuses the row.
 * A contact's manager ("直属上级" by email or by name at the row's company, or "上级编号" by external
   ID) is found the same way, among the people the user may see or the batch's rows
   (``import_managers``); a name at another company is kept when it is the person's manager already
@@ -96,6 +100,7 @@ from guanxi.customers.classification import with_tags
 from guanxi.customers.duplicates import account_dup_key, contact_dup_key
 from guanxi.customers.hierarchy import ancestor_chains
 from guanxi.customers.import_managers import Managers
+from guanxi.customers.import_relations import BY_EXTERNAL_ID, BY_NAME, Relations, read_relations
 from guanxi.customers.models import Account, AccountContact, Contact, ContactPoint
 from guanxi.customers.normalize import (
     _CN_MOBILE_RE,
@@ -117,6 +122,8 @@ MAX_POINTS = 20
 
 # --- fields -------------------------------------------------------------------------------------------
 
+_RELATIONS_LABEL = gettext_lazy("related companies")
+_RELATION_IDS_LABEL = gettext_lazy("related company external IDs")
 _EXTERNAL_ID_HINT = gettext_lazy("Your ID from another system: the same ID updates the same record next time.")
 _DATE_HINT = gettext_lazy("A date, e.g. 1990-05-20 or 1990/5/20.")
 
@@ -358,6 +365,27 @@ ACCOUNT_FIELDS: tuple[ImportField, ...] = (
         gettext_lazy("parent account external ID"),
         ("上级客户编号", "母公司编号", "parent id", "parent external id"),
         writes="parent",
+    ),
+    ImportField(
+        BY_NAME,
+        _RELATIONS_LABEL,
+        ("关联企业", "企业关系", "关联公司", "related companies", "relations", "related accounts", "account relations"),
+        hint=gettext_lazy(
+            "Each relation as the company's page reads it (Supplies, Buys from, Partners...), a colon, then the "
+            "other company's exact name; several separated by ; e.g. Supplies:Acme Ltd; Partners:Beta Co. "
+            "Relations already there are kept."
+        ),
+    ),
+    ImportField(
+        BY_EXTERNAL_ID,
+        _RELATION_IDS_LABEL,
+        (
+            *("关联企业编号", "关联公司编号", "企业关系编号"),
+            *("related company ids", "related company external ids", "relation ids", "related account ids"),
+        ),
+        hint=gettext_lazy(
+            "As related companies, with the other company's external ID in place of its name, e.g. Supplies:ERP-1001."
+        ),
     ),
     *_COMMON_TAIL,
 )
@@ -804,6 +832,7 @@ def prepare_accounts(rows: list[tuple[int, list[str]]], ctx: PrepareContext) -> 
                 values["registration_number"] = normalize_registration_number(raw, values["country"])
             except ValueError as exc:
                 row.fail("registration_number", raw, str(exc))
+        read_relations(row)
         row.shared()
         row.blanks(_CLEARABLE_ACCOUNT)
         out.append(Prepared(line, values, row.errors))
@@ -950,6 +979,9 @@ class _Writer:
     def create(self, rows: list[Prepared], result: BatchResult, now: Any, log: ChangeLogRows) -> None:
         raise NotImplementedError
 
+    def after_write(self, result: BatchResult) -> None:
+        """What the batch adds through the services once its records are written."""
+
     def update(self, merged: dict[int, list[Prepared]], result: BatchResult, now: Any, log: ChangeLogRows) -> None:
         raise NotImplementedError
 
@@ -1084,6 +1116,7 @@ class _Writer:
         if updates:
             self.update(updates, result, now, log)
         log.flush()
+        self.after_write(result)
         return result
 
     def _claim_external_ids(self, rows: list[Prepared], found: dict[str, dict[str, int]]) -> None:
@@ -1151,7 +1184,7 @@ def _merge_into(target: dict[str, Any], extra: dict[str, Any]) -> None:
             ]
             if target[name] and not any(p["is_primary"] for p in target[name]):
                 target[name][0]["is_primary"] = True
-        elif name in ("tags", "blank"):
+        elif name in ("tags", "blank", "relations"):
             target[name] = list(dict.fromkeys([*target.get(name, []), *value]))
         elif name in ("custom_fields", "custom_users"):
             target[name] = {**target.get(name, {}), **value}
@@ -1585,6 +1618,14 @@ class AccountWriter(_Writer):
         # batch's new accounts by their keys (a parent named by another row of the batch).
         self.chains: dict[int, list[int]] = {}
         self.new_ids: dict[tuple[str, str], int] = {}
+        self.new_by_line: dict[int, int] = {}  # the batch's new accounts by line, for their relations
+        self.relations = Relations(user, ctx.columns, _RELATION_IDS_LABEL)
+
+    def write(self, rows: list[Prepared]) -> BatchResult:
+        # Every row of the batch, the bad ones too: a company named by a row that is refused reads
+        # "its row could not be imported", not "not found".
+        self.relations.start(rows, self.match_keys)
+        return super().write(rows)
 
     def _refuse_parent(self, result: BatchResult, row: Prepared, reason: str) -> None:
         ref = _parent_ref(row.values)
@@ -1593,7 +1634,7 @@ class AccountWriter(_Writer):
 
     def before_write(self, rows: list[Prepared], result: BatchResult) -> list[Prepared]:
         """Find each row's parent among the accounts the user may see, or else among the batch's rows."""
-        self.chains, self.new_ids = {}, {}
+        self.chains, self.new_ids, self.new_by_line = {}, {}, {}
         refs = {ref for row in rows if (ref := _parent_ref(row.values))}
         if not refs:
             return rows
@@ -1631,6 +1672,26 @@ class AccountWriter(_Writer):
         return kept
 
     def after_match(
+        self, creates: list[Prepared], updates: dict[int, list[Prepared]], result: BatchResult
+    ) -> tuple[list[Prepared], dict[int, list[Prepared]]]:
+        """Refuse rows whose parent cannot be set, or whose related companies are not found
+        (``import_relations``). A row refused for either can take away another row's parent or
+        related company: repeat until no more are refused."""
+        creates, updates = self._with_parents(creates, updates, result)
+        if not self.relations.used:
+            return creates, updates
+
+        def refuse(row: Prepared, field: str, value: str, reason: str) -> None:
+            self._refuse(result, row, field, value, reason)
+
+        self.relations.find([*creates, *(row for group in updates.values() for row in group)])
+        while True:
+            creates, updates, refused = self.relations.check(creates, updates, self.match_keys, refuse)
+            if not refused:
+                return creates, updates
+            creates, updates = self._with_parents(creates, updates, result)
+
+    def _with_parents(
         self, creates: list[Prepared], updates: dict[int, list[Prepared]], result: BatchResult
     ) -> tuple[list[Prepared], dict[int, list[Prepared]]]:
         """Refuse rows whose parent would make a loop or a group deeper than ``MAX_HIERARCHY_DEPTH``.
@@ -1703,6 +1764,7 @@ class AccountWriter(_Writer):
         table = TableRows(Account, now)
         pks = allocate_ids(Account, len(rows))
         self.new_ids = {key: pk for pk, row in zip(pks, rows, strict=True) for key in self.match_keys(row.values)}
+        self.new_by_line = {row.line: pk for pk, row in zip(pks, rows, strict=True)}
         records = []
         documents: dict[int, Columns] = {}
         tags: dict[int, list[str]] = {}
@@ -1797,6 +1859,15 @@ class AccountWriter(_Writer):
                 Account.all_objects.filter(pk__in=chunk, owner__isnull=False, pooled_at__isnull=False).update(
                     pooled_at=None, pool_reason=""
                 )
+
+    def after_write(self, result: BatchResult) -> None:
+        """The rows' relations with other companies, once their accounts are written."""
+        if self.relations.pending:
+            self.relations.add(
+                self.new_by_line,
+                result,
+                lambda row, field, value, reason: self._refuse(result, row, field, value, reason),
+            )
 
     def _contacts_follow(self, handed: dict[int, tuple[Any, Any, Any]], now_db: Any, log: ChangeLogRows) -> None:
         """What ``account_update`` does, in bulk: the contacts whose primary account changed hands and

@@ -112,12 +112,61 @@ def visible_relations(user: Any, record: models.Model) -> QuerySet[Any]:
 
 def relation_label(relation: Relation, seen_from: int) -> str:
     """How the relation reads on ``seen_from``'s page: 同事, or for a referral 推荐了 / 推荐人."""
-    kind = relation_type(type(relation))
-    value = relation.kind
+    return relation_reading(relation_type(type(relation)), relation.kind, first=relation.first_id == seen_from)
+
+
+def relation_reading(kind: RelationType, value: str, *, first: bool) -> str:
+    """How a relation of kind ``value`` reads from one side (``first``: the referrer, the supplier)."""
     directed = kind.directed.get(value)
     if directed is None:
         return str(kind.kinds(value).label)
-    return str(directed[0] if relation.first_id == seen_from else directed[1])
+    return str(directed[0] if first else directed[1])
+
+
+def relation_readings(kind: RelationType) -> list[tuple[str, str, bool]]:
+    """Every way a relation reads from one side, in the current language: ``(text, kind, first)``
+    (供货给 and 采购自 for a supplier, 合作伙伴 for partners)."""
+    out = []
+    for value in kind.kinds.values:
+        sides = (True, False) if value in kind.directed else (True,)
+        out += [(relation_reading(kind, value, first=side), value, side) for side in sides]
+    return out
+
+
+#: Between a relation's reading and the other company (``供货给:华信科技``), and between relations:
+#: what the 关联企业 column of account lists and exports writes and the import reads back.
+KIND_SEPARATOR = ":"
+ITEM_SEPARATOR = "; "
+
+
+def relation_cells(accounts: list[Any], user: Any) -> dict[Any, tuple[str, str]]:
+    """The 关联企业 column of account lists and exports: each relation as the company's page reads
+    it, then the other company's name (``供货给:华信科技; 合作伙伴:明凯佳科技``), oldest first, as
+    the account import reads it back. Only relations to companies ``user`` may see; one query for
+    the page or the export's chunk."""
+    pks = [a.pk for a in accounts]
+    if not pks:
+        return {}
+    kind = RELATION_TYPES[Account]
+    visible = restricted(Account, user, Action.VIEW)
+    found = (
+        AccountRelation.objects.filter(Q(first_id__in=pks) | Q(second_id__in=pks))
+        .filter(visible_ref("first_id", visible), visible_ref("second_id", visible))
+        .order_by("id")
+        .values_list("first_id", "second_id", "kind", "first__name", "second__name")
+    )
+    words = {(value, side): text for text, value, side in relation_readings(kind)}
+    wanted = set(pks)
+    items: dict[int, list[str]] = {}
+    for first, second, value, first_name, second_name in found:
+        # A relation between two companies of the page is in both their cells, read from each side.
+        if first in wanted:
+            items.setdefault(first, []).append(f"{words[(value, True)]}{KIND_SEPARATOR}{second_name}")
+        if second in wanted:
+            items.setdefault(second, []).append(
+                f"{words[(value, value not in kind.directed)]}{KIND_SEPARATOR}{first_name}"
+            )
+    return {pk: (ITEM_SEPARATOR.join(texts), "") for pk, texts in items.items()}
 
 
 def primary_companies(user: Any, contact_ids: Any) -> dict[int, str]:

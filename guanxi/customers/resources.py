@@ -114,6 +114,7 @@ def register_customers() -> None:
         customer_profile_routes,
         tier_rule_routes,
     )
+    from guanxi.customers.relations import relation_cells
     from guanxi.customers.vcard import contact_cards
 
     account_writable = (
@@ -169,6 +170,8 @@ def register_customers() -> None:
                 "updated_at",
             ),
             select_related=("owner", "team", "parent", "fit_profile", "created_by"),
+            # 企业关系 in the words the account import reads back (its 关联企业 column).
+            computed_columns=(ComputedColumn("relations", gettext_lazy("related companies"), relation_cells),),
             detail_sections=ACCOUNT_SECTIONS,
             taggable=True,
             custom_fields=True,

@@ -68,14 +68,22 @@ def _timeline(user: Any, relation: Relation, records: dict[int, Any], *, added: 
 
 
 def relation_add(
-    *, model: type[models.Model], record_id: Any, other_id: Any, kind: Any, user: Any, note: str = ""
+    *,
+    model: type[models.Model],
+    record_id: Any,
+    other_id: Any,
+    kind: Any,
+    user: Any,
+    note: str = "",
+    reverse: bool = False,
 ) -> Relation:
     """Relate ``record_id`` (a contact or account the user may change) to ``other_id`` (one of the
     same type they may see).
 
     For a directed kind the record is the first: it referred, supplies, distributes for or invests
-    in ``other_id``; ``kind`` is one of the type's kinds (``RelationKind``, ``AccountRelationKind``).
-    Errors name the field: ``other``, ``kind`` or ``note``.
+    in ``other_id``; with ``reverse`` it is the second (it buys from ``other_id``...), as a row of
+    the account import may say it from its own side. ``kind`` is one of the type's kinds
+    (``RelationKind``, ``AccountRelationKind``). Errors name the field: ``other``, ``kind`` or ``note``.
     """
     relations = relation_type(model)
     errors: dict[str, list[str]] = {}
@@ -99,7 +107,10 @@ def relation_add(
         if errors:
             raise FieldErrors(errors)
         assert other is not None
-        first, second = stored_pair(record.pk, other.pk, kind, relations)
+        if reverse:
+            first, second = stored_pair(other.pk, record.pk, kind, relations)
+        else:
+            first, second = stored_pair(record.pk, other.pk, kind, relations)
         if relations.table.objects.filter(first_id=first, second_id=second, kind=kind).exists():
             raise FieldErrors({"other": [_("These two are already related this way.")]})
         before = _rows(relations, record)
