@@ -426,6 +426,16 @@ def _keys_of(contact: Contact) -> set[str]:
         return {row[0] for row in cursor.fetchall()}
 
 
+def _key_rows_written() -> tuple[int, int]:
+    """Rows of the key table inserted and deleted so far in this transaction."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT n_tup_ins, n_tup_del FROM pg_stat_xact_user_tables WHERE relname = %s", [backend().KEY_TABLE]
+        )
+        row = cursor.fetchone()
+        return (int(row[0]), int(row[1])) if row else (0, 0)
+
+
 @postgres_only
 def test_the_key_table_follows_every_write_of_a_document(rep: Any) -> None:
     """A person's keys are rows of their own (name, pinyin, initials), rewritten with the document: a
@@ -439,6 +449,12 @@ def test_the_key_table_follows_every_write_of_a_document(rep: Any) -> None:
     assert _keys_of(contact) == {"李伟", "liwei", "lw"}
     contact_update(pk=contact.pk, user=rep, data={"given_name": "明"})
     assert _keys_of(contact) == {"李明", "liming", "lm"}
+    # A change that leaves the name alone rewrites the document, not its keys.
+    written = _key_rows_written()
+    assert written[0] >= 6 and written[1] >= 3  # the create and the rename above
+    contact_update(pk=contact.pk, user=rep, data={"title": "采购经理"}, phones=[{"value": "13900139000"}])
+    search_reindex(Contact, [contact.pk])
+    assert _keys_of(contact) == {"李明", "liming", "lm"} and _key_rows_written() == written
     assert search_rebuild("contacts") >= 1 and _keys_of(contact) == {"李明", "liming", "lm"}
     core_services.record_delete(model=Contact, pk=contact.pk, user=rep)
     assert _keys_of(contact) == set()
