@@ -32,6 +32,7 @@ from guanxi.core.permissions import can, may_reach, sees_all
 from guanxi.core.registry import Resource, resource_at
 from guanxi.customers import classification, hierarchy, services
 from guanxi.customers.acquaintances import account_acquaintances, contact_acquaintances
+from guanxi.customers.breakdown import account_breakdown, breakdown_dimension
 from guanxi.customers.models import Account, AccountContact, Contact, CustomerProfile
 from guanxi.customers.network import account_network
 from guanxi.customers.org_chart import org_chart
@@ -166,6 +167,33 @@ def account_routes(router: Router, resource: Resource) -> None:
         first, last = statistics_period(request.GET.get("from"), request.GET.get("to"))
         figures = pool_statistics(request.user, *day_bounds(first, last))
         return json_response({"from": first.isoformat(), "to": last.isoformat(), **dataclasses.asdict(figures)})
+
+    @router.get(
+        "/breakdown",
+        operation_id="accounts_breakdown",
+        summary="How the accounts you may see break down by one field (客户分布)",
+        description=(
+            "``by``: tier, lifecycle_stage, industry, size, source, province (a province in China, a country "
+            "elsewhere), region, owner or team; not a field your role hides. The list's own filters and "
+            "``search`` narrow the accounts counted, as ``GET /accounts`` reads them. ``items``: the 50 "
+            "largest values, the largest first, each with ``value`` (null: not filled in), ``label``, "
+            "``count`` and ``filters``, the list filters that pick exactly those accounts; ``others``: "
+            "the accounts with any other value; ``total``: all the accounts counted."
+        ),
+    )
+    def account_breakdown_route(request: HttpRequest, by: str = "") -> HttpResponse:
+        require_token_scope(request, resource.object_type, Action.VIEW)
+        if not may_reach(request.user, Account, Action.VIEW):
+            raise PermissionDenied()
+        breakdown = account_breakdown(request.user, request.GET, breakdown_dimension(request.user, by))
+        return json_response(
+            {
+                "by": breakdown.dimension.key,
+                "total": breakdown.total,
+                "items": [dataclasses.asdict(item) for item in breakdown.items],
+                "others": breakdown.others,
+            }
+        )
 
     @router.get(
         "/{id}/contacts",

@@ -67,8 +67,11 @@ PLACE_OPTIONS: dict[str, Callable[[], Sequence[tuple[str, str]]]] = {
 }
 
 
+#: ``industry=none``: the accounts that leave a field blank, where a filter on it is offered (a link
+#: from the account breakdown's "(none)" row, the list's selects).
+EMPTY_VALUE = "none"
 #: ``tier=none``: the accounts no tier rule has placed yet, and none set by hand.
-NO_TIER = "none"
+NO_TIER = EMPTY_VALUE
 
 
 class AccountFilterSet(FilterSet):
@@ -78,7 +81,13 @@ class AccountFilterSet(FilterSet):
     # A registration number is looked up as stored (9111 0000-… -> 91110000…), checked or not.
     value_cleaners = {**PLACE_CLEANERS, "registration_number": compact_registration_number}
     option_lists = PLACE_OPTIONS
-    empty_values = {"tier": (NO_TIER, gettext_lazy("No tier"))}
+    empty_values = {
+        "tier": (NO_TIER, gettext_lazy("No tier")),
+        **{
+            name: (EMPTY_VALUE, gettext_lazy("(none)"))
+            for name in ("industry", "size", "source", "region", "country", "province")
+        },
+    }
     filters = {
         **OWNERSHIP_FILTERS,
         **PLACE_FILTERS,

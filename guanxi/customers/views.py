@@ -19,7 +19,7 @@ from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils import numberformat, timezone
 from django.utils.html import format_html, format_html_join
-from django.utils.safestring import SafeString
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views import View
@@ -54,6 +54,7 @@ from guanxi.customers.services.pool import (
     role_requires_reason,
 )
 from guanxi.customers.vcard import contact_cards, vcard_response
+from guanxi.customers.views_breakdown import urlpatterns as breakdown_urlpatterns
 from guanxi.customers.views_duplicates import MergedRedirectMixin, duplicate_alert
 from guanxi.customers.views_duplicates import urlpatterns as duplicate_urlpatterns
 
@@ -102,10 +103,14 @@ def main_point(points: list[dict[str, Any]] | None, kind: str, *, link: bool = T
     point = points[0]
     text = point["value"] if kind == "emails" else phone_text(point)
     href = f"mailto:{point['value']}" if kind == "emails" else tel_href(point)
-    more = format_html(' <span class="text-secondary small">+{}</span>', len(points) - 1) if len(points) > 1 else ""
+    # f-strings of escaped values, not format_html: a contact list has two of these a row.
+    more = f' <span class="text-secondary small">+{len(points) - 1}</span>' if len(points) > 1 else ""
+    text = display.escaped(text)
     if not link:
-        return format_html('<span class="gx-point" title="{}">{}</span>{}', text, text, more)
-    return format_html('<a href="{}" class="gx-point" title="{}">{}</a>{}', href, text, text, more)
+        return mark_safe(f'<span class="gx-point" title="{text}">{text}</span>{more}')  # noqa: S308 - escaped
+    return mark_safe(  # noqa: S308 - escaped
+        f'<a href="{display.escaped(href)}" class="gx-point" title="{text}">{text}</a>{more}'
+    )
 
 
 # --- contacts ----------------------------------------------------------------------------------------
@@ -119,6 +124,7 @@ class ContactListView(ObjectListView):
         "emails": lambda points, link: main_point(points, "emails", link=link),
         "phones": lambda points, link: main_point(points, "phones", link=link),
     }
+    name_reads_relations = False  # a contact is named by its display_name
 
 
 @register_view("contacts", "add")
@@ -766,10 +772,11 @@ class ContactVcardQrView(GuanxiViewMixin, View):
         return render(request, "customers/vcard_qr.html", {"svg": svg})
 
 
-# The duplicates queue, merge and undo pages (guanxi.customers.views_duplicates), the vCard, and the
-# customer pool's claim, release and statistics.
+# The duplicates queue, merge and undo pages (guanxi.customers.views_duplicates), the account breakdown
+# (views_breakdown), the vCard, and the customer pool's claim, release and statistics.
 ui_urlpatterns = [
     *duplicate_urlpatterns,
+    *breakdown_urlpatterns,
     path("customers/contacts/<int:pk>/vcard/", ContactVcardView.as_view(), name="contacts-vcard"),
     path("customers/contacts/<int:pk>/vcard/qr/", ContactVcardQrView.as_view(), name="contacts-vcard-qr"),
     path("customers/contacts/<int:pk>/acquaintance/", AcquaintanceView.as_view(), name="contacts-acquaintance"),

@@ -191,6 +191,15 @@
     }
   });
 
+  /* A link that goes on with the list's filters (the account list's 客户分布): htmx changes them
+   * without reloading the page, and the address bar follows (hx-push-url), so read them on click. */
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest && event.target.closest("a[data-list-query]");
+    if (link) {
+      link.search = window.location.search;
+    }
+  });
+
   function init() {
     updateBulkBar();
     updateBulkTags();

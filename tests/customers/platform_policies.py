@@ -31,6 +31,7 @@ from tests.api import world as W
 from tests.api.world import World
 from tests.core import imports_policies as _imports
 from tests.customers import policies_acquaintances as _acquaintances
+from tests.customers import policies_breakdown as _breakdown
 from tests.customers import policies_duplicates as _duplicates
 from tests.customers import policies_follows as _follows
 from tests.customers import policies_handover as _handover
@@ -1001,3 +1002,9 @@ UI_MATRIX.update(_acquaintances.UI_MATRIX)
 
 MATRIX.update(_handover.MATRIX)
 CHANGELOG_CASES.update(_handover.CHANGELOG_CASES)
+
+
+# --- the account breakdown (客户分布; rows in tests/customers/policies_breakdown.py) ------------------------
+
+MATRIX.update(_breakdown.MATRIX)
+UI_MATRIX.update(_breakdown.UI_MATRIX)

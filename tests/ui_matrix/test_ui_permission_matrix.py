@@ -530,6 +530,7 @@ UI_EXEMPT: dict[str, str] = {
         "accounts-claim",
         "accounts-release",
         "pool-statistics",
+        "accounts-breakdown",
         "follow",  # accounts and contacts are the records one follows
     ),
     _CUSTOMERS_PENDING,
