@@ -439,6 +439,51 @@ def test_pages_do_not_query_per_link(
     assert html(rep_client.get(pages["contact"])).count("data-account=") == 7
 
 
+def test_contact_list_cells_escape_and_join_only_what_they_show(
+    admin: User, make_contact: Callable[..., Contact]
+) -> None:
+    """A contact's list row is written with f-strings of ``display.escaped`` values (its name, the
+    main email, a scoped tag, its manager's link, its star): ``<script>`` and ``&`` come out escaped,
+    as ``conditional_escape`` writes them. The contact list joins only the relations its columns
+    show, and a page with its manager's column still costs the same queries however many rows."""
+    from django.utils.html import conditional_escape
+    from django.utils.safestring import mark_safe
+    from django.utils.translation import gettext_lazy
+
+    from guanxi.core.views.display import escaped
+    from guanxi.customers import services
+
+    for value in ['<script>alert("x")</script> & co', mark_safe("<b>ok</b>"), gettext_lazy("Tags"), 12, None]:
+        assert escaped(value) == conditional_escape(value)
+
+    hostile = "<script>alert(1)</script>&"
+    boss = make_contact(family_name="李", given_name=f"总{hostile}")
+    services.contact_create(
+        user=admin,
+        data={"family_name": "王", "given_name": hostile, "reports_to": boss},
+        emails=["a&b@example.com", "c@example.com"],
+        tags=[f"意向::高{hostile}"],
+    )
+    page = html(client_for(admin).get(url("contacts-list", query="columns=display_name,emails,reports_to,tags")))
+    assert "<script>" not in page
+    text = "&lt;script&gt;alert(1)&lt;/script&gt;&amp;"
+    assert f'class="fw-medium">王{text}</a><button' in page  # the first cell, linked, then its star
+    assert f'aria-label="Follow 王{text}"' in page
+    assert 'title="a&amp;b@example.com">a&amp;b@example.com</a> <span class="text-secondary small">+1</span>' in page
+    assert f'">李总{text}</a></td>' in page  # the manager, linked
+    assert f'title="意向::高{text}"><span class="fw-normal">意向:</span> 高{text}</span>' in page
+
+    client = client_for(admin)
+    with CaptureQueriesContext(connection) as captured:
+        client.get(url("contacts-list", query="columns=display_name,title"))
+    assert not [q["sql"] for q in captured if 'JOIN "identity_team"' in q["sql"]]  # no team column, no team
+    path = url("contacts-list", query="columns=display_name,reports_to,owner")
+    before = _queries(client, path)
+    for i in range(4):
+        make_contact(given_name=f"多{i}", reports_to=boss)
+    assert _queries(client, path) == before
+
+
 def test_account_detail_explains_the_fit(admin: User, make_account: Callable[..., Account]) -> None:
     from guanxi.customers import services
     from guanxi.customers.models import CustomerProfile

@@ -80,9 +80,15 @@ def ui_prefix(resource: Resource) -> str:
 
 def resource_url(resource: Resource, action: str, pk: Any = None) -> str | None:
     name = f"ui:{resource.path}-{action}"
+    return _reverse(name, []) if pk is None else reverse_pk(name, pk)
+
+
+def reverse_pk(name: str, pk: Any, *args: str) -> str | None:
+    """``reverse(name, args=[*args, pk])`` (None: no such page), from one reversed URL per page
+    kind when ``pk`` is an id (``_pk_url``)."""
     if type(pk) is int and pk >= 0:
-        return _pk_url(name, pk)
-    return _reverse(name, [pk] if pk is not None else [])
+        return _pk_url(name, pk, args)
+    return _reverse(name, [*args, pk])
 
 
 def _reverse(name: str, args: list[Any]) -> str | None:
@@ -93,25 +99,26 @@ def _reverse(name: str, args: list[Any]) -> str | None:
 
 
 #: ``reverse`` costs about 40 µs, and a list page asks for a URL on every row (the record's own, its
-#: owner's, its team's: some 130 a page). A record's URL is reversed once with a stand-in id, and
-#: the id is put in its place. Kept per script prefix, URL configuration and language, as
-#: ``reverse``'s answer depends on them. ``None``: no such page; ``()``: the URL does not show the
-#: id once as it is, so it is reversed each time.
+#: owner's, its team's, its 关注 star's: some 180 a page). A record's URL is reversed once with a
+#: stand-in id, and the id is put in its place. Kept per script prefix, URL configuration and
+#: language, as ``reverse``'s answer depends on them. ``None``: no such page; ``()``: the URL does
+#: not show the id once as it is, so it is reversed each time.
 _STAND_IN = 987654321
 _pk_urls: dict[tuple[Any, ...], tuple[str, str] | tuple[()] | None] = {}
 
 
-def _pk_url(name: str, pk: int) -> str | None:
-    key = (name, get_script_prefix(), get_urlconf(), get_language())
+def _pk_url(name: str, pk: int, args: tuple[str, ...] = ()) -> str | None:
+    """``reverse(name, args=[*args, pk])`` for a non-negative integer ``pk``."""
+    key = (name, args, get_script_prefix(), get_urlconf(), get_language())
     if key not in _pk_urls:
-        url = _reverse(name, [_STAND_IN])
+        url = _reverse(name, [*args, _STAND_IN])
         head, found, tail = (url or "").partition(str(_STAND_IN))
         _pk_urls[key] = None if url is None else (head, tail) if found and str(_STAND_IN) not in tail else ()
     parts = _pk_urls[key]
     if parts is None:
         return None
     if not parts:
-        return _reverse(name, [pk])
+        return _reverse(name, [*args, pk])
     before, after = parts
     return f"{before}{pk}{after}"
 

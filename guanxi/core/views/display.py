@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import html
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.utils import timezone
-from django.utils.html import escape, format_html, format_html_join
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import Truncator, capfirst
 from django.utils.translation import gettext as _
@@ -32,6 +33,14 @@ from guanxi.core.tags import SEPARATOR, scope_of
 from guanxi.core.views.base import record_url
 
 EMPTY = mark_safe('<span class="text-secondary">—</span>')  # noqa: S308 - constant markup
+
+
+def escaped(value: Any) -> str:
+    """``value`` as HTML, as ``conditional_escape`` writes it (markup marked safe as it is, anything
+    else escaped), for the markup of a list's cells, written with f-strings. Without
+    ``conditional_escape``'s wrapper for lazy arguments: a list page escapes a few thousand values."""
+    to_html = getattr(value, "__html__", None)
+    return to_html() if to_html is not None else html.escape(str(value))
 
 
 def unseen_value() -> SafeString:
@@ -62,7 +71,9 @@ def select_options(options: list[tuple[str, str]], selected: str) -> SafeString:
     both escaped."""
     return mark_safe(  # noqa: S308 - every value and label is escaped
         "".join(
-            f'<option value="{escape(value)}"{" selected" if value == selected else ""}>{escape(label)}</option>'
+            # html.escape as Django's escape does, less its wrapper: the country filter has some 250.
+            f'<option value="{html.escape(str(value))}"{" selected" if value == selected else ""}>'
+            f"{html.escape(str(label))}</option>"
             for value, label in options
         )
     )
@@ -121,8 +132,11 @@ def computed_value(text: str, url: str, *, link: bool = True) -> SafeString | st
     """A computed column's cell: its text, linked when it has an address (not in a row's first cell)."""
     if not text:
         return EMPTY
+    if not (url and link):
+        return text
     # The title holds the whole text where a narrow list cell shows it shortened.
-    return format_html('<a href="{}" title="{}">{}</a>', url, text, text) if url and link else text
+    text = escaped(text)
+    return mark_safe(f'<a href="{escaped(url)}" title="{text}">{text}</a>')  # noqa: S308 - escaped
 
 
 def format_datetime(value: datetime.datetime) -> str:
@@ -131,13 +145,19 @@ def format_datetime(value: datetime.datetime) -> str:
     return value.strftime("%Y-%m-%d %H:%M")
 
 
-def list_datetime(value: datetime.datetime) -> SafeString:
+def list_datetime(value: datetime.datetime, this_year: int | None = None) -> SafeString:
     """A time in a list's cell: this year's without the year ("12-05 21:49"), an older one as its
     date ("2025-11-30"); the whole stamp in its title. In their long form the account list's two
-    time columns made it wider than a 1280-px screen."""
+    time columns made it wider than a 1280-px screen. ``this_year``: the current year in the
+    user's zone, when the caller read it once for the page's cells."""
     local = timezone.localtime(value) if timezone.is_aware(value) else value
-    shown = local.strftime("%m-%d %H:%M") if local.year == timezone.localtime().year else local.strftime("%Y-%m-%d")
-    return format_html('<time datetime="{}" title="{}">{}</time>', local.isoformat(), format_datetime(local), shown)
+    if this_year is None:
+        this_year = timezone.localtime().year
+    shown = local.strftime("%m-%d %H:%M") if local.year == this_year else local.strftime("%Y-%m-%d")
+    return mark_safe(  # noqa: S308 - escaped
+        f'<time datetime="{escaped(local.isoformat())}" title="{escaped(format_datetime(local))}">'
+        f"{escaped(shown)}</time>"
+    )
 
 
 def format_decimal(value: decimal.Decimal) -> str:
@@ -156,7 +176,7 @@ def money_value(value: decimal.Decimal, *, exact: bool = False) -> SafeString | 
         return figure
     if exact:
         return format_html('{} <span class="text-secondary">({})</span>', short, figure)
-    return format_html('<span title="{}">{}</span>', figure, short)
+    return mark_safe(f'<span title="{escaped(figure)}">{escaped(short)}</span>')  # noqa: S308 - escaped
 
 
 def yes_no(value: bool) -> SafeString:
@@ -255,35 +275,62 @@ def field_value(
 ) -> SafeString | str:
     """The display of one model field of ``obj``; relations must be select_related by the caller.
     ``exact``: amounts of money with their whole figure in sight (a record's page)."""
-    db_field = model_field(type(obj), name)
+    return field_cell(type(obj), name, truncate=truncate, link=link, exact=exact)(obj)
+
+
+def field_cell(
+    model: type[models.Model], name: str, *, truncate: int | None = 80, link: bool = True, exact: bool = False
+) -> Callable[[Any], SafeString | str]:
+    """``field_value`` for one field of many records: how the field reads is worked out once (a list
+    asks it per column, not for each of its some 400 cells), the value read from each record."""
+    db_field = model_field(model, name)
     if db_field is None:
-        return plain_value(getattr(obj, name, None), truncate=truncate)
+        return lambda obj: plain_value(getattr(obj, name, None), truncate=truncate)
     if db_field.many_to_one or db_field.one_to_one:
-        related = getattr(obj, name)
-        if related is None:
+
+        def related_cell(obj: Any) -> SafeString | str:
+            related = getattr(obj, name)
+            if related is None:
+                return EMPTY
+            if isinstance(related, ContentType):
+                return content_type_label(related)
+            url = record_url(related) if link else None
+            if not url:
+                return str(related)
+            return mark_safe(f'<a href="{escaped(url)}">{escaped(related)}</a>')  # noqa: S308 - escaped
+
+        return related_cell
+    show = _value_display(model, name, db_field, truncate=truncate, exact=exact)
+    attname = db_field.attname
+
+    def cell(obj: Any) -> SafeString | str:
+        value = getattr(obj, attname)
+        if value is None or value == "":
             return EMPTY
-        if isinstance(related, ContentType):
-            return content_type_label(related)
-        url = record_url(related) if link else None
-        return format_html('<a href="{}">{}</a>', url, related) if url else str(related)
-    value = getattr(obj, db_field.attname)
-    if value is None or value == "":
-        return EMPTY
-    words = value_words(type(obj), name)
+        return show(obj, value)
+
+    return cell
+
+
+def _value_display(
+    model: type[models.Model], name: str, db_field: models.Field, *, truncate: int | None, exact: bool
+) -> Callable[[Any, Any], SafeString | str]:
+    """How a field's stored value (neither empty nor a relation) reads: ``(record, value) -> text``."""
+    words = value_words(model, name)
     if words is not None:
-        return words(value)
+        return lambda obj, value: words(value)
     if getattr(db_field, "choices", None):
-        return choice_label(db_field, value)
-    words = getattr(obj, f"get_{name}_display", None)
-    if words is not None:  # a model's own wording of a structured value (e.g. a rule's conditions)
-        return _truncate(str(words()), truncate)
+        return lambda obj, value: choice_label(db_field, value)
+    display_name = f"get_{name}_display"
+    if hasattr(model, display_name):  # a model's own wording of a structured value (e.g. a rule's conditions)
+        return lambda obj, value: _truncate(str(getattr(obj, display_name)()), truncate)
     if isinstance(db_field, models.BooleanField):
-        return yes_no(bool(value))
+        return lambda obj, value: yes_no(bool(value))
     if isinstance(db_field, models.FileField):
-        return value.name or EMPTY
-    if name in money_fields(type(obj)):
-        return money_value(value, exact=exact)
-    return plain_value(value, truncate=truncate)
+        return lambda obj, value: value.name or EMPTY
+    if name in money_fields(model):
+        return lambda obj, value: money_value(value, exact=exact)
+    return lambda obj, value: plain_value(value, truncate=truncate)
 
 
 def custom_value(
@@ -317,14 +364,15 @@ def tag_badges(names: list[str] | None) -> SafeString:
     """Tags as badges; a scoped one (意向::高, ``core.tags``) reads "意向: 高", its scope lighter."""
     if not names:
         return EMPTY
-    return format_html_join(" ", "{}", ((_tag_badge(name),) for name in names))
+    return mark_safe(" ".join(_tag_badge(name) for name in names))  # noqa: S308 - escaped
 
 
 def _tag_badge(name: str) -> str:
     scope = scope_of(name)
     if scope is None:
-        return format_html('<span class="badge bg-blue-lt">{}</span>', name)
+        return f'<span class="badge bg-blue-lt">{escaped(name)}</span>'
     value = name[len(scope) + len(SEPARATOR) :]
-    return format_html(
-        '<span class="badge bg-azure-lt" title="{}"><span class="fw-normal">{}:</span> {}</span>', name, scope, value
+    return (
+        f'<span class="badge bg-azure-lt" title="{escaped(name)}"><span class="fw-normal">{escaped(scope)}:</span>'
+        f" {escaped(value)}</span>"
     )
