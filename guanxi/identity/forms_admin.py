@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.apps import apps
@@ -296,7 +296,7 @@ class HandoverForm(forms.Form):
                 "records": capfirst(pool_records)
             }
             blank = _("— choose, or say it in your own words below —")
-            self.fields["reason_id"].choices = [("", blank), *(reasons or [])]  # type: ignore[attr-defined]
+            cast(forms.TypedChoiceField, self.fields["reason_id"]).choices = [("", blank), *(reasons or [])]
             if reasons:
                 self.fields["reason"].label = _("In your own words (optional)")
             else:
