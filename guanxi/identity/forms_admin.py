@@ -286,16 +286,18 @@ class HandoverForm(forms.Form):
         *args: Any,
         reasons: list[tuple[Any, str]] | None = None,
         pool_records: str = "",
+        reason_required: bool = False,
         offer_deactivate: bool = False,
         **kwargs: Any,
     ):
-        """``pool_records``: the kinds of record that may go to their pool instead (none: no such choice)."""
+        """``pool_records``: the kinds of record that may go to their pool instead (none: no such choice);
+        ``reason_required``: the user's role must pick a listed release reason (as the pool's other forms say)."""
         super().__init__(*args, **kwargs)
         if pool_records:
             self.fields["to_pool"].label = _("%(records)s go back to the pool instead of to a colleague") % {
                 "records": capfirst(pool_records)
             }
-            blank = _("— choose, or say it in your own words below —")
+            blank = _("— choose a reason —") if reason_required else _("— choose, or say it in your own words below —")
             cast(forms.TypedChoiceField, self.fields["reason_id"]).choices = [("", blank), *(reasons or [])]
             if reasons:
                 self.fields["reason"].label = _("In your own words (optional)")

@@ -167,11 +167,12 @@ class UserHandoverView(GuanxiViewMixin, View):
     def form(self, source: User, counts: list[Any], data: Any = None) -> HandoverForm:
         user = self.request.user
         pooled = [resource for resource, count in counts if count and resource.pool is not None]
-        reasons = pooled[0].pool.reasons(user) if pooled and pooled[0].pool is not None else []
+        pool = pooled[0].pool if pooled else None
         manages = scope_for(user, "identity.user", Action.CHANGE) == Scope.ALL
         return HandoverForm(
             data,
-            reasons=reasons,
+            reasons=pool.reasons(user) if pool is not None else [],
+            reason_required=pool is not None and pool.reason_required(user),
             pool_records=", ".join(str(resource.label_plural) for resource in pooled),
             offer_deactivate=source.is_active and source.pk != user.pk and manages,
         )

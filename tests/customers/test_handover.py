@@ -403,3 +403,19 @@ def test_a_queued_handover_is_checked_again_when_it_runs(
     job = job_run(job.pk)
     assert job.status == "failed" and f"No active user with id {successor.pk}:" in job.error
     assert owned(desk.departing) == (3, 2)
+
+
+def test_the_page_says_when_the_role_must_pick_a_listed_reason(lead: User, desk: Desk) -> None:
+    """As the pool's other forms do: a role that must name a listed release reason is not offered
+    "or in your own words" (the service refuses it anyway)."""
+    from guanxi.customers.models import PoolReason
+
+    PoolReason.objects.create(label_zh="客户失联", label_en="Lost touch")
+    grant(lead.role, "customers.poolreason", ("view",), scope="all")  # the reasons offered to the lead
+    url = reverse("ui:users-handover", args=[desk.departing.pk])
+    page = client_for(lead).get(url).content.decode()
+    assert "Lost touch" in page
+    assert "say it in your own words" in page and "— choose a reason —" not in page
+    Role.objects.filter(pk=lead.role_id).update(pool_reason_required=True)
+    page = client_for(lead).get(url).content.decode()
+    assert "— choose a reason —" in page and "say it in your own words" not in page
