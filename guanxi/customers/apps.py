@@ -15,11 +15,12 @@ class CustomersConfig(AppConfig):
         from guanxi.customers.services.merge import register_customer_movers
 
         register_customers()
+        from guanxi.customers.services.pool import contacts_along_to_pool
         from guanxi.identity.handover import register_handover
 
         # A company before its people: those its owner held go with it (into the pool too).
         register_handover("accounts", position=10)
-        register_handover("contacts", position=20)
+        register_handover("contacts", position=20, pooled_along=contacts_along_to_pool)
         from guanxi.core.search.customers import register_customer_search
 
         register_customer_search()

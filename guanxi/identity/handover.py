@@ -15,6 +15,7 @@ through the identity service.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,13 +35,24 @@ from guanxi.identity.models import User
 #: Resource path -> position: lower goes first. Companies go before their people, so that the people
 #: their owner held go with them (``account_update``), to the pool too (``pool_release``).
 _handed_over: dict[str, int] = {}
+#: Resource path -> ``along(user, source)``: those of the source's records of that resource (one with no
+#: pool) that go to the pool with another's when those go there (a company's people, with it).
+_pooled_along: dict[str, Callable[[Any, Any], models.QuerySet]] = {}
 #: The counters of a bulk result, summed over the resources of a handover.
 COUNTERS = ("selected", "changed", "unchanged", "skipped", "failed")
 
 
-def register_handover(path: str, *, position: int) -> None:
-    """Let a handover move the records of the resource at ``path`` (one with owners and bulk actions)."""
+def register_handover(
+    path: str, *, position: int, pooled_along: Callable[[Any, Any], models.QuerySet] | None = None
+) -> None:
+    """Let a handover move the records of the resource at ``path`` (one with owners and bulk actions).
+
+    ``pooled_along(user, source)``: the records of this resource, of those ``user`` may see, that go to
+    the pool along with the records of a resource that has one, when a handover sends those there; a
+    colleague is asked for only when others are left over."""
     _handed_over[path] = position
+    if pooled_along is not None:
+        _pooled_along[path] = pooled_along
 
 
 def handover_resources() -> list[Resource]:
@@ -58,6 +70,25 @@ def owned_by(resource: Resource, user: Any, source: Any) -> models.QuerySet:
 def handover_counts(*, user: Any, source: Any) -> list[tuple[Resource, int]]:
     """How many records of each resource ``source`` owns, of those ``user`` may see: one count each."""
     return [(resource, owned_by(resource, user, source).count()) for resource in handover_resources()]
+
+
+def left_to_a_person(
+    *, user: Any, source: Any, counts: list[tuple[Resource, int]], to_pool: bool
+) -> list[tuple[Resource, int]]:
+    """Of ``counts`` (``handover_counts``), how many records of each resource need a colleague: all of
+    them, but with ``to_pool`` none of a resource with a pool, nor the records that go along with those
+    (``pooled_along``). A count query a resource that has such records."""
+    if not to_pool:
+        return counts
+    left = []
+    for resource, count in counts:
+        along = _pooled_along.get(resource.path)
+        if resource.pool is not None:
+            count = 0
+        elif count and along is not None:
+            count = max(count - along(user, source).count(), 0)
+        left.append((resource, count))
+    return left
 
 
 def may_hand_over(user: Any) -> bool:
@@ -164,8 +195,9 @@ def handover_prepare(
     counts = handover_counts(user=user, source=source)
     if to_pool and not any(resource.pool is not None for resource, _count in counts):
         raise FieldErrors({"to_pool": [_("These records have no pool: choose a colleague to take them over.")]})
-    # Records without a pool need a person; with "to the pool", only those.
-    to_person = [resource for resource, count in counts if count and not (to_pool and resource.pool is not None)]
+    # Records without a pool need a person, but those that go along with pooled ones (a company's people).
+    left = {r.path: n for r, n in left_to_a_person(user=user, source=source, counts=counts, to_pool=to_pool)}
+    to_person = [resource for resource, _count in counts if left[resource.path]]
     if to_person and target is None:
         names = ", ".join(str(resource.label_plural) for resource in to_person)
         if to_pool:
@@ -175,8 +207,8 @@ def handover_prepare(
         raise FieldErrors({"recipient": [text % {"records": names}]})
     steps = []
     for resource, count in counts:
-        if not count:
-            continue
+        if not count or (target is None and not left[resource.path] and resource.pool is None):
+            continue  # nothing of it, or all of it goes to the pool along with another's records
         action = "release" if to_pool and resource.pool is not None else "owner"
         plan = bulk.bulk_plan(
             resource=resource,

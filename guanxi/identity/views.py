@@ -41,7 +41,13 @@ from guanxi.core.views.base import (
 from guanxi.core.views.records import ObjectDeleteView, ObjectDetailView, ObjectEditView, stale_message
 from guanxi.identity import services
 from guanxi.identity.forms_admin import HandoverForm, RolePermissionsForm, ShareForm, TokenCreateForm
-from guanxi.identity.handover import handover, handover_counts, handover_source, may_hand_over
+from guanxi.identity.handover import (
+    handover,
+    handover_counts,
+    handover_source,
+    left_to_a_person,
+    may_hand_over,
+)
 from guanxi.identity.models import ApiToken, Role, Share, User
 
 register_delete_verb("users", gettext_lazy("Deactivate"))
@@ -186,8 +192,13 @@ class UserHandoverView(GuanxiViewMixin, View):
                 list_url += f"?owner={source.pk}"
             rows.append({"label": resource.label_plural, "count": count, "url": list_url if count else ""})
         total = sum(count for _resource, count in counts)
+        pool_left = []  # with "to the pool": what still needs a colleague (not a company's people)
+        if "to_pool" in form.fields:
+            left = left_to_a_person(user=self.request.user, source=source, counts=counts, to_pool=True)
+            pool_left = [f"{resource.label_plural} {count}" for resource, count in left if count]
         context = {
             "object": source,
+            "pool_left": ", ".join(pool_left),
             "rows": rows,
             "total": total,
             "form": form,

@@ -201,6 +201,24 @@ def test_only_companies_to_the_pool_need_no_recipient(
     assert Account.objects.get(pk=account.pk).pooled_at is not None
 
 
+def test_people_who_go_to_the_pool_with_their_company_need_no_recipient(admin: User, desk: Desk) -> None:
+    """Only the person at no company of theirs needs a colleague; once they are gone, the companies
+    go to the pool with their people and nobody is asked for."""
+    with pytest.raises(FieldErrors) as no_one:
+        handover(pk=desk.departing.pk, user=admin, to_pool=True, reason="离职")
+    assert "contacts" in no_one.value.errors["recipient"][0]
+    counts = handover_counts(user=admin, source=desk.departing)
+    left = handover_module.left_to_a_person(user=admin, source=desk.departing, counts=counts, to_pool=True)
+    assert [(resource.path, count) for resource, count in left] == [("accounts", 0), ("contacts", 1)]
+    Contact.objects.filter(pk=desk.on_own.pk).update(owner=desk.colleague)  # the one at no company: gone
+
+    result = handover(pk=desk.departing.pk, user=admin, to_pool=True, reason="离职")
+
+    assert isinstance(result, dict) and list(result["resources"]) == ["accounts"]
+    assert Contact.objects.get(pk=desk.at_company.pk).owner_id is None  # in the pool with 上海浦江精密机械0号
+    assert owned(desk.departing) == (0, 0)
+
+
 def test_deactivates_the_user_afterwards_through_the_identity_service(admin: User, desk: Desk, successor: User) -> None:
     result = handover(pk=desk.departing.pk, user=admin, recipient=successor.pk, deactivate=True)
     assert isinstance(result, dict) and result["handover"]["deactivated"] is True
@@ -314,6 +332,8 @@ def test_the_page_shows_the_counts_and_hands_over(admin: User, desk: Desk, succe
     assert 'data-count="3"' in html and 'data-count="2"' in html
     assert 'data-gx-picker data-name="recipient"' in html and reverse("ui:pick", args=["users"]) in html
     assert 'name="to_pool"' in html and 'name="deactivate"' in html
+    # With the pool, the person at no company of theirs still needs a colleague (王总 goes with 0号).
+    assert "still for the colleague above: contacts 1." in html
 
     empty = client.post(url, {})
     assert empty.status_code == 400 and "Choose who takes over" in empty.content.decode()
@@ -382,7 +402,8 @@ def test_the_counts_page_reads_a_fixed_number_of_queries(
             assert client.get(url).status_code == 200
         return len(captured)
 
-    make_account(name="第一家", by=rep)
+    first = make_account(name="第一家", by=rep)
+    make_contact(by=rep, given_name="一", accounts=[{"account": first.pk, "role": "采购"}])
     few = queries()
     for i in range(12):
         account = make_account(name=f"又一家{i}", by=rep)

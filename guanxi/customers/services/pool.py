@@ -18,7 +18,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -29,12 +29,20 @@ from guanxi.core.audit import changelog_record, changelog_records, diff, snapsho
 from guanxi.core.choices import Action, ChangeAction, Scope
 from guanxi.core.errors import Conflict, FieldErrors, NotFound, PermissionDenied
 from guanxi.core.imports.bulk import TableRows, update_rows
-from guanxi.core.permissions import object_type_of, scope_for
+from guanxi.core.permissions import object_type_of, restricted, scope_for
 from guanxi.core.search import search_reindex
 from guanxi.core.timeline import timeline_add
 from guanxi.customers import classification
 from guanxi.customers.choices import LifecycleStage, TimelineKind
-from guanxi.customers.models import Account, Contact, PoolMove, PoolMoveKind, PoolReason, PoolRule
+from guanxi.customers.models import (
+    Account,
+    AccountContact,
+    Contact,
+    PoolMove,
+    PoolMoveKind,
+    PoolReason,
+    PoolRule,
+)
 from guanxi.customers.services.common import user_names
 
 REASON_MAX = 300
@@ -377,6 +385,15 @@ def _save(account: Account, before: dict[str, Any], *, actor: Any) -> None:
     )
     changelog_record(actor=actor, obj=account, action=ChangeAction.UPDATE, before=before, after=snapshot(account))
     search_reindex(Account, [account.pk], changed={"owner", "team"})
+
+
+def contacts_along_to_pool(user: Any, source: Any) -> QuerySet:
+    """The contacts ``source`` owns (of those ``user`` may see) that would go to the pool with their
+    primary company if every company ``source`` owns went there (``_contacts_along``): a handover of a
+    departing salesperson's accounts to the pool asks a colleague for the rest only."""
+    companies = restricted(Account, user, Action.VIEW).filter(owner_id=source.pk)
+    primary_there = AccountContact.objects.filter(contact=OuterRef("pk"), is_primary=True, account__in=companies)
+    return restricted(Contact, user, Action.VIEW).filter(Exists(primary_there), owner_id=source.pk)
 
 
 def _contacts_along(account: Account, *, from_owner: Any, actor: Any) -> int:
