@@ -15,7 +15,9 @@ refuses the row, as a bad 上级客户 does, with the item and what to do. An em
 nothing.
 
 The relations are added once the batch's accounts are written, each through ``relation_add`` (the
-change log, both timelines, the permission to change the company). One already there (of that kind
+change log, both timelines, the permission to change the company; a company the batch created is
+written whole, its relations with it, even when the owner column or the assignment rules gave it to
+someone whose accounts the importer may not change). One already there (of that kind
 between the two, whichever side's row says it) is left alone, so a second run of a file adds nothing.
 """
 
@@ -275,6 +277,7 @@ class Relations:
         for chunk in _chunks(sorted({stored[0] for *_rest, stored in wanted})):
             have.update(AccountRelation.objects.filter(first_id__in=chunk).values_list("first_id", "second_id", "kind"))
         touched = set(result.written.get(Account, ()))
+        created = set(new_by_line.values())
         related: set[int] = set()  # accounts the batch wrote nothing else to, now related
         for row, item, record, other, stored in wanted:
             if stored in have:
@@ -282,13 +285,18 @@ class Relations:
             have.add(stored)
             try:
                 relation_add(
-                    model=Account, record_id=record, other_id=other, kind=stored[2], user=self.user, reverse=not item[3]
+                    model=Account,
+                    record_id=record,
+                    other_id=other,
+                    kind=stored[2],
+                    user=self.user,
+                    reverse=not item[3],
+                    created=record in created,
                 )
             except FieldErrors as exc:
                 refuse(row, item[0], item[1], " ".join(m for ms in exc.errors.values() for m in ms))
                 continue
-            except (PermissionDenied, NotFound):
-                # A new account that the owner column or the assignment rules gave to someone else.
+            except (PermissionDenied, NotFound):  # an account there before, which the user may not change
                 refuse(row, item[0], item[1], _("You may not change this account, so this relation was not added."))
                 continue
             if record not in touched:

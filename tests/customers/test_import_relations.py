@@ -178,6 +178,27 @@ def test_a_company_the_user_may_not_see_is_not_found(
     assert job["result"]["created"] == 1 and relations() == {(*sorted(["我的客户", "另一家"], key=_pk), "competitor")}
 
 
+def test_a_new_company_given_to_a_colleague_keeps_its_relations(
+    rep: User,
+    other_rep: User,
+    sales_role: Role,
+    make_account: Callable[..., Account],
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    """The rep may not change a colleague's accounts, but the relations of one their import creates
+    for that colleague are part of writing it, as its fields are: the row is written whole."""
+    grant(sales_role, "customers.account", ("import", "assign"))
+    make_account(by=rep, name="我的客户")
+    client = job_client(rep, django_capture_on_commit_callbacks)
+    header = [*HEADER, "负责人"]
+    job, errors = imported(client, [["", "给同事的新客户", "合作伙伴:我的客户", "", other_rep.email]], header=header)
+    assert errors == [] and job["result"]["created"] == 1 and job["result"]["failed"] == 0
+    assert Account.objects.get(name="给同事的新客户").owner_id == other_rep.pk
+    assert relations() == {(*sorted(["我的客户", "给同事的新客户"], key=_pk), "partner")}
+    entry = ChangeLogEntry.objects.filter(content_type__model="account", changes__has_key="relations").get()
+    assert entry.actor_id == rep.pk  # through relation_add, as the account's page would
+
+
 def test_a_company_in_a_later_batch_is_refused_with_what_to_do(
     client: JobClient, settings: Any, make_account: Callable[..., Account]
 ) -> None:

@@ -76,6 +76,7 @@ def relation_add(
     user: Any,
     note: str = "",
     reverse: bool = False,
+    created: bool = False,
 ) -> Relation:
     """Relate ``record_id`` (a contact or account the user may change) to ``other_id`` (one of the
     same type they may see).
@@ -84,6 +85,10 @@ def relation_add(
     in ``other_id``; with ``reverse`` it is the second (it buys from ``other_id``...), as a row of
     the account import may say it from its own side. ``kind`` is one of the type's kinds
     (``RelationKind``, ``AccountRelationKind``). Errors name the field: ``other``, ``kind`` or ``note``.
+
+    ``created``: the user created the record in this transaction (a row of an import), whoever it was
+    given to: its relations are part of writing it, as its fields are, so it need not be one they may
+    change now.
     """
     relations = relation_type(model)
     errors: dict[str, list[str]] = {}
@@ -98,7 +103,12 @@ def relation_add(
         errors["other"] = [str(relations.choose_other)]
         other_pk = 0
     with transaction.atomic():
-        record = core_services.record_lock(model, record_id, user, Action.CHANGE)
+        if created:
+            record = model._default_manager.select_for_update().filter(pk=record_id, created_by_id=user.pk).first()
+            if record is None:
+                raise NotFound()
+        else:
+            record = core_services.record_lock(model, record_id, user, Action.CHANGE)
         other = restricted(model, user, Action.VIEW).filter(pk=other_pk).first() if other_pk else None
         if other_pk and other is None:
             errors["other"] = [str(relations.not_found) % {"id": other_pk}]
