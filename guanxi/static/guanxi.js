@@ -200,7 +200,27 @@
     }
   });
 
+  /* A record's page on a phone: one column of cards, the people and the timeline screens below the
+   * fields. [data-gx-sections] gets a link to each titled card of the page (but the fields, which are
+   * right there), built here so that every module's cards are listed without naming them. */
+  function buildSections(nav) {
+    if (nav.dataset.built) { return; }
+    nav.dataset.built = "1";
+    var cards = document.querySelectorAll("#main .card[id]");
+    Array.prototype.forEach.call(cards, function (card) {
+      var title = card.querySelector(":scope > .card-header .card-title");
+      if (!title || card.id === nav.dataset.skip || card.parentElement.closest(".card")) { return; }
+      var link = document.createElement("a");
+      link.href = "#" + card.id;
+      link.className = "btn btn-sm btn-ghost-secondary";
+      link.textContent = title.textContent.trim();
+      nav.appendChild(link);
+    });
+    nav.hidden = nav.children.length < 2;
+  }
+
   function init() {
+    document.querySelectorAll("[data-gx-sections]").forEach(buildSections);
     updateBulkBar();
     updateBulkTags();
     document.querySelectorAll("[data-tag-chips]").forEach(markTagChips);

@@ -417,6 +417,11 @@ def test_customers_journey(
     expect(page.locator("#panel-timeline")).to_contain_text("电话沟通：下周报价")
     # The company's timeline (客户动态) gathers its people's: the note shows there, under the contact.
     page.locator("#main").get_by_role("link", name=ACCOUNT_NAME, exact=True).first.click()
+    # On a phone the cards stack far below the fields: the row of links under the title reaches each.
+    sections = page.locator("#section-nav")
+    expect(sections.get_by_role("link", name="联系人", exact=True)).to_be_visible()
+    sections.get_by_role("link", name="联系人", exact=True).click()
+    expect(page.locator("#account-contacts")).to_be_in_viewport()
     timeline = page.locator("#panel-timeline")
     expect(timeline).to_contain_text("电话沟通：下周报价")
     expect(timeline.locator(".timeline-subject").first).to_contain_text(FAMILY + GIVEN)
