@@ -40,6 +40,7 @@ from guanxi.core.views.records import PANEL_LIMIT, ObjectDetailView, ObjectEditV
 from guanxi.customers import birthdays, hierarchy, pool_report, services
 from guanxi.customers.acquaintances import account_acquaintances, contact_acquaintances
 from guanxi.customers.choices import Closeness, DecisionRole, Stance
+from guanxi.customers.completeness import completeness
 from guanxi.customers.forms import LINKS_RULE, contact_form_class, phone_text, point_label
 from guanxi.customers.models import Account, AccountContact, Contact
 from guanxi.customers.network import account_network
@@ -204,6 +205,10 @@ class ContactDetailView(MergedRedirectMixin, ObjectDetailView):
         context["vcard_qr_url"] = reverse("ui:contacts-vcard-qr", args=[obj.pk])
         context["find_duplicates_url"] = reverse("ui:duplicates-find", args=["contacts", obj.pk])
         context["duplicate_alert"] = duplicate_alert(obj, user)
+        # Companies hidden by the role: not counted (``LINKS_RULE``); none listed is one missing.
+        context["completeness"] = completeness(
+            obj, hidden_fields(user, Contact), accounts=context.get("contact_accounts")
+        )
         return context
 
 
@@ -537,6 +542,7 @@ class AccountDetailView(MergedRedirectMixin, ObjectDetailView):
         contacts = resource_at("contacts")
         visible = restricted(Contact, user, Action.VIEW)
         if visible.query.is_empty():  # no contact at all, by role or by share: no panel
+            context["completeness"] = completeness(obj, {*hidden_fields(user, Account), "contacts"})
             return context
         hidden = hidden_fields(user, Contact)
         # The people in chart order (who reports to whom, who decides first: ``org_chart``), the
@@ -591,6 +597,7 @@ class AccountDetailView(MergedRedirectMixin, ObjectDetailView):
         context["account_contacts_more_url"] = f"{list_url}?account={obj.pk}" if more else None
         add_url = resource_url(contacts, "add")
         context["contact_add_url"] = f"{add_url}?account={obj.pk}" if can(user, Contact, Action.ADD) else None
+        context["completeness"] = completeness(obj, hidden_fields(user, Account), contacts=context["account_contacts"])
         return context
 
 
