@@ -129,7 +129,7 @@ def _item(field: str, by: str, text: str) -> Item | str:
 
 def read_relations(row: Any) -> None:
     """The row's 关联企业 and 关联企业编号 cells as ``values["relations"]``, a list of ``Item``;
-    each item that cannot be read fails on its column (``row``: the importer's ``_Row``). Pure."""
+    each item that cannot be read fails on its column (``row``: ``import_rows._Row``). Pure."""
     items: dict[tuple[str, bool, str, str], Item] = {}
     for field, by in ((BY_NAME, "name"), (BY_EXTERNAL_ID, "external_id")):
         raw = row.get(field)

@@ -522,9 +522,9 @@ def test_accounts_import_with_their_parents(client: Client, admin: Any) -> None:
 def test_an_imported_parent_keeps_groups_within_their_depth(
     client: Client, admin: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from guanxi.customers import importers
+    from guanxi.customers import import_accounts
 
-    monkeypatch.setattr(importers, "MAX_HIERARCHY_DEPTH", 2)
+    monkeypatch.setattr(import_accounts, "MAX_HIERARCHY_DEPTH", 2)
     Account.objects.create(name="一级", owner=admin, created_by=admin)
     rows = [["公司名称", "上级客户"], ["二级", "一级"], ["三级", "二级"], ["四级", "三级"]]
     result, job_id = _import_accounts(client, rows)

@@ -116,7 +116,7 @@ def test_writer_stopping_early_ends_the_thread() -> None:
 
 @pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite planner hint")
 def test_external_id_lookup_uses_its_partial_index(client: Any) -> None:
-    from guanxi.customers.importers import ContactWriter
+    from guanxi.customers.import_contacts import ContactWriter
 
     _run(client, [["C1", "韩梅梅", "13700000001", "", ""]])
     writer = ContactWriter(Contact.objects.get().owner, "skip", None)  # type: ignore[arg-type]
@@ -144,9 +144,9 @@ def test_import_with_the_read_ahead_thread(client: Any, monkeypatch: pytest.Monk
 def test_companies_beyond_the_account_cache_are_found_again_not_doubled(
     client: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from guanxi.customers import importers
+    from guanxi.customers import import_contacts
 
-    monkeypatch.setattr(importers, "ACCOUNT_CACHE", 2)  # cleared before nearly every batch
+    monkeypatch.setattr(import_contacts, "ACCOUNT_CACHE", 2)  # cleared before nearly every batch
     monkeypatch.setenv("GUANXI_IMPORT_BATCH_SIZE", "2")
     companies = ["甲公司", "乙公司", "丙公司", "丁公司"]
     # Each company is named again after the cache was cleared; the second mention must link to

@@ -13,7 +13,7 @@ from django.test import Client
 from django.utils import translation
 
 from guanxi.core.money import money_text, parse_money, short_money
-from guanxi.customers.importers import parse_amount
+from guanxi.customers.import_rows import parse_amount
 from guanxi.customers.models import Account
 from guanxi.identity.models import User
 from tests.customers.conftest import Api
