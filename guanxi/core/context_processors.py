@@ -45,6 +45,7 @@ NAVIGATION: list[Group] = [
             "accounts",
             "contacts",
             Link(_("Account breakdown"), "ui:accounts-breakdown", "customers.account"),  # 客户分布
+            Link(_("Contact breakdown"), "ui:contacts-breakdown", "customers.contact"),  # 联系人分布
             Link(_("Duplicates"), "ui:duplicates-list", "customers.contact"),  # 重复客户
             Link(_("Pool statistics"), "ui:pool-statistics", "customers.account"),  # 公海统计
         ],

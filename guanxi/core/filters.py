@@ -206,6 +206,15 @@ class FilterSet:
         except ValueError as exc:
             raise FieldErrors({param: [str(exc)]}) from None
         target = field.target_field if field.is_relation else field  # type: ignore[attr-defined]
+        if isinstance(target, models.BooleanField):
+            # The lists' Yes/No selects and the breakdowns' links send true/false, which
+            # ``BooleanField.to_python`` does not take (it wants True, t or 1).
+            from guanxi.core.imports.cells import parse_yes_no  # cells -> exports -> this module
+
+            try:
+                return parse_yes_no(raw)
+            except ValueError:
+                raise FieldErrors({param: [_("Use true or false.")]}) from None
         try:
             if isinstance(target, models.DateTimeField):
                 value = parse_datetime(raw)

@@ -32,7 +32,7 @@ from guanxi.core.permissions import can, may_reach, sees_all
 from guanxi.core.registry import Resource, resource_at
 from guanxi.customers import classification, hierarchy, services
 from guanxi.customers.acquaintances import account_acquaintances, contact_acquaintances
-from guanxi.customers.breakdown import account_breakdown, breakdown_dimension
+from guanxi.customers.breakdown import ACCOUNTS, CONTACTS, BreakdownSpec, breakdown_dimension, record_breakdown
 from guanxi.customers.models import Account, AccountContact, Contact, CustomerProfile
 from guanxi.customers.network import account_network
 from guanxi.customers.org_chart import org_chart
@@ -148,6 +148,40 @@ def _queue_recompute(request: HttpRequest, resource: Resource, *, tiers: bool) -
     return json_response({"status": "queued"}, status=202)
 
 
+def breakdown_route(router: Router, resource: Resource, spec: BreakdownSpec, *, summary: str, dimensions: str) -> None:
+    """``GET /breakdown`` of ``spec``'s records (客户分布, 联系人分布): the same route for accounts and contacts."""
+    name = resource.path
+
+    @router.get(
+        "/breakdown",
+        operation_id=f"{name}_breakdown",
+        summary=summary,
+        description=(
+            f"``by``: {dimensions}; not a field your role hides. The list's own filters and ``search`` narrow "
+            f"the {name} counted, as ``GET /{name}`` reads them. ``items``: the 50 largest values, the largest "
+            "first, each with ``value`` (null: not filled in), ``label``, ``count`` and ``filters``, the list "
+            f"filters that pick exactly those {name}; ``others``: the {name} with any other value; ``total``: "
+            f"all the {name} counted. By ``month``: the last 24 months in time order, from the first with a "
+            "record to the current one (a month without any counts 0), each ``value`` YYYY-MM and its "
+            "``filters`` ``created_at__gte`` / ``__lt`` (days in your time zone); the months before them first, "
+            "together, with ``value`` null."
+        ),
+    )
+    def breakdown(request: HttpRequest, by: str = "") -> HttpResponse:
+        require_token_scope(request, resource.object_type, Action.VIEW)
+        if not may_reach(request.user, spec.model, Action.VIEW):
+            raise PermissionDenied()
+        figures = record_breakdown(spec, request.user, request.GET, breakdown_dimension(spec, request.user, by))
+        return json_response(
+            {
+                "by": figures.dimension.key,
+                "total": figures.total,
+                "items": [dataclasses.asdict(item) for item in figures.items],
+                "others": figures.others,
+            }
+        )
+
+
 def account_routes(router: Router, resource: Resource) -> None:
     @router.get(
         "/pool-statistics",
@@ -168,32 +202,14 @@ def account_routes(router: Router, resource: Resource) -> None:
         figures = pool_statistics(request.user, *day_bounds(first, last))
         return json_response({"from": first.isoformat(), "to": last.isoformat(), **dataclasses.asdict(figures)})
 
-    @router.get(
-        "/breakdown",
-        operation_id="accounts_breakdown",
+    breakdown_route(
+        router,
+        resource,
+        ACCOUNTS,
         summary="How the accounts you may see break down by one field (客户分布)",
-        description=(
-            "``by``: tier, lifecycle_stage, industry, size, source, province (a province in China, a country "
-            "elsewhere), region, owner or team; not a field your role hides. The list's own filters and "
-            "``search`` narrow the accounts counted, as ``GET /accounts`` reads them. ``items``: the 50 "
-            "largest values, the largest first, each with ``value`` (null: not filled in), ``label``, "
-            "``count`` and ``filters``, the list filters that pick exactly those accounts; ``others``: "
-            "the accounts with any other value; ``total``: all the accounts counted."
-        ),
+        dimensions="tier, lifecycle_stage, industry, size, source, province (a province in China, a country "
+        "elsewhere), region, owner, team or month (the month added)",
     )
-    def account_breakdown_route(request: HttpRequest, by: str = "") -> HttpResponse:
-        require_token_scope(request, resource.object_type, Action.VIEW)
-        if not may_reach(request.user, Account, Action.VIEW):
-            raise PermissionDenied()
-        breakdown = account_breakdown(request.user, request.GET, breakdown_dimension(request.user, by))
-        return json_response(
-            {
-                "by": breakdown.dimension.key,
-                "total": breakdown.total,
-                "items": [dataclasses.asdict(item) for item in breakdown.items],
-                "others": breakdown.others,
-            }
-        )
 
     @router.get(
         "/{id}/contacts",
@@ -362,6 +378,15 @@ def account_routes(router: Router, resource: Resource) -> None:
 
 
 def contact_routes(router: Router, resource: Resource) -> None:
+    breakdown_route(
+        router,
+        resource,
+        CONTACTS,
+        summary="How the contacts you may see break down by one field (联系人分布)",
+        dimensions="province (a province in China, a country elsewhere), owner, team, decision_role, stance, "
+        "email_consent, sms_consent, phone_consent or month (the month added)",
+    )
+
     @router.get(
         "/{id}/vcard",
         operation_id="contacts_vcard",

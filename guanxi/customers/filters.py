@@ -41,7 +41,9 @@ from guanxi.customers.relations import related_ids
 OWNERSHIP_FILTERS: dict[str, tuple[str, ...]] = {
     "owner": ("exact", "in", "isnull"),
     "team": ("exact", "in", "isnull"),
-    "created_at": ("gte", "lte"),
+    # __lt: before a day, as a month's records are picked (created_at__gte=2025-03-01&created_at__lt=2025-04-01:
+    # the days read in the reader's time zone; the breakdown by month added links so).
+    "created_at": ("gte", "lte", "lt"),
     "updated_at": ("gte", "lte"),
 }
 PLACE_FILTERS: dict[str, tuple[str, ...]] = {
@@ -205,6 +207,10 @@ class ContactFilterSet(FilterSet):
     }
     value_cleaners = PLACE_CLEANERS
     option_lists = PLACE_OPTIONS
+    # decision_role=none: the people not yet mapped (a link from the contact breakdown's "(none)" row).
+    empty_values = {
+        name: (EMPTY_VALUE, gettext_lazy("(none)")) for name in ("country", "province", "decision_role", "stance")
+    }
     filters = {
         **OWNERSHIP_FILTERS,
         **PLACE_FILTERS,

@@ -1,7 +1,9 @@
-"""The 客户分布 page (``/customers/accounts/breakdown/``): the account list's accounts, with its filters
-and saved view, counted by one field at a time; each value links to the list narrowed to it.
+"""The 客户分布 and 联系人分布 pages (``/customers/accounts/breakdown/``, ``/customers/contacts/breakdown/``):
+the list's records, with its filters and saved view, counted by one field at a time; each value links
+to the list narrowed to it.
 
-The figures come from ``customers.breakdown``, as the API's (``GET /api/v1/accounts/breakdown``) do.
+The figures come from ``customers.breakdown``, as the API's (``GET /api/v1/accounts/breakdown``,
+``GET /api/v1/contacts/breakdown``) do; one view serves both, configured by the breakdown's spec.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
 from django.urls import path
-from django.utils.translation import gettext as _
 from django.views import View
 
 from guanxi.core.choices import Action
@@ -25,15 +26,17 @@ from guanxi.core.views import display
 from guanxi.core.views.base import GuanxiViewMixin, resource_url
 from guanxi.core.views.lists import ObjectListView
 from guanxi.customers.breakdown import (
+    ACCOUNTS,
+    CONTACTS,
     OWN_PARAMS,
     Breakdown,
+    BreakdownSpec,
     Dimension,
-    account_breakdown,
     breakdown_dimensions,
+    record_breakdown,
 )
-from guanxi.customers.models import Account
 
-#: Parameters of the list that say how it looks, not which accounts: not carried to the row links.
+#: Parameters of the list that say how it looks, not which records: not carried to the row links.
 PAGING = ("cursor",)
 
 
@@ -46,36 +49,41 @@ def _url(base: str, params: QueryDict, **changes: str) -> str:
     return f"{base}?{query.urlencode()}" if query else base
 
 
-class AccountBreakdownView(GuanxiViewMixin, View):
-    """客户分布: counts per value of the chosen field (``by``), the list's filters applied."""
+class BreakdownView(GuanxiViewMixin, View):
+    """客户分布 / 联系人分布: counts per value of the chosen field (``by``), the list's filters applied.
+    ``spec`` says which records; ``template_name`` words the page for them."""
+
+    spec: BreakdownSpec = ACCOUNTS
+    template_name = "customers/account_breakdown.html"
 
     def get(self, request: HttpRequest) -> HttpResponse:
         user = request.user
-        if not may_reach(user, Account, Action.VIEW):
-            raise DjangoPermissionDenied()  # as the account list answers
-        accounts = resource_at("accounts")
+        spec = self.spec
+        if not may_reach(user, spec.model, Action.VIEW):
+            raise DjangoPermissionDenied()  # as the list answers
+        resource = resource_at(spec.path)
         # The list's saved view (?view=), whose filters the request's own override, as on the list.
         view_id = request.GET.get("view", "")
         active_view = (
-            SavedView.objects.filter(Q(user_id=user.pk) | Q(shared=True), object_type=accounts.object_type)
+            SavedView.objects.filter(Q(user_id=user.pk) | Q(shared=True), object_type=resource.object_type)
             .filter(pk=int(view_id))
             .first()
             if view_id.isdigit()
             else None
         )
         params = ObjectListView.effective_params(request.GET, active_view)
-        dimensions = breakdown_dimensions(user)
+        dimensions = breakdown_dimensions(spec, user)
         errors: list[str] = []
         by = params.get("by") or ""
         dimension = next((d for d in dimensions if d.key == by), dimensions[0] if dimensions else None)
         if by and (dimension is None or dimension.key != by):
-            errors.append(_("You cannot break accounts down by “%(by)s”.") % {"by": by[:50]})
+            errors.append(str(spec.refused) % {"by": by[:50]})
         breakdown = self._breakdown(user, params, dimension, errors) if dimension else None
         # Links keep the request's own parameters (the saved view too), less those refused.
         link_params = request.GET.copy()
         for key in [*OWN_PARAMS, *(k for k in link_params if k != "view" and k not in params)]:
             link_params.pop(key, None)
-        list_url = resource_url(accounts, "list") or "/"
+        list_url = resource_url(resource, "list") or "/"
         here = request.path
         rows = []
         if breakdown is not None:
@@ -101,26 +109,31 @@ class AccountBreakdownView(GuanxiViewMixin, View):
             "filtered": any(key not in ("view", "columns", "ordering", "cursor", "limit") for key in link_params),
             "errors": errors,
         }
-        return render(request, "customers/account_breakdown.html", context)
+        return render(request, self.template_name, context)
 
-    @staticmethod
-    def _breakdown(user: Any, params: QueryDict, dimension: Dimension, errors: list[str]) -> Breakdown:
+    def _breakdown(self, user: Any, params: QueryDict, dimension: Dimension, errors: list[str]) -> Breakdown:
         """Counted as the list shows them: a refused filter is said and dropped, the rest applied."""
+        spec = self.spec
         for _attempt in range(4):
             try:
-                return account_breakdown(user, params, dimension, strict=False)
+                return record_breakdown(spec, user, params, dimension, strict=False)
             except FieldErrors as exc:
                 dropped = [key for key in exc.errors if key in params]
                 errors.extend(
-                    f"{display.field_label(Account, key.split('__')[0])}: {message}"
+                    f"{display.field_label(spec.model, key.split('__')[0])}: {message}"
                     for key in exc.errors
                     for message in exc.errors[key]
                 )
                 for key in dropped or [k for k in params if k not in OWN_PARAMS]:
                     params.pop(key)
-        return account_breakdown(user, QueryDict(), dimension, strict=False)
+        return record_breakdown(spec, user, QueryDict(), dimension, strict=False)
 
 
 urlpatterns = [
-    path("customers/accounts/breakdown/", AccountBreakdownView.as_view(), name="accounts-breakdown"),
+    path("customers/accounts/breakdown/", BreakdownView.as_view(), name="accounts-breakdown"),
+    path(
+        "customers/contacts/breakdown/",
+        BreakdownView.as_view(spec=CONTACTS, template_name="customers/contact_breakdown.html"),
+        name="contacts-breakdown",
+    ),
 ]

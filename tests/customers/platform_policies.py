@@ -1004,7 +1004,7 @@ MATRIX.update(_handover.MATRIX)
 CHANGELOG_CASES.update(_handover.CHANGELOG_CASES)
 
 
-# --- the account breakdown (客户分布; rows in tests/customers/policies_breakdown.py) ------------------------
+# --- the account and contact breakdowns (客户分布, 联系人分布; rows in tests/customers/policies_breakdown.py) ---
 
 MATRIX.update(_breakdown.MATRIX)
 UI_MATRIX.update(_breakdown.UI_MATRIX)

@@ -1,10 +1,11 @@
-"""客户分布 (the account breakdown) in the platform's walks (loaded by ``platform_policies``): ``GET
-/accounts/breakdown`` and the page ``accounts-breakdown``.
+"""客户分布 and 联系人分布 (the account and contact breakdowns) in the platform's walks (loaded by
+``platform_policies``): ``GET /accounts/breakdown``, ``GET /contacts/breakdown`` and the pages
+``accounts-breakdown`` and ``contacts-breakdown``.
 
-Both answer whoever the account list answers (anonymous 401 / sign in, a token without
-``customers.account:view`` 403), and count exactly the accounts the hand-written ``ACCOUNT_VIEW``
-table gives the principal, per owner: written out from the world's accounts, never computed with
-``restrict``.
+Each answers whoever its list answers (anonymous 401 / sign in, a token without
+``customers.account:view`` or ``customers.contact:view`` 403), and counts exactly the records the
+hand-written ``ACCOUNT_VIEW`` / ``CONTACT_VIEW`` table gives the principal, per owner: written out
+from the world's records, never computed with ``restrict``.
 """
 
 from __future__ import annotations
@@ -18,39 +19,58 @@ if TYPE_CHECKING:  # pragma: no cover
     from tests.ui_matrix.test_ui_permission_matrix import UiCheck
 
 AC = "/api/v1/accounts"
+CO = "/api/v1/contacts"
+#: kind -> (the API path, the page's URL name, the name in messages).
+KINDS = {
+    "account": (AC, "accounts-breakdown", "account breakdown"),
+    "contact": (CO, "contacts-breakdown", "contact breakdown"),
+}
 
 
-def _owners(c: Any) -> Counter[int]:
-    """How many accounts each owner has among those the principal may see (``ACCOUNT_VIEW``)."""
-    from tests.customers.platform_policies import ACCOUNT_VIEW, customers_world
+def _owners(c: Any, kind: str) -> Counter[int]:
+    """How many records of ``kind`` each owner has among those the principal may see (``*_VIEW``)."""
+    from tests.customers.platform_policies import ACCOUNT_VIEW, CONTACT_VIEW, customers_world
 
     customers_world(c.w)
-    return Counter(c.w.obj("account", key).owner_id for key in c.rows_for(ACCOUNT_VIEW, "account"))
+    table = ACCOUNT_VIEW if kind == "account" else CONTACT_VIEW
+    return Counter(c.w.obj(kind, key).owner_id for key in c.rows_for(table, kind))
 
 
-def _api(c: Check) -> None:
-    expected_owners = _owners(c)
-    expected = {"anonymous": 401, "token_noscope": 403}.get(c.who, 200)
-    response = c.request("account breakdown", "GET", f"{AC}/breakdown?by=owner", expected)
-    if expected != 200 or response.status_code != 200:
-        return
-    body = response.json()
-    got = Counter({item["value"]: item["count"] for item in body["items"]})
-    if got != expected_owners or body["total"] != sum(expected_owners.values()):
-        c.errors.append(f"account breakdown: counts {body}, expected {dict(expected_owners)}")
+def _api(kind: str) -> Callable[[Check], None]:
+    path, _page, name = KINDS[kind]
+
+    def check(c: Check) -> None:
+        expected_owners = _owners(c, kind)
+        expected = {"anonymous": 401, "token_noscope": 403}.get(c.who, 200)
+        response = c.request(name, "GET", f"{path}/breakdown?by=owner", expected)
+        if expected != 200 or response.status_code != 200:
+            return
+        body = response.json()
+        got = Counter({item["value"]: item["count"] for item in body["items"]})
+        if got != expected_owners or body["total"] != sum(expected_owners.values()):
+            c.errors.append(f"{name}: counts {body}, expected {dict(expected_owners)}")
+
+    return check
 
 
-def _ui(c: UiCheck) -> None:
-    from django.urls import reverse
+def _ui(kind: str) -> Callable[[UiCheck], None]:
+    _path, page, name = KINDS[kind]
 
-    expected_owners = _owners(c)
-    expected = 302 if c.who == "anonymous" else 200
-    response = c.request("account breakdown", "GET", reverse("ui:accounts-breakdown") + "?by=owner", expected)
-    if expected == 200 and response.status_code == 200:
-        total = f'data-total="{sum(expected_owners.values())}"'
-        if total not in response.content.decode():
-            c.errors.append(f"account breakdown page: not {total}")
+    def check(c: UiCheck) -> None:
+        from django.urls import reverse
+
+        expected_owners = _owners(c, kind)
+        expected = 302 if c.who == "anonymous" else 200
+        response = c.request(name, "GET", reverse(f"ui:{page}") + "?by=owner", expected)
+        if expected == 200 and response.status_code == 200:
+            total = f'data-total="{sum(expected_owners.values())}"'
+            if total not in response.content.decode():
+                c.errors.append(f"{name} page: not {total}")
+
+    return check
 
 
-MATRIX: dict[tuple[str, str], Callable[[Check], None]] = {("GET", AC + "/breakdown"): _api}
-UI_MATRIX: dict[str, Callable[[UiCheck], None]] = {"accounts-breakdown": _ui}
+MATRIX: dict[tuple[str, str], Callable[[Check], None]] = {
+    ("GET", path + "/breakdown"): _api(kind) for kind, (path, _page, _name) in KINDS.items()
+}
+UI_MATRIX: dict[str, Callable[[UiCheck], None]] = {page: _ui(kind) for kind, (_path, page, _name) in KINDS.items()}

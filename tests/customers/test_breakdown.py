@@ -17,7 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from guanxi.core.models import SavedView
-from guanxi.customers.breakdown import DIMENSIONS, account_breakdown, breakdown_dimension
+from guanxi.customers.breakdown import ACCOUNTS, breakdown_dimension, record_breakdown
 from guanxi.customers.models import Account
 from guanxi.identity.models import FieldRule, Role, Team, User
 from tests.customers.conftest import Api, grant
@@ -25,7 +25,7 @@ from tests.factories import client_for, share
 
 pytestmark = pytest.mark.django_db
 
-ALL = [d.key for d in DIMENSIONS]
+ALL = [d.key for d in ACCOUNTS.dimensions]
 
 
 @pytest.fixture
@@ -155,9 +155,9 @@ def test_queries_do_not_grow_with_the_values(
 ) -> None:
     def queries(by: str) -> int:
         user = User.objects.get(pk=admin.pk)  # a fresh user: its permissions read again each time
-        dimension = breakdown_dimension(user, by)
+        dimension = breakdown_dimension(ACCOUNTS, user, by)
         with CaptureQueriesContext(connection) as captured:
-            account_breakdown(user, {"lifecycle_stage": "prospect"}, dimension)
+            record_breakdown(ACCOUNTS, user, {"lifecycle_stage": "prospect"}, dimension)
         return len(captured)
 
     def add_owners(count: int) -> None:
@@ -172,12 +172,12 @@ def test_queries_do_not_grow_with_the_values(
     # One grouped read; the owners' and teams' names of the values shown in one more.
     assert few["owner"] == few["tier"] + 1 and few["team"] == few["tier"] + 1
     with CaptureQueriesContext(connection) as captured:
-        account_breakdown(admin, {}, breakdown_dimension(admin, "owner"))
+        record_breakdown(ACCOUNTS, admin, {}, breakdown_dimension(ACCOUNTS, admin, "owner"))
     assert sum("GROUP BY" in q["sql"] for q in captured) == 1
 
 
 def test_the_largest_values_and_the_others(admin: User, book: dict[str, Account]) -> None:
-    result = account_breakdown(admin, {}, breakdown_dimension(admin, "tier"), top=2)
+    result = record_breakdown(ACCOUNTS, admin, {}, breakdown_dimension(ACCOUNTS, admin, "tier"), top=2)
     assert [(i.label, i.count) for i in result.items] == [("Tier A", 3), ("Tier C", 2)]
     assert (result.total, result.others, result.others_values) == (8, 3, 2)  # (none) 2, Tier B 1
 

@@ -368,3 +368,23 @@ def test_a_page_names_its_accounts_in_one_query_for_those_who_see_every_account(
             links = contact_accounts([contact], user)[contact.pk]["accounts"]
         assert [link["account"]["display"] for link in links] == names, user
         assert len(captured) == queries, [q["sql"] for q in captured]
+
+
+def test_yes_no_filters_take_what_the_lists_selects_send(
+    admin_api: Api, make_account: Callable[..., Account], make_contact: Callable[..., Contact]
+) -> None:
+    """The lists' Yes/No selects send true / false (BooleanField itself takes only True, t or 1)."""
+    locked = make_account(name="手动定级客户", tier="A", tier_locked=True)
+    make_account(name="规则定级客户")
+    agrees = make_contact(family_name="许", given_name="可", email_consent=True)
+    make_contact(family_name="未", given_name="定")
+    for raw in ("true", "True", "1", "是"):
+        names = [row["name"] for row in admin_api.get(f"accounts?tier_locked={raw}").json()["items"]]
+        assert names == [locked.name], raw
+    assert locked.name not in [r["name"] for r in admin_api.get("accounts?tier_locked=false").json()["items"]]
+    rows = admin_api.get("contacts?email_consent=true").json()["items"]
+    assert [row["id"] for row in rows] == [agrees.pk]
+    refused = admin_api.get("accounts?tier_locked=maybe")
+    assert refused.status_code == 400 and [(e["field"], e["detail"]) for e in refused.json()["errors"]] == [
+        ("tier_locked", "Use true or false.")
+    ]

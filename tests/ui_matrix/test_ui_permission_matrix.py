@@ -531,6 +531,7 @@ UI_EXEMPT: dict[str, str] = {
         "accounts-release",
         "pool-statistics",
         "accounts-breakdown",
+        "contacts-breakdown",
         "follow",  # accounts and contacts are the records one follows
     ),
     _CUSTOMERS_PENDING,
