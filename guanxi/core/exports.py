@@ -20,6 +20,7 @@ import datetime
 import decimal
 import io
 import json
+import re
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -62,6 +63,10 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 SELECTED_LIMIT = 10_000
 #: Query parameters that say where a page starts or how it looks, not which rows: ignored here.
 NOT_FILTERS = {"cursor", "limit", "columns", "view", "page", "format"}
+
+
+#: What Excel refuses in a sheet's name.
+_SHEET_NAME_RE = re.compile(r"[\[\]:*?/\\]")
 
 
 def escape_cell(text: str) -> str:
@@ -440,8 +445,9 @@ class XlsxSink:
             self.sheet = self.book.add_worksheet(title[:31] or "Export")
 
     def table(self, title: str, header: list[str], rows: Iterable[list[Cell]]) -> None:
-        """One of several small tables, each on a sheet of its own named after it."""
-        self.sheet = self.book.add_worksheet(title[:31])
+        """One of several small tables, each on a sheet of its own named after it (as Excel allows a
+        sheet's name: 31 characters, none of ``[]:*?/\\``, which a title such as 地区 / 区域 has)."""
+        self.sheet = self.book.add_worksheet(_SHEET_NAME_RE.sub("-", title)[:31].strip("'") or None)
         self.header(header)
         for row in rows:
             self.row(row)

@@ -81,6 +81,8 @@ class BreakdownSpec:
     path: str
     dimensions: tuple[Dimension, ...]
     refused: Any
+    #: The page's and a download's name (客户分布).
+    title: Any = ""
 
 
 PLACE = Dimension("province", gettext_lazy("province or country"), ("country", "province"))
@@ -106,6 +108,7 @@ ACCOUNTS = BreakdownSpec(
         MONTH,
     ),
     refused=gettext_lazy("You cannot break accounts down by “%(by)s”."),
+    title=gettext_lazy("Account breakdown"),
 )
 
 CONTACTS = BreakdownSpec(
@@ -126,6 +129,7 @@ CONTACTS = BreakdownSpec(
         MONTH,
     ),
     refused=gettext_lazy("You cannot break contacts down by “%(by)s”."),
+    title=gettext_lazy("Contact breakdown"),
 )
 
 

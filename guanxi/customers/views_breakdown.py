@@ -15,10 +15,14 @@ from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
 from django.urls import path
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views import View
 
 from guanxi.core.choices import Action
 from guanxi.core.errors import FieldErrors
+from guanxi.core.exports import CONTENT_TYPES, as_download, escape_cell, report_file
 from guanxi.core.models import SavedView
 from guanxi.core.permissions import may_reach
 from guanxi.core.registry import resource_at
@@ -38,6 +42,8 @@ from guanxi.customers.breakdown import (
 
 #: Parameters of the list that say how it looks, not which records: not carried to the row links.
 PAGING = ("cursor",)
+#: ``?format=`` of a download of the figures shown.
+FORMATS = ("xlsx", "csv")
 
 
 def _url(base: str, params: QueryDict, **changes: str) -> str:
@@ -72,6 +78,7 @@ class BreakdownView(GuanxiViewMixin, View):
             else None
         )
         params = ObjectListView.effective_params(request.GET, active_view)
+        fmt = params.pop("format", [""])[-1]
         dimensions = breakdown_dimensions(spec, user)
         errors: list[str] = []
         by = params.get("by") or ""
@@ -83,6 +90,9 @@ class BreakdownView(GuanxiViewMixin, View):
         link_params = request.GET.copy()
         for key in [*OWN_PARAMS, *(k for k in link_params if k != "view" and k not in params)]:
             link_params.pop(key, None)
+        if fmt in FORMATS and breakdown is not None and dimension is not None and not errors:
+            # The figures as shown (as 公海统计's download is): counts, not records.
+            return breakdown_download(spec, breakdown, fmt)
         list_url = resource_url(resource, "list") or "/"
         here = request.path
         rows = []
@@ -108,6 +118,9 @@ class BreakdownView(GuanxiViewMixin, View):
             "list_url": _url(list_url, link_params),
             "filtered": any(key not in ("view", "columns", "ordering", "cursor", "limit") for key in link_params),
             "errors": errors,
+            "downloads": [(f, _url(here, link_params, by=dimension.key, format=f)) for f in FORMATS]
+            if breakdown is not None and dimension is not None
+            else [],
         }
         return render(request, self.template_name, context)
 
@@ -127,6 +140,28 @@ class BreakdownView(GuanxiViewMixin, View):
                 for key in dropped or [k for k in params if k not in OWN_PARAMS]:
                     params.pop(key)
         return record_breakdown(spec, user, QueryDict(), dimension, strict=False)
+
+
+def breakdown_download(spec: BreakdownSpec, breakdown: Breakdown, fmt: str) -> HttpResponse:
+    """The figures of the page as Excel or CSV: each value, its count and share, the others, the total
+    (客户分布_行业_2026-12-07.xlsx). Labels are escaped as every export's cells are."""
+    dimension = breakdown.dimension
+    rows: list[list[Any]] = [
+        [escape_cell(item.label), item.count, item.share(breakdown.total)] for item in breakdown.items
+    ]
+    if breakdown.others:
+        others = ngettext("%(count)s other value", "%(count)s other values", breakdown.others_values) % {
+            "count": breakdown.others_values
+        }
+        rows.append([others, breakdown.others, round(100 * breakdown.others / breakdown.total)])
+    rows.append([_("Total"), breakdown.total, 100 if breakdown.total else 0])
+    title = f"{spec.title} · {dimension.title()}"
+    header = [dimension.title(), _("Count"), _("Share (%)")]
+    response = HttpResponse(report_file(fmt, [(title, header, rows)]), content_type=CONTENT_TYPES[fmt])
+    day = timezone.localdate().isoformat()
+    name = f"{spec.title}_{dimension.title()}_{day}.{fmt}"
+    as_download(response, name, f"{spec.path}-breakdown_{dimension.key}_{day}.{fmt}")
+    return response
 
 
 urlpatterns = [

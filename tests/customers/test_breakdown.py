@@ -255,3 +255,29 @@ def test_the_page_in_chinese(rep: User, book: dict[str, Account]) -> None:
     assert "客户分布" in html and "按行业" in html and "零售" in html and "共 4 家" in html
     assert "未填" in client.get("/customers/accounts/breakdown/?by=source").content.decode()
     assert "未分级" in client.get("/customers/accounts/breakdown/?by=tier").content.decode()
+
+
+def test_the_figures_download_as_excel_and_csv(rep: User, book: dict[str, Account]) -> None:
+    """The page's figures for its filters as a file: each value, its count and share, then the total;
+    a value that looks like a formula stays text."""
+    from tests.core.test_exports import read_csv, read_xlsx
+
+    Account.objects.filter(pk=book["丁"].pk).update(region="=1+1")
+    client = client_for(rep)
+    page = client.get("/customers/accounts/breakdown/?by=region&owner=me").content.decode()
+    links = re.findall(r'<a href="([^"]+)" class="btn" data-format="(\w+)"', page)
+    urls = {fmt: html_lib.unescape(href) for href, fmt in links}
+    assert set(urls) == {"xlsx", "csv"} and all("owner=me" in u and "by=region" in u for u in urls.values())
+    sheet = client.get(urls["xlsx"])
+    assert sheet.status_code == 200 and "attachment;" in sheet["Content-Disposition"]
+    assert "region_" in sheet["Content-Disposition"] and sheet["Content-Disposition"].endswith(".xlsx")
+    rows = read_xlsx(sheet.content)
+    assert rows[0] == ["Region / territory", "Count", "Share (%)"]
+    # The rep's four: 甲 and 乙 华南 (from 广东), 丙 华东 (浙江), 丁 "=1+1".
+    assert {tuple(r) for r in rows[1:-1]} == {("华南", 2, 50), ("华东", 1, 25), ("'=1+1", 1, 25)}
+    assert rows[-1] == ["Total", 4, 100]
+    text = read_csv(client.get(urls["csv"]).content)
+    assert [row[:2] for row in text if row and row[0] in ("华南", "Total")] == [["华南", "2"], ["Total", "4"]]
+    # A wrong dimension shows the page and says so, rather than a file of something else.
+    wrong = client.get("/customers/accounts/breakdown/?by=nothing&format=xlsx")
+    assert wrong["Content-Type"].startswith("text/html") and "nothing" in wrong.content.decode()
