@@ -3,7 +3,8 @@
 How it scales (1M contacts, 200k accounts): nothing is ever compared with the whole table.
 
 * **Exact**: a contact's emails and phones are looked up in ``ContactPoint`` (indexed on kind + value),
-  an account's registration number (统一社会信用代码) in its own index.
+  an account's registration number (统一社会信用代码) and its website's host (``domain``, kept here
+  with the blocking key; platforms such as 1688.com left out) in their own indexes.
   A value shared by more than ``SHARED_POINT_LIMIT`` contacts (a switchboard, ``info@``) says nothing
   about who is who and is skipped.
 * **Fuzzy, pinyin-aware**: every record carries a *blocking key* (``dup_key``, indexed). A contact's
@@ -35,6 +36,7 @@ from rapidfuzz import fuzz
 
 from guanxi.core.db import after_commit
 from guanxi.core.search import pinyin
+from guanxi.customers.normalize import website_domain
 
 #: How many rows one IN (...) list carries (well below SQLite's variable limit).
 CHUNK = 5000
@@ -275,21 +277,23 @@ def _fetch(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         return cursor.fetchall()
 
 
-def _store_keys(model: type[models.Model], changed: list[tuple[str, int]]) -> None:
-    """Write blocking keys that differ from the stored ones (one statement per chunk)."""
+def _store_keys(model: type[models.Model], changed: list[tuple[str, int]], column: str = "dup_key") -> None:
+    """Write blocking keys (``column``: ``dup_key`` or an account's ``domain``) that differ from the
+    stored ones (one statement per chunk)."""
     if not changed:
         return
     table = connection.ops.quote_name(model._meta.db_table)
+    column = connection.ops.quote_name(column)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             for part in _chunks(changed):
                 cursor.execute(
-                    f"UPDATE {table} AS t SET dup_key = v.key FROM unnest(%s::text[], %s::bigint[]) AS v(key, id) "  # noqa: S608 - table names from model meta; values are parameters
+                    f"UPDATE {table} AS t SET {column} = v.key FROM unnest(%s::text[], %s::bigint[]) AS v(key, id) "  # noqa: S608 - table names from model meta; values are parameters
                     "WHERE t.id = v.id",
                     [[k for k, _pk in part], [i for _key, i in part]],
                 )
         else:
-            cursor.executemany(f"UPDATE {table} SET dup_key = %s WHERE id = %s", changed)  # noqa: S608 - table names from model meta; values are parameters
+            cursor.executemany(f"UPDATE {table} SET {column} = %s WHERE id = %s", changed)  # noqa: S608 - table names from model meta; values are parameters
 
 
 def _refresh_keys(model_name: str, ids: Sequence[int]) -> dict[int, str]:
@@ -306,9 +310,11 @@ def _refresh_keys(model_name: str, ids: Sequence[int]) -> dict[int, str]:
         for pk, family, given, _stored in rows:
             keys[pk] = contact_dup_key(family, given)
     else:
-        sql = f"SELECT t.id, t.name, t.dup_key {source}"  # noqa: S608 - names from model meta
+        sql = f"SELECT t.id, t.name, t.website, t.domain, t.dup_key {source}"  # noqa: S608 - names from model meta
         rows = _fetch(sql, [_ids_param(ids)])
-        for pk, name, _stored in rows:
+        domains = {pk: website_domain(website) for pk, _name, website, _domain, _stored in rows}
+        _store_keys(model, [(domains[row[0]], row[0]) for row in rows if domains[row[0]] != row[3]], "domain")
+        for pk, name, *_rest in rows:
             keys[pk] = account_dup_key(name)
     stored_keys = {row[0]: row[-1] for row in rows}
     _store_keys(model, [(key, pk) for pk, key in keys.items() if key != stored_keys[pk]])
@@ -359,6 +365,26 @@ def _detect_accounts(ids: list[int], pairs: _Pairs) -> None:
     )
     for a, b, number in same_number:
         pairs.add(a, b, 100, {"kind": "registration_number", "value": number})
+    # One web address's host (without www.) is most likely one company; a host that more than
+    # ``SHARED_POINT_LIMIT`` companies give is a platform or a group's shared site, and says nothing.
+    same_domain = _fetch(
+        f"""
+        SELECT x.a, x.o, x.domain FROM (
+            SELECT m.id AS a, o.id AS o, m.domain AS domain,
+                   ROW_NUMBER() OVER (PARTITION BY m.id ORDER BY o.id) AS n
+            FROM ({_ids_sql()}) b
+            {_join()} {account} m ON m.id = b.id AND {_live("m")} AND m.domain <> ''
+            {_join()} {account} o ON o.domain = m.domain AND {_live("o")} AND o.id <> m.id
+        ) x WHERE x.n <= %s
+        """,  # noqa: S608 - table names from model meta; values are parameters
+        [_ids_param(ids), SHARED_POINT_LIMIT + 1],
+    )
+    holders: dict[int, int] = {}
+    for a, _b, _domain in same_domain:
+        holders[a] = holders.get(a, 0) + 1
+    for a, b, domain in same_domain:
+        if holders[a] <= SHARED_POINT_LIMIT - 1:  # the company and at most LIMIT - 1 others
+            pairs.add(a, b, 95, {"kind": "website", "value": domain})
 
 
 def _detect_contact_points(ids: list[int], pairs: _Pairs) -> None:
@@ -574,6 +600,8 @@ def reason_text(reason: dict[str, Any], account_names: dict[int, str] | None = N
         return _("same phone %(value)s") % {"value": reason.get("value", "")}
     if kind == "registration_number":
         return _("same registration number %(value)s") % {"value": reason.get("value", "")}
+    if kind == "website":
+        return _("same website %(value)s") % {"value": reason.get("value", "")}
     if kind == "company_name":
         return _("company name %(similarity)s%% similar") % {"similarity": reason.get("similarity", 0)}
     if kind == "name":

@@ -177,6 +177,62 @@ def normalize_website(raw: str) -> str:
     return text.rstrip("/") if parts.path in ("", "/") and not parts.query else text
 
 
+#: Hosts where many companies have a page (a shop, an official account, a profile): a web address
+#: there says nothing of which company it is. Their subdomains too (shop123.1688.com).
+PLATFORM_HOSTS = frozenset(
+    {
+        "1688.com",
+        "taobao.com",
+        "tmall.com",
+        "jd.com",
+        "alibaba.com",
+        "aliexpress.com",
+        "made-in-china.com",
+        "qq.com",
+        "weixin.qq.com",
+        "mp.weixin.qq.com",
+        "weibo.com",
+        "douyin.com",
+        "xiaohongshu.com",
+        "zhihu.com",
+        "baidu.com",
+        "linkedin.com",
+        "facebook.com",
+        "instagram.com",
+        "x.com",
+        "twitter.com",
+        "github.com",
+        "google.com",
+        "sites.google.com",
+        "wix.com",
+        "wixsite.com",
+        "wordpress.com",
+        "blogspot.com",
+        "amazon.com",
+        "ebay.com",
+        "yelp.com",
+    }
+)
+
+
+def website_domain(website: str) -> str:
+    """The host a company's web address names, without ``www.`` (``https://www.Huaxin.com/about`` ->
+    ``huaxin.com``): two companies with the same one are likely one (duplicate detection). Empty for
+    no address, one that does not parse, or a page on a platform many companies share (``PLATFORM_HOSTS``)."""
+    text = unicodedata.normalize("NFKC", website or "").strip().lower()
+    if not text:
+        return ""
+    try:
+        host = urlsplit(text if "://" in text else "https://" + text).hostname or ""
+    except ValueError:
+        return ""
+    host = host.rstrip(".").removeprefix("www.")
+    labels = host.split(".")
+    if len(labels) < 2 or any(".".join(labels[i:]) in PLATFORM_HOSTS for i in range(len(labels))):
+        return ""
+    return host[:200]
+
+
 # --- registration numbers -----------------------------------------------------------------------
 
 _REGISTRATION_RE = re.compile(r"[A-Z0-9./]{2,40}")

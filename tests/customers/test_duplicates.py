@@ -17,9 +17,11 @@ from guanxi.customers.duplicates import (
     contact_dup_key,
     duplicates_detect,
     name_similarity,
+    reason_text,
     strip_company,
 )
 from guanxi.customers.models import Account, AccountContact, Contact, ContactPoint, DuplicateCandidate
+from guanxi.customers.normalize import website_domain
 
 pytestmark = pytest.mark.django_db
 
@@ -157,6 +159,45 @@ def test_renaming_runs_detection_again(
     with django_capture_on_commit_callbacks(execute=True):
         services.account_update(pk=b.pk, user=admin, data={"name": "华为技术"})
     assert pairs("account") == {pair(a, b)}
+
+
+@pytest.mark.parametrize(
+    ("website", "domain"),
+    [
+        ("https://www.Huaxin-Tech.com/about", "huaxin-tech.com"),
+        ("huaxin-tech.com", "huaxin-tech.com"),
+        ("http://shop.huaxin-tech.com:8080", "shop.huaxin-tech.com"),
+        ("https://shop12345.1688.com", ""),  # a shop on a platform many companies share
+        ("https://mp.weixin.qq.com/s/abc", ""),
+        ("", ""),
+        ("not a url", ""),
+    ],
+)
+def test_a_websites_domain(website: str, domain: str) -> None:
+    assert website_domain(website) == domain
+
+
+def test_companies_with_one_website_are_found(
+    make_account: Callable[..., Account], admin: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    """Different names, one web address's host: most likely one company (a brand and its legal
+    name). A change of website is checked again; a host six companies give is a shared one."""
+    with django_capture_on_commit_callbacks(execute=True):
+        brand = make_account(name="华信", website="www.huaxin-tech.com")
+        legal = make_account(name="深圳市远景信息技术有限公司", website="https://huaxin-tech.com/about")
+        other = make_account(name="明凯佳科技", website="mingkaijia.com")
+        shops = [make_account(name=f"淘宝店{i}", website=f"https://shop{i}.taobao.com") for i in range(2)]
+    assert pairs("account") == {pair(brand, legal)}
+    found = DuplicateCandidate.objects.get(record_type="account")
+    assert found.score == 95 and found.reasons == [{"kind": "website", "value": "huaxin-tech.com"}]
+    assert reason_text(found.reasons[0]) == "same website huaxin-tech.com"
+    assert Account.objects.get(pk=legal.pk).domain == "huaxin-tech.com" and shops[0].pk
+    with django_capture_on_commit_callbacks(execute=True):
+        services.account_update(pk=other.pk, user=admin, data={"website": "http://www.huaxin-tech.com"})
+    assert pairs("account") == {pair(brand, legal), pair(brand, other), pair(legal, other)}
+
+    group = [make_account(name=f"集团子公司{i}号", website="group.example.com") for i in range(6)]
+    assert duplicates_detect(Account, [a.pk for a in group]) == 0
 
 
 def test_records_in_the_recycle_bin_are_not_matched(

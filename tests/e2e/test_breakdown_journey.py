@@ -1,14 +1,18 @@
 """Browser journey of 客户分布 (the account breakdown), in the 中文 UI: from the filtered account list to
-its breakdown by tier and by province, and from a value back to exactly its accounts; on a 390 px
-phone the page fits the screen without scrolling sideways."""
+its breakdown by tier and by province, and from a value back to exactly its accounts; the figures
+downloaded as Excel; the contacts' breakdown by month added; on a 390 px phone the page fits the
+screen without scrolling sideways."""
 
 from __future__ import annotations
 
+import io
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
+from python_calamine import CalamineWorkbook
 
 from tests.e2e.flows import list_row, sign_in, switch_language
 
@@ -28,6 +32,7 @@ for name, tier, province in (
 ):
     data = {{"name": name, "tier": tier, "province": province, "industry": "logistics"}}
     services.account_create(user=admin, data=data)
+services.contact_create(user=admin, data={{"family_name": "周", "given_name": "明"}})
 """
 
 
@@ -47,6 +52,14 @@ def test_breakdown_journey(page: Page, make_page: Any, shot: Any, accounts: Any,
     expect(page.locator("#breakdown-rows")).to_contain_text("未分级")
     shot("breakdown-tier")
 
+    # The figures as Excel: the same counts, under the dimension's name.
+    with page.expect_download() as download:
+        page.locator('#breakdown-export [data-format="xlsx"]').click()
+    assert download.value.suggested_filename.startswith("客户分布_客户等级_"), download.value.suggested_filename
+    content = Path(download.value.path()).read_bytes()
+    rows = CalamineWorkbook.from_filelike(io.BytesIO(content)).get_sheet_by_index(0).to_python()
+    assert rows[0][:2] == ["客户等级", "数量"] and rows[-1][:2] == ["合计", 4], rows
+
     # --- by province; a value opens the list with just its accounts -------------------------------------
     page.locator('[data-by="province"]').click()
     page.wait_for_url(re.compile(r"by=province"))
@@ -56,6 +69,16 @@ def test_breakdown_journey(page: Page, make_page: Any, shot: Any, accounts: Any,
     expect(list_row(page, "温州瓯海鞋业有限公司")).to_be_visible()
     expect(list_row(page, "佛山顺德电器制造有限公司")).to_have_count(0)
     shot("breakdown-row-list")
+
+    # --- the contacts' breakdown by month added, from the contact list --------------------------------
+    page.goto("/customers/contacts/")
+    page.locator("#breakdown-link").click()
+    page.wait_for_url(re.compile(r"/customers/contacts/breakdown/"))
+    expect(page.locator("#page-title")).to_contain_text("联系人分布")
+    page.locator('[data-by="month"]').click()
+    page.wait_for_url(re.compile(r"by=month"))
+    expect(page.locator("#breakdown-rows a").last).to_contain_text("年")
+    shot("contact-breakdown-month")
 
     # --- on a phone: nothing wider than the screen -------------------------------------------------------
     phone = make_page(viewport=PHONE_390, is_mobile=True, storage_state=page.context.storage_state())

@@ -208,7 +208,10 @@ def account_update(
         derived = _owner_changes(data, current)
         if "parent_id" in data and data["parent_id"] != current.parent_id:
             _check_parent(user, current.pk, data["parent_id"])
-        before = {name: getattr(current, name) for name in (*CLASSIFYING_FIELDS, "owner_id", "parent_id", "tier")}
+        before = {
+            name: getattr(current, name)
+            for name in (*CLASSIFYING_FIELDS, "owner_id", "parent_id", "tier", "name", "website")
+        }
         before_locked = current.tier_locked
         # Rules and profiles may ask for tags (classification by needs): read the old ones first.
         tags_before = set(classification.tag_names_of(current)) if tags is not None else None
@@ -225,7 +228,7 @@ def account_update(
         )
         moved = _contacts_follow(account, before["owner_id"], user) if before["owner_id"] != account.owner_id else None
         _account_timeline(account, before, user, rule, moved)
-        if "name" in data:
+        if before["name"] != account.name or before["website"] != account.website:
             detect_after_commit(Account, [account.pk])
         reclassify = any(before[name] != getattr(account, name) for name in CLASSIFYING_FIELDS) or (
             tags_before is not None and tags_before != set(classification.tag_names_of(account))
