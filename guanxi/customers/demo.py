@@ -892,6 +892,44 @@ def acquaintances_step(ctx: DemoContext) -> None:
             ctx.note("acquaintances")
 
 
+#: The demo's customers arrived over this many months (新增趋势 has a history to show).
+HISTORY_MONTHS = 14
+
+
+def history_step(ctx: DemoContext) -> None:
+    """Date the demo's accounts and contacts back over the last ``HISTORY_MONTHS`` months, each by its
+    name (the same every run), with their 创建 timeline entries: the breakdown by month added shows a
+    trend, not one bar. Once only (records added within the last day). The pool's companies keep
+    their dates, and an account's idle clock starts with its owner today (``owner_since``), so the
+    pool's rules take back none of them."""
+    import zlib
+
+    from django.contrib.contenttypes.models import ContentType
+    from django.utils import timezone
+
+    from guanxi.core.models import TimelineEntry
+    from guanxi.customers.choices import TimelineKind
+    from guanxi.customers.models import Account, Contact
+
+    now = timezone.now()
+    kept = {name for name, _label, _reason in POOLED} | set(GOING_BACK)
+    for model, names in ((Account, "name"), (Contact, "display_name")):
+        ct = ContentType.objects.get_for_model(model, for_concrete_model=False)
+        fresh = model.objects.filter(created_at__gt=now - datetime.timedelta(days=1))
+        if model is Account:
+            fresh = fresh.exclude(name__in=kept).filter(pooled_at__isnull=True)
+        moved = 0
+        for pk, name in fresh.values_list("pk", names):
+            days = 1 + zlib.crc32(name.encode()) % (HISTORY_MONTHS * 30 - 1)  # a day back at least: once only
+            then = now - datetime.timedelta(days=days, hours=days % 9)
+            extra = {"owner_since": now} if model is Account else {}
+            model.objects.filter(pk=pk).update(created_at=then, **extra)
+            TimelineEntry.objects.filter(content_type=ct, object_id=pk, kind=TimelineKind.CREATED).update(at=then)
+            moved += 1
+        if moved:
+            ctx.note("records dated back")
+
+
 STEPS: list[DemoStep] = [
     DemoStep("accounts", accounts_step),
     DemoStep("contacts", contacts_step),
@@ -903,4 +941,5 @@ STEPS: list[DemoStep] = [
     DemoStep("assignment rules", assignment_step),
     DemoStep("customer pool", pool_step),
     DemoStep("follows", follows_step),
+    DemoStep("history", history_step),
 ]

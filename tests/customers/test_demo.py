@@ -112,6 +112,25 @@ class TestDemoContents:
         assert known == {("li.wei", "close"), ("wang.fang", "known")}
         assert {a.contact.decision_role for a in Acquaintance.objects.select_related("contact")} == {"decision_maker"}
 
+    def test_demo_customers_arrived_over_the_months(self) -> None:
+        """新增趋势 has a history to show: records spread over the last year and more, their 创建
+        entries with them, and none of the pool's companies moved (nor any taken back for it)."""
+        from guanxi.customers.breakdown import ACCOUNTS as ACCOUNT_SPEC
+        from guanxi.customers.breakdown import CONTACTS as CONTACT_SPEC
+        from guanxi.customers.breakdown import MONTH, record_breakdown
+
+        admin = User.objects.get(email=f"admin@{DEMO_DOMAIN}")
+        for spec in (ACCOUNT_SPEC, CONTACT_SPEC):
+            months = record_breakdown(spec, admin, {}, MONTH).items
+            assert len([m for m in months if m.count]) >= 8, [(m.label, m.count) for m in months]
+        created = TimelineEntry.objects.filter(kind="created", content_type__model="contact")
+        assert created.filter(at__lt=timezone.now() - timezone.timedelta(days=60)).count() >= 20
+        first = Contact.objects.order_by("created_at").first()
+        assert created.get(object_id=first.pk).at == first.created_at
+        assert Account.objects.filter(pooled_at__isnull=False).count() == 2
+        going_back = Account.objects.filter(name__in=["无锡华芯半导体科技有限公司", "温州瓯江电气有限公司"])
+        assert all(a.pool_due_at is not None for a in going_back)
+
     def test_demo_accounts(self) -> None:
         accounts = list(Account.objects.select_related("owner", "team", "parent"))
         assert len(accounts) == len(ACCOUNTS) >= 40
