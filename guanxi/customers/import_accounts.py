@@ -48,6 +48,7 @@ from guanxi.customers.import_writers import (
     tagged,
 )
 from guanxi.customers.models import Account, Contact
+from guanxi.customers.normalize import website_domain
 from guanxi.customers.services.common import MAX_HIERARCHY_DEPTH
 
 _ACCOUNT_COLUMNS = (
@@ -233,7 +234,13 @@ class AccountWriter(Writer):
             values = self.base_values(row, table, pk)
             if rules and "owner_id" not in row.values:
                 assign_row(rules, table, values, row.values.get("tags"))
-            records.append(table.row({**values, "dup_key": account_dup_key(values.get("name") or "")}))
+            # The blocking key and the website's host now, so the import's closing statistics know them
+            # (duplicate detection reads both by their indexes).
+            keys = {
+                "dup_key": account_dup_key(values.get("name") or ""),
+                "domain": website_domain(values.get("website") or ""),
+            }
+            records.append(table.row({**values, **keys}))
             documents[pk] = account_document(
                 values["name"],
                 values.get("legal_name", ""),

@@ -23,6 +23,12 @@ def fill_domains(apps, schema_editor):
         last = batch[-1][0]
 
 
+def analyze(apps, schema_editor):
+    # PostgreSQL's planner must know the hosts before duplicate detection reads them by their index.
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute("ANALYZE customers_account")
+
+
 class Migration(migrations.Migration):
     dependencies = [
         ("customers", "0024_acquaintances"),
@@ -39,4 +45,5 @@ class Migration(migrations.Migration):
             index=models.Index(fields=["domain"], name="account_domain_idx"),
         ),
         migrations.RunPython(fill_domains, migrations.RunPython.noop),
+        migrations.RunPython(analyze, migrations.RunPython.noop),
     ]
