@@ -400,19 +400,13 @@ def _detect_websites(ids: list[int], pairs: _Pairs) -> None:
     )
     if not shared:
         return
-    holders: dict[str, list[int]] = {}
+    holders: dict[tuple[str, str], list[int]] = {}
     for part in _chunks([domain for (domain,) in shared]):
         marks = ", ".join(["%s"] * len(part))
-        sql = f"SELECT o.id, o.domain FROM {account} o WHERE o.domain IN ({marks}) AND {_live('o')}"  # noqa: S608
+        sql = f"SELECT o.id, o.domain FROM {account} o WHERE o.domain IN ({marks}) AND {_live('o')}"  # noqa: S608 - table name from model meta; hosts are parameters
         for pk, domain in _fetch(sql, part):
-            holders.setdefault(domain, []).append(pk)
-    batch = set(ids)
-    for domain, companies in holders.items():
-        companies = sorted(set(companies))
-        for i, a in enumerate(companies):
-            for b in companies[i + 1 :]:
-                if a in batch or b in batch:
-                    pairs.add(a, b, 95, {"kind": "website", "value": domain})
+            holders.setdefault(("website", domain), []).append(pk)
+    _pair_holders(holders, set(ids), pairs, 95)
 
 
 def _detect_contact_points(ids: list[int], pairs: _Pairs) -> None:
@@ -439,13 +433,17 @@ def _detect_contact_points(ids: list[int], pairs: _Pairs) -> None:
     holders: dict[tuple[str, str], list[int]] = {}
     for contact_id, kind, value in _fetch(sql, [_ids_param(ids), SHARED_POINT_LIMIT + 1, SHARED_POINT_LIMIT]):
         holders.setdefault((kind, value), []).append(contact_id)
-    batch = set(ids)
-    for (kind, value), contacts in holders.items():
-        contacts = sorted(set(contacts))
-        for i, a in enumerate(contacts):
-            for b in contacts[i + 1 :]:
+    _pair_holders(holders, set(ids), pairs, 100)
+
+
+def _pair_holders(holders: dict[tuple[str, str], list[int]], batch: set[int], pairs: _Pairs, score: int) -> None:
+    """Every two records holding one (kind, value), at least one of them from the batch."""
+    for (kind, value), records in holders.items():
+        records = sorted(set(records))
+        for i, a in enumerate(records):
+            for b in records[i + 1 :]:
                 if a in batch or b in batch:
-                    pairs.add(a, b, 100, {"kind": kind, "value": value})
+                    pairs.add(a, b, score, {"kind": kind, "value": value})
 
 
 def _detect_contact_names(ids: list[int], pairs: _Pairs) -> None:

@@ -52,7 +52,8 @@ def test_counts_the_key_items_filled_in(make_account: Callable[..., Account]) ->
     assert ("industry", "website") not in {(key, key) for key, _l, _f in found.missing}
     # A company abroad is placed by its country, as 客户分布 places it.
     abroad = make_account(name="Acme Inc.", country="US", province="")
-    assert "province" not in [key for key, _l, _f in completeness(abroad, set(), contacts=[]).missing]  # type: ignore[union-attr]
+    placed = completeness(abroad, set(), contacts=[])
+    assert placed is not None and "province" not in [key for key, _l, _f in placed.missing]
 
 
 def test_a_hidden_field_counts_on_neither_side(make_contact: Callable[..., Contact]) -> None:
