@@ -69,6 +69,13 @@ RELATIVE_VALUES: dict[str, dict[str, tuple[Any, Callable[[Any], list[int]]]]] = 
 }
 
 
+def record_id(value: Any) -> int | None:
+    """A record id typed in a link or a file: a whole number an id column holds, else None.
+    (``str.isdigit`` is true of "²", which ``int`` refuses, and of numbers past a bigint.)"""
+    text = str(value).strip()
+    return int(text) if text.isascii() and text.isdecimal() and 0 < int(text) < 2**63 else None
+
+
 def record_ids(values: Iterable[Any], *, field: str = "ids", limit: int | None = None) -> list[int]:
     """Chosen records' ids as whole numbers, each once, in the order given (a bulk action's or an
     export's selection); anything else is a ``FieldErrors`` on ``field``."""

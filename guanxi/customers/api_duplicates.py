@@ -19,6 +19,7 @@ from pydantic import ConfigDict
 from guanxi.api.crud import json_response, plain, require_token_scope
 from guanxi.core.choices import Action
 from guanxi.core.errors import FieldErrors, PermissionDenied
+from guanxi.core.filters import record_id
 from guanxi.core.pagination import paginate, parse_limit
 from guanxi.core.permissions import hidden_fields, may_reach, object_type_of, restricted, token_allows, visible_ref
 from guanxi.customers.choices import ContactPointKind
@@ -206,7 +207,7 @@ def matches_asked(user: Any, model: type[Any], params: Any) -> list[tuple[Any, l
     """``existing_matches`` for a query string (the API's and the form's): ``emails`` and
     ``phones`` repeated or separated by commas, ``name``, ``family_name``, ``given_name`` and the
     ``accounts`` chosen, ``registration_number``, and the record to leave out."""
-    exclude = str(params.get("exclude", ""))
+    exclude = params.get("exclude", "")
     return existing_matches(
         user,
         model,
@@ -217,7 +218,7 @@ def matches_asked(user: Any, model: type[Any], params: Any) -> list[tuple[Any, l
         given_name=str(params.get("given_name", "")),
         accounts=account_ids("accounts", ",".join(params.getlist("accounts"))),
         registration_number=str(params.get("registration_number", "")),
-        exclude=int(exclude) if exclude.isdigit() else None,
+        exclude=record_id(exclude),
     )
 
 

@@ -20,6 +20,7 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 from guanxi.core.errors import FieldErrors
+from guanxi.core.filters import record_id
 from guanxi.core.imports.bulk import TAG_SPLIT_RE
 from guanxi.core.imports.cells import parse_date, parse_yes_no, unescape_cell
 from guanxi.core.imports.custom import PREFIX as CF_PREFIX
@@ -228,13 +229,13 @@ class _Row:
     def shared(self) -> None:
         """The columns contacts and accounts share: record ID, owner, tags, description, external ID,
         custom fields."""
-        record_id = self.get("id")
-        if record_id:
-            if record_id.isdigit() and 0 < int(record_id) < 2**63:
-                self.values["id"] = int(record_id)
+        typed_id = self.get("id")
+        if typed_id:
+            if pk := record_id(typed_id):
+                self.values["id"] = pk
             else:
                 self.fail(
-                    "id", record_id, _("Use the record ID of a Guanxi export (a whole number), or leave it empty.")
+                    "id", typed_id, _("Use the record ID of a Guanxi export (a whole number), or leave it empty.")
                 )
         owner = self.get("owner")
         if owner:
@@ -463,7 +464,7 @@ def prepare_accounts(rows: list[tuple[int, list[str]]], ctx: PrepareContext) -> 
         raw = row.get("employee_count")
         if raw:
             cleaned = raw.replace(",", "").replace("人", "").strip()
-            if cleaned.isdigit() and int(cleaned) < 2**31:
+            if cleaned.isascii() and cleaned.isdecimal() and int(cleaned) < 2**31:
                 values["employee_count"] = int(cleaned)
                 values.setdefault("size", size_band_for(int(cleaned)))
             else:

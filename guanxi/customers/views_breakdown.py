@@ -23,6 +23,7 @@ from django.views import View
 from guanxi.core.choices import Action
 from guanxi.core.errors import FieldErrors
 from guanxi.core.exports import CONTENT_TYPES, as_download, escape_cell, report_file
+from guanxi.core.filters import record_id
 from guanxi.core.models import SavedView
 from guanxi.core.permissions import may_reach
 from guanxi.core.registry import resource_at
@@ -69,12 +70,12 @@ class BreakdownView(GuanxiViewMixin, View):
             raise DjangoPermissionDenied()  # as the list answers
         resource = resource_at(spec.path)
         # The list's saved view (?view=), whose filters the request's own override, as on the list.
-        view_id = request.GET.get("view", "")
+        view_id = record_id(request.GET.get("view", ""))
         active_view = (
             SavedView.objects.filter(Q(user_id=user.pk) | Q(shared=True), object_type=resource.object_type)
-            .filter(pk=int(view_id))
+            .filter(pk=view_id)
             .first()
-            if view_id.isdigit()
+            if view_id
             else None
         )
         params = ObjectListView.effective_params(request.GET, active_view)

@@ -124,7 +124,7 @@ class RolePermissionsForm(forms.Form):
         rules = list(role.field_rules.order_by("object_type", "field"))
         posted_rows = self.data.get("rule_rows") if self.is_bound else None
         count = len(rules) + EXTRA_RULE_ROWS
-        if posted_rows and str(posted_rows).isdigit():
+        if posted_rows and str(posted_rows).isascii() and str(posted_rows).isdecimal():
             count = min(int(posted_rows), MAX_RULE_ROWS)
         self.fields["rule_rows"].initial = count
         type_choices = [("", "—"), *[(ot, f"{label} ({ot})") for ot, label in self.object_types if ot != "*"]]

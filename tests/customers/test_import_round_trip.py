@@ -200,21 +200,23 @@ def test_record_ids_that_find_nothing_are_refused_with_their_line(client: JobCli
         [str(mine.pk + 10_000), "某人", "x"],  # 4: no such record
         [str(binned.pk), "钱多", "x"],  # 5: in the recycle bin
         ["", "新人", "x"],  # 6: no ID: a new contact
+        ["²", "某人", "x"],  # 7: a digit to str.isdigit, not to int
     ]
     someone_client = job_client(someone, client.capture)
     result = run_import(someone_client, [*rows, [str(hidden.pk), "赵敏", "y"]], "contacts")
     # someone sees only their own: the admin's contact is "not found" for them, not "forbidden".
     errors = errors_by_line(someone_client, result["id"])
-    assert set(errors) == {2, 3, 4, 5}
+    assert set(errors) == {2, 3, 4, 5, 7}
     assert all(column == "Record ID" for column, _reason in errors.values())
     assert "whole number" in errors[3][1] and "No record you may see" in errors[4][1]
-    assert result["result"] == {"created": 1, "updated": 1, "skipped": 0, "failed": 4}
+    assert "whole number" in errors[7][1]
+    assert result["result"] == {"created": 1, "updated": 1, "skipped": 0, "failed": 5}
     hidden.refresh_from_db()
     mine.refresh_from_db()
     assert hidden.title == "y" and mine.title == ""
 
     result = run_import(client, rows, "contacts")
-    assert set(errors_by_line(client, result["id"])) == {3, 4, 5}
+    assert set(errors_by_line(client, result["id"])) == {3, 4, 5, 7}
     mine.refresh_from_db()
     assert mine.title == "经理"
 

@@ -67,7 +67,7 @@ def _clean_points(field: str, items: Any, *, region: str, errors: dict[str, list
             else:
                 phone = normalize_phone(entry["value"], region)
                 extension = phone.extension or str(entry.get("extension") or "").strip()
-                if extension and (not extension.isdigit() or len(extension) > 8):
+                if extension and (not (extension.isascii() and extension.isdigit()) or len(extension) > 8):
                     errors[f"{where}.extension"] = [_("Use up to 8 digits.")]
                     continue
                 point = {"value": phone.e164, "extension": extension, "label": label}
