@@ -8,8 +8,7 @@ application as a literal (``'28/zs':1A '28/com':2B,4 '28/k=zs'``): the tokens ar
 lexemes, no parser or dictionary touches them. Batches are written with COPY.
 
 Each whole-name key is also a row of ``core_search_key`` (key, document id): the key tier reads the
-newest documents of a key from that B-tree alone (see ``KEY_TABLE``). So is each phone's digits
-last-first, which the last digits of a number are read from (see ``PHONE_KEY``).
+newest documents of a key from that B-tree alone (see ``KEY_TABLE``).
 """
 
 from __future__ import annotations
@@ -18,7 +17,6 @@ import bisect
 import math
 import time
 from collections.abc import Iterable
-from dataclasses import replace
 from typing import Any
 
 from django.db import connection
@@ -38,16 +36,6 @@ TABLE = "core_search_document"
 #: tells the types apart. Three rows a contact (name, pinyin, initials) cost the import a B-tree
 #: entry each, as the key lexemes cost GIN; those stay in ``tsv`` for the walks and a narrow scope.
 KEY_TABLE = "core_search_key"
-#: What a phone's row in ``KEY_TABLE`` starts with: ``p=x0008…`` for a number ending in 8000 (its
-#: token ``x0008…``, see ``guanxi.core.search.text.phone_column``). "The last four digits are 4321"
-#: is then a range of that B-tree, read by an index-only scan: about a hundred numbers among a
-#: million contacts, newest first by a sort of their ids. GIN found the same numbers by expanding
-#: the prefix ``x1234*``, then read each document's heap page to hand back its id; those pages lie
-#: all over the table, and at a million contacts the search's p99 was 43.7 ms. Only the last-first
-#: token has a row: a number's start is often common ("8613" starts most +86 mobiles), which a walk
-#: of the newest documents answers (``_first_walk``), and its last digits never are. Tokens never
-#: contain "=", so no name key starts like this.
-PHONE_KEY = "p="
 WEIGHTS = {"k": "A", "n": "A", "e": "B", "p": "C", "o": "D"}
 _POSITION = {"A": 1, "B": 2, "C": 3, "D": 4}
 
@@ -112,12 +100,6 @@ def tsvector_literal(row: Row) -> str:
     return " ".join(parts)
 
 
-def _keys(names: str, phones: str) -> set[str]:
-    """A document's rows in ``KEY_TABLE``: its whole-name keys (column k) and its phones last-first
-    (column p), see ``PHONE_KEY``."""
-    return set(names.split()) | {PHONE_KEY + token for token in phones.split() if token.startswith("x")}
-
-
 def write(rows: list[Row], remove_ids: Iterable[int]) -> None:
     """Drop the documents ``remove_ids`` and COPY ``rows`` in (the caller includes rewritten ids in both),
     with the keys that changed."""
@@ -125,13 +107,13 @@ def write(rows: list[Row], remove_ids: Iterable[int]) -> None:
     old: dict[int, set[str]] = {}
     with connection.cursor() as cursor:
         if ids:
-            cursor.execute(f"SELECT id, k, p FROM {TABLE} WHERE id = ANY(%s)", [ids])  # noqa: S608 - fixed name
-            old = {doc_id: _keys(names, phones) for doc_id, names, phones in cursor.fetchall()}
+            cursor.execute(f"SELECT id, k FROM {TABLE} WHERE id = ANY(%s)", [ids])  # noqa: S608 - fixed name
+            old = {doc_id: set(keys.split()) for doc_id, keys in cursor.fetchall()}
             cursor.execute(f"DELETE FROM {TABLE} WHERE id = ANY(%s)", [ids])  # noqa: S608 - fixed name
         # Only the keys that changed: a person whose phone changed keeps their name's rows. Each is a
         # random B-tree page at a million documents (rewriting 5,000 documents' 14,000 keys took
         # 0.2 s with the pages cached, 2.3 s without).
-        new = {row[0]: _keys(row[1], row[4]) for row in rows}  # (id, k, n, e, p, o)
+        new = {row[0]: set(row[1].split()) for row in rows}
         gone = [(key, doc_id) for doc_id, keys in old.items() for key in keys - new.get(doc_id, set())]
         if gone:
             cursor.execute(
@@ -341,32 +323,8 @@ def candidates(
     """Matching documents with ids in [lo, hi], highest id first, at most ``limit``; ``texts=False``
     reads the ids alone.
 
-    The key tier of a name reads ``KEY_TABLE`` (``_key_candidates``), and so does the prefix tier of a
-    phone number's last digits (``_phone_candidates``). For the rest, three plans
-    (``_token_candidates``).
-    """
-    if limit <= 0:
-        return []
-    if mode == "key" and "k" in columns and query.compact and not _may_be_contact_point(query.compact):
-        # Letters or Han characters alone: no email or phone token equals it, only a key does. A
-        # query that may be one ("qq.com", "138…") keeps the plans below, which the statistics steer
-        # away from GIN for a common token (an email's domain).
-        return _key_candidates(query, lo, hi, limit, _selected(texts))
-    if mode == "prefix" and query.phone and "p" in columns:
-        return _phone_candidates(query, columns, lo, hi, limit, texts)
-    return _token_candidates(query, columns, mode, lo, hi, limit, texts)
-
-
-def _selected(texts: bool) -> str:
-    return "id" + (", " + ", ".join(COLUMNS) if texts else "")
-
-
-def _token_candidates(
-    query: Query, columns: tuple[str, ...], mode: str, lo: int, hi: int, limit: int, texts: bool
-) -> list[Row]:
-    """``candidates`` from the tokens' GIN index, or a walk of the newest documents.
-
-    Three plans, because none suits every query. A short prefix ("zh", "13") or a query the
+    The key tier of a name reads ``KEY_TABLE`` (``_key_candidates``). For the rest, three plans, because none
+    suits every query. A short prefix ("zh", "13") or a query the
     statistics call common first walks the newest ``MAX_WALK`` rows at most down the primary key,
     which stops after ``limit`` matches. Otherwise a rare term is read through the GIN index (all its
     matches, then the newest first), which the planner may skip for a walk down the primary key that
@@ -376,10 +334,15 @@ def _token_candidates(
     """
     space = namespace(lo)
     where = _where(query, columns, mode, space)
-    if where is None:
+    if where is None or limit <= 0:
         return []
     condition, match_params = where
-    selected = _selected(texts)
+    selected = "id" + (", " + ", ".join(COLUMNS) if texts else "")
+    if mode == "key" and "k" in columns and not _may_be_contact_point(query.compact):
+        # Letters or Han characters alone: no email or phone token equals it, only a key does. A
+        # query that may be one ("qq.com", "138…") keeps the plans below, which the statistics steer
+        # away from GIN for a common token (an email's domain).
+        return _key_candidates(query, lo, hi, limit, selected)
     share = estimated_share(query, mode, space)
     window = _first_walk(query, mode)
     if not window:
@@ -438,32 +401,6 @@ def _key_candidates(query: Query, lo: int, hi: int, limit: int, selected: str) -
             f"SELECT {selected} FROM {TABLE} WHERE id IN (SELECT id FROM {KEY_TABLE} "  # noqa: S608 - fixed names
             "WHERE key = %s AND id BETWEEN %s AND %s ORDER BY id DESC LIMIT %s) ORDER BY id DESC",
             [query.compact, lo, hi, limit],
-        )
-        return [tuple(row) for row in cursor.fetchall()]
-
-
-def _phone_candidates(query: Query, columns: tuple[str, ...], lo: int, hi: int, limit: int, texts: bool) -> list[Row]:
-    """The prefix tier of digits typed as a phone number (see ``candidates``): the numbers that end in
-    them from ``KEY_TABLE`` (``PHONE_KEY``), the tokens that start with them through the plans of
-    ``candidates``; the newest ``limit`` of both."""
-    (term,) = query.terms
-    ends = [alt.token for alt in term if alt.token.startswith("x")]
-    starts = replace(query, terms=[tuple(alt for alt in term if not alt.token.startswith("x"))], phone=False)
-    ids = {row[0] for row in _token_candidates(starts, columns, "prefix", lo, hi, limit, texts=False)}
-    with connection.cursor() as cursor:
-        for token in ends:
-            first = PHONE_KEY + token
-            # Keys are compared byte by byte (the column's collation is "C"): every key that starts
-            # with ``first`` sorts between it and ``first`` with its last digit one higher.
-            cursor.execute(
-                f"SELECT id FROM {KEY_TABLE} WHERE key >= %s AND key < %s AND id BETWEEN %s AND %s "  # noqa: S608
-                "ORDER BY id DESC LIMIT %s",
-                [first, first[:-1] + chr(ord(first[-1]) + 1), lo, hi, limit],
-            )
-            ids.update(row[0] for row in cursor.fetchall())
-        cursor.execute(
-            f"SELECT {_selected(texts)} FROM {TABLE} WHERE id = ANY(%s) ORDER BY id DESC",  # noqa: S608 - fixed names
-            [sorted(ids, reverse=True)[:limit]],
         )
         return [tuple(row) for row in cursor.fetchall()]
 
