@@ -417,6 +417,36 @@ def test_a_short_prefix_of_digits_walks_a_little_first(analyzed: list[Contact], 
     assert "newest" not in ctx.captured_queries[0]["sql"]
 
 
+@postgres_only
+def test_a_prefix_of_digits_matched_now_and_then_walks_further_not_through_gin(
+    other_rep: Any, monkeypatch: Any
+) -> None:
+    """ "7777" (the last 4 digits people type, which start many numbers too) matched by a quarter of
+    the newest documents: too few for the page in the first walk, enough that a walk of ``MAX_WALK``
+    rows fills it; that walk runs, not GIN's read of every match. The same page either way."""
+    from django.test.utils import CaptureQueriesContext
+
+    pg = backend()
+    monkeypatch.setattr(pg, "estimated_share", lambda query, mode, space: 0.0)
+    monkeypatch.setattr(pg, "SHORT_WALK", 60)
+    monkeypatch.setattr(pg, "MAX_WALK", 200)
+    people = many(other_rep, 400)
+    for i, person in enumerate(people):  # every fourth number ends in 7777; none starts with it
+        person.phones = [{"value": f"+86138{i:04d}" + ("7777" if i % 4 == 0 else f"{i:04d}"), "is_primary": True}]
+    Contact.objects.bulk_update(people, ["phones"])
+    search_reindex(Contact, [c.pk for c in people])
+    expected = sorted((id_range(Contact)[0] | c.pk for i, c in enumerate(people) if i % 4 == 0), reverse=True)[:40]
+    with CaptureQueriesContext(connection) as ctx:
+        walked = _candidates("7777", "prefix", 40)
+    sqls = [q["sql"] for q in ctx.captured_queries]
+    assert len(sqls) == 2 and "LIMIT 60) newest" in sqls[0] and "LIMIT 200) newest" in sqls[1], sqls
+    assert walked == expected
+    monkeypatch.setattr(pg, "MAX_WALK", 100)  # a walk that far would not fill it: GIN, as before
+    with CaptureQueriesContext(connection) as ctx:
+        assert _candidates("7777", "prefix", 40) == expected
+    assert "MATERIALIZED" in ctx.captured_queries[1]["sql"]
+
+
 # --- the key tier reads whole-name keys from a B-tree ------------------------------------------------------
 
 
