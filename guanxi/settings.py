@@ -261,6 +261,8 @@ GUANXI_ATTACHMENT_TYPES = env_list(
     ".pdf,.png,.jpg,.jpeg,.gif,.webp,.txt,.csv,.xlsx,.xls,.docx,.doc,.pptx,.zip,.eml,.msg",
 )
 GUANXI_RECYCLE_BIN_DAYS = int(os.environ.get("GUANXI_RECYCLE_BIN_DAYS", "30"))
+# Masked fields (号码脱敏) a user may see in full a day, each logged (guanxi.core.masking).
+GUANXI_REVEALS_PER_DAY = int(os.environ.get("GUANXI_REVEALS_PER_DAY", "100"))
 # Notifications (通知) older than this go with the daily purge, read or not.
 GUANXI_NOTIFICATION_DAYS = int(os.environ.get("GUANXI_NOTIFICATION_DAYS", "90"))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024

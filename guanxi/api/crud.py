@@ -18,7 +18,7 @@ from django.db import models
 from django.http import HttpRequest, HttpResponse
 from django.utils import translation
 from django.utils.translation import gettext as _
-from ninja import Router
+from ninja import Router, Schema
 from pydantic import ConfigDict, create_model
 
 from guanxi.core import services
@@ -27,10 +27,12 @@ from guanxi.core.db import PkQuery, first_row, pk_query
 from guanxi.core.errors import FieldErrors, NotFound, PermissionDenied
 from guanxi.core.filters import FilterSet
 from guanxi.core.jsontext import dumps_bytes
+from guanxi.core.masking import STARS, masked_value
 from guanxi.core.models import Tag, TaggedItem
 from guanxi.core.pagination import Page, page_keys, paginate, parse_limit
 from guanxi.core.permissions import (
     hidden_fields,
+    masked_fields,
     may_reach,
     object_type_of,
     restrict_queryset,
@@ -83,11 +85,12 @@ def serialize(
     *,
     extra: dict[str, Any] | None = None,
     unseen: dict[str, set[Any]] | None = None,
+    masked: set[str] | frozenset[str] = frozenset(),
 ) -> dict:
     """One record as JSON: the resource's fields (minus hidden ones), version, custom fields, tags and
     ``extra`` (what ``Resource.serialize_extra`` computed for this record). ``unseen``: the records
     each foreign key may point at that the reader may not see (``unseen_references``): their id
-    without a name."""
+    without a name. ``masked``: fields given masked (``read_fields``)."""
     data: dict[str, Any] = {"id": obj.pk}
     for name in resource.fields:
         if name in hidden:
@@ -113,6 +116,20 @@ def serialize(
     for key, value in (extra or {}).items():
         if key not in hidden:
             data[key] = value
+    return _masked(data, masked)
+
+
+def read_fields(user: Any, model: type[models.Model]) -> tuple[set[str], set[str]]:
+    """(the fields a user's JSON leaves out, those it gives masked): ``hidden_fields`` holds both."""
+    masked = masked_fields(user, model)
+    return hidden_fields(user, model) - masked, masked
+
+
+def _masked(data: dict[str, Any], masked: set[str] | frozenset[str]) -> dict[str, Any]:
+    """The record's ``masked`` fields as the reader may have them (``guanxi.core.masking``)."""
+    for name in masked:
+        if name in data:
+            data[name] = masked_value(data[name]) if not isinstance(data[name], dict) else STARS
     return data
 
 
@@ -302,6 +319,7 @@ def serialize_rows(
     *,
     db: str = "default",
     unseen: dict[str, set[Any]] | None = None,
+    masked: set[str] | frozenset[str] = frozenset(),
 ) -> list[dict]:
     """Rows read by ``page_rows`` as JSON: what ``serialize`` gives for each record, key for key."""
     columns = [c for c in plan.columns if c.name not in hidden]
@@ -343,7 +361,7 @@ def serialize_rows(
         for key, value in extra.get(row[pk], {}).items():
             if key not in hidden:
                 data[key] = value
-        items.append(data)
+        items.append(_masked(data, masked))
     return items
 
 
@@ -499,7 +517,7 @@ def list_page(
     instances through ``serialize``; both give the same items.
     """
     user = request.user
-    hidden = hidden_fields(user, resource.model)
+    hidden, masked = read_fields(user, resource.model)
     plan = row_plan(resource)
     if plan is not None:
         page, rows = page_rows(resource, plan, qs, ordering, request, hidden, candidates)
@@ -507,14 +525,18 @@ def list_page(
         tags = tag_names_for(resource.model, ids) if resource.taggable and ids else {}
         extra = extras_for(resource, [Key(pk) for pk in ids], user)
         unseen = unseen_references(user, resource.model, resource.fields, rows)
-        return serialize_rows(resource, plan, rows, hidden, tags, extra, unseen=unseen), page.next_cursor
+        items = serialize_rows(resource, plan, rows, hidden, tags, extra, unseen=unseen, masked=masked)
+        return items, page.next_cursor
     if resource.select_related:
         qs = qs.select_related(*resource.select_related)
     page = paginate(qs, ordering, request.GET.get("cursor"), parse_limit(request.GET.get("limit")), candidates)
     tags = tag_names_for(resource.model, [o.pk for o in page.items]) if resource.taggable else {}
     extra = extras_for(resource, page.items, user)
     unseen = unseen_references(user, resource.model, resource.fields, page.items)
-    items = [serialize(o, resource, hidden, tags.get(o.pk), extra=extra.get(o.pk), unseen=unseen) for o in page.items]
+    items = [
+        serialize(o, resource, hidden, tags.get(o.pk), extra=extra.get(o.pk), unseen=unseen, masked=masked)
+        for o in page.items
+    ]
     return items, page.next_cursor
 
 
@@ -552,7 +574,7 @@ def read_response(request: HttpRequest, resource: Resource, pk: int) -> HttpResp
             return HttpResponse(status=304, headers={"ETag": etag(obj)})
         return detail_response(request, resource, obj)
     user = request.user
-    hidden = hidden_fields(user, resource.model)
+    hidden, masked = read_fields(user, resource.model)
     row = first_row(restricted(resource.model, user, Action.VIEW).filter(pk=pk).values(*row_names(plan, hidden)))
     if row is None:
         raise NotFound()
@@ -564,7 +586,7 @@ def read_response(request: HttpRequest, resource: Resource, pk: int) -> HttpResp
     tags = tag_names_for(resource.model, [record.pk]) if resource.taggable else {}
     extra = extras_for(resource, [record], user)
     unseen = unseen_references(user, resource.model, resource.fields, [row])
-    data = serialize_rows(resource, plan, [row], hidden, tags, extra, unseen=unseen)[0]
+    data = serialize_rows(resource, plan, [row], hidden, tags, extra, unseen=unseen, masked=masked)[0]
     return json_response(data, headers={"ETag": tag})
 
 
@@ -572,7 +594,8 @@ def detail_response(request: HttpRequest, resource: Resource, obj: models.Model,
     tags = tag_names_for(resource.model, [obj.pk]).get(obj.pk) if resource.taggable else None
     extra = extras_for(resource, [obj], request.user).get(obj.pk)
     unseen = unseen_references(request.user, resource.model, resource.fields, [obj])
-    data = serialize(obj, resource, hidden_fields(request.user, resource.model), tags, extra=extra, unseen=unseen)
+    hidden, masked = read_fields(request.user, resource.model)
+    data = serialize(obj, resource, hidden, tags, extra=extra, unseen=unseen, masked=masked)
     return json_response(data, status=status, headers={"ETag": etag(obj)})
 
 
@@ -614,7 +637,34 @@ def build_router(resource: Resource) -> Router:
         _add_write_routes(router, resource)
     if getattr(resource.model, "followable", False):
         _add_follow_routes(router, resource)
+    if getattr(resource.model, "revealable", False):
+        _add_reveal_route(router, resource)
     return router
+
+
+class RevealIn(Schema):
+    """Which field to show in full (``POST /<path>/{id}/reveal``)."""
+
+    field: str
+
+
+def _add_reveal_route(router: Router, resource: Resource) -> None:
+    """``POST /{id}/reveal`` with ``{"field": "phones"}``: a field the reader's role shows masked, in
+    full; written to the change log, a day's number capped (``record_reveal``)."""
+
+    def _reveal(request: HttpRequest, id: int, payload: RevealIn) -> HttpResponse:
+        require_token_scope(request, resource.object_type, Action.VIEW)
+        obj = services.record_reveal(model=resource.model, pk=id, user=request.user, field=payload.field)
+        value = serialize(obj, resource, set(), extra=None).get(payload.field)
+        return json_response({"id": id, "field": payload.field, "value": value})
+
+    router.add_api_operation(
+        "/{id}/reveal",
+        ["POST"],
+        _reveal,
+        summary=f"Show a masked field of one of {resource.path} in full",
+        operation_id=f"{resource.path.replace('-', '_')}_reveal",
+    )
 
 
 def _add_follow_routes(router: Router, resource: Resource) -> None:

@@ -97,9 +97,22 @@ def changelog_record(
     changes = diff(before or {}, after or {})
     if action == ChangeAction.UPDATE and not changes:
         return None
+    entry = _entry(actor, obj, action, changes)
+    _written(type(obj), [entry])
+    return entry
+
+
+def reveal_record(*, actor: Any, obj: models.Model, fields: list[str]) -> ChangeLogEntry:
+    """A change-log row saying ``actor`` saw ``fields`` of ``obj`` in full, which their role shows
+    masked (``guanxi.core.masking``): the fields, never their values. Nothing changed, so nobody
+    following the record is told."""
+    return _entry(actor, obj, ChangeAction.REVEAL, {name: [None, None] for name in fields})
+
+
+def _entry(actor: Any, obj: models.Model, action: str, changes: dict[str, Any]) -> ChangeLogEntry:
     ctx = context.current()
     is_user = actor is not None and getattr(actor, "is_authenticated", False)
-    entry = ChangeLogEntry.objects.create(
+    return ChangeLogEntry.objects.create(
         actor=actor if is_user else None,
         actor_repr=str(actor) if is_user else "",
         source=ctx.source,
@@ -110,8 +123,6 @@ def changelog_record(
         object_repr=str(obj)[:200],
         changes=changes,
     )
-    _written(type(obj), [entry])
-    return entry
 
 
 def changelog_records(

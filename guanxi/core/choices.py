@@ -47,6 +47,8 @@ SCOPE_RANK = {Scope.NONE: 0, Scope.OWN: 1, Scope.TEAM: 2, Scope.SUBORDINATES: 3,
 
 class FieldAccess(models.TextChoices):
     HIDDEN = "hidden", _("Hidden")
+    #: Shown in part (+86 138 **** 8000), whole on request, written to the change log (guanxi.core.masking).
+    MASKED = "masked", _("Masked")
     READ_ONLY = "readonly", _("Read-only")
 
 
@@ -66,6 +68,8 @@ class ChangeAction(models.TextChoices):
     PURGE = "purge", _("Purged")
     MERGE = "merge", _("Merged")
     UNMERGE = "unmerge", _("Merge undone")
+    #: Someone asked for the whole value of fields their role sees masked (guanxi.core.masking).
+    REVEAL = "reveal", _("Viewed in full")
 
     @classmethod
     def colour(cls, value: str) -> str:
@@ -77,6 +81,7 @@ class ChangeAction(models.TextChoices):
             "purge": "red",
             "merge": "purple",
             "unmerge": "teal",
+            "reveal": "yellow",
         }.get(value, "secondary")
 
 

@@ -28,7 +28,7 @@ from guanxi.core.choices import Action, CustomFieldType
 from guanxi.core.custom_fields import definitions_for
 from guanxi.core.models import CustomFieldDefinition, OwnedMixin, Tag
 from guanxi.core.money import money_fields, money_text
-from guanxi.core.permissions import can, frozen_fields, hidden_fields
+from guanxi.core.permissions import can, frozen_fields, hidden_fields, masked_fields
 from guanxi.core.pickers import RecordPicker, pick_widget
 from guanxi.core.registry import Resource, registered_models, resources
 
@@ -303,7 +303,7 @@ class RecordForm(forms.ModelForm):
         self.user = user
         self.extra_inputs = set()
         self.is_add = self.instance.pk is None
-        frozen = frozen_fields(user, resource.model)
+        frozen = frozen_fields(user, resource.model, adding=self.is_add)
         if self.is_add and issubclass(resource.model, OwnedMixin):
             # What the service would fill in anyway; shown so the user sees whose the record will be.
             self.initial.setdefault("owner", user.pk)
@@ -438,9 +438,12 @@ class RecordForm(forms.ModelForm):
         return bool(self.service_data() or self.service_extras() or self.extra_inputs & set(self.changed_data))
 
 
-def record_form_class(resource: Resource, user: Any, *, fields: list[str] | None = None) -> type[RecordForm]:
-    """A ModelForm class of the resource's writable fields the user may see."""
-    hidden = hidden_fields(user, resource.model)
+def record_form_class(
+    resource: Resource, user: Any, *, fields: list[str] | None = None, adding: bool = False
+) -> type[RecordForm]:
+    """A ModelForm class of the resource's writable fields the user may see (and, ``adding`` a
+    record, those they see masked: see ``frozen_fields``)."""
+    hidden = hidden_fields(user, resource.model) - (masked_fields(user, resource.model) if adding else set())
     names = [f for f in (fields if fields is not None else resource.write_fields) if f not in hidden]
     form_class: type[RecordForm] = modelform_factory(  # type: ignore[assignment]
         resource.model, form=RecordForm, fields=names, formfield_callback=_formfield

@@ -272,12 +272,21 @@ def field_rules(user: Any, model: type[models.Model] | str) -> dict[str, str]:
 
 
 def hidden_fields(user: Any, model: type[models.Model] | str) -> set[str]:
-    return {f for f, access in field_rules(user, model).items() if access == FieldAccess.HIDDEN}
+    """Fields whose values the user may not have: hidden ones, and masked ones, which only the pages
+    and API that show them masked (``masked_fields``) give in part."""
+    return {f for f, access in field_rules(user, model).items() if access in (FieldAccess.HIDDEN, FieldAccess.MASKED)}
 
 
-def frozen_fields(user: Any, model: type[models.Model] | str) -> set[str]:
-    """Fields the user may not write: read-only and hidden ones."""
-    return set(field_rules(user, model))
+def masked_fields(user: Any, model: type[models.Model] | str) -> set[str]:
+    """Fields the user sees masked (``guanxi.core.masking``); ``hidden_fields`` holds them too."""
+    return {f for f, access in field_rules(user, model).items() if access == FieldAccess.MASKED}
+
+
+def frozen_fields(user: Any, model: type[models.Model] | str, *, adding: bool = False) -> set[str]:
+    """Fields the user may not write: read-only, hidden and masked ones; a masked one may be given
+    when ``adding`` a record (the user typed it, so knows it; it reads masked from then on)."""
+    rules = field_rules(user, model)
+    return {f for f, access in rules.items() if not (adding and access == FieldAccess.MASKED)}
 
 
 def may_reach(user: Any, model: type[models.Model], action: str) -> bool:

@@ -17,21 +17,21 @@ from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from guanxi.core.audit import changelog_record, snapshot
+from guanxi.core.audit import changelog_record, reveal_record, snapshot
 from guanxi.core.choices import Action, ChangeAction, Scope
 from guanxi.core.custom_fields import clean_custom_fields
 from guanxi.core.db import service_atomic
 from guanxi.core.errors import FieldErrors, NotFound, PermissionDenied, PreconditionFailed
-from guanxi.core.models import Attachment, Note, OwnedMixin, Tag, TaggedItem, TimelineEntry
-from guanxi.core.permissions import frozen_fields, object_type_of, restricted, scope_for
+from guanxi.core.models import Attachment, ChangeLogEntry, Note, OwnedMixin, Tag, TaggedItem, TimelineEntry
+from guanxi.core.permissions import frozen_fields, masked_fields, object_type_of, restricted, scope_for
 from guanxi.core.search import search_reindex, search_remove
 from guanxi.core.tags import check_scoped, normalize
 
 M = TypeVar("M", bound=models.Model)
 
 
-def _check_frozen(user: Any, model: type[models.Model], data: dict[str, Any]) -> None:
-    frozen = frozen_fields(user, model) & set(data)
+def _check_frozen(user: Any, model: type[models.Model], data: dict[str, Any], *, adding: bool = False) -> None:
+    frozen = frozen_fields(user, model, adding=adding) & set(data)
     if frozen:
         raise FieldErrors({f: [_("You may not change this field.")] for f in sorted(frozen)})
 
@@ -186,7 +186,7 @@ def record_create(
     the user, so the user needs no "assign" permission for it (and may not see the record after)."""
     if scope_for(user, object_type_of(model), Action.ADD) == Scope.NONE:
         raise PermissionDenied()
-    _check_frozen(user, model, data)
+    _check_frozen(user, model, data, adding=True)
     assigned = _ownership_changed(model, data, {"owner": user.pk, "team": getattr(user, "team_id", None)})
     if assigned and not by_rule and not _assign_allowed(user, model):
         raise FieldErrors({"owner": [_("You may not assign records to other people or teams.")]})
@@ -291,6 +291,36 @@ def record_restore(*, model: type[M], pk: Any, user: Any) -> M:
     obj.save(update_fields=["deleted_at", "deleted_by", "version", "updated_at"])
     changelog_record(actor=user, obj=obj, action=ChangeAction.RESTORE, before=before, after=snapshot(obj))
     search_reindex(model, [obj.pk])
+    return obj
+
+
+def record_reveal(*, model: type[M], pk: Any, user: Any, field: str) -> M:
+    """The record whose ``field`` the user sees masked, to be shown in full (``guanxi.core.masking``):
+    written to the change log, and at most ``GUANXI_REVEALS_PER_DAY`` a day for each user. Two
+    requests at the same moment may both take the day's last one: an allowance, not a lock."""
+    from django.conf import settings
+
+    obj = restricted(model, user).filter(pk=pk).first() if getattr(model, "revealable", False) else None
+    if obj is None:
+        raise NotFound()
+    masked = masked_fields(user, model)
+    if field not in masked:
+        raise FieldErrors(
+            {"field": [_("Name a field you see masked: %(fields)s.") % {"fields": ", ".join(sorted(masked)) or "-"}]}
+        )
+    limit = settings.GUANXI_REVEALS_PER_DAY
+    today = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+    with service_atomic():
+        used = ChangeLogEntry.objects.filter(actor_id=user.pk, action=ChangeAction.REVEAL, time__gte=today).count()
+        if used >= limit:
+            raise PermissionDenied(
+                _(
+                    "You have seen %(limit)d masked values in full today, as many as a day allows. "
+                    "Ask an administrator if you need more."
+                )
+                % {"limit": limit}
+            )
+        reveal_record(actor=user, obj=obj, fields=[field])
     return obj
 
 

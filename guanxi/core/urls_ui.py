@@ -30,7 +30,7 @@ from guanxi.core.views.jobs import JobDetailView, JobFileView, JobListView
 from guanxi.core.views.lists import ObjectListView
 from guanxi.core.views.panels import AttachmentAddView, AttachmentDeleteView, NoteAddView, TimelineView
 from guanxi.core.views.pick import PickView
-from guanxi.core.views.records import ObjectDeleteView, ObjectDetailView, ObjectEditView
+from guanxi.core.views.records import ObjectDeleteView, ObjectDetailView, ObjectEditView, ObjectRevealView
 from guanxi.core.views.recycle_bin import RecycleBinView, RecyclePurgeView, RecycleRestoreView
 from guanxi.core.views.saved_views import SavedViewDeleteView, SavedViewSaveView
 
@@ -62,6 +62,9 @@ def resource_patterns() -> list[URLPattern | URLResolver]:
             path(prefix, view("list", ObjectListView), name=f"{name}-list"),
             path(f"{prefix}<int:pk>/", view("detail", ObjectDetailView), name=f"{name}-detail"),
         ]
+        if getattr(resource.model, "revealable", False):
+            reveal = view("reveal", ObjectRevealView)
+            patterns.append(path(f"{prefix}<int:pk>/reveal/<str:field>/", reveal, name=f"{name}-reveal"))
         if not resource.read_only:
             patterns += [
                 path(f"{prefix}add/", view("add", ObjectEditView), name=f"{name}-add"),

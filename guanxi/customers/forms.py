@@ -31,7 +31,7 @@ from guanxi.core.forms import (
     style_widget,
 )
 from guanxi.core.models import Tag
-from guanxi.core.permissions import frozen_fields, hidden_fields, visible_ref
+from guanxi.core.permissions import frozen_fields, hidden_fields, masked_fields, visible_ref
 from guanxi.core.pickers import RecordIdsField
 from guanxi.core.registry import Resource
 from guanxi.customers import classification
@@ -126,7 +126,9 @@ class ContactFormMixin:
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         hidden = hidden_fields(self.user, Contact)
-        frozen = frozen_fields(self.user, Contact)
+        if self.is_add:  # a new person's emails and phones may be typed even by those who see them masked
+            hidden -= masked_fields(self.user, Contact)
+        frozen = frozen_fields(self.user, Contact, adding=self.is_add)
         added: dict[str, forms.Field] = {}
         #: Where typed numbers without a country code are read (as the service reads them).
         self.region = self.instance.country or DEFAULT_REGION
@@ -291,9 +293,9 @@ class ContactFormMixin:
             super().add_service_errors(rest)  # type: ignore[misc]
 
 
-def contact_form_class(resource: Resource, user: Any) -> type[RecordForm]:
+def contact_form_class(resource: Resource, user: Any, *, adding: bool = False) -> type[RecordForm]:
     """The generic contact form of this user (field rules applied) with the contact inputs added."""
-    base = record_form_class(resource, user)
+    base = record_form_class(resource, user, adding=adding)
     return type("ContactForm", (ContactFormMixin, base), {"__module__": __name__})
 
 

@@ -101,6 +101,7 @@ class Account(BigTableMixin, AddressMixin, GuanxiModel):
     """A customer organisation (客户/企业), or a person buying as one; may belong to a parent group."""
 
     followable = True
+    revealable = True
     #: What its followers are told of when someone changes it (``guanxi.activities.notifications``);
     #: the figures worked out from other data (fit score, engagement) stay out.
     notify_fields: ClassVar[frozenset[str]] = frozenset(
@@ -272,6 +273,7 @@ class Contact(BigTableMixin, AddressMixin, GuanxiModel):
     """
 
     followable = True
+    revealable = True
     #: What its followers are told of (``guanxi.activities.notifications``).
     notify_fields: ClassVar[frozenset[str]] = frozenset(
         {

@@ -7,7 +7,8 @@ reads start from ``restrict``, writes go through ``guanxi.customers.services``.
 
 from __future__ import annotations
 
-from typing import Any, cast
+from collections.abc import Callable
+from typing import Any, ClassVar, cast
 from urllib.parse import urlencode
 
 from django import forms
@@ -136,8 +137,8 @@ class ContactEditView(ObjectEditView):
     ``/customers/contacts/add/?account=12`` starts with that account chosen (the account page links here).
     """
 
-    def get_form_class(self) -> type[RecordForm]:
-        return contact_form_class(self.resource, self.request.user)
+    def get_form_class(self, adding: bool = False) -> type[RecordForm]:
+        return contact_form_class(self.resource, self.request.user, adding=adding)
 
     def get_form(self, obj: models.Model | None, data: Any = None, files: Any = None) -> RecordForm:
         form = super().get_form(obj, data, files)
@@ -171,15 +172,15 @@ def _offers(field: Any, value: str) -> bool:
 class ContactDetailView(MergedRedirectMixin, ObjectDetailView):
     """Emails and phones as mailto/tel links; the accounts the contact is at (those the user may see)."""
 
+    value_formats: ClassVar[dict[str, Callable[[Any], Any]]] = {
+        "emails": lambda contact: email_links(contact.emails),
+        "phones": lambda contact: phone_links(contact.phones),
+    }
+
     def get_context(self, obj: models.Model) -> dict[str, Any]:
         context = super().get_context(obj)
         assert isinstance(obj, Contact)
         user = self.request.user
-        for row in context["fields"]:
-            if row["name"] == "emails":
-                row["value"] = email_links(obj.emails)
-            elif row["name"] == "phones":
-                row["value"] = phone_links(obj.phones)
         if LINKS_RULE not in hidden_fields(user, Contact):
             links = (
                 AccountContact.objects.filter(visible_ref("account_id", restricted(Account, user)), contact=obj)

@@ -172,7 +172,7 @@ def role_permissions_set(
             errors[f"permissions.{index}.object_type"] = [_("Name the object type, e.g. identity.team.")]
     for index, rule in enumerate(field_rules or []):
         if rule.get("access") not in FieldAccess.values:
-            errors[f"field_rules.{index}.access"] = [_("Use hidden or readonly.")]
+            errors[f"field_rules.{index}.access"] = [_("Use hidden, masked or readonly.")]
         if not rule.get("object_type") or not rule.get("field"):
             errors[f"field_rules.{index}"] = [_("Name the object type and the field.")]
     if errors:

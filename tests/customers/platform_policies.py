@@ -37,6 +37,7 @@ from tests.customers import policies_follows as _follows
 from tests.customers import policies_handover as _handover
 from tests.customers import policies_pool as _pool
 from tests.customers import policies_relations as _relations
+from tests.customers import policies_reveal as _reveal
 from tests.factories import share
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -975,6 +976,13 @@ UI_MATRIX.update(_pool.ui_matrix(_settings_pages))
 MATRIX.update(_follows.MATRIX)
 CHANGELOG_EXEMPT.update(_follows.CHANGELOG_EXEMPT)
 UI_MATRIX.update(_follows.UI_MATRIX)
+
+
+# --- a masked field in full (号码脱敏; rows in tests/customers/policies_reveal.py) ----------------------------
+
+MATRIX.update(_reveal.MATRIX)
+CHANGELOG_EXEMPT.update(_reveal.CHANGELOG_EXEMPT)
+UI_MATRIX.update(_reveal.UI_MATRIX)
 
 
 # --- the import routes and pages (rows in tests/core/imports_policies.py) ----------------------------------

@@ -533,6 +533,8 @@ UI_EXEMPT: dict[str, str] = {
         "accounts-breakdown",
         "contacts-breakdown",
         "follow",  # accounts and contacts are the records one follows
+        "accounts-reveal",
+        "contacts-reveal",
     ),
     _CUSTOMERS_PENDING,
 )

@@ -13,7 +13,8 @@ from typing import Any
 from django.utils.translation import gettext_lazy as _
 
 from guanxi.core.choices import Action
-from guanxi.core.permissions import hidden_fields
+from guanxi.core.masking import masked_point
+from guanxi.core.permissions import hidden_fields, masked_fields
 from guanxi.core.search.registry import Document, Via, register_search_type
 
 
@@ -107,6 +108,7 @@ def contact_hits(contacts: list[Any], user: Any) -> dict[Any, tuple[str, str]]:
     from guanxi.customers.models import Account, AccountContact
 
     hidden = hidden_fields(user, "customers.contact")
+    masked = masked_fields(user, "customers.contact")
     company: dict[int, str] = {}
     if "accounts" not in hidden and contacts:
         # The links of these few contacts, then which of their accounts the reader may see: two small
@@ -129,8 +131,12 @@ def contact_hits(contacts: list[Any], user: Any) -> dict[Any, tuple[str, str]]:
         parts = [company.get(contact.pk, "")]
         if contact.phones and "phones" not in hidden:
             parts.append(phone_text(contact.phones[0]))
+        elif contact.phones and "phones" in masked:  # the number to tell two 张伟 apart, not to copy
+            parts.append(masked_point(contact.phones[0])["value"])
         elif contact.emails and "emails" not in hidden:
             parts.append(contact.emails[0].get("value", ""))
+        elif contact.emails and "emails" in masked:
+            parts.append(masked_point(contact.emails[0])["value"])
         if contact.title and "title" not in hidden:
             parts.append(contact.title)
         out[contact.pk] = (contact.display_name, " · ".join(p for p in parts if p))

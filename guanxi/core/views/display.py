@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from guanxi.core.choices import choice_label
+from guanxi.core.masking import mask, masked_point
 from guanxi.core.models import CustomFieldDefinition
 from guanxi.core.money import money_fields, short_money
 from guanxi.core.permissions import unseen_ids
@@ -43,6 +44,21 @@ def escaped(value: Any) -> str:
     return to_html() if to_html is not None else html.escape(str(value))
 
 
+def masked_cell(value: Any, *, every: bool = False) -> SafeString | str:
+    """A masked field's value (``guanxi.core.masking``), never a link: other values as their text
+    masked; of a list (a contact's emails or phones) the first masked and how many more, or with
+    ``every`` (a record's page) each on a line."""
+    if value is None or value == "" or value == []:
+        return EMPTY
+    if not isinstance(value, list):
+        return mark_safe(f'<span class="gx-masked">{escaped(mask(str(value)))}</span>')  # noqa: S308 - escaped
+    texts = [escaped(masked_point(point)["value"]) for point in value]
+    if every:
+        return mark_safe("<br>".join(f'<span class="gx-masked">{text}</span>' for text in texts))  # noqa: S308
+    more = f' <span class="text-secondary small">+{len(texts) - 1}</span>' if len(texts) > 1 else ""
+    return mark_safe(f'<span class="gx-masked">{texts[0]}</span>{more}')  # noqa: S308 - escaped
+
+
 def unseen_value() -> SafeString:
     """The cell of a field that points at a record the reader may not see: there is one, unnamed
     (``permissions.unseen_references``)."""
@@ -55,7 +71,7 @@ class Column:
 
     name: str
     label: str
-    kind: str = "field"  # field | tags | cf | computed
+    kind: str = "field"  # field | masked (a field the reader sees masked) | tags | cf | computed
     sortable: bool = False
     definition: CustomFieldDefinition | None = None
     computed: ComputedColumn | None = None
@@ -100,18 +116,26 @@ def field_label(model: type[models.Model], name: str) -> str:
     return capfirst(str(verbose or name.replace("_", " ")))
 
 
-def available_columns(resource: Resource, hidden: set[str], definitions: list[CustomFieldDefinition]) -> list[Column]:
+def available_columns(
+    resource: Resource,
+    hidden: set[str],
+    definitions: list[CustomFieldDefinition],
+    masked: frozenset[str] | set[str] = frozenset(),
+) -> list[Column]:
+    """The columns a reader may choose: not the ``hidden`` fields, except the ``masked`` among them,
+    which show masked and sort nothing (an order would tell the values apart)."""
     ordering = set(resource.filterset.ordering_fields)
     columns = []
     for name in resource.fields:
-        if name in hidden:
+        if name in hidden and name not in masked:
             continue
         db_field = model_field(resource.model, name)
         columns.append(
             Column(
                 name=name,
                 label=field_label(resource.model, name),
-                sortable=name in ordering,
+                kind="masked" if name in masked else "field",
+                sortable=name in ordering and name not in hidden,
                 db_field=db_field,
             )
         )

@@ -38,6 +38,7 @@ from guanxi.core.pagination import DEFAULT_LIMIT, paginate, parse_limit
 from guanxi.core.permissions import (
     can,
     hidden_fields,
+    masked_fields,
     may_reach,
     restrict_queryset,
     restricted,
@@ -404,7 +405,8 @@ class ObjectListView(ResourceView):
         params = self.effective_params(request.GET, active_view)
         hidden = hidden_fields(user, resource.model)
         definitions = definitions_for(resource.model) if resource.custom_fields else []
-        columns_available = display.available_columns(resource, hidden, definitions)
+        masked = masked_fields(user, resource.model)
+        columns_available = display.available_columns(resource, hidden, definitions, masked)
         columns = self.chosen_columns(params, active_view, columns_available)
 
         errors: list[str] = []
@@ -582,6 +584,8 @@ class ObjectListView(ResourceView):
             for index, column in enumerate(columns):
                 if (cell_format := formats[index]) is not None:
                     cells.append(cell_format(getattr(obj, column.name), index > 0))
+                elif column.kind == "masked":
+                    cells.append(display.masked_cell(getattr(obj, column.name, None)))
                 elif column.kind == "tags":
                     cells.append(display.tag_badges(tags.get(obj.pk)))
                 elif column.kind == "cf":

@@ -3,33 +3,44 @@
 from __future__ import annotations
 
 import decimal
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from django.contrib import messages
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
 from django.db import models
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils.dateparse import parse_datetime
+from django.utils.html import format_html
 from django.utils.translation import gettext as _
 
 from guanxi.api.crud import tag_names_for
 from guanxi.core import services
-from guanxi.core.choices import Action, choice_label
+from guanxi.core.choices import Action, ChangeAction, choice_label
 from guanxi.core.custom_fields import definitions_for
-from guanxi.core.errors import FieldErrors, PreconditionFailed
+from guanxi.core.errors import FieldErrors, NotFound, PreconditionFailed
 from guanxi.core.errors import PermissionDenied as ServicePermissionDenied
 from guanxi.core.follows import is_following
 from guanxi.core.forms import RecordForm, record_form_class
 from guanxi.core.models import Attachment, ChangeLogEntry
 from guanxi.core.money import money_fields
-from guanxi.core.permissions import can, hidden_fields, restricted, unseen_references
+from guanxi.core.permissions import can, hidden_fields, masked_fields, restricted, unseen_references
 from guanxi.core.registry import Resource
 from guanxi.core.search.recent import recent_view_record
 from guanxi.core.views import display
-from guanxi.core.views.base import ResourceView, delete_verb, may, resource_url, visible_or_404
+from guanxi.core.views.base import (
+    ResourceView,
+    delete_verb,
+    may,
+    resource_url,
+    view_class_for,
+    visible_or_404,
+)
 from guanxi.core.views.follows import follow_context
 from guanxi.core.views.panels import timeline_context
 
@@ -149,6 +160,9 @@ def change_panel(
                 return display.format_decimal(amount)
         return display.plain_value(value, truncate=120)
 
+    def labels_of(name: str) -> str:
+        return display.field_label(model, name) if model else name
+
     panel = []
     for entry in entries:
         rows = []
@@ -164,12 +178,14 @@ def change_panel(
             elif name in structured and structured[name].label is not None:
                 label = str(structured[name].label)
             else:
-                label = display.field_label(model, name) if model else name
+                label = labels_of(name)
             record_id = entry.object_id
             rows.append(
                 {"field": label, "before": show(name, before, record_id), "after": show(name, after, record_id)}
             )
-        panel.append({"entry": entry, "rows": rows})
+        # A view of masked fields in full names the fields; their values were never written.
+        revealed = [labels_of(name) for name in entry.changes or {}] if entry.action == ChangeAction.REVEAL else []
+        panel.append({"entry": entry, "rows": rows, "revealed": revealed})
     return panel
 
 
@@ -177,6 +193,27 @@ class ObjectDetailView(ResourceView):
     """``GET /<path>/<id>/``: fields, tags, custom fields, and the timeline, files, shares, history."""
 
     template_suffix = "detail"
+    #: How a field reads on the page when not as ``display.field_value`` (a contact's phones as tel:
+    #: links), and so once a reader who sees it masked asks for it in full (``ObjectRevealView``).
+    value_formats: ClassVar[dict[str, Callable[[Any], Any]]] = {}
+
+    @classmethod
+    def field_html(cls, obj: models.Model, name: str) -> Any:
+        show = cls.value_formats.get(name)
+        return show(obj) if show is not None else display.field_value(obj, name, truncate=None, exact=True)
+
+    def masked_html(self, obj: models.Model, name: str) -> Any:
+        """A masked field's value with the button that shows it in full (logged, see ``record_reveal``)
+        when its record type allows that."""
+        value = display.masked_cell(getattr(obj, name, None), every=True)
+        if not getattr(self.model, "revealable", False) or value is display.EMPTY:
+            return value
+        context = {
+            "url": reverse(f"ui:{self.resource.path}-reveal", args=[obj.pk, name]),
+            "name": name,
+            "value": value,
+        }
+        return render_to_string("generic/partials/masked_value.html", context, request=self.request)
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         obj = visible_or_404(self.model, request.user, pk, select_related=self.resource.select_related)
@@ -187,6 +224,7 @@ class ObjectDetailView(ResourceView):
         resource = self.resource
         user = self.request.user
         hidden = hidden_fields(user, resource.model)
+        masked = masked_fields(user, resource.model)
         ct = ContentType.objects.get_for_model(resource.model, for_concrete_model=False)
         can_change = not resource.read_only and may(user, obj, Action.CHANGE)
         can_delete = not resource.read_only and may(user, obj, Action.DELETE)
@@ -209,13 +247,15 @@ class ObjectDetailView(ResourceView):
                 "name": name,
                 "label": display.field_label(model, name),
                 "value": (
-                    display.unseen_value()
+                    self.masked_html(obj, name)
+                    if name in masked
+                    else display.unseen_value()
                     if name in unseen
-                    else display.field_value(obj, name, truncate=None, exact=True)
+                    else self.field_html(obj, name)
                 ),
             }
             for name in resource.fields
-            if name not in hidden
+            if name not in hidden or name in masked
         }
         if resource.taggable:
             context["tags"] = tag_names_for(model, [obj.pk]).get(obj.pk, [])
@@ -272,6 +312,25 @@ class ObjectDetailView(ResourceView):
         return {"shares": shares, "can_share": can_change}
 
 
+class ObjectRevealView(ResourceView):
+    """``POST /<path>/<id>/reveal/<field>/``: a field the reader sees masked, in full, as the record's
+    page shows it (the markup htmx puts in place of the masked value); logged by ``record_reveal``."""
+
+    def post(self, request: HttpRequest, pk: int, field: str) -> HttpResponse:
+        try:
+            obj = services.record_reveal(model=self.model, pk=pk, user=request.user, field=field)
+        except NotFound:
+            raise Http404() from None
+        except (FieldErrors, ServicePermissionDenied) as exc:
+            message = exc.errors["field"][0] if isinstance(exc, FieldErrors) else str(exc.detail)
+            refused = format_html('<span class="text-danger small" data-reveal-refused>{}</span>', message)
+            # htmx puts a 200 in place only: the reason where the button was.
+            return HttpResponse(refused, status=200 if getattr(request, "htmx", None) else exc.status)
+        page = view_class_for(self.resource.path, "detail", ObjectDetailView)
+        value = page.field_html(obj, field) if issubclass(page, ObjectDetailView) else display.field_value(obj, field)
+        return HttpResponse(format_html('<span data-revealed="{}">{}</span>', field, value))
+
+
 class ObjectEditView(ResourceView):
     """``/<path>/add/`` and ``/<path>/<id>/edit/``: the generic record form, saved by the resource's service."""
 
@@ -287,12 +346,12 @@ class ObjectEditView(ResourceView):
             raise PermissionDenied()
         return obj
 
-    def get_form_class(self) -> type[RecordForm]:
-        return record_form_class(self.resource, self.request.user)
+    def get_form_class(self, adding: bool = False) -> type[RecordForm]:
+        return record_form_class(self.resource, self.request.user, adding=adding)
 
     def get_form(self, obj: models.Model | None, data: Any = None, files: Any = None) -> RecordForm:
         tags = tag_names_for(self.model, [obj.pk]).get(obj.pk, []) if obj is not None and self.resource.taggable else []
-        return self.get_form_class()(
+        return self.get_form_class(adding=obj is None)(
             data, files, instance=obj, resource=self.resource, user=self.request.user, tags=tags
         )
 

@@ -1,0 +1,210 @@
+"""Masked fields (号码脱敏): a role that sees a contact's phones as +86 138 **** 8000, on every page and
+in the API, and in full one logged request at a time, at most ``GUANXI_REVEALS_PER_DAY`` a day."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from django.urls import reverse
+
+from guanxi.core.choices import ChangeAction
+from guanxi.core.masking import mask, mask_email, mask_phone, masked_value
+from guanxi.core.models import ChangeLogEntry
+from guanxi.customers import services
+from guanxi.customers.models import Contact
+from guanxi.identity.models import Role, User
+from tests.factories import client_for, field_rule
+
+pytestmark = pytest.mark.django_db
+
+FULL = ("13800138000", "0013 8000", "138 0013", "zhang.san@")
+
+
+@pytest.mark.parametrize(
+    ("value", "masked"),
+    [
+        ("+8613800138000", "+86 138 **** 8000"),  # as stored: grouped first, the country code kept
+        ("+86 138 0013 8000", "+86 138 **** 8000"),
+        ("+1 415-555-0100", "+1 415-****-0100"),
+        ("010 8888 1234", "010 **** 1234"),
+        ("12345", "****45"),
+        ("zhang.san@acme.com", "zh****@acme.com"),
+        ("ab@x.cn", "a****@x.cn"),
+        ("wxid_zhangsan", "w****n"),
+        ("张三", "****"),
+    ],
+)
+def test_a_value_masked_keeps_what_tells_it_apart(value: str, masked: str) -> None:
+    assert mask(value) == masked
+
+
+def test_stored_points_are_masked_each_without_their_extension() -> None:
+    points = [{"value": "+8613800138000", "extension": "801", "label": "work", "is_primary": True}]
+    assert masked_value(points) == [{"label": "work", "is_primary": True, "value": "+86 138 **** 8000", "masked": True}]
+    assert masked_value(None) is None and masked_value([]) == [] and masked_value(42) == "****"
+    assert mask_phone("+86 21 5555 0101").endswith("0101") and mask_email("plain") == "p****n"
+
+
+@pytest.fixture
+def masked_rep(rep: User, sales_role: Role) -> User:
+    field_rule(sales_role, "customers.contact", "phones", "masked")
+    field_rule(sales_role, "customers.contact", "emails", "masked")
+    return rep
+
+
+@pytest.fixture
+def zhang(masked_rep: User) -> Contact:
+    return services.contact_create(
+        user=masked_rep,
+        data={"family_name": "张", "given_name": "三", "title": "采购经理"},
+        emails=[{"value": "zhang.san@acme.com"}],
+        phones=[{"value": "13800138000"}, {"value": "13900139000"}],
+    )
+
+
+def _no_full_value(html: str) -> None:
+    assert not [text for text in FULL if text in html], [text for text in FULL if text in html]
+
+
+def test_the_list_and_the_page_show_the_numbers_masked(masked_rep: User, zhang: Contact) -> None:
+    browser = client_for(masked_rep)
+    listing = browser.get("/customers/contacts/?columns=display_name,phones,emails,title").content.decode()
+    assert "+86 138 **** 8000" in listing and "zh****@acme.com" in listing and "采购经理" in listing
+    _no_full_value(listing)
+    page = browser.get(f"/customers/contacts/{zhang.pk}/").content.decode()
+    assert "+86 138 **** 8000" in page and "+86 139 **** 9000" in page and "tel:" not in page
+    assert f'hx-post="/customers/contacts/{zhang.pk}/reveal/phones/"' in page
+    _no_full_value(page)
+    # Not a way round: no sort or filter by a masked field (an order or a match tells digits apart).
+    assert "ordering=phones" not in listing
+    refused = browser.get("/customers/contacts/?phones__endswith=8000").content.decode()
+    assert "+86 138 **** 8000" in refused  # the filter dropped, the list whole
+
+
+def test_show_gives_the_number_in_full_and_writes_who_saw_it(masked_rep: User, zhang: Contact) -> None:
+    browser = client_for(masked_rep)
+    response = browser.post(f"/customers/contacts/{zhang.pk}/reveal/phones/", HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'href="tel:+8613800138000"' in html and 'data-revealed="phones"' in html
+    (entry,) = ChangeLogEntry.objects.filter(action=ChangeAction.REVEAL)
+    assert entry.actor_id == masked_rep.pk and entry.object_id == zhang.pk
+    assert entry.changes == {"phones": [None, None]}  # which field, never its value
+    page = browser.get(f"/customers/contacts/{zhang.pk}/").content.decode()
+    history = page.split('id="panel-changes"')[1]
+    assert "Viewed in full" in history and "data-revealed-fields" in history
+    _no_full_value(page)  # seen once, masked again on the next visit
+
+
+def test_a_day_allows_so_many_views_in_full(masked_rep: User, zhang: Contact, settings: Any) -> None:
+    settings.GUANXI_REVEALS_PER_DAY = 2
+    browser = client_for(masked_rep)
+    url = f"/customers/contacts/{zhang.pk}/reveal/"
+    for field in ("phones", "emails"):
+        assert "data-revealed" in browser.post(url + f"{field}/", HTTP_HX_REQUEST="true").content.decode()
+    refused = browser.post(url + "phones/", HTTP_HX_REQUEST="true").content.decode()
+    assert "data-reveal-refused" in refused and "2" in refused and "tel:" not in refused
+    assert browser.post(url + "phones/").status_code == 403  # without htmx: a plain refusal
+    assert ChangeLogEntry.objects.filter(action=ChangeAction.REVEAL).count() == 2
+
+
+def test_only_a_masked_field_of_a_record_one_may_see(
+    masked_rep: User, other_rep: User, zhang: Contact, admin: User
+) -> None:
+    browser = client_for(masked_rep)
+    title = browser.post(f"/customers/contacts/{zhang.pk}/reveal/title/", HTTP_HX_REQUEST="true")
+    assert "data-reveal-refused" in title.content.decode()  # not masked: nothing to show
+    theirs = services.contact_create(user=other_rep, data={"family_name": "韩"}, phones=[{"value": "13700137000"}])
+    assert browser.post(f"/customers/contacts/{theirs.pk}/reveal/phones/").status_code == 404
+    # A hidden field stays hidden: it is not masked.
+    field_rule(masked_rep.role, "customers.contact", "phones", "hidden")
+    hidden = browser.post(f"/customers/contacts/{zhang.pk}/reveal/phones/", HTTP_HX_REQUEST="true")
+    assert "data-reveal-refused" in hidden.content.decode() and "tel:" not in hidden.content.decode()
+    assert not ChangeLogEntry.objects.filter(action=ChangeAction.REVEAL).exists()
+    # The administrator, who has no rule, sees every number and has nothing to reveal.
+    page = client_for(admin).get(f"/customers/contacts/{zhang.pk}/").content.decode()
+    assert 'href="tel:+8613800138000"' in page and "/reveal/" not in page
+
+
+def test_the_api_gives_the_numbers_masked_and_in_full_on_request(masked_rep: User, zhang: Contact) -> None:
+    api = client_for(masked_rep)
+    one = api.get(f"/api/v1/contacts/{zhang.pk}").json()
+    assert one["phones"][0]["value"] == "+86 138 **** 8000" and one["phones"][0]["masked"] is True
+    assert one["emails"][0]["value"] == "zh****@acme.com" and one["title"] == "采购经理"
+    listed = api.get("/api/v1/contacts").json()["items"]
+    assert [item["phones"] for item in listed] == [one["phones"]]
+    _no_full_value(json.dumps([one, listed], ensure_ascii=False))
+    response = api.post(
+        f"/api/v1/contacts/{zhang.pk}/reveal", data=json.dumps({"field": "phones"}), content_type="application/json"
+    )
+    assert response.status_code == 200
+    assert [point["value"] for point in response.json()["value"]] == ["+8613800138000", "+8613900139000"]
+    refused = api.post(
+        f"/api/v1/contacts/{zhang.pk}/reveal", data=json.dumps({"field": "title"}), content_type="application/json"
+    )
+    assert refused.status_code == 400 and refused.json()["errors"][0]["field"] == "field"
+    # Masked is read-only: a change would need the number in full.
+    patch = api.patch(
+        f"/api/v1/contacts/{zhang.pk}",
+        data=json.dumps({"phones": [{"value": "13600136000"}]}),
+        content_type="application/json",
+    )
+    assert patch.status_code in (400, 403)
+    zhang.refresh_from_db()
+    assert zhang.phones[0]["value"] == "+8613800138000"
+
+
+def test_search_finds_the_person_and_shows_the_number_masked(masked_rep: User, zhang: Contact) -> None:
+    hits = client_for(masked_rep).get("/api/v1/search?q=zhangsan").json()["items"]
+    (hit,) = [hit for hit in hits if hit["type"] == "contacts"]
+    assert "+86 138 **** 8000" in hit["subtitle"]
+    # The digits are not a way to the number: a masked field is not searched.
+    found = client_for(masked_rep).get("/api/v1/search?q=13800138000").json()["items"]
+    assert not [hit for hit in found if hit["type"] == "contacts"]
+
+
+def test_an_export_leaves_a_masked_field_out(masked_rep: User, zhang: Contact) -> None:
+    from guanxi.core.exports import available_columns
+    from guanxi.core.registry import resource_at
+
+    names = [column.name for column in available_columns(resource_at("contacts"), masked_rep)]
+    assert "phones" not in names and "emails" not in names and "title" in names
+
+
+def test_a_role_takes_a_masked_rule(admin: User, sales_role: Role) -> None:
+    from guanxi.identity.services import role_permissions_set
+
+    role_permissions_set(
+        role_id=sales_role.pk,
+        user=admin,
+        permissions=[],
+        field_rules=[{"object_type": "customers.contact", "field": "phones", "access": "masked"}],
+    )
+    assert sales_role.field_rules.get().access == "masked"
+    page = client_for(admin).get(reverse("ui:roles-detail", args=[sales_role.pk])).content.decode()
+    assert 'value="masked"' in page  # the role's page offers the choice
+
+
+def test_a_new_persons_numbers_may_be_typed_but_not_changed_after(masked_rep: User, zhang: Contact) -> None:
+    """Masked is read-only, except on a new record: the rep typed the number, so knows it."""
+    browser = client_for(masked_rep)
+    adding = browser.get("/customers/contacts/add/").content.decode()
+    assert 'name="phones"' in adding and 'name="emails"' in adding
+    response = browser.post(
+        "/customers/contacts/add/", {"family_name": "王", "given_name": "五", "phones": "13500135000"}
+    )
+    assert response.status_code == 302
+    added = Contact.objects.get(family_name="王")
+    assert added.phones[0]["value"] == "+8613500135000"
+    editing = browser.get(f"/customers/contacts/{zhang.pk}/edit/").content.decode()
+    assert 'name="phones"' not in editing and 'name="emails"' not in editing
+    _no_full_value(editing)
+    edited = browser.post(
+        f"/customers/contacts/{zhang.pk}/edit/",
+        {"family_name": "张", "given_name": "三", "title": "总监", "version": zhang.version},
+    )
+    assert edited.status_code == 302
+    zhang.refresh_from_db()
+    assert zhang.title == "总监" and zhang.phones[0]["value"] == "+8613800138000"  # the numbers kept
