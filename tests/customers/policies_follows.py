@@ -23,7 +23,7 @@ KINDS = {"accounts": ("account", "deleted_account"), "contacts": ("contact", "de
 NOBODY: dict[str, Any] = {who: set() for who in (*W.PEOPLE, *W.ADMINS)}
 
 
-def _visible(path: str, kind: str) -> dict[str, Any]:
+def visible_rows(path: str, kind: str) -> dict[str, Any]:
     from tests.customers import platform_policies as P
 
     if kind.startswith("deleted_"):
@@ -38,7 +38,7 @@ def _api(path: str, method: str) -> Callable[[Check], None]:
         customers_world(c.w)
         for kind in KINDS[path]:
             for key in c.w.keys(kind):
-                expected = c.status(key, kind, None, _visible(path, kind), 200)
+                expected = c.status(key, kind, None, visible_rows(path, kind), 200)
                 url = f"/api/v1/{path}/{c.w.pk(kind, key)}/follow"
                 response = c.request(f"{method} follow {key}", method, url, expected)
                 done = expected == 200 and response.status_code == 200
@@ -69,7 +69,7 @@ def _ui(c: UiCheck) -> None:
     for path, kinds in KINDS.items():
         for kind in kinds:
             for key in c.w.keys(kind):
-                expected = c.status(key, kind, None, _visible(path, kind), 302)
+                expected = c.status(key, kind, None, visible_rows(path, kind), 302)
                 url = reverse("ui:follow", args=[path, c.w.pk(kind, key)])
                 c.request(f"follow {key}", "POST", url, expected, {"following": "1"})
 

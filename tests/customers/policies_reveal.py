@@ -9,25 +9,15 @@ allowance, are in tests/customers/test_masking.py.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from tests.api import world as W
+from tests.customers.policies_follows import KINDS, visible_rows
 
 if TYPE_CHECKING:  # pragma: no cover
     from tests.api.test_permission_matrix import Check
     from tests.ui_matrix.test_ui_permission_matrix import UiCheck
 
-KINDS = {"accounts": ("account", "deleted_account"), "contacts": ("contact", "deleted_contact")}
 FIELD = {"accounts": "name", "contacts": "phones"}
-NOBODY: dict[str, Any] = {who: set() for who in (*W.PEOPLE, *W.ADMINS)}
-
-
-def _visible(path: str, kind: str) -> dict[str, Any]:
-    from tests.customers import platform_policies as P
-
-    if kind.startswith("deleted_"):
-        return NOBODY
-    return P.ACCOUNT_VIEW if path == "accounts" else P.CONTACT_VIEW
 
 
 def _api(path: str) -> Callable[[Check], None]:
@@ -37,7 +27,7 @@ def _api(path: str) -> Callable[[Check], None]:
         customers_world(c.w)
         for kind in KINDS[path]:
             for key in c.w.keys(kind):
-                expected = c.status(key, kind, None, _visible(path, kind), 400)
+                expected = c.status(key, kind, None, visible_rows(path, kind), 400)
                 url = f"/api/v1/{path}/{c.w.pk(kind, key)}/reveal"
                 c.request(f"reveal {key}", "POST", url, expected, {"field": FIELD[path]})
 
@@ -63,7 +53,7 @@ def _ui(path: str) -> Callable[[UiCheck], None]:
         customers_world(c.w)
         for kind in KINDS[path]:
             for key in c.w.keys(kind):
-                expected = c.status(key, kind, None, _visible(path, kind), 400)
+                expected = c.status(key, kind, None, visible_rows(path, kind), 400)
                 url = reverse(f"ui:{path}-reveal", args=[c.w.pk(kind, key), FIELD[path]])
                 c.request(f"reveal {key}", "POST", url, expected, {})
 

@@ -157,13 +157,27 @@ def test_the_api_gives_the_numbers_masked_and_in_full_on_request(masked_rep: Use
     assert zhang.phones[0]["value"] == "+8613800138000"
 
 
-def test_search_finds_the_person_and_shows_the_number_masked(masked_rep: User, zhang: Contact) -> None:
+@pytest.mark.parametrize("narrow", [True, False], ids=["among-own", "whole-index"])
+def test_search_finds_the_person_and_shows_the_number_masked(
+    masked_rep: User, zhang: Contact, narrow: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both plans: among the few records the rep sees, and through the whole index (a rep who sees
+    more than ``NARROW_SCOPE``)."""
+    from guanxi.core.search import engine
+
+    if not narrow:
+        monkeypatch.setattr(engine, "NARROW_SCOPE", 0)
     hits = client_for(masked_rep).get("/api/v1/search?q=zhangsan").json()["items"]
     (hit,) = [hit for hit in hits if hit["type"] == "contacts"]
     assert "+86 138 **** 8000" in hit["subtitle"]
-    # The digits are not a way to the number: a masked field is not searched.
-    found = client_for(masked_rep).get("/api/v1/search?q=13800138000").json()["items"]
-    assert not [hit for hit in found if hit["type"] == "contacts"]
+    # The number a customer rang from finds them, as typed or in E.164; a part of it finds no one
+    # (the digits could be read off one by one). So does an email, whole.
+    for whole in ("13800138000", "138 0013 8000", "+8613800138000", "13900139000", "zhang.san@acme.com"):
+        found = client_for(masked_rep).get("/api/v1/search", {"q": whole}).json()["items"]
+        assert [hit["id"] for hit in found if hit["type"] == "contacts"] == [zhang.pk], whole
+    for part in ("8000", "0013 8000", "1380013", "138001380", "san@acme.com", "@acme.com", "acme.com"):
+        found = client_for(masked_rep).get("/api/v1/search", {"q": part}).json()["items"]
+        assert not [hit for hit in found if hit["type"] == "contacts"], part
 
 
 def test_an_export_leaves_a_masked_field_out(masked_rep: User, zhang: Contact) -> None:

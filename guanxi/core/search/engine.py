@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 
 from guanxi.core.db import ANALYZE_MIN_ROWS
 from guanxi.core.errors import FieldErrors
-from guanxi.core.permissions import hidden_fields, restricted
+from guanxi.core.permissions import hidden_fields, masked_fields, restricted
 from guanxi.core.search.backends import COLUMNS, MASK, SHIFT, Row, backend
 from guanxi.core.search.registry import Columns, SearchType, search_type_for, search_types
 from guanxi.core.search.registry import search_type as get_search_type
@@ -247,6 +247,17 @@ def _matches(
     # reads the few it shows through ``visible`` anyway.
     check = None if _sees_every_record(search_type, visible) else visible
     first_size = max(FIRST_BATCH, limit * 2)
+    whole = _whole_only(search_type, user, query)
+    if whole:
+        # An email or phone the reader sees masked (号码脱敏) is found by its whole value only: the
+        # number a customer rang from finds them; part of it finds nothing, or the digits could be
+        # read off one by one. The key tier asks for exactly that token.
+        wide = tuple(c for c in COLUMNS if c in columns or c in whole)
+        if among is None:
+            _admit(engine.candidates(query, wide, "key", low, high, first_size), seen, check, found, query, wide)
+        else:
+            rows = engine.candidates_among(query, wide, "key", low, high, among[:2], among[2], first_size)
+            _admit_visible(rows, seen, found, query, wide)
     last_mode, broadest, keys = modes[-1], None, None
     if among is None and len(modes) > 1 and modes[0] == "key" and _may_be_name(query):
         # The whole query as a name first: a common name's own matches fill the page, best ranked,
@@ -305,6 +316,13 @@ def _matches(
     if memo is not None:
         memo[(search_type.key, limit)] = found
     return found
+
+
+def _whole_only(search_type: SearchType, user: Any, query: Query) -> set[str]:
+    """The email and phone columns the reader sees masked, when the query may be a whole one."""
+    if not (query.phone or "@" in query.compact):
+        return set()
+    return search_type.hidden_columns(masked_fields(user, search_type.model)) & {"e", "p"}
 
 
 def _may_be_name(query: Query) -> bool:
