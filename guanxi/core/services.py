@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -22,7 +23,7 @@ from guanxi.core.choices import Action, ChangeAction, Scope
 from guanxi.core.custom_fields import clean_custom_fields
 from guanxi.core.db import service_atomic
 from guanxi.core.errors import FieldErrors, NotFound, PermissionDenied, PreconditionFailed
-from guanxi.core.models import Attachment, ChangeLogEntry, Note, OwnedMixin, Tag, TaggedItem, TimelineEntry
+from guanxi.core.models import Attachment, Note, OwnedMixin, RevealCount, Tag, TaggedItem, TimelineEntry
 from guanxi.core.permissions import frozen_fields, masked_fields, object_type_of, restricted, scope_for
 from guanxi.core.search import search_reindex, search_remove
 from guanxi.core.tags import check_scoped, normalize
@@ -297,7 +298,7 @@ def record_restore(*, model: type[M], pk: Any, user: Any) -> M:
 def record_reveal(*, model: type[M], pk: Any, user: Any, field: str) -> M:
     """The record whose ``field`` the user sees masked, to be shown in full (``guanxi.core.masking``):
     written to the change log, and at most ``GUANXI_REVEALS_PER_DAY`` a day for each user. Two
-    requests at the same moment may both take the day's last one: an allowance, not a lock."""
+    requests at the same moment are counted one after the other (the day's row is locked)."""
     from django.conf import settings
 
     obj = restricted(model, user).filter(pk=pk).first() if getattr(model, "revealable", False) else None
@@ -309,9 +310,9 @@ def record_reveal(*, model: type[M], pk: Any, user: Any, field: str) -> M:
             {"field": [_("Name a field you see masked: %(fields)s.") % {"fields": ", ".join(sorted(masked)) or "-"}]}
         )
     limit = settings.GUANXI_REVEALS_PER_DAY
-    today = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
     with service_atomic():
-        used = ChangeLogEntry.objects.filter(actor_id=user.pk, action=ChangeAction.REVEAL, time__gte=today).count()
+        day, _created = RevealCount.objects.get_or_create(user_id=user.pk, day=timezone.localdate())
+        used = RevealCount.objects.select_for_update().filter(pk=day.pk).values_list("count", flat=True).get()
         if used >= limit:
             raise PermissionDenied(
                 _(
@@ -320,6 +321,7 @@ def record_reveal(*, model: type[M], pk: Any, user: Any, field: str) -> M:
                 )
                 % {"limit": limit}
             )
+        RevealCount.objects.filter(pk=day.pk).update(count=F("count") + 1)
         reveal_record(actor=user, obj=obj, fields=[field])
     return obj
 

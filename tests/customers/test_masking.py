@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from guanxi.core.choices import ChangeAction
 from guanxi.core.masking import mask, mask_email, mask_phone, masked_value
-from guanxi.core.models import ChangeLogEntry
+from guanxi.core.models import ChangeLogEntry, RevealCount
 from guanxi.customers import services
 from guanxi.customers.models import Contact
 from guanxi.identity.models import Role, User
@@ -109,6 +109,8 @@ def test_a_day_allows_so_many_views_in_full(masked_rep: User, zhang: Contact, se
     assert "data-reveal-refused" in refused and "2" in refused and "tel:" not in refused
     assert browser.post(url + "phones/").status_code == 403  # without htmx: a plain refusal
     assert ChangeLogEntry.objects.filter(action=ChangeAction.REVEAL).count() == 2
+    (day,) = RevealCount.objects.all()  # one row a user a day: the change log keeps no index for it
+    assert (day.user_id, day.count) == (masked_rep.pk, 2)
 
 
 def test_only_a_masked_field_of_a_record_one_may_see(
