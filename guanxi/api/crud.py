@@ -27,11 +27,10 @@ from guanxi.core.db import PkQuery, first_row, pk_query
 from guanxi.core.errors import FieldErrors, NotFound, PermissionDenied
 from guanxi.core.filters import FilterSet
 from guanxi.core.jsontext import dumps_bytes
-from guanxi.core.masking import STARS, masked_value
+from guanxi.core.masking import masked_value
 from guanxi.core.models import Tag, TaggedItem
 from guanxi.core.pagination import Page, page_keys, paginate, parse_limit
 from guanxi.core.permissions import (
-    hidden_fields,
     masked_fields,
     may_reach,
     object_type_of,
@@ -39,6 +38,7 @@ from guanxi.core.permissions import (
     restricted,
     token_allows,
     unseen_references,
+    withheld_fields,
 )
 from guanxi.core.registry import Resource
 
@@ -120,16 +120,15 @@ def serialize(
 
 
 def read_fields(user: Any, model: type[models.Model]) -> tuple[set[str], set[str]]:
-    """(the fields a user's JSON leaves out, those it gives masked): ``hidden_fields`` holds both."""
-    masked = masked_fields(user, model)
-    return hidden_fields(user, model) - masked, masked
+    """(the fields a user's JSON leaves out, those it gives masked)."""
+    return withheld_fields(user, model), masked_fields(user, model)
 
 
 def _masked(data: dict[str, Any], masked: set[str] | frozenset[str]) -> dict[str, Any]:
-    """The record's ``masked`` fields as the reader may have them (``guanxi.core.masking``)."""
-    for name in masked:
-        if name in data:
-            data[name] = masked_value(data[name]) if not isinstance(data[name], dict) else STARS
+    """The record's ``masked`` fields as the reader may have them (``guanxi.core.masking``; a related
+    record, a JSON object here, reads as stars)."""
+    for name in masked & data.keys():
+        data[name] = masked_value(data[name])
     return data
 
 
@@ -655,7 +654,7 @@ def _add_reveal_route(router: Router, resource: Resource) -> None:
     def _reveal(request: HttpRequest, id: int, payload: RevealIn) -> HttpResponse:
         require_token_scope(request, resource.object_type, Action.VIEW)
         obj = services.record_reveal(model=resource.model, pk=id, user=request.user, field=payload.field)
-        value = serialize(obj, resource, set(), extra=None).get(payload.field)
+        value = serialize(obj, resource, set(resource.fields) - {payload.field}).get(payload.field)
         return json_response({"id": id, "field": payload.field, "value": value})
 
     router.add_api_operation(

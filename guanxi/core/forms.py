@@ -28,7 +28,7 @@ from guanxi.core.choices import Action, CustomFieldType
 from guanxi.core.custom_fields import definitions_for
 from guanxi.core.models import CustomFieldDefinition, OwnedMixin, Tag
 from guanxi.core.money import money_fields, money_text
-from guanxi.core.permissions import can, frozen_fields, hidden_fields, masked_fields
+from guanxi.core.permissions import can, frozen_fields, hidden_fields, withheld_fields
 from guanxi.core.pickers import RecordPicker, pick_widget
 from guanxi.core.registry import Resource, registered_models, resources
 
@@ -443,7 +443,7 @@ def record_form_class(
 ) -> type[RecordForm]:
     """A ModelForm class of the resource's writable fields the user may see (and, ``adding`` a
     record, those they see masked: see ``frozen_fields``)."""
-    hidden = hidden_fields(user, resource.model) - (masked_fields(user, resource.model) if adding else set())
+    hidden = (withheld_fields if adding else hidden_fields)(user, resource.model)
     names = [f for f in (fields if fields is not None else resource.write_fields) if f not in hidden]
     form_class: type[RecordForm] = modelform_factory(  # type: ignore[assignment]
         resource.model, form=RecordForm, fields=names, formfield_callback=_formfield

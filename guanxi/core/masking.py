@@ -4,8 +4,8 @@ A field rule of access ``masked`` lets a salesperson call and write to a custome
 to copy the customer list's numbers out of Guanxi: lists, record pages and the API show each value
 masked; exports, search, filters, sorting, cards and the change log leave it out as they do a hidden
 field (``hidden_fields`` holds masked fields too, so any path that does not know masking keeps the
-value back). The whole value is one request away (``reveal_values``), written to the change log and
-counted against a daily allowance (``GUANXI_REVEALS_PER_DAY``).
+value back). The whole value is one request away (``guanxi.core.services.record_reveal``), written
+to the change log and counted against a daily allowance (``GUANXI_REVEALS_PER_DAY``).
 """
 
 from __future__ import annotations

@@ -277,6 +277,11 @@ def hidden_fields(user: Any, model: type[models.Model] | str) -> set[str]:
     return {f for f, access in field_rules(user, model).items() if access in (FieldAccess.HIDDEN, FieldAccess.MASKED)}
 
 
+def withheld_fields(user: Any, model: type[models.Model] | str) -> set[str]:
+    """Fields withheld whole: the hidden ones, not the masked ones, which some paths show in part."""
+    return {f for f, access in field_rules(user, model).items() if access == FieldAccess.HIDDEN}
+
+
 def masked_fields(user: Any, model: type[models.Model] | str) -> set[str]:
     """Fields the user sees masked (``guanxi.core.masking``); ``hidden_fields`` holds them too."""
     return {f for f, access in field_rules(user, model).items() if access == FieldAccess.MASKED}

@@ -311,9 +311,8 @@ def record_reveal(*, model: type[M], pk: Any, user: Any, field: str) -> M:
         )
     limit = settings.GUANXI_REVEALS_PER_DAY
     with service_atomic():
-        day, _created = RevealCount.objects.get_or_create(user_id=user.pk, day=timezone.localdate())
-        used = RevealCount.objects.select_for_update().filter(pk=day.pk).values_list("count", flat=True).get()
-        if used >= limit:
+        day, _created = RevealCount.objects.select_for_update().get_or_create(user_id=user.pk, day=timezone.localdate())
+        if day.count >= limit:
             raise PermissionDenied(
                 _(
                     "You have seen %(limit)d masked values in full today, as many as a day allows. "

@@ -31,7 +31,7 @@ from guanxi.core.forms import (
     style_widget,
 )
 from guanxi.core.models import Tag
-from guanxi.core.permissions import frozen_fields, hidden_fields, masked_fields, visible_ref
+from guanxi.core.permissions import frozen_fields, hidden_fields, visible_ref, withheld_fields
 from guanxi.core.pickers import RecordIdsField
 from guanxi.core.registry import Resource
 from guanxi.customers import classification
@@ -125,9 +125,8 @@ class ContactFormMixin:
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        hidden = hidden_fields(self.user, Contact)
-        if self.is_add:  # a new person's emails and phones may be typed even by those who see them masked
-            hidden -= masked_fields(self.user, Contact)
+        # A new person's emails and phones may be typed even by those who see them masked.
+        hidden = (withheld_fields if self.is_add else hidden_fields)(self.user, Contact)
         frozen = frozen_fields(self.user, Contact, adding=self.is_add)
         added: dict[str, forms.Field] = {}
         #: Where typed numbers without a country code are read (as the service reads them).

@@ -54,7 +54,7 @@ def masked_cell(value: Any, *, every: bool = False) -> SafeString | str:
         return mark_safe(f'<span class="gx-masked">{escaped(mask(str(value)))}</span>')  # noqa: S308 - escaped
     texts = [escaped(masked_point(point)["value"]) for point in value]
     if every:
-        return mark_safe("<br>".join(f'<span class="gx-masked">{text}</span>' for text in texts))  # noqa: S308
+        return mark_safe("<br>".join(f'<span class="gx-masked">{t}</span>' for t in texts))  # noqa: S308 - escaped
     more = f' <span class="text-secondary small">+{len(texts) - 1}</span>' if len(texts) > 1 else ""
     return mark_safe(f'<span class="gx-masked">{texts[0]}</span>{more}')  # noqa: S308 - escaped
 
