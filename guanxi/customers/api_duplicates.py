@@ -32,6 +32,7 @@ from guanxi.customers.duplicates import (
     reason_text,
 )
 from guanxi.customers.filters import account_ids
+from guanxi.customers.guard import guard_of, held_elsewhere
 from guanxi.customers.models import (
     Account,
     AccountContact,
@@ -43,6 +44,7 @@ from guanxi.customers.models import (
 )
 from guanxi.customers.normalize import compact_registration_number, normalize_email, normalize_phone, phone_display
 from guanxi.customers.services import merge as merge_services
+from guanxi.identity.models import DuplicateGuard
 
 router = Router(tags=["duplicates"])
 
@@ -105,9 +107,8 @@ def _accounts_numbered(user: Any, registration_number: str, exclude: int | None)
     return [(obj, [reason]) for obj in same[:CHECK_LIMIT]]
 
 
-def _contacts_with_points(
-    user: Any, emails: Sequence[str], phones: Sequence[str], exclude: int | None
-) -> list[tuple[Any, list[str]]]:
+def _typed_points(emails: Sequence[str], phones: Sequence[str]) -> dict[tuple[str, str], str]:
+    """(kind, value as stored) -> the reason's words, for the emails and phones typed that parse."""
     wanted: dict[tuple[str, str], str] = {}
     for raw in emails:
         try:
@@ -119,6 +120,13 @@ def _contacts_with_points(
             wanted[(ContactPointKind.PHONE, normalize_phone(raw).e164)] = _("same phone %(value)s")
         except ValueError:
             continue
+    return wanted
+
+
+def _contacts_with_points(
+    user: Any, emails: Sequence[str], phones: Sequence[str], exclude: int | None
+) -> list[tuple[Any, list[str]]]:
+    wanted = _typed_points(emails, phones)
     if not wanted:
         return []
     match = Q()
@@ -220,6 +228,26 @@ def matches_asked(user: Any, model: type[Any], params: Any) -> list[tuple[Any, l
         registration_number=str(params.get("registration_number", "")),
         exclude=record_id(exclude),
     )
+
+
+def elsewhere_asked(user: Any, model: type[Any], params: Any) -> list[dict[str, Any]]:
+    """Records the user may not see that the one about to be added duplicates by an exact key, as
+    their role tells of them (撞单保护, ``guard.held_elsewhere``), for the same query string as
+    ``matches_asked``; ``refused`` when saving it will be refused. Nothing while editing a record
+    (``exclude``): only adding is guarded."""
+    if params.get("exclude"):
+        return []
+    points = _typed_points(typed_lines(params.getlist("emails")), typed_lines(params.getlist("phones")))
+    held = held_elsewhere(
+        user,
+        model,
+        emails=[value for kind, value in points if kind == ContactPointKind.EMAIL],
+        phones=[value for kind, value in points if kind == ContactPointKind.PHONE],
+        name=str(params.get("name", ""))[:200],
+        registration_number=str(params.get("registration_number", ""))[:60],
+    )
+    refused = bool(held) and guard_of(user) == DuplicateGuard.REFUSE
+    return [record.as_json(refused=refused) for record in held]
 
 
 def record_type_param(value: str | None) -> str:
@@ -369,7 +397,11 @@ def duplicates_check(
     ``emails`` and ``phones`` (repeated, or separated by commas) for contacts, and ``family_name``,
     ``given_name`` with the ``accounts`` (ids) the person works at for a name at the same company;
     ``name`` for accounts. The named parameters are declared for the schema (and checked by it);
-    all of the query string is read by ``matches_asked``, as the form's check reads it."""
+    all of the query string is read by ``matches_asked``, as the form's check reads it.
+
+    ``elsewhere`` names, by exact email, mobile number, name or registration number only, records you
+    may not see (a colleague's customer, or one in the pool) with whose they are, when your role
+    says so (撞单保护); ``refused`` is true when adding the record will be refused because of them."""
     record_type = record_type_param(type)
     model = merge_services.model_for(record_type)
     require_token_scope(request, object_type_of(model), Action.VIEW)
@@ -377,7 +409,10 @@ def duplicates_check(
         raise PermissionDenied()
     matches = matches_asked(request.user, model, request.GET)
     return json_response(
-        {"items": [{"id": obj.pk, "display": str(obj), "reasons": reasons} for obj, reasons in matches]}
+        {
+            "items": [{"id": obj.pk, "display": str(obj), "reasons": reasons} for obj, reasons in matches],
+            "elsewhere": elsewhere_asked(request.user, model, request.GET),
+        }
     )
 
 

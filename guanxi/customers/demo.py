@@ -750,7 +750,7 @@ def pool_step(ctx: DemoContext) -> None:
     from guanxi.customers import services
     from guanxi.customers.models import Account, PoolReason, PoolRule
     from guanxi.customers.services.pool import pool_moves
-    from guanxi.identity.models import Role, RolePermission
+    from guanxi.identity.models import DuplicateGuard, Role, RolePermission
 
     if not PoolRule.objects.filter(name=POOL_RULE["name"]).exists():
         services.pool_rule_create(user=ctx.admin, data=dict(POOL_RULE))
@@ -764,6 +764,11 @@ def pool_step(ctx: DemoContext) -> None:
         pool_claim_limit=REP_CLAIM_LIMIT, pool_reclaim_days=REP_RECLAIM_DAYS, pool_reason_required=True
     ):
         ctx.note("claim limits")
+    # A salesperson may not add a customer a colleague already has (撞单保护); managers are told whose it is.
+    if rep is not None and Role.objects.filter(pk=rep.pk, duplicate_guard=DuplicateGuard.TELL).update(
+        duplicate_guard=DuplicateGuard.REFUSE
+    ):
+        ctx.note("duplicate guard")
     for name, label, reason in POOLED:
         account = Account.objects.filter(name=name, pooled_at__isnull=True, owner__isnull=False).first()
         # Once only: an account someone claimed since stays theirs when the demo runs again.

@@ -69,6 +69,7 @@ def _parent_ref(values: dict[str, Any]) -> tuple[str, str] | None:
 
 class AccountWriter(Writer):
     model = Account
+    guard_keys = {"registration_number": ("registration_number",), "name": ("name",)}
     columns = _ACCOUNT_COLUMNS
 
     def __init__(self, user: Any, policy: str, ctx: PrepareContext, job: Any = None):

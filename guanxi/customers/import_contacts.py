@@ -58,6 +58,7 @@ ACCOUNT_CACHE = 20000
 
 class ContactWriter(Writer):
     model = Contact
+    guard_keys = {"email": ("email",), "phone": ("mobile", "phone")}
     columns = CONTACT_COLUMNS
 
     def __init__(self, user: Any, policy: str, ctx: PrepareContext, job: Any = None):

@@ -39,8 +39,10 @@ from guanxi.core.permissions import restricted
 from guanxi.core.tags import with_added
 from guanxi.customers.assignment import Assigner
 from guanxi.customers.classification import with_tags
+from guanxi.customers.guard import Held, guard_of, held_records, is_personal_phone
 from guanxi.customers.import_rows import custom_changes
 from guanxi.customers.models import Contact
+from guanxi.identity.models import DuplicateGuard
 
 POLICIES = ("skip", "update", "create")
 LOOKUP_CHUNK = 2000
@@ -126,6 +128,9 @@ class Writer:
 
     model: type[Any] = Contact
     columns: tuple[str, ...] = ()
+    #: The match keys by which adding a record a colleague already has is refused under the "create"
+    #: policy, when the user's role says so (撞单保护, ``guard``), each with the columns that carry it.
+    guard_keys: dict[str, tuple[str, ...]] = {}
 
     def __init__(self, user: Any, policy: str, ctx: PrepareContext, job: Any = None):
         if policy not in POLICIES:
@@ -246,6 +251,7 @@ class Writer:
             found[kind] = self._record_ids(sorted(keys)) if kind == "id" else self.lookup(kind, sorted(keys))
             timed(f"  match existing by {kind}", started)
         self._claim_external_ids(good, found)
+        held = self._held_elsewhere(found) if self.policy == "create" else {}
         creates: list[Prepared] = []
         local: dict[tuple[str, str], int] = {}  # key -> index in creates
         updates: dict[int, list[Prepared]] = {}
@@ -258,8 +264,12 @@ class Writer:
                     self._refuse(result, row, *problem)
                     continue
                 row_keys = row_keys[:1]  # the record ID decides alone
+            elsewhere: tuple[str, str, Held] | None = None
             for kind, key in row_keys:
                 if self.policy == "create" and kind not in _SAME_RECORD:
+                    if (kind, key) in held:
+                        elsewhere = (kind, key, held[(kind, key)])
+                        break
                     continue
                 if (kind, key) in local:
                     target = ("local", local[(kind, key)])
@@ -268,6 +278,10 @@ class Writer:
                 if target is not None:
                     by_external = kind in _SAME_RECORD
                     break
+            if elsewhere is not None:
+                kind, key, record = elsewhere
+                self._refuse(result, row, self._guard_column(kind), key, record.message())
+                continue
             if target is None:
                 for kind, key in row_keys:
                     local.setdefault((kind, key), len(creates))
@@ -298,6 +312,25 @@ class Writer:
         log.flush()
         self.after_write(result)
         return result
+
+    def _held_elsewhere(self, found: dict[str, dict[str, int]]) -> dict[tuple[str, str], Held]:
+        """The records matched by a guarded key that the user may not see, by that key, when their
+        role refuses to add such records."""
+        if not self.guard_keys or guard_of(self.user) != DuplicateGuard.REFUSE:
+            return {}
+        keys: dict[tuple[str, str], int] = {}
+        for kind in self.guard_keys:
+            for key, pk in found.get(kind, {}).items():
+                if kind != "phone" or is_personal_phone(key):
+                    keys[(kind, key)] = pk
+        why = {pk: {kind: kind} for (kind, _key), pk in keys.items()}
+        held = {record.pk: record for record in held_records(self.user, self.model, why, limit=None)}
+        return {key: held[pk] for key, pk in keys.items() if pk in held}
+
+    def _guard_column(self, kind: str) -> str:
+        """The column of a guarded key as the file names it (a phone's: mobile or phone, as mapped)."""
+        names = self.guard_keys[kind]
+        return next((name for name in names if name in self.ctx.columns), names[0])
 
     def _claim_external_ids(self, rows: list[Prepared], found: dict[str, dict[str, int]]) -> None:
         """An external ID that a row gives to the record it names by ID belongs to that record from

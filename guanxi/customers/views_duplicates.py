@@ -26,7 +26,14 @@ from guanxi.core.permissions import hidden_fields, may_reach, restricted
 from guanxi.core.registry import resource_for
 from guanxi.core.views import display
 from guanxi.core.views.base import GuanxiViewMixin, resource_url, safe_next
-from guanxi.customers.api_duplicates import TYPES, account_names, candidates_visible, involving, matches_asked
+from guanxi.customers.api_duplicates import (
+    TYPES,
+    account_names,
+    candidates_visible,
+    elsewhere_asked,
+    involving,
+    matches_asked,
+)
 from guanxi.customers.duplicates import duplicates_detect, reason_text
 from guanxi.customers.models import Contact, DuplicateStatus, MergedRecord, MergeStatus
 from guanxi.customers.services import merge as merge_services
@@ -178,7 +185,7 @@ def duplicate_alert(obj: Any, user: Any) -> dict[str, Any] | None:
 class DuplicateCheckView(GuanxiViewMixin, View):
     """GET from the add/edit form, as the user types (htmx): the records the one being written may
     duplicate, before it is saved. Contacts by email, phone and name at the chosen company, accounts
-    by name; only records the user may see."""
+    by name; records the user may see, and (by exact keys, as the role says) whose the others are."""
 
     def get(self, request: HttpRequest, type_param: str) -> HttpResponse:
         if type_param not in TYPES:
@@ -188,7 +195,8 @@ class DuplicateCheckView(GuanxiViewMixin, View):
             raise DjangoPermissionDenied()
         matches = matches_asked(request.user, model, request.GET)
         rows = [{"obj": obj, "url": _detail_url(model, obj.pk), "reasons": reasons} for obj, reasons in matches]
-        return render(request, "customers/duplicate_check.html", {"matches": rows})
+        elsewhere = elsewhere_asked(request.user, model, request.GET)
+        return render(request, "customers/duplicate_check.html", {"matches": rows, "elsewhere": elsewhere})
 
 
 class DuplicateDismissView(GuanxiViewMixin, View):

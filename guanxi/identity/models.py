@@ -80,6 +80,14 @@ class Team(PermissionScopeMixin, TimestampMixin, CreatedByMixin, VersionMixin, S
         return None
 
 
+class DuplicateGuard(models.TextChoices):
+    """What adding a customer a colleague already has does (撞单保护, ``guanxi.customers.guard``)."""
+
+    OFF = "off", _("Nothing: colleagues' customers are not looked at")
+    TELL = "tell", _("Say whose customer it is, and let it be added")
+    REFUSE = "refuse", _("Say whose customer it is, and refuse to add it")
+
+
 class Role(PermissionScopeMixin, TimestampMixin, CreatedByMixin, VersionMixin, SoftDeleteMixin):
     """A job role. Roles form a tree: a role with scope "subordinates" sees what roles below it own."""
 
@@ -118,6 +126,18 @@ class Role(PermissionScopeMixin, TimestampMixin, CreatedByMixin, VersionMixin, S
         help_text=_(
             "Someone with this role who releases an account to the customer pool must choose one of the "
             "release reasons; words of their own may be added, not given instead."
+        ),
+    )
+
+    duplicate_guard = models.CharField(
+        _("adding a colleague's customer"),
+        max_length=10,
+        choices=DuplicateGuard.choices,
+        default=DuplicateGuard.TELL,
+        help_text=_(
+            "When someone with this role adds an account with the name or 统一社会信用代码 of one they cannot "
+            "see, or a contact with its email or mobile number (撞单): whether Guanxi tells them whose it is, "
+            "and whether it refuses to add it."
         ),
     )
 

@@ -68,7 +68,8 @@ def register_identity() -> None:
         )
     )
     # The pool settings (公海) are per role: how many prospects one may hold and still claim, how long
-    # one waits to claim back an account one let go, and whether a release must name a listed reason.
+    # one waits to claim back an account one let go, and whether a release must name a listed reason;
+    # and what adding a colleague's customer does (撞单保护, guanxi.customers.guard).
     role_writable = (
         "name",
         "parent",
@@ -76,6 +77,7 @@ def register_identity() -> None:
         "pool_claim_limit",
         "pool_reclaim_days",
         "pool_reason_required",
+        "duplicate_guard",
     )
     register(
         Resource(

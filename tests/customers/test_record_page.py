@@ -369,8 +369,12 @@ def test_the_form_says_before_saving_that_the_customer_exists(
         not in client.get(check, {"emails": "li@example.com", "exclude": existing.pk}).content.decode()
     )
     assert client.get(check, {"emails": "new@example.com", "phones": "not a number"}).content.decode().strip() == ""
-    # Another rep's contact is not named to someone who may not see it.
+    # Another rep's contact is not linked for someone who may not see it: their role's 撞单保护 names it
+    # and whose it is (by default; tests/customers/test_guard.py), or nothing at all when it is off.
     other = client_for(rep)
+    told = other.get(check, {"emails": "li@example.com"}).content.decode()
+    assert "duplicate-check-elsewhere" in told and "duplicate-check-found" not in told and "href" not in told
+    Role.objects.filter(pk=rep.role_id).update(duplicate_guard="off")
     assert "李雷" not in other.get(check, {"emails": "li@example.com"}).content.decode()
 
     accounts = reverse("ui:duplicates-check", args=["accounts"])
@@ -382,14 +386,15 @@ def test_the_form_says_before_saving_that_the_customer_exists(
     # The API asks the same (a website's form before it creates a contact): repeated or comma-separated.
     api = client.get("/api/v1/duplicates/check", {"type": "contacts", "phones": ["021 1234 5678", "13800138000"]})
     assert api.json() == {
-        "items": [{"id": existing.pk, "display": "李雷", "reasons": ["same phone +86 138 0013 8000"]}]
+        "items": [{"id": existing.pk, "display": "李雷", "reasons": ["same phone +86 138 0013 8000"]}],
+        "elsewhere": [],
     }
     api = client.get("/api/v1/duplicates/check?type=contacts&emails=a@example.com,li@example.com")
     assert [item["id"] for item in api.json()["items"]] == [existing.pk]
     api = client.get(
         "/api/v1/duplicates/check", {"type": "accounts", "name": "阿里巴巴（中国）", "exclude": company.pk}
     )
-    assert api.json() == {"items": []}
+    assert api.json() == {"items": [], "elsewhere": []}
     assert client.get("/api/v1/duplicates/check", {"type": "leads"}).status_code == 400
 
     # The forms ask as the user types: the add form, and the edit form without the record itself.

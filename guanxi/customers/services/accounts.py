@@ -20,6 +20,7 @@ from guanxi.customers import classification
 from guanxi.customers.assignment import Assigner, Assignment
 from guanxi.customers.choices import LifecycleStage, Tier, TimelineKind, size_band_for
 from guanxi.customers.duplicates import detect_after_commit
+from guanxi.customers.guard import refuse_held
 from guanxi.customers.models import Account, AssignmentRule, Contact
 from guanxi.customers.normalize import DEFAULT_REGION, normalize_registration_number, normalize_website
 from guanxi.customers.services.common import (
@@ -167,6 +168,7 @@ def account_create(
     Without an owner in ``data`` (or with an empty one), the assignment rules choose it; when none
     matches, the account is the user's, as before rules existed."""
     data = _prepare_account_data(data, current=None, user=user)
+    refuse_held(user, Account, name=data.get("name") or "", registration_number=data.get("registration_number") or "")
     tags = list(tags) if tags is not None else None  # read twice: by the rules and by record_create
     with transaction.atomic():
         _check_parent(user, None, data.get("parent_id"))

@@ -24,6 +24,7 @@ from guanxi.core.search import search_reindex
 from guanxi.core.timeline import timeline_add
 from guanxi.customers.choices import ContactPointKind, ContactPointLabel, TimelineKind
 from guanxi.customers.duplicates import detect_after_commit
+from guanxi.customers.guard import point_values, refuse_held
 from guanxi.customers.models import Account, AccountContact, Contact, ContactPoint
 from guanxi.customers.normalize import (
     DEFAULT_REGION,
@@ -372,6 +373,7 @@ def contact_create(
     data = _prepare_contact_data(data, current=None, user=user, emails=emails, phones=phones, errors=errors)
     links = _clean_links(user, accounts, errors) if accounts else []
     raise_if(errors)
+    refuse_held(user, Contact, emails=point_values(data.get("emails")), phones=point_values(data.get("phones")))
     with transaction.atomic():
         contact = core_services.record_create(
             model=Contact, user=user, data=data, tags=tags, custom_fields=custom_fields
