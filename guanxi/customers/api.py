@@ -383,8 +383,8 @@ def contact_routes(router: Router, resource: Resource) -> None:
         resource,
         CONTACTS,
         summary="How the contacts you may see break down by one field (联系人分布)",
-        dimensions="province (a province in China, a country elsewhere), owner, team, decision_role, stance, "
-        "email_consent, sms_consent, phone_consent or month (the month added)",
+        dimensions="province (a province in China, a country elsewhere), owner, team, source, decision_role, "
+        "stance, email_consent, sms_consent, phone_consent or month (the month added)",
     )
 
     @router.get(

@@ -1,6 +1,6 @@
 """客户分布 and 联系人分布: how the accounts or contacts a user may see, narrowed by their list's own
-filters, break down by one field (an account's tier, stage, industry, size or source; a contact's
-decision role, stance or consents; either's province, region, owner, team or month added).
+filters, break down by one field (an account's tier, stage, industry or size; a contact's decision role,
+stance or consents; either's source, province, region, owner, team or month added).
 
 One code path for both: a ``BreakdownSpec`` names the model, the list's ``FilterSet``, the dimensions
 and the list the rows link to. One grouped read per question, over ``restricted(model, user, "view")``
@@ -8,7 +8,7 @@ through that filter set: the figures are the list's, so each row's ``filters`` a
 query open exactly the records it counts. Each account dimension's column leads a partial index of
 live rows but ``size`` and ``source``: unfiltered, for whoever sees all 200,000 accounts, 20 ms from
 such an index and 110 ms from the table (SQLite); not worth an index that every imported row pays for.
-A contact's consents lead none either.
+A contact's consents and source lead none either.
 
 By month added (新增趋势): the last ``MONTHS`` months, oldest first, in the reader's time zone (the
 site's, Asia/Shanghai, unless they chose another): the zone the list reads ``created_at__gte=2025-03-01``
@@ -119,6 +119,8 @@ CONTACTS = BreakdownSpec(
         PLACE,
         OWNER,
         TEAM,
+        # As an account's source, read from the table: no index for every imported person to pay for.
+        Dimension("source", gettext_lazy("source"), ("source",)),
         # Most people have no decision role or stance: "(none)" is read from the table, the rest
         # from their partial indexes.
         Dimension("decision_role", gettext_lazy("decision role"), ("decision_role",)),

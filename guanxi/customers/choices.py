@@ -115,7 +115,9 @@ class Industry(ColouredChoices):
 
 
 class AccountSource(ColouredChoices):
-    """Where the account came from (leads carry their own, richer source later)."""
+    """Where an account or a contact came from (来源): ``Account.source`` and ``Contact.source`` share
+    these channels, so a company and its people are counted, filtered and imported in the same words.
+    Leads carry their own, richer source later."""
 
     WEBSITE = "website", _("Website")
     REFERRAL = "referral", _("Referral")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime
 import random
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -297,6 +298,7 @@ class DemoContact:
     tags: tuple[str, ...] = ()
     decision_role: str = ""
     stance: str = ""
+    source: str = ""  # where the person came from (来源): an AccountSource value
     manager: str = ""  # the key of whom they report to
 
     @property
@@ -457,6 +459,21 @@ def _decision_chain(people: list[DemoContact]) -> None:
             person.manager = by_title.get(manager_title, head).key
 
 
+# Where the people after a company's first two came from (来源), mostly through a colleague (转介绍);
+# one in eight not recorded, as in a real book.
+LATER_SOURCES = ("referral", "referral", "website", "social", "trade_show", "advertising", "cold_call", "")
+
+
+def _sources(account: DemoAccount, people: list[DemoContact]) -> None:
+    """The head and the next person came the way their company did; the others as ``LATER_SOURCES``
+    falls by their email (no draw, so that the rest of the demo stays as it was)."""
+    for index, person in enumerate(people):
+        if index < 2:
+            person.source = account.source
+        else:
+            person.source = LATER_SOURCES[zlib.crc32(person.key.encode()) % len(LATER_SOURCES)]
+
+
 def contact_plan() -> list[DemoContact]:
     """Every demo contact, the same on every run: people per account, group executives linked to subsidiaries."""
     rng = random.Random(SEED)
@@ -466,6 +483,7 @@ def contact_plan() -> list[DemoContact]:
     for account in ACCOUNTS:
         people = list(_people(account, rng, emails))
         _decision_chain(people)
+        _sources(account, people)
         first_at[account.name] = people[0]
         if account.parent:
             # The group's head sits on the subsidiary's board as well.
@@ -617,6 +635,7 @@ def contacts_step(ctx: DemoContext) -> None:
             "team_id": owner.team_id,
             "decision_role": person.decision_role,
             "stance": person.stance,
+            "source": person.source,
             **person.consent,
         }
         manager = ContactPoint.objects.filter(kind="email", value=person.manager).values_list("contact_id", flat=True)

@@ -209,7 +209,8 @@ class ContactFilterSet(FilterSet):
     option_lists = PLACE_OPTIONS
     # decision_role=none: the people not yet mapped (a link from the contact breakdown's "(none)" row).
     empty_values = {
-        name: (EMPTY_VALUE, gettext_lazy("(none)")) for name in ("country", "province", "decision_role", "stance")
+        name: (EMPTY_VALUE, gettext_lazy("(none)"))
+        for name in ("country", "province", "decision_role", "stance", "source")
     }
     filters = {
         **OWNERSHIP_FILTERS,
@@ -223,6 +224,8 @@ class ContactFilterSet(FilterSet):
         "decision_role": ("exact", "in"),
         "stance": ("exact", "in"),
         "reports_to": ("exact", "isnull"),
+        # Where the person came from (来源), as an account's source: no index, like an account's.
+        "source": ("exact", "in"),
         "external_id": ("exact", "in"),
         "email_consent": ("exact",),
         "sms_consent": ("exact",),

@@ -116,6 +116,12 @@ CONTACT_FIELDS: tuple[ImportField, ...] = (
         "stance", pgettext_lazy("attitude towards us", "stance"), ("态度", "立场", "stance", "attitude"), choices=Stance
     ),
     ImportField(
+        "source",
+        gettext_lazy("source"),
+        ("来源", "客户来源", "联系人来源", "获客渠道", "来源渠道", "source", "lead source", "contact source"),
+        choices=AccountSource,
+    ),
+    ImportField(
         "birthday",
         gettext_lazy("birthday"),
         ("生日", "出生日期", "date of birth", "dob", "birth date"),

@@ -63,8 +63,8 @@ _TEXT_CONTACT = ("title", "department", "wechat_id", "city", "district", "postal
 # name, the emails, phones, tags, companies, owner, country and parent stay: a record needs a name
 # and an owner, and the others are lists or links an update adds to.
 _CLEARABLE_CONTACT = (
-    "title", "department", "wechat_id", "decision_role", "stance", "birthday", "province", "city", "district",
-    "street", "postal_code", "description", "external_id",
+    "title", "department", "wechat_id", "decision_role", "stance", "source", "birthday", "province", "city",
+    "district", "street", "postal_code", "description", "external_id",
 )  # fmt: skip
 _CLEARABLE_ACCOUNT = (
     "legal_name", "registration_number", "industry", "size", "employee_count", "annual_revenue", "website",
@@ -76,8 +76,8 @@ _TEXT_ACCOUNT = ("legal_name", "region", "city", "district", "postal_code", "par
 #: logs them for a new contact where ``prepare`` runs.
 CONTACT_COLUMNS = (
     "family_name", "given_name", "display_name", "title", "department", "wechat_id", "decision_role", "stance",
-    "birthday", "birthday_lunar", "country", "province", "city", "district", "street", "postal_code", "description",
-    "external_id", "emails", "phones",
+    "source", "birthday", "birthday_lunar", "country", "province", "city", "district", "street", "postal_code",
+    "description", "external_id", "emails", "phones",
 )  # fmt: skip
 
 # --- cell helpers -------------------------------------------------------------------------------------
@@ -104,6 +104,11 @@ _CHOICE_SYNONYMS: dict[str, dict[str, str]] = {
     "stance": {"支持者": "supporter", "中立者": "neutral", "反对者": "opponent", "support": "supporter"},
     "industry": {
         "软件": "software", "it": "software", "互联网/it": "internet", "金融": "finance", "教育培训": "education",
+    },
+    # An account's or a person's source as people write it besides the labels (合作伙伴, 陌拜...).
+    "source": {
+        "官方网站": "website", "网站": "website", "推荐": "referral", "介绍": "referral", "陌拜": "cold_call",
+        "陌生拜访": "cold_call", "社媒": "social", "合作伙伴": "partner", "渠道": "partner", "其它": "other",
     },
 }  # fmt: skip
 
@@ -366,7 +371,7 @@ def prepare_contacts(rows: list[tuple[int, list[str]]], ctx: PrepareContext) -> 
                     values["birthday"] = day.isoformat()
             except ValueError as exc:
                 row.fail("birthday", birthday, str(exc))
-        row.choices("decision_role", "stance")
+        row.choices("decision_role", "stance", "source")
         lunar = row.get("birthday_lunar")
         if lunar:
             try:

@@ -278,7 +278,7 @@ class Contact(BigTableMixin, AddressMixin, GuanxiModel):
     notify_fields: ClassVar[frozenset[str]] = frozenset(
         {
             *("family_name", "given_name", "title", "department", "emails", "phones", "wechat_id"),
-            *("reports_to", "decision_role", "stance"),
+            *("reports_to", "decision_role", "stance", "source"),
             *("birthday", "email_consent", "sms_consent", "phone_consent", "owner", "team", "description", "tags"),
             *("country", "province", "city", "district", "street"),
         }
@@ -338,6 +338,9 @@ class Contact(BigTableMixin, AddressMixin, GuanxiModel):
     stance = models.CharField(
         pgettext_lazy("attitude towards us", "stance"), max_length=20, choices=Stance.choices, blank=True, default=""
     )
+    # Where the person came from (来源: a trade show, a referral...), in the accounts' words: a
+    # company's people may have come another way than the company itself.
+    source = models.CharField(_("source"), max_length=20, choices=AccountSource.choices, blank=True)
     email_consent = models.BooleanField(_("agrees to email"), default=False)
     email_consent_source = models.CharField(_("email consent source"), max_length=100, blank=True)
     email_consent_at = models.DateTimeField(_("email consent changed at"), null=True, blank=True)

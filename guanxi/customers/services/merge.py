@@ -77,6 +77,7 @@ CONTACT_FIELDS: dict[str, tuple[str, ...]] = {
     "reports_to": ("reports_to_id",),
     "decision_role": ("decision_role",),
     "stance": ("stance",),
+    "source": ("source",),
     "birthday": ("birthday", "birthday_lunar"),  # the lunar month and day follow on save
     "address": ADDRESS,
     **{
