@@ -263,6 +263,9 @@ GUANXI_ATTACHMENT_TYPES = env_list(
 GUANXI_RECYCLE_BIN_DAYS = int(os.environ.get("GUANXI_RECYCLE_BIN_DAYS", "30"))
 # Masked fields (号码脱敏) a user may see in full a day, each logged (guanxi.core.masking).
 GUANXI_REVEALS_PER_DAY = int(os.environ.get("GUANXI_REVEALS_PER_DAY", "100"))
+# Searches an hour that may find an email or phone a user sees masked by its whole value
+# (guanxi.core.search.lookups): past them, until the clock hour ends, masked values are not searched.
+GUANXI_MASKED_LOOKUPS_PER_HOUR = int(os.environ.get("GUANXI_MASKED_LOOKUPS_PER_HOUR", "120"))
 # Notifications (通知) older than this go with the daily purge, read or not.
 GUANXI_NOTIFICATION_DAYS = int(os.environ.get("GUANXI_NOTIFICATION_DAYS", "90"))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024

@@ -5,7 +5,9 @@ to copy the customer list's numbers out of Guanxi: lists, record pages and the A
 masked; exports, search, filters, sorting, cards and the change log leave it out as they do a hidden
 field (``hidden_fields`` holds masked fields too, so any path that does not know masking keeps the
 value back). The whole value is one request away (``guanxi.core.services.record_reveal``), written
-to the change log and counted against a daily allowance (``GUANXI_REVEALS_PER_DAY``).
+to the change log and counted against a daily allowance (``GUANXI_REVEALS_PER_DAY``). Search finds an
+email or phone by its whole value only, so many searches an hour (``guanxi.core.search.lookups``); an
+import writes a masked field on the records it adds only (``guanxi.customers.import_writers``).
 """
 
 from __future__ import annotations

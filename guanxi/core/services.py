@@ -325,6 +325,19 @@ def record_reveal(*, model: type[M], pk: Any, user: Any, field: str) -> M:
     return obj
 
 
+#: Days a user's count of values seen in full (``RevealCount``) is kept: the allowance reads today's.
+REVEAL_COUNT_DAYS = 90
+
+
+def reveal_counts_purge_old(*, days: int = REVEAL_COUNT_DAYS, today: Any = None) -> int:
+    """Delete the daily counts of ``record_reveal`` older than ``days`` (the daily purge runs it);
+    the change log keeps each view. Returns how many rows went."""
+    from datetime import timedelta
+
+    cutoff = (today or timezone.localdate()) - timedelta(days=days)
+    return RevealCount.objects.filter(day__lt=cutoff).delete()[0]
+
+
 def _remove_dependents(obj: models.Model) -> None:
     """Rows that point at the record generically have no FK cascade; remove them explicitly."""
     from guanxi.identity.models import Share

@@ -17,7 +17,9 @@ Each role chooses how far this goes (``Role.duplicate_guard``):
   policy alike, naming the field and whose the record is.
 
 Only adding is guarded: an edit that gives a record a colleague's number is the duplicate queue's to
-catch. A superuser sees every record, so nothing is ever elsewhere for them.
+catch. A superuser sees every record, so nothing is ever elsewhere for them. An import looks up no
+record by an email or phone its importer sees masked (号码脱敏, ``import_writers``), so there the
+guard goes by the other keys only.
 """
 
 from __future__ import annotations

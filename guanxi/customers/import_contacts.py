@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime
 import json
-from typing import Any
+from typing import Any, ClassVar
 
 from django.db import connection
 from django.utils import timezone
@@ -60,6 +60,7 @@ class ContactWriter(Writer):
     model = Contact
     guard_keys = {"email": ("email",), "phone": ("mobile", "phone")}
     columns = CONTACT_COLUMNS
+    key_fields: ClassVar[dict[str, str]] = {"email": "emails", "phone": "phones"}
 
     def __init__(self, user: Any, policy: str, ctx: PrepareContext, job: Any = None):
         super().__init__(user, policy, ctx, job)

@@ -227,13 +227,26 @@ class _Row:
             return
         required = {d.key for d in self.ctx.options.get("required_custom_fields") or ()}
         custom = [f"cf.{key}" for key in self.ctx.options.get("custom_fields") or {} if key not in required]
-        blank = [name for name in (*names, *custom) if name in self.ctx.columns and not self.get(name)]
+        masked = self.ctx.options.get("masked_columns") or ()  # the importer may not change them
+        blank = [
+            name for name in (*names, *custom) if name in self.ctx.columns and name not in masked and not self.get(name)
+        ]
         if blank:
             self.values["blank"] = blank
 
+    def masked(self) -> None:
+        """The cells this row fills in of the columns the importer sees masked (号码脱敏), as
+        ``values["masked"]`` (column -> text): the writer refuses them on a row that updates a
+        record, whatever they hold (comparing them with the stored value would let a file test
+        guesses of the hidden digits)."""
+        given = {name: text for name in self.ctx.options.get("masked_columns") or () if (text := self.get(name))}
+        if given:
+            self.values["masked"] = given
+
     def shared(self) -> None:
         """The columns contacts and accounts share: record ID, owner, tags, description, external ID,
-        custom fields."""
+        custom fields; and which columns the importer sees masked the row fills in."""
+        self.masked()
         typed_id = self.get("id")
         if typed_id:
             if pk := record_id(typed_id):

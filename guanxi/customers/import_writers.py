@@ -12,6 +12,12 @@ Decisions:
   registration number (统一社会信用代码), then exact name, among live records. An external ID always
   means the same record: with the "create" policy a row whose external ID exists updates that
   record, so a re-run never adds anything.
+* A field the importer sees masked (号码脱敏) may be imported: a row that adds a record writes it
+  (they typed it, as on the add form); a row that would write it onto an existing record is
+  refused, whatever the cell holds, and its empty cell never clears the field. Nothing compares a
+  masked cell with a stored value, nor finds a record by it (an email or phone the importer sees
+  masked matches only another row of the batch): either would let a file test guesses of the
+  hidden digits by what the rows do.
 * No timeline entry per record: the import job is the summary (who, when, which file, the counts
   and the error file) and each record's change log says it came from the import. Adding a
   timeline row per record would double the rows written for no new information.
@@ -24,7 +30,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 from functools import cache
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, ClassVar
 
 from django.db import models
 from django.utils import timezone
@@ -35,7 +41,7 @@ from guanxi.core.imports.bulk import ChangeLogRows, Owners, TableRows, TagWriter
 from guanxi.core.imports.custom import PREFIX as CF_PREFIX
 from guanxi.core.imports.custom import missing_required, required_reason
 from guanxi.core.imports.specs import BatchResult, PrepareContext, Prepared, RowError
-from guanxi.core.permissions import restricted
+from guanxi.core.permissions import masked_fields, restricted
 from guanxi.core.tags import with_added
 from guanxi.customers.assignment import Assigner
 from guanxi.customers.classification import with_tags
@@ -128,9 +134,11 @@ class Writer:
 
     model: type[Any] = Contact
     columns: tuple[str, ...] = ()
+    #: The field each kind of ``match_keys`` reads, where the kind is not the field's name.
+    key_fields: ClassVar[dict[str, str]] = {}
     #: The match keys by which adding a record a colleague already has is refused under the "create"
     #: policy, when the user's role says so (撞单保护, ``guard``), each with the columns that carry it.
-    guard_keys: dict[str, tuple[str, ...]] = {}
+    guard_keys: ClassVar[dict[str, tuple[str, ...]]] = {}
 
     def __init__(self, user: Any, policy: str, ctx: PrepareContext, job: Any = None):
         if policy not in POLICIES:
@@ -141,6 +149,7 @@ class Writer:
         self.job = job
         self.owners = Owners(user, self.model)
         self.tags = TagWriter(user)
+        self.masked = masked_fields(user, self.model)
 
     # subclasses
     def match_keys(self, values: dict[str, Any]) -> list[tuple[str, str]]:
@@ -247,6 +256,8 @@ class Writer:
                 wanted.setdefault(kind, set()).add(key)
         found: dict[str, dict[str, int]] = {}
         for kind, keys in wanted.items():
+            if kind != "id" and self.key_fields.get(kind, kind) in self.masked:
+                continue  # a key the importer sees masked finds no record (see the module's decisions)
             started = time.perf_counter()
             found[kind] = self._record_ids(sorted(keys)) if kind == "id" else self.lookup(kind, sorted(keys))
             timed(f"  match existing by {kind}", started)
@@ -296,6 +307,7 @@ class Writer:
                 result.updated += 1
             else:
                 updates.setdefault(target[1], []).append(row)
+        updates = self._without_masked(updates, result)
         if creates and not may_add(self.user, self.model):
             for row in creates:
                 self._refuse(result, row, "", "", _("You may not add records of this type."))
@@ -331,6 +343,25 @@ class Writer:
         """The column of a guarded key as the file names it (a phone's: mobile or phone, as mapped)."""
         names = self.guard_keys[kind]
         return next((name for name in names if name in self.ctx.columns), names[0])
+
+    def _without_masked(self, updates: dict[int, list[Prepared]], result: BatchResult) -> dict[int, list[Prepared]]:
+        """Refuse the rows that would write a field the importer sees masked onto an existing record
+        (``values["masked"]``: the columns the row fills in), whatever the value: never compared."""
+        if not self.ctx.options.get("masked_columns"):
+            return updates
+        kept: dict[int, list[Prepared]] = {}
+        for pk, rows in updates.items():
+            for row in rows:
+                given = row.values.get("masked")
+                if given:
+                    name, text = next(iter(given.items()))
+                    reason = _(
+                        "You see this field masked and may not change it on an existing record; leave the cell empty."
+                    )
+                    self._refuse(result, row, name, text, reason)
+                else:
+                    kept.setdefault(pk, []).append(row)
+        return kept
 
     def _claim_external_ids(self, rows: list[Prepared], found: dict[str, dict[str, int]]) -> None:
         """An external ID that a row gives to the record it names by ID belongs to that record from

@@ -131,7 +131,9 @@ def check(*, email: str | None, ip: str | None, scope: str = "login") -> Lockout
     return Lockout(until=max(ends)) if ends else None
 
 
-def _incr(key: str, window: int) -> int:
+def incr(key: str, window: int) -> int:
+    """One more in the counter ``key`` (kept ``window`` seconds from its first count): the count now.
+    ``cache.incr`` is atomic on Redis, so concurrent requests cannot slip past a limit together."""
     cache.add(key, 0, timeout=window)
     try:
         return int(cache.incr(key))
@@ -145,7 +147,7 @@ def _count(*, email: str | None, ip: str | None, scope: str) -> Lockout | None:
     now = _now()
     locked: Lockout | None = None
     for kind, ident in _idents(email, ip):
-        count = _incr(_count_key(scope, ident), window)
+        count = incr(_count_key(scope, ident), window)
         if count >= _max_failures(kind):
             until = now + window
             # A few seconds beyond the lock so the cache never drops it early; the stored end rules.

@@ -51,7 +51,9 @@ def test_search_api_answers_items(admin: Any, people: dict[str, Any]) -> None:
                 "subtitle": "上海阿克米贸易有限公司 · +86 138 0013 8000",
                 "url": f"/customers/contacts/{people['zhang'].pk}/",
             }
-        ]
+        ],
+        "notice": None,
+        "masked_search_resumes_at": None,
     }
     # last four digits: both phones end with 8000; types and limit narrow the answer
     items = api.get("search", {"q": "8000", "types": "contacts", "limit": "1"}).json()["items"]

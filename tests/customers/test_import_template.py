@@ -126,6 +126,7 @@ def test_the_template_and_the_fields_follow_the_users_permissions(custom_fields:
         "required": True,
         "hint": "One of: Net 30, 预付.",
         "read_only": False,
+        "new_records_only": False,
     }
     assert by_name["id"]["required"] is False
     # No import permission: no template, no fields.

@@ -225,3 +225,88 @@ def test_a_new_persons_numbers_may_be_typed_but_not_changed_after(masked_rep: Us
     assert edited.status_code == 302
     zhang.refresh_from_db()
     assert zhang.title == "总监" and zhang.phones[0]["value"] == "+8613800138000"  # the numbers kept
+
+
+@pytest.fixture
+def lookups(settings: Any) -> Any:
+    """Three whole-value lookups an hour, counted in a clean cache (counters outlive a test's rollback)."""
+    from django.core.cache import cache
+
+    settings.GUANXI_MASKED_LOOKUPS_PER_HOUR = 3
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def _contacts_found(client: Any, q: str) -> tuple[list[int], Any]:
+    body = client.get("/api/v1/search", {"q": q}).json()
+    return [hit["id"] for hit in body["items"] if hit["type"] == "contacts"], body
+
+
+def test_whole_number_lookups_have_an_hourly_allowance(
+    masked_rep: User, zhang: Contact, lookups: None, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Someone who sees +86 138 **** 8000 could try the 10,000 middles one search at a time."""
+    from guanxi.core.search import lookups as allowance
+
+    api = client_for(masked_rep)
+    for whole in ("13800138000", "13900139000", "zhang.san@acme.com"):
+        found, body = _contacts_found(api, whole)
+        assert found == [zhang.pk] and body["notice"] is None and body["masked_search_resumes_at"] is None
+    assert _contacts_found(api, "zhangsan")[0] == [zhang.pk]  # a name is no lookup of a number
+    with caplog.at_level("WARNING", logger="guanxi.security"):
+        found, body = _contacts_found(api, "13800138000")
+        assert found == [] and "this hour" in body["notice"]
+        assert body["masked_search_resumes_at"].endswith(":00:00+00:00")  # when the clock hour ends
+        assert _contacts_found(api, "zhang.san@acme.com")[0] == []
+    assert _contacts_found(api, "zhangsan")[0] == [zhang.pk]  # names are still searched
+    # The search page, its suggestions and a list's search box are held to it too.
+    page = api.get("/search/", {"q": "13800138000"}).content.decode()
+    assert 'data-search-notice="masked-lookups"' in page and "this hour" in page and f'data-id="{zhang.pk}"' not in page
+    suggested = api.get("/search/suggest/", {"q": "13800138000"}).content.decode()
+    assert 'data-search-notice="masked-lookups"' in suggested
+    assert api.get("/api/v1/contacts", {"search": "13800138000"}).json()["items"] == []
+    # The moment the allowance ran out is in the security log, once.
+    used_up = [r for r in caplog.records if r.name == "guanxi.security" and "masked lookups" in r.getMessage()]
+    assert len(used_up) == 1 and str(masked_rep.pk) in used_up[0].getMessage()
+    # The next hour brings it back.
+    monkeypatch.setattr(allowance, "_now", lambda: allowance.time.time() + allowance.HOUR)
+    found, body = _contacts_found(api, "13800138000")
+    assert found == [zhang.pk] and body["notice"] is None
+
+
+def test_the_allowance_is_each_readers_own_and_only_theirs_who_see_numbers_masked(
+    masked_rep: User, other_rep: User, zhang: Contact, admin: User, lookups: None
+) -> None:
+    api = client_for(masked_rep)
+    for _ in range(4):
+        _contacts_found(api, "13800138000")
+    assert _contacts_found(api, "13800138000")[0] == []
+    theirs = services.contact_create(user=other_rep, data={"family_name": "韩"}, phones=[{"value": "13700137000"}])
+    assert _contacts_found(client_for(other_rep), "13700137000")[0] == [theirs.pk]  # their own count
+    administrator = client_for(admin)  # sees every number: never counted
+    for _ in range(5):
+        found, body = _contacts_found(administrator, "13800138000")
+        assert found == [zhang.pk] and body["notice"] is None
+
+
+def test_old_daily_counts_of_values_seen_in_full_are_purged(masked_rep: User) -> None:
+    import datetime
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from guanxi.core.tasks import recycle_bin_purge_task
+
+    today = timezone.localdate()
+    for days in (200, 91, 90, 10, 0):
+        RevealCount.objects.create(user=masked_rep, day=today - datetime.timedelta(days=days), count=3)
+    out = StringIO()
+    call_command("purge_recycle_bin", stdout=out)
+    assert "Deleted 2 daily count(s)" in out.getvalue()
+    kept = sorted((today - day).days for day in RevealCount.objects.values_list("day", flat=True))
+    assert kept == [0, 10, 90]
+    RevealCount.objects.filter(day=today - datetime.timedelta(days=10)).update(day=today - datetime.timedelta(days=95))
+    recycle_bin_purge_task.enqueue()  # the same daily job as a task
+    assert sorted((today - day).days for day in RevealCount.objects.values_list("day", flat=True)) == [0, 90]

@@ -35,9 +35,10 @@ from guanxi.core.exports import escape_cell
 from guanxi.core.imports.bulk import engine, last_timing
 from guanxi.core.imports.custom import custom_import_fields, has_custom_fields, mapped_definitions
 from guanxi.core.imports.reading import FileFormat, is_blank, numbered_rows
-from guanxi.core.imports.specs import BatchResult, ImportSpec, PrepareContext, Prepared, import_spec
+from guanxi.core.imports.specs import BatchResult, ImportSpec, PrepareContext, Prepared, import_spec, written_fields
 from guanxi.core.jobs import JobRun, job_handler
 from guanxi.core.models import Job
+from guanxi.core.permissions import masked_fields
 from guanxi.core.search import search_analyze
 
 logger = logging.getLogger(__name__)
@@ -85,6 +86,14 @@ def prepare_context(spec: ImportSpec, job: Job) -> PrepareContext:
         options["required_custom_fields"] = [f.definition for f in fields if f.definition.required]
     if job.params.get("blank_cells") == "clear":
         options["clear_blank"] = True
+    masked = masked_fields(job.user, spec.model) if job.user_id else set()  # a preview's job may have none
+    if masked:
+        # Columns writing a field the importer sees masked (号码脱敏): ``prepare`` notes the rows
+        # that fill them in, which the writer refuses on an existing record, and never clears them.
+        targets = {target.name: target for target in spec.mappable()}
+        options["masked_columns"] = [
+            name for name in columns if name in targets and written_fields(targets[name]) & masked
+        ]
     return PrepareContext(columns=columns, headers=headers, options=options)
 
 

@@ -20,7 +20,7 @@ from guanxi.core.imports.cells import unescape_cell
 from guanxi.core.imports.mapping import auto_map, check_mapping, mapping_from_columns, unique_headers
 from guanxi.core.imports.reading import count_rows, detect_format, read_head
 from guanxi.core.imports.runner import file_format, prepare_context
-from guanxi.core.imports.specs import ImportSpec, import_spec, import_specs
+from guanxi.core.imports.specs import ImportField, ImportSpec, import_spec, import_specs, written_fields
 from guanxi.core.jobs import job_enqueue, job_is_stale, job_start
 from guanxi.core.models import Job
 from guanxi.core.permissions import can, frozen_fields, object_type_of
@@ -68,14 +68,16 @@ def _parse_mapping(mapping: Any) -> Any:
 
 
 def _check_frozen(user: Any, spec: ImportSpec, headers: list[str], columns: dict[str, int]) -> None:
-    frozen = frozen_fields(user, spec.model)
+    """Refuse columns that write a field the user may not write. A field they see masked may be
+    mapped, as the add form takes it: rows that add a record write it, and the writers refuse a row
+    that would write it onto an existing record (``prepare_context``'s ``masked_columns``)."""
+    frozen = frozen_fields(user, spec.model, adding=True)
     if not frozen:
         return
     errors: dict[str, list[str]] = {}
     for name, index in columns.items():
-        spec_field = spec.field(name)
-        writes = (spec_field.writes if spec_field else "") or name
-        if writes in frozen or (name == "name" and {"family_name", "given_name"} & frozen):
+        spec_field = spec.field(name) or ImportField(name, name)
+        if written_fields(spec_field) & frozen:
             errors[f"mapping.{headers[index]}"] = [_("You may not change this field.")]
     if errors:
         raise FieldErrors(errors)
@@ -253,18 +255,21 @@ def import_preview(job: Job, rows: int = PREVIEW_ROWS) -> list[dict[str, Any]]:
 def import_fields(*, user: Any, type_name: str) -> list[dict[str, Any]]:
     """What a column of this type can feed: the mapping targets with their label, whether one is
     needed, and what to type (the template's notes), in the current language."""
-    from guanxi.core.imports.template import field_hint, field_required
+    from guanxi.core.imports.template import field_hint, field_required, new_records_only
 
     spec = spec_or_error(type_name)
     require_import(user, spec)
-    frozen = frozen_fields(user, spec.model)
+    frozen = frozen_fields(user, spec.model, adding=True)
+    new_only = new_records_only(spec, user)
     return [
         {
             "name": f.name,
             "label": str(f.label),
             "required": field_required(spec, f),
-            "hint": field_hint(f),
-            "read_only": (f.writes or f.name) in frozen,
+            "hint": field_hint(f, new_only=f.name in new_only),
+            "read_only": bool(written_fields(f) & frozen),
+            # A field the user sees masked: written on the records a file adds, never on those it updates.
+            "new_records_only": f.name in new_only,
         }
         for f in spec.mappable()
     ]

@@ -51,6 +51,15 @@ class ImportField:
     in_template: bool = True
 
 
+def written_fields(target: ImportField) -> set[str]:
+    """The model fields a column mapped to ``target`` writes, which a role's field rules judge: a full
+    name writes both of a person's names."""
+    written = {target.writes or target.name}
+    if target.name == "name":
+        written |= {"family_name", "given_name"}
+    return written
+
+
 class RowError(NamedTuple):
     """One reason a row cannot be imported: the column (header) and value it is about."""
 

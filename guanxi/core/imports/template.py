@@ -16,8 +16,8 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 
 from guanxi.core.choices import CustomFieldType
-from guanxi.core.imports.specs import ImportField, ImportSpec
-from guanxi.core.permissions import frozen_fields
+from guanxi.core.imports.specs import ImportField, ImportSpec, written_fields
+from guanxi.core.permissions import frozen_fields, masked_fields
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 #: A sheet's column width (characters) is the header's, within these bounds.
@@ -25,9 +25,20 @@ _MIN_WIDTH, _MAX_WIDTH = 12, 40
 
 
 def template_fields(spec: ImportSpec, user: Any) -> list[ImportField]:
-    """The columns of the template: what the user may import, without alternatives of other columns."""
-    frozen = frozen_fields(user, spec.model)
-    return [f for f in spec.mappable() if f.in_template and (f.writes or f.name) not in frozen]
+    """The columns of the template: what the user may import, without alternatives of other columns.
+    A field the user sees masked is one: new records take it (``new_records_only``)."""
+    frozen = frozen_fields(user, spec.model, adding=True)
+    return [f for f in spec.mappable() if f.in_template and not written_fields(f) & frozen]
+
+
+def new_records_only(spec: ImportSpec, user: Any) -> set[str]:
+    """The targets that write a field the user sees masked (号码脱敏): a row that adds a record may
+    fill them in, a row that updates one must leave them empty."""
+    masked = masked_fields(user, spec.model)
+    if not masked:
+        return set()
+    frozen = frozen_fields(user, spec.model, adding=True)
+    return {f.name for f in spec.mappable() if written_fields(f) & masked and not written_fields(f) & frozen}
 
 
 def field_required(spec: ImportSpec, field: ImportField) -> bool:
@@ -53,15 +64,22 @@ def _custom_hint(definition: Any) -> str:
     return str(hints.get(kind, ""))
 
 
-def field_hint(field: ImportField) -> str:
-    """What to type in the column, in the current language."""
+def field_hint(field: ImportField, *, new_only: bool = False) -> str:
+    """What to type in the column, in the current language; ``new_only``: said to be for new records
+    only (a field the user sees masked)."""
     if field.definition is not None:
-        return _custom_hint(field.definition)
-    parts = [str(field.hint)] if field.hint else []
-    if field.choices is not None:
-        labels = ", ".join(str(label) for _value, label in field.choices.choices)
-        parts.insert(0, _("One of: %(choices)s.") % {"choices": labels})
-    return " ".join(parts) or _("Text.")
+        hint = _custom_hint(field.definition)
+    else:
+        parts = [str(field.hint)] if field.hint else []
+        if field.choices is not None:
+            labels = ", ".join(str(label) for _value, label in field.choices.choices)
+            parts.insert(0, _("One of: %(choices)s.") % {"choices": labels})
+        hint = " ".join(parts) or _("Text.")
+    if new_only:
+        hint += " " + _(
+            "New records only: you see this field masked, so leave it empty on a row that updates a record."
+        )
+    return hint
 
 
 def header_label(spec: ImportSpec, field: ImportField) -> str:
@@ -74,6 +92,7 @@ def import_template(spec: ImportSpec, user: Any) -> bytes:
     import xlsxwriter
 
     fields = template_fields(spec, user)
+    new_only = new_records_only(spec, user)
     buffer = io.BytesIO()
     book = xlsxwriter.Workbook(
         buffer, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
@@ -97,7 +116,7 @@ def import_template(spec: ImportSpec, user: Any) -> bytes:
     for row, field in enumerate(fields, start=1):
         notes.write_string(row, 0, capfirst(str(field.label)))
         notes.write_string(row, 1, _("Yes") if field_required(spec, field) else "")
-        notes.write_string(row, 2, field_hint(field), wrap)
+        notes.write_string(row, 2, field_hint(field, new_only=field.name in new_only), wrap)
     footer = len(fields) + 2
     notes.write_string(footer, 0, _("Only the first sheet is imported. Keep its first row: it names the columns."))
     notes.write_string(

@@ -5,8 +5,9 @@ Interface (used by services, imports, the API and the UI):
 * ``search_reindex(model, pks) -> int`` and ``search_remove(model, pks) -> int``: keep the index
   current, in bulk, inside the caller's transaction. The generic record services and the customer
   services call them; imports call ``search_reindex`` once per batch.
-* ``search(user, q, *, types=None, limit=20) -> list[Hit]`` (``search_grouped`` for per-type lists):
-  only records ``restrict(user, "view")`` lets through, best match first.
+* ``search(user, q, *, types=None, limit=20) -> list[Hit]`` (``search_grouped`` for per-type lists,
+  ``search_results`` for both and whether the reader's lookups of masked values were used up:
+  ``lookups``): only records ``restrict(user, "view")`` lets through, best match first.
 * ``register_search_type(key=, model=, build=, present=, guards=, depends_on=, via=)`` with ``Document``,
   ``Dependency`` and ``Via``: how a module makes its records searchable (see ``registry``).
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 from guanxi.core.search.engine import (
     Hit,
+    SearchResults,
     clean_search_input,
     index_size,
     search,
@@ -28,6 +30,7 @@ from guanxi.core.search.engine import (
     search_rebuild,
     search_reindex,
     search_remove,
+    search_results,
     searchable_types_for,
 )
 from guanxi.core.search.registry import (
@@ -46,6 +49,7 @@ __all__ = [
     "Dependency",
     "Document",
     "Hit",
+    "SearchResults",
     "SearchType",
     "Via",
     "clean_search_input",
@@ -59,6 +63,7 @@ __all__ = [
     "search_rebuild",
     "search_reindex",
     "search_remove",
+    "search_results",
     "search_type",
     "search_type_for",
     "search_types",

@@ -8,7 +8,7 @@ from ninja import Router
 
 from guanxi.api.crud import json_response
 from guanxi.core.errors import PermissionDenied
-from guanxi.core.search.engine import search
+from guanxi.core.search.engine import search_results
 from guanxi.core.search.recent import recent_views
 
 router = Router(tags=["search"])
@@ -20,16 +20,27 @@ router = Router(tags=["search"])
     description=(
         "`q` (1-100 characters): a name (张三, also by pinyin `zhangsan` or initials `zs`), an email, a phone "
         "(also its last digits), or a company. `types`: comma-separated, default all (`contacts,accounts`...). "
-        "`limit`: 1-50, default 20. Only records the caller may view are returned, best match first."
+        "`limit`: 1-50, default 20. Only records the caller may view are returned, best match first. "
+        "An email or phone the caller sees masked is found by its whole value only, "
+        "`GUANXI_MASKED_LOOKUPS_PER_HOUR` searches an hour; past them, until the hour ends, it is not "
+        "searched: `notice` says so in words and `masked_search_resumes_at` (ISO 8601) when it is again "
+        "(both null otherwise)."
     ),
 )
 def search_route(
     request: HttpRequest, q: str | None = None, types: str | None = None, limit: str | None = None
 ) -> HttpResponse:
-    hits = search(request.user, q or "", types=types, limit=limit if limit is not None else 20)
+    results = search_results(request.user, q or "", types=types, limit=limit if limit is not None else 20)
+    hits = results.hits()
     if not hits and not _reachable(request, q or "", types):
         raise PermissionDenied(_("You may not see any record of these types."))
-    return json_response({"items": [hit.as_dict() for hit in hits]})
+    used_up = results.masked_lookups
+    return json_response(
+        {
+            "items": [hit.as_dict() for hit in hits],
+            **(used_up.as_dict() if used_up else {"notice": None, "masked_search_resumes_at": None}),
+        }
+    )
 
 
 @router.get(

@@ -26,6 +26,7 @@ from guanxi.core.db import ANALYZE_MIN_ROWS
 from guanxi.core.errors import FieldErrors
 from guanxi.core.permissions import hidden_fields, masked_fields, restricted
 from guanxi.core.search.backends import COLUMNS, MASK, SHIFT, Row, backend
+from guanxi.core.search.lookups import LookupsUsedUp, masked_lookup
 from guanxi.core.search.registry import Columns, SearchType, search_type_for, search_types
 from guanxi.core.search.registry import search_type as get_search_type
 from guanxi.core.search.text import Query, parse_query
@@ -248,6 +249,8 @@ def _matches(
     check = None if _sees_every_record(search_type, visible) else visible
     first_size = max(FIRST_BATCH, limit * 2)
     whole = _whole_only(search_type, user, query)
+    if whole and not _may_look_up_masked(user, memo):
+        whole = set()  # the hour's lookups are used up (``lookups``): the masked columns stay out
     if whole:
         # An email or phone the reader sees masked (号码脱敏) is found by its whole value only: the
         # number a customer rang from finds them; part of it finds nothing, or the digits could be
@@ -323,6 +326,22 @@ def _whole_only(search_type: SearchType, user: Any, query: Query) -> set[str]:
     if not (query.phone or "@" in query.compact):
         return set()
     return search_type.hidden_columns(masked_fields(user, search_type.model)) & {"e", "p"}
+
+
+#: Where a search's memo keeps what its lookup of masked values counted (``_may_look_up_masked``).
+_LOOKUP = "masked_lookup"
+
+
+def _may_look_up_masked(user: Any, memo: dict[Any, Any] | None) -> bool:
+    """Whether this search may find values the reader sees masked by their whole value: counted
+    once a search, however many types it asks (``lookups.masked_lookup``); the memo keeps the answer
+    (``SearchResults.masked_lookups``)."""
+    if memo is not None and _LOOKUP in memo:
+        return memo[_LOOKUP] is None
+    used_up = masked_lookup(user)
+    if memo is not None:
+        memo[_LOOKUP] = used_up
+    return used_up is None
 
 
 def _may_be_name(query: Query) -> bool:
@@ -546,10 +565,28 @@ def clean_search_input(q: Any, types: Any = None, limit: Any = 20) -> tuple[str,
     return text, chosen, number
 
 
-def search_grouped(
-    user: Any, q: str, *, types: Any = None, limit: int | str = 20
-) -> list[tuple[SearchType, list[Hit]]]:
-    """Hits per type (the types the user may see at all, in registration order), each best first."""
+@dataclass
+class SearchResults:
+    """One search's answer: hits per type (the types the user may see at all, in registration
+    order), each best first; and, when the reader's whole-value lookups of values they see masked
+    were used up, until when (``lookups``: the masked columns were left out)."""
+
+    groups: list[tuple[SearchType, list[Hit]]]
+    limit: int
+    masked_lookups: LookupsUsedUp | None = None
+
+    def hits(self) -> list[Hit]:
+        """Up to ``limit`` hits of every type, best first: whole-name/email/phone matches, then name
+        starts, then word matches."""
+        order = {search_type_.key: index for index, (search_type_, _hits) in enumerate(self.groups)}
+        hits = [hit for _type, group in self.groups for hit in group]
+        hits.sort(key=lambda hit: (hit.rank, order[hit.type], -hit.id))
+        return hits[: self.limit]
+
+
+def search_results(user: Any, q: str, *, types: Any = None, limit: int | str = 20) -> SearchResults:
+    """Records of the given types (default: every searchable type) that match ``q`` and that ``user``
+    may see, per type (``SearchResults``)."""
     text, chosen, limit = clean_search_input(q, types, limit)
     query = parse_query(text)
     out: list[tuple[SearchType, list[Hit]]] = []
@@ -558,17 +595,20 @@ def search_grouped(
         hits = _hits_of_type(search_type_, user, query, limit, memo) if query.terms else []
         if hits is not None and (query.terms or not restricted(search_type_.model, user, "view").query.is_empty()):
             out.append((search_type_, hits))
-    return out
+    return SearchResults(out, limit, memo.get(_LOOKUP))
+
+
+def search_grouped(
+    user: Any, q: str, *, types: Any = None, limit: int | str = 20
+) -> list[tuple[SearchType, list[Hit]]]:
+    """Hits per type (the types the user may see at all, in registration order), each best first."""
+    return search_results(user, q, types=types, limit=limit).groups
 
 
 def search(user: Any, q: str, *, types: Any = None, limit: int | str = 20) -> list[Hit]:
     """Records of the given types (default: every searchable type) that match ``q`` and that ``user``
     may see, best first: whole-name/email/phone matches, then name starts, then word matches."""
-    groups = search_grouped(user, q, types=types, limit=limit)
-    order = {search_type_.key: index for index, (search_type_, _hits) in enumerate(groups)}
-    hits = [hit for _type, group in groups for hit in group]
-    hits.sort(key=lambda hit: (hit.rank, order[hit.type], -hit.id))
-    return hits[: clean_search_input(q, types, limit)[2]]
+    return search_results(user, q, types=types, limit=limit).hits()
 
 
 def searchable_types_for(user: Any) -> list[SearchType]:

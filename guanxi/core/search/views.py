@@ -11,7 +11,7 @@ from django.shortcuts import render
 from django.views import View
 
 from guanxi.core.errors import FieldErrors
-from guanxi.core.search.engine import MAX_LIMIT, MAX_QUERY, search, search_grouped, searchable_types_for
+from guanxi.core.search.engine import MAX_LIMIT, MAX_QUERY, SearchResults, search_results, searchable_types_for
 from guanxi.core.search.recent import recent_views
 from guanxi.core.search.registry import search_types
 from guanxi.core.views.base import GuanxiViewMixin
@@ -22,6 +22,11 @@ SUGGESTIONS = 8
 
 def _errors(exc: FieldErrors) -> list[str]:
     return [message for messages in exc.errors.values() for message in messages]
+
+
+def _notice(results: SearchResults) -> str:
+    """Why numbers and emails the reader sees masked were not searched (``lookups``), or ""."""
+    return results.masked_lookups.message() if results.masked_lookups else ""
 
 
 class SearchView(GuanxiViewMixin, View):
@@ -36,11 +41,12 @@ class SearchView(GuanxiViewMixin, View):
         context: dict[str, Any] = {"q": q, "types": types, "chosen": chosen, "groups": [], "errors": []}
         if q:
             try:
-                context["groups"] = search_grouped(
-                    request.user, q, types=chosen or None, limit=MAX_LIMIT if chosen else PER_TYPE
-                )
+                results = search_results(request.user, q, types=chosen or None, limit=MAX_LIMIT if chosen else PER_TYPE)
             except FieldErrors as exc:
                 context["errors"] = _errors(exc)
+            else:
+                context["groups"] = results.groups
+                context["notice"] = _notice(results)
         context["total"] = sum(len(hits) for _type, hits in context["groups"])
         context["per_type"] = PER_TYPE
         context["max_query"] = MAX_QUERY
@@ -70,12 +76,17 @@ class SearchSuggestView(GuanxiViewMixin, View):
         """The best hits for ``q``, grouped by type (in the order of each type's best hit), each with
         its type's label; or the errors of a query the search refuses."""
         try:
-            hits = search(user, q, limit=SUGGESTIONS)
+            results = search_results(user, q, limit=SUGGESTIONS)
         except FieldErrors as exc:
             return {"hits": [], "errors": _errors(exc)}
+        hits = results.hits()
         labels = {t.key: t.label_plural for t in search_types()}
         first: dict[str, int] = {}
         for index, hit in enumerate(hits):
             first.setdefault(hit.type, index)
         hits.sort(key=lambda hit: first[hit.type])
-        return {"hits": [(hit, labels.get(hit.type, hit.type)) for hit in hits], "errors": []}
+        return {
+            "hits": [(hit, labels.get(hit.type, hit.type)) for hit in hits],
+            "errors": [],
+            "notice": _notice(results),
+        }
