@@ -125,7 +125,7 @@ class AccountSource(ColouredChoices):
     ADVERTISING = "advertising", _("Advertising")
     COLD_CALL = "cold_call", _("Cold call")
     SOCIAL = "social", _("Social media")
-    PARTNER = "partner", _("Partner")
+    PARTNER = "partner", pgettext_lazy("where a customer came from", "Partner")  # 合作伙伴, not the stage 代理商
     IMPORT = "import", _("Import")
     OTHER = "other", _("Other")
 

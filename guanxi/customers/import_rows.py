@@ -108,7 +108,8 @@ _CHOICE_SYNONYMS: dict[str, dict[str, str]] = {
     # An account's or a person's source as people write it besides the labels (合作伙伴, 陌拜...).
     "source": {
         "官方网站": "website", "网站": "website", "推荐": "referral", "介绍": "referral", "陌拜": "cold_call",
-        "陌生拜访": "cold_call", "社媒": "social", "合作伙伴": "partner", "渠道": "partner", "其它": "other",
+        "陌生拜访": "cold_call", "社媒": "social", "合作伙伴": "partner", "渠道": "partner", "代理商": "partner",
+        "其它": "other",
     },
 }  # fmt: skip
 

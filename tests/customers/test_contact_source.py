@@ -291,3 +291,17 @@ def test_a_bulk_edit_sets_it(rep: User, people: dict[str, Contact]) -> None:
     assert set(Contact.objects.filter(pk__in=mine).values_list("source", flat=True)) == {"social"}
     refused = Api(rep).post("contacts/bulk", {"action": "update", "data": {"source": "billboard"}, "ids": mine})
     assert refused.status_code == 400 and [key.rsplit(".", 1)[-1] for key in _errors(refused)] == ["source"]
+
+
+def test_a_partner_source_reads_as_a_partner_not_as_the_stage() -> None:
+    """The source 合作伙伴 and the lifecycle stage 代理商 share the English word "Partner"."""
+    from django.utils import translation
+
+    from guanxi.customers.choices import AccountSource, LifecycleStage
+    from guanxi.customers.import_rows import _CHOICE_SYNONYMS
+
+    with translation.override("zh-hans"):
+        assert str(AccountSource.PARTNER.label) == "合作伙伴"
+        assert str(LifecycleStage.PARTNER.label) == "代理商"
+    # A file exported before, which wrote the source as 代理商, reads back the same.
+    assert _CHOICE_SYNONYMS["source"]["代理商"] == "partner"
