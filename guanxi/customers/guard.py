@@ -204,8 +204,25 @@ def held_records(
     return held
 
 
-def _parts(pks: list[int], size: int = 2000) -> list[list[int]]:
-    return [pks[i : i + size] for i in range(0, len(pks), size)]
+def held_accounts(user: Any, names: Iterable[str], numbers: Iterable[str]) -> dict[tuple[str, str], Held]:
+    """Accounts the user may not see with these exact names or registration numbers, by
+    ``("name" | "registration_number", key)``, when their role refuses to add such records: for the
+    companies a contact import would create (an account import matches its own rows' keys)."""
+    if guard_of(user) != DuplicateGuard.REFUSE:
+        return {}
+    keys: dict[tuple[str, str], int] = {}
+    for kind, wanted in (("name", sorted(set(names))), ("registration_number", sorted(set(numbers)))):
+        for part in _parts(wanted):
+            live = Account.objects.filter(deleted_at__isnull=True, **{f"{kind}__in": part})
+            for key, pk in live.values_list(kind, "pk"):
+                keys[(kind, key)] = pk
+    why = {pk: {kind: kind} for (kind, _key), pk in keys.items()}
+    held = {record.pk: record for record in held_records(user, Account, why, limit=None)}
+    return {key: held[pk] for key, pk in keys.items() if pk in held}
+
+
+def _parts(items: list[Any], size: int = 2000) -> list[list[Any]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 def _display_columns(model: type[models.Model]) -> Sequence[str]:

@@ -34,6 +34,7 @@ from guanxi.customers.assignment import Assigner
 from guanxi.customers.birthdays import refresh_lunar
 from guanxi.customers.choices import ContactPointKind
 from guanxi.customers.duplicates import account_dup_key
+from guanxi.customers.guard import held_accounts
 from guanxi.customers.import_managers import Managers
 from guanxi.customers.import_rows import CONTACT_COLUMNS, derive_contact
 from guanxi.customers.import_writers import (
@@ -129,6 +130,12 @@ class ContactWriter(Writer):
                 rows_found = visible.filter(**{f"{kind}__in": chunk}).order_by("-id").values_list(kind, "pk")
                 for key, pk in rows_found:
                     self.account_ids[(kind, key)] = pk
+        # A company to create that a colleague has already, when the importer's role refuses that (撞单保护).
+        held = held_accounts(
+            self.user,
+            (name for name in by_name if ("name", name) not in self.account_ids),
+            (number for number in by_number if ("registration_number", number) not in self.account_ids),
+        )
         kept: list[Prepared] = []
         new_names: dict[str, str] = {}  # name -> the registration number the new account takes
         for row in rows:
@@ -152,6 +159,12 @@ class ContactWriter(Writer):
             elif row.values.get("company") and ("name", row.values["company"]) not in self.account_ids:
                 if not self.may_add_accounts:
                     self._refuse(result, row, "company", row.values["company"], _("No account with this name."))
+                    continue
+                colleagues = held.get(("name", row.values["company"])) or held.get(
+                    ("registration_number", number or "")
+                )
+                if colleagues is not None:
+                    self._refuse(result, row, "company", row.values["company"], colleagues.message())
                     continue
                 self.account_ids[("name", row.values["company"])] = None
                 new_names[row.values["company"]] = number or ""

@@ -183,3 +183,21 @@ def test_an_administrator_sets_a_roles_guard(admin: User, sales_role: Role) -> N
     assert Role.objects.get(pk=sales_role.pk).duplicate_guard == "refuse"
     response = api.patch(f"roles/{sales_role.pk}", {"duplicate_guard": "block"})
     assert response.status_code in (400, 422) and "duplicate_guard" in str(response.json_body)
+
+
+def test_a_contact_import_does_not_add_a_colleagues_company(
+    rep: User, sales_role: Role, huaxin: Account, django_capture_on_commit_callbacks: Any
+) -> None:
+    """A contact import creates the companies its rows name that the importer cannot find; one a
+    colleague has is refused like adding it by hand, and the person with it."""
+    grant(sales_role, "customers.contact", ["import"])
+    guard(sales_role, DuplicateGuard.REFUSE)
+    client = job_client(rep, django_capture_on_commit_callbacks)
+    rows = [["姓", "名", "公司"], ["钱", "七", "华信科技有限公司"], ["孙", "八", "新客户有限公司"]]
+    response = upload(client, csv_bytes(rows), duplicate_policy="create", start="true")
+    job = client.get(f"/api/v1/imports/{response.json()['id']}").json()
+    assert job["result"]["created"] == 1 and job["result"]["failed"] == 1
+    [error] = read_errors(client, job["id"])[1:]
+    assert error[:3] == ["2", "公司", "华信科技有限公司"] and "韩梅梅" in error[3]
+    assert list(Account.objects.filter(name="华信科技有限公司").values_list("pk", flat=True)) == [huaxin.pk]
+    assert Account.objects.filter(name="新客户有限公司", owner=rep).exists()
