@@ -40,6 +40,7 @@ from guanxi.core.choices import Action, choice_label
 from guanxi.core.errors import FieldErrors, PermissionDenied
 from guanxi.core.filters import RESERVED, record_ids
 from guanxi.core.jobs import JobRun, job_handler, job_start
+from guanxi.core.list_cells import join_list
 from guanxi.core.models import CustomFieldDefinition, Job
 from guanxi.core.pagination import paginate
 from guanxi.core.permissions import hidden_fields, may_reach, restrict_queryset, restricted, unseen_ids
@@ -323,7 +324,7 @@ class RowReader:
         if column.kind == "id":
             return int(obj.pk)
         if column.kind == "tags":
-            return escape_cell(", ".join(tags.get(obj.pk, [])))
+            return escape_cell(join_list(tags.get(obj.pk, [])))
         if column.kind == "cf":
             return self.custom_cell(obj, column, users)
         db_field = column.db_field
@@ -365,7 +366,7 @@ class RowReader:
         if isinstance(value, int | float):
             return value
         if isinstance(value, list):
-            return escape_cell(", ".join(str(v) for v in value))
+            return escape_cell(join_list(str(v) for v in value))
         return escape_cell(str(value))
 
 

@@ -9,9 +9,11 @@ Declarations only, apart from the code that reads them: the import framework use
 
 from __future__ import annotations
 
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from guanxi.core.imports.specs import ImportField
+from guanxi.core.list_cells import LIST_QUOTES_HINT
 from guanxi.customers.choices import AccountSource, DecisionRole, Industry, LifecycleStage, SizeBand, Stance
 from guanxi.customers.import_relations import BY_EXTERNAL_ID, BY_NAME
 
@@ -55,7 +57,10 @@ _COMMON_TAIL = (
         hint=gettext_lazy("A user's email or name. Empty: you, or the assignment rules for new accounts."),
     ),
     ImportField(
-        "tags", gettext_lazy("tags"), ("标签", "tag", "labels"), hint=gettext_lazy("Several separated by commas.")
+        "tags",
+        gettext_lazy("tags"),
+        ("标签", "tag", "labels"),
+        hint=format_lazy("{} {}", gettext_lazy("Several separated by commas."), LIST_QUOTES_HINT),
     ),
     ImportField("description", gettext_lazy("description"), ("备注", "描述", "说明", "notes", "note", "remarks")),
 )
@@ -270,10 +275,17 @@ ACCOUNT_FIELDS: tuple[ImportField, ...] = (
         BY_NAME,
         _RELATIONS_LABEL,
         ("关联企业", "企业关系", "关联公司", "related companies", "relations", "related accounts", "account relations"),
-        hint=gettext_lazy(
-            "Each relation as the company's page reads it (Supplies, Buys from, Partners...), a colon, then the "
-            "other company's exact name; several separated by ; e.g. Supplies:Acme Ltd; Partners:Beta Co. "
-            "Relations already there are kept."
+        hint=format_lazy(
+            "{} {}",
+            gettext_lazy(
+                "Each relation as the company's page reads it (Supplies, Buys from, Partners...), a colon, then the "
+                "other company's exact name; several separated by ; e.g. Supplies:Acme Ltd; Partners:Beta Co. "
+                "Relations already there are kept."
+            ),
+            gettext_lazy(
+                'A name that holds ; goes in double quotes, e.g. Supplies:"A;B Ltd"; '
+                "a quote inside it is written twice."
+            ),
         ),
     ),
     ImportField(

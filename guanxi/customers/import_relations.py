@@ -6,7 +6,9 @@ A cell holds zero or more relations, separated by ; or , (full-width too), each 
 row's company reads it (供货给 or 采购自, 合作伙伴 ...), a colon, and the other company: by its exact
 name, or in the 关联企业编号 column by its external ID. A kind's label or stored key (经销商,
 supplier) reads as the relation form reads it: this company supplies, distributes for or invests in
-the other.
+the other. A name that holds ; or ； is in double quotes, as the export writes it
+(``供货给:"A;B Trading"``; the whole item quoted reads the same), a quote inside it doubled
+(``core.list_cells``); a quote left open refuses the row on its column.
 
 The other company is one the importing user may see that exists before the row's batch (an earlier
 row of the file included), or a new account of the same batch, as an account's parent is found. An
@@ -36,6 +38,7 @@ from django.utils.translation import gettext as _
 from guanxi.core.choices import Action
 from guanxi.core.errors import FieldErrors, NotFound, PermissionDenied
 from guanxi.core.imports.specs import BatchResult, Prepared
+from guanxi.core.list_cells import QuoteError, read_items
 from guanxi.core.permissions import restricted
 from guanxi.customers.choices import AccountRelationKind
 from guanxi.customers.models import Account, AccountRelation
@@ -53,7 +56,8 @@ Item = tuple[str, str, str, bool, str, str]
 Node = tuple[str, int]
 Key = tuple[str, str]
 
-_ITEMS_RE = re.compile(r"[;；]")
+#: What separates relations; a comma does too, before a relation's word (``split_items``).
+ITEM_SEPARATORS = ";；"
 _COMMA_RE = re.compile(r"([,，])")
 _KIND_RE = re.compile(r"[:：]")
 #: A noun people write for a kind whose label is two (供应商与客户); the other kinds' Chinese labels
@@ -87,10 +91,14 @@ def _starts_item(text: str) -> bool:
 
 
 def split_items(cell: str) -> list[str]:
-    """A cell's items. A comma starts a new item only before a relation's word and a colon, so a
-    name such as "Acme, Inc." stays whole."""
+    """A cell's items. An item whose name (or whole text) is in double quotes is one item whatever it
+    holds; elsewhere a comma starts a new item only before a relation's word and a colon, so a name
+    such as "Acme, Inc." stays whole. ``QuoteError`` for quotes that do not read."""
     items: list[str] = []
-    for chunk in _ITEMS_RE.split(cell):
+    for chunk, quoted in read_items(cell, ITEM_SEPARATORS, opens_after=":："):
+        if quoted:
+            items.append(chunk)
+            continue
         parts = _COMMA_RE.split(chunk)
         current = parts[0]
         for separator, part in zip(parts[1::2], parts[2::2], strict=True):
@@ -135,7 +143,12 @@ def read_relations(row: Any) -> None:
         raw = row.get(field)
         if not raw:
             continue
-        for text in split_items(raw):
+        try:
+            texts = split_items(raw)
+        except QuoteError as exc:
+            row.fail(field, raw, str(exc))
+            continue
+        for text in texts:
             item = _item(field, by, text)
             if isinstance(item, str):
                 row.fail(field, text, item)

@@ -21,12 +21,12 @@ from django.utils.translation import gettext as _
 
 from guanxi.core.errors import FieldErrors
 from guanxi.core.filters import record_id
-from guanxi.core.imports.bulk import TAG_SPLIT_RE
 from guanxi.core.imports.cells import parse_date, parse_yes_no, unescape_cell
 from guanxi.core.imports.custom import PREFIX as CF_PREFIX
 from guanxi.core.imports.custom import read_custom_fields
 from guanxi.core.imports.specs import PrepareContext, Prepared, RowError
 from guanxi.core.jsontext import dumps
+from guanxi.core.list_cells import QuoteError, split_list
 from guanxi.core.money import parse_money
 from guanxi.core.names import person_display_name, split_name
 from guanxi.core.search.customers import contact_document
@@ -244,6 +244,23 @@ class _Row:
         if given:
             self.values["masked"] = given
 
+    def tags(self, raw: str) -> None:
+        """The tags cell: names split as ``list_cells`` reads them (a quoted one whole)."""
+        try:
+            tags = [normalize_tag(t) for t in split_list(raw)]
+        except QuoteError as exc:
+            self.fail("tags", raw, str(exc))
+            return
+        if any(len(t) > 60 for t in tags):
+            self.fail("tags", raw, _("A tag has at most 60 characters."))
+            return
+        try:
+            check_scoped(tags)
+        except FieldErrors as exc:
+            self.fail("tags", raw, " ".join(exc.errors["tags"]))
+        else:
+            self.values["tags"] = list(dict.fromkeys(tags))
+
     def shared(self) -> None:
         """The columns contacts and accounts share: record ID, owner, tags, description, external ID,
         custom fields; and which columns the importer sees masked the row fills in."""
@@ -261,17 +278,7 @@ class _Row:
             self.values["owner"] = unicodedata.normalize("NFKC", owner).strip().lower() if "@" in owner else owner
         tags_raw = self.get("tags")
         if tags_raw:
-            tags = [normalize_tag(t) for t in TAG_SPLIT_RE.split(tags_raw) if t.strip()]
-            too_long = [t for t in tags if len(t) > 60]
-            if too_long:
-                self.fail("tags", tags_raw, _("A tag has at most 60 characters."))
-            else:
-                try:
-                    check_scoped(tags)
-                except FieldErrors as exc:
-                    self.fail("tags", tags_raw, " ".join(exc.errors["tags"]))
-                else:
-                    self.values["tags"] = list(dict.fromkeys(tags))
+            self.tags(tags_raw)
         description = self.get("description")
         if description:
             self.values["description"] = description

@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from guanxi.core.choices import Action
+from guanxi.core.list_cells import quote, reads_back
 from guanxi.core.permissions import restricted, visible_ref
 from guanxi.customers.choices import (
     DIRECTED_ACCOUNT_RELATIONS,
@@ -142,8 +143,16 @@ ITEM_SEPARATOR = "; "
 def relation_cells(accounts: list[Any], user: Any) -> dict[Any, tuple[str, str]]:
     """The 关联企业 column of account lists and exports: each relation as the company's page reads
     it, then the other company's name (``供货给:华信科技; 合作伙伴:明凯佳科技``), oldest first, as
-    the account import reads it back. Only relations to companies ``user`` may see; one query for
+    the account import reads it back: a name it would not read whole (one holding ;) in double
+    quotes, ``供货给:"A;B Trading"``. Only relations to companies ``user`` may see; one query for
     the page or the export's chunk."""
+    # The import's reader of the column reads this module's words, so it comes in here.
+    from guanxi.customers.import_relations import split_items
+
+    def item(reading: str, name: str) -> str:
+        text = f"{reading}{KIND_SEPARATOR}{name}"
+        return text if reads_back(text, split_items) else f"{reading}{KIND_SEPARATOR}{quote(name)}"
+
     pks = [a.pk for a in accounts]
     if not pks:
         return {}
@@ -161,11 +170,9 @@ def relation_cells(accounts: list[Any], user: Any) -> dict[Any, tuple[str, str]]
     for first, second, value, first_name, second_name in found:
         # A relation between two companies of the page is in both their cells, read from each side.
         if first in wanted:
-            items.setdefault(first, []).append(f"{words[(value, True)]}{KIND_SEPARATOR}{second_name}")
+            items.setdefault(first, []).append(item(words[(value, True)], second_name))
         if second in wanted:
-            items.setdefault(second, []).append(
-                f"{words[(value, value not in kind.directed)]}{KIND_SEPARATOR}{first_name}"
-            )
+            items.setdefault(second, []).append(item(words[(value, value not in kind.directed)], first_name))
     return {pk: (ITEM_SEPARATOR.join(texts), "") for pk, texts in items.items()}
 
 

@@ -262,6 +262,83 @@ def test_an_export_reads_back_to_the_same_relations(
     assert job["result"] == {"created": 0, "updated": 0, "skipped": 4, "failed": 0} and relations() == before
 
 
+def test_names_that_hold_a_separator_are_quoted_and_read_back_whole(
+    client: JobClient, admin: User, make_account: Callable[..., Account]
+) -> None:
+    """A name with ; or ； goes in double quotes (a quote inside it doubled); the others are written
+    as before, a quote inside a name included. The unchanged file brings the relations back."""
+    centre = make_account(name="中心公司")
+    names = ["A;B Trading", "华信；北京分公司", 'Say "Hi"; Ltd', '华信"科技"', "Acme, Partners:Beta"]
+    for other, kind in zip(names, ("supplier", "partner", "investor", "competitor", "other"), strict=True):
+        relation_add(model=Account, record_id=centre.pk, other_id=make_account(name=other).pk, kind=kind, user=admin)
+    before = relations()
+    rows = export_all(client)
+    column = rows[0].index("Related companies")
+    cells = {row[1]: row[column] for row in rows[1:]}
+    assert cells["中心公司"] == (
+        'Supplies:"A;B Trading"; Partners:"华信；北京分公司"; Invests in:"Say ""Hi""; Ltd"; '
+        'Competitors:华信"科技"; Other:"Acme, Partners:Beta"'
+    )
+    assert cells["A;B Trading"] == "Buys from:中心公司" and cells['华信"科技"'] == "Competitors:中心公司"
+    for relation in AccountRelation.objects.all():
+        relation_remove(model=Account, record_id=relation.first_id, relation_id=relation.pk, user=admin)
+
+    job, errors = imported(client, rows[1:], header=rows[0])
+    assert errors == [] and job["result"]["failed"] == 0 and relations() == before
+    job, errors = imported(client, export_all(client)[1:], header=rows[0])
+    assert errors == [] and job["result"]["updated"] == 0 and relations() == before
+
+
+def test_quoted_names_as_people_type_them_and_cells_written_before(
+    client: JobClient, make_account: Callable[..., Account]
+) -> None:
+    """The name quoted or the whole item, full-width separators, a doubled quote; and the cells
+    without quotes read as they always did (a quote inside a name is the name's own)."""
+    for name in ("A;B Trading", "华信；北京分公司", 'Say "Hi" Ltd', '华信"科技"', "Acme, Inc.", "明凯佳"):
+        make_account(name=name)
+    rows = [
+        ["", "甲公司", '供货给:"A;B Trading"；"合作伙伴:华信；北京分公司"', ""],
+        ["", "乙公司", '采购自 ： "Say ""Hi"" Ltd" ; 竞争对手:华信"科技"', ""],
+        ["", "丙公司", '合作伙伴:Acme, Inc.，竞争对手：明凯佳；供货给:华信"科技"', ""],
+    ]
+    job, errors = imported(client, rows)
+    assert errors == [] and job["result"] == {"created": 3, "updated": 0, "skipped": 0, "failed": 0}
+    assert relations() == {
+        ("甲公司", "A;B Trading", "supplier"),
+        (*sorted(["甲公司", "华信；北京分公司"], key=_pk), "partner"),
+        ('Say "Hi" Ltd', "乙公司", "supplier"),
+        (*sorted(["乙公司", '华信"科技"'], key=_pk), "competitor"),
+        (*sorted(["丙公司", "Acme, Inc."], key=_pk), "partner"),
+        (*sorted(["丙公司", "明凯佳"], key=_pk), "competitor"),
+        ("丙公司", '华信"科技"', "supplier"),
+    }
+
+
+def test_a_quote_left_open_refuses_its_row_on_its_line_and_column(
+    client: JobClient, make_account: Callable[..., Account]
+) -> None:
+    make_account(name="A;B Trading", external_id="AB")
+    rows = [
+        ["", "甲公司", "供货给:A;B Trading", ""],  # 2: read as before: 供货给:A, then "B Trading" without a relation
+        ["", "乙公司", '供货给:"A;B Trading', ""],  # 3: never closed
+        ["", "丙公司", "", '供货给:"AB" x'],  # 4: text after the closing quote
+        ["", "丁公司", '供货给:"A;B Trading"', ""],  # 5: good
+    ]
+    job, errors = imported(client, rows)
+    assert job["result"] == {"created": 1, "updated": 0, "skipped": 0, "failed": 3}
+    assert [e[:3] for e in errors] == [
+        ["2", "关联企业", "B Trading"],
+        ["3", "关联企业", '供货给:"A;B Trading'],
+        ["4", "关联企业编号", '供货给:"AB" x'],
+    ]
+    assert errors[1][3] == (
+        '“"A;B Trading” opens a double quote but does not close it: end the quoted name with a double quote, '
+        'and write a quote inside it twice ("").'
+    )
+    assert errors[2][3].startswith('“供货给:"AB" x” goes on after its closing double quote')
+    assert relations() == {("丁公司", "A;B Trading", "supplier")}
+
+
 def test_the_export_writes_only_relations_to_companies_the_user_may_see(
     rep: User, other_rep: User, admin: User, sales_role: Role, make_account: Callable[..., Account]
 ) -> None:

@@ -7,7 +7,6 @@ here runs inside the batch's transaction.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Iterable, Sequence
 from types import ModuleType
@@ -163,9 +162,6 @@ def content_type_id(model: type[models.Model]) -> int:
     # Django's own content-type cache: it is cleared when the table is flushed and refilled, which a
     # module-level copy was not (a stale id broke the change-log foreign key after a flush).
     return ContentType.objects.get_for_model(model, for_concrete_model=False).pk
-
-
-TAG_SPLIT_RE = re.compile(r"[,，;；、|]+")
 
 
 class TagWriter:

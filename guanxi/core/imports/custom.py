@@ -22,11 +22,10 @@ from guanxi.core.choices import CustomFieldType
 from guanxi.core.custom_fields import coerce_value, definitions_for
 from guanxi.core.imports.cells import parse_date
 from guanxi.core.imports.specs import ImportField
+from guanxi.core.list_cells import split_list
 from guanxi.core.models import CustomFieldDefinition
 
 PREFIX = "cf."
-#: What separates the picks of a multiple-choice cell: the export writes "a, b"; people also type 、 ; ，
-_MULTI_SPLIT_RE = re.compile(r"\s*[,，;；、|]\s*")
 _NUMBER_NOISE_RE = re.compile(r"[\s,，]")
 
 
@@ -72,8 +71,10 @@ def cell_value(definition: CustomFieldDefinition, text: str) -> Any:
         by_folded = {_fold(str(c)): str(c) for c in definition.choices}
         text = by_folded.get(_fold(text), text)
     elif kind == CustomFieldType.MULTI_CHOICE:
+        # Picks as the export writes them ("a, b", a pick that holds a separator in quotes: ``list_cells``);
+        # a quote left open is a ValueError too.
         by_folded = {_fold(str(c)): str(c) for c in definition.choices}
-        picks = [by_folded.get(_fold(p), p) for p in _MULTI_SPLIT_RE.split(text.strip()) if p]
+        picks = [by_folded.get(_fold(p), p) for p in split_list(text)]
         return coerce_value(definition, picks)
     return coerce_value(definition, text)  # user fields never come here: the writer looks them up
 

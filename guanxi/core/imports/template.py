@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 
 from guanxi.core.choices import CustomFieldType
 from guanxi.core.imports.specs import ImportField, ImportSpec, written_fields
+from guanxi.core.list_cells import LIST_QUOTES_HINT, join_list
 from guanxi.core.permissions import frozen_fields, masked_fields
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -51,17 +52,21 @@ def field_required(spec: ImportSpec, field: ImportField) -> bool:
 def _custom_hint(definition: Any) -> str:
     kind = definition.field_type
     choices = ", ".join(str(c) for c in definition.choices or ())
+    picks = join_list(str(c) for c in definition.choices or ())  # as the cell writes them, quoted where need be
     hints = {
         CustomFieldType.TEXT: _("Text."),
         CustomFieldType.NUMBER: _("A whole number, e.g. 120."),
         CustomFieldType.DECIMAL: _("A number, e.g. 12.50."),
         CustomFieldType.DATE: _("A date, e.g. 1990-05-20 or 1990/5/20."),
         CustomFieldType.CHOICE: _("One of: %(choices)s.") % {"choices": choices},
-        CustomFieldType.MULTI_CHOICE: _("Any of: %(choices)s, separated by commas.") % {"choices": choices},
+        CustomFieldType.MULTI_CHOICE: _("Any of: %(choices)s, separated by commas.") % {"choices": picks},
         CustomFieldType.BOOLEAN: _("是 or 否 (yes or no)."),
         CustomFieldType.USER: _("A user's email or name."),
     }
-    return str(hints.get(kind, ""))
+    hint = str(hints.get(kind, ""))
+    if kind == CustomFieldType.MULTI_CHOICE and picks != choices:
+        hint += " " + str(LIST_QUOTES_HINT)  # a choice holds a separator
+    return hint
 
 
 def field_hint(field: ImportField, *, new_only: bool = False) -> str:

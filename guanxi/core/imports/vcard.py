@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from guanxi.core.errors import FieldErrors
+from guanxi.core.list_cells import join_list
 
 SUFFIXES = (".vcf", ".vcard")
 
@@ -167,7 +168,7 @@ def card_cells(text: str) -> list[str]:
     note = "\n".join(line.strip() for line in str(_first(card, "note") or "").splitlines() if line.strip())
     values["note"] = "\n".join(p for p in (note, *notes) if p)
     categories = [_text(c) for line in _lines(card, "categories") for c in _as_list(line.value)]
-    values["tags"] = ", ".join(c for c in categories if c)
+    values["tags"] = join_list(c for c in categories if c)
     return [values[key] for key in KEYS]
 
 
