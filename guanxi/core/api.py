@@ -1,4 +1,5 @@
-"""Core API routes that are not plain CRUD: recycle bin, attachments upload/download, object types."""
+"""Core API routes that are not plain CRUD: recycle bin, attachments upload/download, object types, and
+who saw masked values in full (查看完整信息统计)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from guanxi.core.models import Attachment
 from guanxi.core.pagination import paginate, parse_limit
 from guanxi.core.permissions import hidden_fields, unseen_references
 from guanxi.core.registry import Resource, resource_for, resources
+from guanxi.core.reveal_report import DEFAULT_DAYS, reveal_days, reveal_reach, reveal_summary
 
 router = Router(tags=["core"])
 
@@ -74,6 +76,46 @@ def recycle_purge(request: HttpRequest, object_type: str, id: int):
     require_token_scope(request, resource.object_type, Action.DELETE)
     services.record_purge(model=resource.model, pk=id, user=request.user)
     return HttpResponse(status=204)
+
+
+@router.get(
+    "/reveals/summary",
+    operation_id="reveals_summary",
+    summary="Who saw masked values in full (查看完整信息统计), per person, over the last days",
+    description=(
+        "For each person who showed a masked phone number or email in full in the last ``days`` days "
+        "(today included; 1 to 90, 7 by default): ``total`` views, ``busiest_day`` (the latest of equal "
+        "days) and its ``busiest_count``, ``today``'s count and the daily ``allowance``; most views first. "
+        "For whoever may read the change log (``core.changelogentry:view``): with the scope all, everyone; "
+        "else only oneself. Each view is in ``GET /change-log?actor=<id>&action=reveal``."
+    ),
+)
+def reveals_summary(request: HttpRequest, days: int = DEFAULT_DAYS) -> HttpResponse:
+    require_token_scope(request, "core.changelogentry", Action.VIEW)
+    reveal_reach(request.user)
+    summary = reveal_summary(request.user, reveal_days(days))
+    items = [
+        {
+            "id": row.user_id,
+            "name": row.name,
+            "team": None if row.team_id is None else {"id": row.team_id, "display": row.team_name},
+            "total": row.total,
+            "busiest_day": row.busiest_day.isoformat(),
+            "busiest_count": row.busiest_count,
+            "today": row.today,
+            "allowance": row.allowance,
+        }
+        for row in summary.rows
+    ]
+    return json_response(
+        {
+            "days": summary.days,
+            "from": summary.first.isoformat(),
+            "to": summary.last.isoformat(),
+            "allowance": summary.allowance,
+            "items": items,
+        }
+    )
 
 
 def attachment_routes(router: Router, resource: Resource) -> None:

@@ -68,6 +68,8 @@ NAVIGATION: list[Group] = [
             "tags",
             "custom-fields",
             "change-log",
+            # 查看完整信息统计: whoever may read the change log (core.reveal_report.reveal_reach)
+            Link(_("Views in full"), "ui:reveal-report", "core.changelogentry"),
             Link(_("Recycle bin"), "ui:recycle-bin"),
         ],
     ),

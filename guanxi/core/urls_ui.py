@@ -32,6 +32,7 @@ from guanxi.core.views.panels import AttachmentAddView, AttachmentDeleteView, No
 from guanxi.core.views.pick import PickView
 from guanxi.core.views.records import ObjectDeleteView, ObjectDetailView, ObjectEditView, ObjectRevealView
 from guanxi.core.views.recycle_bin import RecycleBinView, RecyclePurgeView, RecycleRestoreView
+from guanxi.core.views.reveals import RevealReportView
 from guanxi.core.views.saved_views import SavedViewDeleteView, SavedViewSaveView
 
 app_name = "ui"
@@ -81,6 +82,7 @@ _app_patterns = discover_app_views()
 urlpatterns: list[URLPattern | URLResolver] = [
     *_app_patterns,
     *ui_import_patterns,
+    path("settings/reveals/", RevealReportView.as_view(), name="reveal-report"),
     path("settings/recycle-bin/", RecycleBinView.as_view(), name="recycle-bin"),
     path("settings/recycle-bin/<slug:path>/<int:pk>/restore/", RecycleRestoreView.as_view(), name="recycle-restore"),
     path("settings/recycle-bin/<slug:path>/<int:pk>/purge/", RecyclePurgeView.as_view(), name="recycle-purge"),

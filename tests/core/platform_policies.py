@@ -1,4 +1,4 @@
-"""The jobs, exports and bulk routes in the platform's walks: API permission matrix rows, change-log
+"""The jobs, exports, bulk and reveal-report routes in the platform's walks: API permission matrix rows, change-log
 cases and UI matrix rows (the UI matrix adds ``UI_MATRIX`` from here to its own table).
 
 Jobs are personal: each principal sees the jobs they started; administrators see every job. Nobody
@@ -16,6 +16,7 @@ from django.core.files.base import ContentFile
 
 from tests.api import world as W
 from tests.api.world import World
+from tests.core import reveal_policies as _reveals
 
 if TYPE_CHECKING:  # pragma: no cover
     from tests.api.test_permission_matrix import Check
@@ -245,3 +246,9 @@ UI_MATRIX: dict[str, Callable[[UiCheck], None]] = {
     "job-file": _ui_job_rows("job-file"),
     "export": _ui_export,
 }
+
+
+# --- 查看完整信息统计, who saw masked values in full (rows in tests/core/reveal_policies.py) -------------------
+
+MATRIX.update(_reveals.MATRIX)
+UI_MATRIX.update(_reveals.UI_MATRIX)
