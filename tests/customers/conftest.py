@@ -65,6 +65,14 @@ class Api:
         return self._call("delete", path, **headers)
 
 
+def field_errors(response: Any) -> dict[str, list[str]]:
+    """A refused API call's messages by field (``problem+json``'s ``errors``)."""
+    out: dict[str, list[str]] = {}
+    for error in response.json_body.get("errors", []):
+        out.setdefault(error["field"], []).append(error["detail"])
+    return out
+
+
 @pytest.fixture(autouse=True)
 def english(settings: Any) -> Iterator[None]:
     """Messages are asserted in English, whatever the install's language and its catalogue say."""

@@ -13,16 +13,9 @@ from django.test.utils import CaptureQueriesContext
 from guanxi.core.models import ChangeLogEntry, TimelineEntry
 from guanxi.customers.models import Account
 from guanxi.identity.models import User
-from tests.customers.conftest import Api
+from tests.customers.conftest import Api, field_errors
 
 pytestmark = pytest.mark.django_db
-
-
-def _errors(response: Any) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for error in response.json_body.get("errors", []):
-        out.setdefault(error["field"], []).append(error["detail"])
-    return out
 
 
 def test_account_crud(admin_api: Api) -> None:
@@ -75,7 +68,7 @@ def test_account_validation_names_fields(admin_api: Api) -> None:
         "accounts", {"name": " ", "website": "not a site", "province": "火星", "currency": "rmb!", "industry": "x"}
     )
     assert response.status_code == 400
-    errors = _errors(response)
+    errors = field_errors(response)
     assert {"name", "website", "province", "currency"} <= set(errors)
     assert "www.example.com" in errors["website"][0]
 
@@ -95,11 +88,11 @@ def test_rep_sees_only_own_accounts(
     # Not even as a parent: an account the rep cannot see is "not there".
     response = api.patch(f"accounts/{mine.pk}", {"parent": theirs.pk})
     assert response.status_code == 400
-    assert "parent" in _errors(response)
+    assert "parent" in field_errors(response)
     # Nor can the rep give an account away without the assign permission.
     response = api.patch(f"accounts/{mine.pk}", {"owner": other_rep.pk})
     assert response.status_code == 400
-    assert "owner" in _errors(response)
+    assert "owner" in field_errors(response)
 
 
 def test_parent_cycles_are_refused(admin_api: Api, make_account: Callable[..., Account]) -> None:
@@ -108,10 +101,10 @@ def test_parent_cycles_are_refused(admin_api: Api, make_account: Callable[..., A
     shop = make_account(name="门店", parent=branch)
     response = admin_api.patch(f"accounts/{group.pk}", {"parent": shop.pk})
     assert response.status_code == 400
-    assert "loop" in _errors(response)["parent"][0]
+    assert "loop" in field_errors(response)["parent"][0]
     response = admin_api.patch(f"accounts/{group.pk}", {"parent": group.pk})
     assert response.status_code == 400
-    assert "own parent" in _errors(response)["parent"][0]
+    assert "own parent" in field_errors(response)["parent"][0]
     moved = admin_api.patch(f"accounts/{shop.pk}", {"parent": group.pk})
     assert moved.status_code == 200
     assert moved.json_body["parent"] == {"id": group.pk, "display": "集团"}

@@ -22,19 +22,12 @@ from guanxi.core.models import ChangeLogEntry
 from guanxi.customers import services
 from guanxi.customers.models import Contact
 from guanxi.identity.models import User
-from tests.customers.conftest import Api
+from tests.customers.conftest import Api, field_errors
 from tests.customers.test_import import csv_bytes, job_client, read_errors
 from tests.customers.test_import_template import download, sheets
 from tests.factories import client_for
 
 pytestmark = pytest.mark.django_db
-
-
-def _errors(response: Any) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for error in response.json_body.get("errors", []):
-        out.setdefault(error["field"], []).append(error["detail"])
-    return out
 
 
 @pytest.fixture
@@ -118,9 +111,9 @@ def test_the_api_reads_writes_and_refuses_a_value_not_among_the_choices(admin_ap
     assert cleared.status_code == 200 and cleared.json_body["source"] == ""
 
     refused = admin_api.patch(f"contacts/{pk}", {"source": "billboard"})
-    assert refused.status_code == 400 and "source" in _errors(refused)
+    assert refused.status_code == 400 and "source" in field_errors(refused)
     refused = admin_api.post("contacts", {"family_name": "韩", "source": "Trade show"})  # a label, not the value
-    assert refused.status_code == 400 and "source" in _errors(refused)
+    assert refused.status_code == 400 and "source" in field_errors(refused)
     assert Contact.objects.get().source == "" and Contact.objects.count() == 1
 
 
@@ -139,7 +132,7 @@ def test_the_list_filters_by_it_through_the_api(rep: User, admin: User, people: 
     assert names(admin, "source=none") == {"丁"}
     assert names(rep, "source=trade_show") == {"甲", "乙"}  # only what the rep may see
     refused = Api(admin).get("contacts?source=billboard")
-    assert refused.status_code == 400 and "source" in _errors(refused)
+    assert refused.status_code == 400 and "source" in field_errors(refused)
 
 
 def test_the_list_page_filters_by_it(rep: User, people: dict[str, Contact]) -> None:
@@ -290,7 +283,7 @@ def test_a_bulk_edit_sets_it(rep: User, people: dict[str, Contact]) -> None:
     assert response.status_code == 200 and response.json_body["changed"] == 3
     assert set(Contact.objects.filter(pk__in=mine).values_list("source", flat=True)) == {"social"}
     refused = Api(rep).post("contacts/bulk", {"action": "update", "data": {"source": "billboard"}, "ids": mine})
-    assert refused.status_code == 400 and [key.rsplit(".", 1)[-1] for key in _errors(refused)] == ["source"]
+    assert refused.status_code == 400 and [key.rsplit(".", 1)[-1] for key in field_errors(refused)] == ["source"]
 
 
 def test_a_partner_source_reads_as_a_partner_not_as_the_stage() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 from django.db import connection
@@ -14,17 +13,10 @@ from guanxi.core import filters
 from guanxi.core.models import ChangeLogEntry, TimelineEntry
 from guanxi.customers.models import Account, AccountContact, Contact, ContactPoint
 from guanxi.identity.models import FieldRule, User
-from tests.customers.conftest import Api
+from tests.customers.conftest import Api, field_errors
 from tests.factories import tag
 
 pytestmark = pytest.mark.django_db
-
-
-def _errors(response: Any) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for error in response.json_body.get("errors", []):
-        out.setdefault(error["field"], []).append(error["detail"])
-    return out
 
 
 def test_contact_crud_with_emails_and_phones(admin_api: Api, make_account: Callable[..., Account]) -> None:
@@ -85,12 +77,12 @@ def test_bad_points_name_the_field_and_index(admin_api: Api) -> None:
         {"family_name": "李", "emails": ["ok@example.com", "not-an-email"], "phones": ["13800138000", "123"]},
     )
     assert response.status_code == 400
-    errors = _errors(response)
+    errors = field_errors(response)
     assert errors["phones.1"] == ["“123” is not a valid phone number; use e.g. +86 138 0013 8000."]
     assert errors["emails.1"][0].startswith("“not-an-email” is not a valid email address")
     assert "phones.0" not in errors and "emails.0" not in errors
     response = admin_api.post("contacts", {"title": "CEO", "phones": [{"value": "13800138000", "label": "pager"}]})
-    errors = _errors(response)
+    errors = field_errors(response)
     assert "family_name" in errors and "phones.0.label" in errors
     assert not Contact.objects.exists()
 
@@ -166,7 +158,7 @@ def test_replacing_links_keeps_accounts_the_user_cannot_see(
         theirs.pk,
     }
     response = api.patch(f"contacts/{contact.pk}", {"accounts": [{"account": theirs.pk}]})
-    assert _errors(response) == {"accounts.0.account": [f"No account with id {theirs.pk}."]}
+    assert field_errors(response) == {"accounts.0.account": [f"No account with id {theirs.pk}."]}
 
 
 @pytest.mark.usefixtures("both_ways")
@@ -233,7 +225,7 @@ def test_contacts_and_accounts_filtered_by_tag(
     assert ids("accounts?tag=重点客户") == {acme.pk}  # the tag on a contact is not the account's
     assert ids("contacts?tag=VIP&ordering=display_name") == {zhang.pk, li.pk}
     response = admin_api.get("contacts?tag=")
-    assert response.status_code == 400 and "tag" in _errors(response)
+    assert response.status_code == 400 and "tag" in field_errors(response)
     assert wang.pk and other.pk
 
 
@@ -303,7 +295,7 @@ def test_hidden_emails_are_hidden_and_frozen(
     assert "emails" not in shown and "phones" in shown
     assert api.get("contacts?email=secret@example.com").status_code == 400
     response = api.patch(f"contacts/{contact.pk}", {"emails": ["other@example.com"]})
-    assert response.status_code == 400 and "emails" in _errors(response)
+    assert response.status_code == 400 and "emails" in field_errors(response)
 
 
 def test_rep_restrict_on_contacts(
