@@ -32,7 +32,7 @@ from guanxi.customers.duplicates import (
     reason_text,
 )
 from guanxi.customers.filters import account_ids
-from guanxi.customers.guard import guard_of, held_elsewhere
+from guanxi.customers.guard import find_held, guard_of
 from guanxi.customers.models import (
     Account,
     AccountContact,
@@ -232,13 +232,16 @@ def matches_asked(user: Any, model: type[Any], params: Any) -> list[tuple[Any, l
 
 def elsewhere_asked(user: Any, model: type[Any], params: Any) -> list[dict[str, Any]]:
     """Records the user may not see that the one about to be added duplicates by an exact key, as
-    their role tells of them (撞单保护, ``guard.held_elsewhere``), for the same query string as
+    their role tells of them (撞单保护, ``guard.find_held``), for the same query string as
     ``matches_asked``; ``refused`` when saving it will be refused. Nothing while editing a record
     (``exclude``): only adding is guarded."""
     if params.get("exclude"):
         return []
+    guard = guard_of(user)
+    if guard == DuplicateGuard.OFF:
+        return []
     points = _typed_points(typed_lines(params.getlist("emails")), typed_lines(params.getlist("phones")))
-    held = held_elsewhere(
+    held = find_held(
         user,
         model,
         emails=[value for kind, value in points if kind == ContactPointKind.EMAIL],
@@ -246,7 +249,7 @@ def elsewhere_asked(user: Any, model: type[Any], params: Any) -> list[dict[str, 
         name=str(params.get("name", ""))[:200],
         registration_number=str(params.get("registration_number", ""))[:60],
     )
-    refused = bool(held) and guard_of(user) == DuplicateGuard.REFUSE
+    refused = bool(held) and guard == DuplicateGuard.REFUSE
     return [record.as_json(refused=refused) for record in held]
 
 

@@ -104,7 +104,12 @@ def is_personal_phone(e164: str) -> bool:
     return kind in (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
 
 
-def held_elsewhere(
+def held_elsewhere(user: Any, model: type[models.Model], **keys: Any) -> list[Held]:
+    """``find_held`` when the user's role tells of such records (not ``off``)."""
+    return [] if guard_of(user) == DuplicateGuard.OFF else find_held(user, model, **keys)
+
+
+def find_held(
     user: Any,
     model: type[models.Model],
     *,
@@ -114,23 +119,9 @@ def held_elsewhere(
     registration_number: str = "",
     exclude: int | None = None,
 ) -> list[Held]:
-    """Live records the user may not see that a record being added would duplicate by an exact key,
-    when the user's role tells of them. Emails lower case and phones in E.164 (as the services
-    store them); what is not normalised matches nothing."""
-    if guard_of(user) == DuplicateGuard.OFF:
-        return []
-    return _held(user, model, emails, phones, name, registration_number, exclude)
-
-
-def _held(
-    user: Any,
-    model: type[models.Model],
-    emails: Iterable[str],
-    phones: Iterable[str],
-    name: str,
-    registration_number: str,
-    exclude: int | None,
-) -> list[Held]:
+    """Live records the user may not see that a record being added would duplicate by an exact key.
+    Emails lower case and phones in E.164 (as the services store them); what is not normalised
+    matches nothing. The caller has asked the role (``guard_of``) whether to look."""
     why: dict[int, dict[str, str]] = {}  # pk -> {reason: field}
     if model is Account:
         number = compact_registration_number(registration_number)
@@ -163,7 +154,8 @@ def _held(
                     why.setdefault(pk, {})[_("same email %(value)s") % {"value": value}] = "emails"
     else:
         return []
-    why.pop(exclude, None)  # type: ignore[arg-type]
+    if exclude is not None:
+        why.pop(exclude, None)
     return held_records(user, model, why)
 
 
@@ -183,7 +175,7 @@ def held_records(
         return []
     by_pk: dict[int, Any] = {}
     for part in _parts(unseen):
-        records = model.objects.filter(pk__in=part).only("pk", "owner_id", *_display_columns(model))  # type: ignore[attr-defined]
+        records = model._default_manager.filter(pk__in=part).only("pk", "owner_id", *_display_columns(model))
         by_pk.update((obj.pk, obj) for obj in records)
     owners = user_names(*{obj.owner_id for obj in by_pk.values() if obj.owner_id})
     held = []
@@ -229,20 +221,12 @@ def _display_columns(model: type[models.Model]) -> Sequence[str]:
     return ("name",) if model is Account else ("display_name",)
 
 
-def refuse_held(
-    user: Any,
-    model: type[models.Model],
-    *,
-    emails: Iterable[str] = (),
-    phones: Iterable[str] = (),
-    name: str = "",
-    registration_number: str = "",
-) -> None:
-    """Refuse to add a record that duplicates one the user may not see, when their role says so:
-    the error names the new record's matching field and whose the other record is."""
+def refuse_held(user: Any, model: type[models.Model], **keys: Any) -> None:
+    """Refuse to add a record that duplicates one the user may not see (``find_held``'s keys), when
+    their role says so: the error names the new record's matching field and whose the other record is."""
     if guard_of(user) != DuplicateGuard.REFUSE:
         return
-    held = _held(user, model, emails, phones, name, registration_number, None)
+    held = find_held(user, model, **keys)
     if not held:
         return
     errors: dict[str, list[str]] = {}
