@@ -238,18 +238,13 @@ class ChangeLogEntry(models.Model):
 
     @classmethod
     def scope_filter(cls, user: User, scope: str) -> Q | None:
-        return cls.actors_in_scope(user, scope)
-
-    @classmethod
-    def actors_in_scope(cls, user: User, scope: str, column: str = "actor_id") -> Q | None:
-        """Whose entries a role's change-log scope reaches: everyone's ("all"), else the user's own.
-        ``column`` names where another table keeps the acting user, so that figures read by actor
-        (``RevealCount.user_id``, the 查看完整信息统计 report) follow the same rule."""
+        """Whose entries a role's change-log scope reaches: everyone's ("all"), else the user's own
+        (an entry carries a record's values, which a team's scope on the change log does not open)."""
         if scope == Scope.NONE:
             return None
         if scope == Scope.ALL:
             return Q()
-        return Q(**{column: user.pk})
+        return Q(actor_id=user.pk)
 
 
 # --- tags -----------------------------------------------------------------------------------------

@@ -6,10 +6,12 @@ busiest day, and today's count against ``GUANXI_REVEALS_PER_DAY``. The change lo
 (action ``reveal``); a row of the report links to those entries.
 
 Who may read it is who may read the change log by role (``core.changelogentry`` "view", the menu's
-test for the change log): with the scope "all" everyone's counts, with any narrower scope one's own
-(``ChangeLogEntry.actors_in_scope``, the change log's own rule for whose entries a scope reaches).
-The change log's other way in, the history of a record one may see, has no counterpart here: a count
-names no record.
+test for the change log), about the people that scope reaches as people (``User.scope_filter``):
+"all" everyone, "team" one's team(s), "subordinates" oneself and those who report to one, "own"
+oneself. The change log itself keeps narrower scopes to one's own entries, as an entry carries a
+record's values; a count names no record, so a sales manager may read their team's counts without
+reading their team's changes. The change log's other way in, the history of a record one may see,
+has no counterpart here.
 """
 
 from __future__ import annotations
@@ -23,11 +25,12 @@ from django.db.models import IntegerField, Max, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from guanxi.core.choices import Action, ChangeAction
+from guanxi.core.choices import Action, ChangeAction, Scope
 from guanxi.core.errors import FieldErrors, PermissionDenied
 from guanxi.core.models import ChangeLogEntry, RevealCount
 from guanxi.core.permissions import object_type_of, scope_for
 from guanxi.core.services import REVEAL_COUNT_DAYS
+from guanxi.identity.models import User
 
 #: The periods the page offers (days back from today, today included); the API takes any from 1 to
 #: ``REVEAL_COUNT_DAYS``, the days the counts are kept.
@@ -87,10 +90,12 @@ def reveal_reach(user: Any) -> Q:
     """Whose counts ``user`` may read, as a condition on ``RevealCount``; refused (403) when their
     role gives no view of the change log (or their API token lacks ``core.changelogentry:view``)."""
     scope = scope_for(user, object_type_of(ChangeLogEntry), Action.VIEW)
-    reach = ChangeLogEntry.actors_in_scope(user, scope, "user_id")
-    if reach is None:
+    people = User.scope_filter(user, scope)
+    if people is None:
         raise PermissionDenied()
-    return reach
+    if scope == Scope.ALL:
+        return Q()
+    return Q(user_id__in=User.objects.filter(people).values("pk"))
 
 
 def reveal_summary(user: Any, days: int = DEFAULT_DAYS, *, today: datetime.date | None = None) -> RevealSummary:

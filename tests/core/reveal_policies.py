@@ -3,10 +3,11 @@ matrix row of ``GET /reveals/summary`` and the UI matrix row of its page (loaded
 ``tests/core/platform_policies.py``).
 
 Written out from the rule: whoever may read the change log by role may read it, with the scope "all"
-about everyone, with a narrower one about themselves. In the organisation only Team rep (colleague)
-has the change log, scope "own"; the administrators see everyone who saw something; every other
-person gets 403 (the history of the records they may see opens the change log to them, but a count
-names no record). The counts themselves are in tests/core/test_reveal_report.py.
+about everyone, with a narrower one about the people it reaches (team, subordinates, themselves). In
+the organisation only Team rep (colleague) has the change log, scope "own"; the administrators see
+everyone who saw something; every other person gets 403 (the history of the records they may see
+opens the change log to them, but a count names no record). The counts themselves are in
+tests/core/test_reveal_report.py.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """查看完整信息统计: who saw masked values in full, per person, read from ``RevealCount``: the counts
 of a period, the busiest day, today against the allowance, the link to those views in the change log,
-and who may read it (whoever may read the change log, within the scope their role gives)."""
+and who may read it (whoever may read the change log, about the people the scope their role gives reaches)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection
+from django.db.models import Q
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -187,7 +188,8 @@ def test_a_total_opens_exactly_those_views_in_the_change_log(
 
 
 def test_who_may_read_it(admin: Any, people: dict[str, Any], rep_role: Any) -> None:
-    """Whoever may read the change log: everyone's counts with the scope all, else one's own; a rep
+    """Whoever may read the change log: everyone's counts with the scope all, else those of the people
+    the scope reaches (in no team, one's own); a rep
     whose role gives no change log gets 403 from the page and the API, and no menu entry."""
     rep = people["alice"]
     rep_client = client_for(rep)
@@ -196,7 +198,7 @@ def test_who_may_read_it(admin: Any, people: dict[str, Any], rep_role: Any) -> N
     assert PAGE not in rep_client.get("/").content.decode()
 
     auditor_role = RoleFactory(name="Auditor")
-    grant(auditor_role, "core.changelogentry", "view", "team")  # any narrower scope than all: one's own
+    grant(auditor_role, "core.changelogentry", "view", "team")  # in no team: their own counts only
     auditor = UserFactory(email="auditor@example.com", display_name="Auditor", role=auditor_role)
     assert reveal_summary(auditor, 90).rows == []
     seen(auditor, {0: 2})
@@ -212,6 +214,30 @@ def test_who_may_read_it(admin: Any, people: dict[str, Any], rep_role: Any) -> N
     anonymous = Client()
     assert anonymous.get(PAGE)["Location"].startswith(reverse("login"))
     assert anonymous.get(f"/api/v1/{API}").status_code == 401
+
+
+def test_a_team_or_subordinates_scope_reads_those_peoples_counts(people: dict[str, Any], rep_role: Any) -> None:
+    """A count names no record, so a sales manager whose role reads the change log for their team
+    reads their team's counts (the change log itself still shows them only their own entries), and
+    with the scope "subordinates" those whose role reports to theirs."""
+    east = people["alice"].team
+    lead_role = RoleFactory(name="Team lead")
+    grant(lead_role, "core.changelogentry", "view", "team")
+    lead = UserFactory(email="lead@example.com", display_name="Lead", role=lead_role, team=east)
+    seen(lead, {0: 1})
+    UserFactory(email="eve@example.com", display_name="Eve", role=rep_role, team=TeamFactory(name="West"))
+    assert _rows(reveal_summary(lead, 7)) == [("Alice", 13), ("Lead", 1)]
+    assert [item["id"] for item in session_api(lead).get(API).json()["items"]] == [people["alice"].pk, lead.pk]
+    assert ChangeLogEntry.scope_filter(lead, "team") == Q(actor_id=lead.pk)  # the change log: one's own only
+
+    head_role = RoleFactory(name="Head of sales")
+    grant(head_role, "core.changelogentry", "view", "subordinates")
+    rep_role.parent = head_role
+    rep_role.save()
+    head = UserFactory(email="head@example.com", display_name="Head", role=head_role)
+    # Alice and Bob report to the head by role (Carol's views are older than the week, Dave saw nothing).
+    assert _rows(reveal_summary(head, 7)) == [("Alice", 13), ("Bob", 9)]
+    assert _rows(reveal_summary(head, 90)) == [("Alice", 70), ("Bob", 9), ("Carol", 9)]
 
 
 def test_api_tokens_need_the_change_log_scope(admin: Any, people: dict[str, Any]) -> None:
