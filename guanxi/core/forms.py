@@ -26,6 +26,7 @@ from django.utils.translation import gettext_lazy
 
 from guanxi.core.choices import Action, CustomFieldType
 from guanxi.core.custom_fields import definitions_for
+from guanxi.core.list_cells import QuoteError, join_items, split_items
 from guanxi.core.models import CustomFieldDefinition, OwnedMixin, Tag
 from guanxi.core.money import money_fields, money_text
 from guanxi.core.permissions import can, frozen_fields, hidden_fields, withheld_fields
@@ -34,7 +35,8 @@ from guanxi.core.registry import Resource, registered_models, resources
 
 #: Most options a select offers before a form asks for an id instead (big tables need a search box).
 MAX_SELECT_OPTIONS = 500
-TAG_SPLIT = re.compile(r"[,，;；\n]+")
+#: What a record's tags box is split on (``guanxi.js`` splits it so too); a name holding one is quoted.
+TAG_SEPARATORS = ",，;；\n"
 
 
 # --- widgets and fields ---------------------------------------------------------------------------
@@ -84,7 +86,22 @@ class ContentTypeChoiceField(forms.ModelChoiceField):
 
 
 def parse_tags(text: str) -> list[str]:
-    return sorted({part.strip() for part in TAG_SPLIT.split(text or "") if part.strip()})
+    """The tags typed in a tags box, read as an import reads a tags cell (``core.list_cells``): a
+    name in double quotes keeps its commas ("A, B Trading"). ``QuoteError`` for quotes that do not read."""
+    return sorted(set(split_items(text or "", TAG_SEPARATORS)))
+
+
+def tags_text(names: list[str]) -> str:
+    """Tags as a tags box shows them: ``VIP, "A, B Trading"``, read back whole by ``parse_tags``."""
+    return join_items(names, ", ", parse_tags)
+
+
+def validate_tags(text: str) -> None:
+    """A tags box whose double quotes do not read is the field's error, saying what to write."""
+    try:
+        parse_tags(text)
+    except QuoteError as exc:
+        raise forms.ValidationError(str(exc), code="quotes") from None
 
 
 #: The existing tags are offered under a record's tags input while the vocabulary is this short.
@@ -339,11 +356,12 @@ class RecordForm(forms.ModelForm):
             self.fields["tags"] = forms.CharField(
                 label=_("Tags"),
                 required=False,
-                help_text=_("Separate tags with commas."),
+                help_text=_('Separate tags with commas; a tag that holds a comma goes in double quotes, e.g. "A, B".'),
                 max_length=2000,
+                validators=[validate_tags],
                 widget=TagsInput(names if len(names) <= MAX_TAG_CHIPS else []),
             )
-            self.fields["tags"].initial = ", ".join(tags or [])
+            self.fields["tags"].initial = tags_text(tags or [])
         self.definitions = definitions_for(resource.model) if resource.custom_fields else []
         stored = getattr(self.instance, "custom_fields", None) or {}
         for definition in self.definitions:

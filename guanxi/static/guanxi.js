@@ -130,11 +130,51 @@
   });
 
   /* --- tag chips under a record's tags input: a click adds the tag, or takes it out ---------- */
-  var TAG_SPLIT = /[,，;；\n]+/;  /* the separators of parse_tags (core/forms.py) */
+  /* The separators of parse_tags (core/forms.py). A tag holding one is in double quotes, a quote
+     inside it doubled ("A, B Trading"), as core/list_cells.py reads and writes such names; quotes
+     that do not read are left for the server, which names the problem. */
+  var TAG_SEPARATORS = ",，;；\n";
+
+  function isSeparator(text, at) { return TAG_SEPARATORS.indexOf(text.charAt(at)) >= 0; }
+
+  function quotedTag(text, at) {  /* [name, index after its closing quote] for a quote at text[at] */
+    var name = "";
+    for (var from = at + 1; ;) {
+      var close = text.indexOf('"', from);
+      if (close < 0) { return [name + text.slice(from), text.length]; }
+      name += text.slice(from, close);
+      if (text.charAt(close + 1) !== '"') { return [name, close + 1]; }
+      name += '"';
+      from = close + 2;
+    }
+  }
 
   function tagNames(input) {
-    return input.value.split(TAG_SPLIT).map(function (part) { return part.trim(); })
-      .filter(function (part) { return part; });
+    var text = input.value, names = [], at = 0;
+    while (at <= text.length) {
+      var end = at, name;
+      while (end < text.length && !isSeparator(text, end)) { end++; }
+      var opening = text.slice(at, end).search(/\S/);
+      if (opening >= 0 && text.charAt(at + opening) === '"') {
+        var read = quotedTag(text, at + opening);
+        name = read[0];
+        end = read[1];
+        while (end < text.length && !isSeparator(text, end)) { end++; }
+      } else {
+        name = text.slice(at, end);
+      }
+      name = name.trim();
+      if (name && names.indexOf(name) < 0) { names.push(name); }
+      at = end + 1;
+    }
+    return names;
+  }
+
+  function tagsText(names) {  /* tags_text (core/forms.py): a name that would not read back is quoted */
+    return names.map(function (name) {
+      var plain = name.charAt(0) !== '"' && !/[,，;；\n]/.test(name);
+      return plain ? name : '"' + name.replace(/"/g, '""') + '"';
+    }).join(", ");
   }
 
   /* A scoped tag (意向::高, core/tags.py): a record holds one of its scope. */
@@ -171,7 +211,7 @@
       if (scope) { names = names.filter(function (name) { return tagScope(name) !== scope; }); }
       names.push(chip.dataset.tag);
     }
-    input.value = names.join(", ");
+    input.value = tagsText(names);
     markTagChips(box);
   });
 

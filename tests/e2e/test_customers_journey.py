@@ -120,6 +120,11 @@ def test_customers_journey(
     page.locator('[data-tag-chips] [data-tag="意向::中"]').click()
     expect(page.locator("#id_tags")).to_have_value("设备维保需求, 意向::中")
     expect(page.locator('[data-tag-chips] [data-tag="意向::高"]')).to_have_attribute("aria-pressed", "false")
+    # A tag holding a comma is typed in double quotes, and a chip's click keeps it whole.
+    page.locator("#id_tags").fill('"华东, 华南", 意向::中')
+    page.locator('[data-tag-chips] [data-tag="意向::中"]').click()
+    expect(page.locator("#id_tags")).to_have_value('"华东, 华南"')
+    page.locator("#id_tags").fill("设备维保需求, 意向::中")
     # Its 统一社会信用代码, checked: a wrong check character is named at the field and nothing is saved.
     page.locator("#id_registration_number").fill("9133 0106 MA2H 8X3Q 42")
     browser_errors.allow(r"/customers/accounts/add/: Failed to load resource: .* status of 400")  # the form, refused

@@ -278,6 +278,40 @@ def test_add_with_tags_and_custom_fields(admin_client: Client) -> None:
     assert ">标签<" in page and ">Tags<" not in page
 
 
+def test_a_tag_holding_a_comma_is_quoted_in_the_box_and_kept(admin_client: Client, admin: User) -> None:
+    """A tag named "A, B Trading" (from the API or an import) shows quoted in the tags box and
+    survives a save that adds another; quotes that do not read are the field's error, nothing saved."""
+    from guanxi.core import services as core_services
+
+    def names() -> set[str]:
+        core_services.tags_remember(gadget)
+        return set(gadget._tag_names)
+
+    gadget = GadgetFactory(owner=admin, name="Tagged")
+    core_services.tags_set(gadget, ["A, B Trading", "vip"])
+    edit = f"{GADGETS}{gadget.pk}/edit/"
+    assert 'value="&quot;A, B Trading&quot;, vip"' in body(admin_client.get(edit))
+    saved = admin_client.post(
+        edit,
+        {"name": "Tagged", "price": "1", "status": "new", "version": gadget.version, "tags": '"A, B Trading", vip, 新'},
+    )
+    assert saved.status_code == 302
+    assert names() == {"A, B Trading", "vip", "新"}
+    gadget.refresh_from_db()
+    refused = admin_client.post(
+        edit, {"name": "Renamed", "price": "1", "status": "new", "version": gadget.version, "tags": '"A, B'}
+    )
+    assert refused.status_code == 400 and "opens a double quote but does not close it" in body(refused)
+    gadget.refresh_from_db()
+    assert gadget.name == "Tagged"
+    # The bulk bar reads tags so too, and says what is wrong with its quotes.
+    admin_client.post(f"{GADGETS}bulk/", {"action": "add_tags", "tags": '"C; D", e', "pk": [gadget.pk]})
+    assert {"C; D", "e"} <= names()
+    bad = admin_client.post(f"{GADGETS}bulk/", {"action": "add_tags", "tags": '"x" y', "pk": [gadget.pk]}, follow=True)
+    assert "goes on after its closing double quote" in body(bad)
+    assert names() == {"A, B Trading", "vip", "新", "C; D", "e"}
+
+
 def test_the_tags_input_offers_the_existing_tags_while_they_are_few(
     admin_client: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:

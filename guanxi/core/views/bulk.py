@@ -21,6 +21,7 @@ from guanxi.core.bulk import acting_on
 from guanxi.core.db import one_unit
 from guanxi.core.errors import FieldErrors, GuanxiError, PreconditionFailed
 from guanxi.core.forms import RecordForm, parse_tags, record_form_class
+from guanxi.core.list_cells import QuoteError
 from guanxi.core.views.base import ResourceView, delete_verb, has_custom_delete_verb, resource_url, safe_next
 from guanxi.core.views.lists import bulk_actions
 
@@ -171,8 +172,16 @@ class BulkActionView(ResourceView):
             status=400,
         )
 
+    def quotes_refused(self, exc: QuoteError, back: str) -> HttpResponse:
+        """The tags typed in the bulk bar whose double quotes do not read: nothing done, and what to write."""
+        messages.error(self.request, _("Nothing was changed: %(reason)s") % {"reason": exc})
+        return redirect(back)
+
     def _retag(self, objects: list[models.Model], back: str, *, add: bool) -> HttpResponse:
-        names = parse_tags(self.request.POST.get("tags", ""))
+        try:
+            names = parse_tags(self.request.POST.get("tags", ""))
+        except QuoteError as exc:
+            return self.quotes_refused(exc, back)
         if not names:
             messages.error(self.request, _("Type the tags to add or remove, separated by commas."))
             return redirect(back)
@@ -352,7 +361,10 @@ class BulkActionView(ResourceView):
             return self.bulk_confirm(action, back, **extra)
         kwargs: dict[str, Any] = {}
         if action in ("add_tags", "remove_tags"):
-            kwargs["tags"] = parse_tags(post.get("tags", ""))
+            try:
+                kwargs["tags"] = parse_tags(post.get("tags", ""))
+            except QuoteError as exc:
+                return self.quotes_refused(exc, back)
         elif action == "owner":
             kwargs["owner"] = int(post["owner"]) if post.get("owner", "").isdigit() else None
         elif action == "release":
