@@ -221,7 +221,8 @@ def _new_result() -> dict[str, Any]:
     return {"selected": 0, "changed": 0, "unchanged": 0, "skipped": 0, "failed": 0, "skipped_ids": [], "errors": []}
 
 
-def _merge(total: dict[str, Any], part: dict[str, Any]) -> dict[str, Any]:
+def merge_results(total: dict[str, Any], part: dict[str, Any]) -> dict[str, Any]:
+    """Add a part's counters and listed ids and errors to ``total`` (a job's chunks, a handover's shares)."""
     for key in ("selected", "changed", "unchanged", "skipped", "failed"):
         total[key] = total.get(key, 0) + part.get(key, 0)
     for key in ("skipped_ids", "errors"):
@@ -380,18 +381,21 @@ def bulk_chunks(
     result: dict[str, Any] | None = None,
     last: Any = 0,
     saved: Callable[[Any, dict[str, Any]], None],
+    apply: Callable[[list[Any]], dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Apply ``plan`` to the ``chosen`` records above id ``last``, ``CHUNK`` at a time: one transaction
     each, in which ``saved(last id, result so far)`` writes the job's checkpoint, so that the work and
     the checkpoint commit together and a resumed job goes on after the last chunk that did. A record
-    the service refuses is counted and listed; the others go on. ``result``: the counts so far."""
+    the service refuses is counted and listed; the others go on. ``result``: the counts so far.
+    ``apply(ids)``: what to do to a chunk instead of ``plan`` (a handover shares it among several)."""
     result = result if result is not None else _new_result()
     while True:
         pks = list(chosen.filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)[:CHUNK])
         if not pks:
             return result
         with transaction.atomic():
-            result = _merge(result, bulk_apply_ids(plan, user, pks, all_or_nothing=False))
+            part = apply(pks) if apply is not None else bulk_apply_ids(plan, user, pks, all_or_nothing=False)
+            result = merge_results(result, part)
             last = pks[-1]
             saved(last, result)
 

@@ -15,12 +15,19 @@ class CustomersConfig(AppConfig):
         from guanxi.customers.services.merge import register_customer_movers
 
         register_customers()
+        from guanxi.customers.services.accounts import contacts_going_with, primary_companies
         from guanxi.customers.services.pool import contacts_along_to_pool
-        from guanxi.identity.handover import register_handover
+        from guanxi.identity.handover import Follows, register_handover
 
-        # A company before its people: those its owner held go with it (into the pool too).
+        # A company before its people: those its owner held go with it (into the pool too), and, when
+        # several colleagues share the records, a person goes to whoever holds or takes their company.
         register_handover("accounts", position=10)
-        register_handover("contacts", position=20, pooled_along=contacts_along_to_pool)
+        register_handover(
+            "contacts",
+            position=20,
+            pooled_along=contacts_along_to_pool,
+            follows=Follows(leader="accounts", leaders=primary_companies, going_with=contacts_going_with),
+        )
         from guanxi.core.search.customers import register_customer_search
 
         register_customer_search()

@@ -14,7 +14,7 @@ from guanxi.core.choices import Action
 from guanxi.core.permissions import hidden_fields
 from guanxi.core.registry import Resource
 from guanxi.identity import services
-from guanxi.identity.handover import handover
+from guanxi.identity.handover import handover, handover_preview
 from guanxi.identity.models import FieldRule, RolePermission
 
 router = Router(tags=["identity"])
@@ -46,10 +46,13 @@ class RolePermissionsIn(Schema):
 class HandoverIn(Schema):
     model_config = ConfigDict(extra="forbid")
     recipient: int | None = None  # the colleague who takes the records over (a user id)
+    # Or several colleagues (user ids) who share them out evenly, each company with its people.
+    recipients: list[int] | None = None
     to_pool: bool = False  # records of resources with a pool (accounts) go back to it instead
     reason: str = ""  # to the pool: why (one's own words)
     reason_id: int | None = None  # to the pool: one of the release reasons (GET /pool-reasons)
     deactivate: bool = False  # deactivate the user once their records are handed over
+    preview: bool = False  # only tell how many records each colleague would get; nothing moves
 
 
 class TokenIn(Schema):
@@ -70,13 +73,19 @@ def user_routes(router: Router, resource: Resource) -> None:
     @router.post(
         "/{id}/handover",
         response={200: dict, 202: dict},
-        summary="Hand over every record a user owns (离职交接) to a colleague or the pool; 202 and a job when many",
+        summary=(
+            "Hand over every record a user owns (离职交接) to a colleague, shared among several, or to the pool;"
+            " 202 and a job when many; with preview, only the split"
+        ),
     )
     def handover_records(request: HttpRequest, id: int, payload: HandoverIn) -> HttpResponse:
         from guanxi.core.api_jobs import job_json
 
         require_token_scope(request, resource.object_type, Action.VIEW)
-        outcome = handover(pk=id, user=request.user, **payload.model_dump())
+        choice = payload.model_dump(exclude={"preview"})
+        if payload.preview:
+            return json_response(handover_preview(pk=id, user=request.user, **choice))
+        outcome = handover(pk=id, user=request.user, **choice)
         if isinstance(outcome, dict):
             return json_response(outcome)
         return json_response(job_json(outcome), status=202, headers={"Location": f"/api/v1/jobs/{outcome.pk}"})

@@ -1,8 +1,9 @@
 """A user's handovers in words, in their change history (``display.register_change_words``).
 
 A handover (``identity.handover``) is kept in the departing user's change log as data: whom to, how
-many of each kind moved, how many were skipped. The history reads "Accounts: 3 to 李四", "Contacts: 5
-to the pool"; a recipient the reader may not see is not named (``record_names``).
+many of each kind moved (to each colleague, when several shared them out), how many were skipped. The
+history reads "Accounts: 3 to 李四", "Accounts: 2 to 王五", "Contacts: 5 to the pool"; a recipient the
+reader may not see is not named (``record_names``).
 """
 
 from __future__ import annotations
@@ -25,20 +26,46 @@ def _records(path: str) -> str:
         return path
 
 
+def _shared(value: dict[str, Any]) -> dict[int, dict[str, int]]:
+    """A handover's counts by colleague (user id -> kind -> how many, their people included), when
+    it names them (handovers since several colleagues could share the records out)."""
+    shared = value.get("recipients")
+    if not isinstance(shared, dict):
+        return {}
+    return {int(pk): dict(kinds or {}) for pk, kinds in shared.items() if str(pk).isdigit()}
+
+
 def handover_words(values: list[Any], user: Any) -> ChangeValueWords:
-    """One line per kind of record: how many went to whom, then what was left and why."""
-    names = record_names(User, {v.get("recipient") for v in values if isinstance(v, dict)}, user)
+    """One line per kind of record and colleague: how many went to whom, then what was left and why."""
+    dicts = [v for v in values if isinstance(v, dict)]
+    wanted = {v.get("recipient") for v in dicts} | {pk for v in dicts for pk in _shared(v)}
+    names = record_names(User, wanted, user)
+
+    def line(path: str, count: Any, recipient: str) -> str:
+        return _("%(records)s: %(count)s to %(recipient)s") % {
+            "records": _records(path),
+            "count": count,
+            "recipient": recipient,
+        }
 
     def words(value: Any, _record_id: Any) -> list[str]:
         if not isinstance(value, dict):
             return [str(value)]
         pooled = set(value.get("pool") or [])
-        recipient = names.get(value.get("recipient"), "—")
-        lines = [
-            _("%(records)s: %(count)s to %(recipient)s")
-            % {"records": _records(path), "count": count, "recipient": _("the pool") if path in pooled else recipient}
-            for path, count in (value.get("moved") or {}).items()
-        ]
+        shared = _shared(value)
+        if shared or "recipients" in value:
+            lines = [
+                line(path, count, _("the pool")) for path, count in (value.get("moved") or {}).items() if path in pooled
+            ]
+            lines += [
+                line(path, count, names.get(pk, "—")) for pk, kinds in shared.items() for path, count in kinds.items()
+            ]
+        else:  # an entry written before several colleagues could share the records out
+            recipient = names.get(value.get("recipient"), "—")
+            lines = [
+                line(path, count, _("the pool") if path in pooled else recipient)
+                for path, count in (value.get("moved") or {}).items()
+            ]
         skipped = int(value.get("skipped") or 0)
         if skipped:
             lines.append(

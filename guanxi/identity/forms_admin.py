@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy
 from guanxi.core.choices import Action, FieldAccess, Scope, ShareAccess
 from guanxi.core.forms import DATETIME_INPUT_FORMATS, DateTimeInput, RecordForm, register_form_tweak, style_widget
 from guanxi.core.permissions import scope_for
-from guanxi.core.pickers import RecordPicker
+from guanxi.core.pickers import RecordIdsField, RecordPicker
 from guanxi.core.registry import resources
 from guanxi.identity.models import Role, Team, User
 
@@ -257,13 +257,16 @@ class ShareForm(forms.Form):
 class HandoverForm(forms.Form):
     """Whom a colleague's records go to (``identity.handover``); the service checks every choice."""
 
-    # Picked by typing, as owners are: a company's people are too many for a select.
-    recipient = forms.ModelChoiceField(
+    # Picked by typing, as owners are: a company's people are too many for a select. Several may
+    # share the records (a departing salesperson's customers split among the team).
+    recipients = RecordIdsField(
+        "users",
+        User.objects.filter(is_active=True),
         label=gettext_lazy("Hand over to"),
-        queryset=User.objects.filter(is_active=True),
         required=False,
-        widget=RecordPicker("users", User.objects.filter(is_active=True)),
-        help_text=gettext_lazy("The colleague who becomes the owner of the records."),
+        help_text=gettext_lazy(
+            "One colleague, or several: the records are shared out evenly among them, each company with its people."
+        ),
     )
     to_pool = forms.BooleanField(required=False)
     reason_id = forms.TypedChoiceField(

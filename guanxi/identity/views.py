@@ -44,6 +44,7 @@ from guanxi.identity.forms_admin import HandoverForm, RolePermissionsForm, Share
 from guanxi.identity.handover import (
     handover,
     handover_counts,
+    handover_preview,
     handover_source,
     left_to_a_person,
     may_hand_over,
@@ -120,8 +121,9 @@ class UserDeleteView(ObjectDeleteView):
 
 class UserHandoverView(GuanxiViewMixin, View):
     """``/settings/users/<id>/handover/`` (交接客户): how many records of each kind the user owns (of
-    those the viewer may see), and the form that hands them over to a colleague or the pool
-    (``identity.handover``). Small handovers are done at once; large ones go to a job's page."""
+    those the viewer may see), and the form that hands them over to one colleague or shares them out
+    among several, or sends them to the pool (``identity.handover``). "Preview" shows how many each
+    colleague would get and moves nothing. Small handovers are done at once; large ones go to a job's page."""
 
     http_method_names = ["get", "post"]
 
@@ -142,25 +144,22 @@ class UserHandoverView(GuanxiViewMixin, View):
         form = self.form(source, counts, request.POST)
         if form.is_valid():
             data = form.cleaned_data
-            recipient = data.get("recipient")
+            choice: dict[str, Any] = {
+                "pk": source.pk,
+                "user": request.user,
+                "recipients": data.get("recipients") or [],
+                "to_pool": bool(data.get("to_pool")),
+                "reason": data.get("reason") or "",
+                "reason_id": data.get("reason_id"),
+                "deactivate": bool(data.get("deactivate")),
+            }
             try:
-                outcome = handover(
-                    pk=source.pk,
-                    user=request.user,
-                    recipient=recipient.pk if recipient is not None else None,
-                    to_pool=bool(data.get("to_pool")),
-                    reason=data.get("reason") or "",
-                    reason_id=data.get("reason_id"),
-                    deactivate=bool(data.get("deactivate")),
-                )
+                if request.POST.get("preview"):
+                    split = split_table(handover_preview(**choice), counts)
+                    return self.render_page(source, counts, form, split=split)
+                outcome = handover(**choice)
             except FieldErrors as exc:
-                for key, msgs in exc.errors.items():
-                    for msg in msgs:
-                        if key in form.fields:
-                            form.add_error(key, msg)
-                        else:  # a record a service refused ("records.<id>.<field>"): above the form
-                            record = key.split(".")[1] if key.startswith("records.") else ""
-                            form.add_error(None, f"#{record}: {msg}" if record else msg)
+                _form_errors(form, exc)
             else:
                 if isinstance(outcome, Job):
                     text = _("Many records: the handover runs in the background. Its progress is shown here.")
@@ -183,7 +182,14 @@ class UserHandoverView(GuanxiViewMixin, View):
             offer_deactivate=source.is_active and source.pk != user.pk and manages,
         )
 
-    def render_page(self, source: User, counts: list[Any], form: HandoverForm, status: int = 200) -> HttpResponse:
+    def render_page(
+        self,
+        source: User,
+        counts: list[Any],
+        form: HandoverForm,
+        status: int = 200,
+        split: dict[str, Any] | None = None,
+    ) -> HttpResponse:
         users = resource_at("users")
         rows = []
         for resource, count in counts:
@@ -208,8 +214,47 @@ class UserHandoverView(GuanxiViewMixin, View):
             "list_url": resource_url(users, "list"),
             "verbose_name_plural": users.label_plural,
             "back_url": resource_url(users, "detail", source.pk),
+            "split": split,
         }
         return render(self.request, "identity/user_handover.html", context, status=status)
+
+
+def _form_errors(form: HandoverForm, exc: FieldErrors) -> None:
+    """A refused handover's errors on the form: by field, else above it."""
+    for key, msgs in exc.errors.items():
+        for msg in msgs:
+            if key in form.fields:
+                form.add_error(key, msg)
+            else:  # a record a service refused ("records.<id>.<field>"): above the form
+                record = key.split(".")[1] if key.startswith("records.") else ""
+                form.add_error(None, f"#{record}: {msg}" if record else msg)
+
+
+def _names(ids: Any) -> dict[str, str]:
+    """Colleagues' names by id (as text: a result's keys), in one query."""
+    pks = [int(pk) for pk in ids]
+    return {str(person.pk): str(person) for person in User.objects.filter(pk__in=pks)} if pks else {}
+
+
+def split_table(split: dict[str, Any], counts: list[Any]) -> dict[str, Any]:
+    """A preview (``handover_preview``) as the page's table: a column per kind of record the user
+    owns, a row per colleague in the order named, then the pool's."""
+    kinds = [resource for resource, count in counts if count]
+    names = _names(split["recipients"])
+    rows = [
+        {
+            "id": pk,
+            "name": names.get(pk, f"#{pk}"),
+            "counts": [got.get(resource.path, 0) for resource in kinds],
+            "total": sum(got.values()),
+        }
+        for pk, got in split["recipients"].items()
+    ]
+    pool = split.get("pool") or {}
+    if pool:
+        cells = [pool.get(resource.path, 0) for resource in kinds]
+        rows.append({"id": "pool", "name": capfirst(_("the pool")), "counts": cells, "total": sum(cells)})
+    return {"kinds": [resource.label_plural for resource in kinds], "rows": rows, "skipped": split.get("skipped", 0)}
 
 
 def handover_summary(outcome: dict[str, Any], source: Any) -> str:
@@ -224,6 +269,12 @@ def handover_summary(outcome: dict[str, Any], source: Any) -> str:
         parts.append(str(capfirst(text)))
     if not parts:
         parts.append(_("There was nothing to hand over."))
+    got = outcome.get("recipients") or {}
+    if len(got) > 1:  # shared out: how many each colleague took over, people going with their company included
+        names = _names(got)
+        for pk, kinds in got.items():
+            text = _("%(recipient)s takes over %(count)s.")
+            parts.append(text % {"recipient": names.get(pk, f"#{pk}"), "count": sum(kinds.values())})
     if outcome.get("skipped"):
         parts.append(_("%(count)s skipped (you may not change them).") % {"count": outcome["skipped"]})
     if (outcome.get("handover") or {}).get("deactivated"):

@@ -104,6 +104,6 @@ def ui_handover(c: UiCheck) -> None:
     for key in w.keys("user"):
         expected = c.status(key, "user", W.USER_VIEW, NO_PEOPLE, 302)
         label = f"handover {key}"
-        c.request(label, "POST", url(key), expected, {"recipient": _recipient(w, key)})
+        c.request(label, "POST", url(key), expected, {"recipients": _recipient(w, key)})
         if expected == 302 and c.who != "anonymous":
             _none_left(c, w, key, label)

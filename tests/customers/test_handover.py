@@ -111,6 +111,8 @@ def test_moves_exactly_the_users_records_and_records_the_handover(admin: User, d
         "recipient": successor.pk,
         "pool": [],
         "moved": {"accounts": 3, "contacts": 1},
+        # Per colleague, the person who went with their company included.
+        "recipients": {str(successor.pk): {"accounts": 3, "contacts": 2}},
         "skipped": 0,
         "failed": 0,
     }
@@ -330,7 +332,7 @@ def test_the_page_shows_the_counts_and_hands_over(admin: User, desk: Desk, succe
     assert page.status_code == 200
     html = page.content.decode()
     assert 'data-count="3"' in html and 'data-count="2"' in html
-    assert 'data-gx-picker data-name="recipient"' in html and reverse("ui:pick", args=["users"]) in html
+    assert 'data-gx-picker data-name="recipients" data-multiple' in html and reverse("ui:pick", args=["users"]) in html
     assert 'name="to_pool"' in html and 'name="deactivate"' in html
     # With the pool, the person at no company of theirs still needs a colleague (王总 goes with 0号).
     assert "still for the colleague above: contacts 1." in html
@@ -339,7 +341,7 @@ def test_the_page_shows_the_counts_and_hands_over(admin: User, desk: Desk, succe
     assert empty.status_code == 400 and "Choose who takes over" in empty.content.decode()
     assert owned(desk.departing) == (3, 2)
 
-    done = client.post(url, {"recipient": successor.pk}, follow=True)
+    done = client.post(url, {"recipients": successor.pk}, follow=True)
     assert done.redirect_chain[-1] == (url, 302)
     text = done.content.decode()
     assert "Accounts handed over: 3." in text and 'data-count="0"' in text
@@ -357,7 +359,7 @@ def test_the_page_sends_a_large_handover_to_its_job(
     url = reverse("ui:users-handover", args=[desk.departing.pk])
     assert 'id="handover-in-background"' in client_for(admin).get(url).content.decode()
     with django_capture_on_commit_callbacks(execute=True):
-        response = client_for(admin).post(url, {"recipient": successor.pk, "deactivate": "on"})
+        response = client_for(admin).post(url, {"recipients": successor.pk, "deactivate": "on"})
     job = Job.objects.get(kind="handover")
     assert response.status_code == 302 and response["Location"] == reverse("ui:job-detail", args=[job.pk])
     assert "Handover" in client_for(admin).get(response["Location"]).content.decode()
@@ -384,7 +386,7 @@ def test_the_pages_point_to_the_handover(admin: User, desk: Desk, successor: Use
     assert desk.departing.is_active is False
 
     # Afterwards the records are handed over from the deactivated user's page.
-    client_for(admin).post(handover_url, {"recipient": successor.pk})
+    client_for(admin).post(handover_url, {"recipients": successor.pk})
     assert owned(desk.departing) == (0, 0)
     history = client_for(admin).get(reverse("ui:users-detail", args=[desk.departing.pk])).content.decode()
     assert "Accounts: 3 to 张伟" in history
@@ -440,3 +442,315 @@ def test_the_page_says_when_the_role_must_pick_a_listed_reason(lead: User, desk:
     Role.objects.filter(pk=lead.role_id).update(pool_reason_required=True)
     page = client_for(lead).get(url).content.decode()
     assert "— choose a reason —" in page and "say it in your own words" not in page
+
+
+# --- several colleagues share the records out ---------------------------------------------------------------
+
+
+@dataclass
+class Team3:
+    """Three colleagues of 华东 who share out a departing rep's customers."""
+
+    people: list[User]
+
+    @property
+    def ids(self) -> list[int]:
+        return [person.pk for person in self.people]
+
+
+@pytest.fixture
+def team3(make_user: Callable[..., User], sales_role: Role, team_east: Team) -> Team3:
+    return Team3([make_user(role=sales_role, team=team_east, name=name) for name in ("张伟", "王芳", "刘洋")])
+
+
+def spread(counts: list[int]) -> int:
+    return max(counts) - min(counts)
+
+
+@pytest.mark.parametrize("how_many", [2, 3])
+def test_accounts_are_dealt_evenly_in_turn(
+    admin: User, rep: User, team3: Team3, make_account: Callable[..., Account], how_many: int
+) -> None:
+    accounts = [make_account(name=f"杭州西湖茶业{i}号", by=rep) for i in range(7)]
+    people = team3.people[:how_many]
+
+    result = handover(pk=rep.pk, user=admin, recipients=[person.pk for person in people])
+
+    assert isinstance(result, dict) and result["changed"] == 7
+    got = [Account.objects.filter(owner=person).count() for person in people]
+    assert sum(got) == 7 and spread(got) <= 1
+    # Round robin in id order, one to each colleague in the order named.
+    owners = list(
+        Account.objects.filter(pk__in=[a.pk for a in accounts]).order_by("pk").values_list("owner", flat=True)
+    )
+    assert owners == [people[i % how_many].pk for i in range(7)]
+    assert result["resources"]["accounts"]["recipients"] == {str(p.pk): n for p, n in zip(people, got, strict=True)}
+    assert result["recipients"] == {str(p.pk): {"accounts": n} for p, n in zip(people, got, strict=True)}
+    # The departing user's change log names every colleague and how many each got.
+    logged = ChangeLogEntry.objects.filter(content_type__model="user", object_id=rep.pk).latest("id")
+    record = logged.changes["handover"][1]
+    assert record["recipient"] is None and record["recipients"] == result["recipients"]
+    history = client_for(admin).get(reverse("ui:users-detail", args=[rep.pk])).content.decode()
+    for person, count in zip(people, got, strict=True):
+        assert f"Accounts: {count} to {person.display_name}" in history
+
+
+def test_people_go_with_their_company_and_the_others_are_dealt(
+    admin: User,
+    rep: User,
+    team3: Team3,
+    make_account: Callable[..., Account],
+    make_contact: Callable[..., Contact],
+) -> None:
+    """Each company's people go to the colleague who gets the company; a person of the departing rep
+    at a company one of the colleagues holds already goes to that colleague; the people at no company
+    are dealt in turn. The preview said so beforehand."""
+    companies = [make_account(name=f"苏州工业园区电子{i}号", by=rep) for i in range(5)]
+    at_company = [
+        make_contact(by=rep, family_name="周", given_name=f"{i}{j}", accounts=[{"account": c.pk, "role": "采购"}])
+        for i, c in enumerate(companies)
+        for j in range(i % 3)  # 0, 1 or 2 people a company
+    ]
+    held = make_account(name="王芳的老客户", by=team3.people[1])
+    at_held = make_contact(
+        family_name="吴", given_name="工", owner_id=rep.pk, accounts=[{"account": held.pk, "role": "技术"}]
+    )
+    alone = [make_contact(by=rep, family_name="郑", given_name=f"{i}") for i in range(5)]
+
+    preview = handover_module.handover_preview(pk=rep.pk, user=admin, recipients=team3.ids)
+    assert owned(rep) == (5, len(at_company) + 1 + 5)  # the preview moved nothing
+
+    result = handover(pk=rep.pk, user=admin, recipients=team3.ids)
+
+    assert isinstance(result, dict) and owned(rep) == (0, 0)
+    for contact in at_company:
+        contact.refresh_from_db()
+        company = contact.account_links.get(is_primary=True).account
+        assert contact.owner_id == company.owner_id
+    assert Contact.objects.get(pk=at_held.pk).owner_id == team3.people[1].pk
+    dealt = [Contact.objects.filter(pk__in=[c.pk for c in alone], owner=person).count() for person in team3.people]
+    assert sum(dealt) == 5 and spread(dealt) <= 1
+    accounts = [Account.objects.filter(owner=person).exclude(pk=held.pk).count() for person in team3.people]
+    assert spread(accounts) <= 1
+    # The result and the preview count alike, people going with their company included.
+    assert preview["recipients"] == result["recipients"]
+    for person in team3.people:
+        mine = result["recipients"][str(person.pk)]
+        assert mine.get("contacts", 0) == Contact.objects.filter(owner=person).count()
+
+
+def test_to_the_pool_and_the_people_left_shared_among_colleagues(
+    admin: User, rep: User, team3: Team3, make_account: Callable[..., Account], make_contact: Callable[..., Contact]
+) -> None:
+    company = make_account(name="无锡太湖纺织", by=rep)
+    in_pool = make_contact(
+        by=rep, family_name="孙", given_name="总", accounts=[{"account": company.pk, "role": "总经理"}]
+    )
+    alone = [make_contact(by=rep, family_name="钱", given_name=f"{i}") for i in range(4)]
+
+    preview = handover_module.handover_preview(
+        pk=rep.pk, user=admin, recipients=team3.ids[:2], to_pool=True, reason="离职"
+    )
+    assert preview["pool"] == {"accounts": 1, "contacts": 1}
+    result = handover(pk=rep.pk, user=admin, recipients=team3.ids[:2], to_pool=True, reason="离职")
+
+    assert isinstance(result, dict) and result["resources"]["accounts"]["action"] == "release"
+    assert Account.objects.get(pk=company.pk).pooled_at is not None
+    assert Contact.objects.get(pk=in_pool.pk).owner_id is None
+    dealt = [Contact.objects.filter(pk__in=[c.pk for c in alone], owner=person).count() for person in team3.people[:2]]
+    assert dealt == [2, 2]
+    assert preview["recipients"] == result["recipients"]
+
+
+@pytest.mark.parametrize("wrong", ["inactive", "same", "twice", "empty", "both", "not_a_number"])
+def test_refuses_a_list_of_colleagues_naming_the_field(
+    admin: User, desk: Desk, team3: Team3, make_user: Callable[..., User], wrong: str
+) -> None:
+    gone = make_user(name="已离职")
+    User.objects.filter(pk=gone.pk).update(is_active=False)
+    kwargs: dict[str, Any] = {
+        "inactive": {"recipients": [team3.ids[0], gone.pk]},
+        "same": {"recipients": [team3.ids[0], desk.departing.pk]},
+        "twice": {"recipients": [team3.ids[0], team3.ids[1], team3.ids[0]]},
+        "empty": {"recipients": []},
+        "both": {"recipient": team3.ids[0], "recipients": team3.ids[1:]},
+        "not_a_number": {"recipients": [team3.ids[0], "张伟"]},
+    }[wrong]
+    with pytest.raises(FieldErrors) as refused:
+        handover(pk=desk.departing.pk, user=admin, **kwargs)
+    assert list(refused.value.errors) == ["recipients"], refused.value.errors
+    message = refused.value.errors["recipients"][0]
+    if wrong in ("inactive", "twice"):
+        assert str(gone.pk if wrong == "inactive" else team3.ids[0]) in message
+    assert owned(desk.departing) == (3, 2)
+
+
+def test_an_empty_list_is_enough_when_everything_goes_to_the_pool(
+    admin: User, rep: User, make_account: Callable[..., Account]
+) -> None:
+    make_account(name="北京示例科技", by=rep)
+    result = handover(pk=rep.pk, user=admin, recipients=[], to_pool=True, reason="客户暂无预算")
+    assert isinstance(result, dict) and result["changed"] == 1 and result["recipients"] == {}
+
+
+def test_a_large_handover_shares_out_in_a_resumable_job(
+    admin: User,
+    rep: User,
+    team3: Team3,
+    make_account: Callable[..., Account],
+    make_contact: Callable[..., Contact],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Chunks of two; the job is stopped after its second chunk and resumed: the deal goes on where it
+    stopped (the turn is in the checkpoint), so the split is as even as in one go."""
+    from guanxi.core.jobs import job_run
+
+    monkeypatch.setattr(bulk, "SYNC_LIMIT", 2)
+    monkeypatch.setattr(bulk, "CHUNK", 2)
+    companies = [make_account(name=f"宁波港口物流{i}号", by=rep) for i in range(7)]
+    people = [
+        make_contact(by=rep, family_name="林", given_name=f"{i}", accounts=[{"account": c.pk, "role": "采购"}])
+        for i, c in enumerate(companies[:3])
+    ]
+    alone = [make_contact(by=rep, family_name="何", given_name=f"{i}") for i in range(5)]
+    job = handover(pk=rep.pk, user=admin, recipients=team3.ids)
+    assert isinstance(job, Job) and job.params["recipients"] == team3.ids
+
+    real_apply = handover_module.Dealer.apply
+    chunks = iter(range(100))
+
+    def stop_after_two(self: Any, step: Any, ids: list[Any], *, all_or_nothing: bool) -> dict[str, Any]:
+        if next(chunks) == 2:
+            raise RuntimeError("the worker stopped")
+        return real_apply(self, step, ids, all_or_nothing=all_or_nothing)
+
+    monkeypatch.setattr(handover_module.Dealer, "apply", stop_after_two)
+    job = job_run(job.pk)
+    assert job.status == "failed"
+    assert job.checkpoint["turn"] == 4 and job.checkpoint["last"] == companies[3].pk
+    monkeypatch.setattr(handover_module.Dealer, "apply", real_apply)
+    Job.objects.filter(pk=job.pk).update(status="running")
+    job = job_run(job.pk)
+
+    assert job.status == "succeeded", (job.error, job.result)
+    assert owned(rep) == (0, 0)
+    owners = list(
+        Account.objects.filter(pk__in=[a.pk for a in companies]).order_by("pk").values_list("owner", flat=True)
+    )
+    assert owners == [team3.ids[i % 3] for i in range(7)]
+    for contact in people:
+        assert (
+            Contact.objects.get(pk=contact.pk).owner_id
+            == Account.objects.get(pk=contact.account_links.get().account_id).owner_id
+        )
+    dealt = [Contact.objects.filter(pk__in=[c.pk for c in alone], owner=pk).count() for pk in team3.ids]
+    assert sum(dealt) == 5 and spread(dealt) <= 1
+    expected = {
+        str(pk): {"accounts": owners.count(pk), "contacts": Contact.objects.filter(owner_id=pk).count()}
+        for pk in team3.ids
+    }
+    assert job.result["recipients"] == expected
+    logged = ChangeLogEntry.objects.filter(content_type__model="user", object_id=rep.pk, changes__has_key="handover")
+    assert logged.count() == 1 and logged.get().changes["handover"][1]["recipients"] == expected
+
+
+def test_a_job_queued_with_one_recipient_before_still_runs(
+    admin: User, desk: Desk, successor: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A job's parameters from before several colleagues could share the records out: ``recipient`` only."""
+    from guanxi.core.jobs import job_run, job_start
+
+    params = {"user": desk.departing.pk, "recipient": successor.pk, "to_pool": False, "reason": "", "deactivate": False}
+    job = job_start(kind="handover", user=admin, object_type="identity.user", params=params, enqueue=False)
+    job = job_run(job.pk)
+    assert job.status == "succeeded", job.error
+    assert owned(successor) == (3, 2) and owned(desk.departing) == (0, 0)
+
+
+def test_the_api_takes_a_list_of_colleagues_and_previews(admin: User, desk: Desk, team3: Team3) -> None:
+    url = f"users/{desk.departing.pk}/handover"
+    refused = Api(admin).post(url, {"recipients": [team3.ids[0], team3.ids[0]]})
+    assert refused.status_code == 400 and [e["field"] for e in refused.json_body["errors"]] == ["recipients"]
+
+    preview = Api(admin).post(url, {"recipients": team3.ids[:2], "preview": True})
+    assert preview.status_code == 200, preview.json_body
+    assert preview.json_body["total"] == 5 and owned(desk.departing) == (3, 2)
+    # 0号 (with 王总) to the first, 1号 to the second, 2号 to the first; 赵工, at no company, to the second.
+    first, second = (str(pk) for pk in team3.ids[:2])
+    assert preview.json_body["recipients"] == {
+        first: {"accounts": 2, "contacts": 1},
+        second: {"accounts": 1, "contacts": 1},
+    }
+
+    done = Api(admin).post(url, {"recipients": team3.ids[:2]})
+    assert done.status_code == 200, done.json_body
+    assert done.json_body["recipients"] == preview.json_body["recipients"]
+    assert done.json_body["handover"]["recipients"] == team3.ids[:2]
+    assert owned(team3.people[0]) == (2, 1) and owned(team3.people[1]) == (1, 1)
+
+
+def test_the_page_previews_the_split_and_hands_over_to_several(admin: User, desk: Desk, team3: Team3) -> None:
+    client = client_for(admin)
+    url = reverse("ui:users-handover", args=[desk.departing.pk])
+    assert 'id="handover-preview"' in client.get(url).content.decode()
+
+    preview = client.post(url, {"recipients": team3.ids, "preview": "1"})
+    assert preview.status_code == 200
+    html = preview.content.decode()
+    assert 'id="handover-split"' in html and owned(desk.departing) == (3, 2)
+    for person in team3.people:
+        assert f'data-recipient="{person.pk}"' in html and person.display_name in html
+    # Each colleague is still chosen in the picker, to confirm with 交接客户.
+    assert html.count('name="recipients" value=') == 3
+
+    twice = client.post(url, {"recipients": [team3.ids[0], desk.departing.pk]})
+    assert twice.status_code == 400 and "Choose someone else" in twice.content.decode()
+
+    done = client.post(url, {"recipients": team3.ids}, follow=True)
+    assert done.redirect_chain[-1] == (url, 302)
+    text = done.content.decode()
+    assert "Accounts handed over: 3." in text
+    for person in team3.people:
+        assert f"{person.display_name} takes over " in text
+    assert [owned(person)[0] for person in team3.people] == [1, 1, 1]
+
+
+def test_sharing_out_costs_per_record_what_one_colleague_costs(
+    admin: User,
+    make_user: Callable[..., User],
+    team3: Team3,
+    sales_role: Role,
+    team_east: Team,
+    make_account: Callable[..., Account],
+    make_contact: Callable[..., Contact],
+) -> None:
+    """The deal reads a few rows per resource and colleague, never per record: twice the records cost
+    the same extra queries whether one colleague takes them or three share them."""
+
+    def departing(n: int) -> User:
+        person = make_user(role=sales_role, team=team_east)
+        for i in range(n):
+            company = make_account(name=f"测试公司{person.pk}-{i}", by=person)
+            make_contact(by=person, given_name=f"{i}", accounts=[{"account": company.pk, "role": "采购"}])
+            make_contact(by=person, given_name=f"独{i}")
+        return person
+
+    def queries(n: int, recipients: list[int]) -> int:
+        source = departing(n)
+        with CaptureQueriesContext(connection) as captured:
+            handover(pk=source.pk, user=admin, recipients=recipients)
+        assert owned(source) == (0, 0)
+        return len(captured)
+
+    queries(2, team3.ids)  # caches and translations warm
+    one = queries(6, team3.ids[:1]) - queries(3, team3.ids[:1])
+    three = queries(6, team3.ids) - queries(3, team3.ids)
+    assert three <= one, (one, three)
+    # And the preview reads the same whatever the number of records.
+    small, large = departing(2), departing(8)
+    counted = []
+    for source in (small, large):
+        with CaptureQueriesContext(connection) as captured:
+            handover_module.handover_preview(pk=source.pk, user=admin, recipients=team3.ids)
+        counted.append(len(captured))
+    assert counted[0] == counted[1], counted

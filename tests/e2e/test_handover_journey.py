@@ -1,6 +1,7 @@
 """Browser journey of 交接客户 (handing over a departing salesperson's records), on a phone-size screen
 in the 中文 UI: from the user's page to the handover form, whose counts, colleague picker and buttons
-fit 390 px; the colleague picked by the initials of their name; the user deactivated afterwards."""
+fit 390 px; two colleagues picked by the initials of their names, the split between them previewed;
+the user deactivated afterwards."""
 
 from __future__ import annotations
 
@@ -24,11 +25,12 @@ from guanxi.identity.models import User
 admin = User.objects.get(email={email!r})
 leaving = User.objects.create_user(email="qian.lizhi@example.com", password=None, display_name="钱离职")
 taking = User.objects.create_user(email="sun.jieshou@example.com", password=None, display_name="孙接手")
+sharing = User.objects.create_user(email="zhou.fendan@example.com", password=None, display_name="周分担")
 ids = []
 for name in ("温州瓯江电气有限公司", "宁波浦江模具有限公司"):
     ids.append(services.account_create(user=admin, data={{"name": name, "owner_id": leaving.pk}}).pk)
 services.contact_create(user=admin, data={{"family_name": "周", "given_name": "采购", "owner_id": leaving.pk}})
-print(json.dumps({{"leaving": leaving.pk, "taking": taking.pk, "accounts": ids}}))
+print(json.dumps({{"leaving": leaving.pk, "taking": taking.pk, "sharing": sharing.pk, "accounts": ids}}))
 """
 
 
@@ -46,10 +48,17 @@ def test_handover_journey(page: Page, make_page: Any, shot: Any, accounts: Any, 
     expect(phone.locator('#handover-counts [data-count="2"]')).to_have_count(1)
     expect(phone.locator('#handover-counts [data-count="1"]')).to_have_count(1)
 
-    # --- the colleague, by the initials of their name; deactivate afterwards -----------------------------
-    phone.locator("#id_recipient").fill("sjs")
-    phone.locator("#id_recipient_options [data-picker-option]").filter(has_text="孙接手").click()
-    expect(phone.locator('#handover-form [data-picker-chosen] input[name="recipient"]')).to_have_count(1)
+    # --- two colleagues, by the initials of their names; the split previewed; deactivate afterwards ------
+    for initials, name in (("sjs", "孙接手"), ("zfd", "周分担")):
+        phone.locator("#id_recipients").fill(initials)
+        phone.locator("#id_recipients_options [data-picker-option]").filter(has_text=name).click()
+    expect(phone.locator('#handover-form [data-picker-chosen] input[name="recipients"]')).to_have_count(2)
+    phone.locator("#handover-preview").click()
+    expect(phone.locator("#handover-split tbody tr")).to_have_count(2)
+    # 温州 to the first named, 宁波 to the second; 周采购, at no company, to the first again.
+    expect(phone.locator(f'#handover-split [data-recipient="{ids["taking"]}"] [data-share-total]')).to_have_text("2")
+    expect(phone.locator(f'#handover-split [data-recipient="{ids["sharing"]}"] [data-share-total]')).to_have_text("1")
+    expect(phone.locator('#handover-form [data-picker-chosen] input[name="recipients"]')).to_have_count(2)
     phone.locator("#id_deactivate").check()
     shot("phone-handover-form", phone)
     # Nothing wider than the screen: no sideways scrolling on a phone.
@@ -68,3 +77,5 @@ def test_handover_journey(page: Page, make_page: Any, shot: Any, accounts: Any, 
     shot("phone-handed-over", phone)
     phone.goto(f"/customers/accounts/{ids['accounts'][0]}/")
     expect(phone.locator('[data-field="owner"]')).to_contain_text("孙接手")
+    phone.goto(f"/customers/accounts/{ids['accounts'][1]}/")
+    expect(phone.locator('[data-field="owner"]')).to_contain_text("周分担")

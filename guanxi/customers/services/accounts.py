@@ -21,7 +21,7 @@ from guanxi.customers.assignment import Assigner, Assignment
 from guanxi.customers.choices import LifecycleStage, Tier, TimelineKind, size_band_for
 from guanxi.customers.duplicates import detect_after_commit
 from guanxi.customers.guard import refuse_held
-from guanxi.customers.models import Account, AssignmentRule, Contact
+from guanxi.customers.models import Account, AccountContact, AssignmentRule, Contact
 from guanxi.customers.normalize import DEFAULT_REGION, normalize_registration_number, normalize_website
 from guanxi.customers.services.common import (
     CLASSIFYING_FIELDS,
@@ -269,6 +269,26 @@ def contacts_held_at(account: Account, owner_ids: Iterable[Any], user: Any) -> m
         owner_id__in=list(owner_ids), account_links__account=account, account_links__is_primary=True
     )
     return restrict_queryset(held, user, Action.ASSIGN)
+
+
+def primary_companies(contact_pks: list[Any]) -> dict[Any, tuple[Any, Any]]:
+    """Of these contacts, those with a primary account: contact id -> (that account's id, its owner's
+    id now), in one query. A handover to several colleagues gives such a person to whichever of them
+    holds or takes their company (``identity.handover``)."""
+    rows = AccountContact.objects.filter(
+        contact_id__in=contact_pks, is_primary=True, account__deleted_at__isnull=True
+    ).values_list("contact_id", "account_id", "account__owner_id")
+    return {contact: (account, owner) for contact, account, owner in rows}
+
+
+def contacts_going_with(user: Any, source: Any, account_pks: list[Any]) -> int:
+    """How many contacts go along (``_contacts_follow``) when these accounts leave ``source``: those
+    ``source`` holds whose primary account is one of them, as far as ``user`` may change and assign
+    them (``contacts_held_at``, for many accounts in one count)."""
+    held = restricted(Contact, user, Action.CHANGE).filter(
+        owner_id=source.pk, account_links__account_id__in=account_pks, account_links__is_primary=True
+    )
+    return restrict_queryset(held, user, Action.ASSIGN).count()
 
 
 def _contacts_follow(account: Account, previous_owner_id: Any, user: Any) -> tuple[int, bool]:
