@@ -87,10 +87,11 @@ def recycle_purge(request: HttpRequest, object_type: str, id: int):
         "(today included; 1 to 90, 7 by default): ``total`` views, ``busiest_day`` (the latest of equal "
         "days) and its ``busiest_count``, ``today``'s count and the daily ``allowance``; most views first. "
         "For whoever may read the change log (``core.changelogentry:view``): with the scope all, everyone; "
-        "else only oneself. Each view is in ``GET /change-log?actor=<id>&action=reveal``."
+        "with team or subordinates, those people and oneself; else only oneself. Each view is in ``GET /change-log?actor=<id>&action=reveal``."
     ),
 )
-def reveals_summary(request: HttpRequest, days: int = DEFAULT_DAYS) -> HttpResponse:
+def reveals_summary(request: HttpRequest, days: str = str(DEFAULT_DAYS)) -> HttpResponse:
+    # ``days`` as text: ``reveal_days`` names the field and the range in the reader's language.
     require_token_scope(request, "core.changelogentry", Action.VIEW)
     reveal_reach(request.user)
     summary = reveal_summary(request.user, reveal_days(days))

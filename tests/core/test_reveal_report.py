@@ -276,6 +276,12 @@ def test_the_api_gives_the_rows_of_the_page(admin: Any, people: dict[str, Any], 
         assert response.status_code == 400, bad
         assert response["Content-Type"].startswith("application/problem+json")
         assert [error["field"] for error in response.json()["errors"]] == ["days"], bad
+        # In the reader's language, naming the range, whatever was typed.
+        assert "1 to 90" in response.json()["errors"][0]["detail"], bad
+    admin.language = "zh-hans"
+    admin.save()
+    chinese = session_api(admin).get(API, {"days": "abc"}).json()
+    assert chinese["errors"][0]["detail"] == "请填写 1 到 90 之间的天数。"
 
 
 def test_one_query_however_many_people(admin: Any, rep_role: Any, people: dict[str, Any]) -> None:
