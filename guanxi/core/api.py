@@ -87,7 +87,8 @@ def recycle_purge(request: HttpRequest, object_type: str, id: int):
         "(today included; 1 to 90, 7 by default): ``total`` views, ``busiest_day`` (the latest of equal "
         "days) and its ``busiest_count``, ``today``'s count and the daily ``allowance``; most views first. "
         "For whoever may read the change log (``core.changelogentry:view``): with the scope all, everyone; "
-        "with team or subordinates, those people and oneself; else only oneself. Each view is in ``GET /change-log?actor=<id>&action=reveal``."
+        "with team or subordinates, those people and oneself; else only oneself. "
+        "Each view is in ``GET /change-log?actor=<id>&action=reveal``."
     ),
 )
 def reveals_summary(request: HttpRequest, days: str = str(DEFAULT_DAYS)) -> HttpResponse:
