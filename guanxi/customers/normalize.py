@@ -144,12 +144,33 @@ def normalize_email(raw: str) -> str:
         return text
     try:
         result = validate_email(text, check_deliverability=False)
-    except EmailNotValidError as exc:
+    except EmailNotValidError:
         raise ValueError(
             _("“%(value)s” is not a valid email address (%(reason)s); use e.g. li.lei@example.com.")
-            % {"value": (raw or "")[:60], "reason": str(exc).rstrip(".")}
+            % {"value": (raw or "")[:60], "reason": _email_reason(text)}
         ) from None
     return result.normalized.lower()
+
+
+def _email_reason(text: str) -> str:
+    """What is wrong with an address email-validator refused, in the reader's language (its own
+    reasons are English only): the common mistakes named, anything rarer said in general."""
+    local, at, domain = text.rpartition("@")
+    if not at:
+        return _("it has no @")
+    if not local:
+        return _("nothing comes before the @")
+    if not domain:
+        return _("nothing comes after the @")
+    if ".." in text or local.startswith(".") or local.endswith(".") or domain.startswith("."):
+        return _("a dot is doubled or at the start or end of a part")
+    if "." not in domain:
+        return _("the part after the @ has no dot, as example.com has")
+    if domain.rsplit(".", 1)[-1] in _SPECIAL_USE_TLDS:
+        return _("the part after the @ is a name reserved for tests or local networks")
+    if len(text) > 254 or len(local) > 64:
+        return _("it is too long")
+    return _("it holds a character or a part an email address cannot have")
 
 
 # --- websites -------------------------------------------------------------------------------------

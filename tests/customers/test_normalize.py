@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -134,6 +135,28 @@ def test_email_normalisation(raw: str, expected: str) -> None:
 def test_bad_email_says_what_to_type(raw: str) -> None:
     with pytest.raises(ValueError, match=r"is not a valid email address .*use e\.g\. li\.lei@example\.com"):
         normalize_email(raw)
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        ("li.lei", "没有 @"),
+        ("@example.com", "@ 前面没有内容"),
+        ("li.lei@", "@ 后面没有内容"),
+        ("a..b@example.com", "点号重复"),
+        ("li.lei@example", "@ 后面的部分没有点号"),
+        ("x@foo.test", "保留给测试或本地网络"),
+        ("a@-x.com", "不能使用的字符或部分"),
+    ],
+)
+def test_a_bad_emails_reason_is_in_the_readers_language(raw: str, reason: str) -> None:
+    """email-validator says why in English only: the reason is Guanxi's own, translated."""
+    from django.utils import translation
+
+    with translation.override("zh-hans"), pytest.raises(ValueError) as refused:
+        normalize_email(raw)
+    assert reason in str(refused.value) and "不是有效的邮箱地址" in str(refused.value)
+    assert not re.search(r"\b(must|should|sign|period|cannot|invalid|characters)\b", str(refused.value))
 
 
 @pytest.mark.parametrize(
