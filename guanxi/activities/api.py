@@ -119,7 +119,7 @@ class SettingsIn(Schema):
     "/notifications/settings",
     summary="Choose the kinds of notification the caller does not want",
     description="`muted`: the kinds (`changed`, `assigned`, `note`, `file`, `deleted`, `restored`, "
-    "`merged`) the caller does not want, in the bell or by email; every other kind is wanted. "
+    "`merged`, `duplicate`) the caller does not want, in the bell or by email; every other kind is wanted. "
     "`email`: when email brings the rest (`instant`, `daily`, `off`; the account page's setting). "
     "An unknown kind or mode is a 400 naming `muted` or `email`, and changes nothing.",
 )

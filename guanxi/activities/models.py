@@ -19,6 +19,8 @@ class NotificationKind(models.TextChoices):
     DELETED = "deleted", _("deleted")
     RESTORED = "restored", _("restored")
     MERGED = "merged", _("merged")
+    #: A colleague entered one's customer again (撞单保护, ``guanxi.customers.guard``).
+    DUPLICATE = "duplicate", _("entered again by a colleague")
 
 
 class Notification(PermissionScopeMixin, models.Model):

@@ -23,13 +23,13 @@ import datetime
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.db import models, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -42,6 +42,9 @@ from guanxi.core.pagination import Page, paginate
 from guanxi.core.permissions import hidden_fields, restrict_queryset, restricted
 from guanxi.core.registry import resource_for
 from guanxi.identity.models import NotificationEmail
+
+if TYPE_CHECKING:
+    from guanxi.customers.guard import HolderNote
 
 #: Ids per query when reading the followers of many records at once (a nightly batch).
 CHUNK = 2000
@@ -255,6 +258,69 @@ def _notify(model: type[models.Model], events: list[_Event]) -> None:
     email_soon([user.pk for user in users if user.pk in recipients and user.notification_email == instant])
 
 
+def holders_told(notes: list[HolderNote]) -> None:
+    """撞单保护's hook (``guard.on_attempt``): tell each record's holder that a colleague entered it
+    again (refused, or saved anyway). Written at once, on the caller's connection: the guard calls
+    this after a refused write has rolled back, or after a saved one has committed. At most one a
+    day for one colleague and one record (``once_a_day``): typing and saving again is not news."""
+    users = {
+        user.pk: user
+        for user in get_user_model().objects.filter(pk__in={n.recipient_id for n in notes}, is_active=True)
+    }
+    muted = set(
+        NotificationMute.objects.filter(user_id__in=list(users), kind=NotificationKind.DUPLICATE).values_list(
+            "user_id", flat=True
+        )
+    )
+    wanted = [
+        n for n in notes if n.recipient_id in users and n.recipient_id not in muted and n.recipient_id != n.actor_id
+    ]
+    if not wanted:
+        return
+    told_today = _told_today(wanted)
+    rows, written = [], set()
+    for note in wanted:
+        content_type = ContentType.objects.get_for_model(note.model, for_concrete_model=False)
+        key = (note.recipient_id, note.actor_id, content_type.pk, note.object_id)
+        if note.once_a_day and (key in told_today or key in written):
+            continue
+        user = users[note.recipient_id]
+        # Nobody hears of a record they may not see (a holder may have lost it since).
+        if not restricted(note.model, user, Action.VIEW).filter(pk=note.object_id).exists():
+            continue
+        with translation.override(user.language or settings.LANGUAGE_CODE):
+            summary = note.summary()
+        written.add(key)
+        rows.append(
+            Notification(
+                recipient_id=user.pk,
+                kind=NotificationKind.DUPLICATE,
+                content_type=content_type,
+                object_id=note.object_id,
+                object_repr=note.object_repr[:200],
+                actor_id=note.actor_id,
+                summary=summary[:300],
+                created_at=timezone.now(),
+            )
+        )
+    Notification.objects.bulk_create(rows)
+    instant = NotificationEmail.INSTANT
+    email_soon(sorted({row.recipient_id for row in rows if users[row.recipient_id].notification_email == instant}))
+
+
+def _told_today(notes: list[HolderNote]) -> set[tuple[int, int | None, int, int]]:
+    """(recipient, actor, type, record) of the 撞单 notifications written since midnight (the
+    install's time zone), for these notes: one query."""
+    midnight = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+    rows = Notification.objects.filter(
+        kind=NotificationKind.DUPLICATE,
+        recipient_id__in={n.recipient_id for n in notes},
+        object_id__in={n.object_id for n in notes},
+        created_at__gte=midnight,
+    ).values_list("recipient_id", "actor_id", "content_type_id", "object_id")
+    return set(rows)
+
+
 def email_soon(user_ids: list[int]) -> None:
     """Queue the emails of those who want theirs at once, after the change has committed (a change
     rolled back mails nobody). Each task mails what is unread and not mailed yet, so the first of a
@@ -364,6 +430,7 @@ WANTED_LABELS: dict[str, Any] = {
     NotificationKind.DELETED: gettext_lazy("Someone deletes a record I follow or own"),
     NotificationKind.RESTORED: gettext_lazy("Someone restores a record I follow or own"),
     NotificationKind.MERGED: gettext_lazy("Someone merges a record I follow or own"),
+    NotificationKind.DUPLICATE: gettext_lazy("A colleague enters a customer of mine again (撞单保护)"),
 }
 
 

@@ -51,6 +51,7 @@ SENTENCES: dict[str, Any] = {
     NotificationKind.DELETED: gettext_lazy("%(actor)s deleted %(record)s"),
     NotificationKind.RESTORED: gettext_lazy("%(actor)s restored %(record)s"),
     NotificationKind.MERGED: gettext_lazy("%(actor)s merged %(record)s"),
+    NotificationKind.DUPLICATE: gettext_lazy("%(actor)s entered your customer %(record)s again"),
 }
 
 

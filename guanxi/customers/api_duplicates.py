@@ -32,7 +32,7 @@ from guanxi.customers.duplicates import (
     reason_text,
 )
 from guanxi.customers.filters import account_ids
-from guanxi.customers.guard import find_held, guard_of
+from guanxi.customers.guard import find_held, guard_of, point_values
 from guanxi.customers.models import (
     Account,
     AccountContact,
@@ -231,26 +231,39 @@ def matches_asked(user: Any, model: type[Any], params: Any) -> list[tuple[Any, l
 
 
 def elsewhere_asked(user: Any, model: type[Any], params: Any) -> list[dict[str, Any]]:
-    """Records the user may not see that the one about to be added duplicates by an exact key, as
-    their role tells of them (撞单保护, ``guard.find_held``), for the same query string as
-    ``matches_asked``; ``refused`` when saving it will be refused. Nothing while editing a record
-    (``exclude``): only adding is guarded."""
-    if params.get("exclude"):
-        return []
+    """Records the user may not see that the one being written duplicates by an exact key (or, an
+    account, by a similar name), as their role tells of them (撞单保护, ``guard.find_held``), for the
+    same query string as ``matches_asked``; ``refused`` when saving it will be refused. While editing
+    a record (``exclude``) only the keys that differ from the record's are looked up, as the update
+    service guards only those: an old duplicate's page does not warn of what it always had."""
     guard = guard_of(user)
     if guard == DuplicateGuard.OFF:
         return []
     points = _typed_points(typed_lines(params.getlist("emails")), typed_lines(params.getlist("phones")))
-    held = find_held(
-        user,
-        model,
-        emails=[value for kind, value in points if kind == ContactPointKind.EMAIL],
-        phones=[value for kind, value in points if kind == ContactPointKind.PHONE],
-        name=str(params.get("name", ""))[:200],
-        registration_number=str(params.get("registration_number", ""))[:60],
-    )
-    refused = bool(held) and guard == DuplicateGuard.REFUSE
+    keys: dict[str, Any] = {
+        "emails": [value for kind, value in points if kind == ContactPointKind.EMAIL],
+        "phones": [value for kind, value in points if kind == ContactPointKind.PHONE],
+        "name": str(params.get("name", ""))[:200].strip(),
+        "registration_number": compact_registration_number(str(params.get("registration_number", ""))[:60]),
+    }
+    if params.get("exclude"):
+        editing = restricted(model, user, Action.VIEW).filter(pk=record_id(params["exclude"])).first()
+        if editing is None:
+            return []  # a record one may not see is no record one edits: nothing to say
+        keys = _changed_keys(editing, keys)
+        keys["exclude"] = editing.pk
+    held = find_held(user, model, **keys)
+    refused = guard == DuplicateGuard.REFUSE
     return [record.as_json(refused=refused) for record in held]
+
+
+def _changed_keys(record: Any, keys: dict[str, Any]) -> dict[str, Any]:
+    """Of the keys typed, those the record being edited does not have already."""
+    if isinstance(record, Account):
+        same = {"name": record.name, "registration_number": record.registration_number}
+        return {name: value for name, value in keys.items() if name in same and value != same[name]}
+    had = {*point_values(record.emails), *point_values(record.phones)}
+    return {name: [v for v in keys[name] if v not in had] for name in ("emails", "phones")}
 
 
 def record_type_param(value: str | None) -> str:
@@ -402,9 +415,12 @@ def duplicates_check(
     ``name`` for accounts. The named parameters are declared for the schema (and checked by it);
     all of the query string is read by ``matches_asked``, as the form's check reads it.
 
-    ``elsewhere`` names, by exact email, mobile number, name or registration number only, records you
+    ``elsewhere`` names, by exact email, mobile number, name or registration number, records you
     may not see (a colleague's customer, or one in the pool) with whose they are, when your role
-    says so (撞单保护); ``refused`` is true when adding the record will be refused because of them."""
+    says so (撞单保护); an account also by a similar name (the same but for legal form and a
+    bracketed place: 华信科技 / 华信科技（北京）有限公司), which is told and never refused.
+    ``refused`` is true when saving the record will be refused because of that one. With
+    ``exclude`` (the record being edited) only the keys that differ from that record's are looked up."""
     record_type = record_type_param(type)
     model = merge_services.model_for(record_type)
     require_token_scope(request, object_type_of(model), Action.VIEW)

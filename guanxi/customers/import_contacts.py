@@ -52,6 +52,7 @@ from guanxi.customers.import_writers import (
 )
 from guanxi.customers.models import Account, AccountContact, Contact, ContactPoint
 from guanxi.customers.normalize import phone_digits_reversed
+from guanxi.identity.models import DuplicateGuard
 
 #: Account ids by name or external id an import remembers between batches.
 ACCOUNT_CACHE = 20000
@@ -130,8 +131,9 @@ class ContactWriter(Writer):
                 rows_found = visible.filter(**{f"{kind}__in": chunk}).order_by("-id").values_list(kind, "pk")
                 for key, pk in rows_found:
                     self.account_ids[(kind, key)] = pk
-        # A company to create that a colleague has already, when the importer's role refuses that (撞单保护).
+        # A company to create that a colleague has already, as the importer's role tells of it (撞单保护).
         held = held_accounts(
+            self.guard,
             self.user,
             (name for name in by_name if ("name", name) not in self.account_ids),
             (number for number in by_number if ("registration_number", number) not in self.account_ids),
@@ -163,9 +165,12 @@ class ContactWriter(Writer):
                 colleagues = held.get(("name", row.values["company"])) or held.get(
                     ("registration_number", number or "")
                 )
-                if colleagues is not None:
+                if colleagues is not None and self.guard == DuplicateGuard.REFUSE:
+                    self.matched.append((Account, colleagues, True))
                     self._refuse(result, row, "company", row.values["company"], colleagues.message())
                     continue
+                if colleagues is not None:
+                    self.matched.append((Account, colleagues, False))  # created anyway: one company, once
                 self.account_ids[("name", row.values["company"])] = None
                 new_names[row.values["company"]] = number or ""
             kept.append(row)

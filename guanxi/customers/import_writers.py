@@ -45,7 +45,7 @@ from guanxi.core.permissions import masked_fields, restricted
 from guanxi.core.tags import with_added
 from guanxi.customers.assignment import Assigner
 from guanxi.customers.classification import with_tags
-from guanxi.customers.guard import Held, guard_of, held_records, is_personal_phone
+from guanxi.customers.guard import Held, guard_of, held_records, import_notes, is_personal_phone, tell_holders
 from guanxi.customers.import_rows import custom_changes
 from guanxi.customers.models import Contact
 from guanxi.identity.models import DuplicateGuard
@@ -150,6 +150,22 @@ class Writer:
         self.owners = Owners(user, self.model)
         self.tags = TagWriter(user)
         self.masked = masked_fields(user, self.model)
+        self._guard: str | None = None
+        #: Colleagues' records the run's rows matched (撞单保护) and whether each row was refused:
+        #: their holders are told once, when the run ends (``finish``).
+        self.matched: list[tuple[type[Any], Held, bool]] = []
+
+    @property
+    def guard(self) -> str:
+        """The importer's role's ``duplicate_guard``, asked once a run."""
+        if self._guard is None:
+            self._guard = guard_of(self.user)
+        return self._guard
+
+    def finish(self) -> None:
+        """Once the run is done: tell each holder of a record its rows matched, once, with the count
+        (a notification a row would bury them)."""
+        tell_holders(import_notes(self.user, self.matched))
 
     # subclasses
     def match_keys(self, values: dict[str, Any]) -> list[tuple[str, str]]:
@@ -263,6 +279,7 @@ class Writer:
             timed(f"  match existing by {kind}", started)
         self._claim_external_ids(good, found)
         held = self._held_elsewhere(found) if self.policy == "create" else {}
+        told: list[tuple[int, Held]] = []  # (line, record) of the rows created beside a colleague's
         creates: list[Prepared] = []
         local: dict[tuple[str, str], int] = {}  # key -> index in creates
         updates: dict[int, list[Prepared]] = {}
@@ -278,9 +295,10 @@ class Writer:
             elsewhere: tuple[str, str, Held] | None = None
             for kind, key in row_keys:
                 if self.policy == "create" and kind not in _SAME_RECORD:
-                    if (kind, key) in held:
+                    if elsewhere is None and (kind, key) in held:
                         elsewhere = (kind, key, held[(kind, key)])
-                        break
+                        if self.guard == DuplicateGuard.REFUSE:
+                            break
                     continue
                 if (kind, key) in local:
                     target = ("local", local[(kind, key)])
@@ -289,11 +307,14 @@ class Writer:
                 if target is not None:
                     by_external = kind in _SAME_RECORD
                     break
-            if elsewhere is not None:
+            if elsewhere is not None and self.guard == DuplicateGuard.REFUSE:
                 kind, key, record = elsewhere
+                self.matched.append((self.model, record, True))
                 self._refuse(result, row, self._guard_column(kind), key, record.message())
                 continue
             if target is None:
+                if elsewhere is not None:
+                    told.append((row.line, elsewhere[2]))  # added anyway (``tell``), if nothing refuses it
                 for kind, key in row_keys:
                     local.setdefault((kind, key), len(creates))
                 creates.append(row)
@@ -323,12 +344,14 @@ class Writer:
             self.update(updates, result, now, log)
         log.flush()
         self.after_write(result)
+        refused = {line for line, _error in result.errors}
+        self.matched.extend((self.model, record, False) for line, record in told if line not in refused)
         return result
 
     def _held_elsewhere(self, found: dict[str, dict[str, int]]) -> dict[tuple[str, str], Held]:
         """The records matched by a guarded key that the user may not see, by that key, when their
-        role refuses to add such records."""
-        if not self.guard_keys or guard_of(self.user) != DuplicateGuard.REFUSE:
+        role tells of such records (refusing them or not)."""
+        if not self.guard_keys or self.guard == DuplicateGuard.OFF:
             return {}
         keys: dict[tuple[str, str], int] = {}
         for kind in self.guard_keys:

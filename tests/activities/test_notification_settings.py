@@ -49,12 +49,12 @@ def test_a_kind_turned_off_is_not_told_and_the_others_are(
 def test_the_settings_page_saves_kinds_and_email_together(rep: User) -> None:
     client = client_for(rep)
     page = client.get("/notifications/settings/").content.decode()
-    assert page.count('type="checkbox" name="wanted"') == 7 and page.count(" checked") == 7
+    assert page.count('type="checkbox" name="wanted"') == 8 and page.count(" checked") == 8
     assert '<option value="daily" selected>' in page
-    wanted = ["changed", "assigned", "note", "deleted", "restored", "merged"]  # files off
+    wanted = ["changed", "assigned", "note", "deleted", "restored", "merged", "duplicate"]  # files off
     response = client.post("/notifications/settings/", {"wanted": wanted, "notification_email": "off"})
     assert response.status_code == 302
-    assert notification_settings(rep)["file"] is False and sum(notification_settings(rep).values()) == 6
+    assert notification_settings(rep)["file"] is False and sum(notification_settings(rep).values()) == 7
     rep.refresh_from_db()
     assert rep.notification_email == "off"
     page = client.get("/notifications/settings/").content.decode()
@@ -62,7 +62,7 @@ def test_the_settings_page_saves_kinds_and_email_together(rep: User) -> None:
     # A mode that does not exist: nothing of the post is kept, and the page says why.
     response = client.post("/notifications/settings/", {"wanted": ["changed"], "notification_email": "hourly"})
     assert response.status_code == 400 and "Use one of" in response.content.decode()
-    assert sum(notification_settings(rep).values()) == 6
+    assert sum(notification_settings(rep).values()) == 7
     rep.refresh_from_db()
     assert rep.notification_email == "off"
 
@@ -78,6 +78,7 @@ def test_the_api_reads_and_sets_them(rep: User, admin: User) -> None:
         "deleted",
         "restored",
         "merged",
+        "duplicate",
     ]
     assert all(row["wanted"] for row in body["kinds"]) and body["email"] == "daily"
     body = api._call("put", "notifications/settings", {"muted": ["file", "merged"], "email": "instant"}).json_body

@@ -1,7 +1,8 @@
 """撞单保护: adding a customer a colleague already has. Each role chooses whether Guanxi says whose it
 is (``tell``, the default), also refuses to add it (``refuse``), or says nothing (``off``); by exact
 name or 统一社会信用代码 for accounts, email or mobile number for contacts, on the form, the API's
-check, the services (form and API alike) and an import's "create" policy."""
+check, the services (form and API alike) and an import's "create" policy. A similar company name is
+told, never refused; an edit that changes a key is guarded as an add; the holder is told."""
 
 from __future__ import annotations
 
@@ -10,13 +11,15 @@ from typing import Any
 import pytest
 from django.urls import reverse
 
+from guanxi.activities.models import Notification, NotificationKind, NotificationMute
 from guanxi.core.errors import FieldErrors
 from guanxi.core.services import record_delete
 from guanxi.customers import services
+from guanxi.customers.duplicates import account_dup_key
 from guanxi.customers.guard import held_elsewhere, is_personal_phone
 from guanxi.customers.models import Account, Contact
 from guanxi.identity.models import DuplicateGuard, Role, User
-from tests.customers.conftest import Api, grant
+from tests.customers.conftest import Api, field_errors, grant
 from tests.customers.test_import import csv_bytes, job_client, read_errors, upload
 from tests.factories import client_for
 
@@ -121,7 +124,7 @@ def test_a_record_nobody_holds_is_said_to_be_in_the_pool(rep: User, zhang: Conta
     assert held.owner == "" and "customer pool" in held.message()
 
 
-def test_editing_is_not_guarded_and_the_form_check_says_nothing_then(rep: User, huaxin: Account) -> None:
+def test_the_check_says_nothing_of_an_edit_of_a_record_one_may_not_see(rep: User, huaxin: Account) -> None:
     body = Api(rep).get(f"duplicates/check?type=accounts&name=华信科技有限公司&exclude={huaxin.pk + 1}").json_body
     assert body["elsewhere"] == []
 
@@ -201,3 +204,233 @@ def test_a_contact_import_does_not_add_a_colleagues_company(
     assert error[:3] == ["2", "公司", "华信科技有限公司"] and "韩梅梅" in error[3]
     assert list(Account.objects.filter(name="华信科技有限公司").values_list("pk", flat=True)) == [huaxin.pk]
     assert Account.objects.filter(name="新客户有限公司", owner=rep).exists()
+
+
+# --- similar names (told, never refused) -------------------------------------------------------------
+
+
+def keyed(account: Account) -> Account:
+    """The blocking key the duplicate detection stores once the account's transaction commits
+    (tests run inside one transaction, so it would not be there yet)."""
+    Account.objects.filter(pk=account.pk).update(dup_key=account_dup_key(account.name))
+    return account
+
+
+def elsewhere(api: Api, query: str) -> list[dict[str, Any]]:
+    return api.get(f"duplicates/check?type=accounts&{query}").json_body["elsewhere"]
+
+
+def test_a_similar_company_name_is_told_and_never_refused(rep: User, sales_role: Role, huaxin: Account) -> None:
+    keyed(huaxin)
+    guard(sales_role, DuplicateGuard.REFUSE)
+    api = Api(rep)
+    for typed in ("华信科技", "华信科技（北京）有限公司"):
+        [held] = elsewhere(api, f"name={typed}")
+        assert held["display"] == "华信科技有限公司" and held["owner"] == "韩梅梅"
+        assert held["reasons"] == ["similar name 华信科技有限公司"] and held["refused"] is False
+        assert set(held) == {"display", "owner", "pooled", "reasons", "message", "refused"}
+    # A similar name refuses nothing, even a refusing role's: a branch may be a company of its own.
+    services.account_create(user=rep, data={"name": "华信科技"})
+    services.account_create(user=rep, data={"name": "华信科技（上海）有限公司"})
+    # The exact name is told once, as the same name (and refused), not also as a similar one.
+    [exact] = elsewhere(api, "name=华信科技有限公司")
+    assert exact["reasons"] == ["same name"] and exact["refused"] is True
+    with pytest.raises(FieldErrors) as refused:
+        services.account_create(user=rep, data={"name": "华信科技有限公司"})
+    assert set(refused.value.errors) == {"name"}
+
+
+def test_a_name_that_only_sounds_alike_is_not_similar(rep: User, huaxin: Account) -> None:
+    keyed(huaxin)
+    assert account_dup_key("华心科技") == account_dup_key("华信科技")  # the same pinyin block
+    assert elsewhere(Api(rep), "name=华心科技") == []
+    assert elsewhere(Api(rep), "name=华信电子") == []
+
+
+def test_a_similar_name_beside_an_exact_number_refuses_by_the_number(
+    rep: User, sales_role: Role, huaxin: Account
+) -> None:
+    keyed(huaxin)
+    guard(sales_role, DuplicateGuard.REFUSE)
+    [held] = elsewhere(Api(rep), f"name=华信科技&registration_number={NUMBER}")
+    assert held["refused"] is True and len(held["reasons"]) == 2
+    with pytest.raises(FieldErrors) as refused:
+        services.account_create(user=rep, data={"name": "华信科技", "registration_number": NUMBER})
+    assert set(refused.value.errors) == {"registration_number"}
+
+
+# --- edits ---------------------------------------------------------------------------------------------
+
+
+def test_a_refusing_role_may_not_rename_an_account_to_a_colleagues(
+    rep: User, sales_role: Role, huaxin: Account
+) -> None:
+    mine = services.account_create(user=rep, data={"name": "东方精工"})
+    guard(sales_role, DuplicateGuard.REFUSE)
+    api = Api(rep)
+    response = api.patch(f"accounts/{mine.pk}", {"name": "华信科技有限公司"})
+    assert response.status_code == 400 and "韩梅梅" in field_errors(response)["name"][0]
+    response = api.patch(f"accounts/{mine.pk}", {"registration_number": NUMBER})
+    assert set(field_errors(response)) == {"registration_number"}
+    assert Account.objects.get(pk=mine.pk).name == "东方精工"
+    # A similar name is no refusal; a role that tells lets the rename through.
+    services.account_update(pk=mine.pk, user=rep, data={"name": "华信科技"})
+    guard(sales_role, DuplicateGuard.TELL)
+    services.account_update(pk=mine.pk, user=rep, data={"name": "华信科技有限公司"})
+    assert Account.objects.get(pk=mine.pk).name == "华信科技有限公司"
+
+
+def test_editing_another_field_of_an_old_duplicate_never_fails(rep: User, sales_role: Role, huaxin: Account) -> None:
+    old = services.account_create(user=rep, data={"name": "华信科技有限公司", "registration_number": NUMBER})
+    guard(sales_role, DuplicateGuard.REFUSE)
+    api = Api(rep)
+    same = {"name": "华信科技有限公司", "registration_number": NUMBER, "city": "福州"}
+    assert api.patch(f"accounts/{old.pk}", same).status_code == 200
+    # Its own edit form's check says nothing of what the record already has, and tells of a change.
+    assert elsewhere(api, f"name=华信科技有限公司&registration_number={NUMBER}&exclude={old.pk}") == []
+    mine = services.account_create(user=rep, data={"name": "东方精工"})
+    [held] = elsewhere(api, f"name=华信科技有限公司&exclude={mine.pk}")
+    assert held["owner"] == "韩梅梅" and held["refused"] is True
+
+
+def test_a_refusing_role_may_not_give_a_contact_a_colleagues_email_or_mobile(
+    rep: User, sales_role: Role, zhang: Contact
+) -> None:
+    mine = services.contact_create(user=rep, data={"family_name": "张", "given_name": "三"}, emails=["zs@mine.cn"])
+    guard(sales_role, DuplicateGuard.REFUSE)
+    with pytest.raises(FieldErrors) as by_email:
+        services.contact_update(pk=mine.pk, user=rep, data={}, emails=["zs@mine.cn", "zhang.san@huaxin.cn"])
+    assert set(by_email.value.errors) == {"emails"} and "韩梅梅" in by_email.value.errors["emails"][0]
+    with pytest.raises(FieldErrors) as by_mobile:
+        services.contact_update(pk=mine.pk, user=rep, data={}, phones=["13800138000"])
+    assert set(by_mobile.value.errors) == {"phones"}
+    api = Api(rep)
+    check = f"duplicates/check?type=contacts&emails=zs@mine.cn&emails=zhang.san@huaxin.cn&exclude={mine.pk}"
+    [held] = api.get(check).json_body["elsewhere"]
+    assert held["refused"] and held["reasons"] == ["same email zhang.san@huaxin.cn"]
+    assert api.get(f"duplicates/check?type=contacts&emails=zs@mine.cn&exclude={mine.pk}").json_body["elsewhere"] == []
+
+
+def test_an_old_duplicate_contact_stays_editable(rep: User, sales_role: Role, zhang: Contact) -> None:
+    old = services.contact_create(
+        user=rep, data={"family_name": "张", "given_name": "三"}, emails=["zhang.san@huaxin.cn"]
+    )
+    guard(sales_role, DuplicateGuard.REFUSE)
+    services.contact_update(pk=old.pk, user=rep, data={"title": "经理"}, emails=["zhang.san@huaxin.cn", "zs@mine.cn"])
+    assert Contact.objects.get(pk=old.pk).title == "经理"
+
+
+# --- the holder is told ------------------------------------------------------------------------------------
+
+
+def told(user: User) -> list[Notification]:
+    return list(Notification.objects.filter(recipient=user, kind=NotificationKind.DUPLICATE).order_by("pk"))
+
+
+def test_the_holder_is_told_of_a_refused_add_once_a_day(
+    rep: User, other_rep: User, admin: User, sales_role: Role, huaxin: Account, caplog: Any
+) -> None:
+    guard(sales_role, DuplicateGuard.REFUSE)
+    api = Api(rep)
+    with caplog.at_level("WARNING", logger="guanxi.security"):
+        assert api.post("accounts", {"name": "华信科技有限公司"}).status_code == 400
+    [note] = told(other_rep)
+    assert (note.actor_id, note.object_id, note.object_repr) == (rep.pk, huaxin.pk, "华信科技有限公司")
+    assert "refused" in note.summary and "name" in note.summary
+    logged = [r.getMessage() for r in caplog.records if r.name == "guanxi.security"]
+    assert any("duplicate guard refused" in m and f"user={rep.pk}" in m and str(huaxin.pk) in m for m in logged)
+    # Trying again the same day tells nothing new; the holder reads it in their notifications.
+    api.post("accounts", {"name": "华信科技有限公司", "registration_number": NUMBER})
+    assert len(told(other_rep)) == 1
+    [item] = Api(other_rep).get("notifications").json_body["items"]
+    assert item["kind"] == "duplicate" and item["actor"]["name"] == "李雷"
+    assert item["record"]["id"] == huaxin.pk and item["record"]["url"]
+    page = client_for(other_rep).get(reverse("ui:notification-list")).content.decode()
+    assert "entered your customer" in page and "华信科技有限公司" in page
+    assert told(rep) == [] and Notification.objects.filter(kind=NotificationKind.DUPLICATE).count() == 1
+
+
+def test_a_refused_edit_is_told_although_the_service_rolled_back(
+    rep: User, other_rep: User, sales_role: Role, zhang: Contact
+) -> None:
+    """The update refuses inside its atomic block: the notification is written after that rollback."""
+    mine = services.contact_create(user=rep, data={"family_name": "李", "given_name": "四"})
+    guard(sales_role, DuplicateGuard.REFUSE)
+    with pytest.raises(FieldErrors):
+        services.contact_update(pk=mine.pk, user=rep, data={}, phones=["13800138000"])
+    [note] = told(other_rep)
+    assert note.object_id == zhang.pk and note.actor_id == rep.pk and "mobile" in note.summary
+    assert Contact.objects.get(pk=mine.pk).phones == []
+
+
+def test_the_holder_is_told_once_the_duplicate_is_saved_under_tell(
+    rep: User,
+    other_rep: User,
+    make_user: Any,
+    sales_role: Role,
+    huaxin: Account,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    keyed(huaxin)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.account_create(user=rep, data={"name": "华信科技"})
+    [note] = told(other_rep)
+    assert note.object_id == huaxin.pk and "saved anyway" in note.summary and "similar name" in note.summary
+    with django_capture_on_commit_callbacks(execute=True):
+        services.account_create(user=rep, data={"name": "华信科技有限公司"})
+    assert len(told(other_rep)) == 1  # the same colleague, the same record, the same day
+    colleague = make_user(role=sales_role, name="王芳")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.account_create(user=colleague, data={"name": "华信科技有限公司"})
+    assert [n.actor_id for n in told(other_rep)] == [rep.pk, colleague.pk]
+
+
+def test_nobody_is_told_when_muted_pooled_or_off(
+    rep: User, other_rep: User, sales_role: Role, huaxin: Account, zhang: Contact
+) -> None:
+    guard(sales_role, DuplicateGuard.REFUSE)
+    NotificationMute.objects.create(user=other_rep, kind=NotificationKind.DUPLICATE)
+    with pytest.raises(FieldErrors):
+        services.account_create(user=rep, data={"name": "华信科技有限公司"})
+    NotificationMute.objects.all().delete()
+    Contact.objects.filter(pk=zhang.pk).update(owner=None)
+    with pytest.raises(FieldErrors):
+        services.contact_create(user=rep, data={"family_name": "张"}, emails=["zhang.san@huaxin.cn"])
+    guard(sales_role, DuplicateGuard.OFF)
+    services.account_create(user=rep, data={"name": "华信科技有限公司"})
+    assert Notification.objects.filter(kind=NotificationKind.DUPLICATE).count() == 0
+
+
+def test_an_import_tells_each_holder_once_with_the_count(
+    rep: User, other_rep: User, sales_role: Role, zhang: Contact, django_capture_on_commit_callbacks: Any
+) -> None:
+    grant(sales_role, "customers.contact", ["import"])
+    guard(sales_role, DuplicateGuard.REFUSE)
+    client = job_client(rep, django_capture_on_commit_callbacks)
+    rows = [
+        ["姓", "名", "手机", "邮箱"],
+        ["张", "三", "", "zhang.san@huaxin.cn"],
+        ["王", "五", "13800138000", ""],
+        ["赵", "六", "13900139000", "zhao@new.cn"],
+    ]
+    upload(client, csv_bytes(rows), duplicate_policy="create", start="true")
+    [note] = told(other_rep)
+    assert note.object_id == zhang.pk and note.actor_id == rep.pk
+    assert note.summary == "2 rows of their import matched your customers (2 refused, 0 saved anyway)."
+    # Under tell the rows are added, and the holder told of those too: a note a run, not a day.
+    guard(sales_role, DuplicateGuard.TELL)
+    upload(client, csv_bytes(rows[:2]), duplicate_policy="create", start="true")
+    assert told(other_rep)[-1].summary == "1 row of their import matched your customers (0 refused, 1 saved anyway)."
+    assert len(told(other_rep)) == 2
+
+
+def test_a_contact_import_tells_the_holder_of_a_company_it_adds_again(
+    rep: User, other_rep: User, sales_role: Role, huaxin: Account, django_capture_on_commit_callbacks: Any
+) -> None:
+    grant(sales_role, "customers.contact", ["import"])
+    client = job_client(rep, django_capture_on_commit_callbacks)
+    rows = [["姓", "名", "公司"], ["钱", "七", "华信科技有限公司"], ["孙", "八", "华信科技有限公司"]]
+    upload(client, csv_bytes(rows), duplicate_policy="create", start="true")
+    assert Account.objects.filter(name="华信科技有限公司").count() == 2
+    [note] = told(other_rep)
+    assert note.object_id == huaxin.pk and "1 row" in note.summary and "1 saved anyway" in note.summary

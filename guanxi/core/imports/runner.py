@@ -373,6 +373,9 @@ def run_import(run: JobRun) -> dict[str, Any]:
         Job.objects.filter(pk=job.pk).update(output_file="")
         job.output_file.name = ""
     run.progress(processed, total=max(job.total or 0, processed), **counts)
+    finish = getattr(writer, "finish", None)
+    if finish is not None:
+        finish()  # what the writer tells once a run (customers: colleagues whose records rows matched)
     if detect:
         # The review queue's fuzzy detection runs after the import, as its own task over the
         # written ids (ranges), so it never holds up the import (exact duplicates are the policy's).

@@ -104,6 +104,8 @@ class BatchResult:
 
 
 class BatchWriter(Protocol):
+    """Writes an import's batches; may also have ``finish()``, called once when the run is done."""
+
     def write(self, rows: list[Prepared]) -> BatchResult: ...
 
 

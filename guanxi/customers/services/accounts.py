@@ -20,7 +20,7 @@ from guanxi.customers import classification
 from guanxi.customers.assignment import Assigner, Assignment
 from guanxi.customers.choices import LifecycleStage, Tier, TimelineKind, size_band_for
 from guanxi.customers.duplicates import detect_after_commit
-from guanxi.customers.guard import refuse_held
+from guanxi.customers.guard import held_saved, refusals_told, refuse_held
 from guanxi.customers.models import Account, AccountContact, AssignmentRule, Contact
 from guanxi.customers.normalize import DEFAULT_REGION, normalize_registration_number, normalize_website
 from guanxi.customers.services.common import (
@@ -155,6 +155,7 @@ class AccountsByRules:
         ]
 
 
+@refusals_told
 def account_create(
     *,
     model: type[Account] = Account,
@@ -168,7 +169,9 @@ def account_create(
     Without an owner in ``data`` (or with an empty one), the assignment rules choose it; when none
     matches, the account is the user's, as before rules existed."""
     data = _prepare_account_data(data, current=None, user=user)
-    refuse_held(user, Account, name=data.get("name") or "", registration_number=data.get("registration_number") or "")
+    held = refuse_held(
+        user, Account, name=data.get("name") or "", registration_number=data.get("registration_number") or ""
+    )
     tags = list(tags) if tags is not None else None  # read twice: by the rules and by record_create
     with transaction.atomic():
         _check_parent(user, None, data.get("parent_id"))
@@ -185,9 +188,11 @@ def account_create(
         timeline_add(subject=account, kind=TimelineKind.CREATED, summary=summary, actor=user)
         classify_after_commit([account.pk], tiers=not account.tier_locked)
         detect_after_commit(Account, [account.pk])
+        held_saved(user, Account, held)
     return account
 
 
+@refusals_told
 def account_update(
     *,
     model: type[Account] = Account,
@@ -208,6 +213,7 @@ def account_update(
         core_services.check_version(current, expected_version)
         data = _prepare_account_data(data, current=current, user=user)
         derived = _owner_changes(data, current)
+        held = refuse_held(user, Account, exclude=current.pk, **_changed_keys(data, current))
         if "parent_id" in data and data["parent_id"] != current.parent_id:
             _check_parent(user, current.pk, data["parent_id"])
         before = {
@@ -237,7 +243,18 @@ def account_update(
         )
         if reclassify or (before_locked and not account.tier_locked):
             classify_after_commit([account.pk], tiers=not account.tier_locked)
+        held_saved(user, Account, held)
     return account
+
+
+def _changed_keys(data: dict[str, Any], current: Account) -> dict[str, str]:
+    """The keys of 撞单保护 an edit changes: only those are guarded, so editing anything else of an
+    old duplicate never fails."""
+    keys = {}
+    for name in ("name", "registration_number"):
+        if data.get(name) and data[name] != getattr(current, name):
+            keys[name] = data[name]
+    return keys
 
 
 def _owner_changes(data: dict[str, Any], current: Account) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from guanxi.core.search import search_reindex
 from guanxi.core.timeline import timeline_add
 from guanxi.customers.choices import ContactPointKind, ContactPointLabel, TimelineKind
 from guanxi.customers.duplicates import detect_after_commit
-from guanxi.customers.guard import point_values, refuse_held
+from guanxi.customers.guard import held_saved, point_values, refusals_told, refuse_held
 from guanxi.customers.models import Account, AccountContact, Contact, ContactPoint
 from guanxi.customers.normalize import (
     DEFAULT_REGION,
@@ -352,6 +352,7 @@ def _check_extra_frozen(user: Any, **given: Any) -> None:
         raise FieldErrors({name: [_("You may not change this field.")] for name in sorted(frozen)})
 
 
+@refusals_told
 def contact_create(
     *,
     model: type[Contact] = Contact,
@@ -373,7 +374,7 @@ def contact_create(
     data = _prepare_contact_data(data, current=None, user=user, emails=emails, phones=phones, errors=errors)
     links = _clean_links(user, accounts, errors) if accounts else []
     raise_if(errors)
-    refuse_held(user, Contact, emails=point_values(data.get("emails")), phones=point_values(data.get("phones")))
+    held = refuse_held(user, Contact, emails=point_values(data.get("emails")), phones=point_values(data.get("phones")))
     with transaction.atomic():
         contact = core_services.record_create(
             model=Contact, user=user, data=data, tags=tags, custom_fields=custom_fields
@@ -383,9 +384,11 @@ def contact_create(
         if links:
             _apply_links(user, contact, links, replace=False, merge_after=0)
         detect_after_commit(Contact, [contact.pk])
+        held_saved(user, Contact, held)
     return contact
 
 
+@refusals_told
 def contact_update(
     *,
     model: type[Contact] = Contact,
@@ -409,6 +412,13 @@ def contact_update(
         data = _prepare_contact_data(data, current=current, user=user, emails=emails, phones=phones, errors=errors)
         links = _clean_links(user, accounts, errors) if accounts is not None else None
         raise_if(errors)
+        held = refuse_held(
+            user,
+            Contact,
+            exclude=current.pk,
+            emails=_added_points(data.get("emails"), current.emails),
+            phones=_added_points(data.get("phones"), current.phones),
+        )
         before_owner = current.owner_id
         log_marker = _last_entry_id(current) if links is not None else None
         points_before = (current.emails, current.phones)
@@ -437,7 +447,17 @@ def contact_update(
                 actor=user,
                 data={"from": before_owner, "to": contact.owner_id},
             )
+        held_saved(user, Contact, held)
     return contact
+
+
+def _added_points(given: Any, had: Any) -> list[str]:
+    """The emails or phones an edit adds (given ones not on the record yet): only those are
+    guarded (撞单保护), so an old duplicate's other fields stay editable."""
+    if given is None:
+        return []
+    before = set(point_values(had))
+    return [value for value in point_values(given) if value not in before]
 
 
 def contact_link_account(
