@@ -31,19 +31,33 @@ logger = logging.getLogger(__name__)
 
 Handler = Callable[["JobRun"], dict[str, Any]]
 _handlers: dict[str, Handler] = {}
+#: Kind -> what the job's page says of a result's nested parts (``job_handler(describe=)``).
+_describers: dict[str, Callable[[dict[str, Any]], list[tuple[str, str]]]] = {}
 
 #: A running job whose heartbeat is older than this is taken as crashed and may be resumed.
 STALE_AFTER = timedelta(minutes=2)
 
 
-def job_handler(kind: str) -> Callable[[Handler], Handler]:
-    """Register the function that runs jobs of ``kind``; it returns the job's ``result`` dict."""
+def job_handler(
+    kind: str, *, describe: Callable[[dict[str, Any]], list[tuple[str, str]]] | None = None
+) -> Callable[[Handler], Handler]:
+    """Register the function that runs jobs of ``kind``; it returns the job's ``result`` dict.
+    ``describe(result)``: (label, value) lines for what the job's page cannot show by itself (its
+    nested parts, such as how many records each colleague of a handover took over)."""
 
     def register(fn: Handler) -> Handler:
         _handlers[kind] = fn
+        if describe is not None:
+            _describers[kind] = describe
         return fn
 
     return register
+
+
+def job_result_lines(job: Job) -> list[tuple[str, str]]:
+    """What the job's kind says of its result's nested parts (``job_handler(describe=)``), if anything."""
+    describe = _describers.get(job.kind)
+    return describe(job.result or {}) if describe is not None and job.result else []
 
 
 class JobRun:

@@ -14,7 +14,7 @@ from guanxi.core.choices import Action
 from guanxi.core.permissions import hidden_fields
 from guanxi.core.registry import Resource
 from guanxi.identity import services
-from guanxi.identity.handover import handover, handover_preview
+from guanxi.identity.handover import handover
 from guanxi.identity.models import FieldRule, RolePermission
 
 router = Router(tags=["identity"])
@@ -82,10 +82,7 @@ def user_routes(router: Router, resource: Resource) -> None:
         from guanxi.core.api_jobs import job_json
 
         require_token_scope(request, resource.object_type, Action.VIEW)
-        choice = payload.model_dump(exclude={"preview"})
-        if payload.preview:
-            return json_response(handover_preview(pk=id, user=request.user, **choice))
-        outcome = handover(pk=id, user=request.user, **choice)
+        outcome = handover(pk=id, user=request.user, **payload.model_dump())
         if isinstance(outcome, dict):
             return json_response(outcome)
         return json_response(job_json(outcome), status=202, headers={"Location": f"/api/v1/jobs/{outcome.pk}"})

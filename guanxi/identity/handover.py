@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import models, transaction
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 
 from guanxi.core import bulk
@@ -349,13 +350,15 @@ def handover(
     reason: str = "",
     reason_id: Any = None,
     deactivate: bool = False,
+    preview: bool = False,
 ) -> dict[str, Any] | Job:
     """Hand over every record the user ``pk`` owns (of those ``user`` may see) to ``recipient``, or
     shared out evenly among ``recipients`` (a list of user ids; ``recipient`` is the one of before),
     or, with ``to_pool``, the records of resources with a pool back to it (saying why: ``reason`` /
     ``reason_id``); then, with ``deactivate``, deactivate them. Returns the result (counts per
     resource and per recipient), or the ``handover`` job that does it when there are more than
-    ``bulk.SYNC_LIMIT``."""
+    ``bulk.SYNC_LIMIT``. With ``preview``, checks it all the same and returns how the records would
+    be shared out (``total`` and ``handover_split``), moving nothing."""
     source = handover_source(user, pk)
     prepared = handover_prepare(
         user=user,
@@ -367,6 +370,8 @@ def handover(
         reason_id=reason_id,
         deactivate=deactivate,
     )
+    if preview:
+        return {"total": prepared.total, **handover_split(user=user, prepared=prepared)}
     if prepared.total > bulk.SYNC_LIMIT:
         return job_start(kind="handover", user=user, object_type="identity.user", params=prepared.params())
     parts: dict[str, dict[str, Any]] = {}
@@ -507,33 +512,6 @@ def handover_split(*, user: Any, prepared: Prepared) -> dict[str, Any]:
     }
 
 
-def handover_preview(
-    *,
-    pk: Any,
-    user: Any,
-    recipient: Any = None,
-    recipients: Iterable[Any] | None = None,
-    to_pool: bool = False,
-    reason: str = "",
-    reason_id: Any = None,
-    deactivate: bool = False,
-) -> dict[str, Any]:
-    """Check a handover as ``handover`` does and tell how it would share the records out
-    (``handover_split``), moving nothing."""
-    source = handover_source(user, pk)
-    prepared = handover_prepare(
-        user=user,
-        source=source,
-        recipient=recipient,
-        recipients=recipients,
-        to_pool=to_pool,
-        reason=reason,
-        reason_id=reason_id,
-        deactivate=deactivate,
-    )
-    return {"total": prepared.total, **handover_split(user=user, prepared=prepared)}
-
-
 def _zero() -> dict[str, Any]:
     return {**dict.fromkeys(COUNTERS, 0), "skipped_ids": [], "errors": []}
 
@@ -600,7 +578,29 @@ def _close(
     return result
 
 
-@job_handler("handover")
+def recipient_names(ids: Iterable[Any]) -> dict[str, str]:
+    """Colleagues' names by id (as text: a result's keys), in one query."""
+    pks = [int(pk) for pk in ids]
+    return {str(person.pk): str(person) for person in User.objects.filter(pk__in=pks)} if pks else {}
+
+
+def handover_in_words(result: dict[str, Any]) -> list[tuple[str, str]]:
+    """A handover job's page: how many of each kind each colleague took over (when several shared
+    them), people going with their company included: ("张伟", "客户 3 · 联系人 5")."""
+    from guanxi.core.registry import resource_at
+
+    got = result.get("recipients") or {}
+    if len(got) < 2:
+        return []
+    names = recipient_names(got)
+    lines = []
+    for pk, kinds in got.items():
+        counts = [f"{capfirst(resource_at(path).label_plural)} {count}" for path, count in kinds.items() if count]
+        lines.append((names.get(pk, f"#{pk}"), " · ".join(counts) or "0"))
+    return lines
+
+
+@job_handler("handover", describe=handover_in_words)
 def handover_job(run: JobRun) -> dict[str, Any]:
     """A large handover: each resource in turn through ``bulk.bulk_chunks``; the checkpoint names the
     resources done, the one under way and its last record id, the turn of the deal and how many each

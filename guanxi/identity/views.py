@@ -6,7 +6,7 @@ single pages through ``register_view`` and add their own URLs in ``ui_urlpattern
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import messages
 from django.contrib.contenttypes.models import ContentType
@@ -44,10 +44,10 @@ from guanxi.identity.forms_admin import HandoverForm, RolePermissionsForm, Share
 from guanxi.identity.handover import (
     handover,
     handover_counts,
-    handover_preview,
     handover_source,
     left_to_a_person,
     may_hand_over,
+    recipient_names,
 )
 from guanxi.identity.models import ApiToken, Role, Share, User
 
@@ -155,7 +155,7 @@ class UserHandoverView(GuanxiViewMixin, View):
             }
             try:
                 if request.POST.get("preview"):
-                    split = split_table(handover_preview(**choice), counts)
+                    split = split_table(cast(dict[str, Any], handover(**choice, preview=True)), counts)  # never a job
                     return self.render_page(source, counts, form, split=split)
                 outcome = handover(**choice)
             except FieldErrors as exc:
@@ -230,17 +230,11 @@ def _form_errors(form: HandoverForm, exc: FieldErrors) -> None:
                 form.add_error(None, f"#{record}: {msg}" if record else msg)
 
 
-def _names(ids: Any) -> dict[str, str]:
-    """Colleagues' names by id (as text: a result's keys), in one query."""
-    pks = [int(pk) for pk in ids]
-    return {str(person.pk): str(person) for person in User.objects.filter(pk__in=pks)} if pks else {}
-
-
 def split_table(split: dict[str, Any], counts: list[Any]) -> dict[str, Any]:
-    """A preview (``handover_preview``) as the page's table: a column per kind of record the user
+    """A preview (``handover(preview=True)``) as the page's table: a column per kind of record the user
     owns, a row per colleague in the order named, then the pool's."""
     kinds = [resource for resource, count in counts if count]
-    names = _names(split["recipients"])
+    names = recipient_names(split["recipients"])
     rows = [
         {
             "id": pk,
@@ -271,7 +265,7 @@ def handover_summary(outcome: dict[str, Any], source: Any) -> str:
         parts.append(_("There was nothing to hand over."))
     got = outcome.get("recipients") or {}
     if len(got) > 1:  # shared out: how many each colleague took over, people going with their company included
-        names = _names(got)
+        names = recipient_names(got)
         for pk, kinds in got.items():
             text = _("%(recipient)s takes over %(count)s.")
             parts.append(text % {"recipient": names.get(pk, f"#{pk}"), "count": sum(kinds.values())})

@@ -517,7 +517,7 @@ def test_people_go_with_their_company_and_the_others_are_dealt(
     )
     alone = [make_contact(by=rep, family_name="郑", given_name=f"{i}") for i in range(5)]
 
-    preview = handover_module.handover_preview(pk=rep.pk, user=admin, recipients=team3.ids)
+    preview = handover(pk=rep.pk, user=admin, recipients=team3.ids, preview=True)
     assert owned(rep) == (5, len(at_company) + 1 + 5)  # the preview moved nothing
 
     result = handover(pk=rep.pk, user=admin, recipients=team3.ids)
@@ -548,9 +548,7 @@ def test_to_the_pool_and_the_people_left_shared_among_colleagues(
     )
     alone = [make_contact(by=rep, family_name="钱", given_name=f"{i}") for i in range(4)]
 
-    preview = handover_module.handover_preview(
-        pk=rep.pk, user=admin, recipients=team3.ids[:2], to_pool=True, reason="离职"
-    )
+    preview = handover(pk=rep.pk, user=admin, recipients=team3.ids[:2], to_pool=True, reason="离职", preview=True)
     assert preview["pool"] == {"accounts": 1, "contacts": 1}
     result = handover(pk=rep.pk, user=admin, recipients=team3.ids[:2], to_pool=True, reason="离职")
 
@@ -652,6 +650,11 @@ def test_a_large_handover_shares_out_in_a_resumable_job(
     assert job.result["recipients"] == expected
     logged = ChangeLogEntry.objects.filter(content_type__model="user", object_id=rep.pk, changes__has_key="handover")
     assert logged.count() == 1 and logged.get().changes["handover"][1]["recipients"] == expected
+    # The job's page says how many each colleague took over, not only the totals.
+    page = client_for(admin).get(reverse("ui:job-detail", args=[job.pk])).content.decode()
+    for person in team3.people:
+        got = expected[str(person.pk)]
+        assert f'data-result="{person}">Accounts {got["accounts"]} · Contacts {got["contacts"]}<' in page
 
 
 def test_a_job_queued_with_one_recipient_before_still_runs(
@@ -751,6 +754,6 @@ def test_sharing_out_costs_per_record_what_one_colleague_costs(
     counted = []
     for source in (small, large):
         with CaptureQueriesContext(connection) as captured:
-            handover_module.handover_preview(pk=source.pk, user=admin, recipients=team3.ids)
+            handover(pk=source.pk, user=admin, recipients=team3.ids, preview=True)
         counted.append(len(captured))
     assert counted[0] == counted[1], counted

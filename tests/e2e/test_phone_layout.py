@@ -69,6 +69,10 @@ def test_phone_layout(page: Page, make_page: Any, shot: Any, accounts: Any, guan
         phone.goto(path)
         expect(phone.locator("#list-table tbody tr").first).to_be_visible()
         _no_sideways_scroll(phone, path)
+        # The page's main action comes first, on the first row of its buttons, under the thumb.
+        add = phone.locator("#page-actions #add-button").bounding_box()
+        others = [box for box in (b.bounding_box() for b in phone.locator("#page-actions > *").all()) if box]
+        assert add and add["y"] <= min(box["y"] for box in others) + 1 and add["x"] <= min(b["x"] for b in others) + 1
     phone.goto("/customers/contacts/?search=供应链")
     row = list_row(phone.locator("#list-table"), "欧阳晓峰")
     row.locator('input[type="checkbox"]').check()

@@ -18,6 +18,7 @@ from django.views import View
 from guanxi.core.api_jobs import job_file_name, job_file_response, visible_jobs
 from guanxi.core.choices import JobStatus
 from guanxi.core.errors import FieldErrors, NotFound
+from guanxi.core.jobs import job_result_lines
 from guanxi.core.models import Job
 from guanxi.core.pagination import DEFAULT_LIMIT, paginate
 from guanxi.core.registry import resources
@@ -60,13 +61,14 @@ def object_type_label(job: Job) -> str:
 
 
 def result_rows(job: Job) -> list[tuple[str, Any]]:
-    """The result's counters and plain values, labelled for people."""
-    rows = []
+    """The result's counters and plain values, labelled for people; then what its kind says of the
+    nested parts (``job_handler(describe=)``)."""
+    rows: list[tuple[str, Any]] = []
     for key, value in (job.result or {}).items():
         if key in RESULT_HIDDEN or isinstance(value, dict | list):
             continue
         rows.append((str(RESULT_LABELS.get(key, key.replace("_", " ").capitalize())), value))
-    return rows
+    return rows + job_result_lines(job)
 
 
 def result_errors(job: Job) -> list[str]:
