@@ -127,6 +127,10 @@ def test_customers_journey(
     page.locator("#id_tags").fill("设备维保需求, 意向::中")
     # Its 统一社会信用代码, checked: a wrong check character is named at the field and nothing is saved.
     page.locator("#id_registration_number").fill("9133 0106 MA2H 8X3Q 42")
+    # Leaving the field asks whether the company exists (the duplicate check, on "change"); waited for,
+    # so that the click on 创建 does not race that request (a CI run once lost the click so).
+    with page.expect_response(lambda response: "/duplicates/check/" in response.url):
+        page.locator("#id_registration_number").press("Tab")
     browser_errors.allow(r"/customers/accounts/add/: Failed to load resource: .* status of 400")  # the form, refused
     save(page)
     expect(page.locator("#id_registration_number_error")).to_contain_text("统一社会信用代码")
