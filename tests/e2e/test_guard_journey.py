@@ -68,6 +68,12 @@ def test_guard_journey(page: Page, shot: Any, guanxi_server: Any, browser_errors
     expect(page.locator("#id_name")).to_have_value(taken)  # what was typed is still there
     assert guanxi_server.shell(_COUNT.format(name=taken)).strip().splitlines()[-1] == "1"
 
+    # --- the same company without its legal form: told whose it is, as a similar name (not refused) ------
+    page.locator("#id_name").fill(taken.removesuffix("有限公司"))
+    page.locator("#id_name").press("Tab")
+    expect(told).to_contain_text("名称相近")
+    expect(told).to_contain_text("吴同事")
+    shot("account-form-similar")
     # --- a company nobody has goes in as usual ----------------------------------------------------------
     fresh = f"新客户{token}有限公司"
     page.locator("#id_name").fill(fresh)
