@@ -103,6 +103,11 @@ class Resource:
     # the owner the module's rules name (False: it stays) and whose ``save()`` ends the transaction's
     # work; raises FieldErrors when there is nothing to apply.
     assign_by_rules: Callable[[Any], Any] | None = None
+    # The bulk action "owner" set-based (``core.bulk``): (user=, pks=, owner_id=) gives the records
+    # (each one the user may change and assign, whose owner is not ``owner_id``) to ``owner_id`` with
+    # exactly what the resource's ``update`` service does for each, in a few statements, and returns
+    # those it refused {pk: GuanxiError}, unwritten. Without it, each record goes through ``update``.
+    bulk_owner: Callable[..., dict[Any, Any]] | None = None
     # The records without an owner that anyone may claim (the customer pool, 公海).
     pool: Pool | None = None
     select_related: tuple[str, ...] = ()

@@ -260,6 +260,15 @@ def record_update(
         return obj
 
 
+def record_bulk_check(*, model: type[M], user: Any, data: dict[str, Any], sample: M, changed: set[str]) -> None:
+    """What ``record_update`` would refuse of a change that is the same for every record (a bulk
+    owner change, ``customers.services.bulk_owner``), asked once for all: fields the user may not
+    write (``data``'s keys), and the new values' own checks (``_validate`` of the ``changed`` fields
+    on ``sample``, one of the records with the change applied in memory)."""
+    _check_frozen(user, model, data)
+    _validate(sample, changed=changed)
+
+
 @transaction.atomic
 def record_delete(*, model: type[M], pk: Any, user: Any, expected_version: int | None = None) -> M:
     """Move a record to the recycle bin (or delete it, for models without one), audited."""

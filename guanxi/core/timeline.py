@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,6 +80,36 @@ def timeline_add(
     for hook in _ENTRY_HOOKS:
         hook(subject, entry)
     return entry
+
+
+def timeline_add_many(*, entries: Sequence[tuple[models.Model, str, str, dict[str, Any]]], actor: Any = None) -> None:
+    """``timeline_add`` for many records in one insert (a bulk owner change): ``entries`` are
+    (subject, kind, summary, data), all by ``actor``. The hooks hear of each entry as they would of
+    a single one, so what they derive (notifications of notes, files) is the same."""
+    if not entries:
+        return
+    now = timezone.now()
+    by_model: dict[type[models.Model], Any] = {}
+    rows = []
+    for subject, kind, summary, data in entries:
+        model = type(subject)
+        if model not in by_model:
+            by_model[model] = ContentType.objects.get_for_model(subject, for_concrete_model=False)
+        rows.append(
+            TimelineEntry(
+                content_type=by_model[model],
+                object_id=subject.pk,
+                kind=kind,
+                summary=summary[:300],
+                data=data or {},
+                actor=actor if getattr(actor, "is_authenticated", False) else None,
+                at=now,
+            )
+        )
+    created = TimelineEntry.objects.bulk_create(rows)
+    for (subject, *_rest), entry in zip(entries, created, strict=True):
+        for hook in _ENTRY_HOOKS:
+            hook(subject, entry)
 
 
 def timeline_model(content_type_id: Any) -> type[models.Model] | None:

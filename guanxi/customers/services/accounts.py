@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.db import models, transaction
@@ -323,18 +324,48 @@ def _contacts_follow(account: Account, previous_owner_id: Any, user: Any) -> tup
         return 0, False
     ids = list(contacts_held_at(account, [previous_owner_id], user).order_by("pk").values_list("pk", flat=True))
     if len(ids) > FOLLOW_IN_REQUEST:
-        from guanxi.core.bulk import bulk_plan, bulk_resource
-        from guanxi.core.jobs import job_start
-
-        contacts = bulk_resource("contacts")
-        data = {"owner": account.owner_id, "team": account.team_id}
-        plan = bulk_plan(resource=contacts, user=user, action="update", data=data)
-        params = {"type": contacts.path, **plan.raw, "ids": ids}
-        job_start(kind="bulk", user=user, object_type=contacts.object_type, params=params)
+        follow_job(user, account.owner_id, account.team_id, ids)()
         return len(ids), True
     for pk in ids:
         contact_update(pk=pk, user=user, data={"owner_id": account.owner_id, "team_id": account.team_id})
     return len(ids), False
+
+
+def follow_job(user: Any, owner_id: Any, team_id: Any, ids: list[Any]) -> Callable[[], Any]:
+    """The bulk job that moves a company's people along when they are more than ``FOLLOW_IN_REQUEST``
+    (an edit of their owner and team): checked now (``bulk_plan`` raises FieldErrors), started by
+    calling what this returns, so a bulk owner change can refuse the account before it writes."""
+    from guanxi.core.bulk import bulk_plan, bulk_resource
+    from guanxi.core.jobs import job_start
+
+    contacts = bulk_resource("contacts")
+    data = {"owner": owner_id, "team": team_id}
+    plan = bulk_plan(resource=contacts, user=user, action="update", data=data)
+    params = {"type": contacts.path, **plan.raw, "ids": ids}
+    return functools.partial(job_start, kind="bulk", user=user, object_type=contacts.object_type, params=params)
+
+
+def owner_summary(
+    names: dict[Any, str], before: Any, after: Any, moved: tuple[int, bool] | None, rule: Any = None
+) -> str:
+    """The timeline's words for an account's new owner: whose it was and is, the rule that chose them,
+    and how many of its people went along (or move along in a background job)."""
+    owners = {"old": names[before], "new": names[after]}
+    summary = _("Owner: %(old)s → %(new)s") % owners
+    if rule is not None:
+        summary = _("Owner: %(old)s → %(new)s, by the rule “%(rule)s”") % {**owners, "rule": rule.name}
+    count, queued = moved or (0, False)
+    if queued:
+        summary += ngettext(
+            "; %(count)d contact of the account moves along in the background",
+            "; %(count)d contacts of the account move along in the background",
+            count,
+        ) % {"count": count}
+    elif count:
+        summary += ngettext(
+            "; %(count)d contact of the account went along", "; %(count)d contacts of the account went along", count
+        ) % {"count": count}
+    return summary
 
 
 def _account_timeline(
@@ -354,21 +385,7 @@ def _account_timeline(
         )
     if before["owner_id"] != account.owner_id:
         names = user_names(before["owner_id"], account.owner_id)
-        owners = {"old": names[before["owner_id"]], "new": names[account.owner_id]}
-        summary = _("Owner: %(old)s → %(new)s") % owners
-        if rule is not None:
-            summary = _("Owner: %(old)s → %(new)s, by the rule “%(rule)s”") % {**owners, "rule": rule.name}
-        count, queued = moved or (0, False)
-        if queued:
-            summary += ngettext(
-                "; %(count)d contact of the account moves along in the background",
-                "; %(count)d contacts of the account move along in the background",
-                count,
-            ) % {"count": count}
-        elif count:
-            summary += ngettext(
-                "; %(count)d contact of the account went along", "; %(count)d contacts of the account went along", count
-            ) % {"count": count}
+        summary = owner_summary(names, before["owner_id"], account.owner_id, moved, rule)
         timeline_add(
             subject=account,
             kind=TimelineKind.OWNER,
