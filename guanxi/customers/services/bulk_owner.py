@@ -58,17 +58,10 @@ M = TypeVar("M", bound=models.Model)
 def accounts_owner_bulk(*, user: Any, pks: list[Any], owner_id: int) -> Refused:
     """Give these accounts (each one the user may change and assign, whose owner is not
     ``owner_id``) to ``owner_id``, their people going along, as ``account_update`` would one by one."""
-    accounts = _locked(Account, user, pks)
     now = timezone.now()
-    refused = _missing(pks, accounts)
+    accounts, refused = _checked(Account, user, pks, owner_id, _OWNER_FIELDS, lambda a: _apply_owner(a, owner_id, now))
     if not accounts:
         return refused
-    sample = copy.copy(accounts[0])
-    _apply_owner(sample, owner_id, now)  # the values every account gets
-    try:
-        record_bulk_check(model=Account, user=user, data={"owner_id": owner_id}, sample=sample, changed=_OWNER_FIELDS)
-    except GuanxiError as exc:
-        return refused | dict.fromkeys((a.pk for a in accounts), exc)
     going = _people_going(user, accounts)
     jobs: dict[Any, Callable[[], Any]] = {}
     for account in accounts:
@@ -105,23 +98,34 @@ def accounts_owner_bulk(*, user: Any, pks: list[Any], owner_id: int) -> Refused:
 def contacts_owner_bulk(*, user: Any, pks: list[Any], owner_id: int) -> Refused:
     """Give these contacts (each one the user may change and assign, whose owner is not
     ``owner_id``) to ``owner_id``, as ``contact_update`` would one by one; their team stays."""
-    contacts = _locked(Contact, user, pks)
-    now = timezone.now()
-    refused = _missing(pks, contacts)
+    contacts, refused = _checked(Contact, user, pks, owner_id, {"owner"}, lambda c: setattr(c, "owner_id", owner_id))
     if not contacts:
         return refused
-    sample = copy.copy(contacts[0])
-    sample.owner_id = owner_id
-    try:
-        record_bulk_check(model=Contact, user=user, data={"owner_id": owner_id}, sample=sample, changed={"owner"})
-    except GuanxiError as exc:
-        return refused | dict.fromkeys((c.pk for c in contacts), exc)
-    _write_contacts(user, contacts, owner_id, None, now)
+    _write_contacts(user, contacts, owner_id, None, timezone.now())
     return refused
 
 
 #: The fields an account's new owner changes (``_owner_changes``), checked once for all.
 _OWNER_FIELDS = {"owner", "owner_since", "pool_due_at", "pooled_at", "pool_reason"}
+
+
+def _checked(
+    model: type[M], user: Any, pks: list[Any], owner_id: int, changed: set[str], apply: Callable[[M], None]
+) -> tuple[list[M], Refused]:
+    """The records locked (``_locked``) and what ``record_update`` would refuse of the new owner, asked
+    once on one of them with the change applied (``apply``: the same for every record): the records
+    to write, and those refused (all of them, when the check refuses)."""
+    records = _locked(model, user, pks)
+    refused = _missing(pks, records)
+    if not records:
+        return [], refused
+    sample = copy.copy(records[0])
+    apply(sample)
+    try:
+        record_bulk_check(model=model, user=user, data={"owner_id": owner_id}, sample=sample, changed=changed)
+    except GuanxiError as exc:
+        return [], refused | dict.fromkeys((r.pk for r in records), exc)
+    return records, refused
 
 
 def _locked(model: type[M], user: Any, pks: list[Any]) -> list[M]:
