@@ -335,7 +335,7 @@ def test_the_page_shows_the_counts_and_hands_over(admin: User, desk: Desk, succe
     assert 'data-gx-picker data-name="recipients" data-multiple' in html and reverse("ui:pick", args=["users"]) in html
     assert 'name="to_pool"' in html and 'name="deactivate"' in html
     # With the pool, the person at no company of theirs still needs a colleague (王总 goes with 0号).
-    assert "still for the colleague above: contacts 1." in html
+    assert "still for the colleagues chosen above: contacts 1." in html
 
     empty = client.post(url, {})
     assert empty.status_code == 400 and "Choose who takes over" in empty.content.decode()
