@@ -260,52 +260,39 @@ def _notify(model: type[models.Model], events: list[_Event]) -> None:
 
 def holders_told(notes: list[HolderNote]) -> None:
     """撞单保护's hook (``guard.on_attempt``): tell each record's holder that a colleague entered it
-    again (refused, or saved anyway). Written at once, on the caller's connection: the guard calls
-    this after a refused write has rolled back, or after a saved one has committed. At most one a
-    day for one colleague and one record (``once_a_day``): typing and saving again is not news."""
-    users = {
-        user.pk: user
-        for user in get_user_model().objects.filter(pk__in={n.recipient_id for n in notes}, is_active=True)
-    }
-    muted = set(
-        NotificationMute.objects.filter(user_id__in=list(users), kind=NotificationKind.DUPLICATE).values_list(
-            "user_id", flat=True
-        )
+    again (refused, or saved anyway), through ``_notify`` (mutes, who may see the record, emails).
+    Written at once, on the caller's connection: the guard calls this after a refused write has
+    rolled back, or after a saved one has committed. At most one a day for one colleague and one
+    record (``once_a_day``): typing and saving again is not news. The words are the holder's
+    language's, as each note has one reader."""
+    notes = [n for n in notes if n.recipient_id != n.actor_id]
+    languages = dict(
+        get_user_model().objects.filter(pk__in={n.recipient_id for n in notes}).values_list("pk", "language")
     )
-    wanted = [
-        n for n in notes if n.recipient_id in users and n.recipient_id not in muted and n.recipient_id != n.actor_id
-    ]
-    if not wanted:
-        return
-    told_today = _told_today(wanted)
-    rows, written = [], set()
-    for note in wanted:
+    told_today = _told_today(notes) if notes else set()
+    by_model: dict[type[models.Model], list[_Event]] = defaultdict(list)
+    for note in notes:
         content_type = ContentType.objects.get_for_model(note.model, for_concrete_model=False)
         key = (note.recipient_id, note.actor_id, content_type.pk, note.object_id)
-        if note.once_a_day and (key in told_today or key in written):
+        if note.once_a_day and key in told_today:
             continue
-        user = users[note.recipient_id]
-        # Nobody hears of a record they may not see (a holder may have lost it since).
-        if not restricted(note.model, user, Action.VIEW).filter(pk=note.object_id).exists():
-            continue
-        with translation.override(user.language or settings.LANGUAGE_CODE):
+        told_today.add(key)
+        with translation.override(languages.get(note.recipient_id) or settings.LANGUAGE_CODE):
             summary = note.summary()
-        written.add(key)
-        rows.append(
-            Notification(
-                recipient_id=user.pk,
+        by_model[note.model].append(
+            _Event(
                 kind=NotificationKind.DUPLICATE,
-                content_type=content_type,
                 object_id=note.object_id,
                 object_repr=note.object_repr[:200],
                 actor_id=note.actor_id,
+                at=timezone.now(),
                 summary=summary[:300],
-                created_at=timezone.now(),
+                followers=False,
+                direct={note.recipient_id: NotificationKind.DUPLICATE},
             )
         )
-    Notification.objects.bulk_create(rows)
-    instant = NotificationEmail.INSTANT
-    email_soon(sorted({row.recipient_id for row in rows if users[row.recipient_id].notification_email == instant}))
+    for model, events in by_model.items():
+        _notify(model, events)
 
 
 def _told_today(notes: list[HolderNote]) -> set[tuple[int, int | None, int, int]]:

@@ -67,18 +67,9 @@ def timeline_add(
     at: Any = None,
 ) -> TimelineEntry:
     """Append an entry to ``subject``'s timeline (called by services inside their transaction)."""
-    entry = TimelineEntry.objects.create(
-        content_type=ContentType.objects.get_for_model(subject, for_concrete_model=False),
-        object_id=subject.pk,
-        kind=kind,
-        summary=summary[:300],
-        body=body,
-        data=data or {},
-        actor=actor if getattr(actor, "is_authenticated", False) else None,
-        at=at or timezone.now(),
-    )
-    for hook in _ENTRY_HOOKS:
-        hook(subject, entry)
+    entry = _entry(subject, kind, summary, actor, data, at or timezone.now(), body=body)
+    entry.save(force_insert=True)
+    _heard(subject, entry)
     return entry
 
 
@@ -86,30 +77,31 @@ def timeline_add_many(*, entries: Sequence[tuple[models.Model, str, str, dict[st
     """``timeline_add`` for many records in one insert (a bulk owner change): ``entries`` are
     (subject, kind, summary, data), all by ``actor``. The hooks hear of each entry as they would of
     a single one, so what they derive (notifications of notes, files) is the same."""
-    if not entries:
-        return
     now = timezone.now()
-    by_model: dict[type[models.Model], Any] = {}
-    rows = []
-    for subject, kind, summary, data in entries:
-        model = type(subject)
-        if model not in by_model:
-            by_model[model] = ContentType.objects.get_for_model(subject, for_concrete_model=False)
-        rows.append(
-            TimelineEntry(
-                content_type=by_model[model],
-                object_id=subject.pk,
-                kind=kind,
-                summary=summary[:300],
-                data=data or {},
-                actor=actor if getattr(actor, "is_authenticated", False) else None,
-                at=now,
-            )
-        )
-    created = TimelineEntry.objects.bulk_create(rows)
-    for (subject, *_rest), entry in zip(entries, created, strict=True):
-        for hook in _ENTRY_HOOKS:
-            hook(subject, entry)
+    rows = [_entry(subject, kind, summary, actor, data, now) for subject, kind, summary, data in entries]
+    for (subject, *_rest), entry in zip(entries, TimelineEntry.objects.bulk_create(rows), strict=True):
+        _heard(subject, entry)
+
+
+def _entry(
+    subject: models.Model, kind: str, summary: str, actor: Any, data: dict[str, Any] | None, at: Any, body: str = ""
+) -> TimelineEntry:
+    """An entry of ``subject``'s timeline, not saved yet (the content type is cached by Django)."""
+    return TimelineEntry(
+        content_type=ContentType.objects.get_for_model(subject, for_concrete_model=False),
+        object_id=subject.pk,
+        kind=kind,
+        summary=summary[:300],
+        body=body,
+        data=data or {},
+        actor=actor if getattr(actor, "is_authenticated", False) else None,
+        at=at,
+    )
+
+
+def _heard(subject: models.Model, entry: TimelineEntry) -> None:
+    for hook in _ENTRY_HOOKS:
+        hook(subject, entry)
 
 
 def timeline_model(content_type_id: Any) -> type[models.Model] | None:

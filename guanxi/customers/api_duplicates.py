@@ -32,7 +32,7 @@ from guanxi.customers.duplicates import (
     reason_text,
 )
 from guanxi.customers.filters import account_ids
-from guanxi.customers.guard import find_held, guard_of, point_values
+from guanxi.customers.guard import find_held, guard_of, new_keys
 from guanxi.customers.models import (
     Account,
     AccountContact,
@@ -250,20 +250,10 @@ def elsewhere_asked(user: Any, model: type[Any], params: Any) -> list[dict[str, 
         editing = restricted(model, user, Action.VIEW).filter(pk=record_id(params["exclude"])).first()
         if editing is None:
             return []  # a record one may not see is no record one edits: nothing to say
-        keys = _changed_keys(editing, keys)
-        keys["exclude"] = editing.pk
+        keys = {**new_keys(editing, **keys), "exclude": editing.pk}
     held = find_held(user, model, **keys)
     refused = guard == DuplicateGuard.REFUSE
     return [record.as_json(refused=refused) for record in held]
-
-
-def _changed_keys(record: Any, keys: dict[str, Any]) -> dict[str, Any]:
-    """Of the keys typed, those the record being edited does not have already."""
-    if isinstance(record, Account):
-        same = {"name": record.name, "registration_number": record.registration_number}
-        return {name: value for name, value in keys.items() if name in same and value != same[name]}
-    had = {*point_values(record.emails), *point_values(record.phones)}
-    return {name: [v for v in keys[name] if v not in had] for name in ("emails", "phones")}
 
 
 def record_type_param(value: str | None) -> str:

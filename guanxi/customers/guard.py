@@ -431,6 +431,17 @@ def refuse_held(user: Any, model: type[models.Model], **keys: Any) -> list[Held]
     raise Refused(errors, user=user, model=model, held=refusing)
 
 
+def new_keys(record: Any, **keys: Any) -> dict[str, Any]:
+    """Of the keys typed for ``record`` (an edit: ``find_held``'s keys), those it does not have
+    already: only they are guarded, by the update services and the edit form's check alike, so an
+    old duplicate's other fields stay editable."""
+    if isinstance(record, Account):
+        names = ("name", "registration_number")
+        return {name: keys[name] for name in names if keys.get(name) and keys[name] != getattr(record, name)}
+    had = {*point_values(record.emails), *point_values(record.phones)}
+    return {name: [value for value in keys.get(name) or () if value not in had] for name in ("emails", "phones")}
+
+
 def point_values(items: Iterable[Any] | None) -> list[str]:
     """The values of a contact's cleaned emails or phones (``{"value": ...}`` items)."""
     return [item["value"] for item in items or () if isinstance(item, dict) and item.get("value")]

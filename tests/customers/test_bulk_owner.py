@@ -68,6 +68,18 @@ class Desk:
     contacts: list[Contact]
 
 
+@pytest.fixture
+def desk(
+    people: People,
+    make_account: Callable[..., Account],
+    make_contact: Callable[..., Contact],
+    team_south: Team,
+) -> Callable[[str], Desk]:
+    """``desk(prefix)``: one set of accounts of every kind an owner change treats differently, and
+    their people (names starting with ``prefix``, so that two sets stand side by side)."""
+    return lambda prefix: build(prefix, people, make_account, make_contact, team_south)
+
+
 def build(
     prefix: str,
     p: People,
@@ -75,7 +87,6 @@ def build(
     make_contact: Callable[..., Contact],
     team_south: Team,
 ) -> Desk:
-    """One set: accounts of every kind an owner change treats differently, and their people."""
     a = [make_account(name=f"{prefix}测试公司{i}", owner_id=p.rep.pk) for i in range(8)]
     a[2] = make_account(name=f"{prefix}测试公司池", owner_id=p.rep.pk, tags=["重点", "意向::高"])
     a[5] = make_account(name=f"{prefix}别人的公司", owner_id=p.other_rep.pk)
@@ -189,15 +200,12 @@ class BothWays:
 @pytest.fixture
 def both_ways(
     people: People,
-    make_account: Callable[..., Account],
-    make_contact: Callable[..., Contact],
-    team_south: Team,
+    desk: Callable[[str], Desk],
     monkeypatch: pytest.MonkeyPatch,
     django_capture_on_commit_callbacks: Any,
 ) -> Callable[..., BothWays]:
     def run(*, path: str = "accounts", all_or_nothing: bool = True) -> BothWays:
-        one_by_one = build("甲", people, make_account, make_contact, team_south)
-        in_bulk = build("乙", people, make_account, make_contact, team_south)
+        one_by_one, in_bulk = desk("甲"), desk("乙")
         records = {"accounts": lambda d: d.accounts, "contacts": lambda d: d.contacts}[path]
         marks = _marks()
         with monkeypatch.context() as patch, django_capture_on_commit_callbacks(execute=True):
@@ -280,14 +288,13 @@ def test_more_people_than_a_request_moves_go_to_a_job_as_one_by_one(
 
 def test_a_refusal_is_reported_per_record_and_writes_nothing_of_it(
     people: People,
-    make_account: Callable[..., Account],
-    make_contact: Callable[..., Contact],
+    desk: Callable[[str], Desk],
     team_south: Team,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A team the people of a company may not be given (here, refused by a stand-in check): the
     companies of that team fail, with the service's error; the others change hands."""
-    desk = build("乙", people, make_account, make_contact, team_south)
+    made = desk("乙")
     checked = bulk_owner.record_bulk_check
 
     def refuse_south(**kwargs: Any) -> None:
@@ -296,34 +303,30 @@ def test_a_refusal_is_reported_per_record_and_writes_nothing_of_it(
         checked(**kwargs)
 
     monkeypatch.setattr(bulk_owner, "record_bulk_check", refuse_south)
-    result = _change(desk, people, all_or_nothing=False)
+    result = _change(made, people, all_or_nothing=False)
     assert result["failed"] == 1 and result["changed"] == 6
-    assert result["errors"] == [{"id": desk.accounts[7].pk, "errors": {"team_id": ["You may not change this field."]}}]
-    assert Account.objects.get(pk=desk.accounts[7].pk).owner_id == people.rep.pk
-    assert Contact.objects.get(pk=desk.contacts[6].pk).owner_id == people.rep.pk
-    assert not TimelineEntry.objects.filter(object_id=desk.accounts[7].pk, kind="owner").exists()
+    assert result["errors"] == [{"id": made.accounts[7].pk, "errors": {"team_id": ["You may not change this field."]}}]
+    assert Account.objects.get(pk=made.accounts[7].pk).owner_id == people.rep.pk
+    assert Contact.objects.get(pk=made.contacts[6].pk).owner_id == people.rep.pk
+    assert not TimelineEntry.objects.filter(object_id=made.accounts[7].pk, kind="owner").exists()
     with pytest.raises(FieldErrors) as refused:
-        _change(build("丙", people, make_account, make_contact, team_south), people, all_or_nothing=True)
+        _change(desk("丙"), people, all_or_nothing=True)
     assert list(refused.value.errors) == [f"records.{Account.objects.get(name='丙华南公司').pk}.team_id"]
 
 
 def test_an_unforeseen_refusal_falls_back_to_one_by_one(
-    people: People,
-    make_account: Callable[..., Account],
-    make_contact: Callable[..., Contact],
-    team_south: Team,
-    monkeypatch: pytest.MonkeyPatch,
+    people: People, desk: Callable[[str], Desk], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    desk = build("乙", people, make_account, make_contact, team_south)
+    made = desk("乙")
 
     def broken(**kwargs: Any) -> Any:
-        Account.objects.filter(pk=desk.accounts[0].pk).update(description="half written")
+        Account.objects.filter(pk=made.accounts[0].pk).update(description="half written")
         raise FieldErrors({"owner": ["unforeseen"]})
 
     monkeypatch.setattr(resource_at("accounts"), "bulk_owner", broken)
-    result = _change(desk, people, all_or_nothing=False)
+    result = _change(made, people, all_or_nothing=False)
     assert result["changed"] == 7
-    assert Account.objects.get(pk=desk.accounts[0].pk).description == ""  # its savepoint undid it
+    assert Account.objects.get(pk=made.accounts[0].pk).description == ""  # its savepoint undid it
 
 
 def _query_count(n: int, p: People, make_account: Callable[..., Account], make_contact: Callable[..., Contact]) -> int:

@@ -21,7 +21,7 @@ from guanxi.customers import classification
 from guanxi.customers.assignment import Assigner, Assignment
 from guanxi.customers.choices import LifecycleStage, Tier, TimelineKind, size_band_for
 from guanxi.customers.duplicates import detect_after_commit
-from guanxi.customers.guard import held_saved, refusals_told, refuse_held
+from guanxi.customers.guard import held_saved, new_keys, refusals_told, refuse_held
 from guanxi.customers.models import Account, AccountContact, AssignmentRule, Contact
 from guanxi.customers.normalize import DEFAULT_REGION, normalize_registration_number, normalize_website
 from guanxi.customers.services.common import (
@@ -214,7 +214,8 @@ def account_update(
         core_services.check_version(current, expected_version)
         data = _prepare_account_data(data, current=current, user=user)
         derived = _owner_changes(data, current)
-        held = refuse_held(user, Account, exclude=current.pk, **_changed_keys(data, current))
+        keys = {"name": data.get("name"), "registration_number": data.get("registration_number")}
+        held = refuse_held(user, Account, exclude=current.pk, **new_keys(current, **keys))
         if "parent_id" in data and data["parent_id"] != current.parent_id:
             _check_parent(user, current.pk, data["parent_id"])
         before = {
@@ -246,16 +247,6 @@ def account_update(
             classify_after_commit([account.pk], tiers=not account.tier_locked)
         held_saved(user, Account, held)
     return account
-
-
-def _changed_keys(data: dict[str, Any], current: Account) -> dict[str, str]:
-    """The keys of 撞单保护 an edit changes: only those are guarded, so editing anything else of an
-    old duplicate never fails."""
-    keys = {}
-    for name in ("name", "registration_number"):
-        if data.get(name) and data[name] != getattr(current, name):
-            keys[name] = data[name]
-    return keys
 
 
 def _owner_changes(data: dict[str, Any], current: Account) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from guanxi.core.search import search_reindex
 from guanxi.core.timeline import timeline_add
 from guanxi.customers.choices import ContactPointKind, ContactPointLabel, TimelineKind
 from guanxi.customers.duplicates import detect_after_commit
-from guanxi.customers.guard import held_saved, point_values, refusals_told, refuse_held
+from guanxi.customers.guard import held_saved, new_keys, point_values, refusals_told, refuse_held
 from guanxi.customers.models import Account, AccountContact, Contact, ContactPoint
 from guanxi.customers.normalize import (
     DEFAULT_REGION,
@@ -412,13 +412,8 @@ def contact_update(
         data = _prepare_contact_data(data, current=current, user=user, emails=emails, phones=phones, errors=errors)
         links = _clean_links(user, accounts, errors) if accounts is not None else None
         raise_if(errors)
-        held = refuse_held(
-            user,
-            Contact,
-            exclude=current.pk,
-            emails=_added_points(data.get("emails"), current.emails),
-            phones=_added_points(data.get("phones"), current.phones),
-        )
+        typed = {"emails": point_values(data.get("emails")), "phones": point_values(data.get("phones"))}
+        held = refuse_held(user, Contact, exclude=current.pk, **new_keys(current, **typed))
         before_owner = current.owner_id
         log_marker = _last_entry_id(current) if links is not None else None
         points_before = (current.emails, current.phones)
@@ -449,15 +444,6 @@ def contact_update(
             )
         held_saved(user, Contact, held)
     return contact
-
-
-def _added_points(given: Any, had: Any) -> list[str]:
-    """The emails or phones an edit adds (given ones not on the record yet): only those are
-    guarded (撞单保护), so an old duplicate's other fields stay editable."""
-    if given is None:
-        return []
-    before = set(point_values(had))
-    return [value for value in point_values(given) if value not in before]
 
 
 def contact_link_account(
