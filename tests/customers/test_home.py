@@ -155,3 +155,26 @@ def test_accounts_without_a_tier_are_a_filter_value(rep: User, make_account: Cal
     # With every account placed the home card has no 未分级 chip.
     Account.objects.filter(pk=unplaced.pk).update(tier="B")
     assert "未分级" not in card(home(rep))
+
+
+@pytest.mark.parametrize(
+    ("hour", "chinese", "english"),
+    [
+        (2, "夜深了，李伟", "Working late, 李伟"),
+        (7, "早上好，李伟", "Good morning, 李伟"),
+        (10, "上午好，李伟", "Good morning, 李伟"),
+        (12, "中午好，李伟", "Good afternoon, 李伟"),
+        (15, "下午好，李伟", "Good afternoon, 李伟"),
+        (21, "晚上好，李伟", "Good evening, 李伟"),
+    ],
+)
+def test_the_greeting_goes_by_the_hour_where_the_user_is(hour: int, chinese: str, english: str) -> None:
+    # 02:13 in Beijing read "上午好" before: Chinese greets the small hours, the early morning and
+    # noon apart, with a full-width comma before the name.
+    from guanxi.core.views.home import greeting
+
+    when = timezone.make_aware(datetime.datetime(2026, 12, 8, hour, 13), timezone.get_current_timezone())
+    with translation.override("zh-hans"):
+        assert greeting(when, "李伟") == chinese
+    with translation.override("en"):
+        assert greeting(when, "李伟") == english

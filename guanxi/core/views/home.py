@@ -12,7 +12,7 @@ from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
-from django.utils.translation import get_language
+from django.utils.translation import get_language, pgettext
 from django.utils.translation import gettext as _
 from django.views import View
 from django.views.decorators.http import require_POST
@@ -52,13 +52,24 @@ def register_home_panel(panel: HomePanel) -> None:
     _panels[panel.key] = panel
 
 
-def greeting(now: Any) -> str:
+def greeting(now: Any, name: str) -> str:
+    """The page's title by the hour where the user is: a salesperson opens it at 7 and at 23. Chinese
+    greets the early morning (早上好), noon (中午好) and the small hours (夜深了) apart, so those are
+    words of their own, and puts a full-width comma before the name."""
     hour = timezone.localtime(now).hour
-    if hour < 12:
-        return _("Good morning")
-    if hour < 18:
-        return _("Good afternoon")
-    return _("Good evening")
+    if hour < 5:
+        words = _("Working late")
+    elif hour < 9:
+        words = pgettext("greeting, 5:00 to 9:00", "Good morning")
+    elif hour < 12:
+        words = _("Good morning")
+    elif hour < 14:
+        words = pgettext("greeting, 12:00 to 14:00", "Good afternoon")
+    elif hour < 18:
+        words = _("Good afternoon")
+    else:
+        words = _("Good evening")
+    return _("%(greeting)s, %(name)s") % {"greeting": words, "name": name}
 
 
 HOME_COUNTS_SECONDS = 60
@@ -116,7 +127,12 @@ class HomeView(GuanxiViewMixin, View):
         return render(
             request,
             "home.html",
-            {"greeting": greeting(timezone.now()), "counts": counts, "panels": panels, "changes": changes},
+            {
+                "greeting": greeting(timezone.now(), getattr(user, "display_name", "") or getattr(user, "email", "")),
+                "counts": counts,
+                "panels": panels,
+                "changes": changes,
+            },
         )
 
 
