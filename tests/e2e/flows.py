@@ -88,6 +88,17 @@ def list_row(page: Page | Locator, text: str) -> Locator:
     return page.get_by_role("row").filter(has_text=text)
 
 
+def list_tool(page: Page, selector: str) -> Locator:
+    """A list page's tool (视图, 列, 导出, 导入: ``#import-button``...). On a phone they wait in the 更多 menu
+    (``#page-more-toggle``), opened here first; at a desk they are buttons in the row."""
+    tool = page.locator(selector)
+    more = page.locator("#page-more-toggle")
+    if not tool.is_visible() and more.is_visible():
+        more.click()
+    expect(tool).to_be_visible()
+    return tool
+
+
 def settled(target: Locator, content: str) -> None:
     """Wait until ``content`` (a selector) has arrived in ``target`` and htmx has wired it: htmx binds
     the new content's own triggers (a form's hx-post, a picker's search box) once the swap settles,

@@ -1,7 +1,9 @@
 """Browser journey of the customer screens a salesperson opens all day, on a touch phone (390 px) and at a
 desk, in the 中文 UI: the lists and record pages never scroll sideways, a phone number in the desk list is
-shown whole, and what a finger taps on a list (the bulk bar's button, the sort menu, a row's star and tick)
-is at least 40 px tall."""
+shown whole, a list's buttons keep to one row on a phone (its tools in 更多, opened by keyboard too) and
+stay as they were at a desk, and what a finger taps (the bulk bar's button, the sort menu, a row's star
+and tick, an account's group figures, a relation's 移除, a chosen record's ×, a form's tick) is big
+enough and where it belongs."""
 
 from __future__ import annotations
 
@@ -9,30 +11,52 @@ import json
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
-from tests.e2e.flows import list_row, sign_in, switch_language
+from tests.e2e.flows import list_row, list_tool, sign_in, switch_language
 
 pytestmark = pytest.mark.e2e
 
 PHONE = {"width": 390, "height": 844}
 DESK = {"width": 1280, "height": 800}
 TAP_PX = 40
+FINGER_PX = 44  # what was smaller than a small button gets a finger's square
+# A list's buttons at a desk, in their order; on a phone those between the first and the last are in 更多.
+DESK_BUTTONS = (
+    "#breakdown-link",
+    "#saved-views-toggle",
+    "#column-chooser-toggle",
+    "#export-toggle",
+    "#import-button",
+    "#add-button",
+)
 
 _SEED = """
 import json
 from guanxi.customers import services
+from guanxi.customers.models import Account
 from guanxi.identity.models import User
 admin = User.objects.get(email={email!r})
-account = services.account_create(user=admin, data={{"name": "深圳前海跨境电商供应链管理有限公司"}})
+account = services.account_create(user=admin, data={{
+    "name": "深圳前海跨境电商供应链管理有限公司", "registration_number": "91440300MA5FQH7K2D",
+    "website": "https://www.qianhai-crossborder-supplychain.example.com",
+}})
+# A subsidiary (the account page's group figures link to the group's accounts and contacts) and a
+# company it works with whose long name wraps on a phone (企业关系, with its 移除).
+branch = services.account_create(
+    user=admin, data={{"name": "深圳前海跨境供应链（东莞）分公司", "parent_id": account.pk}}
+)
+partner = services.account_create(user=admin, data={{"name": "广州南沙国际物流与报关服务有限公司", "city": "广州"}})
+services.relation_add(model=Account, record_id=account.pk, other_id=partner.pk, kind="partner", user=admin)
 people = []
 for family, given, email, phone in (
     ("欧阳", "晓峰", "ouyang.xiaofeng@qianhai-crossborder-supplychain.example.com", "13760665272"),
-    ("司徒", "美玲", "situ.meiling@qianhai-crossborder-supplychain.example.com", "18665116576"),
+    ("司徒", "美玲", "situ.meiling@qianhai.example.com", "18665116576"),
 ):
     people.append(services.contact_create(
         user=admin, data={{"family_name": family, "given_name": given, "title": "供应链采购总监"}},
-        emails=[email], phones=[phone], accounts=[{{"account": account.pk}}],
+        emails=[{{"value": email, "label": "work", "is_primary": True}}], phones=[phone],
+        accounts=[{{"account": account.pk}}, {{"account": branch.pk}}],
     ).pk)
 print(json.dumps({{"account": account.pk, "contacts": people}}))
 """
@@ -48,6 +72,35 @@ def _tall_enough(page: Page, selector: str) -> None:
     assert box is not None and box["height"] >= TAP_PX - 0.5, f"{selector} is too small to tap: {box}"
 
 
+def _finger_sized(box: dict[str, float] | None, what: str) -> None:
+    assert box is not None and min(box["width"], box["height"]) >= FINGER_PX - 0.5, f"{what} is too small: {box}"
+
+
+def _one_line(locator: Locator, what: str) -> None:
+    """The element's text is one line: no taller than its line height."""
+    lines = locator.evaluate("e => e.getBoundingClientRect().height / parseFloat(getComputedStyle(e).lineHeight)")
+    assert lines < 1.5, f"{what} takes {lines:.1f} lines"
+
+
+def _same_row(boxes: list[dict[str, float] | None], what: str) -> None:
+    tops = [box["y"] for box in boxes if box]
+    assert len(tops) == len(boxes) and max(tops) - min(tops) < 2, f"{what} are not on one row: {boxes}"
+
+
+def _tapped(page: Page, x: float, y: float, selector: str) -> int:
+    """Which of the elements matching ``selector`` a tap at (x, y) of the screen reaches (-1: none)."""
+    return int(
+        page.evaluate(
+            """([x, y, selector]) => {
+              const hit = document.elementFromPoint(x, y);
+              const target = hit && hit.closest(selector);
+              return target ? Array.from(document.querySelectorAll(selector)).indexOf(target) : -1;
+            }""",
+            [x, y, selector],
+        )
+    )
+
+
 def test_phone_layout(page: Page, make_page: Any, shot: Any, accounts: Any, guanxi_server: Any) -> None:
     ids = json.loads(guanxi_server.shell(_SEED.format(email=accounts["admin"].email)).strip().splitlines()[-1])
     sign_in(page, accounts["admin"], shot)
@@ -61,7 +114,18 @@ def test_phone_layout(page: Page, make_page: Any, shot: Any, accounts: Any, guan
     expect(call).to_have_text("+86 137 6066 5272")
     assert call.evaluate("a => a.scrollWidth <= a.clientWidth"), "the phone number ends in …"
     _no_sideways_scroll(desk, "the contact list at 1280 px")
+    # At a desk the list's buttons stand in one row, in their order, with no 更多.
+    expect(desk.locator("#page-more")).to_be_hidden()
+    row = [desk.locator(f"#page-actions {selector}") for selector in DESK_BUTTONS]
+    boxes = [button.bounding_box() for button in row]
+    _same_row(boxes, "the desk list's buttons")
+    assert [box["x"] for box in boxes if box] == sorted(box["x"] for box in boxes if box), boxes
     shot("desk-contacts", desk)
+    # The group figures keep their desk size: the touch screen's squares make no row taller here.
+    desk.goto(f"/customers/accounts/{ids['account']}/")
+    for figure in desk.locator("#account-group-rollups dd:has(a)").all():
+        box = figure.bounding_box()
+        assert box is not None and box["height"] < 30, f"a group figure's row is taller at a desk: {box}"
 
     # --- on a touch phone: cards, no sideways scrolling, finger-sized controls ---------------------------
     phone = make_page(viewport=PHONE, is_mobile=True, has_touch=True, storage_state=state)
@@ -69,16 +133,42 @@ def test_phone_layout(page: Page, make_page: Any, shot: Any, accounts: Any, guan
         phone.goto(path)
         expect(phone.locator("#list-table tbody tr").first).to_be_visible()
         _no_sideways_scroll(phone, path)
-        # The page's main action comes first, on the first row of its buttons, under the thumb.
+        # The page's main action comes first, under the thumb, then the list's own link and 更多: one row.
         add = phone.locator("#page-actions #add-button").bounding_box()
-        others = [box for box in (b.bounding_box() for b in phone.locator("#page-actions > *").all()) if box]
+        shown = [b for b in phone.locator("#page-actions > *").all() if b.is_visible()]
+        others = [box for box in (b.bounding_box() for b in shown) if box]
         assert add and add["y"] <= min(box["y"] for box in others) + 1 and add["x"] <= min(b["x"] for b in others) + 1
+        assert len(shown) <= 3, [b.evaluate("e => e.id") for b in shown]
+        _same_row(others, f"the buttons of {path}")
+        for selector in DESK_BUTTONS[1:-1]:
+            expect(phone.locator(selector)).to_be_hidden()
+    # 更多 by keyboard: Enter opens it, Tab walks its tools, Enter on 更多 again closes it.
+    more = phone.locator("#page-more-toggle")
+    more.focus()
+    phone.keyboard.press("Enter")
+    expect(phone.locator("#import-button")).to_be_visible()
+    phone.keyboard.press("Tab")
+    expect(phone.locator("#saved-views-toggle")).to_be_focused()
+    _no_sideways_scroll(phone, "the contact list with 更多 open")
+    # A tool's own menu opens inside it, on the screen.
+    phone.locator("#export-toggle").click()
+    expect(phone.locator("#export-submit")).to_be_in_viewport()
+    shot("phone-more", phone)
+    phone.keyboard.press("Escape")
+    more.focus()
+    phone.keyboard.press("Enter")
+    expect(phone.locator("#import-button")).to_be_hidden()
+    list_tool(phone, "#import-button")  # what the journeys use to reach a tool on either screen
     phone.goto("/customers/contacts/?search=供应链")
     row = list_row(phone.locator("#list-table"), "欧阳晓峰")
     row.locator('input[type="checkbox"]').check()
     expect(phone.locator("[data-bulk-submit]")).to_be_enabled()
     for selector in ("[data-bulk-submit]", "[data-bulk-action]", "#list-sort-toggle", "#list-table .gx-star"):
         _tall_enough(phone, selector)
+    # A row's 24 px tick and 全选 take a finger's square.
+    _finger_sized(row.locator(".gx-tick").bounding_box(), "a row's tick")
+    box = phone.locator("#list-phone-bar .form-check").bounding_box()
+    assert box is not None and box["height"] >= FINGER_PX - 0.5, f"全选 is too small: {box}"
     # The action and its button share one row.
     action = phone.locator("[data-bulk-action]").bounding_box()
     submit = phone.locator("[data-bulk-submit]").bounding_box()
@@ -90,7 +180,57 @@ def test_phone_layout(page: Page, make_page: Any, shot: Any, accounts: Any, guan
         phone.goto(path)
         expect(phone.locator("#page-title")).to_be_visible()
         _no_sideways_scroll(phone, path)
+    # The contact's page: 资料完整度 on one line, not a character a line.
+    _one_line(phone.locator("#completeness .fw-medium"), "资料完整度")
     shot("phone-contact", phone)
+    # An email's kind (工作) goes whole to the next line, not "工" after the email and "作" below it: its line
+    # is narrowed to where one character of it would still fit, as it is after a longer email.
+    phone.goto(f"/customers/contacts/{ids['contacts'][1]}/")
+    kind = phone.locator('[data-points="emails"] li .text-secondary').first
+    kind.evaluate(
+        """kind => {
+          const line = kind.parentElement, email = line.querySelector("a").getBoundingClientRect();
+          const room = 1.6 * parseFloat(getComputedStyle(kind).fontSize);
+          line.style.width = email.right - line.getBoundingClientRect().left + room + "px";
+        }"""
+    )
+    _one_line(kind, "the email's kind")
+
+    # --- the account page: its group figures, its relations and its long values -------------------------
+    phone.goto(f"/customers/accounts/{ids['account']}/")
+    figures = phone.locator("#account-group-rollups dd:has(a)")
+    expect(figures.first).to_be_visible()
+    for figure in figures.all():
+        _finger_sized(figure.locator("a").bounding_box(), "a group figure")
+        box = figure.bounding_box()
+        assert box is not None and box["height"] < 30, f"the square made the group card taller: {box}"
+    # 移除 stays on its relation's line; the company's long name wraps instead.
+    relation = phone.locator("#account-relations [data-relation]").first
+    label = relation.locator("[data-relation-label]").bounding_box()
+    remove = relation.locator("[data-relation-remove]").bounding_box()
+    assert label and remove, (label, remove)
+    shared = min(label["y"] + label["height"], remove["y"] + remove["height"]) - max(label["y"], remove["y"])
+    assert shared > 0, f"移除 is not on the relation's line: {label} {remove}"
+    assert remove["x"] + remove["width"] <= PHONE["width"], remove
+    # A 统一社会信用代码 and a website take the whole row, not half of it, broken mid-word.
+    grid = phone.locator("#detail-fields .datagrid").first.bounding_box()
+    for name in ("registration_number", "website"):
+        box = phone.locator(f'#detail-fields [data-field="{name}"]').bounding_box()
+        assert grid and box and box["width"] > grid["width"] * 0.9, f"{name} has half a row: {box}"
+    _one_line(phone.locator('#detail-fields [data-field="registration_number"] .datagrid-content'), "the credit code")
+    shot("phone-account", phone)
+
+    # --- a chosen company's × in the contact's form takes a finger's square, the next chip's its own -------
+    phone.goto(f"/customers/contacts/{ids['contacts'][0]}/edit/")
+    removes = phone.locator("#id_accounts").locator("xpath=..").locator("[data-picker-remove]")
+    expect(removes).to_have_count(2)
+    removes.first.evaluate("e => e.scrollIntoView({block: 'center', behavior: 'instant'})")
+    box = removes.first.bounding_box()
+    assert box is not None
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    reach = FINGER_PX / 2 - 2
+    for dx, dy in ((0, -reach), (0, reach), (-reach, 0), (reach, 0)):
+        assert _tapped(phone, x + dx, y + dy, "[data-picker-remove]") == 0, f"a tap {dx, dy} px off the × missed it"
 
     # --- a long form keeps its Create button in sight --------------------------------------------------
     phone.goto("/customers/contacts/add/")
@@ -98,3 +238,8 @@ def test_phone_layout(page: Page, make_page: Any, shot: Any, accounts: Any, guan
     expect(save).to_be_in_viewport()
     _no_sideways_scroll(phone, "the contact form")
     shot("phone-contact-form", phone)
+    # A form's tick (手动设置等级) was a 20 px line.
+    phone.goto("/customers/accounts/add/")
+    tick = phone.locator("#record-form label.form-check").first
+    box = tick.bounding_box()
+    assert box is not None and box["height"] >= FINGER_PX - 0.5, f"the form's tick is too small: {box}"

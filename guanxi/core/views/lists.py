@@ -360,8 +360,8 @@ def rows_html(
         parts = []
         if selectable:
             parts.append(
-                '<td><input class="form-check-input m-0 align-middle" type="checkbox" name="pk" '
-                f'value="{escape(row["pk"])}" form="bulk-form" aria-label="{select} {escape(row["obj"])}"></td>'
+                '<td><label class="gx-tick"><input class="form-check-input m-0 align-middle" type="checkbox" name="pk" '
+                f'value="{escape(row["pk"])}" form="bulk-form" aria-label="{select} {escape(row["obj"])}"></label></td>'
             )
         cells = row["cells"]
         if cells:
