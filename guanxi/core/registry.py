@@ -108,6 +108,10 @@ class Resource:
     # exactly what the resource's ``update`` service does for each, in a few statements, and returns
     # those it refused {pk: GuanxiError}, unwritten. Without it, each record goes through ``update``.
     bulk_owner: Callable[..., dict[Any, Any]] | None = None
+    # The bulk action "delete" set-based, the same way: (user=, pks=) moves the records (each one the
+    # user may delete) to the recycle bin with exactly what the ``delete`` service does for each, and
+    # returns those it refused, unwritten. Without it, each record goes through ``delete``.
+    bulk_delete: Callable[..., dict[Any, Any]] | None = None
     # The records without an owner that anyone may claim (the customer pool, 公海).
     pool: Pool | None = None
     select_related: tuple[str, ...] = ()

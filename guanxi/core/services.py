@@ -22,7 +22,7 @@ from guanxi.core.audit import changelog_record, reveal_record, snapshot
 from guanxi.core.choices import Action, ChangeAction, Scope
 from guanxi.core.custom_fields import clean_custom_fields
 from guanxi.core.db import service_atomic
-from guanxi.core.errors import FieldErrors, NotFound, PermissionDenied, PreconditionFailed
+from guanxi.core.errors import FieldErrors, GuanxiError, NotFound, PermissionDenied, PreconditionFailed
 from guanxi.core.models import Attachment, Note, OwnedMixin, RevealCount, Tag, TaggedItem, TimelineEntry
 from guanxi.core.permissions import frozen_fields, masked_fields, object_type_of, restricted, scope_for
 from guanxi.core.search import search_reindex, search_remove
@@ -159,6 +159,19 @@ def record_lock(model: type[M], pk: Any, user: Any, action: str, *, deleted: boo
             raise PermissionDenied()
         raise NotFound()
     return obj
+
+
+def record_lock_many(model: type[M], pks: list[Any], user: Any, action: str) -> tuple[list[M], dict[Any, GuanxiError]]:
+    """``record_lock`` for many records in one query (a set-based bulk write): the live rows the user
+    may ``action``, locked, in id order; and what ``record_lock`` answers of each of the others (403
+    for one the user still sees, else 404), asked in one more query only when some are missing."""
+    found = list(restricted(model, user, action).select_for_update().filter(pk__in=pks).order_by("pk"))
+    have = {obj.pk for obj in found}
+    missing = [pk for pk in pks if pk not in have]
+    seen = set()
+    if missing and action != Action.VIEW:
+        seen = set(restricted(model, user, Action.VIEW).filter(pk__in=missing).values_list("pk", flat=True))
+    return found, {pk: PermissionDenied() if pk in seen else NotFound() for pk in missing}
 
 
 def check_version(obj: models.Model, expected_version: int | None) -> None:

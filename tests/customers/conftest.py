@@ -1,20 +1,30 @@
 """Fixtures of the customer tests: people with roles, an API client, and small record builders.
 
 Records are built through the services (so display names, contact points and links are what the
-app would store); permissions are granted by writing role rules directly.
+app would store); permissions are granted by writing role rules directly. The bulk actions with a
+set-based hook are compared with their record-by-record path on two identical sets (``desk``,
+``bulk_both_ways``, ``written``, ``assert_same``).
 """
 
 from __future__ import annotations
 
+import datetime
 import json
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
-from django.utils import translation
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone, translation
 
-from guanxi.core import filters
+from guanxi.activities.models import Notification
+from guanxi.core import bulk, filters
+from guanxi.core.follows import follow_many
+from guanxi.core.models import ChangeLogEntry, TimelineEntry
+from guanxi.core.registry import resource_at
 from guanxi.customers import services
 from guanxi.customers.models import Account, Contact, PoolRule
 from guanxi.identity.models import Role, RolePermission, Team, User
@@ -178,3 +188,207 @@ def both_ways(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -
     """Filters through another table (``filters.through``) read their few ids first, or, when they
     match ``FEW`` rows or more, check the records row by row: a test that uses it runs both ways."""
     monkeypatch.setattr(filters, "FEW", request.param)
+
+
+# --- two identical sets, one changed record by record and one in bulk (the set-based hooks) ----------
+
+#: The set-based hook of each bulk action that has one (``Resource``'s attribute of that name).
+SET_BASED = {"owner": "bulk_owner", "delete": "bulk_delete"}
+#: Fields that differ between two identical sets by construction (the names and what they spell).
+NAMED = {"id", "name", "family_name", "given_name", "display_name", "dup_key"}
+#: Changes of the change log that hold a time (each path's own "now").
+TIMED = {"owner_since", "pooled_at", "deleted_at"}
+
+
+@dataclass
+class People:
+    actor: User
+    rep: User  # the owner of most
+    other_rep: User  # holds people at rep's companies, and a company of their own
+    successor: User  # a colleague (the new owner of a hand-over)
+    follower: User  # follows some of the companies and people
+
+
+@pytest.fixture
+def people(
+    admin: User, rep: User, other_rep: User, make_user: Callable[..., User], sales_role: Role, team_east: Team
+) -> People:
+    return People(
+        actor=admin,
+        rep=rep,
+        other_rep=other_rep,
+        successor=make_user(role=sales_role, team=team_east, name="张伟"),
+        follower=make_user(superuser=True, name="王芳"),
+    )
+
+
+@dataclass
+class Desk:
+    accounts: list[Account]
+    contacts: list[Contact]
+
+
+@pytest.fixture
+def desk(
+    people: People,
+    make_account: Callable[..., Account],
+    make_contact: Callable[..., Contact],
+    team_south: Team,
+) -> Callable[[str], Desk]:
+    """``desk(prefix)``: one set of accounts of every kind a bulk action treats differently, and
+    their people (names starting with ``prefix``, so that two sets stand side by side)."""
+    return lambda prefix: _build(prefix, people, make_account, make_contact, team_south)
+
+
+def _build(
+    prefix: str,
+    p: People,
+    make_account: Callable[..., Account],
+    make_contact: Callable[..., Contact],
+    team_south: Team,
+) -> Desk:
+    a = [make_account(name=f"{prefix}测试公司{i}", owner_id=p.rep.pk) for i in range(8)]
+    a[2] = make_account(name=f"{prefix}测试公司池", owner_id=p.rep.pk, tags=["重点", "意向::高"])
+    a[5] = make_account(name=f"{prefix}别人的公司", owner_id=p.other_rep.pk)
+    a[6] = make_account(name=f"{prefix}已是他的公司", owner_id=p.successor.pk)
+    a[7] = make_account(name=f"{prefix}华南公司", owner_id=p.rep.pk, team_id=team_south.pk)
+    now = timezone.now()
+    # In the customer pool (no owner) and with a pool rule's date set.
+    Account.objects.filter(pk=a[2].pk).update(owner=None, pooled_at=now, pool_reason="久未跟进")
+    Account.objects.filter(pk=a[3].pk).update(pool_due_at=now + datetime.timedelta(days=3), pool_reason="旧")
+
+    def person(n: int, owner: User, links: list[dict[str, Any]]) -> Contact:
+        return make_contact(family_name=prefix, given_name=f"人{n}", owner_id=owner.pk, accounts=links)
+
+    c = [
+        person(0, p.rep, [{"account": a[1].pk, "is_primary": True}]),  # goes along
+        person(1, p.rep, [{"account": a[1].pk, "is_primary": True}]),  # goes along
+        person(2, p.other_rep, [{"account": a[1].pk, "is_primary": True}]),  # someone else's: stays
+        person(3, p.rep, [{"account": a[0].pk, "is_primary": True}, {"account": a[1].pk}]),  # goes with a[0]
+        person(4, p.rep, [{"account": a[5].pk, "is_primary": True}, {"account": a[4].pk}]),  # not rep's company: stays
+        person(5, p.other_rep, [{"account": a[5].pk, "is_primary": True}]),  # goes along from other_rep
+        person(6, p.rep, [{"account": a[7].pk, "is_primary": True}]),  # goes along, into 华南's team
+        person(7, p.rep, [{"account": a[2].pk, "is_primary": True}]),  # at the pooled one: stays
+    ]
+    follow_many(user=p.follower, model=Account, pks=[a[0].pk, a[1].pk, a[2].pk], following=True)
+    follow_many(user=p.follower, model=Contact, pks=[c[0].pk, c[6].pk], following=True)
+    follow_many(user=p.other_rep, model=Account, pks=[a[4].pk], following=True)
+    return Desk(accounts=[Account.all_objects.get(pk=x.pk) for x in a], contacts=c)
+
+
+def marks() -> tuple[int, int, int]:
+    """Where the change log, the timelines and the notifications end now: ``written`` reads what follows."""
+
+    def last(model: Any) -> int:
+        return model.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+
+    return last(ChangeLogEntry), last(TimelineEntry), last(Notification)
+
+
+def _untimed(changes: dict[str, Any]) -> dict[str, Any]:
+    """A change's values, a time only as set or not (each path has its own "now")."""
+    return {k: (v if k not in TIMED else [v[0] is None, v[1] is None]) for k, v in changes.items()}
+
+
+def written(desk: Desk, since: tuple[int, int, int]) -> dict[str, Any]:
+    """The set's records (every stored field; a time only as set or not) and the change-log rows,
+    timeline entries and notifications written since ``since``, each record named by its place."""
+    place = {("account", x.pk): f"a{i}" for i, x in enumerate(desk.accounts)}
+    place |= {("contact", x.pk): f"c{i}" for i, x in enumerate(desk.contacts)}
+
+    def named(content_type: Any, object_id: int) -> str:
+        return place[(content_type.model, object_id)]
+
+    def fields(obj: Any) -> dict[str, Any]:
+        stored = {f.name: getattr(obj, f.attname) for f in obj._meta.concrete_fields if f.name not in NAMED}
+        return {k: ("<time>" if isinstance(v, datetime.datetime) else v) for k, v in stored.items()}
+
+    accounts = Account.all_objects.filter(pk__in=[x.pk for x in desk.accounts]).order_by("pk")
+    contacts = Contact.all_objects.filter(pk__in=[x.pk for x in desk.contacts]).order_by("pk")
+    log_mark, timeline_mark, notification_mark = since
+    log = ChangeLogEntry.objects.filter(pk__gt=log_mark).select_related("content_type")
+    timeline = TimelineEntry.objects.filter(pk__gt=timeline_mark).select_related("content_type")
+    notifications = Notification.objects.filter(pk__gt=notification_mark).select_related("content_type", "change")
+    return {
+        "accounts": [fields(x) for x in accounts],
+        "contacts": [fields(x) for x in contacts],
+        "log": sorted(
+            (named(e.content_type, e.object_id), e.action, e.actor_id, e.source, repr(_untimed(e.changes))) for e in log
+        ),
+        "timeline": sorted(
+            (named(e.content_type, e.object_id), e.kind, e.summary, repr(e.data), e.actor_id) for e in timeline
+        ),
+        "notifications": sorted(
+            (
+                named(n.content_type, n.object_id),
+                n.recipient_id,
+                n.kind,
+                n.actor_id,
+                n.summary,
+                repr(_untimed(n.change.changes)) if n.change else "",
+            )
+            for n in notifications
+        ),
+    }
+
+
+def assert_same(one_by_one: dict[str, Any], in_bulk: dict[str, Any]) -> None:
+    """Each kind of row alike, naming the first field or row that differs."""
+    for key, rows in one_by_one.items():
+        assert len(in_bulk[key]) == len(rows), key
+        for a, b in zip(rows, in_bulk[key], strict=True):
+            if isinstance(a, dict):
+                assert {k: (v, b.get(k)) for k, v in a.items() if b.get(k) != v} == {}, key
+            assert b == a, key
+
+
+def apply_in_bulk(
+    user: User, records: list[Any], action: str, *, path: str = "accounts", all_or_nothing: bool = True, **kwargs: Any
+) -> dict[str, Any]:
+    """``action`` on these records as a bulk request (``all_or_nothing``) or a job's chunk runs it."""
+    plan = bulk.bulk_plan(resource=resource_at(path), user=user, action=action, **kwargs)
+    return bulk.bulk_apply_ids(plan, user, [x.pk for x in records], all_or_nothing=all_or_nothing)
+
+
+@dataclass
+class BothWays:
+    """The same bulk action done record by record (the set-based hook taken away) on one set and
+    through the hook on an identical one: each way's result, what it wrote, and its statements."""
+
+    one_by_one: Desk
+    in_bulk: Desk
+    result_a: Any
+    result_b: Any
+    seen_a: Any
+    seen_b: Any
+    queries_a: int
+    queries_b: int
+
+
+@pytest.fixture
+def bulk_both_ways(
+    people: People,
+    desk: Callable[[str], Desk],
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Any,
+) -> Callable[..., BothWays]:
+    """``bulk_both_ways(action, path=, all_or_nothing=, **bulk_plan's input)`` by ``people.actor``."""
+
+    def run(action: str, *, path: str = "accounts", all_or_nothing: bool = True, **kwargs: Any) -> BothWays:
+        one_by_one, in_bulk = desk("甲"), desk("乙")
+        records = {"accounts": lambda d: d.accounts, "contacts": lambda d: d.contacts}[path]
+        ways = []
+        for made, hook_kept in ((one_by_one, False), (in_bulk, True)):
+            since = marks()
+            with monkeypatch.context() as patch, django_capture_on_commit_callbacks(execute=True):
+                if not hook_kept:
+                    patch.setattr(resource_at(path), SET_BASED[action], None)
+                with CaptureQueriesContext(connection) as queries:
+                    result = apply_in_bulk(
+                        people.actor, records(made), action, path=path, all_or_nothing=all_or_nothing, **kwargs
+                    )
+            ways.append((result, written(made, since), len(queries)))
+        (result_a, seen_a, queries_a), (result_b, seen_b, queries_b) = ways
+        return BothWays(one_by_one, in_bulk, result_a, result_b, seen_a, seen_b, queries_a, queries_b)
+
+    return run

@@ -8,225 +8,37 @@ row by row, ids and times aside: the records, their change log, their timelines,
 
 from __future__ import annotations
 
-import datetime
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from django.db import connection
-from django.forms.models import model_to_dict
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
 
-from guanxi.activities.models import Notification
 from guanxi.core import bulk
 from guanxi.core.errors import FieldErrors
 from guanxi.core.follows import follow_many
-from guanxi.core.models import ChangeLogEntry, Job, TimelineEntry
+from guanxi.core.models import Job, TimelineEntry
 from guanxi.core.registry import resource_at
 from guanxi.core.search import search
 from guanxi.customers.models import Account, Contact
 from guanxi.customers.services import accounts as account_services
 from guanxi.customers.services import bulk_owner
-from guanxi.identity.models import Role, Team, User
+from guanxi.identity.models import Team
+from tests.customers.conftest import BothWays, Desk, People, apply_in_bulk, assert_same
 
 pytestmark = pytest.mark.django_db
 
-#: Fields that differ between two identical sets by construction, or by the clock.
-SKIPPED = {"id", "name", "family_name", "given_name", "display_name", "created_at", "updated_at", "owner_since"}
-SKIPPED |= {"dup_key", "name_keys", "pooled_at", "pool_due_at", "accounts"}  # links: compared by the log
-#: Changes of the change log that hold a time (each path's own "now").
-TIMED = {"owner_since", "pooled_at"}
 
-
-@dataclass
-class People:
-    actor: User
-    rep: User  # the previous owner of most
-    other_rep: User  # holds people at rep's companies, and a company of their own
-    successor: User  # the new owner
-    follower: User  # follows some of the companies and people
-
-
-@pytest.fixture
-def people(
-    admin: User, rep: User, other_rep: User, make_user: Callable[..., User], sales_role: Role, team_east: Team
-) -> People:
-    return People(
-        actor=admin,
-        rep=rep,
-        other_rep=other_rep,
-        successor=make_user(role=sales_role, team=team_east, name="张伟"),
-        follower=make_user(superuser=True, name="王芳"),
-    )
-
-
-@dataclass
-class Desk:
-    accounts: list[Account]
-    contacts: list[Contact]
-
-
-@pytest.fixture
-def desk(
-    people: People,
-    make_account: Callable[..., Account],
-    make_contact: Callable[..., Contact],
-    team_south: Team,
-) -> Callable[[str], Desk]:
-    """``desk(prefix)``: one set of accounts of every kind an owner change treats differently, and
-    their people (names starting with ``prefix``, so that two sets stand side by side)."""
-    return lambda prefix: build(prefix, people, make_account, make_contact, team_south)
-
-
-def build(
-    prefix: str,
-    p: People,
-    make_account: Callable[..., Account],
-    make_contact: Callable[..., Contact],
-    team_south: Team,
-) -> Desk:
-    a = [make_account(name=f"{prefix}测试公司{i}", owner_id=p.rep.pk) for i in range(8)]
-    a[2] = make_account(name=f"{prefix}测试公司池", owner_id=p.rep.pk, tags=["重点", "意向::高"])
-    a[5] = make_account(name=f"{prefix}别人的公司", owner_id=p.other_rep.pk)
-    a[6] = make_account(name=f"{prefix}已是他的公司", owner_id=p.successor.pk)
-    a[7] = make_account(name=f"{prefix}华南公司", owner_id=p.rep.pk, team_id=team_south.pk)
-    now = timezone.now()
-    # In the customer pool (no owner) and with a pool rule's date set.
-    Account.objects.filter(pk=a[2].pk).update(owner=None, pooled_at=now, pool_reason="久未跟进")
-    Account.objects.filter(pk=a[3].pk).update(pool_due_at=now + datetime.timedelta(days=3), pool_reason="旧")
-
-    def person(n: int, owner: User, links: list[dict[str, Any]]) -> Contact:
-        return make_contact(family_name=prefix, given_name=f"人{n}", owner_id=owner.pk, accounts=links)
-
-    c = [
-        person(0, p.rep, [{"account": a[1].pk, "is_primary": True}]),  # goes along
-        person(1, p.rep, [{"account": a[1].pk, "is_primary": True}]),  # goes along
-        person(2, p.other_rep, [{"account": a[1].pk, "is_primary": True}]),  # someone else's: stays
-        person(3, p.rep, [{"account": a[0].pk, "is_primary": True}, {"account": a[1].pk}]),  # goes with a[0]
-        person(4, p.rep, [{"account": a[5].pk, "is_primary": True}, {"account": a[4].pk}]),  # not rep's company: stays
-        person(5, p.other_rep, [{"account": a[5].pk, "is_primary": True}]),  # goes along from other_rep
-        person(6, p.rep, [{"account": a[7].pk, "is_primary": True}]),  # goes along, into 华南's team
-        person(7, p.rep, [{"account": a[2].pk, "is_primary": True}]),  # at the pooled one: stays
-    ]
-    follow_many(user=p.follower, model=Account, pks=[a[0].pk, a[1].pk, a[2].pk], following=True)
-    follow_many(user=p.follower, model=Contact, pks=[c[0].pk, c[6].pk], following=True)
-    follow_many(user=p.other_rep, model=Account, pks=[a[4].pk], following=True)
-    return Desk(accounts=[Account.all_objects.get(pk=x.pk) for x in a], contacts=c)
-
-
-def _marks() -> tuple[int, int, int]:
-    def last(model: Any) -> int:
-        return model.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
-
-    return last(ChangeLogEntry), last(TimelineEntry), last(Notification)
-
-
-def _untimed(changes: dict[str, Any]) -> dict[str, Any]:
-    return {k: (v if k not in TIMED else [v[0] is None, v[1] is None]) for k, v in changes.items()}
-
-
-def written(desk: Desk, marks: tuple[int, int, int]) -> dict[str, Any]:
-    """Everything a set's owner change wrote, with each record named by its place in the set."""
-    place = {("account", x.pk): f"a{i}" for i, x in enumerate(desk.accounts)}
-    place |= {("contact", x.pk): f"c{i}" for i, x in enumerate(desk.contacts)}
-
-    def named(content_type: Any, object_id: int) -> str:
-        return place[(content_type.model, object_id)]
-
-    def fields(obj: Any) -> dict[str, Any]:
-        return {k: v for k, v in model_to_dict(obj).items() if k not in SKIPPED}
-
-    accounts = Account.all_objects.filter(pk__in=[x.pk for x in desk.accounts]).order_by("pk")
-    contacts = Contact.all_objects.filter(pk__in=[x.pk for x in desk.contacts]).order_by("pk")
-    log_mark, timeline_mark, notification_mark = marks
-    log = ChangeLogEntry.objects.filter(pk__gt=log_mark).select_related("content_type")
-    timeline = TimelineEntry.objects.filter(pk__gt=timeline_mark).select_related("content_type")
-    notifications = Notification.objects.filter(pk__gt=notification_mark).select_related("content_type", "change")
-    return {
-        "accounts": [fields(x) for x in accounts],
-        "pool": [(x.pooled_at is None, x.pool_due_at is None, x.owner_since is None) for x in accounts],
-        "contacts": [fields(x) for x in contacts],
-        "log": sorted(
-            (named(e.content_type, e.object_id), e.action, e.actor_id, e.source, repr(_untimed(e.changes))) for e in log
-        ),
-        "timeline": sorted(
-            (named(e.content_type, e.object_id), e.kind, e.summary, repr(e.data), e.actor_id) for e in timeline
-        ),
-        "notifications": sorted(
-            (
-                named(n.content_type, n.object_id),
-                n.recipient_id,
-                n.kind,
-                n.actor_id,
-                n.summary,
-                repr(_untimed(n.change.changes)) if n.change else "",
-            )
-            for n in notifications
-        ),
-    }
-
-
-def assert_same(one_by_one: dict[str, Any], in_bulk: dict[str, Any]) -> None:
-    """Each kind of row alike, naming the first field or row that differs."""
-    for key, rows in one_by_one.items():
-        assert len(in_bulk[key]) == len(rows), key
-        for a, b in zip(rows, in_bulk[key], strict=True):
-            if isinstance(a, dict):
-                assert {k: (v, b.get(k)) for k, v in a.items() if b.get(k) != v} == {}, key
-            assert b == a, key
-
-
-def _change(desk: Desk, p: People, *, all_or_nothing: bool, path: str = "accounts", records: Any = None) -> Any:
-    resource = resource_at(path)
-    plan = bulk.bulk_plan(resource=resource, user=p.actor, action="owner", owner=p.successor.pk)
-    ids = [x.pk for x in (records if records is not None else desk.accounts)]
-    return bulk.bulk_apply_ids(plan, p.actor, ids, all_or_nothing=all_or_nothing)
-
-
-@dataclass
-class BothWays:
-    """The same change of owner made record by record (the hook taken away) and in bulk, on two
-    identical sets: each way's result and what it wrote."""
-
-    in_bulk: Desk
-    result_a: Any
-    result_b: Any
-    seen_a: Any
-    seen_b: Any
-
-
-@pytest.fixture
-def both_ways(
-    people: People,
-    desk: Callable[[str], Desk],
-    monkeypatch: pytest.MonkeyPatch,
-    django_capture_on_commit_callbacks: Any,
-) -> Callable[..., BothWays]:
-    def run(*, path: str = "accounts", all_or_nothing: bool = True) -> BothWays:
-        one_by_one, in_bulk = desk("甲"), desk("乙")
-        records = {"accounts": lambda d: d.accounts, "contacts": lambda d: d.contacts}[path]
-        marks = _marks()
-        with monkeypatch.context() as patch, django_capture_on_commit_callbacks(execute=True):
-            patch.setattr(resource_at(path), "bulk_owner", None)
-            result_a = _change(
-                one_by_one, people, all_or_nothing=all_or_nothing, path=path, records=records(one_by_one)
-            )
-        seen_a = written(one_by_one, marks)
-        marks = _marks()
-        with django_capture_on_commit_callbacks(execute=True):
-            result_b = _change(in_bulk, people, all_or_nothing=all_or_nothing, path=path, records=records(in_bulk))
-        return BothWays(in_bulk, result_a, result_b, seen_a, written(in_bulk, marks))
-
-    return run
+def _change(desk: Desk, p: People, *, all_or_nothing: bool) -> Any:
+    return apply_in_bulk(p.actor, desk.accounts, "owner", all_or_nothing=all_or_nothing, owner=p.successor.pk)
 
 
 @pytest.mark.parametrize("all_or_nothing", [True, False], ids=["request", "job"])
 def test_the_set_based_owner_change_writes_what_one_update_per_account_writes(
-    people: People, team_south: Team, both_ways: Callable[..., BothWays], all_or_nothing: bool
+    people: People, team_south: Team, bulk_both_ways: Callable[..., BothWays], all_or_nothing: bool
 ) -> None:
-    ways = both_ways(all_or_nothing=all_or_nothing)
+    ways = bulk_both_ways("owner", all_or_nothing=all_or_nothing, owner=people.successor.pk)
     result_a, result_b, seen_a, seen_b, in_bulk = ways.result_a, ways.result_b, ways.seen_a, ways.seen_b, ways.in_bulk
 
     assert result_a == result_b == {**result_a, "selected": 8, "changed": 7, "unchanged": 1, "failed": 0}
@@ -246,8 +58,8 @@ def test_the_set_based_owner_change_writes_what_one_update_per_account_writes(
     assert in_bulk.accounts[1].pk in {hit.id for hit in search(people.successor, "乙测试公司1")}
 
 
-def test_contacts_change_hands_in_bulk_as_one_by_one(both_ways: Callable[..., BothWays]) -> None:
-    ways = both_ways(path="contacts")
+def test_contacts_change_hands_in_bulk_as_one_by_one(people: People, bulk_both_ways: Callable[..., BothWays]) -> None:
+    ways = bulk_both_ways("owner", path="contacts", owner=people.successor.pk)
     result_a, result_b, seen_a, seen_b = ways.result_a, ways.result_b, ways.seen_a, ways.seen_b
     assert result_a == result_b == {**result_a, "changed": 8}
     assert_same(seen_a, seen_b)

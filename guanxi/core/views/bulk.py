@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from guanxi.core import services
-from guanxi.core.bulk import acting_on
+from guanxi.core.bulk import BulkPlan, acting_on, bulk_apply_ids
 from guanxi.core.db import one_unit
 from guanxi.core.errors import FieldErrors, GuanxiError, PreconditionFailed
 from guanxi.core.forms import RecordForm, parse_tags, record_form_class
@@ -94,26 +94,24 @@ class BulkActionView(ResourceView):
     def do_delete(self, objects: list[models.Model], back: str) -> HttpResponse:
         if self.request.POST.get("confirm") != "yes":
             return render(self.request, self.template_names("bulk_delete"), self.context(objects, "delete", back))
-        delete = self.resource.delete or services.record_delete
-        try:
-            with transaction.atomic(), one_unit():
-                for obj in objects:
-                    delete(model=self.model, pk=obj.pk, user=self.request.user)
+        plan = BulkPlan(resource=self.resource, action="delete")
+        try:  # all or nothing, as the API's: through the resource's set-based delete where it has one
+            count = bulk_apply_ids(plan, self.request.user, [obj.pk for obj in objects], all_or_nothing=True)["changed"]
         except GuanxiError as exc:
             return self.failed(exc, back)
         if has_custom_delete_verb(self.resource.path):
-            text = ngettext("%(verb)s: %(count)d record done.", "%(verb)s: %(count)d records done.", len(objects))
-            messages.success(self.request, text % {"verb": delete_verb(self.resource.path), "count": len(objects)})
+            text = ngettext("%(verb)s: %(count)d record done.", "%(verb)s: %(count)d records done.", count)
+            messages.success(self.request, text % {"verb": delete_verb(self.resource.path), "count": count})
             return redirect(back)
         if self.resource.soft_delete:
             text = ngettext(
                 "%(count)d record was moved to the recycle bin.",
                 "%(count)d records were moved to the recycle bin.",
-                len(objects),
+                count,
             )
         else:
-            text = ngettext("%(count)d record was deleted.", "%(count)d records were deleted.", len(objects))
-        messages.success(self.request, text % {"count": len(objects)})
+            text = ngettext("%(count)d record was deleted.", "%(count)d records were deleted.", count)
+        messages.success(self.request, text % {"count": count})
         return redirect(back)
 
     def edit_form(self, data: Any = None) -> RecordForm:

@@ -40,10 +40,10 @@ from django.utils.translation import gettext as _
 
 from guanxi.core.audit import changelog_records, diff, snapshot
 from guanxi.core.choices import Action, ChangeAction
-from guanxi.core.errors import GuanxiError, NotFound
+from guanxi.core.errors import GuanxiError
 from guanxi.core.permissions import restrict_queryset, restricted
 from guanxi.core.search import search_reindex
-from guanxi.core.services import record_bulk_check
+from guanxi.core.services import record_bulk_check, record_lock_many
 from guanxi.core.timeline import timeline_add_many
 from guanxi.customers.choices import TimelineKind
 from guanxi.customers.models import Account, Contact
@@ -71,7 +71,7 @@ def accounts_owner_bulk(*, user: Any, pks: list[Any], owner_id: int) -> Refused:
         except GuanxiError as exc:
             refused[account.pk] = exc
     moving = [pk for a in accounts if a.pk not in jobs for pk in going.get(a.pk, ())]
-    contacts = _locked(Contact, user, moving) if moving else []
+    contacts = record_lock_many(Contact, moving, user, Action.CHANGE)[0] if moving else []
     refused |= _contacts_refused(user, accounts, going, jobs, contacts, owner_id)
     accounts = [a for a in accounts if a.pk not in refused]
     if not accounts:
@@ -112,11 +112,10 @@ _OWNER_FIELDS = {"owner", "owner_since", "pool_due_at", "pooled_at", "pool_reaso
 def _checked(
     model: type[M], user: Any, pks: list[Any], owner_id: int, changed: set[str], apply: Callable[[M], None]
 ) -> tuple[list[M], Refused]:
-    """The records locked (``_locked``) and what ``record_update`` would refuse of the new owner, asked
-    once on one of them with the change applied (``apply``: the same for every record): the records
-    to write, and those refused (all of them, when the check refuses)."""
-    records = _locked(model, user, pks)
-    refused = _missing(pks, records)
+    """The records locked (``record_lock_many``, as ``record_update`` locks each) and what it would
+    refuse of the new owner, asked once on one of them with the change applied (``apply``: the same
+    for every record): the records to write, and those refused (all of them, when the check refuses)."""
+    records, refused = record_lock_many(model, pks, user, Action.CHANGE)
     if not records:
         return [], refused
     sample = copy.copy(records[0])
@@ -126,18 +125,6 @@ def _checked(
     except GuanxiError as exc:
         return [], refused | dict.fromkeys((r.pk for r in records), exc)
     return records, refused
-
-
-def _locked(model: type[M], user: Any, pks: list[Any]) -> list[M]:
-    """The records as ``record_lock`` reads them (live, the user may change them, locked), in one query."""
-    rows = restricted(model, user, Action.CHANGE).select_for_update().filter(pk__in=pks).order_by("pk")
-    return list(rows)
-
-
-def _missing(pks: list[Any], found: list[Any]) -> Refused:
-    """What ``record_lock`` answers of a record gone or out of reach since it was chosen."""
-    have = {obj.pk for obj in found}
-    return {pk: NotFound() for pk in pks if pk not in have}
 
 
 def _apply_owner(account: Account, owner_id: int, now: Any) -> None:
