@@ -178,6 +178,7 @@ def register_customers() -> None:
             custom_fields=True,
             create=services.account_create,
             update=services.account_update,
+            restore=services.customer_restore,
             bulk_owner=bulk_owner.accounts_owner_bulk,
             assign_by_rules=services.AccountsByRules,
             # No owner to show in the pool, but since when and why each account is there.
@@ -249,6 +250,7 @@ def register_customers() -> None:
             custom_fields=True,
             create=services.contact_create,
             update=services.contact_update,
+            restore=services.customer_restore,
             bulk_owner=bulk_owner.contacts_owner_bulk,
             extra_input=CONTACT_EXTRA_INPUT,
             serialize_extra=contact_accounts,
