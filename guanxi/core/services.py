@@ -303,9 +303,10 @@ def record_delete(*, model: type[M], pk: Any, user: Any, expected_version: int |
 
 
 @transaction.atomic
-def record_restore(*, model: type[M], pk: Any, user: Any) -> M:
-    """Bring a record back from the recycle bin."""
-    obj = record_lock(model, pk, user, Action.DELETE, deleted=True)
+def record_restore(*, model: type[M], pk: Any, user: Any, locked: M | None = None) -> M:
+    """Bring a record back from the recycle bin. ``locked``: the row a module's service locked already
+    (``record_lock(..., deleted=True)``), to check something of it first."""
+    obj = locked if locked is not None else record_lock(model, pk, user, Action.DELETE, deleted=True)
     before = snapshot(obj)
     obj.deleted_at = None  # type: ignore[attr-defined]
     obj.deleted_by = None  # type: ignore[attr-defined]

@@ -9,8 +9,9 @@ How it scales (1M contacts, 200k accounts): nothing is ever compared with the wh
   about who is who and is skipped.
 * **Fuzzy, pinyin-aware**: every record carries a *blocking key* (``dup_key``, indexed). A contact's
   key is the letters of its name's pinyin, sorted, so 张三, 張三, "Zhang San", "San Zhang" and
-  "zhangsan" share one key; an account's key is the pinyin of its name without legal suffixes and
-  bracketed places (阿里巴巴 = 阿里巴巴（中国）有限公司 = "Alibaba Group Holding Ltd."). Only records with
+  "zhangsan" share one key; an account's key is the pinyin of its name without legal suffixes,
+  bracketed places and the places it starts with (阿里巴巴 = 阿里巴巴（中国）有限公司 = "Alibaba Group
+  Holding Ltd."; 华信科技 = 深圳市华信科技有限公司, but 北京银行 stays itself). Only records with
   the same key are scored (rapidfuzz on the toned pinyin and the name), and contacts only when they
   are at the same company (the same account, or accounts with the same key): checking one record
   reads the handful of rows in its block, and a bulk check groups a batch by key in a few queries.
@@ -36,6 +37,7 @@ from rapidfuzz import fuzz
 
 from guanxi.core.db import ANALYZE_MIN_ROWS, after_commit
 from guanxi.core.search import pinyin
+from guanxi.customers import places
 from guanxi.customers.normalize import website_domain
 
 #: How many rows one IN (...) list carries (well below SQLite's variable limit).
@@ -135,7 +137,21 @@ def contact_dup_key(family_name: str, given_name: str) -> str:
 
 
 def strip_company(name: str) -> str:
-    """The part of a company name that tells it apart: no brackets, legal forms or group words."""
+    """The part of a company name that tells it apart: no brackets, legal forms, group words or the
+    places it starts with (``company_parts``)."""
+    return company_parts(name)[1]
+
+
+def company_parts(name: str) -> tuple[tuple[str, ...], str]:
+    """The places a company's name starts with (each the division's full name) and the part that
+    tells it apart: 广东省深圳市华信科技有限公司 → ((广东省, 深圳市), 华信科技).
+
+    The places go as the legal form and a bracketed place do: people write the company with them or
+    without (深圳华信科技 / 华信科技有限公司 / 华信科技（深圳）有限公司), and the blocking key, the
+    guard's similar names and the name scores must see one company. Done here and not only in the key
+    because the rest compare these parts: a key that dropped the place would block 北京华信 with
+    华信, and its score would still part them. The places are read by a lookup of the name's first
+    two characters (``places.leading``): the key is on the import's hot path."""
     text = _BRACKETS_RE.sub(" ", _fold(name))
     changed = True
     while changed:
@@ -150,7 +166,14 @@ def strip_company(name: str) -> str:
         words.pop()
     if len(words) > 1 and words[0] == "the":
         words.pop(0)
-    return " ".join(words)
+    return places.leading(" ".join(words))
+
+
+def same_company_name(a: str, b: str) -> bool:
+    """Whether two company names are the same characters but for legal forms, group words and places,
+    and name no two different places (``places.differ``)."""
+    (places_a, rest_a), (places_b, rest_b) = company_parts(a), company_parts(b)
+    return bool(rest_a) and rest_a == rest_b and not places.differ(places_a, places_b)
 
 
 @lru_cache(maxsize=32768)  # new accounts of an import are mostly new names: a bigger cache only holds memory
@@ -168,10 +191,15 @@ def name_similarity(a: str, b: str, *, company: bool = False) -> int:
 
     Same toned pinyin (张三 / 張三, simplified and traditional) is 100; the same sounds with other
     tones or characters (张伟 / 张玮) score a little lower; otherwise rapidfuzz on the pinyin, with
-    the word order ignored (San Zhang / Zhang San).
+    the word order ignored (San Zhang / Zhang San). ``company``: two company names, compared
+    without legal forms and places (``company_parts``); two registered in different places score
+    below ``NAME_THRESHOLD``, however alike the rest.
     """
     if company:
-        a, b = strip_company(a), strip_company(b)
+        (places_a, a), (places_b, b) = company_parts(a), company_parts(b)
+        if places.differ(places_a, places_b):
+            # Registered in two places: two companies, however alike the rest (深圳华信 / 广州华信).
+            return min(name_similarity("".join(places_a) + a, "".join(places_b) + b), NAME_THRESHOLD - 1)
     toned_a, toned_b = pinyin_tokens(a, toned=True), pinyin_tokens(b, toned=True)
     if toned_a and sorted(toned_a) == sorted(toned_b):
         return 100
@@ -277,7 +305,7 @@ def _fetch(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         return cursor.fetchall()
 
 
-def _store_keys(model: type[models.Model], changed: list[tuple[str, int]], column: str = "dup_key") -> None:
+def store_keys(model: type[models.Model], changed: list[tuple[str, int]], column: str = "dup_key") -> None:
     """Write blocking keys (``column``: ``dup_key`` or an account's ``domain``) that differ from the
     stored ones (one statement per chunk)."""
     if not changed:
@@ -314,7 +342,7 @@ def _refresh_keys(model_name: str, ids: Sequence[int]) -> dict[int, str]:
         rows = _fetch(sql, [_ids_param(ids)])
         domains = {pk: website_domain(website) for pk, _name, website, _domain, _stored in rows}
         changed = [(domains[row[0]], row[0]) for row in rows if domains[row[0]] != row[3]]
-        _store_keys(model, changed, "domain")
+        store_keys(model, changed, "domain")
         if len(changed) >= ANALYZE_MIN_ROWS:
             # Many hosts the statistics do not know yet (accounts from before the column, an import
             # that changed websites): without them the planner takes every host for the empty one
@@ -325,7 +353,7 @@ def _refresh_keys(model_name: str, ids: Sequence[int]) -> dict[int, str]:
         for pk, name, *_rest in rows:
             keys[pk] = account_dup_key(name)
     stored_keys = {row[0]: row[-1] for row in rows}
-    _store_keys(model, [(key, pk) for pk, key in keys.items() if key != stored_keys[pk]])
+    store_keys(model, [(key, pk) for pk, key in keys.items() if key != stored_keys[pk]])
     return keys
 
 

@@ -9,10 +9,11 @@ so it is no sign of the same person). Of a record the user may not see it tells 
 it, or that it waits in the customer pool; nothing else, and only for a key typed whole.
 
 An account is also told of (never refused) by a *similar name*: one that differs only by its legal
-form, group words or a bracketed place (华信科技 / 华信科技有限公司 / 华信科技（北京）有限公司,
-``duplicates.strip_company``). Those are read by the indexed blocking key (``dup_key``, the pinyin of
-the stripped name) and kept only when the stripped names are the same characters: 华心科技 sounds
-the same and is another company. A branch （上海）有限公司 may be a legal entity of its own, so a
+form, group words or places, bracketed or leading (华信科技 / 华信科技有限公司 / 华信科技（北京）有限公司
+/ 北京华信科技有限公司, ``duplicates.strip_company``). Those are read by the indexed blocking key
+(``dup_key``, the pinyin of the stripped name) and kept only when the stripped names are the same
+characters and name no two places: 华心科技 sounds the same and is another company, and so is
+广州华信科技 beside 北京华信科技. A branch （上海）有限公司 may be a legal entity of its own, so a
 similar name is a warning, not a refusal.
 
 Each role chooses how far this goes (``Role.duplicate_guard``):
@@ -25,13 +26,19 @@ Each role chooses how far this goes (``Role.duplicate_guard``):
   registration number, email or mobile to a colleague's (a field it does not change is not looked
   at, so editing something else of an old duplicate always works).
 
+Bringing a record back from the recycle bin (``services.restore.customer_restore``, and the merged
+records of a merge undone) is guarded as adding it, on all its keys (``refuse_restored``): while it
+was in the bin a colleague may have added the customer, which the guard then did not see. A merge is
+not guarded: every value the kept record takes is one a merged record had, live, so it leaves one
+record fewer holding a key, never one more (``services.merge``).
+
 The holder is told (a notification, ``NotificationKind.DUPLICATE``, written by the activities app
-through ``on_attempt``) when a colleague's add or edit is refused, or is saved anyway under ``tell``:
-at most once a day for one colleague and one record, so typing and saving again does not spam them;
-an import tells each holder once a run, with its count. A refusal is told where the service's
-rollback cannot undo it, without a second connection: ``refusals_told`` wraps the service and tells
-of the ``Refused`` error once the service's atomic block has rolled back (see there). Each refusal
-is also a line of the security log.
+through ``on_attempt``) when a colleague's add, edit or restore is refused, or is saved anyway under
+``tell``: at most once a day for one colleague and one record, so typing and saving again does not
+spam them; an import tells each holder once a run, with its count. A refusal is told where the
+service's rollback cannot undo it, without a second connection: ``refusals_told`` wraps the service
+and tells of the ``Refused`` error once the service's atomic block has rolled back (see there). Each
+refusal is also a line of the security log.
 
 A superuser sees every record, so nothing is ever elsewhere for them. An import looks up no record
 by an email or phone its importer sees masked (号码脱敏, ``import_writers``), so there the guard goes
@@ -56,7 +63,7 @@ from guanxi.core.choices import Action
 from guanxi.core.db import after_commit
 from guanxi.core.errors import FieldErrors
 from guanxi.core.permissions import restricted
-from guanxi.customers.duplicates import account_dup_key, strip_company
+from guanxi.customers.duplicates import account_dup_key, same_company_name, strip_company
 from guanxi.customers.models import Account, Contact, ContactPoint, ContactPointKind
 from guanxi.customers.normalize import compact_registration_number, phone_display
 from guanxi.customers.services.common import user_names
@@ -330,18 +337,17 @@ def find_held(
 
 
 def similar_names(name: str) -> list[tuple[int, str]]:
-    """Live accounts named like ``name`` but for legal forms, group words and bracketed places, and
-    not exactly so (the exact name is its own, refusing reason), as ``(pk, name)``.
+    """Live accounts named like ``name`` but for legal forms, group words and places (bracketed or
+    leading: 华信科技, 深圳市华信科技有限公司), and not exactly so (the exact name is its own, refusing
+    reason), as ``(pk, name)``.
 
     Read by the blocking key (``account_dup_key``: indexed, a handful of rows), then kept only when
-    ``strip_company`` gives the same characters: the key is pinyin, and 华心 is not 华信."""
-    stripped, key = strip_company(name), account_dup_key(name)
-    if not stripped or not key:
+    ``duplicates.same_company_name`` finds the same characters and no two places: the key is pinyin,
+    and 华心 is not 华信; 广州华信 is not 深圳华信."""
+    if not strip_company(name) or not (key := account_dup_key(name)):
         return []
     block = Account.objects.filter(dup_key=key, deleted_at__isnull=True).exclude(name=name)
-    return [
-        (pk, other) for pk, other in block.values_list("pk", "name")[: LIMIT * 4] if strip_company(other) == stripped
-    ]
+    return [(pk, other) for pk, other in block.values_list("pk", "name")[: LIMIT * 4] if same_company_name(name, other)]
 
 
 def held_records(
@@ -429,6 +435,17 @@ def refuse_held(user: Any, model: type[models.Model], **keys: Any) -> list[Held]
         for name in record.fields:
             errors.setdefault(name, []).append(record.message())
     raise Refused(errors, user=user, model=model, held=refusing)
+
+
+def refuse_restored(user: Any, model: type[models.Model], record: Any) -> list[Held]:
+    """Before ``record`` comes back from the recycle bin (a restore, a merge undone): ``refuse_held``
+    on all its keys, as adding it. While it was in the bin the guard did not see it, so a colleague
+    may have added the customer meanwhile; bringing it back makes the same duplicate as adding it."""
+    if isinstance(record, Account):
+        keys: dict[str, Any] = {"name": record.name, "registration_number": record.registration_number}
+    else:
+        keys = {"emails": point_values(record.emails), "phones": point_values(record.phones)}
+    return refuse_held(user, model, exclude=record.pk, **keys)
 
 
 def new_keys(record: Any, **keys: Any) -> dict[str, Any]:

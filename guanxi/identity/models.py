@@ -81,7 +81,8 @@ class Team(PermissionScopeMixin, TimestampMixin, CreatedByMixin, VersionMixin, S
 
 
 class DuplicateGuard(models.TextChoices):
-    """What adding a customer a colleague already has does (撞单保护, ``guanxi.customers.guard``)."""
+    """What adding a customer a colleague already has does (撞单保护, ``guanxi.customers.guard``): editing
+    one of its keys to theirs, or restoring it from the recycle bin, does the same."""
 
     OFF = "off", _("Nothing: colleagues' customers are not looked at")
     TELL = "tell", _("Say whose customer it is, and let it be added")

@@ -1,14 +1,17 @@
 """撞单保护: adding a customer a colleague already has. Each role chooses whether Guanxi says whose it
 is (``tell``, the default), also refuses to add it (``refuse``), or says nothing (``off``); by exact
 name or 统一社会信用代码 for accounts, email or mobile number for contacts, on the form, the API's
-check, the services (form and API alike) and an import's "create" policy. A similar company name is
-told, never refused; an edit that changes a key is guarded as an add; the holder is told."""
+check, the services (form and API alike) and an import's "create" policy. A similar company name
+(with or without its place) is told, never refused; an edit that changes a key, a restore from the
+recycle bin and a merge undone are guarded as an add, a merge is not; the holder is told."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from guanxi.activities.models import Notification, NotificationKind, NotificationMute
@@ -17,7 +20,7 @@ from guanxi.core.services import record_delete
 from guanxi.customers import services
 from guanxi.customers.duplicates import account_dup_key
 from guanxi.customers.guard import held_elsewhere, is_personal_phone
-from guanxi.customers.models import Account, Contact
+from guanxi.customers.models import Account, Contact, DuplicateCandidate
 from guanxi.identity.models import DuplicateGuard, Role, User
 from tests.customers.conftest import Api, field_errors, grant
 from tests.customers.test_import import csv_bytes, job_client, read_errors, upload
@@ -434,3 +437,131 @@ def test_a_contact_import_tells_the_holder_of_a_company_it_adds_again(
     assert Account.objects.filter(name="华信科技有限公司").count() == 2
     [note] = told(other_rep)
     assert note.object_id == huaxin.pk and "1 row" in note.summary and "1 saved anyway" in note.summary
+
+
+# --- a place the name starts with -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("held_name", "typed"),
+    [("北京华信科技有限公司", "华信科技"), ("华信科技有限公司", "深圳市华信科技"), ("华信科技", "浙江杭州华信科技")],
+)
+def test_a_name_with_or_without_its_place_is_similar(rep: User, other_rep: User, held_name: str, typed: str) -> None:
+    keyed(services.account_create(user=other_rep, data={"name": held_name, "owner_id": other_rep.pk}))
+    [held] = elsewhere(Api(rep), f"name={typed}")
+    assert held["display"] == held_name and held["reasons"] == [f"similar name {held_name}"]
+    assert held["refused"] is False
+
+
+def test_another_place_or_a_place_and_a_generic_word_is_not_similar(rep: User, other_rep: User) -> None:
+    """广州华信 is not 北京华信; 上海银行 is not 北京银行 (a place before generic words is the name)."""
+    for name in ("北京华信科技有限公司", "北京银行股份有限公司"):
+        keyed(services.account_create(user=other_rep, data={"name": name, "owner_id": other_rep.pk}))
+    api = Api(rep)
+    assert elsewhere(api, "name=广州华信科技有限公司") == []
+    assert elsewhere(api, "name=上海银行") == [] and elsewhere(api, "name=银行") == []
+    [held] = elsewhere(api, "name=北京银行")
+    assert held["display"] == "北京银行股份有限公司"
+
+
+# --- restoring from the recycle bin, merging -----------------------------------------------------------
+
+
+def in_the_bin(user: User, record: Account | Contact) -> None:
+    record_delete(model=type(record), pk=record.pk, user=user)
+
+
+def restore(user: User, record: Account | Contact) -> Any:
+    return Api(user).post(f"recycle-bin/customers.{type(record)._meta.model_name}/{record.pk}/restore")
+
+
+def test_a_refusing_role_may_not_restore_a_customer_a_colleague_added_meanwhile(
+    rep: User, other_rep: User, sales_role: Role, caplog: Any
+) -> None:
+    mine = services.account_create(user=rep, data={"name": "华信科技有限公司", "registration_number": NUMBER})
+    in_the_bin(rep, mine)
+    # While it is in the bin, the guard sees nothing of it: the colleague adds the customer.
+    theirs = services.account_create(user=other_rep, data={"name": "华信科技有限公司", "owner_id": other_rep.pk})
+    guard(sales_role, DuplicateGuard.REFUSE)
+    with caplog.at_level("WARNING", logger="guanxi.security"):
+        response = restore(rep, mine)
+    assert response.status_code == 400 and "韩梅梅" in field_errors(response)["name"][0]
+    assert Account.all_objects.get(pk=mine.pk).deleted_at is not None
+    [note] = told(other_rep)
+    assert note.object_id == theirs.pk and "refused" in note.summary
+    assert any("duplicate guard refused" in r.getMessage() for r in caplog.records)
+    # The recycle bin's page says so, back on it, and leaves the record there.
+    client, bin_page = client_for(rep), reverse("ui:recycle-bin")
+    assert f'name="next" value="{bin_page}"' in client.get(bin_page).content.decode()
+    page = client.post(f"{bin_page}accounts/{mine.pk}/restore/", {"next": bin_page}, follow=True)
+    assert page.redirect_chain == [(bin_page, 302)] and "韩梅梅" in page.content.decode()
+    assert Account.all_objects.get(pk=mine.pk).deleted_at is not None
+
+
+def test_a_restore_under_tell_goes_ahead_and_the_holder_and_the_detection_hear_of_it(
+    rep: User, other_rep: User, django_capture_on_commit_callbacks: Any
+) -> None:
+    mine = services.account_create(user=rep, data={"name": "华信科技有限公司"})
+    in_the_bin(rep, mine)
+    with django_capture_on_commit_callbacks(execute=True):
+        theirs = services.account_create(user=other_rep, data={"name": "北京华信科技有限公司"})
+    with django_capture_on_commit_callbacks(execute=True):
+        assert restore(rep, mine).status_code == 200
+    assert Account.objects.filter(pk=mine.pk).exists()
+    [note] = told(other_rep)
+    assert note.object_id == theirs.pk and "saved anyway" in note.summary and "similar name" in note.summary
+    pair = DuplicateCandidate.objects.get(record_type="account")
+    assert {pair.low_id, pair.high_id} == {mine.pk, theirs.pk}
+
+
+def test_a_refusing_role_may_not_restore_a_contact_whose_mobile_a_colleague_has(
+    rep: User, other_rep: User, sales_role: Role
+) -> None:
+    mine = services.contact_create(user=rep, data={"family_name": "张", "given_name": "三"}, phones=["13800138000"])
+    in_the_bin(rep, mine)
+    services.contact_create(user=other_rep, data={"family_name": "张"}, phones=["13800138000"])
+    guard(sales_role, DuplicateGuard.REFUSE)
+    response = restore(rep, mine)
+    assert response.status_code == 400 and set(field_errors(response)) == {"phones"}
+    guard(sales_role, DuplicateGuard.TELL)
+    assert restore(rep, mine).status_code == 200
+
+
+def test_the_guard_adds_two_reads_to_a_restore(rep: User, sales_role: Role) -> None:
+    """The exact name and the similar names' block (the role is read either way)."""
+    first, second = (services.account_create(user=rep, data={"name": name}) for name in ("东方精工", "西方精工"))
+    in_the_bin(rep, first)
+    in_the_bin(rep, second)
+    counts = []
+    for setting, record in ((DuplicateGuard.OFF, first), (DuplicateGuard.REFUSE, second)):
+        guard(sales_role, setting)
+        with CaptureQueriesContext(connection) as ctx:
+            services.customer_restore(model=Account, pk=record.pk, user=rep)
+        counts.append(len(ctx.captured_queries))
+    assert counts[1] - counts[0] == 2 and Account.objects.filter(pk__in=[first.pk, second.pk]).count() == 2
+
+
+def test_a_merge_is_not_guarded(rep: User, other_rep: User, sales_role: Role, huaxin: Account) -> None:
+    """Every value a merge keeps was a live record's: a key a colleague has was a duplicate before,
+    and one record fewer holds it after."""
+    services.account_create(user=rep, data={"name": "华信科技有限公司"})  # under tell: saved
+    old = Account.objects.get(name="华信科技有限公司", owner=rep)
+    survivor = services.account_create(user=rep, data={"name": "东方精工"})
+    guard(sales_role, DuplicateGuard.REFUSE)
+    services.account_merge(survivor=survivor.pk, others=[old.pk], user=rep, fields={"name": old.pk})
+    assert Account.objects.get(pk=survivor.pk).name == "华信科技有限公司"
+    assert told(other_rep) == []
+
+
+def test_undoing_a_merge_restores_as_a_restore_is_guarded(rep: User, other_rep: User, sales_role: Role) -> None:
+    survivor = services.account_create(user=rep, data={"name": "东方精工"})
+    merged = services.account_create(user=rep, data={"name": "华信科技"})
+    merge = services.account_merge(survivor=survivor.pk, others=[merged.pk], user=rep)
+    services.account_create(user=other_rep, data={"name": "华信科技"})  # meanwhile, the colleague's
+    guard(sales_role, DuplicateGuard.REFUSE)
+    response = Api(rep).post(f"duplicates/merges/{merge.pk}/undo")
+    assert response.status_code == 400 and "韩梅梅" in field_errors(response)["name"][0]
+    assert Account.all_objects.get(pk=merged.pk).deleted_at is not None and len(told(other_rep)) == 1
+    guard(sales_role, DuplicateGuard.TELL)
+    services.merge_undo(merge_id=merge.pk, user=rep)
+    assert Account.objects.filter(pk=merged.pk).exists()

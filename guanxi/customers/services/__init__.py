@@ -15,6 +15,7 @@ recomputation of tiers and fit scores after a relevant change.
 - ``acquaintances``: acquaintance_set, acquaintance_remove (我方熟人: which of our people know a
   customer's person)
 - ``merge``: contact_merge, account_merge, merge_undo, duplicate_dismiss (movers of the customer tables)
+- ``restore``: customer_restore (from the recycle bin, guarded as an add: 撞单保护)
 """
 
 from guanxi.customers.services.accounts import AccountsByRules, account_create, account_update
@@ -35,6 +36,7 @@ from guanxi.customers.services.recompute import (
     accounts_classify,
 )
 from guanxi.customers.services.relations import relation_add, relation_remove, visible_relations
+from guanxi.customers.services.restore import customer_restore
 from guanxi.customers.services.rules import (
     assignment_rule_create,
     assignment_rule_delete,
@@ -73,6 +75,7 @@ __all__ = [
     "contact_unlink_account",
     "contact_update",
     "customer_profile_create",
+    "customer_restore",
     "customer_profile_delete",
     "customer_profile_update",
     "pool_claim",

@@ -8,6 +8,12 @@ and sends the merged records to the recycle bin. Everything is in one transactio
 
 Permissions: "change" on the survivor, "delete" on each merged record, all visible; otherwise 404 /
 403 before anything is written.
+
+撞单保护 (``guard``) does not look at a merge, whatever values are chosen: each is one a merged record
+had, live, so a name, registration number, email or mobile that a colleague's record has was a
+duplicate before, and after the merge one record fewer holds it. Refusing would keep the duplicate
+the merge removes. Undoing a merge brings the merged records back from the recycle bin, which is
+guarded as restoring them (``guard.refuse_restored``): a colleague may have added one meanwhile.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ from guanxi.core.names import person_display_name
 from guanxi.core.permissions import frozen_fields, restricted
 from guanxi.core.timeline import timeline_add
 from guanxi.customers.choices import TimelineKind
+from guanxi.customers.guard import held_saved, refusals_told, refuse_restored
 from guanxi.customers.models import (
     Account,
     AccountContact,
@@ -506,11 +513,13 @@ def merge_undo_problem(merge: Merge) -> str | None:
     return None
 
 
+@refusals_told
 def merge_undo(*, merge_id: Any, user: Any) -> Merge:
     """Undo a merge: the survivor's earlier values, every moved row back, the merged records restored.
 
     Refused (409, with the reason) when it cannot be done safely; 403 without "change" on the
-    survivor and "delete" on the merged records.
+    survivor and "delete" on the merged records; by 撞单保护 as a restore is, when a colleague has
+    added one of the merged records meanwhile (``guard.refuse_restored``).
     """
     with transaction.atomic():
         merge = merge_visible(user, merge_id)
@@ -531,6 +540,7 @@ def merge_undo(*, merge_id: Any, user: Any) -> Merge:
             if loser is None:
                 raise PermissionDenied()
             losers.append(loser)
+        held = [record for loser in losers for record in refuse_restored(user, model, loser)]
         core_services.tags_remember(survivor)
         before = snapshot(survivor)
         ctx = MergeContext(model=model, survivor=survivor, losers=losers, user=user, merge_id=merge.pk)
@@ -595,6 +605,7 @@ def merge_undo(*, merge_id: Any, user: Any) -> Merge:
         merge.undone_by = user
         merge.save(update_fields=["status", "undone_at", "undone_by", "updated_at"])
         _after_commit(model, reindex=[survivor.pk, *(o.pk for o in losers)])
+        held_saved(user, model, held)
     return merge
 
 
