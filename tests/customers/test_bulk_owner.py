@@ -20,6 +20,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from guanxi.activities.models import Notification
+from guanxi.api.crud import tag_names_for
 from guanxi.core import bulk
 from guanxi.core.errors import FieldErrors
 from guanxi.core.follows import follow_many
@@ -135,11 +136,17 @@ def written(desk: Desk, marks: tuple[int, int, int]) -> dict[str, Any]:
     def named(content_type: Any, object_id: int) -> str:
         return place[(content_type.model, object_id)]
 
-    def fields(obj: Any) -> dict[str, Any]:
-        return {k: v for k, v in model_to_dict(obj).items() if k not in SKIPPED}
-
     accounts = Account.all_objects.filter(pk__in=[x.pk for x in desk.accounts]).order_by("pk")
     contacts = Contact.all_objects.filter(pk__in=[x.pk for x in desk.contacts]).order_by("pk")
+    tags = {
+        model: tag_names_for(model, [x.pk for x in rows]) for model, rows in ((Account, accounts), (Contact, contacts))
+    }
+
+    def fields(obj: Any) -> dict[str, Any]:
+        # The version and the tags too, which ``model_to_dict`` leaves out (not editable; not a field).
+        stored = {"version": obj.version, "tags": tags[type(obj)].get(obj.pk, []), **model_to_dict(obj)}
+        return {k: v for k, v in stored.items() if k not in SKIPPED}
+
     log_mark, timeline_mark, notification_mark = marks
     log = ChangeLogEntry.objects.filter(pk__gt=log_mark).select_related("content_type")
     timeline = TimelineEntry.objects.filter(pk__gt=timeline_mark).select_related("content_type")
@@ -148,22 +155,31 @@ def written(desk: Desk, marks: tuple[int, int, int]) -> dict[str, Any]:
         "accounts": [fields(x) for x in accounts],
         "pool": [(x.pooled_at is None, x.pool_due_at is None, x.owner_since is None) for x in accounts],
         "contacts": [fields(x) for x in contacts],
+        # Sorted by their words: the system's rows (a tier computed again) have no actor to compare.
         "log": sorted(
-            (named(e.content_type, e.object_id), e.action, e.actor_id, e.source, repr(_untimed(e.changes))) for e in log
+            [
+                (named(e.content_type, e.object_id), e.action, e.actor_id, e.source, repr(_untimed(e.changes)))
+                for e in log
+            ],
+            key=repr,
         ),
         "timeline": sorted(
-            (named(e.content_type, e.object_id), e.kind, e.summary, repr(e.data), e.actor_id) for e in timeline
+            [(named(e.content_type, e.object_id), e.kind, e.summary, repr(e.data), e.actor_id) for e in timeline],
+            key=repr,
         ),
         "notifications": sorted(
-            (
-                named(n.content_type, n.object_id),
-                n.recipient_id,
-                n.kind,
-                n.actor_id,
-                n.summary,
-                repr(_untimed(n.change.changes)) if n.change else "",
-            )
-            for n in notifications
+            [
+                (
+                    named(n.content_type, n.object_id),
+                    n.recipient_id,
+                    n.kind,
+                    n.actor_id,
+                    n.summary,
+                    repr(_untimed(n.change.changes)) if n.change else "",
+                )
+                for n in notifications
+            ],
+            key=repr,
         ),
     }
 
@@ -178,17 +194,32 @@ def assert_same(one_by_one: dict[str, Any], in_bulk: dict[str, Any]) -> None:
             assert b == a, key
 
 
-def _change(desk: Desk, p: People, *, all_or_nothing: bool, path: str = "accounts", records: Any = None) -> Any:
+def _change(
+    desk: Desk,
+    p: People,
+    *,
+    all_or_nothing: bool,
+    path: str = "accounts",
+    records: Any = None,
+    action: str = "owner",
+    **given: Any,
+) -> Any:
+    """``action`` on the set's accounts (or ``records``): the owner to ``p.successor`` unless
+    ``given`` says what else (``tags=[...]``)."""
     resource = resource_at(path)
-    plan = bulk.bulk_plan(resource=resource, user=p.actor, action="owner", owner=p.successor.pk)
+    plan = bulk.bulk_plan(resource=resource, user=p.actor, action=action, **(given or {"owner": p.successor.pk}))
     ids = [x.pk for x in (records if records is not None else desk.accounts)]
     return bulk.bulk_apply_ids(plan, p.actor, ids, all_or_nothing=all_or_nothing)
 
 
+#: The resource's set-based hook of each action, which the record-by-record way takes away.
+HOOKS = {"owner": "bulk_owner", "tag_add": "bulk_tags", "tag_remove": "bulk_tags"}
+
+
 @dataclass
 class BothWays:
-    """The same change of owner made record by record (the hook taken away) and in bulk, on two
-    identical sets: each way's result and what it wrote."""
+    """The same change (of owner, unless told) made record by record (the hook taken away) and in
+    bulk, on two identical sets: each way's result and what it wrote."""
 
     in_bulk: Desk
     result_a: Any
@@ -204,19 +235,28 @@ def both_ways(
     monkeypatch: pytest.MonkeyPatch,
     django_capture_on_commit_callbacks: Any,
 ) -> Callable[..., BothWays]:
-    def run(*, path: str = "accounts", all_or_nothing: bool = True) -> BothWays:
+    def run(
+        *,
+        path: str = "accounts",
+        all_or_nothing: bool = True,
+        action: str = "owner",
+        prepare: Callable[[Desk], Any] = lambda desk: None,
+        **given: Any,
+    ) -> BothWays:
+        """``prepare(desk)``: what else each set holds before the change (tags, say)."""
         one_by_one, in_bulk = desk("甲"), desk("乙")
+        prepare(one_by_one)
+        prepare(in_bulk)
         records = {"accounts": lambda d: d.accounts, "contacts": lambda d: d.contacts}[path]
+        how = {"all_or_nothing": all_or_nothing, "path": path, "action": action, **given}
         marks = _marks()
         with monkeypatch.context() as patch, django_capture_on_commit_callbacks(execute=True):
-            patch.setattr(resource_at(path), "bulk_owner", None)
-            result_a = _change(
-                one_by_one, people, all_or_nothing=all_or_nothing, path=path, records=records(one_by_one)
-            )
+            patch.setattr(resource_at(path), HOOKS[action], None)
+            result_a = _change(one_by_one, people, records=records(one_by_one), **how)
         seen_a = written(one_by_one, marks)
         marks = _marks()
         with django_capture_on_commit_callbacks(execute=True):
-            result_b = _change(in_bulk, people, all_or_nothing=all_or_nothing, path=path, records=records(in_bulk))
+            result_b = _change(in_bulk, people, records=records(in_bulk), **how)
         return BothWays(in_bulk, result_a, result_b, seen_a, written(in_bulk, marks))
 
     return run
