@@ -9,17 +9,19 @@ the user may not touch is skipped and reported, never half-written. Each change 
 resource's own service (customer rules, timeline and change log apply), so a bulk edit is exactly N
 single edits.
 
-Exceptions, for speed: the actions "owner" and "delete" on a resource with a set-based hook,
-``bulk_owner`` or ``bulk_delete`` (accounts and contacts: hand-overs and the bulk bar change owners
-most, and clearing out a list bins hundreds at once), write the whole batch in a few statements (one
-UPDATE, one insert of change-log rows, for an owner one of timeline entries too; notifications
-after the commit, as ever), five to ten times faster. They are equivalent, not approximate: a hook
-reproduces each effect of the ``update`` or ``delete`` service for that action and nothing else
-differs (``customers.services.bulk_owner`` and ``bulk_delete`` list them;
-``tests/customers/test_bulk_owner.py`` and ``test_bulk_delete.py`` compare both paths row by row),
-the same ``allowed`` records reach it, and it checks what the service would refuse before it writes,
-so refusals are reported per record as before (``_set_based``). Should it refuse unforeseen, its
-savepoint undoes it and the records go one by one.
+Exceptions, for speed: the action "owner" on a resource with a ``bulk_owner`` hook, "tag_add" /
+"tag_remove" on one with ``bulk_tags`` and "delete" on one with ``bulk_delete`` (accounts and
+contacts: hand-overs and the bulk bar change owners and tags most, and clearing out a list bins
+hundreds at once) write the whole batch in a few statements (one UPDATE, one insert of change-log
+rows; for an owner one of timeline entries too, for tags one DELETE and one INSERT of the tag rows;
+notifications after the commit, as ever), five to thirty times faster. They are equivalent, not
+approximate: a hook reproduces each effect of the ``update`` or ``delete`` service for that change
+and nothing else differs (``customers.services.bulk_owner``, ``bulk_tags`` and ``bulk_delete`` list
+them; ``tests/customers/test_bulk_owner.py``, ``test_bulk_tags.py`` and ``test_bulk_delete.py``
+compare both paths row by row), the same ``allowed`` records that the action changes reach it, and it
+checks what the service would refuse before it writes, so refusals are reported per record as
+before. Should it refuse unforeseen, its savepoint undoes it and the records go one by one
+(``_in_bulk``).
 
 Up to ``SYNC_LIMIT`` records run in the request, all or nothing. More run as a ``bulk`` job in
 chunks of ``CHUNK`` (one transaction each, with a checkpoint, so a resumed job skips done chunks);
@@ -46,7 +48,7 @@ from guanxi.core.jobs import JobRun, job_handler, job_start
 from guanxi.core.models import Job, OwnedMixin
 from guanxi.core.permissions import may_reach, restrict_queryset, restricted
 from guanxi.core.registry import Resource, resources
-from guanxi.core.tags import check_scoped, normalize, with_added
+from guanxi.core.tags import check_scoped, normalize, tags_after
 
 ACTIONS = (
     "update",
@@ -60,6 +62,8 @@ ACTIONS = (
     "follow",
     "unfollow",
 )
+#: Actions that add tags to records or take them off.
+TAG_ACTIONS = ("tag_add", "tag_remove")
 #: Actions that change owners: they need the "assign" permission besides "change".
 ASSIGNING = ("owner", "assign_rules")
 #: The actions of a resource's pool (公海, ``Resource.pool``). A claim takes records in the pool, which
@@ -163,7 +167,7 @@ def bulk_plan(
         if resource.assign_by_rules is None:
             raise FieldErrors({"action": [_("This list does not allow this action.")]})
         resource.assign_by_rules(user)  # refuses now, naming the reason, when there is no rule to apply
-    elif action in ("tag_add", "tag_remove"):
+    elif action in TAG_ACTIONS:
         if not resource.taggable:
             raise FieldErrors({"action": [_("These records have no tags.")]})
         names = sorted({normalize(str(n)) for n in (tags or []) if str(n).strip()})
@@ -259,12 +263,8 @@ def _apply_one(plan: BulkPlan, user: Any, pk: Any, current_tags: dict[Any, list[
         delete(model=model, pk=pk, user=user)
         return True
     update = resource.update or services.record_update
-    if plan.action in ("tag_add", "tag_remove"):
-        before = set(current_tags.get(pk, []))
-        # Adding 意向::中 takes 意向::高 off (core.tags): one tag of a scope.
-        after = set(with_added(before, plan.tags)) if plan.action == "tag_add" else before - set(plan.tags)
-        if after == before:
-            return False
+    if plan.action in TAG_ACTIONS:
+        after = tags_after(current_tags.get(pk, []), plan.tags, adding=plan.action == "tag_add")
         update(model=model, pk=pk, user=user, data={}, tags=sorted(after))
         return True
     kwargs: dict[str, Any] = {}
@@ -287,62 +287,58 @@ def _failed(result: dict[str, Any], pk: Any, exc: GuanxiError) -> None:
         result["errors"].append({"id": pk, "errors": exc.errors or {"": [exc.detail]}})
 
 
-def _set_based(
-    hook: Callable[..., dict[Any, GuanxiError]],
-    pks: list[Any],
-    result: dict[str, Any],
-    *,
-    all_or_nothing: bool,
-    **kwargs: Any,
-) -> bool:
-    """Do an action to ``pks`` through a resource's set-based hook (``Resource.bulk_owner``,
-    ``bulk_delete``: ``hook(pks=, **kwargs)`` writes the whole chunk in a few statements and returns
-    the records it refused, unwritten) under one savepoint. Its refusals count as the service's
-    would: all or nothing, the first in ``pks``' order undoes the batch; in a job, each is listed and
-    the others stay written. False: it failed unforeseen (its savepoint undid all it wrote, nothing
-    is counted), so do it record by record instead."""
-    if not pks:
-        return True
-    try:
-        with unit_savepoint():
-            refused = hook(pks=pks, **kwargs)
-    except GuanxiError:
-        return False
-    if refused and all_or_nothing:
-        first = next(pk for pk in pks if pk in refused)
-        raise _naming(first, refused[first])
-    for pk in pks:
-        if pk in refused:
-            _failed(result, pk, refused[pk])
-    result["changed"] += len(pks) - len(refused)
-    return True
+def _changing(plan: BulkPlan, todo: list[Any], owners: dict[Any, Any], tags: dict[Any, list[str]]) -> list[Any]:
+    """The records of ``todo`` the action changes: a new owner, those someone else holds; tags, those
+    whose tags it changes (adding 意向::中 takes 意向::高 off, ``core.tags``); otherwise all."""
+    if plan.action == "owner":
+        return [pk for pk in todo if owners.get(pk) != plan.data["owner_id"]]
+    if plan.action in TAG_ACTIONS:
+        adding = plan.action == "tag_add"
+        return [
+            pk for pk in todo if set(tags_after(tags.get(pk, []), plan.tags, adding=adding)) != set(tags.get(pk, []))
+        ]
+    return todo
 
 
-def _owner_in_bulk(
-    plan: BulkPlan, user: Any, todo: list[Any], owners: dict[Any, Any], result: dict[str, Any], *, all_or_nothing: bool
+def _set_based(plan: BulkPlan) -> tuple[Callable[..., dict[Any, GuanxiError]] | None, dict[str, Any]]:
+    """The resource's set-based hook for the action (``Resource.bulk_owner``, ``bulk_tags``,
+    ``bulk_delete``), if it has one, and what the hook is given besides the user and the records."""
+    if plan.action == "owner":
+        return plan.resource.bulk_owner, {"owner_id": plan.data["owner_id"]}
+    if plan.action in TAG_ACTIONS:
+        return plan.resource.bulk_tags, {"tags": plan.tags, "adding": plan.action == "tag_add"}
+    if plan.action == "delete":
+        return plan.resource.bulk_delete, {}
+    return None, {}
+
+
+def _in_bulk(
+    plan: BulkPlan, user: Any, todo: list[Any], changing: list[Any], result: dict[str, Any], *, all_or_nothing: bool
 ) -> bool:
-    """The action "owner" through the resource's ``bulk_owner``, when it has one (``_set_based``): the
-    records whose owner changes, with what the ``update`` service does to each
-    (``customers.services.bulk_owner``). False: do it record by record instead."""
-    hook = plan.resource.bulk_owner
+    """The action through the resource's set-based hook (``_set_based``), when it has one: the
+    ``changing`` records in a few statements, with what the ``update`` or ``delete`` service does to
+    each (``customers.services.bulk_owner``, ``bulk_tags``, ``bulk_delete``). Its refusals count as
+    the service's would: all or nothing, the first in ``todo``'s order undoes the batch; in a job,
+    each is listed and the others stay written (the hook writes none of them). False: do it record
+    by record instead (no hook, or it failed unforeseen; its savepoint undid all it wrote)."""
+    hook, given = _set_based(plan)
     if hook is None:
         return False
-    owner_id = plan.data["owner_id"]
-    changing = [pk for pk in todo if owners.get(pk) != owner_id]
-    if not _set_based(hook, changing, result, all_or_nothing=all_or_nothing, user=user, owner_id=owner_id):
-        return False
+    if changing:
+        try:
+            with unit_savepoint():
+                refused = hook(user=user, pks=changing, **given)
+        except GuanxiError:
+            return False
+        if refused and all_or_nothing:
+            first = next(pk for pk in changing if pk in refused)
+            raise _naming(first, refused[first])
+        for pk in changing:
+            if pk in refused:
+                _failed(result, pk, refused[pk])
+        result["changed"] += len(changing) - len(refused)
     result["unchanged"] += len(todo) - len(changing)
     return True
-
-
-def _delete_in_bulk(
-    plan: BulkPlan, user: Any, todo: list[Any], result: dict[str, Any], *, all_or_nothing: bool
-) -> bool:
-    """The action "delete" through the resource's ``bulk_delete``, when it has one (``_set_based``),
-    with what the ``delete`` service does to each record (``customers.services.bulk_delete``).
-    False: do it record by record instead."""
-    hook = plan.resource.bulk_delete
-    return hook is not None and _set_based(hook, todo, result, all_or_nothing=all_or_nothing, user=user)
 
 
 def bulk_apply_ids(plan: BulkPlan, user: Any, ids: list[Any], *, all_or_nothing: bool) -> dict[str, Any]:
@@ -369,21 +365,21 @@ def bulk_apply_ids(plan: BulkPlan, user: Any, ids: list[Any], *, all_or_nothing:
             changed = follow_many(user=user, model=model, pks=todo, following=plan.action == "follow")
             result.update(changed=changed, unchanged=len(todo) - changed)
             return result
-        tags = tag_names_for(model, todo) if plan.action in ("tag_add", "tag_remove") and todo else {}
+        tags = tag_names_for(model, todo) if plan.action in TAG_ACTIONS and todo else {}
         owners = (
             dict(model._default_manager.filter(pk__in=todo).values_list("pk", "owner_id"))
             if plan.action == "owner" and todo
             else {}
         )
-        if plan.action == "owner" and _owner_in_bulk(plan, user, todo, owners, result, all_or_nothing=all_or_nothing):
-            return result
-        if plan.action == "delete" and _delete_in_bulk(plan, user, todo, result, all_or_nothing=all_or_nothing):
+        changing = _changing(plan, todo, owners, tags)
+        if _in_bulk(plan, user, todo, changing, result, all_or_nothing=all_or_nothing):
             return result
         # The rules are read once per transaction, and the turns they hand out are saved with it.
         hook = plan.resource.assign_by_rules
         by_rules = hook(user) if hook is not None and plan.action == "assign_rules" and todo else None
+        unchanged = set(todo) - set(changing)
         for pk in todo:
-            if plan.action == "owner" and owners.get(pk) == plan.data["owner_id"]:
+            if pk in unchanged:
                 result["unchanged"] += 1
                 continue
             if all_or_nothing:

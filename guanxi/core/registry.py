@@ -112,6 +112,10 @@ class Resource:
     # user may delete) to the recycle bin with exactly what the ``delete`` service does for each, and
     # returns those it refused, unwritten. Without it, each record goes through ``delete``.
     bulk_delete: Callable[..., dict[Any, Any]] | None = None
+    # The bulk actions "tag_add" / "tag_remove" set-based, the same way: (user=, pks=, tags=, adding=)
+    # adds ``tags`` to the records or takes them off (``core.tags.tags_after``; each one the user may
+    # change, whose tags this changes) with exactly what ``update(data={}, tags=...)`` does for each.
+    bulk_tags: Callable[..., dict[Any, Any]] | None = None
     # The records without an owner that anyone may claim (the customer pool, 公海).
     pool: Pool | None = None
     select_related: tuple[str, ...] = ()

@@ -7,18 +7,21 @@ writes the change log explicitly.
 
 from __future__ import annotations
 
+import copy
 import functools
-from collections.abc import Iterable
+import operator
+from collections import defaultdict
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from guanxi.core.audit import changelog_record, reveal_record, snapshot
+from guanxi.core.audit import changelog_record, changelog_records, diff, reveal_record, snapshot
 from guanxi.core.choices import Action, ChangeAction, Scope
 from guanxi.core.custom_fields import clean_custom_fields
 from guanxi.core.db import service_atomic
@@ -26,7 +29,7 @@ from guanxi.core.errors import FieldErrors, GuanxiError, NotFound, PermissionDen
 from guanxi.core.models import Attachment, Note, OwnedMixin, RevealCount, Tag, TaggedItem, TimelineEntry
 from guanxi.core.permissions import frozen_fields, masked_fields, object_type_of, restricted, scope_for
 from guanxi.core.search import search_reindex, search_remove
-from guanxi.core.tags import check_scoped, normalize
+from guanxi.core.tags import check_scoped, normalize, tags_after
 
 M = TypeVar("M", bound=models.Model)
 
@@ -97,19 +100,27 @@ def tags_remember(obj: models.Model) -> None:
     )
 
 
-def tags_set(obj: models.Model, names: Iterable[str]) -> None:
-    """Replace the record's tags; unknown names are created (the vocabulary is shared). Two tags of
-    one scope (意向::高, 意向::中: ``core.tags``) are refused."""
+def tags_checked(names: Iterable[str]) -> list[str]:
+    """A record's tag names as it keeps them: normalised, each once, sorted. Refuses a name too long,
+    and two tags of one scope (意向::高, 意向::中: ``core.tags``)."""
     names = sorted({normalize(n) for n in names if n and n.strip()})
     too_long = [n for n in names if len(n) > 60]
     if too_long:
         raise FieldErrors({"tags": [_("A tag has at most 60 characters.")]})
     check_scoped(names)
+    return names
+
+
+def tags_named(names: Iterable[str]) -> list[Tag]:
+    """The tags of these names; unknown names are created (the vocabulary is shared)."""
+    return [Tag.objects.get_or_create(name=name)[0] for name in names]
+
+
+def tags_set(obj: models.Model, names: Iterable[str]) -> None:
+    """Replace the record's tags (``tags_checked``; unknown names are created)."""
+    names = tags_checked(names)
     ct = ContentType.objects.get_for_model(obj, for_concrete_model=False)
-    tags = []
-    for name in names:
-        tag, _created = Tag.objects.get_or_create(name=name)
-        tags.append(tag)
+    tags = tags_named(names)
     TaggedItem.objects.filter(content_type=ct, object_id=obj.pk).exclude(tag__in=tags).delete()
     existing = set(TaggedItem.objects.filter(content_type=ct, object_id=obj.pk).values_list("tag_id", flat=True))
     TaggedItem.objects.bulk_create(
@@ -161,7 +172,11 @@ def record_lock(model: type[M], pk: Any, user: Any, action: str, *, deleted: boo
     return obj
 
 
-def record_lock_many(model: type[M], pks: list[Any], user: Any, action: str) -> tuple[list[M], dict[Any, GuanxiError]]:
+#: The records a bulk write refused, and why (``record_lock_many``, the ``Resource.bulk_*`` hooks).
+Refused = dict[Any, GuanxiError]
+
+
+def record_lock_many(model: type[M], pks: list[Any], user: Any, action: str) -> tuple[list[M], Refused]:
     """``record_lock`` for many records in one query (a set-based bulk write): the live rows the user
     may ``action``, locked, in id order; and what ``record_lock`` answers of each of the others (403
     for one the user still sees, else 404), asked in one more query only when some are missing."""
@@ -275,11 +290,95 @@ def record_update(
 
 def record_bulk_check(*, model: type[M], user: Any, data: dict[str, Any], sample: M, changed: set[str]) -> None:
     """What ``record_update`` would refuse of a change that is the same for every record (a bulk
-    owner change, ``customers.services.bulk_owner``), asked once for all: fields the user may not
+    write's, ``records_checked``), asked once for all: fields the user may not
     write (``data``'s keys), and the new values' own checks (``_validate`` of the ``changed`` fields
     on ``sample``, one of the records with the change applied in memory)."""
     _check_frozen(user, model, data)
     _validate(sample, changed=changed)
+
+
+#: What a bulk write returns of the records it refused, and why (it writes none of them).
+
+
+def records_checked(
+    model: type[M],
+    user: Any,
+    pks: list[Any],
+    *,
+    data: dict[str, Any],
+    changed: set[str],
+    apply: Callable[[M], None] = lambda record: None,
+) -> tuple[list[M], Refused]:
+    """The records locked (``record_lock_many``) and what ``record_update`` would refuse of a change that
+    is the same for every record (``record_bulk_check``), asked once on one of them with the change
+    applied (``apply``): the records to write, and those refused (all of them, when the check refuses)."""
+    records, refused = record_lock_many(model, pks, user, Action.CHANGE)
+    if not records:
+        return [], refused
+    sample = copy.copy(records[0])
+    apply(sample)
+    try:
+        record_bulk_check(model=model, user=user, data=data, sample=sample, changed=changed)
+    except GuanxiError as exc:
+        return [], refused | dict.fromkeys((r.pk for r in records), exc)
+    return records, refused
+
+
+def record_tags_bulk(
+    *, model: type[M], user: Any, pks: list[Any], tags: list[str], adding: bool
+) -> tuple[list[tuple[M, list[str], list[str]]], Refused]:
+    """``record_update(data={}, tags=...)`` of many records in a few statements, whatever their
+    number: each record's tags with ``tags`` added or taken off (``core.tags.tags_after``), for the
+    bulk actions' ``Resource.bulk_tags`` hooks. Returns each record written with its tags before
+    and after, and the records refused.
+
+    What that call writes, and so this: the tag rows (a new name joins the vocabulary), version + 1
+    and ``updated_at``, and a change-log row of the tags before and after, whose hooks notify the
+    followers. Not the search index: no document holds tags, so ``record_update``'s reindex writes
+    each one as it was. What it refuses, record by record: a record gone or out of reach, the
+    change's own checks (``records_checked``: a change of no field), and two tags of one scope
+    after it (``tags_checked``: a record that held two already)."""
+    records, refused = records_checked(model, user, pks, data={}, changed=set())
+    if not records:
+        return [], refused
+    ct = ContentType.objects.get_for_model(model, for_concrete_model=False)
+    held: dict[Any, dict[str, int]] = {record.pk: {} for record in records}  # record -> tag name -> tag id
+    items = TaggedItem.objects.filter(content_type=ct, object_id__in=list(held))
+    for object_id, tag_id, name in items.values_list("object_id", "tag_id", "tag__name"):
+        held[object_id][name] = tag_id
+    written = []
+    for record in records:
+        before = sorted(held[record.pk])
+        try:
+            written.append((record, before, tags_checked(tags_after(before, tags, adding=adding))))
+        except FieldErrors as exc:
+            refused[record.pk] = exc
+    if not written:
+        return written, refused
+    ids = {name: tag_id for names in held.values() for name, tag_id in names.items()}
+    ids |= {tag.name: tag.pk for tag in tags_named(sorted({n for _r, _b, after in written for n in after} - set(ids)))}
+    # One DELETE for the tags that come off (few: those named, or the other values of their scopes).
+    gone: dict[int, list[Any]] = defaultdict(list)
+    for record, before, after in written:
+        for name in set(before) - set(after):
+            gone[ids[name]].append(record.pk)
+    if gone:
+        which = functools.reduce(operator.or_, (Q(tag_id=tag, object_id__in=objs) for tag, objs in gone.items()))
+        TaggedItem.objects.filter(which, content_type=ct).delete()
+    TaggedItem.objects.bulk_create(
+        [
+            TaggedItem(tag_id=ids[name], content_type=ct, object_id=record.pk)
+            for record, before, after in written
+            for name in sorted(set(after) - set(before))
+        ]
+    )
+    manager: Any = getattr(model, "all_objects", model._default_manager)
+    manager.filter(pk__in=[record.pk for record, _b, _a in written]).update(
+        version=F("version") + 1, updated_at=timezone.now()
+    )
+    logged = [(record.pk, str(record), diff({"tags": before}, {"tags": after})) for record, before, after in written]
+    changelog_records(actor=user, model=model, action=ChangeAction.UPDATE, rows=logged)
+    return written, refused
 
 
 @transaction.atomic

@@ -76,3 +76,11 @@ def with_added(before: Iterable[str], added: Iterable[str]) -> list[str]:
         if name not in result:
             result.append(name)
     return result
+
+
+def tags_after(before: Iterable[str], names: Iterable[str], *, adding: bool) -> list[str]:
+    """A record's tags after the bulk action "tag_add" (``with_added``) or "tag_remove" of ``names``."""
+    if adding:
+        return with_added(before, names)
+    gone = set(names)
+    return [name for name in before if name not in gone]

@@ -188,7 +188,8 @@ def test_bulk_queries_grow_per_record_only(admin: User, make_contact: Callable[.
     few = queries([c.pk for c in contacts[:2]], "a")
     many = queries([c.pk for c in contacts[2:12]], "b")
     per_record = (many - few) / 8
-    # Selection, permission and current tags are read once per batch; each record costs its service call.
+    # Selection, permission and current tags are read once per batch; contacts are tagged set-based
+    # (``Resource.bulk_tags``; ``tests/customers/test_bulk_tags.py`` counts them), others by a service call each.
     assert per_record <= 30 and few - 2 * per_record <= 20, (few, many)
 
 

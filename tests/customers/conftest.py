@@ -21,6 +21,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone, translation
 
 from guanxi.activities.models import Notification
+from guanxi.api.crud import tag_names_for
 from guanxi.core import bulk, filters
 from guanxi.core.follows import follow_many
 from guanxi.core.models import ChangeLogEntry, TimelineEntry
@@ -193,7 +194,7 @@ def both_ways(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -
 # --- two identical sets, one changed record by record and one in bulk (the set-based hooks) ----------
 
 #: The set-based hook of each bulk action that has one (``Resource``'s attribute of that name).
-SET_BASED = {"owner": "bulk_owner", "delete": "bulk_delete"}
+SET_BASED = {"owner": "bulk_owner", "delete": "bulk_delete", "tag_add": "bulk_tags", "tag_remove": "bulk_tags"}
 #: Fields that differ between two identical sets by construction (the names and what they spell).
 NAMED = {"id", "name", "family_name", "given_name", "display_name", "dup_key"}
 #: Changes of the change log that hold a time (each path's own "now").
@@ -299,35 +300,49 @@ def written(desk: Desk, since: tuple[int, int, int]) -> dict[str, Any]:
     def named(content_type: Any, object_id: int) -> str:
         return place[(content_type.model, object_id)]
 
-    def fields(obj: Any) -> dict[str, Any]:
-        stored = {f.name: getattr(obj, f.attname) for f in obj._meta.concrete_fields if f.name not in NAMED}
-        return {k: ("<time>" if isinstance(v, datetime.datetime) else v) for k, v in stored.items()}
-
     accounts = Account.all_objects.filter(pk__in=[x.pk for x in desk.accounts]).order_by("pk")
     contacts = Contact.all_objects.filter(pk__in=[x.pk for x in desk.contacts]).order_by("pk")
+    tags = {
+        model: tag_names_for(model, [x.pk for x in rows]) for model, rows in ((Account, accounts), (Contact, contacts))
+    }
+
+    def fields(obj: Any) -> dict[str, Any]:
+        stored = {f.name: getattr(obj, f.attname) for f in obj._meta.concrete_fields if f.name not in NAMED}
+        stored["tags"] = tags[type(obj)].get(obj.pk, [])  # not a column: the tag rows
+        return {k: ("<time>" if isinstance(v, datetime.datetime) else v) for k, v in stored.items()}
+
     log_mark, timeline_mark, notification_mark = since
     log = ChangeLogEntry.objects.filter(pk__gt=log_mark).select_related("content_type")
     timeline = TimelineEntry.objects.filter(pk__gt=timeline_mark).select_related("content_type")
     notifications = Notification.objects.filter(pk__gt=notification_mark).select_related("content_type", "change")
+    # Sorted by their words: the system's rows (a tier computed again) have no actor to compare.
     return {
         "accounts": [fields(x) for x in accounts],
         "contacts": [fields(x) for x in contacts],
         "log": sorted(
-            (named(e.content_type, e.object_id), e.action, e.actor_id, e.source, repr(_untimed(e.changes))) for e in log
+            [
+                (named(e.content_type, e.object_id), e.action, e.actor_id, e.source, repr(_untimed(e.changes)))
+                for e in log
+            ],
+            key=repr,
         ),
         "timeline": sorted(
-            (named(e.content_type, e.object_id), e.kind, e.summary, repr(e.data), e.actor_id) for e in timeline
+            [(named(e.content_type, e.object_id), e.kind, e.summary, repr(e.data), e.actor_id) for e in timeline],
+            key=repr,
         ),
         "notifications": sorted(
-            (
-                named(n.content_type, n.object_id),
-                n.recipient_id,
-                n.kind,
-                n.actor_id,
-                n.summary,
-                repr(_untimed(n.change.changes)) if n.change else "",
-            )
-            for n in notifications
+            [
+                (
+                    named(n.content_type, n.object_id),
+                    n.recipient_id,
+                    n.kind,
+                    n.actor_id,
+                    n.summary,
+                    repr(_untimed(n.change.changes)) if n.change else "",
+                )
+                for n in notifications
+            ],
+            key=repr,
         ),
     }
 
@@ -372,10 +387,20 @@ def bulk_both_ways(
     monkeypatch: pytest.MonkeyPatch,
     django_capture_on_commit_callbacks: Any,
 ) -> Callable[..., BothWays]:
-    """``bulk_both_ways(action, path=, all_or_nothing=, **bulk_plan's input)`` by ``people.actor``."""
+    """``bulk_both_ways(action, path=, all_or_nothing=, prepare=, **bulk_plan's input)`` by
+    ``people.actor``; ``prepare(desk)``: what else each set holds first (tags, say)."""
 
-    def run(action: str, *, path: str = "accounts", all_or_nothing: bool = True, **kwargs: Any) -> BothWays:
+    def run(
+        action: str,
+        *,
+        path: str = "accounts",
+        all_or_nothing: bool = True,
+        prepare: Callable[[Desk], Any] = lambda desk: None,
+        **kwargs: Any,
+    ) -> BothWays:
         one_by_one, in_bulk = desk("甲"), desk("乙")
+        prepare(one_by_one)
+        prepare(in_bulk)
         records = {"accounts": lambda d: d.accounts, "contacts": lambda d: d.contacts}[path]
         ways = []
         for made, hook_kept in ((one_by_one, False), (in_bulk, True)):

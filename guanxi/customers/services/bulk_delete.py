@@ -35,9 +35,8 @@ from django.utils import timezone
 from guanxi.core.audit import changelog_records, diff, snapshot
 from guanxi.core.choices import Action, ChangeAction
 from guanxi.core.search import search_remove
-from guanxi.core.services import record_lock_many
+from guanxi.core.services import Refused, record_lock_many
 from guanxi.customers.models import Account, Contact
-from guanxi.customers.services.bulk_owner import Refused
 
 
 def accounts_delete_bulk(*, user: Any, pks: list[Any]) -> Refused:

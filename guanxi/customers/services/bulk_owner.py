@@ -31,7 +31,7 @@ from __future__ import annotations
 import copy
 from collections import defaultdict
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from django.db import models
 from django.db.models import Case, F, Value, When
@@ -43,23 +43,26 @@ from guanxi.core.choices import Action, ChangeAction
 from guanxi.core.errors import GuanxiError
 from guanxi.core.permissions import restrict_queryset, restricted
 from guanxi.core.search import search_reindex
-from guanxi.core.services import record_bulk_check, record_lock_many
+from guanxi.core.services import Refused, record_bulk_check, record_lock_many, records_checked
 from guanxi.core.timeline import timeline_add_many
 from guanxi.customers.choices import TimelineKind
 from guanxi.customers.models import Account, Contact
 from guanxi.customers.services.accounts import FOLLOW_IN_REQUEST, follow_job, owner_summary
 from guanxi.customers.services.common import user_names
 
-#: What a bulk owner hook returns: the records it refused, and why (the others are written).
-Refused = dict[Any, GuanxiError]
-M = TypeVar("M", bound=models.Model)
-
 
 def accounts_owner_bulk(*, user: Any, pks: list[Any], owner_id: int) -> Refused:
     """Give these accounts (each one the user may change and assign, whose owner is not
     ``owner_id``) to ``owner_id``, their people going along, as ``account_update`` would one by one."""
     now = timezone.now()
-    accounts, refused = _checked(Account, user, pks, owner_id, _OWNER_FIELDS, lambda a: _apply_owner(a, owner_id, now))
+    accounts, refused = records_checked(
+        Account,
+        user,
+        pks,
+        data={"owner_id": owner_id},
+        changed=_OWNER_FIELDS,
+        apply=lambda a: _apply_owner(a, owner_id, now),
+    )
     if not accounts:
         return refused
     going = _people_going(user, accounts)
@@ -98,7 +101,14 @@ def accounts_owner_bulk(*, user: Any, pks: list[Any], owner_id: int) -> Refused:
 def contacts_owner_bulk(*, user: Any, pks: list[Any], owner_id: int) -> Refused:
     """Give these contacts (each one the user may change and assign, whose owner is not
     ``owner_id``) to ``owner_id``, as ``contact_update`` would one by one; their team stays."""
-    contacts, refused = _checked(Contact, user, pks, owner_id, {"owner"}, lambda c: setattr(c, "owner_id", owner_id))
+    contacts, refused = records_checked(
+        Contact,
+        user,
+        pks,
+        data={"owner_id": owner_id},
+        changed={"owner"},
+        apply=lambda c: setattr(c, "owner_id", owner_id),
+    )
     if not contacts:
         return refused
     _write_contacts(user, contacts, owner_id, None, timezone.now())
@@ -107,24 +117,6 @@ def contacts_owner_bulk(*, user: Any, pks: list[Any], owner_id: int) -> Refused:
 
 #: The fields an account's new owner changes (``_owner_changes``), checked once for all.
 _OWNER_FIELDS = {"owner", "owner_since", "pool_due_at", "pooled_at", "pool_reason"}
-
-
-def _checked(
-    model: type[M], user: Any, pks: list[Any], owner_id: int, changed: set[str], apply: Callable[[M], None]
-) -> tuple[list[M], Refused]:
-    """The records locked (``record_lock_many``, as ``record_update`` locks each) and what it would
-    refuse of the new owner, asked once on one of them with the change applied (``apply``: the same
-    for every record): the records to write, and those refused (all of them, when the check refuses)."""
-    records, refused = record_lock_many(model, pks, user, Action.CHANGE)
-    if not records:
-        return [], refused
-    sample = copy.copy(records[0])
-    apply(sample)
-    try:
-        record_bulk_check(model=model, user=user, data={"owner_id": owner_id}, sample=sample, changed=changed)
-    except GuanxiError as exc:
-        return [], refused | dict.fromkeys((r.pk for r in records), exc)
-    return records, refused
 
 
 def _apply_owner(account: Account, owner_id: int, now: Any) -> None:
