@@ -88,9 +88,10 @@ def list_row(page: Page | Locator, text: str) -> Locator:
     return page.get_by_role("row").filter(has_text=text)
 
 
-def list_tool(page: Page, selector: str) -> Locator:
-    """A list page's tool (视图, 列, 导出, 导入: ``#import-button``...). On a phone they wait in the 更多 menu
-    (``#page-more-toggle``), opened here first; at a desk they are buttons in the row."""
+def page_tool(page: Page, selector: str) -> Locator:
+    """A page's button that waits in the 更多 menu on a phone (``#page-more-toggle``, opened here first): a
+    list's tools (视图, 列, 导出, 导入: ``#import-button``...), a record's 删除, 查找重复, 退回公海, 保存到通讯录,
+    交接客户. At a desk they are buttons in the row."""
     tool = page.locator(selector)
     more = page.locator("#page-more-toggle")
     if not tool.is_visible() and more.is_visible():

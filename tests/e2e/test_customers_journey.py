@@ -18,7 +18,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import PHONE, Account, LiveServer
-from tests.e2e.flows import either, list_row, path_of, settled, sign_in, switch_language
+from tests.e2e.flows import either, list_row, page_tool, path_of, settled, sign_in, switch_language
 
 pytestmark = pytest.mark.e2e
 
@@ -412,9 +412,9 @@ def test_customers_journey(
     consent.locator("summary").click()
     expect(consent.locator('[data-field="email_consent"]')).to_be_visible()
     shot("contact-phone")
-    # 保存到通讯录: the person as a vCard, which the phone offers to add to its contacts.
+    # 保存到通讯录 (in 更多): the person as a vCard, which the phone offers to add to its contacts.
     with page.expect_download() as card:
-        page.locator("#vcard-download").click()
+        page_tool(page, "#vcard-download").click()
     assert card.value.suggested_filename == f"{FAMILY}{GIVEN}.vcf", card.value.suggested_filename
     text = Path(card.value.path()).read_text(encoding="utf-8")
     assert f"FN:{FAMILY}{GIVEN}" in text and "TEL;TYPE=" in text, text

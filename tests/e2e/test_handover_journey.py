@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.flows import sign_in, switch_language
+from tests.e2e.flows import page_tool, sign_in, switch_language
 
 pytestmark = pytest.mark.e2e
 
@@ -42,7 +42,7 @@ def test_handover_journey(page: Page, make_page: Any, shot: Any, accounts: Any, 
 
     # --- from the user's page to the form: what they own, counted -------------------------------------
     phone.goto(f"/settings/users/{ids['leaving']}/")
-    phone.locator("#handover-button").click()
+    page_tool(phone, "#handover-button").click()  # in 更多 on a phone
     phone.wait_for_url(re.compile(rf"/settings/users/{ids['leaving']}/handover/"))
     expect(phone.locator("#page-title")).to_contain_text("钱离职")
     expect(phone.locator('#handover-counts [data-count="2"]')).to_have_count(1)

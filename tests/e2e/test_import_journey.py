@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import PHONE, Account, LiveServer
-from tests.e2e.flows import list_row, list_tool, sign_in, switch_language
+from tests.e2e.flows import list_row, page_tool, sign_in, switch_language
 
 pytestmark = pytest.mark.e2e
 
@@ -120,7 +120,7 @@ def test_import_journey(
     sign_in(phone, accounts["phone"], shot)  # another account: the importer's code of now is used
     switch_language(phone, "中文")
     phone.goto("/customers/contacts/")
-    list_tool(phone, "#import-button").click()
+    page_tool(phone, "#import-button").click()
     phone.locator("#import-file").set_input_files(str(gbk_file(tmp_path, ROWS, "again.csv")))
     phone.locator("#import-upload-button").click()
     expect(phone.locator("#import-columns")).to_be_visible()
@@ -136,7 +136,7 @@ def test_import_journey(
     address_book = tmp_path / "通讯录.vcf"
     address_book.write_text(PHONE_BOOK, encoding="utf-8", newline="")
     phone.goto("/customers/contacts/")
-    list_tool(phone, "#import-button").click()
+    page_tool(phone, "#import-button").click()
     phone.locator("#import-file").set_input_files(str(address_book))
     phone.locator("#import-upload-button").click()
     expect(phone.locator("#import-columns")).to_be_visible()

@@ -1,19 +1,20 @@
 """Browser journey of the customer screens a salesperson opens all day, on a touch phone (390 px) and at a
 desk, in the 中文 UI: the lists and record pages never scroll sideways, a phone number in the desk list is
-shown whole, a list's buttons keep to one row on a phone (its tools in 更多, opened by keyboard too) and
-stay as they were at a desk, and what a finger taps (the bulk bar's button, the sort menu, a row's star
-and tick, an account's group figures, a relation's 移除, a chosen record's ×, a form's tick) is big
-enough and where it belongs."""
+shown whole, a list's buttons and a record's keep to one row on a phone (a list's tools, a record's 删除,
+查找重复, 退回公海 in 更多, opened by keyboard too) and stay as they were at a desk, 退回公海's reasons read
+whole, and what a finger taps (the bulk bar's button, the sort menu, a row's star and tick, an account's
+group figures, a relation's 移除, a chosen record's ×, a form's tick) is big enough and where it belongs."""
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from tests.e2e.flows import list_row, list_tool, sign_in, switch_language
+from tests.e2e.flows import list_row, page_tool, sign_in, switch_language
 
 pytestmark = pytest.mark.e2e
 
@@ -30,6 +31,15 @@ DESK_BUTTONS = (
     "#import-button",
     "#add-button",
 )
+# A record's header buttons at a desk, in their order; on a phone 编辑, 添加备注 and 关注 (its star) stay in the
+# row and the rest wait in 更多.
+_FIRST = ("#follow-button", "#edit-button", "#note-jump", "#delete-button", "#find-duplicates")
+DESK_RECORD_BUTTONS = {"account": (*_FIRST, "#pool-release-toggle"), "contact": (*_FIRST, "#vcard-toggle")}
+PHONE_ROW = ("#edit-button", "#follow-button", "#note-jump", "#page-more-toggle")
+IN_MORE = {
+    "account": ("#delete-button", "#find-duplicates", "#pool-release-toggle"),
+    "contact": ("#delete-button", "#find-duplicates", "#vcard-download"),
+}
 
 _SEED = """
 import json
@@ -60,6 +70,28 @@ for family, given, email, phone in (
     ).pk)
 print(json.dumps({{"account": account.pk, "contacts": people}}))
 """
+
+_RECORD_SEED = """
+import json
+from guanxi.core.models import ChangeLogEntry
+from guanxi.customers import services
+from guanxi.identity.models import User
+admin = User.objects.get(email={email!r})
+account = services.account_create(user=admin, data={{"name": "舟山群岛远洋渔业有限公司"}})
+contact = services.contact_create(
+    user=admin, data={{"family_name": "皇甫", "given_name": "若水"}}, accounts=[{{"account": account.pk}}]
+)
+print(json.dumps({{"account": account.pk, "contact": contact.pk, "change": ChangeLogEntry.objects.latest("pk").pk}}))
+"""
+
+# Whether the first option of a native select, its placeholder, fits in it: the select shows no more.
+_PLACEHOLDER_FITS = """select => {
+  const style = getComputedStyle(select), text = select.options[0].text;
+  const context = document.createElement("canvas").getContext("2d");
+  context.font = `${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
+  const room = select.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+  return {text, need: context.measureText(text).width, room};
+}"""
 
 
 def _no_sideways_scroll(page: Page, where: str) -> None:
@@ -158,7 +190,7 @@ def test_phone_layout(page: Page, make_page: Any, shot: Any, accounts: Any, guan
     more.focus()
     phone.keyboard.press("Enter")
     expect(phone.locator("#import-button")).to_be_hidden()
-    list_tool(phone, "#import-button")  # what the journeys use to reach a tool on either screen
+    page_tool(phone, "#import-button")  # what the journeys use to reach a tool on either screen
     phone.goto("/customers/contacts/?search=供应链")
     row = list_row(phone.locator("#list-table"), "欧阳晓峰")
     row.locator('input[type="checkbox"]').check()
@@ -243,3 +275,98 @@ def test_phone_layout(page: Page, make_page: Any, shot: Any, accounts: Any, guan
     tick = phone.locator("#record-form label.form-check").first
     box = tick.bounding_box()
     assert box is not None and box["height"] >= FINGER_PX - 0.5, f"the form's tick is too small: {box}"
+
+
+def _record_paths(ids: dict[str, int]) -> dict[str, str]:
+    return {"account": f"/customers/accounts/{ids['account']}/", "contact": f"/customers/contacts/{ids['contact']}/"}
+
+
+def test_record_buttons(page: Page, make_page: Any, shot: Any, accounts: Any, guanxi_server: Any) -> None:
+    """A record's header buttons: one row on a phone, with 删除, 查找重复, 退回公海 (or 保存到通讯录) in 更多, reached
+    by keyboard; as they were at a desk; 退回公海's reasons readable on a phone."""
+    ids = json.loads(guanxi_server.shell(_RECORD_SEED.format(email=accounts["admin"].email)).strip().splitlines()[-1])
+    sign_in(page, accounts["admin"], shot)
+    switch_language(page, "中文")
+    state = page.context.storage_state()
+
+    # --- at a desk: the buttons in one row, in their order, 关注 with its word, no 更多 ----------------------
+    desk = make_page(viewport=DESK, storage_state=state)
+    for kind, path in _record_paths(ids).items():
+        desk.goto(path)
+        expect(desk.locator("#page-more")).to_be_hidden()
+        boxes = [desk.locator(f"#page-actions {selector}").bounding_box() for selector in DESK_RECORD_BUTTONS[kind]]
+        _same_row(boxes, f"the desk {kind}'s buttons")
+        assert [box["x"] for box in boxes if box] == sorted(box["x"] for box in boxes if box), (kind, boxes)
+        word = desk.locator("#follow-button .gx-follow-word").bounding_box()
+        assert word and word["width"] > 20, f"关注's word is missing at a desk: {word}"
+        shot(f"desk-{kind}-buttons", desk)
+
+    # --- on a phone: 编辑, the star, 添加备注 and 更多, in one row; the rest in 更多 --------------------------
+    phone = make_page(viewport=PHONE, is_mobile=True, has_touch=True, storage_state=state)
+    for kind, path in _record_paths(ids).items():
+        phone.goto(path)
+        shown = [b for b in phone.locator("#page-actions > *").all() if b.is_visible()]
+        assert len(shown) == len(PHONE_ROW), [b.evaluate("e => e.id") for b in shown]
+        row = [phone.locator(selector).bounding_box() for selector in PHONE_ROW]
+        _same_row(row, f"the phone {kind}'s buttons")
+        assert [box["x"] for box in row if box] == sorted(box["x"] for box in row if box), (kind, row)
+        assert row[-1] and row[-1]["x"] + row[-1]["width"] <= PHONE["width"], row
+        for selector in IN_MORE[kind]:
+            expect(phone.locator(selector)).to_be_hidden()
+        # 关注 is its star alone, still named 关注 for a screen reader, and big enough to tap.
+        word = phone.locator("#follow-button .gx-follow-word").bounding_box()
+        assert word and word["width"] <= 1, f"关注's word shows on a phone: {word}"
+        expect(phone.locator("#follow-button")).to_have_accessible_name(re.compile("关注"))
+        _tall_enough(phone, "#follow-button")
+        _no_sideways_scroll(phone, path)
+        shot(f"phone-{kind}-buttons", phone)
+    # Following it (★ 已关注, htmx swaps the button) keeps the row.
+    phone.locator("#follow-button").click()
+    expect(phone.locator("#follow-button")).to_have_attribute("aria-pressed", "true")
+    _same_row([phone.locator(selector).bounding_box() for selector in PHONE_ROW], "the buttons after 关注")
+
+    # 更多 by keyboard: Enter opens it, Tab walks 删除 (clearly red), 查找重复, 退回公海; Enter on 更多 closes it.
+    phone.goto(_record_paths(ids)["account"])
+    more = phone.locator("#page-more-toggle")
+    more.focus()
+    phone.keyboard.press("Enter")
+    for selector in IN_MORE["account"]:
+        phone.keyboard.press("Tab")
+        expect(phone.locator(selector)).to_be_focused()
+        expect(phone.locator(selector)).to_be_in_viewport()
+    delete = phone.locator("#delete-button")
+    colours = delete.evaluate(
+        """button => {
+          const probe = document.createElement("span");
+          probe.style.color = "var(--tblr-danger)";
+          document.body.append(probe);
+          const danger = getComputedStyle(probe).color;
+          probe.remove();
+          const style = getComputedStyle(button);
+          return [danger, style.color, style.borderTopColor];
+        }"""
+    )
+    assert colours[1] == colours[0] and colours[2] == colours[0], f"删除 is not red in 更多: {colours}"
+    _no_sideways_scroll(phone, "the account with 更多 open")
+    shot("phone-account-more", phone)
+    # 退回公海's form opens on the screen, and its reasons' first line is read whole (the native select cut
+    # "— 请选择，或在下方自行说明 —" short); that the list may stay empty is said under it.
+    phone.keyboard.press("Enter")
+    select = phone.locator("#pool-release-reason-id")
+    expect(select).to_be_in_viewport()
+    fit = select.evaluate(_PLACEHOLDER_FITS)
+    assert fit["need"] <= fit["room"], f"the reasons' placeholder is cut off: {fit}"
+    expect(phone.locator("#pool-release-reason-id-hint")).to_be_visible()
+    form = phone.locator("#pool-release .dropdown-menu").bounding_box()
+    assert form and form["x"] >= 0 and form["x"] + form["width"] <= PHONE["width"], form
+    shot("phone-release-form", phone)
+    phone.keyboard.press("Escape")
+    more.focus()
+    phone.keyboard.press("Enter")
+    expect(phone.locator("#delete-button")).to_be_hidden()
+    page_tool(phone, "#find-duplicates")  # how journeys reach it on either screen
+
+    # A page with nothing for 更多 (a change's page) shows none.
+    phone.goto(f"/settings/change-log/{ids['change']}/")
+    expect(phone.locator("#page-title")).to_be_visible()
+    expect(phone.locator("#page-more")).to_be_hidden()
