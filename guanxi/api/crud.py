@@ -111,7 +111,7 @@ def serialize(
         data["version"] = obj.version
     if resource.custom_fields:
         data["custom_fields"] = dict(getattr(obj, "custom_fields", {}) or {})
-    if resource.taggable:
+    if resource.taggable and "tags" not in hidden:
         data["tags"] = tags or []
     for key, value in (extra or {}).items():
         if key not in hidden:
@@ -355,7 +355,7 @@ def serialize_rows(
             data["version"] = row["version"]
         if plan.custom_fields:
             data["custom_fields"] = dict(row["custom_fields"] or {})
-        if taggable:
+        if taggable and "tags" not in hidden:
             data["tags"] = tags.get(row[pk]) or []
         for key, value in extra.get(row[pk], {}).items():
             if key not in hidden:

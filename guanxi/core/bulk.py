@@ -46,7 +46,7 @@ from guanxi.core.filters import record_ids
 from guanxi.core.follows import follow_many
 from guanxi.core.jobs import JobRun, job_handler, job_start
 from guanxi.core.models import Job, OwnedMixin
-from guanxi.core.permissions import may_reach, restrict_queryset, restricted
+from guanxi.core.permissions import frozen_fields, may_reach, restrict_queryset, restricted
 from guanxi.core.registry import Resource, resources
 from guanxi.core.tags import check_scoped, normalize, tags_after
 
@@ -170,6 +170,8 @@ def bulk_plan(
     elif action in TAG_ACTIONS:
         if not resource.taggable:
             raise FieldErrors({"action": [_("These records have no tags.")]})
+        if "tags" in frozen_fields(user, resource.model):
+            raise FieldErrors({"tags": [_("You may not change this field.")]})
         names = sorted({normalize(str(n)) for n in (tags or []) if str(n).strip()})
         if not names:
             raise FieldErrors({"tags": [_("Give at least one tag.")]})

@@ -43,6 +43,9 @@ SEARCH_LIMIT = 200
 # Query parameters that are not filters.
 RESERVED = {"cursor", "limit", "ordering", "search", "updated_since", "columns", "view", "format", "page"}
 LOOKUPS = {"exact", "iexact", "icontains", "in", "gt", "gte", "lt", "lte", "isnull", "startswith"}
+#: The rule on a field that governs a filter of every record type (the tags' rule, ``tag=``); a
+#: FilterSet's ``governed_by`` names its own.
+GOVERNED = {"tag": "tags"}
 
 
 def _me(user: Any) -> list[int]:
@@ -320,7 +323,7 @@ class FilterSet:
                 allowed is None
                 or lookup not in allowed
                 or (column and lookup not in LOOKUPS)
-                or self.governed_by.get(name, name) in self.hidden
+                or self.governed_by.get(name, GOVERNED.get(name, name)) in self.hidden
             ):
                 if self.strict:
                     raise FieldErrors({param: [_("You cannot filter by “%(param)s”.") % {"param": param[:50]}]})

@@ -347,7 +347,9 @@ class RecordForm(forms.ModelForm):
                 if self.is_add and name in ("owner", "team"):
                     form_field.help_text = _("New records are yours; you may not assign them to others.")
         self.fields["version"].initial = getattr(self.instance, "version", None)
-        if resource.taggable:
+        # A role's rule on "tags": hidden, no box; read-only, the box shown and kept as it is.
+        unseen = (withheld_fields if self.is_add else hidden_fields)(user, resource.model)
+        if resource.taggable and "tags" not in unseen:
             names = list(
                 Tag.objects.restrict(user, Action.VIEW)
                 .order_by("name")
@@ -362,6 +364,9 @@ class RecordForm(forms.ModelForm):
                 widget=TagsInput(names if len(names) <= MAX_TAG_CHIPS else []),
             )
             self.fields["tags"].initial = tags_text(tags or [])
+            if "tags" in frozen:
+                self.fields["tags"].disabled = True
+                self.fields["tags"].help_text = _("You may not change this field.")
         self.definitions = definitions_for(resource.model) if resource.custom_fields else []
         stored = getattr(self.instance, "custom_fields", None) or {}
         for definition in self.definitions:
@@ -438,7 +443,7 @@ class RecordForm(forms.ModelForm):
     def service_extras(self) -> dict[str, Any]:
         """``tags`` and ``custom_fields`` for the service: all of them on add, the changed ones on edit."""
         extras: dict[str, Any] = {}
-        if self.resource.taggable and (self.is_add or "tags" in self.changed_data):
+        if "tags" in self.fields and not self.fields["tags"].disabled and (self.is_add or "tags" in self.changed_data):
             extras["tags"] = parse_tags(self.cleaned_data.get("tags") or "")
         if self.resource.custom_fields:
             values = {}

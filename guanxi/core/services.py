@@ -40,6 +40,19 @@ def _check_frozen(user: Any, model: type[models.Model], data: dict[str, Any], *,
         raise FieldErrors({f: [_("You may not change this field.")] for f in sorted(frozen)})
 
 
+def _check_tags(
+    user: Any, model: type[models.Model], before: list[str], tags: Iterable[str] | None, *, adding: bool = False
+) -> None:
+    """A role's field rule on "tags" (read-only or hidden, as the role form offers it) as on a column:
+    the tags may be sent unchanged (a form sends them all), not changed."""
+    if (
+        tags is not None
+        and "tags" in frozen_fields(user, model, adding=adding)
+        and set(tags_checked(tags)) != set(before)
+    ):
+        raise FieldErrors({"tags": [_("You may not change this field.")]})
+
+
 def _validate(obj: models.Model, changed: set[str] | None = None) -> None:
     """Django's ``full_clean``: of a new record everything; of a changed one (``changed``: the field
     names whose value changed) those fields, and every constraint over one of them with all its
@@ -226,6 +239,7 @@ def record_create(
     if hasattr(obj, "custom_fields"):
         obj.custom_fields = clean_custom_fields(model, custom_fields)
     _validate(obj)
+    _check_tags(user, model, [], tags, adding=True)
     obj.save()
     if tags is not None:
         tags_set(obj, tags)
@@ -264,6 +278,7 @@ def record_update(
         check_version(obj, expected_version)
         if tags is not None:
             tags_remember(obj)  # in the change log's before and after; unchanged tags would not show
+            _check_tags(user, model, obj._tag_names, tags)  # type: ignore[attr-defined]
         before = snapshot(obj)
         assigned = _ownership_changed(model, data, before)
         if assigned and not restricted(model, user, Action.ASSIGN).filter(pk=obj.pk).exists():

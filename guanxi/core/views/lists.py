@@ -37,6 +37,7 @@ from guanxi.core.money import money_fields
 from guanxi.core.pagination import DEFAULT_LIMIT, paginate, parse_limit
 from guanxi.core.permissions import (
     can,
+    frozen_fields,
     hidden_fields,
     masked_fields,
     may_reach,
@@ -155,7 +156,7 @@ def bulk_actions(resource: Resource, user: Any, *, in_pool: bool | None = None) 
     if may_reach(user, resource.model, Action.CHANGE):
         if resource.soft_delete and resource.write_fields:
             actions.append(("edit", _("Edit a field")))
-        if resource.taggable:
+        if resource.taggable and "tags" not in frozen_fields(user, resource.model):
             actions += [("add_tags", _("Add tags")), ("remove_tags", _("Remove tags"))]
         if _may_assign(resource, user):
             actions.append(("owner", _("Change owner")))

@@ -257,7 +257,7 @@ class ObjectDetailView(ResourceView):
             for name in resource.fields
             if name not in hidden or name in masked
         }
-        if resource.taggable:
+        if resource.taggable and "tags" not in hidden:
             context["tags"] = tag_names_for(model, [obj.pk]).get(obj.pk, [])
             rows["tags"] = {"name": "tags", "label": _("Tags"), "value": display.tag_badges(context["tags"])}
         context["fields"] = list(rows.values())
