@@ -109,7 +109,7 @@ def serialize(
             data[name] = plain(getattr(obj, name))
     if hasattr(obj, "version"):
         data["version"] = obj.version
-    if resource.custom_fields:
+    if resource.custom_fields and "custom_fields" not in hidden:
         data["custom_fields"] = dict(getattr(obj, "custom_fields", {}) or {})
     if resource.taggable and "tags" not in hidden:
         data["tags"] = tags or []
@@ -353,7 +353,7 @@ def serialize_rows(
                 data[column.name] = value or None
         if plan.version:
             data["version"] = row["version"]
-        if plan.custom_fields:
+        if plan.custom_fields and "custom_fields" not in hidden:
             data["custom_fields"] = dict(row["custom_fields"] or {})
         if taggable and "tags" not in hidden:
             data["tags"] = tags.get(row[pk]) or []

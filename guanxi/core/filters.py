@@ -311,7 +311,8 @@ class FilterSet:
                 if custom is None:
                     custom = {d.key: d for d in definitions_for(self.model) if d.filterable}
                 key = name[3:]
-                if key not in custom or lookup not in {"exact", "icontains", "gte", "lte", "isnull"}:
+                unknown = key not in custom or "custom_fields" in self.hidden
+                if unknown or lookup not in {"exact", "icontains", "gte", "lte", "isnull"}:
                     if self.strict:
                         raise FieldErrors({param: [_("Unknown or unfilterable custom field.")]})
                     continue

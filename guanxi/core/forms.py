@@ -367,7 +367,10 @@ class RecordForm(forms.ModelForm):
             if "tags" in frozen:
                 self.fields["tags"].disabled = True
                 self.fields["tags"].help_text = _("You may not change this field.")
-        self.definitions = definitions_for(resource.model) if resource.custom_fields else []
+        # Hidden custom fields: no inputs (read-only ones: disabled inputs, below).
+        self.definitions = (
+            definitions_for(resource.model) if resource.custom_fields and "custom_fields" not in unseen else []
+        )
         stored = getattr(self.instance, "custom_fields", None) or {}
         for definition in self.definitions:
             name = f"cf_{definition.key}"

@@ -53,6 +53,15 @@ def _check_tags(
         raise FieldErrors({"tags": [_("You may not change this field.")]})
 
 
+def _check_custom(
+    user: Any, model: type[models.Model], before: dict[str, Any], after: dict[str, Any], *, adding: bool = False
+) -> None:
+    """The same of a rule on "custom_fields" (all of a record's custom fields): their values, cleaned,
+    may come back as they were, not changed."""
+    if after != before and "custom_fields" in frozen_fields(user, model, adding=adding):
+        raise FieldErrors({"custom_fields": [_("You may not change this field.")]})
+
+
 def _validate(obj: models.Model, changed: set[str] | None = None) -> None:
     """Django's ``full_clean``: of a new record everything; of a changed one (``changed``: the field
     names whose value changed) those fields, and every constraint over one of them with all its
@@ -238,6 +247,8 @@ def record_create(
     _default_ownership(obj, user)
     if hasattr(obj, "custom_fields"):
         obj.custom_fields = clean_custom_fields(model, custom_fields)
+        if custom_fields is not None:
+            _check_custom(user, model, {}, obj.custom_fields, adding=True)
     _validate(obj)
     _check_tags(user, model, [], tags, adding=True)
     obj.save()
@@ -287,7 +298,9 @@ def record_update(
         for name, value in {**data, **(derived or {})}.items():
             setattr(obj, name, value)
         if custom_fields is not None:
+            stored_custom = dict(obj.custom_fields or {})  # type: ignore[attr-defined]
             obj.custom_fields = clean_custom_fields(model, custom_fields, obj.custom_fields)  # type: ignore[attr-defined]
+            _check_custom(user, model, stored_custom, obj.custom_fields)  # type: ignore[attr-defined]
         _validate(
             obj, changed={f.name for f in model._meta.concrete_fields if getattr(obj, f.attname) != stored[f.name]}
         )

@@ -1,6 +1,6 @@
-"""A role's field rule on "tags" (the role form offers it beside the columns): read-only, the tags
-stay as they are wherever a user may write them; hidden, they are neither shown nor written nor
-filtered by. Before, the rule was stored and read by no one."""
+"""A role's field rule on "tags" or "custom_fields" (the role form offers both beside the columns):
+read-only, they stay as they are wherever a user may write them; hidden, they are neither shown nor
+written nor filtered by. Before, the API and the services read neither rule."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from guanxi.customers import services
 from guanxi.customers.models import Account
 from guanxi.identity.models import FieldRule, User
 from tests.customers.conftest import Api, field_errors
+from tests.factories import CustomFieldFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -88,3 +89,35 @@ def test_hidden_tags_are_not_shown_nor_filtered_by(
     client.force_login(rep)
     assert "秘密标签" not in client.get(f"/customers/accounts/{account.pk}/").content.decode()
     assert 'name="tags"' not in client.get(f"/customers/accounts/{account.pk}/edit/").content.decode()
+
+
+@pytest.mark.parametrize("access", ["readonly", "hidden"])
+def test_a_rule_on_custom_fields_keeps_them_the_same_way(
+    access: str, rep: User, make_account: Callable[..., Account], api_for: Callable[[User], Api]
+) -> None:
+    CustomFieldFactory(object_type="customers.account", key="contract_no", field_type="text")
+    account = services.account_create(user=rep, data={"name": "合同客户"}, custom_fields={"contract_no": "HT-001"})
+    FieldRule.objects.create(role=rep.role, object_type="customers.account", field="custom_fields", access=access)
+    rep = User.objects.get(pk=rep.pk)
+    api = api_for(rep)
+    response = api.patch(f"accounts/{account.pk}", {"custom_fields": {"contract_no": "HT-999"}})
+    assert response.status_code == 400 and "custom_fields" in field_errors(response)
+    with pytest.raises(FieldErrors):
+        services.account_create(user=rep, data={"name": "新公司"}, custom_fields={"contract_no": "HT-002"})
+    # Sent back as they are, or not at all, the record's other fields still change.
+    services.account_update(
+        user=rep, pk=account.pk, data={"industry": "software"}, custom_fields={"contract_no": "HT-001"}
+    )
+    assert api.patch(f"accounts/{account.pk}", {"industry": "retail"}).status_code == 200
+    account.refresh_from_db()
+    assert account.custom_fields == {"contract_no": "HT-001"}
+    shown = api.get(f"accounts/{account.pk}").json_body
+    listed = api.get("accounts").json_body["items"]
+    if access == "hidden":
+        assert "custom_fields" not in shown and all("custom_fields" not in item for item in listed)
+        assert api.get("accounts?cf_contract_no=HT-001").status_code == 400
+        client = Client()
+        client.force_login(rep)
+        assert "HT-001" not in client.get(f"/customers/accounts/{account.pk}/edit/").content.decode()
+    else:
+        assert shown["custom_fields"] == {"contract_no": "HT-001"}
