@@ -99,6 +99,15 @@
   document.addEventListener("input", tickApply);
   document.addEventListener("change", tickApply);
 
+  /* --- 更多 on a phone (.gx-more, a native disclosure): a tap outside it and its menu closes it, as
+     a dropdown does; its menu is the element after it (generic/partials/more_toggle.html) -------- */
+  document.addEventListener("click", function (event) {
+    document.querySelectorAll("details.gx-more[open]").forEach(function (more) {
+      var menu = more.nextElementSibling;
+      if (!more.contains(event.target) && !(menu && menu.contains(event.target))) { more.open = false; }
+    });
+  });
+
   /* --- copy a value (the new API key) ------------------------------------------------------- */
   document.addEventListener("click", function (event) {
     var button = event.target.closest && event.target.closest("[data-copy-target]");
