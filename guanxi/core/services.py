@@ -112,14 +112,17 @@ def _q_fields(q: models.Q) -> set[str]:
     return names
 
 
-def tags_remember(obj: models.Model) -> None:
-    """Load the record's tag names onto it, so ``snapshot`` (and so the change log) includes them."""
+def tags_remember(obj: models.Model) -> list[str]:
+    """Load the record's tag names onto it, so ``snapshot`` (and so the change log) includes them;
+    returns them."""
     ct = ContentType.objects.get_for_model(obj, for_concrete_model=False)
-    obj._tag_names = list(  # type: ignore[attr-defined]
+    names = list(
         Tag.objects.filter(items__content_type=ct, items__object_id=obj.pk)
         .order_by("name")
         .values_list("name", flat=True)
     )
+    obj._tag_names = names  # type: ignore[attr-defined]
+    return names
 
 
 def tags_checked(names: Iterable[str]) -> list[str]:
@@ -288,8 +291,8 @@ def record_update(
         obj = locked if locked is not None else record_lock(model, pk, user, Action.CHANGE)
         check_version(obj, expected_version)
         if tags is not None:
-            tags_remember(obj)  # in the change log's before and after; unchanged tags would not show
-            _check_tags(user, model, obj._tag_names, tags)  # type: ignore[attr-defined]
+            # In the change log's before and after (unchanged tags would not show), and for the tags' rule.
+            _check_tags(user, model, tags_remember(obj), tags)
         before = snapshot(obj)
         assigned = _ownership_changed(model, data, before)
         if assigned and not restricted(model, user, Action.ASSIGN).filter(pk=obj.pk).exists():
@@ -298,9 +301,10 @@ def record_update(
         for name, value in {**data, **(derived or {})}.items():
             setattr(obj, name, value)
         if custom_fields is not None:
-            stored_custom = dict(obj.custom_fields or {})  # type: ignore[attr-defined]
-            obj.custom_fields = clean_custom_fields(model, custom_fields, obj.custom_fields)  # type: ignore[attr-defined]
-            _check_custom(user, model, stored_custom, obj.custom_fields)  # type: ignore[attr-defined]
+            stored_custom = getattr(obj, "custom_fields", None) or {}
+            cleaned = clean_custom_fields(model, custom_fields, stored_custom)
+            _check_custom(user, model, stored_custom, cleaned)
+            obj.custom_fields = cleaned  # type: ignore[attr-defined]
         _validate(
             obj, changed={f.name for f in model._meta.concrete_fields if getattr(obj, f.attname) != stored[f.name]}
         )
@@ -323,9 +327,6 @@ def record_bulk_check(*, model: type[M], user: Any, data: dict[str, Any], sample
     on ``sample``, one of the records with the change applied in memory)."""
     _check_frozen(user, model, data)
     _validate(sample, changed=changed)
-
-
-#: What a bulk write returns of the records it refused, and why (it writes none of them).
 
 
 def records_checked(
@@ -363,10 +364,11 @@ def record_tags_bulk(
     What that call writes, and so this: the tag rows (a new name joins the vocabulary), version + 1
     and ``updated_at``, and a change-log row of the tags before and after, whose hooks notify the
     followers. Not the search index: no document holds tags, so ``record_update``'s reindex writes
-    each one as it was. What it refuses, record by record: a record gone or out of reach, the
-    change's own checks (``records_checked``: a change of no field), and two tags of one scope
-    after it (``tags_checked``: a record that held two already)."""
-    records, refused = records_checked(model, user, pks, data={}, changed=set())
+    each one as it was. What it refuses, record by record: a record gone or out of reach, a role's
+    read-only or hidden "tags" (``records_checked``), and two tags of one scope after it
+    (``tags_checked``: a record that held two already)."""
+    # "tags" as the field written: a role's rule on it refuses here as in ``record_update``.
+    records, refused = records_checked(model, user, pks, data={"tags": tags}, changed=set())
     if not records:
         return [], refused
     ct = ContentType.objects.get_for_model(model, for_concrete_model=False)

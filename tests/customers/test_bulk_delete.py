@@ -199,21 +199,6 @@ def test_refusals_are_reported_per_record_as_one_by_one(
         assert outcomes[1] == ((2, 2, [(1, {"": denied}), (2, {"": gone})]), [1])
 
 
-def test_an_unforeseen_failure_falls_back_to_one_by_one(
-    people: People, desk: Callable[[str], Desk], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    made = desk("乙")
-
-    def broken(**kwargs: Any) -> Any:
-        Account.all_objects.filter(pk=made.accounts[0].pk).update(description="half written")
-        raise FieldErrors({"": ["unforeseen"]})
-
-    monkeypatch.setattr(resource_at("accounts"), "bulk_delete", broken)
-    result = apply_in_bulk(people.actor, made.accounts, "delete", all_or_nothing=False)
-    assert result["changed"] == 8
-    assert Account.all_objects.get(pk=made.accounts[0].pk).description == ""  # its savepoint undid it
-
-
 def _accounts(n: int, p: People, make_account: Callable[..., Account], make_contact: Callable[..., Contact]) -> list:
     """``n`` of rep's accounts, each with a person and a follower."""
     accounts = []

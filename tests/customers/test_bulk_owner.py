@@ -18,14 +18,14 @@ from django.test.utils import CaptureQueriesContext
 from guanxi.core import bulk
 from guanxi.core.errors import FieldErrors
 from guanxi.core.follows import follow_many
-from guanxi.core.models import Job, TimelineEntry
+from guanxi.core.models import ChangeLogEntry, Job, TimelineEntry
 from guanxi.core.registry import resource_at
 from guanxi.core.search import search
 from guanxi.customers.models import Account, Contact
 from guanxi.customers.services import accounts as account_services
 from guanxi.customers.services import bulk_owner
 from guanxi.identity.models import Team
-from tests.customers.conftest import BothWays, Desk, People, apply_in_bulk, assert_same
+from tests.customers.conftest import BothWays, Desk, People, apply_in_bulk, assert_same, marks
 
 pytestmark = pytest.mark.django_db
 
@@ -126,19 +126,42 @@ def test_a_refusal_is_reported_per_record_and_writes_nothing_of_it(
     assert list(refused.value.errors) == [f"records.{Account.objects.get(name='丙华南公司').pk}.team_id"]
 
 
-def test_an_unforeseen_refusal_falls_back_to_one_by_one(
-    people: People, desk: Callable[[str], Desk], monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("action", "hook", "given", "changed", "logged"),
+    [
+        ("owner", "bulk_owner", {}, 7, None),
+        ("delete", "bulk_delete", {}, 8, 8),
+        ("tag_add", "bulk_tags", {"tags": ["新标签"]}, 8, 8),
+    ],
+)
+def test_an_unforeseen_failure_of_a_hook_falls_back_to_one_by_one(
+    people: People,
+    desk: Callable[[str], Desk],
+    monkeypatch: pytest.MonkeyPatch,
+    action: str,
+    hook: str,
+    given: dict[str, Any],
+    changed: int,
+    logged: int | None,
 ) -> None:
+    """``core.bulk._in_bulk``, the one runner of every set-based hook: a hook that fails unforeseen
+    after writing is undone by its savepoint, and the records go through the service one by one."""
     made = desk("乙")
+    real = getattr(resource_at("accounts"), hook)
 
     def broken(**kwargs: Any) -> Any:
-        Account.objects.filter(pk=made.accounts[0].pk).update(description="half written")
-        raise FieldErrors({"owner": ["unforeseen"]})
+        real(**kwargs)
+        Account.all_objects.filter(pk=made.accounts[0].pk).update(description="half written")
+        raise FieldErrors({"": ["unforeseen"]})
 
-    monkeypatch.setattr(resource_at("accounts"), "bulk_owner", broken)
-    result = _change(made, people, all_or_nothing=False)
-    assert result["changed"] == 7
-    assert Account.objects.get(pk=made.accounts[0].pk).description == ""  # its savepoint undid it
+    monkeypatch.setattr(resource_at("accounts"), hook, broken)
+    log_mark = marks()[0]
+    kwargs = given or ({"owner": people.successor.pk} if action == "owner" else {})
+    result = apply_in_bulk(people.actor, made.accounts, action, all_or_nothing=False, **kwargs)
+    assert result["changed"] == changed
+    assert Account.all_objects.get(pk=made.accounts[0].pk).description == ""  # its savepoint undid it
+    if logged is not None:  # one change-log row each: the hook's went with its savepoint
+        assert ChangeLogEntry.objects.filter(pk__gt=log_mark).count() == logged
 
 
 def _query_count(n: int, p: People, make_account: Callable[..., Account], make_contact: Callable[..., Contact]) -> int:

@@ -19,13 +19,13 @@ from django.test.utils import CaptureQueriesContext
 from guanxi.core import bulk
 from guanxi.core.errors import FieldErrors
 from guanxi.core.follows import follow_many
-from guanxi.core.models import ChangeLogEntry, Tag, TaggedItem
+from guanxi.core.models import Tag, TaggedItem
 from guanxi.core.registry import resource_at
 from guanxi.core.search.backends import backend
 from guanxi.core.search.engine import id_range
-from guanxi.core.services import record_tags_bulk, tags_set
+from guanxi.core.services import tags_set
 from guanxi.customers.models import Account, CustomerProfile, TierRule
-from tests.customers.conftest import BothWays, Desk, People, apply_in_bulk, assert_same, marks
+from tests.customers.conftest import BothWays, Desk, People, apply_in_bulk, assert_same
 
 pytestmark = pytest.mark.django_db
 
@@ -139,23 +139,6 @@ def test_a_record_the_service_refuses_is_refused_alone_and_named(
         refusals.append({k.replace(str(made.accounts[3].pk), "a3"): v for k, v in refused.value.errors.items()})
         assert not TaggedItem.objects.filter(object_id=made.accounts[0].pk, tag__name="重点").exists()
     assert refusals[0] == refusals[1] and list(refusals[1]) == ["records.a3.tags"]
-
-
-def test_an_unforeseen_refusal_of_the_tags_hook_falls_back_to_one_by_one(
-    people: People, desk: Callable[[str], Desk], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    made = desk("乙")
-
-    def broken(**kwargs: Any) -> Any:
-        record_tags_bulk(model=Account, **kwargs)
-        raise FieldErrors({"tags": ["unforeseen"]})
-
-    monkeypatch.setattr(resource_at("accounts"), "bulk_tags", broken)
-    log_mark = marks()[0]
-    result = apply_in_bulk(people.actor, made.accounts, "tag_add", all_or_nothing=False, tags=["新标签"])
-    assert result["changed"] == 8
-    # One change-log row each: the hook's were undone with its savepoint, the service wrote its own.
-    assert ChangeLogEntry.objects.filter(pk__gt=log_mark).count() == 8
 
 
 def _query_count(n: int, p: People, make_account: Callable[..., Account]) -> int:

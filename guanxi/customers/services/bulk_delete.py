@@ -28,7 +28,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import models
 from django.db.models import F
 from django.utils import timezone
 
@@ -51,7 +50,7 @@ def contacts_delete_bulk(*, user: Any, pks: list[Any]) -> Refused:
     return _to_the_bin(Contact, user, pks)
 
 
-def _to_the_bin(model: type[models.Model], user: Any, pks: list[Any]) -> Refused:
+def _to_the_bin(model: type[Account] | type[Contact], user: Any, pks: list[Any]) -> Refused:
     """One read and lock, one UPDATE, one insert of change-log rows, one removal from the search index."""
     records, refused = record_lock_many(model, pks, user, Action.DELETE)
     if not records:
@@ -60,10 +59,10 @@ def _to_the_bin(model: type[models.Model], user: Any, pks: list[Any]) -> Refused
     rows = []
     for record in records:
         before = snapshot(record)
-        record.deleted_at, record.deleted_by_id = now, user.pk  # type: ignore[attr-defined]
+        record.deleted_at, record.deleted_by_id = now, user.pk
         rows.append((record.pk, str(record), diff(before, snapshot(record))))
     done = [record.pk for record in records]
-    binned = model.all_objects.filter(pk__in=done)  # type: ignore[attr-defined]
+    binned = model.all_objects.filter(pk__in=done)
     binned.update(deleted_at=now, deleted_by_id=user.pk, version=F("version") + 1, updated_at=now)
     changelog_records(actor=user, model=model, action=ChangeAction.DELETE, rows=rows)
     search_remove(model, done)

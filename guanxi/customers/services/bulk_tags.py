@@ -9,10 +9,10 @@ What a change of tags alone does through the single path, and so here (``core.se
 writes the part ``record_update`` does, for any record):
 
 * refusals, per record: gone or out of reach since it was chosen, and two tags of one scope after the
-  change (a record that held 意向::高 and 意向::中 already, which ``tags_set`` refuses). A change of no
-  field asks nothing of the fields' rules, so a role's read-only "tags" refuses neither path;
+  change (a record that held 意向::高 and 意向::中 already, which ``tags_set`` refuses), and a role's
+  read-only or hidden "tags" (``records_checked``; ``core.bulk.bulk_plan`` refuses the request first);
 * the tag rows: each record's tags with the new ones added, a scoped one taking its scope's place
-  (意向::中 takes 意向::高 off, ``core.tags.with_added``), or the named ones taken off; a new name
+  (意向::中 takes 意向::高 off, ``core.tags.tags_after``), or the named ones taken off; a new name
   joins the vocabulary;
 * the record: version + 1, ``updated_at``;
 * a change-log row per record of its tags before and after (``changelog_records``), whose hooks tell
