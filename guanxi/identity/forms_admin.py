@@ -300,8 +300,11 @@ class HandoverForm(forms.Form):
             self.fields["to_pool"].label = _("%(records)s go back to the pool instead of to a colleague") % {
                 "records": capfirst(pool_records)
             }
-            blank = _("— choose a reason —") if reason_required else _("— choose, or say it in your own words below —")
-            cast(forms.TypedChoiceField, self.fields["reason_id"]).choices = [("", blank), *(reasons or [])]
+            # Short, as on a record's 退回公海: a phone's select shows its first line whole; the rest is a hint.
+            reason_id = cast(forms.TypedChoiceField, self.fields["reason_id"])
+            reason_id.choices = [("", _("— choose a reason —")), *(reasons or [])]
+            if not reason_required:
+                reason_id.help_text = _("Or leave it and say why in your own words below.")
             if reasons:
                 self.fields["reason"].label = _("In your own words (optional)")
             else:

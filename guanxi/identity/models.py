@@ -136,9 +136,10 @@ class Role(PermissionScopeMixin, TimestampMixin, CreatedByMixin, VersionMixin, S
         choices=DuplicateGuard.choices,
         default=DuplicateGuard.TELL,
         help_text=_(
-            "When someone with this role adds an account with the name or 统一社会信用代码 of one they cannot "
-            "see, or a contact with its email or mobile number (撞单): whether Guanxi tells them whose it is, "
-            "and whether it refuses to add it."
+            "When someone with this role adds, edits or restores an account with the name (places and legal "
+            "form aside) or 统一社会信用代码 of one they cannot see, or a contact with its email or mobile "
+            "number (撞单): whether Guanxi tells them whose it is, and whether it refuses to save it. A similar "
+            "name is only told."
         ),
     )
 

@@ -107,6 +107,18 @@
       if (!more.contains(event.target) && !(menu && menu.contains(event.target))) { more.open = false; }
     });
   });
+  /* Escape closes it too and gives the focus back to 更多, unless a tool's own menu inside it is open:
+     that one closes first. Bootstrap listens on the document while capturing, so this listens on the
+     window while capturing, which comes before it: the tool's menu is still open when asked. */
+  window.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") { return; }
+    document.querySelectorAll("details.gx-more[open]").forEach(function (more) {
+      var menu = more.nextElementSibling;
+      if (menu && menu.querySelector(".dropdown-menu.show")) { return; }
+      more.open = false;
+      more.querySelector("summary").focus();
+    });
+  }, true);
 
   /* --- copy a value (the new API key) ------------------------------------------------------- */
   document.addEventListener("click", function (event) {

@@ -438,10 +438,10 @@ def test_the_page_says_when_the_role_must_pick_a_listed_reason(lead: User, desk:
     url = reverse("ui:users-handover", args=[desk.departing.pk])
     page = client_for(lead).get(url).content.decode()
     assert "Lost touch" in page
-    assert "say it in your own words" in page and "— choose a reason —" not in page
+    assert "say why in your own words" in page
     Role.objects.filter(pk=lead.role_id).update(pool_reason_required=True)
     page = client_for(lead).get(url).content.decode()
-    assert "— choose a reason —" in page and "say it in your own words" not in page
+    assert "— choose a reason —" in page and "say why in your own words" not in page
 
 
 # --- several colleagues share the records out ---------------------------------------------------------------

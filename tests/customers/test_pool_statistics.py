@@ -102,6 +102,8 @@ def test_the_release_forms_offer_the_reasons(
     bulk = reverse("ui:accounts-bulk")
     confirm = client.post(bulk, {"action": "release", "pk": [account.pk]}).content.decode()
     assert 'id="bulk-reason-id"' in confirm and "No interest" in confirm
+    # Its first line short, as on the record's form (a phone's select shows it whole), the rest a hint.
+    assert "— choose a reason —" in confirm and 'id="bulk-reason-id-hint"' in confirm
     # Neither chosen nor said: the form again, saying so, with nothing released.
     empty = client.post(bulk, {"action": "release", "pk": [account.pk], "confirm": "yes", "reason_id": ""})
     assert empty.status_code == 400 and "is-invalid" in empty.content.decode()
@@ -158,6 +160,7 @@ def test_a_role_may_require_a_reason_from_the_list(
         "/customers/accounts/bulk/", {"action": "release", "pk": [a.pk for a in accounts], "next": "/"}
     ).content.decode()
     assert 'id="bulk-reason-id" class="form-select mb-2" required' in bulk_page
+    assert 'id="bulk-reason-id-hint"' not in bulk_page
     done = api.post(f"accounts/{accounts[0].pk}/release", {"reason_id": reason("联系不上").pk, "reason": "换号了"})
     assert done.status_code == 200 and Account.objects.get(pk=accounts[0].pk).pool_reason == "Cannot reach them：换号了"
     assert api_for(admin).post(f"accounts/{accounts[1].pk}/release", {"reason": "管理员清理"}).status_code == 200

@@ -186,8 +186,15 @@ def test_phone_layout(page: Page, make_page: Any, shot: Any, accounts: Any, guan
     phone.locator("#export-toggle").click()
     expect(phone.locator("#export-submit")).to_be_in_viewport()
     shot("phone-more", phone)
+    # Escape closes the tool's menu first, 更多 stays open; a second Escape closes 更多 and gives it the focus.
     phone.keyboard.press("Escape")
-    more.focus()
+    expect(phone.locator("#export-submit")).to_be_hidden()
+    expect(phone.locator("#import-button")).to_be_visible()
+    phone.keyboard.press("Escape")
+    expect(phone.locator("#import-button")).to_be_hidden()
+    expect(more).to_be_focused()
+    phone.keyboard.press("Enter")
+    expect(phone.locator("#import-button")).to_be_visible()
     phone.keyboard.press("Enter")
     expect(phone.locator("#import-button")).to_be_hidden()
     # A tap outside 更多 and its menu closes it, as a dropdown does (guanxi.js).
@@ -354,8 +361,8 @@ def test_record_buttons(page: Page, make_page: Any, shot: Any, accounts: Any, gu
     assert colours[1] == colours[0] and colours[2] == colours[0], f"删除 is not red in 更多: {colours}"
     _no_sideways_scroll(phone, "the account with 更多 open")
     shot("phone-account-more", phone)
-    # 退回公海's form opens on the screen, and its reasons' first line is read whole (the native select cut
-    # "— 请选择，或在下方自行说明 —" short); that the list may stay empty is said under it.
+    # 退回公海's form opens on the screen, and its reasons' first line is read whole (the native select cut a
+    # long one short: it is "— 请选择退回原因 —"); that the list may stay empty is said under it.
     phone.keyboard.press("Enter")
     select = phone.locator("#pool-release-reason-id")
     expect(select).to_be_in_viewport()
