@@ -3,9 +3,12 @@ who saw masked values in full (查看完整信息统计)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.contenttypes.models import ContentType
 from django.http import FileResponse, HttpRequest, HttpResponse
-from ninja import File, Form, Router
+from django.utils.translation import gettext as _
+from ninja import File, Form, Router, Schema
 from ninja.files import UploadedFile
 
 from guanxi.api.crud import json_response, require_token_scope, serialize
@@ -16,6 +19,7 @@ from guanxi.core.errors import FieldErrors, NotFound
 from guanxi.core.models import Attachment
 from guanxi.core.pagination import paginate, parse_limit
 from guanxi.core.permissions import hidden_fields, unseen_references
+from guanxi.core.recycle_bin import bin_query, bin_resource_of_type
 from guanxi.core.registry import Resource, resource_for, resources
 from guanxi.core.reveal_report import DEFAULT_DAYS, reveal_days, reveal_reach, reveal_summary
 
@@ -23,10 +27,10 @@ router = Router(tags=["core"])
 
 
 def _soft_delete_resource(object_type: str) -> Resource:
-    for resource in resources():
-        if resource.object_type == object_type and resource.soft_delete and not resource.read_only:
-            return resource
-    raise FieldErrors({"object_type": ["This type has no recycle bin."]})
+    resource = bin_resource_of_type(object_type)
+    if resource is None:
+        raise FieldErrors({"object_type": [_("This type has no recycle bin.")]})
+    return resource
 
 
 @router.get("/object-types", summary="Record types, with the content_type ids that notes, shares and files use")
@@ -40,14 +44,24 @@ def object_types(request: HttpRequest) -> HttpResponse:
     return json_response({"items": items, "next_cursor": None})
 
 
-@router.get("/recycle-bin", summary="Records in the recycle bin of one type (object_type=app.model)")
-def recycle_bin(request: HttpRequest, object_type: str, cursor: str | None = None, limit: int | None = None):
+_BIN_LIST = (
+    "Records in the recycle bin of one type (object_type=app.model) that you may restore or purge, newest "
+    "deletion first, by cursor pages. Filters: ``search`` (part of the name), ``deleted_by`` (a user id, "
+    "``me``; ``deleted_by__in``), ``deleted_at__gte`` / ``deleted_at__lt`` (a time or a date), "
+    "``deleted_on`` (a day, site time zone); ``ordering``: ``-deleted_at`` (default), ``deleted_at``, ``-id``, ``id``."
+)
+
+
+def _bin_list(request: HttpRequest, object_type: str, cursor: str | None, limit: int | None) -> HttpResponse:
     resource = _soft_delete_resource(object_type)
     require_token_scope(request, resource.object_type, Action.DELETE)
-    qs = resource.model.all_objects.filter(deleted_at__isnull=False).restrict(request.user, Action.DELETE)  # type: ignore[attr-defined]
+    params = request.GET.copy()
+    for name in ("object_type", "cursor", "limit"):
+        params.pop(name, None)
+    qs, ordering = bin_query(resource, request.user, params)
     if resource.select_related:
         qs = qs.select_related(*resource.select_related)
-    page = paginate(qs, "-id", cursor, parse_limit(limit))
+    page = paginate(qs, ordering, cursor, parse_limit(limit))
     hidden = hidden_fields(request.user, resource.model)
     # Whoever may restore a record may still not see its 上级客户 or 直属上级: named as elsewhere.
     unseen = unseen_references(request.user, resource.model, resource.fields, page.items)
@@ -60,6 +74,54 @@ def recycle_bin(request: HttpRequest, object_type: str, cursor: str | None = Non
         for o in page.items
     ]
     return json_response({"items": items, "next_cursor": page.next_cursor})
+
+
+@router.get("/recycle-bin", summary="Records in the recycle bin of one type", description=_BIN_LIST)
+def recycle_bin(request: HttpRequest, object_type: str, cursor: str | None = None, limit: int | None = None):
+    return _bin_list(request, object_type, cursor, limit)
+
+
+@router.get(
+    "/recycle-bin/{object_type}",
+    summary="Records in the recycle bin of one type",
+    description=_BIN_LIST,
+    operation_id="recycle_bin_of_type",
+)
+def recycle_bin_of_type(request: HttpRequest, object_type: str, cursor: str | None = None, limit: int | None = None):
+    return _bin_list(request, object_type, cursor, limit)
+
+
+class BinBulkIn(Schema):
+    action: str
+    ids: list[int] | None = None
+    query: dict[str, Any] | None = None
+
+
+@router.post(
+    "/recycle-bin/{object_type}/bulk",
+    response={200: dict, 202: dict},
+    summary="Restore or purge many records of the recycle bin (by ids or a query of its filters)",
+    description=(
+        "``action``: ``restore`` or ``purge``; ``ids``, or ``query`` (the filters of ``GET /recycle-bin``). "
+        "Up to 500 records run now (200: counts; a record refused, e.g. by 撞单保护 or a unique name taken "
+        "meanwhile, is listed in ``errors`` with its ``name`` and reasons, and the others go on; ``notices``: "
+        "what restoring told besides, such as whose customer a restored one is too); more run as a job (202)."
+    ),
+)
+def recycle_bulk(request: HttpRequest, object_type: str, payload: BinBulkIn):
+    from guanxi.core.api_jobs import job_json
+    from guanxi.core.bulk import BIN_ACTIONS, bulk_start_or_run
+
+    resource = _soft_delete_resource(object_type)
+    require_token_scope(request, resource.object_type, Action.DELETE)
+    if payload.action not in BIN_ACTIONS:
+        raise FieldErrors({"action": [_("Use one of: %(actions)s.") % {"actions": ", ".join(BIN_ACTIONS)}]})
+    outcome = bulk_start_or_run(
+        resource=resource, user=request.user, action=payload.action, ids=payload.ids, query=payload.query
+    )
+    if isinstance(outcome, dict):
+        return json_response(outcome)
+    return json_response(job_json(outcome), status=202, headers={"Location": f"/api/v1/jobs/{outcome.pk}"})
 
 
 @router.post("/recycle-bin/{object_type}/{id}/restore", summary="Restore a record from the recycle bin")

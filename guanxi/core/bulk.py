@@ -26,6 +26,11 @@ before. Should it refuse unforeseen, its savepoint undoes it and the records go 
 Up to ``SYNC_LIMIT`` records run in the request, all or nothing. More run as a ``bulk`` job in
 chunks of ``CHUNK`` (one transaction each, with a checkpoint, so a resumed job skips done chunks);
 there a record the service refuses is reported and the others go on.
+
+The recycle bin's ``restore`` and ``purge`` (``BIN_ACTIONS``, permission "delete") act on binned
+records (``recycle_bin.binned``; a query is the bin's filters, ``recycle_bin.bin_query``), for every
+resource with a bin, each record through its resource's restore service or ``record_purge``. In the
+request too a refused record is listed (with its name) and the others go on (``_from_bin``).
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ from guanxi.core.filters import record_ids
 from guanxi.core.follows import follow_many
 from guanxi.core.jobs import JobRun, job_handler, job_start
 from guanxi.core.models import Job, OwnedMixin
+from guanxi.core.notices import collecting
 from guanxi.core.permissions import frozen_fields, may_reach, restrict_queryset, restricted
 from guanxi.core.registry import Resource, resources
 from guanxi.core.tags import check_scoped, normalize, tags_after
@@ -61,6 +67,8 @@ ACTIONS = (
     "release",
     "follow",
     "unfollow",
+    "restore",
+    "purge",
 )
 #: Actions that add tags to records or take them off.
 TAG_ACTIONS = ("tag_add", "tag_remove")
@@ -72,6 +80,11 @@ POOL_ACTIONS = ("claim", "release")
 #: Following is the user's own (``guanxi.core.follows``): it needs only to see the records, and
 #: writes nothing to them.
 FOLLOW_ACTIONS = ("follow", "unfollow")
+#: The recycle bin's actions (``core.recycle_bin``): on binned records, with the permission "delete";
+#: each record through its resource's restore service or ``services.record_purge``. A refusal (撞单保护,
+#: a unique name taken meanwhile) is listed with the record's name and the others go on, in a request
+#: too: bringing back 499 records is what the user wants when the 500th cannot come.
+BIN_ACTIONS = ("restore", "purge")
 #: Most records one request changes itself; more become a job.
 SYNC_LIMIT = 500
 #: Records per transaction in a job.
@@ -83,7 +96,7 @@ MAX_LISTED = 100
 def permission_of(action: str) -> str:
     if action in FOLLOW_ACTIONS:
         return Action.VIEW
-    return Action.DELETE if action == "delete" else Action.CHANGE
+    return Action.DELETE if action == "delete" or action in BIN_ACTIONS else Action.CHANGE
 
 
 def bulk_resources() -> list[Resource]:
@@ -91,8 +104,11 @@ def bulk_resources() -> list[Resource]:
     return [r for r in resources() if not r.read_only and issubclass(r.model, OwnedMixin)]
 
 
-def bulk_resource(path: str) -> Resource:
-    for resource in bulk_resources():
+def bulk_resource(path: str, *, binned: bool = False) -> Resource:
+    """The resource at ``path`` with bulk actions; ``binned``: with a recycle bin (``BIN_ACTIONS``)."""
+    from guanxi.core.recycle_bin import bin_resources
+
+    for resource in bin_resources() if binned else bulk_resources():
         if resource.path == path:
             return resource
     raise FieldErrors({"type": [_("This list has no bulk actions.")]})
@@ -130,7 +146,12 @@ def bulk_plan(
         raise FieldErrors({"action": [_("This list does not allow this action.")]})
     raw: dict[str, Any] = {"action": action}
     plan = BulkPlan(resource=resource, action=action, raw=raw)
-    if action == "update":
+    if action in BIN_ACTIONS:
+        from guanxi.core.recycle_bin import bin_resources
+
+        if resource not in bin_resources():
+            raise FieldErrors({"action": [_("This list does not allow this action.")]})
+    elif action == "update":
         payload = dict(data or {})
         if not payload:
             raise FieldErrors({"data": [_("Give at least one field to set.")]})
@@ -202,9 +223,18 @@ def check_may_bulk(user: Any, plan: BulkPlan) -> None:
 
 
 def selection(
-    resource: Resource, user: Any, *, ids: Iterable[Any] | None = None, query: Any = None, strict: bool = True
+    resource: Resource,
+    user: Any,
+    *,
+    ids: Iterable[Any] | None = None,
+    query: Any = None,
+    strict: bool = True,
+    action: str = "",
 ) -> models.QuerySet:
-    """The records the user chose and may see: by id, or every record matching a list query."""
+    """The records the user chose and may see: by id, or every record matching a list query. For the
+    recycle bin's actions, binned records, and the query is the bin's (``recycle_bin.bin_query``)."""
+    if action in BIN_ACTIONS:
+        return _binned_selection(resource, user, ids=ids, query=query, strict=strict)
     qs = restricted(resource.model, user, Action.VIEW)
     if ids is not None:
         return qs.filter(pk__in=record_ids(ids))
@@ -215,6 +245,20 @@ def selection(
     except FieldErrors as exc:
         raise FieldErrors({f"query.{k}": v for k, v in exc.errors.items()}) from None
     return qs
+
+
+def _binned_selection(
+    resource: Resource, user: Any, *, ids: Iterable[Any] | None, query: Any, strict: bool
+) -> models.QuerySet:
+    from guanxi.core.exports import query_dict
+    from guanxi.core.recycle_bin import bin_query, binned
+
+    if ids is not None:
+        return binned(resource.model, user, Action.VIEW).filter(pk__in=record_ids(ids))
+    try:
+        return bin_query(resource, user, query_dict(query), strict=strict)[0]
+    except FieldErrors as exc:
+        raise FieldErrors({f"query.{k}": v for k, v in exc.errors.items()}) from None
 
 
 def allowed(plan: BulkPlan, user: Any) -> models.QuerySet:
@@ -231,6 +275,10 @@ def acting_on(model: Any, user: Any, action: str) -> models.QuerySet:
     those they may change (or delete). The list's bulk bar and the API read the same."""
     if action == "claim":
         return restricted(model, user, Action.VIEW).filter(model.open_rows)
+    if action in BIN_ACTIONS:
+        from guanxi.core.recycle_bin import binned
+
+        return binned(model, user)
     qs = restricted(model, user, permission_of(action))
     return qs.exclude(model.open_rows) if action == "release" else qs
 
@@ -245,6 +293,8 @@ def merge_results(total: dict[str, Any], part: dict[str, Any]) -> dict[str, Any]
         total[key] = total.get(key, 0) + part.get(key, 0)
     for key in ("skipped_ids", "errors"):
         total[key] = (list(total.get(key, [])) + list(part.get(key, [])))[:MAX_LISTED]
+    if "notices" in part or "notices" in total:  # the recycle bin's (``BIN_ACTIONS``)
+        total["notices"] = (list(total.get("notices", [])) + list(part.get("notices", [])))[:MAX_LISTED]
     return total
 
 
@@ -263,6 +313,12 @@ def _apply_one(plan: BulkPlan, user: Any, pk: Any, current_tags: dict[Any, list[
     if plan.action == "delete":
         delete = resource.delete or services.record_delete
         delete(model=model, pk=pk, user=user)
+        return True
+    if plan.action == "restore":
+        (resource.restore or services.record_restore)(model=model, pk=pk, user=user)
+        return True
+    if plan.action == "purge":
+        services.record_purge(model=model, pk=pk, user=user)
         return True
     update = resource.update or services.record_update
     if plan.action in TAG_ACTIONS:
@@ -343,6 +399,29 @@ def _in_bulk(
     return True
 
 
+def _from_bin(plan: BulkPlan, user: Any, todo: list[Any], result: dict[str, Any]) -> dict[str, Any]:
+    """Restore or purge each record (``BIN_ACTIONS``) in its own savepoint: a refusal is listed with
+    the record's name and its reason, and the others go on. What the services tell the user besides
+    (撞单保护 under ``tell``: whose customer a restored one is too) is listed as ``notices``."""
+    with collecting() as notices:
+        for pk in todo:
+            try:
+                with unit_savepoint():
+                    _apply_one(plan, user, pk, {}, None)
+            except GuanxiError as exc:
+                _failed(result, pk, exc)
+                continue
+            result["changed"] += 1
+    if result["errors"]:  # named: "3 failed" says nothing of which
+        manager: Any = getattr(plan.resource.model, "all_objects", plan.resource.model._default_manager)
+        listed = [error["id"] for error in result["errors"]]
+        names = {obj.pk: str(obj) for obj in manager.filter(pk__in=listed)}
+        for error in result["errors"]:
+            error["name"] = names.get(error["id"], "")
+    result["notices"] = notices[:MAX_LISTED]
+    return result
+
+
 def bulk_apply_ids(plan: BulkPlan, user: Any, ids: list[Any], *, all_or_nothing: bool) -> dict[str, Any]:
     """Apply ``plan`` to the given (visible) record ids in one transaction.
 
@@ -367,6 +446,8 @@ def bulk_apply_ids(plan: BulkPlan, user: Any, ids: list[Any], *, all_or_nothing:
             changed = follow_many(user=user, model=model, pks=todo, following=plan.action == "follow")
             result.update(changed=changed, unchanged=len(todo) - changed)
             return result
+        if plan.action in BIN_ACTIONS:
+            return _from_bin(plan, user, todo, result)
         tags = tag_names_for(model, todo) if plan.action in TAG_ACTIONS and todo else {}
         owners = (
             dict(model._default_manager.filter(pk__in=todo).values_list("pk", "owner_id"))
@@ -431,7 +512,7 @@ def bulk_start_or_run(
     )
     check_may_bulk(user, plan)
     requested = record_ids(ids) if ids is not None else None
-    chosen = selection(resource, user, ids=requested, query=query, strict=strict)
+    chosen = selection(resource, user, ids=requested, query=query, strict=strict, action=action)
     if requested is not None and len(requested) <= SYNC_LIMIT:
         visible = set(chosen.values_list("pk", flat=True))
         result = bulk_apply_ids(plan, user, [pk for pk in requested if pk in visible], all_or_nothing=True)
@@ -487,7 +568,7 @@ def bulk_job(run: JobRun) -> dict[str, Any]:
     job = run.job
     params = job.params or {}
     user = job.user
-    resource = bulk_resource(str(params.get("type", "")))
+    resource = bulk_resource(str(params.get("type", "")), binned=params.get("action") in BIN_ACTIONS)
     plan = bulk_plan(
         resource=resource,
         user=user,
@@ -500,7 +581,8 @@ def bulk_job(run: JobRun) -> dict[str, Any]:
     )
     check_may_bulk(user, plan)
     ids = params.get("ids")
-    chosen = selection(resource, user, ids=ids, query=None if ids is not None else params.get("query"), strict=False)
+    query = None if ids is not None else params.get("query")
+    chosen = selection(resource, user, ids=ids, query=query, strict=False, action=plan.action)
     last = int((job.checkpoint or {}).get("last", 0))
     result = {**_new_result(), **{k: v for k, v in (job.result or {}).items() if k in _new_result()}}
     total = chosen.count()

@@ -31,7 +31,13 @@ from guanxi.core.views.lists import ObjectListView
 from guanxi.core.views.panels import AttachmentAddView, AttachmentDeleteView, NoteAddView, TimelineView
 from guanxi.core.views.pick import PickView
 from guanxi.core.views.records import ObjectDeleteView, ObjectDetailView, ObjectEditView, ObjectRevealView
-from guanxi.core.views.recycle_bin import RecycleBinView, RecyclePurgeView, RecycleRestoreView
+from guanxi.core.views.recycle_bin import (
+    RecycleBinView,
+    RecycleBulkView,
+    RecyclePurgeView,
+    RecycleRestoreView,
+    RecycleUndoView,
+)
 from guanxi.core.views.reveals import RevealReportView
 from guanxi.core.views.saved_views import SavedViewDeleteView, SavedViewSaveView
 
@@ -84,6 +90,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     *ui_import_patterns,
     path("settings/reveals/", RevealReportView.as_view(), name="reveal-report"),
     path("settings/recycle-bin/", RecycleBinView.as_view(), name="recycle-bin"),
+    path("settings/recycle-bin/undo/", RecycleUndoView.as_view(), name="recycle-undo"),
+    path("settings/recycle-bin/<slug:path>/bulk/", RecycleBulkView.as_view(), name="recycle-bulk"),
     path("settings/recycle-bin/<slug:path>/<int:pk>/restore/", RecycleRestoreView.as_view(), name="recycle-restore"),
     path("settings/recycle-bin/<slug:path>/<int:pk>/purge/", RecyclePurgeView.as_view(), name="recycle-purge"),
     path("records/<int:content_type_id>/<int:object_id>/notes/", NoteAddView.as_view(), name="note-add"),

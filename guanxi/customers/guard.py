@@ -112,6 +112,18 @@ class Held:
             "“%(record)s” is already in Guanxi, in the customer pool: claim it there instead of adding it again."
         ) % {"record": self.display}
 
+    def restored_message(self, restored: Any) -> str:
+        """What the restorer of ``restored`` is told under ``tell``: whose customer it is now too."""
+        if self.owner:
+            return _(
+                "“%(restored)s” is back, but “%(record)s” is already %(owner)s's customer (%(reasons)s): "
+                "talk to them, you both have it now."
+            ) % {"restored": restored, "record": self.display, "owner": self.owner, "reasons": "; ".join(self.reasons)}
+        return _(
+            "“%(restored)s” is back, but “%(record)s” is in the customer pool (%(reasons)s): "
+            "you may want to merge them."
+        ) % {"restored": restored, "record": self.display, "reasons": "; ".join(self.reasons)}
+
     def as_json(self, *, refused: bool) -> dict[str, Any]:
         return {
             "display": self.display,

@@ -5,10 +5,13 @@
 
   document.documentElement.classList.add("gx-js");
 
-  /* Forms with data-confirm="question" ask before they submit (purge, revoke, remove...). */
+  /* Forms with data-confirm="question" ask before they submit (purge, revoke, remove...); so does a
+   * button with one, of the forms it submits (the recycle bin's 彻底删除 beside 恢复). */
   document.addEventListener("submit", function (event) {
     var form = event.target;
-    if (form instanceof HTMLFormElement && form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
+    var button = event.submitter;
+    var question = (button && button.dataset && button.dataset.confirm) || (form.dataset && form.dataset.confirm);
+    if (form instanceof HTMLFormElement && question && !window.confirm(question)) {
       event.preventDefault();
       event.stopImmediatePropagation();
     }

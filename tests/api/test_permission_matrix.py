@@ -277,6 +277,34 @@ def _bin_rows(method: str, ok: int) -> Callable[[Check], None]:
     return check
 
 
+def _bin_bulk(c: Check) -> None:
+    """``POST /recycle-bin/{type}/bulk`` restore, every binned gadget and a live one ticked: exactly the
+    binned ones the principal may delete come back; a principal who may delete none is refused whole
+    (403) and nothing changes."""
+    from guanxi.core.permissions import may_reach
+    from tests.testapp.models import Gadget
+
+    deleted = {key: c.w.pk("deleted", key) for key in c.w.keys("deleted")}
+    live = c.w.pk("gadget", "g_owner")
+    body = {"action": "restore", "ids": [*deleted.values(), live]}
+    path = f"{BIN}/testapp.gadget/bulk"
+    if c.who in ("anonymous", "token_noscope"):
+        c.request("bulk restore", "POST", path, 401 if c.who == "anonymous" else 403, body)
+        return
+    allowed = c.rows_for(W.DELETED_DELETE, "deleted")
+    reachable = may_reach(c.w.p.user(c.who), Gadget, "delete")
+    response = c.request("bulk restore", "POST", path, 200 if reachable else 403, body)
+    if response.status_code != 200:
+        return
+    back = set(Gadget.objects.filter(pk__in=deleted.values()).values_list("pk", flat=True))
+    got = {key for key, pk in deleted.items() if pk in back}
+    if got != allowed:
+        c.errors.append(f"bulk restore brought back {sorted(got)}, expected {sorted(allowed)}")
+    result = response.json()
+    if result["changed"] != len(allowed) or result["skipped"] != len(deleted) + 1 - len(allowed):
+        c.errors.append(f"bulk restore counted {result}")
+
+
 # users ---------------------------------------------------------------------------------------------------
 
 
@@ -405,6 +433,8 @@ MATRIX: dict[tuple[str, str], Callable[[Check], None]] = {
     ("DELETE", G + "/{id}"): _gadget_rows("DELETE", W.GADGET_DELETE, 204),
     # recycle bin: list, restore and purge need "delete" on the record
     ("GET", BIN): _list("deleted", BIN, W.DELETED_DELETE, "object_type=testapp.gadget&limit=200"),
+    ("GET", BIN + "/{object_type}"): _list("deleted", BIN + "/testapp.gadget", W.DELETED_DELETE),
+    ("POST", BIN + "/{object_type}/bulk"): _bin_bulk,
     ("POST", BIN + "/{object_type}/{id}/restore"): _bin_rows("POST", 200),
     ("DELETE", BIN + "/{object_type}/{id}"): _bin_rows("DELETE", 204),
     # users: nobody but an administrator writes users in this organisation

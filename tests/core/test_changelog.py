@@ -161,6 +161,20 @@ def c_restore(ctx: Ctx) -> tuple[Any, Expect]:
     )
 
 
+def c_bin_bulk(ctx: Ctx) -> tuple[Any, Expect]:
+    """A bulk restore writes each record's "restore" entry, as the one-record route does."""
+    g = deleted_gadget(ctx)
+    r = ctx.api.post("recycle-bin/testapp.gadget/bulk", {"action": "restore", "ids": [g.pk]})
+    assert r.json()["changed"] == 1
+    return r, Expect(
+        Gadget,
+        g.pk,
+        "restore",
+        {"deleted_at": [ANY, None], "deleted_by": [ctx.admin.pk, None]},
+        {"deleted_at", "deleted_by"},
+    )
+
+
 def c_purge(ctx: Ctx) -> tuple[Any, Expect]:
     g = deleted_gadget(ctx)
     r = ctx.api.delete(f"recycle-bin/testapp.gadget/{g.pk}")
@@ -433,6 +447,7 @@ CASES: dict[tuple[str, str], Callable[[Ctx], tuple[Any, Expect]]] = {
     ("DELETE", "/api/v1/gadgets/{id}"): c_gadget_delete,
     ("POST", "/api/v1/recycle-bin/{object_type}/{id}/restore"): c_restore,
     ("DELETE", "/api/v1/recycle-bin/{object_type}/{id}"): c_purge,
+    ("POST", "/api/v1/recycle-bin/{object_type}/bulk"): c_bin_bulk,
     ("POST", "/api/v1/users"): c_user_create,
     ("PATCH", "/api/v1/users/{id}"): c_user_patch,
     ("PUT", "/api/v1/users/{id}"): c_user_put,

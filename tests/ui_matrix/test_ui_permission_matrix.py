@@ -311,6 +311,26 @@ def _bin_action(name: str) -> Callable[[UiCheck], None]:
     return check
 
 
+def _bin_bulk(c: UiCheck) -> None:
+    """Tick every binned gadget and a live one, restore: exactly the binned ones the principal may
+    delete come back (the others are skipped), and nothing changes for one who may delete none."""
+    from tests.testapp.models import Gadget
+
+    deleted = {key: c.w.pk("deleted", key) for key in c.w.keys("deleted")}
+    pks = [*deleted.values(), c.w.pk("gadget", "g_owner")]
+    allowed = set() if c.who == "anonymous" else c.rows_for(W.DELETED_DELETE, "deleted")
+    data = {"action": "restore", "pk": [str(pk) for pk in pks]}
+    c.request("bin bulk", "POST", url("recycle-bulk", "gadgets"), 302, data, writes=bool(allowed))
+    back = {key for key, pk in deleted.items() if Gadget.objects.filter(pk=pk).exists()}
+    if back != allowed:
+        c.errors.append(f"bin bulk restore brought back {sorted(back)}, expected {sorted(allowed)}")
+
+
+def _bin_undo(c: UiCheck) -> None:
+    """撤销 takes a token of the user's own session: a made-up one restores nothing, for anyone."""
+    c.request("bin undo", "POST", url("recycle-undo"), 302, {"token": "made-up"}, writes=False)
+
+
 def _record_post(name: str, data: Callable[[], dict[str, Any]]) -> Callable[[UiCheck], None]:
     """Notes and files on a record: who may change the record may add them."""
 
@@ -459,6 +479,8 @@ UI_MATRIX: dict[str, Callable[[UiCheck], None]] = {
     # the recycle bin
     "recycle-bin": _recycle_bin,
     "recycle-restore": _bin_action("recycle-restore"),
+    "recycle-bulk": _bin_bulk,
+    "recycle-undo": _bin_undo,
     "recycle-purge": _bin_action("recycle-purge"),
     # notes and files on a record's page
     "note-add": _record_post("note-add", lambda: {"body": "a note"}),

@@ -13,6 +13,7 @@ from django.contrib import messages
 from django.db import models, transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -24,6 +25,7 @@ from guanxi.core.forms import RecordForm, parse_tags, record_form_class
 from guanxi.core.list_cells import QuoteError
 from guanxi.core.views.base import ResourceView, delete_verb, has_custom_delete_verb, resource_url, safe_next
 from guanxi.core.views.lists import bulk_actions
+from guanxi.core.views.recycle_bin import offer_undo, offer_undo_since
 
 #: Most records one bulk action touches (each is a service call with its own audit row).
 MAX_BULK = 500
@@ -109,8 +111,11 @@ class BulkActionView(ResourceView):
                 "%(count)d records were moved to the recycle bin.",
                 count,
             )
-        else:
-            text = ngettext("%(count)d record was deleted.", "%(count)d records were deleted.", count)
+            # 撤销 in the message brings exactly these back (``views.recycle_bin.RecycleUndoView``).
+            offer_undo(self.request, self.resource, [obj.pk for obj in objects])
+            messages.success(self.request, text % {"count": count}, extra_tags="gx-undo")
+            return redirect(back)
+        text = ngettext("%(count)d record was deleted.", "%(count)d records were deleted.", count)
         messages.success(self.request, text % {"count": count})
         return redirect(back)
 
@@ -229,7 +234,7 @@ class BulkActionView(ResourceView):
         }
         return render(self.request, "core/bulk_confirm.html", context, status=extra.pop("status", 200))
 
-    def report(self, outcome: Any, back: str) -> HttpResponse:
+    def report(self, outcome: Any, back: str, extra_tags: str = "") -> HttpResponse:
         from django.urls import reverse
 
         from guanxi.core.models import Job
@@ -246,7 +251,7 @@ class BulkActionView(ResourceView):
             text = _(
                 "Done: %(changed)s changed, %(unchanged)s already so, %(skipped)s skipped (you may not change them)."
             )
-        messages.success(self.request, text % outcome)
+        messages.success(self.request, text % outcome, extra_tags=extra_tags)
         return redirect(back)
 
     def do_owner(self, objects: list[models.Model], back: str) -> HttpResponse:
@@ -372,6 +377,7 @@ class BulkActionView(ResourceView):
                 return self.bulk_confirm(action, back, status=400, **extra)
             kwargs["data"] = self.form_payload(form)
         service_action = {"edit": "update", "add_tags": "tag_add", "remove_tags": "tag_remove"}.get(action, action)
+        started = timezone.now()
         try:
             outcome = bulk_start_or_run(
                 resource=self.resource,
@@ -390,6 +396,9 @@ class BulkActionView(ResourceView):
             return self.failed(exc, back)
         except GuanxiError as exc:
             return self.failed(exc, back)
+        if action == "delete" and isinstance(outcome, dict) and self.resource.soft_delete:
+            offer_undo_since(self.request, self.resource, started)  # done in the request: 撤销 offered
+            return self.report(outcome, back, extra_tags="gx-undo")
         return self.report(outcome, back)
 
     def form_payload(self, form: RecordForm) -> dict[str, Any]:
