@@ -10,17 +10,18 @@ resource's own service (customer rules, timeline and change log apply), so a bul
 single edits.
 
 Exceptions, for speed: the action "owner" on a resource with a ``bulk_owner`` hook, "tag_add" /
-"tag_remove" on one with ``bulk_tags`` and "delete" on one with ``bulk_delete`` (accounts and
-contacts: hand-overs and the bulk bar change owners and tags most, and clearing out a list bins
-hundreds at once) write the whole batch in a few statements (one UPDATE, one insert of change-log
-rows; for an owner one of timeline entries too, for tags one DELETE and one INSERT of the tag rows;
-notifications after the commit, as ever), five to thirty times faster. They are equivalent, not
-approximate: a hook reproduces each effect of the ``update`` or ``delete`` service for that change
-and nothing else differs (``customers.services.bulk_owner``, ``bulk_tags`` and ``bulk_delete`` list
-them; ``tests/customers/test_bulk_owner.py``, ``test_bulk_tags.py`` and ``test_bulk_delete.py``
-compare both paths row by row), the same ``allowed`` records that the action changes reach it, and it
-checks what the service would refuse before it writes, so refusals are reported per record as
-before. Should it refuse unforeseen, its savepoint undoes it and the records go one by one
+"tag_remove" on one with ``bulk_tags``, "delete" on one with ``bulk_delete`` and "update" on one
+with ``bulk_update`` for the fields it takes (accounts and contacts: hand-overs and the bulk bar
+change owners, tags and fields most, and clearing out a list bins hundreds at once) write the whole
+batch in a few statements (one UPDATE, one insert of change-log rows; for an owner one of timeline
+entries too, for tags one DELETE and one INSERT of the tag rows; notifications after the commit, as
+ever), five to thirty times faster. They are equivalent, not approximate: a hook reproduces each
+effect of the ``update`` or ``delete`` service for that change and nothing else differs
+(``customers.services.bulk_owner``, ``bulk_tags``, ``bulk_delete`` and ``bulk_update`` list them;
+``tests/customers/test_bulk_owner.py``, ``test_bulk_tags.py``, ``test_bulk_delete.py`` and
+``test_bulk_update.py`` compare both paths row by row), the same ``allowed`` records that the
+action changes reach it, and it checks what the service would refuse before it writes, so refusals
+are reported per record as before. Should it refuse unforeseen, its savepoint undoes it and the records go one by one
 (``_in_bulk``).
 
 Up to ``SYNC_LIMIT`` records run in the request, all or nothing. More run as a ``bulk`` job in
@@ -358,9 +359,12 @@ def _changing(plan: BulkPlan, todo: list[Any], owners: dict[Any, Any], tags: dic
     return todo
 
 
-def _set_based(plan: BulkPlan) -> tuple[Callable[..., dict[Any, GuanxiError]] | None, dict[str, Any]]:
+def _set_based(plan: BulkPlan) -> tuple[Callable[..., dict[Any, GuanxiError] | None] | None, dict[str, Any]]:
     """The resource's set-based hook for the action (``Resource.bulk_owner``, ``bulk_tags``,
-    ``bulk_delete``), if it has one, and what the hook is given besides the user and the records."""
+    ``bulk_delete``, ``bulk_update``), if it has one, and what the hook is given besides the user
+    and the records."""
+    if plan.action == "update":
+        return plan.resource.bulk_update, {"data": plan.data, "custom_fields": plan.custom_fields}
     if plan.action == "owner":
         return plan.resource.bulk_owner, {"owner_id": plan.data["owner_id"]}
     if plan.action in TAG_ACTIONS:
@@ -378,7 +382,8 @@ def _in_bulk(
     each (``customers.services.bulk_owner``, ``bulk_tags``, ``bulk_delete``). Its refusals count as
     the service's would: all or nothing, the first in ``todo``'s order undoes the batch; in a job,
     each is listed and the others stay written (the hook writes none of them). False: do it record
-    by record instead (no hook, or it failed unforeseen; its savepoint undid all it wrote)."""
+    by record instead (no hook, it declined, or it failed unforeseen; its savepoint undid all it
+    wrote)."""
     hook, given = _set_based(plan)
     if hook is None:
         return False
@@ -387,6 +392,8 @@ def _in_bulk(
             with unit_savepoint():
                 refused = hook(user=user, pks=changing, **given)
         except GuanxiError:
+            return False
+        if refused is None:  # declined (``Resource.bulk_update``: a field it leaves to the service)
             return False
         if refused and all_or_nothing:
             first = next(pk for pk in changing if pk in refused)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import functools
+from collections.abc import Callable
 from typing import Any
 
 from django.db import models
@@ -88,23 +90,43 @@ def clean_custom_fields(
 
     Unknown keys and bad values are reported per field as ``custom_fields.<key>``.
     """
-    merged = dict(existing or {})
-    errors: dict[str, list[str]] = {}
+    return custom_fields_cleaner(model, values)(existing)
+
+
+def custom_fields_cleaner(
+    model: type[models.Model], values: dict[str, Any] | None
+) -> Callable[[dict[str, Any] | None], dict[str, Any]]:
+    """``clean_custom_fields`` of the same ``values`` over many records' values (a bulk edit): the
+    definitions are read and the values checked once, here (a user field asks the database), and
+    each call merges them over one record's ``existing``, which may still lack a required one."""
     definitions = {d.key: d for d in definitions_for(model)}
+    coerced: dict[str, Any] = {}
+    errors: dict[str, list[str]] = {}
     for key, raw in (values or {}).items():
         definition = definitions.get(key)
         if definition is None:
             errors[f"custom_fields.{key}"] = [_("There is no custom field with this key.")]
             continue
         try:
-            value = coerce_value(definition, raw)
+            coerced[key] = coerce_value(definition, raw)
         except ValueError as exc:
             errors[f"custom_fields.{key}"] = [str(exc)]
-            continue
+    return functools.partial(_merged, definitions, coerced, errors)
+
+
+def _merged(
+    definitions: dict[str, CustomFieldDefinition],
+    coerced: dict[str, Any],
+    refused: dict[str, list[str]],
+    existing: dict[str, Any] | None,
+) -> dict[str, Any]:
+    merged = dict(existing or {})
+    for key, value in coerced.items():
         if value is None:
             merged.pop(key, None)
         else:
             merged[key] = value
+    errors = dict(refused)
     for key, definition in definitions.items():
         if definition.required and merged.get(key) in (None, "", []) and f"custom_fields.{key}" not in errors:
             errors[f"custom_fields.{key}"] = [_("This field is required.")]

@@ -116,6 +116,12 @@ class Resource:
     # adds ``tags`` to the records or takes them off (``core.tags.tags_after``; each one the user may
     # change, whose tags this changes) with exactly what ``update(data={}, tags=...)`` does for each.
     bulk_tags: Callable[..., dict[Any, Any]] | None = None
+    # The bulk action "update" (edit fields) set-based, the same way: (user=, pks=, data=,
+    # custom_fields=) sets ``data`` (model attributes, as ``bulk_plan`` checked them) and the custom
+    # fields on the records (each one the user may change) with exactly what ``update`` does for
+    # each. It may decline a change it does not take (fields whose checks or effects go record by
+    # record): it returns None before it writes, and each record goes through ``update``.
+    bulk_update: Callable[..., dict[Any, Any] | None] | None = None
     # The records without an owner that anyone may claim (the customer pool, 公海).
     pool: Pool | None = None
     select_related: tuple[str, ...] = ()

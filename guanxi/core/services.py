@@ -17,13 +17,13 @@ from typing import Any, TypeVar
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
-from django.db.models import F, Q
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from guanxi.core.audit import changelog_record, changelog_records, diff, reveal_record, snapshot
 from guanxi.core.choices import Action, ChangeAction, Scope
-from guanxi.core.custom_fields import clean_custom_fields
+from guanxi.core.custom_fields import clean_custom_fields, custom_fields_cleaner
 from guanxi.core.db import service_atomic
 from guanxi.core.errors import FieldErrors, GuanxiError, NotFound, PermissionDenied, PreconditionFailed
 from guanxi.core.models import Attachment, Note, OwnedMixin, RevealCount, Tag, TaggedItem, TimelineEntry
@@ -70,15 +70,21 @@ def _validate(obj: models.Model, changed: set[str] | None = None) -> None:
     two fifths of its time checking revenues and external ids that had not changed."""
     exclude: list[str] = []
     if changed is not None:
-        checked = set(changed)
-        for fields in _constraint_fields(type(obj)):
-            if fields & changed:
-                checked |= fields
+        checked = _checked_fields(type(obj), changed)
         exclude = [f.name for f in obj._meta.concrete_fields if f.name not in checked]
     try:
         obj.full_clean(exclude=exclude)
     except ValidationError as exc:
         raise FieldErrors(exc.message_dict) from None
+
+
+def _checked_fields(model: type[models.Model], changed: set[str]) -> set[str]:
+    """The fields ``_validate`` checks of a change: those changed, and all of each constraint over one."""
+    checked = set(changed)
+    for fields in _constraint_fields(model):
+        if fields & changed:
+            checked |= fields
+    return checked
 
 
 @functools.cache
@@ -351,6 +357,118 @@ def records_checked(
     except GuanxiError as exc:
         return [], refused | dict.fromkeys((r.pk for r in records), exc)
     return records, refused
+
+
+#: Fields whose change may take a record out of what the user may change, or needs "assign": a
+#: bulk edit of them goes through ``record_update`` record by record, which checks both.
+OWNERSHIP_FIELDS = frozenset({"owner", "owner_id", "team", "team_id"})
+
+
+def record_update_bulk(
+    *,
+    model: type[M],
+    user: Any,
+    records: list[M],
+    data: dict[Any, dict[str, Any]],
+    custom_fields: dict[str, Any] | None = None,
+) -> tuple[list[tuple[M, M]], Refused]:
+    """``record_update(data=..., custom_fields=...)`` of many records in a few statements, whatever
+    their number, for the bulk edit's ``Resource.bulk_update`` hooks. ``records``: locked already
+    (``record_lock_many``); ``data[pk]``: each one's model attributes as its module's service
+    prepared them (mostly alike; some derive a value from the record, a region from its province).
+    Returns each record written, as it was and as it is now, and those refused, unwritten.
+
+    What that call refuses, record by record and in its order: a field the user's role makes
+    read-only or hidden among those prepared (``_check_frozen``), the custom fields' values merged
+    over the record's (``clean_custom_fields``) and their rule (``_check_custom``), and the changed
+    values' own checks (``_validate``, asked once of one record of each distinct change: they read
+    the values only). What it writes: the fields, version + 1 and ``updated_at`` (one UPDATE; a
+    value that differs between records by a CASE), a change-log row per record whose values
+    changed (``changelog_records``: its hooks tell the followers and the owner) and every record's
+    search document, as ``record_update`` rewrites each. Its check that the record stays within
+    what the user may change is not needed: only an owner or a team moves a record out
+    (``OWNERSHIP_FIELDS``, refused here: the single path checks them, with "assign"). Nor are the
+    records checked against each other: a field under a unique constraint (an external id) is the
+    single path's, where the second record to take a value finds the first."""
+    if any(OWNERSHIP_FIELDS & set(changes) for changes in data.values()):
+        raise ValueError("record_update_bulk does not change owners or teams")
+    clean = custom_fields_cleaner(model, custom_fields) if custom_fields is not None else None
+    concrete = model._meta.concrete_fields
+    attnames = {f.name: f.attname for f in concrete}
+    refused: Refused = {}
+    edits: list[tuple[M, M, set[str]]] = []
+    checked: dict[Any, GuanxiError | None] = {}  # a distinct change -> what its check said
+    for record in records:
+        changes = data[record.pk]
+        obj = copy.copy(record)
+        try:
+            _check_frozen(user, model, changes)
+            for name, value in changes.items():
+                setattr(obj, name, value)
+            if clean is not None:
+                stored_custom = getattr(record, "custom_fields", None) or {}
+                cleaned = clean(stored_custom)
+                _check_custom(user, model, stored_custom, cleaned)
+                obj.custom_fields = cleaned  # type: ignore[attr-defined]
+            changed = {f.name for f in concrete if getattr(obj, f.attname) != getattr(record, f.attname)}
+            # What the check reads: the values it checks (the custom fields were cleaned above).
+            read = sorted(_checked_fields(model, changed) - {"custom_fields"})
+            key = (frozenset(changed), tuple(repr(getattr(obj, attnames[n])) for n in read))
+            if key not in checked:
+                checked[key] = _refusal(obj, changed)
+            error = checked[key]
+            if error is not None:
+                raise error
+        except GuanxiError as exc:
+            refused[record.pk] = exc
+            continue
+        edits.append((record, obj, changed))
+    if not edits:
+        return [], refused
+    now = timezone.now()
+    written = [obj.pk for _record, obj, _changed in edits]
+    columns = {*(name for _r, obj, _c in edits for name in data[obj.pk]), *(["custom_fields"] if clean else [])}
+    values = {name: value for name in sorted(columns) if (value := _column(model, name, edits)) is not None}
+    manager: Any = getattr(model, "all_objects", model._default_manager)
+    manager.filter(pk__in=written).update(**values, version=F("version") + 1, updated_at=now)
+    rows, reindex = [], defaultdict(list)
+    for record, obj, _changed in edits:
+        _bump(obj)
+        obj.updated_at = now  # type: ignore[attr-defined]
+        before, after = snapshot(record), snapshot(obj)
+        rows.append((obj.pk, str(obj), diff(before, after)))
+        reindex[frozenset(k for k in after if before.get(k) != after[k])].append(obj.pk)
+    changelog_records(actor=user, model=model, action=ChangeAction.UPDATE, rows=rows)
+    for fields, pks in reindex.items():
+        search_reindex(model, pks, changed=fields)
+    return [(record, obj) for record, obj, _changed in edits], refused
+
+
+def _refusal(obj: models.Model, changed: set[str]) -> GuanxiError | None:
+    """What ``_validate`` says of a change, kept to say of each record that makes the same one."""
+    try:
+        _validate(obj, changed=changed)
+    except GuanxiError as exc:
+        return exc
+    return None
+
+
+def _column(model: type[models.Model], name: str, edits: list[tuple[Any, Any, set[str]]]) -> Any:
+    """What one UPDATE sets a column to: the records' one new value, or a CASE by value when they
+    differ or some keep theirs; None when none changes it (a value prepared as it was)."""
+    field: Any = model._meta.get_field(name)
+    by_value: dict[str, tuple[Any, list[Any]]] = {}
+    for record, obj, _changed in edits:
+        value = getattr(obj, field.attname)
+        if value != getattr(record, field.attname):
+            # Alike values in one group (two spellings of one, 1.0 and 1.00, make two: no harm).
+            by_value.setdefault(repr(value), (value, []))[1].append(obj.pk)
+    if not by_value:
+        return None
+    if len(by_value) == 1 and len(next(iter(by_value.values()))[1]) == len(edits):
+        return Value(next(iter(by_value.values()))[0], output_field=field)
+    whens = [When(pk__in=pks, then=Value(value, output_field=field)) for value, pks in by_value.values()]
+    return Case(*whens, default=F(field.attname), output_field=field)
 
 
 def record_tags_bulk(

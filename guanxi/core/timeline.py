@@ -73,12 +73,19 @@ def timeline_add(
     return entry
 
 
-def timeline_add_many(*, entries: Sequence[tuple[models.Model, str, str, dict[str, Any]]], actor: Any = None) -> None:
-    """``timeline_add`` for many records in one insert (a bulk owner change): ``entries`` are
-    (subject, kind, summary, data), all by ``actor``. The hooks hear of each entry as they would of
-    a single one, so what they derive (notifications of notes, files) is the same."""
+#: An entry of ``timeline_add_many``: (subject, kind, summary, data), and its body when it has one.
+ManyEntry = tuple[models.Model, str, str, dict[str, Any]] | tuple[models.Model, str, str, dict[str, Any], str]
+
+
+def timeline_add_many(*, entries: Sequence[ManyEntry], actor: Any = None) -> None:
+    """``timeline_add`` for many records in one insert (a bulk owner change, a bulk edit): ``entries``
+    are (subject, kind, summary, data[, body]), all by ``actor``. The hooks hear of each entry as
+    they would of a single one, so what they derive (notifications of notes, files) is the same."""
     now = timezone.now()
-    rows = [_entry(subject, kind, summary, actor, data, now) for subject, kind, summary, data in entries]
+    rows = [
+        _entry(subject, kind, summary, actor, data, now, body=body[0] if body else "")
+        for subject, kind, summary, data, *body in entries
+    ]
     for (subject, *_rest), entry in zip(entries, TimelineEntry.objects.bulk_create(rows), strict=True):
         _heard(subject, entry)
 

@@ -14,7 +14,7 @@ from guanxi.customers.filters import (
     TierRuleFilterSet,
 )
 from guanxi.customers.models import Account, AssignmentRule, Contact, CustomerProfile, PoolReason, PoolRule, TierRule
-from guanxi.customers.services import bulk_delete, bulk_owner, bulk_tags, pool
+from guanxi.customers.services import bulk_delete, bulk_owner, bulk_tags, bulk_update, pool
 
 ADDRESS_FIELDS = ("country", "province", "city", "district", "street", "postal_code")
 CONSENT_FIELDS = tuple(
@@ -182,6 +182,7 @@ def register_customers() -> None:
             bulk_owner=bulk_owner.accounts_owner_bulk,
             bulk_delete=bulk_delete.accounts_delete_bulk,
             bulk_tags=bulk_tags.accounts_tags_bulk,
+            bulk_update=bulk_update.accounts_update_bulk,
             assign_by_rules=services.AccountsByRules,
             # No owner to show in the pool, but since when and why each account is there.
             pool=Pool(
@@ -256,6 +257,7 @@ def register_customers() -> None:
             bulk_owner=bulk_owner.contacts_owner_bulk,
             bulk_delete=bulk_delete.contacts_delete_bulk,
             bulk_tags=bulk_tags.contacts_tags_bulk,
+            bulk_update=bulk_update.contacts_update_bulk,
             extra_input=CONTACT_EXTRA_INPUT,
             serialize_extra=contact_accounts,
             computed_columns=(ComputedColumn("company", gettext_lazy("company"), contact_companies),),

@@ -194,11 +194,17 @@ def both_ways(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -
 # --- two identical sets, one changed record by record and one in bulk (the set-based hooks) ----------
 
 #: The set-based hook of each bulk action that has one (``Resource``'s attribute of that name).
-SET_BASED = {"owner": "bulk_owner", "delete": "bulk_delete", "tag_add": "bulk_tags", "tag_remove": "bulk_tags"}
+SET_BASED = {
+    "owner": "bulk_owner",
+    "delete": "bulk_delete",
+    "tag_add": "bulk_tags",
+    "tag_remove": "bulk_tags",
+    "update": "bulk_update",
+}
 #: Fields that differ between two identical sets by construction (the names and what they spell).
 NAMED = {"id", "name", "family_name", "given_name", "display_name", "dup_key"}
 #: Changes of the change log that hold a time (each path's own "now").
-TIMED = {"owner_since", "pooled_at", "deleted_at"}
+TIMED = {"owner_since", "pooled_at", "deleted_at", *(f"{c}_consent_at" for c in Contact.CONSENT_CHANNELS)}
 
 
 @dataclass

@@ -132,6 +132,7 @@ def test_a_refusal_is_reported_per_record_and_writes_nothing_of_it(
         ("owner", "bulk_owner", {}, 7, None),
         ("delete", "bulk_delete", {}, 8, 8),
         ("tag_add", "bulk_tags", {"tags": ["新标签"]}, 8, 8),
+        ("update", "bulk_update", {"data": {"industry": "software"}}, 8, 8),
     ],
 )
 def test_an_unforeseen_failure_of_a_hook_falls_back_to_one_by_one(

@@ -10,16 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.db import models, transaction
+from django.db import models
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from guanxi.core import services
 from guanxi.core.bulk import BulkPlan, acting_on, bulk_apply_ids
-from guanxi.core.db import one_unit
 from guanxi.core.errors import FieldErrors, GuanxiError, PreconditionFailed
 from guanxi.core.forms import RecordForm, parse_tags, record_form_class
 from guanxi.core.list_cells import QuoteError
@@ -157,17 +155,16 @@ class BulkActionView(ResourceView):
                     data[name] = ""
                 else:
                     data[name] = value
-            update = self.resource.update or services.record_update
-            try:
-                with transaction.atomic(), one_unit():  # all or nothing, as a bulk action's batch
-                    for obj in objects:
-                        update(model=self.model, pk=obj.pk, user=self.request.user, data=data)
+            plan = BulkPlan(resource=self.resource, action="update", data=data)
+            pks = [obj.pk for obj in objects]
+            try:  # all or nothing, as the API's: through the resource's set-based edit where it has one
+                result = bulk_apply_ids(plan, self.request.user, pks, all_or_nothing=True)
             except FieldErrors as exc:
-                form.add_service_errors(exc.errors)
+                form.add_service_errors(_on_the_form(exc.errors))
             except GuanxiError as exc:
                 return self.failed(exc, back)
             else:
-                return self.done(len(objects), back)
+                return self.done(result["changed"], back)
         return render(
             self.request,
             self.template_names("bulk_edit"),
@@ -414,6 +411,17 @@ class BulkActionView(ResourceView):
                 value = value.pk
             data[name] = plain(value)
         return data
+
+
+def _on_the_form(errors: dict[str, list[str]]) -> dict[str, list[str]]:
+    """A batch's refusal, which names its record (``records.<id>.<field>``, ``core.bulk``), as the
+    edit form says it: by the field, or for the form when it names none."""
+    out: dict[str, list[str]] = {}
+    for key, messages_ in errors.items():
+        parts = key.split(".", 2)
+        name = key if parts[0] != "records" else parts[2] if len(parts) == 3 else "__all__"
+        out.setdefault(name, []).extend(messages_)
+    return out
 
 
 def _said(exc: FieldErrors) -> str:

@@ -35,7 +35,9 @@ from guanxi.customers.services.common import (
 )
 
 
-def _prepare_account_data(data: dict[str, Any], *, current: Account | None, user: Any) -> dict[str, Any]:
+def prepare_account_data(data: dict[str, Any], *, current: Account | None, user: Any) -> dict[str, Any]:
+    """The account's input tidied and checked (FieldErrors names each field) with what follows from
+    it: the region of a new province, the size band of a head count, a hand-set tier locked."""
     data = dict(data)
     errors: dict[str, list[str]] = {}
     strip_texts(data, "name", "legal_name", "region")
@@ -169,7 +171,7 @@ def account_create(
 
     Without an owner in ``data`` (or with an empty one), the assignment rules choose it; when none
     matches, the account is the user's, as before rules existed."""
-    data = _prepare_account_data(data, current=None, user=user)
+    data = prepare_account_data(data, current=None, user=user)
     held = refuse_held(
         user, Account, name=data.get("name") or "", registration_number=data.get("registration_number") or ""
     )
@@ -212,7 +214,7 @@ def account_update(
     with service_atomic():
         current = core_services.record_lock(Account, pk, user, Action.CHANGE)
         core_services.check_version(current, expected_version)
-        data = _prepare_account_data(data, current=current, user=user)
+        data = prepare_account_data(data, current=current, user=user)
         derived = _owner_changes(data, current)
         keys = {"name": data.get("name"), "registration_number": data.get("registration_number")}
         held = refuse_held(user, Account, exclude=current.pk, **new_keys(current, **keys))
@@ -362,18 +364,10 @@ def owner_summary(
 def _account_timeline(
     account: Account, before: dict[str, Any], user: Any, rule: AssignmentRule | None, moved: tuple[int, bool] | None
 ) -> None:
-    if before["lifecycle_stage"] != account.lifecycle_stage:
-        timeline_add(
-            subject=account,
-            kind=TimelineKind.LIFECYCLE_STAGE,
-            summary=_("Lifecycle stage: %(old)s → %(new)s")
-            % {
-                "old": LifecycleStage(before["lifecycle_stage"]).label,
-                "new": LifecycleStage(account.lifecycle_stage).label,
-            },
-            actor=user,
-            data={"from": before["lifecycle_stage"], "to": account.lifecycle_stage},
-        )
+    stage = lifecycle_entry(account, before["lifecycle_stage"])
+    if stage is not None:
+        _subject, kind, summary, data = stage
+        timeline_add(subject=account, kind=kind, summary=summary, actor=user, data=data)
     if before["owner_id"] != account.owner_id:
         names = user_names(before["owner_id"], account.owner_id)
         summary = owner_summary(names, before["owner_id"], account.owner_id, moved, rule)
@@ -398,15 +392,31 @@ def _account_timeline(
             actor=user,
             data={"from": before["parent_id"], "to": account.parent_id},
         )
-    if before["tier"] != account.tier:
-        timeline_add(
-            subject=account,
-            kind=TimelineKind.TIER,
-            summary=tier_change_summary(before["tier"], account.tier),
-            body=account.tier_reason,
-            actor=user,
-            data={"from": before["tier"], "to": account.tier, "by_hand": account.tier_locked},
-        )
+    tier = tier_entry(account, before["tier"])
+    if tier is not None:
+        _subject, kind, summary, data, body = tier
+        timeline_add(subject=account, kind=kind, summary=summary, body=body, actor=user, data=data)
+
+
+def lifecycle_entry(account: Account, before: str) -> tuple[Account, str, str, dict[str, Any]] | None:
+    """The timeline entry of an account's new lifecycle stage (None: it has not changed), for
+    ``timeline_add`` here and ``timeline_add_many`` in a bulk edit."""
+    if before == account.lifecycle_stage:
+        return None
+    summary = _("Lifecycle stage: %(old)s → %(new)s") % {
+        "old": LifecycleStage(before).label,
+        "new": LifecycleStage(account.lifecycle_stage).label,
+    }
+    return account, TimelineKind.LIFECYCLE_STAGE, summary, {"from": before, "to": account.lifecycle_stage}
+
+
+def tier_entry(account: Account, before: str) -> tuple[Account, str, str, dict[str, Any], str] | None:
+    """The timeline entry of an account's tier changed by a person (None: it has not changed), with
+    why (its body), as ``lifecycle_entry``."""
+    if before == account.tier:
+        return None
+    data = {"from": before, "to": account.tier, "by_hand": account.tier_locked}
+    return account, TimelineKind.TIER, tier_change_summary(before, account.tier), data, account.tier_reason
 
 
 def _tier_label(tier: str) -> str:

@@ -89,7 +89,7 @@ def _clean_points(field: str, items: Any, *, region: str, errors: dict[str, list
     return sorted(out, key=lambda p: not p["is_primary"])
 
 
-def _prepare_contact_data(
+def prepare_contact_data(
     data: dict[str, Any],
     *,
     current: Contact | None,
@@ -97,7 +97,10 @@ def _prepare_contact_data(
     emails: Any,
     phones: Any,
     errors: dict[str, list[str]],
+    now: Any = None,
 ) -> dict[str, Any]:
+    """The contact's input tidied and checked (errors gathered in ``errors``) with what follows from
+    it: its display name, the time consent changed (``now``: a bulk edit's one time for all)."""
     data = dict(data)
     strip_texts(data, "family_name", "given_name", "title", "department", "wechat_id")
     family = data.get("family_name", current.family_name if current else "")
@@ -119,7 +122,7 @@ def _prepare_contact_data(
         errors["birthday"] = [_("A birthday cannot be in the future.")]
     if data.get("reports_to_id") is not None and (current is None or data["reports_to_id"] != current.reports_to_id):
         _check_reports_to(user, current.pk if current else None, data["reports_to_id"], errors)
-    now = timezone.now()
+    now = now or timezone.now()
     for channel in Contact.CONSENT_CHANNELS:
         flag = f"{channel}_consent"
         if flag not in data:
@@ -371,7 +374,7 @@ def contact_create(
     """
     _check_extra_frozen(user, accounts=accounts)
     errors: dict[str, list[str]] = {}
-    data = _prepare_contact_data(data, current=None, user=user, emails=emails, phones=phones, errors=errors)
+    data = prepare_contact_data(data, current=None, user=user, emails=emails, phones=phones, errors=errors)
     links = _clean_links(user, accounts, errors) if accounts else []
     raise_if(errors)
     held = refuse_held(user, Contact, emails=point_values(data.get("emails")), phones=point_values(data.get("phones")))
@@ -409,7 +412,7 @@ def contact_update(
         current = core_services.record_lock(Contact, pk, user, Action.CHANGE)
         core_services.check_version(current, expected_version)
         errors: dict[str, list[str]] = {}
-        data = _prepare_contact_data(data, current=current, user=user, emails=emails, phones=phones, errors=errors)
+        data = prepare_contact_data(data, current=current, user=user, emails=emails, phones=phones, errors=errors)
         links = _clean_links(user, accounts, errors) if accounts is not None else None
         raise_if(errors)
         typed = {"emails": point_values(data.get("emails")), "phones": point_values(data.get("phones"))}
