@@ -102,7 +102,7 @@ def accounts_update_bulk(
     )
     entries: list[ManyEntry] = []
     website: list[Any] = []
-    classify: dict[bool, list[Any]] = {True: [], False: []}  # tiers too? -> the accounts
+    classify: dict[bool, list[Any]] = {True: [], False: []}  # whether the tier is computed again too -> accounts
     for before, account in written:
         entries += [
             e for e in (lifecycle_entry(account, before.lifecycle_stage), tier_entry(account, before.tier)) if e
