@@ -411,8 +411,15 @@ class RecordForm(forms.ModelForm):
                 elif key in ("__all__", "non_field_errors"):
                     self.add_error(None, message)
                 else:
-                    label = self.fields[name].label if name in self.fields else key
+                    label = self.fields[name].label if name in self.fields else self._custom_label(key)
                     self.add_error(None, f"{label}: {message}")
+
+    def _custom_label(self, key: str) -> str:
+        """The label of a custom field a refusal names when the form has no input for it (a bulk
+        edit's unticked one that a record lacks although required), else ``key`` as it is."""
+        wanted = key.removeprefix("custom_fields.")
+        found = [d.label for d in self.definitions if key != wanted and d.key == wanted]
+        return found[0] if found else key
 
     @property
     def main_inputs(self) -> list[forms.BoundField]:

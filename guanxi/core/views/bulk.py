@@ -19,7 +19,7 @@ from django.utils.translation import ngettext
 
 from guanxi.core.bulk import BulkPlan, acting_on, bulk_apply_ids
 from guanxi.core.errors import FieldErrors, GuanxiError, PreconditionFailed
-from guanxi.core.forms import RecordForm, parse_tags, record_form_class
+from guanxi.core.forms import RecordForm, custom_json, parse_tags, record_form_class
 from guanxi.core.list_cells import QuoteError
 from guanxi.core.views.base import ResourceView, delete_verb, has_custom_delete_verb, resource_url, safe_next
 from guanxi.core.views.lists import bulk_actions
@@ -118,44 +118,46 @@ class BulkActionView(ResourceView):
         return redirect(back)
 
     def edit_form(self, data: Any = None) -> RecordForm:
-        """All writable fields, none required; only those ticked under "change" are applied."""
-        fields = [f for f in self.resource.write_fields if not data or f in data.getlist(APPLY)]
+        """All writable fields, none required; only those ticked under "change" are applied.
+
+        The custom fields come as on the record's form (``cf_<key>``, the same widgets), unless the
+        role's rule on "custom_fields" hides them (the form adds none) or makes them read-only: a
+        disabled input with a tick would offer a change the service refuses (``_check_custom``)."""
+        ticked = set(data.getlist(APPLY)) if data else None
+        fields = [f for f in self.resource.write_fields if ticked is None or f in ticked]
         form_class = record_form_class(self.resource, self.request.user, fields=fields)
         form = form_class(data, resource=self.resource, user=self.request.user)
         for name in ("tags", "version"):
             form.fields.pop(name, None)
         for name in [n for n in form.fields if n.startswith("cf_")]:
-            form.fields.pop(name)
+            if form.fields[name].disabled or (ticked is not None and name not in ticked):
+                form.fields.pop(name)
         for name, form_field in form.fields.items():
             if data is None:
                 form_field.required = False
             form_field.apply_name = name  # type: ignore[attr-defined]
         return form
 
+    def edit_page(self, objects: list[models.Model], back: str, *, untouched: bool, status: int = 200) -> HttpResponse:
+        """The bulk edit form, empty; ``untouched``: saying that no field was ticked."""
+        form = self.edit_form()
+        if untouched:
+            form.cleaned_data = {}  # an unbound form has none, and ``add_error`` reads it (a 500 before)
+            form.add_error(None, _("Tick “change” next to the field you want to set."))
+        context = self.context(objects, "edit", back, form=form)
+        return render(self.request, self.template_names("bulk_edit"), context, status=status)
+
     def do_edit(self, objects: list[models.Model], back: str) -> HttpResponse:
         post = self.request.POST
         if post.get("step") != "apply" or not post.getlist(APPLY):
-            form = self.edit_form()
-            if post.get("step") == "apply":
-                form.add_error(None, _("Tick “change” next to the field you want to set."))
-            return render(
-                self.request, self.template_names("bulk_edit"), self.context(objects, "edit", back, form=form)
-            )
+            return self.edit_page(objects, back, untouched=post.get("step") == "apply")
         form = self.edit_form(post)
         if form.is_valid():
-            data = {}
-            for name in form.fields:
-                if form.fields[name].disabled:
-                    continue
-                value = form.cleaned_data.get(name)
-                db_field = self.model._meta.get_field(name)
-                if isinstance(db_field, models.ForeignKey):
-                    data[db_field.attname] = value.pk if value is not None else None
-                elif value is None and isinstance(db_field, models.CharField | models.TextField):
-                    data[name] = ""
-                else:
-                    data[name] = value
-            plan = BulkPlan(resource=self.resource, action="update", data=data)
+            data, custom = self.edit_values(form)
+            if not data and not custom:  # ticks of inputs not offered (a field the role keeps from them)
+                return self.edit_page(objects, back, untouched=True, status=400)
+            # One plan for both: a set-based hook writes the fields and the custom fields at once.
+            plan = BulkPlan(resource=self.resource, action="update", data=data, custom_fields=custom or None)
             pks = [obj.pk for obj in objects]
             try:  # all or nothing, as the API's: through the resource's set-based edit where it has one
                 result = bulk_apply_ids(plan, self.request.user, pks, all_or_nothing=True)
@@ -171,6 +173,28 @@ class BulkActionView(ResourceView):
             self.context(objects, "edit", back, form=form, applied=post.getlist(APPLY)),
             status=400,
         )
+
+    def edit_values(self, form: RecordForm) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The ticked inputs as the update service takes them: model attributes (foreign keys as
+        ``<name>_id``, an emptied text as ""), and custom fields by key, an emptied one None, which
+        the service clears (``custom_fields._merged``) while keeping the record's other keys."""
+        data: dict[str, Any] = {}
+        custom: dict[str, Any] = {}
+        for name in form.fields:
+            if form.fields[name].disabled:
+                continue
+            value = form.cleaned_data.get(name)
+            if name.startswith("cf_"):
+                custom[name.removeprefix("cf_")] = custom_json(value)
+                continue
+            db_field = self.model._meta.get_field(name)
+            if isinstance(db_field, models.ForeignKey):
+                data[db_field.attname] = value.pk if value is not None else None
+            elif value is None and isinstance(db_field, models.CharField | models.TextField):
+                data[name] = ""
+            else:
+                data[name] = value
+        return data, custom
 
     def quotes_refused(self, exc: QuoteError, back: str) -> HttpResponse:
         """The tags typed in the bulk bar whose double quotes do not read: nothing done, and what to write."""
@@ -385,8 +409,8 @@ class BulkActionView(ResourceView):
                 **kwargs,
             )
         except FieldErrors as exc:
-            if form is not None:
-                form.add_service_errors({k.removeprefix("data."): v for k, v in exc.errors.items()})
+            if form is not None:  # a record's refusal (``records.<id>.<field>``) beside its input too
+                form.add_service_errors(_on_the_form({k.removeprefix("data."): v for k, v in exc.errors.items()}))
                 return self.bulk_confirm(action, back, status=400, **extra)
             if action == "release":
                 return self.bulk_confirm(action, back, status=400, reason_error=_said(exc), **extra)
@@ -407,6 +431,9 @@ class BulkActionView(ResourceView):
             if form.fields[name].disabled:
                 continue
             value = form.cleaned_data.get(name)
+            if name.startswith("cf_"):  # as the API takes them: ``custom_fields={key: value}``
+                data.setdefault("custom_fields", {})[name.removeprefix("cf_")] = custom_json(value)
+                continue
             if isinstance(value, models.Model):
                 value = value.pk
             data[name] = plain(value)
