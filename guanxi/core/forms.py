@@ -440,15 +440,19 @@ class RecordForm(forms.ModelForm):
         for name in self.changed_data:
             if name in ("version", "tags") or name.startswith("cf_") or name in self.extra_inputs:
                 continue
-            value = self.cleaned_data.get(name)
-            db_field = self.resource.model._meta.get_field(name)
-            if isinstance(db_field, models.ForeignKey):
-                data[db_field.attname] = value.pk if value is not None else None
-            elif value is None and isinstance(db_field, models.CharField | models.TextField):
-                data[name] = ""
-            else:
-                data[name] = value
+            data.update(self.service_value(name))
         return data
+
+    def service_value(self, name: str) -> dict[str, Any]:
+        """One model field's cleaned value as the service takes it: a foreign key as ``<name>_id``,
+        an emptied text as "" (the bulk edit's ticked inputs read the same)."""
+        value = self.cleaned_data.get(name)
+        db_field = self.resource.model._meta.get_field(name)
+        if isinstance(db_field, models.ForeignKey):
+            return {db_field.attname: value.pk if value is not None else None}
+        if value is None and isinstance(db_field, models.CharField | models.TextField):
+            return {name: ""}
+        return {name: value}
 
     def service_extras(self) -> dict[str, Any]:
         """``tags`` and ``custom_fields`` for the service: all of them on add, the changed ones on edit."""

@@ -183,17 +183,10 @@ class BulkActionView(ResourceView):
         for name in form.fields:
             if form.fields[name].disabled:
                 continue
-            value = form.cleaned_data.get(name)
             if name.startswith("cf_"):
-                custom[name.removeprefix("cf_")] = custom_json(value)
-                continue
-            db_field = self.model._meta.get_field(name)
-            if isinstance(db_field, models.ForeignKey):
-                data[db_field.attname] = value.pk if value is not None else None
-            elif value is None and isinstance(db_field, models.CharField | models.TextField):
-                data[name] = ""
+                custom[name.removeprefix("cf_")] = custom_json(form.cleaned_data.get(name))
             else:
-                data[name] = value
+                data.update(form.service_value(name))
         return data, custom
 
     def quotes_refused(self, exc: QuoteError, back: str) -> HttpResponse:
