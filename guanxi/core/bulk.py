@@ -10,18 +10,20 @@ resource's own service (customer rules, timeline and change log apply), so a bul
 single edits.
 
 Exceptions, for speed: the action "owner" on a resource with a ``bulk_owner`` hook, "tag_add" /
-"tag_remove" on one with ``bulk_tags``, "delete" on one with ``bulk_delete`` and "update" on one
-with ``bulk_update`` for the fields it takes (accounts and contacts: hand-overs and the bulk bar
-change owners, tags and fields most, and clearing out a list bins hundreds at once) write the whole
-batch in a few statements (one UPDATE, one insert of change-log rows; for an owner one of timeline
-entries too, for tags one DELETE and one INSERT of the tag rows; notifications after the commit, as
-ever), five to thirty times faster. They are equivalent, not approximate: a hook reproduces each
-effect of the ``update`` or ``delete`` service for that change and nothing else differs
-(``customers.services.bulk_owner``, ``bulk_tags``, ``bulk_delete`` and ``bulk_update`` list them;
-``tests/customers/test_bulk_owner.py``, ``test_bulk_tags.py``, ``test_bulk_delete.py`` and
-``test_bulk_update.py`` compare both paths row by row), the same ``allowed`` records that the
-action changes reach it, and it checks what the service would refuse before it writes, so refusals
-are reported per record as before. Should it refuse unforeseen, its savepoint undoes it and the records go one by one
+"tag_remove" on one with ``bulk_tags``, "delete" on one with ``bulk_delete``, "update" on one with
+``bulk_update`` for the fields it takes, "release" / "claim" on one with ``bulk_release`` /
+``bulk_claim``, and "assign_rules" on one with ``bulk_assign`` (its rules choose the chunk's owners
+first, ``changing``) (accounts and contacts: hand-overs and the bulk bar change owners, tags and
+fields most, and clearing out a list bins hundreds at once) write the whole batch in a few
+statements (one UPDATE, one insert of change-log rows; for an owner one of timeline entries too, for
+tags one DELETE and one INSERT of the tag rows; notifications after the commit, as ever), five to
+thirty times faster. They are equivalent, not approximate: a hook reproduces each effect of the
+service for that change and nothing else differs (``customers.services.bulk_owner``, ``bulk_tags``,
+``bulk_delete``, ``bulk_update`` and ``bulk_pool`` list them; ``tests/customers/test_bulk_owner.py``,
+``test_bulk_tags.py``, ``test_bulk_delete.py``, ``test_bulk_update.py`` and ``test_bulk_pool.py``
+compare both paths row by row), the same ``allowed`` records that the action changes reach it, and
+it checks what the service would refuse before it writes, so refusals are reported per record as
+before. Should it refuse unforeseen, its savepoint undoes it and the records go one by one
 (``_in_bulk``).
 
 Up to ``SYNC_LIMIT`` records run in the request, all or nothing. More run as a ``bulk`` job in
@@ -359,10 +361,12 @@ def _changing(plan: BulkPlan, todo: list[Any], owners: dict[Any, Any], tags: dic
     return todo
 
 
-def _set_based(plan: BulkPlan) -> tuple[Callable[..., dict[Any, GuanxiError] | None] | None, dict[str, Any]]:
+def _set_based(
+    plan: BulkPlan, by_rules: Any = None
+) -> tuple[Callable[..., dict[Any, GuanxiError] | None] | None, dict[str, Any]]:
     """The resource's set-based hook for the action (``Resource.bulk_owner``, ``bulk_tags``,
-    ``bulk_delete``, ``bulk_update``), if it has one, and what the hook is given besides the user
-    and the records."""
+    ``bulk_delete``, ``bulk_update``, ``bulk_release``, ``bulk_claim``, ``bulk_assign``), if it has
+    one, and what the hook is given besides the user and the records."""
     if plan.action == "update":
         return plan.resource.bulk_update, {"data": plan.data, "custom_fields": plan.custom_fields}
     if plan.action == "owner":
@@ -371,11 +375,24 @@ def _set_based(plan: BulkPlan) -> tuple[Callable[..., dict[Any, GuanxiError] | N
         return plan.resource.bulk_tags, {"tags": plan.tags, "adding": plan.action == "tag_add"}
     if plan.action == "delete":
         return plan.resource.bulk_delete, {}
+    if plan.action == "release" and plan.resource.pool is not None:
+        return plan.resource.bulk_release, {"reason": plan.raw["reason"], "reason_id": plan.raw.get("reason_id")}
+    if plan.action == "claim" and plan.resource.pool is not None:
+        return plan.resource.bulk_claim, {}
+    if plan.action == "assign_rules":
+        return plan.resource.bulk_assign, {"by_rules": by_rules}
     return None, {}
 
 
 def _in_bulk(
-    plan: BulkPlan, user: Any, todo: list[Any], changing: list[Any], result: dict[str, Any], *, all_or_nothing: bool
+    plan: BulkPlan,
+    user: Any,
+    todo: list[Any],
+    changing: list[Any],
+    result: dict[str, Any],
+    *,
+    all_or_nothing: bool,
+    by_rules: Any = None,
 ) -> bool:
     """The action through the resource's set-based hook (``_set_based``), when it has one: the
     ``changing`` records in a few statements, with what the ``update`` or ``delete`` service does to
@@ -384,7 +401,7 @@ def _in_bulk(
     each is listed and the others stay written (the hook writes none of them). False: do it record
     by record instead (no hook, it declined, or it failed unforeseen; its savepoint undid all it
     wrote)."""
-    hook, given = _set_based(plan)
+    hook, given = _set_based(plan, by_rules)
     if hook is None:
         return False
     if changing:
@@ -461,12 +478,15 @@ def bulk_apply_ids(plan: BulkPlan, user: Any, ids: list[Any], *, all_or_nothing:
             if plan.action == "owner" and todo
             else {}
         )
-        changing = _changing(plan, todo, owners, tags)
-        if _in_bulk(plan, user, todo, changing, result, all_or_nothing=all_or_nothing):
-            return result
-        # The rules are read once per transaction, and the turns they hand out are saved with it.
+        # The rules are read once per transaction, and the turns they hand out are saved with it. They
+        # choose the chunk's new owners first (``changing``), for the set-based hook or one by one.
         hook = plan.resource.assign_by_rules
         by_rules = hook(user) if hook is not None and plan.action == "assign_rules" and todo else None
+        changing = by_rules.changing(todo) if by_rules is not None else _changing(plan, todo, owners, tags)
+        if _in_bulk(plan, user, todo, changing, result, all_or_nothing=all_or_nothing, by_rules=by_rules):
+            if by_rules is not None:
+                by_rules.save()
+            return result
         unchanged = set(todo) - set(changing)
         for pk in todo:
             if pk in unchanged:

@@ -99,10 +99,16 @@ class Resource:
     # Extra output for a page of records, computed in one query: (objs, user) -> {pk: {key: value}}.
     # Keys the user's field rules hide are dropped.
     serialize_extra: Callable[[list[Any], Any], dict[Any, dict[str, Any]]] | None = None
-    # The bulk action "assign by rules": (user) -> an object whose ``assign(pk)`` gives one record to
-    # the owner the module's rules name (False: it stays) and whose ``save()`` ends the transaction's
-    # work; raises FieldErrors when there is nothing to apply.
+    # The bulk action "assign by rules": (user) -> an object whose ``changing(pks)`` chooses, in that
+    # order, the records the module's rules give a new owner (and remembers the choices), whose
+    # ``assign(pk)`` gives one record to the owner the rules name (False: it stays) and whose
+    # ``save()`` ends the transaction's work; raises FieldErrors when there is nothing to apply.
     assign_by_rules: Callable[[Any], Any] | None = None
+    # The bulk action "assign by rules" set-based, the same way as ``bulk_owner``: (user=, pks=,
+    # by_rules=) gives the records (each one the user may change and assign, that
+    # ``by_rules.changing`` chose) to the owners ``by_rules`` chose, with exactly what its
+    # ``assign(pk)`` does for each, and returns those it refused, unwritten.
+    bulk_assign: Callable[..., dict[Any, Any]] | None = None
     # The bulk action "owner" set-based (``core.bulk``): (user=, pks=, owner_id=) gives the records
     # (each one the user may change and assign, whose owner is not ``owner_id``) to ``owner_id`` with
     # exactly what the resource's ``update`` service does for each, in a few statements, and returns
@@ -124,6 +130,13 @@ class Resource:
     bulk_update: Callable[..., dict[Any, Any] | None] | None = None
     # The records without an owner that anyone may claim (the customer pool, 公海).
     pool: Pool | None = None
+    # The pool's bulk actions set-based, the same way: "release" (user=, pks=, reason=, reason_id=)
+    # puts the records (each one the user may change, not in the pool) back in it, and "claim"
+    # (user=, pks=) takes them (each one in the pool the user sees), with exactly what ``pool.release``
+    # / ``pool.claim`` do for each (in ``pks``' order: a claim limit counts them), and return those
+    # they refused, unwritten.
+    bulk_release: Callable[..., dict[Any, Any]] | None = None
+    bulk_claim: Callable[..., dict[Any, Any]] | None = None
     select_related: tuple[str, ...] = ()
     # Columns of lists and exports that are no field of the record (a contact's company).
     computed_columns: tuple[ComputedColumn, ...] = ()

@@ -77,11 +77,12 @@ def timeline_add(
 ManyEntry = tuple[models.Model, str, str, dict[str, Any]] | tuple[models.Model, str, str, dict[str, Any], str]
 
 
-def timeline_add_many(*, entries: Sequence[ManyEntry], actor: Any = None) -> None:
+def timeline_add_many(*, entries: Sequence[ManyEntry], actor: Any = None, at: Any = None) -> None:
     """``timeline_add`` for many records in one insert (a bulk owner change, a bulk edit): ``entries``
-    are (subject, kind, summary, data[, body]), all by ``actor``. The hooks hear of each entry as
-    they would of a single one, so what they derive (notifications of notes, files) is the same."""
-    now = timezone.now()
+    are (subject, kind, summary, data[, body]), all by ``actor``, at ``at`` (now by default). The
+    hooks hear of each entry as they would of a single one, so what they derive (notifications of
+    notes, files) is the same."""
+    now = at or timezone.now()
     rows = [
         _entry(subject, kind, summary, actor, data, now, body=body[0] if body else "")
         for subject, kind, summary, data, *body in entries

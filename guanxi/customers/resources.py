@@ -14,7 +14,7 @@ from guanxi.customers.filters import (
     TierRuleFilterSet,
 )
 from guanxi.customers.models import Account, AssignmentRule, Contact, CustomerProfile, PoolReason, PoolRule, TierRule
-from guanxi.customers.services import bulk_delete, bulk_owner, bulk_tags, bulk_update, pool
+from guanxi.customers.services import bulk_delete, bulk_owner, bulk_pool, bulk_tags, bulk_update, pool
 
 ADDRESS_FIELDS = ("country", "province", "city", "district", "street", "postal_code")
 CONSENT_FIELDS = tuple(
@@ -184,6 +184,9 @@ def register_customers() -> None:
             bulk_tags=bulk_tags.accounts_tags_bulk,
             bulk_update=bulk_update.accounts_update_bulk,
             assign_by_rules=services.AccountsByRules,
+            bulk_assign=bulk_owner.accounts_assign_bulk,
+            bulk_release=bulk_pool.accounts_release_bulk,
+            bulk_claim=bulk_pool.accounts_claim_bulk,
             # No owner to show in the pool, but since when and why each account is there.
             pool=Pool(
                 claim=services.pool_claim,

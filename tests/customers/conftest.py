@@ -27,8 +27,8 @@ from guanxi.core.follows import follow_many
 from guanxi.core.models import ChangeLogEntry, TimelineEntry
 from guanxi.core.registry import resource_at
 from guanxi.customers import services
-from guanxi.customers.models import Account, Contact, PoolRule
-from guanxi.identity.models import Role, RolePermission, Team, User
+from guanxi.customers.models import Account, Contact, PoolMove, PoolRule
+from guanxi.identity.models import Role, RolePermission, Share, Team, User
 
 PASSWORD = "Correct-Horse-73!"
 CRUD = ("view", "add", "change", "delete")
@@ -200,6 +200,9 @@ SET_BASED = {
     "tag_add": "bulk_tags",
     "tag_remove": "bulk_tags",
     "update": "bulk_update",
+    "release": "bulk_release",
+    "claim": "bulk_claim",
+    "assign_rules": "bulk_assign",
 }
 #: Fields that differ between two identical sets by construction (the names and what they spell).
 NAMED = {"id", "name", "family_name", "given_name", "display_name", "dup_key"}
@@ -299,7 +302,8 @@ def _untimed(changes: dict[str, Any]) -> dict[str, Any]:
 
 def written(desk: Desk, since: tuple[int, int, int]) -> dict[str, Any]:
     """The set's records (every stored field; a time only as set or not) and the change-log rows,
-    timeline entries and notifications written since ``since``, each record named by its place."""
+    timeline entries and notifications written since ``since``, each record named by its place;
+    the accounts' moves to and from the customer pool and the records' shares, all of them."""
     place = {("account", x.pk): f"a{i}" for i, x in enumerate(desk.accounts)}
     place |= {("contact", x.pk): f"c{i}" for i, x in enumerate(desk.contacts)}
 
@@ -321,8 +325,14 @@ def written(desk: Desk, since: tuple[int, int, int]) -> dict[str, Any]:
     log = ChangeLogEntry.objects.filter(pk__gt=log_mark).select_related("content_type")
     timeline = TimelineEntry.objects.filter(pk__gt=timeline_mark).select_related("content_type")
     notifications = Notification.objects.filter(pk__gt=notification_mark).select_related("content_type", "change")
+    moves = PoolMove.objects.filter(account_id__in=[x.pk for x in desk.accounts])
+    shares = Share.objects.filter(
+        content_type__model__in=("account", "contact"), object_id__in=[x.pk for x in (*desk.accounts, *desk.contacts)]
+    ).select_related("content_type")
     # Sorted by their words: the system's rows (a tier computed again) have no actor to compare.
     return {
+        "moves": sorted((place[("account", m.account_id)], m.kind, m.user_id, m.reason_id, m.rule_id) for m in moves),
+        "shares": sorted((named(x.content_type, x.object_id), x.user_id or 0, x.team_id or 0) for x in shares),
         "accounts": [fields(x) for x in accounts],
         "contacts": [fields(x) for x in contacts],
         "log": sorted(
@@ -393,8 +403,9 @@ def bulk_both_ways(
     monkeypatch: pytest.MonkeyPatch,
     django_capture_on_commit_callbacks: Any,
 ) -> Callable[..., BothWays]:
-    """``bulk_both_ways(action, path=, all_or_nothing=, prepare=, **bulk_plan's input)`` by
-    ``people.actor``; ``prepare(desk)``: what else each set holds first (tags, say)."""
+    """``bulk_both_ways(action, path=, all_or_nothing=, prepare=, before=, actor=, **bulk_plan's
+    input)`` by ``actor`` (``people.actor`` by default); ``prepare(desk)``: what else each set holds
+    first (tags, say); ``before()``: what to set again before each way runs (a rule's turn)."""
 
     def run(
         action: str,
@@ -402,6 +413,8 @@ def bulk_both_ways(
         path: str = "accounts",
         all_or_nothing: bool = True,
         prepare: Callable[[Desk], Any] = lambda desk: None,
+        before: Callable[[], Any] = lambda: None,
+        actor: User | None = None,
         **kwargs: Any,
     ) -> BothWays:
         one_by_one, in_bulk = desk("甲"), desk("乙")
@@ -410,13 +423,14 @@ def bulk_both_ways(
         records = {"accounts": lambda d: d.accounts, "contacts": lambda d: d.contacts}[path]
         ways = []
         for made, hook_kept in ((one_by_one, False), (in_bulk, True)):
+            before()
             since = marks()
             with monkeypatch.context() as patch, django_capture_on_commit_callbacks(execute=True):
                 if not hook_kept:
                     patch.setattr(resource_at(path), SET_BASED[action], None)
                 with CaptureQueriesContext(connection) as queries:
                     result = apply_in_bulk(
-                        people.actor, records(made), action, path=path, all_or_nothing=all_or_nothing, **kwargs
+                        actor or people.actor, records(made), action, path=path, all_or_nothing=all_or_nothing, **kwargs
                     )
             ways.append((result, written(made, since), len(queries)))
         (result_a, seen_a, queries_a), (result_b, seen_b, queries_b) = ways

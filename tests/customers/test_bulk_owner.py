@@ -21,7 +21,7 @@ from guanxi.core.follows import follow_many
 from guanxi.core.models import ChangeLogEntry, Job, TimelineEntry
 from guanxi.core.registry import resource_at
 from guanxi.core.search import search
-from guanxi.customers.models import Account, Contact
+from guanxi.customers.models import Account, AssignmentRule, Contact
 from guanxi.customers.services import accounts as account_services
 from guanxi.customers.services import bulk_owner
 from guanxi.identity.models import Team
@@ -133,6 +133,9 @@ def test_a_refusal_is_reported_per_record_and_writes_nothing_of_it(
         ("delete", "bulk_delete", {}, 8, 8),
         ("tag_add", "bulk_tags", {"tags": ["新标签"]}, 8, 8),
         ("update", "bulk_update", {"data": {"industry": "software"}}, 8, 8),
+        ("release", "bulk_release", {"reason": "不再跟进"}, 7, 12),
+        ("claim", "bulk_claim", {}, 1, 1),
+        ("assign_rules", "bulk_assign", {}, 7, 12),
     ],
 )
 def test_an_unforeseen_failure_of_a_hook_falls_back_to_one_by_one(
@@ -148,6 +151,8 @@ def test_an_unforeseen_failure_of_a_hook_falls_back_to_one_by_one(
     """``core.bulk._in_bulk``, the one runner of every set-based hook: a hook that fails unforeseen
     after writing is undone by its savepoint, and the records go through the service one by one."""
     made = desk("乙")
+    if action == "assign_rules":  # every account to the successor (a6 is theirs already)
+        AssignmentRule.objects.create(name="全部", position=1, conditions={}, assignee=people.successor)
     real = getattr(resource_at("accounts"), hook)
 
     def broken(**kwargs: Any) -> Any:

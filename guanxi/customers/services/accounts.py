@@ -126,7 +126,11 @@ class AccountsByRules:
 
     An owner who already fits that rule (its salesperson, or an active member of its team) keeps the
     account and takes nobody's turn; an account no rule matches keeps its owner. One instance serves
-    one transaction of the bulk action (the rules read once); ``save`` writes the turns taken."""
+    one transaction of the bulk action (the rules read once); ``save`` writes the turns taken.
+
+    ``changing`` chooses the owners of a chunk at once, in its order (each team's turn taken as one
+    ``assign`` after another would take it), and remembers them: ``assign`` one by one and the
+    set-based write (``bulk_owner.accounts_assign_bulk``, reading ``chosen``) then give the same."""
 
     def __init__(self, user: Any):
         self.user = user
@@ -135,11 +139,28 @@ class AccountsByRules:
             raise FieldErrors(
                 {"action": [_("No assignment rule is switched on: add one under Settings → Assignment rules.")]}
             )
+        self._chosen: dict[Any, Assignment | None] = {}
+
+    def changing(self, pks: list[Any]) -> list[Any]:
+        """Of these accounts, those the rules give a new owner, chosen now in this order in one read
+        (the tags too, when a rule asks for them). An account gone meanwhile is left to ``assign``."""
+        fresh = [pk for pk in pks if pk not in self._chosen]
+        accounts = Account.objects.in_bulk(fresh)
+        if classification.asks_for_tags(rule.conditions for rule in self.assigner.rules):
+            classification.load_tags(list(accounts.values()))
+        for pk in fresh:
+            if pk in accounts:
+                self._chosen[pk] = self.assigner.reassign(accounts[pk])
+        return [pk for pk in pks if self._chosen.get(pk, True) is not None]
+
+    def chosen(self, pk: Any) -> Assignment | None:
+        """The assignment ``changing`` chose for account ``pk`` (None: none was)."""
+        return self._chosen.get(pk)
 
     def assign(self, pk: Any) -> bool:
         """Give account ``pk`` to the owner the rules name; False when it stays as it is."""
-        account = Account.objects.get(pk=pk)
-        assignment = self.assigner.reassign(account)
+        chosen = pk in self._chosen
+        assignment = self._chosen[pk] if chosen else self.assigner.reassign(Account.objects.get(pk=pk))
         if assignment is None:
             return False
         data = {"owner_id": assignment.owner_id, "team_id": assignment.team_id}

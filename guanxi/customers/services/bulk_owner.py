@@ -21,6 +21,13 @@ What an owner change does through the single path, and so here:
 * an "owner" timeline entry per account (naming how many people went along) and per contact;
 * the search index of every record written.
 
+The bulk action "assign by rules" (按规则分配) is owner changes too: ``AccountsByRules.changing``
+chooses each account's owner, team and rule as ``assign`` one by one would (the teams' turns in the
+same order), and ``accounts_assign_bulk`` writes each group of one owner, team and rule as above,
+the team set as well, the timeline naming the rule (``account_update(data={"owner_id", "team_id"},
+rule=...)``). 500 accounts given by the demo's rules to a team in turn took 4.6 s on SQLite and
+9.7 s on PostgreSQL one by one, 0.47 s and 0.93 s this way (``bench/_pool_probe.py 500``).
+
 An owner change asks nothing else of the single path: classification (none of
 ``CLASSIFYING_FIELDS``), duplicate detection (name, website, points), 撞单保护 (names, numbers,
 points), tags, custom fields, follows and shares are untouched, so none runs here.
@@ -40,56 +47,95 @@ from django.utils.translation import gettext as _
 
 from guanxi.core.audit import changelog_records, diff, snapshot
 from guanxi.core.choices import Action, ChangeAction
-from guanxi.core.errors import GuanxiError
+from guanxi.core.errors import GuanxiError, NotFound
 from guanxi.core.permissions import restrict_queryset, restricted
 from guanxi.core.search import search_reindex
 from guanxi.core.services import Refused, record_bulk_check, record_lock_many, records_checked
 from guanxi.core.timeline import timeline_add_many
 from guanxi.customers.choices import TimelineKind
-from guanxi.customers.models import Account, Contact
-from guanxi.customers.services.accounts import FOLLOW_IN_REQUEST, follow_job, owner_summary
+from guanxi.customers.models import Account, AssignmentRule, Contact
+from guanxi.customers.services.accounts import FOLLOW_IN_REQUEST, AccountsByRules, follow_job, owner_summary
 from guanxi.customers.services.common import user_names
 
 
 def accounts_owner_bulk(*, user: Any, pks: list[Any], owner_id: int) -> Refused:
     """Give these accounts (each one the user may change and assign, whose owner is not
     ``owner_id``) to ``owner_id``, their people going along, as ``account_update`` would one by one."""
+    return _give_accounts(user, pks, owner_id)
+
+
+def accounts_assign_bulk(*, user: Any, pks: list[Any], by_rules: AccountsByRules) -> Refused:
+    """The bulk action "assign by rules" (``Resource.bulk_assign``): each of these accounts (each one
+    the user may change and assign, that the rules give a new owner: ``by_rules.changing`` chose
+    them, taking the teams' turns in the single path's order) to the owner and team its rule names,
+    as ``account_update(data={"owner_id", "team_id"}, rule=...)`` would one by one. The chunk goes
+    in groups of one owner, team and rule, each written as a bulk owner change is: as many groups
+    as a team has members, not as there are accounts."""
+    groups: dict[tuple[Any, Any, Any], list[Any]] = defaultdict(list)
+    rules: dict[Any, AssignmentRule] = {}
+    refused: Refused = {}
+    for pk in pks:
+        assignment = by_rules.chosen(pk)
+        if assignment is None:  # gone since it was chosen (``changing``)
+            refused[pk] = NotFound()
+            continue
+        rules[assignment.rule.pk] = assignment.rule
+        groups[(assignment.owner_id, assignment.team_id, assignment.rule.pk)].append(pk)
+    for (owner_id, team_id, rule_pk), group in groups.items():
+        refused |= _give_accounts(user, group, owner_id, team_id=team_id, rule=rules[rule_pk])
+    return refused
+
+
+#: ``_give_accounts``' team when the owner change leaves it as it is.
+_KEEP: Any = object()
+
+
+def _give_accounts(
+    user: Any, pks: list[Any], owner_id: int, *, team_id: Any = _KEEP, rule: AssignmentRule | None = None
+) -> Refused:
+    """The accounts to ``owner_id`` (and to ``team_id`` when given), their people going along to the
+    owner and the account's team after the change; ``rule``: the assignment rule that chose them
+    (the timeline names it)."""
     now = timezone.now()
+    data: dict[str, Any] = {"owner_id": owner_id}
+    if team_id is not _KEEP:
+        data["team_id"] = team_id
     accounts, refused = records_checked(
         Account,
         user,
         pks,
-        data={"owner_id": owner_id},
-        changed=_OWNER_FIELDS,
-        apply=lambda a: _apply_owner(a, owner_id, now),
+        data=data,
+        changed=_OWNER_FIELDS | ({"team"} if team_id is not _KEEP else set()),
+        apply=lambda a: _apply_owner(a, owner_id, now, team_id),
     )
     if not accounts:
         return refused
     going = _people_going(user, accounts)
+    team_of = {a.pk: a.team_id if team_id is _KEEP else team_id for a in accounts}  # the team after the change
     jobs: dict[Any, Callable[[], Any]] = {}
     for account in accounts:
         try:
             if len(going.get(account.pk, ())) > FOLLOW_IN_REQUEST:
-                jobs[account.pk] = follow_job(user, owner_id, account.team_id, going[account.pk])
+                jobs[account.pk] = follow_job(user, owner_id, team_of[account.pk], going[account.pk])
         except GuanxiError as exc:
             refused[account.pk] = exc
     moving = [pk for a in accounts if a.pk not in jobs for pk in going.get(a.pk, ())]
     contacts = record_lock_many(Contact, moving, user, Action.CHANGE)[0] if moving else []
-    refused |= _contacts_refused(user, accounts, going, jobs, contacts, owner_id)
+    refused |= _contacts_refused(user, accounts, going, jobs, contacts, owner_id, team_of)
     accounts = [a for a in accounts if a.pk not in refused]
     if not accounts:
         return refused
-    previous = _write_accounts(user, accounts, owner_id, now)
+    previous = _write_accounts(user, accounts, owner_id, now, team_id)
     # Each person goes to the new owner and to their company's team (``_contacts_follow``).
-    team_of = {a.pk: a.team_id for a in accounts if a.pk not in jobs}
-    new_team = {pk: team_of[account_pk] for account_pk, pks in going.items() if account_pk in team_of for pk in pks}
+    staying = {a.pk: team_of[a.pk] for a in accounts if a.pk not in jobs}
+    new_team = {pk: staying[account_pk] for account_pk, pks in going.items() if account_pk in staying for pk in pks}
     contacts = [c for c in contacts if c.pk in new_team]
     _write_contacts(user, contacts, owner_id, {c.pk: new_team[c.pk] for c in contacts}, now)
     names = user_names(owner_id, *previous.values())
     entries = []
     for account in accounts:
         moved = (len(going.get(account.pk, ())), account.pk in jobs)
-        summary = owner_summary(names, previous[account.pk], owner_id, moved)
+        summary = owner_summary(names, previous[account.pk], owner_id, moved, rule)
         data = {"from": previous[account.pk], "to": owner_id}
         entries.append((account, TimelineKind.OWNER, summary, data))
         if account.pk in jobs:
@@ -119,10 +165,12 @@ def contacts_owner_bulk(*, user: Any, pks: list[Any], owner_id: int) -> Refused:
 _OWNER_FIELDS = {"owner", "owner_since", "pool_due_at", "pooled_at", "pool_reason"}
 
 
-def _apply_owner(account: Account, owner_id: int, now: Any) -> None:
-    """``_owner_changes`` on the object: a new (never empty) owner, the pool rules' count of days
-    starting again, and out of the customer pool."""
+def _apply_owner(account: Account, owner_id: int, now: Any, team_id: Any = _KEEP) -> None:
+    """``_owner_changes`` on the object: a new (never empty) owner (and team, when given), the pool
+    rules' count of days starting again, and out of the customer pool."""
     account.owner_id = owner_id
+    if team_id is not _KEEP:
+        account.team_id = team_id
     account.owner_since, account.pool_due_at = now, None
     if account.pooled_at is not None:
         account.pooled_at, account.pool_reason = None, ""
@@ -154,6 +202,7 @@ def _contacts_refused(
     jobs: dict[Any, Any],
     contacts: list[Contact],
     owner_id: int,
+    team_of: dict[Any, Any],
 ) -> Refused:
     """The accounts whose people would refuse the change in ``contact_update`` (their owner or team
     read-only for the user, or a value its checks refuse): the account's update fails with them.
@@ -161,7 +210,7 @@ def _contacts_refused(
     by_team: dict[Any, list[Any]] = defaultdict(list)
     for account in accounts:
         if going.get(account.pk) and account.pk not in jobs:
-            by_team[account.team_id].append(account.pk)
+            by_team[team_of[account.pk]].append(account.pk)
     if not by_team or not contacts:
         return {}
     refused: Refused = {}
@@ -176,7 +225,7 @@ def _contacts_refused(
     return refused
 
 
-def _write_accounts(user: Any, accounts: list[Account], owner_id: int, now: Any) -> dict[Any, Any]:
+def _write_accounts(user: Any, accounts: list[Account], owner_id: int, now: Any, team_id: Any) -> dict[Any, Any]:
     """One UPDATE for the accounts, their change-log rows, their search documents; returns each
     account's previous owner."""
     previous, rows, changed = {}, [], defaultdict(list)
@@ -184,14 +233,16 @@ def _write_accounts(user: Any, accounts: list[Account], owner_id: int, now: Any)
     for account in accounts:
         previous[account.pk] = account.owner_id
         before = snapshot(account)
-        _apply_owner(account, owner_id, now)
+        _apply_owner(account, owner_id, now, team_id)
         account.version += 1
         account.updated_at = now
         after = snapshot(account)
         rows.append((account.pk, str(account), diff(before, after)))
         changed[frozenset(k for k in after if before.get(k) != after[k])].append(account.pk)
+    team: dict[str, Any] = {} if team_id is _KEEP else {"team_id": team_id}
     Account.all_objects.filter(pk__in=list(previous)).update(
         owner_id=owner_id,
+        **team,
         owner_since=now,
         pool_due_at=None,
         pooled_at=None,  # none has it after: those in the pool leave it, the others had none

@@ -151,7 +151,7 @@ def pool_claim(*, pk: Any, user: Any) -> Account:
         moved = _contacts_along(account, from_owner=None, actor=user)
         summary = _("Claimed from the customer pool by %(user)s") % {"user": user}
         if moved:
-            summary += " " + _with_contacts(moved)
+            summary += " " + with_contacts(moved)
         timeline_add(subject=account, kind=TimelineKind.POOL, summary=summary, actor=user, data={"to": user.pk}, at=now)
         PoolMove.objects.create(account=account, at=now, kind=PoolMoveKind.CLAIMED, user_id=user.pk)
     return account
@@ -194,13 +194,21 @@ def _check_reclaim(account: Account, user: Any, days: int | None) -> None:
     if not days:
         return
     let_go = pool_moves(account.pk).filter(kind__in=(PoolMoveKind.RELEASED, PoolMoveKind.TAKEN_BACK), user_id=user.pk)
-    last = let_go.order_by("-at").values_list("at", flat=True).first()
-    if last is not None and last > timezone.now() - datetime.timedelta(days=days):
-        again = timezone.localtime(last + datetime.timedelta(days=days))
-        raise Conflict(
-            _("This account left you on %(left)s; you may claim it again from %(again)s. Colleagues may claim it now.")
-            % {"left": timezone.localtime(last).strftime("%Y-%m-%d"), "again": again.strftime("%Y-%m-%d %H:%M")}
-        )
+    refusal = reclaim_refusal(let_go.order_by("-at").values_list("at", flat=True).first(), days)
+    if refusal is not None:
+        raise refusal
+
+
+def reclaim_refusal(last: datetime.datetime | None, days: int) -> Conflict | None:
+    """The refusal of a claim back within ``days`` of ``last``, when the claimer let the account go
+    (None: they may claim it); a bulk claim asks it of each account."""
+    if last is None or last <= timezone.now() - datetime.timedelta(days=days):
+        return None
+    again = timezone.localtime(last + datetime.timedelta(days=days))
+    return Conflict(
+        _("This account left you on %(left)s; you may claim it again from %(again)s. Colleagues may claim it now.")
+        % {"left": timezone.localtime(last).strftime("%Y-%m-%d"), "again": again.strftime("%Y-%m-%d %H:%M")}
+    )
 
 
 def prospects_held(user: Any) -> int:
@@ -214,13 +222,18 @@ def _check_limit(user: Any, limit: int | None) -> None:
     get_user_model()._default_manager.select_for_update().filter(pk=user.pk).exists()
     held = prospects_held(user)
     if held >= limit:
-        raise Conflict(
-            _(
-                "You own %(held)d prospects and your role may claim only below %(limit)d. "
-                "Win some, or release those you will not follow up, then claim again."
-            )
-            % {"held": held, "limit": limit}
+        raise limit_refusal(held, limit)
+
+
+def limit_refusal(held: int, limit: int) -> Conflict:
+    """The refusal of a claim by someone who holds ``held`` prospects, at or past their role's ``limit``."""
+    return Conflict(
+        _(
+            "You own %(held)d prospects and your role may claim only below %(limit)d. "
+            "Win some, or release those you will not follow up, then claim again."
         )
+        % {"held": held, "limit": limit}
+    )
 
 
 def pool_recycle(*, now: datetime.datetime | None = None, batch_size: int = RECYCLE_BATCH) -> dict[str, int]:
@@ -351,7 +364,7 @@ def _to_pool(
     names = user_names(previous)
     summary = _("Back in the customer pool from %(owner)s") % {"owner": names[previous]}
     if moved:
-        summary += " " + _with_contacts(moved)
+        summary += " " + with_contacts(moved)
     timeline_add(
         subject=account,
         kind=TimelineKind.POOL,
@@ -365,7 +378,7 @@ def _to_pool(
     PoolMove.objects.create(account=account, at=now, kind=kind, user_id=previous, reason_id=reason_id, rule_id=rule)
 
 
-def _with_contacts(count: int) -> str:
+def with_contacts(count: int) -> str:
     return ngettext("(with %(count)d contact)", "(with %(count)d contacts)", count) % {"count": count}
 
 
