@@ -42,14 +42,14 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils.translation import gettext as _
 from pydantic import ValidationError as PydanticValidationError
 
 from guanxi.core import services
 from guanxi.core.choices import Action
 from guanxi.core.db import one_unit, unit_savepoint
-from guanxi.core.errors import FieldErrors, GuanxiError, PermissionDenied
+from guanxi.core.errors import Conflict, FieldErrors, GuanxiError, PermissionDenied
 from guanxi.core.filters import record_ids
 from guanxi.core.follows import follow_many
 from guanxi.core.jobs import JobRun, job_handler, job_start
@@ -435,6 +435,9 @@ def _from_bin(plan: BulkPlan, user: Any, todo: list[Any], result: dict[str, Any]
             except GuanxiError as exc:
                 _failed(result, pk, exc)
                 continue
+            except IntegrityError:  # a record of the same unique name restored at the same moment elsewhere
+                _failed(result, pk, Conflict(_("Another record now has a value this one must not share; rename one.")))
+                continue
             result["changed"] += 1
     if result["errors"]:  # named: "3 failed" says nothing of which
         manager: Any = getattr(plan.resource.model, "all_objects", plan.resource.model._default_manager)
@@ -550,8 +553,8 @@ def bulk_start_or_run(
         return {"action": action, **result}
     if requested is None:
         pks = list(chosen.order_by("pk").values_list("pk", flat=True)[: SYNC_LIMIT + 1])
-        if len(pks) <= SYNC_LIMIT:
-            return {"action": action, **bulk_apply_ids(plan, user, pks, all_or_nothing=True)}
+        if len(pks) <= SYNC_LIMIT:  # "ids": which they were (a bulk delete's 撤销 brings back these)
+            return {"action": action, "ids": pks, **bulk_apply_ids(plan, user, pks, all_or_nothing=True)}
     from guanxi.core.exports import query_dict, query_json
 
     params: dict[str, Any] = {"type": resource.path, **plan.raw}

@@ -231,12 +231,14 @@ class FilterSet:
                 if value is None:
                     value = datetime.datetime.combine(datetime.date.fromisoformat(raw), datetime.time.min)
                 # A date, or a time without an offset, is in the site's time zone (TIME_ZONE: Shanghai).
-                return timezone.make_aware(value) if timezone.is_naive(value) else value
+                value = timezone.make_aware(value) if timezone.is_naive(value) else value
+                value.astimezone(datetime.UTC)  # as the database stores it: 0001-01-01 in Shanghai has none
+                return value
             value = target.to_python(raw)
             if field.choices and value not in ("", None) and value not in {v for v, _label in field.flatchoices}:
                 raise ValidationError("not a choice")  # decision_role=boss finds nothing: say so
             return value
-        except (ValidationError, ValueError):
+        except (ValidationError, ValueError, OverflowError):
             message = _("“%(value)s” is not a valid value here.") % {"value": raw[:50]}
             words = self.relative_values.get(field.name)
             if words:  # owner=boss: say what else it takes

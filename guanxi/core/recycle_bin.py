@@ -88,10 +88,13 @@ class BinFilterSet(FilterSet):
             return super().custom_filter(qs, name, lookup, raw)
         try:
             day = datetime.date.fromisoformat(raw.strip())
-        except ValueError:
+            start = timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+            end = start + datetime.timedelta(days=1)
+            for moment in (start, end):  # 0001-01-01 and 9999-12-31 have no such time in UTC, as stored
+                moment.astimezone(datetime.UTC)
+        except (ValueError, OverflowError):
             raise FieldErrors({"deleted_on": [_("Use a date like 2026-01-31.")]}) from None
-        start = timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
-        return qs.filter(deleted_at__gte=start, deleted_at__lt=start + datetime.timedelta(days=1))
+        return qs.filter(deleted_at__gte=start, deleted_at__lt=end)
 
 
 def bin_filterset(resource: Resource) -> type[FilterSet]:
@@ -109,12 +112,3 @@ def _filterset(model: type[models.Model], name: str) -> type[FilterSet]:
 def bin_query(resource: Resource, user: Any, params: Any, *, strict: bool = True) -> tuple[models.QuerySet, str]:
     """The binned records of the type the user may act on, filtered by ``params``, and their order."""
     return bin_filterset(resource)(params, user, strict=strict).apply(binned(resource.model, user))
-
-
-def undo_ids(resource: Resource, user: Any, since: datetime.datetime) -> list[Any]:
-    """The records of the type that ``user`` moved to the bin from ``since`` on (an "all matching"
-    bulk delete just now, whose ids the request did not list), at most as many as a request does."""
-    from guanxi.core.bulk import SYNC_LIMIT
-
-    mine = binned(resource.model, user).filter(deleted_by=user.pk, deleted_at__gte=since)
-    return list(mine.order_by("-deleted_at", "-id").values_list("pk", flat=True)[:SYNC_LIMIT])

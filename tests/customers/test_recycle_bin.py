@@ -122,9 +122,19 @@ def test_filters_by_name_by_who_deleted_and_by_when(rep: User, admin: User) -> N
     assert ids(f"deleted_on={three_days_ago}") == {old.pk}
     assert ids(f"deleted_at__gte={today}&search=华") == {mine[1].pk}
     # Only the bin's own filters: anything else is refused, naming it.
-    for bad in ("owner=me", "name=华信科技", "deleted_on=yesterday", "ordering=name"):
+    # Days with no time in UTC (0001-01-01 in Shanghai, the day after 9999-12-31) too: 400, not 500.
+    for bad in (
+        "owner=me",
+        "name=华信科技",
+        "deleted_on=yesterday",
+        "ordering=name",
+        "deleted_on=9999-12-31",
+        "deleted_on=0001-01-01",
+        "deleted_at__gte=0001-01-01",
+    ):
         response = api.get(f"recycle-bin/customers.account?{bad}")
         assert response.status_code == 400, bad
+    assert client_for(admin).get(f"{BIN}?type=accounts&deleted_on=9999-12-31").status_code == 302
     # The page filters the same way (one FilterSet), and "deleted by me" is a link.
     page = client_for(admin).get(f"{BIN}?type=accounts&deleted_by=me").content.decode()
     assert [int(pk) for pk in ROW.findall(page)] == [mine[2].pk]
@@ -293,3 +303,33 @@ def test_undo_after_deleting_all_matching(rep: User) -> None:
     token = re.search(r'name="token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
     client.post(reverse("ui:recycle-undo"), {"token": token})
     assert Account.objects.filter(pk__in=[a.pk for a in doomed + kept]).count() == 3
+
+
+def test_undo_brings_back_only_what_that_deletion_binned(
+    rep: User, admin: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not what the same user binned elsewhere meanwhile (another tab, a job), nor a record restored
+    and binned again since by someone else: 撤销 is of this deletion."""
+    doomed = _accounts(rep, ["匹配一", "匹配二"])
+    elsewhere = _accounts(rep, ["另一个标签页删的"])
+    apply_ids = bulk.bulk_apply_ids
+
+    def meanwhile(*args: Any, **kwargs: Any) -> Any:
+        if elsewhere[0].pk not in {a.pk for a in Account.all_objects.filter(deleted_at__isnull=False)}:
+            _bin(rep, elsewhere)  # binned by the same user while this deletion runs
+        return apply_ids(*args, **kwargs)
+
+    monkeypatch.setattr(bulk, "bulk_apply_ids", meanwhile)
+    client = client_for(rep)
+    page = client.post(
+        reverse("ui:accounts-bulk"),
+        {"action": "delete", "confirm": "yes", "select_all": "matching", "query": "search=匹配", "next": "/accounts/"},
+        follow=True,
+    ).content.decode()
+    monkeypatch.setattr(bulk, "bulk_apply_ids", apply_ids)
+    token = re.search(r'name="token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+    # One of them is restored and binned again by someone else before the 撤销.
+    services.customer_restore(model=Account, pk=doomed[1].pk, user=admin)
+    record_delete(model=Account, pk=doomed[1].pk, user=admin)
+    client.post(reverse("ui:recycle-undo"), {"token": token})
+    assert list(Account.objects.filter(pk__in=[a.pk for a in doomed + elsewhere])) == [doomed[0]]

@@ -23,7 +23,7 @@ from guanxi.core.forms import RecordForm, custom_json, parse_tags, record_form_c
 from guanxi.core.list_cells import QuoteError
 from guanxi.core.views.base import ResourceView, delete_verb, has_custom_delete_verb, resource_url, safe_next
 from guanxi.core.views.lists import bulk_actions
-from guanxi.core.views.recycle_bin import offer_undo, offer_undo_since
+from guanxi.core.views.recycle_bin import UNDO_KEY, offer_undo
 
 #: Most records one bulk action touches (each is a service call with its own audit row).
 MAX_BULK = 500
@@ -95,6 +95,7 @@ class BulkActionView(ResourceView):
         if self.request.POST.get("confirm") != "yes":
             return render(self.request, self.template_names("bulk_delete"), self.context(objects, "delete", back))
         plan = BulkPlan(resource=self.resource, action="delete")
+        started = timezone.now()
         try:  # all or nothing, as the API's: through the resource's set-based delete where it has one
             count = bulk_apply_ids(plan, self.request.user, [obj.pk for obj in objects], all_or_nothing=True)["changed"]
         except GuanxiError as exc:
@@ -110,7 +111,7 @@ class BulkActionView(ResourceView):
                 count,
             )
             # 撤销 in the message brings exactly these back (``views.recycle_bin.RecycleUndoView``).
-            offer_undo(self.request, self.resource, [obj.pk for obj in objects])
+            offer_undo(self.request, self.resource, [obj.pk for obj in objects], since=started)
             messages.success(self.request, text % {"count": count}, extra_tags="gx-undo")
             return redirect(back)
         text = ngettext("%(count)d record was deleted.", "%(count)d records were deleted.", count)
@@ -392,6 +393,8 @@ class BulkActionView(ResourceView):
             kwargs["data"] = self.form_payload(form)
         service_action = {"edit": "update", "add_tags": "tag_add", "remove_tags": "tag_remove"}.get(action, action)
         started = timezone.now()
+        if action == "delete":  # an older 撤销 must not stand beside this deletion, even one that becomes a job
+            self.request.session.pop(UNDO_KEY, None)
         try:
             outcome = bulk_start_or_run(
                 resource=self.resource,
@@ -411,7 +414,8 @@ class BulkActionView(ResourceView):
         except GuanxiError as exc:
             return self.failed(exc, back)
         if action == "delete" and isinstance(outcome, dict) and self.resource.soft_delete:
-            offer_undo_since(self.request, self.resource, started)  # done in the request: 撤销 offered
+            # Done in the request: 撤销 offered for exactly the records it binned.
+            offer_undo(self.request, self.resource, outcome.pop("ids", []), since=started)
             return self.report(outcome, back, extra_tags="gx-undo")
         return self.report(outcome, back)
 

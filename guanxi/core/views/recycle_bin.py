@@ -9,6 +9,7 @@ the same. The reads are ``core.recycle_bin``'s.
 
 from __future__ import annotations
 
+import datetime
 import secrets
 from typing import Any
 
@@ -28,7 +29,7 @@ from guanxi.core.models import Job
 from guanxi.core.notices import collecting
 from guanxi.core.pagination import paginate
 from guanxi.core.pickers import RecordPicker
-from guanxi.core.recycle_bin import COUNT_CAP, bin_query, bin_resource, bin_types, binned_count, undo_ids
+from guanxi.core.recycle_bin import COUNT_CAP, bin_query, bin_resource, bin_types, binned_count, in_bin
 from guanxi.core.registry import Resource
 from guanxi.core.views.base import GuanxiViewMixin, safe_next
 
@@ -200,10 +201,10 @@ class RecycleBulkView(GuanxiViewMixin, View):
         return report_outcome(request, resource, outcome) or redirect(back)
 
 
-def offer_undo(request: HttpRequest, resource: Resource, ids: list[Any]) -> None:
-    """After a bulk delete to the recycle bin: remember which records it binned (in the session,
-    never in the page: only the user's own last deletion can be undone this way), for the 撤销
-    button that the next page's message shows (``partials/messages.html``)."""
+def offer_undo(request: HttpRequest, resource: Resource, ids: list[Any], *, since: datetime.datetime) -> None:
+    """After a bulk delete to the recycle bin that began at ``since``: remember which records it
+    binned (in the session, never in the page: only the user's own last deletion can be undone this
+    way), for the 撤销 button that the next page's message shows (``partials/messages.html``)."""
     request.session.pop(UNDO_KEY, None)  # an older offer must not stand for this deletion
     if not ids or bin_resource(resource.path) is None:
         return
@@ -211,15 +212,9 @@ def offer_undo(request: HttpRequest, resource: Resource, ids: list[Any]) -> None
         "token": secrets.token_urlsafe(12),
         "path": resource.path,
         "ids": [int(pk) for pk in ids],
+        "since": since.isoformat(),
         "bin_url": bin_url(resource, deleted_by="me"),
     }
-
-
-def offer_undo_since(request: HttpRequest, resource: Resource, since: Any) -> None:
-    """``offer_undo`` for an "all matching" bulk delete, whose ids the request did not list: the
-    records of the type the user binned from ``since`` on."""
-    if bin_resource(resource.path) is not None:
-        offer_undo(request, resource, undo_ids(resource, request.user, since))
 
 
 class RecycleUndoView(GuanxiViewMixin, View):
@@ -240,8 +235,16 @@ class RecycleUndoView(GuanxiViewMixin, View):
             return redirect(reverse("ui:recycle-bin"))
         resource = _resource_or_404(str(offer["path"]))
         del request.session[UNDO_KEY]
+        # Those of its records still in the bin as that deletion left them: one restored and binned
+        # again since (by anyone) is another deletion, which this 撤销 was not offered for.
+        since = datetime.datetime.fromisoformat(str(offer.get("since", "")))
+        ids = list(
+            in_bin(resource.model)
+            .filter(pk__in=offer["ids"], deleted_by=request.user.pk, deleted_at__gte=since)
+            .values_list("pk", flat=True)
+        )
         try:
-            outcome = bulk_start_or_run(resource=resource, user=request.user, action="restore", ids=offer["ids"])
+            outcome = bulk_start_or_run(resource=resource, user=request.user, action="restore", ids=ids)
         except GuanxiError as exc:
             parts = [m for ms in exc.errors.values() for m in ms]
             messages.error(request, _("Nothing was changed: %(reason)s") % {"reason": " ".join(parts) or exc.detail})

@@ -138,13 +138,14 @@ def accounts_claim_bulk(*, user: Any, pks: list[Any]) -> Refused:
         account = found.get(pk)
         if account is not None and account.pooled_at is not None:
             continue
-        if pk in lately:
+        # In ``pool_claim``'s order: one's own (a claim of one's own a moment ago) before "someone".
+        if account is not None and account.owner_id == user.pk:
+            refused[pk] = Conflict(_("This account is yours already."))
+        elif pk in lately:
             # It was in the pool, for everyone to see, until a moment ago: say so, not "not found".
             refused[pk] = Conflict(_("This account is no longer in the pool: someone claimed it first."))
         elif account is None:
             refused[pk] = NotFound()
-        elif account.owner_id == user.pk:
-            refused[pk] = Conflict(_("This account is yours already."))
         else:
             refused[pk] = Conflict(_("This account is not in the customer pool: its owner may release it there."))
     refused |= _beyond_limits(user, [found[pk] for pk in pks if pk not in refused])
