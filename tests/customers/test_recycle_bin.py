@@ -290,15 +290,26 @@ def test_undo_after_a_bulk_delete_brings_exactly_those_back(rep: User) -> None:
     assert "undo-delete-button" not in client.get("/accounts/").content.decode()
 
 
+def _delete_matching(client: Client, search: str) -> str:
+    """The accounts list's bulk delete of "all matching" ``search``: the page it lands on."""
+    return client.post(
+        reverse("ui:accounts-bulk"),
+        {
+            "action": "delete",
+            "confirm": "yes",
+            "select_all": "matching",
+            "query": f"search={search}",
+            "next": "/accounts/",
+        },
+        follow=True,
+    ).content.decode()
+
+
 def test_undo_after_deleting_all_matching(rep: User) -> None:
     doomed = _accounts(rep, ["匹配一", "匹配二"])
     kept = _accounts(rep, ["保留"])
     client = client_for(rep)
-    page = client.post(
-        reverse("ui:accounts-bulk"),
-        {"action": "delete", "confirm": "yes", "select_all": "matching", "query": "search=匹配", "next": "/accounts/"},
-        follow=True,
-    ).content.decode()
+    page = _delete_matching(client, "匹配")
     assert Account.objects.filter(owner=rep).count() == 1 and 'id="undo-delete-button"' in page
     token = re.search(r'name="token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
     client.post(reverse("ui:recycle-undo"), {"token": token})
@@ -321,11 +332,7 @@ def test_undo_brings_back_only_what_that_deletion_binned(
 
     monkeypatch.setattr(bulk, "bulk_apply_ids", meanwhile)
     client = client_for(rep)
-    page = client.post(
-        reverse("ui:accounts-bulk"),
-        {"action": "delete", "confirm": "yes", "select_all": "matching", "query": "search=匹配", "next": "/accounts/"},
-        follow=True,
-    ).content.decode()
+    page = _delete_matching(client, "匹配")
     monkeypatch.setattr(bulk, "bulk_apply_ids", apply_ids)
     token = re.search(r'name="token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
     # One of them is restored and binned again by someone else before the 撤销.
