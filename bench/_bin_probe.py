@@ -26,10 +26,11 @@ def main() -> None:
     from guanxi.core.pagination import paginate
     from guanxi.core.recycle_bin import bin_query
     from guanxi.core.registry import resource_at
+    from guanxi.customers.models import Account
 
     accounts = resource_at("accounts")
     timed(user, ids, "delete")
-    run = accounts.model.all_objects.get(pk=ids[0]).name.split()[1]  # type: ignore[attr-defined]
+    run = Account.all_objects.get(pk=ids[0]).name.split()[1]  # the run's time, as prepare named them
     for label, params in (("page 1", {}), ("search", {"search": f"回收 {run} 04"})):
         started = time.perf_counter()
         qs, ordering = bin_query(accounts, user, params)

@@ -278,7 +278,7 @@ def test_undo_after_a_bulk_delete_brings_exactly_those_back(rep: User) -> None:
     ).content.decode()
     assert "3 records were moved to the recycle bin." in page and 'id="undo-delete-button"' in page
     assert not Account.objects.filter(pk__in=[a.pk for a in doomed]).exists()
-    token = re.search(r'name="token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+    token = _undo_token(page)
     assert client.post(reverse("ui:recycle-undo"), {"token": "someone-elses"}).status_code == 302
     assert not Account.objects.filter(pk__in=[a.pk for a in doomed]).exists()
     back = client.post(reverse("ui:recycle-undo"), {"token": token, "next": "/accounts/"}, follow=True)
@@ -288,6 +288,13 @@ def test_undo_after_a_bulk_delete_brings_exactly_those_back(rep: User) -> None:
     # Once only: the offer is spent.
     client.post(reverse("ui:recycle-undo"), {"token": token})
     assert "undo-delete-button" not in client.get("/accounts/").content.decode()
+
+
+def _undo_token(page: str) -> str:
+    """The one-time token of the 撤销 form a bulk delete's message shows."""
+    found = re.search(r'name="token" value="([^"]+)"', page)
+    assert found, "no 撤销 form on the page"
+    return found.group(1)
 
 
 def _delete_matching(client: Client, search: str) -> str:
@@ -311,7 +318,7 @@ def test_undo_after_deleting_all_matching(rep: User) -> None:
     client = client_for(rep)
     page = _delete_matching(client, "匹配")
     assert Account.objects.filter(owner=rep).count() == 1 and 'id="undo-delete-button"' in page
-    token = re.search(r'name="token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+    token = _undo_token(page)
     client.post(reverse("ui:recycle-undo"), {"token": token})
     assert Account.objects.filter(pk__in=[a.pk for a in doomed + kept]).count() == 3
 
@@ -334,7 +341,7 @@ def test_undo_brings_back_only_what_that_deletion_binned(
     client = client_for(rep)
     page = _delete_matching(client, "匹配")
     monkeypatch.setattr(bulk, "bulk_apply_ids", apply_ids)
-    token = re.search(r'name="token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+    token = _undo_token(page)
     # One of them is restored and binned again by someone else before the 撤销.
     services.customer_restore(model=Account, pk=doomed[1].pk, user=admin)
     record_delete(model=Account, pk=doomed[1].pk, user=admin)
